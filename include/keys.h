@@ -1,0 +1,90 @@
+/* keys: NEAR ed25519 keys. Public keys are plain values; secret keys live only in libsodium
+ * guarded memory (sodium_malloc), are wiped on free and are never printed or logged. The parse
+ * functions are pure; keys_file.c (declared at the end) reads credential files. Any thread, but a
+ * struct nf_keypair is owned by one thread at a time. */
+#ifndef NF_KEYS_H
+#define NF_KEYS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define NF_KEY_ED25519 0
+/* "ed25519:" + base58(32 bytes) + NUL */
+#define KEYS_PUBKEY_STR_MAX 56
+/* "ed25519:" + base58(64 bytes) + NUL */
+#define KEYS_SECRET_STR_MAX 100
+
+struct nf_pubkey {
+    uint8_t type;     /* NF_KEY_ED25519 (SECP256K1 = 1 is decoded by near_tx but never used here) */
+    uint8_t data[64]; /* ed25519 uses data[0..32) */
+};
+
+struct nf_keypair; /* opaque, in sodium_malloc memory */
+
+/* keys_pubkey_parse: "ed25519:<base58 32 bytes>" or bare base58 (treated as ed25519).
+ * Returns 0, or NF_EINVAL (bad prefix/base58/length). Borrows s until return. */
+int keys_pubkey_parse(const char *s, size_t len, struct nf_pubkey *out);
+
+/* keys_pubkey_format: writes "ed25519:<base58>" + NUL into out. Returns length or NF_ENOSPC. */
+int keys_pubkey_format(const struct nf_pubkey *pk, char *out, size_t cap);
+
+/* keys_pubkey_equal: 1 when equal, 0 otherwise. */
+int keys_pubkey_equal(const struct nf_pubkey *a, const struct nf_pubkey *b);
+
+/* keys_secret_parse: "ed25519:<base58>" of 64 bytes (seed||public) or 32 bytes (seed). For 64
+ * bytes the embedded public half must match the one derived from the seed (else NF_ECRYPTO).
+ * On success *out is a new keypair the caller owns (free with keys_free). The decoded secret never
+ * leaves sodium memory; temporary copies are wiped. Returns 0, NF_EINVAL, NF_ECRYPTO, NF_ENOMEM. */
+int keys_secret_parse(const char *s, size_t len, struct nf_keypair **out);
+
+/* keys_generate: a new random keypair the caller owns. Returns 0 or NF_ENOMEM. */
+int keys_generate(struct nf_keypair **out);
+
+/* keys_from_seed: keypair from a 32-byte seed (tests, simulator genesis). Caller owns *out. */
+int keys_from_seed(const uint8_t seed[32], struct nf_keypair **out);
+
+/* keys_public: borrowed pointer to kp's public key, valid until keys_free(kp). */
+const struct nf_pubkey *keys_public(const struct nf_keypair *kp);
+
+/* keys_sign: ed25519 signature of msg[0..len) (for NEAR: the 32-byte tx hash). Returns 0. */
+int keys_sign(const struct nf_keypair *kp, const uint8_t *msg, size_t len, uint8_t sig[64]);
+
+/* keys_verify: 0 when sig is a valid ed25519 signature of msg by pk, NF_ECRYPTO otherwise. */
+int keys_verify(const struct nf_pubkey *pk, const uint8_t *msg, size_t len, const uint8_t sig[64]);
+
+/* keys_secret_format: writes "ed25519:<base58(seed||pub)>" + NUL into out, for writing key files
+ * only. The caller must wipe out (sodium_memzero) after use. Returns length or NF_ENOSPC. */
+int keys_secret_format(const struct nf_keypair *kp, char *out, size_t cap);
+
+/* keys_free: wipes and frees kp. NULL-safe. */
+void keys_free(struct nf_keypair *kp);
+
+/* keys_parse_credential_json: parses one credential JSON text (near-cli: account_id, public_key,
+ * private_key; nearcore: secret_key accepted too). Checks the secret matches public_key. On success
+ * copies account_id (NUL-terminated) into account (cap bytes) and sets *out (caller owns).
+ * On failure writes a one-line reason into err (errcap bytes) that never contains secret material.
+ * Returns 0, NF_EINVAL, NF_ECRYPTO, NF_EACCOUNT, NF_ENOSPC. */
+int keys_parse_credential_json(const char *json, size_t len, char *account, size_t cap,
+                               struct nf_keypair **out, char *err, size_t errcap);
+
+/* ---- keys_file.c: credential files (I/O; start-up and CLI only) ---- */
+
+/* keys_load_file: reads one credential file. Refuses (NF_EPERM) a file readable or writable by
+ * group or others. Same outputs as keys_parse_credential_json; err names the path. */
+int keys_load_file(const char *path, char *account, size_t cap, struct nf_keypair **out, char *err,
+                   size_t errcap);
+
+/* keys_load_account: loads every key of account from dir, trying both layouts:
+ * near-cli-rs "<dir>/<account>/ed25519_<pub>.json" (several keys) and legacy "<dir>/<account>.json".
+ * Keys are de-duplicated by public key, sorted by public key text. Stores up to max keypairs in
+ * kps (caller owns each) and their count in *n. Returns 0, NF_ENOTFOUND (no key), NF_EPERM, ... */
+int keys_load_account(const char *dir, const char *account, struct nf_keypair **kps, size_t max,
+                      size_t *n, char *err, size_t errcap);
+
+/* keys_write_file: writes a near-cli-rs key file "<dir>/<account>/ed25519_<pub>.json" (directory
+ * created 0700, file 0600, written then renamed) with account_id, public_key, private_key. When
+ * legacy is nonzero, writes "<dir>/<account>.json" instead. path_out (cap) receives the path. */
+int keys_write_file(const char *dir, const char *account, const struct nf_keypair *kp, int legacy,
+                    char *path_out, size_t cap, char *err, size_t errcap);
+
+#endif
