@@ -25,13 +25,16 @@ struct nf_keypair; /* opaque, in sodium_malloc memory */
  * Returns 0, or NF_EINVAL (bad prefix/base58/length). Borrows s until return. */
 int keys_pubkey_parse(const char *s, size_t len, struct nf_pubkey *out);
 
-/* keys_pubkey_format: writes "ed25519:<base58>" + NUL into out. Returns length or NF_ENOSPC. */
+/* keys_pubkey_format: writes "ed25519:<base58>" + NUL into out (KEYS_PUBKEY_STR_MAX is enough).
+ * A SECP256K1 key (type 1, as near_tx may decode) is written as "secp256k1:<base58 64 bytes>",
+ * which needs up to 99 bytes. Returns length, NF_ENOSPC, or NF_EINVAL for another type. */
 int keys_pubkey_format(const struct nf_pubkey *pk, char *out, size_t cap);
 
 /* keys_pubkey_equal: 1 when equal, 0 otherwise. */
 int keys_pubkey_equal(const struct nf_pubkey *a, const struct nf_pubkey *b);
 
-/* keys_secret_parse: "ed25519:<base58>" of 64 bytes (seed||public) or 32 bytes (seed). For 64
+/* keys_secret_parse: "ed25519:<base58>" of 64 bytes (seed||public) or 32 bytes (seed); a string
+ * without a prefix is read as ed25519 (as nearcore does), any other "<type>:" is NF_EINVAL. For 64
  * bytes the embedded public half must match the one derived from the seed (else NF_ECRYPTO).
  * On success *out is a new keypair the caller owns (free with keys_free). The decoded secret never
  * leaves sodium memory; temporary copies are wiped. Returns 0, NF_EINVAL, NF_ECRYPTO, NF_ENOMEM. */
@@ -64,27 +67,44 @@ void keys_free(struct nf_keypair *kp);
  * copies account_id (NUL-terminated) into account (cap bytes) and sets *out (caller owns).
  * On failure writes a one-line reason into err (errcap bytes) that never contains secret material.
  * Returns 0, NF_EINVAL, NF_ECRYPTO, NF_EACCOUNT, NF_ENOSPC. */
-int keys_parse_credential_json(const char *json, size_t len, char *account, size_t cap,
-                               struct nf_keypair **out, char *err, size_t errcap);
+int keys_parse_credential_json(const char *json,
+                               size_t len,
+                               char *account,
+                               size_t cap,
+                               struct nf_keypair **out,
+                               char *err,
+                               size_t errcap);
 
 /* ---- keys_file.c: credential files (I/O; start-up and CLI only) ---- */
 
 /* keys_load_file: reads one credential file. Refuses (NF_EPERM) a file readable or writable by
  * group or others. Same outputs as keys_parse_credential_json; err names the path. */
-int keys_load_file(const char *path, char *account, size_t cap, struct nf_keypair **out, char *err,
-                   size_t errcap);
+int keys_load_file(
+    const char *path, char *account, size_t cap, struct nf_keypair **out, char *err, size_t errcap);
 
 /* keys_load_account: loads every key of account from dir, trying both layouts:
- * near-cli-rs "<dir>/<account>/ed25519_<pub>.json" (several keys) and legacy "<dir>/<account>.json".
- * Keys are de-duplicated by public key, sorted by public key text. Stores up to max keypairs in
- * kps (caller owns each) and their count in *n. Returns 0, NF_ENOTFOUND (no key), NF_EPERM, ... */
-int keys_load_account(const char *dir, const char *account, struct nf_keypair **kps, size_t max,
-                      size_t *n, char *err, size_t errcap);
+ * near-cli-rs "<dir>/<account>/ed25519_<pub>.json" (several keys) and legacy
+ * "<dir>/<account>.json". Keys are de-duplicated by public key, sorted by public key text. Stores
+ * up to max keypairs in kps (caller owns each) and their count in *n. Returns 0, NF_ENOTFOUND (no
+ * key), NF_EPERM, ... */
+int keys_load_account(const char *dir,
+                      const char *account,
+                      struct nf_keypair **kps,
+                      size_t max,
+                      size_t *n,
+                      char *err,
+                      size_t errcap);
 
 /* keys_write_file: writes a near-cli-rs key file "<dir>/<account>/ed25519_<pub>.json" (directory
  * created 0700, file 0600, written then renamed) with account_id, public_key, private_key. When
  * legacy is nonzero, writes "<dir>/<account>.json" instead. path_out (cap) receives the path. */
-int keys_write_file(const char *dir, const char *account, const struct nf_keypair *kp, int legacy,
-                    char *path_out, size_t cap, char *err, size_t errcap);
+int keys_write_file(const char *dir,
+                    const char *account,
+                    const struct nf_keypair *kp,
+                    int legacy,
+                    char *path_out,
+                    size_t cap,
+                    char *err,
+                    size_t errcap);
 
 #endif

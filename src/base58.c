@@ -1,6 +1,7 @@
 /* base58: Bitcoin-alphabet base58 encode/decode (see include/base58.h). Pure, any thread, owns
  * nothing. Quadratic schoolbook conversion: inputs are at most a few dozen bytes (keys, hashes,
- * signatures), where it beats anything clever. */
+ * signatures), where it beats anything clever. The scratch buffers are wiped with explicit_bzero
+ * before return because keys.c passes secret keys through here. */
 #include "base58.h"
 
 #include <string.h>
@@ -9,20 +10,21 @@
 
 static const char b58_alphabet[] = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
 
-/* Reverse table: -1 for characters outside the alphabet. */
+/* Reverse table for ASCII (-1 outside the alphabet; bytes >= 0x80 are rejected before lookup).
+ * A constant table: the old lazily-built one raced (a late thread's memset could briefly turn valid
+ * digits back into -1 under a thread that had already seen "ready"). */
+static const signed char b58_map[128] = {
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, 0,  1,  2,  3,  4,  5,  6,  7,  8,  -1, -1, -1, -1, -1, -1, -1, 9,
+    10, 11, 12, 13, 14, 15, 16, -1, 17, 18, 19, 20, 21, -1, 22, 23, 24, 25, 26, 27, 28, 29,
+    30, 31, 32, -1, -1, -1, -1, -1, -1, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, -1, 44,
+    45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, -1, -1, -1, -1, -1,
+};
+
 static int b58_digit(unsigned char c)
 {
-    static signed char map[256];
-    static int ready;
-    if (!ready) {
-        /* Benign if two threads race: both write identical values before setting ready. */
-        memset(map, -1, sizeof(map));
-        for (int i = 0; i < 58; i++)
-            map[(unsigned char)b58_alphabet[i]] = (signed char)i;
-        __atomic_store_n(&ready, 1, __ATOMIC_RELEASE); /* pairs with the acquire load below */
-    }
-    (void)__atomic_load_n(&ready, __ATOMIC_ACQUIRE);
-    return map[c];
+    return c < 128 ? b58_map[c] : -1;
 }
 
 int b58_encode(const uint8_t *in, size_t len, char *out, size_t cap)
@@ -48,14 +50,17 @@ int b58_encode(const uint8_t *in, size_t len, char *out, size_t cap)
         }
     }
     size_t total = zeros + ndig;
-    if (total + 1 > cap)
+    if (total + 1 > cap) {
+        explicit_bzero(digits, ndig);
         return NF_ENOSPC;
+    }
     size_t k = 0;
     for (size_t i = 0; i < zeros; i++)
         out[k++] = '1';
     for (size_t i = 0; i < ndig; i++)
         out[k++] = b58_alphabet[digits[ndig - 1 - i]];
     out[k] = '\0';
+    explicit_bzero(digits, ndig);
     return (int)k;
 }
 
@@ -72,8 +77,10 @@ int b58_decode(const char *text, size_t len, uint8_t *out, size_t cap)
     size_t nb = 0;
     for (size_t i = ones; i < len; i++) {
         int d = b58_digit((unsigned char)text[i]);
-        if (d < 0)
+        if (d < 0) {
+            explicit_bzero(bytes, nb);
             return NF_EINVAL;
+        }
         unsigned carry = (unsigned)d;
         for (size_t j = 0; j < nb; j++) {
             carry += (unsigned)bytes[j] * 58;
@@ -86,11 +93,14 @@ int b58_decode(const char *text, size_t len, uint8_t *out, size_t cap)
         }
     }
     size_t total = ones + nb;
-    if (total > cap)
+    if (total > cap) {
+        explicit_bzero(bytes, nb);
         return NF_ENOSPC;
+    }
     memset(out, 0, ones);
     for (size_t i = 0; i < nb; i++)
         out[ones + i] = bytes[nb - 1 - i];
+    explicit_bzero(bytes, nb);
     return (int)total;
 }
 
@@ -98,8 +108,12 @@ int b58_decode_exact(const char *text, size_t len, uint8_t *out, size_t n)
 {
     uint8_t tmp[1536];
     int r = b58_decode(text, len, tmp, sizeof(tmp));
-    if (r < 0 || (size_t)r != n)
+    if (r < 0 || (size_t)r != n) {
+        if (r > 0)
+            explicit_bzero(tmp, (size_t)r);
         return NF_EINVAL;
+    }
     memcpy(out, tmp, n);
+    explicit_bzero(tmp, n);
     return 0;
 }
