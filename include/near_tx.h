@@ -11,16 +11,16 @@
 #include "keys.h"
 #include "u128.h"
 
-#define NEAR_MAX_ACTIONS        100      /* max_actions_per_receipt */
-#define NEAR_MAX_TX_SIZE        1572864u /* max_transaction_size */
-#define NEAR_MAX_METHOD_NAME    256u
-#define NEAR_MAX_ARGS_LEN       4194304u
-#define NEAR_MAX_PREPAID_GAS    1000000000000000ull /* 1 Pgas, protocol 83+ */
-#define NEAR_SIGNATURE_LEN      64
-#define NEAR_HASH_LEN           32
-#define NEAR_SIGNED_EXTRA       (1 + NEAR_SIGNATURE_LEN) /* key type + signature after the tx */
-#define NEAR_FT_ARGS_MAX        512 /* receiver (64) + amount (39) + escaped memo + keys */
-#define NEAR_FT_MEMO_MAX        256 /* bytes of UTF-8 memo accepted by near_ft_transfer_args */
+#define NEAR_MAX_ACTIONS     100      /* max_actions_per_receipt */
+#define NEAR_MAX_TX_SIZE     1572864u /* max_transaction_size */
+#define NEAR_MAX_METHOD_NAME 256u
+#define NEAR_MAX_ARGS_LEN    4194304u
+#define NEAR_MAX_PREPAID_GAS 1000000000000000ull /* 1 Pgas, protocol 83+ */
+#define NEAR_SIGNATURE_LEN   64
+#define NEAR_HASH_LEN        32
+#define NEAR_SIGNED_EXTRA    (1 + NEAR_SIGNATURE_LEN) /* key type + signature after the tx */
+#define NEAR_FT_ARGS_MAX     512 /* receiver (64) + amount (39) + escaped memo + keys */
+#define NEAR_FT_MEMO_MAX     256 /* bytes of UTF-8 memo accepted by near_ft_transfer_args */
 
 /* A borrowed byte string (UTF-8 for names). Owner is whoever owns the buffer it points into. */
 struct nf_bytes {
@@ -87,7 +87,8 @@ struct near_tx {
     const struct near_action *actions; /* encode: borrowed array; decode: the caller's array */
 };
 
-/* near_tx_encoded_size: exact length of borsh(Transaction V0) for tx. */
+/* near_tx_encoded_size: exact length of borsh(Transaction V0) for tx, or 0 when tx cannot be
+ * encoded (the cases where near_tx_encode returns NF_EINVAL). */
 size_t near_tx_encoded_size(const struct near_tx *tx);
 
 /* near_tx_encode: writes borsh(Transaction V0) into out (cap bytes) and its length into *len.
@@ -102,8 +103,12 @@ void near_tx_hash(const uint8_t *tx_bytes, size_t len, uint8_t hash[NEAR_HASH_LE
  * borsh(SignedTransaction) = tx_bytes || 0x00 || signature into out (cap bytes). *len gets the
  * signed length, hash (if not NULL) the tx hash. tx->public_key should be kp's public key (not
  * checked: tests sign with a mismatching key on purpose). Returns 0, NF_ENOSPC, NF_EINVAL. */
-int near_tx_sign(const struct near_tx *tx, const struct nf_keypair *kp, uint8_t *out, size_t cap,
-                 size_t *len, uint8_t hash[NEAR_HASH_LEN]);
+int near_tx_sign(const struct near_tx *tx,
+                 const struct nf_keypair *kp,
+                 uint8_t *out,
+                 size_t cap,
+                 size_t *len,
+                 uint8_t hash[NEAR_HASH_LEN]);
 
 /* Caller-provided storage for a decode: decoded strings point into the input buffer. */
 struct near_decode_space {
@@ -115,9 +120,9 @@ struct near_decode_space {
 
 struct near_signed_tx {
     struct near_tx tx;
-    size_t tx_len;           /* bytes of borsh(Transaction) at the start of the input */
-    uint8_t signature_type;  /* 0 ed25519, 1 secp256k1 */
-    uint8_t signature[65];   /* ed25519 uses 64 bytes */
+    size_t tx_len;               /* bytes of borsh(Transaction) at the start of the input */
+    uint8_t signature_type;      /* 0 ed25519, 1 secp256k1 */
+    uint8_t signature[65];       /* ed25519 uses 64 bytes */
     uint8_t hash[NEAR_HASH_LEN]; /* sha256 of the Transaction bytes */
 };
 
@@ -129,8 +134,12 @@ struct near_signed_tx {
  * NF_EACCOUNT, NF_EVARIANT (unknown action / key / permission tag), NF_EVERSION (a Transaction
  * V1 tag: first byte 0x01 with a nonzero second byte), NF_ETOOMANY (names pool exhausted).
  * Borrows buf: decoded strings point into it. */
-int near_signed_tx_decode(const uint8_t *buf, size_t len, const struct near_decode_space *space,
-                          struct near_signed_tx *out, char *why, size_t whycap);
+int near_signed_tx_decode(const uint8_t *buf,
+                          size_t len,
+                          const struct near_decode_space *space,
+                          struct near_signed_tx *out,
+                          char *why,
+                          size_t whycap);
 
 /* near_signed_tx_verify: 0 when the signature is a valid ed25519 signature of out->hash by
  * tx.public_key, NF_ECRYPTO otherwise (including secp256k1, which this build cannot verify). */
@@ -140,15 +149,22 @@ int near_signed_tx_verify(const struct near_signed_tx *stx);
  * JSON.stringify({receiver_id, amount, memo}) would: {"receiver_id":"..","amount":"<decimal>"}
  * plus ,"memo":".." when memo != NULL (memo_len may be 0). memo must be valid UTF-8 of at most
  * NEAR_FT_MEMO_MAX bytes; it is escaped like JSON.stringify (\" \\ \b \f \n \r \t, other
- * controls as \u00xx). Returns the length written (no NUL), NF_EUTF8, NF_ERANGE (memo too long)
- * or NF_ENOSPC. */
-int near_ft_transfer_args(char *out, size_t cap, const char *receiver, size_t receiver_len,
-                          nf_u128 amount, const char *memo, size_t memo_len);
+ * controls as \u00xx; DEL, U+2028/2029 and all other non-ASCII are copied raw). Returns the length
+ * written (a NUL follows when cap leaves room for it; it is not counted), NF_EUTF8 (receiver or
+ * memo), NF_ERANGE (memo too long) or NF_ENOSPC. */
+int near_ft_transfer_args(char *out,
+                          size_t cap,
+                          const char *receiver,
+                          size_t receiver_len,
+                          nf_u128 amount,
+                          const char *memo,
+                          size_t memo_len);
 
 /* near_storage_deposit_args: {"account_id":"..","registration_only":true} (JSON.stringify form).
- * registration_only < 0 omits the field. Returns the length or NF_ENOSPC. */
-int near_storage_deposit_args(char *out, size_t cap, const char *account, size_t account_len,
-                              int registration_only);
+ * registration_only < 0 omits the field, 0 writes false. Returns the length (NUL-terminated when
+ * cap leaves room), NF_EUTF8 or NF_ENOSPC. */
+int near_storage_deposit_args(
+    char *out, size_t cap, const char *account, size_t account_len, int registration_only);
 
 /* near_json_escape: JSON.stringify string-body escaping of valid UTF-8 in[0..len) into out
  * (no quotes). Returns the length or NF_EUTF8 / NF_ENOSPC. Shared by the argument builders. */
