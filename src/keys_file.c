@@ -1,2 +1,536 @@
-/* stub: being written */
-typedef int nf_stub_keys_file;
+/* keys_file: credential files on disk (see the keys_file.c part of include/keys.h). Reads one file
+ * (refusing any that group or others may read or write), loads every key of an account from a
+ * near-cli-rs style directory "<dir>/<account>/ed25519_<pub>.json" and the legacy
+ * "<dir>/<account>.json", and writes new files atomically (0600 temp file, fsync, rename without
+ * replacing, fsync of the directory). Start-up and CLI only: blocking I/O, any single thread. File
+ * text that holds a secret is read into sodium_malloc memory and wiped; keypairs handed out are
+ * owned by the caller. */
+#include "keys.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "account.h"
+#include "nf_err.h"
+
+/* A credential file is ~250 bytes; anything this large is not one. */
+#define KEYS_FILE_MAX 65536
+
+static void kf_err(char *err, size_t errcap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void kf_err(char *err, size_t errcap, const char *fmt, ...)
+{
+    if (err == NULL || errcap == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errcap, fmt, ap);
+    va_end(ap);
+}
+
+int keys_load_file(
+    const char *path, char *account, size_t cap, struct nf_keypair **out, char *err, size_t errcap)
+{
+    if (sodium_init() < 0) { /* idempotent; sodium_malloc below needs it */
+        kf_err(err, errcap, "key file %s: libsodium failed to initialise", path);
+        return NF_ECRYPTO;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd == -1) {
+        int e = errno;
+        kf_err(err, errcap, "key file %s: cannot open: %s", path, strerror(e));
+        return e == ENOENT ? NF_ENOTFOUND : NF_EIO;
+    }
+    /* fstat on the open descriptor: the mode checked is the mode of the bytes we read. */
+    struct stat st;
+    if (fstat(fd, &st) == -1) {
+        int e = errno;
+        close(fd);
+        kf_err(err, errcap, "key file %s: cannot stat: %s", path, strerror(e));
+        return NF_EIO;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        kf_err(err, errcap, "key file %s is not a regular file", path);
+        return NF_EINVAL;
+    }
+    if ((st.st_mode & 077) != 0) {
+        close(fd);
+        kf_err(err, errcap,
+               "key file %s is readable or writable by group or others (mode 0%03o); run chmod "
+               "600 %s",
+               path, (unsigned)(st.st_mode & 0777), path);
+        return NF_EPERM;
+    }
+    if (st.st_size > KEYS_FILE_MAX) {
+        close(fd);
+        kf_err(err, errcap, "key file %s is too large (%lld bytes) to be a credential file", path,
+               (long long)st.st_size);
+        return NF_EINVAL;
+    }
+    char *buf = sodium_malloc(KEYS_FILE_MAX + 1);
+    if (buf == NULL) {
+        close(fd);
+        kf_err(err, errcap, "key file %s: out of secure memory", path);
+        return NF_ENOMEM;
+    }
+    size_t len = 0;
+    int rc = 0;
+    for (;;) {
+        ssize_t r = read(fd, buf + len, KEYS_FILE_MAX + 1 - len);
+        if (r == -1) {
+            int e = errno;
+            if (e == EINTR)
+                continue;
+            kf_err(err, errcap, "key file %s: read failed: %s", path, strerror(e));
+            rc = NF_EIO;
+            break;
+        }
+        if (r == 0)
+            break;
+        len += (size_t)r;
+        if (len > KEYS_FILE_MAX) {
+            kf_err(err, errcap, "key file %s is too large to be a credential file", path);
+            rc = NF_EINVAL;
+            break;
+        }
+    }
+    close(fd);
+    if (rc == 0) {
+        char why[256];
+        why[0] = '\0';
+        rc = keys_parse_credential_json(buf, len, account, cap, out, why, sizeof(why));
+        if (rc != 0)
+            kf_err(err, errcap, "key file %s: %s", path, why);
+    }
+    sodium_free(buf); /* wipes the secret text */
+    return rc;
+}
+
+/* ---- keys_load_account -------------------------------------------------------------------- */
+
+struct kf_set {
+    struct nf_keypair **kps;
+    char (*text)[KEYS_PUBKEY_STR_MAX]; /* public key text of kps[i], the sort key */
+    size_t n, cap;
+};
+
+static void kf_set_free(struct kf_set *set)
+{
+    for (size_t i = 0; i < set->n; i++)
+        keys_free(set->kps[i]);
+    free(set->kps);
+    free(set->text);
+    memset(set, 0, sizeof(*set));
+}
+
+/* kf_set_add: takes kp; drops it when its public key is already in the set. */
+static int kf_set_add(struct kf_set *set, struct nf_keypair *kp)
+{
+    for (size_t i = 0; i < set->n; i++) {
+        if (keys_pubkey_equal(keys_public(set->kps[i]), keys_public(kp))) {
+            keys_free(kp);
+            return 0;
+        }
+    }
+    if (set->n == set->cap) {
+        size_t ncap = set->cap ? set->cap * 2 : 8;
+        struct nf_keypair **nk = realloc(set->kps, ncap * sizeof(*nk));
+        if (nk == NULL) {
+            keys_free(kp);
+            return NF_ENOMEM;
+        }
+        set->kps = nk;
+        char(*nt)[KEYS_PUBKEY_STR_MAX] = realloc(set->text, ncap * sizeof(*nt));
+        if (nt == NULL) {
+            keys_free(kp);
+            return NF_ENOMEM;
+        }
+        set->text = nt;
+        set->cap = ncap;
+    }
+    if (keys_pubkey_format(keys_public(kp), set->text[set->n], KEYS_PUBKEY_STR_MAX) < 0) {
+        keys_free(kp);
+        return NF_EINVAL;
+    }
+    set->kps[set->n++] = kp;
+    return 0;
+}
+
+/* kf_load_into: loads path into set and checks the file names the expected account. */
+static int
+kf_load_into(struct kf_set *set, const char *path, const char *account, char *err, size_t errcap)
+{
+    char file_account[ACCOUNT_ID_MAX + 1];
+    struct nf_keypair *kp = NULL;
+    int rc = keys_load_file(path, file_account, sizeof(file_account), &kp, err, errcap);
+    if (rc != 0)
+        return rc;
+    if (strcmp(file_account, account) != 0) {
+        keys_free(kp);
+        kf_err(err, errcap, "key file %s is for account %s, not %s", path, file_account, account);
+        return NF_EINVAL;
+    }
+    rc = kf_set_add(set, kp);
+    if (rc != 0)
+        kf_err(err, errcap, "key file %s: %s", path, nf_strerror(rc));
+    return rc;
+}
+
+static int kf_cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int kf_has_json_suffix(const char *name)
+{
+    size_t n = strlen(name);
+    return n > 5 && strcmp(name + n - 5, ".json") == 0;
+}
+
+/* kf_load_dir: every "*.json" file (not starting with '.') of <dir>/<account>/, in name order so
+ * errors are reproducible. A missing directory is not an error. */
+static int
+kf_load_dir(struct kf_set *set, const char *dir, const char *account, char *err, size_t errcap)
+{
+    char sub[4096];
+    if (snprintf(sub, sizeof(sub), "%s/%s", dir, account) >= (int)sizeof(sub)) {
+        kf_err(err, errcap, "key directory path too long: %s/%s", dir, account);
+        return NF_EINVAL;
+    }
+    DIR *d = opendir(sub);
+    if (d == NULL) {
+        int e = errno;
+        if (e == ENOENT || e == ENOTDIR)
+            return 0;
+        kf_err(err, errcap, "key directory %s: cannot open: %s", sub, strerror(e));
+        return NF_EIO;
+    }
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
+    struct dirent *e;
+    errno = 0;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.' || !kf_has_json_suffix(e->d_name))
+            continue;
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            char **nn = realloc(names, ncap * sizeof(*nn));
+            if (nn == NULL) {
+                rc = NF_ENOMEM;
+                break;
+            }
+            names = nn;
+            cap = ncap;
+        }
+        names[n] = strdup(e->d_name);
+        if (names[n] == NULL) {
+            rc = NF_ENOMEM;
+            break;
+        }
+        n++;
+    }
+    closedir(d);
+    if (rc != 0)
+        kf_err(err, errcap, "key directory %s: out of memory", sub);
+    if (rc == 0 && n > 0)
+        qsort(names, n, sizeof(*names), kf_cmp_names);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        char path[4096 + 256];
+        snprintf(path, sizeof(path), "%s/%s", sub, names[i]);
+        rc = kf_load_into(set, path, account, err, errcap);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    return rc;
+}
+
+int keys_load_account(const char *dir,
+                      const char *account,
+                      struct nf_keypair **kps,
+                      size_t max,
+                      size_t *n,
+                      char *err,
+                      size_t errcap)
+{
+    *n = 0;
+    const char *why = NULL;
+    if (account_id_check(account, strlen(account), &why) < 0) {
+        kf_err(err, errcap, "account id is not a valid NEAR account id (%s)", why);
+        return NF_EACCOUNT;
+    }
+    struct kf_set set = {0};
+    int rc = kf_load_dir(&set, dir, account, err, errcap);
+    if (rc == 0) {
+        char legacy[4096];
+        if (snprintf(legacy, sizeof(legacy), "%s/%s.json", dir, account) >= (int)sizeof(legacy)) {
+            kf_err(err, errcap, "key file path too long: %s/%s.json", dir, account);
+            rc = NF_EINVAL;
+        } else {
+            rc = kf_load_into(&set, legacy, account, err, errcap);
+            if (rc == NF_ENOTFOUND) { /* no legacy file: fine */
+                rc = 0;
+                kf_err(err, errcap, "%s", "");
+            }
+        }
+    }
+    if (rc == 0 && set.n == 0) {
+        kf_err(err, errcap, "no key for account %s (looked in %s/%s/*.json and %s/%s.json)",
+               account, dir, account, dir, account);
+        rc = NF_ENOTFOUND;
+    }
+    if (rc == 0 && set.n > max) {
+        kf_err(err, errcap, "account %s has %zu keys in %s, more than the %zu allowed", account,
+               set.n, dir, max);
+        rc = NF_ETOOMANY;
+    }
+    if (rc != 0) {
+        kf_set_free(&set);
+        return rc;
+    }
+    /* Insertion sort by public key text: a handful of keys. */
+    for (size_t i = 1; i < set.n; i++) {
+        for (size_t j = i; j > 0 && strcmp(set.text[j - 1], set.text[j]) > 0; j--) {
+            struct nf_keypair *tk = set.kps[j];
+            set.kps[j] = set.kps[j - 1];
+            set.kps[j - 1] = tk;
+            char tt[KEYS_PUBKEY_STR_MAX];
+            memcpy(tt, set.text[j], sizeof(tt));
+            memcpy(set.text[j], set.text[j - 1], sizeof(tt));
+            memcpy(set.text[j - 1], tt, sizeof(tt));
+        }
+    }
+    for (size_t i = 0; i < set.n; i++)
+        kps[i] = set.kps[i];
+    *n = set.n;
+    set.n = 0; /* given to the caller */
+    kf_set_free(&set);
+    return 0;
+}
+
+/* ---- keys_write_file ---------------------------------------------------------------------- */
+
+/* kf_mkdirs: creates path and missing parents with mode 0700 (existing ones are left alone). */
+static int kf_mkdirs(const char *path, char *err, size_t errcap)
+{
+    char tmp[4096];
+    size_t len = strlen(path);
+    if (len == 0 || len >= sizeof(tmp)) {
+        kf_err(err, errcap, "key directory path empty or too long");
+        return NF_EINVAL;
+    }
+    memcpy(tmp, path, len + 1);
+    for (size_t i = 1; i <= len; i++) {
+        if (tmp[i] != '/' && tmp[i] != '\0')
+            continue;
+        char saved = tmp[i];
+        tmp[i] = '\0';
+        if (mkdir(tmp, 0700) == -1) {
+            int e = errno;
+            struct stat st;
+            if (e != EEXIST || stat(tmp, &st) == -1 || !S_ISDIR(st.st_mode)) {
+                kf_err(err, errcap, "cannot create directory %s: %s", tmp,
+                       strerror(e == EEXIST ? ENOTDIR : e));
+                return NF_EIO;
+            }
+        }
+        tmp[i] = saved;
+    }
+    return 0;
+}
+
+static int kf_write_all(int fd, const char *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t w = write(fd, buf, len);
+        if (w == -1) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        buf += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+/* kf_fsync_dir: makes a rename in dir durable. */
+static int kf_fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd == -1)
+        return -1;
+    int r = fsync(fd);
+    int e = errno;
+    close(fd);
+    errno = e;
+    return r;
+}
+
+/* kf_same_key_at: 1 when path already holds a credential for account with kp's public key. */
+static int kf_same_key_at(const char *path, const char *account, const struct nf_keypair *kp)
+{
+    char file_account[ACCOUNT_ID_MAX + 1];
+    struct nf_keypair *old = NULL;
+    if (keys_load_file(path, file_account, sizeof(file_account), &old, NULL, 0) != 0)
+        return 0;
+    int same =
+        strcmp(file_account, account) == 0 && keys_pubkey_equal(keys_public(old), keys_public(kp));
+    keys_free(old);
+    return same;
+}
+
+/* kf_publish: moves tmp to path without ever replacing an existing file. Returns 0, 1 when path
+ * already exists, or -1 with errno. */
+static int kf_publish(const char *tmp, const char *path)
+{
+    if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) == 0)
+        return 0;
+    if (errno == EEXIST)
+        return 1;
+    if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP)
+        return -1;
+    /* The filesystem lacks RENAME_NOREPLACE: link() is just as exclusive. */
+    if (link(tmp, path) == 0) {
+        unlink(tmp);
+        return 0;
+    }
+    return errno == EEXIST ? 1 : -1;
+}
+
+int keys_write_file(const char *dir,
+                    const char *account,
+                    const struct nf_keypair *kp,
+                    int legacy,
+                    char *path_out,
+                    size_t cap,
+                    char *err,
+                    size_t errcap)
+{
+    const char *why = NULL;
+    if (account_id_check(account, strlen(account), &why) < 0) {
+        kf_err(err, errcap, "account id is not a valid NEAR account id (%s)", why);
+        return NF_EACCOUNT;
+    }
+    char pub[KEYS_PUBKEY_STR_MAX];
+    if (keys_pubkey_format(keys_public(kp), pub, sizeof(pub)) < 0) {
+        kf_err(err, errcap, "cannot format public key");
+        return NF_EINVAL;
+    }
+    char parent[4096], path[4096 + 128], tmp[4096 + 192];
+    int pn = legacy ? snprintf(parent, sizeof(parent), "%s", dir)
+                    : snprintf(parent, sizeof(parent), "%s/%s", dir, account);
+    if (pn < 0 || (size_t)pn >= sizeof(parent)) {
+        kf_err(err, errcap, "key directory path too long");
+        return NF_EINVAL;
+    }
+    /* near-cli-rs names the file after the key with ':' replaced by '_'. */
+    if (legacy)
+        snprintf(path, sizeof(path), "%s/%s.json", parent, account);
+    else
+        snprintf(path, sizeof(path), "%s/ed25519_%s.json", parent, pub + 8);
+    if (path_out != NULL) {
+        if (strlen(path) + 1 > cap) {
+            kf_err(err, errcap, "path buffer too small for %s", path);
+            return NF_ENOSPC;
+        }
+        memcpy(path_out, path, strlen(path) + 1);
+    }
+    if (sodium_init() < 0) {
+        kf_err(err, errcap, "libsodium failed to initialise");
+        return NF_ECRYPTO;
+    }
+    int rc = kf_mkdirs(parent, err, errcap);
+    if (rc != 0)
+        return rc;
+
+    /* The file text holds the secret: build it in guarded memory. */
+    size_t text_cap = 512;
+    char *text = sodium_malloc(text_cap);
+    char *secret = sodium_malloc(KEYS_SECRET_STR_MAX);
+    if (text == NULL || secret == NULL) {
+        rc = NF_ENOMEM;
+        kf_err(err, errcap, "out of secure memory");
+        goto done;
+    }
+    if (keys_secret_format(kp, secret, KEYS_SECRET_STR_MAX) < 0) {
+        rc = NF_EINVAL;
+        kf_err(err, errcap, "cannot format secret key");
+        goto done;
+    }
+    /* account passed account_id_check and the keys are base58: nothing needs JSON escaping. */
+    int tn = snprintf(text, text_cap,
+                      "{\"account_id\":\"%s\",\"public_key\":\"%s\",\"private_key\":\"%s\"}\n",
+                      account, pub, secret);
+    if (tn < 0 || (size_t)tn >= text_cap) {
+        rc = NF_EINVAL;
+        kf_err(err, errcap, "credential text too long");
+        goto done;
+    }
+    uint32_t rnd = randombytes_random();
+    snprintf(tmp, sizeof(tmp), "%s.tmp.%ld.%08x", path, (long)getpid(), (unsigned)rnd);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd == -1) {
+        int e = errno;
+        rc = NF_EIO;
+        kf_err(err, errcap, "cannot create %s: %s", tmp, strerror(e));
+        goto done;
+    }
+    /* The umask can only remove bits; fchmod makes 0600 exact whatever it is. */
+    if (fchmod(fd, 0600) == -1 || kf_write_all(fd, text, (size_t)tn) == -1 || fsync(fd) == -1) {
+        int e = errno;
+        close(fd);
+        unlink(tmp);
+        rc = NF_EIO;
+        kf_err(err, errcap, "cannot write %s: %s", tmp, strerror(e));
+        goto done;
+    }
+    if (close(fd) == -1) {
+        int e = errno;
+        unlink(tmp);
+        rc = NF_EIO;
+        kf_err(err, errcap, "cannot write %s: %s", tmp, strerror(e));
+        goto done;
+    }
+    int pr = kf_publish(tmp, path);
+    if (pr != 0) {
+        int e = errno;
+        unlink(tmp);
+        if (pr == 1) {
+            /* Writing the same key again is a no-op; another key there is never overwritten. */
+            if (kf_same_key_at(path, account, kp)) {
+                rc = 0;
+            } else {
+                rc = NF_ESTATE;
+                kf_err(err, errcap, "%s already exists and holds another key; not overwriting it",
+                       path);
+            }
+        } else {
+            rc = NF_EIO;
+            kf_err(err, errcap, "cannot rename %s to %s: %s", tmp, path, strerror(e));
+        }
+        goto done;
+    }
+    if (kf_fsync_dir(parent) == -1) {
+        int e = errno;
+        rc = NF_EIO;
+        kf_err(err, errcap, "cannot fsync directory %s: %s", parent, strerror(e));
+        goto done;
+    }
+    rc = 0;
+done:
+    sodium_free(text); /* sodium_free wipes; NULL-safe */
+    sodium_free(secret);
+    return rc;
+}
