@@ -1,0 +1,114 @@
+/* job: one transfer request and its life (queued -> batched -> signed -> submitted -> executed |
+ * failed), kept in a fixed slab sized at start-up (--job-capacity); no allocation afterwards.
+ * Ownership: a job's mutable fields belong to the stage that currently holds it (it travels
+ * ingest -> wal -> batch -> sign -> wal -> submit -> batch ... by rings, each hand-off publishing
+ * everything written before it). Other threads (HTTP status readers) may only read the fields
+ * marked "published": they read `status` with acquire and re-check `id` afterwards (a seqlock on
+ * the id) so a slot that was reused under them is detected. */
+#ifndef NF_JOB_H
+#define NF_JOB_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "u128.h"
+
+enum job_status {
+    JOB_FREE = 0,
+    JOB_QUEUED = 1,    /* durable, waiting for a batch */
+    JOB_BATCHED = 2,   /* in a batch waiting for a signer */
+    JOB_SIGNED = 3,    /* in a signed transaction (durable) not yet answered by the RPC */
+    JOB_SUBMITTED = 4, /* the RPC accepted the transaction */
+    JOB_EXECUTED = 5,  /* the ft_transfer action succeeded on chain (final state) */
+    JOB_FAILED = 6,    /* final failure with a reason (no tokens moved) */
+    JOB_CLAIMED = 7,   /* allocated by an ingest thread, not yet durable */
+};
+
+/* Routes (API shapes) a job was accepted through; decides the reply format. */
+enum job_route {
+    JOB_ROUTE_NATIVE = 0,
+    JOB_ROUTE_SEND_FT = 1,
+    JOB_ROUTE_TRANSFER = 2,
+};
+
+#define JOB_RECEIVER_MAX 64
+#define JOB_MEMO_MAX     256
+#define JOB_ERROR_MAX    200
+
+struct job {
+    _Atomic uint64_t id;    /* published: the transfer id occupying the slot, 0 when free */
+    _Atomic uint8_t status; /* published: enum job_status (store-release by the owner) */
+    uint8_t route;          /* enum job_route */
+    uint8_t has_memo;
+    uint8_t receiver_len;
+    uint16_t memo_len;
+    uint16_t attempts;      /* transactions this transfer was put into */
+    uint8_t needs_storage;  /* batch stage: put a storage_deposit before it */
+    uint8_t final_seen;     /* the transaction reached FINAL (for ?wait=final) */
+    char receiver[JOB_RECEIVER_MAX + 1];
+    char memo[JOB_MEMO_MAX + 1];
+    nf_u128 amount;
+    uint64_t body_hash;   /* idempotency conflict check (hash of receiver, amount, memo) */
+    uint64_t dup_of;      /* set by the WAL hub: this request repeats transfer dup_of */
+    uint8_t dup_conflict; /* ... with a different body (HTTP 422) */
+    uint8_t has_idem;
+    char idem_key[129]; /* printable ASCII idempotency key, NUL-terminated when has_idem */
+    uint64_t accepted_ms; /* published after accept */
+    uint64_t signed_ms;
+    uint64_t submitted_ms;
+    uint64_t done_ms;
+    uint8_t tx_hash[32]; /* published once status >= SIGNED: the latest transaction */
+    char error[JOB_ERROR_MAX]; /* published once status == FAILED */
+    /* Waiter: the ingest thread and its request context holding an HTTP reply for this job. */
+    int16_t waiter_thread; /* -1 none */
+    uint32_t waiter_req;
+    uint32_t waiter_gen;
+    uint8_t wait_level; /* enum job_status the waiter wants (SUBMITTED or EXECUTED) */
+    uint8_t wait_final;
+};
+
+struct job_slab {
+    struct job *jobs;
+    uint64_t capacity;
+    _Atomic uint64_t next_id; /* ids start at 1; slot = id % capacity */
+};
+
+/* job_slab_init: capacity slots (calloc; start-up only). first_id is the first id to hand out
+ * (1 for a fresh data dir; max replayed id + 1 after a restart). 0 or NF_ENOMEM. */
+int job_slab_init(struct job_slab *s, uint64_t capacity, uint64_t first_id);
+void job_slab_destroy(struct job_slab *s);
+
+/* job_slot: the slot an id maps to (may hold another id: compare job->id). */
+static inline struct job *job_slot(struct job_slab *s, uint64_t id)
+{
+    return &s->jobs[id % s->capacity];
+}
+
+/* job_alloc_range: reserves n consecutive ids whose slots are all FREE or finished (EXECUTED /
+ * FAILED, which are then recycled). Any thread (lock-free: fetch_add on next_id, then a CAS per
+ * slot from its old id to the new one). Returns the first id, or 0 when the slab is full around
+ * next_id (back-pressure: the caller answers 503). The caller owns the jobs until it hands them on. */
+uint64_t job_alloc_range(struct job_slab *s, uint32_t n);
+
+/* job_release: marks a job the caller owns FREE (e.g. a duplicate idempotency key). */
+void job_release(struct job_slab *s, struct job *j);
+
+/* job_lookup: the job with this id if it is still in the slab, else NULL. Any thread; the result is
+ * a snapshot pointer: re-check j->id == id after reading fields. */
+struct job *job_lookup(struct job_slab *s, uint64_t id);
+
+/* job_set_status: the owner publishes a new status (store-release; pairs with job_get_status). */
+static inline void job_set_status(struct job *j, enum job_status st)
+{
+    atomic_store_explicit(&j->status, (uint8_t)st, memory_order_release);
+}
+
+static inline enum job_status job_get_status(const struct job *j)
+{
+    return (enum job_status)atomic_load_explicit(&j->status, memory_order_acquire);
+}
+
+const char *job_status_name(enum job_status st);
+
+#endif

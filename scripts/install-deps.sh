@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what a fresh Debian 12 machine is missing to build, run and test nearft:
+# the Debian packages below and the pinned npm packages of the conformance suite.
+# Idempotent: packages already present are not reinstalled.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PKGS=(build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
+      libevent-dev libsodium-dev libcurl4-openssl-dev libck-dev libmsgpack-dev libjansson-dev
+      nodejs npm git wrk gnuplot-nox curl)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "install-deps: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# near-api-js 7.2.0 (pinned in package-lock.json) for the conformance and simulator tests.
+if [ -f tests/conformance/package-lock.json ]; then
+  (cd tests/conformance && npm ci --no-audit --no-fund --loglevel=error)
+fi
+echo "install-deps: ok"

@@ -1,0 +1,114 @@
+/* ring: ck ring + eventfd wrapper (see include/nf_ring.h). Each struct nf_ring is shared by its
+ * producer(s) and its one consumer; the ck ring carries the memory ordering of the hand-off. */
+#include "nf_ring.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "nf_err.h"
+
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define NF_TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define NF_TSAN 1
+#endif
+#ifdef NF_TSAN
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+#define TSAN_RELEASE(p) __tsan_release(p)
+#define TSAN_ACQUIRE(p) __tsan_acquire(p)
+#else
+#define TSAN_RELEASE(p) ((void)(p))
+#define TSAN_ACQUIRE(p) ((void)(p))
+#endif
+
+int nf_ring_init(struct nf_ring *r, unsigned size)
+{
+    r->slots = NULL;
+    r->efd = -1;
+    if (size < 4 || (size & (size - 1)) != 0)
+        return NF_ECONFIG;
+    r->slots = calloc(size, sizeof(*r->slots));
+    if (r->slots == NULL)
+        return NF_ENOMEM;
+    ck_ring_init(&r->ring, size);
+    if (!ck_ring_valid(&r->ring)) {
+        free(r->slots);
+        r->slots = NULL;
+        return NF_ECONFIG;
+    }
+    r->size = size;
+    r->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (r->efd == -1) {
+        free(r->slots);
+        r->slots = NULL;
+        return NF_EIO;
+    }
+    return 0;
+}
+
+void nf_ring_destroy(struct nf_ring *r)
+{
+    if (r == NULL)
+        return;
+    free(r->slots);
+    r->slots = NULL;
+    if (r->efd != -1)
+        close(r->efd);
+    r->efd = -1;
+}
+
+int nf_ring_push_spsc(struct nf_ring *r, void *p)
+{
+    TSAN_RELEASE(p); /* pairs with TSAN_ACQUIRE in the pop */
+    return ck_ring_enqueue_spsc(&r->ring, r->slots, p) ? 0 : NF_EFULL;
+}
+
+int nf_ring_push_mpsc(struct nf_ring *r, void *p)
+{
+    TSAN_RELEASE(p);
+    return ck_ring_enqueue_mpmc(&r->ring, r->slots, p) ? 0 : NF_EFULL;
+}
+
+void *nf_ring_pop_spsc(struct nf_ring *r)
+{
+    void *p = NULL;
+    if (!ck_ring_dequeue_spsc(&r->ring, r->slots, &p))
+        return NULL;
+    TSAN_ACQUIRE(p);
+    return p;
+}
+
+void *nf_ring_pop_mpsc(struct nf_ring *r)
+{
+    void *p = NULL;
+    if (!ck_ring_dequeue_mpmc(&r->ring, r->slots, &p))
+        return NULL;
+    TSAN_ACQUIRE(p);
+    return p;
+}
+
+void nf_ring_wake(struct nf_ring *r)
+{
+    uint64_t one = 1;
+    /* EAGAIN means the counter is saturated: the consumer is already due to wake. */
+    while (write(r->efd, &one, sizeof(one)) == -1 && errno == EINTR)
+        ;
+}
+
+void nf_ring_clear(struct nf_ring *r)
+{
+    uint64_t v;
+    while (read(r->efd, &v, sizeof(v)) == -1 && errno == EINTR)
+        ;
+}
+
+unsigned nf_ring_count(const struct nf_ring *r)
+{
+    return ck_ring_size(&r->ring);
+}
