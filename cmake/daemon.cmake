@@ -15,3 +15,8 @@ target_link_libraries(nf_daemon_core PUBLIC nf_pure Threads::Threads)
 if(EXISTS ${CMAKE_SOURCE_DIR}/cmake/wal.cmake)
   include(${CMAKE_SOURCE_DIR}/cmake/wal.cmake)
 endif()
+
+# libFuzzer needs coverage instrumentation in the code under test, not only in the harness.
+if(NF_FUZZ)
+  target_compile_options(nf_daemon_core PRIVATE -fsanitize=fuzzer-no-link)
+endif()

@@ -88,6 +88,12 @@ int jtok_str_eqz(const char *json, const struct jtok *t, const char *lit);
  * bytes (from \u0000): use *len, not strlen. */
 int jtok_str_unescape(const char *json, const struct jtok *t, char *out, size_t cap, size_t *len);
 
+/* jtok_str_copy_trunc: like jtok_str_unescape but never fails for lack of room: it copies as many
+ * whole characters as fit in cap - 1 bytes (cap >= 1), cutting only at a UTF-8 boundary, and
+ * NUL-terminates. For messages that are logged or reported, not interpreted. Returns 0, 1 when it
+ * truncated, or NF_EINVAL (not a STRING) / NF_EUTF8 (lone surrogate in a hand-made token). */
+int jtok_str_copy_trunc(const char *json, const struct jtok *t, char *out, size_t cap, size_t *len);
+
 /* jtok_u64: value of NUMBER token t that is a non-negative integer without fraction or exponent.
  * Returns 0; NF_EINVAL for another type, a negative number or a fraction/exponent; NF_ERANGE above
  * 2^64-1. */

@@ -561,6 +561,44 @@ int jtok_str_unescape(const char *json, const struct jtok *t, char *out, size_t 
     return 0;
 }
 
+int jtok_str_copy_trunc(const char *json, const struct jtok *t, char *out, size_t cap, size_t *len)
+{
+    if (t->type != JTOK_STRING || t->end < t->start || cap < 1)
+        return NF_EINVAL;
+    const unsigned char *p = (const unsigned char *)json + t->start;
+    const unsigned char *end = (const unsigned char *)json + t->end;
+    size_t off = 0;
+    int truncated = 0;
+    while (p < end) {
+        unsigned char buf[4];
+        int n;
+        if (*p >= 0x80) {
+            /* copy a raw UTF-8 sequence whole (validated by jtok_parse) */
+            n = 1;
+            while (n < 4 && p + n < end && (p[n] & 0xC0) == 0x80)
+                n++;
+            memcpy(buf, p, (size_t)n);
+            p += n;
+        } else {
+            n = next_unit(&p, end, buf);
+            if (n < 0) {
+                out[off] = '\0';
+                return n;
+            }
+        }
+        if (off + (size_t)n + 1 > cap) {
+            truncated = 1;
+            break;
+        }
+        memcpy(out + off, buf, (size_t)n);
+        off += (size_t)n;
+    }
+    out[off] = '\0';
+    if (len != NULL)
+        *len = off;
+    return truncated;
+}
+
 int jtok_u64(const char *json, const struct jtok *t, uint64_t *out)
 {
     if (t->type != JTOK_NUMBER || !(t->flags & JTOK_F_INT) || (t->flags & JTOK_F_NEG))

@@ -233,6 +233,26 @@ static void test_strings(void)
     CHECK(!jtok_str_eqz(lone, &t, "x"));
 }
 
+static void test_copy_trunc(void)
+{
+    /* "a" + é (2 bytes, escaped) + € (3 bytes, raw) + "z" */
+    const char *j = "\"a\\u00e9\xe2\x82\xacz\"";
+    char out[16];
+    size_t len;
+    CHECK_EQ_INT(parse(j), 1);
+    CHECK_EQ_INT(jtok_str_copy_trunc(j, &toks[0], out, sizeof(out), &len), 0);
+    CHECK_EQ_INT(len, 7);
+    CHECK_EQ_STR(out, "a\xc3\xa9\xe2\x82\xacz");
+    size_t expect[] = {0, 0, 1, 1, 3, 3, 3, 6, 7};
+    for (size_t cap = 1; cap <= 8; cap++) {
+        int rc = jtok_str_copy_trunc(j, &toks[0], out, cap, &len);
+        CHECK_EQ_INT(rc, cap < 8 ? 1 : 0);
+        CHECK_EQ_INT(len, expect[cap]);
+        CHECK_EQ_INT(strlen(out), expect[cap]);
+    }
+    CHECK_EQ_INT(jtok_str_copy_trunc(j, &toks[0], out, 0, &len), NF_EINVAL);
+}
+
 static void test_numbers(void)
 {
     const char *j = "[0,18446744073709551615,18446744073709551616,-1,1.5,1e3,0.8421,\"7\",-0]";
@@ -359,6 +379,7 @@ int main(void)
     test_depth();
     test_layout();
     test_strings();
+    test_copy_trunc();
     test_numbers();
     test_capacity();
     test_utf8_exhaustive();

@@ -37,6 +37,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort(); /* parse accepted it, so it must decode */
         if (rc == 0 && !jtok_str_eq(j, t, out, len))
             abort(); /* decoding and comparing must agree */
+        char small[7];
+        size_t slen;
+        rc = jtok_str_copy_trunc(j, t, small, sizeof(small), &slen);
+        if (t->type == JTOK_STRING && (rc < 0 || slen >= sizeof(small) || small[slen] != 0))
+            abort();
         (void)jtok_u64(j, t, &u);
         (void)jtok_u128_str(j, t, &x);
         (void)jtok_double(j, t, &d);
