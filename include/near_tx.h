@@ -128,12 +128,14 @@ struct near_signed_tx {
 
 /* near_signed_tx_decode: strict decode of borsh(SignedTransaction) buf[0..len). Account ids
  * (signer, receiver, DeleteAccount beneficiary) are validated as nearcore's AccountId; all
- * strings must be valid UTF-8. Actions past space->actions_cap are fully checked but not stored;
- * tx.n_actions is always the wire count. On error writes a precise one-line reason with the byte
- * offset into why (whycap bytes; may be NULL). Returns 0, NF_ETRUNC, NF_ETRAILING, NF_EUTF8,
- * NF_EACCOUNT, NF_EVARIANT (unknown action / key / permission tag), NF_EVERSION (a Transaction
- * V1 tag: first byte 0x01 with a nonzero second byte), NF_ETOOMANY (names pool exhausted).
- * Borrows buf: decoded strings point into it. */
+ * strings must be valid UTF-8. Actions past space->actions_cap are fully checked but not stored
+ * (space may be NULL: nothing is stored); tx.n_actions is always the wire count. Only stored
+ * AddKey actions take method names from the pool. Protocol limits (action count, method name
+ * length, gas) are not checked here: that is the caller's policy. On error writes a precise
+ * one-line reason with the byte offset into why (whycap bytes; may be NULL). Returns 0, NF_ETRUNC,
+ * NF_ETRAILING, NF_EUTF8, NF_EACCOUNT, NF_EVARIANT (unknown action / key / permission tag),
+ * NF_EVERSION (a Transaction V1 tag: first byte 0x01 with a nonzero second byte), NF_ETOOMANY
+ * (names pool exhausted). Borrows buf: decoded strings point into it. */
 int near_signed_tx_decode(const uint8_t *buf,
                           size_t len,
                           const struct near_decode_space *space,

@@ -671,7 +671,8 @@ static void test_decode_errors(void)
     /* The precise truncation reason from the brief. */
     {
         uint8_t buf[600];
-        signed_vector(1, buf, sizeof(buf));
+        size_t n = signed_vector(1, buf, sizeof(buf));
+        CHECK_EQ_INT(n, 271);
         struct near_signed_tx stx;
         char why[200];
         CHECK_EQ_INT(decode_copy(buf, 113, &g_space, &stx, why, sizeof(why)), NF_ETRUNC);
@@ -682,6 +683,12 @@ static void test_decode_errors(void)
         CHECK(strncmp(why, "truncated at byte 137 reading action[0].args", 44) == 0);
         CHECK_EQ_INT(decode_copy(buf, 206, &g_space, &stx, why, sizeof(why)), NF_ETRUNC);
         CHECK(strncmp(why, "truncated at byte 206 reading signature type", 44) == 0);
+        n = signed_vector(4, buf, sizeof(buf));
+        CHECK_EQ_INT(decode_copy(buf, 229, &g_space, &stx, why, sizeof(why)), NF_ETRUNC);
+        CHECK(strncmp(why, "truncated at byte 227 reading action[1].method_names[1] length", 62) ==
+              0);
+        CHECK_EQ_INT(decode_copy(buf, 295, &g_space, &stx, why, sizeof(why)), NF_ETRUNC);
+        CHECK(strncmp(why, "truncated at byte 291 reading action[3].public_key (need 32", 59) == 0);
         CHECK_EQ_INT(decode_copy(buf, 0, &g_space, &stx, why, sizeof(why)), NF_ETRUNC);
         CHECK(strncmp(why, "truncated at byte 0 reading signer_id length", 44) == 0);
     }

@@ -222,13 +222,17 @@ int near_tx_sign(const struct near_tx *tx,
 
 /* ---- decoder -------------------------------------------------------------------------------- */
 
-/* A read cursor. action is the index of the action being read (-1 outside the action list), so
- * error reasons can say "action[3].method_name". */
+/* A read cursor. action is the index of the action being read (-1 outside the action list),
+ * name_index the AddKey method name being read (-1 otherwise) and suffix a part of the field
+ * (" length", " type"), so that error reasons can say "action[3].method_names[1] length" without
+ * formatting anything on the success path. */
 struct dec {
     const uint8_t *buf;
     size_t len;
     size_t pos;
     long action;
+    long name_index;
+    const char *suffix;
     char *why;
     size_t whycap;
 };
@@ -245,12 +249,15 @@ dec_fail(struct dec *d, int err, const char *fmt, ...)
     return err;
 }
 
-/* dec_field: "signer_id" or "action[2].method_name" into b (for messages only). */
+/* dec_field: "signer_id length" or "action[2].method_names[0]" into b (for messages only). */
 static const char *dec_field(const struct dec *d, const char *field, char *b, size_t cap)
 {
-    if (d->action < 0)
-        return field;
-    snprintf(b, cap, "action[%ld].%s", d->action, field);
+    char act[32] = "", idx[24] = "";
+    if (d->action >= 0)
+        snprintf(act, sizeof(act), "action[%ld].", d->action);
+    if (d->name_index >= 0)
+        snprintf(idx, sizeof(idx), "[%ld]", d->name_index);
+    snprintf(b, cap, "%s%s%s%s", act, field, idx, d->suffix);
     return b;
 }
 
@@ -312,10 +319,10 @@ static int dec_u128(struct dec *d, const char *field, nf_u128 *v)
  * utf8 set the bytes must be valid UTF-8 (a Borsh String). */
 static int dec_bytes(struct dec *d, const char *field, int utf8, struct nf_bytes *out)
 {
-    char lenfield[64];
-    snprintf(lenfield, sizeof(lenfield), "%s length", field);
     uint32_t n;
-    int rc = dec_u32(d, lenfield, &n);
+    d->suffix = " length";
+    int rc = dec_u32(d, field, &n);
+    d->suffix = "";
     if (rc != 0)
         return rc;
     if (n > d->len - d->pos) {
@@ -355,11 +362,11 @@ static int dec_account(struct dec *d, const char *field, struct nf_bytes *out)
 
 static int dec_pubkey(struct dec *d, const char *field, struct nf_pubkey *pk)
 {
-    char tfield[64];
-    snprintf(tfield, sizeof(tfield), "%s type", field);
     size_t at = d->pos;
     uint8_t t;
-    int rc = dec_u8(d, tfield, &t);
+    d->suffix = " type";
+    int rc = dec_u8(d, field, &t);
+    d->suffix = "";
     if (rc != 0)
         return rc;
     size_t n;
@@ -434,18 +441,19 @@ static int dec_access_key(struct dec *d,
     if (store && sp != NULL && sp->names != NULL)
         a->u.add_key.method_names = sp->names + *names_used;
     for (uint32_t i = 0; i < n; i++) {
-        char field[48];
-        snprintf(field, sizeof(field), "method_names[%" PRIu32 "]", i);
         struct nf_bytes name;
-        rc = dec_bytes(d, field, 1, &name);
+        d->name_index = (long)i;
+        rc = dec_bytes(d, "method_names", 1, &name);
         if (rc != 0)
             return rc;
+        d->name_index = -1;
         if (!store)
             continue;
         if (sp == NULL || sp->names == NULL || *names_used >= sp->names_cap)
             return dec_fail(d, NF_ETOOMANY,
-                            "method name pool exhausted (%" PRIu32 " names) at action[%ld].%s",
-                            sp != NULL ? sp->names_cap : 0, d->action, field);
+                            "method name pool exhausted (%" PRIu32
+                            " names) at action[%ld].method_names[%" PRIu32 "]",
+                            sp != NULL ? sp->names_cap : 0, d->action, i);
         sp->names[(*names_used)++] = name;
     }
     return 0;
@@ -513,7 +521,7 @@ int near_signed_tx_decode(const uint8_t *buf,
                           char *why,
                           size_t whycap)
 {
-    struct dec d = {buf, len, 0, -1, why, whycap};
+    struct dec d = {buf, len, 0, -1, -1, "", why, whycap};
     int rc;
     memset(out, 0, sizeof(*out));
     if (why != NULL && whycap > 0)
