@@ -73,6 +73,10 @@ done
 expect "vector 1 default gas, --x=y form" 0 "\"signed_tx_base64\":\"$V1_B64\"" "" -- \
     tx sign --key-file="$KEY" --receiver=usdt.tether-token.near --nonce=150000000000001 \
     --block-hash="$BLOCK" --ft-transfer=bob.near:1000000
+# the same legacy file found through --credentials DIR --signer
+expect "vector 1 via --credentials (legacy layout)" 0 "\"signed_tx_base64\":\"$V1_B64\"" "" -- \
+    tx sign --credentials "$TMP" --signer alice.near --receiver usdt.tether-token.near \
+    --nonce 150000000000001 --block-hash "$BLOCK" --ft-transfer bob.near:1000000
 # --signer overrides the key file's account (a different signer gives a different tx)
 expect "--signer override" 0 '"signer_id":"carol.near"' "" -- \
     "${SIGN[@]}" --signer carol.near --ft-transfer bob.near:1000000
