@@ -78,15 +78,18 @@ int keys_parse_credential_json(const char *json,
 /* ---- keys_file.c: credential files (I/O; start-up and CLI only) ---- */
 
 /* keys_load_file: reads one credential file. Refuses (NF_EPERM) a file readable or writable by
- * group or others. Same outputs as keys_parse_credential_json; err names the path. */
+ * group or others, and anything that is not a regular file (NF_EINVAL). Same outputs as
+ * keys_parse_credential_json; err names the path. NF_ENOTFOUND when the file does not exist. */
 int keys_load_file(
     const char *path, char *account, size_t cap, struct nf_keypair **out, char *err, size_t errcap);
 
 /* keys_load_account: loads every key of account from dir, trying both layouts:
- * near-cli-rs "<dir>/<account>/ed25519_<pub>.json" (several keys) and legacy
- * "<dir>/<account>.json". Keys are de-duplicated by public key, sorted by public key text. Stores
- * up to max keypairs in kps (caller owns each) and their count in *n. Returns 0, NF_ENOTFOUND (no
- * key), NF_EPERM, ... */
+ * near-cli-rs "<dir>/<account>/*.json" (several keys, normally ed25519_<pub>.json; dotfiles
+ * skipped) and legacy "<dir>/<account>.json". Keys are de-duplicated by public key, sorted by
+ * public key text. Stores the keypairs in kps (caller owns each) and their count in *n. Any bad
+ * file fails the whole load (never silently skipped), as does a file whose account_id is not
+ * account (NF_EINVAL). Returns 0, NF_EACCOUNT, NF_ENOTFOUND (no key), NF_ETOOMANY (more than max
+ * distinct keys; nothing stored), NF_EPERM, NF_EINVAL, NF_ECRYPTO, NF_EIO. *n is 0 on error. */
 int keys_load_account(const char *dir,
                       const char *account,
                       struct nf_keypair **kps,
@@ -95,9 +98,12 @@ int keys_load_account(const char *dir,
                       char *err,
                       size_t errcap);
 
-/* keys_write_file: writes a near-cli-rs key file "<dir>/<account>/ed25519_<pub>.json" (directory
- * created 0700, file 0600, written then renamed) with account_id, public_key, private_key. When
- * legacy is nonzero, writes "<dir>/<account>.json" instead. path_out (cap) receives the path. */
+/* keys_write_file: writes a near-cli-rs key file "<dir>/<account>/ed25519_<pub>.json" (missing
+ * directories created 0700, file 0600, written to a temp file, fsynced, renamed, directory
+ * fsynced) with account_id, public_key, private_key. When legacy is nonzero, writes
+ * "<dir>/<account>.json" instead. An existing file is never replaced: the same key there is a
+ * no-op success, another key is NF_ESTATE. path_out (cap bytes, may be NULL) receives the path.
+ * Returns 0, NF_EACCOUNT, NF_ENOSPC, NF_ESTATE, NF_EIO, NF_ENOMEM. */
 int keys_write_file(const char *dir,
                     const char *account,
                     const struct nf_keypair *kp,

@@ -44,7 +44,8 @@ int keys_load_file(
         kf_err(err, errcap, "key file %s: libsodium failed to initialise", path);
         return NF_ECRYPTO;
     }
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    /* O_NONBLOCK: a FIFO planted at the path must not hang start-up; it fails S_ISREG below. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd == -1) {
         int e = errno;
         kf_err(err, errcap, "key file %s: cannot open: %s", path, strerror(e));
