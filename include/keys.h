@@ -84,7 +84,7 @@ int keys_load_file(
     const char *path, char *account, size_t cap, struct nf_keypair **out, char *err, size_t errcap);
 
 /* keys_load_account: loads every key of account from dir, trying both layouts:
- * near-cli-rs "<dir>/<account>/*.json" (several keys, normally ed25519_<pub>.json; dotfiles
+ * near-cli-rs "<dir>/<account>/<name>.json" (several keys, normally ed25519_<pub>.json; dotfiles
  * skipped) and legacy "<dir>/<account>.json". Keys are de-duplicated by public key, sorted by
  * public key text. Stores the keypairs in kps (caller owns each) and their count in *n. Any bad
  * file fails the whole load (never silently skipped), as does a file whose account_id is not
