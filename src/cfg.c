@@ -1,0 +1,754 @@
+/* cfg: the declarative settings table and its loader (see include/cfg.h). One row per setting;
+ * the flag (--batch-max-actions), the environment name (NEARFT_BATCH_MAX_ACTIONS), the config-file
+ * key (batch_max_actions), the parser, the range check, --help and --print-config all come from
+ * that row. Defaults are strings run through the same parsers as user input, so a bad default is
+ * caught the same way. Runs once on the main thread at start-up; mallocs the strings it keeps. */
+#include "cfg.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "account.h"
+#include "base58.h"
+#include "nf_err.h"
+#include "nf_log.h"
+#include "rpc.h"
+
+enum opt_type { T_STR, T_U64, T_BOOL, T_ENUM, T_LIST, T_U128 };
+
+#define F_SECRET   0x01u /* value never printed or echoed in errors */
+#define F_REQUIRED 0x02u /* must be set by some layer */
+#define F_POW2     0x04u /* power of two */
+#define F_ACCOUNT  0x08u /* a NEAR account id */
+#define F_HEADER   0x10u /* list items "URL=Name:Value" */
+#define F_URL      0x20u /* list items http:// or https:// */
+#define F_PUBKEY   0x40u /* list items "ed25519:<base58 32 bytes>" */
+#define F_NOFILE   0x80u /* not accepted as a config-file key (the config path itself) */
+
+static const char *const fsync_names[] = {"always", "off", NULL};
+static const char *const wait_names[] = {
+    "NONE", "INCLUDED", "EXECUTED_OPTIMISTIC", "INCLUDED_FINAL", "EXECUTED", "FINAL", NULL};
+static const char *const level_names[] = {"debug", "info", "warn", "error", NULL};
+
+struct opt {
+    const char *name; /* config key; flag and env derive from it */
+    enum opt_type type;
+    size_t off;
+    uint64_t min, max; /* T_U64 range */
+    const char *def;   /* default as text; NULL = unset */
+    unsigned flags;
+    const char *const *enums; /* T_ENUM names, index = stored value */
+    const char *help;
+};
+
+#define OFF(f) offsetof(struct cfg, f)
+#define GiB    (1024ull * 1024 * 1024)
+#define MiB    (1024ull * 1024)
+
+/* The table. Add a setting here (and its field in struct cfg); nothing else needs to change. */
+static const struct opt opts[] = {
+    {"listen", T_STR, OFF(listen), 0, 0, "127.0.0.1:8080", 0, NULL,
+     "HTTP listen address HOST:PORT"},
+    {"ingest_threads", T_U64, OFF(ingest_threads), 1, 64, "2", 0, NULL,
+     "HTTP ingest threads (libevent loops)"},
+    {"sign_threads", T_U64, OFF(sign_threads), 1, 64, "1", 0, NULL, "signer threads"},
+    {"rpc_url", T_LIST, OFF(rpc_url), 0, 0, NULL, F_REQUIRED | F_URL, NULL,
+     "NEAR JSON-RPC endpoint(s), comma-separated or repeated; first is primary"},
+    {"rpc_header", T_LIST, OFF(rpc_header), 0, 0, NULL, F_SECRET | F_HEADER, NULL,
+     "extra HTTP header for an RPC URL as URL=Name:Value (repeatable; value is secret)"},
+    {"signer", T_STR, OFF(signer), 0, 0, NULL, F_REQUIRED | F_ACCOUNT, NULL,
+     "account that signs and pays (holds the tokens)"},
+    {"credentials", T_STR, OFF(credentials), 0, 0, NULL, F_REQUIRED, NULL,
+     "credentials directory holding the signer's key files"},
+    {"contract", T_STR, OFF(contract), 0, 0, NULL, F_REQUIRED | F_ACCOUNT, NULL,
+     "NEP-141 token contract account"},
+    {"public_keys", T_LIST, OFF(public_keys), 0, 0, NULL, F_PUBKEY, NULL,
+     "use only these access keys (ed25519:...); default: every key found"},
+    {"data_dir", T_STR, OFF(data_dir), 0, 0, "./nearft-data", 0, NULL, "WAL and state directory"},
+    {"fsync", T_ENUM, OFF(fsync), 0, 0, "always", 0, fsync_names,
+     "WAL durability: always (group commit fsync) or off (tests only)"},
+    {"wal_segment_bytes", T_U64, OFF(wal_segment_bytes), MiB, 4 * GiB, "67108864", 0, NULL,
+     "WAL segment size in bytes"},
+    {"wal_group_commit_us", T_U64, OFF(wal_group_commit_us), 0, 1000000, "1000", 0, NULL,
+     "longest wait to group WAL appends into one fsync (microseconds)"},
+    {"retention_hours", T_U64, OFF(retention_hours), 0, 100000, "168", 0, NULL,
+     "keep settled transfers (status, idempotency) this long"},
+    {"batch_max_actions", T_U64, OFF(batch_max_actions), 1, 100, "100", 0, NULL,
+     "most actions per transaction"},
+    {"max_tx_gas", T_U64, OFF(max_tx_gas), 1, 1000000000000000ull, "300000000000000", 0, NULL,
+     "gas budget per transaction (sum of attached gas)"},
+    {"ft_transfer_gas", T_U64, OFF(ft_transfer_gas), 1, 1000000000000000ull, "3000000000000", 0,
+     NULL, "gas attached to each ft_transfer"},
+    {"storage_deposit_gas", T_U64, OFF(storage_deposit_gas), 1, 1000000000000000ull,
+     "5000000000000", 0, NULL, "gas attached to each storage_deposit"},
+    {"storage_deposit_amount", T_U128, OFF(storage_deposit_amount), 0, 0, "1250000000000000000000",
+     0, NULL, "yoctoNEAR attached to storage_deposit (u128)"},
+    {"auto_register", T_BOOL, OFF(auto_register), 0, 0, "true", 0, NULL,
+     "prepend storage_deposit for receivers not registered with the contract"},
+    {"check_receiver_exists", T_BOOL, OFF(check_receiver_exists), 0, 0, "true", 0, NULL,
+     "reject transfers to named accounts that do not exist"},
+    {"batch_linger_ms", T_U64, OFF(batch_linger_ms), 0, 60000, "20", 0, NULL,
+     "longest wait to fill a batch (ms)"},
+    {"max_batch_request", T_U64, OFF(max_batch_request), 1, 1000000, "10000", 0, NULL,
+     "most transfers in one request body"},
+    {"memo_max_bytes", T_U64, OFF(memo_max_bytes), 0, 256, "256", 0, NULL,
+     "longest memo in bytes (UTF-8)"},
+    {"job_capacity", T_U64, OFF(job_capacity), 1024, 67108864, "1048576", 0, NULL,
+     "transfer slots (jobs) allocated at start"},
+    {"ring_size", T_U64, OFF(ring_size), 1024, 16777216, "65536", F_POW2, NULL,
+     "slots per inter-stage ring (power of two)"},
+    {"max_body_bytes", T_U64, OFF(max_body_bytes), 1024, GiB, "16777216", 0, NULL,
+     "largest request body in bytes"},
+    {"wait_until", T_ENUM, OFF(wait_until), 0, 0, "EXECUTED_OPTIMISTIC", 0, wait_names,
+     "send_tx wait_until level"},
+    {"wait_timeout_ms", T_U64, OFF(wait_timeout_ms), 1, 3600000, "30000", 0, NULL,
+     "how long a synchronous request waits for its outcome (ms)"},
+    {"inflight_per_key", T_U64, OFF(inflight_per_key), 1, 1024, "8", 0, NULL,
+     "transactions in flight per access key"},
+    {"rpc_connections", T_U64, OFF(rpc_connections), 1, 4096, "64", 0, NULL,
+     "concurrent HTTP connections to the RPC"},
+    {"rpc_timeout_ms", T_U64, OFF(rpc_timeout_ms), 1, 3600000, "15000", 0, NULL,
+     "HTTP timeout of one RPC call (ms)"},
+    {"block_hash_refresh_ms", T_U64, OFF(block_hash_refresh_ms), 1, 3600000, "5000", 0, NULL,
+     "how often to refresh the reference block hash (ms)"},
+    {"breaker_error_rate", T_U64, OFF(breaker_error_rate), 1, 100, "50", 0, NULL,
+     "circuit breaker opens above this error percentage"},
+    {"breaker_window_ms", T_U64, OFF(breaker_window_ms), 1, 3600000, "10000", 0, NULL,
+     "circuit breaker measuring window (ms)"},
+    {"breaker_min_requests", T_U64, OFF(breaker_min_requests), 1, 1000000, "20", 0, NULL,
+     "requests in the window before the breaker may open"},
+    {"breaker_cooldown_ms", T_U64, OFF(breaker_cooldown_ms), 1, 3600000, "2000", 0, NULL,
+     "time an open breaker waits before probing (ms)"},
+    {"breaker_probes", T_U64, OFF(breaker_probes), 1, 1000, "3", 0, NULL,
+     "successful probes that close the breaker"},
+    {"queue_capacity", T_U64, OFF(queue_capacity), 1, 1000000000, "1000000", 0, NULL,
+     "accepted-but-unsigned transfers before ingest answers 503"},
+    {"log_level", T_ENUM, OFF(log_level), 0, 0, "info", 0, level_names,
+     "debug, info, warn or error"},
+    {"config", T_STR, OFF(config), 0, 0, NULL, F_NOFILE, NULL, "config file (key = value lines)"},
+};
+
+#define NOPTS (sizeof(opts) / sizeof(opts[0]))
+
+/* The enum tables above store indexes that other modules read as their own enums. */
+_Static_assert(NF_LOG_ERROR == 3 && NF_LOG_DEBUG == 0, "log_level names follow enum nf_log_level");
+_Static_assert(RPC_WAIT_FINAL == 5 && RPC_WAIT_EXECUTED_OPTIMISTIC == 2,
+               "wait_until names follow enum rpc_wait");
+
+enum layer { L_DEFAULT = 0, L_FILE = 1, L_ENV = 2, L_FLAG = 3 };
+
+struct loader {
+    struct cfg *c;
+    char *err;
+    size_t errcap;
+    const char *src; /* "--batch-max-actions", "NEARFT_X", "file:12: x" */
+    unsigned char layer[NOPTS];
+};
+
+__attribute__((format(printf, 2, 3))) static int fail(struct loader *ld, const char *fmt, ...)
+{
+    int n = snprintf(ld->err, ld->errcap, "%s: ", ld->src);
+    if (n < 0 || (size_t)n >= ld->errcap)
+        return NF_ECONFIG;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ld->err + n, ld->errcap - (size_t)n, fmt, ap);
+    va_end(ap);
+    return NF_ECONFIG;
+}
+
+static void flag_name(const struct opt *o, char *out, size_t cap)
+{
+    size_t i = 0;
+    out[i++] = '-';
+    out[i++] = '-';
+    for (const char *p = o->name; *p && i + 1 < cap; p++)
+        out[i++] = *p == '_' ? '-' : *p;
+    out[i] = '\0';
+}
+
+static void env_name(const struct opt *o, char *out, size_t cap)
+{
+    int n = snprintf(out, cap, "NEARFT_");
+    for (const char *p = o->name; *p && (size_t)n + 1 < cap; p++)
+        out[n++] = (char)toupper((unsigned char)*p);
+    out[n] = '\0';
+}
+
+static const char *shown(const struct opt *o, const char *v)
+{
+    return (o->flags & F_SECRET) ? "<redacted>" : v;
+}
+
+/* parse_u64: digits only (no sign, no spaces), strtoull with full-string and errno checks. */
+static int parse_u64(const char *s, uint64_t *out)
+{
+    if (!isdigit((unsigned char)s[0]))
+        return NF_EINVAL;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*end != '\0')
+        return NF_EINVAL;
+    if (errno == ERANGE)
+        return NF_ERANGE;
+    *out = (uint64_t)v;
+    return 0;
+}
+
+static int parse_bool(const char *s, int *out)
+{
+    static const char *const yes[] = {"true", "1", "on"}, *const no[] = {"false", "0", "off"};
+    for (int i = 0; i < 3; i++) {
+        if (strcmp(s, yes[i]) == 0) {
+            *out = 1;
+            return 0;
+        }
+        if (strcmp(s, no[i]) == 0) {
+            *out = 0;
+            return 0;
+        }
+    }
+    return NF_EINVAL;
+}
+
+static char *dup_str(const char *s, size_t n)
+{
+    char *p = malloc(n + 1);
+    if (p != NULL) {
+        memcpy(p, s, n);
+        p[n] = '\0';
+    }
+    return p;
+}
+
+/* A list field: struct cfg_list at opt->off. */
+static char ***list_items(struct cfg *c, const struct opt *o)
+{
+    return &((struct cfg_list *)((char *)c + o->off))->v;
+}
+
+static size_t *list_count(struct cfg *c, const struct opt *o)
+{
+    return &((struct cfg_list *)((char *)c + o->off))->n;
+}
+
+static void list_clear(struct cfg *c, const struct opt *o)
+{
+    char **v = *list_items(c, o);
+    size_t n = *list_count(c, o);
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+    *list_items(c, o) = NULL;
+    *list_count(c, o) = 0;
+}
+
+static int check_item(struct loader *ld, const struct opt *o, const char *it)
+{
+    if (it[0] == '\0')
+        return fail(ld, "empty list item");
+    if (o->flags & F_URL) {
+        if (strncmp(it, "http://", 7) != 0 && strncmp(it, "https://", 8) != 0)
+            return fail(ld, "%s is not an http:// or https:// URL", it);
+    }
+    if (o->flags & F_HEADER) {
+        const char *eq = strchr(it, '=');
+        const char *colon = eq ? strchr(eq + 1, ':') : NULL;
+        if (eq == NULL || eq == it || colon == NULL || colon == eq + 1)
+            return fail(ld, "<redacted> must be URL=Name:Value"); /* never echo a secret */
+    }
+    if (o->flags & F_PUBKEY) {
+        uint8_t pk[32];
+        if (strncmp(it, "ed25519:", 8) != 0 ||
+            b58_decode_exact(it + 8, strlen(it + 8), pk, sizeof(pk)) != 0)
+            return fail(ld, "%s is not an ed25519:<base58> public key", it);
+    }
+    return 0;
+}
+
+/* set_value: applies text v to option o from layer `layer`. */
+static int set_value(struct loader *ld, size_t oi, const char *v, enum layer layer)
+{
+    const struct opt *o = &opts[oi];
+    char *field = (char *)ld->c + o->off;
+    int rc;
+    switch (o->type) {
+    case T_STR: {
+        if (v[0] == '\0' && (o->flags & F_REQUIRED))
+            return fail(ld, "must not be empty");
+        if (o->flags & F_ACCOUNT) {
+            const char *why = NULL;
+            if (account_id_check(v, strlen(v), &why) < 0)
+                return fail(ld, "%s is not a valid account id (%s)", v, why ? why : "invalid");
+        }
+        char *s = dup_str(v, strlen(v));
+        if (s == NULL)
+            return NF_ENOMEM;
+        free(*(char **)field);
+        *(char **)field = s;
+        break;
+    }
+    case T_U64: {
+        uint64_t x = 0;
+        rc = parse_u64(v, &x);
+        if (rc == NF_EINVAL)
+            return fail(ld, "%s is not a non-negative integer", shown(o, v));
+        if (rc == NF_ERANGE || x < o->min || x > o->max)
+            return fail(ld, "%s is out of range %llu..%llu", shown(o, v),
+                        (unsigned long long)o->min, (unsigned long long)o->max);
+        if ((o->flags & F_POW2) && (x & (x - 1)) != 0)
+            return fail(ld, "%s is not a power of two", v);
+        *(uint64_t *)field = x;
+        break;
+    }
+    case T_U128: {
+        nf_u128 x = 0;
+        rc = u128_parse(v, strlen(v), &x);
+        if (rc == NF_ERANGE)
+            return fail(ld, "%s is out of range 0..2^128-1", v);
+        if (rc < 0)
+            return fail(ld, "%s is not a non-negative integer", v);
+        *(nf_u128 *)field = x;
+        break;
+    }
+    case T_BOOL: {
+        int b = 0;
+        if (parse_bool(v, &b) < 0)
+            return fail(ld, "%s is not a boolean (true/false/1/0/on/off)", v);
+        *(int *)field = b;
+        break;
+    }
+    case T_ENUM: {
+        int i;
+        for (i = 0; o->enums[i] != NULL; i++)
+            if (strcmp(o->enums[i], v) == 0)
+                break;
+        if (o->enums[i] == NULL) {
+            char names[160] = "";
+            for (int k = 0; o->enums[k] != NULL; k++) {
+                strncat(names, k ? "|" : "", sizeof(names) - strlen(names) - 1);
+                strncat(names, o->enums[k], sizeof(names) - strlen(names) - 1);
+            }
+            return fail(ld, "%s is not one of %s", v, names);
+        }
+        *(int *)field = i;
+        break;
+    }
+    case T_LIST: {
+        if (ld->layer[oi] < layer)
+            list_clear(ld->c, o); /* a higher layer replaces, the same layer appends */
+        const char *p = v;
+        for (;;) {
+            const char *comma = strchr(p, ',');
+            size_t n = comma ? (size_t)(comma - p) : strlen(p);
+            while (n > 0 && isspace((unsigned char)*p)) {
+                p++;
+                n--;
+            }
+            while (n > 0 && isspace((unsigned char)p[n - 1]))
+                n--;
+            char *it = dup_str(p, n);
+            if (it == NULL)
+                return NF_ENOMEM;
+            rc = check_item(ld, o, it);
+            if (rc < 0) {
+                free(it);
+                return rc;
+            }
+            size_t *n_items = list_count(ld->c, o);
+            char **nv = realloc(*list_items(ld->c, o), (*n_items + 1) * sizeof(*nv));
+            if (nv == NULL) {
+                free(it);
+                return NF_ENOMEM;
+            }
+            *list_items(ld->c, o) = nv;
+            nv[(*n_items)++] = it;
+            if (comma == NULL)
+                break;
+            p = comma + 1;
+        }
+        break;
+    }
+    }
+    ld->layer[oi] = (unsigned char)layer;
+    return 0;
+}
+
+static int find_key(const char *key, size_t len)
+{
+    for (size_t i = 0; i < NOPTS; i++)
+        if (strlen(opts[i].name) == len && memcmp(opts[i].name, key, len) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* find_flag: "--batch-max-actions" (len chars after the dashes) → option index. */
+static int find_flag(const char *f, size_t len)
+{
+    char key[64];
+    if (len >= sizeof(key))
+        return -1;
+    for (size_t i = 0; i < len; i++)
+        key[i] = f[i] == '-' ? '_' : f[i];
+    return find_key(key, len);
+}
+
+static int load_file(struct loader *ld, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char src[256];
+    if (f == NULL) {
+        snprintf(ld->err, ld->errcap, "--config: cannot open %s: %s", path, strerror(errno));
+        return NF_ECONFIG;
+    }
+    char line[8192];
+    int lineno = 0, rc = 0;
+    while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
+        lineno++;
+        size_t n = strlen(line);
+        if (n == sizeof(line) - 1 && line[n - 1] != '\n') {
+            snprintf(ld->err, ld->errcap, "%s:%d: line too long", path, lineno);
+            rc = NF_ECONFIG;
+            break;
+        }
+        char *p = line;
+        while (isspace((unsigned char)*p))
+            p++;
+        if (*p == '\0' || *p == '#')
+            continue;
+        char *key = p;
+        while (*p && (isalnum((unsigned char)*p) || *p == '_'))
+            p++;
+        size_t klen = (size_t)(p - key);
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (klen == 0 || *p != '=') {
+            snprintf(ld->err, ld->errcap, "%s:%d: expected key = value", path, lineno);
+            rc = NF_ECONFIG;
+            break;
+        }
+        p++;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        int oi = find_key(key, klen);
+        if (oi < 0 || (opts[oi].flags & F_NOFILE)) {
+            snprintf(ld->err, ld->errcap, "%s:%d: unknown key %.*s", path, lineno, (int)klen, key);
+            rc = NF_ECONFIG;
+            break;
+        }
+        char val[8192];
+        size_t vl = 0;
+        if (*p == '"') {
+            p++;
+            while (*p && *p != '"') {
+                if (*p == '\\' && (p[1] == '"' || p[1] == '\\'))
+                    p++;
+                val[vl++] = *p++;
+            }
+            if (*p != '"') {
+                snprintf(ld->err, ld->errcap, "%s:%d: %s: unterminated quote", path, lineno,
+                         opts[oi].name);
+                rc = NF_ECONFIG;
+                break;
+            }
+            p++;
+            while (isspace((unsigned char)*p))
+                p++;
+            if (*p != '\0' && *p != '#') {
+                snprintf(ld->err, ld->errcap, "%s:%d: %s: text after the closing quote", path,
+                         lineno, opts[oi].name);
+                rc = NF_ECONFIG;
+                break;
+            }
+        } else {
+            /* unquoted: up to a '#' comment, trailing spaces trimmed */
+            while (*p && *p != '#' && *p != '\n')
+                val[vl++] = *p++;
+            while (vl > 0 && isspace((unsigned char)val[vl - 1]))
+                vl--;
+        }
+        val[vl] = '\0';
+        snprintf(src, sizeof(src), "%s:%d: %s", path, lineno, opts[oi].name);
+        ld->src = src;
+        rc = set_value(ld, (size_t)oi, val, L_FILE);
+    }
+    fclose(f);
+    return rc;
+}
+
+static const char *env_get(char **envp, const char *name)
+{
+    if (envp == NULL)
+        return NULL;
+    size_t n = strlen(name);
+    for (char **e = envp; *e != NULL; e++)
+        if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
+            return *e + n + 1;
+    return NULL;
+}
+
+int cfg_load(struct cfg *c, int argc, char **argv, char **envp, char *err, size_t errcap)
+{
+    struct loader ld;
+    memset(&ld, 0, sizeof(ld));
+    memset(c, 0, sizeof(*c));
+    ld.c = c;
+    ld.err = err;
+    ld.errcap = errcap;
+    if (errcap > 0)
+        err[0] = '\0';
+    int rc;
+
+    for (size_t i = 0; i < NOPTS; i++) {
+        if (opts[i].def == NULL)
+            continue;
+        ld.src = opts[i].name;
+        if ((rc = set_value(&ld, i, opts[i].def, L_DEFAULT)) < 0)
+            return rc;
+    }
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            c->show_help = 1;
+            return 0;
+        }
+    }
+
+    /* The config path: flag beats env. */
+    const char *path = env_get(envp, "NEARFT_CONFIG");
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+            path = argv[i + 1];
+        else if (strncmp(argv[i], "--config=", 9) == 0)
+            path = argv[i] + 9;
+    }
+    if (path != NULL) {
+        int oi = find_key("config", 6);
+        ld.src = "--config";
+        if ((rc = set_value(&ld, (size_t)oi, path, L_FLAG)) < 0)
+            return rc;
+        if ((rc = load_file(&ld, path)) < 0)
+            return rc;
+    }
+
+    char name[80];
+    for (size_t i = 0; i < NOPTS; i++) {
+        if (opts[i].flags & F_NOFILE)
+            continue;
+        env_name(&opts[i], name, sizeof(name));
+        const char *v = env_get(envp, name);
+        if (v == NULL)
+            continue;
+        ld.src = name;
+        if ((rc = set_value(&ld, i, v, L_ENV)) < 0)
+            return rc;
+    }
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--print-config") == 0) {
+            c->print_config = 1;
+            continue;
+        }
+        if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
+            snprintf(err, errcap, "%s: unexpected argument (settings are --name value)", a);
+            return NF_ECONFIG;
+        }
+        const char *body = a + 2;
+        const char *eq = strchr(body, '=');
+        size_t nlen = eq ? (size_t)(eq - body) : strlen(body);
+        int oi = find_flag(body, nlen);
+        const char *val = eq ? eq + 1 : NULL;
+        if (oi < 0 && nlen > 3 && strncmp(body, "no-", 3) == 0 && eq == NULL) {
+            int bi = find_flag(body + 3, nlen - 3);
+            if (bi >= 0 && opts[bi].type == T_BOOL) {
+                oi = bi;
+                val = "false";
+            }
+        }
+        if (oi < 0) {
+            snprintf(err, errcap, "--%.*s: unknown flag (see --help)", (int)nlen, body);
+            return NF_ECONFIG;
+        }
+        flag_name(&opts[oi], name, sizeof(name));
+        ld.src = name;
+        if (val == NULL) {
+            if (opts[oi].type == T_BOOL) {
+                val = "true";
+            } else if (i + 1 < argc) {
+                val = argv[++i];
+            } else {
+                return fail(&ld, "missing value");
+            }
+        }
+        if (strcmp(opts[oi].name, "config") == 0)
+            continue; /* already applied */
+        if ((rc = set_value(&ld, (size_t)oi, val, L_FLAG)) < 0)
+            return rc;
+    }
+
+    for (size_t i = 0; i < NOPTS; i++) {
+        if (!(opts[i].flags & F_REQUIRED))
+            continue;
+        const char *field = (const char *)c + opts[i].off;
+        int missing =
+            opts[i].type == T_LIST ? *list_count(c, &opts[i]) == 0 : *(char *const *)field == NULL;
+        if (missing) {
+            char fl[80];
+            flag_name(&opts[i], fl, sizeof(fl));
+            env_name(&opts[i], name, sizeof(name));
+            snprintf(err, errcap, "%s is required (flag %s, env %s, config key %s)", opts[i].name,
+                     fl, name, opts[i].name);
+            return NF_ECONFIG;
+        }
+    }
+    return 0;
+}
+
+static void print_range(const struct opt *o, FILE *f)
+{
+    switch (o->type) {
+    case T_U64:
+        fprintf(f, ", range %llu..%llu%s", (unsigned long long)o->min, (unsigned long long)o->max,
+                (o->flags & F_POW2) ? " (power of two)" : "");
+        break;
+    case T_ENUM:
+        fprintf(f, ", one of ");
+        for (int k = 0; o->enums[k] != NULL; k++)
+            fprintf(f, "%s%s", k ? "|" : "", o->enums[k]);
+        break;
+    case T_BOOL:
+        fprintf(f, ", true|false");
+        break;
+    default:
+        break;
+    }
+}
+
+void cfg_print_help(FILE *f)
+{
+    fprintf(f, "usage: nearftd [--config FILE] [--name value ...] [--print-config] [--help]\n"
+               "Every setting is a flag, an environment variable and a config-file key.\n"
+               "Precedence: defaults < config file < environment < flags.\n\n");
+    char fl[80], env[80];
+    for (size_t i = 0; i < NOPTS; i++) {
+        const struct opt *o = &opts[i];
+        flag_name(o, fl, sizeof(fl));
+        env_name(o, env, sizeof(env));
+        const char *arg = o->type == T_BOOL   ? ""
+                          : o->type == T_LIST ? " LIST"
+                          : o->type == T_STR  ? " TEXT"
+                                              : " N";
+        fprintf(f, "  %s%s\n      %s\n      env %s", fl, arg, o->help, env);
+        if (o->flags & F_REQUIRED)
+            fprintf(f, ", required");
+        else if (o->def != NULL)
+            fprintf(f, ", default %s", o->def);
+        print_range(o, f);
+        if (o->flags & F_SECRET)
+            fprintf(f, ", secret");
+        fprintf(f, "\n");
+    }
+    fprintf(f, "  --print-config\n      print the effective settings and exit\n"
+               "  --help\n      this text\n");
+}
+
+/* print_val: quotes values a config file could not read back unquoted. */
+static void print_val(FILE *f, const char *v)
+{
+    int plain = v[0] != '\0' && !isspace((unsigned char)v[0]) &&
+                !isspace((unsigned char)v[strlen(v) - 1]) && strpbrk(v, "#\"\\") == NULL &&
+                v[0] != '"';
+    if (plain) {
+        fputs(v, f);
+        return;
+    }
+    fputc('"', f);
+    for (const char *p = v; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fputc('\\', f);
+        fputc(*p, f);
+    }
+    fputc('"', f);
+}
+
+void cfg_print(const struct cfg *c, FILE *f)
+{
+    for (size_t i = 0; i < NOPTS; i++) {
+        const struct opt *o = &opts[i];
+        const char *field = (const char *)c + o->off;
+        char buf[U128_STR_MAX + 24];
+        switch (o->type) {
+        case T_STR: {
+            const char *s = *(char *const *)field;
+            if (s == NULL) {
+                fprintf(f, "# %s is not set\n", o->name);
+                continue;
+            }
+            fprintf(f, "%s = ", o->name);
+            print_val(f, (o->flags & F_SECRET) ? "<redacted>" : s);
+            break;
+        }
+        case T_U64:
+            fprintf(f, "%s = %llu", o->name, (unsigned long long)*(const uint64_t *)field);
+            break;
+        case T_U128:
+            u128_format(*(const nf_u128 *)field, buf);
+            fprintf(f, "%s = %s", o->name, buf);
+            break;
+        case T_BOOL:
+            fprintf(f, "%s = %s", o->name, *(const int *)field ? "true" : "false");
+            break;
+        case T_ENUM:
+            fprintf(f, "%s = %s", o->name, o->enums[*(const int *)field]);
+            break;
+        case T_LIST: {
+            char *const *items = ((const struct cfg_list *)field)->v;
+            size_t n_items = ((const struct cfg_list *)field)->n;
+            if (n_items == 0) {
+                fprintf(f, "# %s is empty\n", o->name);
+                continue;
+            }
+            /* One line per item: the file layer appends repeated keys. */
+            for (size_t k = 0; k < n_items; k++) {
+                const char *it = items[k];
+                fprintf(f, "%s = ", o->name);
+                if (o->flags & F_HEADER) {
+                    /* URL=Name:<redacted> */
+                    const char *eq = strchr(it, '=');
+                    const char *colon = eq ? strchr(eq + 1, ':') : NULL;
+                    char red[512];
+                    if (colon != NULL)
+                        snprintf(red, sizeof(red), "%.*s:<redacted>", (int)(colon - it), it);
+                    else
+                        snprintf(red, sizeof(red), "<redacted>");
+                    print_val(f, red);
+                } else {
+                    print_val(f, (o->flags & F_SECRET) ? "<redacted>" : it);
+                }
+                if (k + 1 < n_items)
+                    fputc('\n', f);
+            }
+            break;
+        }
+        }
+        fputc('\n', f);
+    }
+}
+
+void cfg_free(struct cfg *c)
+{
+    if (c == NULL)
+        return;
+    for (size_t i = 0; i < NOPTS; i++) {
+        char *field = (char *)c + opts[i].off;
+        if (opts[i].type == T_STR)
+            free(*(char **)field);
+        else if (opts[i].type == T_LIST)
+            list_clear(c, &opts[i]);
+    }
+    memset(c, 0, sizeof(*c));
+}
