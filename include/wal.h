@@ -18,7 +18,8 @@
 
 enum wal_fsync_mode {
     WAL_FSYNC_ALWAYS = 0, /* done(0) only after fdatasync covered the batch */
-    WAL_FSYNC_OFF = 1,    /* done(0) after write(); the OS page cache decides durability */
+    WAL_FSYNC_OFF = 1,    /* done(0) after write(); segments are fdatasynced only when rotated
+                             and at wal_stop, so a power loss may lose acknowledged batches */
 };
 
 struct wal_opts {
@@ -145,7 +146,7 @@ struct wal_replay_stats {
     uint64_t truncated_offset; /* new length of that segment */
     uint64_t corrupt_offset;   /* NF_ECORRUPT: offset of the bad frame in corrupt_file */
     char corrupt_file[PATH_MAX];
-    char reason[128]; /* NF_ECORRUPT: what was wrong */
+    char reason[256]; /* NF_ECORRUPT: what was wrong */
 };
 
 /* wal_replay: reads every segment of dir in seq order, verifies each frame's length and crc32c,

@@ -78,7 +78,6 @@ struct wal {
     int seg_fd;
     uint64_t seg_size;
     int fatal;                /* sticky negative nf_err after an fdatasync/ftruncate failure */
-    int unsynced_rot;         /* fsync off: a rotated segment was closed without fdatasync */
     _Atomic uint64_t cur_seq; /* store-release by the owner on rotate; load-acquire by readers */
 
     pthread_t thread;
@@ -266,11 +265,13 @@ static int seg_rotate(struct wal *w, int sync_old)
     if (rc != 0)
         return rc;
     if (sync_old && seg_sync(w) != 0) {
+        /* Leave no empty segment behind the failed one: it must stay the last for replay. */
+        char name[SEG_NAME_LEN + 1];
+        seg_name(name, seq + 1);
         close(fd);
+        unlinkat(w->dirfd, name, 0);
         return NF_EIO;
     }
-    if (w->opts.fsync == WAL_FSYNC_OFF)
-        w->unsynced_rot = 1; /* wal_stop() will syncfs() */
     close(w->seg_fd);
     w->seg_fd = fd;
     w->seg_size = 0;
@@ -411,6 +412,7 @@ int wal_enqueue_spsc(struct wal *w, unsigned producer, struct wal_batch *b)
      * pairs with the load fence in ck_ring_dequeue_spsc. TSan cannot see ck's fences. */
     TSAN_RELEASE(b);
     if (!ck_ring_enqueue_spsc(&p->ring, p->slots, b)) {
+        /* Counter only (many producers): relaxed, orders nothing. */
         atomic_fetch_add_explicit(&w->st_full_rings, 1, memory_order_relaxed);
         return NF_EFULL;
     }
@@ -531,15 +533,17 @@ static void place_batch(struct wal *w, struct group *g, struct wal_batch *b)
     if (b->pre != NULL)
         b->pre(b);
     if (b->skip || b->len == 0) {
-        b->seq = atomic_load_explicit(&w->cur_seq, memory_order_relaxed);
+        b->seq = atomic_load_explicit(&w->cur_seq, memory_order_relaxed); /* own value */
         b->offset = w->seg_size + g->iov_bytes;
         return;
     }
     uint64_t pos = w->seg_size + g->iov_bytes;
     if (pos > 0 && pos + b->len > w->opts.segment_bytes) {
         flush_iov(w, g);
-        /* The old segment's part of this group must be durable before we leave it. */
-        int sync_old = w->opts.fsync == WAL_FSYNC_ALWAYS && g->dirty;
+        /* Whatever is unsynced in the old segment is made durable before we leave it, in both
+         * modes: a torn tail may only ever be in the last segment (replay refuses it anywhere
+         * else), even after a power loss with WAL_FSYNC_OFF. */
+        int sync_old = g->dirty;
         if (w->fatal == 0 && w->seg_size > 0) {
             if (seg_rotate(w, sync_old) == 0)
                 g->dirty = 0;
@@ -552,7 +556,7 @@ static void place_batch(struct wal *w, struct group *g, struct wal_batch *b)
             return;
         }
     }
-    b->seq = atomic_load_explicit(&w->cur_seq, memory_order_relaxed);
+    b->seq = atomic_load_explicit(&w->cur_seq, memory_order_relaxed); /* own value */
     b->offset = w->seg_size + g->iov_bytes;
     g->iov[g->niov].iov_base = (void *)(uintptr_t)b->data;
     g->iov[g->niov].iov_len = b->len;
@@ -636,8 +640,14 @@ static void ctl_execute(struct wal *w)
 {
     switch (w->ctl_op) {
     case CTL_ROTATE:
-        /* Between groups: with WAL_FSYNC_ALWAYS every group ended with an fdatasync. */
-        w->ctl_rc = w->fatal != 0 ? w->fatal : w->seg_size > 0 ? seg_rotate(w, 0) : 0;
+        /* Between groups: with WAL_FSYNC_ALWAYS every group ended with an fdatasync; with
+         * WAL_FSYNC_OFF the old segment is synced here (see place_batch). */
+        w->ctl_rc = w->fatal;
+        if (w->ctl_rc == 0 && w->seg_size > 0) {
+            w->ctl_rc = seg_rotate(w, w->g.dirty);
+            if (w->ctl_rc == 0)
+                w->g.dirty = 0;
+        }
         break;
     case CTL_DELETE:
         w->ctl_rc = seg_delete_before(w, w->ctl_arg);
@@ -646,7 +656,7 @@ static void ctl_execute(struct wal *w)
         w->ctl_rc = NF_ESTATE;
         break;
     }
-    w->ctl_seq_out = atomic_load_explicit(&w->cur_seq, memory_order_relaxed);
+    w->ctl_seq_out = atomic_load_explicit(&w->cur_seq, memory_order_relaxed); /* own value */
 }
 
 /* WAL thread: runs a pending control request (between group commits, so it sees a quiet
@@ -657,7 +667,7 @@ static void ctl_poll(struct wal *w, int exiting)
     if (!atomic_load_explicit(&w->ctl_pending, memory_order_acquire) && !exiting)
         return;
     pthread_mutex_lock(&w->ctl_mu);
-    if (atomic_load_explicit(&w->ctl_pending, memory_order_relaxed)) {
+    if (atomic_load_explicit(&w->ctl_pending, memory_order_relaxed)) { /* under ctl_mu */
         ctl_execute(w);
         w->ctl_done = 1;
         atomic_store_explicit(&w->ctl_pending, 0, memory_order_relaxed); /* under ctl_mu */
@@ -687,13 +697,9 @@ static void *wal_main(void *arg)
         if (stopping) {
             while (run_group(w, 1) > 0)
                 ;
-            if (w->fatal == 0 && w->opts.fsync == WAL_FSYNC_OFF) {
-                if (w->unsynced_rot && syncfs(w->dirfd) == -1)
-                    wal_log("error", "msg=\"syncfs at stop failed\" dir=\"%s\" err=\"%s\"", w->dir,
-                            strerror(errno));
-                else if (!w->unsynced_rot)
-                    seg_sync(w);
-            }
+            if (w->fatal == 0 && w->g.dirty) /* WAL_FSYNC_OFF: the final sync */
+                seg_sync(w);
+            w->g.dirty = 0;
             ctl_poll(w, 1);
             return NULL;
         }
@@ -810,6 +816,7 @@ uint64_t wal_current_seq(const struct wal *w)
 
 void wal_stats_get(const struct wal *w, struct wal_stats *out)
 {
+    /* Counters: relaxed, pair with nothing (see stat_add). */
     out->batches = atomic_load_explicit(&w->st_batches, memory_order_relaxed);
     out->skipped = atomic_load_explicit(&w->st_skipped, memory_order_relaxed);
     out->failed = atomic_load_explicit(&w->st_failed, memory_order_relaxed);
@@ -894,7 +901,7 @@ static int replay_corrupt(struct replay *r, const char *path, uint64_t off, cons
     snprintf(r->st->corrupt_file, sizeof(r->st->corrupt_file), "%s", path);
     r->st->corrupt_offset = off;
     snprintf(r->st->reason, sizeof(r->st->reason), "%s", reason);
-    char f[PATH_MAX + 8], why_s[300];
+    char f[PATH_MAX + 8], why_s[600];
     fmt_value(f, sizeof(f), path);
     fmt_value(why_s, sizeof(why_s), reason);
     wal_log("error", "msg=\"corrupt record\" file=%s offset=%llu reason=%s", f,
@@ -946,7 +953,7 @@ static int replay_segment(struct replay *r, uint64_t seq, int last)
         }
         struct wal_rec rec;
         if (wal_rec_decode(buf + off + WAL_REC_FRAME_HDR, plen, &rec, &r->scratch) != 0) {
-            char reason[200];
+            char reason[256];
             snprintf(reason, sizeof(reason), "checksum ok but record invalid: %s",
                      r->scratch.reason);
             rc = replay_corrupt(r, path, off, reason);
@@ -967,7 +974,7 @@ static int replay_segment(struct replay *r, uint64_t seq, int last)
             goto out;
         }
         if (valid_frame_after(buf, size, off + 1)) {
-            char reason[160];
+            char reason[256];
             snprintf(reason, sizeof(reason), "%s, with valid records after it", bad_why);
             rc = replay_corrupt(r, path, off, reason);
             goto out;

@@ -556,9 +556,9 @@ static int rd_array(struct rd *r, uint32_t min, uint32_t max, uint32_t *out, con
 
 static int rd_fields(struct rd *r, struct wal_rec *out, struct wal_rec_scratch *sc)
 {
-    uint64_t u;
-    int64_t s;
-    uint32_t n;
+    uint64_t u = 0;
+    int64_t s = 0;
+    uint32_t n = 0;
     switch (out->type) {
     case WAL_ACCEPT: {
         struct wal_accept *a = &out->accept;
