@@ -403,6 +403,8 @@ make_account(struct sim_chain *c, const char *id, nf_u128 balance, struct sim_ac
     return 0;
 }
 
+static struct exec_ctx *exec_ctx_new(void);
+
 int sim_chain_new(const struct sim_chain_cfg *cfg, uint64_t now_ns, struct sim_chain **out)
 {
     *out = NULL;
@@ -416,7 +418,8 @@ int sim_chain_new(const struct sim_chain_cfg *cfg, uint64_t now_ns, struct sim_c
     c->dec_actions = calloc(SIM_DEC_ACTIONS, sizeof(*c->dec_actions));
     c->dec_names = calloc(SIM_DEC_NAMES, sizeof(*c->dec_names));
     c->dup_memos = calloc(SIM_DUP_MEMO_CAP, sizeof(*c->dup_memos));
-    if (c->dec_actions == NULL || c->dec_names == NULL || c->dup_memos == NULL)
+    c->exec = exec_ctx_new();
+    if (c->dec_actions == NULL || c->dec_names == NULL || c->dup_memos == NULL || c->exec == NULL)
         goto fail;
     if (sim_map_init(&c->accounts, cfg->receivers + cfg->unregistered + 16, acct_key) != 0 ||
         sim_map_init(&c->txs, 1 << 16, tx_key) != 0 ||
@@ -471,6 +474,7 @@ static void tx_free(struct sim_tx *tx)
     free(tx->fail_kind);
     free(tx->return_value);
     free(tx->extra_logs);
+    free(tx->actions);
     free(tx);
 }
 
@@ -504,6 +508,8 @@ void sim_chain_free(struct sim_chain *c)
     free(c->dec_actions);
     free(c->dec_names);
     free(c->dup_memos);
+    free(c->exec);
+    free(c->undo);
     free(c);
 }
 
@@ -687,7 +693,12 @@ int sim_chain_submit(struct sim_chain *c,
     struct near_decode_space sp;
     decode_space(c, &sp);
     struct near_signed_tx stx;
-    int rc = near_signed_tx_decode(raw, len, &sp, &stx, r->why, sizeof(r->why));
+    /* Decode from the copy the tx record will own, so the decoded actions can be kept. */
+    uint8_t *own = malloc(len ? len : 1);
+    if (own == NULL)
+        return NF_ENOMEM;
+    memcpy(own, raw, len);
+    int rc = near_signed_tx_decode(own, len, &sp, &stx, r->why, sizeof(r->why));
     if (rc != 0) {
         r->code = rc == NF_EVERSION ? SIM_REJ_VERSION : SIM_REJ_PARSE;
         goto reject;
@@ -701,6 +712,7 @@ int sim_chain_submit(struct sim_chain *c,
     /* A known hash (pool or chain) reports that tx: never admitted or applied twice. */
     struct sim_tx *known = sim_map_get(&c->txs, stx.hash, NEAR_HASH_LEN);
     if (known != NULL) {
+        free(own);
         res->status = SIM_SUBMIT_KNOWN;
         res->tx = known;
         if (!check_only)
@@ -768,6 +780,7 @@ int sim_chain_submit(struct sim_chain *c,
     if (check_key_permission(k, &stx, &costs, r) != 0)
         goto reject;
     if (check_only) {
+        free(own);
         res->status = SIM_SUBMIT_VALID;
         return 0;
     }
@@ -775,11 +788,22 @@ int sim_chain_submit(struct sim_chain *c,
     struct sim_tx *tx = calloc(1, sizeof(*tx));
     if (tx == NULL)
         return NF_ENOMEM;
-    tx->raw = malloc(len);
-    if (tx->raw == NULL) {
-        tx_free(tx);
-        return NF_ENOMEM;
+    tx->raw = own;
+    own = NULL;
+    int cache = stx.tx.n_actions <= SIM_DEC_ACTIONS;
+    for (uint32_t i = 0; cache && i < stx.tx.n_actions; i++)
+        if (stx.tx.actions[i].type == NEAR_ACT_ADD_KEY &&
+            stx.tx.actions[i].u.add_key.n_method_names)
+            cache = 0;
+    if (cache && stx.tx.n_actions > 0) {
+        tx->actions = malloc(stx.tx.n_actions * sizeof(*tx->actions));
+        if (tx->actions == NULL) {
+            tx_free(tx);
+            return NF_ENOMEM;
+        }
+        memcpy(tx->actions, stx.tx.actions, stx.tx.n_actions * sizeof(*tx->actions));
     }
+    tx->receiver_id = stx.tx.receiver_id;
     if (c->n_pool == c->cap_pool) {
         size_t ncap = c->cap_pool ? c->cap_pool * 2 : 1024;
         struct sim_tx **np = realloc(c->pool, ncap * sizeof(*np));
@@ -790,7 +814,6 @@ int sim_chain_submit(struct sim_chain *c,
         c->pool = np;
         c->cap_pool = ncap;
     }
-    memcpy(tx->raw, raw, len);
     tx->raw_len = (uint32_t)len;
     memcpy(tx->hash, stx.hash, NEAR_HASH_LEN);
     tx->n_actions = stx.tx.n_actions;
@@ -816,6 +839,7 @@ int sim_chain_submit(struct sim_chain *c,
     res->tx = tx;
     return 0;
 reject:
+    free(own);
     res->status = SIM_SUBMIT_REJECTED;
     if (!check_only)
         c->audit.rejected[r->code]++;
@@ -955,6 +979,11 @@ struct exec_ctx {
     struct sim_extra_log logs[8];
     uint32_t n_logs;
 };
+
+static struct exec_ctx *exec_ctx_new(void)
+{
+    return calloc(1, sizeof(struct exec_ctx));
+}
 
 /* set_kind: writes {"FunctionCallError":{"ExecutionError":"Smart contract panicked: msg"}}. */
 static void set_panic(struct exec_ctx *x, const char *msg)
@@ -1517,16 +1546,26 @@ static int note_memo(struct sim_chain *c, const char *raw, size_t len)
 static void execute_receipt(struct sim_chain *c, struct sim_tx *tx, uint64_t h)
 {
     struct near_signed_tx stx;
-    struct exec_ctx *x = calloc(1, sizeof(*x));
+    struct exec_ctx *x = c->exec;
     uint64_t burnt = SIM_FEE_RECEIPT;
     tx->executed = 1;
     tx->exec_height = h;
-    if (x == NULL || sim_tx_decode(c, tx, &stx) != 0) {
+    if (tx->actions != NULL) {
+        stx.tx.actions = tx->actions;
+        stx.tx.n_actions = tx->n_actions;
+        stx.tx.receiver_id = tx->receiver_id;
+    } else if (sim_tx_decode(c, tx, &stx) != 0) {
         tx->fail_index = 0;
-        tx->fail_kind = strdup("{\"StorageError\":\"simulator out of memory\"}");
+        tx->fail_kind = strdup("{\"StorageError\":\"simulator could not decode\"}");
         tx->deposit_refund = tx->deposits;
         goto done;
     }
+    x->kind[0] = 0;
+    x->ret_len = 0;
+    x->n_memos = 0;
+    x->transfers = 0;
+    x->created = NULL;
+    x->n_logs = 0;
     x->c = c;
     x->tx = tx;
     x->signer = tx->signer;
@@ -1588,7 +1627,8 @@ done:
         burnt = tx->prepaid_gas + tx->exec_fees;
     tx->receipt_gas_burnt = burnt;
     tx->gas_refund = (nf_u128)(tx->prepaid_gas + tx->exec_fees - burnt) * c->cfg.gas_price;
-    free(x);
+    free(tx->actions);
+    tx->actions = NULL;
 }
 
 /* ---- block production

@@ -139,6 +139,10 @@ struct sim_tx {
     uint32_t n_extra_logs;
     uint32_t transfers;       /* ft_transfer actions applied (0 when failed) */
     struct sim_tx *fifo_next; /* receipt / refund queue link */
+    /* decoded actions pointing into raw, kept from admission until execution (NULL when the tx
+     * has AddKey method names, which live in the decoder's scratch pool) */
+    struct near_action *actions;
+    struct nf_bytes receiver_id; /* points into raw */
 };
 
 struct sim_block {
@@ -200,6 +204,7 @@ struct sim_reject {
 const char *sim_reject_name(enum sim_reject_code code);
 
 struct sim_undo; /* sim_chain.c */
+struct exec_ctx; /* sim_chain.c */
 
 struct sim_memo {
     uint32_t count;
@@ -253,6 +258,7 @@ struct sim_chain {
     size_t n_dup_memos;
     struct sim_audit audit;
     nf_u128 ft_total_supply;
+    struct exec_ctx *exec; /* scratch of the receipt being executed (sim_chain.c) */
     /* undo log of the receipt being executed */
     struct sim_undo *undo;
     size_t n_undo, cap_undo;

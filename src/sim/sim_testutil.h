@@ -14,7 +14,7 @@
 
 #define T_MAX_TX (1 << 20)
 
-static struct nf_keypair *t_key(int n)
+static inline struct nf_keypair *t_key(int n)
 {
     uint8_t seed[32];
     memset(seed, 0, sizeof(seed));
@@ -26,7 +26,7 @@ static struct nf_keypair *t_key(int n)
     return kp;
 }
 
-static struct sim_chain *t_chain(struct sim_chain_cfg *cfg, struct nf_keypair *kp)
+static inline struct sim_chain *t_chain(struct sim_chain_cfg *cfg, struct nf_keypair *kp)
 {
     struct sim_chain *c = NULL;
     if (sim_chain_new(cfg, 1000000000ull, &c) != 0)
@@ -36,7 +36,7 @@ static struct sim_chain *t_chain(struct sim_chain_cfg *cfg, struct nf_keypair *k
     return c;
 }
 
-static void t_small_cfg(struct sim_chain_cfg *cfg)
+static inline void t_small_cfg(struct sim_chain_cfg *cfg)
 {
     sim_chain_cfg_defaults(cfg);
     cfg->receivers = 5;
@@ -44,7 +44,8 @@ static void t_small_cfg(struct sim_chain_cfg *cfg)
     cfg->genesis_height = 100;
 }
 
-static struct near_action t_fc(const char *method, const char *args, uint64_t gas, nf_u128 deposit)
+static inline struct near_action
+t_fc(const char *method, const char *args, uint64_t gas, nf_u128 deposit)
 {
     struct near_action a;
     memset(&a, 0, sizeof(a));
@@ -59,14 +60,14 @@ static struct near_action t_fc(const char *method, const char *args, uint64_t ga
 }
 
 /* t_sign: signs a tx from signer to receiver with the given actions and block hash. */
-static uint8_t *t_sign(const struct nf_keypair *kp,
-                       const char *signer,
-                       const char *receiver,
-                       uint64_t nonce,
-                       const uint8_t *block_hash,
-                       const struct near_action *acts,
-                       uint32_t n,
-                       size_t *len)
+static inline uint8_t *t_sign(const struct nf_keypair *kp,
+                              const char *signer,
+                              const char *receiver,
+                              uint64_t nonce,
+                              const uint8_t *block_hash,
+                              const struct near_action *acts,
+                              uint32_t n,
+                              size_t *len)
 {
     struct near_tx tx;
     memset(&tx, 0, sizeof(tx));
@@ -88,15 +89,15 @@ static uint8_t *t_sign(const struct nf_keypair *kp,
 
 /* t_transfers: n ft_transfer actions to receivers[i % nr] with memo prefix (NULL: no memo). The
  * argument strings are stored in *store (caller frees). */
-static uint8_t *t_transfers(const struct nf_keypair *kp,
-                            const struct sim_chain *c,
-                            uint64_t nonce,
-                            const char *const *receivers,
-                            uint32_t nr,
-                            uint32_t n,
-                            const char *memo_prefix,
-                            uint64_t gas,
-                            size_t *len)
+static inline uint8_t *t_transfers(const struct nf_keypair *kp,
+                                   const struct sim_chain *c,
+                                   uint64_t nonce,
+                                   const char *const *receivers,
+                                   uint32_t nr,
+                                   uint32_t n,
+                                   const char *memo_prefix,
+                                   uint64_t gas,
+                                   size_t *len)
 {
     struct near_action *acts = calloc(n ? n : 1, sizeof(*acts));
     char **args = calloc(n ? n : 1, sizeof(char *));
@@ -122,7 +123,7 @@ static uint8_t *t_transfers(const struct nf_keypair *kp,
     return raw;
 }
 
-static int
+static inline int
 t_submit(struct sim_chain *c, const uint8_t *raw, size_t len, struct sim_submit_result *res)
 {
     if (sim_chain_submit(c, raw, len, 0, res) != 0)
