@@ -32,6 +32,12 @@ enum job_route {
     JOB_ROUTE_TRANSFER = 2,
 };
 
+/* Holds on a finished job's slot. PIPE: set when the job becomes durable, cleared by the WAL hub
+ * once its final record is durable. WAITER: set by the ingest thread that holds an HTTP reply
+ * for the job, cleared by that thread when it no longer reads the job. */
+#define JOB_HOLD_PIPE   1u
+#define JOB_HOLD_WAITER 2u
+
 #define JOB_RECEIVER_MAX 64
 #define JOB_MEMO_MAX     256
 #define JOB_ERROR_MAX    200
@@ -39,13 +45,14 @@ enum job_route {
 struct job {
     _Atomic uint64_t id;    /* published: the transfer id occupying the slot, 0 when free */
     _Atomic uint8_t status; /* published: enum job_status (store-release by the owner) */
+    _Atomic uint8_t holds;  /* JOB_HOLD_* bits: the slot is not reused while any is set */
     uint8_t route;          /* enum job_route */
     uint8_t has_memo;
     uint8_t receiver_len;
     uint16_t memo_len;
-    uint16_t attempts;      /* transactions this transfer was put into */
-    uint8_t needs_storage;  /* batch stage: put a storage_deposit before it */
-    uint8_t final_seen;     /* the transaction reached FINAL (for ?wait=final) */
+    uint16_t attempts;     /* transactions this transfer was put into */
+    uint8_t needs_storage; /* batch stage: put a storage_deposit before it */
+    uint8_t final_seen;    /* the transaction reached FINAL (for ?wait=final) */
     char receiver[JOB_RECEIVER_MAX + 1];
     char memo[JOB_MEMO_MAX + 1];
     nf_u128 amount;
@@ -53,12 +60,12 @@ struct job {
     uint64_t dup_of;      /* set by the WAL hub: this request repeats transfer dup_of */
     uint8_t dup_conflict; /* ... with a different body (HTTP 422) */
     uint8_t has_idem;
-    char idem_key[129]; /* printable ASCII idempotency key, NUL-terminated when has_idem */
+    char idem_key[129];   /* printable ASCII idempotency key, NUL-terminated when has_idem */
     uint64_t accepted_ms; /* published after accept */
     uint64_t signed_ms;
     uint64_t submitted_ms;
     uint64_t done_ms;
-    uint8_t tx_hash[32]; /* published once status >= SIGNED: the latest transaction */
+    uint8_t tx_hash[32];       /* published once status >= SIGNED: the latest transaction */
     char error[JOB_ERROR_MAX]; /* published once status == FAILED */
     /* Waiter: the ingest thread and its request context holding an HTTP reply for this job. */
     int16_t waiter_thread; /* -1 none */
@@ -86,9 +93,10 @@ static inline struct job *job_slot(struct job_slab *s, uint64_t id)
 }
 
 /* job_alloc_range: reserves n consecutive ids whose slots are all FREE or finished (EXECUTED /
- * FAILED, which are then recycled). Any thread (lock-free: fetch_add on next_id, then a CAS per
- * slot from its old id to the new one). Returns the first id, or 0 when the slab is full around
- * next_id (back-pressure: the caller answers 503). The caller owns the jobs until it hands them on. */
+ * FAILED with no holds, which are then recycled). Any thread (lock-free: fetch_add on next_id, then
+ * a CAS per slot from its old id to the new one). Returns the first id, or 0 when the slab is full
+ * around next_id (back-pressure: the caller answers 503). The caller owns the jobs until it hands
+ * them on. */
 uint64_t job_alloc_range(struct job_slab *s, uint32_t n);
 
 /* job_release: marks a job the caller owns FREE (e.g. a duplicate idempotency key). */
@@ -102,6 +110,18 @@ struct job *job_lookup(struct job_slab *s, uint64_t id);
 static inline void job_set_status(struct job *j, enum job_status st)
 {
     atomic_store_explicit(&j->status, (uint8_t)st, memory_order_release);
+}
+
+static inline void job_hold(struct job *j, uint8_t bits)
+{
+    atomic_fetch_or_explicit(&j->holds, bits, memory_order_relaxed);
+}
+
+/* job_unhold: release: everything the holder did with the job happens before the slot's reuse
+ * (pairs with the acquire load in job_alloc_range). */
+static inline void job_unhold(struct job *j, uint8_t bits)
+{
+    atomic_fetch_and_explicit(&j->holds, (uint8_t)~bits, memory_order_release);
 }
 
 static inline enum job_status job_get_status(const struct job *j)

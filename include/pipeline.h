@@ -20,6 +20,7 @@
 
 #include "job.h"
 #include "nf_ring.h"
+#include "wal.h"
 
 struct cfg;
 struct nf_pipe;
@@ -51,7 +52,11 @@ struct pipe_accept {
     int status;          /* out: 0 durable; NF_EIO (log write failed) => 503 */
     uint32_t duplicates; /* out: how many jobs were idempotent repeats (see job->dup_of) */
     void *cookie;        /* ingest's request context */
-    uint8_t internal[64]; /* pipeline scratch (WAL submission state) */
+    /* pipeline-private from here on */
+    struct nf_pipe *internal_pipe;
+    struct wal_batch wal;
+    uint64_t arena_bytes;
+    uint32_t new_jobs;
 };
 
 /* pipe_reply_ring: ingest thread idx's reply ring (consumer: that thread; producers: any). */

@@ -36,6 +36,8 @@ uint64_t job_alloc_range(struct job_slab *s, uint32_t n)
             uint8_t st = atomic_load_explicit(&j->status, memory_order_acquire);
             if (st != JOB_FREE && st != JOB_EXECUTED && st != JOB_FAILED)
                 break;
+            if (st != JOB_FREE && atomic_load_explicit(&j->holds, memory_order_acquire) != 0)
+                break;
             /* Claim through the status: only one allocator can move it from a reusable value to
              * CLAIMED. acq_rel pairs with the release store of the stage that finished the old
              * job (its fields are no longer touched) and with job_lookup's acquire loads. */

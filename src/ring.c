@@ -54,7 +54,8 @@ int nf_ring_init(struct nf_ring *r, unsigned size)
 
 void nf_ring_destroy(struct nf_ring *r)
 {
-    if (r == NULL)
+    /* slots is set only by a successful nf_ring_init (a zeroed struct is "never initialised") */
+    if (r == NULL || r->slots == NULL)
         return;
     free(r->slots);
     r->slots = NULL;

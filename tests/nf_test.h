@@ -39,7 +39,7 @@ static int nf_test_passed, nf_test_failed;
         } else {                                                                                   \
             nf_test_failed++;                                                                      \
             fprintf(stderr, "%s:%d: CHECK_EQ_STR failed:\n  %s = \"%s\"\n  %s = \"%s\"\n",         \
-                    __FILE__, __LINE__, #a, sa_ ? sa_ : "(null)", #b, sb_ ? sb_ : "(null)");      \
+                    __FILE__, __LINE__, #a, sa_ ? sa_ : "(null)", #b, sb_ ? sb_ : "(null)");       \
         }                                                                                          \
     } while (0)
 

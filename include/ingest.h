@@ -1,0 +1,50 @@
+/* ingest: nearftd's HTTP front door. N ingest threads (cfg ingest_threads), each with its own
+ * event_base and evhttp on its own SO_REUSEPORT listening socket (all bound to cfg listen), parse
+ * transfer requests (native /v1, the Node /send-ft and the Rust /transfer drop-ins), fill jobs from
+ * the pipeline's slab, lend them to the pipeline with pipe_accept_submit() and answer when the
+ * pipeline reports them durable (or, for waiting requests, submitted/executed), through the
+ * thread's reply ring. They also serve the status routes, /health, /metrics and /debug/stages.
+ * Request contexts, parse scratch and reply buffers are fixed per thread and allocated by
+ * ingest_start(): nothing on the request path mallocs in this module (libevent allocates its own
+ * request objects).
+ *
+ * Lifecycle (one controlling thread, typically main):
+ *   ingest_new -> ingest_start -> ... -> ingest_stop -> (stop the pipeline) -> ingest_free.
+ * The pipeline must be created before ingest_start and must stop pushing into the reply rings
+ * before ingest_free, because contexts lent to it (struct pipe_accept) live in ingest's memory. */
+#ifndef NF_INGEST_H
+#define NF_INGEST_H
+
+#include <stdint.h>
+
+struct cfg;
+struct nf_pipe;
+struct ingest;
+
+/* ingest_new: validates the ingest settings of cfg (listen address, thread count, limits) and
+ * prepares the stage; starts nothing and binds nothing. Borrows cfg and p for the stage's life
+ * (both must outlive it). Returns the stage (caller owns; release with ingest_free) or NULL with
+ * *err = NF_ECONFIG (bad setting, logged) / NF_ENOMEM. */
+struct ingest *ingest_new(const struct cfg *cfg, struct nf_pipe *p, int *err);
+
+/* ingest_start: allocates the per-thread slabs, binds one SO_REUSEPORT listening socket per thread
+ * (when the configured port is 0 the first socket picks a free port and the others share it) and
+ * starts the threads "ingest-0".. . 0, NF_EIO (bind/listen failed, errno logged), NF_ENOMEM or
+ * NF_ESTATE (already started). On failure nothing is left running. */
+int ingest_start(struct ingest *in);
+
+/* ingest_port: the TCP port the listeners are bound to (after ingest_start), else 0. */
+uint16_t ingest_port(const struct ingest *in);
+
+/* ingest_stop: stops accepting connections, gives requests in flight a bounded grace period
+ * (at most cfg wait_timeout_ms, capped at a few seconds) to finish, answers the rest with their
+ * current state, closes every connection and joins the threads. Idempotent; safe on a stage that
+ * never started. Requests already lent to the pipeline stay lent (see ingest_free). */
+void ingest_stop(struct ingest *in);
+
+/* ingest_free: stops the stage if needed and releases everything. NULL-safe. Call only after the
+ * pipeline no longer pushes into the reply rings (it may still hold a struct pipe_accept that
+ * lives in ingest's memory until then). */
+void ingest_free(struct ingest *in);
+
+#endif

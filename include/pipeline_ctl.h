@@ -1,0 +1,31 @@
+/* pipeline_ctl: how main builds, starts and stops the pipeline (include/pipeline.h is what ingest
+ * sees of it). Main thread only. */
+#ifndef NF_PIPELINE_CTL_H
+#define NF_PIPELINE_CTL_H
+
+#include <stdint.h>
+
+#include "keys.h"
+#include "pipeline.h"
+
+struct cfg;
+
+/* pipe_new: builds every stage and ring, replays the log in c->data_dir (jobs, idempotency keys,
+ * unresolved signed transactions) and opens a new log segment. Takes ownership of kps[0..n_keys)
+ * (the key pool frees them). n_ingest = number of ingest threads (reply rings, WAL producers).
+ * Borrows c for the pipeline's life. NULL with *err on failure (the keys are freed then). */
+struct nf_pipe *pipe_new(
+    const struct cfg *c, struct nf_keypair **kps, uint16_t n_keys, unsigned n_ingest, int *err);
+/* pipe_key_nonce_at_least: before pipe_start: the chain's ak_nonce + 1 for key index key. */
+void pipe_key_nonce_at_least(struct nf_pipe *p, uint16_t key, uint64_t next);
+/* pipe_start: starts the WAL, batch, sign and submit threads. 0 or a negative nf_err. */
+int pipe_start(struct nf_pipe *p);
+/* pipe_drain: stops new accepts and waits up to max_ms for in-flight transactions to resolve
+ * (whatever is left is durable and resumes at the next start). */
+void pipe_drain(struct nf_pipe *p, uint64_t max_ms);
+/* pipe_stop: stops the stage threads (idempotent); the WAL syncs what it holds. */
+void pipe_stop(struct nf_pipe *p);
+/* pipe_free: NULL-safe. */
+void pipe_free(struct nf_pipe *p);
+
+#endif

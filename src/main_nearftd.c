@@ -1,0 +1,264 @@
+/* nearftd: the service. Main thread: loads the configuration (one declarative table), the signer's
+ * keys from the credentials directory, checks on chain that every key exists with full access
+ * and reads its nonce, checks the signer's NEAR and token balances, replays the durable log,
+ * starts the pipeline (WAL, batch, sign, submit) and the ingest threads, then waits for SIGTERM /
+ * SIGINT: stop accepting, let in-flight transactions resolve for a bounded time (whatever is left
+ * is durable and resumes at the next start), stop, exit 0. Only this start-up code exits. */
+#include <curl/curl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base58.h"
+#include "cfg.h"
+#include "ingest.h"
+#include "jtok.h"
+#include "keys.h"
+#include "nf_err.h"
+#include "nf_log.h"
+#include "pipeline_ctl.h"
+#include "rpc.h"
+
+extern char **environ;
+
+#define MAX_KEYS 256
+
+struct buf {
+    char *p;
+    size_t len, cap;
+};
+
+static size_t on_write(char *ptr, size_t size, size_t n, void *ud)
+{
+    struct buf *b = ud;
+    size_t add = size * n;
+    if (b->len + add + 1 > b->cap) {
+        size_t nc = b->cap ? b->cap * 2 : 65536;
+        while (nc < b->len + add + 1)
+            nc *= 2;
+        char *np = realloc(b->p, nc);
+        if (np == NULL)
+            return 0;
+        b->p = np;
+        b->cap = nc;
+    }
+    memcpy(b->p + b->len, ptr, add);
+    b->len += add;
+    return add;
+}
+
+/* rpc_call: one synchronous JSON-RPC request at start-up, tried on each --rpc-url in turn. */
+static int rpc_call(const struct cfg *c,
+                    const char *body,
+                    enum rpc_method m,
+                    struct rpc_result *r,
+                    uint8_t *call_out,
+                    size_t call_cap)
+{
+    static struct jtok toks[RPC_TOKENS_VIEW];
+    int rc = NF_EIO;
+    for (size_t u = 0; u < c->rpc_url.n; u++) {
+        CURL *h = curl_easy_init();
+        if (h == NULL)
+            return NF_ENOMEM;
+        struct buf b = {0};
+        struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
+        size_t ul = strlen(c->rpc_url.v[u]);
+        for (size_t i = 0; i < c->rpc_header.n; i++) {
+            const char *s = c->rpc_header.v[i];
+            if (strncmp(s, c->rpc_url.v[u], ul) == 0 && s[ul] == '=')
+                hdr = curl_slist_append(hdr, s + ul + 1);
+        }
+        curl_easy_setopt(h, CURLOPT_URL, c->rpc_url.v[u]);
+        curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
+        curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 10000L);
+        curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+        CURLcode cc = curl_easy_perform(h);
+        long http = 0;
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &http);
+        curl_slist_free_all(hdr);
+        curl_easy_cleanup(h);
+        if (cc != CURLE_OK) {
+            NF_LOG(NF_LOG_WARN, "main", "RPC unreachable url=%s err=\"%s\"", c->rpc_url.v[u],
+                   curl_easy_strerror(cc));
+            free(b.p);
+            continue;
+        }
+        struct rpc_response resp = {.method = m,
+                                    .http_status = (int)http,
+                                    .retry_after_s = -1,
+                                    .body = b.p ? b.p : "",
+                                    .len = b.len,
+                                    .call_out = call_out,
+                                    .call_cap = call_cap};
+        rc = rpc_parse(&resp, toks, RPC_TOKENS_VIEW, r);
+        free(b.p);
+        if (rc == 0)
+            return 0;
+    }
+    return rc;
+}
+
+static void fail_exit(const char *msg)
+{
+    fprintf(stderr, "nearftd: %s\n", msg);
+    exit(1);
+}
+
+int main(int argc, char **argv)
+{
+    struct cfg cfg;
+    char err[512];
+    int rc = cfg_load(&cfg, argc, argv, environ, err, sizeof(err));
+    if (rc != 0) {
+        fprintf(stderr, "nearftd: %s\n", err);
+        return 2;
+    }
+    if (cfg.show_help) {
+        printf("nearftd: lands NEP-141 ft_transfer requests on NEAR exactly once.\n"
+               "Every setting is a flag, an environment variable and a config-file key:\n\n");
+        cfg_print_help(stdout);
+        return 0;
+    }
+    if (cfg.print_config) {
+        cfg_print(&cfg, stdout);
+        return 0;
+    }
+    log_set_level(cfg.log_level);
+    log_set_thread("main");
+    if (sodium_init() < 0)
+        fail_exit("libsodium failed to initialise");
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+
+    /* Keys. */
+    struct nf_keypair *kps[MAX_KEYS];
+    size_t nk = 0;
+    rc = keys_load_account(cfg.credentials, cfg.signer, kps, MAX_KEYS, &nk, err, sizeof(err));
+    if (rc != 0) {
+        fprintf(stderr, "nearftd: --credentials: %s\n", err);
+        return 1;
+    }
+    if (cfg.public_keys.n > 0) {
+        size_t kept = 0;
+        for (size_t i = 0; i < nk; i++) {
+            char pk[KEYS_PUBKEY_STR_MAX];
+            keys_pubkey_format(keys_public(kps[i]), pk, sizeof(pk));
+            int want = 0;
+            for (size_t k = 0; k < cfg.public_keys.n; k++)
+                want |= strcmp(cfg.public_keys.v[k], pk) == 0;
+            if (want)
+                kps[kept++] = kps[i];
+            else
+                keys_free(kps[i]);
+        }
+        nk = kept;
+        if (nk == 0)
+            fail_exit("--public-keys: none of the listed keys is in --credentials");
+    }
+
+    /* On-chain checks: every key exists with full access; its nonce; the signer's balances. */
+    uint64_t nonces[MAX_KEYS];
+    char body[2048];
+    struct rpc_result r;
+    for (size_t i = 0; i < nk; i++) {
+        char pk[KEYS_PUBKEY_STR_MAX];
+        keys_pubkey_format(keys_public(kps[i]), pk, sizeof(pk));
+        rpc_build_view_access_key(body, sizeof(body), "k", RPC_FINALITY_FINAL, cfg.signer, pk);
+        rc = rpc_call(&cfg, body, RPC_M_VIEW_ACCESS_KEY, &r, NULL, 0);
+        if (rc != 0) {
+            snprintf(err, sizeof(err), "cannot reach any --rpc-url to check key %s", pk);
+            fail_exit(err);
+        }
+        if (r.kind != RPC_OK_ACCESS_KEY) {
+            snprintf(err, sizeof(err), "key %s is not an access key of %s on chain (%s)", pk,
+                     cfg.signer, rpc_kind_name(r.kind));
+            fail_exit(err);
+        }
+        if (!r.full_access) {
+            snprintf(err, sizeof(err),
+                     "key %s of %s is a function-call key: ft_transfer attaches 1 yoctoNEAR, "
+                     "which needs a full-access key",
+                     pk, cfg.signer);
+            fail_exit(err);
+        }
+        nonces[i] = r.nonce + 1;
+    }
+    rpc_build_view_account(body, sizeof(body), "a", RPC_FINALITY_FINAL, cfg.signer);
+    if (rpc_call(&cfg, body, RPC_M_VIEW_ACCOUNT, &r, NULL, 0) != 0 || r.kind != RPC_OK_ACCOUNT) {
+        snprintf(err, sizeof(err), "--signer %s: account not found on chain", cfg.signer);
+        fail_exit(err);
+    }
+    char near_bal[U128_STR_MAX];
+    u128_format(r.amount, near_bal);
+    uint8_t out[256];
+    rpc_build_account_view(body, sizeof(body), "f", RPC_FINALITY_FINAL, cfg.contract,
+                           "ft_balance_of", cfg.signer);
+    if (rpc_call(&cfg, body, RPC_M_CALL_FUNCTION, &r, out, sizeof(out)) != 0 ||
+        r.kind != RPC_OK_CALL) {
+        snprintf(err, sizeof(err),
+                 "--contract %s: ft_balance_of failed (%s): is it a NEP-141 token?", cfg.contract,
+                 rpc_kind_name(r.kind));
+        fail_exit(err);
+    }
+    char ft_bal[64] = "";
+    size_t fl = r.call_len < sizeof(ft_bal) - 1 ? r.call_len : sizeof(ft_bal) - 1;
+    memcpy(ft_bal, out, fl);
+    ft_bal[fl] = '\0';
+    if (strcmp(ft_bal, "\"0\"") == 0) {
+        snprintf(err, sizeof(err), "--signer %s holds no %s tokens", cfg.signer, cfg.contract);
+        fail_exit(err);
+    }
+    NF_LOG(NF_LOG_INFO, "main", "signer checked signer=%s keys=%zu near_yocto=%s ft_balance=%s",
+           cfg.signer, nk, near_bal, ft_bal);
+
+    /* Signals: blocked in every thread; main waits for them. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+    struct nf_pipe *p = pipe_new(&cfg, kps, (uint16_t)nk, (unsigned)cfg.ingest_threads, &rc);
+    if (p == NULL) {
+        snprintf(err, sizeof(err), "pipeline: %s (see the log line above)", nf_strerror(rc));
+        fail_exit(err);
+    }
+    for (size_t i = 0; i < nk; i++)
+        pipe_key_nonce_at_least(p, (uint16_t)i, nonces[i]);
+    if ((rc = pipe_start(p)) != 0)
+        fail_exit("cannot start the pipeline threads");
+    struct ingest *in = ingest_new(&cfg, p, &rc);
+    if (in == NULL || (rc = ingest_start(in)) != 0) {
+        snprintf(err, sizeof(err), "--listen %s: cannot serve HTTP (%s)", cfg.listen,
+                 nf_strerror(rc));
+        fail_exit(err);
+    }
+    NF_LOG(NF_LOG_INFO, "main", "nearftd ready listen=%s port=%u", cfg.listen,
+           (unsigned)ingest_port(in));
+
+    for (;;) {
+        int sig = 0;
+        if (sigwait(&set, &sig) != 0)
+            continue;
+        if (sig == SIGPIPE)
+            continue;
+        NF_LOG(NF_LOG_INFO, "main", "signal received: stopping sig=%d", sig);
+        break;
+    }
+    ingest_stop(in);
+    pipe_drain(p, 5000);
+    pipe_stop(p);
+    ingest_free(in);
+    pipe_free(p);
+    NF_LOG(NF_LOG_INFO, "main", "stopped cleanly");
+    cfg_free(&cfg);
+    curl_global_cleanup();
+    return 0;
+}

@@ -1,0 +1,1192 @@
+/* submit: the submit stage. One thread ("submit") with its own event_base drives a curl multi
+ * handle (curl_multi_socket_action) over keep-alive connections to every --rpc-url. It owns each
+ * signed batch from the moment its SIGNED record is durable until its outcome is written: it
+ * broadcasts the exact signed bytes with send_tx, resolves unknown outcomes by re-broadcasting
+ * the same bytes or looking the hash up, and declares a transaction dead only when it provably
+ * can never be included (docs/DESIGN.md). It also answers the batch stage's receiver lookups,
+ * refreshes the latest final block hash for the signers, and keeps one circuit breaker per RPC
+ * endpoint (include/breaker.h). It owns the endpoints, the request pool and every batch's submit
+ * state; key figures it touches are atomics in the keypool. */
+#include "submit.h"
+
+#include <curl/curl.h>
+#include <event2/event.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base58.h"
+#include "breaker.h"
+#include "cfg.h"
+#include "nf_err.h"
+#include "nf_log.h"
+#include "rpc.h"
+#include "stages.h"
+#include "wal_rec.h"
+
+#define REQ_BODY_CAP       (BATCH_TX_CAP * 4 / 3 + 1024)
+#define REQ_RESP_CAP       (1024u * 1024u)
+#define TX_VALIDITY_BLOCKS 86400u /* NEAR transaction_validity_period (near-protocol.md 2.2) */
+
+enum req_purpose {
+    P_SEND = 0, /* send_tx of a batch */
+    P_TXSTATUS, /* tx by hash of a batch */
+    P_BLOCK,    /* block final */
+    P_VIEW_ACCOUNT,
+    P_STORAGE, /* storage_balance_of */
+};
+
+enum bstate_phase {
+    PH_IDLE = 0,
+    PH_WAIT_SLOT, /* waiting for a request slot / an endpoint */
+    PH_INFLIGHT,
+    PH_BACKOFF,
+};
+
+struct endpoint {
+    char url[512];
+    struct curl_slist *headers;
+    struct breaker br;
+    uint32_t inflight;
+    uint32_t limit; /* AIMD in-flight limit */
+    uint64_t blocked_until_ms;
+    uint64_t requests, errors, rate_limited;
+    uint64_t lat_hist[16]; /* ms, log2 buckets */
+};
+
+struct req {
+    CURL *easy;
+    int purpose;
+    void *owner; /* struct batch * or struct lookup * */
+    int ep;
+    char *body;
+    size_t body_len;
+    char *resp;
+    size_t resp_len;
+    int resp_overflow;
+    int retry_after_s;
+    uint64_t start_ms;
+    char id[24];
+    struct req *next_free;
+};
+
+struct bstate {
+    struct event *timer;
+    int phase;
+    int next_purpose; /* what to send when a slot frees: P_SEND or P_TXSTATUS */
+    int status_wait;  /* enum rpc_wait for P_TXSTATUS */
+    uint16_t lookups;
+    struct batch *wait_next;
+};
+
+struct submit_stage {
+    struct nf_pipe *pipe;
+    const struct cfg *cfg;
+    struct keypool *keys;
+    struct job_slab *jobs;
+    struct stage_counters *ctr;
+    pthread_t thread;
+    int started;
+    struct event_base *base;
+    struct event *ev_in, *ev_lookup, *ev_curl_timer, *ev_block, *ev_stop, *ev_retry;
+    struct nf_ring stop_ring;
+    CURLM *multi;
+    int still_running;
+
+    struct endpoint *eps;
+    unsigned n_eps;
+    unsigned rr;
+
+    struct req *reqs;
+    unsigned n_reqs;
+    struct req *free_reqs;
+    unsigned reqs_busy;
+
+    struct bstate *bs; /* per batch slot */
+    uint32_t n_batches;
+    struct batch *wait_head, *wait_tail; /* batches waiting for a request slot */
+    struct lookup *lwait_head;           /* lookups waiting for a request slot (via owner) */
+
+    struct jtok *toks;
+    size_t tok_cap;
+    uint8_t call_out[4096];
+
+    uint64_t head_height;
+    uint8_t head_hash[32];
+    int block_inflight;
+    int reconciling; /* recovered batches still unresolved */
+    uint32_t recovered_left;
+
+    /* figures (written by this thread; relaxed) */
+    _Atomic uint64_t sent, resent, succeeded, action_errors, dead, lookups_done;
+    _Atomic uint64_t kind_count[RPC_KIND_COUNT];
+    _Atomic uint64_t inflight_batches;
+    _Atomic uint64_t lat_hist[16];
+};
+
+static struct submit_stage *g_submit_for_curl; /* curl callbacks get it via userp anyway */
+
+static uint64_t mono_ms(void)
+{
+    return pipe_now_ms();
+}
+
+static void schedule(struct submit_stage *s, struct batch *b, uint32_t delay_ms);
+static void start_batch_request(struct submit_stage *s, struct batch *b);
+static void pump_waiting(struct submit_stage *s);
+
+/* ---- curl <-> libevent glue (the hiperfifo pattern) ------------------------------------------ */
+
+struct sockinfo {
+    struct event *ev;
+    struct submit_stage *s;
+};
+
+static void check_done(struct submit_stage *s);
+
+static void on_sock_event(evutil_socket_t fd, short what, void *arg)
+{
+    struct submit_stage *s = arg;
+    int action =
+        ((what & EV_READ) ? CURL_CSELECT_IN : 0) | ((what & EV_WRITE) ? CURL_CSELECT_OUT : 0);
+    curl_multi_socket_action(s->multi, fd, action, &s->still_running);
+    check_done(s);
+}
+
+static int sock_cb(CURL *e, curl_socket_t fd, int what, void *userp, void *sockp)
+{
+    (void)e;
+    struct submit_stage *s = userp;
+    struct sockinfo *si = sockp;
+    if (what == CURL_POLL_REMOVE) {
+        if (si) {
+            event_free(si->ev);
+            free(si);
+            curl_multi_assign(s->multi, fd, NULL);
+        }
+        return 0;
+    }
+    short kind = (short)(((what & CURL_POLL_IN) ? EV_READ : 0) |
+                         ((what & CURL_POLL_OUT) ? EV_WRITE : 0) | EV_PERSIST);
+    if (si == NULL) {
+        si = calloc(1, sizeof(*si)); /* one per connection, kept while it lives */
+        if (si == NULL)
+            return -1;
+        si->s = s;
+        curl_multi_assign(s->multi, fd, si);
+    } else {
+        event_free(si->ev);
+    }
+    si->ev = event_new(s->base, fd, kind, on_sock_event, s);
+    event_add(si->ev, NULL);
+    return 0;
+}
+
+static void on_curl_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct submit_stage *s = arg;
+    curl_multi_socket_action(s->multi, CURL_SOCKET_TIMEOUT, 0, &s->still_running);
+    check_done(s);
+}
+
+static int timer_cb(CURLM *m, long timeout_ms, void *userp)
+{
+    (void)m;
+    struct submit_stage *s = userp;
+    if (timeout_ms < 0) {
+        evtimer_del(s->ev_curl_timer);
+        return 0;
+    }
+    struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
+    evtimer_add(s->ev_curl_timer, &tv);
+    return 0;
+}
+
+static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    struct req *r = userdata;
+    size_t n = size * nmemb;
+    if (r->resp_len + n > REQ_RESP_CAP) {
+        r->resp_overflow = 1;
+        return n; /* swallow: classified as malformed */
+    }
+    memcpy(r->resp + r->resp_len, ptr, n);
+    r->resp_len += n;
+    return n;
+}
+
+static size_t header_cb(char *buf, size_t size, size_t nitems, void *userdata)
+{
+    struct req *r = userdata;
+    size_t n = size * nitems;
+    if (n > 12 && strncasecmp(buf, "Retry-After:", 12) == 0) {
+        long v = strtol(buf + 12, NULL, 10);
+        if (v >= 0 && v < 3600)
+            r->retry_after_s = (int)v;
+    }
+    return n;
+}
+
+/* ---- endpoints and requests --------------------------------------------------------------------
+ */
+
+/* pick_endpoint: a usable endpoint (breaker allows, under its AIMD limit, not blocked by a
+ * Retry-After), least loaded first. -1 when none. */
+static int pick_endpoint(struct submit_stage *s)
+{
+    uint64_t now = mono_ms();
+    int best = -1;
+    for (unsigned t = 0; t < s->n_eps; t++) {
+        unsigned i = (s->rr + t) % s->n_eps;
+        struct endpoint *e = &s->eps[i];
+        if (e->blocked_until_ms > now || e->inflight >= e->limit)
+            continue;
+        if (!breaker_allow(&e->br, now))
+            continue;
+        if (best < 0 || e->inflight < s->eps[best].inflight)
+            best = (int)i;
+    }
+    if (best >= 0)
+        s->rr = (unsigned)best + 1;
+    return best;
+}
+
+static struct req *req_get(struct submit_stage *s)
+{
+    struct req *r = s->free_reqs;
+    if (r)
+        s->free_reqs = r->next_free;
+    return r;
+}
+
+static void req_put(struct submit_stage *s, struct req *r)
+{
+    r->next_free = s->free_reqs;
+    s->free_reqs = r;
+}
+
+/* req_fire: sends r (body already built) to endpoint ep. */
+static void req_fire(struct submit_stage *s, struct req *r, int ep)
+{
+    struct endpoint *e = &s->eps[ep];
+    r->ep = ep;
+    r->resp_len = 0;
+    r->resp_overflow = 0;
+    r->retry_after_s = -1;
+    r->start_ms = mono_ms();
+    e->inflight++;
+    e->requests++;
+    breaker_on_request(&e->br, r->start_ms);
+    s->reqs_busy++;
+    CURL *c = r->easy;
+    curl_easy_setopt(c, CURLOPT_URL, e->url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, e->headers);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, r->body);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)r->body_len);
+    curl_multi_add_handle(s->multi, c);
+}
+
+/* ---- batch completion ---------------------------------------------------------------------- */
+
+static void key_release(struct submit_stage *s, struct batch *b)
+{
+    if (b->key < 0)
+        return;
+    struct pool_key *k = &s->keys->keys[b->key];
+    atomic_fetch_sub_explicit(&k->inflight, 1, memory_order_acq_rel);
+    /* A signer may be holding batches for a key with room: wake the shard's signer. */
+    struct nf_ring *r = pipe_sign_in(s->pipe, k->shard);
+    nf_ring_wake(r);
+}
+
+/* finish: the batch's fate is known (b->result). Publishes every job's state, requeues the
+ * transfers that must go into a new transaction, writes OUTCOME + JOB_FINAL records and hands
+ * the batch to the WAL, whose done() returns it to the batch stage. */
+static void finish(struct submit_stage *s, struct batch *b)
+{
+    struct bstate *st = &s->bs[b->slot];
+    if (st->timer)
+        evtimer_del(st->timer);
+    st->phase = PH_IDLE;
+    uint64_t now = pipe_now_ms();
+    key_release(s, b);
+    atomic_fetch_sub_explicit(&s->inflight_batches, 1, memory_order_relaxed);
+    if (b->recovered && s->recovered_left > 0 && --s->recovered_left == 0) {
+        NF_LOG(NF_LOG_INFO, "submit", "start-up reconciliation finished");
+        pipe_set_reconciled(s->pipe);
+    }
+
+    size_t off = 0;
+    if (b->tx_len > 0) {
+        struct wal_rec rec = {.type = WAL_OUTCOME};
+        memcpy(rec.outcome.tx_hash, b->tx_hash, 32);
+        rec.outcome.result = b->result == BATCH_SUCCESS        ? WAL_OUT_SUCCESS
+                             : b->result == BATCH_ACTION_ERROR ? WAL_OUT_ACTION_ERROR
+                                                               : WAL_OUT_DEAD;
+        rec.outcome.failed_index = b->result == BATCH_ACTION_ERROR ? b->failed_index : -1;
+        rec.outcome.message.ptr = b->message;
+        rec.outcome.message.len = strlen(b->message);
+        rec.outcome.ts_ms = now;
+        size_t len = 0;
+        if (wal_rec_encode_framed(&rec, b->rec, BATCH_REC_CAP, &len) == 0)
+            off = len;
+    }
+    /* Which job does the failed action belong to? (a storage_deposit fails its transfer) */
+    uint64_t failed_job = 0;
+    if (b->result == BATCH_ACTION_ERROR && b->failed_index >= 0 && b->failed_index < b->n)
+        failed_job = b->job_ids[b->failed_index];
+
+    for (unsigned i = 0; i < b->n; i++) {
+        if (b->kinds[i] != WAL_ACT_FT_TRANSFER)
+            continue;
+        uint64_t id = b->job_ids[i];
+        struct job *j = job_slot(s->jobs, id);
+        if (atomic_load_explicit(&j->id, memory_order_relaxed) != id)
+            continue; /* cannot happen: the batch owns its jobs */
+        int final = 0;
+        struct wal_rec rec = {.type = WAL_JOB_FINAL};
+        rec.job_final.job_id = id;
+        rec.job_final.ts_ms = now;
+        if (b->result == BATCH_SUCCESS) {
+            final = 1;
+            rec.job_final.status = WAL_JOB_EXECUTED;
+            rec.job_final.has_tx_hash = 1;
+            memcpy(rec.job_final.tx_hash, b->tx_hash, 32);
+            rec.job_final.error.ptr = NULL;
+        } else if (b->result == BATCH_ACTION_ERROR && id == failed_job) {
+            final = 1;
+            snprintf(j->error, sizeof(j->error), "%.*s", (int)sizeof(j->error) - 1,
+                     b->message[0] ? b->message : "transaction failed");
+            rec.job_final.status = WAL_JOB_FAILED;
+            rec.job_final.has_tx_hash = 1;
+            memcpy(rec.job_final.tx_hash, b->tx_hash, 32);
+            rec.job_final.error.ptr = j->error;
+            rec.job_final.error.len = strlen(j->error);
+        }
+        if (final) {
+            size_t len = 0;
+            if (wal_rec_encode_framed(&rec, b->rec + off, BATCH_REC_CAP - off, &len) == 0)
+                off += len;
+            j->done_ms = now;
+            if (j->submitted_ms == 0)
+                j->submitted_ms = now;
+            /* release: publishes error/tx_hash/done_ms; after this store the slot may be
+             * recycled by an ingest thread, so j is not touched again. The notify reads only
+             * waiter fields, which stay until the waiter's ingest thread reads them. */
+            job_set_status(j, rec.job_final.status == WAL_JOB_EXECUTED ? JOB_EXECUTED : JOB_FAILED);
+            pipe_notify_job(s->pipe, j);
+        } else {
+            /* Needs a new transaction: the WAL hub requeues it once this outcome (the proof
+             * that the old transaction can never land) is durable. */
+            job_set_status(j, JOB_QUEUED);
+        }
+    }
+    if (b->result == BATCH_SUCCESS)
+        atomic_fetch_add_explicit(&s->succeeded, 1, memory_order_relaxed);
+    else if (b->result == BATCH_ACTION_ERROR)
+        atomic_fetch_add_explicit(&s->action_errors, 1, memory_order_relaxed);
+    else
+        atomic_fetch_add_explicit(&s->dead, 1, memory_order_relaxed);
+
+    b->rec_len = (uint32_t)off;
+    b->wal.data = b->rec;
+    b->wal.len = off;
+    b->wal.pre = NULL;
+    b->wal.done = pipe_batch_outcome_done;
+    b->wal.cookie = b;
+    if (wal_submit_spsc(pipe_wal(s->pipe), pipe_wal_producer_submit(s->pipe), &b->wal) != 0) {
+        /* WAL ring full: try again shortly (the records are in b->rec). */
+        st->phase = PH_BACKOFF;
+        st->next_purpose = -1;
+        schedule(s, b, 5);
+    }
+}
+
+static void mark_submitted(struct submit_stage *s, struct batch *b)
+{
+    uint64_t now = pipe_now_ms();
+    for (unsigned i = 0; i < b->n; i++) {
+        if (b->kinds[i] != WAL_ACT_FT_TRANSFER)
+            continue;
+        struct job *j = job_slot(s->jobs, b->job_ids[i]);
+        if (job_get_status(j) < JOB_SUBMITTED) {
+            j->submitted_ms = now;
+            job_set_status(j, JOB_SUBMITTED);
+            pipe_notify_job(s->pipe, j);
+        }
+    }
+}
+
+/* ---- the batch state machine -------------------------------------------------------------------
+ */
+
+static void on_batch_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct batch *b = arg;
+    struct submit_stage *s = g_submit_for_curl;
+    struct bstate *st = &s->bs[b->slot];
+    if (st->next_purpose < 0) {
+        /* outcome records still to hand to the WAL */
+        if (wal_submit_spsc(pipe_wal(s->pipe), pipe_wal_producer_submit(s->pipe), &b->wal) != 0)
+            schedule(s, b, 5);
+        return;
+    }
+    start_batch_request(s, b);
+}
+
+static void schedule(struct submit_stage *s, struct batch *b, uint32_t delay_ms)
+{
+    struct bstate *st = &s->bs[b->slot];
+    struct timeval tv = {.tv_sec = delay_ms / 1000,
+                         .tv_usec = (suseconds_t)(delay_ms % 1000) * 1000};
+    evtimer_add(st->timer, &tv);
+}
+
+static uint32_t next_backoff(struct batch *b)
+{
+    uint32_t d = b->backoff_ms ? b->backoff_ms * 2 : 100;
+    if (d > 5000)
+        d = 5000;
+    b->backoff_ms = d;
+    /* jitter: +-25 % from the slot number and the attempt count (no shared RNG state) */
+    uint32_t j = (b->slot * 2654435761u + b->broadcasts * 40503u) % (d / 2 + 1);
+    return d - d / 4 + j;
+}
+
+static void wait_for_slot(struct submit_stage *s, struct batch *b)
+{
+    struct bstate *st = &s->bs[b->slot];
+    st->phase = PH_WAIT_SLOT;
+    b->next = NULL;
+    if (s->wait_tail)
+        s->wait_tail->next = b;
+    else
+        s->wait_head = b;
+    s->wait_tail = b;
+}
+
+static void start_batch_request(struct submit_stage *s, struct batch *b)
+{
+    struct bstate *st = &s->bs[b->slot];
+    int ep = pick_endpoint(s);
+    struct req *r = ep >= 0 ? req_get(s) : NULL;
+    if (r == NULL) {
+        wait_for_slot(s, b);
+        return;
+    }
+    r->purpose = st->next_purpose;
+    r->owner = b;
+    snprintf(r->id, sizeof(r->id), "b%u.%u", b->slot, b->broadcasts);
+    int len;
+    if (r->purpose == P_SEND) {
+        len = rpc_build_send_tx(r->body, REQ_BODY_CAP, r->id, b->tx, b->tx_len,
+                                (enum rpc_wait)s->cfg->wait_until);
+        b->broadcasts++;
+        if (b->broadcasts == 1) {
+            b->first_sent_ms = pipe_now_ms();
+            atomic_fetch_add_explicit(&s->sent, 1, memory_order_relaxed);
+        } else {
+            atomic_fetch_add_explicit(&s->resent, 1, memory_order_relaxed);
+        }
+    } else {
+        char h58[B58_MAX_32];
+        b58_encode(b->tx_hash, 32, h58, sizeof(h58));
+        len = rpc_build_tx_status(r->body, REQ_BODY_CAP, r->id, h58, s->cfg->signer,
+                                  (enum rpc_wait)st->status_wait);
+    }
+    if (len < 0) {
+        req_put(s, r);
+        NF_LOG(NF_LOG_ERROR, "submit", "cannot build request err=%s", nf_strerror(len));
+        b->result = BATCH_DEAD;
+        finish(s, b);
+        return;
+    }
+    r->body_len = (size_t)len;
+    st->phase = PH_INFLIGHT;
+    req_fire(s, r, ep);
+}
+
+/* declare_dead: the transaction provably can never be included (the caller confirmed with a
+ * lookup that the hash is unknown after a rejection that proves it); b->message says why. Its
+ * transfers go into new transactions once this outcome is durable. */
+static void declare_dead(struct submit_stage *s, struct batch *b)
+{
+    b->result = BATCH_DEAD;
+    finish(s, b);
+}
+
+/* A send_tx or tx answer about batch b. */
+static void on_batch_answer(struct submit_stage *s,
+                            struct batch *b,
+                            struct req *r,
+                            const struct rpc_result *res)
+{
+    struct bstate *st = &s->bs[b->slot];
+    struct pool_key *k = b->key >= 0 ? &s->keys->keys[b->key] : NULL;
+    atomic_fetch_add_explicit(&s->kind_count[res->kind], 1, memory_order_relaxed);
+    switch (res->kind) {
+    case RPC_OK_TX:
+        if (res->tx_status == RPC_TXS_SUCCESS) {
+            mark_submitted(s, b);
+            b->result = BATCH_SUCCESS;
+            finish(s, b);
+            return;
+        }
+        if (res->tx_status == RPC_TXS_FAILURE) {
+            mark_submitted(s, b);
+            if (res->failure_invalid_tx) {
+                /* Included but invalid at execution (e.g. nonce): nothing of it ran. */
+                b->result = BATCH_DEAD;
+                snprintf(b->message, sizeof(b->message), "transaction invalid at inclusion: %s",
+                         res->cause);
+            } else {
+                b->result = BATCH_ACTION_ERROR;
+                b->failed_index = (int32_t)res->failure_action;
+                snprintf(b->message, sizeof(b->message), "%s", res->message);
+                if (b->failed_index < 0)
+                    b->failed_index = 0;
+            }
+            finish(s, b);
+            return;
+        }
+        /* Accepted but no outcome yet (NONE / INCLUDED / partial): follow it by hash. */
+        b->maybe_accepted = 1;
+        mark_submitted(s, b);
+        st->next_purpose = P_TXSTATUS;
+        st->status_wait = RPC_WAIT_EXECUTED_OPTIMISTIC;
+        schedule(s, b, r->purpose == P_SEND ? 0 : 200);
+        return;
+    case RPC_UNKNOWN_TRANSACTION:
+        if (st->lookups > 0 && r->purpose == P_TXSTATUS && st->status_wait == RPC_WAIT_NONE) {
+            /* The confirming lookup after a definitive rejection: the hash is unknown. */
+            declare_dead(s, b);
+            return;
+        }
+        /* Not known (yet): send the same bytes again. */
+        st->next_purpose = P_SEND;
+        schedule(s, b, next_backoff(b));
+        return;
+    case RPC_INVALID_NONCE:
+        if (k && keypool_raise_nonce(k, res->ak_nonce + 1))
+            NF_LOG(NF_LOG_WARN, "submit", "nonce resync key=%u ak_nonce=%llu", b->key,
+                   (unsigned long long)res->ak_nonce);
+        /* Nonces only grow: if this hash is unknown it can never be included. */
+        snprintf(b->message, sizeof(b->message), "InvalidNonce tx_nonce=%llu ak_nonce=%llu",
+                 (unsigned long long)res->tx_nonce, (unsigned long long)res->ak_nonce);
+        st->lookups++;
+        st->next_purpose = P_TXSTATUS;
+        st->status_wait = RPC_WAIT_NONE;
+        schedule(s, b, 0);
+        return;
+    case RPC_EXPIRED:
+    case RPC_INVALID_CHAIN:
+        snprintf(b->message, sizeof(b->message), "%s", rpc_kind_name(res->kind));
+        if (!b->maybe_accepted || (s->head_height > b->block_height + TX_VALIDITY_BLOCKS)) {
+            st->lookups++;
+            st->next_purpose = P_TXSTATUS;
+            st->status_wait = RPC_WAIT_NONE;
+            schedule(s, b, 0);
+        } else {
+            /* An earlier broadcast may sit in a pool: wait for the window to pass. */
+            st->next_purpose = P_SEND;
+            schedule(s, b, 5000);
+        }
+        return;
+    case RPC_SHARD_CONGESTED:
+    case RPC_SHARD_STUCK:
+        /* Back off and retry the same bytes (docs: "resubmit the identical transaction"). */
+        st->next_purpose = P_SEND;
+        schedule(s, b, next_backoff(b));
+        return;
+    case RPC_INVALID_SIGNATURE:
+    case RPC_ACCESS_KEY_NOT_FOUND:
+    case RPC_OTHER_ACCESS_KEY_ERROR:
+        if (k) {
+            char why[128];
+            snprintf(why, sizeof(why), "%s", rpc_kind_name(res->kind));
+            keypool_quarantine(k, why);
+            NF_LOG(NF_LOG_ERROR, "submit", "key quarantined key=%s reason=%s", k->public_str, why);
+        }
+        /* fall through */
+    case RPC_NOT_ENOUGH_BALANCE:
+    case RPC_LACK_BALANCE_FOR_STATE:
+    case RPC_SIGNER_DOES_NOT_EXIST:
+    case RPC_ACTIONS_VALIDATION:
+    case RPC_TX_SIZE_EXCEEDED:
+    case RPC_OTHER_INVALID_TX:
+    case RPC_NONCE_TOO_LARGE:
+        snprintf(b->message, sizeof(b->message), "%s %s", rpc_kind_name(res->kind), res->cause);
+        if (res->kind == RPC_NOT_ENOUGH_BALANCE)
+            pipe_set_out_of_funds(s->pipe, 1);
+        if (!b->maybe_accepted) {
+            /* Definitive rejection of every broadcast so far: confirm the hash is unknown. */
+            st->lookups++;
+            st->next_purpose = P_TXSTATUS;
+            st->status_wait = RPC_WAIT_NONE;
+            schedule(s, b, 0);
+        } else {
+            /* It may still be in a pool from an earlier broadcast: keep the same bytes. */
+            st->next_purpose = P_SEND;
+            schedule(s, b, next_backoff(b) + 1000);
+        }
+        return;
+    case RPC_TIMEOUT:
+    case RPC_RATE_LIMITED:
+    case RPC_HTTP_ERROR:
+    case RPC_MALFORMED:
+    case RPC_INTERNAL_ERROR:
+    case RPC_OTHER_ERROR:
+    default:
+        /* Outcome unknown: it may have been accepted. Same bytes again, after a backoff. */
+        if (r->purpose == P_SEND)
+            b->maybe_accepted = 1;
+        st->next_purpose = P_SEND;
+        schedule(s, b, res->kind == RPC_TIMEOUT ? 0 : next_backoff(b));
+        return;
+    }
+}
+
+/* ---- lookups and block refresh ------------------------------------------------------------------
+ */
+
+static void lookup_return(struct submit_stage *s, struct lookup *l)
+{
+    atomic_fetch_add_explicit(&s->lookups_done, 1, memory_order_relaxed);
+    if (nf_ring_push_spsc(pipe_batch_lookup_done(s->pipe), l) == 0)
+        nf_ring_wake(pipe_batch_lookup_done(s->pipe));
+}
+
+static int start_lookup(struct submit_stage *s, struct lookup *l, int purpose)
+{
+    int ep = pick_endpoint(s);
+    struct req *r = ep >= 0 ? req_get(s) : NULL;
+    if (r == NULL)
+        return NF_EFULL;
+    unsigned slot = l->slot;
+    r->purpose = purpose;
+    r->owner = l;
+    snprintf(r->id, sizeof(r->id), "l%u", slot);
+    int len =
+        purpose == P_VIEW_ACCOUNT
+            ? rpc_build_view_account(r->body, REQ_BODY_CAP, r->id, RPC_FINALITY_FINAL, l->receiver)
+            : rpc_build_account_view(r->body, REQ_BODY_CAP, r->id, RPC_FINALITY_FINAL,
+                                     s->cfg->contract, "storage_balance_of", l->receiver);
+    if (len < 0) {
+        req_put(s, r);
+        lookup_return(s, l);
+        return 0;
+    }
+    r->body_len = (size_t)len;
+    req_fire(s, r, ep);
+    return 0;
+}
+
+static void on_lookup_answer(struct submit_stage *s,
+                             struct lookup *l,
+                             struct req *r,
+                             const struct rpc_result *res)
+{
+    if (r->purpose == P_VIEW_ACCOUNT) {
+        if (res->kind == RPC_UNKNOWN_ACCOUNT) {
+            l->exists = 0;
+            l->registered = 0;
+            lookup_return(s, l);
+            return;
+        }
+        if (res->kind != RPC_OK_ACCOUNT) {
+            lookup_return(s, l); /* unknown: the batch stage asks again */
+            return;
+        }
+        l->exists = 1;
+        if (!s->cfg->auto_register && !s->cfg->check_receiver_exists) {
+            lookup_return(s, l);
+            return;
+        }
+        if (start_lookup(s, l, P_STORAGE) != 0)
+            lookup_return(s, l);
+        return;
+    }
+    if (res->kind == RPC_OK_CALL) {
+        int is_null = res->call_len == 4 && memcmp(s->call_out, "null", 4) == 0;
+        l->registered = is_null ? 0 : 1;
+    }
+    lookup_return(s, l);
+}
+
+static void request_block(struct submit_stage *s)
+{
+    if (s->block_inflight)
+        return;
+    int ep = pick_endpoint(s);
+    struct req *r = ep >= 0 ? req_get(s) : NULL;
+    if (r == NULL)
+        return;
+    r->purpose = P_BLOCK;
+    r->owner = NULL;
+    snprintf(r->id, sizeof(r->id), "blk");
+    int len = rpc_build_block_final(r->body, REQ_BODY_CAP, r->id);
+    if (len < 0) {
+        req_put(s, r);
+        return;
+    }
+    r->body_len = (size_t)len;
+    s->block_inflight = 1;
+    req_fire(s, r, ep);
+}
+
+static void on_block_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    request_block(arg);
+}
+
+/* ---- completions -------------------------------------------------------------------------------
+ */
+
+static int is_breaker_error(const struct rpc_result *res)
+{
+    switch (res->kind) {
+    case RPC_HTTP_ERROR:
+    case RPC_MALFORMED:
+    case RPC_INTERNAL_ERROR:
+    case RPC_RATE_LIMITED:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static void complete(struct submit_stage *s, struct req *r, CURLcode code)
+{
+    struct endpoint *e = &s->eps[r->ep];
+    uint64_t now = mono_ms();
+    uint64_t lat = now - r->start_ms;
+    e->inflight--;
+    s->reqs_busy--;
+    long http = 0;
+    curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &http);
+    struct rpc_response resp = {0};
+    resp.method = r->purpose == P_SEND           ? RPC_M_SEND_TX
+                  : r->purpose == P_TXSTATUS     ? RPC_M_TX
+                  : r->purpose == P_BLOCK        ? RPC_M_BLOCK
+                  : r->purpose == P_VIEW_ACCOUNT ? RPC_M_VIEW_ACCOUNT
+                                                 : RPC_M_CALL_FUNCTION;
+    resp.http_status = code == CURLE_OK ? (int)http : 0;
+    resp.retry_after_s = r->retry_after_s;
+    resp.body = r->resp;
+    resp.len = r->resp_overflow ? 0 : r->resp_len;
+    resp.expect_id = r->id;
+    resp.call_out = s->call_out;
+    resp.call_cap = sizeof(s->call_out);
+    struct rpc_result res;
+    memset(&res, 0, sizeof(res));
+    if (rpc_parse(&resp, s->toks, s->tok_cap, &res) != 0)
+        res.kind = RPC_MALFORMED;
+    if (code != CURLE_OK)
+        res.kind = RPC_HTTP_ERROR;
+
+    int bad = code != CURLE_OK || is_breaker_error(&res);
+    breaker_on_result(&e->br, now, bad, lat);
+    int b_i = 0;
+    for (uint64_t v = lat; v > 1 && b_i < 15; v >>= 1)
+        b_i++;
+    e->lat_hist[b_i]++;
+    atomic_fetch_add_explicit(&s->lat_hist[b_i], 1, memory_order_relaxed);
+    if (bad)
+        e->errors++;
+    if (res.kind == RPC_RATE_LIMITED) {
+        e->rate_limited++;
+        e->limit = e->limit > 1 ? e->limit / 2 : 1; /* AIMD: halve */
+        uint64_t wait = (uint64_t)(r->retry_after_s > 0 ? r->retry_after_s : 1) * 1000;
+        e->blocked_until_ms = now + wait;
+    } else if (!bad && e->limit < (uint32_t)s->cfg->rpc_connections) {
+        e->limit++; /* additive increase */
+    }
+    int purpose = r->purpose;
+    void *owner = r->owner;
+    req_put(s, r);
+    switch (purpose) {
+    case P_SEND:
+    case P_TXSTATUS:
+        on_batch_answer(s, owner, r, &res);
+        break;
+    case P_BLOCK:
+        s->block_inflight = 0;
+        if (res.kind == RPC_OK_BLOCK && res.has_block) {
+            s->head_height = res.block_height;
+            memcpy(s->head_hash, res.block_hash, 32);
+            block_ref_write(pipe_block(s->pipe), res.block_hash, res.block_height);
+        }
+        break;
+    case P_VIEW_ACCOUNT:
+    case P_STORAGE:
+        on_lookup_answer(s, owner, r, &res);
+        break;
+    }
+}
+
+static void check_done(struct submit_stage *s)
+{
+    CURLMsg *m;
+    int left;
+    int any = 0;
+    while ((m = curl_multi_info_read(s->multi, &left)) != NULL) {
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        CURL *easy = m->easy_handle;
+        CURLcode code = m->data.result;
+        struct req *r = NULL;
+        curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&r);
+        curl_multi_remove_handle(s->multi, easy);
+        complete(s, r, code);
+        any = 1;
+    }
+    if (any)
+        pump_waiting(s);
+}
+
+/* pump_waiting: gives free request slots to waiting batches and lookups. */
+static void pump_waiting(struct submit_stage *s)
+{
+    while (s->wait_head && s->free_reqs) {
+        if (pick_endpoint(s) < 0)
+            break;
+        struct batch *b = s->wait_head;
+        s->wait_head = b->next;
+        if (s->wait_head == NULL)
+            s->wait_tail = NULL;
+        start_batch_request(s, b);
+        if (s->bs[b->slot].phase == PH_WAIT_SLOT)
+            break; /* put back at the tail by start_batch_request */
+    }
+    /* lookups waiting in the ring are drained here too */
+    struct nf_ring *lr = pipe_submit_lookup(s->pipe);
+    while (s->free_reqs && pick_endpoint(s) >= 0) {
+        struct lookup *l = s->lwait_head;
+        if (l)
+            s->lwait_head = NULL;
+        else
+            l = nf_ring_pop_spsc(lr);
+        if (l == NULL)
+            break;
+        if (start_lookup(s, l, P_VIEW_ACCOUNT) != 0) {
+            s->lwait_head = l;
+            break;
+        }
+    }
+}
+
+/* ---- inputs -------------------------------------------------------------------------------------
+ */
+
+static void take_batch(struct submit_stage *s, struct batch *b)
+{
+    struct bstate *st = &s->bs[b->slot];
+    atomic_fetch_add_explicit(&s->inflight_batches, 1, memory_order_relaxed);
+    st->lookups = 0;
+    b->backoff_ms = 0;
+    if (b->wal_failed || b->tx_len == 0) {
+        /* Never broadcast (signing failed or the SIGNED record could not be written). */
+        b->result = BATCH_DEAD;
+        snprintf(b->message, sizeof(b->message), "not broadcast: signed record not durable");
+        b->tx_len = 0;
+        finish(s, b);
+        return;
+    }
+    st->next_purpose = P_SEND;
+    start_batch_request(s, b);
+}
+
+static void on_in(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct submit_stage *s = arg;
+    struct nf_ring *r = pipe_submit_in(s->pipe);
+    atomic_fetch_add_explicit(&s->ctr->wakeups, 1, memory_order_relaxed);
+    nf_ring_clear(r);
+    struct batch *b;
+    uint64_t n = 0;
+    while ((b = nf_ring_pop_spsc(r)) != NULL) {
+        take_batch(s, b);
+        n++;
+    }
+    if (n)
+        stage_count(s->ctr, n, 0);
+}
+
+static void on_lookup_in(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct submit_stage *s = arg;
+    nf_ring_clear(pipe_submit_lookup(s->pipe));
+    pump_waiting(s);
+}
+
+static void on_retry(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct submit_stage *s = arg;
+    pump_waiting(s);
+    pipe_set_rpc_down(s->pipe, submit_all_open(s));
+}
+
+static void on_stop(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct submit_stage *s = arg;
+    nf_ring_clear(&s->stop_ring);
+    event_base_loopexit(s->base, NULL);
+}
+
+static void *submit_main(void *arg)
+{
+    struct submit_stage *s = arg;
+    pthread_setname_np(pthread_self(), "submit");
+    log_set_thread("submit");
+    request_block(s);
+    event_base_dispatch(s->base);
+    return NULL;
+}
+
+/* ---- lifecycle ----------------------------------------------------------------------------------
+ */
+
+struct submit_stage *
+submit_new(const struct cfg *c, struct nf_pipe *p, uint32_t n_batches, int *err)
+{
+    struct submit_stage *s = calloc(1, sizeof(*s));
+    int rc = NF_ENOMEM;
+    if (s == NULL)
+        goto fail;
+    g_submit_for_curl = s;
+    s->pipe = p;
+    s->cfg = c;
+    s->keys = pipe_keys(p);
+    s->jobs = pipe_jobs(p);
+    s->ctr = pipe_counters(p, STAGE_SUBMIT);
+    s->stop_ring.efd = -1;
+    s->n_batches = n_batches;
+    s->bs = calloc(n_batches, sizeof(*s->bs));
+    s->tok_cap = RPC_TOKENS_TX;
+    s->toks = calloc(s->tok_cap, sizeof(*s->toks));
+    if (s->bs == NULL || s->toks == NULL)
+        goto fail;
+    /* endpoints */
+    s->n_eps = (unsigned)c->rpc_url.n;
+    s->eps = calloc(s->n_eps ? s->n_eps : 1, sizeof(*s->eps));
+    if (s->eps == NULL)
+        goto fail;
+    for (unsigned i = 0; i < s->n_eps; i++) {
+        struct endpoint *e = &s->eps[i];
+        snprintf(e->url, sizeof(e->url), "%s", c->rpc_url.v[i]);
+        e->headers = curl_slist_append(NULL, "Content-Type: application/json");
+        for (size_t h = 0; h < c->rpc_header.n; h++) {
+            /* URL=Name:Value: the header applies to the endpoint with that URL */
+            const char *spec = c->rpc_header.v[h];
+            const char *eq = strchr(spec, '=');
+            if (eq == NULL || (size_t)(eq - spec) != strlen(e->url) ||
+                strncmp(spec, e->url, (size_t)(eq - spec)) != 0)
+                continue;
+            e->headers = curl_slist_append(e->headers, eq + 1);
+        }
+        e->limit = (uint32_t)c->rpc_connections;
+        breaker_init(&e->br, (unsigned)c->breaker_error_rate, (uint32_t)c->breaker_window_ms,
+                     (uint32_t)c->breaker_min_requests, (uint32_t)c->breaker_cooldown_ms,
+                     (uint32_t)c->breaker_probes);
+    }
+    /* request pool */
+    s->n_reqs = (unsigned)c->rpc_connections * (s->n_eps ? s->n_eps : 1) + 8;
+    s->reqs = calloc(s->n_reqs, sizeof(*s->reqs));
+    if (s->reqs == NULL)
+        goto fail;
+    for (unsigned i = 0; i < s->n_reqs; i++) {
+        struct req *r = &s->reqs[i];
+        r->body = malloc(REQ_BODY_CAP);
+        r->resp = malloc(REQ_RESP_CAP);
+        r->easy = curl_easy_init();
+        if (!r->body || !r->resp || !r->easy)
+            goto fail;
+        curl_easy_setopt(r->easy, CURLOPT_PRIVATE, r);
+        curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, write_cb);
+        curl_easy_setopt(r->easy, CURLOPT_WRITEDATA, r);
+        curl_easy_setopt(r->easy, CURLOPT_HEADERFUNCTION, header_cb);
+        curl_easy_setopt(r->easy, CURLOPT_HEADERDATA, r);
+        curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(r->easy, CURLOPT_TCP_NODELAY, 1L);
+        curl_easy_setopt(r->easy, CURLOPT_TCP_KEEPALIVE, 1L);
+        curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, (long)c->rpc_timeout_ms);
+        curl_easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
+        r->next_free = s->free_reqs;
+        s->free_reqs = r;
+    }
+    if ((rc = nf_ring_init(&s->stop_ring, 4)) != 0)
+        goto fail;
+    rc = NF_ENOMEM;
+    s->base = event_base_new();
+    s->multi = curl_multi_init();
+    if (s->base == NULL || s->multi == NULL)
+        goto fail;
+    curl_multi_setopt(s->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
+    curl_multi_setopt(s->multi, CURLMOPT_SOCKETDATA, s);
+    curl_multi_setopt(s->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+    curl_multi_setopt(s->multi, CURLMOPT_TIMERDATA, s);
+    curl_multi_setopt(s->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)c->rpc_connections);
+    curl_multi_setopt(s->multi, CURLMOPT_MAXCONNECTS, (long)c->rpc_connections * 2);
+    s->ev_curl_timer = evtimer_new(s->base, on_curl_timer, s);
+    s->ev_in = event_new(s->base, pipe_submit_in(p)->efd, EV_READ | EV_PERSIST, on_in, s);
+    s->ev_lookup =
+        event_new(s->base, pipe_submit_lookup(p)->efd, EV_READ | EV_PERSIST, on_lookup_in, s);
+    s->ev_block = event_new(s->base, -1, EV_PERSIST, on_block_timer, s);
+    s->ev_retry = event_new(s->base, -1, EV_PERSIST, on_retry, s);
+    s->ev_stop = event_new(s->base, s->stop_ring.efd, EV_READ | EV_PERSIST, on_stop, s);
+    if (!s->ev_curl_timer || !s->ev_in || !s->ev_lookup || !s->ev_block || !s->ev_retry ||
+        !s->ev_stop)
+        goto fail;
+    for (uint32_t i = 0; i < n_batches; i++) {
+        s->bs[i].timer = NULL; /* created lazily per slot below */
+    }
+    struct timeval blk = {.tv_sec = (time_t)(c->block_hash_refresh_ms / 1000),
+                          .tv_usec = (suseconds_t)((c->block_hash_refresh_ms % 1000) * 1000)};
+    struct timeval retry = {0, 50000};
+    event_add(s->ev_in, NULL);
+    event_add(s->ev_lookup, NULL);
+    event_add(s->ev_block, &blk);
+    event_add(s->ev_retry, &retry);
+    event_add(s->ev_stop, NULL);
+    return s;
+fail:
+    if (err)
+        *err = rc;
+    submit_free(s);
+    return NULL;
+}
+
+int submit_bind_batch(struct submit_stage *s, struct batch *b)
+{
+    struct bstate *st = &s->bs[b->slot];
+    if (st->timer == NULL) {
+        st->timer = evtimer_new(s->base, on_batch_timer, b);
+        if (st->timer == NULL)
+            return NF_ENOMEM;
+    }
+    return 0;
+}
+
+void submit_expect_recovered(struct submit_stage *s, uint32_t n)
+{
+    s->recovered_left = n;
+}
+
+int submit_start(struct submit_stage *s)
+{
+    if (s->started)
+        return NF_ESTATE;
+    if (pthread_create(&s->thread, NULL, submit_main, s) != 0)
+        return NF_EIO;
+    s->started = 1;
+    return 0;
+}
+
+void submit_stop(struct submit_stage *s)
+{
+    if (s == NULL || !s->started)
+        return;
+    nf_ring_wake(&s->stop_ring);
+    pthread_join(s->thread, NULL);
+    s->started = 0;
+}
+
+void submit_free(struct submit_stage *s)
+{
+    if (s == NULL)
+        return;
+    submit_stop(s);
+    for (unsigned i = 0; s->reqs && i < s->n_reqs; i++) {
+        struct req *r = &s->reqs[i];
+        if (r->easy) {
+            if (s->multi)
+                curl_multi_remove_handle(s->multi, r->easy);
+            curl_easy_cleanup(r->easy);
+        }
+        free(r->body);
+        free(r->resp);
+    }
+    free(s->reqs);
+    for (uint32_t i = 0; s->bs && i < s->n_batches; i++)
+        if (s->bs[i].timer)
+            event_free(s->bs[i].timer);
+    free(s->bs);
+    for (unsigned i = 0; s->eps && i < s->n_eps; i++)
+        curl_slist_free_all(s->eps[i].headers);
+    free(s->eps);
+    struct event *evs[] = {s->ev_curl_timer, s->ev_in,    s->ev_lookup,
+                           s->ev_block,      s->ev_retry, s->ev_stop};
+    for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
+        if (evs[i])
+            event_free(evs[i]);
+    if (s->multi)
+        curl_multi_cleanup(s->multi);
+    if (s->base)
+        event_base_free(s->base);
+    if (s->stop_ring.efd != -1)
+        nf_ring_destroy(&s->stop_ring);
+    free(s->toks);
+    free(s);
+}
+
+int submit_all_open(struct submit_stage *s)
+{
+    uint64_t now = mono_ms();
+    for (unsigned i = 0; i < s->n_eps; i++)
+        if (breaker_state(&s->eps[i].br, now) != BREAKER_OPEN)
+            return 0;
+    return s->n_eps > 0;
+}
+
+void submit_stats(struct submit_stage *s, struct submit_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->sent = atomic_load_explicit(&s->sent, memory_order_relaxed);
+    out->resent = atomic_load_explicit(&s->resent, memory_order_relaxed);
+    out->succeeded = atomic_load_explicit(&s->succeeded, memory_order_relaxed);
+    out->action_errors = atomic_load_explicit(&s->action_errors, memory_order_relaxed);
+    out->dead = atomic_load_explicit(&s->dead, memory_order_relaxed);
+    out->lookups = atomic_load_explicit(&s->lookups_done, memory_order_relaxed);
+    out->inflight_batches = atomic_load_explicit(&s->inflight_batches, memory_order_relaxed);
+    for (int i = 0; i < RPC_KIND_COUNT && i < SUBMIT_KINDS; i++)
+        out->kind_count[i] = atomic_load_explicit(&s->kind_count[i], memory_order_relaxed);
+    for (int i = 0; i < 16; i++)
+        out->lat_hist[i] = atomic_load_explicit(&s->lat_hist[i], memory_order_relaxed);
+}
+
+unsigned submit_endpoint_count(struct submit_stage *s)
+{
+    return s->n_eps;
+}
+
+void submit_endpoint_info(struct submit_stage *s, unsigned i, struct submit_endpoint_info *out)
+{
+    struct endpoint *e = &s->eps[i];
+    snprintf(out->url, sizeof(out->url), "%s", e->url);
+    out->state = breaker_state(&e->br, mono_ms());
+    out->opens = breaker_opens(&e->br);
+    out->closes = breaker_closes(&e->br);
+    /* Plain fields written by the submit thread: figures only (torn reads are harmless on
+     * x86-64 for aligned 64-bit values). */
+    out->requests = __atomic_load_n(&e->requests, __ATOMIC_RELAXED);
+    out->errors = __atomic_load_n(&e->errors, __ATOMIC_RELAXED);
+    out->rate_limited = __atomic_load_n(&e->rate_limited, __ATOMIC_RELAXED);
+    out->inflight = __atomic_load_n(&e->inflight, __ATOMIC_RELAXED);
+    out->limit = __atomic_load_n(&e->limit, __ATOMIC_RELAXED);
+}
