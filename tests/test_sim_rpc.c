@@ -1,0 +1,178 @@
+/* test_sim_rpc: nearsim's JSON-RPC layer (sim_rpc) and flag parsing (sim_cfg) without HTTP:
+ * HTTP codes and error shapes of near-protocol.md section 3.8, send_tx waiting and polling,
+ * TIMEOUT_ERROR, the legacy in-result query error, call_function bytes, audit JSON. */
+#include <jansson.h>
+#include <sodium.h>
+
+#include "nf_err.h"
+#include "nf_test.h"
+#include "sim/sim_cfg.h"
+#include "sim/sim_rpc.h"
+#include "sim/sim_testutil.h"
+
+static json_t *call(struct sim_chain *c, const char *body, struct sim_rpc_reply *r)
+{
+    CHECK_EQ_INT(sim_rpc_handle(c, body, strlen(body), r), 0);
+    return r->body ? json_loads(r->body, 0, NULL) : NULL;
+}
+
+static const char *path_str(json_t *j, const char *a, const char *b, const char *c)
+{
+    json_t *v = json_object_get(j, a);
+    if (b)
+        v = json_object_get(v, b);
+    if (c)
+        v = json_object_get(v, c);
+    return json_is_string(v) ? json_string_value(v) : "";
+}
+
+int main(void)
+{
+    if (sodium_init() < 0)
+        return 1;
+    struct sim_chain_cfg cfg;
+    t_small_cfg(&cfg);
+    struct nf_keypair *kp = t_key(11);
+    struct sim_chain *c = t_chain(&cfg, kp);
+    struct sim_rpc_reply r;
+    json_t *j;
+
+    j = call(c, "{nope", &r);
+    CHECK_EQ_INT(r.http_status, 400);
+    CHECK_EQ_STR(path_str(j, "error", "cause", "name"), "PARSE_ERROR");
+    CHECK_EQ_INT(json_integer_value(json_object_get(json_object_get(j, "error"), "code")), -32700);
+    json_decref(j);
+    sim_rpc_reply_free(&r);
+
+    j = call(c, "{\"jsonrpc\":\"2.0\",\"id\":\"x\",\"method\":\"nope\",\"params\":[]}", &r);
+    CHECK_EQ_INT(r.http_status, 400);
+    CHECK_EQ_STR(path_str(j, "error", "cause", "name"), "METHOD_NOT_FOUND");
+    CHECK_EQ_STR(path_str(j, "id", NULL, NULL), "x");
+    json_decref(j);
+    sim_rpc_reply_free(&r);
+
+    j = call(c,
+             "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"send_tx\",\"params\":{\"signed_tx_"
+             "base64\":\"AAAA\"}}",
+             &r);
+    CHECK_EQ_INT(r.http_status, 400);
+    CHECK_EQ_STR(path_str(j, "error", "name", NULL), "REQUEST_VALIDATION_ERROR");
+    json_decref(j);
+    sim_rpc_reply_free(&r);
+
+    /* a real tx: pending at EXECUTED_OPTIMISTIC, answered after two blocks */
+    const char *const to[] = {"user-0.test.near"};
+    size_t len;
+    uint8_t *raw = t_transfers(kp, c, 99000001ull, to, 1, 2, "rpc", 30000000000000ull, &len);
+    char b64[4096], body[4600];
+    sodium_bin2base64(b64, sizeof(b64), raw, len, sodium_base64_VARIANT_ORIGINAL);
+    snprintf(
+        body, sizeof(body),
+        "{\"jsonrpc\":\"2.0\",\"id\":\"s\",\"method\":\"send_tx\",\"params\":{\"signed_tx_base64\":"
+        "\"%s\",\"wait_until\":\"EXECUTED_OPTIMISTIC\"}}",
+        b64);
+    CHECK_EQ_INT(sim_rpc_handle(c, body, strlen(body), &r), 0);
+    CHECK(r.pending && r.submitted);
+    struct sim_rpc_reply p;
+    memset(&p, 0, sizeof(p));
+    CHECK_EQ_INT(sim_rpc_poll(c, &r.wait, &p), 0);
+    sim_chain_produce_block(c, 2000000000ull);
+    CHECK_EQ_INT(sim_rpc_poll(c, &r.wait, &p), 0);
+    sim_chain_produce_block(c, 3000000000ull);
+    CHECK_EQ_INT(sim_rpc_poll(c, &r.wait, &p), 1);
+    CHECK_EQ_INT(p.http_status, 200);
+    j = json_loads(p.body, 0, NULL);
+    json_t *res = json_object_get(j, "result");
+    CHECK_EQ_STR(path_str(res, "final_execution_status", NULL, NULL), "EXECUTED_OPTIMISTIC");
+    CHECK_EQ_STR(path_str(res, "status", "SuccessValue", NULL), "");
+    json_t *ro = json_object_get(res, "receipts_outcome");
+    CHECK_EQ_INT(json_array_size(ro), 1);
+    json_t *logs = json_object_get(json_object_get(json_array_get(ro, 0), "outcome"), "logs");
+    CHECK_EQ_INT(json_array_size(logs), 2);
+    CHECK_EQ_STR(
+        json_string_value(json_array_get(logs, 1)),
+        "EVENT_JSON:{\"standard\":\"nep141\",\"version\":\"1.0.0\",\"event\":\"ft_transfer\","
+        "\"data\":[{\"old_owner_id\":\"distributor.test.near\",\"new_owner_id\":\"user-0.test."
+        "near\",\"amount\":\"1001\",\"memo\":\"rpc-1\"}]}");
+    json_t *tout = json_object_get(json_object_get(res, "transaction_outcome"), "outcome");
+    CHECK_EQ_INT(json_integer_value(json_object_get(tout, "gas_burnt")),
+                 (long long)sim_chain_find_tx(c, r.wait.hash)->send_gas);
+    json_decref(j);
+    sim_rpc_reply_free(&p);
+    /* timeout shape */
+    sim_rpc_timeout(&r.wait, &p);
+    CHECK_EQ_INT(p.http_status, 408);
+    CHECK(p.body &&
+          strcmp(p.body, "{\"jsonrpc\":\"2.0\",\"id\":\"s\",\"error\":{\"name\":\"HANDLER_"
+                         "ERROR\",\"cause\":{\"name\":\"TIMEOUT_ERROR\"},\"code\":-32000,"
+                         "\"message\":\"Server error\",\"data\":\"Timeout\"}}") == 0);
+    sim_rpc_reply_free(&p);
+    sim_rpc_reply_free(&r);
+    /* the same tx again: stale nonce, but known hash -> outcome, not InvalidNonce */
+    j = call(c, body, &r);
+    CHECK_EQ_INT(r.http_status, 200);
+    CHECK_EQ_STR(path_str(j, "result", "final_execution_status", NULL), "EXECUTED_OPTIMISTIC");
+    json_decref(j);
+    sim_rpc_reply_free(&r);
+    free(raw);
+
+    j = call(c,
+             "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"query\",\"params\":{\"request_type\":"
+             "\"view_access_key\",\"finality\":\"final\",\"account_id\":\"distributor.test.near\","
+             "\"public_key\":\"ed25519:FVen3X669xLzsi6N2V91DoiyzHzg1uAgqiT8jZ9nS96Z\"}}",
+             &r);
+    CHECK_EQ_INT(r.http_status, 200);
+    CHECK_EQ_STR(
+        path_str(j, "result", "error", NULL),
+        "access key ed25519:FVen3X669xLzsi6N2V91DoiyzHzg1uAgqiT8jZ9nS96Z does not exist while "
+        "viewing");
+    json_decref(j);
+    sim_rpc_reply_free(&r);
+
+    /* ft_balance_of {"account_id":"user-0.test.near"} -> "1001" as bytes */
+    j = call(c,
+             "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"query\",\"params\":{\"request_type\":"
+             "\"call_function\",\"finality\":\"optimistic\",\"account_id\":\"ft.test.near\","
+             "\"method_name\":\"ft_balance_of\",\"args_base64\":"
+             "\"eyJhY2NvdW50X2lkIjoidXNlci0wLnRlc3QubmVhciJ9\"}}",
+             &r);
+    json_t *bytes = json_object_get(json_object_get(j, "result"), "result");
+    char text[16] = {0};
+    for (size_t i = 0; i < json_array_size(bytes) && i < 15; i++)
+        text[i] = (char)json_integer_value(json_array_get(bytes, i));
+    CHECK_EQ_STR(text, "\"2001\""); /* 1000 + 1001 */
+    json_decref(j);
+    sim_rpc_reply_free(&r);
+
+    size_t alen;
+    char *audit = sim_rpc_audit(c, "rpc-0", &alen);
+    j = json_loads(audit, 0, NULL);
+    CHECK(json_is_true(json_object_get(j, "supply_conserved")));
+    CHECK_EQ_INT(json_integer_value(json_object_get(j, "transfers_applied")), 2);
+    CHECK_EQ_INT(json_integer_value(json_object_get(json_object_get(j, "memo"), "count")), 1);
+    json_decref(j);
+    free(audit);
+    char *memos = sim_rpc_memos(c, &alen);
+    CHECK(memos && strstr(memos, "{\"memo\":\"rpc-1\",\"count\":1}\n") != NULL);
+    free(memos);
+
+    /* flags */
+    uint64_t v;
+    CHECK_EQ_INT(sim_cfg_parse_u64("300T", &v), 0);
+    CHECK_EQ_INT(v, 300000000000000ull);
+    CHECK_EQ_INT(sim_cfg_parse_u64("1X", &v), NF_EINVAL);
+    struct sim_cfg scfg;
+    char err[200];
+    char *argv[] = {"nearsim", "--keys", "3", "--max-prepaid-gas=300T", "--error-kind", "mixed"};
+    CHECK_EQ_INT(sim_cfg_parse(&scfg, 6, argv, stdout, err, sizeof(err)), 0);
+    CHECK_EQ_INT(scfg.keys, 3);
+    CHECK_EQ_INT(scfg.chain.max_prepaid_gas, 300000000000000ull);
+    CHECK_EQ_INT(scfg.faults.error_kind, SIM_ERR_MIXED);
+    char *bad[] = {"nearsim", "--keys", "x"};
+    CHECK_EQ_INT(sim_cfg_parse(&scfg, 3, bad, stdout, err, sizeof(err)), NF_ECONFIG);
+    CHECK(strstr(err, "--keys") != NULL);
+
+    sim_chain_free(c);
+    keys_free(kp);
+    return nf_test_report("test_sim_rpc");
+}
