@@ -1,0 +1,1333 @@
+/* http_api: the ingest stage's HTTP routes, run by each ingest thread on its own requests. POST
+ * routes (native /v1/transfers, the Node /send-ft and the Rust /transfer drop-ins) parse the body
+ * with req_json into the thread's scratch, fill jobs from the pipeline's slab, lend them to the
+ * pipeline and answer when PIPE_MSG_ACCEPTED (durable) or the awaited PIPE_MSG_JOB messages come
+ * back through the thread's reply ring, or when the context's wait timer fires. GET routes read
+ * published job fields (status with acquire, id re-checked after the copy) and the pipeline's
+ * health/metrics/stages text. Replies are written with jw into the thread's fixed buffer. Owns
+ * nothing beyond what ingest.c lends it; never blocks and never allocates. */
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "base58.h"
+#include "ingest_int.h"
+#include "jw.h"
+#include "nf_err.h"
+
+/* A consistent copy of a job's published fields. */
+struct job_view {
+    uint64_t id;
+    enum job_status st;
+    uint8_t has_memo;
+    uint8_t has_tx;
+    uint8_t final_seen;
+    uint16_t attempts;
+    size_t receiver_len;
+    size_t memo_len;
+    char receiver[JOB_RECEIVER_MAX + 1];
+    char memo[JOB_MEMO_MAX + 1];
+    char error[JOB_ERROR_MAX];
+    nf_u128 amount;
+    uint8_t tx_hash[32];
+    uint64_t accepted_ms, signed_ms, submitted_ms, done_ms;
+};
+
+/* ---- small helpers --------------------------------------------------------------------------- */
+
+static int tx_hash_set(const uint8_t h[32])
+{
+    uint8_t acc = 0;
+    for (int i = 0; i < 32; i++)
+        acc |= h[i];
+    return acc != 0;
+}
+
+/* job_view_read: copies job id's published fields. allow_claimed: also a job that is not durable
+ * yet (the caller's own). 0 or NF_ENOTFOUND (free, reused slot, or not visible yet). */
+static int job_view_read(struct job_slab *s, uint64_t id, int allow_claimed, struct job_view *v)
+{
+    if (id == 0)
+        return NF_ENOTFOUND;
+    const struct job *j = job_slot(s, id);
+    if (atomic_load_explicit(&j->id, memory_order_acquire) != id)
+        return NF_ENOTFOUND;
+    enum job_status st = job_get_status(j); /* acquire: pairs with the owner's job_set_status */
+    if (st == JOB_FREE || (st == JOB_CLAIMED && !allow_claimed))
+        return NF_ENOTFOUND;
+    v->id = id;
+    v->st = st;
+    v->has_memo = j->has_memo;
+    v->final_seen = j->final_seen;
+    v->attempts = j->attempts;
+    v->receiver_len = j->receiver_len <= JOB_RECEIVER_MAX ? j->receiver_len : JOB_RECEIVER_MAX;
+    memcpy(v->receiver, j->receiver, v->receiver_len);
+    v->receiver[v->receiver_len] = '\0';
+    v->memo_len = j->memo_len <= JOB_MEMO_MAX ? j->memo_len : JOB_MEMO_MAX;
+    memcpy(v->memo, j->memo, v->memo_len);
+    v->memo[v->memo_len] = '\0';
+    v->amount = j->amount;
+    v->accepted_ms = j->accepted_ms;
+    v->signed_ms = j->signed_ms;
+    v->submitted_ms = j->submitted_ms;
+    v->done_ms = j->done_ms;
+    memcpy(v->tx_hash, j->tx_hash, sizeof(v->tx_hash));
+    v->has_tx = (st >= JOB_SIGNED && st <= JOB_FAILED) && tx_hash_set(v->tx_hash);
+    v->error[0] = '\0';
+    if (st == JOB_FAILED) {
+        memcpy(v->error, j->error, sizeof(v->error));
+        v->error[sizeof(v->error) - 1] = '\0';
+    }
+    /* Seqlock check: the slot was not handed to another transfer while we copied. */
+    atomic_thread_fence(memory_order_acquire);
+    if (atomic_load_explicit(&j->id, memory_order_relaxed) != id)
+        return NF_ENOTFOUND;
+    return 0;
+}
+
+/* The current status of job id, or -1 when the slot no longer holds it. */
+static int job_status_of(struct job_slab *s, uint64_t id)
+{
+    const struct job *j = job_slot(s, id);
+    if (atomic_load_explicit(&j->id, memory_order_acquire) != id)
+        return -1;
+    enum job_status st = job_get_status(j);
+    if (atomic_load_explicit(&j->id, memory_order_relaxed) != id)
+        return -1;
+    return (int)st;
+}
+
+static const char *native_status(int st)
+{
+    if (st < 0)
+        return "unknown";
+    if (st == JOB_CLAIMED)
+        return "pending";
+    return job_status_name((enum job_status)st);
+}
+
+static const char *node_status(enum job_status st)
+{
+    switch (st) {
+    case JOB_SIGNED:
+        return "processing";
+    case JOB_SUBMITTED:
+        return "submitted";
+    case JOB_EXECUTED:
+        return "finalized";
+    case JOB_FAILED:
+        return "failed";
+    default:
+        return "queued";
+    }
+}
+
+static void jw_id(struct jw *w, uint64_t id)
+{
+    char b[24];
+    snprintf(b, sizeof(b), "%llu", (unsigned long long)id);
+    jw_str(w, b);
+}
+
+static void jw_time(struct jw *w, uint64_t ms)
+{
+    if (ms == 0) {
+        jw_null(w);
+        return;
+    }
+    char b[40];
+    time_t s = (time_t)(ms / 1000u);
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    size_t n = strftime(b, sizeof(b), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(b + n, sizeof(b) - n, ".%03uZ", (unsigned)(ms % 1000u));
+    jw_str(w, b);
+}
+
+static void jw_tx(struct jw *w, const struct job_view *v)
+{
+    if (v->has_tx)
+        jw_base58(w, v->tx_hash, 32);
+    else
+        jw_null(w);
+}
+
+static void jw_memo(struct jw *w, const struct job_view *v)
+{
+    if (v->has_memo)
+        jw_strn(w, v->memo, v->memo_len);
+    else
+        jw_null(w);
+}
+
+static int parse_u64_dec(const char *s, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (*s == '\0')
+        return NF_EINVAL;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return NF_EINVAL;
+        unsigned d = (unsigned)(*s - '0');
+        if (v > (UINT64_MAX - d) / 10u)
+            return NF_ERANGE;
+        v = v * 10u + d;
+    }
+    *out = v;
+    return 0;
+}
+
+static uint64_t body_hash(const struct req_transfer *it)
+{
+    /* FNV-1a 64 over receiver, NUL, amount (16 bytes LE), has_memo, memo. */
+    uint64_t h = 0xcbf29ce484222325ull;
+#define FNV(byte)                                                                                  \
+    do {                                                                                           \
+        h ^= (uint8_t)(byte);                                                                      \
+        h *= 0x100000001b3ull;                                                                     \
+    } while (0)
+    for (size_t i = 0; i < it->receiver_len; i++)
+        FNV(it->receiver[i]);
+    FNV(0);
+    uint8_t le[16];
+    u128_to_le(it->amount, le);
+    for (int i = 0; i < 16; i++)
+        FNV(le[i]);
+    FNV(it->has_memo ? 1 : 0);
+    if (it->has_memo)
+        for (size_t i = 0; i < it->memo_len; i++)
+            FNV(it->memo[i]);
+#undef FNV
+    return h;
+}
+
+/* Receiver-side failures (the Rust drop-in answers them 400, everything else 500). */
+static int error_is_receiver(const char *e)
+{
+    static const char *const marks[] = {"does not exist", "DoesNotExist", "not registered",
+                                        "storage",        "receiver",     "Receiver"};
+    for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++)
+        if (strstr(e, marks[i]) != NULL)
+            return 1;
+    return 0;
+}
+
+/* ---- sending --------------------------------------------------------------------------------- */
+
+static const char reply_too_large[] = "{\"error\":\"reply too large\"}";
+
+static void send_jw(struct ingest_thread *t,
+                    struct evhttp_request *req,
+                    int route,
+                    int code,
+                    struct jw *w,
+                    uint64_t start_ns)
+{
+    size_t len = 0;
+    if (jw_finish(w, &len) != 0)
+        ingest_send(t, req, route, 500, NULL, reply_too_large, sizeof(reply_too_large) - 1,
+                    start_ns);
+    else
+        ingest_send(t, req, route, code, NULL, w->buf, len, start_ns);
+}
+
+static void ctx_send_jw(struct ingest_ctx *c, int code, struct jw *w)
+{
+    size_t len = 0;
+    if (jw_finish(w, &len) != 0)
+        ingest_ctx_send(c, 500, reply_too_large, sizeof(reply_too_large) - 1);
+    else
+        ingest_ctx_send(c, code, w->buf, len);
+}
+
+/* Error body in the route's own shape: native {"error","field","reason"}; drop-ins {"error"}. */
+static void
+write_error(struct jw *w, int route, const char *error, const char *field, const char *reason)
+{
+    jw_obj_begin(w);
+    jw_key(w, "error");
+    if (route == INGEST_ROUTE_SEND_FT || route == INGEST_ROUTE_RUST_TRANSFER ||
+        route == INGEST_ROUTE_NODE_JOB_GET || route == INGEST_ROUTE_NODE_TX_GET) {
+        if (reason != NULL && field != NULL && field[0] != '\0') {
+            char b[260];
+            snprintf(b, sizeof(b), "%s: %s", field, reason);
+            jw_str(w, b);
+        } else if (reason != NULL) {
+            jw_str(w, reason);
+        } else {
+            jw_str(w, error);
+        }
+    } else {
+        jw_str(w, error);
+        if (field != NULL) {
+            jw_key(w, "field");
+            jw_str(w, field);
+        }
+        if (reason != NULL) {
+            jw_key(w, "reason");
+            jw_str(w, reason);
+        }
+    }
+    jw_obj_end(w);
+}
+
+static void send_error(struct ingest_thread *t,
+                       struct evhttp_request *req,
+                       int route,
+                       int code,
+                       const char *error,
+                       const char *field,
+                       const char *reason,
+                       uint64_t start_ns)
+{
+    struct jw w;
+    jw_init_fixed(&w, t->out, t->out_cap);
+    write_error(&w, route, error, field, reason);
+    send_jw(t, req, route, code, &w, start_ns);
+}
+
+static void write_overloaded(struct ingest_thread *t, struct jw *w, int route, const char *why)
+{
+    struct ingest *in = t->in;
+    unsigned retry = pipe_retry_after_s(in->pipe);
+    jw_obj_begin(w);
+    jw_key(w, "error");
+    if (route == INGEST_ROUTE_SEND_FT || route == INGEST_ROUTE_RUST_TRANSFER) {
+        jw_str(w, "Service overloaded, please retry later");
+        if (route == INGEST_ROUTE_SEND_FT) {
+            uint64_t pending = 0;
+            for (unsigned i = 0; i < in->nthreads; i++)
+                if (in->threads[i].stats != NULL)
+                    pending += ingest_stat_get(&in->threads[i].stats->ctx_in_use);
+            jw_key(w, "details");
+            jw_str(w, why);
+            jw_key(w, "pendingJobs");
+            jw_u64(w, pending);
+            jw_key(w, "capacity");
+            jw_u64(w, (uint64_t)in->ctx_per_thread * in->nthreads);
+            jw_key(w, "retryAfterSeconds");
+            jw_u64(w, retry);
+        }
+    } else {
+        jw_str(w, "overloaded");
+        jw_key(w, "reason");
+        jw_str(w, why);
+        jw_key(w, "retry_after_s");
+        jw_u64(w, retry);
+    }
+    jw_obj_end(w);
+}
+
+static void send_overloaded(struct ingest_thread *t,
+                            struct evhttp_request *req,
+                            int route,
+                            const char *why,
+                            uint64_t start_ns)
+{
+    struct jw w;
+    jw_init_fixed(&w, t->out, t->out_cap);
+    write_overloaded(t, &w, route, why);
+    send_jw(t, req, route, 503, &w, start_ns);
+}
+
+/* ---- job objects ----------------------------------------------------------------------------- */
+
+static void write_native_job(struct jw *w, const struct job_view *v)
+{
+    jw_obj_begin(w);
+    jw_key(w, "id");
+    jw_id(w, v->id);
+    jw_key(w, "status");
+    jw_str(w, native_status((int)v->st));
+    jw_key(w, "receiver_id");
+    jw_strn(w, v->receiver, v->receiver_len);
+    jw_key(w, "amount");
+    jw_u128_str(w, v->amount);
+    jw_key(w, "memo");
+    jw_memo(w, v);
+    jw_key(w, "tx_hash");
+    jw_tx(w, v);
+    jw_key(w, "error");
+    if (v->st == JOB_FAILED)
+        jw_str(w, v->error);
+    else
+        jw_null(w);
+    jw_key(w, "accepted_at");
+    jw_time(w, v->accepted_ms);
+    jw_key(w, "signed_at");
+    jw_time(w, v->signed_ms);
+    jw_key(w, "submitted_at");
+    jw_time(w, v->submitted_ms);
+    jw_key(w, "done_at");
+    jw_time(w, v->done_ms);
+    jw_key(w, "attempts");
+    jw_u64(w, v->attempts);
+    jw_obj_end(w);
+}
+
+static void write_node_job(struct jw *w, const struct job_view *v)
+{
+    uint64_t updated = v->accepted_ms;
+    if (v->signed_ms > updated)
+        updated = v->signed_ms;
+    if (v->submitted_ms > updated)
+        updated = v->submitted_ms;
+    if (v->done_ms > updated)
+        updated = v->done_ms;
+    jw_obj_begin(w);
+    jw_key(w, "id");
+    jw_id(w, v->id);
+    jw_key(w, "createdAt");
+    jw_time(w, v->accepted_ms);
+    jw_key(w, "updatedAt");
+    jw_time(w, updated);
+    if (v->submitted_ms != 0) {
+        jw_key(w, "submittedAt");
+        jw_time(w, v->submitted_ms);
+    }
+    jw_key(w, "status");
+    jw_str(w, node_status(v->st));
+    jw_key(w, "receiverId");
+    jw_strn(w, v->receiver, v->receiver_len);
+    jw_key(w, "amount");
+    jw_u128_str(w, v->amount);
+    jw_key(w, "memo");
+    jw_memo(w, v);
+    jw_key(w, "attempts");
+    jw_u64(w, v->attempts);
+    jw_key(w, "txHash");
+    jw_tx(w, v);
+    jw_key(w, "batchId");
+    jw_tx(w, v);
+    jw_key(w, "lastError");
+    if (v->st == JOB_FAILED)
+        jw_str(w, v->error);
+    else
+        jw_null(w);
+    jw_obj_end(w);
+}
+
+/* Node /transfer/tx item and /send-ft result item. */
+static void write_node_item(struct jw *w, const struct job_view *v, int for_tx)
+{
+    jw_obj_begin(w);
+    jw_key(w, "jobId");
+    jw_id(w, v->id);
+    jw_key(w, "receiverId");
+    jw_strn(w, v->receiver, v->receiver_len);
+    jw_key(w, "amount");
+    jw_u128_str(w, v->amount);
+    jw_key(w, "memo");
+    jw_memo(w, v);
+    if (!for_tx) {
+        jw_key(w, "transactionHash");
+        jw_tx(w, v);
+    }
+    jw_key(w, "status");
+    jw_str(w, node_status(v->st));
+    jw_key(w, "batchId");
+    jw_tx(w, v);
+    jw_key(w, "submittedAt");
+    jw_time(w, v->submitted_ms);
+    if (for_tx) {
+        jw_key(w, "attempts");
+        jw_u64(w, v->attempts);
+        jw_key(w, "lastError");
+        if (v->st == JOB_FAILED)
+            jw_str(w, v->error);
+        else
+            jw_null(w);
+    }
+    jw_obj_end(w);
+}
+
+/* ---- answers for requests held in a context -------------------------------------------------- */
+
+static struct job *ctx_job(const struct ingest_ctx *c, uint32_t i)
+{
+    return job_slot(c->t->in->slab, c->first_id + i);
+}
+
+static void ctx_mark(struct ingest_ctx *c, uint32_t i)
+{
+    uint64_t bit = 1ull << (i % 64u);
+    if (c->done_bits[i / 64u] & bit)
+        return;
+    c->done_bits[i / 64u] |= bit;
+    c->done++;
+}
+
+static int ctx_marked(const struct ingest_ctx *c, uint32_t i)
+{
+    return (c->done_bits[i / 64u] >> (i % 64u)) & 1u;
+}
+
+static int wait_reached(const struct ingest_ctx *c, const struct job *j, int st)
+{
+    if (st == JOB_FAILED)
+        return 1;
+    if (c->wait_final)
+        return st == JOB_EXECUTED && j->final_seen;
+    if (c->wait_level == JOB_EXECUTED)
+        return st == JOB_EXECUTED;
+    return st == JOB_SUBMITTED || st == JOB_EXECUTED;
+}
+
+/* One native item: {"id","status"} plus tx_hash/error when known; repeats answer the original. */
+static void write_native_item(struct ingest_ctx *c, struct jw *w, uint32_t i)
+{
+    struct job_slab *slab = c->t->in->slab;
+    uint64_t id = c->first_id + i;
+    const struct job *j = ctx_job(c, i);
+    jw_obj_begin(w);
+    if (!c->accepted) {
+        jw_key(w, "id");
+        jw_id(w, id);
+        jw_key(w, "status");
+        jw_str(w, "pending");
+        jw_obj_end(w);
+        return;
+    }
+    if (j->dup_conflict) {
+        jw_key(w, "id");
+        jw_null(w);
+        jw_key(w, "status");
+        jw_str(w, "rejected");
+        jw_key(w, "error");
+        jw_str(w, "idempotency key already used with a different body");
+        char field[48];
+        snprintf(field, sizeof(field), "transfers[%u].idempotency_key", (unsigned)i);
+        jw_key(w, "field");
+        jw_str(w, field);
+        jw_obj_end(w);
+        return;
+    }
+    uint64_t show = j->dup_of ? j->dup_of : id;
+    jw_key(w, "id");
+    jw_id(w, show);
+    if (c->wait_level == 0 && !j->dup_of) {
+        /* Hot path (plain 202): the status alone, no copy of the job. */
+        jw_key(w, "status");
+        jw_str(w, native_status(job_status_of(slab, id)));
+    } else {
+        struct job_view v;
+        if (job_view_read(slab, show, 0, &v) != 0) {
+            jw_key(w, "status");
+            jw_str(w, "unknown");
+        } else {
+            jw_key(w, "status");
+            jw_str(w, native_status((int)v.st));
+            if (v.has_tx) {
+                jw_key(w, "tx_hash");
+                jw_tx(w, &v);
+            }
+            if (v.st == JOB_FAILED) {
+                jw_key(w, "error");
+                jw_str(w, v.error);
+            }
+        }
+    }
+    if (j->dup_of) {
+        jw_key(w, "duplicate");
+        jw_bool(w, 1);
+    }
+    jw_obj_end(w);
+}
+
+static void answer_native(struct ingest_ctx *c, int timed_out)
+{
+    struct ingest_thread *t = c->t;
+    struct jw w;
+    jw_init_fixed(&w, t->out, t->out_cap);
+    int code = (c->wait_level != 0 && !timed_out && c->accepted) ? 200 : 202;
+    if (!c->is_batch) {
+        const struct job *j = ctx_job(c, 0);
+        if (c->accepted && j->dup_conflict) {
+            write_error(&w, c->route, "idempotency key already used with a different body",
+                        c->idem_header ? "Idempotency-Key" : "idempotency_key",
+                        "a transfer with this key exists and its receiver, amount or memo differ");
+            ctx_send_jw(c, 422, &w);
+            return;
+        }
+        write_native_item(c, &w, 0);
+    } else {
+        jw_obj_begin(&w);
+        jw_key(&w, "transfers");
+        jw_arr_begin(&w);
+        for (uint32_t i = 0; i < c->n; i++)
+            write_native_item(c, &w, i);
+        jw_arr_end(&w);
+        jw_obj_end(&w);
+    }
+    ctx_send_jw(c, code, &w);
+}
+
+static void answer_send_ft(struct ingest_ctx *c, int timed_out)
+{
+    struct ingest_thread *t = c->t;
+    struct job_slab *slab = t->in->slab;
+    struct jw w;
+    jw_init_fixed(&w, t->out, t->out_cap);
+    char details[160];
+    if (!c->accepted) {
+        snprintf(details, sizeof(details), "job %llu is not durable yet after %llu ms",
+                 (unsigned long long)c->first_id, (unsigned long long)t->in->wait_timeout_ms);
+        jw_obj_begin(&w);
+        jw_key(&w, "error");
+        jw_str(&w, "Transfer not submitted yet");
+        jw_key(&w, "details");
+        jw_str(&w, details);
+        jw_key(&w, "jobId");
+        jw_id(&w, c->first_id);
+        jw_obj_end(&w);
+        ctx_send_jw(c, 504, &w);
+        return;
+    }
+    if (!c->is_batch) {
+        struct job_view v;
+        if (job_view_read(slab, c->first_id, 0, &v) != 0) {
+            write_error(&w, c->route, NULL, NULL, "Failed to initiate FT transfer");
+            ctx_send_jw(c, 500, &w);
+            return;
+        }
+        jw_obj_begin(&w);
+        if (v.st == JOB_FAILED) {
+            jw_key(&w, "error");
+            jw_str(&w, "Failed to initiate FT transfer");
+            jw_key(&w, "details");
+            jw_str(&w, v.error);
+            jw_obj_end(&w);
+            ctx_send_jw(c, 500, &w);
+            return;
+        }
+        if (v.st != JOB_SUBMITTED && v.st != JOB_EXECUTED) {
+            snprintf(details, sizeof(details), "job %llu is still %s after %llu ms",
+                     (unsigned long long)v.id, node_status(v.st),
+                     (unsigned long long)t->in->wait_timeout_ms);
+            jw_key(&w, "error");
+            jw_str(&w, "Transfer not submitted yet");
+            jw_key(&w, "details");
+            jw_str(&w, details);
+            jw_key(&w, "jobId");
+            jw_id(&w, v.id);
+            jw_key(&w, "status");
+            jw_str(&w, node_status(v.st));
+            jw_obj_end(&w);
+            ctx_send_jw(c, 504, &w);
+            return;
+        }
+        jw_key(&w, "success");
+        jw_bool(&w, 1);
+        jw_key(&w, "jobId");
+        jw_id(&w, v.id);
+        jw_key(&w, "transactionHash");
+        jw_tx(&w, &v);
+        jw_key(&w, "receiverId");
+        jw_strn(&w, v.receiver, v.receiver_len);
+        jw_key(&w, "amount");
+        jw_u128_str(&w, v.amount);
+        jw_key(&w, "status");
+        jw_str(&w, node_status(v.st));
+        jw_key(&w, "batchId");
+        jw_tx(&w, &v);
+        jw_key(&w, "submittedAt");
+        jw_time(&w, v.submitted_ms);
+        jw_key(&w, "message");
+        jw_str(&w, "FT transfer executed successfully");
+        jw_obj_end(&w);
+        ctx_send_jw(c, 200, &w);
+        return;
+    }
+    /* Batch form. First pass: outcome counts and the first transaction hash. */
+    uint32_t failed = 0, pending = 0;
+    int have_first = 0;
+    struct job_view first_tx;
+    char first_error[JOB_ERROR_MAX] = "";
+    for (uint32_t i = 0; i < c->n; i++) {
+        struct job_view v;
+        if (job_view_read(slab, c->first_id + i, 0, &v) != 0) {
+            failed++;
+            continue;
+        }
+        if (v.st == JOB_FAILED) {
+            if (failed++ == 0)
+                memcpy(first_error, v.error, sizeof(first_error));
+        } else if (v.st != JOB_SUBMITTED && v.st != JOB_EXECUTED) {
+            pending++;
+        }
+        if (!have_first && v.has_tx) {
+            first_tx = v;
+            have_first = 1;
+        }
+    }
+    (void)timed_out;
+    if (failed == c->n) {
+        jw_obj_begin(&w);
+        jw_key(&w, "error");
+        jw_str(&w, "Failed to initiate FT transfer");
+        jw_key(&w, "details");
+        jw_str(&w, first_error[0] ? first_error : "every transfer failed");
+        jw_obj_end(&w);
+        ctx_send_jw(c, 500, &w);
+        return;
+    }
+    jw_obj_begin(&w);
+    jw_key(&w, "success");
+    jw_bool(&w, pending == 0);
+    if (pending != 0) {
+        snprintf(details, sizeof(details), "%u of %u transfers not submitted after %llu ms",
+                 (unsigned)pending, (unsigned)c->n, (unsigned long long)t->in->wait_timeout_ms);
+        jw_key(&w, "error");
+        jw_str(&w, "Transfer not submitted yet");
+        jw_key(&w, "details");
+        jw_str(&w, details);
+    }
+    jw_key(&w, "jobIds");
+    jw_arr_begin(&w);
+    for (uint32_t i = 0; i < c->n; i++)
+        jw_id(&w, c->first_id + i);
+    jw_arr_end(&w);
+    jw_key(&w, "transactionHash");
+    if (have_first)
+        jw_tx(&w, &first_tx);
+    else
+        jw_null(&w);
+    jw_key(&w, "transfers");
+    jw_u64(&w, c->n);
+    jw_key(&w, "batchId");
+    if (have_first)
+        jw_tx(&w, &first_tx);
+    else
+        jw_null(&w);
+    jw_key(&w, "results");
+    jw_arr_begin(&w);
+    for (uint32_t i = 0; i < c->n; i++) {
+        struct job_view v;
+        if (job_view_read(slab, c->first_id + i, 0, &v) != 0) {
+            jw_obj_begin(&w);
+            jw_key(&w, "jobId");
+            jw_id(&w, c->first_id + i);
+            jw_key(&w, "status");
+            jw_str(&w, "unknown");
+            jw_obj_end(&w);
+            continue;
+        }
+        write_node_item(&w, &v, 0);
+    }
+    jw_arr_end(&w);
+    jw_key(&w, "message");
+    jw_str(&w, pending == 0 ? "FT transfer executed successfully"
+                            : "Some transfers are not submitted yet");
+    jw_obj_end(&w);
+    ctx_send_jw(c, pending == 0 ? 200 : 504, &w);
+}
+
+static void answer_rust(struct ingest_ctx *c)
+{
+    struct ingest_thread *t = c->t;
+    struct jw w;
+    jw_init_fixed(&w, t->out, t->out_cap);
+    char msg[JOB_ERROR_MAX + 64];
+    struct job_view v;
+    int found = c->accepted && job_view_read(t->in->slab, c->first_id, 0, &v) == 0;
+    jw_obj_begin(&w);
+    if (found && v.st == JOB_EXECUTED) {
+        jw_key(&w, "tx_hash");
+        jw_tx(&w, &v);
+        jw_obj_end(&w);
+        ctx_send_jw(c, 200, &w);
+        return;
+    }
+    if (found && v.st == JOB_FAILED) {
+        int receiver = error_is_receiver(v.error);
+        if (!receiver)
+            snprintf(msg, sizeof(msg), "Transfer failed: %s", v.error);
+        jw_key(&w, "error");
+        jw_str(&w, receiver ? v.error : msg);
+        jw_obj_end(&w);
+        ctx_send_jw(c, receiver ? 400 : 500, &w);
+        return;
+    }
+    snprintf(msg, sizeof(msg), "transfer %llu still %s after %llu ms",
+             (unsigned long long)c->first_id,
+             !c->accepted ? "pending" : (found ? native_status((int)v.st) : "unknown"),
+             (unsigned long long)t->in->wait_timeout_ms);
+    jw_key(&w, "error");
+    jw_str(&w, msg);
+    jw_key(&w, "id");
+    jw_id(&w, c->first_id);
+    jw_obj_end(&w);
+    ctx_send_jw(c, 504, &w);
+}
+
+static void ctx_answer(struct ingest_ctx *c, int timed_out)
+{
+    if (c->replied)
+        return;
+    switch (c->route) {
+    case INGEST_ROUTE_SEND_FT:
+        answer_send_ft(c, timed_out);
+        break;
+    case INGEST_ROUTE_RUST_TRANSFER:
+        answer_rust(c);
+        break;
+    default:
+        answer_native(c, timed_out);
+        break;
+    }
+}
+
+void ingest_http_timeout(struct ingest_ctx *c)
+{
+    ctx_answer(c, 1);
+}
+
+void ingest_http_accepted(struct ingest_thread *t, struct pipe_accept *a)
+{
+    struct ingest_ctx *c = a->cookie;
+    c->lent = 0;
+    if (a->status != 0) {
+        c->accept_failed = 1;
+        ingest_stat_add(&t->stats->rejected_io, 1);
+        if (!c->replied) {
+            struct jw w;
+            jw_init_fixed(&w, t->out, t->out_cap);
+            write_overloaded(t, &w, c->route, "the durable log could not be written");
+            ctx_send_jw(c, 503, &w);
+        } else {
+            ingest_ctx_maybe_recycle(c);
+        }
+        return;
+    }
+    c->accepted = 1;
+    ingest_stat_add(&t->stats->transfers_accepted, c->n - a->duplicates);
+    ingest_stat_add(&t->stats->duplicates, a->duplicates);
+    if (c->replied) {
+        ingest_ctx_maybe_recycle(c);
+        return;
+    }
+    for (uint32_t i = 0; i < c->n; i++) {
+        if (ctx_marked(c, i))
+            continue;
+        const struct job *j = ctx_job(c, i);
+        if (a->duplicates != 0 && (j->dup_of != 0 || j->dup_conflict)) {
+            ctx_mark(c, i);
+            continue;
+        }
+        if (c->wait_level != 0) {
+            int st = job_status_of(t->in->slab, c->first_id + i);
+            if (st < 0 || wait_reached(c, j, st))
+                ctx_mark(c, i);
+        }
+    }
+    if (c->wait_level == 0 || c->done == c->n)
+        ctx_answer(c, 0);
+}
+
+void ingest_http_job(struct ingest_thread *t, struct job *j)
+{
+    uint64_t id = atomic_load_explicit(&j->id, memory_order_acquire);
+    uint32_t ri = j->waiter_req, gen = j->waiter_gen;
+    if (ri >= t->nctx) {
+        ingest_stat_add(&t->stats->stale_msgs, 1);
+        return;
+    }
+    struct ingest_ctx *c = &t->ctxs[ri];
+    if (!c->busy || c->gen != gen || c->replied || id < c->first_id || id - c->first_id >= c->n) {
+        ingest_stat_add(&t->stats->stale_msgs, 1);
+        return;
+    }
+    uint32_t i = (uint32_t)(id - c->first_id);
+    if (ctx_marked(c, i))
+        return;
+    int st = job_status_of(t->in->slab, id);
+    if (st >= 0 && !wait_reached(c, j, st))
+        return;
+    ctx_mark(c, i);
+    if (c->accepted && c->done == c->n)
+        ctx_answer(c, 0);
+}
+
+void ingest_http_release_ctx_jobs(struct ingest_ctx *c)
+{
+    if (!c->accepted && !c->accept_failed)
+        return;
+    struct job_slab *slab = c->t->in->slab;
+    for (uint32_t i = 0; i < c->n; i++) {
+        uint64_t id = c->first_id + i;
+        struct job *j = job_slot(slab, id);
+        if (atomic_load_explicit(&j->id, memory_order_acquire) != id ||
+            job_get_status(j) != JOB_CLAIMED)
+            continue;
+        /* Still CLAIMED under our id: the pipeline handed it back (a repeat, or not durable). */
+        if (c->accept_failed || j->dup_of != 0 || j->dup_conflict)
+            job_release(slab, j);
+    }
+}
+
+/* ---- POST routes ----------------------------------------------------------------------------- */
+
+static int parse_wait(const char *query, uint8_t *level, uint8_t *final)
+{
+    *level = 0;
+    *final = 0;
+    if (query == NULL)
+        return 0;
+    const char *p = query;
+    while (*p) {
+        const char *amp = strchr(p, '&');
+        size_t n = amp ? (size_t)(amp - p) : strlen(p);
+        if (n > 5 && memcmp(p, "wait=", 5) == 0) {
+            const char *v = p + 5;
+            size_t vn = n - 5;
+            if (vn == 9 && memcmp(v, "submitted", 9) == 0) {
+                *level = JOB_SUBMITTED;
+                *final = 0;
+            } else if (vn == 8 && memcmp(v, "executed", 8) == 0) {
+                *level = JOB_EXECUTED;
+                *final = 0;
+            } else if (vn == 5 && memcmp(v, "final", 5) == 0) {
+                *level = JOB_EXECUTED;
+                *final = 1;
+            } else {
+                return NF_EINVAL;
+            }
+        } else if (n == 4 && memcmp(p, "wait", 4) == 0) {
+            return NF_EINVAL;
+        }
+        p += n;
+        if (*p == '&')
+            p++;
+    }
+    return 0;
+}
+
+static void post_transfers(struct ingest_thread *t,
+                           struct evhttp_request *req,
+                           int route,
+                           const char *query,
+                           uint64_t start_ns)
+{
+    struct ingest *in = t->in;
+    if (t->stopping) {
+        send_overloaded(t, req, route, "the server is shutting down", start_ns);
+        return;
+    }
+    enum req_shape shape = REQ_SHAPE_NATIVE;
+    uint8_t wait_level = 0, wait_final = 0;
+    enum job_route job_route = JOB_ROUTE_NATIVE;
+    const char *idem_hdr = NULL;
+    size_t idem_hdr_len = 0;
+    if (route == INGEST_ROUTE_SEND_FT) {
+        shape = REQ_SHAPE_SEND_FT;
+        job_route = JOB_ROUTE_SEND_FT;
+        wait_level = JOB_SUBMITTED;
+    } else if (route == INGEST_ROUTE_RUST_TRANSFER) {
+        shape = REQ_SHAPE_RUST;
+        job_route = JOB_ROUTE_TRANSFER;
+        wait_level = JOB_EXECUTED;
+    } else {
+        if (parse_wait(query, &wait_level, &wait_final) != 0) {
+            send_error(t, req, route, 400, "invalid request", "wait",
+                       "must be submitted, executed or final", start_ns);
+            return;
+        }
+        idem_hdr = evhttp_find_header(evhttp_request_get_input_headers(req), "Idempotency-Key");
+        if (idem_hdr != NULL) {
+            idem_hdr_len = strlen(idem_hdr);
+            int ok = idem_hdr_len >= 1 && idem_hdr_len <= REQ_IDEM_MAX;
+            for (size_t i = 0; ok && i < idem_hdr_len; i++)
+                ok = (unsigned char)idem_hdr[i] >= 0x20 && (unsigned char)idem_hdr[i] <= 0x7e;
+            if (!ok) {
+                send_error(t, req, route, 400, "invalid request", "Idempotency-Key",
+                           "must be 1 to 128 bytes of printable ASCII", start_ns);
+                return;
+            }
+        }
+    }
+
+    struct evbuffer *ib = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(ib);
+    const char *body = len ? (const char *)evbuffer_pullup(ib, -1) : "";
+    if (body == NULL) {
+        send_overloaded(t, req, route, "out of memory reading the body", start_ns);
+        return;
+    }
+    struct req_json_limits lim = {.max_items = in->max_items, .memo_max_bytes = in->memo_max};
+    size_t count = 0;
+    int is_batch = 0;
+    struct req_error perr;
+    uint64_t p0 = ingest_now_ns();
+    int rc = req_json_parse(shape, body, len, &lim, t->toks, t->tok_cap, t->items, &count,
+                            &is_batch, &perr);
+    if (rc != 0) {
+        send_error(t, req, route, 400, "invalid request", perr.field, perr.reason, start_ns);
+        return;
+    }
+    ingest_parse_observe(t, ingest_now_ns() - p0, count);
+    if (idem_hdr != NULL) {
+        if (is_batch) {
+            send_error(t, req, route, 400, "invalid request", "Idempotency-Key",
+                       "applies to the single-transfer form; put idempotency_key in each "
+                       "transfer instead",
+                       start_ns);
+            return;
+        }
+        const struct req_transfer *it = &t->items[0];
+        if (it->has_idem &&
+            (it->idem_len != idem_hdr_len || memcmp(it->idem_key, idem_hdr, idem_hdr_len) != 0)) {
+            send_error(t, req, route, 400, "invalid request", "idempotency_key",
+                       "differs from the Idempotency-Key header", start_ns);
+            return;
+        }
+    }
+
+    struct ingest_ctx *c = ingest_ctx_alloc(t);
+    if (c == NULL) {
+        ingest_stat_add(&t->stats->rejected_busy, 1);
+        send_overloaded(t, req, route, "too many requests in flight on this thread", start_ns);
+        return;
+    }
+    uint64_t first = job_alloc_range(in->slab, (uint32_t)count);
+    if (first == 0) {
+        ingest_ctx_free_unused(c);
+        ingest_stat_add(&t->stats->rejected_full, 1);
+        send_overloaded(t, req, route, "the transfer queue is full", start_ns);
+        return;
+    }
+    c->route = (uint8_t)route;
+    c->is_batch = (uint8_t)is_batch;
+    c->wait_level = wait_level;
+    c->wait_final = wait_final;
+    c->idem_header = idem_hdr != NULL;
+    c->n = (uint32_t)count;
+    c->first_id = first;
+    c->start_ns = start_ns;
+    uint64_t now_ms = ingest_now_ms();
+    for (size_t i = 0; i < count; i++) {
+        const struct req_transfer *it = &t->items[i];
+        struct job *j = job_slot(in->slab, first + i);
+        j->route = (uint8_t)job_route;
+        j->has_memo = (uint8_t)(it->has_memo != 0);
+        j->receiver_len = (uint8_t)it->receiver_len;
+        memcpy(j->receiver, it->receiver, it->receiver_len + 1);
+        j->memo_len = (uint16_t)(it->has_memo ? it->memo_len : 0);
+        memcpy(j->memo, it->memo, j->memo_len);
+        j->memo[j->memo_len] = '\0';
+        j->amount = it->amount;
+        j->attempts = 0;
+        j->needs_storage = 0;
+        j->final_seen = 0;
+        j->body_hash = body_hash(it);
+        j->dup_of = 0;
+        j->dup_conflict = 0;
+        if (idem_hdr != NULL) {
+            j->has_idem = 1;
+            memcpy(j->idem_key, idem_hdr, idem_hdr_len + 1);
+        } else if (it->has_idem) {
+            j->has_idem = 1;
+            memcpy(j->idem_key, it->idem_key, it->idem_len + 1);
+        } else {
+            j->has_idem = 0;
+            j->idem_key[0] = '\0';
+        }
+        j->accepted_ms = now_ms;
+        j->signed_ms = 0;
+        j->submitted_ms = 0;
+        j->done_ms = 0;
+        memset(j->tx_hash, 0, sizeof(j->tx_hash));
+        j->error[0] = '\0';
+        if (wait_level != 0) {
+            j->waiter_thread = (int16_t)t->idx;
+            j->waiter_req = c->idx;
+            j->waiter_gen = c->gen;
+            j->wait_level = wait_level;
+            j->wait_final = wait_final;
+        } else {
+            j->waiter_thread = -1;
+            j->waiter_req = 0;
+            j->waiter_gen = 0;
+            j->wait_level = 0;
+            j->wait_final = 0;
+        }
+    }
+    memset(&c->acc, 0, sizeof(c->acc));
+    c->acc.first_id = first;
+    c->acc.n = (uint32_t)count;
+    c->acc.ingest_idx = (uint16_t)t->idx;
+    c->acc.cookie = c;
+    c->req = req;
+    rc = pipe_accept_submit(in->pipe, &c->acc);
+    if (rc != 0) {
+        for (size_t i = 0; i < count; i++)
+            job_release(in->slab, job_slot(in->slab, first + i));
+        c->req = NULL;
+        ingest_ctx_free_unused(c);
+        ingest_stat_add(&t->stats->rejected_full, 1);
+        send_overloaded(t, req, route, "the durable log queue is full", start_ns);
+        return;
+    }
+    c->lent = 1;
+    ingest_ctx_arm(c);
+}
+
+/* ---- GET routes ------------------------------------------------------------------------------ */
+
+static void get_v1_transfer(struct ingest_thread *t,
+                            struct evhttp_request *req,
+                            const char *ids,
+                            uint64_t start_ns)
+{
+    const int route = INGEST_ROUTE_V1_TRANSFERS_GET;
+    uint64_t id = 0;
+    struct jw w;
+    jw_init_fixed(&w, t->out, t->out_cap);
+    if (parse_u64_dec(ids, &id) != 0) {
+        send_error(t, req, route, 400, "invalid transfer id", "id",
+                   "must be the decimal id returned by POST /v1/transfers", start_ns);
+        return;
+    }
+    struct job_view v;
+    if (job_view_read(t->in->slab, id, 0, &v) != 0) {
+        char msg[64];
+        snprintf(msg, sizeof(msg), "transfer %llu not found", (unsigned long long)id);
+        send_error(t, req, route, 404, msg, NULL, NULL, start_ns);
+        return;
+    }
+    write_native_job(&w, &v);
+    send_jw(t, req, route, 200, &w, start_ns);
+}
+
+static void get_node_job(struct ingest_thread *t,
+                         struct evhttp_request *req,
+                         const char *ids,
+                         uint64_t start_ns)
+{
+    const int route = INGEST_ROUTE_NODE_JOB_GET;
+    uint64_t id = 0;
+    struct job_view v;
+    if (parse_u64_dec(ids, &id) != 0 || job_view_read(t->in->slab, id, 0, &v) != 0) {
+        send_error(t, req, route, 404, "Job not found", NULL, NULL, start_ns);
+        return;
+    }
+    struct jw w;
+    jw_init_fixed(&w, t->out, t->out_cap);
+    jw_obj_begin(&w);
+    jw_key(&w, "success");
+    jw_bool(&w, 1);
+    jw_key(&w, "job");
+    write_node_job(&w, &v);
+    jw_obj_end(&w);
+    send_jw(t, req, route, 200, &w, start_ns);
+}
+
+/* GET /v1/tx/{hash} (node = 0) and GET /transfer/tx/{hash} (node = 1). */
+static void get_tx(struct ingest_thread *t,
+                   struct evhttp_request *req,
+                   const char *hash,
+                   int node,
+                   uint64_t start_ns)
+{
+    const int route = node ? INGEST_ROUTE_NODE_TX_GET : INGEST_ROUTE_V1_TX_GET;
+    uint8_t h[32];
+    size_t hl = strlen(hash);
+    if (hl > 60 || b58_decode_exact(hash, hl, h, sizeof(h)) != 0) {
+        if (node)
+            send_error(t, req, route, 404, "Transaction not found", NULL, NULL, start_ns);
+        else
+            send_error(t, req, route, 400, "invalid transaction hash", "tx_hash",
+                       "must be the base58 text of 32 bytes", start_ns);
+        return;
+    }
+    int n = pipe_tx_jobs(t->in->pipe, h, t->ids, (int)t->ids_cap);
+    if (n <= 0) {
+        char msg[96];
+        snprintf(msg, sizeof(msg), "transaction %s not found", hash);
+        send_error(t, req, route, 404, node ? "Transaction not found" : msg, NULL, NULL, start_ns);
+        return;
+    }
+    struct jw w;
+    jw_init_fixed(&w, t->out, t->out_cap);
+    jw_obj_begin(&w);
+    if (node) {
+        jw_key(&w, "success");
+        jw_bool(&w, 1);
+        jw_key(&w, "transactionHash");
+    } else {
+        jw_key(&w, "tx_hash");
+    }
+    jw_str(&w, hash);
+    jw_key(&w, "transfers");
+    jw_arr_begin(&w);
+    for (int i = 0; i < n; i++) {
+        struct job_view v;
+        if (job_view_read(t->in->slab, t->ids[i], 0, &v) != 0)
+            continue;
+        if (node)
+            write_node_item(&w, &v, 1);
+        else
+            write_native_job(&w, &v);
+    }
+    jw_arr_end(&w);
+    jw_obj_end(&w);
+    send_jw(t, req, route, 200, &w, start_ns);
+}
+
+static void get_health(struct ingest_thread *t, struct evhttp_request *req, uint64_t start_ns)
+{
+    int healthy = 0;
+    int n = pipe_health_json(t->in->pipe, t->out, t->out_cap, &healthy);
+    if (n < 0) {
+        send_error(t, req, INGEST_ROUTE_HEALTH, 500, "health report too large", NULL, NULL,
+                   start_ns);
+        return;
+    }
+    ingest_send(t, req, INGEST_ROUTE_HEALTH, healthy ? 200 : 503, NULL, t->out, (size_t)n,
+                start_ns);
+}
+
+static void get_metrics(struct ingest_thread *t, struct evhttp_request *req, uint64_t start_ns)
+{
+    int n = pipe_metrics_text(t->in->pipe, t->out, t->out_cap);
+    if (n >= 0)
+        n = ingest_metrics_append(t->in, t->out, (size_t)n, t->out_cap);
+    if (n < 0) {
+        send_error(t, req, INGEST_ROUTE_METRICS, 500, "metrics too large", NULL, NULL, start_ns);
+        return;
+    }
+    ingest_send(t, req, INGEST_ROUTE_METRICS, 200, "text/plain; version=0.0.4; charset=utf-8",
+                t->out, (size_t)n, start_ns);
+}
+
+static void get_stages(struct ingest_thread *t, struct evhttp_request *req, uint64_t start_ns)
+{
+    /* {...pipeline members..., "ingest": {...}}: splice ingest's object into the pipeline's. */
+    size_t cap = t->out_cap;
+    int n = pipe_stages_json(t->in->pipe, t->out, cap / 2);
+    size_t len = 0;
+    if (n >= 0) {
+        len = (size_t)n;
+        while (len > 0 && (t->out[len - 1] == ' ' || t->out[len - 1] == '\n'))
+            len--;
+        if (len < 2 || t->out[0] != '{' || t->out[len - 1] != '}') {
+            /* Not an object: nest it. */
+            memmove(t->out + 12, t->out, len);
+            memcpy(t->out, "{\"pipeline\":", 12);
+            len += 12;
+        } else {
+            len--; /* drop the closing brace */
+            int empty = 1;
+            for (size_t i = 1; i < len; i++)
+                if (t->out[i] != ' ' && t->out[i] != '\n')
+                    empty = 0;
+            if (!empty)
+                t->out[len++] = ',';
+        }
+        memcpy(t->out + len, "\"ingest\":", 9);
+        len += 9;
+        n = ingest_stages_json(t->in, t->out + len, cap - len - 2);
+    }
+    if (n < 0) {
+        send_error(t, req, INGEST_ROUTE_DEBUG_STAGES, 500, "stages report too large", NULL, NULL,
+                   start_ns);
+        return;
+    }
+    len += (size_t)n;
+    t->out[len++] = '}';
+    ingest_send(t, req, INGEST_ROUTE_DEBUG_STAGES, 200, NULL, t->out, len, start_ns);
+}
+
+/* ---- routing --------------------------------------------------------------------------------- */
+
+static int has_prefix(const char *s, const char *prefix, const char **rest)
+{
+    size_t n = strlen(prefix);
+    if (strncmp(s, prefix, n) != 0 || s[n] == '\0')
+        return 0;
+    *rest = s + n;
+    return 1;
+}
+
+static void method_not_allowed(struct ingest_thread *t,
+                               struct evhttp_request *req,
+                               int route,
+                               const char *allow,
+                               uint64_t start_ns)
+{
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
+    char reason[48];
+    snprintf(reason, sizeof(reason), "use %s", allow);
+    send_error(t, req, route, 405, "method not allowed", NULL, reason, start_ns);
+}
+
+void ingest_http_request(struct evhttp_request *req, void *arg)
+{
+    struct ingest_thread *t = arg;
+    uint64_t start_ns = ingest_now_ns();
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+    const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
+    const char *path = u ? evhttp_uri_get_path(u) : NULL;
+    const char *query = u ? evhttp_uri_get_query(u) : NULL;
+    const char *rest = NULL;
+    if (path == NULL)
+        path = "";
+    int is_get = cmd == EVHTTP_REQ_GET, is_post = cmd == EVHTTP_REQ_POST;
+
+    if (strcmp(path, "/v1/transfers") == 0) {
+        if (is_post)
+            post_transfers(t, req, INGEST_ROUTE_V1_TRANSFERS_POST, query, start_ns);
+        else
+            method_not_allowed(t, req, INGEST_ROUTE_V1_TRANSFERS_POST, "POST", start_ns);
+    } else if (strcmp(path, "/send-ft") == 0) {
+        if (is_post)
+            post_transfers(t, req, INGEST_ROUTE_SEND_FT, NULL, start_ns);
+        else
+            method_not_allowed(t, req, INGEST_ROUTE_SEND_FT, "POST", start_ns);
+    } else if (strcmp(path, "/transfer") == 0) {
+        if (is_post)
+            post_transfers(t, req, INGEST_ROUTE_RUST_TRANSFER, NULL, start_ns);
+        else
+            method_not_allowed(t, req, INGEST_ROUTE_RUST_TRANSFER, "POST", start_ns);
+    } else if (has_prefix(path, "/v1/transfers/", &rest)) {
+        if (is_get)
+            get_v1_transfer(t, req, rest, start_ns);
+        else
+            method_not_allowed(t, req, INGEST_ROUTE_V1_TRANSFERS_GET, "GET", start_ns);
+    } else if (has_prefix(path, "/v1/tx/", &rest)) {
+        if (is_get)
+            get_tx(t, req, rest, 0, start_ns);
+        else
+            method_not_allowed(t, req, INGEST_ROUTE_V1_TX_GET, "GET", start_ns);
+    } else if (has_prefix(path, "/transfer/tx/", &rest)) {
+        if (is_get)
+            get_tx(t, req, rest, 1, start_ns);
+        else
+            method_not_allowed(t, req, INGEST_ROUTE_NODE_TX_GET, "GET", start_ns);
+    } else if (has_prefix(path, "/transfer/", &rest)) {
+        if (is_get)
+            get_node_job(t, req, rest, start_ns);
+        else
+            method_not_allowed(t, req, INGEST_ROUTE_NODE_JOB_GET, "GET", start_ns);
+    } else if (strcmp(path, "/health") == 0) {
+        if (is_get)
+            get_health(t, req, start_ns);
+        else
+            method_not_allowed(t, req, INGEST_ROUTE_HEALTH, "GET", start_ns);
+    } else if (strcmp(path, "/metrics") == 0) {
+        if (is_get)
+            get_metrics(t, req, start_ns);
+        else
+            method_not_allowed(t, req, INGEST_ROUTE_METRICS, "GET", start_ns);
+    } else if (strcmp(path, "/debug/stages") == 0) {
+        if (is_get)
+            get_stages(t, req, start_ns);
+        else
+            method_not_allowed(t, req, INGEST_ROUTE_DEBUG_STAGES, "GET", start_ns);
+    } else {
+        send_error(t, req, INGEST_ROUTE_OTHER, 404, "not found", NULL, NULL, start_ns);
+    }
+}

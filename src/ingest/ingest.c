@@ -1,0 +1,959 @@
+/* ingest: the ingest stage's threads and plumbing (routes and replies are in http_api.c). Each of
+ * the N threads "ingest-<i>" owns one event_base, one evhttp on its own SO_REUSEPORT listening
+ * socket (all on the same port), a fixed slab of request contexts with their preallocated timers,
+ * the parse scratch and reply buffer, the event on its reply ring's eventfd and its counters. The
+ * controlling thread (main) creates and binds everything in ingest_start(), then only signals the
+ * threads through their stop eventfd and joins them. Contexts are recycled only when answered
+ * (or orphaned) and no longer lent to the pipeline; each recycle bumps the context's generation
+ * so late PIPE_MSG_JOB messages for an older request are recognised and ignored. */
+#include "ingest.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cfg.h"
+#include "ingest_int.h"
+#include "jw.h"
+#include "nf_err.h"
+#include "nf_log.h"
+
+#define INGEST_MAX_THREADS 64
+#define INGEST_CTX_MIN     64
+#define INGEST_CTX_MAX     16384
+#define INGEST_GRACE_MAX   3000 /* ms a stop waits for requests in flight */
+#define INGEST_FLUSH_MS    100  /* ms the loop keeps running after the last answer on stop */
+#define INGEST_TX_IDS_MAX  1024
+
+static const uint64_t ingest_lat_le_us[INGEST_LAT_BUCKETS - 1] = {
+    500,    1000,   2500,   5000,    10000,   25000,   50000,
+    100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000};
+static const char *const ingest_lat_le_txt[INGEST_LAT_BUCKETS] = {
+    "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1",
+    "0.25",   "0.5",   "1",      "2.5",   "5",    "10",    "+Inf"};
+static const uint64_t ingest_parse_le_ns[INGEST_PARSE_BUCKETS - 1] = {100,  250,  500,   1000,
+                                                                      2500, 5000, 10000, 25000};
+static const char *const ingest_parse_le_txt[INGEST_PARSE_BUCKETS] = {
+    "100", "250", "500", "1000", "2500", "5000", "10000", "25000", "+Inf"};
+static const int ingest_codes[INGEST_CODE_COUNT - 1] = {200, 202, 400, 404, 405, 413,
+                                                        422, 429, 500, 503, 504};
+static const char *const ingest_route_names[INGEST_ROUTE_COUNT] = {
+    "v1_transfers_post", "v1_transfers_get", "v1_tx_get",     "send_ft",
+    "node_transfer_get", "node_tx_get",      "rust_transfer", "health",
+    "metrics",           "debug_stages",     "other"};
+
+uint64_t ingest_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t ingest_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static int ingest_code_slot(int code)
+{
+    for (int i = 0; i < INGEST_CODE_COUNT - 1; i++)
+        if (ingest_codes[i] == code)
+            return i;
+    return INGEST_CODE_COUNT - 1;
+}
+
+static const char *ingest_reason(int code)
+{
+    switch (code) {
+    case 200:
+        return "OK";
+    case 202:
+        return "Accepted";
+    case 400:
+        return "Bad Request";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 413:
+        return "Payload Too Large";
+    case 422:
+        return "Unprocessable Entity";
+    case 500:
+        return "Internal Server Error";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    default:
+        return "Status";
+    }
+}
+
+static void ingest_count(struct ingest_thread *t, int route, int code, uint64_t start_ns)
+{
+    struct ingest_stats *s = t->stats;
+    ingest_stat_add(&s->requests[route][ingest_code_slot(code)], 1);
+    uint64_t us = (ingest_now_ns() - start_ns) / 1000u;
+    int b = 0;
+    while (b < INGEST_LAT_BUCKETS - 1 && us > ingest_lat_le_us[b])
+        b++;
+    ingest_stat_add(&s->latency_bucket[b], 1);
+    ingest_stat_add(&s->latency_sum_us, us);
+    ingest_stat_add(&s->latency_count, 1);
+}
+
+void ingest_send(struct ingest_thread *t,
+                 struct evhttp_request *req,
+                 int route,
+                 int code,
+                 const char *ctype,
+                 const char *body,
+                 size_t len,
+                 uint64_t start_ns)
+{
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    if (ctype != NULL)
+        evhttp_add_header(h, "Content-Type", ctype);
+    if (code == 503) {
+        char ra[24];
+        snprintf(ra, sizeof(ra), "%u", pipe_retry_after_s(t->in->pipe));
+        evhttp_add_header(h, "Retry-After", ra);
+    }
+    if (t->stopping)
+        evhttp_add_header(h, "Connection", "close");
+    evbuffer_add(evhttp_request_get_output_buffer(req), body, len);
+    evhttp_send_reply(req, code, ingest_reason(code), NULL);
+    ingest_count(t, route, code, start_ns);
+}
+
+/* ---- request contexts ------------------------------------------------------------------------ */
+
+struct ingest_ctx *ingest_ctx_alloc(struct ingest_thread *t)
+{
+    if (t->nfree == 0)
+        return NULL;
+    struct ingest_ctx *c = &t->ctxs[t->free_stack[--t->nfree]];
+    c->busy = 1;
+    c->lent = 0;
+    c->replied = 0;
+    c->orphaned = 0;
+    c->accepted = 0;
+    c->accept_failed = 0;
+    c->is_batch = 0;
+    c->wait_level = 0;
+    c->wait_final = 0;
+    c->idem_header = 0;
+    c->n = 0;
+    c->done = 0;
+    c->first_id = 0;
+    c->req = NULL;
+    c->evcon = NULL;
+    ingest_stat_add(&t->stats->ctx_in_use, 1);
+    return c;
+}
+
+static void ingest_ctx_put(struct ingest_ctx *c)
+{
+    struct ingest_thread *t = c->t;
+    if (c->close_armed) {
+        event_del(c->close_ev);
+        c->close_armed = 0;
+    }
+    memset(c->done_bits, 0, ((c->n + 63u) / 64u) * sizeof(uint64_t));
+    c->busy = 0;
+    c->gen++;
+    c->n = 0;
+    t->free_stack[t->nfree++] = c->idx;
+    ingest_stat_add(&t->stats->ctx_in_use, (uint64_t)-1);
+    if (t->stopping && t->nfree == t->nctx) {
+        struct timeval tv = {0, INGEST_FLUSH_MS * 1000};
+        event_base_loopexit(t->base, &tv);
+    }
+}
+
+void ingest_ctx_free_unused(struct ingest_ctx *c)
+{
+    ingest_ctx_put(c);
+}
+
+void ingest_ctx_maybe_recycle(struct ingest_ctx *c)
+{
+    if (!c->busy || !c->replied || c->lent)
+        return;
+    ingest_http_release_ctx_jobs(c);
+    ingest_ctx_put(c);
+}
+
+static void ingest_ctx_disarm_close(struct ingest_ctx *c)
+{
+    if (c->close_armed) {
+        event_del(c->close_ev);
+        c->close_armed = 0;
+    }
+}
+
+static void ingest_ctx_orphan(struct ingest_ctx *c)
+{
+    c->req = NULL;
+    c->evcon = NULL;
+    c->orphaned = 1;
+    c->replied = 1;
+    evtimer_del(c->timer);
+    ingest_ctx_disarm_close(c);
+    ingest_stat_add(&c->t->stats->orphaned, 1);
+    ingest_count(c->t, c->route, 499, c->start_ns);
+    ingest_ctx_maybe_recycle(c);
+}
+
+/* EV_CLOSED on a held request's socket: the client hung up while we wait (evhttp itself stops
+ * reading once a request is complete, so it would only notice when the answer fails to write).
+ * Freeing the connection frees the request queued on it. A client that half-closes its side
+ * while still waiting for the answer is treated as gone too. */
+static void ingest_peer_closed(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct ingest_ctx *c = arg;
+    c->close_armed = 0;
+    if (!c->busy || c->replied || c->evcon == NULL)
+        return;
+    struct evhttp_connection *evcon = c->evcon;
+    evhttp_connection_set_closecb(evcon, NULL, NULL);
+    evhttp_connection_free(evcon);
+    ingest_ctx_orphan(c);
+}
+
+/* The client went away while its request was held. libevent calls this from
+ * evhttp_connection_free: after a client EOF the request has been detached from the connection
+ * (evcon NULL) and is ours to free; when the server itself frees the connection (evhttp_free) the
+ * request is still attached and libevent frees it. */
+static void ingest_conn_closed(struct evhttp_connection *evcon, void *arg)
+{
+    struct ingest_ctx *c = arg;
+    if (!c->busy || c->replied || c->evcon != evcon)
+        return;
+    if (c->req != NULL && evhttp_request_get_connection(c->req) == NULL)
+        evhttp_request_free(c->req);
+    ingest_ctx_orphan(c);
+}
+
+void ingest_ctx_arm(struct ingest_ctx *c)
+{
+    c->evcon = evhttp_request_get_connection(c->req);
+    if (c->evcon != NULL) {
+        evhttp_connection_set_closecb(c->evcon, ingest_conn_closed, c);
+        /* Long waits also watch for the client hanging up; a plain 202 is held only for the
+         * group commit, and a dead client then just fails the write. */
+        if (c->wait_level != 0 && c->t->early_close) {
+            struct bufferevent *bev = evhttp_connection_get_bufferevent(c->evcon);
+            evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+            if (fd != -1 &&
+                event_assign(c->close_ev, c->t->base, fd, EV_CLOSED, ingest_peer_closed, c) == 0 &&
+                event_add(c->close_ev, NULL) == 0)
+                c->close_armed = 1;
+        }
+    }
+    uint64_t ms = c->t->in->wait_timeout_ms;
+    struct timeval tv = {(time_t)(ms / 1000u), (suseconds_t)((ms % 1000u) * 1000u)};
+    evtimer_add(c->timer, &tv);
+}
+
+void ingest_ctx_send(struct ingest_ctx *c, int code, const char *body, size_t len)
+{
+    if (c->replied)
+        return;
+    if (c->evcon != NULL)
+        evhttp_connection_set_closecb(c->evcon, NULL, NULL);
+    if (c->req != NULL)
+        ingest_send(c->t, c->req, c->route, code, NULL, body, len, c->start_ns);
+    c->req = NULL;
+    c->evcon = NULL;
+    c->replied = 1;
+    evtimer_del(c->timer);
+    ingest_ctx_disarm_close(c);
+    ingest_ctx_maybe_recycle(c);
+}
+
+static void ingest_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct ingest_ctx *c = arg;
+    if (c->busy && !c->replied) {
+        ingest_stat_add(&c->t->stats->timeouts, 1);
+        ingest_http_timeout(c);
+    }
+}
+
+/* ---- thread events --------------------------------------------------------------------------- */
+
+static void ingest_reply_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct ingest_thread *t = arg;
+    /* Clear before draining (nf_ring.h wake protocol): a push after this read wakes us again. */
+    nf_ring_clear(t->reply);
+    void *m;
+    while ((m = nf_ring_pop_mpsc(t->reply)) != NULL) {
+        if (pipe_msg_tag(m) == PIPE_MSG_ACCEPTED)
+            ingest_http_accepted(t, pipe_msg_ptr(m));
+        else
+            ingest_http_job(t, pipe_msg_ptr(m));
+    }
+}
+
+static void ingest_grace_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct ingest_thread *t = arg;
+    for (uint32_t i = 0; i < t->nctx; i++) {
+        struct ingest_ctx *c = &t->ctxs[i];
+        if (c->busy && !c->replied)
+            ingest_http_timeout(c);
+    }
+    struct timeval tv = {0, INGEST_FLUSH_MS * 1000};
+    event_base_loopexit(t->base, &tv);
+}
+
+static void ingest_stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    struct ingest_thread *t = arg;
+    uint64_t v;
+    if (read(fd, &v, sizeof(v)) == -1 && errno != EAGAIN)
+        NF_LOG(NF_LOG_WARN, "ingest", "stop eventfd read failed errno=%d", errno);
+    if (t->stopping)
+        return;
+    t->stopping = 1;
+    if (t->bound != NULL) {
+        evhttp_del_accept_socket(t->http, t->bound); /* closes the listening socket */
+        t->bound = NULL;
+        t->listen_fd = -1;
+    }
+    if (t->nfree == t->nctx) {
+        struct timeval tv = {0, INGEST_FLUSH_MS * 1000};
+        event_base_loopexit(t->base, &tv);
+        return;
+    }
+    uint64_t ms = t->in->grace_ms;
+    struct timeval tv = {(time_t)(ms / 1000u), (suseconds_t)((ms % 1000u) * 1000u)};
+    evtimer_add(t->grace_ev, &tv);
+}
+
+static void ingest_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct ingest_thread *t = arg;
+    uint64_t total = 0;
+    for (int r = 0; r < INGEST_ROUTE_COUNT; r++)
+        for (int k = 0; k < INGEST_CODE_COUNT; k++)
+            total += ingest_stat_get(&t->stats->requests[r][k]);
+    uint64_t now = ingest_now_ns();
+    uint64_t dt = now - t->tick_last_ns;
+    if (dt > 0)
+        atomic_store_explicit(&t->stats->rate_milli,
+                              (total - t->tick_last_requests) * 1000000000000ull / dt,
+                              memory_order_relaxed);
+    t->tick_last_requests = total;
+    t->tick_last_ns = now;
+}
+
+static void *ingest_thread_main(void *arg)
+{
+    struct ingest_thread *t = arg;
+    char name[16];
+    snprintf(name, sizeof(name), "ingest-%u", t->idx);
+    pthread_setname_np(pthread_self(), name);
+    log_set_thread(name);
+    t->tick_last_ns = ingest_now_ns();
+    event_base_dispatch(t->base);
+    /* Owner thread frees the evhttp: closes the listener (if still open) and every connection. */
+    evhttp_free(t->http);
+    t->http = NULL;
+    t->bound = NULL;
+    return NULL;
+}
+
+/* ---- set-up ---------------------------------------------------------------------------------- */
+
+/* "host:port", "[v6]:port", ":port" or "*:port" into in->host / in->port. */
+static int ingest_parse_listen(struct ingest *in, const char *s)
+{
+    const char *host = s, *colon;
+    size_t hlen;
+    if (s[0] == '[') {
+        const char *close = strchr(s, ']');
+        if (close == NULL || close[1] != ':')
+            return NF_ECONFIG;
+        host = s + 1;
+        hlen = (size_t)(close - host);
+        colon = close + 1;
+    } else {
+        colon = strrchr(s, ':');
+        if (colon == NULL)
+            return NF_ECONFIG;
+        hlen = (size_t)(colon - s);
+    }
+    if (hlen >= sizeof(in->host))
+        return NF_ECONFIG;
+    memcpy(in->host, host, hlen);
+    in->host[hlen] = '\0';
+    if (strcmp(in->host, "*") == 0)
+        in->host[0] = '\0';
+    char *end = NULL;
+    errno = 0;
+    unsigned long port = strtoul(colon + 1, &end, 10);
+    if (errno != 0 || end == colon + 1 || *end != '\0' || port > 65535)
+        return NF_ECONFIG;
+    in->port = (uint16_t)port;
+    return 0;
+}
+
+static int ingest_listen_socket(struct ingest *in, int *fd_out)
+{
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    char port[8];
+    snprintf(port, sizeof(port), "%u", (unsigned)in->port);
+    int rc = getaddrinfo(in->host[0] ? in->host : NULL, port, &hints, &res);
+    if (rc != 0) {
+        NF_LOG(NF_LOG_ERROR, "ingest", "cannot resolve listen host=%s err=\"%s\"", in->host,
+               gai_strerror(rc));
+        return NF_ECONFIG;
+    }
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1, e = 0;
+    if (fd == -1 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) == -1 ||
+        bind(fd, res->ai_addr, res->ai_addrlen) == -1 || listen(fd, 4096) == -1) {
+        e = errno;
+        if (fd != -1)
+            close(fd);
+        freeaddrinfo(res);
+        NF_LOG(NF_LOG_ERROR, "ingest", "listen failed host=%s port=%u errno=%d err=\"%s\"",
+               in->host, (unsigned)in->port, e, strerror(e));
+        return NF_EIO;
+    }
+    freeaddrinfo(res);
+    if (in->port == 0) {
+        /* Port 0: the first socket picks a free port; the other threads bind the same one. */
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
+            if (ss.ss_family == AF_INET)
+                in->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+            else if (ss.ss_family == AF_INET6)
+                in->port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+        }
+    }
+    *fd_out = fd;
+    return 0;
+}
+
+struct ingest *ingest_new(const struct cfg *cfg, struct nf_pipe *p, int *err)
+{
+    int rc = NF_ENOMEM;
+    struct ingest *in = calloc(1, sizeof(*in));
+    if (in == NULL)
+        goto fail;
+    in->cfg = cfg;
+    in->pipe = p;
+    in->slab = pipe_jobs(p);
+    rc = NF_ECONFIG;
+    if (ingest_parse_listen(in, cfg->listen) != 0) {
+        NF_LOG(NF_LOG_ERROR, "ingest", "bad listen address listen=%s (want HOST:PORT)",
+               cfg->listen);
+        goto fail;
+    }
+    if (cfg->ingest_threads < 1 || cfg->ingest_threads > INGEST_MAX_THREADS) {
+        NF_LOG(NF_LOG_ERROR, "ingest", "thread count out of range ingest_threads=%u max=%d",
+               (unsigned)cfg->ingest_threads, INGEST_MAX_THREADS);
+        goto fail;
+    }
+    if (cfg->max_batch_request < 1 || cfg->memo_max_bytes > REQ_MEMO_MAX) {
+        NF_LOG(NF_LOG_ERROR, "ingest", "bad request limits max_batch_request=%u memo_max_bytes=%u",
+               (unsigned)cfg->max_batch_request, (unsigned)cfg->memo_max_bytes);
+        goto fail;
+    }
+    in->nthreads = (unsigned)cfg->ingest_threads;
+    in->max_items = (uint32_t)cfg->max_batch_request;
+    in->memo_max = (size_t)cfg->memo_max_bytes;
+    in->wait_timeout_ms = cfg->wait_timeout_ms ? (uint64_t)cfg->wait_timeout_ms : 1;
+    in->grace_ms = in->wait_timeout_ms < INGEST_GRACE_MAX ? in->wait_timeout_ms : INGEST_GRACE_MAX;
+    /* Contexts per thread: enough for every in-flight request the pipeline can hold (the job
+     * queue bound, spread over the threads), clamped to a sane range. */
+    uint64_t per = (uint64_t)cfg->queue_capacity / in->nthreads;
+    if (per < INGEST_CTX_MIN)
+        per = INGEST_CTX_MIN;
+    if (per > INGEST_CTX_MAX)
+        per = INGEST_CTX_MAX;
+    in->ctx_per_thread = (uint32_t)per;
+    rc = NF_ENOMEM;
+    in->threads = calloc(in->nthreads, sizeof(*in->threads));
+    if (in->threads == NULL)
+        goto fail;
+    for (unsigned i = 0; i < in->nthreads; i++) {
+        in->threads[i].in = in;
+        in->threads[i].idx = i;
+        in->threads[i].stop_fd = -1;
+        in->threads[i].listen_fd = -1;
+    }
+    return in;
+fail:
+    free(in);
+    if (err != NULL)
+        *err = rc;
+    return NULL;
+}
+
+static void ingest_thread_release(struct ingest_thread *t)
+{
+    if (t->ctxs != NULL) {
+        for (uint32_t i = 0; i < t->nctx; i++) {
+            if (t->ctxs[i].timer != NULL)
+                event_free(t->ctxs[i].timer);
+            if (t->ctxs[i].close_armed)
+                event_del(t->ctxs[i].close_ev);
+            free(t->ctxs[i].close_ev);
+        }
+    }
+    free(t->ctxs);
+    t->ctxs = NULL;
+    if (t->reply_ev != NULL)
+        event_free(t->reply_ev);
+    if (t->stop_ev != NULL)
+        event_free(t->stop_ev);
+    if (t->tick_ev != NULL)
+        event_free(t->tick_ev);
+    if (t->grace_ev != NULL)
+        event_free(t->grace_ev);
+    t->reply_ev = t->stop_ev = t->tick_ev = t->grace_ev = NULL;
+    if (t->http != NULL)
+        evhttp_free(t->http);
+    t->http = NULL;
+    if (t->base != NULL)
+        event_base_free(t->base);
+    t->base = NULL;
+    if (t->listen_fd != -1)
+        close(t->listen_fd);
+    t->listen_fd = -1;
+    if (t->stop_fd != -1)
+        close(t->stop_fd);
+    t->stop_fd = -1;
+    free(t->free_stack);
+    free(t->bits);
+    free(t->items);
+    free(t->toks);
+    free(t->out);
+    free(t->ids);
+    free(t->stats);
+    t->free_stack = NULL;
+    t->bits = NULL;
+    t->items = NULL;
+    t->toks = NULL;
+    t->out = NULL;
+    t->ids = NULL;
+    t->stats = NULL;
+}
+
+static int ingest_thread_setup(struct ingest *in, struct ingest_thread *t)
+{
+    const struct cfg *cfg = in->cfg;
+    t->nctx = in->ctx_per_thread;
+    t->bits_words = (in->max_items + 63u) / 64u;
+    t->tok_cap = REQ_JSON_TOKENS(in->max_items);
+    /* Reply buffer: the largest answer is a bulk /send-ft result (memos escaped up to 6x). */
+    t->out_cap = 256u * 1024u + (size_t)in->max_items * 2048u;
+    t->ids_cap = INGEST_TX_IDS_MAX;
+    t->ctxs = calloc(t->nctx, sizeof(*t->ctxs));
+    t->free_stack = calloc(t->nctx, sizeof(*t->free_stack));
+    t->bits = calloc((size_t)t->nctx * t->bits_words, sizeof(*t->bits));
+    t->items = calloc(in->max_items, sizeof(*t->items));
+    t->toks = calloc(t->tok_cap, sizeof(*t->toks));
+    t->out = malloc(t->out_cap);
+    t->ids = calloc(t->ids_cap, sizeof(*t->ids));
+    t->stats = aligned_alloc(64, (sizeof(struct ingest_stats) + 63u) / 64u * 64u);
+    if (t->ctxs == NULL || t->free_stack == NULL || t->bits == NULL || t->items == NULL ||
+        t->toks == NULL || t->out == NULL || t->ids == NULL || t->stats == NULL)
+        return NF_ENOMEM;
+    memset(t->stats, 0, sizeof(*t->stats));
+    t->reply = pipe_reply_ring(in->pipe, t->idx);
+    if (t->reply == NULL) {
+        NF_LOG(NF_LOG_ERROR, "ingest", "pipeline has no reply ring for thread=%u", t->idx);
+        return NF_ECONFIG;
+    }
+    t->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (t->stop_fd == -1)
+        return NF_EIO;
+    struct event_config *ec = event_config_new();
+    if (ec == NULL)
+        return NF_ENOMEM;
+    /* One thread per base: no locking inside libevent. */
+    event_config_set_flag(ec, EVENT_BASE_FLAG_NOLOCK);
+    t->base = event_base_new_with_config(ec);
+    event_config_free(ec);
+    if (t->base == NULL)
+        return NF_ENOMEM;
+    t->early_close = (event_base_get_features(t->base) & EV_FEATURE_EARLY_CLOSE) != 0;
+    t->http = evhttp_new(t->base);
+    if (t->http == NULL)
+        return NF_ENOMEM;
+    evhttp_set_gencb(t->http, ingest_http_request, t);
+    evhttp_set_allowed_methods(t->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+                                            EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+                                            EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+    evhttp_set_max_body_size(t->http, (ev_ssize_t)cfg->max_body_bytes);
+    evhttp_set_max_headers_size(t->http, 16384);
+    evhttp_set_default_content_type(t->http, "application/json");
+    /* Idle keep-alive connections are closed by libevent after this; held requests are answered
+     * well before it by their own wait timer. */
+    evhttp_set_timeout(t->http, (int)(in->wait_timeout_ms / 1000u) + 60);
+    int rc = ingest_listen_socket(in, &t->listen_fd);
+    if (rc != 0)
+        return rc;
+    t->bound = evhttp_accept_socket_with_handle(t->http, t->listen_fd);
+    if (t->bound == NULL)
+        return NF_EIO;
+    t->reply_ev = event_new(t->base, t->reply->efd, EV_READ | EV_PERSIST, ingest_reply_cb, t);
+    t->stop_ev = event_new(t->base, t->stop_fd, EV_READ | EV_PERSIST, ingest_stop_cb, t);
+    t->tick_ev = event_new(t->base, -1, EV_PERSIST, ingest_tick_cb, t);
+    t->grace_ev = evtimer_new(t->base, ingest_grace_cb, t);
+    if (t->reply_ev == NULL || t->stop_ev == NULL || t->tick_ev == NULL || t->grace_ev == NULL)
+        return NF_ENOMEM;
+    struct timeval one_s = {1, 0};
+    if (event_add(t->reply_ev, NULL) != 0 || event_add(t->stop_ev, NULL) != 0 ||
+        event_add(t->tick_ev, &one_s) != 0)
+        return NF_EIO;
+    for (uint32_t i = 0; i < t->nctx; i++) {
+        struct ingest_ctx *c = &t->ctxs[i];
+        c->t = t;
+        c->idx = i;
+        c->gen = 1;
+        c->done_bits = &t->bits[(size_t)i * t->bits_words];
+        c->timer = evtimer_new(t->base, ingest_timer_cb, c);
+        c->close_ev = calloc(1, event_get_struct_event_size());
+        if (c->timer == NULL || c->close_ev == NULL)
+            return NF_ENOMEM;
+        /* LIFO free stack: hand out low indexes first (warm cache lines). */
+        t->free_stack[i] = t->nctx - 1 - i;
+    }
+    t->nfree = t->nctx;
+    return 0;
+}
+
+int ingest_start(struct ingest *in)
+{
+    if (in->started)
+        return NF_ESTATE;
+    in->started = 1;
+    in->start_ns = ingest_now_ns();
+    int rc = 0;
+    for (unsigned i = 0; i < in->nthreads; i++) {
+        rc = ingest_thread_setup(in, &in->threads[i]);
+        if (rc != 0)
+            goto fail;
+    }
+    for (unsigned i = 0; i < in->nthreads; i++) {
+        struct ingest_thread *t = &in->threads[i];
+        int e = pthread_create(&t->tid, NULL, ingest_thread_main, t);
+        if (e != 0) {
+            NF_LOG(NF_LOG_ERROR, "ingest", "pthread_create failed err=%d", e);
+            rc = NF_ENOMEM;
+            goto fail;
+        }
+        t->started = 1;
+    }
+    NF_LOG(NF_LOG_INFO, "ingest", "listening host=%s port=%u threads=%u contexts_per_thread=%u",
+           in->host[0] ? in->host : "*", (unsigned)in->port, in->nthreads, in->ctx_per_thread);
+    return 0;
+fail:
+    ingest_stop(in);
+    for (unsigned i = 0; i < in->nthreads; i++)
+        ingest_thread_release(&in->threads[i]);
+    in->started = 0;
+    in->stopped = 0;
+    return rc;
+}
+
+uint16_t ingest_port(const struct ingest *in)
+{
+    return in->started ? in->port : 0;
+}
+
+void ingest_stop(struct ingest *in)
+{
+    if (in == NULL || in->stopped)
+        return;
+    in->stopped = 1;
+    for (unsigned i = 0; i < in->nthreads; i++) {
+        struct ingest_thread *t = &in->threads[i];
+        if (!t->started)
+            continue;
+        uint64_t one = 1;
+        while (write(t->stop_fd, &one, sizeof(one)) == -1 && errno == EINTR)
+            ;
+    }
+    for (unsigned i = 0; i < in->nthreads; i++) {
+        struct ingest_thread *t = &in->threads[i];
+        if (!t->started)
+            continue;
+        pthread_join(t->tid, NULL);
+        t->started = 0;
+    }
+}
+
+void ingest_free(struct ingest *in)
+{
+    if (in == NULL)
+        return;
+    ingest_stop(in);
+    if (in->threads != NULL)
+        for (unsigned i = 0; i < in->nthreads; i++)
+            ingest_thread_release(&in->threads[i]);
+    free(in->threads);
+    free(in);
+}
+
+/* ---- figures --------------------------------------------------------------------------------- */
+
+struct ingest_sum {
+    uint64_t requests[INGEST_ROUTE_COUNT][INGEST_CODE_COUNT];
+    uint64_t lat[INGEST_LAT_BUCKETS];
+    uint64_t lat_sum_us, lat_count;
+    uint64_t parse[INGEST_PARSE_BUCKETS];
+    uint64_t parse_sum_ns, parse_items, parse_per_item_sum_ns;
+    uint64_t accepted, duplicates, busy, full, io, timeouts, orphaned, stale, in_use;
+};
+
+static void ingest_sum_stats(struct ingest *in, struct ingest_sum *s)
+{
+    memset(s, 0, sizeof(*s));
+    for (unsigned i = 0; i < in->nthreads; i++) {
+        const struct ingest_stats *st = in->threads[i].stats;
+        if (st == NULL)
+            continue;
+        for (int r = 0; r < INGEST_ROUTE_COUNT; r++)
+            for (int k = 0; k < INGEST_CODE_COUNT; k++)
+                s->requests[r][k] += ingest_stat_get(&st->requests[r][k]);
+        for (int b = 0; b < INGEST_LAT_BUCKETS; b++)
+            s->lat[b] += ingest_stat_get(&st->latency_bucket[b]);
+        for (int b = 0; b < INGEST_PARSE_BUCKETS; b++)
+            s->parse[b] += ingest_stat_get(&st->parse_bucket[b]);
+        s->lat_sum_us += ingest_stat_get(&st->latency_sum_us);
+        s->lat_count += ingest_stat_get(&st->latency_count);
+        s->parse_sum_ns += ingest_stat_get(&st->parse_sum_ns);
+        s->parse_items += ingest_stat_get(&st->parse_items);
+        s->parse_per_item_sum_ns += ingest_stat_get(&st->parse_per_item_sum_ns);
+        s->accepted += ingest_stat_get(&st->transfers_accepted);
+        s->duplicates += ingest_stat_get(&st->duplicates);
+        s->busy += ingest_stat_get(&st->rejected_busy);
+        s->full += ingest_stat_get(&st->rejected_full);
+        s->io += ingest_stat_get(&st->rejected_io);
+        s->timeouts += ingest_stat_get(&st->timeouts);
+        s->orphaned += ingest_stat_get(&st->orphaned);
+        s->stale += ingest_stat_get(&st->stale_msgs);
+        s->in_use += ingest_stat_get(&st->ctx_in_use);
+    }
+}
+
+/* Appends formatted text at out+*len; NF_ENOSPC when it does not fit. */
+__attribute__((format(printf, 4, 5))) static int
+ingest_appendf(char *out, size_t *len, size_t cap, const char *fmt, ...)
+{
+    if (*len >= cap)
+        return NF_ENOSPC;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(out + *len, cap - *len, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= cap - *len)
+        return NF_ENOSPC;
+    *len += (size_t)n;
+    return 0;
+}
+
+int ingest_metrics_append(struct ingest *in, char *out, size_t len, size_t cap)
+{
+    struct ingest_sum s;
+    ingest_sum_stats(in, &s);
+    int rc = 0;
+#define AP(...)                                                                                    \
+    do {                                                                                           \
+        if (rc == 0)                                                                               \
+            rc = ingest_appendf(out, &len, cap, __VA_ARGS__);                                      \
+    } while (0)
+    AP("# HELP nearft_http_requests_total HTTP requests answered by ingest, by route and code "
+       "(code 499: the client closed first).\n# TYPE nearft_http_requests_total counter\n");
+    for (int r = 0; r < INGEST_ROUTE_COUNT; r++)
+        for (int k = 0; k < INGEST_CODE_COUNT; k++) {
+            if (s.requests[r][k] == 0)
+                continue;
+            if (k < INGEST_CODE_COUNT - 1)
+                AP("nearft_http_requests_total{route=\"%s\",code=\"%d\"} %llu\n",
+                   ingest_route_names[r], ingest_codes[k], (unsigned long long)s.requests[r][k]);
+            else
+                AP("nearft_http_requests_total{route=\"%s\",code=\"other\"} %llu\n",
+                   ingest_route_names[r], (unsigned long long)s.requests[r][k]);
+        }
+    AP("# HELP nearft_http_request_duration_seconds Time from request to answer.\n"
+       "# TYPE nearft_http_request_duration_seconds histogram\n");
+    uint64_t cum = 0;
+    for (int b = 0; b < INGEST_LAT_BUCKETS; b++) {
+        cum += s.lat[b];
+        AP("nearft_http_request_duration_seconds_bucket{le=\"%s\"} %llu\n", ingest_lat_le_txt[b],
+           (unsigned long long)cum);
+    }
+    AP("nearft_http_request_duration_seconds_sum %.6f\n"
+       "nearft_http_request_duration_seconds_count %llu\n",
+       (double)s.lat_sum_us / 1e6, (unsigned long long)s.lat_count);
+    AP("# HELP nearft_ingest_parse_seconds_per_transfer Body parse time divided by transfers.\n"
+       "# TYPE nearft_ingest_parse_seconds_per_transfer histogram\n");
+    cum = 0;
+    for (int b = 0; b < INGEST_PARSE_BUCKETS; b++) {
+        cum += s.parse[b];
+        if (b < INGEST_PARSE_BUCKETS - 1)
+            AP("nearft_ingest_parse_seconds_per_transfer_bucket{le=\"%g\"} %llu\n",
+               (double)ingest_parse_le_ns[b] / 1e9, (unsigned long long)cum);
+        else
+            AP("nearft_ingest_parse_seconds_per_transfer_bucket{le=\"+Inf\"} %llu\n",
+               (unsigned long long)cum);
+    }
+    AP("nearft_ingest_parse_seconds_per_transfer_sum %.9f\n"
+       "nearft_ingest_parse_seconds_per_transfer_count %llu\n",
+       (double)s.parse_per_item_sum_ns / 1e9, (unsigned long long)cum);
+    AP("# TYPE nearft_ingest_transfers_accepted_total counter\n"
+       "nearft_ingest_transfers_accepted_total %llu\n"
+       "# TYPE nearft_ingest_duplicates_total counter\nnearft_ingest_duplicates_total %llu\n"
+       "# TYPE nearft_ingest_rejected_total counter\n"
+       "nearft_ingest_rejected_total{reason=\"contexts\"} %llu\n"
+       "nearft_ingest_rejected_total{reason=\"full\"} %llu\n"
+       "nearft_ingest_rejected_total{reason=\"log_io\"} %llu\n"
+       "# TYPE nearft_ingest_wait_timeouts_total counter\nnearft_ingest_wait_timeouts_total %llu\n"
+       "# TYPE nearft_ingest_orphaned_total counter\nnearft_ingest_orphaned_total %llu\n"
+       "# TYPE nearft_ingest_contexts_in_use gauge\nnearft_ingest_contexts_in_use %llu\n"
+       "# TYPE nearft_ingest_contexts_capacity gauge\nnearft_ingest_contexts_capacity %llu\n",
+       (unsigned long long)s.accepted, (unsigned long long)s.duplicates, (unsigned long long)s.busy,
+       (unsigned long long)s.full, (unsigned long long)s.io, (unsigned long long)s.timeouts,
+       (unsigned long long)s.orphaned, (unsigned long long)s.in_use,
+       (unsigned long long)in->ctx_per_thread * (unsigned long long)in->nthreads);
+    AP("# HELP nearft_ingest_reply_ring_items Messages waiting in each ingest reply ring.\n"
+       "# TYPE nearft_ingest_reply_ring_items gauge\n");
+    for (unsigned i = 0; i < in->nthreads; i++)
+        if (in->threads[i].reply != NULL)
+            AP("nearft_ingest_reply_ring_items{thread=\"%u\"} %u\n", i,
+               nf_ring_count(in->threads[i].reply));
+#undef AP
+    return rc != 0 ? rc : (int)len;
+}
+
+int ingest_stages_json(struct ingest *in, char *out, size_t cap)
+{
+    struct ingest_sum s;
+    ingest_sum_stats(in, &s);
+    struct jw w;
+    jw_init_fixed(&w, out, cap);
+    jw_obj_begin(&w);
+    double rate = 0;
+    jw_key(&w, "threads");
+    jw_arr_begin(&w);
+    for (unsigned i = 0; i < in->nthreads; i++) {
+        const struct ingest_thread *t = &in->threads[i];
+        if (t->stats == NULL)
+            continue;
+        char name[24];
+        snprintf(name, sizeof(name), "ingest-%u", i);
+        double r = (double)ingest_stat_get(&t->stats->rate_milli) / 1000.0;
+        rate += r;
+        uint64_t total = 0;
+        for (int ro = 0; ro < INGEST_ROUTE_COUNT; ro++)
+            for (int k = 0; k < INGEST_CODE_COUNT; k++)
+                total += ingest_stat_get(&t->stats->requests[ro][k]);
+        jw_obj_begin(&w);
+        jw_key(&w, "thread");
+        jw_str(&w, name);
+        jw_key(&w, "requests_per_s");
+        jw_double(&w, r);
+        jw_key(&w, "requests_total");
+        jw_u64(&w, total);
+        jw_key(&w, "contexts_in_use");
+        jw_u64(&w, ingest_stat_get(&t->stats->ctx_in_use));
+        jw_key(&w, "contexts");
+        jw_u64(&w, t->nctx);
+        jw_key(&w, "reply_ring_items");
+        jw_u64(&w, t->reply ? nf_ring_count(t->reply) : 0);
+        jw_key(&w, "transfers_accepted");
+        jw_u64(&w, ingest_stat_get(&t->stats->transfers_accepted));
+        jw_obj_end(&w);
+    }
+    jw_arr_end(&w);
+    jw_key(&w, "requests_per_s");
+    jw_double(&w, rate);
+    jw_key(&w, "transfers_accepted");
+    jw_u64(&w, s.accepted);
+    jw_key(&w, "rejected");
+    jw_obj_begin(&w);
+    jw_key(&w, "contexts");
+    jw_u64(&w, s.busy);
+    jw_key(&w, "full");
+    jw_u64(&w, s.full);
+    jw_key(&w, "log_io");
+    jw_u64(&w, s.io);
+    jw_obj_end(&w);
+    jw_key(&w, "wait_timeouts");
+    jw_u64(&w, s.timeouts);
+    jw_key(&w, "orphaned");
+    jw_u64(&w, s.orphaned);
+    jw_key(&w, "stale_messages");
+    jw_u64(&w, s.stale);
+    jw_key(&w, "parse_ns_per_transfer");
+    jw_obj_begin(&w);
+    jw_key(&w, "avg");
+    jw_double(&w, s.parse_items ? (double)s.parse_sum_ns / (double)s.parse_items : 0.0);
+    jw_key(&w, "buckets_le");
+    jw_obj_begin(&w);
+    for (int b = 0; b < INGEST_PARSE_BUCKETS; b++) {
+        jw_key(&w, ingest_parse_le_txt[b]);
+        jw_u64(&w, s.parse[b]);
+    }
+    jw_obj_end(&w);
+    jw_obj_end(&w);
+    jw_obj_end(&w);
+    size_t len = 0;
+    int rc = jw_finish(&w, &len);
+    return rc != 0 ? rc : (int)len;
+}
+
+void ingest_parse_observe(struct ingest_thread *t, uint64_t ns, size_t items)
+{
+    if (items == 0)
+        return;
+    uint64_t per = ns / items;
+    int b = 0;
+    while (b < INGEST_PARSE_BUCKETS - 1 && per > ingest_parse_le_ns[b])
+        b++;
+    ingest_stat_add(&t->stats->parse_bucket[b], 1);
+    ingest_stat_add(&t->stats->parse_per_item_sum_ns, per);
+    ingest_stat_add(&t->stats->parse_sum_ns, ns);
+    ingest_stat_add(&t->stats->parse_items, items);
+}

@@ -1,0 +1,203 @@
+/* ingest_int: the ingest stage's private types, shared by ingest.c (threads, listeners, request
+ * contexts, reply ring, timers, counters) and http_api.c (routes, request bodies, replies).
+ * Everything in a struct ingest_thread belongs to that thread, except the counters in
+ * struct ingest_stats, which other threads read (relaxed loads) for /metrics and /debug/stages. */
+#ifndef NF_INGEST_INT_H
+#define NF_INGEST_INT_H
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ingest.h"
+#include "job.h"
+#include "jtok.h"
+#include "pipeline.h"
+#include "req_json.h"
+
+/* Routes, for replies and for the per-route counters. */
+enum ingest_route {
+    INGEST_ROUTE_V1_TRANSFERS_POST = 0,
+    INGEST_ROUTE_V1_TRANSFERS_GET,
+    INGEST_ROUTE_V1_TX_GET,
+    INGEST_ROUTE_SEND_FT,
+    INGEST_ROUTE_NODE_JOB_GET,
+    INGEST_ROUTE_NODE_TX_GET,
+    INGEST_ROUTE_RUST_TRANSFER,
+    INGEST_ROUTE_HEALTH,
+    INGEST_ROUTE_METRICS,
+    INGEST_ROUTE_DEBUG_STAGES,
+    INGEST_ROUTE_OTHER,
+    INGEST_ROUTE_COUNT
+};
+
+/* HTTP status codes counted one by one; anything else lands in "other". */
+#define INGEST_CODE_COUNT 12
+
+#define INGEST_LAT_BUCKETS   15 /* request latency histogram, seconds (see ingest.c) */
+#define INGEST_PARSE_BUCKETS 9  /* parse time per transfer, nanoseconds */
+
+/* Per-thread counters: written only by the owning thread (relaxed load + store, no RMW), read by
+ * any thread with relaxed loads; summed over threads on read. */
+struct ingest_stats {
+    _Atomic uint64_t requests[INGEST_ROUTE_COUNT][INGEST_CODE_COUNT];
+    _Atomic uint64_t latency_bucket[INGEST_LAT_BUCKETS];
+    _Atomic uint64_t latency_sum_us;
+    _Atomic uint64_t latency_count;
+    _Atomic uint64_t parse_bucket[INGEST_PARSE_BUCKETS];
+    _Atomic uint64_t parse_sum_ns;          /* total parse time */
+    _Atomic uint64_t parse_per_item_sum_ns; /* sum of per-transfer observations (histogram) */
+    _Atomic uint64_t parse_items;
+    _Atomic uint64_t transfers_accepted; /* jobs made durable through this thread */
+    _Atomic uint64_t duplicates;         /* idempotent repeats answered with the original */
+    _Atomic uint64_t rejected_busy;      /* 503: request-context slab exhausted */
+    _Atomic uint64_t rejected_full;      /* 503: job slab or pipeline full */
+    _Atomic uint64_t rejected_io;        /* 503: the durable log write failed */
+    _Atomic uint64_t timeouts;           /* answered at the wait timeout */
+    _Atomic uint64_t orphaned;           /* client closed before the answer */
+    _Atomic uint64_t stale_msgs;         /* reply-ring messages for recycled contexts */
+    _Atomic uint64_t ctx_in_use;         /* gauge */
+    _Atomic uint64_t rate_milli;         /* requests/s x 1000 over the last second */
+};
+
+static inline void ingest_stat_add(_Atomic uint64_t *c, uint64_t v)
+{
+    /* Single writer: a relaxed load and store, no locked RMW on the hot path. Readers on other
+     * threads use relaxed loads; no ordering with other data is implied. */
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v,
+                          memory_order_relaxed);
+}
+
+static inline uint64_t ingest_stat_get(const _Atomic uint64_t *c)
+{
+    return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+struct ingest_thread;
+
+/* One HTTP request in flight that went to the pipeline. Lives in its thread's slab. */
+struct ingest_ctx {
+    struct ingest_thread *t;
+    uint32_t idx;
+    uint32_t gen;          /* bumped at each recycle; job->waiter_gen must match */
+    uint8_t busy;          /* allocated */
+    uint8_t lent;          /* acc is with the pipeline (until PIPE_MSG_ACCEPTED) */
+    uint8_t replied;       /* the answer was sent, or there is nobody to send it to */
+    uint8_t orphaned;      /* the client closed the connection first */
+    uint8_t accepted;      /* PIPE_MSG_ACCEPTED came back with status 0 */
+    uint8_t route;         /* enum ingest_route */
+    uint8_t is_batch;      /* {"transfers":[...]} form */
+    uint8_t wait_level;    /* 0 (answer when durable), JOB_SUBMITTED or JOB_EXECUTED */
+    uint8_t wait_final;    /* ?wait=final */
+    uint8_t idem_header;   /* the idempotency key came from the Idempotency-Key header */
+    uint8_t accept_failed; /* the pipeline could not make the jobs durable (they are ours) */
+    uint32_t n;            /* jobs first_id .. first_id+n-1 */
+    uint32_t done;         /* jobs that reached the wait level (each counted once) */
+    uint64_t first_id;
+    uint64_t start_ns;
+    struct evhttp_request *req;      /* NULL once answered or orphaned */
+    struct evhttp_connection *evcon; /* req's connection (for the close callback) */
+    struct event *timer;             /* wait timeout, preallocated */
+    struct event *close_ev;          /* EV_CLOSED on the client socket (storage preallocated) */
+    uint8_t close_armed;
+    uint64_t *done_bits; /* n bits: job counted */
+    struct pipe_accept acc;
+};
+
+struct ingest_thread {
+    struct ingest *in;
+    unsigned idx;
+    pthread_t tid;
+    int started;
+    int stop_fd; /* eventfd: ingest_stop -> thread */
+    int listen_fd;
+    uint8_t stopping;
+    uint8_t early_close; /* the backend reports peer close (EV_FEATURE_EARLY_CLOSE) */
+    struct event_base *base;
+    struct evhttp *http;
+    struct evhttp_bound_socket *bound;
+    struct event *reply_ev;
+    struct event *stop_ev;
+    struct event *tick_ev; /* 1 s: requests/s */
+    struct event *grace_ev;
+    struct nf_ring *reply;
+    uint64_t tick_last_requests;
+    uint64_t tick_last_ns;
+    /* Request contexts and their free stack. */
+    struct ingest_ctx *ctxs;
+    uint32_t nctx;
+    uint32_t *free_stack;
+    uint32_t nfree;
+    uint64_t *bits; /* nctx * bits_words */
+    size_t bits_words;
+    /* Parse scratch and reply buffer. */
+    struct req_transfer *items;
+    struct jtok *toks;
+    size_t tok_cap;
+    char *out;
+    size_t out_cap;
+    uint64_t *ids; /* tx lookups */
+    size_t ids_cap;
+    struct ingest_stats *stats; /* cache-line aligned, separate allocation */
+};
+
+struct ingest {
+    const struct cfg *cfg;
+    struct nf_pipe *pipe;
+    struct job_slab *slab;
+    unsigned nthreads;
+    struct ingest_thread *threads;
+    uint32_t ctx_per_thread;
+    uint32_t max_items;
+    size_t memo_max;
+    uint64_t wait_timeout_ms;
+    uint64_t grace_ms;
+    uint64_t start_ns;
+    char host[64];
+    uint16_t port;
+    int started;
+    int stopped;
+};
+
+/* ingest.c helpers used by http_api.c (owner thread only). */
+uint64_t ingest_now_ns(void);
+uint64_t ingest_now_ms(void);
+struct ingest_ctx *ingest_ctx_alloc(struct ingest_thread *t);
+/* ingest_ctx_arm: the request went to the pipeline: watch the connection and start the timer. */
+void ingest_ctx_arm(struct ingest_ctx *c);
+/* ingest_ctx_release: puts c back on the free stack when it is answered and not lent. */
+void ingest_ctx_maybe_recycle(struct ingest_ctx *c);
+/* ingest_ctx_free_unused: gives back a context that never went to the pipeline. */
+void ingest_ctx_free_unused(struct ingest_ctx *c);
+/* ingest_send: sends out[0..len) with code to req (content type JSON unless ctype given) and
+ * counts it under route; start_ns is when the request arrived. Takes req. */
+void ingest_send(struct ingest_thread *t,
+                 struct evhttp_request *req,
+                 int route,
+                 int code,
+                 const char *ctype,
+                 const char *body,
+                 size_t len,
+                 uint64_t start_ns);
+/* ingest_ctx_send: ingest_send for a context's request, then marks it answered. */
+void ingest_ctx_send(struct ingest_ctx *c, int code, const char *body, size_t len);
+/* ingest_metrics_append / ingest_stages_append: the stage's own figures. Return the new length
+ * or NF_ENOSPC. Any ingest thread. */
+int ingest_metrics_append(struct ingest *in, char *out, size_t len, size_t cap);
+int ingest_stages_json(struct ingest *in, char *out, size_t cap);
+/* ingest_parse_observe: one body parse of items transfers that took ns (owner thread). */
+void ingest_parse_observe(struct ingest_thread *t, uint64_t ns, size_t items);
+
+/* http_api.c entry points (owner thread). */
+void ingest_http_request(struct evhttp_request *req, void *arg);
+void ingest_http_accepted(struct ingest_thread *t, struct pipe_accept *a);
+void ingest_http_job(struct ingest_thread *t, struct job *j);
+void ingest_http_timeout(struct ingest_ctx *c);
+/* ingest_http_release_ctx_jobs: before a context is recycled, frees the jobs it still owns
+ * (idempotent repeats after PIPE_MSG_ACCEPTED, or all of them when the log write failed). */
+void ingest_http_release_ctx_jobs(struct ingest_ctx *c);
+
+#endif

@@ -1,0 +1,1074 @@
+/* test_ingest_http: the ingest stage over real HTTP on 127.0.0.1, against a STUB pipeline defined
+ * here (the pipe_* functions of include/pipeline.h). The stub thread plays the WAL hub, batch and
+ * submit roles: it answers each accept (idempotency map, durable or log failure), moves jobs
+ * QUEUED -> SIGNED -> SUBMITTED -> EXECUTED (or FAILED) and pushes PIPE_MSG_JOB for waiters. What a
+ * job does is chosen by its receiver:
+ *   queued.near  stays QUEUED (held) until the test releases held jobs (then EXECUTED)
+ *   fail.near    FAILED with a receiver error ("... is not registered")
+ *   boom.near    FAILED with a transaction error
+ *   early.near   reaches EXECUTED and its JOB message is pushed BEFORE the accept comes back
+ *   full*.near   pipe_accept_submit answers NF_EFULL
+ *   ioerr.near   the accept comes back with status NF_EIO
+ *   anything else executes at once.
+ * The client side is libcurl (easy and multi); bodies are checked with jansson. */
+#include <curl/curl.h>
+#include <errno.h>
+#include <jansson.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base58.h"
+#include "cfg.h"
+#include "ingest.h"
+#include "ingest/ingest_int.h"
+#include "job.h"
+#include "nf_err.h"
+#include "nf_log.h"
+#include "nf_ring.h"
+#include "nf_test.h"
+#include "pipeline.h"
+
+#define STUB_THREADS   2
+#define STUB_SLAB      1024
+#define STUB_MAX_BATCH 600
+#define STUB_WAIT_MS   500
+#define STUB_RETRY     7
+#define STUB_IDEM_MAX  256
+#define STUB_HELD_MAX  1024
+#define CONC_REQUESTS  140 /* > 2 threads x 64 contexts */
+#define RESP_BODY_MAX  (1u << 20)
+
+/* ---- stub pipeline --------------------------------------------------------------------------- */
+
+struct stub_idem {
+    char key[REQ_IDEM_MAX + 1];
+    uint64_t id;
+    uint64_t hash;
+};
+
+struct nf_pipe {
+    struct job_slab slab;
+    struct nf_ring replies[STUB_THREADS];
+    struct nf_ring in; /* accepts from the ingest threads */
+    pthread_t tid;
+    _Atomic int stop;
+    _Atomic int release_held;
+    _Atomic int unhealthy;
+    /* stub thread only */
+    struct stub_idem idem[STUB_IDEM_MAX];
+    int nidem;
+    uint64_t held[STUB_HELD_MAX];
+    int nheld;
+};
+
+static struct nf_pipe stub;
+
+struct nf_ring *pipe_reply_ring(struct nf_pipe *p, unsigned idx)
+{
+    return idx < STUB_THREADS ? &p->replies[idx] : NULL;
+}
+
+struct job_slab *pipe_jobs(struct nf_pipe *p)
+{
+    return &p->slab;
+}
+
+int pipe_accept_submit(struct nf_pipe *p, struct pipe_accept *a)
+{
+    for (uint32_t i = 0; i < a->n; i++)
+        if (strncmp(job_slot(&p->slab, a->first_id + i)->receiver, "full", 4) == 0)
+            return NF_EFULL;
+    int rc = nf_ring_push_mpsc(&p->in, a);
+    if (rc == 0)
+        nf_ring_wake(&p->in);
+    return rc;
+}
+
+unsigned pipe_retry_after_s(struct nf_pipe *p)
+{
+    (void)p;
+    return STUB_RETRY;
+}
+
+int pipe_health_json(struct nf_pipe *p, char *out, size_t cap, int *healthy)
+{
+    *healthy = !atomic_load(&p->unhealthy);
+    int n = snprintf(out, cap, "{\"status\":\"%s\"}", *healthy ? "ok" : "degraded");
+    return (n < 0 || (size_t)n >= cap) ? NF_ENOSPC : n;
+}
+
+int pipe_metrics_text(struct nf_pipe *p, char *out, size_t cap)
+{
+    (void)p;
+    int n = snprintf(out, cap, "# TYPE nearft_stub_total counter\nnearft_stub_total 1\n");
+    return (n < 0 || (size_t)n >= cap) ? NF_ENOSPC : n;
+}
+
+int pipe_stages_json(struct nf_pipe *p, char *out, size_t cap)
+{
+    (void)p;
+    int n = snprintf(out, cap, "{\"wal\":{\"depth\":0}}");
+    return (n < 0 || (size_t)n >= cap) ? NF_ENOSPC : n;
+}
+
+int pipe_tx_jobs(struct nf_pipe *p, const uint8_t tx_hash[32], uint64_t *ids, int cap)
+{
+    int n = 0;
+    for (uint64_t s = 0; s < p->slab.capacity && n < cap; s++) {
+        struct job *j = &p->slab.jobs[s];
+        uint64_t id = atomic_load_explicit(&j->id, memory_order_acquire);
+        enum job_status st = job_get_status(j);
+        if (id == 0 || st < JOB_SIGNED || st > JOB_FAILED)
+            continue;
+        if (memcmp(j->tx_hash, tx_hash, 32) == 0)
+            ids[n++] = id;
+    }
+    return n;
+}
+
+static void stub_push(struct nf_pipe *p, unsigned idx, void *msg)
+{
+    while (nf_ring_push_mpsc(&p->replies[idx], msg) != 0)
+        sched_yield(); /* the test's rings are large; never happens in practice */
+    nf_ring_wake(&p->replies[idx]);
+}
+
+/* Every field a reader may look at is written before the status that publishes it. */
+static void stub_finish(struct nf_pipe *p, struct job *j, const uint8_t tx[32], int fail_kind)
+{
+    uint64_t now = ingest_now_ms();
+    memcpy(j->tx_hash, tx, 32);
+    j->attempts = 1;
+    j->signed_ms = now;
+    j->submitted_ms = now;
+    j->done_ms = now;
+    j->final_seen = 1;
+    if (fail_kind == 1)
+        snprintf(j->error, sizeof(j->error),
+                 "Smart contract panicked: The account %s is not "
+                 "registered",
+                 j->receiver);
+    else if (fail_kind == 2)
+        snprintf(j->error, sizeof(j->error), "InvalidTxError: InvalidNonce");
+    job_set_status(j, JOB_SIGNED);
+    job_set_status(j, JOB_SUBMITTED);
+    if (j->waiter_thread >= 0 && j->wait_level <= JOB_SUBMITTED && !fail_kind)
+        stub_push(p, (unsigned)j->waiter_thread, pipe_msg_make(j, PIPE_MSG_JOB));
+    job_set_status(j, fail_kind ? JOB_FAILED : JOB_EXECUTED);
+    if (j->waiter_thread >= 0)
+        stub_push(p, (unsigned)j->waiter_thread, pipe_msg_make(j, PIPE_MSG_JOB));
+}
+
+static void stub_accept(struct nf_pipe *p, struct pipe_accept *a)
+{
+    uint8_t tx[32];
+    memset(tx, 0xab, sizeof(tx));
+    memcpy(tx, &a->first_id, sizeof(a->first_id));
+    for (uint32_t i = 0; i < a->n; i++)
+        if (strcmp(job_slot(&p->slab, a->first_id + i)->receiver, "ioerr.near") == 0) {
+            a->status = NF_EIO;
+            stub_push(p, a->ingest_idx, pipe_msg_make(a, PIPE_MSG_ACCEPTED));
+            return;
+        }
+    a->status = 0;
+    a->duplicates = 0;
+    int early = 0;
+    for (uint32_t i = 0; i < a->n; i++) {
+        struct job *j = job_slot(&p->slab, a->first_id + i);
+        if (j->has_idem) {
+            int k = 0;
+            for (; k < p->nidem; k++)
+                if (strcmp(p->idem[k].key, j->idem_key) == 0)
+                    break;
+            if (k < p->nidem) {
+                if (p->idem[k].hash == j->body_hash)
+                    j->dup_of = p->idem[k].id;
+                else
+                    j->dup_conflict = 1;
+                a->duplicates++;
+                continue; /* stays CLAIMED: ingest releases it */
+            }
+            if (p->nidem < STUB_IDEM_MAX) {
+                snprintf(p->idem[p->nidem].key, sizeof(p->idem[0].key), "%s", j->idem_key);
+                p->idem[p->nidem].id = a->first_id + i;
+                p->idem[p->nidem].hash = j->body_hash;
+                p->nidem++;
+            }
+        }
+        if (strcmp(j->receiver, "early.near") == 0) {
+            job_set_status(j, JOB_QUEUED);
+            stub_finish(p, j, tx, 0);
+            early = 1;
+        } else {
+            job_set_status(j, JOB_QUEUED);
+        }
+    }
+    (void)early;
+    /* Read what we need before handing a back: it belongs to ingest again afterwards. */
+    uint64_t first = a->first_id;
+    uint32_t n = a->n;
+    stub_push(p, a->ingest_idx, pipe_msg_make(a, PIPE_MSG_ACCEPTED));
+    for (uint32_t i = 0; i < n; i++) {
+        struct job *j = job_slot(&p->slab, first + i);
+        if (j->dup_of != 0 || j->dup_conflict || job_get_status(j) != JOB_QUEUED)
+            continue;
+        if (strcmp(j->receiver, "queued.near") == 0) {
+            if (p->nheld < STUB_HELD_MAX)
+                p->held[p->nheld++] = first + i;
+            continue;
+        }
+        int fail = strcmp(j->receiver, "fail.near") == 0   ? 1
+                   : strcmp(j->receiver, "boom.near") == 0 ? 2
+                                                           : 0;
+        stub_finish(p, j, tx, fail);
+    }
+}
+
+static void *stub_main(void *arg)
+{
+    struct nf_pipe *p = arg;
+    log_set_thread("stub");
+    while (!atomic_load(&p->stop)) {
+        struct pollfd pfd = {.fd = p->in.efd, .events = POLLIN};
+        poll(&pfd, 1, 10);
+        nf_ring_clear(&p->in);
+        struct pipe_accept *a;
+        while ((a = nf_ring_pop_mpsc(&p->in)) != NULL)
+            stub_accept(p, a);
+        if (atomic_exchange(&p->release_held, 0)) {
+            uint8_t tx[32];
+            memset(tx, 0xcd, sizeof(tx));
+            for (int i = 0; i < p->nheld; i++) {
+                struct job *j = job_slot(&p->slab, p->held[i]);
+                if (atomic_load(&j->id) == p->held[i] && job_get_status(j) == JOB_QUEUED)
+                    stub_finish(p, j, tx, 0);
+            }
+            p->nheld = 0;
+        }
+    }
+    return NULL;
+}
+
+static int stub_init(struct nf_pipe *p)
+{
+    memset(p, 0, sizeof(*p));
+    if (job_slab_init(&p->slab, STUB_SLAB, 1) != 0 || nf_ring_init(&p->in, 1024) != 0)
+        return -1;
+    for (int i = 0; i < STUB_THREADS; i++)
+        if (nf_ring_init(&p->replies[i], 4096) != 0)
+            return -1;
+    return pthread_create(&p->tid, NULL, stub_main, p) == 0 ? 0 : -1;
+}
+
+static void stub_stop(struct nf_pipe *p)
+{
+    atomic_store(&p->stop, 1);
+    nf_ring_wake(&p->in);
+    pthread_join(p->tid, NULL);
+}
+
+static void stub_destroy(struct nf_pipe *p)
+{
+    for (int i = 0; i < STUB_THREADS; i++)
+        nf_ring_destroy(&p->replies[i]);
+    nf_ring_destroy(&p->in);
+    job_slab_destroy(&p->slab);
+}
+
+/* ---- HTTP client ----------------------------------------------------------------------------- */
+
+static unsigned port;
+
+struct resp {
+    long code;
+    char *body;
+    size_t len;
+    char retry_after[32];
+    char allow[32];
+    char ctype[64];
+    json_t *json;
+    double secs;
+};
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    struct resp *r = ud;
+    size_t n = size * nmemb;
+    if (r->len + n >= RESP_BODY_MAX)
+        return 0;
+    memcpy(r->body + r->len, ptr, n);
+    r->len += n;
+    r->body[r->len] = '\0';
+    return n;
+}
+
+static void header_value(const char *line, size_t n, const char *name, char *out, size_t cap)
+{
+    size_t nl = strlen(name);
+    if (n <= nl + 1 || strncasecmp(line, name, nl) != 0 || line[nl] != ':')
+        return;
+    const char *v = line + nl + 1;
+    while (*v == ' ')
+        v++;
+    size_t vn = n - (size_t)(v - line);
+    while (vn > 0 && (v[vn - 1] == '\r' || v[vn - 1] == '\n'))
+        vn--;
+    if (vn >= cap)
+        vn = cap - 1;
+    memcpy(out, v, vn);
+    out[vn] = '\0';
+}
+
+static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    struct resp *r = ud;
+    size_t n = size * nmemb;
+    header_value(ptr, n, "Retry-After", r->retry_after, sizeof(r->retry_after));
+    header_value(ptr, n, "Allow", r->allow, sizeof(r->allow));
+    header_value(ptr, n, "Content-Type", r->ctype, sizeof(r->ctype));
+    return n;
+}
+
+static void resp_reset(struct resp *r)
+{
+    if (r->json)
+        json_decref(r->json);
+    if (r->body == NULL)
+        r->body = malloc(RESP_BODY_MAX);
+    r->body[0] = '\0';
+    r->len = 0;
+    r->code = 0;
+    r->retry_after[0] = r->allow[0] = r->ctype[0] = '\0';
+    r->json = NULL;
+}
+
+static void resp_free(struct resp *r)
+{
+    if (r->json)
+        json_decref(r->json);
+    free(r->body);
+    memset(r, 0, sizeof(*r));
+}
+
+static CURL *easy_setup(const char *method,
+                        const char *path,
+                        const char *body,
+                        struct curl_slist *hdrs,
+                        long timeout_ms,
+                        struct resp *r)
+{
+    char url[512];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", port, path);
+    CURL *e = curl_easy_init();
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+    if (body != NULL) {
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    }
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+    return e;
+}
+
+static void resp_finish(CURL *e, struct resp *r)
+{
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &r->code);
+    curl_easy_getinfo(e, CURLINFO_TOTAL_TIME, &r->secs);
+    if (r->len > 0 && r->ctype[0] && strstr(r->ctype, "json") != NULL)
+        r->json = json_loadb(r->body, r->len, 0, NULL);
+}
+
+/* One request; returns the curl result (CURLE_OK when an answer arrived). */
+static int http(const char *method,
+                const char *path,
+                const char *body,
+                const char *header,
+                long timeout_ms,
+                struct resp *r)
+{
+    resp_reset(r);
+    struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+    if (header != NULL)
+        hdrs = curl_slist_append(hdrs, header);
+    CURL *e = easy_setup(method, path, body, hdrs, timeout_ms, r);
+    CURLcode rc = curl_easy_perform(e);
+    resp_finish(e, r);
+    curl_easy_cleanup(e);
+    curl_slist_free_all(hdrs);
+    return (int)rc;
+}
+
+static const char *jstr(json_t *o, const char *key)
+{
+    json_t *v = o ? json_object_get(o, key) : NULL;
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static int jnull(json_t *o, const char *key)
+{
+    json_t *v = o ? json_object_get(o, key) : NULL;
+    return v != NULL && json_is_null(v);
+}
+
+static int is_decimal(const char *s)
+{
+    if (s == NULL || *s == '\0')
+        return 0;
+    for (; *s; s++)
+        if (*s < '0' || *s > '9')
+            return 0;
+    return 1;
+}
+
+static int is_b58_hash(const char *s)
+{
+    uint8_t h[32];
+    return s != NULL && b58_decode_exact(s, strlen(s), h, sizeof(h)) == 0;
+}
+
+static int is_iso(const char *s)
+{
+    /* 2026-11-27T01:58:37.123Z */
+    return s != NULL && strlen(s) == 24 && s[4] == '-' && s[10] == 'T' && s[19] == '.' &&
+           s[23] == 'Z';
+}
+
+static uint64_t metric_value(const char *text, const char *name)
+{
+    const char *p = text;
+    size_t n = strlen(name);
+    while ((p = strstr(p, name)) != NULL) {
+        if ((p == text || p[-1] == '\n') && p[n] == ' ')
+            return strtoull(p + n + 1, NULL, 10);
+        p += n;
+    }
+    return UINT64_MAX;
+}
+
+/* ---- tests ----------------------------------------------------------------------------------- */
+
+static void test_native_single(void)
+{
+    struct resp r = {0};
+    CHECK_EQ_INT(http("POST", "/v1/transfers",
+                      "{\"receiver_id\":\"queued.near\",\"amount\":\"1000\",\"memo\":\"hi\"}", NULL,
+                      5000, &r),
+                 CURLE_OK);
+    CHECK_EQ_INT(r.code, 202);
+    CHECK(strstr(r.ctype, "application/json") != NULL);
+    CHECK(is_decimal(jstr(r.json, "id")));
+    CHECK_EQ_STR(jstr(r.json, "status"), "queued");
+    char path[64];
+    snprintf(path, sizeof(path), "/v1/transfers/%s", jstr(r.json, "id"));
+    struct resp g = {0};
+    http("GET", path, NULL, NULL, 5000, &g);
+    CHECK_EQ_INT(g.code, 200);
+    CHECK_EQ_STR(jstr(g.json, "id"), jstr(r.json, "id"));
+    CHECK_EQ_STR(jstr(g.json, "status"), "queued");
+    CHECK_EQ_STR(jstr(g.json, "receiver_id"), "queued.near");
+    CHECK_EQ_STR(jstr(g.json, "amount"), "1000");
+    CHECK_EQ_STR(jstr(g.json, "memo"), "hi");
+    CHECK(jnull(g.json, "tx_hash"));
+    CHECK(jnull(g.json, "error"));
+    CHECK(is_iso(jstr(g.json, "accepted_at")));
+    CHECK(jnull(g.json, "signed_at") && jnull(g.json, "done_at"));
+    CHECK_EQ_INT(json_integer_value(json_object_get(g.json, "attempts")), 0);
+    resp_free(&r);
+    resp_free(&g);
+}
+
+static void test_native_wait(void)
+{
+    struct resp r = {0}, g = {0};
+    /* wait=executed: held until EXECUTED, then 200 with the tx hash. */
+    http("POST", "/v1/transfers?wait=executed",
+         "{\"receiver_id\":\"bob.near\",\"amount\":\"340282366920938463463374607431768211455\"}",
+         NULL, 5000, &r);
+    CHECK_EQ_INT(r.code, 200);
+    CHECK_EQ_STR(jstr(r.json, "status"), "executed");
+    CHECK(is_b58_hash(jstr(r.json, "tx_hash")));
+    char path[64];
+    snprintf(path, sizeof(path), "/v1/transfers/%s", jstr(r.json, "id"));
+    http("GET", path, NULL, NULL, 5000, &g);
+    CHECK_EQ_INT(g.code, 200);
+    CHECK_EQ_STR(jstr(g.json, "status"), "executed");
+    CHECK_EQ_STR(jstr(g.json, "amount"), "340282366920938463463374607431768211455");
+    CHECK(jnull(g.json, "memo"));
+    CHECK(is_iso(jstr(g.json, "done_at")) && is_iso(jstr(g.json, "submitted_at")));
+    CHECK_EQ_STR(jstr(g.json, "tx_hash"), jstr(r.json, "tx_hash"));
+    CHECK_EQ_INT(json_integer_value(json_object_get(g.json, "attempts")), 1);
+
+    /* GET /v1/tx/{hash} finds it. */
+    char txpath[128];
+    snprintf(txpath, sizeof(txpath), "/v1/tx/%s", jstr(r.json, "tx_hash"));
+    struct resp x = {0};
+    http("GET", txpath, NULL, NULL, 5000, &x);
+    CHECK_EQ_INT(x.code, 200);
+    CHECK_EQ_STR(jstr(x.json, "tx_hash"), jstr(r.json, "tx_hash"));
+    json_t *tr = json_object_get(x.json, "transfers");
+    CHECK(json_array_size(tr) == 1);
+    CHECK_EQ_STR(jstr(json_array_get(tr, 0), "id"), jstr(r.json, "id"));
+
+    /* wait=submitted and wait=final. */
+    http("POST", "/v1/transfers?wait=submitted", "{\"receiver_id\":\"bob.near\",\"amount\":\"1\"}",
+         NULL, 5000, &r);
+    CHECK_EQ_INT(r.code, 200);
+    CHECK(jstr(r.json, "status") != NULL && (strcmp(jstr(r.json, "status"), "submitted") == 0 ||
+                                             strcmp(jstr(r.json, "status"), "executed") == 0));
+    http("POST", "/v1/transfers?x=1&wait=final", "{\"receiver_id\":\"bob.near\",\"amount\":\"1\"}",
+         NULL, 5000, &r);
+    CHECK_EQ_INT(r.code, 200);
+    CHECK_EQ_STR(jstr(r.json, "status"), "executed");
+
+    /* The JOB message arrives before the accept: still answered once, correctly. */
+    http("POST", "/v1/transfers?wait=executed", "{\"receiver_id\":\"early.near\",\"amount\":\"5\"}",
+         NULL, 5000, &r);
+    CHECK_EQ_INT(r.code, 200);
+    CHECK_EQ_STR(jstr(r.json, "status"), "executed");
+
+    /* A failed transfer answers its reason. */
+    http("POST", "/v1/transfers?wait=executed", "{\"receiver_id\":\"fail.near\",\"amount\":\"5\"}",
+         NULL, 5000, &r);
+    CHECK_EQ_INT(r.code, 200);
+    CHECK_EQ_STR(jstr(r.json, "status"), "failed");
+    CHECK(jstr(r.json, "error") != NULL && strstr(jstr(r.json, "error"), "not registered"));
+
+    /* Timeout: held job, answered 202 with its current state after wait_timeout_ms. */
+    http("POST", "/v1/transfers?wait=executed",
+         "{\"receiver_id\":\"queued.near\",\"amount\":\"5\"}", NULL, 5000, &r);
+    CHECK_EQ_INT(r.code, 202);
+    CHECK_EQ_STR(jstr(r.json, "status"), "queued");
+    CHECK(r.secs >= STUB_WAIT_MS / 1000.0 * 0.9 && r.secs < 3.0);
+    resp_free(&r);
+    resp_free(&g);
+    resp_free(&x);
+}
+
+static void test_native_batch(void)
+{
+    struct resp r = {0};
+    http("POST", "/v1/transfers",
+         "{\"transfers\":[{\"receiver_id\":\"queued.near\",\"amount\":\"1\"},"
+         "{\"receiver_id\":\"queued.near\",\"amount\":\"2\",\"memo\":\"m\"},"
+         "{\"receiver_id\":\"queued.near\",\"amount\":\"3\"}]}",
+         NULL, 5000, &r);
+    CHECK_EQ_INT(r.code, 202);
+    json_t *tr = json_object_get(r.json, "transfers");
+    CHECK(json_array_size(tr) == 3);
+    uint64_t id0 = strtoull(jstr(json_array_get(tr, 0), "id"), NULL, 10);
+    for (size_t i = 0; i < json_array_size(tr); i++) {
+        CHECK_EQ_INT(strtoull(jstr(json_array_get(tr, i), "id"), NULL, 10), id0 + i);
+        CHECK_EQ_STR(jstr(json_array_get(tr, i), "status"), "queued");
+    }
+    /* Bulk: 500 transfers, waited until executed. */
+    size_t cap = 600 * 64;
+    char *big = malloc(cap);
+    size_t n = (size_t)snprintf(big, cap, "{\"transfers\":[");
+    for (int i = 0; i < 500; i++)
+        n +=
+            (size_t)snprintf(big + n, cap - n, "%s{\"receiver_id\":\"r%d.near\",\"amount\":\"%d\"}",
+                             i ? "," : "", i, i + 1);
+    snprintf(big + n, cap - n, "]}");
+    http("POST", "/v1/transfers?wait=executed", big, NULL, 10000, &r);
+    CHECK_EQ_INT(r.code, 200);
+    tr = json_object_get(r.json, "transfers");
+    CHECK(json_array_size(tr) == 500);
+    int executed = 0;
+    for (size_t i = 0; i < json_array_size(tr); i++)
+        executed += jstr(json_array_get(tr, i), "status") != NULL &&
+                    strcmp(jstr(json_array_get(tr, i), "status"), "executed") == 0;
+    CHECK_EQ_INT(executed, 500);
+    free(big);
+    resp_free(&r);
+}
+
+static void test_native_errors(void)
+{
+    struct resp r = {0};
+    http("POST", "/v1/transfers", "{\"receiver_id\":\"bob.near\",\"amount\":\"-1\"}", NULL, 5000,
+         &r);
+    CHECK_EQ_INT(r.code, 400);
+    CHECK_EQ_STR(jstr(r.json, "field"), "amount");
+    CHECK(jstr(r.json, "reason") != NULL && jstr(r.json, "error") != NULL);
+    http("POST", "/v1/transfers",
+         "{\"transfers\":[{\"receiver_id\":\"bob.near\",\"amount\":\"1\"},{\"receiver_id\":\"A\","
+         "\"amount\":\"1\"}]}",
+         NULL, 5000, &r);
+    CHECK_EQ_INT(r.code, 400);
+    CHECK_EQ_STR(jstr(r.json, "field"), "transfers[1].receiver_id");
+    http("POST", "/v1/transfers", "{\"receiver_id\":\"bob.near\",\"amount\":\"1\",\"amont\":1}",
+         NULL, 5000, &r);
+    CHECK_EQ_INT(r.code, 400);
+    CHECK(jstr(r.json, "field") != NULL && strstr(jstr(r.json, "field"), "amont") != NULL);
+    http("POST", "/v1/transfers", "", NULL, 5000, &r);
+    CHECK_EQ_INT(r.code, 400);
+    CHECK(jstr(r.json, "field") != NULL);
+    http("POST", "/v1/transfers?wait=soon", "{\"receiver_id\":\"bob.near\",\"amount\":\"1\"}", NULL,
+         5000, &r);
+    CHECK_EQ_INT(r.code, 400);
+    CHECK_EQ_STR(jstr(r.json, "field"), "wait");
+    http("POST", "/v1/transfers", "{\"receiver_id\":\"bob.near\",\"amount\":\"1\"}",
+         "Idempotency-Key: bad\x01key", 5000, &r);
+    CHECK_EQ_INT(r.code, 400);
+    CHECK_EQ_STR(jstr(r.json, "field"), "Idempotency-Key");
+    http("GET", "/v1/transfers/99999999", NULL, NULL, 5000, &r);
+    CHECK_EQ_INT(r.code, 404);
+    CHECK_EQ_STR(jstr(r.json, "error"), "transfer 99999999 not found");
+    http("GET", "/v1/transfers/12ab", NULL, NULL, 5000, &r);
+    CHECK_EQ_INT(r.code, 400);
+    CHECK_EQ_STR(jstr(r.json, "field"), "id");
+    http("GET", "/v1/tx/zzz0", NULL, NULL, 5000, &r);
+    CHECK_EQ_INT(r.code, 400);
+    CHECK_EQ_STR(jstr(r.json, "field"), "tx_hash");
+    http("GET", "/v1/tx/11111111111111111111111111111111", NULL, NULL, 5000, &r);
+    CHECK_EQ_INT(r.code, 404);
+    http("GET", "/nope", NULL, NULL, 5000, &r);
+    CHECK_EQ_INT(r.code, 404);
+    CHECK(jstr(r.json, "error") != NULL);
+    http("GET", "/v1/transfers", NULL, NULL, 5000, &r);
+    CHECK_EQ_INT(r.code, 405);
+    CHECK_EQ_STR(r.allow, "POST");
+    http("DELETE", "/transfer/1", NULL, NULL, 5000, &r);
+    CHECK_EQ_INT(r.code, 405);
+    CHECK_EQ_STR(r.allow, "GET");
+    http("POST", "/health", "{}", NULL, 5000, &r);
+    CHECK_EQ_INT(r.code, 405);
+    resp_free(&r);
+}
+
+static void test_idempotency(void)
+{
+    struct resp a = {0}, b = {0};
+    const char *body = "{\"receiver_id\":\"queued.near\",\"amount\":\"77\"}";
+    http("POST", "/v1/transfers", body, "Idempotency-Key: order-1", 5000, &a);
+    CHECK_EQ_INT(a.code, 202);
+    http("POST", "/v1/transfers", body, "Idempotency-Key: order-1", 5000, &b);
+    CHECK_EQ_INT(b.code, 202);
+    CHECK_EQ_STR(jstr(b.json, "id"), jstr(a.json, "id"));
+    CHECK_EQ_STR(jstr(b.json, "status"), "queued");
+    CHECK(json_is_true(json_object_get(b.json, "duplicate")));
+    http("POST", "/v1/transfers", "{\"receiver_id\":\"queued.near\",\"amount\":\"78\"}",
+         "Idempotency-Key: order-1", 5000, &b);
+    CHECK_EQ_INT(b.code, 422);
+    CHECK_EQ_STR(jstr(b.json, "field"), "Idempotency-Key");
+    /* The key in the body works the same way. */
+    http("POST", "/v1/transfers",
+         "{\"receiver_id\":\"queued.near\",\"amount\":\"77\",\"idempotency_key\":\"order-1\"}",
+         NULL, 5000, &b);
+    CHECK_EQ_INT(b.code, 202);
+    CHECK_EQ_STR(jstr(b.json, "id"), jstr(a.json, "id"));
+    http("POST", "/v1/transfers",
+         "{\"receiver_id\":\"queued.near\",\"amount\":\"1\",\"idempotency_key\":\"order-1\"}", NULL,
+         5000, &b);
+    CHECK_EQ_INT(b.code, 422);
+    CHECK_EQ_STR(jstr(b.json, "field"), "idempotency_key");
+    /* Header and a different body key: 400; header with the batch form: 400. */
+    http("POST", "/v1/transfers",
+         "{\"receiver_id\":\"queued.near\",\"amount\":\"1\",\"idempotency_key\":\"k2\"}",
+         "Idempotency-Key: k3", 5000, &b);
+    CHECK_EQ_INT(b.code, 400);
+    http("POST", "/v1/transfers",
+         "{\"transfers\":[{\"receiver_id\":\"queued.near\",\"amount\":\"1\"}]}",
+         "Idempotency-Key: k4", 5000, &b);
+    CHECK_EQ_INT(b.code, 400);
+    CHECK_EQ_STR(jstr(b.json, "field"), "Idempotency-Key");
+    /* Batch with per-item keys: a repeat returns the same ids; a changed item is rejected. */
+    const char *batch = "{\"transfers\":[{\"receiver_id\":\"queued.near\",\"amount\":\"1\","
+                        "\"idempotency_key\":\"b-1\"},{\"receiver_id\":\"queued.near\",\"amount\":"
+                        "\"2\",\"idempotency_key\":\"b-2\"}]}";
+    http("POST", "/v1/transfers", batch, NULL, 5000, &a);
+    CHECK_EQ_INT(a.code, 202);
+    http("POST", "/v1/transfers", batch, NULL, 5000, &b);
+    CHECK_EQ_INT(b.code, 202);
+    json_t *ta = json_object_get(a.json, "transfers"), *tb = json_object_get(b.json, "transfers");
+    CHECK(json_array_size(tb) == 2);
+    CHECK_EQ_STR(jstr(json_array_get(tb, 0), "id"), jstr(json_array_get(ta, 0), "id"));
+    CHECK_EQ_STR(jstr(json_array_get(tb, 1), "id"), jstr(json_array_get(ta, 1), "id"));
+    http(
+        "POST", "/v1/transfers",
+        "{\"transfers\":[{\"receiver_id\":\"queued.near\",\"amount\":\"1\",\"idempotency_key\":"
+        "\"b-1\"},{\"receiver_id\":\"queued.near\",\"amount\":\"3\",\"idempotency_key\":\"b-2\"}]}",
+        NULL, 5000, &b);
+    tb = json_object_get(b.json, "transfers");
+    CHECK_EQ_STR(jstr(json_array_get(tb, 0), "id"), jstr(json_array_get(ta, 0), "id"));
+    CHECK_EQ_STR(jstr(json_array_get(tb, 1), "status"), "rejected");
+    CHECK_EQ_STR(jstr(json_array_get(tb, 1), "field"), "transfers[1].idempotency_key");
+    resp_free(&a);
+    resp_free(&b);
+}
+
+static void test_send_ft(void)
+{
+    struct resp r = {0}, g = {0};
+    http("POST", "/send-ft",
+         "{\"receiverId\":\"carol.near\",\"amount\":\"1000000\",\"memo\":\"m1\"}", NULL, 5000, &r);
+    CHECK_EQ_INT(r.code, 200);
+    CHECK(json_is_true(json_object_get(r.json, "success")));
+    CHECK(is_decimal(jstr(r.json, "jobId")));
+    CHECK(is_b58_hash(jstr(r.json, "transactionHash")));
+    CHECK_EQ_STR(jstr(r.json, "batchId"), jstr(r.json, "transactionHash"));
+    CHECK_EQ_STR(jstr(r.json, "receiverId"), "carol.near");
+    CHECK_EQ_STR(jstr(r.json, "amount"), "1000000");
+    CHECK(jstr(r.json, "status") != NULL && (strcmp(jstr(r.json, "status"), "submitted") == 0 ||
+                                             strcmp(jstr(r.json, "status"), "finalized") == 0));
+    CHECK(is_iso(jstr(r.json, "submittedAt")));
+    CHECK_EQ_STR(jstr(r.json, "message"), "FT transfer executed successfully");
+
+    char path[128];
+    snprintf(path, sizeof(path), "/transfer/%s", jstr(r.json, "jobId"));
+    http("GET", path, NULL, NULL, 5000, &g);
+    CHECK_EQ_INT(g.code, 200);
+    json_t *job = json_object_get(g.json, "job");
+    CHECK(json_is_true(json_object_get(g.json, "success")));
+    CHECK_EQ_STR(jstr(job, "id"), jstr(r.json, "jobId"));
+    CHECK_EQ_STR(jstr(job, "status"), "finalized");
+    CHECK_EQ_STR(jstr(job, "receiverId"), "carol.near");
+    CHECK_EQ_STR(jstr(job, "memo"), "m1");
+    CHECK_EQ_STR(jstr(job, "txHash"), jstr(r.json, "transactionHash"));
+    CHECK(is_iso(jstr(job, "createdAt")) && is_iso(jstr(job, "updatedAt")) &&
+          is_iso(jstr(job, "submittedAt")));
+    CHECK(jnull(job, "lastError"));
+    snprintf(path, sizeof(path), "/transfer/tx/%s", jstr(r.json, "transactionHash"));
+    http("GET", path, NULL, NULL, 5000, &g);
+    CHECK_EQ_INT(g.code, 200);
+    CHECK_EQ_STR(jstr(g.json, "transactionHash"), jstr(r.json, "transactionHash"));
+    json_t *tr = json_object_get(g.json, "transfers");
+    CHECK(json_array_size(tr) == 1);
+    CHECK_EQ_STR(jstr(json_array_get(tr, 0), "jobId"), jstr(r.json, "jobId"));
+    CHECK_EQ_STR(jstr(json_array_get(tr, 0), "status"), "finalized");
+    http("GET", "/transfer/424242424", NULL, NULL, 5000, &g);
+    CHECK_EQ_INT(g.code, 404);
+    CHECK_EQ_STR(jstr(g.json, "error"), "Job not found");
+    http("GET", "/transfer/tx/11111111111111111111111111111111", NULL, NULL, 5000, &g);
+    CHECK_EQ_INT(g.code, 404);
+
+    /* Batch form; amount as a JSON number is accepted by this shape. */
+    http("POST", "/send-ft",
+         "{\"transfers\":[{\"receiverId\":\"d1.near\",\"amount\":\"5\"},{\"receiverId\":"
+         "\"d2.near\",\"amount\":6,\"memo\":\"x\"}]}",
+         NULL, 5000, &r);
+    CHECK_EQ_INT(r.code, 200);
+    CHECK(json_is_true(json_object_get(r.json, "success")));
+    CHECK_EQ_INT(json_integer_value(json_object_get(r.json, "transfers")), 2);
+    CHECK(json_array_size(json_object_get(r.json, "jobIds")) == 2);
+    CHECK(is_b58_hash(jstr(r.json, "transactionHash")));
+    json_t *res = json_object_get(r.json, "results");
+    CHECK(json_array_size(res) == 2);
+    CHECK_EQ_STR(jstr(json_array_get(res, 1), "receiverId"), "d2.near");
+    CHECK_EQ_STR(jstr(json_array_get(res, 1), "amount"), "6");
+    CHECK_EQ_STR(jstr(json_array_get(res, 1), "memo"), "x");
+
+    /* Errors in the Node shapes. */
+    http("POST", "/send-ft", "{\"receiver_id\":\"d1.near\",\"amount\":\"5\"}", NULL, 5000, &r);
+    CHECK_EQ_INT(r.code, 400);
+    CHECK(jstr(r.json, "error") != NULL && strstr(jstr(r.json, "error"), "receiverId") != NULL);
+    http("POST", "/send-ft", "{\"receiverId\":\"fail.near\",\"amount\":\"5\"}", NULL, 5000, &r);
+    CHECK_EQ_INT(r.code, 500);
+    CHECK_EQ_STR(jstr(r.json, "error"), "Failed to initiate FT transfer");
+    CHECK(jstr(r.json, "details") != NULL && strstr(jstr(r.json, "details"), "not registered"));
+    http("POST", "/send-ft", "{\"receiverId\":\"full.near\",\"amount\":\"5\"}", NULL, 5000, &r);
+    CHECK_EQ_INT(r.code, 503);
+    CHECK_EQ_STR(r.retry_after, "7");
+    CHECK_EQ_STR(jstr(r.json, "error"), "Service overloaded, please retry later");
+    CHECK(jstr(r.json, "details") != NULL);
+    CHECK(json_is_integer(json_object_get(r.json, "pendingJobs")));
+    CHECK(json_integer_value(json_object_get(r.json, "capacity")) > 0);
+    CHECK_EQ_INT(json_integer_value(json_object_get(r.json, "retryAfterSeconds")), STUB_RETRY);
+    http("POST", "/send-ft", "{\"receiverId\":\"queued.near\",\"amount\":\"5\"}", NULL, 5000, &r);
+    CHECK_EQ_INT(r.code, 504);
+    CHECK(is_decimal(jstr(r.json, "jobId")));
+    resp_free(&r);
+    resp_free(&g);
+}
+
+static void test_rust(void)
+{
+    struct resp r = {0};
+    http("POST", "/transfer", "{\"receiver_id\":\"erin.near\",\"amount\":\"9\",\"memo\":null}",
+         NULL, 5000, &r);
+    CHECK_EQ_INT(r.code, 200);
+    CHECK(is_b58_hash(jstr(r.json, "tx_hash")));
+    CHECK_EQ_INT(json_object_size(r.json), 1);
+    http("POST", "/transfer", "{\"receiver_id\":\"fail.near\",\"amount\":\"9\"}", NULL, 5000, &r);
+    CHECK_EQ_INT(r.code, 400);
+    CHECK(jstr(r.json, "error") != NULL && strstr(jstr(r.json, "error"), "not registered"));
+    http("POST", "/transfer", "{\"receiver_id\":\"boom.near\",\"amount\":\"9\"}", NULL, 5000, &r);
+    CHECK_EQ_INT(r.code, 500);
+    CHECK(jstr(r.json, "error") != NULL &&
+          strncmp(jstr(r.json, "error"), "Transfer failed: ", 17) == 0);
+    http("POST", "/transfer", "{\"receiver_id\":\"queued.near\",\"amount\":\"9\"}", NULL, 5000, &r);
+    CHECK_EQ_INT(r.code, 504);
+    CHECK(jstr(r.json, "error") != NULL && strstr(jstr(r.json, "error"), "still queued"));
+    CHECK(is_decimal(jstr(r.json, "id")));
+    http("POST", "/transfer", "{\"receiver_id\":\"erin.near\"}", NULL, 5000, &r);
+    CHECK_EQ_INT(r.code, 400);
+    CHECK(jstr(r.json, "error") != NULL && strstr(jstr(r.json, "error"), "amount") != NULL);
+    http("POST", "/transfer", "{\"receiver_id\":\"full.near\",\"amount\":\"9\"}", NULL, 5000, &r);
+    CHECK_EQ_INT(r.code, 503);
+    CHECK_EQ_STR(r.retry_after, "7");
+    resp_free(&r);
+}
+
+static void test_backpressure(void)
+{
+    struct resp r = {0};
+    /* More transfers than half the slab: job_alloc_range refuses -> 503. */
+    size_t cap = 600 * 64;
+    char *big = malloc(cap);
+    size_t n = (size_t)snprintf(big, cap, "{\"transfers\":[");
+    for (int i = 0; i < STUB_SLAB / 2 + 1; i++)
+        n += (size_t)snprintf(big + n, cap - n, "%s{\"receiver_id\":\"bp.near\",\"amount\":\"1\"}",
+                              i ? "," : "");
+    snprintf(big + n, cap - n, "]}");
+    http("POST", "/v1/transfers", big, NULL, 5000, &r);
+    CHECK_EQ_INT(r.code, 503);
+    CHECK_EQ_STR(r.retry_after, "7");
+    CHECK_EQ_STR(jstr(r.json, "error"), "overloaded");
+    free(big);
+    /* Pipeline full. */
+    http("POST", "/v1/transfers", "{\"receiver_id\":\"full.near\",\"amount\":\"1\"}", NULL, 5000,
+         &r);
+    CHECK_EQ_INT(r.code, 503);
+    CHECK_EQ_STR(r.retry_after, "7");
+    CHECK(jstr(r.json, "reason") != NULL);
+    /* Log write failed. */
+    http("POST", "/v1/transfers", "{\"receiver_id\":\"ioerr.near\",\"amount\":\"1\"}", NULL, 5000,
+         &r);
+    CHECK_EQ_INT(r.code, 503);
+    CHECK_EQ_STR(r.retry_after, "7");
+    resp_free(&r);
+}
+
+/* More concurrent held requests than there are contexts: the excess is answered 503 at once,
+ * the rest at the wait timeout. */
+static void test_context_exhaustion(void)
+{
+    CURLM *m = curl_multi_init();
+    static struct resp rs[CONC_REQUESTS];
+    CURL *es[CONC_REQUESTS];
+    struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+    for (int i = 0; i < CONC_REQUESTS; i++) {
+        resp_reset(&rs[i]);
+        es[i] =
+            easy_setup("POST", "/v1/transfers?wait=executed",
+                       "{\"receiver_id\":\"queued.near\",\"amount\":\"1\"}", hdrs, 10000, &rs[i]);
+        curl_multi_add_handle(m, es[i]);
+    }
+    int running = 1;
+    while (running) {
+        curl_multi_perform(m, &running);
+        if (running)
+            curl_multi_poll(m, NULL, 0, 100, NULL);
+    }
+    int n503 = 0, n202 = 0, other = 0, with_retry = 0;
+    for (int i = 0; i < CONC_REQUESTS; i++) {
+        resp_finish(es[i], &rs[i]);
+        if (rs[i].code == 503) {
+            n503++;
+            with_retry += strcmp(rs[i].retry_after, "7") == 0;
+        } else if (rs[i].code == 202) {
+            n202++;
+        } else {
+            other++;
+        }
+        curl_multi_remove_handle(m, es[i]);
+        curl_easy_cleanup(es[i]);
+        resp_free(&rs[i]);
+    }
+    curl_slist_free_all(hdrs);
+    curl_multi_cleanup(m);
+    CHECK_EQ_INT(other, 0);
+    CHECK(n503 >= CONC_REQUESTS - 2 * 64);
+    CHECK(n202 >= 64);
+    CHECK_EQ_INT(with_retry, n503);
+}
+
+static void test_orphan_and_stale(void)
+{
+    struct resp r = {0};
+    uint64_t before = 0;
+    http("GET", "/metrics", NULL, NULL, 5000, &r);
+    before = metric_value(r.body, "nearft_ingest_orphaned_total");
+    CHECK(before != UINT64_MAX);
+    /* The client gives up long before the wait timeout. */
+    int rc = http("POST", "/v1/transfers?wait=executed",
+                  "{\"receiver_id\":\"queued.near\",\"amount\":\"1\"}", NULL, 100, &r);
+    CHECK_EQ_INT(rc, CURLE_OPERATION_TIMEDOUT);
+    /* The server notices the close on its own thread; poll the counter, bounded. */
+    uint64_t after = before;
+    for (int i = 0; i < 200 && after == before; i++) {
+        http("GET", "/metrics", NULL, NULL, 5000, &r);
+        after = metric_value(r.body, "nearft_ingest_orphaned_total");
+        if (after == before) {
+            struct timespec ts = {0, 2000000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    CHECK_EQ_INT(after, before + 1);
+    /* Release every held job: their JOB messages now find recycled contexts (stale, ignored). */
+    atomic_store(&stub.release_held, 1);
+    nf_ring_wake(&stub.in);
+    uint64_t stale = 0;
+    for (int i = 0; i < 200 && stale == 0; i++) {
+        http("GET", "/debug/stages", NULL, NULL, 5000, &r);
+        json_t *ing = json_object_get(r.json, "ingest");
+        stale = (uint64_t)json_integer_value(json_object_get(ing, "stale_messages"));
+        if (stale == 0) {
+            struct timespec ts = {0, 2000000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    CHECK(stale > 0);
+    /* The server is still fine. */
+    http("POST", "/v1/transfers?wait=executed", "{\"receiver_id\":\"bob.near\",\"amount\":\"1\"}",
+         NULL, 5000, &r);
+    CHECK_EQ_INT(r.code, 200);
+    resp_free(&r);
+}
+
+static void test_ops_routes(void)
+{
+    struct resp r = {0};
+    http("GET", "/health", NULL, NULL, 5000, &r);
+    CHECK_EQ_INT(r.code, 200);
+    CHECK_EQ_STR(jstr(r.json, "status"), "ok");
+    atomic_store(&stub.unhealthy, 1);
+    http("GET", "/health", NULL, NULL, 5000, &r);
+    CHECK_EQ_INT(r.code, 503);
+    atomic_store(&stub.unhealthy, 0);
+    http("GET", "/metrics", NULL, NULL, 5000, &r);
+    CHECK_EQ_INT(r.code, 200);
+    CHECK(strstr(r.ctype, "text/plain") != NULL);
+    CHECK(metric_value(r.body, "nearft_stub_total") == 1);
+    CHECK(metric_value(r.body, "nearft_http_requests_total{route=\"v1_transfers_post\","
+                               "code=\"202\"}") >= 1);
+    CHECK(metric_value(r.body, "nearft_http_requests_total{route=\"send_ft\",code=\"503\"}") >= 1);
+    CHECK(metric_value(r.body, "nearft_http_request_duration_seconds_count") > 10);
+    CHECK(metric_value(r.body, "nearft_http_request_duration_seconds_bucket{le=\"+Inf\"}") ==
+          metric_value(r.body, "nearft_http_request_duration_seconds_count"));
+    CHECK(metric_value(r.body, "nearft_ingest_reply_ring_items{thread=\"0\"}") == 0);
+    CHECK(metric_value(r.body, "nearft_ingest_parse_seconds_per_transfer_count") > 0);
+    http("GET", "/debug/stages", NULL, NULL, 5000, &r);
+    CHECK_EQ_INT(r.code, 200);
+    CHECK(json_is_object(json_object_get(r.json, "wal")));
+    json_t *ing = json_object_get(r.json, "ingest");
+    CHECK(json_array_size(json_object_get(ing, "threads")) == STUB_THREADS);
+    CHECK(json_is_object(
+        json_object_get(json_object_get(ing, "parse_ns_per_transfer"), "buckets_le")));
+    resp_free(&r);
+}
+
+struct bg_req {
+    pthread_t tid;
+    struct resp r;
+    int rc;
+};
+
+static void *bg_held(void *arg)
+{
+    struct bg_req *b = arg;
+    b->rc = http("POST", "/v1/transfers?wait=executed",
+                 "{\"receiver_id\":\"queued.near\",\"amount\":\"1\"}", NULL, 10000, &b->r);
+    return NULL;
+}
+
+static uint64_t ctx_in_use(struct ingest *in)
+{
+    uint64_t n = 0;
+    for (unsigned i = 0; i < in->nthreads; i++)
+        n += ingest_stat_get(&in->threads[i].stats->ctx_in_use);
+    return n;
+}
+
+/* A request still held at ingest_stop is answered (202, current state) within the grace. */
+static void test_stop_answers(struct ingest *in)
+{
+    struct bg_req b = {0};
+    CHECK(ctx_in_use(in) == 0);
+    pthread_create(&b.tid, NULL, bg_held, &b);
+    for (int i = 0; i < 2000 && ctx_in_use(in) == 0; i++) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    CHECK(ctx_in_use(in) == 1);
+    ingest_stop(in);
+    pthread_join(b.tid, NULL);
+    CHECK_EQ_INT(b.rc, CURLE_OK);
+    CHECK_EQ_INT(b.r.code, 202);
+    CHECK_EQ_STR(jstr(b.r.json, "status"), "queued");
+    resp_free(&b.r);
+    ingest_stop(in); /* idempotent */
+}
+
+int main(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    log_set_level(NF_LOG_WARN);
+    if (stub_init(&stub) != 0) {
+        fprintf(stderr, "stub init failed\n");
+        return 1;
+    }
+    struct cfg cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    char listen_addr[] = "127.0.0.1:0";
+    cfg.listen = listen_addr;
+    cfg.ingest_threads = STUB_THREADS;
+    cfg.max_batch_request = STUB_MAX_BATCH;
+    cfg.memo_max_bytes = 256;
+    cfg.max_body_bytes = 1u << 20;
+    cfg.queue_capacity = 0; /* the minimum: 64 contexts per thread */
+    cfg.wait_timeout_ms = STUB_WAIT_MS;
+
+    /* Bad settings are refused with NF_ECONFIG. */
+    int err = 0;
+    struct cfg bad = cfg;
+    char bad_listen[] = "127.0.0.1";
+    bad.listen = bad_listen;
+    CHECK(ingest_new(&bad, &stub, &err) == NULL);
+    CHECK_EQ_INT(err, NF_ECONFIG);
+    bad = cfg;
+    bad.ingest_threads = 0;
+    CHECK(ingest_new(&bad, &stub, &err) == NULL);
+    CHECK_EQ_INT(err, NF_ECONFIG);
+    ingest_free(NULL);
+
+    struct ingest *in = ingest_new(&cfg, &stub, &err);
+    CHECK(in != NULL);
+    if (in == NULL)
+        return nf_test_report("test_ingest_http");
+    CHECK_EQ_INT(ingest_start(in), 0);
+    CHECK_EQ_INT(ingest_start(in), NF_ESTATE);
+    port = ingest_port(in);
+    CHECK(port != 0);
+
+    test_native_single();
+    test_native_wait();
+    test_native_batch();
+    test_native_errors();
+    test_idempotency();
+    test_send_ft();
+    test_rust();
+    test_backpressure();
+    test_context_exhaustion();
+    test_orphan_and_stale();
+    test_ops_routes();
+    test_stop_answers(in);
+
+    stub_stop(&stub);
+    ingest_free(in);
+    stub_destroy(&stub);
+    curl_global_cleanup();
+    return nf_test_report("test_ingest_http");
+}
