@@ -255,23 +255,19 @@ static int seg_sync(struct wal *w)
     return 0;
 }
 
-/* Opens seq + 1 and retires the current segment (synced first when sync_old). On a failure to
- * open the new one, keeps appending to the current segment. Owner thread. */
+/* Retires the current segment (fdatasynced first when sync_old) and opens seq + 1. The sync
+ * comes before the new file exists, so a crash can never leave an unsynced tail in a segment
+ * that is no longer the last. On a failure to create the new one, keeps appending to the
+ * current segment. Owner thread. */
 static int seg_rotate(struct wal *w, int sync_old)
 {
     uint64_t seq = atomic_load_explicit(&w->cur_seq, memory_order_relaxed); /* own value */
+    if (sync_old && seg_sync(w) != 0)
+        return NF_EIO;
     int fd;
     int rc = seg_create(w, seq + 1, &fd);
     if (rc != 0)
         return rc;
-    if (sync_old && seg_sync(w) != 0) {
-        /* Leave no empty segment behind the failed one: it must stay the last for replay. */
-        char name[SEG_NAME_LEN + 1];
-        seg_name(name, seq + 1);
-        close(fd);
-        unlinkat(w->dirfd, name, 0);
-        return NF_EIO;
-    }
     close(w->seg_fd);
     w->seg_fd = fd;
     w->seg_size = 0;
@@ -545,11 +541,12 @@ static void place_batch(struct wal *w, struct group *g, struct wal_batch *b)
          * else), even after a power loss with WAL_FSYNC_OFF. */
         int sync_old = g->dirty;
         if (w->fatal == 0 && w->seg_size > 0) {
-            if (seg_rotate(w, sync_old) == 0)
-                g->dirty = 0;
-            else if (w->fatal != 0)
+            /* A failure to create the next segment just keeps us appending to this one. */
+            (void)seg_rotate(w, sync_old);
+            if (w->fatal != 0)
                 g->sync_failed = 1;
-            /* else: could not create the next segment; keep appending to this one */
+            else if (sync_old)
+                g->dirty = 0; /* synced, whether or not the new segment could be created */
         }
         if (w->fatal != 0) {
             b->status_ = w->fatal;
@@ -645,7 +642,7 @@ static void ctl_execute(struct wal *w)
         w->ctl_rc = w->fatal;
         if (w->ctl_rc == 0 && w->seg_size > 0) {
             w->ctl_rc = seg_rotate(w, w->g.dirty);
-            if (w->ctl_rc == 0)
+            if (w->fatal == 0)
                 w->g.dirty = 0;
         }
         break;

@@ -256,11 +256,13 @@ static void run_producers(const char *dir,
                           unsigned nbatches,
                           unsigned per_batch,
                           uint32_t group_us,
+                          uint64_t segment_bytes,
                           struct wal_stats *st_out)
 {
     static struct prod prods[4];
     struct wal_opts o = opts_for(dir, mode, producers);
     o.group_commit_us = group_us;
+    o.segment_bytes = segment_bytes;
     struct wal *w = NULL;
     CHECK_EQ_INT(wal_new(&o, &w), 0);
     if (w == NULL)
@@ -294,7 +296,7 @@ static void test_producers_fsync_always(void)
 {
     char *dir = mk_tmpdir();
     struct wal_stats st;
-    run_producers(dir, WAL_FSYNC_ALWAYS, 4, 600, 3, 300, &st);
+    run_producers(dir, WAL_FSYNC_ALWAYS, 4, 600, 3, 300, 64u << 20, &st);
     /* Group commit: 2400 batches share far fewer fdatasyncs. */
     printf("fsync always: batches=%llu groups=%llu syncs=%llu writes=%llu\n",
            (unsigned long long)st.batches, (unsigned long long)st.groups,
@@ -317,12 +319,31 @@ static void test_producers_fsync_off(void)
 {
     char *dir = mk_tmpdir();
     struct wal_stats st;
-    run_producers(dir, WAL_FSYNC_OFF, 2, 3000, 1, 0, &st);
+    run_producers(dir, WAL_FSYNC_OFF, 2, 3000, 1, 0, 64u << 20, &st);
     CHECK_EQ_INT(st.syncs, 1); /* only the one at wal_stop */
     struct wal_replay_stats rs;
     CHECK_EQ_INT(do_replay(dir, &coll, &rs), 0);
     CHECK_EQ_INT(coll.n, 2 * 3000);
     CHECK(check_ids(&coll, 2, 3000));
+    rm_rf(dir);
+    free(dir);
+}
+
+/* Groups that cross segment boundaries: the old segment is synced before the new one is
+ * created, and replay walks every segment in order. */
+static void test_producers_rotating(void)
+{
+    char *dir = mk_tmpdir();
+    struct wal_stats st;
+    run_producers(dir, WAL_FSYNC_ALWAYS, 3, 300, 3, 200, 4096, &st);
+    CHECK(st.rotations > 20);
+    CHECK(st.syncs >= st.rotations);
+    struct wal_replay_stats rs;
+    CHECK_EQ_INT(do_replay(dir, &coll, &rs), 0);
+    CHECK_EQ_INT(coll.n, 3 * 300 * 3);
+    CHECK(check_ids(&coll, 3, 300 * 3));
+    CHECK_EQ_INT(rs.segments, st.rotations + 1);
+    CHECK_EQ_INT(rs.truncated_bytes, 0);
     rm_rf(dir);
     free(dir);
 }
@@ -791,6 +812,7 @@ int main(void)
 {
     test_producers_fsync_always();
     test_producers_fsync_off();
+    test_producers_rotating();
     test_burst_and_hooks();
     test_stop_before_start();
     test_torn_tail();
