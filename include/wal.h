@@ -48,7 +48,9 @@ struct wal_batch {
     size_t len;
     /* Optional; called on the WAL thread before the batch is written. May set skip = 1 (nothing
        written; done() still runs with status 0 after the group is durable, because the original
-       it duplicates may be in the same group) or replace data/len. */
+       it duplicates may be in the same group) or replace data/len (new data borrowed until
+       done()). Runs in the same order as done(); state it records (e.g. an idempotency key)
+       is the caller's to undo if done() then reports a failure. Must not block. */
     void (*pre)(struct wal_batch *b);
     /* Required; called on the WAL thread exactly once: status 0 when the batch is durable (or,
        with WAL_FSYNC_OFF, written), NF_EFULL when the disk is full (retry later: 503),
