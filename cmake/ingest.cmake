@@ -15,13 +15,20 @@ target_link_libraries(ceiling PRIVATE PkgConfig::EVENT Threads::Threads)
 
 if(NF_INGEST_SRCS AND EXISTS ${CMAKE_SOURCE_DIR}/tests/ingest/test_ingest_http.c
    AND TARGET nf_daemon_core AND EXISTS ${CMAKE_SOURCE_DIR}/include/cfg.h)
-  add_executable(test_ingest_http ${CMAKE_SOURCE_DIR}/tests/ingest/test_ingest_http.c
-                 ${NF_INGEST_SRCS} ${CMAKE_SOURCE_DIR}/src/job.c ${CMAKE_SOURCE_DIR}/src/ring.c)
-  target_include_directories(test_ingest_http PRIVATE ${CMAKE_SOURCE_DIR}/tests
+  # The ingest sources plus the stub pipeline, as one object library both executables share.
+  add_library(nf_ingest_stub OBJECT ${NF_INGEST_SRCS} ${CMAKE_SOURCE_DIR}/src/job.c
+              ${CMAKE_SOURCE_DIR}/src/ring.c ${CMAKE_SOURCE_DIR}/tests/ingest/stub_pipeline.c)
+  target_include_directories(nf_ingest_stub PRIVATE ${CMAKE_SOURCE_DIR}/tests/ingest
                              ${CMAKE_SOURCE_DIR}/src)
-  target_link_libraries(test_ingest_http PRIVATE nf_daemon_core nf_pure PkgConfig::EVENT
-                        PkgConfig::CK PkgConfig::CURL PkgConfig::JANSSON PkgConfig::SODIUM
-                        Threads::Threads)
+  target_link_libraries(nf_ingest_stub PRIVATE PkgConfig::EVENT PkgConfig::CK PkgConfig::SODIUM)
+  foreach(exe test_ingest_http ingest_loadstub)
+    add_executable(${exe} ${CMAKE_SOURCE_DIR}/tests/ingest/${exe}.c
+                   $<TARGET_OBJECTS:nf_ingest_stub>)
+    target_include_directories(${exe} PRIVATE ${CMAKE_SOURCE_DIR}/tests
+                               ${CMAKE_SOURCE_DIR}/tests/ingest ${CMAKE_SOURCE_DIR}/src)
+    target_link_libraries(${exe} PRIVATE nf_daemon_core nf_pure PkgConfig::EVENT PkgConfig::CK
+                          PkgConfig::CURL PkgConfig::JANSSON PkgConfig::SODIUM Threads::Threads)
+  endforeach()
   add_test(NAME test_ingest_http COMMAND test_ingest_http)
   set_tests_properties(test_ingest_http PROPERTIES TIMEOUT 120 LABELS unit)
 endif()

@@ -1,16 +1,7 @@
-/* test_ingest_http: the ingest stage over real HTTP on 127.0.0.1, against a STUB pipeline defined
- * here (the pipe_* functions of include/pipeline.h). The stub thread plays the WAL hub, batch and
- * submit roles: it answers each accept (idempotency map, durable or log failure), moves jobs
- * QUEUED -> SIGNED -> SUBMITTED -> EXECUTED (or FAILED) and pushes PIPE_MSG_JOB for waiters. What a
- * job does is chosen by its receiver:
- *   queued.near  stays QUEUED (held) until the test releases held jobs (then EXECUTED)
- *   fail.near    FAILED with a receiver error ("... is not registered")
- *   boom.near    FAILED with a transaction error
- *   early.near   reaches EXECUTED and its JOB message is pushed BEFORE the accept comes back
- *   full*.near   pipe_accept_submit answers NF_EFULL
- *   ioerr.near   the accept comes back with status NF_EIO
- *   anything else executes at once.
- * The client side is libcurl (easy and multi); bodies are checked with jansson. */
+/* test_ingest_http: the ingest stage over real HTTP on 127.0.0.1, against the STUB pipeline of
+ * stub_pipeline.c (which implements include/pipeline.h; the real pipeline.c is not linked). The
+ * stub's behaviour per receiver (held, failed, early JOB message, full, log failure) is listed in
+ * stub_pipeline.h. The client side is libcurl (easy and multi); bodies are checked with jansson. */
 #include <curl/curl.h>
 #include <errno.h>
 #include <jansson.h>
@@ -32,253 +23,16 @@
 #include "nf_ring.h"
 #include "nf_test.h"
 #include "pipeline.h"
+#include "stub_pipeline.h"
 
 #define STUB_THREADS   2
 #define STUB_SLAB      1024
 #define STUB_MAX_BATCH 600
 #define STUB_WAIT_MS   500
-#define STUB_RETRY     7
-#define STUB_IDEM_MAX  256
-#define STUB_HELD_MAX  1024
 #define CONC_REQUESTS  140 /* > 2 threads x 64 contexts */
 #define RESP_BODY_MAX  (1u << 20)
 
-/* ---- stub pipeline --------------------------------------------------------------------------- */
-
-struct stub_idem {
-    char key[REQ_IDEM_MAX + 1];
-    uint64_t id;
-    uint64_t hash;
-};
-
-struct nf_pipe {
-    struct job_slab slab;
-    struct nf_ring replies[STUB_THREADS];
-    struct nf_ring in; /* accepts from the ingest threads */
-    pthread_t tid;
-    _Atomic int stop;
-    _Atomic int release_held;
-    _Atomic int unhealthy;
-    /* stub thread only */
-    struct stub_idem idem[STUB_IDEM_MAX];
-    int nidem;
-    uint64_t held[STUB_HELD_MAX];
-    int nheld;
-};
-
 static struct nf_pipe stub;
-
-struct nf_ring *pipe_reply_ring(struct nf_pipe *p, unsigned idx)
-{
-    return idx < STUB_THREADS ? &p->replies[idx] : NULL;
-}
-
-struct job_slab *pipe_jobs(struct nf_pipe *p)
-{
-    return &p->slab;
-}
-
-int pipe_accept_submit(struct nf_pipe *p, struct pipe_accept *a)
-{
-    for (uint32_t i = 0; i < a->n; i++)
-        if (strncmp(job_slot(&p->slab, a->first_id + i)->receiver, "full", 4) == 0)
-            return NF_EFULL;
-    int rc = nf_ring_push_mpsc(&p->in, a);
-    if (rc == 0)
-        nf_ring_wake(&p->in);
-    return rc;
-}
-
-unsigned pipe_retry_after_s(struct nf_pipe *p)
-{
-    (void)p;
-    return STUB_RETRY;
-}
-
-int pipe_health_json(struct nf_pipe *p, char *out, size_t cap, int *healthy)
-{
-    *healthy = !atomic_load(&p->unhealthy);
-    int n = snprintf(out, cap, "{\"status\":\"%s\"}", *healthy ? "ok" : "degraded");
-    return (n < 0 || (size_t)n >= cap) ? NF_ENOSPC : n;
-}
-
-int pipe_metrics_text(struct nf_pipe *p, char *out, size_t cap)
-{
-    (void)p;
-    int n = snprintf(out, cap, "# TYPE nearft_stub_total counter\nnearft_stub_total 1\n");
-    return (n < 0 || (size_t)n >= cap) ? NF_ENOSPC : n;
-}
-
-int pipe_stages_json(struct nf_pipe *p, char *out, size_t cap)
-{
-    (void)p;
-    int n = snprintf(out, cap, "{\"wal\":{\"depth\":0}}");
-    return (n < 0 || (size_t)n >= cap) ? NF_ENOSPC : n;
-}
-
-int pipe_tx_jobs(struct nf_pipe *p, const uint8_t tx_hash[32], uint64_t *ids, int cap)
-{
-    int n = 0;
-    for (uint64_t s = 0; s < p->slab.capacity && n < cap; s++) {
-        struct job *j = &p->slab.jobs[s];
-        uint64_t id = atomic_load_explicit(&j->id, memory_order_acquire);
-        enum job_status st = job_get_status(j);
-        if (id == 0 || st < JOB_SIGNED || st > JOB_FAILED)
-            continue;
-        if (memcmp(j->tx_hash, tx_hash, 32) == 0)
-            ids[n++] = id;
-    }
-    return n;
-}
-
-static void stub_push(struct nf_pipe *p, unsigned idx, void *msg)
-{
-    while (nf_ring_push_mpsc(&p->replies[idx], msg) != 0)
-        sched_yield(); /* the test's rings are large; never happens in practice */
-    nf_ring_wake(&p->replies[idx]);
-}
-
-/* Every field a reader may look at is written before the status that publishes it. */
-static void stub_finish(struct nf_pipe *p, struct job *j, const uint8_t tx[32], int fail_kind)
-{
-    uint64_t now = ingest_now_ms();
-    memcpy(j->tx_hash, tx, 32);
-    j->attempts = 1;
-    j->signed_ms = now;
-    j->submitted_ms = now;
-    j->done_ms = now;
-    j->final_seen = 1;
-    if (fail_kind == 1)
-        snprintf(j->error, sizeof(j->error),
-                 "Smart contract panicked: The account %s is not "
-                 "registered",
-                 j->receiver);
-    else if (fail_kind == 2)
-        snprintf(j->error, sizeof(j->error), "InvalidTxError: InvalidNonce");
-    job_set_status(j, JOB_SIGNED);
-    job_set_status(j, JOB_SUBMITTED);
-    if (j->waiter_thread >= 0 && j->wait_level <= JOB_SUBMITTED && !fail_kind)
-        stub_push(p, (unsigned)j->waiter_thread, pipe_msg_make(j, PIPE_MSG_JOB));
-    job_set_status(j, fail_kind ? JOB_FAILED : JOB_EXECUTED);
-    if (j->waiter_thread >= 0)
-        stub_push(p, (unsigned)j->waiter_thread, pipe_msg_make(j, PIPE_MSG_JOB));
-}
-
-static void stub_accept(struct nf_pipe *p, struct pipe_accept *a)
-{
-    uint8_t tx[32];
-    memset(tx, 0xab, sizeof(tx));
-    memcpy(tx, &a->first_id, sizeof(a->first_id));
-    for (uint32_t i = 0; i < a->n; i++)
-        if (strcmp(job_slot(&p->slab, a->first_id + i)->receiver, "ioerr.near") == 0) {
-            a->status = NF_EIO;
-            stub_push(p, a->ingest_idx, pipe_msg_make(a, PIPE_MSG_ACCEPTED));
-            return;
-        }
-    a->status = 0;
-    a->duplicates = 0;
-    int early = 0;
-    for (uint32_t i = 0; i < a->n; i++) {
-        struct job *j = job_slot(&p->slab, a->first_id + i);
-        if (j->has_idem) {
-            int k = 0;
-            for (; k < p->nidem; k++)
-                if (strcmp(p->idem[k].key, j->idem_key) == 0)
-                    break;
-            if (k < p->nidem) {
-                if (p->idem[k].hash == j->body_hash)
-                    j->dup_of = p->idem[k].id;
-                else
-                    j->dup_conflict = 1;
-                a->duplicates++;
-                continue; /* stays CLAIMED: ingest releases it */
-            }
-            if (p->nidem < STUB_IDEM_MAX) {
-                snprintf(p->idem[p->nidem].key, sizeof(p->idem[0].key), "%s", j->idem_key);
-                p->idem[p->nidem].id = a->first_id + i;
-                p->idem[p->nidem].hash = j->body_hash;
-                p->nidem++;
-            }
-        }
-        if (strcmp(j->receiver, "early.near") == 0) {
-            job_set_status(j, JOB_QUEUED);
-            stub_finish(p, j, tx, 0);
-            early = 1;
-        } else {
-            job_set_status(j, JOB_QUEUED);
-        }
-    }
-    (void)early;
-    /* Read what we need before handing a back: it belongs to ingest again afterwards. */
-    uint64_t first = a->first_id;
-    uint32_t n = a->n;
-    stub_push(p, a->ingest_idx, pipe_msg_make(a, PIPE_MSG_ACCEPTED));
-    for (uint32_t i = 0; i < n; i++) {
-        struct job *j = job_slot(&p->slab, first + i);
-        if (j->dup_of != 0 || j->dup_conflict || job_get_status(j) != JOB_QUEUED)
-            continue;
-        if (strcmp(j->receiver, "queued.near") == 0) {
-            if (p->nheld < STUB_HELD_MAX)
-                p->held[p->nheld++] = first + i;
-            continue;
-        }
-        int fail = strcmp(j->receiver, "fail.near") == 0   ? 1
-                   : strcmp(j->receiver, "boom.near") == 0 ? 2
-                                                           : 0;
-        stub_finish(p, j, tx, fail);
-    }
-}
-
-static void *stub_main(void *arg)
-{
-    struct nf_pipe *p = arg;
-    log_set_thread("stub");
-    while (!atomic_load(&p->stop)) {
-        struct pollfd pfd = {.fd = p->in.efd, .events = POLLIN};
-        poll(&pfd, 1, 10);
-        nf_ring_clear(&p->in);
-        struct pipe_accept *a;
-        while ((a = nf_ring_pop_mpsc(&p->in)) != NULL)
-            stub_accept(p, a);
-        if (atomic_exchange(&p->release_held, 0)) {
-            uint8_t tx[32];
-            memset(tx, 0xcd, sizeof(tx));
-            for (int i = 0; i < p->nheld; i++) {
-                struct job *j = job_slot(&p->slab, p->held[i]);
-                if (atomic_load(&j->id) == p->held[i] && job_get_status(j) == JOB_QUEUED)
-                    stub_finish(p, j, tx, 0);
-            }
-            p->nheld = 0;
-        }
-    }
-    return NULL;
-}
-
-static int stub_init(struct nf_pipe *p)
-{
-    memset(p, 0, sizeof(*p));
-    if (job_slab_init(&p->slab, STUB_SLAB, 1) != 0 || nf_ring_init(&p->in, 1024) != 0)
-        return -1;
-    for (int i = 0; i < STUB_THREADS; i++)
-        if (nf_ring_init(&p->replies[i], 4096) != 0)
-            return -1;
-    return pthread_create(&p->tid, NULL, stub_main, p) == 0 ? 0 : -1;
-}
-
-static void stub_stop(struct nf_pipe *p)
-{
-    atomic_store(&p->stop, 1);
-    nf_ring_wake(&p->in);
-    pthread_join(p->tid, NULL);
-}
-
-static void stub_destroy(struct nf_pipe *p)
-{
-    for (int i = 0; i < STUB_THREADS; i++)
-        nf_ring_destroy(&p->replies[i]);
-    nf_ring_destroy(&p->in);
-    job_slab_destroy(&p->slab);
-}
 
 /* ---- HTTP client ----------------------------------------------------------------------------- */
 
@@ -1016,7 +770,7 @@ int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     log_set_level(NF_LOG_WARN);
-    if (stub_init(&stub) != 0) {
+    if (stub_init(&stub, STUB_THREADS, STUB_SLAB) != 0) {
         fprintf(stderr, "stub init failed\n");
         return 1;
     }
