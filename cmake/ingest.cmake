@@ -4,11 +4,15 @@
 # src/ingest/ingest.c and src/ingest/http_api.c are added to nf_daemon by cmake/nearftd.cmake.
 
 set(NF_INGEST_SRCS "")
-foreach(f src/ingest/ingest.c src/ingest/http_api.c)
+foreach(f src/ingest/ingest.c src/ingest/http_api.c src/ingest/http_parse.c)
   if(EXISTS ${CMAKE_SOURCE_DIR}/${f})
     list(APPEND NF_INGEST_SRCS ${CMAKE_SOURCE_DIR}/${f})
   endif()
 endforeach()
+# Ingest files beyond the two nearftd.cmake lists.
+if(TARGET nf_daemon)
+  target_sources(nf_daemon PRIVATE ${CMAKE_SOURCE_DIR}/src/ingest/http_parse.c)
+endif()
 
 add_executable(ceiling ${CMAKE_SOURCE_DIR}/perf/ceiling.c)
 target_link_libraries(ceiling PRIVATE PkgConfig::EVENT Threads::Threads)

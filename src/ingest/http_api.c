@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "base58.h"
+#include "http_parse.h"
 #include "ingest_int.h"
 #include "jw.h"
 #include "nf_err.h"
@@ -162,23 +163,6 @@ static void jw_memo(struct jw *w, const struct job_view *v)
         jw_strn(w, v->memo, v->memo_len);
     else
         jw_null(w);
-}
-
-static int parse_u64_dec(const char *s, uint64_t *out)
-{
-    uint64_t v = 0;
-    if (*s == '\0')
-        return NF_EINVAL;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9')
-            return NF_EINVAL;
-        unsigned d = (unsigned)(*s - '0');
-        if (v > (UINT64_MAX - d) / 10u)
-            return NF_ERANGE;
-        v = v * 10u + d;
-    }
-    *out = v;
-    return 0;
 }
 
 static uint64_t body_hash(const struct req_transfer *it)
@@ -871,41 +855,6 @@ void ingest_http_release_ctx_jobs(struct ingest_ctx *c)
 
 /* ---- POST routes ----------------------------------------------------------------------------- */
 
-static int parse_wait(const char *query, uint8_t *level, uint8_t *final)
-{
-    *level = 0;
-    *final = 0;
-    if (query == NULL)
-        return 0;
-    const char *p = query;
-    while (*p) {
-        const char *amp = strchr(p, '&');
-        size_t n = amp ? (size_t)(amp - p) : strlen(p);
-        if (n > 5 && memcmp(p, "wait=", 5) == 0) {
-            const char *v = p + 5;
-            size_t vn = n - 5;
-            if (vn == 9 && memcmp(v, "submitted", 9) == 0) {
-                *level = JOB_SUBMITTED;
-                *final = 0;
-            } else if (vn == 8 && memcmp(v, "executed", 8) == 0) {
-                *level = JOB_EXECUTED;
-                *final = 0;
-            } else if (vn == 5 && memcmp(v, "final", 5) == 0) {
-                *level = JOB_EXECUTED;
-                *final = 1;
-            } else {
-                return NF_EINVAL;
-            }
-        } else if (n == 4 && memcmp(p, "wait", 4) == 0) {
-            return NF_EINVAL;
-        }
-        p += n;
-        if (*p == '&')
-            p++;
-    }
-    return 0;
-}
-
 static void post_transfers(struct ingest_thread *t,
                            struct evhttp_request *req,
                            int route,
@@ -931,18 +880,14 @@ static void post_transfers(struct ingest_thread *t,
         job_route = JOB_ROUTE_TRANSFER;
         wait_level = JOB_EXECUTED;
     } else {
-        if (parse_wait(query, &wait_level, &wait_final) != 0) {
+        if (ingest_parse_wait(query, &wait_level, &wait_final) != 0) {
             send_error(t, req, route, 400, "invalid request", "wait",
                        "must be submitted, executed or final", start_ns);
             return;
         }
         idem_hdr = evhttp_find_header(evhttp_request_get_input_headers(req), "Idempotency-Key");
         if (idem_hdr != NULL) {
-            idem_hdr_len = strlen(idem_hdr);
-            int ok = idem_hdr_len >= 1 && idem_hdr_len <= REQ_IDEM_MAX;
-            for (size_t i = 0; ok && i < idem_hdr_len; i++)
-                ok = (unsigned char)idem_hdr[i] >= 0x20 && (unsigned char)idem_hdr[i] <= 0x7e;
-            if (!ok) {
+            if (!ingest_idem_key_ok(idem_hdr, &idem_hdr_len)) {
                 send_error(t, req, route, 400, "invalid request", "Idempotency-Key",
                            "must be 1 to 128 bytes of printable ASCII", start_ns);
                 return;
@@ -1086,7 +1031,7 @@ static void get_v1_transfer(struct ingest_thread *t,
     uint64_t id = 0;
     struct jw w;
     jw_init_fixed(&w, t->out, t->out_cap);
-    if (parse_u64_dec(ids, &id) != 0) {
+    if (ingest_parse_id(ids, &id) != 0) {
         send_error(t, req, route, 400, "invalid transfer id", "id",
                    "must be the decimal id returned by POST /v1/transfers", start_ns);
         return;
@@ -1110,7 +1055,7 @@ static void get_node_job(struct ingest_thread *t,
     const int route = INGEST_ROUTE_NODE_JOB_GET;
     uint64_t id = 0;
     struct job_view v;
-    if (parse_u64_dec(ids, &id) != 0 || job_view_read(t->in->slab, id, 0, &v) != 0) {
+    if (ingest_parse_id(ids, &id) != 0 || job_view_read(t->in->slab, id, 0, &v) != 0) {
         send_error(t, req, route, 404, "Job not found", NULL, NULL, start_ns);
         return;
     }
@@ -1243,15 +1188,6 @@ static void get_stages(struct ingest_thread *t, struct evhttp_request *req, uint
 
 /* ---- routing --------------------------------------------------------------------------------- */
 
-static int has_prefix(const char *s, const char *prefix, const char **rest)
-{
-    size_t n = strlen(prefix);
-    if (strncmp(s, prefix, n) != 0 || s[n] == '\0')
-        return 0;
-    *rest = s + n;
-    return 1;
-}
-
 static void method_not_allowed(struct ingest_thread *t,
                                struct evhttp_request *req,
                                int route,
@@ -1272,62 +1208,46 @@ void ingest_http_request(struct evhttp_request *req, void *arg)
     const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
     const char *path = u ? evhttp_uri_get_path(u) : NULL;
     const char *query = u ? evhttp_uri_get_query(u) : NULL;
-    const char *rest = NULL;
-    if (path == NULL)
-        path = "";
-    int is_get = cmd == EVHTTP_REQ_GET, is_post = cmd == EVHTTP_REQ_POST;
-
-    if (strcmp(path, "/v1/transfers") == 0) {
-        if (is_post)
-            post_transfers(t, req, INGEST_ROUTE_V1_TRANSFERS_POST, query, start_ns);
-        else
-            method_not_allowed(t, req, INGEST_ROUTE_V1_TRANSFERS_POST, "POST", start_ns);
-    } else if (strcmp(path, "/send-ft") == 0) {
-        if (is_post)
-            post_transfers(t, req, INGEST_ROUTE_SEND_FT, NULL, start_ns);
-        else
-            method_not_allowed(t, req, INGEST_ROUTE_SEND_FT, "POST", start_ns);
-    } else if (strcmp(path, "/transfer") == 0) {
-        if (is_post)
-            post_transfers(t, req, INGEST_ROUTE_RUST_TRANSFER, NULL, start_ns);
-        else
-            method_not_allowed(t, req, INGEST_ROUTE_RUST_TRANSFER, "POST", start_ns);
-    } else if (has_prefix(path, "/v1/transfers/", &rest)) {
-        if (is_get)
-            get_v1_transfer(t, req, rest, start_ns);
-        else
-            method_not_allowed(t, req, INGEST_ROUTE_V1_TRANSFERS_GET, "GET", start_ns);
-    } else if (has_prefix(path, "/v1/tx/", &rest)) {
-        if (is_get)
-            get_tx(t, req, rest, 0, start_ns);
-        else
-            method_not_allowed(t, req, INGEST_ROUTE_V1_TX_GET, "GET", start_ns);
-    } else if (has_prefix(path, "/transfer/tx/", &rest)) {
-        if (is_get)
-            get_tx(t, req, rest, 1, start_ns);
-        else
-            method_not_allowed(t, req, INGEST_ROUTE_NODE_TX_GET, "GET", start_ns);
-    } else if (has_prefix(path, "/transfer/", &rest)) {
-        if (is_get)
-            get_node_job(t, req, rest, start_ns);
-        else
-            method_not_allowed(t, req, INGEST_ROUTE_NODE_JOB_GET, "GET", start_ns);
-    } else if (strcmp(path, "/health") == 0) {
-        if (is_get)
-            get_health(t, req, start_ns);
-        else
-            method_not_allowed(t, req, INGEST_ROUTE_HEALTH, "GET", start_ns);
-    } else if (strcmp(path, "/metrics") == 0) {
-        if (is_get)
-            get_metrics(t, req, start_ns);
-        else
-            method_not_allowed(t, req, INGEST_ROUTE_METRICS, "GET", start_ns);
-    } else if (strcmp(path, "/debug/stages") == 0) {
-        if (is_get)
-            get_stages(t, req, start_ns);
-        else
-            method_not_allowed(t, req, INGEST_ROUTE_DEBUG_STAGES, "GET", start_ns);
-    } else {
-        send_error(t, req, INGEST_ROUTE_OTHER, 404, "not found", NULL, NULL, start_ns);
+    const char *rest = "";
+    int method = 0;
+    int route = ingest_route_match(path ? path : "", &method, &rest);
+    if (route == INGEST_ROUTE_OTHER) {
+        send_error(t, req, route, 404, "not found", NULL, NULL, start_ns);
+        return;
+    }
+    int want = method == INGEST_METHOD_POST ? EVHTTP_REQ_POST : EVHTTP_REQ_GET;
+    if ((int)cmd != want) {
+        method_not_allowed(t, req, route, method == INGEST_METHOD_POST ? "POST" : "GET", start_ns);
+        return;
+    }
+    switch (route) {
+    case INGEST_ROUTE_V1_TRANSFERS_POST:
+        post_transfers(t, req, route, query, start_ns);
+        break;
+    case INGEST_ROUTE_SEND_FT:
+    case INGEST_ROUTE_RUST_TRANSFER:
+        post_transfers(t, req, route, NULL, start_ns);
+        break;
+    case INGEST_ROUTE_V1_TRANSFERS_GET:
+        get_v1_transfer(t, req, rest, start_ns);
+        break;
+    case INGEST_ROUTE_V1_TX_GET:
+        get_tx(t, req, rest, 0, start_ns);
+        break;
+    case INGEST_ROUTE_NODE_TX_GET:
+        get_tx(t, req, rest, 1, start_ns);
+        break;
+    case INGEST_ROUTE_NODE_JOB_GET:
+        get_node_job(t, req, rest, start_ns);
+        break;
+    case INGEST_ROUTE_HEALTH:
+        get_health(t, req, start_ns);
+        break;
+    case INGEST_ROUTE_METRICS:
+        get_metrics(t, req, start_ns);
+        break;
+    default:
+        get_stages(t, req, start_ns);
+        break;
     }
 }

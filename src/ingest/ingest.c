@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "cfg.h"
+#include "http_parse.h"
 #include "ingest_int.h"
 #include "jw.h"
 #include "nf_err.h"
@@ -36,6 +37,8 @@
 #define INGEST_GRACE_MAX   3000 /* ms a stop waits for requests in flight */
 #define INGEST_FLUSH_MS    100  /* ms the loop keeps running after the last answer on stop */
 #define INGEST_TX_IDS_MAX  1024
+#define INGEST_BITS_BUDGET (8u << 20)  /* bytes of per-context "job counted" bits per thread */
+#define INGEST_OUT_MAX     (64u << 20) /* largest reply buffer per thread */
 
 static const uint64_t ingest_lat_le_us[INGEST_LAT_BUCKETS - 1] = {
     500,    1000,   2500,   5000,    10000,   25000,   50000,
@@ -394,39 +397,6 @@ static void *ingest_thread_main(void *arg)
 
 /* ---- set-up ---------------------------------------------------------------------------------- */
 
-/* "host:port", "[v6]:port", ":port" or "*:port" into in->host / in->port. */
-static int ingest_parse_listen(struct ingest *in, const char *s)
-{
-    const char *host = s, *colon;
-    size_t hlen;
-    if (s[0] == '[') {
-        const char *close = strchr(s, ']');
-        if (close == NULL || close[1] != ':')
-            return NF_ECONFIG;
-        host = s + 1;
-        hlen = (size_t)(close - host);
-        colon = close + 1;
-    } else {
-        colon = strrchr(s, ':');
-        if (colon == NULL)
-            return NF_ECONFIG;
-        hlen = (size_t)(colon - s);
-    }
-    if (hlen >= sizeof(in->host))
-        return NF_ECONFIG;
-    memcpy(in->host, host, hlen);
-    in->host[hlen] = '\0';
-    if (strcmp(in->host, "*") == 0)
-        in->host[0] = '\0';
-    char *end = NULL;
-    errno = 0;
-    unsigned long port = strtoul(colon + 1, &end, 10);
-    if (errno != 0 || end == colon + 1 || *end != '\0' || port > 65535)
-        return NF_ECONFIG;
-    in->port = (uint16_t)port;
-    return 0;
-}
-
 static int ingest_listen_socket(struct ingest *in, int *fd_out)
 {
     struct addrinfo hints, *res = NULL;
@@ -481,7 +451,7 @@ struct ingest *ingest_new(const struct cfg *cfg, struct nf_pipe *p, int *err)
     in->pipe = p;
     in->slab = pipe_jobs(p);
     rc = NF_ECONFIG;
-    if (ingest_parse_listen(in, cfg->listen) != 0) {
+    if (ingest_parse_listen(cfg->listen, in->host, sizeof(in->host), &in->port) != 0) {
         NF_LOG(NF_LOG_ERROR, "ingest", "bad listen address listen=%s (want HOST:PORT)",
                cfg->listen);
         goto fail;
@@ -508,6 +478,12 @@ struct ingest *ingest_new(const struct cfg *cfg, struct nf_pipe *p, int *err)
         per = INGEST_CTX_MIN;
     if (per > INGEST_CTX_MAX)
         per = INGEST_CTX_MAX;
+    /* ... and within the memory budget of the per-context bitmaps (big max_batch_request). */
+    uint64_t bits_bytes = ((in->max_items + 63u) / 64u) * sizeof(uint64_t);
+    if (per > INGEST_BITS_BUDGET / bits_bytes)
+        per = INGEST_BITS_BUDGET / bits_bytes;
+    if (per < INGEST_CTX_MIN)
+        per = INGEST_CTX_MIN;
     in->ctx_per_thread = (uint32_t)per;
     rc = NF_ENOMEM;
     in->threads = calloc(in->nthreads, sizeof(*in->threads));
@@ -585,6 +561,8 @@ static int ingest_thread_setup(struct ingest *in, struct ingest_thread *t)
     t->tok_cap = REQ_JSON_TOKENS(in->max_items);
     /* Reply buffer: the largest answer is a bulk /send-ft result (memos escaped up to 6x). */
     t->out_cap = 256u * 1024u + (size_t)in->max_items * 2048u;
+    if (t->out_cap > INGEST_OUT_MAX)
+        t->out_cap = INGEST_OUT_MAX;
     t->ids_cap = INGEST_TX_IDS_MAX;
     t->ctxs = calloc(t->nctx, sizeof(*t->ctxs));
     t->free_stack = calloc(t->nctx, sizeof(*t->free_stack));

@@ -1,0 +1,76 @@
+/* fuzz_ingest_http: the ingest stage's pure text parsers (src/ingest/http_parse.c): route table,
+ * ?wait= query, decimal ids, Idempotency-Key header, listen address. The input is split at NUL
+ * bytes into those five strings. Properties: no crash or over-read, outputs point into their
+ * input, a parsed id prints back to the input without its leading zeros, accepted keys are
+ * printable ASCII of 1..128 bytes. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ingest/http_parse.h"
+#include "ingest/ingest_int.h"
+#include "job.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char *buf = malloc(size + 6);
+    if (buf == NULL)
+        return 0;
+    memcpy(buf, data, size);
+    memset(buf + size, 0, 6);
+    const char *field[5];
+    size_t at = 0;
+    for (int i = 0; i < 5; i++) {
+        field[i] = buf + at;
+        at += strlen(buf + at) + 1;
+        if (at > size + 5)
+            at = size + 5;
+    }
+
+    int method = -1;
+    const char *rest = NULL;
+    int route = ingest_route_match(field[0], &method, &rest);
+    size_t plen = strlen(field[0]);
+    if (route < 0 || route >= INGEST_ROUTE_COUNT || rest < field[0] || rest > field[0] + plen)
+        abort();
+    if ((route == INGEST_ROUTE_OTHER) != (method == 0))
+        abort();
+
+    uint8_t level = 9, final = 9;
+    if (ingest_parse_wait(field[1], &level, &final) == 0) {
+        if (level != 0 && level != JOB_SUBMITTED && level != JOB_EXECUTED)
+            abort();
+        if (final && level != JOB_EXECUTED)
+            abort();
+    }
+
+    uint64_t id = 0;
+    if (ingest_parse_id(field[2], &id) == 0) {
+        char back[24];
+        snprintf(back, sizeof(back), "%llu", (unsigned long long)id);
+        const char *s = field[2];
+        while (s[0] == '0' && s[1] != '\0')
+            s++;
+        if (strcmp(back, s) != 0)
+            abort();
+    }
+
+    size_t klen = 0;
+    if (ingest_idem_key_ok(field[3], &klen)) {
+        if (klen == 0 || klen > 128 || klen != strlen(field[3]))
+            abort();
+        for (size_t i = 0; i < klen; i++)
+            if ((unsigned char)field[3][i] < 0x20 || (unsigned char)field[3][i] > 0x7e)
+                abort();
+    }
+
+    char host[64];
+    uint16_t port = 0;
+    if (ingest_parse_listen(field[4], host, sizeof(host), &port) == 0 && strlen(host) >= 64)
+        abort();
+    free(buf);
+    return 0;
+}
