@@ -780,7 +780,7 @@ void ingest_http_accepted(struct ingest_thread *t, struct pipe_accept *a)
         if (!c->replied) {
             struct jw w;
             jw_init_fixed(&w, t->out, t->out_cap);
-            write_overloaded(t, &w, c->route, "the durable log could not be written");
+            write_overloaded(t, &w, c->route, "the transfers could not be made durable");
             ctx_send_jw(c, 503, &w);
         } else {
             ingest_ctx_maybe_recycle(c);
@@ -838,14 +838,16 @@ void ingest_http_job(struct ingest_thread *t, struct job *j)
 
 void ingest_http_release_ctx_jobs(struct ingest_ctx *c)
 {
-    if (!c->accepted && !c->accept_failed)
-        return;
     struct job_slab *slab = c->t->in->slab;
     for (uint32_t i = 0; i < c->n; i++) {
         uint64_t id = c->first_id + i;
         struct job *j = job_slot(slab, id);
-        if (atomic_load_explicit(&j->id, memory_order_acquire) != id ||
-            job_get_status(j) != JOB_CLAIMED)
+        if (atomic_load_explicit(&j->id, memory_order_acquire) != id)
+            continue;
+        /* We no longer read this job: its slot may be reused once the pipeline lets go too. */
+        if (c->wait_level != 0)
+            job_unhold(j, JOB_HOLD_WAITER);
+        if ((!c->accepted && !c->accept_failed) || job_get_status(j) != JOB_CLAIMED)
             continue;
         /* Still CLAIMED under our id: the pipeline handed it back (a repeat, or not durable). */
         if (c->accept_failed || j->dup_of != 0 || j->dup_conflict)
@@ -986,6 +988,10 @@ static void post_transfers(struct ingest_thread *t,
         j->done_ms = 0;
         memset(j->tx_hash, 0, sizeof(j->tx_hash));
         j->error[0] = '\0';
+        /* A waiter holds the slot (job.h JOB_HOLD_WAITER) so PIPE_MSG_JOB pointers and the
+         * reply's reads stay valid until the context is recycled. The slot is ours: store. */
+        atomic_store_explicit(&j->holds, wait_level != 0 ? JOB_HOLD_WAITER : 0,
+                              memory_order_relaxed);
         if (wait_level != 0) {
             j->waiter_thread = (int16_t)t->idx;
             j->waiter_req = c->idx;
@@ -1008,8 +1014,11 @@ static void post_transfers(struct ingest_thread *t,
     c->req = req;
     rc = pipe_accept_submit(in->pipe, &c->acc);
     if (rc != 0) {
-        for (size_t i = 0; i < count; i++)
-            job_release(in->slab, job_slot(in->slab, first + i));
+        for (size_t i = 0; i < count; i++) {
+            struct job *j = job_slot(in->slab, first + i);
+            atomic_store_explicit(&j->holds, 0, memory_order_relaxed);
+            job_release(in->slab, j);
+        }
         c->req = NULL;
         ingest_ctx_free_unused(c);
         ingest_stat_add(&t->stats->rejected_full, 1);
