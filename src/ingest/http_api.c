@@ -129,9 +129,15 @@ static const char *node_status(enum job_status st)
 
 static void jw_id(struct jw *w, uint64_t id)
 {
+    /* Every reply carries ids: format without the printf machinery. */
     char b[24];
-    snprintf(b, sizeof(b), "%llu", (unsigned long long)id);
-    jw_str(w, b);
+    char *p = b + sizeof(b) - 1;
+    *p = '\0';
+    do {
+        *--p = (char)('0' + id % 10u);
+        id /= 10u;
+    } while (id != 0);
+    jw_strn(w, p, (size_t)(b + sizeof(b) - 1 - p));
 }
 
 static void jw_time(struct jw *w, uint64_t ms)

@@ -75,11 +75,22 @@ int pipe_tx_jobs(struct nf_pipe *p, const uint8_t tx_hash[32], uint64_t *ids, in
     return n;
 }
 
+/* Pushes now, wakes once per drained burst (stub_flush), as a group-committing WAL would. */
 static void stub_push(struct nf_pipe *p, unsigned idx, void *msg)
 {
-    while (nf_ring_push_mpsc(&p->replies[idx], msg) != 0)
-        sched_yield(); /* the test's rings are large; never happens in practice */
-    nf_ring_wake(&p->replies[idx]);
+    while (nf_ring_push_mpsc(&p->replies[idx], msg) != 0) {
+        nf_ring_wake(&p->replies[idx]);
+        sched_yield(); /* the rings are large; never happens in practice */
+    }
+    p->need_wake |= 1u << idx;
+}
+
+static void stub_flush(struct nf_pipe *p)
+{
+    for (unsigned i = 0; i < p->nthreads; i++)
+        if (p->need_wake & (1u << i))
+            nf_ring_wake(&p->replies[i]);
+    p->need_wake = 0;
 }
 
 /* Every field a reader may look at is written before the status that publishes it. */
@@ -184,6 +195,7 @@ static void *stub_main(void *arg)
         struct pipe_accept *a;
         while ((a = nf_ring_pop_mpsc(&p->in)) != NULL)
             stub_accept(p, a);
+        stub_flush(p);
         if (atomic_exchange(&p->release_held, 0)) {
             uint8_t tx[32];
             memset(tx, 0xcd, sizeof(tx));
@@ -193,6 +205,7 @@ static void *stub_main(void *arg)
                     stub_finish(p, j, tx, 0);
             }
             p->nheld = 0;
+            stub_flush(p);
         }
     }
     return NULL;

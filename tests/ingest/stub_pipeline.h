@@ -49,6 +49,7 @@ struct nf_pipe {
     int nidem;
     uint64_t held[STUB_HELD_MAX];
     int nheld;
+    uint32_t need_wake; /* reply rings pushed since the last wake */
 };
 
 /* stub_init: slab of slab_capacity jobs, nthreads reply rings, starts the stub thread. 0 or -1. */
