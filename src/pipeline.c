@@ -378,6 +378,8 @@ static void accept_done(struct wal_batch *wb, int status)
                 dups++;
                 continue;
             }
+            /* The slot stays ours until the job's final record is durable (outcome_done). */
+            job_hold(j, JOB_HOLD_PIPE);
             job_set_status(j, JOB_QUEUED);
             if (nf_ring_push_spsc(&p->batch_in, j) == 0)
                 pushed = 1;
@@ -700,7 +702,8 @@ pipe_new(const struct cfg *c, struct nf_keypair **kps, uint16_t n_keys, unsigned
     if ((rc = job_slab_init(&p->jobs, c->job_capacity, 1)) != 0)
         goto fail;
     rc = NF_ENOMEM;
-    p->n_batches = pow2_at_least((uint64_t)n_keys * c->inflight_per_key + 8u * p->n_sign + 64u);
+    p->n_batches =
+        pow2_at_least(2u * (uint64_t)n_keys * c->inflight_per_key + 8u * p->n_sign + 64u);
     uint32_t job_ring = pow2_at_least(c->job_capacity + 1);
     p->reply = calloc(n_ingest, sizeof(*p->reply));
     p->sign_in = calloc(p->n_sign, sizeof(*p->sign_in));

@@ -292,19 +292,17 @@ static void route_ready(struct batch_stage *s)
 
 static void flush_failures(struct batch_stage *s);
 
-/* fail_job: the transfer fails here, before any transaction (no tokens moved). */
-static void fail_job(struct batch_stage *s, struct job *j, const char *why)
+/* fail_job: the transfer fails here, before any transaction (no tokens moved). Returns
+ * NF_EFULL when no batch is free to carry its record (the caller holds the job). */
+static int fail_job(struct batch_stage *s, struct job *j, const char *why)
 {
-    snprintf(j->error, sizeof(j->error), "%s", why);
     if (s->fail == NULL) {
         s->fail = batch_alloc(s);
-        if (s->fail == NULL) {
-            /* No batch for the record: keep the job held; it is retried later. */
-            list_push(s, &s->held_head, &s->held_tail, j);
-            return;
-        }
+        if (s->fail == NULL)
+            return NF_EFULL;
         s->fail->rec_len = 0;
     }
+    snprintf(j->error, sizeof(j->error), "%s", why);
     struct batch *f = s->fail;
     struct wal_rec rec = {.type = WAL_JOB_FINAL};
     rec.job_final.job_id = atomic_load_explicit(&j->id, memory_order_relaxed);
@@ -315,8 +313,8 @@ static void fail_job(struct batch_stage *s, struct job *j, const char *why)
     rec.job_final.ts_ms = pipe_now_ms();
     size_t len = 0;
     if (wal_rec_encode_framed(&rec, f->rec + f->rec_len, BATCH_REC_CAP - f->rec_len, &len) != 0) {
-        list_push(s, &s->held_head, &s->held_tail, j);
-        return;
+        flush_failures(s);
+        return NF_EFULL;
     }
     f->rec_len += (uint32_t)len;
     if (f->n < BATCH_MAX_ACTIONS) {
@@ -330,6 +328,7 @@ static void fail_job(struct batch_stage *s, struct job *j, const char *why)
     pipe_notify_job(s->pipe, j);
     if (f->rec_len > BATCH_REC_CAP - 4096 || f->n >= BATCH_MAX_ACTIONS)
         flush_failures(s);
+    return 0;
 }
 
 static void flush_failures(struct batch_stage *s)
@@ -439,8 +438,7 @@ static int take_job(struct batch_stage *s, struct job *j)
     case RECV_MISSING: {
         char why[JOB_ERROR_MAX];
         snprintf(why, sizeof(why), "receiver account %s does not exist", j->receiver);
-        fail_job(s, j, why);
-        return 0;
+        return fail_job(s, j, why);
     }
     case RECV_NEEDS_DEPOSIT:
         if (!s->cfg->auto_register) {
@@ -449,8 +447,7 @@ static int take_job(struct batch_stage *s, struct job *j)
                      "receiver %s is not registered with the token contract (storage_deposit "
                      "needed; --auto-register is off)",
                      j->receiver);
-            fail_job(s, j, why);
-            return 0;
+            return fail_job(s, j, why);
         }
         {
             int r = add_to_batch(s, j, 1);

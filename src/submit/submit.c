@@ -613,7 +613,7 @@ static void on_batch_answer(struct submit_stage *s,
             keypool_quarantine(k, why);
             NF_LOG(NF_LOG_ERROR, "submit", "key quarantined key=%s reason=%s", k->public_str, why);
         }
-        /* fall through */
+        __attribute__((fallthrough));
     case RPC_NOT_ENOUGH_BALANCE:
     case RPC_LACK_BALANCE_FOR_STATE:
     case RPC_SIGNER_DOES_NOT_EXIST:
