@@ -1,0 +1,155 @@
+// harness: start nearsim and nearftd on free 127.0.0.1 ports for integration tests and benchmarks,
+// talk HTTP to them, and stop everything that was started (also on failure). No dependencies.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, openSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import http from 'node:http';
+
+const started = new Set();
+let cleanupInstalled = false;
+function installCleanup() {
+  if (cleanupInstalled) return;
+  cleanupInstalled = true;
+  const killAll = () => { for (const p of started) { try { p.kill('SIGKILL'); } catch {} } };
+  process.on('exit', killAll);
+  for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { killAll(); process.exit(130); });
+}
+
+export const agent = new http.Agent({ keepAlive: true, maxSockets: 512 });
+
+// request: one HTTP request; resolves {status, headers, body (parsed JSON when possible), text}.
+export function request(port, method, path, body, { headers = {}, timeoutMs = 60000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const data = body === undefined ? undefined : (typeof body === 'string' ? body : JSON.stringify(body));
+    const req = http.request({ host: '127.0.0.1', port, method, path, agent,
+      headers: { ...(data !== undefined ? { 'content-type': 'application/json',
+        'content-length': Buffer.byteLength(data) } : {}), ...headers } }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let json;
+        try { json = JSON.parse(text); } catch { json = undefined; }
+        resolve({ status: res.statusCode, headers: res.headers, body: json, text });
+      });
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`timeout ${method} ${path}`)));
+    req.on('error', reject);
+    if (data !== undefined) req.write(data);
+    req.end();
+  });
+}
+
+export function rpc(port, method, params) {
+  return request(port, 'POST', '/', { jsonrpc: '2.0', id: 't', method, params });
+}
+
+function waitLine(proc, re, what, ms = 15000) {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const t = setTimeout(() => reject(new Error(`${what} did not start within ${ms} ms: ${buf.slice(-2000)}`)), ms);
+    const on = (d) => {
+      buf += d.toString();
+      const m = buf.match(re);
+      if (m) { clearTimeout(t); proc.stdout.off('data', on); proc.stderr.off('data', on); resolve(m); }
+    };
+    proc.stdout.on('data', on);
+    proc.stderr.on('data', on);
+    proc.on('exit', (code) => { clearTimeout(t); reject(new Error(`${what} exited ${code}: ${buf.slice(-2000)}`)); });
+  });
+}
+
+// startSim: nearsim on a free port writing its keys to a temp dir. Returns {port, creds, proc, dir, stop}.
+export async function startSim(nearsimBin, extraArgs = [], { dir } = {}) {
+  installCleanup();
+  dir = dir || mkdtempSync(join(tmpdir(), 'nf-it-'));
+  const creds = join(dir, 'creds');
+  const proc = spawn(nearsimBin, ['--listen', '127.0.0.1:0', '--credentials-out', creds,
+    '--seed', 'integration', ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
+  started.add(proc);
+  proc.on('exit', () => started.delete(proc));
+  const m = await waitLine(proc, /listening=127\.0\.0\.1:(\d+)/, 'nearsim');
+  proc.stdout.resume();
+  proc.stderr.resume();
+  const port = Number(m[1]);
+  return { port, creds, proc, dir, stop: () => stopProc(proc) };
+}
+
+// startDaemon: nearftd against sim; returns {port, proc, stop, kill}. logFile gets its stderr.
+export async function startDaemon(nearftdBin, sim, dataDir, extraArgs = [], { logFile } = {}) {
+  installCleanup();
+  const out = logFile ? openSync(logFile, 'a') : 'ignore';
+  const args = ['--rpc-url', `http://127.0.0.1:${sim.port}`, '--signer', 'distributor.test.near',
+    '--credentials', sim.creds, '--contract', 'ft.test.near', '--listen', '127.0.0.1:0',
+    '--data-dir', dataDir, ...extraArgs];
+  const proc = spawn(nearftdBin, args, { stdio: ['ignore', 'pipe', logFile ? out : 'pipe'] });
+  started.add(proc);
+  proc.on('exit', () => started.delete(proc));
+  const m = await waitLine(proc, /nearftd ready.*port=(\d+)/, 'nearftd');
+  proc.stdout.resume();
+  if (proc.stderr) proc.stderr.resume();
+  const port = Number(m[1]);
+  return { port, proc, stop: () => stopProc(proc), kill: () => stopProc(proc, 'SIGKILL') };
+}
+
+export function stopProc(proc, sig = 'SIGTERM', ms = 15000) {
+  return new Promise((resolve) => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return resolve(proc.exitCode);
+    const t = setTimeout(() => { try { proc.kill('SIGKILL'); } catch {} }, ms);
+    proc.once('exit', (code) => { clearTimeout(t); resolve(code); });
+    proc.kill(sig);
+  });
+}
+
+export function cleanupDir(dir) {
+  try { rmSync(dir, { recursive: true, force: true }); } catch {}
+}
+
+// pool: run fn(i) for i in [0,n) with at most `concurrency` in flight.
+export async function pool(n, concurrency, fn) {
+  let next = 0;
+  const results = new Array(n);
+  async function worker() {
+    while (next < n) { const i = next++; results[i] = await fn(i); }
+  }
+  await Promise.all(Array.from({ length: Math.min(concurrency, n) }, worker));
+  return results;
+}
+
+// waitFor: poll an async predicate every `everyMs` until it returns a truthy value or time runs out.
+export async function waitFor(pred, what, ms = 60000, everyMs = 200) {
+  const until = Date.now() + ms;
+  for (;;) {
+    const v = await pred();
+    if (v) return v;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+// audit: nearsim's double-send detector and counters.
+export async function audit(simPort) {
+  return (await request(simPort, 'GET', '/sim/audit')).body;
+}
+
+// appliedMemos: Map memo -> count of applications, from /sim/audit?memos=1 (one JSON line each).
+export async function appliedMemos(simPort) {
+  const r = await request(simPort, 'GET', '/sim/audit?memos=1');
+  const m = new Map();
+  for (const line of r.text.split('\n')) {
+    if (!line.trim()) continue;
+    const o = JSON.parse(line);
+    m.set(o.memo, o.count);
+  }
+  return m;
+}
+
+let failures = 0, passes = 0;
+export function check(cond, what) {
+  if (cond) passes++; else { failures++; console.error(`FAIL: ${what}`); }
+}
+export function report(name) {
+  console.log(`${name}: ${passes} passed, ${failures} failed`);
+  return failures === 0 ? 0 : 1;
+}
