@@ -242,6 +242,9 @@ int main(int argc, char **argv)
     }
     NF_LOG(NF_LOG_INFO, "main", "nearftd ready listen=%s port=%u", cfg.listen,
            (unsigned)ingest_port(in));
+    /* One machine-readable line on stdout for scripts started with --listen HOST:0. */
+    printf("nearftd ready port=%u\n", (unsigned)ingest_port(in));
+    fflush(stdout);
 
     for (;;) {
         int sig = 0;

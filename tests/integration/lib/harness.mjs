@@ -52,10 +52,15 @@ function waitLine(proc, re, what, ms = 15000) {
     const on = (d) => {
       buf += d.toString();
       const m = buf.match(re);
-      if (m) { clearTimeout(t); proc.stdout.off('data', on); proc.stderr.off('data', on); resolve(m); }
+      if (m) {
+        clearTimeout(t);
+        proc.stdout.off('data', on);
+        if (proc.stderr) proc.stderr.off('data', on);
+        resolve(m);
+      }
     };
     proc.stdout.on('data', on);
-    proc.stderr.on('data', on);
+    if (proc.stderr) proc.stderr.on('data', on);
     proc.on('exit', (code) => { clearTimeout(t); reject(new Error(`${what} exited ${code}: ${buf.slice(-2000)}`)); });
   });
 }
