@@ -1,11 +1,10 @@
 #!/usr/bin/env bash
-# The README's main job. Today: signs an ft_transfer with `nearft tx sign` (the RFC 8032 test key
-# of near-protocol.md 1.9) and decodes it back with `nearft tx decode`. Once nearftd exists this
-# starts nearsim and nearftd, sends a short bounded load and prints transfers/s and the audit.
+# The README's main job: nearft signs and decodes a transfer (the near-protocol.md 1.9 vector),
+# then nearsim + nearftd run a short bounded load and print transfers/s and the audit verdict.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=build/src/cli/nearft
-[ -x "$bin" ] || { echo "demo: build first (scripts/build.sh)" >&2; exit 1; }
+[ -x "$bin" ] && [ -x build/nearftd ] || { echo "demo: build first (scripts/build.sh)" >&2; exit 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cat > "$tmp/alice.near.json" <<'KEY'
@@ -20,3 +19,5 @@ echo "$out"
 b64=$(echo "$out" | sed -n 's/.*"signed_tx_base64":"\([^"]*\)".*/\1/p')
 echo "== nearft tx decode"
 "$bin" tx decode "$b64"
+echo "== nearsim + nearftd: ${1:-50000} transfers"
+node scripts/demo.mjs build/src/sim/nearsim build/nearftd "${1:-50000}"
