@@ -6,7 +6,8 @@
  *    share reaches error_rate percent, it opens.
  *  - open: nothing allowed until cooldown_ms has passed, then half-open.
  *  - half-open: up to `probes` requests allowed; `probes` successes close it, one error re-opens.
- */
+ * Latency is a factor: an answer slower than slow_ms (0 = off) counts as an error, so an endpoint
+ * that still answers but crawls is treated like one that fails. */
 #ifndef NF_BREAKER_H
 #define NF_BREAKER_H
 
@@ -24,6 +25,7 @@ enum breaker_state_e {
 struct breaker {
     unsigned error_rate; /* percent 1..100 */
     uint32_t window_ms, min_requests, cooldown_ms, probes;
+    uint32_t slow_ms; /* answers at least this slow count as errors; 0 = latency ignored */
     _Atomic int state;
     uint64_t opened_at_ms;
     uint32_t probes_sent, probes_ok;
@@ -37,12 +39,15 @@ void breaker_init(struct breaker *b,
                   uint32_t window_ms,
                   uint32_t min_requests,
                   uint32_t cooldown_ms,
-                  uint32_t probes);
+                  uint32_t probes,
+                  uint32_t slow_ms);
 /* breaker_allow: may a request go now? (moves open -> half-open after the cool-down) */
 int breaker_allow(struct breaker *b, uint64_t now_ms);
 /* breaker_on_request: a request was sent (counts half-open probes). */
 void breaker_on_request(struct breaker *b, uint64_t now_ms);
-/* breaker_on_result: its outcome: bad != 0 for transport errors, 5xx, 429, malformed. */
+/* breaker_on_result: its outcome: bad != 0 for transport errors, 5xx, 429, malformed; an answer
+ * whose latency_ms >= slow_ms (when slow_ms != 0) is bad too. Pass latency_ms 0 for requests whose
+ * latency is not the endpoint's doing (a send_tx waiting for blocks). */
 void breaker_on_result(struct breaker *b, uint64_t now_ms, int bad, uint64_t latency_ms);
 /* breaker_state: current state (any thread); now_ms lets an expired open read as half-open. */
 int breaker_state(const struct breaker *b, uint64_t now_ms);

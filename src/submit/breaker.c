@@ -9,7 +9,8 @@ void breaker_init(struct breaker *b,
                   uint32_t window_ms,
                   uint32_t min_requests,
                   uint32_t cooldown_ms,
-                  uint32_t probes)
+                  uint32_t probes,
+                  uint32_t slow_ms)
 {
     memset(b, 0, sizeof(*b));
     b->error_rate = error_rate ? error_rate : 50;
@@ -17,6 +18,7 @@ void breaker_init(struct breaker *b,
     b->min_requests = min_requests;
     b->cooldown_ms = cooldown_ms;
     b->probes = probes ? probes : 1;
+    b->slow_ms = slow_ms;
     atomic_init(&b->state, BREAKER_CLOSED);
     atomic_init(&b->opens, 0);
     atomic_init(&b->closes, 0);
@@ -92,7 +94,8 @@ void breaker_on_request(struct breaker *b, uint64_t now_ms)
 
 void breaker_on_result(struct breaker *b, uint64_t now_ms, int bad, uint64_t latency_ms)
 {
-    (void)latency_ms;
+    if (b->slow_ms != 0 && latency_ms >= b->slow_ms)
+        bad = 1;
     int st = atomic_load_explicit(&b->state, memory_order_relaxed);
     if (st == BREAKER_HALF_OPEN) {
         if (bad) {

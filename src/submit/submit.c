@@ -29,6 +29,7 @@
 #define REQ_BODY_CAP       (BATCH_TX_CAP * 4 / 3 + 1024)
 #define REQ_RESP_CAP       (1024u * 1024u)
 #define TX_VALIDITY_BLOCKS 86400u /* NEAR transaction_validity_period (near-protocol.md 2.2) */
+#define FUNDS_POLL_MS      500u   /* view_account of the signer while out of NEAR */
 
 enum req_purpose {
     P_SEND = 0, /* send_tx of a batch */
@@ -36,6 +37,7 @@ enum req_purpose {
     P_BLOCK,    /* block final */
     P_VIEW_ACCOUNT,
     P_STORAGE, /* storage_balance_of */
+    P_FUNDS,   /* view_account of the signer while signing is paused for lack of NEAR */
 };
 
 enum bstate_phase {
@@ -118,6 +120,13 @@ struct submit_stage {
     int block_inflight;
     int reconciling; /* recovered batches still unresolved */
     uint32_t recovered_left;
+
+    /* out of NEAR: set on NotEnoughBalance / LackBalanceForState, cleared when a view_account of
+     * the signer shows at least funds_needed again (polled every FUNDS_POLL_MS). */
+    int out_of_funds;
+    int funds_inflight;
+    nf_u128 funds_needed;
+    uint64_t funds_checked_ms;
 
     /* figures (written by this thread; relaxed) */
     _Atomic uint64_t sent, resent, succeeded, action_errors, dead, lookups_done;
@@ -512,6 +521,22 @@ static void start_batch_request(struct submit_stage *s, struct batch *b)
     req_fire(s, r, ep);
 }
 
+/* funds_short: the signer cannot pay (NotEnoughBalance: balance < cost; LackBalanceForState:
+ * its balance would fall under the storage stake). Signing pauses until a view_account shows at
+ * least what this transaction needed (the largest shortfall seen while paused). */
+static void funds_short(struct submit_stage *s, const struct rpc_result *res)
+{
+    nf_u128 need = res->kind == RPC_NOT_ENOUGH_BALANCE ? res->cost : res->balance + 1;
+    if (!s->out_of_funds) {
+        s->out_of_funds = 1;
+        s->funds_needed = 0;
+        s->funds_checked_ms = mono_ms();
+        pipe_set_out_of_funds(s->pipe, 1);
+    }
+    if (need > s->funds_needed)
+        s->funds_needed = need;
+}
+
 /* declare_dead: the transaction provably can never be included (the caller confirmed with a
  * lookup that the hash is unknown after a rejection that proves it); b->message says why. Its
  * transfers go into new transactions once this outcome is durable. */
@@ -622,8 +647,8 @@ static void on_batch_answer(struct submit_stage *s,
     case RPC_OTHER_INVALID_TX:
     case RPC_NONCE_TOO_LARGE:
         snprintf(b->message, sizeof(b->message), "%s %s", rpc_kind_name(res->kind), res->cause);
-        if (res->kind == RPC_NOT_ENOUGH_BALANCE)
-            pipe_set_out_of_funds(s->pipe, 1);
+        if (res->kind == RPC_NOT_ENOUGH_BALANCE || res->kind == RPC_LACK_BALANCE_FOR_STATE)
+            funds_short(s, res);
         if (!b->maybe_accepted) {
             /* Definitive rejection of every broadcast so far: confirm the hash is unknown. */
             st->lookups++;
@@ -740,6 +765,43 @@ static void request_block(struct submit_stage *s)
     req_fire(s, r, ep);
 }
 
+/* check_funds: while out of NEAR, looks at the signer's balance every FUNDS_POLL_MS. */
+static void check_funds(struct submit_stage *s)
+{
+    uint64_t now = mono_ms();
+    if (!s->out_of_funds || s->funds_inflight || now - s->funds_checked_ms < FUNDS_POLL_MS)
+        return;
+    int ep = pick_endpoint(s);
+    struct req *r = ep >= 0 ? req_get(s) : NULL;
+    if (r == NULL)
+        return;
+    r->purpose = P_FUNDS;
+    r->owner = NULL;
+    snprintf(r->id, sizeof(r->id), "funds");
+    int len =
+        rpc_build_view_account(r->body, REQ_BODY_CAP, r->id, RPC_FINALITY_FINAL, s->cfg->signer);
+    if (len < 0) {
+        req_put(s, r);
+        return;
+    }
+    r->body_len = (size_t)len;
+    s->funds_inflight = 1;
+    s->funds_checked_ms = now;
+    req_fire(s, r, ep);
+}
+
+static void on_funds_answer(struct submit_stage *s, const struct rpc_result *res)
+{
+    s->funds_inflight = 0;
+    if (!s->out_of_funds || res->kind != RPC_OK_ACCOUNT || res->amount < s->funds_needed)
+        return;
+    s->out_of_funds = 0;
+    pipe_set_out_of_funds(s->pipe, 0);
+    /* Signers hold batches while paused: wake every shard. */
+    for (unsigned i = 0; i < s->keys->shards; i++)
+        nf_ring_wake(pipe_sign_in(s->pipe, i));
+}
+
 static void on_block_timer(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -773,11 +835,11 @@ static void complete(struct submit_stage *s, struct req *r, CURLcode code)
     long http = 0;
     curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &http);
     struct rpc_response resp = {0};
-    resp.method = r->purpose == P_SEND           ? RPC_M_SEND_TX
-                  : r->purpose == P_TXSTATUS     ? RPC_M_TX
-                  : r->purpose == P_BLOCK        ? RPC_M_BLOCK
-                  : r->purpose == P_VIEW_ACCOUNT ? RPC_M_VIEW_ACCOUNT
-                                                 : RPC_M_CALL_FUNCTION;
+    resp.method = r->purpose == P_SEND                                    ? RPC_M_SEND_TX
+                  : r->purpose == P_TXSTATUS                              ? RPC_M_TX
+                  : r->purpose == P_BLOCK                                 ? RPC_M_BLOCK
+                  : r->purpose == P_VIEW_ACCOUNT || r->purpose == P_FUNDS ? RPC_M_VIEW_ACCOUNT
+                                                                          : RPC_M_CALL_FUNCTION;
     resp.http_status = code == CURLE_OK ? (int)http : 0;
     resp.retry_after_s = r->retry_after_s;
     resp.body = r->resp;
@@ -793,7 +855,9 @@ static void complete(struct submit_stage *s, struct req *r, CURLcode code)
         res.kind = RPC_HTTP_ERROR;
 
     int bad = code != CURLE_OK || is_breaker_error(&res);
-    breaker_on_result(&e->br, now, bad, lat);
+    /* send_tx and tx wait for blocks by design: only views and block answers are timed. */
+    int timed = r->purpose != P_SEND && r->purpose != P_TXSTATUS;
+    breaker_on_result(&e->br, now, bad, timed ? lat : 0);
     int b_i = 0;
     for (uint64_t v = lat; v > 1 && b_i < 15; v >>= 1)
         b_i++;
@@ -828,6 +892,9 @@ static void complete(struct submit_stage *s, struct req *r, CURLcode code)
     case P_VIEW_ACCOUNT:
     case P_STORAGE:
         on_lookup_answer(s, owner, r, &res);
+        break;
+    case P_FUNDS:
+        on_funds_answer(s, &res);
         break;
     }
 }
@@ -937,6 +1004,7 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
     (void)what;
     struct submit_stage *s = arg;
     pump_waiting(s);
+    check_funds(s);
     pipe_set_rpc_down(s->pipe, submit_all_open(s));
 }
 
@@ -1003,7 +1071,8 @@ submit_new(const struct cfg *c, struct nf_pipe *p, uint32_t n_batches, int *err)
         e->limit = (uint32_t)c->rpc_connections;
         breaker_init(&e->br, (unsigned)c->breaker_error_rate, (uint32_t)c->breaker_window_ms,
                      (uint32_t)c->breaker_min_requests, (uint32_t)c->breaker_cooldown_ms,
-                     (uint32_t)c->breaker_probes);
+                     (uint32_t)c->breaker_probes,
+                     (uint32_t)(c->rpc_timeout_ms / 2 ? c->rpc_timeout_ms / 2 : 1));
     }
     /* request pool */
     s->n_reqs = (unsigned)c->rpc_connections * (s->n_eps ? s->n_eps : 1) + 8;
