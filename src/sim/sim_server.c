@@ -24,6 +24,7 @@
 #include "keys.h"
 #include "nf_err.h"
 #include "sim_rpc.h"
+#include "u128.h"
 
 enum waiter_kind { W_WAIT, W_DELAY };
 
@@ -442,6 +443,22 @@ static const char *apply_faults(struct sim_server *s, json_t *o)
             return "bump_nonce needs public_key and a numeric by";
         if (sim_chain_bump_nonce(s->chain, account, &key, (uint64_t)(by < 1 ? 1 : by)) != 0)
             return "bump_nonce: no such access key";
+    }
+    /* set_balance {"account_id"?, "yocto":"<decimal>"}: sets an account's NEAR balance (drain or
+     * refill the signer to provoke NotEnoughBalance and its recovery). */
+    json_t *sb = json_object_get(o, "set_balance");
+    if (sb != NULL) {
+        json_t *acc = json_object_get(sb, "account_id");
+        json_t *y = json_object_get(sb, "yocto");
+        const char *account = json_is_string(acc) ? json_string_value(acc) : s->cfg->chain.signer;
+        nf_u128 amount;
+        if (!json_is_string(y) ||
+            u128_parse(json_string_value(y), json_string_length(y), &amount) != 0)
+            return "set_balance needs yocto as a decimal string";
+        struct sim_account *a = sim_chain_account(s->chain, account, strlen(account));
+        if (a == NULL || !a->exists)
+            return "set_balance: no such account";
+        a->balance = amount;
     }
     s->faults = f;
     s->writer = nw;
