@@ -399,7 +399,9 @@ static void accept_done(struct wal_batch *wb, int status)
 int pipe_accept_submit(struct nf_pipe *p, struct pipe_accept *a)
 {
     uint64_t queued = atomic_load_explicit(&p->unsigned_jobs, memory_order_relaxed);
+    /* Out of NEAR for gas: nothing new is accepted (a clear 503) until the balance returns. */
     if (queued + a->n > p->cfg->queue_capacity ||
+        atomic_load_explicit(&p->out_of_funds, memory_order_relaxed) ||
         atomic_load_explicit(&p->stopping, memory_order_relaxed)) {
         atomic_fetch_add_explicit(&p->accept_full, 1, memory_order_relaxed);
         return NF_EFULL;
