@@ -1,0 +1,12 @@
+# Issue 5 (submit under a degrading RPC) fault tests: real nearsim + nearftd on 127.0.0.1, faults
+# injected through nearsim's flags and POST /sim/faults. The heavy ones are labelled "slow" so the
+# sanitizer builds skip them; the others run everywhere.
+find_program(NF_NODE_FAULTS node)
+if(TARGET nearsim AND TARGET nearftd AND NF_NODE_FAULTS)
+  foreach(t funds receivers)
+    add_test(NAME faults_${t}
+             COMMAND ${NF_NODE_FAULTS} ${CMAKE_CURRENT_SOURCE_DIR}/faults_${t}.mjs
+                     $<TARGET_FILE:nearsim> $<TARGET_FILE:nearftd>)
+    set_tests_properties(faults_${t} PROPERTIES TIMEOUT 180 LABELS integration)
+  endforeach()
+endif()
