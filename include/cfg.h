@@ -48,6 +48,7 @@ struct cfg {
     uint64_t wal_segment_bytes;
     uint64_t wal_group_commit_us;
     uint64_t retention_hours;
+    uint64_t compact_interval_ms;
     /* batching and gas */
     uint64_t batch_max_actions;
     uint64_t max_tx_gas;
@@ -68,6 +69,7 @@ struct cfg {
     uint64_t rpc_connections;
     uint64_t rpc_timeout_ms;
     uint64_t block_hash_refresh_ms;
+    uint64_t tx_validity_blocks;
     uint64_t breaker_error_rate; /* percent */
     uint64_t breaker_window_ms;
     uint64_t breaker_min_requests;

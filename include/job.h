@@ -62,6 +62,7 @@ struct job {
     uint8_t has_idem;
     char idem_key[129];   /* printable ASCII idempotency key, NUL-terminated when has_idem */
     uint64_t accepted_ms; /* published after accept */
+    uint64_t accept_seq;  /* log segment holding its ACCEPT record (compaction floor) */
     uint64_t signed_ms;
     uint64_t submitted_ms;
     uint64_t done_ms;

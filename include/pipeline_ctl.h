@@ -18,6 +18,9 @@ struct nf_pipe *pipe_new(
     const struct cfg *c, struct nf_keypair **kps, uint16_t n_keys, unsigned n_ingest, int *err);
 /* pipe_key_nonce_at_least: before pipe_start: the chain's ak_nonce + 1 for key index key. */
 void pipe_key_nonce_at_least(struct nf_pipe *p, uint16_t key, uint64_t next);
+/* pipe_compact: rotates a long-lived log segment and deletes segments that hold nothing a live
+ * transfer needs and are older than --retention-hours. Main thread, every --compact-interval-ms. */
+void pipe_compact(struct nf_pipe *p);
 /* pipe_start: starts the WAL, batch, sign and submit threads. 0 or a negative nf_err. */
 int pipe_start(struct nf_pipe *p);
 /* pipe_drain: stops new accepts and waits up to max_ms for in-flight transactions to resolve

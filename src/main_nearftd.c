@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base58.h"
 #include "cfg.h"
@@ -246,10 +247,15 @@ int main(int argc, char **argv)
     printf("nearftd ready port=%u\n", (unsigned)ingest_port(in));
     fflush(stdout);
 
+    /* Main waits for a stop signal and runs log compaction in between. */
     for (;;) {
-        int sig = 0;
-        if (sigwait(&set, &sig) != 0)
+        struct timespec ts = {.tv_sec = (time_t)(cfg.compact_interval_ms / 1000),
+                              .tv_nsec = (long)(cfg.compact_interval_ms % 1000) * 1000000L};
+        int sig = sigtimedwait(&set, NULL, &ts);
+        if (sig == -1) {
+            pipe_compact(p);
             continue;
+        }
         if (sig == SIGPIPE)
             continue;
         NF_LOG(NF_LOG_INFO, "main", "signal received: stopping sig=%d", sig);

@@ -8,11 +8,13 @@
  * figures for /health, /metrics and /debug/stages. */
 #include "pipeline_ctl.h"
 
+#include <dirent.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "batch.h"
@@ -61,6 +63,8 @@ struct nf_pipe {
     _Atomic uint64_t accepted, duplicates, conflicts, executed, failed, requeued, accept_full;
     uint64_t start_ms;
     uint64_t replayed_records, replayed_jobs, replayed_batches;
+    uint64_t last_rotate_ms;
+    _Atomic uint64_t segments_deleted;
 };
 
 uint64_t pipe_now_ms(void)
@@ -379,6 +383,7 @@ static void accept_done(struct wal_batch *wb, int status)
                 continue;
             }
             /* The slot stays ours until the job's final record is durable (outcome_done). */
+            j->accept_seq = wb->seq;
             job_hold(j, JOB_HOLD_PIPE);
             job_set_status(j, JOB_QUEUED);
             if (nf_ring_push_spsc(&p->batch_in, j) == 0)
@@ -503,7 +508,8 @@ int pipe_tx_jobs(struct nf_pipe *p, const uint8_t tx_hash[32], uint64_t *ids, in
 
 struct replay_ctx {
     struct nf_pipe *p;
-    struct batch **live; /* recovered batches without an outcome yet */
+    const struct wal_replay_stats *stats; /* cur_seq: segment of the record being replayed */
+    struct batch **live;                  /* recovered batches without an outcome yet */
     uint32_t n_live, cap_live;
     uint64_t max_id;
     int error;
@@ -555,6 +561,7 @@ static int replay_cb(const struct wal_rec *rec, void *arg)
         }
         j->body_hash = a->body_hash;
         j->accepted_ms = a->ts_ms;
+        j->accept_seq = rc->stats->cur_seq;
         j->waiter_thread = -1;
         atomic_store_explicit(&j->holds, JOB_HOLD_PIPE, memory_order_relaxed);
         atomic_store_explicit(&j->status, JOB_QUEUED, memory_order_relaxed);
@@ -738,6 +745,7 @@ pipe_new(const struct cfg *c, struct nf_keypair **kps, uint16_t n_keys, unsigned
     if (rctx.live == NULL)
         goto fail;
     struct wal_replay_stats rs;
+    rctx.stats = &rs;
     rc = wal_replay(c->data_dir, replay_cb, &rctx, &rs);
     if (rc == NF_ENOTFOUND)
         rc = 0;
@@ -814,6 +822,71 @@ fail:
     free(rctx.live);
     pipe_free(p);
     return NULL;
+}
+
+/* ---- compaction (main thread) -------------------------------------------------------------------
+ * A segment may be deleted when (a) no transfer that still needs its records has its ACCEPT record
+ * in it or in an older segment (the floor: the lowest accept_seq of every transfer that is not
+ * final, or final but whose final record is not durable yet; a live transfer's SIGNED records are
+ * always in segments >= its ACCEPT segment), and (b) it is older than --retention-hours, so the
+ * status and idempotency key of settled transfers stay available that long after a restart. */
+void pipe_compact(struct nf_pipe *p)
+{
+    uint64_t now = pipe_now_ms();
+    uint64_t cur = wal_current_seq(p->wal);
+    if (p->last_rotate_ms == 0)
+        p->last_rotate_ms = now;
+    /* Rotate so that a quiet service also gets closed, deletable segments. */
+    uint64_t rotate_every = p->cfg->retention_hours * 3600000ull / 4;
+    if (rotate_every < p->cfg->compact_interval_ms)
+        rotate_every = p->cfg->compact_interval_ms;
+    if (now - p->last_rotate_ms >= rotate_every) {
+        if (wal_rotate(p->wal, &cur) != 0)
+            return;
+        p->last_rotate_ms = now;
+    }
+    uint64_t floor = cur;
+    for (uint64_t i = 0; i < p->jobs.capacity; i++) {
+        struct job *j = &p->jobs.jobs[i];
+        if (atomic_load_explicit(&j->id, memory_order_acquire) == 0)
+            continue;
+        enum job_status st = job_get_status(j);
+        if (st == JOB_FREE || st == JOB_CLAIMED)
+            continue; /* not durable yet: its records go to the current segment or later */
+        int final = st == JOB_EXECUTED || st == JOB_FAILED;
+        if (final && !(atomic_load_explicit(&j->holds, memory_order_acquire) & JOB_HOLD_PIPE))
+            continue;
+        if (j->accept_seq < floor)
+            floor = j->accept_seq;
+    }
+    /* Oldest segments first: delete while both conditions hold. */
+    DIR *d = opendir(p->cfg->data_dir);
+    if (d == NULL)
+        return;
+    uint64_t cutoff = p->cfg->retention_hours * 3600ull;
+    uint64_t before = floor;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        unsigned long long seq;
+        if (sscanf(e->d_name, "wal-%16llx.log", &seq) != 1 || seq >= before)
+            continue;
+        char path[4096];
+        struct stat stt;
+        snprintf(path, sizeof(path), "%s/%s", p->cfg->data_dir, e->d_name);
+        if (stat(path, &stt) != 0)
+            continue;
+        if ((uint64_t)(now / 1000) - (uint64_t)stt.st_mtime < cutoff)
+            before = seq; /* too young: keep it and everything after it */
+    }
+    closedir(d);
+    if (before <= 1)
+        return;
+    int n = wal_delete_before(p->wal, before);
+    if (n > 0) {
+        atomic_fetch_add_explicit(&p->segments_deleted, (uint64_t)n, memory_order_relaxed);
+        NF_LOG(NF_LOG_INFO, "pipe", "log compacted deleted_segments=%d floor_seq=%llu", n,
+               (unsigned long long)before);
+    }
 }
 
 void pipe_key_nonce_at_least(struct nf_pipe *p, uint16_t key, uint64_t next)
@@ -1121,6 +1194,8 @@ int pipe_metrics_text(struct nf_pipe *p, char *out, size_t cap)
     tb_printf(&t, "nearft_nonce_resyncs_total %llu\n", (unsigned long long)resyncs);
     tb_printf(&t, "# TYPE nearft_wal_syncs_total counter\nnearft_wal_syncs_total %llu\n",
               (unsigned long long)ws.syncs);
+    tb_printf(&t, "nearft_wal_segments_deleted_total %llu\n",
+              (unsigned long long)atomic_load(&p->segments_deleted));
     tb_printf(&t, "nearft_wal_bytes_total %llu\nnearft_wal_batches_total %llu\n",
               (unsigned long long)ws.bytes, (unsigned long long)ws.batches);
     tb_printf(&t, "# TYPE nearft_stage_items_total counter\n");

@@ -4,6 +4,7 @@
 import { startSim, startDaemon, request, pool, waitFor, audit, appliedMemos, check, report,
          cleanupDir } from './lib/harness.mjs';
 import { join } from 'node:path';
+import { readdirSync } from 'node:fs';
 
 const [nearsim, nearftd, roundsArg] = process.argv.slice(2);
 const ROUNDS = Number(roundsArg || 5);
@@ -16,7 +17,11 @@ const sim = await startSim(nearsim, ['--block-ms', '100', '--keys', '6', '--chun
   '--chunk-tx-gas', '100P', '--wait-timeout-ms', '3000']);
 const dataDir = join(sim.dir, 'data');
 const log = join(sim.dir, 'nearftd.log');
-const flags = ['--inflight-per-key', '8', '--batch-linger-ms', '5', '--rpc-timeout-ms', '5000'];
+// Small segments, no retention and frequent compaction: old segments are deleted while the
+// service is killed and restarted, so the test also shows compaction never drops what a live
+// transfer needs.
+const flags = ['--inflight-per-key', '8', '--batch-linger-ms', '5', '--rpc-timeout-ms', '5000',
+  '--wal-segment-bytes', '1048576', '--retention-hours', '0', '--compact-interval-ms', '300'];
 const acked = new Set();
 let sent = 0, code = 1;
 try {
@@ -62,6 +67,15 @@ try {
   const au = await audit(sim.port);
   check(au.duplicate_memo_count === 0 && au.supply_conserved === true, `audit: ${JSON.stringify(au).slice(0, 300)}`);
   console.log(`applied ${memos.size} distinct transfers (acknowledged ${acked.size}; the rest were durable but unacknowledged when killed)`);
+  const segs = readdirSync(dataDir).filter((f) => f.startsWith('wal-'));
+  await waitFor(async () => {
+    const m = await request(d.port, 'GET', '/metrics');
+    const x = /nearft_wal_segments_deleted_total (\d+)/.exec(m.text);
+    return x && Number(x[1]) > 0;
+  }, 'compaction deleted old segments', 30000, 300);
+  const segsAfter = readdirSync(dataDir).filter((f) => f.startsWith('wal-'));
+  console.log(`log segments: ${segs.length} at the end of the load, ${segsAfter.length} after compaction`);
+  check(segsAfter.length < segs.length || segs.length <= 2, 'compaction shrank the log');
   check((await d.stop()) === 0, 'final nearftd exits 0 on SIGTERM');
   code = 0;
 } catch (e) {
