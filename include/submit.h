@@ -37,7 +37,7 @@ void submit_expect_recovered(struct submit_stage *s, uint32_t n);
 int submit_start(struct submit_stage *s);
 void submit_stop(struct submit_stage *s);
 void submit_free(struct submit_stage *s);
-/* submit_all_open: 1 when every endpoint's breaker is open (submit thread). */
+/* submit_all_open: 1 when no endpoint's breaker is closed (each is open or only probing). */
 int submit_all_open(struct submit_stage *s);
 /* Figures: any thread (relaxed reads). */
 void submit_stats(struct submit_stage *s, struct submit_stats *out);

@@ -1005,7 +1005,12 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
     struct submit_stage *s = arg;
     pump_waiting(s);
     check_funds(s);
-    pipe_set_rpc_down(s->pipe, submit_all_open(s));
+    int down = submit_all_open(s);
+    /* With signing paused nothing else may come to probe a half-open endpoint: a block request
+     * does (one at a time), so an endpoint that recovered closes within a few round trips. */
+    if (down)
+        request_block(s);
+    pipe_set_rpc_down(s->pipe, down);
 }
 
 static void on_stop(evutil_socket_t fd, short what, void *arg)
@@ -1216,9 +1221,11 @@ void submit_free(struct submit_stage *s)
 
 int submit_all_open(struct submit_stage *s)
 {
+    /* A half-open breaker is only probing: signing stays paused until one endpoint closes, so
+     * the pause does not flap with every cool-down. */
     uint64_t now = mono_ms();
     for (unsigned i = 0; i < s->n_eps; i++)
-        if (breaker_state(&s->eps[i].br, now) != BREAKER_OPEN)
+        if (breaker_state(&s->eps[i].br, now) == BREAKER_CLOSED)
             return 0;
     return s->n_eps > 0;
 }

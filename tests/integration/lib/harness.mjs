@@ -82,10 +82,12 @@ export async function startSim(nearsimBin, extraArgs = [], { dir } = {}) {
 }
 
 // startDaemon: nearftd against sim; returns {port, proc, stop, kill}. logFile gets its stderr.
-export async function startDaemon(nearftdBin, sim, dataDir, extraArgs = [], { logFile } = {}) {
+// rpcUrls (optional): the --rpc-url list to use instead of sim's own URL (failover tests).
+export async function startDaemon(nearftdBin, sim, dataDir, extraArgs = [], { logFile, rpcUrls } = {}) {
   installCleanup();
   const out = logFile ? openSync(logFile, 'a') : 'ignore';
-  const args = ['--rpc-url', `http://127.0.0.1:${sim.port}`, '--signer', 'distributor.test.near',
+  const urls = rpcUrls && rpcUrls.length ? rpcUrls.join(',') : `http://127.0.0.1:${sim.port}`;
+  const args = ['--rpc-url', urls, '--signer', 'distributor.test.near',
     '--credentials', sim.creds, '--contract', 'ft.test.near', '--listen', '127.0.0.1:0',
     '--data-dir', dataDir, ...extraArgs];
   const proc = spawn(nearftdBin, args, { stdio: ['ignore', 'pipe', logFile ? out : 'pipe'] });
