@@ -9,4 +9,12 @@ if(TARGET nearsim AND TARGET nearftd AND NF_NODE_FAULTS)
                      $<TARGET_FILE:nearsim> $<TARGET_FILE:nearftd>)
     set_tests_properties(faults_${t} PROPERTIES TIMEOUT 180 LABELS integration)
   endforeach()
+  add_test(NAME faults_chaos_small
+           COMMAND ${NF_NODE_FAULTS} ${CMAKE_CURRENT_SOURCE_DIR}/faults_chaos.mjs
+                   $<TARGET_FILE:nearsim> $<TARGET_FILE:nearftd> 2000 4)
+  set_tests_properties(faults_chaos_small PROPERTIES TIMEOUT 180 LABELS integration)
+  add_test(NAME faults_chaos
+           COMMAND ${NF_NODE_FAULTS} ${CMAKE_CURRENT_SOURCE_DIR}/faults_chaos.mjs
+                   $<TARGET_FILE:nearsim> $<TARGET_FILE:nearftd> 20000 20)
+  set_tests_properties(faults_chaos PROPERTIES TIMEOUT 400 LABELS "integration;slow")
 endif()
