@@ -9,6 +9,13 @@ if(TARGET nearsim AND TARGET nearftd AND NF_NODE_FAULTS)
                      $<TARGET_FILE:nearsim> $<TARGET_FILE:nearftd>)
     set_tests_properties(faults_${t} PROPERTIES TIMEOUT 180 LABELS integration)
   endforeach()
+  set(NF_NAPI_FAULTS ${CMAKE_SOURCE_DIR}/tests/conformance/node_modules/near-api-js)
+  if(EXISTS ${NF_NAPI_FAULTS})
+    add_test(NAME faults_keys
+             COMMAND ${NF_NODE_FAULTS} ${CMAKE_CURRENT_SOURCE_DIR}/faults_keys.mjs
+                     $<TARGET_FILE:nearsim> $<TARGET_FILE:nearftd> ${NF_NAPI_FAULTS})
+    set_tests_properties(faults_keys PROPERTIES TIMEOUT 180 LABELS integration)
+  endif()
   add_test(NAME faults_chaos_small
            COMMAND ${NF_NODE_FAULTS} ${CMAKE_CURRENT_SOURCE_DIR}/faults_chaos.mjs
                    $<TARGET_FILE:nearsim> $<TARGET_FILE:nearftd> 2000 4)
