@@ -50,9 +50,9 @@ struct job {
     uint8_t has_memo;
     uint8_t receiver_len;
     uint16_t memo_len;
-    uint16_t attempts;     /* transactions this transfer was put into */
-    uint8_t needs_storage; /* batch stage: put a storage_deposit before it */
-    uint8_t final_seen;    /* the transaction reached FINAL (for ?wait=final) */
+    _Atomic uint16_t attempts; /* transactions this transfer was put into */
+    uint8_t needs_storage;     /* batch stage: put a storage_deposit before it */
+    uint8_t final_seen;        /* the transaction reached FINAL (for ?wait=final) */
     char receiver[JOB_RECEIVER_MAX + 1];
     char memo[JOB_MEMO_MAX + 1];
     nf_u128 amount;
@@ -60,14 +60,16 @@ struct job {
     uint64_t dup_of;      /* set by the WAL hub: this request repeats transfer dup_of */
     uint8_t dup_conflict; /* ... with a different body (HTTP 422) */
     uint8_t has_idem;
-    char idem_key[129];   /* printable ASCII idempotency key, NUL-terminated when has_idem */
-    uint64_t accepted_ms; /* published after accept */
-    uint64_t accept_seq;  /* log segment holding its ACCEPT record (compaction floor) */
-    uint64_t signed_ms;
-    uint64_t submitted_ms;
-    uint64_t done_ms;
-    uint8_t tx_hash[32];       /* published once status >= SIGNED: the latest transaction */
-    char error[JOB_ERROR_MAX]; /* published once status == FAILED */
+    char idem_key[129]; /* printable ASCII idempotency key, NUL-terminated when has_idem */
+    /* Timestamps and the latest transaction hash are rewritten while HTTP readers may copy them
+     * (a transfer can be re-signed), so they are atomics: readers never see a torn value. */
+    _Atomic uint64_t accepted_ms;
+    uint64_t accept_seq; /* log segment holding its ACCEPT record (compaction floor) */
+    _Atomic uint64_t signed_ms;
+    _Atomic uint64_t submitted_ms;
+    _Atomic uint64_t done_ms;
+    _Atomic uint64_t tx_hash_w[4]; /* the latest transaction's hash: job_tx_hash_get/set */
+    char error[JOB_ERROR_MAX];     /* published once status == FAILED */
     /* Waiter: the ingest thread and its request context holding an HTTP reply for this job. */
     int16_t waiter_thread; /* -1 none */
     uint32_t waiter_req;
@@ -111,6 +113,32 @@ struct job *job_lookup(struct job_slab *s, uint64_t id);
 static inline void job_set_status(struct job *j, enum job_status st)
 {
     atomic_store_explicit(&j->status, (uint8_t)st, memory_order_release);
+}
+
+/* job_tx_hash_set / job_tx_hash_get / job_tx_hash_is: the latest transaction hash, word by word
+ * (relaxed atomics; the status store-release / load-acquire orders it with the rest). */
+static inline void job_tx_hash_set(struct job *j, const uint8_t h[32])
+{
+    for (int i = 0; i < 4; i++) {
+        uint64_t w;
+        __builtin_memcpy(&w, h + 8 * i, 8);
+        atomic_store_explicit(&j->tx_hash_w[i], w, memory_order_relaxed);
+    }
+}
+
+static inline void job_tx_hash_get(const struct job *j, uint8_t h[32])
+{
+    for (int i = 0; i < 4; i++) {
+        uint64_t w = atomic_load_explicit(&j->tx_hash_w[i], memory_order_relaxed);
+        __builtin_memcpy(h + 8 * i, &w, 8);
+    }
+}
+
+static inline int job_tx_hash_is(const struct job *j, const uint8_t h[32])
+{
+    uint8_t mine[32];
+    job_tx_hash_get(j, mine);
+    return __builtin_memcmp(mine, h, 32) == 0;
 }
 
 static inline void job_hold(struct job *j, uint8_t bits)

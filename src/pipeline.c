@@ -496,8 +496,7 @@ int pipe_tx_jobs(struct nf_pipe *p, const uint8_t tx_hash[32], uint64_t *ids, in
         enum job_status st = job_get_status(j);
         if (id == 0 || st < JOB_SIGNED || st == JOB_CLAIMED)
             continue;
-        if (memcmp(j->tx_hash, tx_hash, 32) == 0 &&
-            atomic_load_explicit(&j->id, memory_order_acquire) == id)
+        if (job_tx_hash_is(j, tx_hash) && atomic_load_explicit(&j->id, memory_order_acquire) == id)
             ids[n++] = id;
     }
     return n;
@@ -614,7 +613,7 @@ static int replay_cb(const struct wal_rec *rec, void *arg)
             struct job *j = job_slot(&p->jobs, a->job_id);
             if (atomic_load_explicit(&j->id, memory_order_relaxed) != a->job_id)
                 continue;
-            memcpy(j->tx_hash, sg->tx_hash, 32);
+            job_tx_hash_set(j, sg->tx_hash);
             j->signed_ms = sg->ts_ms;
             j->attempts++;
             atomic_store_explicit(&j->status, JOB_SIGNED, memory_order_relaxed);
@@ -643,7 +642,7 @@ static int replay_cb(const struct wal_rec *rec, void *arg)
                 continue;
             struct job *j = job_slot(&p->jobs, b->job_ids[i]);
             if (atomic_load_explicit(&j->id, memory_order_relaxed) != b->job_ids[i] ||
-                memcmp(j->tx_hash, o->tx_hash, 32) != 0)
+                !job_tx_hash_is(j, o->tx_hash))
                 continue;
             uint8_t st = atomic_load_explicit(&j->status, memory_order_relaxed);
             if (st == JOB_EXECUTED || st == JOB_FAILED)
@@ -662,7 +661,7 @@ static int replay_cb(const struct wal_rec *rec, void *arg)
         if (atomic_load_explicit(&j->id, memory_order_relaxed) != f->job_id)
             break;
         if (f->has_tx_hash)
-            memcpy(j->tx_hash, f->tx_hash, 32);
+            job_tx_hash_set(j, f->tx_hash);
         if (f->error.ptr) {
             size_t n = f->error.len < sizeof(j->error) - 1 ? f->error.len : sizeof(j->error) - 1;
             memcpy(j->error, f->error.ptr, n);
@@ -786,7 +785,7 @@ pipe_new(const struct cfg *c, struct nf_keypair **kps, uint16_t n_keys, unsigned
         if (st == JOB_SIGNED) {
             int live = 0;
             for (uint32_t k = 0; k < rctx.n_live && !live; k++)
-                live = memcmp(rctx.live[k]->tx_hash, j->tx_hash, 32) == 0;
+                live = job_tx_hash_is(j, rctx.live[k]->tx_hash);
             if (!live)
                 st = JOB_QUEUED;
             atomic_store_explicit(&j->status, st, memory_order_relaxed);

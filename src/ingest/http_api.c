@@ -76,7 +76,7 @@ static int job_view_read(struct job_slab *s, uint64_t id, int allow_claimed, str
     v->signed_ms = j->signed_ms;
     v->submitted_ms = j->submitted_ms;
     v->done_ms = j->done_ms;
-    memcpy(v->tx_hash, j->tx_hash, sizeof(v->tx_hash));
+    job_tx_hash_get(j, v->tx_hash);
     v->has_tx = (st >= JOB_SIGNED && st <= JOB_FAILED) && tx_hash_set(v->tx_hash);
     v->error[0] = '\0';
     if (st == JOB_FAILED) {
@@ -992,7 +992,8 @@ static void post_transfers(struct ingest_thread *t,
         j->signed_ms = 0;
         j->submitted_ms = 0;
         j->done_ms = 0;
-        memset(j->tx_hash, 0, sizeof(j->tx_hash));
+        static const uint8_t no_hash[32];
+        job_tx_hash_set(j, no_hash);
         j->error[0] = '\0';
         /* A waiter holds the slot (job.h JOB_HOLD_WAITER) so PIPE_MSG_JOB pointers and the
          * reply's reads stay valid until the context is recycled. The slot is ours: store. */

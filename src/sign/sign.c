@@ -164,7 +164,7 @@ static int sign_one(
         if (b->kinds[i] != WAL_ACT_FT_TRANSFER)
             continue;
         struct job *j = job_slot(st->jobs, b->job_ids[i]);
-        memcpy(j->tx_hash, b->tx_hash, 32);
+        job_tx_hash_set(j, b->tx_hash);
         j->signed_ms = b->signed_ms;
         job_set_status(j, JOB_SIGNED);
     }

@@ -69,7 +69,7 @@ int pipe_tx_jobs(struct nf_pipe *p, const uint8_t tx_hash[32], uint64_t *ids, in
         enum job_status st = job_get_status(j);
         if (id == 0 || st < JOB_SIGNED || st > JOB_FAILED)
             continue;
-        if (memcmp(j->tx_hash, tx_hash, 32) == 0)
+        if (job_tx_hash_is(j, tx_hash))
             ids[n++] = id;
     }
     return n;
@@ -97,7 +97,7 @@ static void stub_flush(struct nf_pipe *p)
 static void stub_finish(struct nf_pipe *p, struct job *j, const uint8_t tx[32], int fail_kind)
 {
     uint64_t now = ingest_now_ms();
-    memcpy(j->tx_hash, tx, 32);
+    job_tx_hash_set(j, tx);
     j->attempts = 1;
     j->signed_ms = now;
     j->submitted_ms = now;
