@@ -67,6 +67,8 @@ struct batch_stage {
 
     /* jobs the stage holds (not yet in a batch) because no batch was free */
     struct job *held_head, *held_tail;
+    /* jobs to an unknown receiver that found no free lookup slot (re-run by on_lookup) */
+    struct job *starved_head, *starved_tail;
 
     /* receiver cache: open addressing, power-of-two size */
     struct recv_entry *recv;
@@ -399,7 +401,7 @@ static int add_to_batch(struct batch_stage *s, struct job *j, int deposit)
 static void send_lookup(struct batch_stage *s, struct recv_entry *e)
 {
     if (s->n_lookup_free == 0)
-        return; /* stays RECV_LOOKUP with no lookup: retried when a lookup slot frees */
+        return; /* callers ensure a free slot: take_job parks the job, on_lookup just freed one */
     struct lookup *l = &s->lookups[s->lookup_free[--s->n_lookup_free]];
     memcpy(l->receiver, e->name, e->len + 1u);
     l->receiver_len = e->len;
@@ -424,6 +426,12 @@ static int take_job(struct batch_stage *s, struct job *j)
         return add_to_batch(s, j, 0);
     switch ((enum recv_state)e->state) {
     case RECV_EMPTY:
+        if (s->n_lookup_free == 0) {
+            /* Every lookup is in flight: park the job (the entry stays EMPTY) until one is back. */
+            list_push(s, &s->starved_head, &s->starved_tail, j);
+            atomic_fetch_add_explicit(&s->waiting_jobs, 1, memory_order_relaxed);
+            return 0;
+        }
         e->state = RECV_LOOKUP;
         list_push(s, &e->wait_head, &e->wait_tail, j);
         atomic_fetch_add_explicit(&s->waiting_jobs, 1, memory_order_relaxed);
@@ -598,6 +606,13 @@ static void on_lookup(evutil_socket_t fd, short what, void *arg)
             continue;
         }
         release_waiters(s, e);
+    }
+    /* Lookup slots came back: re-run the jobs that found none. */
+    struct job *j;
+    while (s->n_lookup_free > 0 && (j = list_pop(s, &s->starved_head, &s->starved_tail)) != NULL) {
+        atomic_fetch_sub_explicit(&s->waiting_jobs, 1, memory_order_relaxed);
+        if (take_job(s, j) != 0)
+            list_push(s, &s->held_head, &s->held_tail, j);
     }
     flush_failures(s);
 }
