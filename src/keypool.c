@@ -3,6 +3,7 @@
  * (resync, in-flight release, quarantine) and HTTP readers (figures). */
 #include "keypool.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,13 +58,16 @@ int keypool_raise_nonce(struct pool_key *k, uint64_t at_least)
 
 void keypool_quarantine(struct pool_key *k, const char *reason)
 {
-    uint32_t expected = KEY_OK;
-    /* Reserve the transition first so only one thread writes the reason. */
+    /* Quarantine happens at most once per key, off the request path, so a lock is fine: it makes
+     * the first caller the only writer of the reason, which is complete before the release store
+     * publishes it (pairs with keypool_usable's acquire) and never written again. */
+    static pthread_mutex_t quarantine_lock = PTHREAD_MUTEX_INITIALIZER;
     if (atomic_load_explicit(&k->state, memory_order_acquire) != KEY_OK)
         return;
-    snprintf(k->quarantine_reason, sizeof(k->quarantine_reason), "%s", reason);
-    /* release: publishes quarantine_reason; pairs with keypool_usable's acquire. Two racing
-     * callers may both write the reason; both write a valid string before either publishes. */
-    atomic_compare_exchange_strong_explicit(&k->state, &expected, KEY_QUARANTINED,
-                                            memory_order_release, memory_order_relaxed);
+    pthread_mutex_lock(&quarantine_lock);
+    if (atomic_load_explicit(&k->state, memory_order_relaxed) == KEY_OK) {
+        snprintf(k->quarantine_reason, sizeof(k->quarantine_reason), "%s", reason);
+        atomic_store_explicit(&k->state, KEY_QUARANTINED, memory_order_release);
+    }
+    pthread_mutex_unlock(&quarantine_lock);
 }
