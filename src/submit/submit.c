@@ -51,10 +51,11 @@ struct endpoint {
     char url[512];
     struct curl_slist *headers;
     struct breaker br;
-    uint32_t inflight;
-    uint32_t limit; /* AIMD in-flight limit */
+    /* Figures read by /metrics and /health on other threads: atomics (written only here). */
+    _Atomic uint32_t inflight;
+    _Atomic uint32_t limit; /* AIMD in-flight limit */
     uint64_t blocked_until_ms;
-    uint64_t requests, errors, rate_limited;
+    _Atomic uint64_t requests, errors, rate_limited;
     uint64_t lat_hist[16]; /* ms, log2 buckets */
 };
 
@@ -625,7 +626,10 @@ static void on_batch_answer(struct submit_stage *s,
         return;
     case RPC_SHARD_CONGESTED:
     case RPC_SHARD_STUCK:
-        /* Back off and retry the same bytes (docs: "resubmit the identical transaction"). */
+    case RPC_NONCE_TOO_LARGE:
+        /* Back off and retry the same bytes (docs: "resubmit the identical transaction"). A nonce
+         * over height x 1e6 becomes valid as the chain grows; re-signing would only take a
+         * larger one, so the same bytes wait too. */
         st->next_purpose = P_SEND;
         schedule(s, b, next_backoff(b));
         return;
@@ -645,7 +649,6 @@ static void on_batch_answer(struct submit_stage *s,
     case RPC_ACTIONS_VALIDATION:
     case RPC_TX_SIZE_EXCEEDED:
     case RPC_OTHER_INVALID_TX:
-    case RPC_NONCE_TOO_LARGE:
         snprintf(b->message, sizeof(b->message), "%s %s", rpc_kind_name(res->kind), res->cause);
         if (res->kind == RPC_NOT_ENOUGH_BALANCE || res->kind == RPC_LACK_BALANCE_FOR_STATE)
             funds_short(s, res);
@@ -1260,9 +1263,9 @@ void submit_endpoint_info(struct submit_stage *s, unsigned i, struct submit_endp
     out->closes = breaker_closes(&e->br);
     /* Plain fields written by the submit thread: figures only (torn reads are harmless on
      * x86-64 for aligned 64-bit values). */
-    out->requests = __atomic_load_n(&e->requests, __ATOMIC_RELAXED);
-    out->errors = __atomic_load_n(&e->errors, __ATOMIC_RELAXED);
-    out->rate_limited = __atomic_load_n(&e->rate_limited, __ATOMIC_RELAXED);
-    out->inflight = __atomic_load_n(&e->inflight, __ATOMIC_RELAXED);
-    out->limit = __atomic_load_n(&e->limit, __ATOMIC_RELAXED);
+    out->requests = atomic_load_explicit(&e->requests, memory_order_relaxed);
+    out->errors = atomic_load_explicit(&e->errors, memory_order_relaxed);
+    out->rate_limited = atomic_load_explicit(&e->rate_limited, memory_order_relaxed);
+    out->inflight = atomic_load_explicit(&e->inflight, memory_order_relaxed);
+    out->limit = atomic_load_explicit(&e->limit, memory_order_relaxed);
 }
