@@ -79,7 +79,8 @@ struct batch_stage {
     uint32_t *lookup_free;
     uint32_t n_lookup_free, n_lookups;
 
-    struct job **job_next; /* per job slot: the next waiting/held job (intrusive list) */
+    struct job **job_next;        /* per job slot: the next waiting/held job (intrusive list) */
+    _Atomic uint32_t free_figure; /* n_free mirrored for readers on other threads */
     struct stage_counters *ctr;
     _Atomic uint64_t waiting_jobs; /* figures for /debug/stages */
     _Atomic uint64_t batches_flushed, actions_flushed, deposits_added, receivers_missing;
@@ -200,6 +201,7 @@ static struct batch *batch_alloc(struct batch_stage *s)
     if (s->n_free == 0)
         return NULL;
     struct batch *b = &s->batches[s->free_stack[--s->n_free]];
+    atomic_store_explicit(&s->free_figure, s->n_free, memory_order_relaxed);
     b->n = 0;
     b->n_transfers_ = 0;
     b->gas = 0;
@@ -223,6 +225,7 @@ static struct batch *batch_alloc(struct batch_stage *s)
 static void batch_free_slot(struct batch_stage *s, struct batch *b)
 {
     s->free_stack[s->n_free++] = b->slot;
+    atomic_store_explicit(&s->free_figure, s->n_free, memory_order_relaxed);
 }
 
 /* Upper bound of the bytes one action adds to the transaction. */
@@ -272,6 +275,8 @@ static void route_ready(struct batch_stage *s)
     int woke[64] = {0};
     while (s->ready_head) {
         struct batch *b = s->ready_head;
+        /* Read the link first: once pushed, b belongs to a signer thread. */
+        struct batch *next = b->next;
         int sent = 0;
         for (unsigned t = 0; t < nsign && !sent; t++) {
             unsigned j = (s->next_signer + t) % nsign;
@@ -283,7 +288,7 @@ static void route_ready(struct batch_stage *s)
         }
         if (!sent)
             break; /* every signer ring full: keep it; retried on the next event */
-        s->ready_head = b->next;
+        s->ready_head = next;
         if (s->ready_head == NULL)
             s->ready_tail = NULL;
     }
@@ -673,6 +678,7 @@ struct batch_stage *batch_new(const struct cfg *c, struct nf_pipe *p, uint32_t n
         b->rec = s->rec_area + (size_t)i * BATCH_REC_CAP;
         s->free_stack[s->n_free++] = n_batches - 1 - i;
     }
+    atomic_init(&s->free_figure, s->n_free);
     s->recv_cap = 1u << 20;
     s->recv = calloc(s->recv_cap, sizeof(*s->recv));
     s->n_lookups = 4096;
@@ -793,6 +799,6 @@ void batch_stats(struct batch_stage *s, struct batch_stats *out)
     out->receivers_missing = atomic_load_explicit(&s->receivers_missing, memory_order_relaxed);
     for (int i = 0; i < 8; i++)
         out->size_hist[i] = atomic_load_explicit(&s->size_hist[i], memory_order_relaxed);
-    out->free_batches = s->n_free; /* racy read of a counter: figures only */
+    out->free_batches = atomic_load_explicit(&s->free_figure, memory_order_relaxed);
     out->n_batches = s->n_batches;
 }

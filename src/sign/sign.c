@@ -225,10 +225,12 @@ static void process(struct signer *g)
         b->wal.cookie = b;
         if (b->wal_failed)
             b->wal.len = 0; /* a barrier: done() passes it on without writing */
+        /* Read the link first: once enqueued, b belongs to the WAL and then submit. */
+        struct batch *next = b->next;
         if (wal_enqueue_spsc(w, producer, &b->wal) != 0)
             break; /* WAL ring full: retried on the next tick */
         submitted = 1;
-        g->held_head = b->next;
+        g->held_head = next;
         if (g->held_head == NULL)
             g->held_tail = NULL;
         atomic_fetch_sub_explicit(&st->held, 1, memory_order_relaxed);
