@@ -26,10 +26,9 @@
 #include "stages.h"
 #include "wal_rec.h"
 
-#define REQ_BODY_CAP       (BATCH_TX_CAP * 4 / 3 + 1024)
-#define REQ_RESP_CAP       (1024u * 1024u)
-#define TX_VALIDITY_BLOCKS 86400u /* NEAR transaction_validity_period (near-protocol.md 2.2) */
-#define FUNDS_POLL_MS      500u   /* view_account of the signer while out of NEAR */
+#define REQ_BODY_CAP  (BATCH_TX_CAP * 4 / 3 + 1024)
+#define REQ_RESP_CAP  (1024u * 1024u)
+#define FUNDS_POLL_MS 500u /* view_account of the signer while out of NEAR */
 
 enum req_purpose {
     P_SEND = 0, /* send_tx of a batch */
@@ -613,7 +612,7 @@ static void on_batch_answer(struct submit_stage *s,
     case RPC_EXPIRED:
     case RPC_INVALID_CHAIN:
         snprintf(b->message, sizeof(b->message), "%s", rpc_kind_name(res->kind));
-        if (!b->maybe_accepted || (s->head_height > b->block_height + TX_VALIDITY_BLOCKS)) {
+        if (!b->maybe_accepted || (s->head_height > b->block_height + s->cfg->tx_validity_blocks)) {
             st->lookups++;
             st->next_purpose = P_TXSTATUS;
             st->status_wait = RPC_WAIT_NONE;
