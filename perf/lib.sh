@@ -182,3 +182,29 @@ plot ${dplots%, }
 GP
     echo "plot=$png"
 }
+
+# nf_cpu PID...: CPU seconds (user+system) each process has used so far, space-separated.
+nf_cpu() {
+    local p out=""
+    for p in "$@"; do
+        out+="$(awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$p/stat" 2>/dev/null || echo 0) "
+    done
+    echo "${out% }"
+}
+
+# nf_stages_summary FILE: one line per stage from a /debug/stages snapshot, busiest first, plus
+# ring occupancy, batch sizes and in-flight per key: where the pipeline spends its time.
+nf_stages_summary() {
+    [ -s "$1" ] || return 0
+    jq -r '
+      (.stages | to_entries | sort_by(-.value.busy_fraction) | .[] |
+        "stage_\(.key)=\(.value.items_per_s | floor) items/s busy=\(.value.busy_fraction * 100 | floor)%"),
+      "rings=\(.rings | to_entries | map("\(.key):\(.value)") | join(" "))",
+      "batch_mean_actions=\(.batch.mean_actions | . * 10 | floor / 10) actions",
+      "sign_inflight_per_key=\(.sign.inflight_per_key | map(tostring) | join(","))",
+      "submit_inflight_txs=\(.submit.inflight_txs) txs",
+      "wal_batches_per_group=\(.wal.batches_per_group | floor)",
+      "ingest_requests_per_s=\(.ingest.requests_per_s | floor) req/s rejected=\(.ingest.rejected | tostring)",
+      "ingest_threads_requests_per_s=\(.ingest.threads | map(.requests_per_s | floor | tostring) | join(","))"
+    ' "$1" | sed 's/^/stages: /'
+}

@@ -4,7 +4,8 @@
  * connection sends its next request when the previous answer is complete) or paced to a target
  * rate (--rate, requests/s over all threads, a token bucket per thread; latency is measured from
  * the moment the request is written, so a saturated target shows up as unmet rate, not as hidden
- * latency). Each thread keeps one record per second of run time (requests, transfers, status
+ * latency). Latency percentiles cover 2xx answers only (a 503 is counted, not timed). Each
+ * thread keeps one record per second of run time (requests, transfers, status
  * classes, a log-linear latency histogram); the main thread prints a one-line live progress
  * display, writes the per-second series as CSV and prints `name=value unit` summary lines. Every
  * thread owns its connections and its per-second records; the main thread reads the records with
@@ -64,7 +65,7 @@ struct lg_opts {
 
 /* One second of one thread's results. */
 struct lg_second {
-    _Atomic uint64_t requests, transfers, ok, s503, s4xx, other;
+    _Atomic uint64_t requests, transfers, ok, s503, s4xx, other, non200;
     uint32_t hist[LG_HIST_BUCKETS];
 };
 
@@ -74,7 +75,7 @@ struct lg_conn {
     size_t wlen, woff;
     uint64_t sent_ns;
     unsigned transfers; /* transfers in the outstanding request */
-    int status, close_after, in_body;
+    int status, close_after, in_body, retry_after;
     size_t body_left;
     char *wbuf;
     size_t rlen;
@@ -90,7 +91,7 @@ struct lg_thread {
     uint64_t seq;
     double tokens;
     double rate; /* this thread's share, requests/s; 0 = closed loop */
-    uint64_t conn_errors, reconnects, timeouts_unknown;
+    uint64_t conn_errors, reconnects, timeouts_unknown, s503_without_retry_after;
     struct lg_second *sec; /* LG_MAX_SECONDS */
 };
 
@@ -276,6 +277,7 @@ static size_t head_parse(struct lg_conn *c)
     size_t head = (size_t)(end - b) + 4;
     c->status = atoi(b + 9);
     c->close_after = memmem(b, head, "onnection: close", 16) != NULL;
+    c->retry_after = memmem(b, head, "Retry-After:", 12) != NULL;
     const char *cl = memmem(b, head, "ontent-Length:", 14);
     if (!cl)
         cl = memmem(b, head, "ontent-length:", 14);
@@ -290,17 +292,22 @@ static void response_done(struct lg_thread *t, struct lg_conn *c)
     uint64_t us = (now - c->sent_ns) / 1000u;
     int status = c->status;
     atomic_fetch_add_explicit(&s->requests, 1, memory_order_relaxed);
+    if (status != 200)
+        atomic_fetch_add_explicit(&s->non200, 1, memory_order_relaxed);
     if (status >= 200 && status < 300) {
         atomic_fetch_add_explicit(&s->ok, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&s->transfers, c->transfers, memory_order_relaxed);
     } else if (status == 503) {
         atomic_fetch_add_explicit(&s->s503, 1, memory_order_relaxed);
+        if (!c->retry_after)
+            t->s503_without_retry_after++;
     } else if (status >= 400 && status < 500) {
         atomic_fetch_add_explicit(&s->s4xx, 1, memory_order_relaxed);
     } else {
         atomic_fetch_add_explicit(&s->other, 1, memory_order_relaxed);
     }
-    s->hist[hist_bucket(us)]++;
+    if (status >= 200 && status < 300) /* latency percentiles: accepted requests only */
+        s->hist[hist_bucket(us)]++;
     c->busy = 0;
     c->in_body = 0;
 }
@@ -609,7 +616,8 @@ int main(int argc, char **argv)
 
     /* totals and series */
     static uint64_t hist[LG_HIST_BUCKETS], hs[LG_HIST_BUCKETS];
-    uint64_t req = 0, tr = 0, ok = 0, s503 = 0, s4xx = 0, other = 0, unknown = 0, cerr = 0;
+    uint64_t req = 0, tr = 0, ok = 0, non200 = 0, s503 = 0, s4xx = 0, other = 0, unknown = 0,
+             cerr = 0;
     uint64_t in_window_tr = 0;
     unsigned last_s = (unsigned)(elapsed + 1);
     if (last_s >= LG_MAX_SECONDS)
@@ -623,6 +631,7 @@ int main(int argc, char **argv)
             sr += x->requests;
             st += x->transfers;
             ok += x->ok;
+            non200 += x->non200;
             s503 += x->s503;
             s4xx += x->s4xx;
             other += x->other;
@@ -641,7 +650,9 @@ int main(int argc, char **argv)
                     (unsigned long long)st, hist_pct(hs, 50) / 1000.0, hist_pct(hs, 99) / 1000.0,
                     (unsigned long long)sb);
     }
+    uint64_t no_ra = 0;
     for (unsigned i = 0; i < opt.threads; i++) {
+        no_ra += th[i].s503_without_retry_after;
         unknown += th[i].timeouts_unknown;
         cerr += th[i].conn_errors;
     }
@@ -652,7 +663,9 @@ int main(int argc, char **argv)
     printf("%s_connections=%u conns\n", l, opt.connections);
     printf("%s_requests=%llu requests\n", l, (unsigned long long)req);
     printf("%s_requests_2xx=%llu requests\n", l, (unsigned long long)ok);
+    printf("%s_requests_non200=%llu requests\n", l, (unsigned long long)non200);
     printf("%s_requests_503=%llu requests\n", l, (unsigned long long)s503);
+    printf("%s_requests_503_without_retry_after=%llu requests\n", l, (unsigned long long)no_ra);
     printf("%s_requests_4xx=%llu requests\n", l, (unsigned long long)s4xx);
     printf("%s_requests_other=%llu requests\n", l, (unsigned long long)other);
     printf("%s_transfers_2xx=%llu transfers\n", l, (unsigned long long)tr);
