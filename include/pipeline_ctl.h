@@ -7,6 +7,7 @@
 
 #include "keys.h"
 #include "pipeline.h"
+#include "u128.h"
 
 struct cfg;
 
@@ -21,6 +22,8 @@ void pipe_key_nonce_at_least(struct nf_pipe *p, uint16_t key, uint64_t next);
 /* pipe_compact: rotates a long-lived log segment and deletes segments that hold nothing a live
  * transfer needs and are older than --retention-hours. Main thread, every --compact-interval-ms. */
 void pipe_compact(struct nf_pipe *p);
+/* pipe_set_ft_supply: before pipe_start: the token's total supply (ft_total_supply). */
+void pipe_set_ft_supply(struct nf_pipe *p, nf_u128 supply);
 /* pipe_start: starts the WAL, batch, sign and submit threads. 0 or a negative nf_err. */
 int pipe_start(struct nf_pipe *p);
 /* pipe_drain: stops new accepts and waits up to max_ms for in-flight transactions to resolve

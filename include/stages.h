@@ -138,6 +138,9 @@ int pipe_signing_allowed(struct nf_pipe *p);
 void pipe_set_reconciled(struct nf_pipe *p);
 /* pipe_set_out_of_funds / pipe_set_rpc_down: pause or resume signing (submit thread). */
 void pipe_set_out_of_funds(struct nf_pipe *p, int v);
+void pipe_set_out_of_tokens(struct nf_pipe *p, int v);
+/* pipe_ft_supply: the token's total supply read at start-up (0 when unknown). Any thread. */
+nf_u128 pipe_ft_supply(struct nf_pipe *p);
 void pipe_set_rpc_down(struct nf_pipe *p, int v);
 /* pipe_unqueue: n accepted transfers left the unsigned queue without a transaction (failed). */
 void pipe_unqueue(struct nf_pipe *p, uint64_t n);

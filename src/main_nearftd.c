@@ -215,6 +215,12 @@ int main(int argc, char **argv)
         snprintf(err, sizeof(err), "--signer %s holds no %s tokens", cfg.signer, cfg.contract);
         fail_exit(err);
     }
+    nf_u128 supply = 0;
+    rpc_build_call_function(body, sizeof(body), "s", RPC_FINALITY_FINAL, cfg.contract,
+                            "ft_total_supply", "", 0);
+    if (rpc_call(&cfg, body, RPC_M_CALL_FUNCTION, &r, out, sizeof(out)) == 0 &&
+        r.kind == RPC_OK_CALL && r.call_len > 2 && out[0] == '"')
+        (void)u128_parse((const char *)out + 1, r.call_len - 2, &supply);
     NF_LOG(NF_LOG_INFO, "main", "signer checked signer=%s keys=%zu near_yocto=%s ft_balance=%s",
            cfg.signer, nk, near_bal, ft_bal);
 
@@ -233,6 +239,7 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < nk; i++)
         pipe_key_nonce_at_least(p, (uint16_t)i, nonces[i]);
+    pipe_set_ft_supply(p, supply);
     if ((rc = pipe_start(p)) != 0)
         fail_exit("cannot start the pipeline threads");
     struct ingest *in = ingest_new(&cfg, p, &rc);

@@ -51,7 +51,8 @@ struct nf_pipe {
     struct sign_stage *sign;
     struct submit_stage *submit;
     uint32_t n_batches;
-    _Atomic int reconciled, out_of_funds, rpc_down, stopping;
+    _Atomic int reconciled, out_of_funds, out_of_tokens, rpc_down, stopping;
+    _Atomic uint64_t ft_supply_lo, ft_supply_hi; /* the token's total supply (start-up) */
     _Atomic uint64_t unsigned_jobs; /* accepted, not yet in a durable signed transaction */
     struct stage_counters ctr[STAGE_COUNT];
     /* WAL-thread state */
@@ -150,12 +151,33 @@ int pipe_signing_allowed(struct nf_pipe *p)
 {
     return atomic_load_explicit(&p->reconciled, memory_order_acquire) &&
            !atomic_load_explicit(&p->out_of_funds, memory_order_relaxed) &&
+           !atomic_load_explicit(&p->out_of_tokens, memory_order_relaxed) &&
            !atomic_load_explicit(&p->rpc_down, memory_order_relaxed);
 }
 
 void pipe_set_reconciled(struct nf_pipe *p)
 {
     atomic_store_explicit(&p->reconciled, 1, memory_order_release);
+}
+
+void pipe_set_out_of_tokens(struct nf_pipe *p, int v)
+{
+    if (atomic_exchange_explicit(&p->out_of_tokens, v, memory_order_relaxed) != v)
+        NF_LOG(v ? NF_LOG_ERROR : NF_LOG_INFO, "pipe", "%s",
+               v ? "signer's token balance is too low: signing paused until it is topped up"
+                 : "signer's token balance covers the waiting transfers again");
+}
+
+void pipe_set_ft_supply(struct nf_pipe *p, nf_u128 supply)
+{
+    atomic_store_explicit(&p->ft_supply_lo, (uint64_t)supply, memory_order_relaxed);
+    atomic_store_explicit(&p->ft_supply_hi, (uint64_t)(supply >> 64), memory_order_relaxed);
+}
+
+nf_u128 pipe_ft_supply(struct nf_pipe *p)
+{
+    return ((nf_u128)atomic_load_explicit(&p->ft_supply_hi, memory_order_relaxed) << 64) |
+           atomic_load_explicit(&p->ft_supply_lo, memory_order_relaxed);
 }
 
 void pipe_set_out_of_funds(struct nf_pipe *p, int v)
@@ -407,6 +429,7 @@ int pipe_accept_submit(struct nf_pipe *p, struct pipe_accept *a)
     /* Out of NEAR for gas: nothing new is accepted (a clear 503) until the balance returns. */
     if (queued + a->n > p->cfg->queue_capacity ||
         atomic_load_explicit(&p->out_of_funds, memory_order_relaxed) ||
+        atomic_load_explicit(&p->out_of_tokens, memory_order_relaxed) ||
         atomic_load_explicit(&p->stopping, memory_order_relaxed)) {
         atomic_fetch_add_explicit(&p->accept_full, 1, memory_order_relaxed);
         return NF_EFULL;
@@ -979,8 +1002,9 @@ int pipe_health_json(struct nf_pipe *p, char *out, size_t cap, int *healthy)
         usable += keypool_usable(&p->keys.keys[i]);
     int reconciled = atomic_load_explicit(&p->reconciled, memory_order_acquire);
     int funds = !atomic_load_explicit(&p->out_of_funds, memory_order_relaxed);
+    int tokens = !atomic_load_explicit(&p->out_of_tokens, memory_order_relaxed);
     int rpc = !atomic_load_explicit(&p->rpc_down, memory_order_relaxed);
-    int ok = reconciled && funds && rpc && height > 0 && usable > 0;
+    int ok = reconciled && funds && tokens && rpc && height > 0 && usable > 0;
     *healthy = ok;
     jw_obj_begin(&w);
     jw_key(&w, "status");
@@ -991,6 +1015,9 @@ int pipe_health_json(struct nf_pipe *p, char *out, size_t cap, int *healthy)
         jw_str(&w, "reconciling transactions from before the restart");
     if (!funds)
         jw_str(&w, "signer account cannot pay for gas (NotEnoughBalance): signing paused");
+    if (!tokens)
+        jw_str(&w, "signer's token balance is below a waiting transfer: signing paused until it "
+                   "is topped up");
     if (!rpc)
         jw_str(&w, "every RPC endpoint's circuit breaker is open: signing paused");
     if (height == 0)

@@ -460,6 +460,28 @@ static const char *apply_faults(struct sim_server *s, json_t *o)
             return "set_balance: no such account";
         a->balance = amount;
     }
+    /* move_tokens {"from"?, "to", "amount"}: moves FT balance between two registered accounts
+     * (supply stays conserved): drains or refills the signer's tokens. */
+    json_t *mt = json_object_get(o, "move_tokens");
+    if (mt != NULL) {
+        json_t *from = json_object_get(mt, "from");
+        json_t *to = json_object_get(mt, "to");
+        json_t *am = json_object_get(mt, "amount");
+        const char *fa = json_is_string(from) ? json_string_value(from) : s->cfg->chain.signer;
+        nf_u128 amount;
+        if (!json_is_string(to) || !json_is_string(am) ||
+            u128_parse(json_string_value(am), json_string_length(am), &amount) != 0)
+            return "move_tokens needs to and amount (decimal string)";
+        struct sim_account *a = sim_chain_account(s->chain, fa, strlen(fa));
+        struct sim_account *b =
+            sim_chain_account(s->chain, json_string_value(to), json_string_length(to));
+        if (a == NULL || b == NULL || !a->ft_registered || !b->ft_registered)
+            return "move_tokens: both accounts must be registered with the token";
+        if (a->ft_balance < amount)
+            return "move_tokens: not enough tokens";
+        a->ft_balance -= amount;
+        b->ft_balance += amount;
+    }
     s->faults = f;
     s->writer = nw;
     if (stall_ms > 0)

@@ -37,6 +37,7 @@ enum req_purpose {
     P_VIEW_ACCOUNT,
     P_STORAGE, /* storage_balance_of */
     P_FUNDS,   /* view_account of the signer while signing is paused for lack of NEAR */
+    P_TOKENS,  /* ft_balance_of the signer while signing is paused for lack of tokens */
 };
 
 enum bstate_phase {
@@ -124,6 +125,8 @@ struct submit_stage {
     /* out of NEAR: set on NotEnoughBalance / LackBalanceForState, cleared when a view_account of
      * the signer shows at least funds_needed again (polled every FUNDS_POLL_MS). */
     int out_of_funds;
+    int out_of_tokens; /* paused until ft_balance_of(signer) >= tokens_needed */
+    nf_u128 tokens_needed;
     int funds_inflight;
     nf_u128 funds_needed;
     uint64_t funds_checked_ms;
@@ -537,6 +540,33 @@ static void funds_short(struct submit_stage *s, const struct rpc_result *res)
         s->funds_needed = need;
 }
 
+/* tokens_short: an ft_transfer failed because the signer's token balance is below its amount.
+ * When the amount could ever be paid (it is at most the token's total supply), the transaction
+ * counts as dead instead (it was included and failed: it can never land again), every transfer
+ * goes back to be re-signed, and signing pauses until ft_balance_of(signer) covers the amount:
+ * payouts wait for a top-up instead of failing. An amount above the total supply fails alone. */
+static void tokens_short(struct submit_stage *s, struct batch *b)
+{
+    if (b->failed_index < 0 || b->failed_index >= b->n ||
+        b->kinds[b->failed_index] != WAL_ACT_FT_TRANSFER ||
+        strstr(b->message, "doesn't have enough balance") == NULL)
+        return;
+    struct job *j = job_slot(s->jobs, b->job_ids[b->failed_index]);
+    nf_u128 supply = pipe_ft_supply(s->pipe);
+    if (supply == 0 || j->amount > supply)
+        return;
+    b->result = BATCH_DEAD;
+    snprintf(b->message, sizeof(b->message),
+             "signer's token balance too low: waiting for a top-up (transaction reverted)");
+    if (j->amount > s->tokens_needed)
+        s->tokens_needed = j->amount;
+    if (!s->out_of_tokens) {
+        s->out_of_tokens = 1;
+        s->funds_checked_ms = mono_ms();
+        pipe_set_out_of_tokens(s->pipe, 1);
+    }
+}
+
 /* declare_dead: the transaction provably can never be included (the caller confirmed with a
  * lookup that the hash is unknown after a rejection that proves it); b->message says why. Its
  * transfers go into new transactions once this outcome is durable. */
@@ -576,6 +606,7 @@ static void on_batch_answer(struct submit_stage *s,
                 snprintf(b->message, sizeof(b->message), "%s", res->message);
                 if (b->failed_index < 0)
                     b->failed_index = 0;
+                tokens_short(s, b);
             }
             finish(s, b);
             return;
@@ -771,17 +802,21 @@ static void request_block(struct submit_stage *s)
 static void check_funds(struct submit_stage *s)
 {
     uint64_t now = mono_ms();
-    if (!s->out_of_funds || s->funds_inflight || now - s->funds_checked_ms < FUNDS_POLL_MS)
+    if ((!s->out_of_funds && !s->out_of_tokens) || s->funds_inflight ||
+        now - s->funds_checked_ms < FUNDS_POLL_MS)
         return;
     int ep = pick_endpoint(s);
     struct req *r = ep >= 0 ? req_get(s) : NULL;
     if (r == NULL)
         return;
-    r->purpose = P_FUNDS;
+    r->purpose = s->out_of_funds ? P_FUNDS : P_TOKENS;
     r->owner = NULL;
     snprintf(r->id, sizeof(r->id), "funds");
-    int len =
-        rpc_build_view_account(r->body, REQ_BODY_CAP, r->id, RPC_FINALITY_FINAL, s->cfg->signer);
+    int len = r->purpose == P_FUNDS
+                  ? rpc_build_view_account(r->body, REQ_BODY_CAP, r->id, RPC_FINALITY_FINAL,
+                                           s->cfg->signer)
+                  : rpc_build_account_view(r->body, REQ_BODY_CAP, r->id, RPC_FINALITY_FINAL,
+                                           s->cfg->contract, "ft_balance_of", s->cfg->signer);
     if (len < 0) {
         req_put(s, r);
         return;
@@ -800,6 +835,22 @@ static void on_funds_answer(struct submit_stage *s, const struct rpc_result *res
     s->out_of_funds = 0;
     pipe_set_out_of_funds(s->pipe, 0);
     /* Signers hold batches while paused: wake every shard. */
+    for (unsigned i = 0; i < s->keys->shards; i++)
+        nf_ring_wake(pipe_sign_in(s->pipe, i));
+}
+
+static void on_tokens_answer(struct submit_stage *s, const struct rpc_result *res)
+{
+    s->funds_inflight = 0;
+    nf_u128 bal = 0;
+    if (!s->out_of_tokens || res->kind != RPC_OK_CALL || res->call_len < 3 ||
+        s->call_out[0] != '"' ||
+        u128_parse((const char *)s->call_out + 1, res->call_len - 2, &bal) != 0 ||
+        bal < s->tokens_needed)
+        return;
+    s->out_of_tokens = 0;
+    s->tokens_needed = 0;
+    pipe_set_out_of_tokens(s->pipe, 0);
     for (unsigned i = 0; i < s->keys->shards; i++)
         nf_ring_wake(pipe_sign_in(s->pipe, i));
 }
@@ -894,6 +945,9 @@ static void complete(struct submit_stage *s, struct req *r, CURLcode code)
     case P_VIEW_ACCOUNT:
     case P_STORAGE:
         on_lookup_answer(s, owner, r, &res);
+        break;
+    case P_TOKENS:
+        on_tokens_answer(s, &res);
         break;
     case P_FUNDS:
         on_funds_answer(s, &res);
