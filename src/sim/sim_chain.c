@@ -80,6 +80,7 @@ const char *sim_reject_name(enum sim_reject_code code)
         [SIM_REJ_ARGS_LEN] = "FunctionCallArgumentsLengthExceeded",
         [SIM_REJ_DELETE_NOT_FINAL] = "DeleteActionMustBeFinal",
         [SIM_REJ_CONGESTED] = "ShardCongested",
+        [SIM_REJ_STUCK] = "ShardStuck",
         [SIM_REJ_SIGNER_MISSING] = "SignerDoesNotExist",
         [SIM_REJ_KEY_NOT_FOUND] = "AccessKeyNotFound",
         [SIM_REJ_REQUIRES_FULL] = "RequiresFullAccess",
@@ -704,8 +705,9 @@ int sim_chain_submit(struct sim_chain *c,
         goto reject;
     }
     memcpy(res->hash, stx.hash, NEAR_HASH_LEN);
-    /* 1. signature */
-    if (near_signed_tx_verify(&stx) != 0) {
+    /* 1. signature (the fault bad_sig_key stands for a key whose secret no longer matches) */
+    if (near_signed_tx_verify(&stx) != 0 ||
+        (c->bad_sig_key_set && keys_pubkey_equal(&stx.tx.public_key, &c->bad_sig_key))) {
         r->code = SIM_REJ_SIGNATURE;
         goto reject;
     }
@@ -734,7 +736,14 @@ int sim_chain_submit(struct sim_chain *c,
     }
     if (check_actions(c, &stx, r) != 0)
         goto reject;
-    /* 4. congestion of the receiver's shard (one shard here) */
+    /* 4. congestion of the receiver's shard (one shard here). Missed chunks count as
+     * missed/125 once more than one is missed; when they are the cause it is ShardStuck. */
+    double stuck = c->forced_missed_chunks > 1 ? (double)c->forced_missed_chunks / 125.0 : 0.0;
+    if (stuck >= c->cfg.congestion_threshold) {
+        r->code = SIM_REJ_STUCK;
+        r->a = c->forced_missed_chunks;
+        goto reject;
+    }
     double level = sim_chain_congestion(c);
     if (level >= c->cfg.congestion_threshold) {
         r->code = SIM_REJ_CONGESTED;

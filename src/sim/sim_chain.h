@@ -185,6 +185,7 @@ enum sim_reject_code {
     SIM_REJ_NONCE,             /* InvalidNonce {tx_nonce, ak_nonce} */
     SIM_REJ_BALANCE,           /* NotEnoughBalance {signer_id, balance, cost} */
     SIM_REJ_COST_OVERFLOW,     /* CostOverflow */
+    SIM_REJ_STUCK,             /* ShardStuck {shard_id, missed_chunks} */
     SIM_REJ__COUNT,
 };
 
@@ -252,6 +253,9 @@ struct sim_chain {
     struct sim_tx *fq_head, *fq_tail;
     /* forced congestion level (faults), 0 = none */
     double forced_congestion;
+    uint64_t forced_missed_chunks; /* fault: chunks missed by the shard (ShardStuck at >= 100) */
+    int bad_sig_key_set;           /* fault: signatures by this key verify as invalid */
+    struct nf_pubkey bad_sig_key;
     /* audit */
     struct sim_map memos;
     char **dup_memos; /* first SIM_DUP_MEMO_CAP memos applied twice (borrowed from memos) */

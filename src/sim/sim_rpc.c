@@ -205,6 +205,16 @@ static void render_invalid_tx(struct jw *w, const struct sim_reject *r)
         jw_str(w, name);
         jw_obj_end(w);
         return;
+    case SIM_REJ_STUCK:
+        w_obj1(w, name);
+        jw_obj_begin(w);
+        jw_key(w, "shard_id");
+        jw_u64(w, 0);
+        jw_key(w, "missed_chunks");
+        jw_u64(w, r->a);
+        jw_obj_end(w);
+        jw_obj_end(w);
+        return;
     case SIM_REJ_CONGESTED:
         w_obj1(w, name);
         jw_obj_begin(w);

@@ -369,6 +369,8 @@ static const char *apply_faults(struct sim_server *s, json_t *o)
         memset(&f, 0, sizeof(f));
         s->stall_until_ns = 0;
         s->writer.active = 0;
+        s->chain->forced_missed_chunks = 0;
+        s->chain->bad_sig_key_set = 0;
     }
     if (num_field(o, "error_rate", &f.error_rate, 1) < 0)
         return "error_rate must be a number in [0,1]";
@@ -459,6 +461,27 @@ static const char *apply_faults(struct sim_server *s, json_t *o)
         if (a == NULL || !a->exists)
             return "set_balance: no such account";
         a->balance = amount;
+    }
+    /* missed_chunks N: the shard missed N chunks (ShardStuck once N/125 reaches the threshold;
+     * 0 clears). invalid_signature_key "ed25519:..." | null: signatures by that key are refused
+     * as InvalidSignature (a key whose secret no longer matches). */
+    json_t *mc = json_object_get(o, "missed_chunks");
+    if (mc != NULL) {
+        if (!json_is_integer(mc) || json_integer_value(mc) < 0)
+            return "missed_chunks must be a non-negative integer";
+        s->chain->forced_missed_chunks = (uint64_t)json_integer_value(mc);
+    }
+    json_t *bk = json_object_get(o, "invalid_signature_key");
+    if (bk != NULL) {
+        if (json_is_null(bk)) {
+            s->chain->bad_sig_key_set = 0;
+        } else if (!json_is_string(bk) ||
+                   keys_pubkey_parse(json_string_value(bk), json_string_length(bk),
+                                     &s->chain->bad_sig_key) != 0) {
+            return "invalid_signature_key must be an ed25519 public key or null";
+        } else {
+            s->chain->bad_sig_key_set = 1;
+        }
     }
     /* move_tokens {"from"?, "to", "amount"}: moves FT balance between two registered accounts
      * (supply stays conserved): drains or refills the signer's tokens. */

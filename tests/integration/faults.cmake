@@ -3,7 +3,7 @@
 # sanitizer builds skip them; the others run everywhere.
 find_program(NF_NODE_FAULTS node)
 if(TARGET nearsim AND TARGET nearftd AND NF_NODE_FAULTS)
-  foreach(t funds receivers nonce ratelimit failover expired tokens)
+  foreach(t funds receivers nonce ratelimit failover expired tokens rejections)
     add_test(NAME faults_${t}
              COMMAND ${NF_NODE_FAULTS} ${CMAKE_CURRENT_SOURCE_DIR}/faults_${t}.mjs
                      $<TARGET_FILE:nearsim> $<TARGET_FILE:nearftd>)
