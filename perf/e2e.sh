@@ -21,9 +21,11 @@ wait=${WAIT:-executed}
 if [ "$mode" = bulk ]; then
     conns=${CONNS:-64}
     bulk=${BULK:-1000}
+    mode_flags="--inflight-per-key 128 --rpc-connections 512" # measured: 39k vs 34k at 32
 else
     conns=${CONNS:-6000}
     bulk=0
+    mode_flags=""
 fi
 nf_build
 # shellcheck disable=SC2206
@@ -31,7 +33,7 @@ sim_flags=(--block-ms "$block_ms" --keys "$keys" --chunk-gas 10000P --chunk-tx-g
     --max-prepaid-gas 1P --wait-timeout-ms 30000 ${NEARSIM_FLAGS:-})
 # shellcheck disable=SC2206
 d_flags=(--inflight-per-key 32 --batch-linger-ms 5 --max-tx-gas 1000000000000000
-    --rpc-connections 128 --wait-timeout-ms 60000 ${NEARFTD_FLAGS:-})
+    --rpc-connections 128 --wait-timeout-ms 60000 $mode_flags ${NEARFTD_FLAGS:-})
 nf_start_sim "${sim_flags[@]}"
 nf_start_daemon "${d_flags[@]}"
 label=e2e_$mode

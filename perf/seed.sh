@@ -18,7 +18,7 @@ if [ ! -x "$art" ]; then
 fi
 nf_start_sim --block-ms 600 --keys 16 --wait-timeout-ms 30000
 # shellcheck disable=SC2206
-d_flags=(--batch-linger-ms 20 ${NEARFTD_FLAGS:-})
+d_flags=(--batch-linger-ms 20 --wait-until INCLUDED ${NEARFTD_FLAGS:-})
 nf_start_daemon "${d_flags[@]}"
 nf_say "seed ($variant): $profile against POST /send-ft; nearftd ${d_flags[*]}"
 before=$(nf_audit)
