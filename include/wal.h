@@ -33,6 +33,10 @@ struct wal_opts {
     unsigned producers;        /* number of producer threads (1..WAL_MAX_PRODUCERS) */
     unsigned ring_size;        /* wal_ring_size: slots per producer ring, power of two >= 4
                                   (holds ring_size - 1 batches) */
+    /* Optional: called on the WAL thread after every group's done() callbacks, so callbacks can
+       defer their wake-ups of other threads and issue one per group. */
+    void (*on_group_end)(void *arg);
+    void *group_arg;
 };
 
 #define WAL_MAX_PRODUCERS 64

@@ -65,6 +65,9 @@ struct nf_pipe {
     uint64_t start_ms;
     uint64_t replayed_records, replayed_jobs, replayed_batches;
     uint64_t last_rotate_ms;
+    /* WAL-thread state: rings whose consumer must be woken at the end of the current group */
+    uint8_t *reply_pending;
+    uint8_t batch_in_pending, submit_in_pending, requeue_pending, free_pending;
     _Atomic uint64_t segments_deleted;
 };
 
@@ -413,14 +416,42 @@ static void accept_done(struct wal_batch *wb, int status)
         }
         a->duplicates = dups;
         if (pushed)
-            nf_ring_wake(&p->batch_in);
+            p->batch_in_pending = 1;
         atomic_fetch_add_explicit(&p->unsigned_jobs, a->n - dups, memory_order_relaxed);
         atomic_fetch_add_explicit(&p->accepted, a->n - dups, memory_order_relaxed);
         atomic_fetch_add_explicit(&p->duplicates, dups, memory_order_relaxed);
     }
     struct nf_ring *r = &p->reply[a->ingest_idx];
     if (nf_ring_push_mpsc(r, pipe_msg_make(a, PIPE_MSG_ACCEPTED)) == 0)
-        nf_ring_wake(r);
+        p->reply_pending[a->ingest_idx] = 1; /* woken once per group: wal_group_end */
+}
+
+/* wal_group_end: the WAL thread finished a group's done() callbacks: one wake per ring that got
+ * something, instead of one per batch (each wake is a syscall and often a context switch). */
+static void wal_group_end(void *arg)
+{
+    struct nf_pipe *p = arg;
+    for (unsigned i = 0; i < p->n_ingest; i++)
+        if (p->reply_pending[i]) {
+            p->reply_pending[i] = 0;
+            nf_ring_wake(&p->reply[i]);
+        }
+    if (p->batch_in_pending) {
+        p->batch_in_pending = 0;
+        nf_ring_wake(&p->batch_in);
+    }
+    if (p->submit_in_pending) {
+        p->submit_in_pending = 0;
+        nf_ring_wake(&p->submit_in);
+    }
+    if (p->requeue_pending) {
+        p->requeue_pending = 0;
+        nf_ring_wake(&p->batch_requeue);
+    }
+    if (p->free_pending) {
+        p->free_pending = 0;
+        nf_ring_wake(&p->batch_free);
+    }
 }
 
 int pipe_accept_submit(struct nf_pipe *p, struct pipe_accept *a)
@@ -466,7 +497,7 @@ void pipe_batch_signed_done(struct wal_batch *wb, int status)
     else
         atomic_fetch_sub_explicit(&p->unsigned_jobs, b->n_transfers_, memory_order_relaxed);
     if (nf_ring_push_spsc(&p->submit_in, b) == 0)
-        nf_ring_wake(&p->submit_in);
+        p->submit_in_pending = 1;
 }
 
 void pipe_batch_outcome_done(struct wal_batch *wb, int status)
@@ -499,9 +530,9 @@ void pipe_batch_outcome_done(struct wal_batch *wb, int status)
             pushed = 1;
     }
     if (pushed)
-        nf_ring_wake(&p->batch_requeue);
+        p->requeue_pending = 1;
     if (nf_ring_push_spsc(&p->batch_free, b) == 0)
-        nf_ring_wake(&p->batch_free);
+        p->free_pending = 1;
 }
 
 void pipe_unqueue(struct nf_pipe *p, uint64_t n)
@@ -737,11 +768,12 @@ pipe_new(const struct cfg *c, struct nf_keypair **kps, uint16_t n_keys, unsigned
         pow2_at_least(2u * (uint64_t)n_keys * c->inflight_per_key + 8u * p->n_sign + 64u);
     uint32_t job_ring = pow2_at_least(c->job_capacity + 1);
     p->reply = calloc(n_ingest, sizeof(*p->reply));
+    p->reply_pending = calloc(n_ingest, 1);
     p->sign_in = calloc(p->n_sign, sizeof(*p->sign_in));
     p->idem_cap = pow2_at_least(c->job_capacity * 2);
     p->idem = calloc(p->idem_cap, sizeof(*p->idem));
     p->arena = malloc(ARENA_BYTES);
-    if (!p->reply || !p->sign_in || !p->idem || !p->arena)
+    if (!p->reply || !p->reply_pending || !p->sign_in || !p->idem || !p->arena)
         goto fail;
     for (unsigned i = 0; i < n_ingest; i++)
         if ((rc = nf_ring_init(&p->reply[i], pow2_at_least(c->job_capacity + 1))) != 0)
@@ -785,6 +817,8 @@ pipe_new(const struct cfg *c, struct nf_keypair **kps, uint16_t n_keys, unsigned
     wo.group_commit_us = (uint32_t)c->wal_group_commit_us;
     wo.producers = n_ingest + p->n_sign + 2;
     wo.ring_size = pow2_at_least(c->ring_size);
+    wo.on_group_end = wal_group_end;
+    wo.group_arg = p;
     if ((rc = wal_new(&wo, &p->wal)) != 0)
         goto fail;
     p->sign = sign_new(c, p, &rc);
@@ -974,6 +1008,7 @@ void pipe_free(struct nf_pipe *p)
         if (rings[i]->slots)
             nf_ring_destroy(rings[i]);
     free(p->reply);
+    free(p->reply_pending);
     free(p->sign_in);
     free(p->idem);
     free(p->arena);

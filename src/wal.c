@@ -601,6 +601,8 @@ static void complete(struct wal *w, struct group *g)
         b->done(b, status);
         b = next;
     }
+    if (w->opts.on_group_end != NULL && g->nbatches > 0)
+        w->opts.on_group_end(w->opts.group_arg);
     stat_add(&w->st_batches, g->nbatches);
     stat_add(&w->st_failed, failed);
     stat_add(&w->st_skipped, skipped);
