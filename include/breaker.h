@@ -27,7 +27,7 @@ struct breaker {
     uint32_t window_ms, min_requests, cooldown_ms, probes;
     uint32_t slow_ms; /* answers at least this slow count as errors; 0 = latency ignored */
     _Atomic int state;
-    uint64_t opened_at_ms;
+    _Atomic uint64_t opened_at_ms; /* read by breaker_state on other threads */
     uint32_t probes_sent, probes_ok;
     uint64_t bucket_start[BREAKER_BUCKETS];
     uint32_t ok[BREAKER_BUCKETS], err[BREAKER_BUCKETS];

@@ -119,6 +119,7 @@ struct submit_stage {
     uint64_t head_height;
     uint8_t head_hash[32];
     int block_inflight;
+    int block_retry; /* the last block request failed */
     int reconciling; /* recovered batches still unresolved */
     uint32_t recovered_left;
 
@@ -252,15 +253,23 @@ static int pick_endpoint(struct submit_stage *s)
 {
     uint64_t now = mono_ms();
     int best = -1;
-    for (unsigned t = 0; t < s->n_eps; t++) {
-        unsigned i = (s->rr + t) % s->n_eps;
-        struct endpoint *e = &s->eps[i];
-        if (e->blocked_until_ms > now || e->inflight >= e->limit)
-            continue;
-        if (!breaker_allow(&e->br, now))
-            continue;
-        if (best < 0 || e->inflight < s->eps[best].inflight)
-            best = (int)i;
+    /* Pass 0: endpoints whose breaker is closed. Pass 1 (only when none is usable): half-open
+     * ones, which then get their probes. So a healthy endpoint is never starved by probes of a
+     * broken one (the block hash, for one, must keep coming), and a broken one is probed as soon
+     * as it is all there is. */
+    for (int pass = 0; pass < 2 && best < 0; pass++) {
+        for (unsigned t = 0; t < s->n_eps; t++) {
+            unsigned i = (s->rr + t) % s->n_eps;
+            struct endpoint *e = &s->eps[i];
+            if (e->blocked_until_ms > now || e->inflight >= e->limit)
+                continue;
+            if (pass == 0 && breaker_state(&e->br, now) != BREAKER_CLOSED)
+                continue;
+            if (!breaker_allow(&e->br, now))
+                continue;
+            if (best < 0 || e->inflight < s->eps[best].inflight)
+                best = (int)i;
+        }
     }
     if (best >= 0)
         s->rr = (unsigned)best + 1;
@@ -940,6 +949,9 @@ static void complete(struct submit_stage *s, struct req *r, CURLcode code)
             s->head_height = res.block_height;
             memcpy(s->head_hash, res.block_hash, 32);
             block_ref_write(pipe_block(s->pipe), res.block_hash, res.block_height);
+            s->block_retry = 0;
+        } else {
+            s->block_retry = 1; /* again at the next retry tick (50 ms), not the next refresh */
         }
         break;
     case P_VIEW_ACCOUNT:
@@ -1059,6 +1071,8 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     struct submit_stage *s = arg;
+    if (s->block_retry)
+        request_block(s);
     pump_waiting(s);
     check_funds(s);
     int down = submit_all_open(s);

@@ -57,7 +57,7 @@ const d = await startDaemon(nearftd, sim, join(sim.dir, 'data'), ['--fsync', 'of
   '--rpc-header', `${proxyUrl}=X-Api-Key:secret-a`, '--rpc-header', `${deadUrl}=X-Api-Key:secret-dead`,
   '--wait-timeout-ms', String(WAIT_MS), '--queue-capacity', String(CAPACITY),
   '--batch-linger-ms', '5', '--batch-max-actions', '20', '--inflight-per-key', '4',
-  '--rpc-timeout-ms', '3000', '--breaker-min-requests', '5', '--breaker-window-ms', '2000',
+  '--rpc-timeout-ms', '10000', '--breaker-min-requests', '5', '--breaker-window-ms', '2000',
   '--breaker-cooldown-ms', '300', '--breaker-probes', '2', '--block-hash-refresh-ms', '500'],
   { logFile: join(sim.dir, 'nearftd.log'), rpcUrls: [deadUrl, proxyUrl] });
 let code = 1;
@@ -133,6 +133,14 @@ try {
   code = report('faults_failover');
 } catch (e) {
   console.error(e);
+  // State at the failure, for the log.
+  try {
+    console.error('health', JSON.stringify((await health(d.port)).body));
+    const st = await request(d.port, 'GET', '/debug/stages');
+    console.error('stages', st.text.slice(0, 3000));
+    const m = await request(d.port, 'GET', '/metrics');
+    console.error(m.text.split('\n').filter((l) => /breaker|rpc_answers|rpc_requests|rpc_errors|transactions_total|signing_paused/.test(l)).join('\n'));
+  } catch { /* the daemon may be gone */ }
 } finally {
   await d.stop();
   await sim.stop();
