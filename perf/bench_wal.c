@@ -16,24 +16,8 @@
 #include <unistd.h>
 
 #include "nf_err.h"
+#include "nf_tsan.h"
 #include "wal.h"
-
-#if defined(__SANITIZE_THREAD__)
-#define BENCH_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define BENCH_TSAN 1
-#endif
-#endif
-#ifdef BENCH_TSAN
-void __tsan_acquire(void *addr);
-void __tsan_release(void *addr);
-#define TSAN_RELEASE(p) __tsan_release(p)
-#define TSAN_ACQUIRE(p) __tsan_acquire(p)
-#else
-#define TSAN_RELEASE(p) ((void)(p))
-#define TSAN_ACQUIRE(p) ((void)(p))
-#endif
 
 #define SLAB        64
 #define REC_MAX     96
@@ -70,7 +54,7 @@ static void prod_done(struct wal_batch *b, int status)
     struct producer *p = b->cookie;
     if (status != 0)
         p->done_errors++;
-    TSAN_RELEASE(b); /* pairs with TSAN_ACQUIRE in wait_free(): ck's fences are invisible */
+    NF_TSAN_RELEASE(b); /* pairs with NF_TSAN_ACQUIRE in wait_free(): ck's fences are invisible */
     ck_ring_enqueue_spsc(&p->ret, p->ret_slots, b);
     /* seq_cst fence: pairs with the one in wait_free(); either we see waiting or it sees b. */
     atomic_thread_fence(memory_order_seq_cst);
@@ -85,7 +69,7 @@ static struct wal_batch *wait_free(struct producer *p)
 {
     struct wal_batch *b;
     if (ck_ring_dequeue_spsc(&p->ret, p->ret_slots, &b)) {
-        TSAN_ACQUIRE(b);
+        NF_TSAN_ACQUIRE(b);
         return b;
     }
     pthread_mutex_lock(&p->mu);
@@ -95,7 +79,7 @@ static struct wal_batch *wait_free(struct producer *p)
         pthread_cond_wait(&p->cv, &p->mu);
     atomic_store_explicit(&p->waiting, 0, memory_order_relaxed);
     pthread_mutex_unlock(&p->mu);
-    TSAN_ACQUIRE(b);
+    NF_TSAN_ACQUIRE(b);
     return b;
 }
 
@@ -120,7 +104,7 @@ static void *prod_main(void *arg)
             p->records += p->per_batch;
             p->bytes += b->len;
             p->batches++;
-        } while (ck_ring_dequeue_spsc(&p->ret, p->ret_slots, &b) && (TSAN_ACQUIRE(b), 1));
+        } while (ck_ring_dequeue_spsc(&p->ret, p->ret_slots, &b) && (NF_TSAN_ACQUIRE(b), 1));
         wal_wake(p->w);
     }
     return NULL;

@@ -8,24 +8,7 @@
 #include <unistd.h>
 
 #include "nf_err.h"
-
-#if defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define NF_TSAN 1
-#endif
-#endif
-#if defined(__SANITIZE_THREAD__)
-#define NF_TSAN 1
-#endif
-#ifdef NF_TSAN
-void __tsan_acquire(void *addr);
-void __tsan_release(void *addr);
-#define TSAN_RELEASE(p) __tsan_release(p)
-#define TSAN_ACQUIRE(p) __tsan_acquire(p)
-#else
-#define TSAN_RELEASE(p) ((void)(p))
-#define TSAN_ACQUIRE(p) ((void)(p))
-#endif
+#include "nf_tsan.h"
 
 int nf_ring_init(struct nf_ring *r, unsigned size)
 {
@@ -66,13 +49,13 @@ void nf_ring_destroy(struct nf_ring *r)
 
 int nf_ring_push_spsc(struct nf_ring *r, void *p)
 {
-    TSAN_RELEASE(p); /* pairs with TSAN_ACQUIRE in the pop */
+    NF_TSAN_RELEASE(p); /* pairs with NF_TSAN_ACQUIRE in the pop */
     return ck_ring_enqueue_spsc(&r->ring, r->slots, p) ? 0 : NF_EFULL;
 }
 
 int nf_ring_push_mpsc(struct nf_ring *r, void *p)
 {
-    TSAN_RELEASE(p);
+    NF_TSAN_RELEASE(p);
     return ck_ring_enqueue_mpmc(&r->ring, r->slots, p) ? 0 : NF_EFULL;
 }
 
@@ -81,7 +64,7 @@ void *nf_ring_pop_spsc(struct nf_ring *r)
     void *p = NULL;
     if (!ck_ring_dequeue_spsc(&r->ring, r->slots, &p))
         return NULL;
-    TSAN_ACQUIRE(p);
+    NF_TSAN_ACQUIRE(p);
     return p;
 }
 
@@ -90,7 +73,7 @@ void *nf_ring_pop_mpsc(struct nf_ring *r)
     void *p = NULL;
     if (!ck_ring_dequeue_mpmc(&r->ring, r->slots, &p))
         return NULL;
-    TSAN_ACQUIRE(p);
+    NF_TSAN_ACQUIRE(p);
     return p;
 }
 

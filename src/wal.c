@@ -6,6 +6,7 @@
  * because they are rare and not on the request path. wal_replay runs alone at start-up and owns
  * everything it opens. Owns: the directory fd, the current segment fd, the eventfd, the rings. */
 #include "wal.h"
+#include "nf_tsan.h"
 
 #include <ck_ring.h>
 #include <dirent.h>
@@ -28,23 +29,6 @@
 
 /* ---- ThreadSanitizer annotations for the ck ring hand-off -------------------------------------
  */
-
-#if defined(__SANITIZE_THREAD__)
-#define WAL_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define WAL_TSAN 1
-#endif
-#endif
-#ifdef WAL_TSAN
-void __tsan_acquire(void *addr);
-void __tsan_release(void *addr);
-#define TSAN_RELEASE(p) __tsan_release(p)
-#define TSAN_ACQUIRE(p) __tsan_acquire(p)
-#else
-#define TSAN_RELEASE(p) ((void)(p))
-#define TSAN_ACQUIRE(p) ((void)(p))
-#endif
 
 #define WAL_IOV_CAP  256
 #define SEG_NAME_LEN 24 /* "wal-" + 16 hex + ".log" */
@@ -406,7 +390,7 @@ int wal_enqueue_spsc(struct wal *w, unsigned producer, struct wal_batch *b)
     /* Everything the producer wrote into *b (and the record bytes) happens-before the WAL
      * thread's reads: ck_ring_enqueue_spsc issues a store fence before publishing p_tail, which
      * pairs with the load fence in ck_ring_dequeue_spsc. TSan cannot see ck's fences. */
-    TSAN_RELEASE(b);
+    NF_TSAN_RELEASE(b);
     if (!ck_ring_enqueue_spsc(&p->ring, p->slots, b)) {
         /* Counter only (many producers): relaxed, orders nothing. */
         atomic_fetch_add_explicit(&w->st_full_rings, 1, memory_order_relaxed);
@@ -572,7 +556,7 @@ static uint64_t drain(struct wal *w, struct group *g)
         struct wal_prod *p = &w->prods[i];
         struct wal_batch *b;
         while (ck_ring_dequeue_spsc(&p->ring, p->slots, &b)) {
-            TSAN_ACQUIRE(b); /* pairs with TSAN_RELEASE in wal_enqueue_spsc */
+            NF_TSAN_ACQUIRE(b); /* pairs with NF_TSAN_RELEASE in wal_enqueue_spsc */
             place_batch(w, g, b);
             n++;
         }
@@ -742,7 +726,7 @@ void wal_stop(struct wal *w)
         struct wal_prod *p = &w->prods[i];
         struct wal_batch *b;
         while (ck_ring_dequeue_spsc(&p->ring, p->slots, &b)) {
-            TSAN_ACQUIRE(b); /* pairs with TSAN_RELEASE in wal_enqueue_spsc */
+            NF_TSAN_ACQUIRE(b); /* pairs with NF_TSAN_RELEASE in wal_enqueue_spsc */
             b->done(b, NF_ESTATE);
         }
     }
