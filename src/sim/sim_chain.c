@@ -721,6 +721,13 @@ int sim_chain_submit(struct sim_chain *c,
             c->audit.txs_duplicate++;
         return 0;
     }
+    /* fault: forced rejections (InvalidChain cannot happen on one chain; CostOverflow stands for
+     * "any other InvalidTxError") */
+    if (c->reject_next_count > 0 && !check_only) {
+        c->reject_next_count--;
+        r->code = c->reject_next_code;
+        goto reject;
+    }
     /* 2. validity window */
     const struct sim_block *base = sim_chain_block_by_hash(c, stx.tx.block_hash);
     if (base == NULL || c->head > base->height + c->cfg.validity_blocks) {

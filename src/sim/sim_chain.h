@@ -255,6 +255,8 @@ struct sim_chain {
     double forced_congestion;
     uint64_t forced_missed_chunks; /* fault: chunks missed by the shard (ShardStuck at >= 100) */
     int bad_sig_key_set;           /* fault: signatures by this key verify as invalid */
+    int reject_next_code;          /* fault: the next reject_next_count admissions get this */
+    uint64_t reject_next_count;    /*        enum sim_reject_code (unit variants only) */
     struct nf_pubkey bad_sig_key;
     /* audit */
     struct sim_map memos;

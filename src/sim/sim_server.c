@@ -371,6 +371,7 @@ static const char *apply_faults(struct sim_server *s, json_t *o)
         s->writer.active = 0;
         s->chain->forced_missed_chunks = 0;
         s->chain->bad_sig_key_set = 0;
+        s->chain->reject_next_count = 0;
     }
     if (num_field(o, "error_rate", &f.error_rate, 1) < 0)
         return "error_rate must be a number in [0,1]";
@@ -482,6 +483,21 @@ static const char *apply_faults(struct sim_server *s, json_t *o)
         } else {
             s->chain->bad_sig_key_set = 1;
         }
+    }
+    /* reject_next {"kind":"InvalidChain"|"CostOverflow","count":N}: the next N transaction
+     * admissions are refused with that InvalidTxError (after decode and signature checks). */
+    json_t *rn = json_object_get(o, "reject_next");
+    if (rn != NULL) {
+        json_t *k = json_object_get(rn, "kind");
+        json_t *n = json_object_get(rn, "count");
+        const char *kind = json_is_string(k) ? json_string_value(k) : "";
+        int code = strcmp(kind, "InvalidChain") == 0   ? SIM_REJ_INVALID_CHAIN
+                   : strcmp(kind, "CostOverflow") == 0 ? SIM_REJ_COST_OVERFLOW
+                                                       : -1;
+        if (code < 0 || !json_is_integer(n) || json_integer_value(n) < 0)
+            return "reject_next needs kind InvalidChain|CostOverflow and a count";
+        s->chain->reject_next_code = code;
+        s->chain->reject_next_count = (uint64_t)json_integer_value(n);
     }
     /* move_tokens {"from"?, "to", "amount"}: moves FT balance between two registered accounts
      * (supply stays conserved): drains or refills the signer's tokens. */

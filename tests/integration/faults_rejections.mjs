@@ -3,7 +3,8 @@
 // retried after a back-off and land once the shard recovers. (2) One key's signatures stop
 // verifying (InvalidSignature, e.g. a replaced key): that key is quarantined (/health, /metrics),
 // its rejected transactions are declared dead and their transfers re-signed with the other keys,
-// the service stays green. Every transfer lands exactly once.
+// the service stays green. (3) InvalidChain and CostOverflow ("any other InvalidTxError") on a
+// first broadcast: dead after a lookup by hash, transfers re-signed. Every transfer lands once.
 // Usage: node faults_rejections.mjs NEARSIM NEARFTD
 import { startSim, startDaemon, request, pool, check, report, waitFor, cleanupDir } from './lib/harness.mjs';
 import { setFaults, metrics, metricSum, health, waitAllFinal, checkExactlyOnce } from './faults_lib.mjs';
@@ -51,6 +52,21 @@ try {
   check(m2.get(`nearft_key_quarantined{key="${victim}"}`) === 1, 'quarantine visible in /metrics');
   check(metricSum(m2, 'nearft_rpc_answers_total{kind="INVALID_SIGNATURE"') > 0, 'InvalidSignature answers seen');
   await setFaults(sim.port, { reset: true });
+
+  // 3. InvalidChain and another InvalidTxError (CostOverflow) on first broadcasts: each rejected
+  //    transaction is confirmed unknown by hash, declared dead, its transfers re-signed.
+  const dead0 = metricSum(await metrics(d.port), 'nearft_transactions_total{result="dead"');
+  await setFaults(sim.port, { reject_next: { kind: 'InvalidChain', count: 3 } });
+  await load('chain', 100);
+  await waitAllFinal(d.port, [...ids.keys()], 'after InvalidChain', 60000);
+  await setFaults(sim.port, { reject_next: { kind: 'CostOverflow', count: 3 } });
+  await load('other', 100);
+  const st3 = await waitAllFinal(d.port, [...ids.keys()], 'after CostOverflow', 60000);
+  check([...st3.values()].every((x) => x.status === 'executed'), 'every transfer executed after forced rejections');
+  const m3 = await metrics(d.port);
+  check(metricSum(m3, 'nearft_rpc_answers_total{kind="INVALID_CHAIN"') === 3, 'three InvalidChain answers');
+  check(metricSum(m3, 'nearft_rpc_answers_total{kind="OTHER_INVALID_TX"') === 3, 'three other InvalidTxError answers');
+  check(metricSum(m3, 'nearft_transactions_total{result="dead"') - dead0 === 6, 'each rejected transaction declared dead once');
   await checkExactlyOnce(sim.port, [...ids.values()], [], 'rejections');
   code = 0;
 } catch (e) {
