@@ -328,7 +328,8 @@ static void accept_pre(struct wal_batch *wb)
 {
     struct pipe_accept *a = wb->cookie;
     struct nf_pipe *p = a->internal_pipe;
-    uint64_t need = (uint64_t)a->n * 512u;
+    /* An ACCEPT frame is at most ~520 bytes (256-byte memo, 128-byte key, 64-byte receiver). */
+    uint64_t need = (uint64_t)a->n * 640u;
     a->arena_bytes = 0;
     a->new_jobs = 0;
     wb->data = NULL;
