@@ -468,6 +468,8 @@ int pipe_accept_submit(struct nf_pipe *p, struct pipe_accept *a)
     }
     a->status = 0;
     a->duplicates = 0;
+    a->arena_bytes = 0; /* set by accept_pre; a batch failed before pre() releases nothing */
+    a->new_jobs = 0;
     a->internal_pipe = p;
     memset(&a->wal, 0, sizeof(a->wal));
     a->wal.pre = accept_pre;
