@@ -70,6 +70,13 @@ struct job_slab *pipe_jobs(struct nf_pipe *p);
  * jobs with job_release). Calling thread: ingest idx (= a->ingest_idx). */
 int pipe_accept_submit(struct nf_pipe *p, struct pipe_accept *a);
 
+/* pipe_accept_submit_nowake / pipe_accept_wake: the burst form of pipe_accept_submit. An ingest
+ * thread lends every accept of one event-loop pass without waking the WAL thread, then calls
+ * pipe_accept_wake once (one eventfd write per pass instead of one per request). Same contract and
+ * return values as pipe_accept_submit; the wake is mandatory after any successful nowake submit. */
+int pipe_accept_submit_nowake(struct nf_pipe *p, struct pipe_accept *a);
+void pipe_accept_wake(struct nf_pipe *p);
+
 /* pipe_retry_after_s: seconds a 503 should tell clients to wait (from the current load/breaker). */
 unsigned pipe_retry_after_s(struct nf_pipe *p);
 

@@ -455,7 +455,7 @@ static void wal_group_end(void *arg)
     }
 }
 
-int pipe_accept_submit(struct nf_pipe *p, struct pipe_accept *a)
+static int accept_lend(struct nf_pipe *p, struct pipe_accept *a, int wake)
 {
     uint64_t queued = atomic_load_explicit(&p->unsigned_jobs, memory_order_relaxed);
     /* Out of NEAR for gas: nothing new is accepted (a clear 503) until the balance returns. */
@@ -475,10 +475,26 @@ int pipe_accept_submit(struct nf_pipe *p, struct pipe_accept *a)
     a->wal.pre = accept_pre;
     a->wal.done = accept_done;
     a->wal.cookie = a;
-    int rc = wal_submit_spsc(p->wal, a->ingest_idx, &a->wal);
+    int rc = wake ? wal_submit_spsc(p->wal, a->ingest_idx, &a->wal)
+                  : wal_enqueue_spsc(p->wal, a->ingest_idx, &a->wal);
     if (rc != 0)
         atomic_fetch_add_explicit(&p->accept_full, 1, memory_order_relaxed);
     return rc == 0 ? 0 : NF_EFULL;
+}
+
+int pipe_accept_submit(struct nf_pipe *p, struct pipe_accept *a)
+{
+    return accept_lend(p, a, 1);
+}
+
+int pipe_accept_submit_nowake(struct nf_pipe *p, struct pipe_accept *a)
+{
+    return accept_lend(p, a, 0);
+}
+
+void pipe_accept_wake(struct nf_pipe *p)
+{
+    wal_wake(p->wal);
 }
 
 unsigned pipe_retry_after_s(struct nf_pipe *p)

@@ -1019,7 +1019,11 @@ static void post_transfers(struct ingest_thread *t,
     c->acc.ingest_idx = (uint16_t)t->idx;
     c->acc.cookie = c;
     c->req = req;
-    rc = pipe_accept_submit(in->pipe, &c->acc);
+    rc = pipe_accept_submit_nowake(in->pipe, &c->acc);
+    if (rc == 0 && !t->flush_pending) {
+        t->flush_pending = 1;
+        event_active(t->flush_ev, EV_TIMEOUT, 0); /* ingest_flush_cb wakes the WAL */
+    }
     if (rc != 0) {
         for (size_t i = 0; i < count; i++) {
             struct job *j = job_slot(in->slab, first + i);

@@ -321,6 +321,17 @@ static void ingest_reply_cb(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+/* ingest_flush_cb: after every request callback of this loop pass (lowest priority): one WAL
+ * wake for all the accepts they lent. */
+static void ingest_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct ingest_thread *t = arg;
+    t->flush_pending = 0;
+    pipe_accept_wake(t->in->pipe);
+}
+
 static void ingest_grace_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -524,7 +535,9 @@ static void ingest_thread_release(struct ingest_thread *t)
         event_free(t->tick_ev);
     if (t->grace_ev != NULL)
         event_free(t->grace_ev);
-    t->reply_ev = t->stop_ev = t->tick_ev = t->grace_ev = NULL;
+    if (t->flush_ev != NULL)
+        event_free(t->flush_ev);
+    t->reply_ev = t->stop_ev = t->tick_ev = t->grace_ev = t->flush_ev = NULL;
     if (t->http != NULL)
         evhttp_free(t->http);
     t->http = NULL;
@@ -593,6 +606,10 @@ static int ingest_thread_setup(struct ingest *in, struct ingest_thread *t)
     event_config_free(ec);
     if (t->base == NULL)
         return NF_ENOMEM;
+    /* Three priorities: everything defaults to 1; the accept flush runs at 2, after every
+     * request callback of the same loop pass, so one WAL wake covers all of them. */
+    if (event_base_priority_init(t->base, 3) != 0)
+        return NF_ENOMEM;
     t->early_close = (event_base_get_features(t->base) & EV_FEATURE_EARLY_CLOSE) != 0;
     t->http = evhttp_new(t->base);
     if (t->http == NULL)
@@ -617,7 +634,9 @@ static int ingest_thread_setup(struct ingest *in, struct ingest_thread *t)
     t->stop_ev = event_new(t->base, t->stop_fd, EV_READ | EV_PERSIST, ingest_stop_cb, t);
     t->tick_ev = event_new(t->base, -1, EV_PERSIST, ingest_tick_cb, t);
     t->grace_ev = evtimer_new(t->base, ingest_grace_cb, t);
-    if (t->reply_ev == NULL || t->stop_ev == NULL || t->tick_ev == NULL || t->grace_ev == NULL)
+    t->flush_ev = event_new(t->base, -1, 0, ingest_flush_cb, t);
+    if (t->reply_ev == NULL || t->stop_ev == NULL || t->tick_ev == NULL || t->grace_ev == NULL ||
+        t->flush_ev == NULL || event_priority_set(t->flush_ev, 2) != 0)
         return NF_ENOMEM;
     struct timeval one_s = {1, 0};
     if (event_add(t->reply_ev, NULL) != 0 || event_add(t->stop_ev, NULL) != 0 ||

