@@ -117,17 +117,26 @@ void jw_arr_end(struct jw *w)
 
 static void put_string(struct jw *w, const char *s, size_t len)
 {
-    /* Worst case escaping is 6 bytes per input byte. */
-    if (reserve(w, len * 6 + 2) != 0)
+    /* Escaping needs at most 6 bytes per input byte, usually 1: try with what the buffer has (at
+     * least the unescaped size), and grow to the worst case only when that is not enough. */
+    if (reserve(w, len + 2) != 0)
         return;
-    w->buf[w->len++] = '"';
-    int n = near_json_escape(s, len, w->buf + w->len, w->cap - w->len);
-    if (n < 0) {
-        w->error = n;
-        return;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        size_t room = w->cap - w->len - 1; /* keep the NUL's byte */
+        int n = near_json_escape(s, len, w->buf + w->len + 1, room - 2);
+        if (n >= 0) {
+            w->buf[w->len] = '"';
+            w->len += (size_t)n + 1;
+            w->buf[w->len++] = '"';
+            return;
+        }
+        if (n != NF_ENOSPC || attempt == 1) {
+            w->error = n;
+            return;
+        }
+        if (reserve(w, len * 6 + 2) != 0)
+            return;
     }
-    w->len += (size_t)n;
-    w->buf[w->len++] = '"';
 }
 
 void jw_key(struct jw *w, const char *key)
