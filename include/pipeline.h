@@ -77,6 +77,10 @@ int pipe_accept_submit(struct nf_pipe *p, struct pipe_accept *a);
 int pipe_accept_submit_nowake(struct nf_pipe *p, struct pipe_accept *a);
 void pipe_accept_wake(struct nf_pipe *p);
 
+/* pipe_refusal_reason: why pipe_accept_submit* just answered NF_EFULL, as a static sentence for
+ * the 503 body (out of NEAR, out of tokens, stopping, or the durable queue is full). Any thread. */
+const char *pipe_refusal_reason(struct nf_pipe *p);
+
 /* pipe_retry_after_s: seconds a 503 should tell clients to wait (from the current load/breaker). */
 unsigned pipe_retry_after_s(struct nf_pipe *p);
 

@@ -497,6 +497,18 @@ void pipe_accept_wake(struct nf_pipe *p)
     wal_wake(p->wal);
 }
 
+const char *pipe_refusal_reason(struct nf_pipe *p)
+{
+    if (atomic_load_explicit(&p->stopping, memory_order_relaxed))
+        return "the service is shutting down";
+    if (atomic_load_explicit(&p->out_of_funds, memory_order_relaxed))
+        return "the signer account cannot pay for gas (NotEnoughBalance): signing is paused until "
+               "it is funded";
+    if (atomic_load_explicit(&p->out_of_tokens, memory_order_relaxed))
+        return "the signer's token balance is too low: signing is paused until it is topped up";
+    return "the durable log queue is full";
+}
+
 unsigned pipe_retry_after_s(struct nf_pipe *p)
 {
     if (atomic_load_explicit(&p->rpc_down, memory_order_relaxed))

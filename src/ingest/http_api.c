@@ -1033,7 +1033,7 @@ static void post_transfers(struct ingest_thread *t,
         c->req = NULL;
         ingest_ctx_free_unused(c);
         ingest_stat_add(&t->stats->rejected_full, 1);
-        send_overloaded(t, req, route, "the durable log queue is full", start_ns);
+        send_overloaded(t, req, route, pipe_refusal_reason(in->pipe), start_ns);
         return;
     }
     c->lent = 1;

@@ -46,6 +46,12 @@ void pipe_accept_wake(struct nf_pipe *p)
     nf_ring_wake(&p->in);
 }
 
+const char *pipe_refusal_reason(struct nf_pipe *p)
+{
+    (void)p;
+    return "the durable log queue is full";
+}
+
 unsigned pipe_retry_after_s(struct nf_pipe *p)
 {
     (void)p;

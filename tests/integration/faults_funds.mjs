@@ -39,6 +39,7 @@ try {
   }
   check(got503 !== null, 'ingest answers 503 once the signer is out of NEAR');
   check(got503 && Number(got503.headers['retry-after']) >= 1, '503 carries Retry-After');
+  check(got503 && /NotEnoughBalance/.test(got503.text), `503 body names the reason: ${got503 && got503.text}`);
   const red = await health(d.port);
   check(red.status === 503, `/health is red while out of NEAR (got ${red.status})`);
   check(red.body && red.body.reasons.some((x) => /NotEnoughBalance/.test(x)),

@@ -38,6 +38,7 @@ try {
   check(red.body.status === 'degraded', `/health degraded: ${JSON.stringify(red.body)}`);
   const busy = await request(d.port, 'POST', '/v1/transfers', { receiver_id: 'user-7.test.near', amount: '1', memo: 'tok-refused' });
   check(busy.status === 503 && busy.headers['retry-after'] !== undefined, `new request refused with 503 + Retry-After while paused: ${busy.status}`);
+  check(/token balance/.test(busy.text), `503 body names the reason: ${busy.text}`);
   const pending = [];
   for (const id of ids.keys()) {
     const s = (await request(d.port, 'GET', `/v1/transfers/${id}`)).body;
