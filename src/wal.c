@@ -573,24 +573,27 @@ static void complete(struct wal *w, struct group *g)
             g->sync_failed = 1;
         g->dirty = 0;
     }
+    /* Counters first, so a producer that sees its done() also sees the group counted. */
     uint64_t failed = 0, skipped = 0;
+    for (struct wal_batch *b = g->head; b != NULL; b = b->next_) {
+        failed += (b->status_ != 0 || g->sync_failed);
+        skipped += b->skip != 0;
+    }
+    stat_add(&w->st_batches, g->nbatches);
+    stat_add(&w->st_failed, failed);
+    stat_add(&w->st_skipped, skipped);
+    stat_add(&w->st_groups, 1);
     struct wal_batch *b = g->head;
     while (b != NULL) {
         struct wal_batch *next = b->next_; /* b is the caller's once done() is entered */
         int status = b->status_;
         if (status == 0 && g->sync_failed)
             status = NF_EIO;
-        failed += status != 0;
-        skipped += b->skip != 0;
         b->done(b, status);
         b = next;
     }
     if (w->opts.on_group_end != NULL && g->nbatches > 0)
         w->opts.on_group_end(w->opts.group_arg);
-    stat_add(&w->st_batches, g->nbatches);
-    stat_add(&w->st_failed, failed);
-    stat_add(&w->st_skipped, skipped);
-    stat_add(&w->st_groups, 1);
     g->head = g->tail = NULL;
     g->nbatches = 0;
     g->sync_failed = 0;
