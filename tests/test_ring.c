@@ -139,9 +139,9 @@ static void test_wake_protocol(void)
 
 /* ---- cross-thread hand-off ------------------------------------------------------------------ */
 
-#define SPSC_ITEMS     50000u
+#define SPSC_ITEMS     20000u
 #define MPSC_PRODUCERS 3u
-#define MPSC_ITEMS     15000u /* per producer */
+#define MPSC_ITEMS     4000u /* per producer */
 
 struct handoff {
     struct nf_ring ring;
