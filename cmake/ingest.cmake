@@ -4,14 +4,15 @@
 # src/ingest/ingest.c and src/ingest/http_api.c are added to nf_daemon by cmake/nearftd.cmake.
 
 set(NF_INGEST_SRCS "")
-foreach(f src/ingest/ingest.c src/ingest/http_api.c src/ingest/http_parse.c)
+foreach(f src/ingest/ingest.c src/ingest/http_api.c src/ingest/http_parse.c src/ingest/hsrv.c)
   if(EXISTS ${CMAKE_SOURCE_DIR}/${f})
     list(APPEND NF_INGEST_SRCS ${CMAKE_SOURCE_DIR}/${f})
   endif()
 endforeach()
 # Ingest files beyond the two nearftd.cmake lists.
 if(TARGET nf_daemon)
-  target_sources(nf_daemon PRIVATE ${CMAKE_SOURCE_DIR}/src/ingest/http_parse.c)
+  target_sources(nf_daemon PRIVATE ${CMAKE_SOURCE_DIR}/src/ingest/http_parse.c
+                                   ${CMAKE_SOURCE_DIR}/src/ingest/hsrv.c)
 endif()
 
 add_executable(ceiling ${CMAKE_SOURCE_DIR}/perf/ceiling.c)

@@ -31,6 +31,8 @@ struct cfg {
     /* ingest */
     char *listen; /* "HOST:PORT" */
     uint64_t ingest_threads;
+    uint64_t max_connections;   /* open client connections per ingest thread */
+    uint64_t large_bodies;      /* bodies over 4 KiB being received at once, per ingest thread */
     uint64_t max_batch_request; /* transfers per request body */
     uint64_t memo_max_bytes;
     uint64_t max_body_bytes;

@@ -7,9 +7,6 @@
  * health/metrics/stages text. Replies are written with jw into the thread's fixed buffer. Owns
  * nothing beyond what ingest.c lends it; never blocks and never allocates. */
 #include <errno.h>
-#include <event2/buffer.h>
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -211,7 +208,7 @@ static int error_is_receiver(const char *e)
 static const char reply_too_large[] = "{\"error\":\"reply too large\"}";
 
 static void send_jw(struct ingest_thread *t,
-                    struct evhttp_request *req,
+                    struct hsrv_req *req,
                     int route,
                     int code,
                     struct jw *w,
@@ -219,10 +216,10 @@ static void send_jw(struct ingest_thread *t,
 {
     size_t len = 0;
     if (jw_finish(w, &len) != 0)
-        ingest_send(t, req, route, 500, NULL, reply_too_large, sizeof(reply_too_large) - 1,
-                    start_ns);
+        ingest_send(t, req->ref, route, 500, NULL, NULL, reply_too_large,
+                    sizeof(reply_too_large) - 1, start_ns);
     else
-        ingest_send(t, req, route, code, NULL, w->buf, len, start_ns);
+        ingest_send(t, req->ref, route, code, NULL, NULL, w->buf, len, start_ns);
 }
 
 static void ctx_send_jw(struct ingest_ctx *c, int code, struct jw *w)
@@ -266,7 +263,7 @@ write_error(struct jw *w, int route, const char *error, const char *field, const
 }
 
 static void send_error(struct ingest_thread *t,
-                       struct evhttp_request *req,
+                       struct hsrv_req *req,
                        int route,
                        int code,
                        const char *error,
@@ -312,11 +309,8 @@ static void write_overloaded(struct ingest_thread *t, struct jw *w, int route, c
     jw_obj_end(w);
 }
 
-static void send_overloaded(struct ingest_thread *t,
-                            struct evhttp_request *req,
-                            int route,
-                            const char *why,
-                            uint64_t start_ns)
+static void send_overloaded(
+    struct ingest_thread *t, struct hsrv_req *req, int route, const char *why, uint64_t start_ns)
 {
     struct jw w;
     jw_init_fixed(&w, t->out, t->out_cap);
@@ -863,11 +857,8 @@ void ingest_http_release_ctx_jobs(struct ingest_ctx *c)
 
 /* ---- POST routes ----------------------------------------------------------------------------- */
 
-static void post_transfers(struct ingest_thread *t,
-                           struct evhttp_request *req,
-                           int route,
-                           const char *query,
-                           uint64_t start_ns)
+static void post_transfers(
+    struct ingest_thread *t, struct hsrv_req *req, int route, const char *query, uint64_t start_ns)
 {
     struct ingest *in = t->in;
     if (t->stopping) {
@@ -893,7 +884,7 @@ static void post_transfers(struct ingest_thread *t,
                        "must be submitted, executed or final", start_ns);
             return;
         }
-        idem_hdr = evhttp_find_header(evhttp_request_get_input_headers(req), "Idempotency-Key");
+        idem_hdr = req->idem;
         if (idem_hdr != NULL) {
             if (!ingest_idem_key_ok(idem_hdr, &idem_hdr_len)) {
                 send_error(t, req, route, 400, "invalid request", "Idempotency-Key",
@@ -903,13 +894,8 @@ static void post_transfers(struct ingest_thread *t,
         }
     }
 
-    struct evbuffer *ib = evhttp_request_get_input_buffer(req);
-    size_t len = evbuffer_get_length(ib);
-    const char *body = len ? (const char *)evbuffer_pullup(ib, -1) : "";
-    if (body == NULL) {
-        send_overloaded(t, req, route, "out of memory reading the body", start_ns);
-        return;
-    }
+    size_t len = req->body_len;
+    const char *body = req->body;
     struct req_json_limits lim = {.max_items = in->max_items, .memo_max_bytes = in->memo_max};
     size_t count = 0;
     int is_batch = 0;
@@ -1018,7 +1004,8 @@ static void post_transfers(struct ingest_thread *t,
     c->acc.n = (uint32_t)count;
     c->acc.ingest_idx = (uint16_t)t->idx;
     c->acc.cookie = c;
-    c->req = req;
+    c->ref = req->ref;
+    c->has_ref = 1;
     rc = pipe_accept_submit_nowake(in->pipe, &c->acc);
     if (rc == 0 && !t->flush_pending) {
         t->flush_pending = 1;
@@ -1030,7 +1017,7 @@ static void post_transfers(struct ingest_thread *t,
             atomic_store_explicit(&j->holds, 0, memory_order_relaxed);
             job_release(in->slab, j);
         }
-        c->req = NULL;
+        c->has_ref = 0;
         ingest_ctx_free_unused(c);
         ingest_stat_add(&t->stats->rejected_full, 1);
         send_overloaded(t, req, route, pipe_refusal_reason(in->pipe), start_ns);
@@ -1042,10 +1029,8 @@ static void post_transfers(struct ingest_thread *t,
 
 /* ---- GET routes ------------------------------------------------------------------------------ */
 
-static void get_v1_transfer(struct ingest_thread *t,
-                            struct evhttp_request *req,
-                            const char *ids,
-                            uint64_t start_ns)
+static void
+get_v1_transfer(struct ingest_thread *t, struct hsrv_req *req, const char *ids, uint64_t start_ns)
 {
     const int route = INGEST_ROUTE_V1_TRANSFERS_GET;
     uint64_t id = 0;
@@ -1067,10 +1052,8 @@ static void get_v1_transfer(struct ingest_thread *t,
     send_jw(t, req, route, 200, &w, start_ns);
 }
 
-static void get_node_job(struct ingest_thread *t,
-                         struct evhttp_request *req,
-                         const char *ids,
-                         uint64_t start_ns)
+static void
+get_node_job(struct ingest_thread *t, struct hsrv_req *req, const char *ids, uint64_t start_ns)
 {
     const int route = INGEST_ROUTE_NODE_JOB_GET;
     uint64_t id = 0;
@@ -1091,11 +1074,8 @@ static void get_node_job(struct ingest_thread *t,
 }
 
 /* GET /v1/tx/{hash} (node = 0) and GET /transfer/tx/{hash} (node = 1). */
-static void get_tx(struct ingest_thread *t,
-                   struct evhttp_request *req,
-                   const char *hash,
-                   int node,
-                   uint64_t start_ns)
+static void
+get_tx(struct ingest_thread *t, struct hsrv_req *req, const char *hash, int node, uint64_t start_ns)
 {
     const int route = node ? INGEST_ROUTE_NODE_TX_GET : INGEST_ROUTE_V1_TX_GET;
     uint8_t h[32];
@@ -1142,7 +1122,7 @@ static void get_tx(struct ingest_thread *t,
     send_jw(t, req, route, 200, &w, start_ns);
 }
 
-static void get_health(struct ingest_thread *t, struct evhttp_request *req, uint64_t start_ns)
+static void get_health(struct ingest_thread *t, struct hsrv_req *req, uint64_t start_ns)
 {
     int healthy = 0;
     int n = pipe_health_json(t->in->pipe, t->out, t->out_cap, &healthy);
@@ -1151,11 +1131,11 @@ static void get_health(struct ingest_thread *t, struct evhttp_request *req, uint
                    start_ns);
         return;
     }
-    ingest_send(t, req, INGEST_ROUTE_HEALTH, healthy ? 200 : 503, NULL, t->out, (size_t)n,
-                start_ns);
+    ingest_send(t, req->ref, INGEST_ROUTE_HEALTH, healthy ? 200 : 503, NULL, NULL, t->out,
+                (size_t)n, start_ns);
 }
 
-static void get_metrics(struct ingest_thread *t, struct evhttp_request *req, uint64_t start_ns)
+static void get_metrics(struct ingest_thread *t, struct hsrv_req *req, uint64_t start_ns)
 {
     int n = pipe_metrics_text(t->in->pipe, t->out, t->out_cap);
     if (n >= 0)
@@ -1164,11 +1144,11 @@ static void get_metrics(struct ingest_thread *t, struct evhttp_request *req, uin
         send_error(t, req, INGEST_ROUTE_METRICS, 500, "metrics too large", NULL, NULL, start_ns);
         return;
     }
-    ingest_send(t, req, INGEST_ROUTE_METRICS, 200, "text/plain; version=0.0.4; charset=utf-8",
-                t->out, (size_t)n, start_ns);
+    ingest_send(t, req->ref, INGEST_ROUTE_METRICS, 200, "text/plain; version=0.0.4; charset=utf-8",
+                NULL, t->out, (size_t)n, start_ns);
 }
 
-static void get_stages(struct ingest_thread *t, struct evhttp_request *req, uint64_t start_ns)
+static void get_stages(struct ingest_thread *t, struct hsrv_req *req, uint64_t start_ns)
 {
     /* {...pipeline members..., "ingest": {...}}: splice ingest's object into the pipeline's. */
     size_t cap = t->out_cap;
@@ -1203,40 +1183,42 @@ static void get_stages(struct ingest_thread *t, struct evhttp_request *req, uint
     }
     len += (size_t)n;
     t->out[len++] = '}';
-    ingest_send(t, req, INGEST_ROUTE_DEBUG_STAGES, 200, NULL, t->out, len, start_ns);
+    ingest_send(t, req->ref, INGEST_ROUTE_DEBUG_STAGES, 200, NULL, NULL, t->out, len, start_ns);
 }
 
 /* ---- routing --------------------------------------------------------------------------------- */
 
-static void method_not_allowed(struct ingest_thread *t,
-                               struct evhttp_request *req,
-                               int route,
-                               const char *allow,
-                               uint64_t start_ns)
+static void method_not_allowed(
+    struct ingest_thread *t, struct hsrv_req *req, int route, const char *allow, uint64_t start_ns)
 {
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
-    char reason[48];
+    char reason[48], hdr[48];
     snprintf(reason, sizeof(reason), "use %s", allow);
-    send_error(t, req, route, 405, "method not allowed", NULL, reason, start_ns);
+    snprintf(hdr, sizeof(hdr), "Allow: %s\r\n", allow);
+    struct jw w;
+    jw_init_fixed(&w, t->out, t->out_cap);
+    write_error(&w, route, "method not allowed", NULL, reason);
+    size_t len = 0;
+    if (jw_finish(&w, &len) != 0)
+        ingest_send(t, req->ref, route, 500, NULL, NULL, reply_too_large,
+                    sizeof(reply_too_large) - 1, start_ns);
+    else
+        ingest_send(t, req->ref, route, 405, NULL, hdr, w.buf, len, start_ns);
 }
 
-void ingest_http_request(struct evhttp_request *req, void *arg)
+void ingest_http_request(struct hsrv_req *req, void *arg)
 {
     struct ingest_thread *t = arg;
-    uint64_t start_ns = ingest_now_ns();
-    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
-    const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
-    const char *path = u ? evhttp_uri_get_path(u) : NULL;
-    const char *query = u ? evhttp_uri_get_query(u) : NULL;
+    uint64_t start_ns = req->start_ns;
+    const char *query = req->query;
     const char *rest = "";
     int method = 0;
-    int route = ingest_route_match(path ? path : "", &method, &rest);
+    int route = ingest_route_match(req->path, &method, &rest);
     if (route == INGEST_ROUTE_OTHER) {
         send_error(t, req, route, 404, "not found", NULL, NULL, start_ns);
         return;
     }
-    int want = method == INGEST_METHOD_POST ? EVHTTP_REQ_POST : EVHTTP_REQ_GET;
-    if ((int)cmd != want) {
+    int want = method == INGEST_METHOD_POST ? INGEST_HTTP_POST : INGEST_HTTP_GET;
+    if (req->method != want) {
         method_not_allowed(t, req, route, method == INGEST_METHOD_POST ? "POST" : "GET", start_ns);
         return;
     }

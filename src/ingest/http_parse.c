@@ -151,3 +151,311 @@ int ingest_parse_listen(const char *s, char *host, size_t host_cap, uint16_t *po
     *port = (uint16_t)v;
     return 0;
 }
+
+/* ---- HTTP/1.x request heads ------------------------------------------------------------------ */
+
+static int http_fail(struct ingest_http_head *h, int status, const char *field, const char *reason)
+{
+    h->err_status = status;
+    h->err_field = field;
+    h->err_reason = reason;
+    return NF_EINVAL;
+}
+
+/* RFC 9110 tchar. */
+static int http_tchar(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return 1;
+    if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z')
+        return 1;
+    return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+static int http_ieq(const char *a, size_t n, const char *lit)
+{
+    size_t m = strlen(lit);
+    if (n != m)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)a[i];
+        if (c >= 'A' && c <= 'Z')
+            c = (unsigned char)(c | 0x20);
+        if (c != (unsigned char)lit[i])
+            return 0;
+    }
+    return 1;
+}
+
+/* Comma-separated list value: is token lit one of its elements (case-insensitive)? */
+static int http_list_has(const char *v, size_t n, const char *lit)
+{
+    size_t i = 0;
+    while (i < n) {
+        while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
+            i++;
+        size_t s = i;
+        while (i < n && v[i] != ',')
+            i++;
+        size_t e = i;
+        while (e > s && (v[e - 1] == ' ' || v[e - 1] == '\t'))
+            e--;
+        if (e > s && http_ieq(v + s, e - s, lit))
+            return 1;
+    }
+    return 0;
+}
+
+/* The last element of a comma-separated list (trimmed), for Transfer-Encoding. */
+static void http_list_last(const char *v, size_t n, const char **out, size_t *out_len)
+{
+    size_t e = n;
+    while (e > 0 && (v[e - 1] == ' ' || v[e - 1] == '\t' || v[e - 1] == ','))
+        e--;
+    size_t s = e;
+    while (s > 0 && v[s - 1] != ',')
+        s--;
+    while (s < e && (v[s] == ' ' || v[s] == '\t'))
+        s++;
+    *out = v + s;
+    *out_len = e - s;
+}
+
+/* Finds the end of the line starting at p (bounded by end): returns the position of '\n' or NULL;
+ * *eol gets the line's content end (before an optional '\r'). */
+static const char *http_line(const char *p, const char *end, const char **eol)
+{
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    if (nl == NULL)
+        return NULL;
+    *eol = (nl > p && nl[-1] == '\r') ? nl - 1 : nl;
+    return nl;
+}
+
+int ingest_http_head_parse(const char *buf, size_t len, size_t max_head, struct ingest_http_head *h)
+{
+    memset(h, 0, sizeof(*h));
+    size_t scan = len < max_head ? len : max_head;
+    const char *p = buf, *end = buf + scan;
+    /* RFC 9112 2.2: ignore at least one empty line before the request line. */
+    while (p < end && (*p == '\r' || *p == '\n') && p - buf < 4)
+        p++;
+    const char *eol;
+    const char *nl = http_line(p, end, &eol);
+    if (nl == NULL)
+        return len >= max_head ? http_fail(h, 431, "request line", "longer than the head limit")
+                               : 0;
+    /* Method. */
+    const char *m = p;
+    while (m < eol && http_tchar((unsigned char)*m))
+        m++;
+    if (m == p || m >= eol || *m != ' ')
+        return http_fail(h, 400, "request line", "must be METHOD SP target SP HTTP/1.x");
+    size_t ml = (size_t)(m - p);
+    if (ml == 3 && memcmp(p, "GET", 3) == 0)
+        h->method = INGEST_HTTP_GET;
+    else if (ml == 4 && memcmp(p, "POST", 4) == 0)
+        h->method = INGEST_HTTP_POST;
+    else if (ml == 4 && memcmp(p, "HEAD", 4) == 0)
+        h->method = INGEST_HTTP_HEAD;
+    else
+        h->method = INGEST_HTTP_OTHER;
+    /* Target: origin-form only ("/path?query"). */
+    const char *tg = m + 1;
+    const char *te = tg;
+    while (te < eol && *te != ' ') {
+        unsigned char c = (unsigned char)*te;
+        if (c <= 0x20 || c == 0x7f)
+            return http_fail(h, 400, "request line", "control character in the target");
+        te++;
+    }
+    if (te == tg || te >= eol || *tg != '/')
+        return http_fail(h, 400, "request line", "the target must be a path starting with /");
+    const char *q = memchr(tg, '?', (size_t)(te - tg));
+    h->path = tg;
+    h->path_len = (size_t)((q ? q : te) - tg);
+    if (q != NULL) {
+        h->query = q + 1;
+        h->query_len = (size_t)(te - q - 1);
+    }
+    /* Version. */
+    const char *v = te + 1;
+    size_t vl = (size_t)(eol - v);
+    if (vl != 8 || memcmp(v, "HTTP/", 5) != 0 || v[6] != '.' || v[5] < '0' || v[5] > '9' ||
+        v[7] < '0' || v[7] > '9')
+        return http_fail(h, 400, "request line", "must end in HTTP/1.0 or HTTP/1.1");
+    if (v[5] != '1' || (v[7] != '0' && v[7] != '1'))
+        return http_fail(h, 505, "request line", "only HTTP/1.0 and HTTP/1.1 are served");
+    h->minor = (uint8_t)(v[7] - '0');
+    h->keep_alive = h->minor == 1;
+    int conn_close = 0, conn_keep = 0, has_te = 0;
+    /* Header fields. */
+    p = nl + 1;
+    for (;;) {
+        nl = http_line(p, end, &eol);
+        if (nl == NULL)
+            return len >= max_head ? http_fail(h, 431, "headers", "longer than the head limit") : 0;
+        if (eol == p) /* blank line: end of the head */
+            break;
+        if (*p == ' ' || *p == '\t')
+            return http_fail(h, 400, "headers", "obsolete line folding is not accepted");
+        const char *c = p;
+        while (c < eol && http_tchar((unsigned char)*c))
+            c++;
+        if (c == p || c >= eol || *c != ':')
+            return http_fail(h, 400, "headers", "a header line must be name: value");
+        size_t nlen = (size_t)(c - p);
+        const char *val = c + 1, *ve = eol;
+        while (val < ve && (*val == ' ' || *val == '\t'))
+            val++;
+        while (ve > val && (ve[-1] == ' ' || ve[-1] == '\t'))
+            ve--;
+        for (const char *x = val; x < ve; x++) {
+            unsigned char ch = (unsigned char)*x;
+            if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+                return http_ieq(p, nlen, "idempotency-key")
+                           ? http_fail(h, 400, "Idempotency-Key",
+                                       "must be 1 to 128 bytes of printable ASCII")
+                           : http_fail(h, 400, "headers", "control character in a header value");
+        }
+        size_t vlen = (size_t)(ve - val);
+        if (http_ieq(p, nlen, "content-length")) {
+            if (vlen == 0 || vlen > 19)
+                return http_fail(h, 400, "Content-Length", "must be a decimal byte count");
+            uint64_t n = 0;
+            for (size_t i = 0; i < vlen; i++) {
+                if (val[i] < '0' || val[i] > '9')
+                    return http_fail(h, 400, "Content-Length", "must be a decimal byte count");
+                n = n * 10u + (uint64_t)(val[i] - '0');
+            }
+            if (h->has_length && n != h->content_length)
+                return http_fail(h, 400, "Content-Length", "given twice with different values");
+            h->has_length = 1;
+            h->content_length = n;
+        } else if (http_ieq(p, nlen, "transfer-encoding")) {
+            const char *last;
+            size_t ll;
+            http_list_last(val, vlen, &last, &ll);
+            if (!http_ieq(last, ll, "chunked"))
+                return http_fail(h, 501, "Transfer-Encoding", "only chunked is supported");
+            if (vlen != ll && !http_ieq(val, vlen, "chunked"))
+                return http_fail(h, 501, "Transfer-Encoding", "only chunked is supported");
+            has_te = 1;
+        } else if (http_ieq(p, nlen, "connection")) {
+            if (http_list_has(val, vlen, "close"))
+                conn_close = 1;
+            if (http_list_has(val, vlen, "keep-alive"))
+                conn_keep = 1;
+        } else if (http_ieq(p, nlen, "expect")) {
+            if (!http_ieq(val, vlen, "100-continue"))
+                return http_fail(h, 417, "Expect", "only 100-continue is supported");
+            h->expect_continue = 1;
+        } else if (http_ieq(p, nlen, "idempotency-key")) {
+            h->idem = val;
+            h->idem_len = vlen;
+        }
+        p = nl + 1;
+    }
+    if (has_te && h->has_length)
+        return http_fail(h, 400, "Transfer-Encoding",
+                         "must not be sent together with Content-Length");
+    if (has_te && h->minor == 0)
+        return http_fail(h, 400, "Transfer-Encoding", "is not defined for HTTP/1.0");
+    h->chunked = (uint8_t)has_te;
+    if (conn_close)
+        h->keep_alive = 0;
+    else if (conn_keep)
+        h->keep_alive = 1;
+    h->head_len = (size_t)(nl + 1 - buf);
+    return 1;
+}
+
+static int http_hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = (char)(c | 0x20);
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+int ingest_http_chunked(char *buf, size_t len, size_t max_body, size_t *raw_len, size_t *body_len)
+{
+    /* Pass 1: validate and find the end without writing. */
+    const char *p = buf, *end = buf + len, *eol;
+    uint64_t total = 0;
+    for (;;) {
+        const char *nl = http_line(p, end, &eol);
+        if (nl == NULL)
+            return (size_t)(end - p) > 1024 ? NF_EINVAL : 0;
+        const char *x = p;
+        uint64_t n = 0;
+        int digits = 0;
+        for (; x < eol; x++) {
+            int d = http_hexval(*x);
+            if (d < 0)
+                break;
+            if (++digits > 15)
+                return NF_ERANGE;
+            n = (n << 4) | (uint64_t)d;
+        }
+        if (digits == 0 || (x < eol && *x != ';' && *x != ' ' && *x != '\t'))
+            return NF_EINVAL;
+        p = nl + 1;
+        if (n == 0)
+            break;
+        if (total + n > max_body)
+            return NF_ERANGE;
+        total += n;
+        if ((uint64_t)(end - p) < n)
+            return 0;
+        p += n;
+        if (p >= end)
+            return 0;
+        if (*p == '\r') {
+            if (p + 1 >= end)
+                return 0;
+            if (p[1] != '\n')
+                return NF_EINVAL;
+            p += 2;
+        } else if (*p == '\n') {
+            p++;
+        } else {
+            return NF_EINVAL;
+        }
+    }
+    /* Trailer fields until a blank line (ignored). */
+    for (;;) {
+        const char *nl = http_line(p, end, &eol);
+        if (nl == NULL)
+            return (size_t)(end - p) > 8192 ? NF_EINVAL : 0;
+        int blank = eol == p;
+        p = nl + 1;
+        if (blank)
+            break;
+    }
+    *raw_len = (size_t)(p - buf);
+    /* Pass 2: move the chunk data down, in place (the write position never passes the read). */
+    const char *r = buf;
+    char *w = buf;
+    for (;;) {
+        const char *nl = http_line(r, end, &eol);
+        uint64_t n = 0;
+        for (const char *x = r; x < eol; x++) {
+            int d = http_hexval(*x);
+            if (d < 0)
+                break;
+            n = (n << 4) | (uint64_t)d;
+        }
+        r = nl + 1;
+        if (n == 0)
+            break;
+        memmove(w, r, (size_t)n);
+        w += n;
+        r += n;
+        r += (*r == '\r') ? 2 : 1;
+    }
+    *body_len = (size_t)(w - buf);
+    return 1;
+}

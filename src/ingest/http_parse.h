@@ -37,4 +37,55 @@ int ingest_idem_key_ok(const char *s, size_t *len);
  * host[0..host_cap) and *port. 0 or NF_ECONFIG. */
 int ingest_parse_listen(const char *s, char *host, size_t host_cap, uint16_t *port);
 
+/* ---- HTTP/1.x request heads (the ingest wire, hsrv.c) ---------------------------------------- */
+
+/* Request methods the wire tells apart; every other token is INGEST_HTTP_OTHER. */
+enum ingest_http_method {
+    INGEST_HTTP_GET = 1,
+    INGEST_HTTP_POST = 2,
+    INGEST_HTTP_HEAD = 3,
+    INGEST_HTTP_OTHER = 4,
+};
+
+/* One parsed request head. Pointers point into the parsed buffer; lengths exclude terminators. */
+struct ingest_http_head {
+    size_t head_len;         /* bytes up to and including the blank line */
+    uint8_t method;          /* enum ingest_http_method */
+    uint8_t minor;           /* HTTP/1.<minor>: 0 or 1 */
+    uint8_t keep_alive;      /* the connection stays open after the answer */
+    uint8_t chunked;         /* Transfer-Encoding: chunked */
+    uint8_t has_length;      /* a Content-Length header was present */
+    uint8_t expect_continue; /* Expect: 100-continue */
+    const char *path;        /* origin-form path, without the query */
+    size_t path_len;
+    const char *query; /* after '?', or NULL */
+    size_t query_len;
+    const char *idem; /* Idempotency-Key value (trimmed), or NULL */
+    size_t idem_len;
+    uint64_t content_length;
+    /* On error: the status to answer, the field (header or "request line") and the reason. */
+    int err_status;
+    const char *err_field;
+    const char *err_reason;
+};
+
+/* ingest_http_head_parse: parses the request head at buf[0..len). Lines end in CRLF or a bare LF.
+ * Returns 1 when the head is complete (h filled), 0 when more bytes are needed (and the head so
+ * far fits in max_head), or NF_EINVAL with h->err_status (400 malformed, 431 head larger than
+ * max_head, 501 a transfer coding other than chunked, 505 a version other than HTTP/1.0 or 1.1,
+ * 417 an unknown expectation) and h->err_field / h->err_reason set. Content-Length and
+ * Transfer-Encoding together, or two different Content-Lengths, are 400 (request smuggling).
+ * Borrows buf; h's pointers point into it. */
+int ingest_http_head_parse(const char *buf,
+                           size_t len,
+                           size_t max_head,
+                           struct ingest_http_head *h);
+
+/* ingest_http_chunked: decodes a chunked body that starts at buf[0..len). Returns 1 when the
+ * whole body (last chunk and trailers) is present: *raw_len gets the bytes it spans and the
+ * decoded body is moved to buf[0..*body_len) (in place; buf is written only then). Returns 0 when
+ * more bytes are needed, NF_EINVAL for a malformed chunk, NF_ERANGE when the decoded body would
+ * exceed max_body (answer 413). Borrows buf. */
+int ingest_http_chunked(char *buf, size_t len, size_t max_body, size_t *raw_len, size_t *body_len);
+
 #endif

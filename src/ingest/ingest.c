@@ -1,6 +1,7 @@
-/* ingest: the ingest stage's threads and plumbing (routes and replies are in http_api.c). Each of
- * the N threads "ingest-<i>" owns one event_base, one evhttp on its own SO_REUSEPORT listening
- * socket (all on the same port), a fixed slab of request contexts with their preallocated timers,
+/* ingest: the ingest stage's threads and plumbing (routes and replies are in http_api.c, the HTTP
+ * wire in hsrv.c). Each of the N threads "ingest-<i>" owns one event_base, one hsrv on its own
+ * SO_REUSEPORT listening socket (all on the same port), a fixed slab of request contexts with
+ * their preallocated timers,
  * the parse scratch and reply buffer, the event on its reply ring's eventfd and its counters. The
  * controlling thread (main) creates and binds everything in ingest_start(), then only signals the
  * threads through their stop eventfd and joins them. Contexts are recycled only when answered
@@ -9,10 +10,7 @@
 #include "ingest.h"
 
 #include <errno.h>
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
-#include <event2/http.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -121,26 +119,25 @@ static void ingest_count(struct ingest_thread *t, int route, int code, uint64_t 
 }
 
 void ingest_send(struct ingest_thread *t,
-                 struct evhttp_request *req,
+                 struct hsrv_ref ref,
                  int route,
                  int code,
                  const char *ctype,
+                 const char *extra,
                  const char *body,
                  size_t len,
                  uint64_t start_ns)
 {
-    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-    if (ctype != NULL)
-        evhttp_add_header(h, "Content-Type", ctype);
+    char hdr[160];
     if (code == 503) {
-        char ra[24];
-        snprintf(ra, sizeof(ra), "%u", pipe_retry_after_s(t->in->pipe));
-        evhttp_add_header(h, "Retry-After", ra);
+        snprintf(hdr, sizeof(hdr), "Retry-After: %u\r\n%s", pipe_retry_after_s(t->in->pipe),
+                 extra ? extra : "");
+        extra = hdr;
     }
-    if (t->stopping)
-        evhttp_add_header(h, "Connection", "close");
-    evbuffer_add(evhttp_request_get_output_buffer(req), body, len);
-    evhttp_send_reply(req, code, ingest_reason(code), NULL);
+    if (hsrv_reply(ref, code, ingest_reason(code), ctype, extra, body, len, t->stopping) != 0) {
+        ingest_stat_add(&t->stats->orphaned, 1);
+        code = 499;
+    }
     ingest_count(t, route, code, start_ns);
 }
 
@@ -164,8 +161,7 @@ struct ingest_ctx *ingest_ctx_alloc(struct ingest_thread *t)
     c->n = 0;
     c->done = 0;
     c->first_id = 0;
-    c->req = NULL;
-    c->evcon = NULL;
+    c->has_ref = 0;
     ingest_stat_add(&t->stats->ctx_in_use, 1);
     return c;
 }
@@ -173,10 +169,6 @@ struct ingest_ctx *ingest_ctx_alloc(struct ingest_thread *t)
 static void ingest_ctx_put(struct ingest_ctx *c)
 {
     struct ingest_thread *t = c->t;
-    if (c->close_armed) {
-        event_del(c->close_ev);
-        c->close_armed = 0;
-    }
     memset(c->done_bits, 0, ((c->n + 63u) / 64u) * sizeof(uint64_t));
     c->busy = 0;
     c->gen++;
@@ -202,75 +194,29 @@ void ingest_ctx_maybe_recycle(struct ingest_ctx *c)
     ingest_ctx_put(c);
 }
 
-static void ingest_ctx_disarm_close(struct ingest_ctx *c)
-{
-    if (c->close_armed) {
-        event_del(c->close_ev);
-        c->close_armed = 0;
-    }
-}
-
 static void ingest_ctx_orphan(struct ingest_ctx *c)
 {
-    c->req = NULL;
-    c->evcon = NULL;
+    c->has_ref = 0;
     c->orphaned = 1;
     c->replied = 1;
     evtimer_del(c->timer);
-    ingest_ctx_disarm_close(c);
     ingest_stat_add(&c->t->stats->orphaned, 1);
     ingest_count(c->t, c->route, 499, c->start_ns);
     ingest_ctx_maybe_recycle(c);
 }
 
-/* EV_CLOSED on a held request's socket: the client hung up while we wait (evhttp itself stops
- * reading once a request is complete, so it would only notice when the answer fails to write).
- * Freeing the connection frees the request queued on it. A client that half-closes its side
- * while still waiting for the answer is treated as gone too. */
-static void ingest_peer_closed(evutil_socket_t fd, short what, void *arg)
+/* hsrv's on_gone: the client of a held request hung up (EOF or a reset while we wait). */
+void ingest_http_gone(void *cookie, void *arg)
 {
-    (void)fd;
-    (void)what;
-    struct ingest_ctx *c = arg;
-    c->close_armed = 0;
-    if (!c->busy || c->replied || c->evcon == NULL)
-        return;
-    struct evhttp_connection *evcon = c->evcon;
-    evhttp_connection_set_closecb(evcon, NULL, NULL);
-    evhttp_connection_free(evcon);
-    ingest_ctx_orphan(c);
-}
-
-/* The client went away while its request was held. libevent calls this from
- * evhttp_connection_free: after a client EOF the request has been detached from the connection
- * (evcon NULL) and is ours to free; when the server itself frees the connection (evhttp_free) the
- * request is still attached and libevent frees it. */
-static void ingest_conn_closed(struct evhttp_connection *evcon, void *arg)
-{
-    struct ingest_ctx *c = arg;
-    if (!c->busy || c->replied || c->evcon != evcon)
-        return;
-    if (c->req != NULL && evhttp_request_get_connection(c->req) == NULL)
-        evhttp_request_free(c->req);
-    ingest_ctx_orphan(c);
+    (void)arg;
+    struct ingest_ctx *c = cookie;
+    if (c->busy && !c->replied && c->has_ref)
+        ingest_ctx_orphan(c);
 }
 
 void ingest_ctx_arm(struct ingest_ctx *c)
 {
-    c->evcon = evhttp_request_get_connection(c->req);
-    if (c->evcon != NULL) {
-        evhttp_connection_set_closecb(c->evcon, ingest_conn_closed, c);
-        /* Long waits also watch for the client hanging up; a plain 202 is held only for the
-         * group commit, and a dead client then just fails the write. */
-        if (c->wait_level != 0 && c->t->early_close) {
-            struct bufferevent *bev = evhttp_connection_get_bufferevent(c->evcon);
-            evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
-            if (fd != -1 &&
-                event_assign(c->close_ev, c->t->base, fd, EV_CLOSED, ingest_peer_closed, c) == 0 &&
-                event_add(c->close_ev, NULL) == 0)
-                c->close_armed = 1;
-        }
-    }
+    hsrv_hold(c->ref, c);
     uint64_t ms = c->t->in->wait_timeout_ms;
     struct timeval tv = {(time_t)(ms / 1000u), (suseconds_t)((ms % 1000u) * 1000u)};
     evtimer_add(c->timer, &tv);
@@ -280,15 +226,11 @@ void ingest_ctx_send(struct ingest_ctx *c, int code, const char *body, size_t le
 {
     if (c->replied)
         return;
-    if (c->evcon != NULL)
-        evhttp_connection_set_closecb(c->evcon, NULL, NULL);
-    if (c->req != NULL)
-        ingest_send(c->t, c->req, c->route, code, NULL, body, len, c->start_ns);
-    c->req = NULL;
-    c->evcon = NULL;
+    if (c->has_ref)
+        ingest_send(c->t, c->ref, c->route, code, NULL, NULL, body, len, c->start_ns);
+    c->has_ref = 0;
     c->replied = 1;
     evtimer_del(c->timer);
-    ingest_ctx_disarm_close(c);
     ingest_ctx_maybe_recycle(c);
 }
 
@@ -356,11 +298,8 @@ static void ingest_stop_cb(evutil_socket_t fd, short what, void *arg)
     if (t->stopping)
         return;
     t->stopping = 1;
-    if (t->bound != NULL) {
-        evhttp_del_accept_socket(t->http, t->bound); /* closes the listening socket */
-        t->bound = NULL;
-        t->listen_fd = -1;
-    }
+    hsrv_stop_accepting(t->srv); /* closes the listening socket */
+    t->listen_fd = -1;
     if (t->nfree == t->nctx) {
         struct timeval tv = {0, INGEST_FLUSH_MS * 1000};
         event_base_loopexit(t->base, &tv);
@@ -399,10 +338,10 @@ static void *ingest_thread_main(void *arg)
     log_set_thread(name);
     t->tick_last_ns = ingest_now_ns();
     event_base_dispatch(t->base);
-    /* Owner thread frees the evhttp: closes the listener (if still open) and every connection. */
-    evhttp_free(t->http);
-    t->http = NULL;
-    t->bound = NULL;
+    /* Owner thread frees the wire: closes the listener (if still open) and every connection. */
+    hsrv_free(t->srv);
+    t->srv = NULL;
+    t->listen_fd = -1;
     return NULL;
 }
 
@@ -477,6 +416,14 @@ struct ingest *ingest_new(const struct cfg *cfg, struct nf_pipe *p, int *err)
                (unsigned)cfg->max_batch_request, (unsigned)cfg->memo_max_bytes);
         goto fail;
     }
+    if (cfg->max_connections < 16 || cfg->max_connections > (1u << 20) || cfg->large_bodies < 1 ||
+        cfg->large_bodies > 65536) {
+        NF_LOG(NF_LOG_ERROR, "ingest",
+               "bad connection limits max_connections=%llu (16..1048576) large_bodies=%llu "
+               "(1..65536)",
+               (unsigned long long)cfg->max_connections, (unsigned long long)cfg->large_bodies);
+        goto fail;
+    }
     in->nthreads = (unsigned)cfg->ingest_threads;
     in->max_items = (uint32_t)cfg->max_batch_request;
     in->memo_max = (size_t)cfg->memo_max_bytes;
@@ -520,9 +467,6 @@ static void ingest_thread_release(struct ingest_thread *t)
         for (uint32_t i = 0; i < t->nctx; i++) {
             if (t->ctxs[i].timer != NULL)
                 event_free(t->ctxs[i].timer);
-            if (t->ctxs[i].close_armed)
-                event_del(t->ctxs[i].close_ev);
-            free(t->ctxs[i].close_ev);
         }
     }
     free(t->ctxs);
@@ -538,9 +482,11 @@ static void ingest_thread_release(struct ingest_thread *t)
     if (t->flush_ev != NULL)
         event_free(t->flush_ev);
     t->reply_ev = t->stop_ev = t->tick_ev = t->grace_ev = t->flush_ev = NULL;
-    if (t->http != NULL)
-        evhttp_free(t->http);
-    t->http = NULL;
+    if (t->srv != NULL) {
+        hsrv_free(t->srv); /* closes the listening socket it owns */
+        t->srv = NULL;
+        t->listen_fd = -1;
+    }
     if (t->base != NULL)
         event_base_free(t->base);
     t->base = NULL;
@@ -610,26 +556,24 @@ static int ingest_thread_setup(struct ingest *in, struct ingest_thread *t)
      * request callback of the same loop pass, so one WAL wake covers all of them. */
     if (event_base_priority_init(t->base, 3) != 0)
         return NF_ENOMEM;
-    t->early_close = (event_base_get_features(t->base) & EV_FEATURE_EARLY_CLOSE) != 0;
-    t->http = evhttp_new(t->base);
-    if (t->http == NULL)
-        return NF_ENOMEM;
-    evhttp_set_gencb(t->http, ingest_http_request, t);
-    evhttp_set_allowed_methods(t->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
-                                            EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-                                            EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
-    evhttp_set_max_body_size(t->http, (ev_ssize_t)cfg->max_body_bytes);
-    evhttp_set_max_headers_size(t->http, 16384);
-    evhttp_set_default_content_type(t->http, "application/json");
-    /* Idle keep-alive connections are closed by libevent after this; held requests are answered
-     * well before it by their own wait timer. */
-    evhttp_set_timeout(t->http, (int)(in->wait_timeout_ms / 1000u) + 60);
     int rc = ingest_listen_socket(in, &t->listen_fd);
     if (rc != 0)
         return rc;
-    t->bound = evhttp_accept_socket_with_handle(t->http, t->listen_fd);
-    if (t->bound == NULL)
-        return NF_EIO;
+    /* Idle keep-alive connections are closed after wait_timeout + 60 s; held requests are
+     * answered well before it by their own wait timer. */
+    struct hsrv_opts ho = {
+        .max_conns = (uint32_t)cfg->max_connections,
+        .big_bufs = (uint32_t)cfg->large_bodies,
+        .max_head = 16384,
+        .max_body = (size_t)cfg->max_body_bytes,
+        .idle_ms = in->wait_timeout_ms + 60000u,
+        .on_request = ingest_http_request,
+        .on_gone = ingest_http_gone,
+        .arg = t,
+    };
+    t->srv = hsrv_new(t->base, t->listen_fd, &ho, &rc);
+    if (t->srv == NULL)
+        return rc;
     t->reply_ev = event_new(t->base, t->reply->efd, EV_READ | EV_PERSIST, ingest_reply_cb, t);
     t->stop_ev = event_new(t->base, t->stop_fd, EV_READ | EV_PERSIST, ingest_stop_cb, t);
     t->tick_ev = event_new(t->base, -1, EV_PERSIST, ingest_tick_cb, t);
@@ -649,8 +593,7 @@ static int ingest_thread_setup(struct ingest *in, struct ingest_thread *t)
         c->gen = 1;
         c->done_bits = &t->bits[(size_t)i * t->bits_words];
         c->timer = evtimer_new(t->base, ingest_timer_cb, c);
-        c->close_ev = calloc(1, event_get_struct_event_size());
-        if (c->timer == NULL || c->close_ev == NULL)
+        if (c->timer == NULL)
             return NF_ENOMEM;
         /* LIFO free stack: hand out low indexes first (warm cache lines). */
         t->free_stack[i] = t->nctx - 1 - i;

@@ -6,12 +6,12 @@
 #define NF_INGEST_INT_H
 
 #include <event2/event.h>
-#include <event2/http.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hsrv.h"
 #include "ingest.h"
 #include "job.h"
 #include "jtok.h"
@@ -98,11 +98,9 @@ struct ingest_ctx {
     uint32_t done;         /* jobs that reached the wait level (each counted once) */
     uint64_t first_id;
     uint64_t start_ns;
-    struct evhttp_request *req;      /* NULL once answered or orphaned */
-    struct evhttp_connection *evcon; /* req's connection (for the close callback) */
-    struct event *timer;             /* wait timeout, preallocated */
-    struct event *close_ev;          /* EV_CLOSED on the client socket (storage preallocated) */
-    uint8_t close_armed;
+    struct hsrv_ref ref; /* the request to answer (hsrv_reply refuses it once stale) */
+    uint8_t has_ref;     /* cleared once answered or orphaned */
+    struct event *timer; /* wait timeout, preallocated */
     uint64_t *done_bits; /* n bits: job counted */
     struct pipe_accept acc;
 };
@@ -115,10 +113,8 @@ struct ingest_thread {
     int stop_fd; /* eventfd: ingest_stop -> thread */
     int listen_fd;
     uint8_t stopping;
-    uint8_t early_close; /* the backend reports peer close (EV_FEATURE_EARLY_CLOSE) */
     struct event_base *base;
-    struct evhttp *http;
-    struct evhttp_bound_socket *bound;
+    struct hsrv *srv; /* the HTTP wire: listener and connections */
     struct event *reply_ev;
     struct event *stop_ev;
     struct event *tick_ev; /* 1 s: requests/s */
@@ -174,13 +170,15 @@ void ingest_ctx_arm(struct ingest_ctx *c);
 void ingest_ctx_maybe_recycle(struct ingest_ctx *c);
 /* ingest_ctx_free_unused: gives back a context that never went to the pipeline. */
 void ingest_ctx_free_unused(struct ingest_ctx *c);
-/* ingest_send: sends out[0..len) with code to req (content type JSON unless ctype given) and
- * counts it under route; start_ns is when the request arrived. Takes req. */
+/* ingest_send: answers the request ref with code and out[0..len) (content type JSON unless ctype
+ * given; extra header lines, or NULL) and counts it under route; start_ns is when the request
+ * arrived. A stale ref (client gone) is counted and dropped. */
 void ingest_send(struct ingest_thread *t,
-                 struct evhttp_request *req,
+                 struct hsrv_ref ref,
                  int route,
                  int code,
                  const char *ctype,
+                 const char *extra,
                  const char *body,
                  size_t len,
                  uint64_t start_ns);
@@ -194,7 +192,9 @@ int ingest_stages_json(struct ingest *in, char *out, size_t cap);
 void ingest_parse_observe(struct ingest_thread *t, uint64_t ns, size_t items);
 
 /* http_api.c entry points (owner thread). */
-void ingest_http_request(struct evhttp_request *req, void *arg);
+void ingest_http_request(struct hsrv_req *req, void *arg);
+/* ingest_http_gone: hsrv's on_gone: the client of a held request went away (cookie: the ctx). */
+void ingest_http_gone(void *cookie, void *arg);
 void ingest_http_accepted(struct ingest_thread *t, struct pipe_accept *a);
 void ingest_http_job(struct ingest_thread *t, struct job *j);
 void ingest_http_timeout(struct ingest_ctx *c);

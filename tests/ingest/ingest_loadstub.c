@@ -66,6 +66,8 @@ int main(int argc, char **argv)
     cfg.max_body_bytes = 4u << 20;
     cfg.queue_capacity = 1u << 16;
     cfg.wait_timeout_ms = 30000;
+    cfg.max_connections = 8192;
+    cfg.large_bodies = 256;
     int err = 0;
     struct ingest *in = ingest_new(&cfg, &stub, &err);
     if (in == NULL || ingest_start(in) != 0) {

@@ -5,13 +5,16 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <jansson.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base58.h"
 #include "cfg.h"
@@ -766,6 +769,204 @@ static void test_stop_answers(struct ingest *in)
     ingest_stop(in); /* idempotent */
 }
 
+/* ---- the wire itself (hsrv.c), over raw sockets ---------------------------------------------- */
+
+static int raw_connect(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    sa.sin_addr.s_addr = htonl(0x7f000001);
+    if (fd == -1 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        if (fd != -1)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int raw_send(int fd, const char *b, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = send(fd, b, n, MSG_NOSIGNAL);
+        if (w <= 0)
+            return -1;
+        b += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Reads until the peer closes (returns 1) or `until` appears in what was read, or 5 s pass
+ * (returns 0). out is NUL-terminated; *len is its length. */
+static int raw_read(int fd, char *out, size_t cap, size_t *len, const char *until)
+{
+    *len = 0;
+    out[0] = '\0';
+    for (int spins = 0; spins < 50; spins++) {
+        struct pollfd pf = {fd, POLLIN, 0};
+        if (poll(&pf, 1, 100) <= 0)
+            continue;
+        ssize_t n = recv(fd, out + *len, cap - 1 - *len, 0);
+        if (n <= 0)
+            return 1;
+        *len += (size_t)n;
+        out[*len] = '\0';
+        if (until != NULL && strstr(out, until) != NULL)
+            return 0;
+        spins = 0;
+    }
+    return 0;
+}
+
+/* Sends req on a new connection and reads the whole answer stream until the server closes. */
+static int raw_exchange(const char *req, size_t n, char *out, size_t cap, size_t *len)
+{
+    int fd = raw_connect();
+    if (fd == -1)
+        return -1;
+    int closed = raw_send(fd, req, n) == 0 ? raw_read(fd, out, cap, len, NULL) : -1;
+    close(fd);
+    return closed;
+}
+
+static int count_of(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = strstr(hay, needle); p != NULL; p = strstr(p + 1, needle))
+        n++;
+    return n;
+}
+
+/* The JSON body after the last head in out. */
+static json_t *last_json(const char *out)
+{
+    const char *b = NULL;
+    for (const char *p = strstr(out, "\r\n\r\n"); p != NULL; p = strstr(p + 4, "\r\n\r\n"))
+        b = p + 4;
+    return b ? json_loads(b, JSON_DISABLE_EOF_CHECK, NULL) : NULL;
+}
+
+static void expect_refusal(const char *req, const char *status, const char *field)
+{
+    static char out[65536];
+    size_t len = 0;
+    CHECK_EQ_INT(raw_exchange(req, strlen(req), out, sizeof(out), &len), 1);
+    CHECK(strncmp(out, status, strlen(status)) == 0);
+    CHECK(strstr(out, "Connection: close\r\n") != NULL);
+    json_t *j = last_json(out);
+    CHECK(j != NULL);
+    if (field != NULL)
+        CHECK_EQ_STR(jstr(j, "field"), field);
+    CHECK(jstr(j, "reason") != NULL || field == NULL);
+    json_decref(j);
+}
+
+static void test_wire(void)
+{
+    static char req[65536], out[65536];
+    size_t len = 0;
+    const char *body = "{\"receiver_id\":\"queued.near\",\"amount\":\"1\"}";
+    size_t bl = strlen(body);
+
+    /* Pipelining: three requests in one write are answered in order on one connection; the
+     * last asks to close and the server closes after it. */
+    int n = snprintf(req, sizeof(req),
+                     "POST /v1/transfers HTTP/1.1\r\nHost: t\r\nContent-Length: %zu\r\n\r\n%s"
+                     "POST /v1/transfers?wait=executed HTTP/1.1\r\nContent-Length: %zu\r\n\r\n%s"
+                     "GET /health HTTP/1.1\r\nConnection: close\r\n\r\n",
+                     bl, body, bl, body);
+    CHECK_EQ_INT(raw_exchange(req, (size_t)n, out, sizeof(out), &len), 1);
+    const char *a1 = strstr(out, "HTTP/1.1 202 ");
+    const char *a2 = a1 ? strstr(a1 + 1, "HTTP/1.1 202 ") : NULL;
+    const char *a3 = a2 ? strstr(a2 + 1, "HTTP/1.1 200 ") : NULL;
+    CHECK(a1 == out && a2 != NULL && a3 != NULL);
+    CHECK_EQ_INT(count_of(out, "HTTP/1.1 "), 3);
+    CHECK(a3 && strstr(a3, "Connection: close\r\n") != NULL);
+    CHECK(strstr(out, "Date: ") != NULL);
+
+    /* Chunked body, with a chunk extension and a trailer. */
+    n = snprintf(req, sizeof(req),
+                 "POST /v1/transfers HTTP/1.1\r\nTransfer-Encoding: chunked\r\nConnection: "
+                 "close\r\n\r\n5;x=y\r\n%.5s\r\n%zx\r\n%s\r\n0\r\nX-Trailer: 1\r\n\r\n",
+                 body, bl - 5, body + 5);
+    CHECK_EQ_INT(raw_exchange(req, (size_t)n, out, sizeof(out), &len), 1);
+    CHECK(strncmp(out, "HTTP/1.1 202 ", 13) == 0);
+    json_t *j = last_json(out);
+    CHECK(is_decimal(jstr(j, "id")));
+    json_decref(j);
+
+    /* Expect: 100-continue: the interim answer comes before the body is sent. */
+    int fd = raw_connect();
+    CHECK(fd != -1);
+    n = snprintf(req, sizeof(req),
+                 "POST /v1/transfers HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: "
+                 "%zu\r\nConnection: close\r\n\r\n",
+                 bl);
+    CHECK_EQ_INT(raw_send(fd, req, (size_t)n), 0);
+    CHECK_EQ_INT(raw_read(fd, out, sizeof(out), &len, "\r\n\r\n"), 0);
+    CHECK_EQ_STR(out, "HTTP/1.1 100 Continue\r\n\r\n");
+    CHECK_EQ_INT(raw_send(fd, body, bl), 0);
+    CHECK_EQ_INT(raw_read(fd, out, sizeof(out), &len, NULL), 1);
+    CHECK(strncmp(out, "HTTP/1.1 202 ", 13) == 0);
+    close(fd);
+
+    /* HTTP/1.0: closed after the answer unless keep-alive is asked for. */
+    const char *h10 = "GET /health HTTP/1.0\r\n\r\n";
+    CHECK_EQ_INT(raw_exchange(h10, strlen(h10), out, sizeof(out), &len), 1);
+    CHECK(strncmp(out, "HTTP/1.1 200 ", 13) == 0);
+    CHECK(strstr(out, "Connection: close\r\n") != NULL);
+    fd = raw_connect();
+    const char *ka = "GET /health HTTP/1.0\r\nConnection: keep-alive\r\n\r\n";
+    CHECK_EQ_INT(raw_send(fd, ka, strlen(ka)), 0);
+    CHECK_EQ_INT(raw_read(fd, out, sizeof(out), &len, "}"), 0);
+    CHECK(strstr(out, "Connection: keep-alive\r\n") != NULL);
+    CHECK_EQ_INT(raw_send(fd, h10, strlen(h10)), 0); /* same connection, still open */
+    CHECK_EQ_INT(raw_read(fd, out, sizeof(out), &len, NULL), 1);
+    CHECK(strncmp(out, "HTTP/1.1 200 ", 13) == 0);
+    close(fd);
+
+    /* HEAD gets the head of the 405 (with Allow) and no body. */
+    const char *head = "HEAD /health HTTP/1.1\r\nConnection: close\r\n\r\n";
+    CHECK_EQ_INT(raw_exchange(head, strlen(head), out, sizeof(out), &len), 1);
+    CHECK(strncmp(out, "HTTP/1.1 405 ", 13) == 0);
+    CHECK(strstr(out, "Allow: GET\r\n") != NULL);
+    CHECK(len >= 4 && strcmp(out + len - 4, "\r\n\r\n") == 0);
+
+    /* Refusals: status, the field named in the JSON body, and the connection closed. */
+    expect_refusal("BLAH\r\n\r\n", "HTTP/1.1 400 ", "request line");
+    expect_refusal("GET http://x/health HTTP/1.1\r\n\r\n", "HTTP/1.1 400 ", "request line");
+    expect_refusal("GET /health HTTP/2.0\r\n\r\n", "HTTP/1.1 505 ", "request line");
+    expect_refusal("POST /v1/transfers HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: "
+                   "chunked\r\n\r\n",
+                   "HTTP/1.1 400 ", "Transfer-Encoding");
+    expect_refusal("POST /v1/transfers HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
+                   "HTTP/1.1 501 ", "Transfer-Encoding");
+    expect_refusal("POST /v1/transfers HTTP/1.1\r\nContent-Length: 1x\r\n\r\n", "HTTP/1.1 400 ",
+                   "Content-Length");
+    expect_refusal("POST /v1/transfers HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+                   "HTTP/1.1 400 ", "Content-Length");
+    expect_refusal("POST /v1/transfers HTTP/1.1\r\nExpect: later\r\n\r\n", "HTTP/1.1 417 ",
+                   "Expect");
+    expect_refusal("POST /v1/transfers HTTP/1.1\r\nContent-Length: 2000000\r\n\r\n",
+                   "HTTP/1.1 413 ", "body");
+    expect_refusal("POST /v1/transfers HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+                   "HTTP/1.1 400 ", "Transfer-Encoding");
+    expect_refusal("GET /health HTTP/1.1\r\nX: a\r\n folded\r\n\r\n", "HTTP/1.1 400 ", "headers");
+    /* A head over 16 KiB. */
+    n = snprintf(req, sizeof(req), "GET /health HTTP/1.1\r\nX-Big: ");
+    memset(req + n, 'a', 20000);
+    memcpy(req + n + 20000, "\r\n\r\n", 5);
+    expect_refusal(req, "HTTP/1.1 431 ", "headers");
+
+    /* A chunked body over max_body_bytes (1 MiB here) is 413 once the sum passes it. */
+    n = snprintf(req, sizeof(req),
+                 "POST /v1/transfers HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n200000\r\n");
+    expect_refusal(req, "HTTP/1.1 413 ", "body");
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -784,6 +985,8 @@ int main(void)
     cfg.max_body_bytes = 1u << 20;
     cfg.queue_capacity = 0; /* the minimum: 64 contexts per thread */
     cfg.wait_timeout_ms = STUB_WAIT_MS;
+    cfg.max_connections = 256;
+    cfg.large_bodies = 2;
 
     /* Bad settings are refused with NF_ECONFIG. */
     int err = 0;
@@ -810,6 +1013,7 @@ int main(void)
     test_native_single();
     test_native_wait();
     test_native_batch();
+    test_wire();
     test_native_errors();
     test_idempotency();
     test_send_ft();
