@@ -1,0 +1,90 @@
+/* fuzz_http_head: the ingest wire's request-head parser and chunked-body decoder
+ * (src/ingest/http_parse.c). The input is a raw request stream. Properties: no crash or
+ * over-read; a complete head's pointers lie inside the head and its path starts with '/'; a
+ * complete head parses the same from exactly its own bytes (trailing bytes never change it);
+ * refusals carry a status, a field and a reason; a decoded chunked body is no longer than its raw
+ * form nor than max_body, and decodes the same from exactly its raw bytes. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ingest/http_parse.h"
+#include "nf_err.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define FUZZ_MAX_HEAD 1024
+#define FUZZ_MAX_BODY 4096
+
+static int inside(const char *p, size_t n, const char *lo, size_t len)
+{
+    return p >= lo && p + n <= lo + len;
+}
+
+static void check_chunked(const uint8_t *data, size_t size)
+{
+    char *a = malloc(size ? size : 1);
+    if (a == NULL)
+        return;
+    memcpy(a, data, size);
+    size_t raw = 0, body = 0;
+    int rc = ingest_http_chunked(a, size, FUZZ_MAX_BODY, &raw, &body);
+    if (rc != 0 && rc != 1 && rc != NF_EINVAL && rc != NF_ERANGE)
+        abort();
+    if (rc == 1) {
+        if (raw > size || body > raw || body > FUZZ_MAX_BODY)
+            abort();
+        char *b = malloc(raw ? raw : 1);
+        if (b == NULL) {
+            free(a);
+            return;
+        }
+        memcpy(b, data, raw);
+        size_t raw2 = 0, body2 = 0;
+        if (ingest_http_chunked(b, raw, FUZZ_MAX_BODY, &raw2, &body2) != 1 || raw2 != raw ||
+            body2 != body || memcmp(a, b, body) != 0)
+            abort();
+        free(b);
+    }
+    free(a);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    const char *buf = (const char *)data;
+    struct ingest_http_head h;
+    int rc = ingest_http_head_parse(buf, size, FUZZ_MAX_HEAD, &h);
+    if (rc == 0) {
+        if (size >= FUZZ_MAX_HEAD)
+            abort();
+    } else if (rc == 1) {
+        if (h.head_len > size || h.head_len > FUZZ_MAX_HEAD)
+            abort();
+        if (h.method < INGEST_HTTP_GET || h.method > INGEST_HTTP_OTHER || h.minor > 1)
+            abort();
+        if (!inside(h.path, h.path_len, buf, h.head_len) || h.path_len == 0 || h.path[0] != '/')
+            abort();
+        if (h.query != NULL && !inside(h.query, h.query_len, buf, h.head_len))
+            abort();
+        if (h.idem != NULL && !inside(h.idem, h.idem_len, buf, h.head_len))
+            abort();
+        if (h.chunked && h.has_length)
+            abort();
+        struct ingest_http_head h2;
+        if (ingest_http_head_parse(buf, h.head_len, FUZZ_MAX_HEAD, &h2) != 1 ||
+            h2.head_len != h.head_len || h2.content_length != h.content_length ||
+            h2.keep_alive != h.keep_alive || h2.chunked != h.chunked)
+            abort();
+        if (h.chunked)
+            check_chunked(data + h.head_len, size - h.head_len);
+    } else if (rc == NF_EINVAL) {
+        int st = h.err_status;
+        if ((st != 400 && st != 417 && st != 431 && st != 501 && st != 505) ||
+            h.err_field == NULL || h.err_reason == NULL)
+            abort();
+    } else {
+        abort();
+    }
+    check_chunked(data, size);
+    return 0;
+}
