@@ -4,19 +4,26 @@
  *  - _mpsc: any producer thread, one consumer thread (ck_ring_enqueue_mpmc / dequeue_mpmc).
  * Wake protocol (memcached/Valkey style): the consumer reads (clears) its eventfd BEFORE draining,
  * so an item pushed after the drain started always causes another wake-up; the producer calls
- * nf_ring_wake() once per burst, never skipping it because the ring "looked non-empty".
+ * nf_ring_wake() once per burst, never skipping it because the ring "looked non-empty". A wake
+ * already pending (written and not yet cleared by the consumer) is not written again: the
+ * producer swaps wake_pending to 1 and writes the eventfd only when it was 0; the consumer, in
+ * nf_ring_clear, reads the eventfd and then swaps wake_pending back to 0 (in that order; both
+ * swaps acq_rel, so every push before a skipped wake is visible to the drain that follows).
+ * Producers under load then pay one syscall per consumer wake-up, not one per burst.
  * ThreadSanitizer cannot see ck_pr's fences, so the hand-off is annotated here. */
 #ifndef NF_RING_H
 #define NF_RING_H
 
 #include <ck_ring.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 struct nf_ring {
     struct ck_ring ring;
     struct ck_ring_buffer *slots; /* size entries, size a power of two; holds size-1 items */
     unsigned size;
-    int efd; /* eventfd (EFD_NONBLOCK); consumer's wake-up */
+    int efd;                  /* eventfd (EFD_NONBLOCK); consumer's wake-up */
+    _Atomic int wake_pending; /* 1: the eventfd was written and not yet cleared */
 };
 
 /* nf_ring_init: size must be a power of two >= 4. Start-up only (allocates). 0 or NF_ECONFIG /

@@ -7,7 +7,8 @@
 # hits all three alike; after each nearftd slice the pipeline is drained before the next slice.
 # Prints `name=value unit` lines, the ratios (goal >= 0.70) and a plot in perf/out/.
 # Usage: perf/ingest_ceiling.sh [rounds=5] [slice_seconds=3] [connections=64] [wrk_threads=1]
-#        env: NF_BUILD, NF_NO_BUILD=1, INGEST_THREADS (nearftd and ceiling threads, default 2)
+#        env: NF_BUILD, NF_NO_BUILD=1, INGEST_THREADS (nearftd and ceiling threads, default 2),
+#             NEARFTD_FLAGS (extra flags for both nearftd instances)
 source "$(dirname "$0")/lib.sh"
 rounds=${1:-5}
 secs=${2:-3}
@@ -22,8 +23,9 @@ cport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); p
 "$CEILING" --listen 127.0.0.1:$cport --threads "$ithreads" >"$NF_TMP/ceiling.log" 2>&1 &
 NF_PIDS+=($!)
 nf_start_sim --block-ms 100 --keys 16 --chunk-gas 10000P --chunk-tx-gas 10000P --max-prepaid-gas 1P
+# shellcheck disable=SC2206
 common=(--ingest-threads "$ithreads" --inflight-per-key 32 --batch-linger-ms 5
-    --max-tx-gas 1000000000000000)
+    --max-tx-gas 1000000000000000 ${NEARFTD_FLAGS:-})
 nf_start_daemon "${common[@]}" --fsync always
 aport=$D_PORT
 nf_start_daemon "${common[@]}" --fsync off

@@ -76,8 +76,9 @@ static const struct opt opts[] = {
      "WAL durability: always (group commit fsync) or off (tests only)"},
     {"wal_segment_bytes", T_U64, OFF(wal_segment_bytes), MiB, 4 * GiB, "67108864", 0, NULL,
      "WAL segment size in bytes"},
-    {"wal_group_commit_us", T_U64, OFF(wal_group_commit_us), 0, 1000000, "1000", 0, NULL,
-     "longest wait to group WAL appends into one fsync (microseconds)"},
+    {"wal_group_commit_us", T_U64, OFF(wal_group_commit_us), 0, 1000000, "0", 0, NULL,
+     "extra wait to grow a WAL group before its fsync (us); 0: appends that arrive during "
+     "an fsync form the next group"},
     {"retention_hours", T_U64, OFF(retention_hours), 0, 100000, "168", 0, NULL,
      "keep settled transfers (status, idempotency) this long"},
     {"compact_interval_ms", T_U64, OFF(compact_interval_ms), 100, 86400000, "60000", 0, NULL,

@@ -385,8 +385,9 @@ static void accept_pre(struct wal_batch *wb)
         off += len;
         a->new_jobs++;
     }
-    p->arena_head += need;
-    a->arena_bytes += need;
+    /* Reserve only what was written: frames are ~100-200 bytes, the check above is worst case. */
+    p->arena_head += off;
+    a->arena_bytes += off;
     wb->data = base;
     wb->len = off;
 }

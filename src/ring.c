@@ -20,6 +20,7 @@ int nf_ring_init(struct nf_ring *r, unsigned size)
     if (r->slots == NULL)
         return NF_ENOMEM;
     ck_ring_init(&r->ring, size);
+    atomic_store_explicit(&r->wake_pending, 0, memory_order_relaxed);
     if (!ck_ring_valid(&r->ring)) {
         free(r->slots);
         r->slots = NULL;
@@ -79,6 +80,9 @@ void *nf_ring_pop_mpsc(struct nf_ring *r)
 
 void nf_ring_wake(struct nf_ring *r)
 {
+    /* acq_rel: releases this producer's pushes to the consumer's clear (which acquires). */
+    if (atomic_exchange_explicit(&r->wake_pending, 1, memory_order_acq_rel) != 0)
+        return; /* a wake is already on its way; the consumer's drain will see our pushes */
     uint64_t one = 1;
     /* EAGAIN means the counter is saturated: the consumer is already due to wake. */
     while (write(r->efd, &one, sizeof(one)) == -1 && errno == EINTR)
@@ -88,8 +92,14 @@ void nf_ring_wake(struct nf_ring *r)
 void nf_ring_clear(struct nf_ring *r)
 {
     uint64_t v;
+    /* Read the eventfd first, then re-arm: a producer that sets wake_pending after the swap
+     * writes the eventfd after our read, so its wake is never swallowed by it. (The other order
+     * loses wakes: a write landing between the swap and the read is consumed while
+     * wake_pending stays 1, and every later wake is skipped.) acq_rel: acquires the pushes of
+     * every producer whose wake was skipped since the last clear. */
     while (read(r->efd, &v, sizeof(v)) == -1 && errno == EINTR)
         ;
+    atomic_exchange_explicit(&r->wake_pending, 0, memory_order_acq_rel);
 }
 
 unsigned nf_ring_count(const struct nf_ring *r)

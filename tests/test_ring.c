@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "nf_err.h"
 #include "nf_ring.h"
@@ -117,6 +118,16 @@ static void test_wake_protocol(void)
     nf_ring_clear(&r);
     CHECK(!readable(&r, 0));
     CHECK(nf_ring_pop_spsc(&r) == NULL);
+    /* A wake already pending is not written again: two wakes before a clear write once. */
+    nf_ring_wake(&r);
+    nf_ring_wake(&r);
+    uint64_t cnt = 0;
+    CHECK(read(r.efd, &cnt, sizeof(cnt)) == (ssize_t)sizeof(cnt));
+    CHECK_EQ_INT(cnt, 1);
+    nf_ring_clear(&r); /* re-arms: the next wake writes */
+    nf_ring_wake(&r);
+    CHECK(readable(&r, 0));
+    nf_ring_clear(&r);
     /* clear on an eventfd that is already 0 does not block (EFD_NONBLOCK). */
     nf_ring_clear(&r);
     CHECK(!readable(&r, 0));

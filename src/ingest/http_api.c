@@ -775,12 +775,16 @@ void ingest_http_accepted(struct ingest_thread *t, struct pipe_accept *a)
     struct ingest_ctx *c = a->cookie;
     c->lent = 0;
     if (a->status != 0) {
+        /* NF_EFULL: the log's accept buffer is full for now (back-pressure, not a failure). */
+        int busy = a->status == NF_EFULL;
         c->accept_failed = 1;
-        ingest_stat_add(&t->stats->rejected_io, 1);
+        ingest_stat_add(busy ? &t->stats->rejected_full : &t->stats->rejected_io, 1);
         if (!c->replied) {
             struct jw w;
             jw_init_fixed(&w, t->out, t->out_cap);
-            write_overloaded(t, &w, c->route, "the transfers could not be made durable");
+            write_overloaded(t, &w, c->route,
+                             busy ? "the durable log is busy"
+                                  : "the transfers could not be made durable");
             ctx_send_jw(c, 503, &w);
         } else {
             ingest_ctx_maybe_recycle(c);
