@@ -905,6 +905,87 @@ static void test_ft_args(void)
     CHECK_EQ_INT(near_json_escape("", 0, out, 0), 0);
 }
 
+/* The escaping rules written out byte by byte (the straightforward two-pass form): UTF-8 checked
+ * first, then '"' '\\' and the named controls as \x, other controls as \u00xx, the rest raw. */
+static int ref_json_escape(const char *in, size_t len, char *out, size_t cap)
+{
+    if (!near_utf8_valid((const uint8_t *)in, len))
+        return NF_EUTF8;
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)in[i];
+        char e[6];
+        size_t n = 2;
+        e[0] = '\\';
+        if (c == '"' || c == '\\')
+            e[1] = (char)c;
+        else if (c == '\b')
+            e[1] = 'b';
+        else if (c == '\f')
+            e[1] = 'f';
+        else if (c == '\n')
+            e[1] = 'n';
+        else if (c == '\r')
+            e[1] = 'r';
+        else if (c == '\t')
+            e[1] = 't';
+        else if (c < 0x20) {
+            e[1] = 'u';
+            e[2] = '0';
+            e[3] = '0';
+            e[4] = hex[c >> 4];
+            e[5] = hex[c & 15];
+            n = 6;
+        } else {
+            e[0] = (char)c;
+            n = 1;
+        }
+        if (n > cap - o)
+            return NF_ENOSPC;
+        memcpy(out + o, e, n);
+        o += n;
+    }
+    return (int)o;
+}
+
+/* The one-pass escaper (8-byte plain runs) against the reference on 100k random strings: mostly
+ * ASCII with quotes, backslashes, controls and UTF-8 (valid and broken) mixed in, every output
+ * capacity from 0 to the exact size. */
+static void test_json_escape_random(void)
+{
+    static const char *const pieces[] = {
+        "a",    "hello world ", "\"",       "\\",           "\n",
+        "\x01", "\x7f",         "\xc3\xa9", "\xe2\x80\xa8", "\xf0\x9f\x98\x80",
+        "\xc3", "\xed\xa0\x80", "\xc0\xaf", "\x80",         "ABCDEFGHIJKLMNOP"};
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    char in[256], a[1600], b[1600];
+    int diffs = 0;
+    for (int it = 0; it < 100000; it++) {
+        size_t len = 0;
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        int parts = (int)(x % 12);
+        for (int k = 0; k < parts; k++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            const char *p = pieces[x % (sizeof(pieces) / sizeof(pieces[0]))];
+            size_t pl = strlen(p);
+            if (len + pl > sizeof(in))
+                break;
+            memcpy(in + len, p, pl);
+            len += pl;
+        }
+        int want = ref_json_escape(in, len, a, sizeof(a));
+        size_t caps[3] = {sizeof(b), want > 0 ? (size_t)want : 0, want > 0 ? (size_t)want - 1 : 0};
+        for (int k = 0; k < 3; k++) {
+            int r1 = ref_json_escape(in, len, a, caps[k]);
+            int r2 = near_json_escape(in, len, b, caps[k]);
+            if (r1 != r2 || (r1 > 0 && memcmp(a, b, (size_t)r1) != 0))
+                diffs++;
+        }
+    }
+    CHECK_EQ_INT(diffs, 0);
+}
+
 static void test_utf8(void)
 {
     static const struct {
@@ -1061,6 +1142,7 @@ int main(void)
     test_secp256k1();
     test_ft_args();
     test_utf8();
+    test_json_escape_random();
     test_views();
     decode_copy_release();
     keys_free(g_kp);

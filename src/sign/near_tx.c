@@ -646,17 +646,86 @@ int near_utf8_valid(const uint8_t *s, size_t len)
     return 1;
 }
 
+/* plain8: all 8 bytes of w are printable ASCII (0x20..0x7f) other than '"' and '\\': copied as
+ * they are. Exact "any byte" tests (hasless / haszero bit tricks). */
+static int plain8(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+    uint64_t bad = (w & highs) | ((w - ones * 0x20) & ~w & highs) | ((q - ones) & ~q & highs) |
+                   ((b - ones) & ~b & highs);
+    return bad == 0;
+}
+
+/* The length of the valid UTF-8 sequence starting with a byte >= 0x80 at s[0..left), or 0. */
+static size_t utf8_seq_len(const uint8_t *s, size_t left)
+{
+    uint8_t c = s[0];
+    size_t n;
+    uint32_t cp;
+    if (c >= 0xc2 && c <= 0xdf) {
+        n = 1;
+        cp = c & 0x1f;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        n = 2;
+        cp = c & 0x0f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 3;
+        cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    if (n > left - 1)
+        return 0;
+    for (size_t k = 1; k <= n; k++) {
+        uint8_t cc = s[k];
+        if ((cc & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (cc & 0x3f);
+    }
+    if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+        return 0;
+    if (cp >= 0xd800 && cp <= 0xdfff)
+        return 0;
+    return n + 1;
+}
+
 int near_json_escape(const char *in, size_t len, char *out, size_t cap)
 {
+    /* One pass: validates UTF-8 while escaping; runs of 8 plain ASCII bytes are copied whole. */
     static const char hex[] = "0123456789abcdef";
-    if (!near_utf8_valid((const uint8_t *)in, len))
-        return NF_EUTF8;
-    size_t o = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)in[i];
+    const uint8_t *s = (const uint8_t *)in;
+    if (len > (size_t)INT_MAX)
+        return near_utf8_valid(s, len) ? NF_ENOSPC : NF_EUTF8;
+    size_t i = 0, o = 0;
+    while (i < len) {
+        if (len - i >= 8) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            if (plain8(w)) {
+                if (cap - o < 8)
+                    goto nospace;
+                memcpy(out + o, s + i, 8);
+                o += 8;
+                i += 8;
+                continue;
+            }
+        }
+        unsigned char c = s[i];
         char esc[6];
-        size_t n = 2;
+        size_t n = 2, adv = 1;
         esc[0] = '\\';
+        if (c >= 0x80) {
+            adv = utf8_seq_len(s + i, len - i);
+            if (adv == 0)
+                return NF_EUTF8;
+            if (cap - o < adv)
+                goto nospace;
+            memcpy(out + o, s + i, adv); /* copied raw, U+2028/2029 included */
+            o += adv;
+            i += adv;
+            continue;
+        }
         switch (c) {
         case '"':
             esc[1] = '"';
@@ -689,18 +758,22 @@ int near_json_escape(const char *in, size_t len, char *out, size_t cap)
                 esc[5] = hex[c & 15];
                 n = 6;
             } else {
-                /* Everything else, DEL and U+2028/2029 included, is copied raw. */
+                /* Everything else, DEL included, is copied raw. */
                 esc[0] = (char)c;
                 n = 1;
             }
             break;
         }
         if (n > cap - o || o + n > (size_t)INT_MAX)
-            return NF_ENOSPC;
+            goto nospace;
         memcpy(out + o, esc, n);
         o += n;
+        i += adv;
     }
     return (int)o;
+nospace:
+    /* Invalid UTF-8 anywhere wins over a short buffer, as callers expect. */
+    return near_utf8_valid(s + i, len - i) ? NF_ENOSPC : NF_EUTF8;
 }
 
 /* A small appender for the argument builders: sticky error, NUL-terminates when room is left. */
