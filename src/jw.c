@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base58.h"
+#include "base64.h"
 #include "near_tx.h"
 #include "nf_err.h"
 
@@ -232,13 +233,14 @@ void jw_raw(struct jw *w, const char *json, size_t len)
 
 void jw_base64(struct jw *w, const uint8_t *data, size_t len)
 {
-    size_t n = sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_ORIGINAL);
+    /* Public data only (transactions, args): the table-driven encoder, not sodium's
+     * constant-time one. */
+    size_t n = B64_ENCODED_LEN(len);
     sep(w);
-    if (reserve(w, n + 2) != 0)
+    if (reserve(w, n + 3) != 0)
         return;
     w->buf[w->len++] = '"';
-    sodium_bin2base64(w->buf + w->len, n, data, len, sodium_base64_VARIANT_ORIGINAL);
-    w->len += n - 1; /* n counts the NUL */
+    w->len += b64_encode(data, len, w->buf + w->len);
     w->buf[w->len++] = '"';
     after_value(w);
 }

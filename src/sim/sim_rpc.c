@@ -13,6 +13,7 @@
 
 #include "account.h"
 #include "base58.h"
+#include "base64.h"
 #include "jw.h"
 #include "near_view.h"
 #include "nf_err.h"
@@ -703,13 +704,12 @@ static uint8_t *decode_b64(const char *s, size_t slen, size_t *n)
     uint8_t *buf = malloc(slen / 4 * 3 + 3);
     if (buf == NULL)
         return NULL;
-    const char *end;
-    if (sodium_base642bin(buf, slen / 4 * 3 + 3, s, slen, NULL, n, &end,
-                          sodium_base64_VARIANT_ORIGINAL) != 0 ||
-        end != s + slen) {
+    int r = b64_decode(s, slen, buf, slen / 4 * 3 + 3);
+    if (r < 0) {
         free(buf);
         return NULL;
     }
+    *n = (size_t)r;
     return buf;
 }
 

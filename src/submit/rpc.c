@@ -14,6 +14,7 @@
 
 #include "account.h"
 #include "base58.h"
+#include "base64.h"
 #include "nf_err.h"
 
 static const char *const wait_names[] = {"NONE",           "INCLUDED", "EXECUTED_OPTIMISTIC",
@@ -87,14 +88,13 @@ static void put_b64(struct out *o, const uint8_t *data, size_t len)
 {
     if (o->err)
         return;
-    size_t n = sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_ORIGINAL); /* with NUL */
-    if (o->cap - o->len < n + 2) {
+    size_t n = B64_ENCODED_LEN(len); /* public data: the table-driven encoder */
+    if (o->cap - o->len < n + 3) {
         o->err = NF_ENOSPC;
         return;
     }
     o->buf[o->len++] = '"';
-    sodium_bin2base64(o->buf + o->len, n, data, len, sodium_base64_VARIANT_ORIGINAL);
-    o->len += n - 1;
+    o->len += b64_encode(data, len, o->buf + o->len);
     put(o, "\"", 1);
 }
 
