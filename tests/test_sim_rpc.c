@@ -108,6 +108,7 @@ int main(void)
                          "\"message\":\"Server error\",\"data\":\"Timeout\"}}") == 0);
     sim_rpc_reply_free(&p);
     sim_rpc_reply_free(&r);
+
     /* the same tx again: stale nonce, but known hash -> outcome, not InvalidNonce */
     j = call(c, body, &r);
     CHECK_EQ_INT(r.http_status, 200);
@@ -172,6 +173,39 @@ int main(void)
     CHECK_EQ_INT(sim_cfg_parse(&scfg, 3, bad, stdout, err, sizeof(err)), NF_ECONFIG);
     CHECK(strstr(err, "--keys") != NULL);
 
+    /* A memo that needs escaping twice (inside the log line's JSON, then as a JSON string):
+     * quote, backslash, a control byte, UTF-8 and DEL. */
+    {
+        const char *const to1[] = {"user-0.test.near"};
+        size_t l1;
+        uint8_t *raw1 = t_transfers(kp, c, 99000002ull, to1, 1, 1, "q\"b\\s\x01\xc3\xa9\x7f",
+                                    30000000000000ull, &l1);
+        char b1[4096], body1[4600];
+        sodium_bin2base64(b1, sizeof(b1), raw1, l1, sodium_base64_VARIANT_ORIGINAL);
+        snprintf(body1, sizeof(body1),
+                 "{\"jsonrpc\":\"2.0\",\"id\":\"m\",\"method\":\"send_tx\",\"params\":{\"signed_"
+                 "tx_base64\":\"%s\",\"wait_until\":\"EXECUTED_OPTIMISTIC\"}}",
+                 b1);
+        struct sim_rpc_reply r1, p1;
+        memset(&p1, 0, sizeof(p1));
+        CHECK_EQ_INT(sim_rpc_handle(c, body1, strlen(body1), &r1), 0);
+        sim_chain_produce_block(c, 900000000000ull);
+        sim_chain_produce_block(c, 901000000000ull);
+        CHECK_EQ_INT(sim_rpc_poll(c, &r1.wait, &p1), 1);
+        json_t *j1 = json_loads(p1.body, 0, NULL);
+        json_t *ro1 = json_object_get(json_object_get(j1, "result"), "receipts_outcome");
+        json_t *l1s = json_object_get(json_object_get(json_array_get(ro1, 0), "outcome"), "logs");
+        CHECK_EQ_INT(json_array_size(l1s), 1);
+        CHECK_EQ_STR(json_string_value(json_array_get(l1s, 0)),
+                     "EVENT_JSON:{\"standard\":\"nep141\",\"version\":\"1.0.0\",\"event\":\"ft_"
+                     "transfer\",\"data\":[{\"old_owner_id\":\"distributor.test.near\",\"new_"
+                     "owner_id\":\"user-0.test.near\",\"amount\":\"1000\",\"memo\":\"q\\\"b\\\\s"
+                     "\\u0001\xc3\xa9\x7f-0\"}]}");
+        json_decref(j1);
+        sim_rpc_reply_free(&p1);
+        sim_rpc_reply_free(&r1);
+        free(raw1);
+    }
     sim_chain_free(c);
     keys_free(kp);
     return nf_test_report("test_sim_rpc");

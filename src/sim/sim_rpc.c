@@ -344,7 +344,28 @@ static void w_block_hash(struct jw *w, const struct sim_chain *c, uint64_t heigh
         jw_str(w, ZERO_HASH_B58);
 }
 
-/* w_ft_event: the NEP-141 ft_transfer EVENT_JSON log of one successful action. */
+/* ev_put: appends src (escaped once more for the outer JSON string when esc) to the log text. */
+static int ev_put(char *out, size_t cap, size_t *o, const char *src, size_t n, int esc)
+{
+    if (!esc) {
+        if (n > cap - *o)
+            return -1;
+        memcpy(out + *o, src, n);
+        *o += n;
+        return 0;
+    }
+    int e = near_json_escape(src, n, out + *o, cap - *o);
+    if (e < 0)
+        return -1;
+    *o += (size_t)e;
+    return 0;
+}
+
+#define EV_LIT(o, s) ev_put(ev, sizeof(ev), (o), (s), sizeof(s) - 1, 0)
+
+/* w_ft_event: the NEP-141 ft_transfer EVENT_JSON log of one successful action, as the JSON string
+ * value jw_str would make of the log line, written directly: the fixed parts are escaped already
+ * here, only the account ids, the amount and the memo are escaped at run time. */
 static void w_ft_event(struct jw *w, const char *signer, const struct near_action *a)
 {
     struct sim_jfield f[3] = {{.name = "receiver_id"}, {.name = "amount"}, {.name = "memo"}};
@@ -359,21 +380,32 @@ static void w_ft_event(struct jw *w, const char *signer, const struct near_actio
     if (nl < 0 || u128_parse(num, (size_t)nl, &v) != 0)
         return;
     u128_format(v, amount);
-    char line[2200];
-    int n = snprintf(line, sizeof(line),
-                     "EVENT_JSON:{\"standard\":\"nep141\",\"version\":\"1.0.0\",\"event\":"
-                     "\"ft_transfer\",\"data\":[{\"old_owner_id\":\"%s\",\"new_owner_id\":\"%s\","
-                     "\"amount\":\"%s\"",
-                     signer, recv, amount);
+    char ev[4400];
+    size_t o = 0;
+    int bad =
+        EV_LIT(&o, "\"EVENT_JSON:{\\\"standard\\\":\\\"nep141\\\",\\\"version\\\":\\\"1.0.0\\\","
+                   "\\\"event\\\":\\\"ft_transfer\\\",\\\"data\\\":[{\\\"old_owner_id\\\":\\\"");
+    bad |= ev_put(ev, sizeof(ev), &o, signer, strlen(signer), 1);
+    bad |= EV_LIT(&o, "\\\",\\\"new_owner_id\\\":\\\"");
+    bad |= ev_put(ev, sizeof(ev), &o, recv, strlen(recv), 1);
+    bad |= EV_LIT(&o, "\\\",\\\"amount\\\":\\\"");
+    bad |= ev_put(ev, sizeof(ev), &o, amount, strlen(amount), 0);
+    bad |= EV_LIT(&o, "\\\"");
     if (f[2].type == SIM_J_STRING) {
+        /* The memo is a JSON string inside the log line (escaped once), and the line is a JSON
+         * string (escaped again). A memo whose first escaping passes 1400 bytes is left out. */
         char memo[NEAR_FT_MEMO_MAX * 4 + 8], esc[1400];
         int ml = sim_json_string(f[2].raw, f[2].raw_len, memo, sizeof(memo));
         int el = ml < 0 ? -1 : near_json_escape(memo, (size_t)ml, esc, sizeof(esc));
-        if (el >= 0)
-            n += snprintf(line + n, sizeof(line) - (size_t)n, ",\"memo\":\"%.*s\"", el, esc);
+        if (el >= 0) {
+            bad |= EV_LIT(&o, ",\\\"memo\\\":\\\"");
+            bad |= ev_put(ev, sizeof(ev), &o, esc, (size_t)el, 1);
+            bad |= EV_LIT(&o, "\\\"");
+        }
     }
-    snprintf(line + n, sizeof(line) - (size_t)n, "}]}");
-    jw_str(w, line);
+    bad |= EV_LIT(&o, "}]}\"");
+    if (bad == 0)
+        jw_raw(w, ev, o);
 }
 
 static void w_metadata(struct jw *w, int version)
