@@ -152,12 +152,33 @@ static void jw_time(struct jw *w, uint64_t ms)
     jw_str(w, b);
 }
 
+/* The base58 text of the last tx hash written by this thread: the transfers of one bulk answer
+ * mostly share a handful of transactions, and base58 costs ~1 us per hash. Owner: the thread. */
+static _Thread_local struct {
+    uint8_t hash[32];
+    char text[B58_MAX_32 + 2]; /* quoted */
+    int len;                   /* 0: empty */
+} tx_b58;
+
 static void jw_tx(struct jw *w, const struct job_view *v)
 {
-    if (v->has_tx)
-        jw_base58(w, v->tx_hash, 32);
-    else
+    if (!v->has_tx) {
         jw_null(w);
+        return;
+    }
+    if (tx_b58.len == 0 || memcmp(tx_b58.hash, v->tx_hash, 32) != 0) {
+        int n = b58_encode(v->tx_hash, 32, tx_b58.text + 1, sizeof(tx_b58.text) - 2);
+        if (n < 0) {
+            tx_b58.len = 0;
+            jw_base58(w, v->tx_hash, 32); /* reports the error */
+            return;
+        }
+        memcpy(tx_b58.hash, v->tx_hash, 32);
+        tx_b58.text[0] = '"';
+        tx_b58.text[n + 1] = '"';
+        tx_b58.len = n + 2;
+    }
+    jw_raw(w, tx_b58.text, (size_t)tx_b58.len);
 }
 
 static void jw_memo(struct jw *w, const struct job_view *v)

@@ -347,6 +347,29 @@ static void test_native_batch(void)
         executed += jstr(json_array_get(tr, i), "status") != NULL &&
                     strcmp(jstr(json_array_get(tr, i), "status"), "executed") == 0;
     CHECK_EQ_INT(executed, 500);
+    /* One accept, one (stub) transaction: every item names the same hash; the next request's
+     * answer names its own (the per-thread base58 cache follows the hash). */
+    char bulk_hash[64];
+    snprintf(bulk_hash, sizeof(bulk_hash), "%s", jstr(json_array_get(tr, 0), "tx_hash"));
+    CHECK(is_b58_hash(bulk_hash));
+    int same = 0;
+    for (size_t i = 0; i < json_array_size(tr); i++)
+        same += jstr(json_array_get(tr, i), "tx_hash") != NULL &&
+                strcmp(jstr(json_array_get(tr, i), "tx_hash"), bulk_hash) == 0;
+    CHECK_EQ_INT(same, 500);
+    for (int k = 0; k < 4; k++) {
+        http("POST", "/v1/transfers?wait=executed",
+             "{\"receiver_id\":\"x5.near\",\"amount\":\"5\"}", NULL, 10000, &r);
+        CHECK_EQ_INT(r.code, 200);
+        CHECK(is_b58_hash(jstr(r.json, "tx_hash")));
+        CHECK(jstr(r.json, "tx_hash") && strcmp(jstr(r.json, "tx_hash"), bulk_hash) != 0);
+        char single_hash[64];
+        snprintf(single_hash, sizeof(single_hash), "%s", jstr(r.json, "tx_hash"));
+        http("GET", "/v1/transfers/1", NULL, NULL, 5000, &r); /* another hash, or none */
+        http("POST", "/v1/transfers?wait=executed",
+             "{\"receiver_id\":\"x6.near\",\"amount\":\"6\"}", NULL, 10000, &r);
+        CHECK(jstr(r.json, "tx_hash") && strcmp(jstr(r.json, "tx_hash"), single_hash) != 0);
+    }
     free(big);
     resp_free(&r);
 }
