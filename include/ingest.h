@@ -1,12 +1,13 @@
 /* ingest: nearftd's HTTP front door. N ingest threads (cfg ingest_threads), each with its own
- * event_base and evhttp on its own SO_REUSEPORT listening socket (all bound to cfg listen), parse
+ * event_base and HTTP/1.1 wire (hsrv.c) on its own SO_REUSEPORT listening socket (all bound to
+ * cfg listen), parse
  * transfer requests (native /v1, the Node /send-ft and the Rust /transfer drop-ins), fill jobs from
  * the pipeline's slab, lend them to the pipeline with pipe_accept_submit() and answer when the
  * pipeline reports them durable (or, for waiting requests, submitted/executed), through the
  * thread's reply ring. They also serve the status routes, /health, /metrics and /debug/stages.
  * Request contexts, parse scratch and reply buffers are fixed per thread and allocated by
- * ingest_start(): nothing on the request path mallocs in this module (libevent allocates its own
- * request objects).
+ * ingest_start(): nothing on the request path mallocs (connections, their buffers and events are
+ * preallocated by hsrv; bodies over 4 KiB borrow a pooled buffer allocated once).
  *
  * Lifecycle (one controlling thread, typically main):
  *   ingest_new -> ingest_start -> ... -> ingest_stop -> (stop the pipeline) -> ingest_free.
