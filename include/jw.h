@@ -26,6 +26,9 @@ struct jw {
 void jw_init_fixed(struct jw *w, char *buf, size_t cap);
 /* jw_init_growable: jw owns a malloc'd buffer; release it with jw_free or take it with jw_take. */
 void jw_init_growable(struct jw *w);
+/* jw_init_growable_cap: the same, with room for cap bytes allocated up front (fewer reallocs for
+ * answers whose size is known roughly); an allocation failure shows as NF_ENOMEM at jw_finish. */
+void jw_init_growable_cap(struct jw *w, size_t cap);
 void jw_free(struct jw *w);
 /* jw_take: returns the NUL-terminated text (caller owns, free()) or NULL on error. */
 char *jw_take(struct jw *w, size_t *len);

@@ -26,6 +26,15 @@ void jw_init_growable(struct jw *w)
     w->growable = 1;
 }
 
+static int reserve(struct jw *w, size_t n);
+
+void jw_init_growable_cap(struct jw *w, size_t cap)
+{
+    jw_init_growable(w);
+    if (cap > 0 && reserve(w, cap - 1) != 0)
+        return; /* w->error is set */
+}
+
 void jw_free(struct jw *w)
 {
     if (w->growable)

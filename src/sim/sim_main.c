@@ -2,6 +2,7 @@
  * full-access keys, the FT contract, registered and unregistered receivers), writes the signer's
  * keys to --credentials-out (near-cli-rs layout plus the legacy single file for the first key),
  * then runs the server until SIGINT/SIGTERM. Main thread only. */
+#include <malloc.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +53,11 @@ static int make_keys(const struct sim_cfg *cfg, struct sim_chain *chain)
 
 int main(int argc, char **argv)
 {
+    /* nearsim only grows (it keeps every transaction) and answers with 40 KB bodies many times a
+     * second: keep freed memory instead of trimming it back to the kernel and faulting it in
+     * again, and serve large blocks from the heap. */
+    mallopt(M_MMAP_THRESHOLD, 4 << 20);
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
     static struct sim_cfg cfg;
     char err[300];
     int rc = sim_cfg_parse(&cfg, argc, argv, stdout, err, sizeof(err));

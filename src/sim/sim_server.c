@@ -124,6 +124,31 @@ send_raw(struct evhttp_request *req, int code, const char *ctype, const char *bo
         evbuffer_free(b);
 }
 
+static void free_body(const void *data, size_t len, void *arg)
+{
+    (void)len;
+    (void)arg;
+    free((void *)data);
+}
+
+/* send_take: send_raw for a malloc'd JSON body, handed to libevent without a copy (freed once
+ * written). */
+static void send_take(struct evhttp_request *req, int code, char *body, size_t len)
+{
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    evhttp_add_header(h, "Content-Type", "application/json");
+    struct evbuffer *b = evbuffer_new();
+    if (b == NULL || evbuffer_add_reference(b, body, len, free_body, NULL) != 0) {
+        if (b != NULL)
+            evbuffer_free(b);
+        send_raw(req, code, "application/json", body, len);
+        free(body);
+        return;
+    }
+    evhttp_send_reply(req, code, reason(code), b);
+    evbuffer_free(b);
+}
+
 /* ---- waiters ----------------------------------------------------------------------------------
  */
 
@@ -156,13 +181,15 @@ static void on_conn_close(struct evhttp_connection *evcon, void *arg)
     waiter_free(w);
 }
 
-/* waiter_answer: sends the reply on w's request and frees w. */
-static void waiter_answer(struct waiter *w, int code, const char *body, size_t len)
+/* waiter_answer: sends the reply on w's request (taking body, malloc'd) and frees w. */
+static void waiter_answer(struct waiter *w, int code, char *body, size_t len)
 {
     evhttp_connection_set_closecb(w->evcon, NULL, NULL);
     waiter_unlink(w);
     w->s->replies++;
-    send_raw(w->req, code, "application/json", body, len);
+    if (body == w->body)
+        w->body = NULL;
+    send_take(w->req, code, body, len);
     waiter_free(w);
 }
 
@@ -219,8 +246,7 @@ reply(struct sim_server *s, struct evhttp_request *req, int code, char *body, si
         }
     }
     s->replies++;
-    send_raw(req, code, "application/json", body, len);
-    free(body);
+    send_take(req, code, body, len);
 }
 
 /* waiter_done: w's wait is answered with r (takes r's body). */
@@ -239,7 +265,9 @@ static void waiter_done(struct waiter *w, struct sim_rpc_reply *r)
         evtimer_add(w->timer, &tv);
         return;
     }
-    waiter_answer(w, r->http_status, r->body, r->len);
+    char *body = r->body;
+    r->body = NULL; /* taken */
+    waiter_answer(w, r->http_status, body, r->len);
 }
 
 static void on_waiter_timer(evutil_socket_t fd, short what, void *arg)
