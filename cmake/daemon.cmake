@@ -1,9 +1,9 @@
-# nf_daemon_core: the daemon's pure, reusable modules (config, logging, JSON tokenizer, request
+# nf_daemon_core: the daemon's pure, reusable modules (config, logging, request
 # bodies, JSON-RPC build/parse). No threads, no sockets; unit tests and fuzzers link it directly.
 # Included from the root CMakeLists.txt. Other areas add their sources with
 # target_sources(nf_daemon_core PRIVATE ...) from their own cmake/<area>.cmake, included below.
 set(NF_DAEMON_CORE_SRCS "")
-foreach(f src/cfg.c src/log.c src/jtok.c src/ingest/req_json.c src/submit/rpc.c)
+foreach(f src/cfg.c src/log.c src/ingest/req_json.c src/submit/rpc.c)
   if(EXISTS ${CMAKE_SOURCE_DIR}/${f})
     list(APPEND NF_DAEMON_CORE_SRCS ${CMAKE_SOURCE_DIR}/${f})
   endif()

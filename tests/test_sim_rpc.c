@@ -26,6 +26,84 @@ static const char *path_str(json_t *j, const char *a, const char *b, const char 
     return json_is_string(v) ? json_string_value(v) : "";
 }
 
+/* The send methods' fast path (jtok) against the jansson path: the same request, once plain and
+ * once with one key escaped ("signed_tx_base6\u0034", which only the jansson path takes), to two
+ * identical chains; both answers must be byte-identical, pending ones after the same blocks. */
+static void test_fast_send_matches(struct nf_keypair *kp)
+{
+    static const struct {
+        const char *method, *wait, *id;
+        int bad_b64;
+    } v[] = {
+        {"send_tx", "EXECUTED_OPTIMISTIC", "7", 0},
+        {"send_tx", "INCLUDED", "\"a-1.b:c\"", 0},
+        {"send_tx", "NONE", "null", 0},
+        {"send_tx", NULL, "12", 0},
+        {"broadcast_tx_async", NULL, "\"x\"", 0},
+        {"broadcast_tx_commit", NULL, "3", 0},
+        {"send_tx", "FINAL", "99", 0},
+        {"send_tx", "EXECUTED_OPTIMISTIC", "5", 1},
+    };
+    int mismatches = 0, fast_pending = 0;
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        struct sim_chain_cfg cfg;
+        t_small_cfg(&cfg);
+        struct sim_chain *c1 = t_chain(&cfg, kp), *c2 = t_chain(&cfg, kp);
+        const char *const to[] = {"user-0.test.near"};
+        size_t len;
+        uint8_t *raw = t_transfers(kp, c1, 99000001ull, to, 1, 3, "fp", 30000000000000ull, &len);
+        char b64[4096], wpart[64] = "", b1[4800], b2[4800];
+        sodium_bin2base64(b64, sizeof(b64), raw, len, sodium_base64_VARIANT_ORIGINAL);
+        if (v[i].bad_b64)
+            b64[3] = '*';
+        if (v[i].wait)
+            snprintf(wpart, sizeof(wpart), ",\"wait_until\":\"%s\"", v[i].wait);
+        snprintf(
+            b1, sizeof(b1),
+            "{\"jsonrpc\":\"2.0\",\"id\":%s,\"method\":\"%s\",\"params\":{\"signed_tx_base64\":"
+            "\"%s\"%s}}",
+            v[i].id, v[i].method, b64, wpart);
+        snprintf(b2, sizeof(b2),
+                 "{\"jsonrpc\":\"2.0\",\"id\":%s,\"method\":\"%s\",\"params\":{\"signed_tx_"
+                 "base6\\u0034\":\"%s\"%s}}",
+                 v[i].id, v[i].method, b64, wpart);
+        struct sim_rpc_reply r1, r2;
+        CHECK_EQ_INT(sim_rpc_handle(c1, b1, strlen(b1), &r1), 0);
+        CHECK_EQ_INT(sim_rpc_handle(c2, b2, strlen(b2), &r2), 0);
+        if (r1.pending != r2.pending || r1.http_status != r2.http_status ||
+            strcmp(r1.method, r2.method) != 0)
+            mismatches++;
+        if (r1.pending && r2.pending) {
+            fast_pending++;
+            struct sim_rpc_reply p1, p2;
+            memset(&p1, 0, sizeof(p1));
+            memset(&p2, 0, sizeof(p2));
+            int d1 = 0, d2 = 0;
+            for (int b = 0; b < 6 && !(d1 && d2); b++) {
+                sim_chain_produce_block(c1, 2000000000ull + (uint64_t)b * 1000000000ull);
+                sim_chain_produce_block(c2, 2000000000ull + (uint64_t)b * 1000000000ull);
+                if (!d1)
+                    d1 = sim_rpc_poll(c1, &r1.wait, &p1);
+                if (!d2)
+                    d2 = sim_rpc_poll(c2, &r2.wait, &p2);
+            }
+            if (!d1 || !d2 || p1.len != p2.len || memcmp(p1.body, p2.body, p1.len) != 0)
+                mismatches++;
+            sim_rpc_reply_free(&p1);
+            sim_rpc_reply_free(&p2);
+        } else if (!r1.pending && (r1.len != r2.len || memcmp(r1.body, r2.body, r1.len) != 0)) {
+            mismatches++;
+        }
+        sim_rpc_reply_free(&r1);
+        sim_rpc_reply_free(&r2);
+        free(raw);
+        sim_chain_free(c1);
+        sim_chain_free(c2);
+    }
+    CHECK_EQ_INT(mismatches, 0);
+    CHECK(fast_pending >= 4);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -207,6 +285,7 @@ int main(void)
         free(raw1);
     }
     sim_chain_free(c);
+    test_fast_send_matches(kp);
     keys_free(kp);
     return nf_test_report("test_sim_rpc");
 }

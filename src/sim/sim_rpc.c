@@ -14,6 +14,7 @@
 #include "account.h"
 #include "base58.h"
 #include "base64.h"
+#include "jtok.h"
 #include "jw.h"
 #include "near_view.h"
 #include "nf_err.h"
@@ -873,6 +874,14 @@ static void submit_reply(struct sim_chain *c,
     out->wait.id_json = strdup(id_json);
 }
 
+static void m_send_b64(struct sim_chain *c,
+                       struct sim_rpc_reply *out,
+                       const char *id_json,
+                       const char *b64,
+                       size_t b64_len,
+                       const char *wait,
+                       int method);
+
 static void m_send(
     struct sim_chain *c, struct sim_rpc_reply *out, const char *id_json, json_t *params, int method)
 {
@@ -884,8 +893,21 @@ static void m_send(
         parse_error(out, id_json, why);
         return;
     }
+    m_send_b64(c, out, id_json, b64, strlen(b64), wait, method);
+}
+
+/* m_send_b64: the send methods once the base64 text and the wait level are known. */
+static void m_send_b64(struct sim_chain *c,
+                       struct sim_rpc_reply *out,
+                       const char *id_json,
+                       const char *b64,
+                       size_t b64_len,
+                       const char *wait,
+                       int method)
+{
+    char why[300];
     size_t n;
-    uint8_t *raw = decode_b64(b64, strlen(b64), &n);
+    uint8_t *raw = decode_b64(b64, b64_len, &n);
     if (raw == NULL) {
         parse_error(out, id_json, "Failed to decode transaction: invalid base64");
         return;
@@ -1537,9 +1559,122 @@ m_query(struct sim_chain *c, struct sim_rpc_reply *out, const char *id_json, jso
     parse_error(out, id_json, why);
 }
 
+/* ---- fast path for the send methods
+ * -------------------------------------------------------------------------------------------
+ * The common request, {"jsonrpc","id","method":"send_tx"|"broadcast_tx_*","params":
+ * {"signed_tx_base64","wait_until"?}}, is read with the strict tokenizer (jtok) instead of building
+ * a jansson tree around a ~15 KB base64 string. Only plain shapes are taken: every key once and
+ * unescaped, an id that is null, an integer without sign of at most 18 digits or a string of
+ * [A-Za-z0-9_.:-], string values without escapes, no other params. Anything else (including every
+ * malformed request) returns 0 and goes through the jansson path, which produces the same answers
+ * for these shapes and all the error texts. */
+
+static int fast_id(const char *body, const struct jtok *t, char *out, size_t cap)
+{
+    size_t n = t->end - t->start;
+    const char *p = body + t->start;
+    if (t->type == JTOK_NULL) {
+        snprintf(out, cap, "null");
+        return 1;
+    }
+    if (t->type == JTOK_NUMBER) {
+        if (!(t->flags & JTOK_F_INT) || (t->flags & JTOK_F_NEG) || n == 0 || n > 18)
+            return 0;
+        snprintf(out, cap, "%.*s", (int)n, p);
+        return 1;
+    }
+    if (t->type != JTOK_STRING || (t->flags & JTOK_F_ESCAPED) || n + 3 > cap)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char ch = p[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '_' || ch == '.' || ch == ':' || ch == '-'))
+            return 0;
+    }
+    snprintf(out, cap, "\"%.*s\"", (int)n, p);
+    return 1;
+}
+
+static int fast_send(struct sim_chain *c, const char *body, size_t len, struct sim_rpc_reply *out)
+{
+    struct jtok toks[16];
+    int nt = jtok_parse(body, len, toks, sizeof(toks) / sizeof(toks[0]), NULL);
+    if (nt < 1 || toks[0].type != JTOK_OBJECT)
+        return 0;
+    int id = -1, method = -1, params = -1, seen_rpc = 0;
+    for (int k = 1, i = 0; i < (int)toks[0].size; i++, k = (int)toks[k + 1].next) {
+        const struct jtok *key = &toks[k];
+        if (key->flags & JTOK_F_ESCAPED)
+            return 0;
+        int *slot = jtok_str_eqz(body, key, "id")       ? &id
+                    : jtok_str_eqz(body, key, "method") ? &method
+                    : jtok_str_eqz(body, key, "params") ? &params
+                                                        : NULL;
+        if (slot == NULL) {
+            if (!jtok_str_eqz(body, key, "jsonrpc") || seen_rpc++)
+                return 0;
+            continue;
+        }
+        if (*slot != -1)
+            return 0; /* a repeated key: jansson's last-wins rule decides */
+        *slot = k + 1;
+    }
+    if (method < 0 || params < 0 || toks[method].type != JTOK_STRING ||
+        (toks[method].flags & JTOK_F_ESCAPED) || toks[params].type != JTOK_OBJECT)
+        return 0;
+    int m = jtok_str_eqz(body, &toks[method], "send_tx")               ? 0
+            : jtok_str_eqz(body, &toks[method], "broadcast_tx_commit") ? 1
+            : jtok_str_eqz(body, &toks[method], "broadcast_tx_async")  ? 2
+                                                                       : -1;
+    if (m < 0)
+        return 0;
+    char id_json[64];
+    if (id < 0)
+        snprintf(id_json, sizeof(id_json), "null");
+    else if (!fast_id(body, &toks[id], id_json, sizeof(id_json)))
+        return 0;
+    int b64 = -1, wu = -1;
+    for (int k = params + 1, i = 0; i < (int)toks[params].size; i++, k = (int)toks[k + 1].next) {
+        const struct jtok *key = &toks[k];
+        int *slot = (key->flags & JTOK_F_ESCAPED)                 ? NULL
+                    : jtok_str_eqz(body, key, "signed_tx_base64") ? &b64
+                    : jtok_str_eqz(body, key, "wait_until")       ? &wu
+                                                                  : NULL;
+        if (slot == NULL || *slot != -1 || toks[k + 1].type != JTOK_STRING ||
+            (toks[k + 1].flags & JTOK_F_ESCAPED))
+            return 0;
+        *slot = k + 1;
+    }
+    if (b64 < 0 || (wu >= 0 && m != 0))
+        return 0;
+    char wait[40];
+    if (wu >= 0) {
+        size_t wl = toks[wu].end - toks[wu].start;
+        if (wl >= sizeof(wait))
+            return 0;
+        memcpy(wait, body + toks[wu].start, wl);
+        wait[wl] = '\0';
+        if (sim_level_parse(wait) < 0)
+            return 0;
+    }
+    memset(out, 0, sizeof(*out));
+    snprintf(out->method, sizeof(out->method), "%s",
+             m == 0   ? "send_tx"
+             : m == 1 ? "broadcast_tx_commit"
+                      : "broadcast_tx_async");
+    m_send_b64(c, out, id_json, body + toks[b64].start, toks[b64].end - toks[b64].start,
+               wu >= 0 ? wait : NULL, m);
+    return 1;
+}
+
 int sim_rpc_handle(struct sim_chain *c, const char *body, size_t len, struct sim_rpc_reply *out)
 {
     memset(out, 0, sizeof(*out));
+    if (fast_send(c, body, len, out)) {
+        if (!out->pending && out->body == NULL)
+            return NF_ENOMEM;
+        return 0;
+    }
     json_error_t err;
     json_t *root = json_loadb(body, len, 0, &err);
     if (root == NULL || !json_is_object(root)) {
