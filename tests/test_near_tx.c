@@ -875,6 +875,10 @@ static void test_ft_args(void)
     CHECK_EQ_INT(ft_memo("\xff", 1, out, sizeof(out)), NF_EUTF8);
     CHECK_EQ_INT(ft_memo("\xe2\x80", 2, out, sizeof(out)), NF_EUTF8);
     CHECK_EQ_INT(near_ft_transfer_args(out, sizeof(out), "b\xc0\x80", 3, 1, NULL, 0), NF_EUTF8);
+    /* Invalid UTF-8 wins over a short buffer (the checks run only on that path now). */
+    CHECK_EQ_INT(near_ft_transfer_args(out, 4, "b\xc0\x80", 3, 1, NULL, 0), NF_EUTF8);
+    CHECK_EQ_INT(near_ft_transfer_args(out, 30, "bob.near", 8, 1, "m\xff", 2), NF_EUTF8);
+    CHECK_EQ_INT(near_ft_transfer_args(out, 30, "bob.near", 8, 1, "memo", 4), NF_ENOSPC);
     /* The worst case (256 control characters) fits NEAR_FT_ARGS_MAX? It does not: 6x expansion
      * needs more, and the builder says so instead of overflowing. */
     memset(memo, 1, sizeof(memo));

@@ -837,9 +837,6 @@ int near_ft_transfer_args(char *out,
 {
     if (memo != NULL && memo_len > NEAR_FT_MEMO_MAX)
         return NF_ERANGE;
-    if (!near_utf8_valid((const uint8_t *)receiver, receiver_len) ||
-        (memo != NULL && !near_utf8_valid((const uint8_t *)memo, memo_len)))
-        return NF_EUTF8;
     char amt[U128_STR_MAX];
     int amt_len = u128_format(amount, amt);
     struct app a = {out, cap, 0, 0};
@@ -853,7 +850,14 @@ int near_ft_transfer_args(char *out,
         app_json_string(&a, memo, memo_len);
     }
     app_str(&a, "}");
-    return app_finish(&a);
+    int rc = app_finish(&a);
+    /* Success means both strings went through near_json_escape, which checks UTF-8. On another
+     * error (a short buffer) invalid UTF-8 still takes precedence, as documented. */
+    if (rc < 0 && rc != NF_EUTF8 &&
+        (!near_utf8_valid((const uint8_t *)receiver, receiver_len) ||
+         (memo != NULL && !near_utf8_valid((const uint8_t *)memo, memo_len))))
+        return NF_EUTF8;
+    return rc;
 }
 
 int near_storage_deposit_args(
