@@ -956,6 +956,30 @@ static int ref_json_escape(const char *in, size_t len, char *out, size_t cap)
 /* The one-pass escaper (8-byte plain runs) against the reference on 100k random strings: mostly
  * ASCII with quotes, backslashes, controls and UTF-8 (valid and broken) mixed in, every output
  * capacity from 0 to the exact size. */
+/* The 8-bytes-at-a-time ASCII path: a bad or a good non-ASCII sequence at every offset of a long
+ * ASCII string, straddling the 8-byte steps. */
+static void test_utf8_offsets(void)
+{
+    for (size_t pos = 0; pos < 24; pos++) {
+        uint8_t b[32];
+        memset(b, 'a', sizeof(b));
+        b[pos] = 0xff;
+        CHECK_EQ_INT(near_utf8_valid(b, sizeof(b)), 0);
+        memset(b, 'a', sizeof(b));
+        b[pos] = 0xc3; /* e-acute, two bytes */
+        b[pos + 1] = 0xa9;
+        CHECK_EQ_INT(near_utf8_valid(b, sizeof(b)), 1);
+        CHECK_EQ_INT(near_utf8_valid(b, pos + 1), 0); /* cut inside the sequence */
+        b[pos + 1] = 'a';                             /* lead byte without continuation */
+        CHECK_EQ_INT(near_utf8_valid(b, sizeof(b)), 0);
+        memset(b, 'a', sizeof(b));
+        b[pos] = 0xed; /* a UTF-16 surrogate, U+D800 */
+        b[pos + 1] = 0xa0;
+        b[pos + 2] = 0x80;
+        CHECK_EQ_INT(near_utf8_valid(b, sizeof(b)), 0);
+    }
+}
+
 static void test_json_escape_random(void)
 {
     static const char *const pieces[] = {
@@ -1147,6 +1171,7 @@ int main(void)
     test_ft_args();
     test_utf8();
     test_json_escape_random();
+    test_utf8_offsets();
     test_views();
     decode_copy_release();
     keys_free(g_kp);

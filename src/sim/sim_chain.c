@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "account.h"
+#include "base58.h"
 #include "jw.h"
 #include "nf_err.h"
 #include "sim_json.h"
@@ -238,6 +239,8 @@ static struct sim_block *new_block(struct sim_chain *c, uint64_t h, uint64_t now
     memcpy(pre + NEAR_HASH_LEN + 8, &b->timestamp_ns, 8);
     memcpy(pre + NEAR_HASH_LEN + 16, "nearsim!", 8);
     crypto_hash_sha256(b->hash, pre, sizeof(pre));
+    if (b58_encode(b->hash, NEAR_HASH_LEN, b->hash_b58, sizeof(b->hash_b58)) < 0)
+        return NULL;
     if (sim_map_put(&c->block_by_hash, b) != 0)
         return NULL;
     c->head = h;

@@ -148,6 +148,7 @@ struct sim_tx {
 struct sim_block {
     uint8_t hash[NEAR_HASH_LEN];
     uint8_t prev_hash[NEAR_HASH_LEN];
+    char hash_b58[48]; /* hash as base58 text (every outcome in the block repeats it) */
     uint64_t height;
     uint64_t timestamp_ns;
     uint64_t gas_used;    /* receipt execution gas in this block */

@@ -341,7 +341,7 @@ static void w_block_hash(struct jw *w, const struct sim_chain *c, uint64_t heigh
 {
     const struct sim_block *b = sim_chain_block(c, height);
     if (b != NULL)
-        w_hash(w, b->hash);
+        jw_strn(w, b->hash_b58, strlen(b->hash_b58));
     else
         jw_str(w, ZERO_HASH_B58);
 }
