@@ -135,8 +135,12 @@ static int parse_string(struct parser *ps, int ti)
         while (end - p >= 8) {
             uint64_t w;
             memcpy(&w, p, 8);
-            if (special8(w))
+            uint64_t m = special8(w);
+            if (m) {
+                /* The lowest flagged byte is exact (borrows only run upward): jump to it. */
+                p += __builtin_ctzll(m) >> 3;
                 break;
+            }
             p += 8;
         }
         if (p >= end)

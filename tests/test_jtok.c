@@ -372,6 +372,36 @@ static void bench(void)
     free(big);
 }
 
+/* The string scanner jumps 8 bytes at a time to the first special byte: a control byte, an invalid
+ * UTF-8 byte, an escape or a valid multi-byte character at every offset of a long string. */
+static void test_string_offsets(void)
+{
+    struct jtok tk[4];
+    for (size_t pos = 0; pos < 24; pos++) {
+        char j[40];
+        memset(j, 'a', sizeof(j));
+        j[0] = '"';
+        j[30] = '"';
+        j[1 + pos] = 0x01;
+        CHECK_EQ_INT(jtok_parse(j, 31, tk, 4, NULL), NF_EINVAL);
+        j[1 + pos] = (char)0xff;
+        CHECK_EQ_INT(jtok_parse(j, 31, tk, 4, NULL), NF_EINVAL);
+        j[1 + pos] = '\\';
+        j[2 + pos] = 'n';
+        CHECK_EQ_INT(jtok_parse(j, 31, tk, 4, NULL), 1);
+        CHECK(tk[0].flags & JTOK_F_ESCAPED);
+        CHECK_EQ_INT(tk[0].end, 30);
+        j[1 + pos] = (char)0xc3; /* e-acute */
+        j[2 + pos] = (char)0xa9;
+        CHECK_EQ_INT(jtok_parse(j, 31, tk, 4, NULL), 1);
+        CHECK(!(tk[0].flags & JTOK_F_ESCAPED));
+        j[1 + pos] = '"'; /* the string ends early: trailing bytes */
+        CHECK_EQ_INT(jtok_parse(j, 31, tk, 4, NULL), NF_EINVAL);
+        CHECK_EQ_INT(jtok_parse(j, 2 + pos, tk, 4, NULL), 1);
+        CHECK_EQ_INT(tk[0].end, 1 + pos);
+    }
+}
+
 int main(void)
 {
     test_accept_reject();
@@ -383,6 +413,7 @@ int main(void)
     test_numbers();
     test_capacity();
     test_utf8_exhaustive();
+    test_string_offsets();
     bench();
     return nf_test_report("test_jtok");
 }

@@ -654,15 +654,15 @@ int near_utf8_valid(const uint8_t *s, size_t len)
     return 1;
 }
 
-/* plain8: all 8 bytes of w are printable ASCII (0x20..0x7f) other than '"' and '\\': copied as
- * they are. Exact "any byte" tests (hasless / haszero bit tricks). */
-static int plain8(uint64_t w)
+/* special8: the high bit of each byte of w that is not plain printable ASCII (0x20..0x7f other
+ * than '"' and '\\'); 0 when all 8 are copied as they are. hasless / haszero bit tricks: whether
+ * any byte is flagged is exact, and so is the lowest flagged byte (borrows only run upward). */
+static uint64_t special8(uint64_t w)
 {
     const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
     uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
-    uint64_t bad = (w & highs) | ((w - ones * 0x20) & ~w & highs) | ((q - ones) & ~q & highs) |
-                   ((b - ones) & ~b & highs);
-    return bad == 0;
+    return (w & highs) | ((w - ones * 0x20) & ~w & highs) | ((q - ones) & ~q & highs) |
+           ((b - ones) & ~b & highs);
 }
 
 /* The length of the valid UTF-8 sequence starting with a byte >= 0x80 at s[0..left), or 0. */
@@ -710,12 +710,14 @@ int near_json_escape(const char *in, size_t len, char *out, size_t cap)
         if (len - i >= 8) {
             uint64_t w;
             memcpy(&w, s + i, 8);
-            if (plain8(w)) {
-                if (cap - o < 8)
+            uint64_t m = special8(w);
+            size_t run = m ? (size_t)(__builtin_ctzll(m) >> 3) : 8u; /* plain bytes first */
+            if (run > 0) {
+                if (cap - o < run)
                     goto nospace;
-                memcpy(out + o, s + i, 8);
-                o += 8;
-                i += 8;
+                memcpy(out + o, s + i, run);
+                o += run;
+                i += run;
                 continue;
             }
         }
