@@ -327,6 +327,7 @@ static void ingest_tick_cb(evutil_socket_t fd, short what, void *arg)
                               memory_order_relaxed);
     t->tick_last_requests = total;
     t->tick_last_ns = now;
+    atomic_store_explicit(&t->stats->open_conns, hsrv_open_conns(t->srv), memory_order_relaxed);
 }
 
 static void *ingest_thread_main(void *arg)
@@ -803,6 +804,13 @@ int ingest_metrics_append(struct ingest *in, char *out, size_t len, size_t cap)
         if (in->threads[i].reply != NULL)
             AP("nearft_ingest_reply_ring_items{thread=\"%u\"} %u\n", i,
                nf_ring_count(in->threads[i].reply));
+    AP("# HELP nearft_ingest_open_connections Client connections open on each ingest thread "
+       "(refreshed every second).\n"
+       "# TYPE nearft_ingest_open_connections gauge\n");
+    for (unsigned i = 0; i < in->nthreads; i++)
+        if (in->threads[i].stats != NULL)
+            AP("nearft_ingest_open_connections{thread=\"%u\"} %llu\n", i,
+               (unsigned long long)ingest_stat_get(&in->threads[i].stats->open_conns));
 #undef AP
     return rc != 0 ? rc : (int)len;
 }
@@ -842,6 +850,10 @@ int ingest_stages_json(struct ingest *in, char *out, size_t cap)
         jw_u64(&w, t->nctx);
         jw_key(&w, "reply_ring_items");
         jw_u64(&w, t->reply ? nf_ring_count(t->reply) : 0);
+        jw_key(&w, "open_connections");
+        jw_u64(&w, ingest_stat_get(&t->stats->open_conns));
+        jw_key(&w, "max_connections");
+        jw_u64(&w, in->cfg->max_connections);
         jw_key(&w, "transfers_accepted");
         jw_u64(&w, ingest_stat_get(&t->stats->transfers_accepted));
         jw_obj_end(&w);

@@ -61,6 +61,7 @@ struct ingest_stats {
     _Atomic uint64_t stale_msgs;         /* reply-ring messages for recycled contexts */
     _Atomic uint64_t ctx_in_use;         /* gauge */
     _Atomic uint64_t rate_milli;         /* requests/s x 1000 over the last second */
+    _Atomic uint64_t open_conns;         /* gauge: hsrv_open_conns, refreshed every second */
 };
 
 static inline void ingest_stat_add(_Atomic uint64_t *c, uint64_t v)

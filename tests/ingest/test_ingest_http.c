@@ -984,6 +984,33 @@ static void test_wire(void)
     memcpy(req + n + 20000, "\r\n\r\n", 5);
     expect_refusal(req, "HTTP/1.1 431 ", "headers");
 
+    /* Open connections are reported per thread (refreshed every second): hold some open and
+     * poll /debug/stages until they show (bounded). */
+    int held[6];
+    for (int k = 0; k < 6; k++)
+        held[k] = raw_connect();
+    uint64_t open_seen = 0;
+    for (int tries = 0; tries < 40 && open_seen < 6; tries++) {
+        struct resp st = {0};
+        http("GET", "/debug/stages", NULL, NULL, 5000, &st);
+        json_t *ths = json_object_get(json_object_get(st.json, "ingest"), "threads");
+        open_seen = 0;
+        for (size_t k = 0; k < json_array_size(ths); k++)
+            open_seen += (uint64_t)json_integer_value(
+                json_object_get(json_array_get(ths, k), "open_connections"));
+        CHECK(json_integer_value(json_object_get(json_array_get(ths, 0), "max_connections")) ==
+              256);
+        resp_free(&st);
+        if (open_seen < 6) {
+            struct pollfd none;
+            poll(&none, 0, 100); /* the gauge is refreshed by each thread's 1 s tick */
+        }
+    }
+    CHECK(open_seen >= 6);
+    for (int k = 0; k < 6; k++)
+        if (held[k] != -1)
+            close(held[k]);
+
     /* A chunked body over max_body_bytes (1 MiB here) is 413 once the sum passes it. */
     n = snprintf(req, sizeof(req),
                  "POST /v1/transfers HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n200000\r\n");
