@@ -30,6 +30,8 @@ static const struct flag flags[] = {
     {"keys", F_U32, OFF(keys), 0, "12", "full-access keys of the signer"},
     {"contract", F_STR, STR(chain.contract), "ft.test.near", "the FT contract account"},
     {"receivers", F_U32, OFF(chain.receivers), 0, "1000", "registered receivers <prefix>N<suffix>"},
+    {"expect-memos", F_U32, OFF(chain.expect_memos), 0, "65536",
+     "memos the audit map is sized for at start (growing it later pauses block production)"},
     {"unregistered", F_U32, OFF(chain.unregistered), 0, "100", "existing, unregistered accounts"},
     {"receiver-prefix", F_STR, STR(chain.receiver_prefix), "user-", "prefix of receiver names"},
     {"unregistered-prefix", F_STR, STR(chain.unregistered_prefix), "new-",

@@ -428,7 +428,7 @@ int sim_chain_new(const struct sim_chain_cfg *cfg, uint64_t now_ns, struct sim_c
     if (sim_map_init(&c->accounts, cfg->receivers + cfg->unregistered + 16, acct_key) != 0 ||
         sim_map_init(&c->txs, 1 << 16, tx_key) != 0 ||
         sim_map_init(&c->block_by_hash, 4096, block_key) != 0 ||
-        sim_map_init(&c->memos, 1 << 16, memo_key) != 0)
+        sim_map_init(&c->memos, cfg->expect_memos ? cfg->expect_memos : 1u << 16, memo_key) != 0)
         goto fail;
     if (new_block(c, cfg->genesis_height, now_ns) == NULL)
         goto fail;

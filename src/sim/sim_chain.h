@@ -29,6 +29,7 @@ struct sim_chain_cfg {
     char unregistered_prefix[SIM_ACCOUNT_MAX + 1];
     char account_suffix[SIM_ACCOUNT_MAX + 1];
     uint32_t receivers;
+    uint32_t expect_memos; /* initial size of the audit's memo map (it doubles when needed) */
     uint32_t unregistered;
     nf_u128 total_supply;
     nf_u128 signer_balance;  /* yocto NEAR */
