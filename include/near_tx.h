@@ -116,6 +116,9 @@ struct near_decode_space {
     uint32_t actions_cap;
     struct nf_bytes *names; /* AddKey method names of every action share this pool */
     uint32_t names_cap;
+    /* NULL, or the sha256 the caller already computed for exactly these bytes (a store that
+     * decodes again): copied into out->hash instead of hashing the transaction once more. */
+    const uint8_t *known_hash;
 };
 
 struct near_signed_tx {

@@ -359,7 +359,7 @@ static void check_tx_eq(const struct near_tx *got, const struct near_tx *want)
 /* Decode storage shared by the tests. */
 static struct near_action g_acts[NEAR_MAX_ACTIONS];
 static struct nf_bytes g_names[16];
-static const struct near_decode_space g_space = {g_acts, NEAR_MAX_ACTIONS, g_names, 16};
+static const struct near_decode_space g_space = {g_acts, NEAR_MAX_ACTIONS, g_names, 16, NULL};
 
 /* decode_copy: decodes an exact-size heap copy of buf so ASan catches any read past the end. The
  * decoded strings point into the copy, so it lives until the next call (or decode_copy_release). */
@@ -627,8 +627,8 @@ static void test_decode_errors(void)
         uint8_t buf[600];
         size_t n = signed_vector(4, buf, sizeof(buf));
         struct nf_bytes names[2];
-        struct near_decode_space sp1 = {g_acts, NEAR_MAX_ACTIONS, names, 1};
-        struct near_decode_space sp2 = {g_acts, NEAR_MAX_ACTIONS, names, 2};
+        struct near_decode_space sp1 = {g_acts, NEAR_MAX_ACTIONS, names, 1, NULL};
+        struct near_decode_space sp2 = {g_acts, NEAR_MAX_ACTIONS, names, 2, NULL};
         struct near_signed_tx stx;
         char why[200];
         CHECK_EQ_INT(decode_copy(buf, n, &sp1, &stx, why, sizeof(why)), NF_ETOOMANY);
@@ -637,7 +637,7 @@ static void test_decode_errors(void)
         CHECK(stx.tx.actions[1].u.add_key.method_names == names);
         CHECK(bytes_eq_str(names[1], "storage_deposit"));
         /* Actions past the capacity are checked but not stored, and use no names. */
-        struct near_decode_space sp0 = {g_acts, 1, NULL, 0};
+        struct near_decode_space sp0 = {g_acts, 1, NULL, 0, NULL};
         CHECK_EQ_INT(decode_copy(buf, n, &sp0, &stx, why, sizeof(why)), 0);
         CHECK_EQ_INT(stx.tx.n_actions, 4);
         CHECK(g_acts[0].type == NEAR_ACT_TRANSFER && g_acts[0].u.transfer.deposit == NEAR);
@@ -743,7 +743,7 @@ static void test_many_actions(void)
     CHECK_EQ_INT(near_tx_sign(&v.tx, g_kp, buf, sizeof(buf), &len, NULL), 0);
     CHECK_EQ_INT(len, near_tx_encoded_size(&v.tx) + 65);
     struct near_signed_tx stx;
-    struct near_decode_space sp = {g_acts, NEAR_MAX_ACTIONS, NULL, 0};
+    struct near_decode_space sp = {g_acts, NEAR_MAX_ACTIONS, NULL, 0, NULL};
     char why[200];
     CHECK_EQ_INT(decode_copy(buf, len, &sp, &stx, why, sizeof(why)), 0);
     CHECK_EQ_INT(stx.tx.n_actions, 101);
@@ -753,10 +753,20 @@ static void test_many_actions(void)
     /* With room for all 101 (and the names) it round-trips. */
     static struct near_action big[101];
     struct nf_bytes pool[2];
-    struct near_decode_space sp2 = {big, 101, pool, 2};
+    struct near_decode_space sp2 = {big, 101, pool, 2, NULL};
     CHECK_EQ_INT(decode_copy(buf, len, &sp2, &stx, why, sizeof(why)), 0);
     v.tx.actions = acts;
     check_tx_eq(&stx.tx, &v.tx);
+    /* known_hash: a caller that kept the hash gets it back instead of a second sha256. */
+    uint8_t real[NEAR_HASH_LEN], fake[NEAR_HASH_LEN];
+    memcpy(real, stx.hash, NEAR_HASH_LEN);
+    memset(fake, 0x5a, sizeof(fake));
+    sp2.known_hash = fake;
+    CHECK_EQ_INT(decode_copy(buf, len, &sp2, &stx, why, sizeof(why)), 0);
+    CHECK(memcmp(stx.hash, fake, NEAR_HASH_LEN) == 0);
+    sp2.known_hash = NULL;
+    CHECK_EQ_INT(decode_copy(buf, len, &sp2, &stx, why, sizeof(why)), 0);
+    CHECK(memcmp(stx.hash, real, NEAR_HASH_LEN) == 0);
 }
 
 /* Encoder argument errors and capacity. */
@@ -1061,7 +1071,7 @@ static void view_of(const uint8_t *buf, size_t len, uint32_t stored, char *out, 
 {
     struct near_action acts[16];
     struct nf_bytes names[8];
-    struct near_decode_space sp = {acts, stored, names, 8};
+    struct near_decode_space sp = {acts, stored, names, 8, NULL};
     struct near_signed_tx stx;
     char why[200];
     out[0] = '\0';
@@ -1137,7 +1147,7 @@ static void test_views(void)
     /* A fixed buffer too small for the view reports NF_ENOSPC. */
     {
         struct near_action acts[4];
-        struct near_decode_space sp = {acts, 4, NULL, 0};
+        struct near_decode_space sp = {acts, 4, NULL, 0, NULL};
         struct near_signed_tx stx;
         n = signed_vector(1, buf, sizeof(buf));
         CHECK_EQ_INT(near_signed_tx_decode(buf, n, &sp, &stx, NULL, 0), 0);

@@ -542,7 +542,7 @@ static int cmd_tx_decode(int argc, char **argv)
         ret = die_fail("out of memory");
         goto out;
     }
-    struct near_decode_space space = {actions, actions_cap, names, names_cap};
+    struct near_decode_space space = {actions, actions_cap, names, names_cap, NULL};
     struct near_signed_tx stx;
     char why[256] = "";
     int rc = near_signed_tx_decode(bin, bin_len, &space, &stx, why, sizeof(why));

@@ -571,7 +571,10 @@ int near_signed_tx_decode(const uint8_t *buf,
     }
     d.action = -1;
     out->tx_len = d.pos;
-    near_tx_hash(buf, d.pos, out->hash);
+    if (space != NULL && space->known_hash != NULL)
+        memcpy(out->hash, space->known_hash, NEAR_HASH_LEN);
+    else
+        near_tx_hash(buf, d.pos, out->hash);
 
     size_t at = d.pos;
     uint8_t st;

@@ -526,12 +526,14 @@ static void decode_space(struct sim_chain *c, struct near_decode_space *sp)
     sp->actions_cap = SIM_DEC_ACTIONS;
     sp->names = c->dec_names;
     sp->names_cap = SIM_DEC_NAMES;
+    sp->known_hash = NULL;
 }
 
 int sim_tx_decode(struct sim_chain *c, const struct sim_tx *tx, struct near_signed_tx *stx)
 {
     struct near_decode_space sp;
     decode_space(c, &sp);
+    sp.known_hash = tx->hash; /* computed when the transaction was admitted */
     return near_signed_tx_decode(tx->raw, tx->raw_len, &sp, stx, NULL, 0);
 }
 

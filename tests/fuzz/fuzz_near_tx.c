@@ -23,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     /* Vary the capacities with the input length so the "not stored" paths get exercised too. */
     uint32_t cap = size % 7 == 0 ? 1 : 128;
-    struct near_decode_space space = {fz_actions, cap, fz_names, size % 5 == 0 ? 1 : 256};
+    struct near_decode_space space = {fz_actions, cap, fz_names, size % 5 == 0 ? 1 : 256, NULL};
     struct near_signed_tx stx;
     char why[256];
     int rc = near_signed_tx_decode(data, size, &space, &stx, why, sizeof(why));
