@@ -495,6 +495,44 @@ static void hsrv_conn_write_cb(evutil_socket_t fd, short what, void *arg)
     hsrv_resume(c);
 }
 
+/* hsrv_cat: appends NUL-terminated t at head[len]; returns the new length, or cap when it does
+ * not fit (and from then on). */
+static size_t hsrv_cat(char *head, size_t cap, size_t len, const char *t)
+{
+    if (len >= cap)
+        return cap;
+    size_t n = strlen(t);
+    if (n >= cap - len)
+        return cap;
+    memcpy(head + len, t, n);
+    return len + n;
+}
+
+/* hsrv_u64: v in decimal, in buf (from its end). */
+static const char *hsrv_u64(uint64_t v, char *buf, size_t cap)
+{
+    char *p = buf + cap - 1;
+    *p = '\0';
+    do {
+        *--p = (char)('0' + v % 10u);
+        v /= 10u;
+    } while (v != 0 && p > buf);
+    return p;
+}
+
+/* hsrv_status_text: "NNN " for a three-digit code. */
+static const char *hsrv_status_text(int code, char *buf, size_t cap)
+{
+    if (code < 100 || code > 999 || cap < 5)
+        code = 500;
+    buf[0] = (char)('0' + code / 100);
+    buf[1] = (char)('0' + code / 10 % 10);
+    buf[2] = (char)('0' + code % 10);
+    buf[3] = ' ';
+    buf[4] = '\0';
+    return buf;
+}
+
 int hsrv_reply(struct hsrv_ref ref,
                int code,
                const char *reason,
@@ -511,19 +549,36 @@ int hsrv_reply(struct hsrv_ref ref,
         return NF_ESTATE;
     struct ingest_http_head *h = &c->head;
     int do_close = close_conn || !h->keep_alive;
+    /* The head, assembled without printf (this runs once per request). */
     char head[512];
-    int hl =
-        snprintf(head, sizeof(head),
-                 "HTTP/1.1 %d %s\r\n%sContent-Type: %s\r\nContent-Length: %zu\r\n%s%s\r\n", code,
-                 reason, c->s->date, ctype ? ctype : "application/json", len, extra ? extra : "",
-                 do_close        ? "Connection: close\r\n"
-                 : h->minor == 0 ? "Connection: keep-alive\r\n"
-                                 : "");
-    if (hl < 0 || (size_t)hl >= sizeof(head))
-        hl = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\n%s\r\n", code,
-                      reason, len, do_close ? "Connection: close\r\n" : "");
+    size_t hl = 0;
+    const char *parts[9];
+    size_t np = 0;
+    char num[48], status[8];
+    parts[np++] = "HTTP/1.1 ";
+    parts[np++] = hsrv_status_text(code, status, sizeof(status)); /* "202 " */
+    parts[np++] = reason;
+    parts[np++] = "\r\n";
+    parts[np++] = c->s->date;
+    parts[np++] = ctype ? "Content-Type: " : "Content-Type: application/json";
+    for (size_t i = 0; i < np; i++)
+        hl = hsrv_cat(head, sizeof(head), hl, parts[i]);
+    if (ctype != NULL)
+        hl = hsrv_cat(head, sizeof(head), hl, ctype);
+    hl = hsrv_cat(head, sizeof(head), hl, "\r\nContent-Length: ");
+    hl = hsrv_cat(head, sizeof(head), hl, hsrv_u64(len, num, sizeof(num)));
+    hl = hsrv_cat(head, sizeof(head), hl, "\r\n");
+    if (extra != NULL)
+        hl = hsrv_cat(head, sizeof(head), hl, extra);
+    hl = hsrv_cat(head, sizeof(head), hl,
+                  do_close        ? "Connection: close\r\n\r\n"
+                  : h->minor == 0 ? "Connection: keep-alive\r\n\r\n"
+                                  : "\r\n");
+    if (hl >= sizeof(head)) /* an oversized extra header: answer without it */
+        hl = (size_t)snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\n%s\r\n",
+                              code, reason, len, do_close ? "Connection: close\r\n" : "");
     c->gen++;
-    int rc = hsrv_write(c, head, (size_t)hl, body, h->method == INGEST_HTTP_HEAD ? 0 : len);
+    int rc = hsrv_write(c, head, hl, body, h->method == INGEST_HTTP_HEAD ? 0 : len);
     if (do_close)
         c->close_after = 1;
     if (c->in_dispatch) {
