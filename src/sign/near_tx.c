@@ -609,65 +609,6 @@ int near_signed_tx_verify(const struct near_signed_tx *stx)
 
 /* ---- UTF-8 and JSON ------------------------------------------------------------------------- */
 
-int near_utf8_valid(const uint8_t *s, size_t len)
-{
-    size_t i = 0;
-    while (i < len) {
-        if (len - i >= 8) { /* 8 ASCII bytes at a time */
-            uint64_t w;
-            memcpy(&w, s + i, 8);
-            if ((w & 0x8080808080808080ull) == 0) {
-                i += 8;
-                continue;
-            }
-        }
-        uint8_t c = s[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t n;
-        uint32_t cp;
-        if (c >= 0xc2 && c <= 0xdf) {
-            n = 1;
-            cp = c & 0x1f;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            n = 2;
-            cp = c & 0x0f;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            n = 3;
-            cp = c & 0x07;
-        } else {
-            return 0; /* continuation byte, overlong lead 0xc0/0xc1, or > U+10FFFF lead */
-        }
-        if (n > len - i - 1)
-            return 0;
-        for (size_t k = 1; k <= n; k++) {
-            uint8_t cc = s[i + k];
-            if ((cc & 0xc0) != 0x80)
-                return 0;
-            cp = cp << 6 | (cc & 0x3f);
-        }
-        if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
-            return 0; /* overlong or out of range */
-        if (cp >= 0xd800 && cp <= 0xdfff)
-            return 0; /* UTF-16 surrogate */
-        i += n + 1;
-    }
-    return 1;
-}
-
-/* special8: the high bit of each byte of w that is not plain printable ASCII (0x20..0x7f other
- * than '"' and '\\'); 0 when all 8 are copied as they are. hasless / haszero bit tricks: whether
- * any byte is flagged is exact, and so is the lowest flagged byte (borrows only run upward). */
-static uint64_t special8(uint64_t w)
-{
-    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
-    uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
-    return (w & highs) | ((w - ones * 0x20) & ~w & highs) | ((q - ones) & ~q & highs) |
-           ((b - ones) & ~b & highs);
-}
-
 /* The length of the valid UTF-8 sequence starting with a byte >= 0x80 at s[0..left), or 0. */
 static size_t utf8_seq_len(const uint8_t *s, size_t left)
 {
@@ -699,6 +640,41 @@ static size_t utf8_seq_len(const uint8_t *s, size_t left)
     if (cp >= 0xd800 && cp <= 0xdfff)
         return 0;
     return n + 1;
+}
+
+int near_utf8_valid(const uint8_t *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        if (len - i >= 8) { /* 8 ASCII bytes at a time */
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            if ((w & 0x8080808080808080ull) == 0) {
+                i += 8;
+                continue;
+            }
+        }
+        if (s[i] < 0x80) {
+            i++;
+            continue;
+        }
+        size_t n = utf8_seq_len(s + i, len - i);
+        if (n == 0)
+            return 0; /* bad lead or continuation, overlong, surrogate, > U+10FFFF, cut short */
+        i += n;
+    }
+    return 1;
+}
+
+/* special8: the high bit of each byte of w that is not plain printable ASCII (0x20..0x7f other
+ * than '"' and '\\'); 0 when all 8 are copied as they are. hasless / haszero bit tricks: whether
+ * any byte is flagged is exact, and so is the lowest flagged byte (borrows only run upward). */
+static uint64_t special8(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+    return (w & highs) | ((w - ones * 0x20) & ~w & highs) | ((q - ones) & ~q & highs) |
+           ((b - ones) & ~b & highs);
 }
 
 int near_json_escape(const char *in, size_t len, char *out, size_t cap)

@@ -874,28 +874,6 @@ static void submit_reply(struct sim_chain *c,
     out->wait.id_json = strdup(id_json);
 }
 
-static void m_send_b64(struct sim_chain *c,
-                       struct sim_rpc_reply *out,
-                       const char *id_json,
-                       const char *b64,
-                       size_t b64_len,
-                       const char *wait,
-                       int method);
-
-static void m_send(
-    struct sim_chain *c, struct sim_rpc_reply *out, const char *id_json, json_t *params, int method)
-{
-    /* method: 0 send_tx, 1 broadcast_tx_commit, 2 broadcast_tx_async */
-    char why[300];
-    const char *wait = NULL;
-    const char *b64 = tx_param(params, method == 0, &wait, why, sizeof(why));
-    if (b64 == NULL) {
-        parse_error(out, id_json, why);
-        return;
-    }
-    m_send_b64(c, out, id_json, b64, strlen(b64), wait, method);
-}
-
 /* m_send_b64: the send methods once the base64 text and the wait level are known. */
 static void m_send_b64(struct sim_chain *c,
                        struct sim_rpc_reply *out,
@@ -945,6 +923,20 @@ static void m_send_b64(struct sim_chain *c,
         return;
     }
     submit_reply(c, out, id_json, &res, level, SIM_WAIT_SEND);
+}
+
+static void m_send(
+    struct sim_chain *c, struct sim_rpc_reply *out, const char *id_json, json_t *params, int method)
+{
+    /* method: 0 send_tx, 1 broadcast_tx_commit, 2 broadcast_tx_async */
+    char why[300];
+    const char *wait = NULL;
+    const char *b64 = tx_param(params, method == 0, &wait, why, sizeof(why));
+    if (b64 == NULL) {
+        parse_error(out, id_json, why);
+        return;
+    }
+    m_send_b64(c, out, id_json, b64, strlen(b64), wait, method);
 }
 
 static void m_tx(struct sim_chain *c,
