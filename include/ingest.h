@@ -7,7 +7,9 @@
  * thread's reply ring. They also serve the status routes, /health, /metrics and /debug/stages.
  * Request contexts, parse scratch and reply buffers are fixed per thread and allocated by
  * ingest_start(): nothing on the request path mallocs (connections, their buffers and events are
- * preallocated by hsrv; bodies over 4 KiB borrow a pooled buffer allocated once).
+ * preallocated by hsrv; bodies over 4 KiB borrow a pooled buffer allocated once). The one
+ * exception is the slow path of an answer the socket cannot take at once, which waits in the
+ * connection's evbuffer.
  *
  * Lifecycle (one controlling thread, typically main):
  *   ingest_new -> ingest_start -> ... -> ingest_stop -> (stop the pipeline) -> ingest_free.
