@@ -57,6 +57,7 @@ struct hsrv_conn {
     struct event *rev, *wev;
     uint64_t last_ns;
     struct ingest_http_head head;
+    struct ingest_chunk_state chunk; /* a chunked body's progress (reset with each head) */
 };
 
 struct hsrv {
@@ -371,6 +372,8 @@ static void hsrv_process(struct hsrv_conn *c)
                 return;
             }
             c->head_ok = 1;
+            c->chunk.pos = 0;
+            c->chunk.total = 0;
             if (!h->chunked && h->content_length > s->o.max_body) {
                 hsrv_fail(c, 413, "body", "larger than the server's max_body_bytes");
                 return;
@@ -381,7 +384,7 @@ static void hsrv_process(struct hsrv_conn *c)
         if (h->chunked) {
             size_t raw = 0, blen = 0;
             int rc = ingest_http_chunked(c->buf + h->head_len, c->len - h->head_len, s->o.max_body,
-                                         &raw, &blen);
+                                         &c->chunk, &raw, &blen);
             if (rc == 0) {
                 hsrv_continue(c);
                 if (c->state == HSRV_READ && c->len == c->cap && hsrv_big_take(c) != 0)

@@ -380,11 +380,19 @@ static int http_hexval(char c)
     return -1;
 }
 
-int ingest_http_chunked(char *buf, size_t len, size_t max_body, size_t *raw_len, size_t *body_len)
+int ingest_http_chunked(char *buf,
+                        size_t len,
+                        size_t max_body,
+                        struct ingest_chunk_state *st,
+                        size_t *raw_len,
+                        size_t *body_len)
 {
-    /* Pass 1: validate and find the end without writing. */
-    const char *p = buf, *end = buf + len, *eol;
-    uint64_t total = 0;
+    /* Pass 1: validate and find the end without writing, from where an earlier call stopped. */
+    struct ingest_chunk_state fresh = {0, 0};
+    if (st == NULL || st->pos > len)
+        st = &fresh;
+    const char *p = buf + st->pos, *end = buf + len, *eol;
+    uint64_t total = st->total;
     for (;;) {
         const char *nl = http_line(p, end, &eol);
         if (nl == NULL)
@@ -424,6 +432,8 @@ int ingest_http_chunked(char *buf, size_t len, size_t max_body, size_t *raw_len,
         } else {
             return NF_EINVAL;
         }
+        st->pos = (size_t)(p - buf); /* a complete chunk: later calls start here */
+        st->total = total;
     }
     /* Trailer fields until a blank line (ignored). */
     for (;;) {

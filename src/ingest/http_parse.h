@@ -81,11 +81,25 @@ int ingest_http_head_parse(const char *buf,
                            size_t max_head,
                            struct ingest_http_head *h);
 
+/* Where a chunked body's validation got to: the first byte after the last complete chunk and the
+ * data bytes before it. Zero it for a new body; keep it while the same body grows. */
+struct ingest_chunk_state {
+    size_t pos;
+    uint64_t total;
+};
+
 /* ingest_http_chunked: decodes a chunked body that starts at buf[0..len). Returns 1 when the
  * whole body (last chunk and trailers) is present: *raw_len gets the bytes it spans and the
  * decoded body is moved to buf[0..*body_len) (in place; buf is written only then). Returns 0 when
  * more bytes are needed, NF_EINVAL for a malformed chunk, NF_ERANGE when the decoded body would
- * exceed max_body (answer 413). Borrows buf. */
-int ingest_http_chunked(char *buf, size_t len, size_t max_body, size_t *raw_len, size_t *body_len);
+ * exceed max_body (answer 413). st (NULL: start over) resumes validation after the chunks an
+ * earlier call over a shorter prefix of the same bytes already checked, so a body that arrives in
+ * pieces is scanned once, not once per piece. Borrows buf. */
+int ingest_http_chunked(char *buf,
+                        size_t len,
+                        size_t max_body,
+                        struct ingest_chunk_state *st,
+                        size_t *raw_len,
+                        size_t *body_len);
 
 #endif

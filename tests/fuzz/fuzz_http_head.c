@@ -3,7 +3,8 @@
  * over-read; a complete head's pointers lie inside the head and its path starts with '/'; a
  * complete head parses the same from exactly its own bytes (trailing bytes never change it);
  * refusals carry a status, a field and a reason; a decoded chunked body is no longer than its raw
- * form nor than max_body, and decodes the same from exactly its raw bytes. */
+ * form nor than max_body, decodes the same from exactly its raw bytes, and the same when the
+ * decoding first saw only half of the input and then resumed. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,9 +29,35 @@ static void check_chunked(const uint8_t *data, size_t size)
         return;
     memcpy(a, data, size);
     size_t raw = 0, body = 0;
-    int rc = ingest_http_chunked(a, size, FUZZ_MAX_BODY, &raw, &body);
+    /* First over a prefix (as if the rest had not arrived), then over everything with the same
+     * state: the result must be what a fresh call gives (checked against c below). */
+    struct ingest_chunk_state st = {0, 0};
+    size_t cut = size / 2;
+    size_t r0 = 0, b0 = 0;
+    int rc0 = ingest_http_chunked(a, cut, FUZZ_MAX_BODY, &st, &r0, &b0);
+    if (rc0 == 1) {
+        /* complete within the prefix: a decoded prefix is not the input any more; start over */
+        memcpy(a, data, size);
+        st.pos = 0;
+        st.total = 0;
+    } else if (rc0 < 0) {
+        st.pos = 0; /* the prefix was already bad: the full input is bad too (checked below) */
+        st.total = 0;
+    }
+    int rc = ingest_http_chunked(a, size, FUZZ_MAX_BODY, &st, &raw, &body);
     if (rc != 0 && rc != 1 && rc != NF_EINVAL && rc != NF_ERANGE)
         abort();
+    char *c = malloc(size ? size : 1);
+    if (c == NULL) {
+        free(a);
+        return;
+    }
+    memcpy(c, data, size);
+    size_t rawc = 0, bodyc = 0;
+    int rcc = ingest_http_chunked(c, size, FUZZ_MAX_BODY, NULL, &rawc, &bodyc);
+    if (rcc != rc || (rc == 1 && (rawc != raw || bodyc != body || memcmp(a, c, body) != 0)))
+        abort(); /* resuming after a prefix must not change the outcome */
+    free(c);
     if (rc == 1) {
         if (raw > size || body > raw || body > FUZZ_MAX_BODY)
             abort();
@@ -41,7 +68,7 @@ static void check_chunked(const uint8_t *data, size_t size)
         }
         memcpy(b, data, raw);
         size_t raw2 = 0, body2 = 0;
-        if (ingest_http_chunked(b, raw, FUZZ_MAX_BODY, &raw2, &body2) != 1 || raw2 != raw ||
+        if (ingest_http_chunked(b, raw, FUZZ_MAX_BODY, NULL, &raw2, &body2) != 1 || raw2 != raw ||
             body2 != body || memcmp(a, b, body) != 0)
             abort();
         free(b);

@@ -19,6 +19,7 @@
 #include "base58.h"
 #include "cfg.h"
 #include "ingest.h"
+#include "ingest/http_parse.h"
 #include "ingest/ingest_int.h"
 #include "job.h"
 #include "nf_err.h"
@@ -887,6 +888,37 @@ static void expect_refusal(const char *req, const char *status, const char *fiel
     json_decref(j);
 }
 
+/* ingest_http_chunked resumes after the chunks it already checked (the body arriving in pieces)
+ * and gives the same body as one call over everything. */
+static void test_chunked_resume(void)
+{
+    char b1[] = "5\r\nhello\r\n3;x=1\r\nabc\r\n0\r\nT: v\r\n\r\nNEXT";
+    char b2[sizeof(b1)];
+    memcpy(b2, b1, sizeof(b1));
+    size_t total = sizeof(b1) - 1 - 4; /* without the next request's bytes */
+    struct ingest_chunk_state st = {0, 0};
+    size_t raw = 0, body = 0;
+    CHECK_EQ_INT(ingest_http_chunked(b1, 12, 1024, &st, &raw, &body), 0);
+    CHECK_EQ_INT(st.pos, 10); /* after "5\r\nhello\r\n" */
+    CHECK_EQ_INT(st.total, 5);
+    CHECK_EQ_INT(ingest_http_chunked(b1, 24, 1024, &st, &raw, &body), 0);
+    CHECK_EQ_INT(st.pos, 22);
+    CHECK_EQ_INT(st.total, 8);
+    CHECK_EQ_INT(ingest_http_chunked(b1, sizeof(b1) - 1, 1024, &st, &raw, &body), 1);
+    CHECK_EQ_INT(raw, total);
+    CHECK_EQ_INT(body, 8);
+    CHECK(memcmp(b1, "helloabc", 8) == 0);
+    size_t raw2 = 0, body2 = 0;
+    CHECK_EQ_INT(ingest_http_chunked(b2, sizeof(b2) - 1, 1024, NULL, &raw2, &body2), 1);
+    CHECK_EQ_INT(raw2, raw);
+    CHECK_EQ_INT(body2, body);
+    /* The running total still enforces max_body across calls. */
+    char b3[] = "5\r\nhello\r\n5\r\nworld\r\n0\r\n\r\n";
+    struct ingest_chunk_state s3 = {0, 0};
+    CHECK_EQ_INT(ingest_http_chunked(b3, 12, 8, &s3, &raw, &body), 0);
+    CHECK_EQ_INT(ingest_http_chunked(b3, sizeof(b3) - 1, 8, &s3, &raw, &body), NF_ERANGE);
+}
+
 static void test_wire(void)
 {
     static char req[65536], out[65536];
@@ -1064,6 +1096,7 @@ int main(void)
     test_native_wait();
     test_native_batch();
     test_wire();
+    test_chunked_resume();
     test_native_errors();
     test_idempotency();
     test_send_ft();
