@@ -240,25 +240,40 @@ static void hsrv_consume(struct hsrv_conn *c)
     }
 }
 
+/* The reason phrase of every status nearftd answers with; "Status" for any other. */
 static const char *hsrv_reason(int code)
 {
     switch (code) {
+    case 200:
+        return "OK";
+    case 202:
+        return "Accepted";
     case 400:
         return "Bad Request";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
     case 413:
         return "Payload Too Large";
     case 417:
         return "Expectation Failed";
+    case 422:
+        return "Unprocessable Entity";
     case 431:
         return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
     case 501:
         return "Not Implemented";
     case 503:
         return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
     case 505:
         return "HTTP Version Not Supported";
     default:
-        return "Error";
+        return "Status";
     }
 }
 
@@ -332,7 +347,7 @@ static void hsrv_dispatch(struct hsrv_conn *c, const char *body, size_t body_len
     s->o.on_request(&r, s->o.arg);
     if (c->state != HSRV_FREE && !c->replied && !c->held) {
         static const char oops[] = "{\"error\":\"the request was not answered\"}";
-        hsrv_reply(r.ref, 500, "Internal Server Error", NULL, NULL, oops, sizeof(oops) - 1, 1);
+        hsrv_reply(r.ref, 500, NULL, NULL, oops, sizeof(oops) - 1, 1);
     }
     c->in_dispatch = 0;
     if (c->state == HSRV_FREE)
@@ -538,7 +553,6 @@ static const char *hsrv_status_text(int code, char *buf, size_t cap)
 
 int hsrv_reply(struct hsrv_ref ref,
                int code,
-               const char *reason,
                const char *ctype,
                const char *extra,
                const char *body,
@@ -553,21 +567,15 @@ int hsrv_reply(struct hsrv_ref ref,
     struct ingest_http_head *h = &c->head;
     int do_close = close_conn || !h->keep_alive;
     /* The head, assembled without printf (this runs once per request). */
-    char head[512];
-    size_t hl = 0;
-    const char *parts[9];
-    size_t np = 0;
-    char num[48], status[8];
-    parts[np++] = "HTTP/1.1 ";
-    parts[np++] = hsrv_status_text(code, status, sizeof(status)); /* "202 " */
-    parts[np++] = reason;
-    parts[np++] = "\r\n";
-    parts[np++] = c->s->date;
-    parts[np++] = ctype ? "Content-Type: " : "Content-Type: application/json";
-    for (size_t i = 0; i < np; i++)
-        hl = hsrv_cat(head, sizeof(head), hl, parts[i]);
-    if (ctype != NULL)
-        hl = hsrv_cat(head, sizeof(head), hl, ctype);
+    const char *reason = hsrv_reason(code);
+    char head[512], num[24], status[8];
+    size_t hl = hsrv_cat(head, sizeof(head), 0, "HTTP/1.1 ");
+    hl = hsrv_cat(head, sizeof(head), hl, hsrv_status_text(code, status, sizeof(status)));
+    hl = hsrv_cat(head, sizeof(head), hl, reason);
+    hl = hsrv_cat(head, sizeof(head), hl, "\r\n");
+    hl = hsrv_cat(head, sizeof(head), hl, c->s->date);
+    hl = hsrv_cat(head, sizeof(head), hl, "Content-Type: ");
+    hl = hsrv_cat(head, sizeof(head), hl, ctype ? ctype : "application/json");
     hl = hsrv_cat(head, sizeof(head), hl, "\r\nContent-Length: ");
     hl = hsrv_cat(head, sizeof(head), hl, hsrv_u64(len, num, sizeof(num)));
     hl = hsrv_cat(head, sizeof(head), hl, "\r\n");

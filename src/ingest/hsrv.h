@@ -60,13 +60,12 @@ struct hsrv_opts {
  * still the caller's. Call from the thread that will run base, or before it runs. */
 struct hsrv *hsrv_new(struct event_base *base, int listen_fd, const struct hsrv_opts *o, int *err);
 
-/* hsrv_reply: answers the request ref names: status code with reason phrase, Content-Type ctype
- * (NULL: application/json), extra header lines `extra` ("Name: value\r\n"..., or NULL), body
+/* hsrv_reply: answers the request ref names: status code (with its reason phrase), Content-Type
+ * ctype (NULL: application/json), extra header lines `extra` ("Name: value\r\n"..., or NULL), body
  * [0..len). close != 0 closes the connection after the answer. 0, or NF_ESTATE when ref is
  * stale (answered already, or the client went away). Owner thread. */
 int hsrv_reply(struct hsrv_ref ref,
                int code,
-               const char *reason,
                const char *ctype,
                const char *extra,
                const char *body,

@@ -77,34 +77,6 @@ static int ingest_code_slot(int code)
     return INGEST_CODE_COUNT - 1;
 }
 
-static const char *ingest_reason(int code)
-{
-    switch (code) {
-    case 200:
-        return "OK";
-    case 202:
-        return "Accepted";
-    case 400:
-        return "Bad Request";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    case 413:
-        return "Payload Too Large";
-    case 422:
-        return "Unprocessable Entity";
-    case 500:
-        return "Internal Server Error";
-    case 503:
-        return "Service Unavailable";
-    case 504:
-        return "Gateway Timeout";
-    default:
-        return "Status";
-    }
-}
-
 static void ingest_count(struct ingest_thread *t, int route, int code, uint64_t start_ns)
 {
     struct ingest_stats *s = t->stats;
@@ -134,7 +106,7 @@ void ingest_send(struct ingest_thread *t,
                  extra ? extra : "");
         extra = hdr;
     }
-    if (hsrv_reply(ref, code, ingest_reason(code), ctype, extra, body, len, t->stopping) != 0) {
+    if (hsrv_reply(ref, code, ctype, extra, body, len, t->stopping) != 0) {
         ingest_stat_add(&t->stats->orphaned, 1);
         code = 499;
     }
