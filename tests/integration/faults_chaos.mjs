@@ -4,7 +4,7 @@
 // breaker of docs/ERRORS.md). Asserts: every transfer applied exactly once (nearsim memo audit),
 // every one executed, the breaker opened and closed again (/metrics), and no client request waited
 // past its --wait-timeout-ms. Usage: node faults_chaos.mjs NEARSIM NEARFTD [N=20000] [STALL_S=20]
-import { startSim, startDaemon, pool, check, report, cleanupDir } from './lib/harness.mjs';
+import { startSim, startDaemon, pool, check, report, keepOrClean } from './lib/harness.mjs';
 import { setFaults, metrics, metricSum, timed, waitAllFinal, checkExactlyOnce, sleep } from './faults_lib.mjs';
 import { join } from 'node:path';
 
@@ -86,7 +86,6 @@ try {
 } finally {
   await d.stop();
   await sim.stop();
-  if (code === 0) cleanupDir(sim.dir);
-  else console.error(`kept ${sim.dir}`);
+  keepOrClean(sim.dir, code);
 }
 process.exit(code);

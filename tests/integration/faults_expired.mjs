@@ -3,7 +3,7 @@
 // hash (docs/ERRORS.md row Expired): each such rejection is confirmed unknown by hash, declared
 // dead and its transfers re-signed with a fresh hash; every transfer still lands exactly once.
 // Usage: node faults_expired.mjs NEARSIM NEARFTD [N=1500]
-import { startSim, startDaemon, request, pool, check, report, cleanupDir } from './lib/harness.mjs';
+import { startSim, startDaemon, request, pool, check, report, keepOrClean } from './lib/harness.mjs';
 import { metrics, metricSum, waitAllFinal, checkExactlyOnce } from './faults_lib.mjs';
 import { join } from 'node:path';
 
@@ -43,6 +43,4 @@ try {
   await d.stop();
   await sim.stop();
 }
-const rc = code === 0 ? report('faults_expired') : 1;
-if (rc === 0) cleanupDir(sim.dir); else console.error(`kept ${sim.dir} for inspection`);
-process.exit(rc);
+process.exit(keepOrClean(sim.dir, code === 0 ? report('faults_expired') : 1));

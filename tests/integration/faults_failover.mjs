@@ -12,7 +12,7 @@
 // Usage: node faults_failover.mjs NEARSIM NEARFTD
 import http from 'node:http';
 import net from 'node:net';
-import { startSim, startDaemon, request, pool, waitFor, check, report, cleanupDir } from './lib/harness.mjs';
+import { startSim, startDaemon, request, pool, waitFor, check, report, keepOrClean } from './lib/harness.mjs';
 import { metrics, health, timed, waitAllFinal, checkExactlyOnce } from './faults_lib.mjs';
 import { join } from 'node:path';
 
@@ -146,7 +146,6 @@ try {
   await sim.stop();
   proxy.close();
   upstream.destroy();
-  if (code === 0) cleanupDir(sim.dir);
-  else console.error(`kept ${sim.dir}`);
+  keepOrClean(sim.dir, code);
 }
 process.exit(code);

@@ -3,7 +3,7 @@
 // (503, reason names NotEnoughBalance), new requests get 503 + Retry-After, and after the refill it
 // resumes on its own: /health green again, every accepted transfer executed exactly once, no
 // refused transfer applied. Usage: node faults_funds.mjs NEARSIM NEARFTD
-import { startSim, startDaemon, request, waitFor, check, report, cleanupDir } from './lib/harness.mjs';
+import { startSim, startDaemon, request, waitFor, check, report, keepOrClean } from './lib/harness.mjs';
 import { setFaults, metrics, metricSum, health, waitAllFinal, checkExactlyOnce, sleep } from './faults_lib.mjs';
 import { join } from 'node:path';
 
@@ -68,7 +68,6 @@ try {
 } finally {
   await d.stop();
   await sim.stop();
-  if (code === 0) cleanupDir(sim.dir);
-  else console.error(`kept ${sim.dir}`);
+  keepOrClean(sim.dir, code);
 }
 process.exit(code);

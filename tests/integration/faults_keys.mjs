@@ -5,7 +5,7 @@
 // /health and nearft_key_quarantined in /metrics) while the service stays green on the other keys,
 // and every transfer is executed exactly once.
 // Usage: node faults_keys.mjs NEARSIM NEARFTD NEAR_API_JS_DIR
-import { startSim, startDaemon, request, pool, rpc, waitFor, check, report, cleanupDir } from './lib/harness.mjs';
+import { startSim, startDaemon, request, pool, rpc, waitFor, check, report, keepOrClean } from './lib/harness.mjs';
 import { metrics, health, waitAllFinal, checkExactlyOnce } from './faults_lib.mjs';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -73,7 +73,6 @@ try {
 } finally {
   await d.stop();
   await sim.stop();
-  if (code === 0) cleanupDir(sim.dir);
-  else console.error(`kept ${sim.dir}`);
+  keepOrClean(sim.dir, code);
 }
 process.exit(code);

@@ -5,7 +5,7 @@
 // answers seen and the key resynchronised (nearft_nonce_resyncs_total), NonceTooLarge drops seen
 // by nearsim and resolved by re-broadcasting the same bytes once the height allows them, every
 // transfer executed exactly once, nothing left pending. Usage: node faults_nonce.mjs NEARSIM NEARFTD
-import { startSim, startDaemon, request, pool, rpc, audit, waitFor, check, report, cleanupDir } from './lib/harness.mjs';
+import { startSim, startDaemon, request, pool, rpc, audit, waitFor, check, report, keepOrClean } from './lib/harness.mjs';
 import { setFaults, metrics, metricSum, waitAllFinal, checkExactlyOnce } from './faults_lib.mjs';
 import { join } from 'node:path';
 
@@ -70,7 +70,6 @@ try {
 } finally {
   await d.stop();
   await sim.stop();
-  if (code === 0) cleanupDir(sim.dir);
-  else console.error(`kept ${sim.dir}`);
+  keepOrClean(sim.dir, code);
 }
 process.exit(code);

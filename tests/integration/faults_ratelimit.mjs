@@ -3,7 +3,7 @@
 // endpoint and the AIMD in-flight limit drops below --rpc-connections, then climbs back once the
 // limit is lifted; ShardCongested rejections are retried later with the same bytes; every transfer
 // is executed exactly once and nothing is lost. Usage: node faults_ratelimit.mjs NEARSIM NEARFTD
-import { startSim, startDaemon, request, pool, audit, waitFor, check, report, cleanupDir } from './lib/harness.mjs';
+import { startSim, startDaemon, request, pool, audit, waitFor, check, report, keepOrClean } from './lib/harness.mjs';
 import { setFaults, metrics, metricSum, waitAllFinal, checkExactlyOnce } from './faults_lib.mjs';
 import { join } from 'node:path';
 
@@ -72,7 +72,6 @@ try {
 } finally {
   await d.stop();
   await sim.stop();
-  if (code === 0) cleanupDir(sim.dir);
-  else console.error(`kept ${sim.dir}`);
+  keepOrClean(sim.dir, code);
 }
 process.exit(code);

@@ -7,7 +7,7 @@
 // message while the rest of its transaction is re-batched and lands, no transfer stays pending;
 // then with --no-auto-register transfers to unregistered receivers fail with a clear reason before
 // any transaction is built. Usage: node faults_receivers.mjs NEARSIM NEARFTD
-import { startSim, startDaemon, request, pool, rpc, audit, check, report, cleanupDir } from './lib/harness.mjs';
+import { startSim, startDaemon, request, pool, rpc, audit, check, report, keepOrClean } from './lib/harness.mjs';
 import { setFaults, metrics, metricSum, waitAllFinal, checkExactlyOnce } from './faults_lib.mjs';
 import { join } from 'node:path';
 
@@ -124,7 +124,6 @@ try {
 } finally {
   await d.stop();
   await sim.stop();
-  if (code === 0) cleanupDir(sim.dir);
-  else console.error(`kept ${sim.dir}`);
+  keepOrClean(sim.dir, code);
 }
 process.exit(code);

@@ -6,7 +6,7 @@
 // the service stays green. (3) InvalidChain and CostOverflow ("any other InvalidTxError") on a
 // first broadcast: dead after a lookup by hash, transfers re-signed. Every transfer lands once.
 // Usage: node faults_rejections.mjs NEARSIM NEARFTD
-import { startSim, startDaemon, request, pool, check, report, waitFor, cleanupDir } from './lib/harness.mjs';
+import { startSim, startDaemon, request, pool, check, report, waitFor, keepOrClean } from './lib/harness.mjs';
 import { setFaults, metrics, metricSum, health, waitAllFinal, checkExactlyOnce } from './faults_lib.mjs';
 import { join } from 'node:path';
 
@@ -75,6 +75,4 @@ try {
   await d.stop();
   await sim.stop();
 }
-const rc = code === 0 ? report('faults_rejections') : 1;
-if (rc === 0) cleanupDir(sim.dir); else console.error(`kept ${sim.dir} for inspection`);
-process.exit(rc);
+process.exit(keepOrClean(sim.dir, code === 0 ? report('faults_rejections') : 1));

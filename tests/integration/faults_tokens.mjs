@@ -3,7 +3,7 @@
 // /health is red with the reason and new requests get 503 + Retry-After; after the top-up it
 // resumes on its own and every accepted transfer lands exactly once (none fails).
 // Usage: node faults_tokens.mjs NEARSIM NEARFTD
-import { startSim, startDaemon, request, rpc, check, report, waitFor, cleanupDir } from './lib/harness.mjs';
+import { startSim, startDaemon, request, rpc, check, report, waitFor, keepOrClean } from './lib/harness.mjs';
 import { setFaults, health, waitAllFinal, checkExactlyOnce } from './faults_lib.mjs';
 import { join } from 'node:path';
 
@@ -58,6 +58,4 @@ try {
   await d.stop();
   await sim.stop();
 }
-const rc = code === 0 ? report('faults_tokens') : 1;
-if (rc === 0) cleanupDir(sim.dir); else console.error(`kept ${sim.dir} for inspection`);
-process.exit(rc);
+process.exit(keepOrClean(sim.dir, code === 0 ? report('faults_tokens') : 1));

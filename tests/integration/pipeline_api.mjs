@@ -4,7 +4,7 @@
 // Also: idempotency keys, field-naming 400s, status routes. Usage:
 //   node pipeline_api.mjs NEARSIM NEARFTD [PER_SHAPE=10000]
 import { startSim, startDaemon, request, pool, waitFor, audit, appliedMemos, rpc, check, report,
-         cleanupDir } from './lib/harness.mjs';
+         keepOrClean } from './lib/harness.mjs';
 import { join } from 'node:path';
 
 const [nearsim, nearftd, perShapeArg] = process.argv.slice(2);
@@ -137,6 +137,6 @@ try {
 } finally {
   check((await d.stop()) === 0, 'nearftd exits 0 on SIGTERM');
   await sim.stop();
-  if (code === 0) cleanupDir(sim.dir); else console.error(`kept ${sim.dir} for inspection`);
+  keepOrClean(sim.dir, code);
 }
 process.exit(code === 0 ? report('pipeline_api') : 1);

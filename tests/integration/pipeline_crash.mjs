@@ -2,7 +2,7 @@
 // nearsim's audit must show every acknowledged transfer applied exactly once and no transfer
 // (acknowledged or not) applied twice. Usage: node pipeline_crash.mjs NEARSIM NEARFTD [ROUNDS=5]
 import { startSim, startDaemon, request, pool, waitFor, audit, appliedMemos, check, report,
-         cleanupDir } from './lib/harness.mjs';
+         keepOrClean } from './lib/harness.mjs';
 import { join } from 'node:path';
 import { readdirSync } from 'node:fs';
 
@@ -84,6 +84,4 @@ try {
 } finally {
   await sim.stop();
 }
-const rc = code === 0 ? report('pipeline_crash') : 1;
-if (rc === 0) cleanupDir(sim.dir); else console.error(`kept ${sim.dir} (nearftd.log) for inspection`);
-process.exit(rc);
+process.exit(keepOrClean(sim.dir, code === 0 ? report('pipeline_crash') : 1, ' (nearftd.log)'));

@@ -113,6 +113,14 @@ export function cleanupDir(dir) {
   try { rmSync(dir, { recursive: true, force: true }); } catch {}
 }
 
+// keepOrClean: a test's working directory is removed when the test passed (code 0) and kept, with
+// a line saying where, when it failed. Returns code (for process.exit).
+export function keepOrClean(dir, code, what = '') {
+  if (code === 0) cleanupDir(dir);
+  else console.error(`kept ${dir}${what} for inspection`);
+  return code;
+}
+
 // pool: run fn(i) for i in [0,n) with at most `concurrency` in flight.
 export async function pool(n, concurrency, fn) {
   let next = 0;
