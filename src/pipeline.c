@@ -423,9 +423,11 @@ static void accept_done(struct wal_batch *wb, int status)
         atomic_fetch_add_explicit(&p->accepted, a->n - dups, memory_order_relaxed);
         atomic_fetch_add_explicit(&p->duplicates, dups, memory_order_relaxed);
     }
-    struct nf_ring *r = &p->reply[a->ingest_idx];
-    if (nf_ring_push_mpsc(r, pipe_msg_make(a, PIPE_MSG_ACCEPTED)) == 0)
-        p->reply_pending[a->ingest_idx] = 1; /* woken once per group: wal_group_end */
+    /* a is the ingest thread's again the moment it is in the ring (it may already be reused for
+     * the next request): read what we need first. */
+    unsigned idx = a->ingest_idx;
+    if (nf_ring_push_mpsc(&p->reply[idx], pipe_msg_make(a, PIPE_MSG_ACCEPTED)) == 0)
+        p->reply_pending[idx] = 1; /* woken once per group: wal_group_end */
 }
 
 /* wal_group_end: the WAL thread finished a group's done() callbacks: one wake per ring that got
