@@ -886,13 +886,48 @@ enum sim_level sim_tx_level(const struct sim_chain *c, const struct sim_tx *tx)
     return SIM_LEVEL_EXECUTED;
 }
 
+/* sha256("nearsim receipt mask" || n) for n = 0, 1, 2 */
+static const uint8_t receipt_mask[3][NEAR_HASH_LEN] = {
+    {0x24, 0xcd, 0x94, 0x57, 0x34, 0xfa, 0x81, 0x9f, 0x25, 0x4e, 0x41,
+     0xd0, 0xcd, 0x18, 0xe2, 0x71, 0xed, 0x05, 0x10, 0x15, 0x47, 0x6c,
+     0x6c, 0x17, 0x87, 0x5f, 0x47, 0x82, 0x08, 0xe5, 0x29, 0xdc},
+    {0xe5, 0x80, 0x74, 0xbd, 0x97, 0x78, 0x2c, 0x4c, 0xaf, 0x75, 0x07,
+     0xfe, 0x61, 0x1a, 0x24, 0x2a, 0x67, 0xdc, 0xff, 0xeb, 0x1c, 0x3d,
+     0x3f, 0x64, 0x9c, 0x8c, 0xfc, 0x18, 0xcf, 0xb0, 0xc2, 0xdd},
+    {0x80, 0xf1, 0x74, 0x0e, 0xbd, 0x30, 0xbf, 0x25, 0x72, 0xd6, 0xb9,
+     0xd1, 0x58, 0xef, 0x2f, 0xe1, 0x58, 0x45, 0xbd, 0x7d, 0x98, 0xa7,
+     0x57, 0xb0, 0xeb, 0x83, 0x0f, 0x16, 0x12, 0xab, 0xb3, 0x94},
+};
+
 void sim_receipt_id(const struct sim_tx *tx, int n, uint8_t out[NEAR_HASH_LEN])
 {
-    uint8_t pre[NEAR_HASH_LEN + 8];
-    memcpy(pre, tx->hash, NEAR_HASH_LEN);
-    memcpy(pre + NEAR_HASH_LEN, "receipt", 7);
-    pre[NEAR_HASH_LEN + 7] = (uint8_t)n;
-    crypto_hash_sha256(out, pre, sizeof(pre));
+    for (size_t i = 0; i < NEAR_HASH_LEN; i++)
+        out[i] = tx->hash[i] ^ receipt_mask[n][i];
+}
+
+struct sim_tx *
+sim_chain_find_receipt(const struct sim_chain *c, const uint8_t id[NEAR_HASH_LEN], int *n)
+{
+    for (int k = 0; k < 3; k++) {
+        uint8_t h[NEAR_HASH_LEN];
+        for (size_t i = 0; i < NEAR_HASH_LEN; i++)
+            h[i] = id[i] ^ receipt_mask[k][i];
+        struct sim_tx *tx = sim_chain_find_tx(c, h);
+        if (tx == NULL || tx->state != SIM_TX_INCLUDED)
+            continue;
+        if (k > 0) {
+            if (!tx->executed)
+                continue;
+            nf_u128 amount = k == 1
+                                 ? (tx->fail_index >= 0 ? tx->deposit_refund : tx->contract_refund)
+                                 : tx->gas_refund;
+            if (amount == 0)
+                continue;
+        }
+        *n = k;
+        return tx;
+    }
+    return NULL;
 }
 
 /* ---- receipt execution -------------------------------------------------------------------------
@@ -1700,6 +1735,12 @@ static int convert(struct sim_chain *c, struct sim_tx *tx, struct sim_block *b, 
         k->allowance -= tx->total_cost;
     tx->state = SIM_TX_INCLUDED;
     tx->included_height = h;
+    tx->block_next = NULL;
+    if (b->last_tx != NULL)
+        b->last_tx->block_next = tx;
+    else
+        b->first_tx = tx;
+    b->last_tx = tx;
     b->n_txs++;
     b->tx_gas += tx->send_gas;
     b->tokens_burnt += (nf_u128)tx->send_gas * c->cfg.gas_price;

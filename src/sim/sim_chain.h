@@ -138,8 +138,9 @@ struct sim_tx {
     uint32_t return_len;
     struct sim_extra_log *extra_logs; /* malloc'd, rare (storage_deposit messages) */
     uint32_t n_extra_logs;
-    uint32_t transfers;       /* ft_transfer actions applied (0 when failed) */
-    struct sim_tx *fifo_next; /* receipt / refund queue link */
+    uint32_t transfers;        /* ft_transfer actions applied (0 when failed) */
+    struct sim_tx *fifo_next;  /* receipt / refund queue link */
+    struct sim_tx *block_next; /* next tx included in the same block (chunk view) */
     /* decoded actions pointing into raw, kept from admission until execution (NULL when the tx
      * has AddKey method names, which live in the decoder's scratch pool) */
     struct near_action *actions;
@@ -158,6 +159,8 @@ struct sim_block {
     uint32_t n_receipts;  /* action receipts executed */
     uint32_t n_transfers; /* ft_transfers applied */
     nf_u128 tokens_burnt;
+    struct sim_tx *first_tx, *last_tx; /* txs included here, in order (borrowed; linked by
+                                        * block_next; included txs live as long as the chain) */
 };
 
 #define SIM_BLOCK_PAGE 1024
@@ -362,8 +365,15 @@ nf_u128 sim_chain_ft_supply_sum(const struct sim_chain *c);
 int sim_tx_decode(struct sim_chain *c, const struct sim_tx *tx, struct near_signed_tx *stx);
 
 /* sim_receipt_id: deterministic receipt id n (0 = the action receipt, 1 = deposit/contract
- * refund, 2 = gas refund) of tx. */
+ * refund, 2 = gas refund) of tx: the tx hash XOR a fixed per-n mask, so an id leads back to its
+ * tx (sim_chain_find_receipt) without an index. */
 void sim_receipt_id(const struct sim_tx *tx, int n, uint8_t out[NEAR_HASH_LEN]);
+
+/* sim_chain_find_receipt: the included tx whose receipt n has this id, with *n set, or NULL.
+ * Receipt 0 exists once the tx is included; the refund receipts (1, 2) once it executed and only
+ * those its outcome lists. */
+struct sim_tx *
+sim_chain_find_receipt(const struct sim_chain *c, const uint8_t id[NEAR_HASH_LEN], int *n);
 
 /* ---- FT contract views (shared by query call_function and view calls in transactions) ---- */
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "account.h"
 #include "base58.h"
@@ -479,6 +480,78 @@ w_outcome_head(struct jw *w, const struct sim_chain *c, uint64_t height, const u
     jw_obj_begin(w);
 }
 
+/* w_receipt_view: ReceiptView of receipt n of tx (0: the action receipt with the tx's actions;
+ * 1, 2: a refund Transfer of amount to the signer, from the contract for a storage_deposit
+ * excess, else from "system"). stx is the decoded tx. */
+static void w_receipt_view(struct jw *w,
+                           const struct sim_chain *c,
+                           const struct sim_tx *tx,
+                           const struct near_signed_tx *stx,
+                           int n,
+                           nf_u128 amount,
+                           const char *signer,
+                           const char *receiver)
+{
+    uint8_t rid[NEAR_HASH_LEN];
+    sim_receipt_id(tx, n, rid);
+    const char *from = n == 0 ? signer : tx->fail_index < 0 && n == 1 ? receiver : "system";
+    jw_obj_begin(w);
+    jw_key(w, "predecessor_id");
+    jw_str(w, from);
+    jw_key(w, "receiver_id");
+    jw_str(w, n == 0 ? receiver : signer);
+    jw_key(w, "receipt_id");
+    w_hash(w, rid);
+    jw_key(w, "receipt");
+    jw_obj_begin(w);
+    jw_key(w, "Action");
+    jw_obj_begin(w);
+    jw_key(w, "signer_id");
+    jw_str(w, from);
+    jw_key(w, "signer_public_key");
+    if (n == 0) {
+        char pks[KEYS_PUBKEY_STR_MAX + 64];
+        if (keys_pubkey_format(&stx->tx.public_key, pks, sizeof(pks)) < 0)
+            pks[0] = 0;
+        jw_str(w, pks);
+    } else {
+        jw_str(w, "ed25519:" ZERO_HASH_B58);
+    }
+    jw_key(w, "gas_price");
+    if (n == 0)
+        jw_u128_str(w, c->cfg.gas_price);
+    else
+        jw_str(w, "0");
+    jw_key(w, "output_data_receivers");
+    jw_arr_begin(w);
+    jw_arr_end(w);
+    jw_key(w, "input_data_ids");
+    jw_arr_begin(w);
+    jw_arr_end(w);
+    jw_key(w, "actions");
+    jw_arr_begin(w);
+    if (n == 0) {
+        for (uint32_t i = 0; i < stx->tx.n_actions && i < SIM_DEC_ACTIONS; i++)
+            near_view_action(w, &stx->tx.actions[i]);
+    } else {
+        jw_obj_begin(w);
+        jw_key(w, "Transfer");
+        jw_obj_begin(w);
+        jw_key(w, "deposit");
+        jw_u128_str(w, amount);
+        jw_obj_end(w);
+        jw_obj_end(w);
+    }
+    jw_arr_end(w);
+    jw_key(w, "is_promise_yield");
+    jw_bool(w, 0);
+    jw_obj_end(w);
+    jw_obj_end(w);
+    jw_key(w, "priority");
+    jw_u64(w, 0);
+    jw_obj_end(w);
+}
+
 static void render_outcome(
     struct jw *w, struct sim_chain *c, struct sim_tx *tx, enum sim_level level, int experimental)
 {
@@ -601,91 +674,12 @@ static void render_outcome(
     }
     jw_arr_end(w);
     if (experimental) {
-        char pks[KEYS_PUBKEY_STR_MAX + 64];
-        if (keys_pubkey_format(&stx.tx.public_key, pks, sizeof(pks)) < 0)
-            pks[0] = 0;
         jw_key(w, "receipts");
         jw_arr_begin(w);
-        jw_obj_begin(w);
-        jw_key(w, "predecessor_id");
-        jw_str(w, signer);
-        jw_key(w, "receiver_id");
-        jw_str(w, receiver);
-        jw_key(w, "receipt_id");
-        w_hash(w, r0);
-        jw_key(w, "receipt");
-        jw_obj_begin(w);
-        jw_key(w, "Action");
-        jw_obj_begin(w);
-        jw_key(w, "signer_id");
-        jw_str(w, signer);
-        jw_key(w, "signer_public_key");
-        jw_str(w, pks);
-        jw_key(w, "gas_price");
-        jw_u128_str(w, c->cfg.gas_price);
-        jw_key(w, "output_data_receivers");
-        jw_arr_begin(w);
-        jw_arr_end(w);
-        jw_key(w, "input_data_ids");
-        jw_arr_begin(w);
-        jw_arr_end(w);
-        jw_key(w, "actions");
-        jw_arr_begin(w);
-        for (uint32_t i = 0; i < stx.tx.n_actions && i < SIM_DEC_ACTIONS; i++)
-            near_view_action(w, &stx.tx.actions[i]);
-        jw_arr_end(w);
-        jw_key(w, "is_promise_yield");
-        jw_bool(w, 0);
-        jw_obj_end(w);
-        jw_obj_end(w);
-        jw_key(w, "priority");
-        jw_u64(w, 0);
-        jw_obj_end(w);
-        if (tx->executed) {
-            for (int i = 0; i < n_refunds; i++) {
-                sim_receipt_id(tx, ids[i], rid);
-                jw_obj_begin(w);
-                jw_key(w, "predecessor_id");
-                jw_str(w, tx->fail_index < 0 && ids[i] == 1 ? receiver : "system");
-                jw_key(w, "receiver_id");
-                jw_str(w, signer);
-                jw_key(w, "receipt_id");
-                w_hash(w, rid);
-                jw_key(w, "receipt");
-                jw_obj_begin(w);
-                jw_key(w, "Action");
-                jw_obj_begin(w);
-                jw_key(w, "signer_id");
-                jw_str(w, tx->fail_index < 0 && ids[i] == 1 ? receiver : "system");
-                jw_key(w, "signer_public_key");
-                jw_str(w, "ed25519:" ZERO_HASH_B58);
-                jw_key(w, "gas_price");
-                jw_str(w, "0");
-                jw_key(w, "output_data_receivers");
-                jw_arr_begin(w);
-                jw_arr_end(w);
-                jw_key(w, "input_data_ids");
-                jw_arr_begin(w);
-                jw_arr_end(w);
-                jw_key(w, "actions");
-                jw_arr_begin(w);
-                jw_obj_begin(w);
-                jw_key(w, "Transfer");
-                jw_obj_begin(w);
-                jw_key(w, "deposit");
-                jw_u128_str(w, amounts[i]);
-                jw_obj_end(w);
-                jw_obj_end(w);
-                jw_arr_end(w);
-                jw_key(w, "is_promise_yield");
-                jw_bool(w, 0);
-                jw_obj_end(w);
-                jw_obj_end(w);
-                jw_key(w, "priority");
-                jw_u64(w, 0);
-                jw_obj_end(w);
-            }
-        }
+        w_receipt_view(w, c, tx, &stx, 0, 0, signer, receiver);
+        if (tx->executed)
+            for (int i = 0; i < n_refunds; i++)
+                w_receipt_view(w, c, tx, &stx, ids[i], amounts[i], signer, receiver);
         jw_arr_end(w);
     }
     jw_obj_end(w);
@@ -1046,6 +1040,63 @@ static void result_end(struct jw *w, struct sim_rpc_reply *out)
     reply_take(out, w, 200);
 }
 
+/* w_chunk_header: the ChunkHeaderView of block b's one chunk (shard 0; its hash is the block's). */
+static void w_chunk_header(struct jw *w, const struct sim_chain *c, const struct sim_block *b)
+{
+    jw_obj_begin(w);
+    jw_key(w, "chunk_hash");
+    w_hash(w, b->hash);
+    jw_key(w, "prev_block_hash");
+    w_hash(w, b->prev_hash);
+    jw_key(w, "height_created");
+    jw_u64(w, b->height);
+    jw_key(w, "height_included");
+    jw_u64(w, b->height);
+    jw_key(w, "shard_id");
+    jw_u64(w, 0);
+    jw_key(w, "gas_used");
+    jw_u64(w, b->gas_used);
+    jw_key(w, "gas_limit");
+    jw_u64(w, c->cfg.chunk_gas);
+    jw_key(w, "rent_paid"); /* deprecated, still sent by nearcore */
+    jw_str(w, "0");
+    jw_key(w, "balance_burnt");
+    jw_u128_str(w, b->tokens_burnt);
+    jw_key(w, "validator_reward");
+    jw_str(w, "0");
+    jw_key(w, "tx_root");
+    jw_str(w, ZERO_HASH_B58);
+    jw_key(w, "outcome_root");
+    jw_str(w, ZERO_HASH_B58);
+    jw_key(w, "prev_state_root");
+    jw_str(w, ZERO_HASH_B58);
+    jw_key(w, "outgoing_receipts_root");
+    jw_str(w, ZERO_HASH_B58);
+    jw_key(w, "encoded_merkle_root");
+    jw_str(w, ZERO_HASH_B58);
+    jw_key(w, "encoded_length");
+    jw_u64(w, 0);
+    jw_key(w, "validator_proposals");
+    jw_arr_begin(w);
+    jw_arr_end(w);
+    jw_key(w, "congestion_info");
+    jw_obj_begin(w);
+    jw_key(w, "delayed_receipts_gas");
+    jw_u128_str(w, b->height == c->head ? c->delayed_gas : 0);
+    jw_key(w, "buffered_receipts_gas");
+    jw_str(w, "0");
+    jw_key(w, "receipt_bytes");
+    jw_u64(w, 0);
+    jw_key(w, "allowed_shard");
+    jw_u64(w, 0);
+    jw_obj_end(w);
+    jw_key(w, "bandwidth_requests");
+    jw_null(w);
+    jw_key(w, "signature");
+    jw_str(w, "ed25519:1111111111111111111111111111111111111111111111111111111111111111");
+    jw_obj_end(w);
+}
+
 static void
 m_block(struct sim_chain *c, struct sim_rpc_reply *out, const char *id_json, json_t *params)
 {
@@ -1089,9 +1140,10 @@ m_block(struct sim_chain *c, struct sim_rpc_reply *out, const char *id_json, jso
     w_hash(&w, b->hash);
     jw_key(&w, "prev_hash");
     w_hash(&w, b->prev_hash);
-    const char *roots[] = {"prev_state_root", "chunk_receipts_root", "chunk_headers_root",
-                           "chunk_tx_root",   "outcome_root",        "challenges_root",
-                           "random_value",    "next_bp_hash",        "block_merkle_root"};
+    const char *roots[] = {"prev_state_root",    "block_body_hash", "chunk_receipts_root",
+                           "chunk_headers_root", "chunk_tx_root",   "outcome_root",
+                           "challenges_root",    "random_value",    "next_bp_hash",
+                           "block_merkle_root"};
     for (size_t i = 0; i < sizeof(roots) / sizeof(roots[0]); i++) {
         jw_key(&w, roots[i]);
         jw_str(&w, ZERO_HASH_B58);
@@ -1115,6 +1167,11 @@ m_block(struct sim_chain *c, struct sim_rpc_reply *out, const char *id_json, jso
     jw_u128_str(&w, c->cfg.gas_price);
     jw_key(&w, "block_ordinal");
     jw_u64(&w, b->height - c->cfg.genesis_height + 1);
+    /* deprecated, still sent by nearcore (and required by its OpenAPI schema) */
+    jw_key(&w, "rent_paid");
+    jw_str(&w, "0");
+    jw_key(&w, "validator_reward");
+    jw_str(&w, "0");
     jw_key(&w, "total_supply");
     jw_str(&w, "2500000000000000000000000000000000");
     jw_key(&w, "challenges_result");
@@ -1133,62 +1190,167 @@ m_block(struct sim_chain *c, struct sim_rpc_reply *out, const char *id_json, jso
     jw_str(&w, "ed25519:1111111111111111111111111111111111111111111111111111111111111111");
     jw_key(&w, "latest_protocol_version");
     jw_u64(&w, 83);
+    jw_key(&w, "chunk_endorsements");
+    jw_null(&w);
     jw_obj_end(&w);
     jw_key(&w, "chunks");
     jw_arr_begin(&w);
-    jw_obj_begin(&w);
-    jw_key(&w, "chunk_hash");
-    w_hash(&w, b->hash);
-    jw_key(&w, "prev_block_hash");
-    w_hash(&w, b->prev_hash);
-    jw_key(&w, "height_created");
-    jw_u64(&w, b->height);
-    jw_key(&w, "height_included");
-    jw_u64(&w, b->height);
-    jw_key(&w, "shard_id");
-    jw_u64(&w, 0);
-    jw_key(&w, "gas_used");
-    jw_u64(&w, b->gas_used);
-    jw_key(&w, "gas_limit");
-    jw_u64(&w, c->cfg.chunk_gas);
-    jw_key(&w, "balance_burnt");
-    jw_u128_str(&w, b->tokens_burnt);
-    jw_key(&w, "validator_reward");
-    jw_str(&w, "0");
-    jw_key(&w, "tx_root");
-    jw_str(&w, ZERO_HASH_B58);
-    jw_key(&w, "outcome_root");
-    jw_str(&w, ZERO_HASH_B58);
-    jw_key(&w, "prev_state_root");
-    jw_str(&w, ZERO_HASH_B58);
-    jw_key(&w, "outgoing_receipts_root");
-    jw_str(&w, ZERO_HASH_B58);
-    jw_key(&w, "encoded_merkle_root");
-    jw_str(&w, ZERO_HASH_B58);
-    jw_key(&w, "encoded_length");
-    jw_u64(&w, 0);
-    jw_key(&w, "validator_proposals");
-    jw_arr_begin(&w);
-    jw_arr_end(&w);
-    jw_key(&w, "congestion_info");
-    jw_obj_begin(&w);
-    jw_key(&w, "delayed_receipts_gas");
-    jw_u128_str(&w, h == c->head ? c->delayed_gas : 0);
-    jw_key(&w, "buffered_receipts_gas");
-    jw_str(&w, "0");
-    jw_key(&w, "receipt_bytes");
-    jw_u64(&w, 0);
-    jw_key(&w, "allowed_shard");
-    jw_u64(&w, 0);
-    jw_obj_end(&w);
-    jw_key(&w, "bandwidth_requests");
-    jw_null(&w);
-    jw_key(&w, "signature");
-    jw_str(&w, "ed25519:1111111111111111111111111111111111111111111111111111111111111111");
-    jw_obj_end(&w);
+    w_chunk_header(&w, c, b);
     jw_arr_end(&w);
     jw_obj_end(&w);
     result_end(&w, out);
+}
+
+/* m_chunk: params {"chunk_id": hash}, {"block_id", "shard_id"}, or the legacy [chunk_hash] and
+ * [[block_id, shard_id]]. The one chunk of a block (shard 0) has the block's hash; it lists the
+ * transactions the block included. Its receipts are the previous chunk's outgoing receipts, which a
+ * one-shard chain of local receipts does not have: always []. */
+static void
+m_chunk(struct sim_chain *c, struct sim_rpc_reply *out, const char *id_json, json_t *params)
+{
+    json_t *cid = NULL, *bid = NULL, *sid = NULL;
+    if (json_is_array(params) && json_array_size(params) == 1) {
+        json_t *p0 = json_array_get(params, 0);
+        if (json_is_array(p0) && json_array_size(p0) == 2) {
+            bid = json_array_get(p0, 0);
+            sid = json_array_get(p0, 1);
+        } else {
+            cid = p0;
+        }
+    } else if (json_is_object(params)) {
+        cid = json_object_get(params, "chunk_id");
+        bid = json_object_get(params, "block_id");
+        sid = json_object_get(params, "shard_id");
+    }
+    const struct sim_block *b = NULL;
+    char why[200], info[160], data[200];
+    if (cid != NULL) {
+        uint8_t hash[NEAR_HASH_LEN];
+        const char *s = json_is_string(cid) ? json_string_value(cid) : NULL;
+        if (s == NULL || b58_decode_exact(s, strlen(s), hash, NEAR_HASH_LEN) != 0) {
+            parse_error(out, id_json, "Failed parsing args: invalid chunk hash");
+            return;
+        }
+        b = sim_chain_block_by_hash(c, hash);
+        if (b == NULL) {
+            snprintf(info, sizeof(info), "{\"chunk_hash\":\"%s\"}", s);
+            snprintf(data, sizeof(data),
+                     "\"Chunk Missing (unavailable on the node): ChunkHash(`%s`) \\n Cause: "
+                     "Unknown\"",
+                     s);
+            error_reply(out, id_json, "HANDLER_ERROR", "UNKNOWN_CHUNK", info, -32000,
+                        "Server error", data, 200);
+            return;
+        }
+    } else if (bid != NULL && sid != NULL) {
+        if (!json_is_integer(sid) || json_integer_value(sid) < 0) {
+            parse_error(out, id_json, "Failed parsing args: invalid shard id");
+            return;
+        }
+        uint64_t h;
+        int rc = block_ref(c, NULL, bid, &h, why, sizeof(why));
+        if (rc == -1) {
+            parse_error(out, id_json, why);
+            return;
+        }
+        if (rc == -2) {
+            unknown_block_reply(out, id_json);
+            return;
+        }
+        json_int_t shard = json_integer_value(sid);
+        if (shard != 0) {
+            snprintf(info, sizeof(info), "{\"shard_id\":%lld}", (long long)shard);
+            snprintf(data, sizeof(data), "\"Shard id %lld does not exist\"", (long long)shard);
+            error_reply(out, id_json, "HANDLER_ERROR", "INVALID_SHARD_ID", info, -32000,
+                        "Server error", data, 200);
+            return;
+        }
+        b = sim_chain_block(c, h);
+    } else {
+        parse_error(out, id_json,
+                    "Failed parsing args: expected {chunk_id} or {block_id, shard_id}");
+        return;
+    }
+    struct jw w;
+    result_begin(&w, id_json);
+    jw_obj_begin(&w);
+    jw_key(&w, "author");
+    jw_str(&w, "nearsim.test.near");
+    jw_key(&w, "header");
+    w_chunk_header(&w, c, b);
+    jw_key(&w, "transactions");
+    jw_arr_begin(&w);
+    for (const struct sim_tx *tx = b->first_tx; tx != NULL; tx = tx->block_next) {
+        struct near_signed_tx stx;
+        if (sim_tx_decode(c, tx, &stx) == 0)
+            near_view_signed_tx(&w, &stx, SIM_DEC_ACTIONS);
+    }
+    jw_arr_end(&w);
+    jw_key(&w, "receipts");
+    jw_arr_begin(&w);
+    jw_arr_end(&w);
+    jw_obj_end(&w);
+    result_end(&w, out);
+}
+
+/* m_receipt: EXPERIMENTAL_receipt {"receipt_id"}: the ReceiptView of a receipt an outcome names. */
+static void
+m_receipt(struct sim_chain *c, struct sim_rpc_reply *out, const char *id_json, json_t *params)
+{
+    json_t *rj = json_is_object(params) ? json_object_get(params, "receipt_id") : NULL;
+    uint8_t id[NEAR_HASH_LEN];
+    const char *s = json_is_string(rj) ? json_string_value(rj) : NULL;
+    if (s == NULL) {
+        parse_error(out, id_json, "Failed parsing args: missing field `receipt_id`");
+        return;
+    }
+    if (b58_decode_exact(s, strlen(s), id, NEAR_HASH_LEN) != 0) {
+        parse_error(out, id_json, "Failed parsing args: invalid receipt id");
+        return;
+    }
+    int n = 0;
+    struct sim_tx *tx = sim_chain_find_receipt(c, id, &n);
+    struct near_signed_tx stx;
+    if (tx == NULL || sim_tx_decode(c, tx, &stx) != 0) {
+        char info[120], data[160];
+        snprintf(info, sizeof(info), "{\"receipt_id\":\"%s\"}", s);
+        snprintf(data, sizeof(data), "\"Receipt with id %s has never been observed on this node\"",
+                 s);
+        error_reply(out, id_json, "HANDLER_ERROR", "UNKNOWN_RECEIPT", info, -32000, "Server error",
+                    data, 200);
+        return;
+    }
+    char receiver[SIM_ACCOUNT_MAX + 1];
+    size_t rl = stx.tx.receiver_id.len < SIM_ACCOUNT_MAX ? stx.tx.receiver_id.len : SIM_ACCOUNT_MAX;
+    memcpy(receiver, stx.tx.receiver_id.ptr, rl);
+    receiver[rl] = 0;
+    int ids[2];
+    nf_u128 amounts[2];
+    nf_u128 amount = 0;
+    int nr = refund_ids(tx, ids, amounts);
+    for (int i = 0; i < nr; i++)
+        if (ids[i] == n)
+            amount = amounts[i];
+    struct jw w;
+    result_begin(&w, id_json);
+    w_receipt_view(&w, c, tx, &stx, n, amount, tx->signer->id, receiver);
+    result_end(&w, out);
+}
+
+/* w_time: a timestamp as nearcore's status renders it (time::OffsetDateTime in ISO 8601 with
+ * nine fraction digits, UTC: "2026-12-05T08:00:00.123456789Z"). */
+static void w_time(struct jw *w, uint64_t ns)
+{
+    time_t secs = (time_t)(ns / 1000000000ull);
+    struct tm tm;
+    char text[48];
+    if (gmtime_r(&secs, &tm) == NULL) {
+        jw_str(w, "1970-01-01T00:00:00.000000000Z");
+        return;
+    }
+    size_t n = strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(text + n, sizeof(text) - n, ".%09uZ", (unsigned)(ns % 1000000000ull));
+    jw_str(w, text);
 }
 
 static void m_status(struct sim_chain *c, struct sim_rpc_reply *out, const char *id_json)
@@ -1210,8 +1372,6 @@ static void m_status(struct sim_chain *c, struct sim_rpc_reply *out, const char 
     jw_str(&w, "ed25519:" ZERO_HASH_B58);
     jw_key(&w, "node_key");
     jw_null(&w);
-    jw_key(&w, "rpc_addr");
-    jw_null(&w);
     jw_key(&w, "sync_info");
     jw_obj_begin(&w);
     jw_key(&w, "latest_block_hash");
@@ -1219,7 +1379,7 @@ static void m_status(struct sim_chain *c, struct sim_rpc_reply *out, const char 
     jw_key(&w, "latest_block_height");
     jw_u64(&w, head->height);
     jw_key(&w, "latest_block_time");
-    jw_u64(&w, head->timestamp_ns);
+    w_time(&w, head->timestamp_ns);
     jw_key(&w, "latest_state_root");
     jw_str(&w, ZERO_HASH_B58);
     jw_key(&w, "syncing");
@@ -1229,7 +1389,7 @@ static void m_status(struct sim_chain *c, struct sim_rpc_reply *out, const char 
     jw_key(&w, "earliest_block_height");
     jw_u64(&w, gen->height);
     jw_key(&w, "earliest_block_time");
-    jw_u64(&w, gen->timestamp_ns);
+    w_time(&w, gen->timestamp_ns);
     jw_key(&w, "epoch_id");
     jw_str(&w, ZERO_HASH_B58);
     jw_key(&w, "epoch_start_height");
@@ -1249,6 +1409,8 @@ static void m_status(struct sim_chain *c, struct sim_rpc_reply *out, const char 
     jw_key(&w, "version");
     jw_str(&w, "nearsim-0.1");
     jw_key(&w, "build");
+    jw_str(&w, "nearsim");
+    jw_key(&w, "commit");
     jw_str(&w, "nearsim");
     jw_key(&w, "rustc_version");
     jw_str(&w, "none");
@@ -1337,20 +1499,48 @@ static void query_legacy_error(struct sim_rpc_reply *out,
     result_end(&w, out);
 }
 
+/* account_error_reply: a query HANDLER_ERROR whose info is {key: account, block_height,
+ * block_hash} and whose data is msg. */
+static void account_error_reply(struct sim_rpc_reply *out,
+                                const char *id_json,
+                                const struct sim_block *b,
+                                const char *cause,
+                                const char *key,
+                                const char *account,
+                                const char *msg)
+{
+    char info[300], data[300], hb[B58_MAX_32];
+    if (b58_encode(b->hash, NEAR_HASH_LEN, hb, sizeof(hb)) < 0)
+        hb[0] = 0;
+    snprintf(info, sizeof(info), "{\"%s\":\"%s\",\"block_height\":%llu,\"block_hash\":\"%s\"}", key,
+             account, (unsigned long long)b->height, hb);
+    snprintf(data, sizeof(data), "\"%s\"", msg);
+    error_reply(out, id_json, "HANDLER_ERROR", cause, info, -32000, "Server error", data, 200);
+}
+
 static void unknown_account_reply(struct sim_rpc_reply *out,
                                   const char *id_json,
                                   const struct sim_block *b,
                                   const char *account)
 {
-    char info[300], data[200], hb[B58_MAX_32];
-    if (b58_encode(b->hash, NEAR_HASH_LEN, hb, sizeof(hb)) < 0)
-        hb[0] = 0;
-    snprintf(info, sizeof(info),
-             "{\"requested_account_id\":\"%s\",\"block_height\":%llu,\"block_hash\":\"%s\"}",
-             account, (unsigned long long)b->height, hb);
-    snprintf(data, sizeof(data), "\"account %s does not exist while viewing\"", account);
-    error_reply(out, id_json, "HANDLER_ERROR", "UNKNOWN_ACCOUNT", info, -32000, "Server error",
-                data, 200);
+    char msg[200];
+    snprintf(msg, sizeof(msg), "account %s does not exist while viewing", account);
+    account_error_reply(out, id_json, b, "UNKNOWN_ACCOUNT", "requested_account_id", account, msg);
+}
+
+/* The FT contract's code as nearsim shows it: the smallest valid wasm module (magic + version).
+ * view_account's code_hash is its sha256, so view_code and view_account agree. */
+static const uint8_t ft_code[8] = {0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00};
+
+static void w_code_hash(struct jw *w, int is_contract)
+{
+    uint8_t h[NEAR_HASH_LEN];
+    if (!is_contract) {
+        jw_str(w, ZERO_HASH_B58);
+        return;
+    }
+    crypto_hash_sha256(h, ft_code, sizeof(ft_code));
+    w_hash(w, h);
 }
 
 static void
@@ -1369,7 +1559,15 @@ m_query(struct sim_chain *c, struct sim_rpc_reply *out, const char *id_json, jso
         return;
     }
     if (rc == -2) {
-        unknown_block_reply(out, id_json);
+        /* query's UNKNOWN_BLOCK names the block reference it was given */
+        json_t *bj = json_object_get(params, "block_id");
+        char *ref = bj ? json_dumps(bj, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+        char info[200];
+        snprintf(info, sizeof(info), "{\"block_reference\":{\"block_id\":%.150s}}",
+                 ref ? ref : "null");
+        free(ref);
+        error_reply(out, id_json, "HANDLER_ERROR", "UNKNOWN_BLOCK", info, -32000, "Server error",
+                    "\"DB Not Found Error: BLOCK: Unknown\"", 200);
         return;
     }
     const struct sim_block *b = sim_chain_block(c, h);
@@ -1458,7 +1656,7 @@ m_query(struct sim_chain *c, struct sim_rpc_reply *out, const char *id_json, jso
         jw_key(&w, "locked");
         jw_str(&w, "0");
         jw_key(&w, "code_hash");
-        jw_str(&w, a->is_contract ? "E8jZ1giWcVrps8PcV75ATauu6gFRkcwjNtKp7NKmipZG" : ZERO_HASH_B58);
+        w_code_hash(&w, a->is_contract);
         jw_key(&w, "storage_usage");
         jw_u64(&w, 182 + 100 * (uint64_t)a->n_keys);
         jw_key(&w, "storage_paid_at");
@@ -1544,9 +1742,62 @@ m_query(struct sim_chain *c, struct sim_rpc_reply *out, const char *id_json, jso
         result_end(&w, out);
         return;
     }
+    if (strcmp(type, "view_code") == 0) {
+        if (!exists) {
+            unknown_account_reply(out, id_json, b, account);
+            return;
+        }
+        if (!a->is_contract) {
+            snprintf(why, sizeof(why),
+                     "Contract code for contract ID %s has never been observed on the node",
+                     account);
+            account_error_reply(out, id_json, b, "NO_CONTRACT_CODE", "contract_account_id", account,
+                                why);
+            return;
+        }
+        result_begin(&w, id_json);
+        jw_obj_begin(&w);
+        jw_key(&w, "code_base64");
+        jw_base64(&w, ft_code, sizeof(ft_code));
+        jw_key(&w, "hash");
+        w_code_hash(&w, 1);
+        w_block_header_common(&w, c, b);
+        jw_obj_end(&w);
+        result_end(&w, out);
+        return;
+    }
+    if (strcmp(type, "view_state") == 0) {
+        json_t *pj = json_object_get(params, "prefix_base64");
+        if (!json_is_string(pj)) {
+            parse_error(out, id_json, "Failed parsing args: missing field `prefix_base64`");
+            return;
+        }
+        if (!exists) {
+            unknown_account_reply(out, id_json, b, account);
+            return;
+        }
+        /* The token's state (one entry per holder) is past nearcore's 50 kB view limit; other
+         * accounts have no contract state. */
+        if (a->is_contract) {
+            snprintf(why, sizeof(why), "State of contract %s is too large to be viewed", account);
+            account_error_reply(out, id_json, b, "TOO_LARGE_CONTRACT_STATE", "contract_account_id",
+                                account, why);
+            return;
+        }
+        result_begin(&w, id_json);
+        jw_obj_begin(&w);
+        jw_key(&w, "values"); /* "proof" is skipped when empty, as nearcore does */
+        jw_arr_begin(&w);
+        jw_arr_end(&w);
+        w_block_header_common(&w, c, b);
+        jw_obj_end(&w);
+        result_end(&w, out);
+        return;
+    }
     snprintf(why, sizeof(why),
              "Failed parsing args: unknown variant `%.40s`, expected one of `view_account`, "
-             "`view_access_key`, `view_access_key_list`, `call_function`",
+             "`view_code`, `view_state`, `view_access_key`, `view_access_key_list`, "
+             "`call_function`",
              type);
     parse_error(out, id_json, why);
 }
@@ -1700,6 +1951,10 @@ int sim_rpc_handle(struct sim_chain *c, const char *body, size_t len, struct sim
         m_tx(c, out, idj, params, 1);
     else if (strcmp(m, "block") == 0)
         m_block(c, out, idj, params);
+    else if (strcmp(m, "chunk") == 0)
+        m_chunk(c, out, idj, params);
+    else if (strcmp(m, "EXPERIMENTAL_receipt") == 0)
+        m_receipt(c, out, idj, params);
     else if (strcmp(m, "status") == 0)
         m_status(c, out, idj);
     else if (strcmp(m, "gas_price") == 0)
