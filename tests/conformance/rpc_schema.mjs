@@ -160,9 +160,10 @@ export function nearcoreOnly(method, result) {
   return null;
 }
 
-// checkAnswer(method, json, requestId) -> array of problems ("path: reason"); empty when the
-// answer is what NEAR's schemas accept.
-export function checkAnswer(method, json, requestId) {
+// checkAnswer(method, json, requestId, { nearcoreFields }) -> array of problems ("path:
+// reason"); empty when the answer is what NEAR's schemas accept. nearcoreFields (default true)
+// also requires the optional fields nearcore sends (see missingOptional).
+export function checkAnswer(method, json, requestId, { nearcoreFields = true } = {}) {
   const probs = [];
   if (!json || typeof json !== 'object') return ['(root): not a JSON object'];
   if (json.jsonrpc !== '2.0') probs.push(`jsonrpc: expected "2.0", got ${JSON.stringify(json.jsonrpc)}`);
@@ -179,7 +180,7 @@ export function checkAnswer(method, json, requestId) {
     const v = camel(json.result);
     const r = schema.safeParse(v);
     if (!r.success) probs.push(...describe(r.error.issues, v).map((x) => `result.${x}`));
-    else probs.push(...missingOptional(schema, v).map((p) => `result.${p}: field missing (nearcore sends it)`));
+    else if (nearcoreFields) probs.push(...missingOptional(schema, v).map((p) => `result.${p}: field missing (nearcore sends it)`));
     return probs;
   }
   const e = camel(json.error);
