@@ -12,6 +12,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KeyPair, KeyPairSigner, actions, baseDecode, baseEncode, createTransaction, encodeTransaction } from 'near-api-js';
+import { NearRpcClient, block as cBlock, chunk as cChunk, experimentalReceipt as cReceipt, experimentalTxStatus as cTxStatus,
+  gasPrice as cGasPrice, query as cQuery, sendTx as cSendTx, status as cStatus, tx as cTx } from '@near-js/jsonrpc-client';
 import { checkAnswer } from './rpc_schema.mjs';
 
 const NEARSIM = process.argv[2];
@@ -218,6 +220,28 @@ try {
   const cb = (await rpc('block of the storage_deposit', 'block', { block_id: ex.json.result.transaction_outcome.block_hash })).json.result;
   const cc = await rpc('chunk with transactions', 'chunk', { chunk_id: cb.chunks[0].chunk_hash });
   check((cc.json.result?.transactions || []).some((t) => t.hash === sd.hash), 'chunk lists the transactions it included', cc.json.result?.transactions?.length);
+
+  // ---- the validated @near-js/jsonrpc-client 1.4.0, as an existing NEAR service uses it ----------
+  {
+    const client = new NearRpcClient({ endpoint: URL_, retries: 0 });
+    const via = async (what, fn) => {
+      try { await fn(); passes++; } catch (e) { check(false, `validated client: ${what}`, String(e && e.message).slice(0, 800)); }
+    };
+    await via('block', () => cBlock(client, { finality: 'final' }));
+    await via('chunk', () => cChunk(client, { chunkId: cb.chunks[0].chunk_hash }));
+    await via('status', () => cStatus(client));
+    await via('gas_price', () => cGasPrice(client, { blockId: null }));
+    await via('query view_account', () => cQuery(client, { requestType: 'view_account', finality: 'final', accountId: SIGNER }));
+    await via('query view_access_key', () => cQuery(client, { requestType: 'view_access_key', finality: 'final', accountId: SIGNER, publicKey: cred.public_key }));
+    await via('query view_access_key_list', () => cQuery(client, { requestType: 'view_access_key_list', finality: 'final', accountId: SIGNER }));
+    await via('query call_function', () => cQuery(client, { requestType: 'call_function', finality: 'final', accountId: FT, methodName: 'ft_metadata', argsBase64: '' }));
+    await via('query view_code', () => cQuery(client, { requestType: 'view_code', finality: 'final', accountId: FT }));
+    await via('tx', () => cTx(client, { txHash: sd.hash, senderAccountId: SIGNER, waitUntil: 'FINAL' }));
+    await via('EXPERIMENTAL_tx_status', () => cTxStatus(client, { txHash: failed.hash, senderAccountId: SIGNER, waitUntil: 'FINAL' }));
+    await via('EXPERIMENTAL_receipt', () => cReceipt(client, { receiptId: [...ids][0] }));
+    const t = await sign([transfer('user-3.test.near', 3, 'client')]);
+    await via('send_tx', () => cSendTx(client, { signedTxBase64: t.b64, waitUntil: 'FINAL' }));
+  }
 
   // ---- INVALID_TRANSACTION and other handler errors -------------------------------------------------
   const stale = await sign([transfer('user-6.test.near', 1, 'stale')], { n: nonce });
