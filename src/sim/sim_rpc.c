@@ -480,6 +480,41 @@ w_outcome_head(struct jw *w, const struct sim_chain *c, uint64_t height, const u
     jw_obj_begin(w);
 }
 
+/* Gas a refund receipt burns: receipt creation exec + transfer exec (nearcore's fees; a refund
+ * burns no tokens). */
+#define SIM_REFUND_GAS_BURNT 223182562500ull
+
+static void w_empty_array(struct jw *w, const char *key)
+{
+    jw_key(w, key);
+    jw_arr_begin(w);
+    jw_arr_end(w);
+}
+
+/* w_outcome_costs: gas_burnt, tokens_burnt and executor_id of an outcome opened by
+ * w_outcome_head (after its logs and receipt_ids), then the "status" key: the caller writes the
+ * status value and closes with w_outcome_end. */
+static void
+w_outcome_costs(struct jw *w, uint64_t gas_burnt, nf_u128 tokens_burnt, const char *executor)
+{
+    jw_key(w, "gas_burnt");
+    jw_u64(w, gas_burnt);
+    jw_key(w, "tokens_burnt");
+    jw_u128_str(w, tokens_burnt);
+    jw_key(w, "executor_id");
+    jw_str(w, executor);
+    jw_key(w, "status");
+}
+
+/* w_outcome_end: the metadata (version 1 for a transaction, 3 for a receipt), then closes the
+ * outcome and its ExecutionOutcomeWithIdView. */
+static void w_outcome_end(struct jw *w, int version)
+{
+    w_metadata(w, version);
+    jw_obj_end(w);
+    jw_obj_end(w);
+}
+
 /* w_receipt_view: ReceiptView of receipt n of tx (0: the action receipt with the tx's actions;
  * 1, 2: a refund Transfer of amount to the signer, from the contract for a storage_deposit
  * excess, else from "system"). stx is the decoded tx. */
@@ -522,12 +557,8 @@ static void w_receipt_view(struct jw *w,
         jw_u128_str(w, c->cfg.gas_price);
     else
         jw_str(w, "0");
-    jw_key(w, "output_data_receivers");
-    jw_arr_begin(w);
-    jw_arr_end(w);
-    jw_key(w, "input_data_ids");
-    jw_arr_begin(w);
-    jw_arr_end(w);
+    w_empty_array(w, "output_data_receivers");
+    w_empty_array(w, "input_data_ids");
     jw_key(w, "actions");
     jw_arr_begin(w);
     if (n == 0) {
@@ -588,27 +619,17 @@ static void render_outcome(
     /* transaction outcome */
     jw_key(w, "transaction_outcome");
     w_outcome_head(w, c, tx->included_height, tx->hash);
-    jw_key(w, "logs");
-    jw_arr_begin(w);
-    jw_arr_end(w);
+    w_empty_array(w, "logs");
     jw_key(w, "receipt_ids");
     jw_arr_begin(w);
     w_hash(w, r0);
     jw_arr_end(w);
-    jw_key(w, "gas_burnt");
-    jw_u64(w, tx->send_gas);
-    jw_key(w, "tokens_burnt");
-    jw_u128_str(w, (nf_u128)tx->send_gas * c->cfg.gas_price);
-    jw_key(w, "executor_id");
-    jw_str(w, signer);
-    jw_key(w, "status");
+    w_outcome_costs(w, tx->send_gas, (nf_u128)tx->send_gas * c->cfg.gas_price, signer);
     jw_obj_begin(w);
     jw_key(w, "SuccessReceiptId");
     w_hash(w, r0);
     jw_obj_end(w);
-    w_metadata(w, 1);
-    jw_obj_end(w);
-    jw_obj_end(w);
+    w_outcome_end(w, 1);
     /* receipt outcomes */
     jw_key(w, "receipts_outcome");
     jw_arr_begin(w);
@@ -634,41 +655,22 @@ static void render_outcome(
             w_hash(w, rid);
         }
         jw_arr_end(w);
-        jw_key(w, "gas_burnt");
-        jw_u64(w, tx->receipt_gas_burnt);
-        jw_key(w, "tokens_burnt");
-        jw_u128_str(w, (nf_u128)tx->receipt_gas_burnt * c->cfg.gas_price);
-        jw_key(w, "executor_id");
-        jw_str(w, receiver);
-        jw_key(w, "status");
+        w_outcome_costs(w, tx->receipt_gas_burnt, (nf_u128)tx->receipt_gas_burnt * c->cfg.gas_price,
+                        receiver);
         w_action_status(w, tx);
-        w_metadata(w, 3);
-        jw_obj_end(w);
-        jw_obj_end(w);
+        w_outcome_end(w, 3);
         if (tx->refunded) {
             for (int i = 0; i < n_refunds; i++) {
                 sim_receipt_id(tx, ids[i], rid);
                 w_outcome_head(w, c, tx->refund_height, rid);
-                jw_key(w, "logs");
-                jw_arr_begin(w);
-                jw_arr_end(w);
-                jw_key(w, "receipt_ids");
-                jw_arr_begin(w);
-                jw_arr_end(w);
-                jw_key(w, "gas_burnt");
-                jw_u64(w, 223182562500ull);
-                jw_key(w, "tokens_burnt");
-                jw_str(w, "0");
-                jw_key(w, "executor_id");
-                jw_str(w, signer);
-                jw_key(w, "status");
+                w_empty_array(w, "logs");
+                w_empty_array(w, "receipt_ids");
+                w_outcome_costs(w, SIM_REFUND_GAS_BURNT, 0, signer);
                 jw_obj_begin(w);
                 jw_key(w, "SuccessValue");
                 jw_str(w, "");
                 jw_obj_end(w);
-                w_metadata(w, 3);
-                jw_obj_end(w);
-                jw_obj_end(w);
+                w_outcome_end(w, 3);
             }
         }
     }
