@@ -79,15 +79,30 @@ struct job {
 };
 
 struct job_slab {
-    struct job *jobs;
+    struct job *jobs; /* anonymous mapping of capacity slots (pages appear on first touch) */
+    size_t bytes;     /* size of the mapping */
     uint64_t capacity;
     _Atomic uint64_t next_id; /* ids start at 1; slot = id % capacity */
 };
 
-/* job_slab_init: capacity slots (calloc; start-up only). first_id is the first id to hand out
+/* job_slab_init: capacity zeroed slots (mmap; start-up only; memory is used only by slots a job
+ * has landed in). first_id is the first id to hand out
  * (1 for a fresh data dir; max replayed id + 1 after a restart). 0 or NF_ENOMEM. */
 int job_slab_init(struct job_slab *s, uint64_t capacity, uint64_t first_id);
 void job_slab_destroy(struct job_slab *s);
+
+/* job_slab_span: the slots that may hold a job: those of the ids [*first_id, *first_id + n), n =
+ * min(capacity, ids handed out so far). Scans over the slab visit only these, so a fresh or
+ * lightly used slab is never touched (no page faults, no resident memory for unused slots).
+ * Any thread; a job allocated concurrently may fall outside (it is not durable yet). */
+static inline uint64_t job_slab_span(struct job_slab *s, uint64_t *first_id)
+{
+    uint64_t next = atomic_load_explicit(&s->next_id, memory_order_acquire);
+    uint64_t used = next > 1 ? next - 1 : 0;
+    uint64_t n = used < s->capacity ? used : s->capacity;
+    *first_id = next - n;
+    return n;
+}
 
 /* job_slot: the slot an id maps to (may hold another id: compare job->id). */
 static inline struct job *job_slot(struct job_slab *s, uint64_t id)

@@ -6,10 +6,14 @@
 #include <string.h>
 
 #include "nf_err.h"
+#include "nf_mem.h"
 
+/* The slab comes from nf_mem_map: an untouched slot costs no memory, and filling the slab takes
+ * one page fault per 2 MiB where transparent huge pages are available. */
 int job_slab_init(struct job_slab *s, uint64_t capacity, uint64_t first_id)
 {
-    s->jobs = calloc(capacity, sizeof(*s->jobs));
+    s->bytes = (size_t)capacity * sizeof(*s->jobs);
+    s->jobs = nf_mem_map(s->bytes);
     if (s->jobs == NULL)
         return NF_ENOMEM;
     s->capacity = capacity;
@@ -19,7 +23,7 @@ int job_slab_init(struct job_slab *s, uint64_t capacity, uint64_t first_id)
 
 void job_slab_destroy(struct job_slab *s)
 {
-    free(s->jobs);
+    nf_mem_unmap(s->jobs, s->bytes);
     s->jobs = NULL;
 }
 

@@ -23,6 +23,7 @@
 #include "jw.h"
 #include "nf_err.h"
 #include "nf_log.h"
+#include "nf_mem.h"
 #include "rpc.h"
 #include "sign.h"
 #include "stages.h"
@@ -578,8 +579,9 @@ int pipe_tx_jobs(struct nf_pipe *p, const uint8_t tx_hash[32], uint64_t *ids, in
 {
     /* A scan of the slab: this serves a status endpoint, not the request path. */
     int n = 0;
-    for (uint64_t i = 0; i < p->jobs.capacity && n < cap; i++) {
-        struct job *j = &p->jobs.jobs[i];
+    uint64_t first, span = job_slab_span(&p->jobs, &first);
+    for (uint64_t i = 0; i < span && n < cap; i++) {
+        struct job *j = job_slot(&p->jobs, first + i);
         uint64_t id = atomic_load_explicit(&j->id, memory_order_acquire);
         enum job_status st = job_get_status(j);
         if (id == 0 || st < JOB_SIGNED || st == JOB_CLAIMED)
@@ -805,8 +807,8 @@ pipe_new(const struct cfg *c, struct nf_keypair **kps, uint16_t n_keys, unsigned
     p->reply_pending = calloc(n_ingest, 1);
     p->sign_in = calloc(p->n_sign, sizeof(*p->sign_in));
     p->idem_cap = pow2_at_least(c->job_capacity * 2);
-    p->idem = calloc(p->idem_cap, sizeof(*p->idem));
-    p->arena = malloc(ARENA_BYTES);
+    p->idem = nf_mem_map((size_t)p->idem_cap * sizeof(*p->idem));
+    p->arena = nf_mem_map(ARENA_BYTES);
     if (!p->reply || !p->reply_pending || !p->sign_in || !p->idem || !p->arena)
         goto fail;
     for (unsigned i = 0; i < n_ingest; i++)
@@ -834,7 +836,9 @@ pipe_new(const struct cfg *c, struct nf_keypair **kps, uint16_t n_keys, unsigned
         goto fail;
     struct wal_replay_stats rs;
     rctx.stats = &rs;
+    uint64_t replay_t0 = pipe_now_ms();
     rc = wal_replay(c->data_dir, replay_cb, &rctx, &rs);
+    uint64_t replay_ms = pipe_now_ms() - replay_t0;
     if (rc == NF_ENOTFOUND)
         rc = 0;
     if (rc != 0) {
@@ -868,8 +872,9 @@ pipe_new(const struct cfg *c, struct nf_keypair **kps, uint16_t n_keys, unsigned
     /* Jobs still waiting for a transaction go to the batch stage; unresolved transactions go to
      * submit, which reconciles them (same bytes, lookups by hash) before anything is signed. */
     uint64_t queued = 0;
-    for (uint64_t i = 0; i < p->jobs.capacity; i++) {
-        struct job *j = &p->jobs.jobs[i];
+    uint64_t first, span = job_slab_span(&p->jobs, &first);
+    for (uint64_t i = 0; i < span; i++) {
+        struct job *j = job_slot(&p->jobs, first + i);
         if (atomic_load_explicit(&j->id, memory_order_relaxed) == 0)
             continue;
         uint8_t st = atomic_load_explicit(&j->status, memory_order_relaxed);
@@ -901,9 +906,11 @@ pipe_new(const struct cfg *c, struct nf_keypair **kps, uint16_t n_keys, unsigned
     else
         pipe_set_reconciled(p);
     NF_LOG(NF_LOG_INFO, "pipe",
-           "log replayed records=%llu jobs=%llu queued=%llu unresolved_txs=%u next_id=%llu",
+           "log replayed records=%llu jobs=%llu queued=%llu unresolved_txs=%u next_id=%llu "
+           "replay_ms=%llu",
            (unsigned long long)p->replayed_records, (unsigned long long)p->replayed_jobs,
-           (unsigned long long)queued, rctx.n_live, (unsigned long long)(rctx.max_id + 1));
+           (unsigned long long)queued, rctx.n_live, (unsigned long long)(rctx.max_id + 1),
+           (unsigned long long)replay_ms);
     free(rctx.live);
     return p;
 fail:
@@ -936,8 +943,9 @@ void pipe_compact(struct nf_pipe *p)
         p->last_rotate_ms = now;
     }
     uint64_t floor = cur;
-    for (uint64_t i = 0; i < p->jobs.capacity; i++) {
-        struct job *j = &p->jobs.jobs[i];
+    uint64_t first, span = job_slab_span(&p->jobs, &first);
+    for (uint64_t i = 0; i < span; i++) {
+        struct job *j = job_slot(&p->jobs, first + i);
         if (atomic_load_explicit(&j->id, memory_order_acquire) == 0)
             continue;
         enum job_status st = job_get_status(j);
@@ -1044,8 +1052,8 @@ void pipe_free(struct nf_pipe *p)
     free(p->reply);
     free(p->reply_pending);
     free(p->sign_in);
-    free(p->idem);
-    free(p->arena);
+    nf_mem_unmap(p->idem, (size_t)p->idem_cap * sizeof(*p->idem));
+    nf_mem_unmap(p->arena, ARENA_BYTES);
     job_slab_destroy(&p->jobs);
     keypool_destroy(&p->keys);
     free(p);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "nf_err.h"
+#include "nf_mem.h"
 #include "nf_tsan.h"
 
 int nf_ring_init(struct nf_ring *r, unsigned size)
@@ -17,20 +18,20 @@ int nf_ring_init(struct nf_ring *r, unsigned size)
     r->efd = -1;
     if (size < 4 || (size & (size - 1)) != 0)
         return NF_ECONFIG;
-    r->slots = calloc(size, sizeof(*r->slots));
+    r->slots = nf_mem_map((size_t)size * sizeof(*r->slots));
     if (r->slots == NULL)
         return NF_ENOMEM;
     ck_ring_init(&r->ring, size);
     atomic_store_explicit(&r->wake_pending, 0, memory_order_relaxed);
     if (!ck_ring_valid(&r->ring)) {
-        free(r->slots);
+        nf_mem_unmap(r->slots, (size_t)size * sizeof(*r->slots));
         r->slots = NULL;
         return NF_ECONFIG;
     }
     r->size = size;
     r->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (r->efd == -1) {
-        free(r->slots);
+        nf_mem_unmap(r->slots, (size_t)size * sizeof(*r->slots));
         r->slots = NULL;
         return NF_EIO;
     }
@@ -42,7 +43,7 @@ void nf_ring_destroy(struct nf_ring *r)
     /* slots is set only by a successful nf_ring_init (a zeroed struct is "never initialised") */
     if (r == NULL || r->slots == NULL)
         return;
-    free(r->slots);
+    nf_mem_unmap(r->slots, (size_t)r->size * sizeof(*r->slots));
     r->slots = NULL;
     if (r->efd != -1)
         close(r->efd);

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -871,23 +872,6 @@ static int valid_frame_after(const uint8_t *buf, size_t size, size_t from)
     return 0;
 }
 
-static int read_all(int fd, uint8_t *buf, size_t n)
-{
-    size_t off = 0;
-    while (off < n) {
-        ssize_t r = pread(fd, buf + off, n - off, (off_t)off);
-        if (r == -1) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        if (r == 0)
-            return -1; /* shrank under us */
-        off += (size_t)r;
-    }
-    return 0;
-}
-
 struct replay {
     const char *dir;
     int dirfd;
@@ -929,16 +913,18 @@ static int replay_segment(struct replay *r, uint64_t seq, int last)
     uint8_t *buf = NULL;
     int rc = 0;
     if (size > 0) {
-        buf = malloc(size);
-        if (buf == NULL) {
+        /* Mapped, not read: no copy and no heap of the segment's size (a 64 MiB malloc costs a
+         * page fault per 4 KiB before the first byte is read). */
+        void *m = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (m == MAP_FAILED) {
+            wal_log("error", "msg=\"cannot map segment\" file=%s err=\"%s\"", name,
+                    strerror(errno));
             close(fd);
-            return NF_ENOMEM;
+            return NF_EIO;
         }
-        if (read_all(fd, buf, size) != 0) {
-            wal_log("error", "msg=\"cannot read segment\" file=%s", name);
-            rc = NF_EIO;
-            goto out;
-        }
+        (void)madvise(m, size, MADV_SEQUENTIAL);
+        (void)madvise(m, size, MADV_WILLNEED);
+        buf = m;
     }
     size_t off = 0;
     int bad = 0;
@@ -994,7 +980,8 @@ static int replay_segment(struct replay *r, uint64_t seq, int last)
         r->st->truncated_offset = off;
     }
 out:
-    free(buf);
+    if (buf != NULL)
+        munmap(buf, size);
     close(fd);
     return rc;
 }

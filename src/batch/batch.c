@@ -18,6 +18,7 @@
 #include "cfg.h"
 #include "nf_err.h"
 #include "nf_log.h"
+#include "nf_mem.h"
 #include "stages.h"
 #include "wal_rec.h"
 
@@ -666,8 +667,8 @@ struct batch_stage *batch_new(const struct cfg *c, struct nf_pipe *p, uint32_t n
     s->n_batches = n_batches;
     s->batches = calloc(n_batches, sizeof(*s->batches));
     s->free_stack = calloc(n_batches, sizeof(*s->free_stack));
-    s->tx_area = calloc(n_batches, BATCH_TX_CAP);
-    s->rec_area = calloc(n_batches, BATCH_REC_CAP);
+    s->tx_area = nf_mem_map((size_t)n_batches * BATCH_TX_CAP);
+    s->rec_area = nf_mem_map((size_t)n_batches * BATCH_REC_CAP);
     if (!s->batches || !s->free_stack || !s->tx_area || !s->rec_area)
         goto fail;
     for (uint32_t i = 0; i < n_batches; i++) {
@@ -680,11 +681,11 @@ struct batch_stage *batch_new(const struct cfg *c, struct nf_pipe *p, uint32_t n
     }
     atomic_init(&s->free_figure, s->n_free);
     s->recv_cap = 1u << 20;
-    s->recv = calloc(s->recv_cap, sizeof(*s->recv));
+    s->recv = nf_mem_map((size_t)s->recv_cap * sizeof(*s->recv));
     s->n_lookups = 4096;
     s->lookups = calloc(s->n_lookups, sizeof(*s->lookups));
     s->lookup_free = calloc(s->n_lookups, sizeof(*s->lookup_free));
-    s->job_next = calloc(s->jobs->capacity, sizeof(*s->job_next));
+    s->job_next = nf_mem_map((size_t)s->jobs->capacity * sizeof(*s->job_next));
     if (!s->recv || !s->lookups || !s->lookup_free || !s->job_next)
         goto fail;
     for (uint32_t i = 0; i < s->n_lookups; i++) {
@@ -754,12 +755,12 @@ void batch_free(struct batch_stage *s)
     nf_ring_destroy(&s->stop_ring);
     free(s->batches);
     free(s->free_stack);
-    free(s->tx_area);
-    free(s->rec_area);
-    free(s->recv);
+    nf_mem_unmap(s->tx_area, (size_t)s->n_batches * BATCH_TX_CAP);
+    nf_mem_unmap(s->rec_area, (size_t)s->n_batches * BATCH_REC_CAP);
+    nf_mem_unmap(s->recv, (size_t)s->recv_cap * sizeof(*s->recv));
     free(s->lookups);
     free(s->lookup_free);
-    free(s->job_next);
+    nf_mem_unmap(s->job_next, (size_t)s->jobs->capacity * sizeof(*s->job_next));
     free(s);
 }
 
