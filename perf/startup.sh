@@ -10,13 +10,14 @@
 #   startup_<case>_replay_records_per_s records / replay time
 #   startup_<case>_rss_mb               resident memory once ready
 # Each case runs RUNS times (default 3); the median is printed. Usage: perf/startup.sh
-#   env: RUNS (3), CASES ("0 1000000 10000000"), NEARFTD_FLAGS, NF_BUILD, NF_NO_BUILD=1
+#   env: RUNS (3), CASES ("0 1000000 10000000"), NEARFTD_FLAGS, NF_BUILD, NF_NO_BUILD=1,
+#        GEN_WAL (a gen_wal binary, to measure a build that has none)
 source "$(dirname "$0")/lib.sh"
 runs=${RUNS:-3}
 cases=${CASES:-0 1000000 10000000}
 nf_build
-cmake --build "$NF_BUILD" -j2 --target gen_wal >/dev/null
-GEN_WAL=$NF_BUILD/perf/gen_wal
+[ -n "${GEN_WAL:-}" ] || cmake --build "$NF_BUILD" -j2 --target gen_wal >/dev/null
+GEN_WAL=${GEN_WAL:-$NF_BUILD/perf/gen_wal}
 nf_start_sim --block-ms 100
 
 # log_ms LINE-REGEX FILE: the ts= of the first matching log line, in ms since midnight UTC.
@@ -57,7 +58,9 @@ for n in $cases; do
         t1=$(date +%s%3N)
         echo $((t1 - t0)) >>"$NF_TMP/r.exec"
         echo $(($(log_ms 'msg="nearftd ready"' "$log") - $(log_ms 'msg="signer checked"' "$log"))) >>"$NF_TMP/r.checks"
-        rms=$(grep -m1 -Eo 'replay_ms=[0-9]+' "$log" | cut -d= -f2)
+        rms=$(grep -m1 -Eo 'replay_ms=[0-9]+' "$log" | cut -d= -f2 || true)
+        # builds before replay_ms was logged: from "signer checked" to "log replayed"
+        [ -n "$rms" ] || rms=$(($(log_ms 'msg="log replayed"' "$log") - $(log_ms 'msg="signer checked"' "$log")))
         recs=$(grep -m1 -Eo 'log replayed" records=[0-9]+' "$log" | grep -Eo '[0-9]+$')
         echo "$rms" >>"$NF_TMP/r.replay"
         if [ "$rms" -gt 0 ] && [ "$recs" -gt 0 ]; then echo $((recs * 1000 / rms)) >>"$NF_TMP/r.rate"; fi

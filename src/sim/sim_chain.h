@@ -259,6 +259,7 @@ struct sim_chain {
     /* forced congestion level (faults), 0 = none */
     double forced_congestion;
     uint64_t forced_missed_chunks; /* fault: chunks missed by the shard (ShardStuck at >= 100) */
+    uint64_t lag_blocks;           /* fault: `block` by finality answers this many blocks behind */
     int bad_sig_key_set;           /* fault: signatures by this key verify as invalid */
     int reject_next_code;          /* fault: the next reject_next_count admissions get this */
     uint64_t reject_next_count;    /*        enum sim_reject_code (unit variants only) */

@@ -1120,6 +1120,8 @@ m_block(struct sim_chain *c, struct sim_rpc_reply *out, const char *id_json, jso
         unknown_block_reply(out, id_json);
         return;
     }
+    if (bid == NULL || json_is_null(bid)) /* fault: a node lagging behind */
+        h = h - c->cfg.genesis_height > c->lag_blocks ? h - c->lag_blocks : c->cfg.genesis_height;
     const struct sim_block *b = sim_chain_block(c, h);
     const struct sim_block *last_final =
         sim_chain_block(c, h >= c->cfg.genesis_height + 2 ? h - 2 : c->cfg.genesis_height);

@@ -398,6 +398,7 @@ static const char *apply_faults(struct sim_server *s, json_t *o)
         s->stall_until_ns = 0;
         s->writer.active = 0;
         s->chain->forced_missed_chunks = 0;
+        s->chain->lag_blocks = 0;
         s->chain->bad_sig_key_set = 0;
         s->chain->reject_next_count = 0;
     }
@@ -499,6 +500,15 @@ static const char *apply_faults(struct sim_server *s, json_t *o)
         if (!json_is_integer(mc) || json_integer_value(mc) < 0)
             return "missed_chunks must be a non-negative integer";
         s->chain->forced_missed_chunks = (uint64_t)json_integer_value(mc);
+    }
+    /* lag_blocks N: `block` asked by finality answers the block N below the one it would (an RPC
+     * node lagging behind the chain transactions are validated against: a client that signs
+     * with that "final" hash sees Expired once N exceeds the validity window; 0 clears). */
+    json_t *lb = json_object_get(o, "lag_blocks");
+    if (lb != NULL) {
+        if (!json_is_integer(lb) || json_integer_value(lb) < 0)
+            return "lag_blocks must be a non-negative integer";
+        s->chain->lag_blocks = (uint64_t)json_integer_value(lb);
     }
     json_t *bk = json_object_get(o, "invalid_signature_key");
     if (bk != NULL) {
