@@ -337,6 +337,11 @@ try {
     await faults({ reject_next: { kind, count: 1 } });
     check(invalid(await rpc(`fault reject_next ${kind}`, 'send_tx', { signed_tx_base64: poor.b64 }, { expect: 'error' })) === kind, `reject_next ${kind}`);
   }
+  await faults({ lag_blocks: 3 });
+  const lagged = await rpc('fault lag_blocks: block final', 'block', { finality: 'final' });
+  const real = await rpc('fault lag_blocks: block by height', 'block', { block_id: lagged.json.result.header.height + 3 });
+  check(real.json.result?.header?.height === lagged.json.result.header.height + 3, 'lag_blocks: block by id is not lagged');
+  await faults({ lag_blocks: 0 });
   await faults({ move_tokens: { to: 'user-9.test.near', amount: '7' } });
   await rpc('fault move_tokens: ft_balance_of', 'query', { request_type: 'call_function', finality: 'optimistic', account_id: FT,
     method_name: 'ft_balance_of', args_base64: Buffer.from(JSON.stringify({ account_id: 'user-9.test.near' })).toString('base64') });
