@@ -428,15 +428,21 @@ static const char *apply_faults(struct sim_server *s, json_t *o)
             return "error_kind must be 503, internal or mixed";
         f.error_kind = k;
     }
+    /* stall_seconds / stall_ms: no block for that long from now; 0 ends a stall at once */
     uint64_t stall_ms = 0;
+    int stall_set = 0;
     if ((r = num_field(o, "stall_seconds", &d, 3600)) < 0)
         return "stall_seconds must be a number";
-    if (r > 0)
+    if (r > 0) {
         stall_ms = (uint64_t)(d * 1000);
+        stall_set = 1;
+    }
     if ((r = num_field(o, "stall_ms", &d, 3600000)) < 0)
         return "stall_ms must be a number";
-    if (r > 0)
+    if (r > 0) {
         stall_ms = (uint64_t)d;
+        stall_set = 1;
+    }
     json_t *xw = json_object_get(o, "external_writer");
     struct ext_writer nw = s->writer;
     if (xw != NULL && json_is_null(xw)) {
@@ -561,8 +567,8 @@ static const char *apply_faults(struct sim_server *s, json_t *o)
     }
     s->faults = f;
     s->writer = nw;
-    if (stall_ms > 0)
-        s->stall_until_ns = now_ns(CLOCK_REALTIME) + stall_ms * 1000000ull;
+    if (stall_set)
+        s->stall_until_ns = stall_ms > 0 ? now_ns(CLOCK_REALTIME) + stall_ms * 1000000ull : 0;
     s->chain->forced_congestion = f.congestion;
     return NULL;
 }

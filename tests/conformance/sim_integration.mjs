@@ -22,13 +22,19 @@ function check(cond, what, extra) {
   console.error(`FAIL: ${what}` + (extra !== undefined ? ` -- ${typeof extra === 'string' ? extra : JSON.stringify(extra).slice(0, 600)}` : ''));
 }
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+// until: polls pred every 20 ms; true once it holds, false after ms (a generous limit: waits key
+// off nearsim's state, never off a fixed sleep).
+async function until(pred, ms = 60000) {
+  for (const end = Date.now() + ms; Date.now() < end; await sleep(20)) if (await pred()) return true;
+  return false;
+}
 
 // ---- start nearsim -----------------------------------------------------------------------------
 const dir = mkdtempSync(join(tmpdir(), 'nearsim-it-'));
 const args = ['--listen', '127.0.0.1:0', '--keys', '3', '--credentials-out', dir, '--block-ms', '100',
   '--receivers', '200', '--unregistered', '5', '--wait-timeout-ms', '1500', '--validity-blocks', '40'];
 const sim = spawn(NEARSIM, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-const killTimer = setTimeout(() => { console.error('FAIL: integration test took more than 120 s'); sim.kill('SIGKILL'); process.exit(1); }, 120000);
+const killTimer = setTimeout(() => { console.error('FAIL: integration test took more than 300 s'); sim.kill('SIGKILL'); process.exit(1); }, 300000);
 const addr = await new Promise((resolve, reject) => {
   let buf = '';
   sim.stdout.on('data', (d) => {
@@ -161,11 +167,11 @@ try {
     const ru = await rpc('send_tx', { signed_tx_base64: u.b64 });
     check(invalidTx(ru) === 'Expired', 'unknown block hash: Expired', ru.json);
     nonce--;
-    for (let i = 0; i < 100; i++) {
+    // wait (by chain height, not by time) until genesis is older than the 40-block window
+    check(await until(async () => {
       const s = await rpc('status', []);
-      if (s.json.result.sync_info.latest_block_height > s.json.result.sync_info.earliest_block_height + 41) break;
-      await sleep(100);
-    }
+      return s.json.result.sync_info.latest_block_height > s.json.result.sync_info.earliest_block_height + 41;
+    }), 'the chain grows past the validity window');
     const old = await sign([transfer('user-5.test.near', 1)], { blockHash: genesisHash });
     const ro = await rpc('send_tx', { signed_tx_base64: old.b64 });
     check(invalidTx(ro) === 'Expired', 'block hash older than the validity window: Expired', ro.json);
@@ -297,21 +303,25 @@ try {
     check(lr.ms >= 290, 'latency fault delays replies', lr.ms);
     await faults({ latency_ms: 0, jitter_ms: 0 });
 
-    // stall
-    const h0 = (await rpc('status', [])).json.result.sync_info.latest_block_height;
-    await faults({ stall_ms: 800 });
+    // stall: a long one (a slow box cannot outlast it), observed over 5 block intervals, then
+    // ended explicitly; blocks must resume (waited for by height)
+    const height = async () => (await rpc('status', [])).json.result.sync_info.latest_block_height;
+    await faults({ stall_ms: 600000 });
+    const h1 = await height();
     await sleep(500);
-    const h1 = (await rpc('status', [])).json.result.sync_info.latest_block_height;
-    check(h1 - h0 <= 1, 'stall stops block production', { h0, h1 });
-    await sleep(500);
-    const h2 = (await rpc('status', [])).json.result.sync_info.latest_block_height;
-    check(h2 > h1, 'blocks resume after the stall', { h1, h2 });
+    const h2 = await height();
+    check(h2 - h1 <= 1, 'stall stops block production', { h1, h2 });
+    await faults({ stall_ms: 0 });
+    check(await until(async () => (await height()) > h2), 'blocks resume after the stall', { h2 });
 
     // rate limit
-    await faults({ rate_limit: 5 });
+    // rate limit: 1 request/s and a burst of 20 at once; however slowly the burst is served, all
+    // but a few exceed the bucket
+    await faults({ rate_limit: 1 });
     const burst = await Promise.all(Array.from({ length: 20 }, () => rpc('status', [])));
     const limited = burst.filter((b) => b.status === 429);
-    check(limited.length >= 10 && limited[0].headers.get('retry-after') !== null, 'rate limit: 429 with Retry-After', limited.length);
+    check(limited.length >= 1 && limited[0].headers.get('retry-after') !== null, 'rate limit: 429 with Retry-After', limited.length);
+    check(burst.every((b) => b.status === 429 || b.status === 200), 'rate limit: the rest answered 200');
     await faults({ rate_limit: 0 });
 
     // forced congestion
@@ -332,8 +342,7 @@ try {
     check(invalidTx(rs)?.InvalidNonce?.ak_nonce === Number(before + 3n), 'external writer makes our nonce stale', rs.json);
     await faults({ external_writer: { public_key: cred.public_key, every_blocks: 1, bump: 1 } });
     const n1 = await nonceOf();
-    await sleep(400);
-    check(await nonceOf() > n1, 'external writer keeps bumping the nonce');
+    check(await until(async () => (await nonceOf()) > n1), 'external writer keeps bumping the nonce');
     await faults({ external_writer: null });
     nonce = await nonceOf();
   }

@@ -36,6 +36,17 @@
 #define CONC_REQUESTS  140 /* > 2 threads x 64 contexts */
 #define RESP_BODY_MAX  (1u << 20)
 
+/* Polls for a state the server reaches on its own thread stop at this limit (seconds): generous,
+ * so a sanitizer build on a loaded box never fails for slowness; a pass is usually milliseconds. */
+#define POLL_LIMIT_S 30.0
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static struct nf_pipe stub;
 
 /* ---- HTTP client ----------------------------------------------------------------------------- */
@@ -689,7 +700,7 @@ static void test_orphan_and_stale(void)
     CHECK_EQ_INT(rc, CURLE_OPERATION_TIMEDOUT);
     /* The server notices the close on its own thread; poll the counter, bounded. */
     uint64_t after = before;
-    for (int i = 0; i < 200 && after == before; i++) {
+    for (double until = mono_s() + POLL_LIMIT_S; after == before && mono_s() < until;) {
         http("GET", "/metrics", NULL, NULL, 5000, &r);
         after = metric_value(r.body, "nearft_ingest_orphaned_total");
         if (after == before) {
@@ -702,7 +713,7 @@ static void test_orphan_and_stale(void)
     atomic_store(&stub.release_held, 1);
     nf_ring_wake(&stub.in);
     uint64_t stale = 0;
-    for (int i = 0; i < 200 && stale == 0; i++) {
+    for (double until = mono_s() + POLL_LIMIT_S; stale == 0 && mono_s() < until;) {
         http("GET", "/debug/stages", NULL, NULL, 5000, &r);
         json_t *ing = json_object_get(r.json, "ingest");
         stale = (uint64_t)json_integer_value(json_object_get(ing, "stale_messages"));
@@ -779,7 +790,7 @@ static void test_stop_answers(struct ingest *in)
     struct bg_req b = {0};
     CHECK(ctx_in_use(in) == 0);
     pthread_create(&b.tid, NULL, bg_held, &b);
-    for (int i = 0; i < 2000 && ctx_in_use(in) == 0; i++) {
+    for (double until = mono_s() + POLL_LIMIT_S; ctx_in_use(in) == 0 && mono_s() < until;) {
         struct timespec ts = {0, 1000000};
         nanosleep(&ts, NULL);
     }

@@ -7,19 +7,19 @@ if(TARGET nearsim AND TARGET nearftd AND NF_NODE_FAULTS)
     add_test(NAME faults_${t}
              COMMAND ${NF_NODE_FAULTS} ${CMAKE_CURRENT_SOURCE_DIR}/faults_${t}.mjs
                      $<TARGET_FILE:nearsim> $<TARGET_FILE:nearftd>)
-    set_tests_properties(faults_${t} PROPERTIES TIMEOUT 180 LABELS integration)
+    set_tests_properties(faults_${t} PROPERTIES TIMEOUT 400 LABELS integration)
   endforeach()
   set(NF_NAPI_FAULTS ${CMAKE_SOURCE_DIR}/tests/conformance/node_modules/near-api-js)
   if(EXISTS ${NF_NAPI_FAULTS})
     add_test(NAME faults_keys
              COMMAND ${NF_NODE_FAULTS} ${CMAKE_CURRENT_SOURCE_DIR}/faults_keys.mjs
                      $<TARGET_FILE:nearsim> $<TARGET_FILE:nearftd> ${NF_NAPI_FAULTS})
-    set_tests_properties(faults_keys PROPERTIES TIMEOUT 180 LABELS integration)
+    set_tests_properties(faults_keys PROPERTIES TIMEOUT 400 LABELS integration)
   endif()
   add_test(NAME faults_chaos_small
            COMMAND ${NF_NODE_FAULTS} ${CMAKE_CURRENT_SOURCE_DIR}/faults_chaos.mjs
                    $<TARGET_FILE:nearsim> $<TARGET_FILE:nearftd> 2000 4)
-  set_tests_properties(faults_chaos_small PROPERTIES TIMEOUT 180 LABELS integration)
+  set_tests_properties(faults_chaos_small PROPERTIES TIMEOUT 400 LABELS integration)
   add_test(NAME faults_chaos
            COMMAND ${NF_NODE_FAULTS} ${CMAKE_CURRENT_SOURCE_DIR}/faults_chaos.mjs
                    $<TARGET_FILE:nearsim> $<TARGET_FILE:nearftd> 20000 20)

