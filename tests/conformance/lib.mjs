@@ -146,3 +146,33 @@ export function parseJsonExact(text) {
   if (i !== text.length) fail('trailing text');
   return v;
 }
+
+// startNearsim: spawns nearsim on a free 127.0.0.1 port with args, with a kill timer of limitMs
+// (the test fails with `what` when it runs longer). Resolves {sim, addr, killTimer} once nearsim
+// printed its listening line; rejects when it exits first.
+export async function startNearsim(bin, args, what, limitMs) {
+  const sim = spawn(bin, ['--listen', '127.0.0.1:0', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const killTimer = setTimeout(() => {
+    console.error(`FAIL: ${what} took more than ${limitMs / 1000} s`);
+    sim.kill('SIGKILL');
+    process.exit(1);
+  }, limitMs);
+  const addr = await new Promise((resolve, reject) => {
+    let buf = '';
+    sim.stdout.on('data', (d) => {
+      buf += d.toString();
+      const m = buf.match(/listening=([0-9.]+:\d+)/);
+      if (m) resolve(m[1]);
+    });
+    sim.on('exit', (code) => reject(new Error(`nearsim exited early with ${code}`)));
+  });
+  return { sim, addr, killTimer };
+}
+
+// tally / check: the pass and failure counts of a script; check prints a failure with its detail.
+export const tally = { passes: 0, failures: 0 };
+export function check(cond, what, extra) {
+  if (cond) { tally.passes++; return; }
+  tally.failures++;
+  console.error(`FAIL: ${what}` + (extra !== undefined ? ` -- ${typeof extra === 'string' ? extra : JSON.stringify(extra).slice(0, 600)}` : ''));
+}

@@ -3,24 +3,18 @@
 // JSON-RPC (plain fetch, so HTTP codes and dropped connections are visible), checks nearcore's
 // response shapes, batch atomicity, nonce/validity/signature/balance errors, duplicates, every
 // wait_until level and every fault mode, then stops nearsim. Usage: node sim_integration.mjs <nearsim>
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KeyPair, KeyPairSigner, actions, baseDecode, baseEncode, createTransaction, encodeTransaction } from 'near-api-js';
+import { check, startNearsim, tally } from './lib.mjs';
 
 const NEARSIM = process.argv[2];
 if (!NEARSIM) { console.error('usage: node sim_integration.mjs <path to nearsim>'); process.exit(2); }
 const SIGNER = 'distributor.test.near';
 const FT = 'ft.test.near';
 const TGAS = 1000000000000n;
-let failures = 0, passes = 0;
-function check(cond, what, extra) {
-  if (cond) { passes++; return; }
-  failures++;
-  console.error(`FAIL: ${what}` + (extra !== undefined ? ` -- ${typeof extra === 'string' ? extra : JSON.stringify(extra).slice(0, 600)}` : ''));
-}
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // until: polls pred every 20 ms; true once it holds, false after ms (a generous limit: waits key
 // off nearsim's state, never off a fixed sleep).
@@ -31,19 +25,9 @@ async function until(pred, ms = 60000) {
 
 // ---- start nearsim -----------------------------------------------------------------------------
 const dir = mkdtempSync(join(tmpdir(), 'nearsim-it-'));
-const args = ['--listen', '127.0.0.1:0', '--keys', '3', '--credentials-out', dir, '--block-ms', '100',
+const args = ['--keys', '3', '--credentials-out', dir, '--block-ms', '100',
   '--receivers', '200', '--unregistered', '5', '--wait-timeout-ms', '1500', '--validity-blocks', '40'];
-const sim = spawn(NEARSIM, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-const killTimer = setTimeout(() => { console.error('FAIL: integration test took more than 300 s'); sim.kill('SIGKILL'); process.exit(1); }, 300000);
-const addr = await new Promise((resolve, reject) => {
-  let buf = '';
-  sim.stdout.on('data', (d) => {
-    buf += d.toString();
-    const m = buf.match(/listening=([0-9.]+:\d+)/);
-    if (m) resolve(m[1]);
-  });
-  sim.on('exit', (code) => reject(new Error(`nearsim exited early with ${code}`)));
-});
+const { sim, addr, killTimer } = await startNearsim(NEARSIM, args, 'integration test', 300000);
 const URL_ = `http://${addr}/`;
 
 async function finish() {
@@ -52,8 +36,8 @@ async function finish() {
   check(code === 0, 'nearsim exits 0 on SIGTERM', code);
   rmSync(dir, { recursive: true, force: true });
   clearTimeout(killTimer);
-  console.log(`sim_integration: ${passes} passed, ${failures} failed`);
-  process.exit(failures ? 1 : 0);
+  console.log(`sim_integration: ${tally.passes} passed, ${tally.failures} failed`);
+  process.exit(tally.failures ? 1 : 0);
 }
 
 try {

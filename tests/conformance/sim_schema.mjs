@@ -6,7 +6,6 @@
 // rpc_schema.mjs (the zod schemas of @near-js/jsonrpc-types 1.4.0). A failure names the answer and
 // the path of the field. Waits key off chain state (polled), never off fixed sleeps.
 // Usage: node sim_schema.mjs <nearsim>
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +13,7 @@ import { join } from 'node:path';
 import { KeyPair, KeyPairSigner, actions, baseDecode, baseEncode, createTransaction, encodeTransaction } from 'near-api-js';
 import { NearRpcClient, block as cBlock, chunk as cChunk, experimentalReceipt as cReceipt, experimentalTxStatus as cTxStatus,
   gasPrice as cGasPrice, query as cQuery, sendTx as cSendTx, status as cStatus, tx as cTx } from '@near-js/jsonrpc-client';
+import { check, startNearsim, tally } from './lib.mjs';
 import { checkAnswer } from './rpc_schema.mjs';
 
 const NEARSIM = process.argv[2];
@@ -21,27 +21,10 @@ if (!NEARSIM) { console.error('usage: node sim_schema.mjs <path to nearsim>'); p
 const SIGNER = 'distributor.test.near';
 const FT = 'ft.test.near';
 const TGAS = 1000000000000n;
-let failures = 0, passes = 0;
-function check(cond, what, extra) {
-  if (cond) { passes++; return; }
-  failures++;
-  console.error(`FAIL: ${what}` + (extra !== undefined ? ` -- ${typeof extra === 'string' ? extra : JSON.stringify(extra).slice(0, 600)}` : ''));
-}
 
 const dir = mkdtempSync(join(tmpdir(), 'nearsim-schema-'));
-const sim = spawn(NEARSIM, ['--listen', '127.0.0.1:0', '--keys', '2', '--credentials-out', dir, '--block-ms', '50',
-  '--receivers', '20', '--unregistered', '5', '--wait-timeout-ms', '1000', '--validity-blocks', '1000'],
-{ stdio: ['ignore', 'pipe', 'inherit'] });
-const killTimer = setTimeout(() => { console.error('FAIL: schema test took more than 240 s'); sim.kill('SIGKILL'); process.exit(1); }, 240000);
-const addr = await new Promise((resolve, reject) => {
-  let buf = '';
-  sim.stdout.on('data', (d) => {
-    buf += d.toString();
-    const m = buf.match(/listening=([0-9.]+:\d+)/);
-    if (m) resolve(m[1]);
-  });
-  sim.on('exit', (code) => reject(new Error(`nearsim exited early with ${code}`)));
-});
+const { sim, addr, killTimer } = await startNearsim(NEARSIM, ['--keys', '2', '--credentials-out', dir, '--block-ms', '50',
+  '--receivers', '20', '--unregistered', '5', '--wait-timeout-ms', '1000', '--validity-blocks', '1000'], 'schema test', 240000);
 const URL_ = `http://${addr}/`;
 
 let rpcId = 0, answers = 0;
@@ -90,8 +73,8 @@ async function finish() {
   rmSync(dir, { recursive: true, force: true });
   clearTimeout(killTimer);
   console.log(`sim_schema: ${answers} answers checked against @near-js/jsonrpc-types 1.4.0`);
-  console.log(`sim_schema: ${passes} passed, ${failures} failed`);
-  process.exit(failures ? 1 : 0);
+  console.log(`sim_schema: ${tally.passes} passed, ${tally.failures} failed`);
+  process.exit(tally.failures ? 1 : 0);
 }
 
 try {
@@ -225,7 +208,7 @@ try {
   {
     const client = new NearRpcClient({ endpoint: URL_, retries: 0 });
     const via = async (what, fn) => {
-      try { await fn(); passes++; } catch (e) { check(false, `validated client: ${what}`, String(e && e.message).slice(0, 800)); }
+      try { await fn(); check(true, what); } catch (e) { check(false, `validated client: ${what}`, String(e && e.message).slice(0, 800)); }
     };
     await via('block', () => cBlock(client, { finality: 'final' }));
     await via('chunk', () => cChunk(client, { chunkId: cb.chunks[0].chunk_hash }));
