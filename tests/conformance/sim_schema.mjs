@@ -114,6 +114,17 @@ try {
   }
   for (const finality of ['optimistic', 'near-final', 'final']) await rpc(`block ${finality}`, 'block', { finality });
   const b = (await rpc('block by height', 'block', { block_id: genesis + 1 })).json.result;
+  // the checker itself: a required field, an optional field nearcore sends, and a wrong type are
+  // each reported with their path
+  {
+    const env = (result) => ({ jsonrpc: '2.0', id: 'x', result });
+    const noRent = structuredClone(b); delete noRent.header.rent_paid;
+    const noEndorse = structuredClone(b); delete noEndorse.header.chunk_endorsements;
+    const numTime = structuredClone(st.json.result); numTime.sync_info.latest_block_time = 1;
+    check(checkAnswer('block', env(noRent), 'x').some((p) => p.startsWith('result.header.rentPaid: expected string')), 'checker reports a missing required field');
+    check(checkAnswer('block', env(noEndorse), 'x').some((p) => p.startsWith('result.header.chunkEndorsements: field missing')), 'checker reports a missing field nearcore sends');
+    check(checkAnswer('status', env(numTime), 'x').some((p) => p.startsWith('result.syncInfo.latestBlockTime: expected string, got number')), 'checker reports a wrong type');
+  }
   await rpc('block by hash', 'block', { block_id: b.header.hash });
   await rpc('block legacy array', 'block', [genesis]);
   check(cause(await rpc('unknown block', 'block', { block_id: 999999999 }, { expect: 'error' })) === 'UNKNOWN_BLOCK', 'UNKNOWN_BLOCK');
