@@ -80,7 +80,6 @@ struct job {
 
 struct job_slab {
     struct job *jobs; /* anonymous mapping of capacity slots (pages appear on first touch) */
-    size_t bytes;     /* size of the mapping */
     uint64_t capacity;
     _Atomic uint64_t next_id; /* ids start at 1; slot = id % capacity */
 };

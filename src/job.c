@@ -12,8 +12,7 @@
  * one page fault per 2 MiB where transparent huge pages are available. */
 int job_slab_init(struct job_slab *s, uint64_t capacity, uint64_t first_id)
 {
-    s->bytes = (size_t)capacity * sizeof(*s->jobs);
-    s->jobs = nf_mem_map(s->bytes);
+    s->jobs = nf_mem_map((size_t)capacity * sizeof(*s->jobs));
     if (s->jobs == NULL)
         return NF_ENOMEM;
     s->capacity = capacity;
@@ -23,7 +22,7 @@ int job_slab_init(struct job_slab *s, uint64_t capacity, uint64_t first_id)
 
 void job_slab_destroy(struct job_slab *s)
 {
-    nf_mem_unmap(s->jobs, s->bytes);
+    nf_mem_unmap(s->jobs, (size_t)s->capacity * sizeof(*s->jobs));
     s->jobs = NULL;
 }
 

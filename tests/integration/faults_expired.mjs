@@ -36,11 +36,11 @@ try {
     if (r.status === 202) r.body.transfers.forEach((t, k) => ids.set(t.id, transfers[k].memo));
   });
   // Under the fault nothing can land: every signed transaction expires. Wait for the proof.
+  const counts = (m) => ({ expired: metricSum(m, 'nearft_rpc_answers_total{kind="EXPIRED"'),
+    dead: metricSum(m, 'nearft_transactions_total{result="dead"') });
   const seen = await waitFor(async () => {
-    const m = await metrics(d.port);
-    const expired = metricSum(m, 'nearft_rpc_answers_total{kind="EXPIRED"');
-    const dead = metricSum(m, 'nearft_transactions_total{result="dead"');
-    return expired > 0 && dead > 0 ? { expired, dead } : null;
+    const c = counts(await metrics(d.port));
+    return c.expired > 0 && c.dead > 0 ? c : null;
   }, 'Expired answers and dead transactions under the lag', 120000);
   const applied = (await request(sim.port, 'GET', '/sim/audit')).body.transfers_applied;
   check(applied === 0, `nothing signed with a lagging hash landed (applied=${applied})`);
@@ -48,9 +48,8 @@ try {
   const states = await waitAllFinal(d.port, [...ids.keys()], 'transfers after the lag', 120000);
   const executed = [...states.values()].filter((s) => s.status === 'executed').length;
   check(executed === ids.size, `every transfer executed (${executed}/${ids.size})`);
-  const m = await metrics(d.port);
-  console.log(`transfers=${ids.size} expired_answers=${metricSum(m, 'nearft_rpc_answers_total{kind="EXPIRED"')} ` +
-    `dead_txs=${metricSum(m, 'nearft_transactions_total{result="dead"')} (first seen: ${JSON.stringify(seen)})`);
+  const end = counts(await metrics(d.port));
+  console.log(`transfers=${ids.size} expired_answers=${end.expired} dead_txs=${end.dead} (first seen: ${JSON.stringify(seen)})`);
   check(seen.expired > 0, 'transactions were rejected as Expired');
   check(seen.dead > 0, 'expired transactions were declared dead and re-signed');
   await checkExactlyOnce(sim.port, [...ids.values()], [], 'expired');
