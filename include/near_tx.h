@@ -171,11 +171,4 @@ int near_ft_transfer_args(char *out,
 int near_storage_deposit_args(
     char *out, size_t cap, const char *account, size_t account_len, int registration_only);
 
-/* near_json_escape: JSON.stringify string-body escaping of valid UTF-8 in[0..len) into out
- * (no quotes). Returns the length or NF_EUTF8 / NF_ENOSPC. Shared by the argument builders. */
-int near_json_escape(const char *in, size_t len, char *out, size_t cap);
-
-/* near_utf8_valid: 1 when s[0..len) is valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
-int near_utf8_valid(const uint8_t *s, size_t len);
-
 #endif

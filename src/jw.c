@@ -10,8 +10,8 @@
 
 #include "base58.h"
 #include "base64.h"
-#include "near_tx.h"
 #include "nf_err.h"
+#include "nf_utf8.h"
 
 void jw_init_fixed(struct jw *w, char *buf, size_t cap)
 {
@@ -133,7 +133,7 @@ static void put_string(struct jw *w, const char *s, size_t len)
         return;
     for (int attempt = 0; attempt < 2; attempt++) {
         size_t room = w->cap - w->len - 1; /* keep the NUL's byte */
-        int n = near_json_escape(s, len, w->buf + w->len + 1, room - 2);
+        int n = nf_json_escape(s, len, w->buf + w->len + 1, room - 2);
         if (n >= 0) {
             w->buf[w->len] = '"';
             w->len += (size_t)n + 1;

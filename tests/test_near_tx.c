@@ -14,6 +14,7 @@
 #include "near_view.h"
 #include "nf_err.h"
 #include "nf_test.h"
+#include "nf_utf8.h"
 #include "u128.h"
 
 /* Copied verbatim from near-protocol.md section 1.9 (near-api-js 7.2.0 + independent Python). */
@@ -909,21 +910,21 @@ static void test_ft_args(void)
     CHECK_EQ_STR(out, "{\"account_id\":\"dave.near\"}");
     CHECK_EQ_INT(near_storage_deposit_args(out, 20, "dave.near", 9, 1), NF_ENOSPC);
 
-    /* near_json_escape directly. */
-    n = near_json_escape("a\"\\\n\x1f\x7f", 6, out, sizeof(out));
+    /* nf_json_escape directly. */
+    n = nf_json_escape("a\"\\\n\x1f\x7f", 6, out, sizeof(out));
     CHECK_EQ_INT(n, 14);
     out[n > 0 ? n : 0] = '\0';
     CHECK_EQ_STR(out, "a\\\"\\\\\\n\\u001f\x7f");
-    CHECK_EQ_INT(near_json_escape("\x01", 1, out, 5), NF_ENOSPC);
-    CHECK_EQ_INT(near_json_escape("\x01", 1, out, 6), 6);
-    CHECK_EQ_INT(near_json_escape("", 0, out, 0), 0);
+    CHECK_EQ_INT(nf_json_escape("\x01", 1, out, 5), NF_ENOSPC);
+    CHECK_EQ_INT(nf_json_escape("\x01", 1, out, 6), 6);
+    CHECK_EQ_INT(nf_json_escape("", 0, out, 0), 0);
 }
 
 /* The escaping rules written out byte by byte (the straightforward two-pass form): UTF-8 checked
  * first, then '"' '\\' and the named controls as \x, other controls as \u00xx, the rest raw. */
 static int ref_json_escape(const char *in, size_t len, char *out, size_t cap)
 {
-    if (!near_utf8_valid((const uint8_t *)in, len))
+    if (!nf_utf8_valid((const uint8_t *)in, len))
         return NF_EUTF8;
     static const char hex[] = "0123456789abcdef";
     size_t o = 0;
@@ -974,19 +975,19 @@ static void test_utf8_offsets(void)
         uint8_t b[32];
         memset(b, 'a', sizeof(b));
         b[pos] = 0xff;
-        CHECK_EQ_INT(near_utf8_valid(b, sizeof(b)), 0);
+        CHECK_EQ_INT(nf_utf8_valid(b, sizeof(b)), 0);
         memset(b, 'a', sizeof(b));
         b[pos] = 0xc3; /* e-acute, two bytes */
         b[pos + 1] = 0xa9;
-        CHECK_EQ_INT(near_utf8_valid(b, sizeof(b)), 1);
-        CHECK_EQ_INT(near_utf8_valid(b, pos + 1), 0); /* cut inside the sequence */
-        b[pos + 1] = 'a';                             /* lead byte without continuation */
-        CHECK_EQ_INT(near_utf8_valid(b, sizeof(b)), 0);
+        CHECK_EQ_INT(nf_utf8_valid(b, sizeof(b)), 1);
+        CHECK_EQ_INT(nf_utf8_valid(b, pos + 1), 0); /* cut inside the sequence */
+        b[pos + 1] = 'a';                           /* lead byte without continuation */
+        CHECK_EQ_INT(nf_utf8_valid(b, sizeof(b)), 0);
         memset(b, 'a', sizeof(b));
         b[pos] = 0xed; /* a UTF-16 surrogate, U+D800 */
         b[pos + 1] = 0xa0;
         b[pos + 2] = 0x80;
-        CHECK_EQ_INT(near_utf8_valid(b, sizeof(b)), 0);
+        CHECK_EQ_INT(nf_utf8_valid(b, sizeof(b)), 0);
     }
 }
 
@@ -1016,7 +1017,7 @@ static void test_json_escape_random(void)
         size_t caps[3] = {sizeof(b), want > 0 ? (size_t)want : 0, want > 0 ? (size_t)want - 1 : 0};
         for (int k = 0; k < 3; k++) {
             int r1 = ref_json_escape(in, len, a, caps[k]);
-            int r2 = near_json_escape(in, len, b, caps[k]);
+            int r2 = nf_json_escape(in, len, b, caps[k]);
             if (r1 != r2 || (r1 > 0 && memcmp(a, b, (size_t)r1) != 0))
                 diffs++;
         }
@@ -1058,7 +1059,7 @@ static void test_utf8(void)
         {"a\xe2\x82\xac\xc3", 5, 0},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        int got = near_utf8_valid((const uint8_t *)cases[i].s, cases[i].len);
+        int got = nf_utf8_valid((const uint8_t *)cases[i].s, cases[i].len);
         if (got != cases[i].valid)
             fprintf(stderr, "utf8 case %zu\n", i);
         CHECK_EQ_INT(got, cases[i].valid);

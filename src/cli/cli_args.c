@@ -15,6 +15,7 @@
 #include "account.h"
 #include "keys.h"
 #include "nf_err.h"
+#include "nf_utf8.h"
 #include "u128.h"
 
 struct cli_builder *cli_builder_new(void)
@@ -275,7 +276,7 @@ int cli_add_function_call(struct cli_builder *b, const char *spec, char *why, si
         why_set(why, whycap, "method name must be 1..%u bytes", NEAR_MAX_METHOD_NAME);
         return NF_EINVAL;
     }
-    if (!near_utf8_valid((const uint8_t *)spec, method_len)) {
+    if (!nf_utf8_valid((const uint8_t *)spec, method_len)) {
         why_set(why, whycap, "method name is not valid UTF-8");
         return NF_EUTF8;
     }
@@ -352,7 +353,7 @@ static int parse_methods(struct cli_builder *b,
     for (uint32_t i = 0; i < count; i++) {
         const char *end = memchr(p, ',', (size_t)(s + len - p));
         size_t n = end != NULL ? (size_t)(end - p) : (size_t)(s + len - p);
-        if (n == 0 || n > NEAR_MAX_METHOD_NAME || !near_utf8_valid((const uint8_t *)p, n)) {
+        if (n == 0 || n > NEAR_MAX_METHOD_NAME || !nf_utf8_valid((const uint8_t *)p, n)) {
             why_set(why, whycap, "method name %u of the list is not 1..%u bytes of UTF-8", i + 1,
                     NEAR_MAX_METHOD_NAME);
             free(names);

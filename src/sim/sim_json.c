@@ -10,6 +10,7 @@
 
 #include "near_tx.h"
 #include "nf_err.h"
+#include "nf_utf8.h"
 
 #define SIM_JSON_MAX_DEPTH 64
 
@@ -70,7 +71,7 @@ static int parse_string(struct jp *j)
     while (j->p < j->end) {
         uint8_t c = *j->p;
         if (c == '"') {
-            if (!near_utf8_valid(run, (size_t)(j->p - run)))
+            if (!nf_utf8_valid(run, (size_t)(j->p - run)))
                 return fail(j, "invalid unicode code point");
             j->p++;
             return 0;
@@ -78,7 +79,7 @@ static int parse_string(struct jp *j)
         if (c < 0x20)
             return fail(j, "control character (\\u0000-\\u001F) found while parsing a string");
         if (c == '\\') {
-            if (!near_utf8_valid(run, (size_t)(j->p - run)))
+            if (!nf_utf8_valid(run, (size_t)(j->p - run)))
                 return fail(j, "invalid unicode code point");
             j->p++;
             if (j->p >= j->end)

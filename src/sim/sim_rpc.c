@@ -19,6 +19,7 @@
 #include "jw.h"
 #include "near_view.h"
 #include "nf_err.h"
+#include "nf_utf8.h"
 #include "sim_json.h"
 
 #define ZERO_HASH_B58 "11111111111111111111111111111111"
@@ -357,7 +358,7 @@ static int ev_put(char *out, size_t cap, size_t *o, const char *src, size_t n, i
         *o += n;
         return 0;
     }
-    int e = near_json_escape(src, n, out + *o, cap - *o);
+    int e = nf_json_escape(src, n, out + *o, cap - *o);
     if (e < 0)
         return -1;
     *o += (size_t)e;
@@ -399,7 +400,7 @@ static void w_ft_event(struct jw *w, const char *signer, const struct near_actio
          * string (escaped again). A memo whose first escaping passes 1400 bytes is left out. */
         char memo[NEAR_FT_MEMO_MAX * 4 + 8], esc[1400];
         int ml = sim_json_string(f[2].raw, f[2].raw_len, memo, sizeof(memo));
-        int el = ml < 0 ? -1 : near_json_escape(memo, (size_t)ml, esc, sizeof(esc));
+        int el = ml < 0 ? -1 : nf_json_escape(memo, (size_t)ml, esc, sizeof(esc));
         if (el >= 0) {
             bad |= EV_LIT(&o, ",\\\"memo\\\":\\\"");
             bad |= ev_put(ev, sizeof(ev), &o, esc, (size_t)el, 1);
