@@ -1,7 +1,7 @@
 # nf_daemon: nearftd's threaded pipeline (ingest, batch, sign, submit, the WAL hub) and the
 # nearftd executable. Sources are listed only when present so the tree builds while stages land.
 set(NF_DAEMON_SRCS "")
-foreach(f src/ring.c src/job.c src/pipeline.c src/keypool.c src/metrics.c
+foreach(f src/ring.c src/job.c src/stages.c src/pipeline.c src/keypool.c
           src/ingest/ingest.c src/ingest/http_api.c
           src/batch/batch.c src/sign/sign.c src/submit/submit.c src/submit/breaker.c)
   if(EXISTS ${CMAKE_SOURCE_DIR}/${f})

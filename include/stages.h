@@ -1,6 +1,9 @@
 /* stages: what the batch, sign and submit stages and the WAL hub (src/pipeline.c) share: the
  * batch object that travels batch -> sign -> wal -> submit -> (wal) -> batch, the receiver
- * lookup messages, and the pipeline context. Ingest sees only include/pipeline.h.
+ * lookup messages, the shared signing state, the stage counters and the hub's callbacks. Each
+ * stage's header declares its wiring (the rings it consumes and feeds) on top of these; nothing
+ * here names the hub, so a stage builds and tests without it. Ingest sees only
+ * include/pipeline.h.
  *
  * Ownership of a struct batch: the batch thread allocates it from its slab (free list owned by the
  * batch thread) and fills it; the sign thread it is routed to signs it and submits its SIGNED
@@ -17,7 +20,7 @@
 #include "keypool.h"
 #include "near_tx.h"
 #include "nf_ring.h"
-#include "pipeline.h"
+#include "u128.h"
 #include "wal.h"
 
 #define BATCH_MAX_ACTIONS 100
@@ -38,7 +41,7 @@ enum batch_result {
 
 struct batch {
     uint32_t slot;
-    struct nf_pipe *pipe_;                   /* set once at slab creation */
+    void *hub;                               /* stage_hub.ctx, set once at slab creation */
     uint16_t n;                              /* actions */
     uint16_t n_transfers_;                   /* ft_transfer actions among them */
     uint8_t kinds[BATCH_MAX_ACTIONS];        /* enum wal_action_kind */
@@ -100,59 +103,57 @@ struct stage_counters {
     _Atomic uint64_t hist[16]; /* time per item, log2 buckets of microseconds */
 };
 
-struct nf_pipe; /* defined in src/pipeline.c; stages use the accessors below */
+/* What every stage may read and the submit thread (and the hub before start) writes: whether
+ * signing may go on, the token's supply, the count of accepted transfers not yet in a durable
+ * signed transaction, and the latest final block. Owned by the hub (struct nf_pipe embeds it);
+ * stages get a pointer in their wiring. Every field is an atomic: no thread takes a lock. */
+struct stage_shared {
+    _Atomic int reconciled;    /* start-up reconciliation finished (release: submit thread) */
+    _Atomic int out_of_funds;  /* the signer cannot pay for gas (submit thread) */
+    _Atomic int out_of_tokens; /* the signer's token balance is too low (submit thread) */
+    _Atomic int rpc_down;      /* every RPC endpoint's breaker is open (submit thread) */
+    _Atomic uint64_t ft_supply_lo, ft_supply_hi; /* the token's total supply (start-up) */
+    _Atomic uint64_t unsigned_jobs; /* accepted, not yet in a durable signed transaction */
+    struct block_ref block;         /* written by the submit thread only */
+};
 
-/* ---- accessors for stages (any thread unless said otherwise) ----------------------------------
- */
-const struct cfg *pipe_cfg(struct nf_pipe *p);
-struct keypool *pipe_keys(struct nf_pipe *p);
-struct wal *pipe_wal(struct nf_pipe *p);
-struct block_ref *pipe_block(struct nf_pipe *p);
-uint64_t pipe_now_ms(void);
+/* What the hub lends each stage at x_new: the callbacks that cross back into it. A stage calls
+ * them and never names a hub function, so it links and tests without the hub. */
+struct stage_hub {
+    void *ctx; /* the hub; passed back to notify_job and kept in each batch's hub field */
+    /* notify_job: a stage that just published a new status of job j tells j's waiter (if any and
+     * if the status reached the wait level or is final). Caller: the thread owning j. */
+    void (*notify_job)(void *ctx, struct job *j);
+    /* wal_batch done() callbacks (run on the WAL thread) a stage sets on a batch's records:
+     * signed_done after its SIGNED record, outcome_done after its OUTCOME/JOB_FINAL records (or
+     * the JOB_FINALs of a records-only batch). The batch is wb->cookie. */
+    void (*signed_done)(struct wal_batch *wb, int status);
+    void (*outcome_done)(struct wal_batch *wb, int status);
+};
 
-/* Rings into each stage (consumer = that stage's thread). */
-struct nf_ring *pipe_batch_in(struct nf_pipe *p);      /* jobs from the WAL hub (spsc) */
-struct nf_ring *pipe_batch_requeue(struct nf_pipe *p); /* jobs back from the WAL hub (spsc) */
-struct nf_ring *pipe_batch_free(struct nf_pipe *p);    /* batches back from the WAL hub (spsc) */
-struct nf_ring *pipe_batch_lookup_done(struct nf_pipe *p); /* lookups back from submit (spsc) */
-struct nf_ring *pipe_sign_in(struct nf_pipe *p, unsigned signer); /* batches (spsc) */
-struct nf_ring *pipe_submit_in(struct nf_pipe *p);     /* signed durable batches (spsc, WAL thr) */
-struct nf_ring *pipe_submit_lookup(struct nf_pipe *p); /* lookups from batch (spsc) */
-
-/* WAL producer index of each stage thread. */
-unsigned pipe_wal_producer_batch(struct nf_pipe *p);
-unsigned pipe_wal_producer_signer(struct nf_pipe *p, unsigned signer);
-unsigned pipe_wal_producer_submit(struct nf_pipe *p);
-
-/* pipe_notify_job: a stage that just published a new status of job j tells j's waiter (if any
- * and if the status reached the wait level or is final). Caller: the thread owning j. */
-void pipe_notify_job(struct nf_pipe *p, struct job *j);
-
-/* pipe_batch_signed_done / pipe_batch_outcome_done: wal_batch done() callbacks (WAL thread). */
-void pipe_batch_signed_done(struct wal_batch *wb, int status);
-void pipe_batch_outcome_done(struct wal_batch *wb, int status);
-
-/* pipe_signing_allowed: 0 while start-up reconciliation runs or signing is paused (out of NEAR,
- * every RPC endpoint open). Sign threads check it before taking a nonce. */
-int pipe_signing_allowed(struct nf_pipe *p);
-void pipe_set_reconciled(struct nf_pipe *p);
-/* pipe_set_out_of_funds / pipe_set_rpc_down: pause or resume signing (submit thread). */
-void pipe_set_out_of_funds(struct nf_pipe *p, int v);
-void pipe_set_out_of_tokens(struct nf_pipe *p, int v);
-/* pipe_ft_supply: the token's total supply read at start-up (0 when unknown). Any thread. */
-nf_u128 pipe_ft_supply(struct nf_pipe *p);
-void pipe_set_rpc_down(struct nf_pipe *p, int v);
-/* pipe_unqueue: n accepted transfers left the unsigned queue without a transaction (failed). */
-void pipe_unqueue(struct nf_pipe *p, uint64_t n);
-
-/* Stage counters. */
-struct stage_counters *pipe_counters(struct nf_pipe *p, int stage);
 enum { STAGE_WAL = 0, STAGE_BATCH, STAGE_SIGN, STAGE_SUBMIT, STAGE_COUNT };
+/* stage_count: items handled in ns. The owning stage thread only. */
 void stage_count(struct stage_counters *c, uint64_t items, uint64_t ns);
 
-/* block_ref_read: copies the latest final block (0 height when none yet). */
+/* block_ref_read: copies the latest final block (0 height when none yet). Any thread. */
 void block_ref_read(struct block_ref *b, uint8_t hash[32], uint64_t *height);
 /* block_ref_write: submit thread only. */
 void block_ref_write(struct block_ref *b, const uint8_t hash[32], uint64_t height);
+
+/* stage_signing_allowed: 0 while start-up reconciliation runs or signing is paused (out of NEAR,
+ * out of tokens, every RPC endpoint open). Sign threads check it before taking a nonce. Any
+ * thread. */
+int stage_signing_allowed(struct stage_shared *s);
+/* stage_set_*: flips a flag and logs the change once. The submit thread (the hub at start-up for
+ * reconciled when nothing needs reconciling). */
+void stage_set_reconciled(struct stage_shared *s);
+void stage_set_out_of_funds(struct stage_shared *s, int v);
+void stage_set_out_of_tokens(struct stage_shared *s, int v);
+void stage_set_rpc_down(struct stage_shared *s, int v);
+/* stage_set_ft_supply / stage_ft_supply: the token's total supply (0 when unknown). */
+void stage_set_ft_supply(struct stage_shared *s, nf_u128 supply);
+nf_u128 stage_ft_supply(struct stage_shared *s);
+/* stage_unqueue: n accepted transfers left the unsigned queue without a transaction (failed). */
+void stage_unqueue(struct stage_shared *s, uint64_t n);
 
 #endif

@@ -7,10 +7,35 @@
 
 #include <stdint.h>
 
+#include "stages.h"
+
 struct cfg;
-struct nf_pipe;
 struct batch;
 struct submit_stage;
+
+/* What the submit stage is wired to. The caller lends every pointer for the stage's life.
+ *  receives  in           batches whose SIGNED record is durable (or BATCH_DEAD)  spsc consumer
+ *            lookup_in    receiver lookups from the batch stage                   spsc consumer
+ *  emits     lookup_done  the same lookups, answered                              spsc producer
+ *            wal          each resolved batch's OUTCOME + JOB_FINAL records as producer
+ *                         wal_producer; their done() is hub.outcome_done, which requeues what
+ *                         needs a new transaction and frees the batch
+ *            sign_in[i]   wake-ups only (a key freed up, signing resumed): it never pushes
+ *  shared    writes shared (the flags, the latest block) and the status of the jobs in the
+ *            batches it holds, telling hub.notify_job; keys: releases inflight counts and raises
+ *            nonces of keys whose nonce the chain reports ahead; counts into counters. */
+struct submit_wiring {
+    const struct cfg *cfg;
+    struct job_slab *jobs;
+    struct keypool *keys;
+    struct nf_ring *in, *lookup_in, *lookup_done;
+    struct nf_ring *sign_in; /* keys->shards rings */
+    struct wal *wal;
+    unsigned wal_producer;
+    struct stage_shared *shared;
+    struct stage_counters *counters;
+    struct stage_hub hub;
+};
 
 #define SUBMIT_KINDS 48
 
@@ -27,15 +52,22 @@ struct submit_endpoint_info {
     uint32_t inflight, limit;
 };
 
-/* submit_new: borrows c and p for the stage's life. NULL with *err on failure. */
-struct submit_stage *
-submit_new(const struct cfg *c, struct nf_pipe *p, uint32_t n_batches, int *err);
-/* submit_bind_batch: prepares the per-batch timer of b's slot (start-up). */
+/* submit_new: one curl multi handle on its own event_base, for batch slots 0..n_batches-1. Copies
+ * *w; borrows what it points to for the stage's life. Starts nothing. NULL with *err (NF_ENOMEM)
+ * on failure. Controlling thread (main), as are every function down to submit_free. */
+struct submit_stage *submit_new(const struct submit_wiring *w, uint32_t n_batches, int *err);
+/* submit_bind_batch: prepares the per-batch timer of b's slot. Before submit_start; 0 or
+ * NF_ENOMEM. */
 int submit_bind_batch(struct submit_stage *s, struct batch *b);
-/* submit_expect_recovered: n replayed batches are being reconciled; signing resumes after. */
+/* submit_expect_recovered: n replayed batches are being reconciled; signing resumes (shared
+ * reconciled) once they are resolved. Before submit_start. */
 void submit_expect_recovered(struct submit_stage *s, uint32_t n);
+/* submit_start: starts the "submit" thread. 0, NF_ESTATE (started already) or NF_EIO. */
 int submit_start(struct submit_stage *s);
+/* submit_stop: stops and joins the thread; requests in flight are abandoned (their batches are
+ * durable and resolved again at the next start). Idempotent. */
 void submit_stop(struct submit_stage *s);
+/* submit_free: stops if needed and releases everything. NULL-safe. */
 void submit_free(struct submit_stage *s);
 /* submit_all_open: 1 when no endpoint's breaker is closed (each is open or only probing). */
 int submit_all_open(struct submit_stage *s);

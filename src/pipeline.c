@@ -24,6 +24,7 @@
 #include "nf_err.h"
 #include "nf_log.h"
 #include "nf_mem.h"
+#include "nf_time.h"
 #include "rpc.h"
 #include "sign.h"
 #include "stages.h"
@@ -43,7 +44,6 @@ struct nf_pipe {
     struct job_slab jobs;
     struct keypool keys;
     struct wal *wal;
-    struct block_ref block;
     unsigned n_ingest, n_sign;
     struct nf_ring *reply;
     struct nf_ring *sign_in;
@@ -52,9 +52,8 @@ struct nf_pipe {
     struct sign_stage *sign;
     struct submit_stage *submit;
     uint32_t n_batches;
-    _Atomic int reconciled, out_of_funds, out_of_tokens, rpc_down, stopping;
-    _Atomic uint64_t ft_supply_lo, ft_supply_hi; /* the token's total supply (start-up) */
-    _Atomic uint64_t unsigned_jobs; /* accepted, not yet in a durable signed transaction */
+    _Atomic int stopping;
+    struct stage_shared shared; /* signing flags, supply, unsigned count, latest block */
     struct stage_counters ctr[STAGE_COUNT];
     /* WAL-thread state */
     struct idem_entry *idem;
@@ -72,185 +71,29 @@ struct nf_pipe {
     _Atomic uint64_t segments_deleted;
 };
 
-uint64_t pipe_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000ull + (uint64_t)ts.tv_nsec / 1000000ull;
-}
+/* ---- what ingest and main see (include/pipeline.h, include/pipeline_ctl.h) ------------------ */
 
-/* ---- accessors ---------------------------------------------------------------------------------
- */
-
-const struct cfg *pipe_cfg(struct nf_pipe *p)
-{
-    return p->cfg;
-}
-struct keypool *pipe_keys(struct nf_pipe *p)
-{
-    return &p->keys;
-}
-struct wal *pipe_wal(struct nf_pipe *p)
-{
-    return p->wal;
-}
-struct block_ref *pipe_block(struct nf_pipe *p)
-{
-    return &p->block;
-}
 struct job_slab *pipe_jobs(struct nf_pipe *p)
 {
     return &p->jobs;
 }
+
 struct nf_ring *pipe_reply_ring(struct nf_pipe *p, unsigned idx)
 {
     return &p->reply[idx];
 }
-struct nf_ring *pipe_batch_in(struct nf_pipe *p)
-{
-    return &p->batch_in;
-}
-struct nf_ring *pipe_batch_requeue(struct nf_pipe *p)
-{
-    return &p->batch_requeue;
-}
-struct nf_ring *pipe_batch_free(struct nf_pipe *p)
-{
-    return &p->batch_free;
-}
-struct nf_ring *pipe_batch_lookup_done(struct nf_pipe *p)
-{
-    return &p->batch_lookup_done;
-}
-struct nf_ring *pipe_sign_in(struct nf_pipe *p, unsigned signer)
-{
-    return &p->sign_in[signer];
-}
-struct nf_ring *pipe_submit_in(struct nf_pipe *p)
-{
-    return &p->submit_in;
-}
-struct nf_ring *pipe_submit_lookup(struct nf_pipe *p)
-{
-    return &p->submit_lookup;
-}
-unsigned pipe_wal_producer_signer(struct nf_pipe *p, unsigned signer)
-{
-    return p->n_ingest + signer;
-}
-unsigned pipe_wal_producer_submit(struct nf_pipe *p)
-{
-    return p->n_ingest + p->n_sign;
-}
-unsigned pipe_wal_producer_batch(struct nf_pipe *p)
-{
-    return p->n_ingest + p->n_sign + 1;
-}
-struct stage_counters *pipe_counters(struct nf_pipe *p, int stage)
-{
-    return &p->ctr[stage];
-}
-
-int pipe_signing_allowed(struct nf_pipe *p)
-{
-    return atomic_load_explicit(&p->reconciled, memory_order_acquire) &&
-           !atomic_load_explicit(&p->out_of_funds, memory_order_relaxed) &&
-           !atomic_load_explicit(&p->out_of_tokens, memory_order_relaxed) &&
-           !atomic_load_explicit(&p->rpc_down, memory_order_relaxed);
-}
-
-void pipe_set_reconciled(struct nf_pipe *p)
-{
-    atomic_store_explicit(&p->reconciled, 1, memory_order_release);
-}
-
-void pipe_set_out_of_tokens(struct nf_pipe *p, int v)
-{
-    if (atomic_exchange_explicit(&p->out_of_tokens, v, memory_order_relaxed) != v)
-        NF_LOG(v ? NF_LOG_ERROR : NF_LOG_INFO, "pipe", "%s",
-               v ? "signer's token balance is too low: signing paused until it is topped up"
-                 : "signer's token balance covers the waiting transfers again");
-}
 
 void pipe_set_ft_supply(struct nf_pipe *p, nf_u128 supply)
 {
-    atomic_store_explicit(&p->ft_supply_lo, (uint64_t)supply, memory_order_relaxed);
-    atomic_store_explicit(&p->ft_supply_hi, (uint64_t)(supply >> 64), memory_order_relaxed);
-}
-
-nf_u128 pipe_ft_supply(struct nf_pipe *p)
-{
-    return ((nf_u128)atomic_load_explicit(&p->ft_supply_hi, memory_order_relaxed) << 64) |
-           atomic_load_explicit(&p->ft_supply_lo, memory_order_relaxed);
-}
-
-void pipe_set_out_of_funds(struct nf_pipe *p, int v)
-{
-    if (atomic_exchange_explicit(&p->out_of_funds, v, memory_order_relaxed) != v)
-        NF_LOG(v ? NF_LOG_ERROR : NF_LOG_INFO, "pipe", "%s",
-               v ? "signer cannot pay for gas: signing paused" : "signer funded again");
-}
-
-void pipe_set_rpc_down(struct nf_pipe *p, int v)
-{
-    if (atomic_exchange_explicit(&p->rpc_down, v, memory_order_relaxed) != v)
-        NF_LOG(v ? NF_LOG_WARN : NF_LOG_INFO, "pipe", "%s",
-               v ? "every RPC endpoint is open: signing paused" : "an RPC endpoint is usable");
-}
-
-void stage_count(struct stage_counters *c, uint64_t items, uint64_t ns)
-{
-    atomic_fetch_add_explicit(&c->items, items, memory_order_relaxed);
-    atomic_fetch_add_explicit(&c->busy_ns, ns, memory_order_relaxed);
-    uint64_t per = items ? ns / items / 1000 : 0; /* microseconds per item */
-    int b = 0;
-    while (per > 1 && b < 15) {
-        per >>= 1;
-        b++;
-    }
-    atomic_fetch_add_explicit(&c->hist[b], 1, memory_order_relaxed);
-}
-
-void block_ref_read(struct block_ref *b, uint8_t hash[32], uint64_t *height)
-{
-    for (;;) {
-        uint64_t s1 = atomic_load_explicit(&b->seq, memory_order_acquire);
-        if (s1 & 1)
-            continue;
-        uint64_t h = atomic_load_explicit(&b->height, memory_order_relaxed);
-        uint64_t w[4];
-        for (int i = 0; i < 4; i++)
-            w[i] = atomic_load_explicit(&b->hash_words[i], memory_order_relaxed);
-        /* acquire fence: the loads above complete before seq is re-read (pairs with the
-         * writer's release store of the even seq) */
-        atomic_thread_fence(memory_order_acquire);
-        if (atomic_load_explicit(&b->seq, memory_order_relaxed) == s1) {
-            memcpy(hash, w, 32);
-            *height = h;
-            return;
-        }
-    }
-}
-
-void block_ref_write(struct block_ref *b, const uint8_t hash[32], uint64_t height)
-{
-    uint64_t s = atomic_load_explicit(&b->seq, memory_order_relaxed);
-    atomic_store_explicit(&b->seq, s + 1, memory_order_relaxed);
-    atomic_thread_fence(memory_order_release); /* odd seq visible before the data changes */
-    uint64_t w[4];
-    memcpy(w, hash, 32);
-    for (int i = 0; i < 4; i++)
-        atomic_store_explicit(&b->hash_words[i], w[i], memory_order_relaxed);
-    atomic_store_explicit(&b->height, height, memory_order_relaxed);
-    atomic_store_explicit(&b->updated_ms, pipe_now_ms(), memory_order_relaxed);
-    atomic_store_explicit(&b->seq, s + 2, memory_order_release); /* pairs with readers */
+    stage_set_ft_supply(&p->shared, supply);
 }
 
 /* ---- waiters -----------------------------------------------------------------------------------
  */
 
-void pipe_notify_job(struct nf_pipe *p, struct job *j)
+static void hub_notify_job(void *ctx, struct job *j)
 {
+    struct nf_pipe *p = ctx;
     int t = j->waiter_thread;
     if (t < 0 || (unsigned)t >= p->n_ingest)
         return;
@@ -420,7 +263,7 @@ static void accept_done(struct wal_batch *wb, int status)
         a->duplicates = dups;
         if (pushed)
             p->batch_in_pending = 1;
-        atomic_fetch_add_explicit(&p->unsigned_jobs, a->n - dups, memory_order_relaxed);
+        atomic_fetch_add_explicit(&p->shared.unsigned_jobs, a->n - dups, memory_order_relaxed);
         atomic_fetch_add_explicit(&p->accepted, a->n - dups, memory_order_relaxed);
         atomic_fetch_add_explicit(&p->duplicates, dups, memory_order_relaxed);
     }
@@ -461,11 +304,11 @@ static void wal_group_end(void *arg)
 
 static int accept_lend(struct nf_pipe *p, struct pipe_accept *a, int wake)
 {
-    uint64_t queued = atomic_load_explicit(&p->unsigned_jobs, memory_order_relaxed);
+    uint64_t queued = atomic_load_explicit(&p->shared.unsigned_jobs, memory_order_relaxed);
     /* Out of NEAR for gas: nothing new is accepted (a clear 503) until the balance returns. */
     if (queued + a->n > p->cfg->queue_capacity ||
-        atomic_load_explicit(&p->out_of_funds, memory_order_relaxed) ||
-        atomic_load_explicit(&p->out_of_tokens, memory_order_relaxed) ||
+        atomic_load_explicit(&p->shared.out_of_funds, memory_order_relaxed) ||
+        atomic_load_explicit(&p->shared.out_of_tokens, memory_order_relaxed) ||
         atomic_load_explicit(&p->stopping, memory_order_relaxed)) {
         atomic_fetch_add_explicit(&p->accept_full, 1, memory_order_relaxed);
         return NF_EFULL;
@@ -505,17 +348,17 @@ const char *pipe_refusal_reason(struct nf_pipe *p)
 {
     if (atomic_load_explicit(&p->stopping, memory_order_relaxed))
         return "the service is shutting down";
-    if (atomic_load_explicit(&p->out_of_funds, memory_order_relaxed))
+    if (atomic_load_explicit(&p->shared.out_of_funds, memory_order_relaxed))
         return "the signer account cannot pay for gas (NotEnoughBalance): signing is paused until "
                "it is funded";
-    if (atomic_load_explicit(&p->out_of_tokens, memory_order_relaxed))
+    if (atomic_load_explicit(&p->shared.out_of_tokens, memory_order_relaxed))
         return "the signer's token balance is too low: signing is paused until it is topped up";
     return "the durable log queue is full";
 }
 
 unsigned pipe_retry_after_s(struct nf_pipe *p)
 {
-    if (atomic_load_explicit(&p->rpc_down, memory_order_relaxed))
+    if (atomic_load_explicit(&p->shared.rpc_down, memory_order_relaxed))
         return (unsigned)(p->cfg->breaker_cooldown_ms / 1000 + 1);
     return 1;
 }
@@ -523,22 +366,22 @@ unsigned pipe_retry_after_s(struct nf_pipe *p)
 /* ---- batch hand-offs (WAL thread) --------------------------------------------------------------
  */
 
-void pipe_batch_signed_done(struct wal_batch *wb, int status)
+static void hub_signed_done(struct wal_batch *wb, int status)
 {
     struct batch *b = wb->cookie;
-    struct nf_pipe *p = b->pipe_;
+    struct nf_pipe *p = b->hub;
     if (status != 0)
         b->wal_failed = 1;
     else
-        atomic_fetch_sub_explicit(&p->unsigned_jobs, b->n_transfers_, memory_order_relaxed);
+        atomic_fetch_sub_explicit(&p->shared.unsigned_jobs, b->n_transfers_, memory_order_relaxed);
     if (nf_ring_push_spsc(&p->submit_in, b) == 0)
         p->submit_in_pending = 1;
 }
 
-void pipe_batch_outcome_done(struct wal_batch *wb, int status)
+static void hub_outcome_done(struct wal_batch *wb, int status)
 {
     struct batch *b = wb->cookie;
-    struct nf_pipe *p = b->pipe_;
+    struct nf_pipe *p = b->hub;
     (void)status; /* if this write failed, a restart re-derives the outcome from the chain */
     /* Transfers that need a new transaction go back only now that the outcome which proves the
      * old one can never land is durable: a replay never sees them in two live transactions.
@@ -559,7 +402,7 @@ void pipe_batch_outcome_done(struct wal_batch *wb, int status)
         }
         if (st != JOB_QUEUED || b->kinds[i] != WAL_ACT_FT_TRANSFER)
             continue;
-        atomic_fetch_add_explicit(&p->unsigned_jobs, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&p->shared.unsigned_jobs, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&p->requeued, 1, memory_order_relaxed);
         if (nf_ring_push_spsc(&p->batch_requeue, j) == 0)
             pushed = 1;
@@ -568,11 +411,6 @@ void pipe_batch_outcome_done(struct wal_batch *wb, int status)
         p->requeue_pending = 1;
     if (nf_ring_push_spsc(&p->batch_free, b) == 0)
         p->free_pending = 1;
-}
-
-void pipe_unqueue(struct nf_pipe *p, uint64_t n)
-{
-    atomic_fetch_sub_explicit(&p->unsigned_jobs, n, memory_order_relaxed);
 }
 
 int pipe_tx_jobs(struct nf_pipe *p, const uint8_t tx_hash[32], uint64_t *ids, int cap)
@@ -793,8 +631,8 @@ pipe_new(const struct cfg *c, struct nf_keypair **kps, uint16_t n_keys, unsigned
     p->cfg = c;
     p->n_ingest = n_ingest;
     p->n_sign = (unsigned)c->sign_threads;
-    p->start_ms = pipe_now_ms();
-    atomic_init(&p->reconciled, 0);
+    p->start_ms = nf_now_ms();
+    atomic_init(&p->shared.reconciled, 0);
     if ((rc = keypool_init(&p->keys, kps, n_keys, (uint16_t)p->n_sign)) != 0)
         goto fail;
     if ((rc = job_slab_init(&p->jobs, c->job_capacity, 1)) != 0)
@@ -824,7 +662,26 @@ pipe_new(const struct cfg *c, struct nf_keypair **kps, uint16_t n_keys, unsigned
         (rc = nf_ring_init(&p->submit_in, p->n_batches * 2)) != 0 ||
         (rc = nf_ring_init(&p->submit_lookup, 8192)) != 0)
         goto fail;
-    p->batch = batch_new(c, p, p->n_batches, &rc);
+    const struct stage_hub hub = {.ctx = p,
+                                  .notify_job = hub_notify_job,
+                                  .signed_done = hub_signed_done,
+                                  .outcome_done = hub_outcome_done};
+    /* WAL producers: ingest 0..n_ingest-1, signer i n_ingest+i, submit, batch. */
+    const unsigned prod_sign = n_ingest, prod_submit = n_ingest + p->n_sign,
+                   prod_batch = prod_submit + 1;
+    const struct batch_wiring bw = {.cfg = c,
+                                    .jobs = &p->jobs,
+                                    .in = &p->batch_in,
+                                    .requeue = &p->batch_requeue,
+                                    .free_batches = &p->batch_free,
+                                    .lookup_done = &p->batch_lookup_done,
+                                    .sign_in = p->sign_in,
+                                    .lookup_out = &p->submit_lookup,
+                                    .wal = NULL, /* opened after the replay: batch_wire_wal */
+                                    .shared = &p->shared,
+                                    .counters = &p->ctr[STAGE_BATCH],
+                                    .hub = hub};
+    p->batch = batch_new(&bw, p->n_batches, &rc);
     if (p->batch == NULL)
         goto fail;
 
@@ -836,9 +693,9 @@ pipe_new(const struct cfg *c, struct nf_keypair **kps, uint16_t n_keys, unsigned
         goto fail;
     struct wal_replay_stats rs;
     rctx.stats = &rs;
-    uint64_t replay_t0 = pipe_now_ms();
+    uint64_t replay_t0 = nf_now_ms();
     rc = wal_replay(c->data_dir, replay_cb, &rctx, &rs);
-    uint64_t replay_ms = pipe_now_ms() - replay_t0;
+    uint64_t replay_ms = nf_now_ms() - replay_t0;
     if (rc == NF_ENOTFOUND)
         rc = 0;
     if (rc != 0) {
@@ -853,16 +710,38 @@ pipe_new(const struct cfg *c, struct nf_keypair **kps, uint16_t n_keys, unsigned
     wo.fsync = c->fsync == CFG_FSYNC_OFF ? WAL_FSYNC_OFF : WAL_FSYNC_ALWAYS;
     wo.segment_bytes = c->wal_segment_bytes;
     wo.group_commit_us = (uint32_t)c->wal_group_commit_us;
-    wo.producers = n_ingest + p->n_sign + 2;
+    wo.producers = prod_batch + 1;
     wo.ring_size = pow2_at_least(c->ring_size);
     wo.on_group_end = wal_group_end;
     wo.group_arg = p;
     if ((rc = wal_new(&wo, &p->wal)) != 0)
         goto fail;
-    p->sign = sign_new(c, p, &rc);
+    batch_wire_wal(p->batch, p->wal, prod_batch);
+    const struct sign_wiring sw = {.cfg = c,
+                                   .jobs = &p->jobs,
+                                   .keys = &p->keys,
+                                   .in = p->sign_in,
+                                   .wal = p->wal,
+                                   .wal_producer_first = prod_sign,
+                                   .shared = &p->shared,
+                                   .counters = &p->ctr[STAGE_SIGN],
+                                   .hub = hub};
+    p->sign = sign_new(&sw, &rc);
     if (p->sign == NULL)
         goto fail;
-    p->submit = submit_new(c, p, p->n_batches, &rc);
+    const struct submit_wiring uw = {.cfg = c,
+                                     .jobs = &p->jobs,
+                                     .keys = &p->keys,
+                                     .in = &p->submit_in,
+                                     .lookup_in = &p->submit_lookup,
+                                     .lookup_done = &p->batch_lookup_done,
+                                     .sign_in = p->sign_in,
+                                     .wal = p->wal,
+                                     .wal_producer = prod_submit,
+                                     .shared = &p->shared,
+                                     .counters = &p->ctr[STAGE_SUBMIT],
+                                     .hub = hub};
+    p->submit = submit_new(&uw, p->n_batches, &rc);
     if (p->submit == NULL)
         goto fail;
     for (uint32_t i = 0; i < p->n_batches; i++)
@@ -891,7 +770,7 @@ pipe_new(const struct cfg *c, struct nf_keypair **kps, uint16_t n_keys, unsigned
             queued++;
         }
     }
-    atomic_store_explicit(&p->unsigned_jobs, queued, memory_order_relaxed);
+    atomic_store_explicit(&p->shared.unsigned_jobs, queued, memory_order_relaxed);
     for (uint32_t k = 0; k < rctx.n_live; k++) {
         struct batch *b = rctx.live[k];
         atomic_fetch_add_explicit(&p->keys.keys[b->key].inflight, 1, memory_order_relaxed);
@@ -904,7 +783,7 @@ pipe_new(const struct cfg *c, struct nf_keypair **kps, uint16_t n_keys, unsigned
     if (rctx.n_live > 0)
         submit_expect_recovered(p->submit, rctx.n_live);
     else
-        pipe_set_reconciled(p);
+        stage_set_reconciled(&p->shared);
     NF_LOG(NF_LOG_INFO, "pipe",
            "log replayed records=%llu jobs=%llu queued=%llu unresolved_txs=%u next_id=%llu "
            "replay_ms=%llu",
@@ -929,7 +808,7 @@ fail:
  * status and idempotency key of settled transfers stay available that long after a restart. */
 void pipe_compact(struct nf_pipe *p)
 {
-    uint64_t now = pipe_now_ms();
+    uint64_t now = nf_now_ms();
     uint64_t cur = wal_current_seq(p->wal);
     if (p->last_rotate_ms == 0)
         p->last_rotate_ms = now;
@@ -1008,12 +887,12 @@ int pipe_start(struct nf_pipe *p)
 void pipe_drain(struct nf_pipe *p, uint64_t max_ms)
 {
     atomic_store_explicit(&p->stopping, 1, memory_order_relaxed);
-    uint64_t until = pipe_now_ms() + max_ms;
-    while (pipe_now_ms() < until) {
+    uint64_t until = nf_now_ms() + max_ms;
+    while (nf_now_ms() < until) {
         struct submit_stats ss;
         submit_stats(p->submit, &ss);
         if (ss.inflight_batches == 0 &&
-            atomic_load_explicit(&p->unsigned_jobs, memory_order_relaxed) == 0)
+            atomic_load_explicit(&p->shared.unsigned_jobs, memory_order_relaxed) == 0)
             return;
         struct timespec ts = {0, 20 * 1000 * 1000};
         nanosleep(&ts, NULL); /* shutdown polling, not synchronisation of data */
@@ -1070,17 +949,17 @@ int pipe_health_json(struct nf_pipe *p, char *out, size_t cap, int *healthy)
     jw_init_fixed(&w, out, cap);
     uint8_t bh[32];
     uint64_t height;
-    block_ref_read(&p->block, bh, &height);
-    uint64_t now = pipe_now_ms();
+    block_ref_read(&p->shared.block, bh, &height);
+    uint64_t now = nf_now_ms();
     uint64_t block_age =
-        height ? now - atomic_load_explicit(&p->block.updated_ms, memory_order_relaxed) : 0;
+        height ? now - atomic_load_explicit(&p->shared.block.updated_ms, memory_order_relaxed) : 0;
     unsigned usable = 0;
     for (uint16_t i = 0; i < p->keys.n; i++)
         usable += keypool_usable(&p->keys.keys[i]);
-    int reconciled = atomic_load_explicit(&p->reconciled, memory_order_acquire);
-    int funds = !atomic_load_explicit(&p->out_of_funds, memory_order_relaxed);
-    int tokens = !atomic_load_explicit(&p->out_of_tokens, memory_order_relaxed);
-    int rpc = !atomic_load_explicit(&p->rpc_down, memory_order_relaxed);
+    int reconciled = atomic_load_explicit(&p->shared.reconciled, memory_order_acquire);
+    int funds = !atomic_load_explicit(&p->shared.out_of_funds, memory_order_relaxed);
+    int tokens = !atomic_load_explicit(&p->shared.out_of_tokens, memory_order_relaxed);
+    int rpc = !atomic_load_explicit(&p->shared.rpc_down, memory_order_relaxed);
     int ok = reconciled && funds && tokens && rpc && height > 0 && usable > 0;
     *healthy = ok;
     jw_obj_begin(&w);
@@ -1105,7 +984,7 @@ int pipe_health_json(struct nf_pipe *p, char *out, size_t cap, int *healthy)
     jw_key(&w, "queue");
     jw_obj_begin(&w);
     jw_key(&w, "unsigned");
-    jw_u64(&w, atomic_load_explicit(&p->unsigned_jobs, memory_order_relaxed));
+    jw_u64(&w, atomic_load_explicit(&p->shared.unsigned_jobs, memory_order_relaxed));
     jw_key(&w, "capacity");
     jw_u64(&w, p->cfg->queue_capacity);
     jw_key(&w, "batch_in");
@@ -1225,7 +1104,7 @@ int pipe_metrics_text(struct nf_pipe *p, char *out, size_t cap)
               (unsigned long long)atomic_load(&p->accept_full));
     tb_printf(&t, "# TYPE nearft_queue_depth gauge\n");
     tb_printf(&t, "nearft_queue_depth{stage=\"unsigned\"} %llu\n",
-              (unsigned long long)atomic_load(&p->unsigned_jobs));
+              (unsigned long long)atomic_load(&p->shared.unsigned_jobs));
     tb_printf(&t, "nearft_queue_depth{stage=\"batch_in\"} %u\n", nf_ring_count(&p->batch_in));
     tb_printf(&t, "nearft_queue_depth{stage=\"batch_waiting_receiver\"} %llu\n",
               (unsigned long long)bs.waiting_jobs);
@@ -1309,7 +1188,7 @@ int pipe_metrics_text(struct nf_pipe *p, char *out, size_t cap)
         tb_printf(&t, "nearft_stage_busy_seconds_total{stage=\"%s\"} %.6f\n", stage_names[i],
                   (double)atomic_load(&c->busy_ns) / 1e9);
     }
-    tb_printf(&t, "nearft_signing_paused %d\n", !pipe_signing_allowed(p));
+    tb_printf(&t, "nearft_signing_paused %d\n", !stage_signing_allowed(&p->shared));
     if (t.full)
         return NF_ENOSPC;
     return (int)t.len;
@@ -1327,7 +1206,7 @@ int pipe_stages_json(struct nf_pipe *p, char *out, size_t cap)
     sign_stats(p->sign, &ss);
     submit_stats(p->submit, &us);
     wal_stats_get(p->wal, &ws);
-    double up_s = (double)(pipe_now_ms() - p->start_ms) / 1000.0;
+    double up_s = (double)(nf_now_ms() - p->start_ms) / 1000.0;
     jw_obj_begin(&w);
     jw_key(&w, "uptime_s");
     jw_double(&w, up_s);

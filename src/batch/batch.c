@@ -19,6 +19,7 @@
 #include "nf_err.h"
 #include "nf_log.h"
 #include "nf_mem.h"
+#include "nf_time.h"
 #include "stages.h"
 #include "wal_rec.h"
 
@@ -41,7 +42,7 @@ struct recv_entry {
 };
 
 struct batch_stage {
-    struct nf_pipe *pipe;
+    struct batch_wiring w;
     const struct cfg *cfg;
     struct job_slab *jobs;
     pthread_t thread;
@@ -217,7 +218,7 @@ static struct batch *batch_alloc(struct batch_stage *s)
     b->result = BATCH_PENDING;
     b->failed_index = -1;
     b->message[0] = '\0';
-    b->created_ms = pipe_now_ms();
+    b->created_ms = nf_now_ms();
     b->backoff_ms = 0;
     b->next = NULL;
     return b;
@@ -281,7 +282,7 @@ static void route_ready(struct batch_stage *s)
         int sent = 0;
         for (unsigned t = 0; t < nsign && !sent; t++) {
             unsigned j = (s->next_signer + t) % nsign;
-            if (nf_ring_push_spsc(pipe_sign_in(s->pipe, j), b) == 0) {
+            if (nf_ring_push_spsc(&s->w.sign_in[j], b) == 0) {
                 s->next_signer = j + 1;
                 woke[j % 64] = 1;
                 sent = 1;
@@ -295,7 +296,7 @@ static void route_ready(struct batch_stage *s)
     }
     for (unsigned j = 0; j < nsign && j < 64; j++)
         if (woke[j])
-            nf_ring_wake(pipe_sign_in(s->pipe, j));
+            nf_ring_wake(&s->w.sign_in[j]);
 }
 
 static void flush_failures(struct batch_stage *s);
@@ -318,7 +319,7 @@ static int fail_job(struct batch_stage *s, struct job *j, const char *why)
     rec.job_final.has_tx_hash = 0;
     rec.job_final.error.ptr = j->error;
     rec.job_final.error.len = strlen(j->error);
-    rec.job_final.ts_ms = pipe_now_ms();
+    rec.job_final.ts_ms = nf_now_ms();
     size_t len = 0;
     if (wal_rec_encode_framed(&rec, f->rec + f->rec_len, BATCH_REC_CAP - f->rec_len, &len) != 0) {
         flush_failures(s);
@@ -330,10 +331,10 @@ static int fail_job(struct batch_stage *s, struct job *j, const char *why)
         f->job_ids[f->n] = rec.job_final.job_id;
         f->n++;
     }
-    j->done_ms = pipe_now_ms();
-    pipe_unqueue(s->pipe, 1);
+    j->done_ms = nf_now_ms();
+    stage_unqueue(s->w.shared, 1);
     job_set_status(j, JOB_FAILED);
-    pipe_notify_job(s->pipe, j);
+    s->w.hub.notify_job(s->w.hub.ctx, j);
     if (f->rec_len > BATCH_REC_CAP - 4096 || f->n >= BATCH_MAX_ACTIONS)
         flush_failures(s);
     return 0;
@@ -347,10 +348,10 @@ static void flush_failures(struct batch_stage *s)
     f->wal.data = f->rec;
     f->wal.len = f->rec_len;
     f->wal.pre = NULL;
-    f->wal.done = pipe_batch_outcome_done;
+    f->wal.done = s->w.hub.outcome_done;
     f->wal.cookie = f;
     f->result = BATCH_SUCCESS;
-    if (wal_submit_spsc(pipe_wal(s->pipe), pipe_wal_producer_batch(s->pipe), &f->wal) == 0)
+    if (wal_submit_spsc(s->w.wal, s->w.wal_producer, &f->wal) == 0)
         s->fail = NULL;
 }
 
@@ -413,11 +414,11 @@ static void send_lookup(struct batch_stage *s, struct recv_entry *e)
     l->receiver_len = e->len;
     l->exists = -1;
     l->registered = -1;
-    if (nf_ring_push_spsc(pipe_submit_lookup(s->pipe), l) != 0) {
+    if (nf_ring_push_spsc(s->w.lookup_out, l) != 0) {
         s->lookup_free[s->n_lookup_free++] = l->slot;
         return;
     }
-    nf_ring_wake(pipe_submit_lookup(s->pipe));
+    nf_ring_wake(s->w.lookup_out);
 }
 
 /* take_job: decides what to do with one durable or requeued job. Returns NF_EFULL when the stage
@@ -538,7 +539,7 @@ static void on_in(evutil_socket_t fd, short what, void *arg)
     (void)what;
     struct batch_stage *s = arg;
     atomic_fetch_add_explicit(&s->ctr->wakeups, 1, memory_order_relaxed);
-    drain_jobs(s, pipe_batch_in(s->pipe));
+    drain_jobs(s, s->w.in);
 }
 
 static void on_requeue(evutil_socket_t fd, short what, void *arg)
@@ -546,7 +547,7 @@ static void on_requeue(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     struct batch_stage *s = arg;
-    drain_jobs(s, pipe_batch_requeue(s->pipe));
+    drain_jobs(s, s->w.requeue);
 }
 
 /* A batch is back: settle receivers whose storage_deposit it carried, recycle the slot. */
@@ -555,7 +556,7 @@ static void on_free(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     struct batch_stage *s = arg;
-    struct nf_ring *r = pipe_batch_free(s->pipe);
+    struct nf_ring *r = s->w.free_batches;
     nf_ring_clear(r);
     struct batch *b;
     while ((b = nf_ring_pop_spsc(r)) != NULL) {
@@ -577,8 +578,8 @@ static void on_free(evutil_socket_t fd, short what, void *arg)
     route_ready(s);
     flush_failures(s);
     /* jobs may be waiting in the input rings for a free batch */
-    drain_jobs(s, pipe_batch_in(s->pipe));
-    drain_jobs(s, pipe_batch_requeue(s->pipe));
+    drain_jobs(s, s->w.in);
+    drain_jobs(s, s->w.requeue);
 }
 
 static void on_lookup(evutil_socket_t fd, short what, void *arg)
@@ -586,7 +587,7 @@ static void on_lookup(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     struct batch_stage *s = arg;
-    struct nf_ring *r = pipe_batch_lookup_done(s->pipe);
+    struct nf_ring *r = s->w.lookup_done;
     nf_ring_clear(r);
     struct lookup *l;
     while ((l = nf_ring_pop_spsc(r)) != NULL) {
@@ -654,16 +655,16 @@ static void *batch_main(void *arg)
     return NULL;
 }
 
-struct batch_stage *batch_new(const struct cfg *c, struct nf_pipe *p, uint32_t n_batches, int *err)
+struct batch_stage *batch_new(const struct batch_wiring *w, uint32_t n_batches, int *err)
 {
     struct batch_stage *s = calloc(1, sizeof(*s));
     int rc = NF_ENOMEM;
     if (s == NULL)
         goto fail;
-    s->pipe = p;
-    s->cfg = c;
-    s->jobs = pipe_jobs(p);
-    s->ctr = pipe_counters(p, STAGE_BATCH);
+    s->w = *w;
+    s->cfg = w->cfg;
+    s->jobs = w->jobs;
+    s->ctr = w->counters;
     s->n_batches = n_batches;
     s->batches = calloc(n_batches, sizeof(*s->batches));
     s->free_stack = calloc(n_batches, sizeof(*s->free_stack));
@@ -674,7 +675,7 @@ struct batch_stage *batch_new(const struct cfg *c, struct nf_pipe *p, uint32_t n
     for (uint32_t i = 0; i < n_batches; i++) {
         struct batch *b = &s->batches[i];
         b->slot = i;
-        b->pipe_ = p;
+        b->hub = w->hub.ctx;
         b->tx = s->tx_area + (size_t)i * BATCH_TX_CAP;
         b->rec = s->rec_area + (size_t)i * BATCH_REC_CAP;
         s->free_stack[s->n_free++] = n_batches - 1 - i;
@@ -698,12 +699,10 @@ struct batch_stage *batch_new(const struct cfg *c, struct nf_pipe *p, uint32_t n
     s->base = event_base_new();
     if (s->base == NULL)
         goto fail;
-    s->ev_in = event_new(s->base, pipe_batch_in(p)->efd, EV_READ | EV_PERSIST, on_in, s);
-    s->ev_requeue =
-        event_new(s->base, pipe_batch_requeue(p)->efd, EV_READ | EV_PERSIST, on_requeue, s);
-    s->ev_free = event_new(s->base, pipe_batch_free(p)->efd, EV_READ | EV_PERSIST, on_free, s);
-    s->ev_lookup =
-        event_new(s->base, pipe_batch_lookup_done(p)->efd, EV_READ | EV_PERSIST, on_lookup, s);
+    s->ev_in = event_new(s->base, w->in->efd, EV_READ | EV_PERSIST, on_in, s);
+    s->ev_requeue = event_new(s->base, w->requeue->efd, EV_READ | EV_PERSIST, on_requeue, s);
+    s->ev_free = event_new(s->base, w->free_batches->efd, EV_READ | EV_PERSIST, on_free, s);
+    s->ev_lookup = event_new(s->base, w->lookup_done->efd, EV_READ | EV_PERSIST, on_lookup, s);
     s->ev_linger = evtimer_new(s->base, on_linger, s);
     s->ev_stop = event_new(s->base, s->stop_ring.efd, EV_READ | EV_PERSIST, on_stop, s);
     if (!s->ev_in || !s->ev_requeue || !s->ev_free || !s->ev_lookup || !s->ev_linger || !s->ev_stop)
@@ -721,9 +720,15 @@ fail:
     return NULL;
 }
 
+void batch_wire_wal(struct batch_stage *s, struct wal *wal, unsigned producer)
+{
+    s->w.wal = wal;
+    s->w.wal_producer = producer;
+}
+
 int batch_start(struct batch_stage *s)
 {
-    if (s->started)
+    if (s->started || s->w.wal == NULL)
         return NF_ESTATE;
     if (pthread_create(&s->thread, NULL, batch_main, s) != 0)
         return NF_EIO;

@@ -18,6 +18,7 @@
 #include "cfg.h"
 #include "nf_err.h"
 #include "nf_log.h"
+#include "nf_time.h"
 #include "stages.h"
 #include "wal_rec.h"
 
@@ -40,7 +41,7 @@ struct signer {
 };
 
 struct sign_stage {
-    struct nf_pipe *pipe;
+    struct sign_wiring w;
     const struct cfg *cfg;
     struct keypool *keys;
     struct job_slab *jobs;
@@ -141,7 +142,7 @@ static int sign_one(
     b->nonce = tx.nonce;
     memcpy(b->block_hash, bh, 32);
     b->block_height = height;
-    b->signed_ms = pipe_now_ms();
+    b->signed_ms = nf_now_ms();
 
     struct wal_rec rec = {.type = WAL_SIGNED};
     memcpy(rec.sig.tx_hash, b->tx_hash, 32);
@@ -188,18 +189,18 @@ static void hold(struct signer *g, struct batch *b)
 static void process(struct signer *g)
 {
     struct sign_stage *st = g->stage;
-    struct wal *w = pipe_wal(st->pipe);
-    unsigned producer = pipe_wal_producer_signer(st->pipe, g->idx);
+    struct wal *w = st->w.wal;
+    unsigned producer = st->w.wal_producer_first + g->idx;
     int submitted = 0;
     uint64_t t0 = now_ns(), n = 0;
     while (g->held_head) {
         struct batch *b = g->held_head;
         if (b->tx_len == 0) {
-            if (!pipe_signing_allowed(st->pipe))
+            if (!stage_signing_allowed(st->w.shared))
                 break;
             uint8_t bh[32];
             uint64_t height;
-            block_ref_read(pipe_block(st->pipe), bh, &height);
+            block_ref_read(&st->w.shared->block, bh, &height);
             if (height == 0)
                 break;
             struct pool_key *k = pick_key(g);
@@ -221,7 +222,7 @@ static void process(struct signer *g)
         b->wal.data = b->rec;
         b->wal.len = b->rec_len;
         b->wal.pre = NULL;
-        b->wal.done = pipe_batch_signed_done;
+        b->wal.done = st->w.hub.signed_done;
         b->wal.cookie = b;
         if (b->wal_failed)
             b->wal.len = 0; /* a barrier: done() passes it on without writing */
@@ -246,7 +247,7 @@ static void on_in(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     struct signer *g = arg;
-    struct nf_ring *r = pipe_sign_in(g->stage->pipe, g->idx);
+    struct nf_ring *r = &g->stage->w.in[g->idx];
     atomic_fetch_add_explicit(&g->stage->ctr->wakeups, 1, memory_order_relaxed);
     nf_ring_clear(r);
     struct batch *b;
@@ -282,18 +283,18 @@ static void *signer_main(void *arg)
     return NULL;
 }
 
-struct sign_stage *sign_new(const struct cfg *c, struct nf_pipe *p, int *err)
+struct sign_stage *sign_new(const struct sign_wiring *w, int *err)
 {
     struct sign_stage *st = calloc(1, sizeof(*st));
     int rc = NF_ENOMEM;
     if (st == NULL)
         goto fail;
-    st->pipe = p;
-    st->cfg = c;
-    st->keys = pipe_keys(p);
-    st->jobs = pipe_jobs(p);
-    st->ctr = pipe_counters(p, STAGE_SIGN);
-    st->n = (unsigned)c->sign_threads;
+    st->w = *w;
+    st->cfg = w->cfg;
+    st->keys = w->keys;
+    st->jobs = w->jobs;
+    st->ctr = w->counters;
+    st->n = (unsigned)w->cfg->sign_threads;
     st->signers = calloc(st->n, sizeof(*st->signers));
     if (st->signers == NULL)
         goto fail;
@@ -312,7 +313,7 @@ struct sign_stage *sign_new(const struct cfg *c, struct nf_pipe *p, int *err)
         g->base = event_base_new();
         if (g->base == NULL)
             goto fail;
-        g->ev_in = event_new(g->base, pipe_sign_in(p, i)->efd, EV_READ | EV_PERSIST, on_in, g);
+        g->ev_in = event_new(g->base, w->in[i].efd, EV_READ | EV_PERSIST, on_in, g);
         g->ev_tick = event_new(g->base, -1, EV_PERSIST, on_tick, g);
         g->ev_stop = event_new(g->base, g->stop_ring.efd, EV_READ | EV_PERSIST, on_stop, g);
         if (!g->ev_in || !g->ev_tick || !g->ev_stop)

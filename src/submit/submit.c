@@ -22,6 +22,7 @@
 #include "cfg.h"
 #include "nf_err.h"
 #include "nf_log.h"
+#include "nf_time.h"
 #include "rpc.h"
 #include "stages.h"
 #include "wal_rec.h"
@@ -85,7 +86,7 @@ struct bstate {
 };
 
 struct submit_stage {
-    struct nf_pipe *pipe;
+    struct submit_wiring w;
     const struct cfg *cfg;
     struct keypool *keys;
     struct job_slab *jobs;
@@ -143,7 +144,7 @@ static struct submit_stage *g_submit_for_curl; /* curl callbacks get it via user
 
 static uint64_t mono_ms(void)
 {
-    return pipe_now_ms();
+    return nf_now_ms();
 }
 
 static void schedule(struct submit_stage *s, struct batch *b, uint32_t delay_ms);
@@ -320,7 +321,7 @@ static void key_release(struct submit_stage *s, struct batch *b)
     struct pool_key *k = &s->keys->keys[b->key];
     atomic_fetch_sub_explicit(&k->inflight, 1, memory_order_acq_rel);
     /* A signer may be holding batches for a key with room: wake the shard's signer. */
-    struct nf_ring *r = pipe_sign_in(s->pipe, k->shard);
+    struct nf_ring *r = &s->w.sign_in[k->shard];
     nf_ring_wake(r);
 }
 
@@ -333,12 +334,12 @@ static void finish(struct submit_stage *s, struct batch *b)
     if (st->timer)
         evtimer_del(st->timer);
     st->phase = PH_IDLE;
-    uint64_t now = pipe_now_ms();
+    uint64_t now = nf_now_ms();
     key_release(s, b);
     atomic_fetch_sub_explicit(&s->inflight_batches, 1, memory_order_relaxed);
     if (b->recovered && s->recovered_left > 0 && --s->recovered_left == 0) {
         NF_LOG(NF_LOG_INFO, "submit", "start-up reconciliation finished");
-        pipe_set_reconciled(s->pipe);
+        stage_set_reconciled(s->w.shared);
     }
 
     size_t off = 0;
@@ -399,7 +400,7 @@ static void finish(struct submit_stage *s, struct batch *b)
              * recycled by an ingest thread, so j is not touched again. The notify reads only
              * waiter fields, which stay until the waiter's ingest thread reads them. */
             job_set_status(j, rec.job_final.status == WAL_JOB_EXECUTED ? JOB_EXECUTED : JOB_FAILED);
-            pipe_notify_job(s->pipe, j);
+            s->w.hub.notify_job(s->w.hub.ctx, j);
         } else {
             /* Needs a new transaction: the WAL hub requeues it once this outcome (the proof
              * that the old transaction can never land) is durable. */
@@ -417,9 +418,9 @@ static void finish(struct submit_stage *s, struct batch *b)
     b->wal.data = b->rec;
     b->wal.len = off;
     b->wal.pre = NULL;
-    b->wal.done = pipe_batch_outcome_done;
+    b->wal.done = s->w.hub.outcome_done;
     b->wal.cookie = b;
-    if (wal_submit_spsc(pipe_wal(s->pipe), pipe_wal_producer_submit(s->pipe), &b->wal) != 0) {
+    if (wal_submit_spsc(s->w.wal, s->w.wal_producer, &b->wal) != 0) {
         /* WAL ring full: try again shortly (the records are in b->rec). */
         st->phase = PH_BACKOFF;
         st->next_purpose = -1;
@@ -429,7 +430,7 @@ static void finish(struct submit_stage *s, struct batch *b)
 
 static void mark_submitted(struct submit_stage *s, struct batch *b)
 {
-    uint64_t now = pipe_now_ms();
+    uint64_t now = nf_now_ms();
     for (unsigned i = 0; i < b->n; i++) {
         if (b->kinds[i] != WAL_ACT_FT_TRANSFER)
             continue;
@@ -437,7 +438,7 @@ static void mark_submitted(struct submit_stage *s, struct batch *b)
         if (job_get_status(j) < JOB_SUBMITTED) {
             j->submitted_ms = now;
             job_set_status(j, JOB_SUBMITTED);
-            pipe_notify_job(s->pipe, j);
+            s->w.hub.notify_job(s->w.hub.ctx, j);
         }
     }
 }
@@ -454,7 +455,7 @@ static void on_batch_timer(evutil_socket_t fd, short what, void *arg)
     struct bstate *st = &s->bs[b->slot];
     if (st->next_purpose < 0) {
         /* outcome records still to hand to the WAL */
-        if (wal_submit_spsc(pipe_wal(s->pipe), pipe_wal_producer_submit(s->pipe), &b->wal) != 0)
+        if (wal_submit_spsc(s->w.wal, s->w.wal_producer, &b->wal) != 0)
             schedule(s, b, 5);
         return;
     }
@@ -510,7 +511,7 @@ static void start_batch_request(struct submit_stage *s, struct batch *b)
                                 (enum rpc_wait)s->cfg->wait_until);
         b->broadcasts++;
         if (b->broadcasts == 1) {
-            b->first_sent_ms = pipe_now_ms();
+            b->first_sent_ms = nf_now_ms();
             atomic_fetch_add_explicit(&s->sent, 1, memory_order_relaxed);
         } else {
             atomic_fetch_add_explicit(&s->resent, 1, memory_order_relaxed);
@@ -543,7 +544,7 @@ static void funds_short(struct submit_stage *s, const struct rpc_result *res)
         s->out_of_funds = 1;
         s->funds_needed = 0;
         s->funds_checked_ms = mono_ms();
-        pipe_set_out_of_funds(s->pipe, 1);
+        stage_set_out_of_funds(s->w.shared, 1);
     }
     if (need > s->funds_needed)
         s->funds_needed = need;
@@ -561,7 +562,7 @@ static void tokens_short(struct submit_stage *s, struct batch *b)
         strstr(b->message, "doesn't have enough balance") == NULL)
         return;
     struct job *j = job_slot(s->jobs, b->job_ids[b->failed_index]);
-    nf_u128 supply = pipe_ft_supply(s->pipe);
+    nf_u128 supply = stage_ft_supply(s->w.shared);
     if (supply == 0 || j->amount > supply)
         return;
     b->result = BATCH_DEAD;
@@ -572,7 +573,7 @@ static void tokens_short(struct submit_stage *s, struct batch *b)
     if (!s->out_of_tokens) {
         s->out_of_tokens = 1;
         s->funds_checked_ms = mono_ms();
-        pipe_set_out_of_tokens(s->pipe, 1);
+        stage_set_out_of_tokens(s->w.shared, 1);
     }
 }
 
@@ -725,8 +726,8 @@ static void on_batch_answer(struct submit_stage *s,
 static void lookup_return(struct submit_stage *s, struct lookup *l)
 {
     atomic_fetch_add_explicit(&s->lookups_done, 1, memory_order_relaxed);
-    if (nf_ring_push_spsc(pipe_batch_lookup_done(s->pipe), l) == 0)
-        nf_ring_wake(pipe_batch_lookup_done(s->pipe));
+    if (nf_ring_push_spsc(s->w.lookup_done, l) == 0)
+        nf_ring_wake(s->w.lookup_done);
 }
 
 static int start_lookup(struct submit_stage *s, struct lookup *l, int purpose)
@@ -842,10 +843,10 @@ static void on_funds_answer(struct submit_stage *s, const struct rpc_result *res
     if (!s->out_of_funds || res->kind != RPC_OK_ACCOUNT || res->amount < s->funds_needed)
         return;
     s->out_of_funds = 0;
-    pipe_set_out_of_funds(s->pipe, 0);
+    stage_set_out_of_funds(s->w.shared, 0);
     /* Signers hold batches while paused: wake every shard. */
     for (unsigned i = 0; i < s->keys->shards; i++)
-        nf_ring_wake(pipe_sign_in(s->pipe, i));
+        nf_ring_wake(&s->w.sign_in[i]);
 }
 
 static void on_tokens_answer(struct submit_stage *s, const struct rpc_result *res)
@@ -859,9 +860,9 @@ static void on_tokens_answer(struct submit_stage *s, const struct rpc_result *re
         return;
     s->out_of_tokens = 0;
     s->tokens_needed = 0;
-    pipe_set_out_of_tokens(s->pipe, 0);
+    stage_set_out_of_tokens(s->w.shared, 0);
     for (unsigned i = 0; i < s->keys->shards; i++)
-        nf_ring_wake(pipe_sign_in(s->pipe, i));
+        nf_ring_wake(&s->w.sign_in[i]);
 }
 
 static void on_block_timer(evutil_socket_t fd, short what, void *arg)
@@ -948,7 +949,7 @@ static void complete(struct submit_stage *s, struct req *r, CURLcode code)
         if (res.kind == RPC_OK_BLOCK && res.has_block) {
             s->head_height = res.block_height;
             memcpy(s->head_hash, res.block_hash, 32);
-            block_ref_write(pipe_block(s->pipe), res.block_hash, res.block_height);
+            block_ref_write(&s->w.shared->block, res.block_hash, res.block_height);
             s->block_retry = 0;
         } else {
             s->block_retry = 1; /* again at the next retry tick (50 ms), not the next refresh */
@@ -1002,7 +1003,7 @@ static void pump_waiting(struct submit_stage *s)
             break; /* put back at the tail by start_batch_request */
     }
     /* lookups waiting in the ring are drained here too */
-    struct nf_ring *lr = pipe_submit_lookup(s->pipe);
+    struct nf_ring *lr = s->w.lookup_in;
     while (s->free_reqs && pick_endpoint(s) >= 0) {
         struct lookup *l = s->lwait_head;
         if (l)
@@ -1044,7 +1045,7 @@ static void on_in(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     struct submit_stage *s = arg;
-    struct nf_ring *r = pipe_submit_in(s->pipe);
+    struct nf_ring *r = s->w.in;
     atomic_fetch_add_explicit(&s->ctr->wakeups, 1, memory_order_relaxed);
     nf_ring_clear(r);
     struct batch *b;
@@ -1062,7 +1063,7 @@ static void on_lookup_in(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     struct submit_stage *s = arg;
-    nf_ring_clear(pipe_submit_lookup(s->pipe));
+    nf_ring_clear(s->w.lookup_in);
     pump_waiting(s);
 }
 
@@ -1080,7 +1081,7 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
      * does (one at a time), so an endpoint that recovered closes within a few round trips. */
     if (down)
         request_block(s);
-    pipe_set_rpc_down(s->pipe, down);
+    stage_set_rpc_down(s->w.shared, down);
 }
 
 static void on_stop(evutil_socket_t fd, short what, void *arg)
@@ -1105,19 +1106,19 @@ static void *submit_main(void *arg)
 /* ---- lifecycle ----------------------------------------------------------------------------------
  */
 
-struct submit_stage *
-submit_new(const struct cfg *c, struct nf_pipe *p, uint32_t n_batches, int *err)
+struct submit_stage *submit_new(const struct submit_wiring *w, uint32_t n_batches, int *err)
 {
+    const struct cfg *c = w->cfg;
     struct submit_stage *s = calloc(1, sizeof(*s));
     int rc = NF_ENOMEM;
     if (s == NULL)
         goto fail;
     g_submit_for_curl = s;
-    s->pipe = p;
+    s->w = *w;
     s->cfg = c;
-    s->keys = pipe_keys(p);
-    s->jobs = pipe_jobs(p);
-    s->ctr = pipe_counters(p, STAGE_SUBMIT);
+    s->keys = w->keys;
+    s->jobs = w->jobs;
+    s->ctr = w->counters;
     s->stop_ring.efd = -1;
     s->n_batches = n_batches;
     s->bs = calloc(n_batches, sizeof(*s->bs));
@@ -1188,9 +1189,8 @@ submit_new(const struct cfg *c, struct nf_pipe *p, uint32_t n_batches, int *err)
     curl_multi_setopt(s->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)c->rpc_connections);
     curl_multi_setopt(s->multi, CURLMOPT_MAXCONNECTS, (long)c->rpc_connections * 2);
     s->ev_curl_timer = evtimer_new(s->base, on_curl_timer, s);
-    s->ev_in = event_new(s->base, pipe_submit_in(p)->efd, EV_READ | EV_PERSIST, on_in, s);
-    s->ev_lookup =
-        event_new(s->base, pipe_submit_lookup(p)->efd, EV_READ | EV_PERSIST, on_lookup_in, s);
+    s->ev_in = event_new(s->base, w->in->efd, EV_READ | EV_PERSIST, on_in, s);
+    s->ev_lookup = event_new(s->base, w->lookup_in->efd, EV_READ | EV_PERSIST, on_lookup_in, s);
     s->ev_block = event_new(s->base, -1, EV_PERSIST, on_block_timer, s);
     s->ev_retry = event_new(s->base, -1, EV_PERSIST, on_retry, s);
     s->ev_stop = event_new(s->base, s->stop_ring.efd, EV_READ | EV_PERSIST, on_stop, s);

@@ -1,12 +1,11 @@
-/* test_batch: the batch stage (src/batch/batch.c) in isolation. This file is also the stub
- * pipeline: it defines every pipe_* function batch.c uses, over real nf_rings, a real job slab, a
- * hand-filled struct cfg and a real WAL in a temporary directory (for the JOB_FINAL records of
- * transfers that fail in the batch stage). The test's main thread plays every other stage: it
- * pushes durable jobs into pipe_batch_in (the WAL hub), answers receiver lookups from
- * pipe_submit_lookup through pipe_batch_lookup_done (the submit stage), reads flushed batches from
- * pipe_sign_in (the signers) and gives batches back through pipe_batch_free / requeues transfers
- * through pipe_batch_requeue (the WAL hub after an outcome). Every wait is a poll() on a ring's
- * eventfd with a bounded timeout; nothing sleeps to synchronise. */
+/* test_batch: the batch stage (src/batch/batch.c) alone, driven through its wiring (struct
+ * batch_wiring): real nf_rings, a real job slab, a hand-filled struct cfg and a real WAL in a
+ * temporary directory (for the JOB_FINAL records of transfers that fail in the batch stage); no
+ * hub. The test's main thread plays every other stage: it pushes durable jobs into the stage's in
+ * ring (the WAL hub), answers receiver lookups from lookup_out through lookup_done (the submit
+ * stage), reads flushed batches from sign_in (the signers) and gives batches back through
+ * free_batches / requeues transfers through requeue (the WAL hub after an outcome). Every wait is a
+ * poll() on a ring's eventfd with a bounded timeout; nothing sleeps to synchronise. */
 #include <dirent.h>
 #include <poll.h>
 #include <stdatomic.h>
@@ -34,9 +33,11 @@
 #define QUIET_MS  150    /* how long a case watches for something that must not happen */
 #define TGAS      1000000000000ull
 
-/* ---- the stub pipeline ---------------------------------------------------------------------- */
+/* ---- the fixture: the batch stage's wiring, played by the test ------------------------------ */
 
-struct nf_pipe {
+#define UNSIGNED_START 1000000u /* shared.unsigned_jobs at start: each failure here takes one */
+
+struct fixture {
     struct cfg cfg;
     struct job_slab jobs;
     struct nf_ring batch_in, batch_requeue, batch_free, lookup_done, submit_lookup;
@@ -44,102 +45,35 @@ struct nf_pipe {
     struct nf_ring fail_done; /* records-only batches after their JOB_FINALs are durable */
     struct wal *wal;
     char dir[64];
-    struct stage_counters ctr[STAGE_COUNT];
-    _Atomic uint64_t unqueued;
-    _Atomic uint32_t *notified; /* per job slot: pipe_notify_job calls */
+    struct stage_counters ctr;
+    struct stage_shared shared;
+    _Atomic uint32_t *notified; /* per job slot: hub.notify_job calls */
     _Atomic int outcome_errors;
     struct batch_stage *stage;
 };
 
-const struct cfg *pipe_cfg(struct nf_pipe *p)
+/* hub.notify_job */
+static void fx_notify_job(void *ctx, struct job *j)
 {
-    return &p->cfg;
-}
-
-struct job_slab *pipe_jobs(struct nf_pipe *p)
-{
-    return &p->jobs;
-}
-
-struct wal *pipe_wal(struct nf_pipe *p)
-{
-    return p->wal;
-}
-
-uint64_t pipe_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000ull + (uint64_t)ts.tv_nsec / 1000000ull;
-}
-
-struct nf_ring *pipe_batch_in(struct nf_pipe *p)
-{
-    return &p->batch_in;
-}
-
-struct nf_ring *pipe_batch_requeue(struct nf_pipe *p)
-{
-    return &p->batch_requeue;
-}
-
-struct nf_ring *pipe_batch_free(struct nf_pipe *p)
-{
-    return &p->batch_free;
-}
-
-struct nf_ring *pipe_batch_lookup_done(struct nf_pipe *p)
-{
-    return &p->lookup_done;
-}
-
-struct nf_ring *pipe_sign_in(struct nf_pipe *p, unsigned signer)
-{
-    return &p->sign_in[signer];
-}
-
-struct nf_ring *pipe_submit_lookup(struct nf_pipe *p)
-{
-    return &p->submit_lookup;
-}
-
-unsigned pipe_wal_producer_batch(struct nf_pipe *p)
-{
-    (void)p;
-    return 0;
-}
-
-void pipe_notify_job(struct nf_pipe *p, struct job *j)
-{
+    struct fixture *p = ctx;
     atomic_fetch_add_explicit(&p->notified[j - p->jobs.jobs], 1, memory_order_relaxed);
 }
 
-/* WAL thread: the failure records are durable; hand the batch to the test thread (the real
- * pipeline would unhold the jobs and push the batch into pipe_batch_free). */
-void pipe_batch_outcome_done(struct wal_batch *wb, int status)
+/* hub.outcome_done (WAL thread): the failure records are durable; hand the batch to the test
+ * thread (the real hub would unhold the jobs and push the batch into the stage's free ring). */
+static void fx_outcome_done(struct wal_batch *wb, int status)
 {
     struct batch *b = wb->cookie;
-    struct nf_pipe *p = b->pipe_;
+    struct fixture *p = b->hub;
     if (status != 0)
         atomic_fetch_add(&p->outcome_errors, 1);
     if (nf_ring_push_spsc(&p->fail_done, b) == 0)
         nf_ring_wake(&p->fail_done);
 }
 
-void pipe_unqueue(struct nf_pipe *p, uint64_t n)
+static uint64_t unqueued(struct fixture *p)
 {
-    atomic_fetch_add_explicit(&p->unqueued, n, memory_order_relaxed);
-}
-
-struct stage_counters *pipe_counters(struct nf_pipe *p, int stage)
-{
-    return &p->ctr[stage];
-}
-
-void stage_count(struct stage_counters *c, uint64_t items, uint64_t ns)
-{
-    atomic_fetch_add_explicit(&c->items, items, memory_order_relaxed);
-    atomic_fetch_add_explicit(&c->busy_ns, ns, memory_order_relaxed);
+    return UNSIGNED_START - atomic_load(&p->shared.unsigned_jobs);
 }
 
 /* ---- fixture -------------------------------------------------------------------------------- */
@@ -172,7 +106,7 @@ static uint64_t mono_ms(void)
     return (uint64_t)ts.tv_sec * 1000ull + (uint64_t)ts.tv_nsec / 1000000ull;
 }
 
-static int fixture_start(struct nf_pipe *p, const struct opts *o)
+static int fixture_start(struct fixture *p, const struct opts *o)
 {
     memset(p, 0, sizeof(*p));
     p->cfg.batch_max_actions = o->max_actions;
@@ -208,15 +142,30 @@ static int fixture_start(struct nf_pipe *p, const struct opts *o)
                           .ring_size = 64};
     if (wal_new(&wo, &p->wal) != 0 || wal_start(p->wal) != 0)
         return -1;
+    atomic_store(&p->shared.unsigned_jobs, UNSIGNED_START);
+    const struct batch_wiring w = {
+        .cfg = &p->cfg,
+        .jobs = &p->jobs,
+        .in = &p->batch_in,
+        .requeue = &p->batch_requeue,
+        .free_batches = &p->batch_free,
+        .lookup_done = &p->lookup_done,
+        .sign_in = p->sign_in,
+        .lookup_out = &p->submit_lookup,
+        .wal = p->wal,
+        .wal_producer = 0,
+        .shared = &p->shared,
+        .counters = &p->ctr,
+        .hub = {.ctx = p, .notify_job = fx_notify_job, .outcome_done = fx_outcome_done}};
     int err = 0;
-    p->stage = batch_new(&p->cfg, p, o->n_batches, &err);
+    p->stage = batch_new(&w, o->n_batches, &err);
     if (p->stage == NULL || batch_start(p->stage) != 0)
         return -1;
     return 0;
 }
 
 /* fixture_stop: stops the stage and the WAL (everything written is on disk afterwards). */
-static void fixture_stop(struct nf_pipe *p)
+static void fixture_stop(struct fixture *p)
 {
     batch_free(p->stage);
     p->stage = NULL;
@@ -224,7 +173,7 @@ static void fixture_stop(struct nf_pipe *p)
     p->wal = NULL;
 }
 
-static void fixture_free(struct nf_pipe *p)
+static void fixture_free(struct fixture *p)
 {
     fixture_stop(p);
     struct nf_ring *rings[] = {&p->batch_in,    &p->batch_requeue, &p->batch_free,
@@ -251,7 +200,7 @@ static void fixture_free(struct nf_pipe *p)
 
 /* make_jobs: n durable jobs to receiver (as the WAL hub would hand them over): QUEUED, PIPE hold.
  */
-static uint64_t make_jobs(struct nf_pipe *p, uint32_t n, const char *receiver)
+static uint64_t make_jobs(struct fixture *p, uint32_t n, const char *receiver)
 {
     uint64_t first = job_alloc_range(&p->jobs, n);
     CHECK(first != 0);
@@ -272,13 +221,13 @@ static uint64_t make_jobs(struct nf_pipe *p, uint32_t n, const char *receiver)
     return first;
 }
 
-static struct job *job_of(struct nf_pipe *p, uint64_t id)
+static struct job *job_of(struct fixture *p, uint64_t id)
 {
     return job_slot(&p->jobs, id);
 }
 
 /* push_ids: gives the jobs first..first+n-1 to the stage through r, one wake for the burst. */
-static void push_ids(struct nf_pipe *p, struct nf_ring *r, uint64_t first, uint32_t n)
+static void push_ids(struct fixture *p, struct nf_ring *r, uint64_t first, uint32_t n)
 {
     for (uint32_t k = 0; k < n; k++)
         CHECK_EQ_INT(nf_ring_push_spsc(r, job_of(p, first + k)), 0);
@@ -305,14 +254,14 @@ static void *wait_pop(struct nf_ring *r, int timeout_ms)
     }
 }
 
-static struct batch *wait_batch(struct nf_pipe *p, unsigned signer)
+static struct batch *wait_batch(struct fixture *p, unsigned signer)
 {
     struct batch *b = wait_pop(&p->sign_in[signer], WAIT_MS);
     CHECK(b != NULL);
     return b;
 }
 
-static struct lookup *wait_lookup(struct nf_pipe *p)
+static struct lookup *wait_lookup(struct fixture *p)
 {
     struct lookup *l = wait_pop(&p->submit_lookup, WAIT_MS);
     CHECK(l != NULL);
@@ -320,14 +269,14 @@ static struct lookup *wait_lookup(struct nf_pipe *p)
 }
 
 /* answer: the submit stage's reply to a lookup (pushed, woken by the caller via answer_wake). */
-static void answer(struct nf_pipe *p, struct lookup *l, int exists, int registered)
+static void answer(struct fixture *p, struct lookup *l, int exists, int registered)
 {
     l->exists = (int8_t)exists;
     l->registered = (int8_t)registered;
     CHECK_EQ_INT(nf_ring_push_spsc(&p->lookup_done, l), 0);
 }
 
-static void give_back(struct nf_pipe *p, struct batch *b, enum batch_result result)
+static void give_back(struct fixture *p, struct batch *b, enum batch_result result)
 {
     b->result = (uint8_t)result;
     CHECK_EQ_INT(nf_ring_push_spsc(&p->batch_free, b), 0);
@@ -340,7 +289,7 @@ static int lookup_is(const struct lookup *l, const char *name)
 }
 
 /* check_transfers: b holds exactly the transfers first..first+n-1, in order, no deposits. */
-static void check_transfers(struct nf_pipe *p, const struct batch *b, uint64_t first, unsigned n)
+static void check_transfers(struct fixture *p, const struct batch *b, uint64_t first, unsigned n)
 {
     if (b == NULL)
         return;
@@ -359,7 +308,7 @@ static void check_transfers(struct nf_pipe *p, const struct batch *b, uint64_t f
     CHECK_EQ_INT(bad, 0);
 }
 
-static struct batch_stats stats(struct nf_pipe *p)
+static struct batch_stats stats(struct fixture *p)
 {
     struct batch_stats st;
     batch_stats(p->stage, &st);
@@ -372,7 +321,7 @@ static struct batch_stats stats(struct nf_pipe *p)
  * requeued transfer is batched again with attempts incremented. */
 static void test_grouping_linger(void)
 {
-    struct nf_pipe *p = calloc(1, sizeof(*p));
+    struct fixture *p = calloc(1, sizeof(*p));
     struct opts o = default_opts();
     o.linger_ms = 150;
     CHECK_EQ_INT(fixture_start(p, &o), 0);
@@ -402,7 +351,7 @@ static void test_grouping_linger(void)
     CHECK_EQ_INT(st.size_hist[4], 1); /* 50-74 */
     CHECK_EQ_INT(st.free_batches, o.n_batches - 3);
     CHECK_EQ_INT(st.waiting_jobs, 0);
-    CHECK_EQ_INT(atomic_load(&p->unqueued), 0);
+    CHECK_EQ_INT(unqueued(p), 0);
     CHECK(wait_pop(&p->submit_lookup, 0) == NULL); /* no lookups with both checks off */
 
     /* Batch b3 died: its transfers come back through the requeue ring and go out again. */
@@ -426,7 +375,7 @@ out:
 /* Batches alternate between signer rings. */
 static void test_round_robin(void)
 {
-    struct nf_pipe *p = calloc(1, sizeof(*p));
+    struct fixture *p = calloc(1, sizeof(*p));
     struct opts o = default_opts();
     o.sign_threads = 2;
     CHECK_EQ_INT(fixture_start(p, &o), 0);
@@ -448,7 +397,7 @@ static void test_round_robin(void)
 static void test_gas_budget(void)
 {
     for (int variant = 0; variant < 3; variant++) {
-        struct nf_pipe *p = calloc(1, sizeof(*p));
+        struct fixture *p = calloc(1, sizeof(*p));
         struct opts o = default_opts();
         o.linger_ms = 60;
         unsigned per = 10;
@@ -481,7 +430,7 @@ static void test_gas_budget(void)
 /* Bytes: 100 transfers with 64-byte receivers and 256-byte memos that all need \u00xx escapes
  * (the largest ft_transfer there is) still fit one batch, and the stage's byte estimate bounds the
  * real signed transaction (the 512 spare bytes cover the transaction header and signature). */
-static long signed_size(struct nf_pipe *p, const struct batch *b)
+static long signed_size(struct fixture *p, const struct batch *b)
 {
     static char args[BATCH_MAX_ACTIONS][2048];
     struct near_action acts[BATCH_MAX_ACTIONS];
@@ -530,7 +479,7 @@ static long signed_size(struct nf_pipe *p, const struct batch *b)
 
 static void test_byte_budget(void)
 {
-    struct nf_pipe *p = calloc(1, sizeof(*p));
+    struct fixture *p = calloc(1, sizeof(*p));
     struct opts o = default_opts();
     CHECK_EQ_INT(fixture_start(p, &o), 0);
     char recv[65];
@@ -571,7 +520,7 @@ static void check_sd(const struct batch *b, unsigned i, const char *receiver, ui
     CHECK_EQ_INT(b->job_ids[i], job);
 }
 
-static void check_ft(struct nf_pipe *p, const struct batch *b, unsigned i, uint64_t job)
+static void check_ft(struct fixture *p, const struct batch *b, unsigned i, uint64_t job)
 {
     CHECK_EQ_INT(b->kinds[i], WAL_ACT_FT_TRANSFER);
     CHECK_EQ_INT(b->job_ids[i], job);
@@ -580,7 +529,7 @@ static void check_ft(struct nf_pipe *p, const struct batch *b, unsigned i, uint6
 
 static void test_auto_register(void)
 {
-    struct nf_pipe *p = calloc(1, sizeof(*p));
+    struct fixture *p = calloc(1, sizeof(*p));
     struct opts o = default_opts();
     o.auto_register = 1;
     o.check_exists = 1;
@@ -713,7 +662,7 @@ out:
 /* An unknown lookup answer (RPC trouble) is asked again. */
 static void test_lookup_unknown(void)
 {
-    struct nf_pipe *p = calloc(1, sizeof(*p));
+    struct fixture *p = calloc(1, sizeof(*p));
     struct opts o = default_opts();
     o.auto_register = 1;
     o.check_exists = 1;
@@ -770,7 +719,7 @@ static int collect_finals(const struct wal_rec *rec, void *ctx)
 }
 
 /* check_failed: job id failed here with a reason containing both needles, was notified once. */
-static void check_failed(struct nf_pipe *p, uint64_t id, const char *needle1, const char *needle2)
+static void check_failed(struct fixture *p, uint64_t id, const char *needle1, const char *needle2)
 {
     struct job *j = job_of(p, id);
     CHECK_EQ_INT(job_get_status(j), JOB_FAILED);
@@ -780,7 +729,7 @@ static void check_failed(struct nf_pipe *p, uint64_t id, const char *needle1, co
     CHECK_EQ_INT(atomic_load(&p->notified[id % JOB_CAP]), 1);
 }
 
-static void check_final_records(struct nf_pipe *p, const uint64_t *ids, unsigned n)
+static void check_final_records(struct fixture *p, const uint64_t *ids, unsigned n)
 {
     struct finals f;
     memset(&f, 0, sizeof(f));
@@ -799,7 +748,7 @@ static void check_final_records(struct nf_pipe *p, const uint64_t *ids, unsigned
  * the cache answers later transfers to it without a new lookup. */
 static void test_missing_account(void)
 {
-    struct nf_pipe *p = calloc(1, sizeof(*p));
+    struct fixture *p = calloc(1, sizeof(*p));
     struct opts o = default_opts();
     o.auto_register = 1;
     o.check_exists = 1;
@@ -829,7 +778,7 @@ static void test_missing_account(void)
     CHECK(f1->rec_len > 0);
     check_failed(p, m1, "does not exist", "ghost.near");
     check_failed(p, m2, "does not exist", "ghost.near");
-    CHECK_EQ_INT(atomic_load(&p->unqueued), 2);
+    CHECK_EQ_INT(unqueued(p), 2);
     struct batch *b = wait_batch(p, 0);
     check_transfers(p, b, g1, 1);
     CHECK_EQ_INT(stats(p).receivers_missing, 1);
@@ -860,7 +809,7 @@ out:
  * registration answer proceeds (nothing could be added anyway). */
 static void test_no_auto_register(void)
 {
-    struct nf_pipe *p = calloc(1, sizeof(*p));
+    struct fixture *p = calloc(1, sizeof(*p));
     struct opts o = default_opts();
     o.auto_register = 0;
     o.check_exists = 1;
@@ -900,7 +849,7 @@ out:
 /* No free batch: jobs are held (not dropped, not spun on) until a batch comes back. */
 static void test_no_free_batch(void)
 {
-    struct nf_pipe *p = calloc(1, sizeof(*p));
+    struct fixture *p = calloc(1, sizeof(*p));
     struct opts o = default_opts();
     o.n_batches = 2;
     CHECK_EQ_INT(fixture_start(p, &o), 0);
@@ -924,7 +873,7 @@ static void test_no_free_batch(void)
 static void test_lookup_slots_exhausted(void)
 {
     enum { N = 4100 };
-    struct nf_pipe *p = calloc(1, sizeof(*p));
+    struct fixture *p = calloc(1, sizeof(*p));
     struct opts o = default_opts();
     o.auto_register = 1;
     o.check_exists = 1;
