@@ -5,7 +5,8 @@
  * back through the thread's reply ring, or when the context's wait timer fires. GET routes read
  * published job fields (status with acquire, id re-checked after the copy) and the pipeline's
  * health/metrics/stages text. Replies are written with jw into the thread's fixed buffer. Owns
- * nothing beyond what ingest.c lends it; never blocks and never allocates. */
+ * nothing beyond what ingest.c lends it; never blocks and never allocates. Sits above the
+ * transport: it defines ingest_new, which hands ingest.c these routes (struct ingest_routes). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -786,12 +787,12 @@ static void ctx_answer(struct ingest_ctx *c, int timed_out)
     }
 }
 
-void ingest_http_timeout(struct ingest_ctx *c)
+static void ingest_http_timeout(struct ingest_ctx *c)
 {
     ctx_answer(c, 1);
 }
 
-void ingest_http_accepted(struct ingest_thread *t, struct pipe_accept *a)
+static void ingest_http_accepted(struct ingest_thread *t, struct pipe_accept *a)
 {
     struct ingest_ctx *c = a->cookie;
     c->lent = 0;
@@ -837,7 +838,7 @@ void ingest_http_accepted(struct ingest_thread *t, struct pipe_accept *a)
         ctx_answer(c, 0);
 }
 
-void ingest_http_job(struct ingest_thread *t, struct job *j)
+static void ingest_http_job(struct ingest_thread *t, struct job *j)
 {
     uint64_t id = atomic_load_explicit(&j->id, memory_order_acquire);
     uint32_t ri = j->waiter_req, gen = j->waiter_gen;
@@ -861,7 +862,7 @@ void ingest_http_job(struct ingest_thread *t, struct job *j)
         ctx_answer(c, 0);
 }
 
-void ingest_http_release_ctx_jobs(struct ingest_ctx *c)
+static void ingest_http_release_ctx_jobs(struct ingest_ctx *c)
 {
     struct job_slab *slab = c->t->in->slab;
     for (uint32_t i = 0; i < c->n; i++) {
@@ -1230,7 +1231,7 @@ static void method_not_allowed(
         ingest_send(t, req->ref, route, 405, NULL, hdr, w.buf, len, start_ns);
 }
 
-void ingest_http_request(struct hsrv_req *req, void *arg)
+static void ingest_http_request(struct hsrv_req *req, void *arg)
 {
     struct ingest_thread *t = arg;
     uint64_t start_ns = req->start_ns;
@@ -1277,4 +1278,19 @@ void ingest_http_request(struct hsrv_req *req, void *arg)
         get_stages(t, req, start_ns);
         break;
     }
+}
+
+/* ---- the routes this file gives the transport ----------------------------------------------- */
+
+static const struct ingest_routes http_routes = {
+    .request = ingest_http_request,
+    .accepted = ingest_http_accepted,
+    .job = ingest_http_job,
+    .timeout = ingest_http_timeout,
+    .release_ctx_jobs = ingest_http_release_ctx_jobs,
+};
+
+struct ingest *ingest_new(const struct cfg *cfg, struct nf_pipe *p, int *err)
+{
+    return ingest_transport_new(cfg, p, &http_routes, err);
 }

@@ -162,7 +162,7 @@ void ingest_ctx_maybe_recycle(struct ingest_ctx *c)
 {
     if (!c->busy || !c->replied || c->lent)
         return;
-    ingest_http_release_ctx_jobs(c);
+    c->t->in->routes.release_ctx_jobs(c);
     ingest_ctx_put(c);
 }
 
@@ -178,7 +178,7 @@ static void ingest_ctx_orphan(struct ingest_ctx *c)
 }
 
 /* hsrv's on_gone: the client of a held request hung up (EOF or a reset while we wait). */
-void ingest_http_gone(void *cookie, void *arg)
+static void ingest_ctx_gone(void *cookie, void *arg)
 {
     (void)arg;
     struct ingest_ctx *c = cookie;
@@ -213,7 +213,7 @@ static void ingest_timer_cb(evutil_socket_t fd, short what, void *arg)
     struct ingest_ctx *c = arg;
     if (c->busy && !c->replied) {
         ingest_stat_add(&c->t->stats->timeouts, 1);
-        ingest_http_timeout(c);
+        c->t->in->routes.timeout(c);
     }
 }
 
@@ -229,9 +229,9 @@ static void ingest_reply_cb(evutil_socket_t fd, short what, void *arg)
     void *m;
     while ((m = nf_ring_pop_mpsc(t->reply)) != NULL) {
         if (pipe_msg_tag(m) == PIPE_MSG_ACCEPTED)
-            ingest_http_accepted(t, pipe_msg_ptr(m));
+            t->in->routes.accepted(t, pipe_msg_ptr(m));
         else
-            ingest_http_job(t, pipe_msg_ptr(m));
+            t->in->routes.job(t, pipe_msg_ptr(m));
     }
 }
 
@@ -254,7 +254,7 @@ static void ingest_grace_cb(evutil_socket_t fd, short what, void *arg)
     for (uint32_t i = 0; i < t->nctx; i++) {
         struct ingest_ctx *c = &t->ctxs[i];
         if (c->busy && !c->replied)
-            ingest_http_timeout(c);
+            t->in->routes.timeout(c);
     }
     struct timeval tv = {0, INGEST_FLUSH_MS * 1000};
     event_base_loopexit(t->base, &tv);
@@ -364,13 +364,17 @@ static int ingest_listen_socket(struct ingest *in, int *fd_out)
     return 0;
 }
 
-struct ingest *ingest_new(const struct cfg *cfg, struct nf_pipe *p, int *err)
+struct ingest *ingest_transport_new(const struct cfg *cfg,
+                                    struct nf_pipe *p,
+                                    const struct ingest_routes *routes,
+                                    int *err)
 {
     int rc = NF_ENOMEM;
     struct ingest *in = calloc(1, sizeof(*in));
     if (in == NULL)
         goto fail;
     in->cfg = cfg;
+    in->routes = *routes;
     in->pipe = p;
     in->slab = pipe_jobs(p);
     rc = NF_ECONFIG;
@@ -540,8 +544,8 @@ static int ingest_thread_setup(struct ingest *in, struct ingest_thread *t)
         .max_head = 16384,
         .max_body = (size_t)cfg->max_body_bytes,
         .idle_ms = in->wait_timeout_ms + 60000u,
-        .on_request = ingest_http_request,
-        .on_gone = ingest_http_gone,
+        .on_request = in->routes.request,
+        .on_gone = ingest_ctx_gone,
         .arg = t,
     };
     t->srv = hsrv_new(t->base, t->listen_fd, &ho, &rc);

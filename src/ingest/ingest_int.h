@@ -143,6 +143,26 @@ struct ingest_thread {
     struct ingest_stats *stats; /* cache-line aligned, separate allocation */
 };
 
+struct ingest_thread;
+struct ingest_ctx;
+
+/* The routes layer (http_api.c) the transport (ingest.c) hands requests and pipeline replies to,
+ * given to ingest_transport_new: ingest.c calls them and never names an http_api.c function, so
+ * the transport sits below the routes. Every callback runs on the owner thread. */
+struct ingest_routes {
+    /* request: hsrv's on_request (arg: the struct ingest_thread). */
+    void (*request)(struct hsrv_req *req, void *arg);
+    /* accepted: a struct pipe_accept came back from the pipeline (durable or refused). */
+    void (*accepted)(struct ingest_thread *t, struct pipe_accept *a);
+    /* job: job j, whose waiter is this thread, reached its wait level or a final state. */
+    void (*job)(struct ingest_thread *t, struct job *j);
+    /* timeout: a held request's wait timer fired. */
+    void (*timeout)(struct ingest_ctx *c);
+    /* release_ctx_jobs: before a context is recycled, frees the jobs it still owns (idempotent
+     * repeats after PIPE_MSG_ACCEPTED, or all of them when the log write failed). */
+    void (*release_ctx_jobs)(struct ingest_ctx *c);
+};
+
 struct ingest {
     const struct cfg *cfg;
     struct nf_pipe *pipe;
@@ -159,6 +179,7 @@ struct ingest {
     uint16_t port;
     int started;
     int stopped;
+    struct ingest_routes routes;
 };
 
 /* ingest.c helpers used by http_api.c (owner thread only). */
@@ -192,15 +213,11 @@ int ingest_stages_json(struct ingest *in, char *out, size_t cap);
 /* ingest_parse_observe: one body parse of items transfers that took ns (owner thread). */
 void ingest_parse_observe(struct ingest_thread *t, uint64_t ns, size_t items);
 
-/* http_api.c entry points (owner thread). */
-void ingest_http_request(struct hsrv_req *req, void *arg);
-/* ingest_http_gone: hsrv's on_gone: the client of a held request went away (cookie: the ctx). */
-void ingest_http_gone(void *cookie, void *arg);
-void ingest_http_accepted(struct ingest_thread *t, struct pipe_accept *a);
-void ingest_http_job(struct ingest_thread *t, struct job *j);
-void ingest_http_timeout(struct ingest_ctx *c);
-/* ingest_http_release_ctx_jobs: before a context is recycled, frees the jobs it still owns
- * (idempotent repeats after PIPE_MSG_ACCEPTED, or all of them when the log write failed). */
-void ingest_http_release_ctx_jobs(struct ingest_ctx *c);
+/* ingest_transport_new: ingest_new's body (see include/ingest.h) with the routes to serve; copies
+ * *routes. Called by http_api.c's ingest_new. */
+struct ingest *ingest_transport_new(const struct cfg *cfg,
+                                    struct nf_pipe *p,
+                                    const struct ingest_routes *routes,
+                                    int *err);
 
 #endif
