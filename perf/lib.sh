@@ -49,10 +49,10 @@ nf_deps() {
 # nf_build: configures and builds the binaries the harness runs, if any is missing or stale.
 nf_build() {
     nf_deps cmake curl jq gnuplot
-    NEARFTD=$NF_BUILD/nearftd
-    NEARSIM=$NF_BUILD/src/sim/nearsim
-    LOADGEN=$NF_BUILD/perf/loadgen
-    CEILING=$NF_BUILD/ceiling
+    NEARFTD=$NF_BUILD/bin/nearftd
+    NEARSIM=$NF_BUILD/bin/nearsim
+    LOADGEN=$NF_BUILD/bin/loadgen
+    CEILING=$NF_BUILD/bin/ceiling
     # NF_NO_BUILD=1: use the binaries already in NF_BUILD as they are
     if [ -n "${NF_NO_BUILD:-}" ] && [ -x "$NEARFTD" ] && [ -x "$NEARSIM" ] && [ -x "$LOADGEN" ] &&
         [ -x "$CEILING" ]; then

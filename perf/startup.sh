@@ -17,7 +17,7 @@ runs=${RUNS:-3}
 cases=${CASES:-0 1000000 10000000}
 nf_build
 [ -n "${GEN_WAL:-}" ] || cmake --build "$NF_BUILD" -j2 --target gen_wal >/dev/null
-GEN_WAL=${GEN_WAL:-$NF_BUILD/perf/gen_wal}
+GEN_WAL=${GEN_WAL:-$NF_BUILD/bin/gen_wal}
 nf_start_sim --block-ms 100
 
 # log_ms LINE-REGEX FILE: the ts= of the first matching log line, in ms since midnight UTC.

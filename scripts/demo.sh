@@ -3,8 +3,8 @@
 # then nearsim + nearftd run a short bounded load and print transfers/s and the audit verdict.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin=build/src/cli/nearft
-[ -x "$bin" ] && [ -x build/nearftd ] || { echo "demo: build first (scripts/build.sh)" >&2; exit 1; }
+bin=build/bin/nearft
+[ -x "$bin" ] && [ -x build/bin/nearftd ] || { echo "demo: build first (scripts/build.sh)" >&2; exit 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cat > "$tmp/alice.near.json" <<'KEY'
@@ -20,4 +20,4 @@ b64=$(echo "$out" | sed -n 's/.*"signed_tx_base64":"\([^"]*\)".*/\1/p')
 echo "== nearft tx decode"
 "$bin" tx decode "$b64"
 echo "== nearsim + nearftd: ${1:-50000} transfers"
-node scripts/demo.mjs build/src/sim/nearsim build/nearftd "${1:-50000}"
+node scripts/demo.mjs build/bin/nearsim build/bin/nearftd "${1:-50000}"

@@ -2,7 +2,7 @@
 # ingest_vs_ceiling: measures the ingest stage (ingest_loadstub: real ingest threads in front of the
 # stub pipeline) against the bare evhttp `ceiling` server with wrk, alternating runs so machine
 # noise hits both alike, and prints one `name=value unit` line per figure. Not a ctest test.
-# Usage: tests/ingest/ingest_vs_ceiling.sh BUILD_DIR [rounds] [seconds] [threads]
+# Usage: perf/ingest_vs_ceiling.sh BUILD_DIR [rounds] [seconds] [threads]
 set -euo pipefail
 build=${1:?usage: $0 BUILD_DIR [rounds] [seconds] [threads]}
 rounds=${2:-3}
@@ -33,9 +33,9 @@ open(sys.argv[1], "w").write('wrk.method = "POST"\nwrk.body = [[%s]]\n'
                              'wrk.headers["Content-Type"] = "application/json"\n' % body)
 PY
 
-"$build/ceiling" --listen 127.0.0.1:$cport --threads "$threads" >/dev/null &
+"$build/bin/ceiling" --listen 127.0.0.1:$cport --threads "$threads" >/dev/null &
 pids+=($!)
-"$build/ingest_loadstub" --listen 127.0.0.1:$iport --threads "$threads" >/dev/null 2>&1 &
+"$build/bin/ingest_loadstub" --listen 127.0.0.1:$iport --threads "$threads" >/dev/null 2>&1 &
 pids+=($!)
 for port in $cport $iport; do
     for _ in $(seq 50); do
