@@ -1,0 +1,282 @@
+/* hub: the pipeline's code that runs on the WAL thread (wal_batch pre/done callbacks). It owns
+ * the idempotency map (idem.c) and the ACCEPT-record arena: an ingest thread lends a struct
+ * pipe_accept, accept_pre checks its keys and writes its ACCEPT records, accept_done (once they
+ * are durable) makes the jobs QUEUED for the batch stage and answers ingest. It passes durable
+ * SIGNED batches to submit, and after an outcome is durable it requeues the transfers that need
+ * a new transaction and returns the batch to the batch stage. Each ring it fed in a group is
+ * woken once, at the group's end. The accept entry points run on the ingest threads. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cfg.h"
+#include "nf_err.h"
+#include "nf_log.h"
+#include "pipeline_int.h"
+#include "wal_rec.h"
+
+/* ---- waiters -----------------------------------------------------------------------------------
+ */
+
+void hub_notify_job(void *ctx, struct job *j)
+{
+    struct nf_pipe *p = ctx;
+    int t = j->waiter_thread;
+    if (t < 0 || (unsigned)t >= p->n_ingest)
+        return;
+    enum job_status st = job_get_status(j);
+    if (st < j->wait_level && st != JOB_FAILED)
+        return;
+    struct nf_ring *r = &p->reply[t];
+    if (nf_ring_push_mpsc(r, pipe_msg_make(j, PIPE_MSG_JOB)) == 0)
+        nf_ring_wake(r);
+    /* A full reply ring (it holds every request context of that thread) cannot happen; if it
+     * did, the request still ends at its wait timeout with the current state. */
+}
+
+/* ---- accept path (WAL thread callbacks) --------------------------------------------------------
+ */
+
+static void accept_pre(struct wal_batch *wb)
+{
+    struct pipe_accept *a = wb->cookie;
+    struct nf_pipe *p = a->internal_pipe;
+    /* An ACCEPT frame is at most ~520 bytes (256-byte memo, 128-byte key, 64-byte receiver). */
+    uint64_t need = (uint64_t)a->n * 640u;
+    a->arena_bytes = 0;
+    a->new_jobs = 0;
+    wb->data = NULL;
+    wb->len = 0;
+    if (p->arena_head - p->arena_tail + need > ARENA_BYTES ||
+        (p->arena_head % ARENA_BYTES) + need > ARENA_BYTES) {
+        /* wrap: skip the tail end of the arena if the block does not fit contiguously */
+        uint64_t pad = ARENA_BYTES - (p->arena_head % ARENA_BYTES);
+        if (p->arena_head - p->arena_tail + pad + need > ARENA_BYTES) {
+            a->status = NF_EFULL;
+            wb->skip = 1;
+            return;
+        }
+        p->arena_head += pad;
+        a->arena_bytes += pad;
+    }
+    uint8_t *base = p->arena + (p->arena_head % ARENA_BYTES);
+    size_t off = 0;
+    for (uint32_t i = 0; i < a->n; i++) {
+        struct job *j = job_slot(&p->jobs, a->first_id + i);
+        j->dup_of = 0;
+        j->dup_conflict = 0;
+        if (j->has_idem) {
+            uint8_t key[16];
+            uint32_t slot;
+            idem_hash(j->idem_key, strlen(j->idem_key), key);
+            struct idem_entry *e = idem_find(p, key, &slot);
+            if (e != NULL) {
+                j->dup_of = e->job_id;
+                j->dup_conflict = e->body_hash != j->body_hash;
+                continue;
+            }
+            idem_insert(p, key, slot, a->first_id + i, j->body_hash);
+        }
+        struct wal_rec rec = {.type = WAL_ACCEPT};
+        rec.accept.id = a->first_id + i;
+        rec.accept.ts_ms = j->accepted_ms;
+        rec.accept.route = j->route;
+        rec.accept.receiver.ptr = j->receiver;
+        rec.accept.receiver.len = j->receiver_len;
+        rec.accept.amount = j->amount;
+        rec.accept.memo.ptr = j->has_memo ? j->memo : NULL;
+        rec.accept.memo.len = j->memo_len;
+        rec.accept.idem_key.ptr = j->has_idem ? j->idem_key : NULL;
+        rec.accept.idem_key.len = j->has_idem ? strlen(j->idem_key) : 0;
+        rec.accept.body_hash = j->body_hash;
+        size_t len = 0;
+        if (wal_rec_encode_framed(&rec, base + off, need - off, &len) != 0) {
+            a->status = NF_EINVAL;
+            wb->skip = 1;
+            return;
+        }
+        off += len;
+        a->new_jobs++;
+    }
+    /* Reserve only what was written: frames are ~100-200 bytes, the check above is worst case. */
+    p->arena_head += off;
+    a->arena_bytes += off;
+    wb->data = base;
+    wb->len = off;
+}
+
+static void accept_done(struct wal_batch *wb, int status)
+{
+    struct pipe_accept *a = wb->cookie;
+    struct nf_pipe *p = a->internal_pipe;
+    p->arena_tail += a->arena_bytes; /* done() runs in write order: FIFO release */
+    a->arena_bytes = 0;
+    if (status != 0 && a->status == 0)
+        a->status = status;
+    if (a->status == 0) {
+        int pushed = 0;
+        uint32_t dups = 0;
+        for (uint32_t i = 0; i < a->n; i++) {
+            struct job *j = job_slot(&p->jobs, a->first_id + i);
+            if (j->dup_of) {
+                dups++;
+                continue;
+            }
+            /* The slot stays ours until the job's final record is durable (outcome_done). */
+            j->accept_seq = wb->seq;
+            job_hold(j, JOB_HOLD_PIPE);
+            job_set_status(j, JOB_QUEUED);
+            if (nf_ring_push_spsc(&p->batch_in, j) == 0)
+                pushed = 1;
+        }
+        a->duplicates = dups;
+        if (pushed)
+            p->batch_in_pending = 1;
+        atomic_fetch_add_explicit(&p->shared.unsigned_jobs, a->n - dups, memory_order_relaxed);
+        atomic_fetch_add_explicit(&p->accepted, a->n - dups, memory_order_relaxed);
+        atomic_fetch_add_explicit(&p->duplicates, dups, memory_order_relaxed);
+    }
+    /* a is the ingest thread's again the moment it is in the ring (it may already be reused for
+     * the next request): read what we need first. */
+    unsigned idx = a->ingest_idx;
+    if (nf_ring_push_mpsc(&p->reply[idx], pipe_msg_make(a, PIPE_MSG_ACCEPTED)) == 0)
+        p->reply_pending[idx] = 1; /* woken once per group: hub_group_end */
+}
+
+/* hub_group_end: the WAL thread finished a group's done() callbacks: one wake per ring that got
+ * something, instead of one per batch (each wake is a syscall and often a context switch). */
+void hub_group_end(void *arg)
+{
+    struct nf_pipe *p = arg;
+    for (unsigned i = 0; i < p->n_ingest; i++)
+        if (p->reply_pending[i]) {
+            p->reply_pending[i] = 0;
+            nf_ring_wake(&p->reply[i]);
+        }
+    if (p->batch_in_pending) {
+        p->batch_in_pending = 0;
+        nf_ring_wake(&p->batch_in);
+    }
+    if (p->submit_in_pending) {
+        p->submit_in_pending = 0;
+        nf_ring_wake(&p->submit_in);
+    }
+    if (p->requeue_pending) {
+        p->requeue_pending = 0;
+        nf_ring_wake(&p->batch_requeue);
+    }
+    if (p->free_pending) {
+        p->free_pending = 0;
+        nf_ring_wake(&p->batch_free);
+    }
+}
+
+static int accept_lend(struct nf_pipe *p, struct pipe_accept *a, int wake)
+{
+    uint64_t queued = atomic_load_explicit(&p->shared.unsigned_jobs, memory_order_relaxed);
+    /* Out of NEAR for gas: nothing new is accepted (a clear 503) until the balance returns. */
+    if (queued + a->n > p->cfg->queue_capacity ||
+        atomic_load_explicit(&p->shared.out_of_funds, memory_order_relaxed) ||
+        atomic_load_explicit(&p->shared.out_of_tokens, memory_order_relaxed) ||
+        atomic_load_explicit(&p->stopping, memory_order_relaxed)) {
+        atomic_fetch_add_explicit(&p->accept_full, 1, memory_order_relaxed);
+        return NF_EFULL;
+    }
+    a->status = 0;
+    a->duplicates = 0;
+    a->arena_bytes = 0; /* set by accept_pre; a batch failed before pre() releases nothing */
+    a->new_jobs = 0;
+    a->internal_pipe = p;
+    memset(&a->wal, 0, sizeof(a->wal));
+    a->wal.pre = accept_pre;
+    a->wal.done = accept_done;
+    a->wal.cookie = a;
+    int rc = wake ? wal_submit_spsc(p->wal, a->ingest_idx, &a->wal)
+                  : wal_enqueue_spsc(p->wal, a->ingest_idx, &a->wal);
+    if (rc != 0)
+        atomic_fetch_add_explicit(&p->accept_full, 1, memory_order_relaxed);
+    return rc == 0 ? 0 : NF_EFULL;
+}
+
+int pipe_accept_submit(struct nf_pipe *p, struct pipe_accept *a)
+{
+    return accept_lend(p, a, 1);
+}
+
+int pipe_accept_submit_nowake(struct nf_pipe *p, struct pipe_accept *a)
+{
+    return accept_lend(p, a, 0);
+}
+
+void pipe_accept_wake(struct nf_pipe *p)
+{
+    wal_wake(p->wal);
+}
+
+const char *pipe_refusal_reason(struct nf_pipe *p)
+{
+    if (atomic_load_explicit(&p->stopping, memory_order_relaxed))
+        return "the service is shutting down";
+    if (atomic_load_explicit(&p->shared.out_of_funds, memory_order_relaxed))
+        return "the signer account cannot pay for gas (NotEnoughBalance): signing is paused until "
+               "it is funded";
+    if (atomic_load_explicit(&p->shared.out_of_tokens, memory_order_relaxed))
+        return "the signer's token balance is too low: signing is paused until it is topped up";
+    return "the durable log queue is full";
+}
+
+unsigned pipe_retry_after_s(struct nf_pipe *p)
+{
+    if (atomic_load_explicit(&p->shared.rpc_down, memory_order_relaxed))
+        return (unsigned)(p->cfg->breaker_cooldown_ms / 1000 + 1);
+    return 1;
+}
+
+/* ---- batch hand-offs (WAL thread) --------------------------------------------------------------
+ */
+
+void hub_signed_done(struct wal_batch *wb, int status)
+{
+    struct batch *b = wb->cookie;
+    struct nf_pipe *p = b->hub;
+    if (status != 0)
+        b->wal_failed = 1;
+    else
+        atomic_fetch_sub_explicit(&p->shared.unsigned_jobs, b->n_transfers_, memory_order_relaxed);
+    if (nf_ring_push_spsc(&p->submit_in, b) == 0)
+        p->submit_in_pending = 1;
+}
+
+void hub_outcome_done(struct wal_batch *wb, int status)
+{
+    struct batch *b = wb->cookie;
+    struct nf_pipe *p = b->hub;
+    (void)status; /* if this write failed, a restart re-derives the outcome from the chain */
+    /* Transfers that need a new transaction go back only now that the outcome which proves the
+     * old one can never land is durable: a replay never sees them in two live transactions.
+     * Final transfers lose the pipeline's hold on their slot for the same reason. */
+    int pushed = 0;
+    for (unsigned i = 0; i < b->n; i++) {
+        if (b->kinds[i] != WAL_ACT_FT_TRANSFER && b->kinds[i] != BATCH_KIND_FAILED)
+            continue;
+        struct job *j = job_slot(&p->jobs, b->job_ids[i]);
+        if (atomic_load_explicit(&j->id, memory_order_acquire) != b->job_ids[i])
+            continue;
+        enum job_status st = job_get_status(j);
+        if (st == JOB_EXECUTED || st == JOB_FAILED) {
+            atomic_fetch_add_explicit(st == JOB_EXECUTED ? &p->executed : &p->failed, 1,
+                                      memory_order_relaxed);
+            job_unhold(j, JOB_HOLD_PIPE);
+            continue;
+        }
+        if (st != JOB_QUEUED || b->kinds[i] != WAL_ACT_FT_TRANSFER)
+            continue;
+        atomic_fetch_add_explicit(&p->shared.unsigned_jobs, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&p->requeued, 1, memory_order_relaxed);
+        if (nf_ring_push_spsc(&p->batch_requeue, j) == 0)
+            pushed = 1;
+    }
+    if (pushed)
+        p->requeue_pending = 1;
+    if (nf_ring_push_spsc(&p->batch_free, b) == 0)
+        p->free_pending = 1;
+}

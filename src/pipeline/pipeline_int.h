@@ -1,0 +1,111 @@
+/* pipeline_int: the hub's private state (struct nf_pipe) and the functions its files share.
+ * pipeline.c builds, starts, stops and compacts; hub.c runs on the WAL thread (accept path,
+ * batch hand-offs, waiter notification); idem.c is the idempotency map (WAL thread, and the
+ * main thread during replay); recovery.c replays the log at start-up (main thread, before any
+ * stage thread runs); status.c writes /health, /metrics and /debug/stages (any thread, relaxed
+ * reads). Nothing outside src/pipeline includes this header. */
+#ifndef NF_PIPELINE_INT_H
+#define NF_PIPELINE_INT_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "keypool.h"
+#include "pipeline_ctl.h"
+#include "stages.h"
+#include "wal.h"
+
+struct cfg;
+struct batch_stage;
+struct sign_stage;
+struct submit_stage;
+
+/* The ACCEPT-record arena: request bodies wait here until their records are durable. */
+#define ARENA_BYTES (64u * 1024u * 1024u)
+
+struct idem_entry {
+    uint8_t key[16]; /* BLAKE2b-128 of the idempotency key; all zero = never used */
+    uint64_t job_id; /* 0 = tombstone */
+    uint64_t body_hash;
+};
+
+/* The hub. One per nearftd; built by pipe_new on the main thread. The WAL thread owns the fields
+ * marked so; the stage threads never see it (they get their wiring). */
+struct nf_pipe {
+    const struct cfg *cfg;
+    struct job_slab jobs;
+    struct keypool keys;
+    struct wal *wal;
+    unsigned n_ingest, n_sign;
+    struct nf_ring *reply;
+    struct nf_ring *sign_in;
+    struct nf_ring batch_in, batch_requeue, batch_free, batch_lookup_done, submit_in, submit_lookup;
+    struct batch_stage *batch;
+    struct sign_stage *sign;
+    struct submit_stage *submit;
+    uint32_t n_batches;
+    _Atomic int stopping;
+    struct stage_shared shared; /* signing flags, supply, unsigned count, latest block */
+    struct stage_counters ctr[STAGE_COUNT];
+    /* WAL-thread state */
+    struct idem_entry *idem;
+    uint32_t idem_cap, idem_used;
+    uint8_t *arena;
+    uint64_t arena_head, arena_tail; /* monotonic byte counters; used = head - tail */
+    /* figures */
+    _Atomic uint64_t accepted, duplicates, conflicts, executed, failed, requeued, accept_full;
+    uint64_t start_ms;
+    uint64_t replayed_records, replayed_jobs, replayed_batches;
+    uint64_t last_rotate_ms;
+    /* WAL-thread state: rings whose consumer must be woken at the end of the current group */
+    uint8_t *reply_pending;
+    uint8_t batch_in_pending, submit_in_pending, requeue_pending, free_pending;
+    _Atomic uint64_t segments_deleted;
+};
+
+/* ---- idem.c: the idempotency map (WAL thread; main thread during replay) ----------------------
+ */
+
+/* idem_hash: BLAKE2b-128 of an idempotency key. */
+void idem_hash(const char *key, size_t len, uint8_t out[16]);
+/* idem_find: the live entry for key, or NULL with *slot = where to insert it. */
+struct idem_entry *idem_find(struct nf_pipe *p, const uint8_t key[16], uint32_t *slot);
+/* idem_insert: key -> job id (and its body hash) at slot from idem_find. */
+void idem_insert(
+    struct nf_pipe *p, const uint8_t key[16], uint32_t slot, uint64_t id, uint64_t body_hash);
+
+/* ---- hub.c: what the WAL thread runs for the hub ------------------------------------------------
+ */
+
+/* The struct stage_hub callbacks every stage gets (see include/stages.h). */
+void hub_notify_job(void *ctx, struct job *j);
+void hub_signed_done(struct wal_batch *wb, int status);
+void hub_outcome_done(struct wal_batch *wb, int status);
+/* hub_group_end: wal_opts.on_group_end: one wake per ring that got something in the group. */
+void hub_group_end(void *arg);
+
+/* ---- recovery.c: start-up replay (main thread, before the stage threads start) ------------------
+ */
+
+struct recovery {
+    struct nf_pipe *p;
+    const struct wal_replay_stats *stats; /* cur_seq: segment of the record being replayed */
+    struct batch **live;                  /* recovered batches without an outcome yet */
+    uint32_t n_live, cap_live;
+    uint64_t max_id;
+    uint64_t replay_ms;
+    int error;
+};
+
+/* recovery_replay: replays c->data_dir into p (jobs, idempotency keys, nonces) and r (signed
+ * batches without an outcome, held in batch slots). Needs p's job slab, key pool, idempotency
+ * map and batch stage; the log must not be open. 0 or a negative nf_err (logged). */
+int recovery_replay(struct nf_pipe *p, struct recovery *r);
+/* recovery_seed: after the stages exist: jobs still waiting for a transaction go to the batch
+ * stage, unresolved transactions to submit (reconciled before anything is signed). Returns how
+ * many jobs were queued. */
+uint64_t recovery_seed(struct nf_pipe *p, struct recovery *r);
+/* recovery_free: releases r's own memory (the batches stay with their stages). */
+void recovery_free(struct recovery *r);
+
+#endif

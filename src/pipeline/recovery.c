@@ -1,0 +1,252 @@
+/* recovery: nearftd's start-up. Replays the log into the hub: jobs (ACCEPT, then their status
+ * from SIGNED / OUTCOME / JOB_FINAL), idempotency keys, key nonces, and the signed transactions
+ * without an outcome, which it holds in batch slots. Once the stages exist it seeds them: waiting
+ * jobs to the batch stage, unresolved transactions to submit, which reconciles them (same bytes,
+ * lookups by hash) before anything new is signed. Main thread, before any stage thread starts. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "batch.h"
+#include "cfg.h"
+#include "nf_err.h"
+#include "nf_log.h"
+#include "nf_time.h"
+#include "pipeline_int.h"
+#include "submit.h"
+#include "wal_rec.h"
+
+static struct batch *live_find(struct recovery *rc, const uint8_t hash[32], uint32_t *idx)
+{
+    for (uint32_t i = 0; i < rc->n_live; i++)
+        if (memcmp(rc->live[i]->tx_hash, hash, 32) == 0) {
+            *idx = i;
+            return rc->live[i];
+        }
+    return NULL;
+}
+
+static void live_drop(struct recovery *rc, uint32_t idx)
+{
+    batch_free_startup(rc->p->batch, rc->live[idx]);
+    rc->live[idx] = rc->live[--rc->n_live];
+}
+
+static int replay_cb(const struct wal_rec *rec, void *arg)
+{
+    struct recovery *rc = arg;
+    struct nf_pipe *p = rc->p;
+    rc->p->replayed_records++;
+    switch (rec->type) {
+    case WAL_ACCEPT: {
+        const struct wal_accept *a = &rec->accept;
+        struct job *j = job_slot(&p->jobs, a->id);
+        memset(j, 0, sizeof(*j));
+        atomic_store_explicit(&j->id, a->id, memory_order_relaxed);
+        j->route = a->route;
+        j->receiver_len = (uint8_t)a->receiver.len;
+        memcpy(j->receiver, a->receiver.ptr, a->receiver.len);
+        j->amount = a->amount;
+        j->has_memo = a->memo.ptr != NULL;
+        j->memo_len = (uint16_t)a->memo.len;
+        if (a->memo.ptr)
+            memcpy(j->memo, a->memo.ptr, a->memo.len);
+        j->has_idem = a->idem_key.ptr != NULL;
+        if (a->idem_key.ptr) {
+            memcpy(j->idem_key, a->idem_key.ptr, a->idem_key.len);
+            uint8_t key[16];
+            uint32_t slot;
+            idem_hash(j->idem_key, a->idem_key.len, key);
+            if (idem_find(p, key, &slot) == NULL)
+                idem_insert(p, key, slot, a->id, a->body_hash);
+        }
+        j->body_hash = a->body_hash;
+        j->accepted_ms = a->ts_ms;
+        j->accept_seq = rc->stats->cur_seq;
+        j->waiter_thread = -1;
+        atomic_store_explicit(&j->holds, JOB_HOLD_PIPE, memory_order_relaxed);
+        atomic_store_explicit(&j->status, JOB_QUEUED, memory_order_relaxed);
+        if (a->id > rc->max_id)
+            rc->max_id = a->id;
+        p->replayed_jobs++;
+        break;
+    }
+    case WAL_SIGNED: {
+        const struct wal_signed *sg = &rec->sig;
+        struct batch *b = batch_alloc_startup(p->batch);
+        if (b == NULL) {
+            NF_LOG(NF_LOG_ERROR, "pipe",
+                   "more unresolved transactions in the log than batch slots: raise "
+                   "--inflight-per-key or the key count");
+            rc->error = NF_ETOOMANY;
+            return NF_ETOOMANY;
+        }
+        if (sg->signed_tx_len > BATCH_TX_CAP || sg->key_index >= p->keys.n) {
+            batch_free_startup(p->batch, b);
+            NF_LOG(NF_LOG_ERROR, "pipe", "signed record does not fit this configuration key=%u",
+                   sg->key_index);
+            rc->error = NF_ECORRUPT;
+            return NF_ECORRUPT;
+        }
+        memcpy(b->tx_hash, sg->tx_hash, 32);
+        b->key = sg->key_index;
+        b->nonce = sg->nonce;
+        memcpy(b->block_hash, sg->block_hash, 32);
+        b->block_height = sg->block_height;
+        b->signed_ms = sg->ts_ms;
+        memcpy(b->tx, sg->signed_tx, sg->signed_tx_len);
+        b->tx_len = (uint32_t)sg->signed_tx_len;
+        b->n = (uint16_t)sg->n_actions;
+        b->n_transfers_ = 0;
+        b->recovered = 1;
+        b->maybe_accepted = 1; /* it may have been broadcast before the crash */
+        for (uint32_t i = 0; i < sg->n_actions; i++) {
+            const struct wal_action *a = &sg->actions[i];
+            b->kinds[i] = a->kind;
+            b->job_ids[i] = a->job_id;
+            b->sd_receiver[i][0] = '\0';
+            if (a->kind == WAL_ACT_STORAGE_DEPOSIT && a->receiver.ptr) {
+                memcpy(b->sd_receiver[i], a->receiver.ptr, a->receiver.len);
+                b->sd_receiver[i][a->receiver.len] = '\0';
+            }
+            if (a->kind != WAL_ACT_FT_TRANSFER)
+                continue;
+            b->n_transfers_++;
+            struct job *j = job_slot(&p->jobs, a->job_id);
+            if (atomic_load_explicit(&j->id, memory_order_relaxed) != a->job_id)
+                continue;
+            job_tx_hash_set(j, sg->tx_hash);
+            j->signed_ms = sg->ts_ms;
+            j->attempts++;
+            atomic_store_explicit(&j->status, JOB_SIGNED, memory_order_relaxed);
+        }
+        /* storage_deposit actions point at their transfer's job id in memory */
+        for (uint32_t i = 0; i < sg->n_actions; i++)
+            if (b->kinds[i] == WAL_ACT_STORAGE_DEPOSIT && i + 1 < sg->n_actions)
+                b->job_ids[i] = b->job_ids[i + 1];
+        keypool_raise_nonce(&p->keys.keys[b->key], sg->nonce + 1);
+        if (rc->n_live == rc->cap_live) {
+            rc->error = NF_ETOOMANY;
+            return NF_ETOOMANY;
+        }
+        rc->live[rc->n_live++] = b;
+        p->replayed_batches++;
+        break;
+    }
+    case WAL_OUTCOME: {
+        const struct wal_outcome *o = &rec->outcome;
+        uint32_t idx;
+        struct batch *b = live_find(rc, o->tx_hash, &idx);
+        if (b == NULL)
+            break;
+        for (unsigned i = 0; i < b->n; i++) {
+            if (b->kinds[i] != WAL_ACT_FT_TRANSFER)
+                continue;
+            struct job *j = job_slot(&p->jobs, b->job_ids[i]);
+            if (atomic_load_explicit(&j->id, memory_order_relaxed) != b->job_ids[i] ||
+                !job_tx_hash_is(j, o->tx_hash))
+                continue;
+            uint8_t st = atomic_load_explicit(&j->status, memory_order_relaxed);
+            if (st == JOB_EXECUTED || st == JOB_FAILED)
+                continue;
+            if (o->result == WAL_OUT_SUCCESS)
+                atomic_store_explicit(&j->status, JOB_EXECUTED, memory_order_relaxed);
+            else if (!(o->result == WAL_OUT_ACTION_ERROR && o->failed_index == (int32_t)i))
+                atomic_store_explicit(&j->status, JOB_QUEUED, memory_order_relaxed);
+        }
+        live_drop(rc, idx);
+        break;
+    }
+    case WAL_JOB_FINAL: {
+        const struct wal_job_final *f = &rec->job_final;
+        struct job *j = job_slot(&p->jobs, f->job_id);
+        if (atomic_load_explicit(&j->id, memory_order_relaxed) != f->job_id)
+            break;
+        if (f->has_tx_hash)
+            job_tx_hash_set(j, f->tx_hash);
+        if (f->error.ptr) {
+            size_t n = f->error.len < sizeof(j->error) - 1 ? f->error.len : sizeof(j->error) - 1;
+            memcpy(j->error, f->error.ptr, n);
+            j->error[n] = '\0';
+        }
+        j->done_ms = f->ts_ms;
+        atomic_store_explicit(&j->holds, 0, memory_order_relaxed);
+        atomic_store_explicit(&j->status, f->status == WAL_JOB_EXECUTED ? JOB_EXECUTED : JOB_FAILED,
+                              memory_order_relaxed);
+        break;
+    }
+    case WAL_KEY_NONCE:
+        if (rec->key_nonce.key_index < p->keys.n)
+            keypool_raise_nonce(&p->keys.keys[rec->key_nonce.key_index], rec->key_nonce.nonce);
+        break;
+    }
+    return 0;
+}
+
+int recovery_replay(struct nf_pipe *p, struct recovery *r)
+{
+    r->p = p;
+    r->cap_live = p->n_batches;
+    r->live = calloc(r->cap_live, sizeof(*r->live));
+    if (r->live == NULL)
+        return NF_ENOMEM;
+    struct wal_replay_stats rs;
+    r->stats = &rs;
+    uint64_t replay_t0 = nf_now_ms();
+    int rc = wal_replay(p->cfg->data_dir, replay_cb, r, &rs);
+    r->replay_ms = nf_now_ms() - replay_t0;
+    r->stats = NULL; /* rs ends with this call */
+    if (rc == NF_ENOTFOUND)
+        rc = 0;
+    if (rc != 0) {
+        NF_LOG(NF_LOG_ERROR, "pipe", "log replay failed err=%s file=%s offset=%llu reason=\"%s\"",
+               nf_strerror(rc), rs.corrupt_file, (unsigned long long)rs.corrupt_offset, rs.reason);
+        return rc;
+    }
+    atomic_store_explicit(&p->jobs.next_id, r->max_id + 1, memory_order_relaxed);
+    return 0;
+}
+
+uint64_t recovery_seed(struct nf_pipe *p, struct recovery *r)
+{
+    uint64_t queued = 0;
+    uint64_t first, span = job_slab_span(&p->jobs, &first);
+    for (uint64_t i = 0; i < span; i++) {
+        struct job *j = job_slot(&p->jobs, first + i);
+        if (atomic_load_explicit(&j->id, memory_order_relaxed) == 0)
+            continue;
+        uint8_t st = atomic_load_explicit(&j->status, memory_order_relaxed);
+        if (st == JOB_SIGNED) {
+            int live = 0;
+            for (uint32_t k = 0; k < r->n_live && !live; k++)
+                live = job_tx_hash_is(j, r->live[k]->tx_hash);
+            if (!live)
+                st = JOB_QUEUED;
+            atomic_store_explicit(&j->status, st, memory_order_relaxed);
+        }
+        if (st == JOB_QUEUED) {
+            nf_ring_push_spsc(&p->batch_in, j);
+            queued++;
+        }
+    }
+    atomic_store_explicit(&p->shared.unsigned_jobs, queued, memory_order_relaxed);
+    for (uint32_t k = 0; k < r->n_live; k++) {
+        struct batch *b = r->live[k];
+        atomic_fetch_add_explicit(&p->keys.keys[b->key].inflight, 1, memory_order_relaxed);
+        for (unsigned i = 0; i < b->n; i++)
+            if (b->kinds[i] == WAL_ACT_STORAGE_DEPOSIT)
+                batch_mark_deposit_inflight(p->batch, b->sd_receiver[i], strlen(b->sd_receiver[i]),
+                                            b->slot);
+        nf_ring_push_spsc(&p->submit_in, b);
+    }
+    if (r->n_live > 0)
+        submit_expect_recovered(p->submit, r->n_live);
+    else
+        stage_set_reconciled(&p->shared);
+    return queued;
+}
+
+void recovery_free(struct recovery *r)
+{
+    free(r->live);
+    r->live = NULL;
+}

@@ -1,0 +1,401 @@
+/* status: what the hub tells operators: /health, the Prometheus /metrics text, /debug/stages
+ * and the transfers of a transaction (GET /v1/tx/{hash}). Any thread: it reads counters, the
+ * shared stage state and each stage's published figures with relaxed loads, and writes only into
+ * the caller's buffer. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "batch.h"
+#include "breaker.h"
+#include "cfg.h"
+#include "jw.h"
+#include "nf_err.h"
+#include "nf_time.h"
+#include "pipeline_int.h"
+#include "rpc.h"
+#include "sign.h"
+#include "submit.h"
+#include "wal_rec.h"
+
+int pipe_tx_jobs(struct nf_pipe *p, const uint8_t tx_hash[32], uint64_t *ids, int cap)
+{
+    /* A scan of the slab: this serves a status endpoint, not the request path. */
+    int n = 0;
+    uint64_t first, span = job_slab_span(&p->jobs, &first);
+    for (uint64_t i = 0; i < span && n < cap; i++) {
+        struct job *j = job_slot(&p->jobs, first + i);
+        uint64_t id = atomic_load_explicit(&j->id, memory_order_acquire);
+        enum job_status st = job_get_status(j);
+        if (id == 0 || st < JOB_SIGNED || st == JOB_CLAIMED)
+            continue;
+        if (job_tx_hash_is(j, tx_hash) && atomic_load_explicit(&j->id, memory_order_acquire) == id)
+            ids[n++] = id;
+    }
+    return n;
+}
+
+/* ---- figures: /health, /metrics, /debug/stages (any thread; relaxed reads) ---------------------
+ */
+
+static const char *stage_names[STAGE_COUNT] = {"wal", "batch", "sign", "submit"};
+
+int pipe_health_json(struct nf_pipe *p, char *out, size_t cap, int *healthy)
+{
+    struct jw w;
+    jw_init_fixed(&w, out, cap);
+    uint8_t bh[32];
+    uint64_t height;
+    block_ref_read(&p->shared.block, bh, &height);
+    uint64_t now = nf_now_ms();
+    uint64_t block_age =
+        height ? now - atomic_load_explicit(&p->shared.block.updated_ms, memory_order_relaxed) : 0;
+    unsigned usable = 0;
+    for (uint16_t i = 0; i < p->keys.n; i++)
+        usable += keypool_usable(&p->keys.keys[i]);
+    int reconciled = atomic_load_explicit(&p->shared.reconciled, memory_order_acquire);
+    int funds = !atomic_load_explicit(&p->shared.out_of_funds, memory_order_relaxed);
+    int tokens = !atomic_load_explicit(&p->shared.out_of_tokens, memory_order_relaxed);
+    int rpc = !atomic_load_explicit(&p->shared.rpc_down, memory_order_relaxed);
+    int ok = reconciled && funds && tokens && rpc && height > 0 && usable > 0;
+    *healthy = ok;
+    jw_obj_begin(&w);
+    jw_key(&w, "status");
+    jw_str(&w, ok ? "ok" : "degraded");
+    jw_key(&w, "reasons");
+    jw_arr_begin(&w);
+    if (!reconciled)
+        jw_str(&w, "reconciling transactions from before the restart");
+    if (!funds)
+        jw_str(&w, "signer account cannot pay for gas (NotEnoughBalance): signing paused");
+    if (!tokens)
+        jw_str(&w, "signer's token balance is below a waiting transfer: signing paused until it "
+                   "is topped up");
+    if (!rpc)
+        jw_str(&w, "every RPC endpoint's circuit breaker is open: signing paused");
+    if (height == 0)
+        jw_str(&w, "no final block hash fetched yet");
+    if (usable == 0)
+        jw_str(&w, "no usable access key");
+    jw_arr_end(&w);
+    jw_key(&w, "queue");
+    jw_obj_begin(&w);
+    jw_key(&w, "unsigned");
+    jw_u64(&w, atomic_load_explicit(&p->shared.unsigned_jobs, memory_order_relaxed));
+    jw_key(&w, "capacity");
+    jw_u64(&w, p->cfg->queue_capacity);
+    jw_key(&w, "batch_in");
+    jw_u64(&w, nf_ring_count(&p->batch_in));
+    jw_key(&w, "submit_in");
+    jw_u64(&w, nf_ring_count(&p->submit_in));
+    jw_obj_end(&w);
+    jw_key(&w, "chain");
+    jw_obj_begin(&w);
+    jw_key(&w, "final_height");
+    jw_u64(&w, height);
+    jw_key(&w, "block_hash_age_ms");
+    jw_u64(&w, block_age);
+    jw_obj_end(&w);
+    jw_key(&w, "rpc");
+    jw_arr_begin(&w);
+    for (unsigned i = 0; p->submit && i < submit_endpoint_count(p->submit); i++) {
+        struct submit_endpoint_info e;
+        submit_endpoint_info(p->submit, i, &e);
+        jw_obj_begin(&w);
+        jw_key(&w, "url");
+        jw_str(&w, e.url);
+        jw_key(&w, "breaker");
+        jw_str(&w, breaker_state_name(e.state));
+        jw_key(&w, "inflight");
+        jw_u64(&w, e.inflight);
+        jw_key(&w, "limit");
+        jw_u64(&w, e.limit);
+        jw_obj_end(&w);
+    }
+    jw_arr_end(&w);
+    jw_key(&w, "keys");
+    jw_obj_begin(&w);
+    jw_key(&w, "usable");
+    jw_u64(&w, usable);
+    jw_key(&w, "quarantined");
+    jw_arr_begin(&w);
+    for (uint16_t i = 0; i < p->keys.n; i++) {
+        struct pool_key *k = &p->keys.keys[i];
+        if (keypool_usable(k))
+            continue;
+        jw_obj_begin(&w);
+        jw_key(&w, "public_key");
+        jw_str(&w, k->public_str);
+        jw_key(&w, "reason");
+        jw_str(&w, k->quarantine_reason);
+        jw_obj_end(&w);
+    }
+    jw_arr_end(&w);
+    jw_obj_end(&w);
+    jw_obj_end(&w);
+    size_t len;
+    int rc = jw_finish(&w, &len);
+    return rc ? rc : (int)len;
+}
+
+/* A bounded text appender for the Prometheus exposition. */
+struct tb {
+    char *buf;
+    size_t len, cap;
+    int full;
+};
+
+static void tb_printf(struct tb *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void tb_printf(struct tb *t, const char *fmt, ...)
+{
+    if (t->full)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= t->cap - t->len) {
+        t->full = 1;
+        return;
+    }
+    t->len += (size_t)n;
+}
+
+static void hist_text(
+    struct tb *t, const char *name, const char *labels, const uint64_t *b, int nb, double unit)
+{
+    uint64_t cum = 0;
+    for (int i = 0; i < nb; i++) {
+        cum += b[i];
+        tb_printf(t, "%s_bucket{%s%sle=\"%g\"} %llu\n", name, labels, labels[0] ? "," : "",
+                  (double)(1ull << i) * unit, (unsigned long long)cum);
+    }
+    tb_printf(t, "%s_bucket{%s%sle=\"+Inf\"} %llu\n%s_count{%s} %llu\n", name, labels,
+              labels[0] ? "," : "", (unsigned long long)cum, name, labels, (unsigned long long)cum);
+}
+
+int pipe_metrics_text(struct nf_pipe *p, char *out, size_t cap)
+{
+    struct tb t = {.buf = out, .cap = cap};
+    struct batch_stats bs;
+    struct sign_stats ss;
+    struct submit_stats us;
+    struct wal_stats ws;
+    batch_stats(p->batch, &bs);
+    sign_stats(p->sign, &ss);
+    submit_stats(p->submit, &us);
+    wal_stats_get(p->wal, &ws);
+    tb_printf(&t, "# TYPE nearft_transfers_total counter\n");
+    tb_printf(&t, "nearft_transfers_total{status=\"accepted\"} %llu\n",
+              (unsigned long long)atomic_load(&p->accepted));
+    tb_printf(&t, "nearft_transfers_total{status=\"executed\"} %llu\n",
+              (unsigned long long)atomic_load(&p->executed));
+    tb_printf(&t, "nearft_transfers_total{status=\"failed\"} %llu\n",
+              (unsigned long long)atomic_load(&p->failed));
+    tb_printf(&t, "nearft_transfers_total{status=\"duplicate\"} %llu\n",
+              (unsigned long long)atomic_load(&p->duplicates));
+    tb_printf(&t, "nearft_transfers_total{status=\"requeued\"} %llu\n",
+              (unsigned long long)atomic_load(&p->requeued));
+    tb_printf(&t,
+              "# TYPE nearft_accept_rejected_total counter\nnearft_accept_rejected_total %llu\n",
+              (unsigned long long)atomic_load(&p->accept_full));
+    tb_printf(&t, "# TYPE nearft_queue_depth gauge\n");
+    tb_printf(&t, "nearft_queue_depth{stage=\"unsigned\"} %llu\n",
+              (unsigned long long)atomic_load(&p->shared.unsigned_jobs));
+    tb_printf(&t, "nearft_queue_depth{stage=\"batch_in\"} %u\n", nf_ring_count(&p->batch_in));
+    tb_printf(&t, "nearft_queue_depth{stage=\"batch_waiting_receiver\"} %llu\n",
+              (unsigned long long)bs.waiting_jobs);
+    tb_printf(&t, "nearft_queue_depth{stage=\"sign_held\"} %llu\n", (unsigned long long)ss.held);
+    tb_printf(&t, "nearft_queue_depth{stage=\"submit_inflight\"} %llu\n",
+              (unsigned long long)us.inflight_batches);
+    tb_printf(&t, "# TYPE nearft_batch_size histogram\n");
+    static const int edges[7] = {1, 9, 24, 49, 74, 99, 100};
+    uint64_t cum = 0;
+    for (int i = 0; i < 7; i++) {
+        cum += bs.size_hist[i];
+        tb_printf(&t, "nearft_batch_size_bucket{le=\"%d\"} %llu\n", edges[i],
+                  (unsigned long long)cum);
+    }
+    tb_printf(&t, "nearft_batch_size_bucket{le=\"+Inf\"} %llu\nnearft_batch_size_count %llu\n",
+              (unsigned long long)cum, (unsigned long long)cum);
+    tb_printf(&t, "nearft_batch_size_sum %llu\n", (unsigned long long)bs.actions_flushed);
+    tb_printf(&t,
+              "# TYPE nearft_storage_deposits_total counter\nnearft_storage_deposits_total %llu\n",
+              (unsigned long long)bs.deposits_added);
+    tb_printf(&t, "# TYPE nearft_submit_latency_ms histogram\n");
+    hist_text(&t, "nearft_submit_latency_ms", "", us.lat_hist, 16, 1.0);
+    tb_printf(&t, "# TYPE nearft_transactions_total counter\n");
+    tb_printf(&t, "nearft_transactions_total{result=\"sent\"} %llu\n", (unsigned long long)us.sent);
+    tb_printf(&t, "nearft_transactions_total{result=\"rebroadcast\"} %llu\n",
+              (unsigned long long)us.resent);
+    tb_printf(&t, "nearft_transactions_total{result=\"success\"} %llu\n",
+              (unsigned long long)us.succeeded);
+    tb_printf(&t, "nearft_transactions_total{result=\"action_error\"} %llu\n",
+              (unsigned long long)us.action_errors);
+    tb_printf(&t, "nearft_transactions_total{result=\"dead\"} %llu\n", (unsigned long long)us.dead);
+    tb_printf(&t, "# TYPE nearft_rpc_answers_total counter\n");
+    for (int k = 0; k < RPC_KIND_COUNT && k < SUBMIT_KINDS; k++)
+        if (us.kind_count[k])
+            tb_printf(&t, "nearft_rpc_answers_total{kind=\"%s\"} %llu\n", rpc_kind_name(k),
+                      (unsigned long long)us.kind_count[k]);
+    tb_printf(&t, "# TYPE nearft_breaker_state gauge\n# TYPE nearft_breaker_transitions_total "
+                  "counter\n# TYPE nearft_rpc_requests_total counter\n");
+    for (unsigned i = 0; i < submit_endpoint_count(p->submit); i++) {
+        struct submit_endpoint_info e;
+        submit_endpoint_info(p->submit, i, &e);
+        tb_printf(&t, "nearft_breaker_state{url=\"%s\",state=\"closed\"} %d\n", e.url,
+                  e.state == BREAKER_CLOSED);
+        tb_printf(&t, "nearft_breaker_state{url=\"%s\",state=\"open\"} %d\n", e.url,
+                  e.state == BREAKER_OPEN);
+        tb_printf(&t, "nearft_breaker_state{url=\"%s\",state=\"half_open\"} %d\n", e.url,
+                  e.state == BREAKER_HALF_OPEN);
+        tb_printf(&t, "nearft_breaker_transitions_total{url=\"%s\",to=\"open\"} %llu\n", e.url,
+                  (unsigned long long)e.opens);
+        tb_printf(&t, "nearft_breaker_transitions_total{url=\"%s\",to=\"closed\"} %llu\n", e.url,
+                  (unsigned long long)e.closes);
+        tb_printf(&t, "nearft_rpc_requests_total{url=\"%s\"} %llu\n", e.url,
+                  (unsigned long long)e.requests);
+        tb_printf(&t, "nearft_rpc_errors_total{url=\"%s\"} %llu\n", e.url,
+                  (unsigned long long)e.errors);
+        tb_printf(&t, "nearft_rpc_rate_limited_total{url=\"%s\"} %llu\n", e.url,
+                  (unsigned long long)e.rate_limited);
+        tb_printf(&t, "nearft_rpc_inflight_limit{url=\"%s\"} %u\n", e.url, e.limit);
+    }
+    tb_printf(&t, "# TYPE nearft_nonce_resyncs_total counter\n# TYPE nearft_key_inflight gauge\n");
+    uint64_t resyncs = 0;
+    for (uint16_t i = 0; i < p->keys.n; i++) {
+        struct pool_key *k = &p->keys.keys[i];
+        resyncs += atomic_load_explicit(&k->nonce_resyncs, memory_order_relaxed);
+        tb_printf(&t, "nearft_key_inflight{key=\"%s\"} %u\n", k->public_str,
+                  atomic_load_explicit(&k->inflight, memory_order_relaxed));
+        tb_printf(&t, "nearft_key_quarantined{key=\"%s\"} %d\n", k->public_str, !keypool_usable(k));
+    }
+    tb_printf(&t, "nearft_nonce_resyncs_total %llu\n", (unsigned long long)resyncs);
+    tb_printf(&t, "# TYPE nearft_wal_syncs_total counter\nnearft_wal_syncs_total %llu\n",
+              (unsigned long long)ws.syncs);
+    tb_printf(&t, "nearft_wal_segments_deleted_total %llu\n",
+              (unsigned long long)atomic_load(&p->segments_deleted));
+    tb_printf(&t, "nearft_wal_bytes_total %llu\nnearft_wal_batches_total %llu\n",
+              (unsigned long long)ws.bytes, (unsigned long long)ws.batches);
+    tb_printf(&t, "# TYPE nearft_stage_items_total counter\n");
+    for (int i = 0; i < STAGE_COUNT; i++) {
+        struct stage_counters *c = &p->ctr[i];
+        tb_printf(&t, "nearft_stage_items_total{stage=\"%s\"} %llu\n", stage_names[i],
+                  (unsigned long long)atomic_load(&c->items));
+        tb_printf(&t, "nearft_stage_busy_seconds_total{stage=\"%s\"} %.6f\n", stage_names[i],
+                  (double)atomic_load(&c->busy_ns) / 1e9);
+    }
+    tb_printf(&t, "nearft_signing_paused %d\n", !stage_signing_allowed(&p->shared));
+    if (t.full)
+        return NF_ENOSPC;
+    return (int)t.len;
+}
+
+int pipe_stages_json(struct nf_pipe *p, char *out, size_t cap)
+{
+    struct jw w;
+    jw_init_fixed(&w, out, cap);
+    struct batch_stats bs;
+    struct sign_stats ss;
+    struct submit_stats us;
+    struct wal_stats ws;
+    batch_stats(p->batch, &bs);
+    sign_stats(p->sign, &ss);
+    submit_stats(p->submit, &us);
+    wal_stats_get(p->wal, &ws);
+    double up_s = (double)(nf_now_ms() - p->start_ms) / 1000.0;
+    jw_obj_begin(&w);
+    jw_key(&w, "uptime_s");
+    jw_double(&w, up_s);
+    jw_key(&w, "stages");
+    jw_obj_begin(&w);
+    for (int i = 0; i < STAGE_COUNT; i++) {
+        struct stage_counters *c = &p->ctr[i];
+        uint64_t items = atomic_load(&c->items), busy = atomic_load(&c->busy_ns);
+        jw_key(&w, stage_names[i]);
+        jw_obj_begin(&w);
+        jw_key(&w, "items");
+        jw_u64(&w, items);
+        jw_key(&w, "items_per_s");
+        jw_double(&w, up_s > 0 ? (double)items / up_s : 0);
+        jw_key(&w, "busy_fraction");
+        jw_double(&w, up_s > 0 ? (double)busy / 1e9 / up_s : 0);
+        jw_key(&w, "us_per_item_hist_log2");
+        jw_arr_begin(&w);
+        for (int b = 0; b < 16; b++)
+            jw_u64(&w, atomic_load(&c->hist[b]));
+        jw_arr_end(&w);
+        jw_key(&w, "wakeups");
+        jw_u64(&w, atomic_load(&c->wakeups));
+        jw_obj_end(&w);
+    }
+    jw_obj_end(&w);
+    jw_key(&w, "rings");
+    jw_obj_begin(&w);
+    jw_key(&w, "batch_in");
+    jw_u64(&w, nf_ring_count(&p->batch_in));
+    jw_key(&w, "batch_requeue");
+    jw_u64(&w, nf_ring_count(&p->batch_requeue));
+    jw_key(&w, "submit_in");
+    jw_u64(&w, nf_ring_count(&p->submit_in));
+    for (unsigned i = 0; i < p->n_sign; i++) {
+        char k[32];
+        snprintf(k, sizeof(k), "sign_in_%u", i);
+        jw_key(&w, k);
+        jw_u64(&w, nf_ring_count(&p->sign_in[i]));
+    }
+    jw_obj_end(&w);
+    jw_key(&w, "batch");
+    jw_obj_begin(&w);
+    jw_key(&w, "batches");
+    jw_u64(&w, bs.batches_flushed);
+    jw_key(&w, "mean_actions");
+    jw_double(&w, bs.batches_flushed ? (double)bs.actions_flushed / (double)bs.batches_flushed : 0);
+    jw_key(&w, "size_hist");
+    jw_arr_begin(&w);
+    for (int i = 0; i < 7; i++)
+        jw_u64(&w, bs.size_hist[i]);
+    jw_arr_end(&w);
+    jw_key(&w, "waiting_for_receiver");
+    jw_u64(&w, bs.waiting_jobs);
+    jw_key(&w, "free_batches");
+    jw_u64(&w, bs.free_batches);
+    jw_obj_end(&w);
+    jw_key(&w, "sign");
+    jw_obj_begin(&w);
+    jw_key(&w, "held");
+    jw_u64(&w, ss.held);
+    jw_key(&w, "inflight_per_key");
+    jw_arr_begin(&w);
+    for (uint16_t i = 0; i < p->keys.n; i++)
+        jw_u64(&w, atomic_load(&p->keys.keys[i].inflight));
+    jw_arr_end(&w);
+    jw_obj_end(&w);
+    jw_key(&w, "submit");
+    jw_obj_begin(&w);
+    jw_key(&w, "inflight_txs");
+    jw_u64(&w, us.inflight_batches);
+    jw_key(&w, "sent");
+    jw_u64(&w, us.sent);
+    jw_key(&w, "rebroadcast");
+    jw_u64(&w, us.resent);
+    jw_key(&w, "rpc_latency_ms_hist_log2");
+    jw_arr_begin(&w);
+    for (int b = 0; b < 16; b++)
+        jw_u64(&w, us.lat_hist[b]);
+    jw_arr_end(&w);
+    jw_obj_end(&w);
+    jw_key(&w, "wal");
+    jw_obj_begin(&w);
+    jw_key(&w, "groups");
+    jw_u64(&w, ws.groups);
+    jw_key(&w, "syncs");
+    jw_u64(&w, ws.syncs);
+    jw_key(&w, "batches_per_group");
+    jw_double(&w, ws.groups ? (double)ws.batches / (double)ws.groups : 0);
+    jw_obj_end(&w);
+    jw_obj_end(&w);
+    size_t len;
+    int rc = jw_finish(&w, &len);
+    return rc ? rc : (int)len;
+}
