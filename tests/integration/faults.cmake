@@ -1,27 +1,26 @@
-# Issue 5 (submit under a degrading RPC) fault tests: real nearsim + nearftd on 127.0.0.1, faults
+# Submit under a degrading RPC: real nearsim + nearftd on 127.0.0.1, faults
 # injected through nearsim's flags and POST /sim/faults. The heavy ones are labelled "slow" so the
 # sanitizer builds skip them; the others run everywhere.
-find_program(NF_NODE_FAULTS node)
-if(TARGET nearsim AND TARGET nearftd AND NF_NODE_FAULTS)
+if(TARGET nearsim AND TARGET nearftd AND NF_NODE)
   foreach(t funds receivers nonce ratelimit failover expired tokens rejections)
     add_test(NAME faults_${t}
-             COMMAND ${NF_NODE_FAULTS} ${CMAKE_CURRENT_SOURCE_DIR}/faults_${t}.mjs
+             COMMAND ${NF_NODE} ${CMAKE_CURRENT_SOURCE_DIR}/faults_${t}.mjs
                      $<TARGET_FILE:nearsim> $<TARGET_FILE:nearftd>)
     set_tests_properties(faults_${t} PROPERTIES TIMEOUT 400 LABELS integration)
   endforeach()
   set(NF_NAPI_FAULTS ${CMAKE_SOURCE_DIR}/tests/conformance/node_modules/near-api-js)
   if(EXISTS ${NF_NAPI_FAULTS})
     add_test(NAME faults_keys
-             COMMAND ${NF_NODE_FAULTS} ${CMAKE_CURRENT_SOURCE_DIR}/faults_keys.mjs
+             COMMAND ${NF_NODE} ${CMAKE_CURRENT_SOURCE_DIR}/faults_keys.mjs
                      $<TARGET_FILE:nearsim> $<TARGET_FILE:nearftd> ${NF_NAPI_FAULTS})
     set_tests_properties(faults_keys PROPERTIES TIMEOUT 400 LABELS integration)
   endif()
   add_test(NAME faults_chaos_small
-           COMMAND ${NF_NODE_FAULTS} ${CMAKE_CURRENT_SOURCE_DIR}/faults_chaos.mjs
+           COMMAND ${NF_NODE} ${CMAKE_CURRENT_SOURCE_DIR}/faults_chaos.mjs
                    $<TARGET_FILE:nearsim> $<TARGET_FILE:nearftd> 2000 4)
   set_tests_properties(faults_chaos_small PROPERTIES TIMEOUT 400 LABELS integration)
   add_test(NAME faults_chaos
-           COMMAND ${NF_NODE_FAULTS} ${CMAKE_CURRENT_SOURCE_DIR}/faults_chaos.mjs
+           COMMAND ${NF_NODE} ${CMAKE_CURRENT_SOURCE_DIR}/faults_chaos.mjs
                    $<TARGET_FILE:nearsim> $<TARGET_FILE:nearftd> 20000 20)
   set_tests_properties(faults_chaos PROPERTIES TIMEOUT 400 LABELS "integration;slow")
 endif()

@@ -1,16 +1,15 @@
 # nearftd pipeline integration tests (real nearsim + nearftd processes on 127.0.0.1).
-find_program(NF_NODE_BIN node)
-if(TARGET nearsim AND TARGET nearftd AND NF_NODE_BIN)
+if(TARGET nearsim AND TARGET nearftd AND NF_NODE)
   add_test(NAME pipeline_api
-           COMMAND ${NF_NODE_BIN} ${CMAKE_CURRENT_SOURCE_DIR}/pipeline_api.mjs
+           COMMAND ${NF_NODE} ${CMAKE_CURRENT_SOURCE_DIR}/pipeline_api.mjs
                    $<TARGET_FILE:nearsim> $<TARGET_FILE:nearftd> 10000)
   set_tests_properties(pipeline_api PROPERTIES TIMEOUT 600 LABELS "integration;slow")
   add_test(NAME pipeline_api_small
-           COMMAND ${NF_NODE_BIN} ${CMAKE_CURRENT_SOURCE_DIR}/pipeline_api.mjs
+           COMMAND ${NF_NODE} ${CMAKE_CURRENT_SOURCE_DIR}/pipeline_api.mjs
                    $<TARGET_FILE:nearsim> $<TARGET_FILE:nearftd> 300)
   set_tests_properties(pipeline_api_small PROPERTIES TIMEOUT 300 LABELS integration)
   add_test(NAME pipeline_crash
-           COMMAND ${NF_NODE_BIN} ${CMAKE_CURRENT_SOURCE_DIR}/pipeline_crash.mjs
+           COMMAND ${NF_NODE} ${CMAKE_CURRENT_SOURCE_DIR}/pipeline_crash.mjs
                    $<TARGET_FILE:nearsim> $<TARGET_FILE:nearftd> 6)
   set_tests_properties(pipeline_crash PROPERTIES TIMEOUT 600 LABELS integration)
 endif()
