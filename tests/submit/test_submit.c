@@ -1,0 +1,486 @@
+/* test_submit: the submit stage (src/submit/submit.c) alone, driven through its wiring (struct
+ * submit_wiring) against a real nearsim on 127.0.0.1 (its path is argv[1]): a hand-filled struct
+ * cfg, the signer's key from nearsim's credentials, a real job slab, the shared stage state and a
+ * real WAL in a temporary directory; no hub. The test's main thread plays the other stages: it
+ * opens the signing gate (the hub after replay), sends receiver lookups on lookup_in and reads
+ * them back from lookup_done (the batch stage), signs transactions itself and pushes their
+ * batches into in (the sign stage, through the hub), and receives each resolved batch from the
+ * outcome records' done() (the hub, which would requeue and free it). Every wait is bounded:
+ * eventfd polls, or a condition re-checked until a deadline. */
+#include <curl/curl.h>
+#include <dirent.h>
+#include <jansson.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cfg.h"
+#include "job.h"
+#include "keypool.h"
+#include "keys.h"
+#include "near_tx.h"
+#include "nf_err.h"
+#include "nf_log.h"
+#include "nf_ring.h"
+#include "nf_test.h"
+#include "rpc.h"
+#include "stages.h"
+#include "submit.h"
+#include "wal.h"
+#include "wal_rec.h"
+
+#define JOB_CAP   1024u
+#define RING_SIZE 64u
+#define N_BATCHES 8u
+#define WAIT_MS   90000 /* bound for a wait that must succeed (a hang bound, not a speed goal) */
+#define TGAS      1000000000000ull
+#define SIGNER    "distributor.test.near"
+#define CONTRACT  "ft.test.near"
+
+struct fixture {
+    struct cfg cfg;
+    char *urls[1];
+    char url[64];
+    struct job_slab jobs;
+    struct keypool keys;
+    struct nf_ring in, lookup_in, lookup_done, sign_in, outcome;
+    struct wal *wal;
+    char dir[64];
+    struct stage_counters ctr;
+    struct stage_shared shared;
+    _Atomic uint32_t notified_submitted, notified_final; /* hub.notify_job calls by status */
+    _Atomic int done_errors;
+    struct submit_stage *stage;
+    pid_t sim;
+    uint16_t port;
+    struct batch batches[N_BATCHES];
+};
+
+/* hub.outcome_done (WAL thread): the outcome is durable; hand the batch to the test thread. */
+static void fx_outcome_done(struct wal_batch *wb, int status)
+{
+    struct batch *b = wb->cookie;
+    struct fixture *f = b->hub;
+    if (status != 0)
+        atomic_fetch_add(&f->done_errors, 1);
+    if (nf_ring_push_spsc(&f->outcome, b) == 0)
+        nf_ring_wake(&f->outcome);
+}
+
+static void fx_notify_job(void *ctx, struct job *j)
+{
+    struct fixture *f = ctx;
+    enum job_status st = job_get_status(j);
+    if (st == JOB_SUBMITTED)
+        atomic_fetch_add(&f->notified_submitted, 1);
+    else if (st == JOB_EXECUTED || st == JOB_FAILED)
+        atomic_fetch_add(&f->notified_final, 1);
+}
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000ull + (uint64_t)ts.tv_nsec / 1000000ull;
+}
+
+static void nap_ms(long ms)
+{
+    struct timespec ts = {0, ms * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static void *wait_pop(struct nf_ring *r, int timeout_ms)
+{
+    uint64_t deadline = mono_ms() + (uint64_t)timeout_ms;
+    for (;;) {
+        void *x = nf_ring_pop_spsc(r);
+        if (x != NULL)
+            return x;
+        uint64_t now = mono_ms();
+        if (now >= deadline)
+            return NULL;
+        struct pollfd pfd = {.fd = r->efd, .events = POLLIN};
+        if (poll(&pfd, 1, (int)(deadline - now)) > 0)
+            nf_ring_clear(r);
+    }
+}
+
+/* start_sim: nearsim on a free port, its output in <dir>/sim.log; waits for its ready line. */
+static int start_sim(struct fixture *f, const char *bin)
+{
+    char log[128], creds[128];
+    snprintf(log, sizeof(log), "%s/sim.log", f->dir);
+    snprintf(creds, sizeof(creds), "%s/creds", f->dir);
+    f->sim = fork();
+    if (f->sim < 0)
+        return -1;
+    if (f->sim == 0) {
+        FILE *o = freopen(log, "w", stdout);
+        if (o == NULL || dup2(fileno(stdout), 2) < 0)
+            _exit(127);
+        execl(bin, bin, "--listen", "127.0.0.1:0", "--credentials-out", creds, "--keys", "1",
+              "--seed", "test_submit", "--receivers", "4", "--unregistered", "2", "--block-ms",
+              "100", (char *)NULL);
+        _exit(127);
+    }
+    uint64_t deadline = mono_ms() + WAIT_MS;
+    while (mono_ms() < deadline) {
+        FILE *fp = fopen(log, "r");
+        char line[512];
+        while (fp && fgets(line, sizeof(line), fp)) {
+            const char *m = strstr(line, "listening=127.0.0.1:");
+            if (m) {
+                f->port = (uint16_t)atoi(m + strlen("listening=127.0.0.1:"));
+                fclose(fp);
+                return 0;
+            }
+        }
+        if (fp)
+            fclose(fp);
+        if (waitpid(f->sim, NULL, WNOHANG) == f->sim) {
+            f->sim = 0;
+            return -1;
+        }
+        nap_ms(20);
+    }
+    return -1;
+}
+
+static size_t collect(char *p, size_t sz, size_t n, void *ud)
+{
+    struct {
+        char buf[8192];
+        size_t len;
+    } *out = ud;
+    size_t k = sz * n;
+    if (out->len + k >= sizeof(out->buf))
+        k = sizeof(out->buf) - 1 - out->len;
+    memcpy(out->buf + out->len, p, k);
+    out->len += k;
+    out->buf[out->len] = '\0';
+    return sz * n;
+}
+
+/* rpc_json: POSTs body to nearsim and returns its parsed answer (caller frees), or NULL. */
+static json_t *rpc_json(struct fixture *f, const char *body)
+{
+    struct {
+        char buf[8192];
+        size_t len;
+    } out = {.len = 0};
+    CURL *h = curl_easy_init();
+    struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
+    curl_easy_setopt(h, CURLOPT_URL, f->url);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &out);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 30000L);
+    CURLcode rc = curl_easy_perform(h);
+    curl_slist_free_all(hdr);
+    curl_easy_cleanup(h);
+    return rc == CURLE_OK ? json_loads(out.buf, 0, NULL) : NULL;
+}
+
+/* ak_nonce: the chain's nonce of the signer's key. */
+static uint64_t ak_nonce(struct fixture *f)
+{
+    char pk[KEYS_PUBKEY_STR_MAX], body[512];
+    CHECK_EQ_INT(keys_pubkey_format(keys_public(f->keys.keys[0].kp), pk, sizeof(pk)) > 0, 1);
+    snprintf(body, sizeof(body),
+             "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"query\",\"params\":{\"request_type\":"
+             "\"view_access_key\",\"finality\":\"final\",\"account_id\":\"%s\",\"public_key\":"
+             "\"%s\"}}",
+             SIGNER, pk);
+    json_t *j = rpc_json(f, body);
+    CHECK(j != NULL);
+    json_t *n = json_object_get(json_object_get(j, "result"), "nonce");
+    uint64_t v = json_is_integer(n) ? (uint64_t)json_integer_value(n) : 0;
+    json_decref(j);
+    CHECK(v > 0);
+    return v;
+}
+
+static int fixture_start(struct fixture *f, const char *nearsim)
+{
+    memset(f, 0, sizeof(*f));
+    snprintf(f->dir, sizeof(f->dir), "/tmp/test_submit.XXXXXX");
+    if (mkdtemp(f->dir) == NULL || start_sim(f, nearsim) != 0)
+        return -1;
+    snprintf(f->url, sizeof(f->url), "http://127.0.0.1:%u", f->port);
+    f->urls[0] = f->url;
+    struct cfg *c = &f->cfg;
+    c->rpc_url.v = f->urls;
+    c->rpc_url.n = 1;
+    c->signer = SIGNER;
+    c->contract = CONTRACT;
+    c->rpc_connections = 4;
+    c->rpc_timeout_ms = 15000;
+    c->breaker_error_rate = 50;
+    c->breaker_window_ms = 10000;
+    c->breaker_min_requests = 20;
+    c->breaker_cooldown_ms = 1000;
+    c->breaker_probes = 2;
+    c->block_hash_refresh_ms = 200;
+    c->wait_until = RPC_WAIT_EXECUTED_OPTIMISTIC;
+    c->tx_validity_blocks = 86400;
+    c->check_receiver_exists = 1;
+    c->auto_register = 1;
+    c->sign_threads = 1;
+    c->inflight_per_key = 8;
+    c->job_capacity = JOB_CAP;
+    if (job_slab_init(&f->jobs, JOB_CAP, 1) != 0)
+        return -1;
+    char creds[128], err[256];
+    snprintf(creds, sizeof(creds), "%s/creds", f->dir);
+    struct nf_keypair *kps[4];
+    size_t n = 0;
+    if (keys_load_account(creds, SIGNER, kps, 4, &n, err, sizeof(err)) != 0 || n != 1) {
+        fprintf(stderr, "test_submit: %s\n", err);
+        return -1;
+    }
+    if (keypool_init(&f->keys, kps, 1, 1) != 0)
+        return -1;
+    struct nf_ring *rings[] = {&f->in, &f->lookup_in, &f->lookup_done, &f->sign_in, &f->outcome};
+    for (size_t i = 0; i < sizeof(rings) / sizeof(rings[0]); i++)
+        if (nf_ring_init(rings[i], RING_SIZE) != 0)
+            return -1;
+    struct wal_opts wo = {.dir = f->dir,
+                          .fsync = WAL_FSYNC_OFF,
+                          .segment_bytes = 8u << 20,
+                          .producers = 1,
+                          .ring_size = 64};
+    if (wal_new(&wo, &f->wal) != 0 || wal_start(f->wal) != 0)
+        return -1;
+    const struct submit_wiring w = {
+        .cfg = c,
+        .jobs = &f->jobs,
+        .keys = &f->keys,
+        .in = &f->in,
+        .lookup_in = &f->lookup_in,
+        .lookup_done = &f->lookup_done,
+        .sign_in = &f->sign_in,
+        .wal = f->wal,
+        .wal_producer = 0,
+        .shared = &f->shared,
+        .counters = &f->ctr,
+        .hub = {.ctx = f, .notify_job = fx_notify_job, .outcome_done = fx_outcome_done}};
+    int rc = 0;
+    f->stage = submit_new(&w, N_BATCHES, &rc);
+    if (f->stage == NULL)
+        return -1;
+    for (uint32_t i = 0; i < N_BATCHES; i++) {
+        f->batches[i].slot = i;
+        f->batches[i].hub = f;
+        if (submit_bind_batch(f->stage, &f->batches[i]) != 0)
+            return -1;
+    }
+    stage_set_reconciled(&f->shared); /* nothing replayed: nothing to reconcile */
+    return submit_start(f->stage);
+}
+
+/* signed_batch: batch slot with one ft_transfer per receiver, signed by the signer's key over
+ * the latest block the stage published, as the sign stage would hand it over. */
+static struct batch *signed_batch(
+    struct fixture *f, uint32_t slot, const char *const *receivers, unsigned n, uint64_t nonce)
+{
+    struct batch *b = &f->batches[slot];
+    b->tx = malloc(BATCH_TX_CAP);
+    b->rec = malloc(BATCH_REC_CAP);
+    CHECK(b->tx != NULL && b->rec != NULL);
+    b->key = 0;
+    b->failed_index = -1;
+    b->result = BATCH_PENDING;
+    static char args[BATCH_MAX_ACTIONS][256];
+    struct near_action acts[BATCH_MAX_ACTIONS];
+    uint64_t first = job_alloc_range(&f->jobs, n);
+    CHECK(first != 0);
+    for (unsigned i = 0; i < n; i++) {
+        struct job *j = job_slot(&f->jobs, first + i);
+        size_t len = strlen(receivers[i]);
+        memcpy(j->receiver, receivers[i], len + 1);
+        j->receiver_len = (uint8_t)len;
+        j->amount = 700 + i;
+        j->waiter_thread = -1;
+        job_set_status(j, JOB_SIGNED);
+        int al = near_ft_transfer_args(args[i], sizeof(args[i]), j->receiver, j->receiver_len,
+                                       j->amount, NULL, 0);
+        CHECK(al > 0);
+        memset(&acts[i], 0, sizeof(acts[i]));
+        acts[i].type = NEAR_ACT_FUNCTION_CALL;
+        acts[i].u.function_call.method_name.ptr = (const uint8_t *)"ft_transfer";
+        acts[i].u.function_call.method_name.len = 11;
+        acts[i].u.function_call.args.ptr = (const uint8_t *)args[i];
+        acts[i].u.function_call.args.len = (uint32_t)al;
+        acts[i].u.function_call.gas = 10 * TGAS;
+        acts[i].u.function_call.deposit = 1;
+        b->kinds[i] = WAL_ACT_FT_TRANSFER;
+        b->job_ids[i] = first + i;
+    }
+    b->n = (uint16_t)n;
+    b->n_transfers_ = (uint16_t)n;
+    block_ref_read(&f->shared.block, b->block_hash, &b->block_height);
+    CHECK(b->block_height > 0);
+    struct near_tx tx = {0};
+    tx.signer_id.ptr = (const uint8_t *)SIGNER;
+    tx.signer_id.len = (uint32_t)strlen(SIGNER);
+    tx.public_key = *keys_public(f->keys.keys[0].kp);
+    tx.nonce = nonce;
+    tx.receiver_id.ptr = (const uint8_t *)CONTRACT;
+    tx.receiver_id.len = (uint32_t)strlen(CONTRACT);
+    memcpy(tx.block_hash, b->block_hash, 32);
+    tx.n_actions = n;
+    tx.actions = acts;
+    size_t len = 0;
+    CHECK_EQ_INT(near_tx_sign(&tx, f->keys.keys[0].kp, b->tx, BATCH_TX_CAP, &len, b->tx_hash), 0);
+    b->tx_len = (uint32_t)len;
+    b->nonce = nonce;
+    b->created_ms = b->signed_ms = (uint64_t)time(NULL) * 1000u;
+    atomic_fetch_add(&f->keys.keys[0].inflight, 1); /* as the sign stage counts it */
+    return b;
+}
+
+struct replay_seen {
+    const struct batch *a, *b;
+    int outcome_a, outcome_b, finals_ok, finals_failed;
+};
+
+static int replay_cb(const struct wal_rec *rec, void *ctx)
+{
+    struct replay_seen *s = ctx;
+    if (rec->type == WAL_OUTCOME) {
+        if (memcmp(rec->outcome.tx_hash, s->a->tx_hash, 32) == 0)
+            s->outcome_a += rec->outcome.result == WAL_OUT_SUCCESS;
+        if (memcmp(rec->outcome.tx_hash, s->b->tx_hash, 32) == 0)
+            s->outcome_b +=
+                rec->outcome.result == WAL_OUT_ACTION_ERROR && rec->outcome.failed_index == 0;
+    } else if (rec->type == WAL_JOB_FINAL) {
+        const struct wal_job_final *jf = &rec->job_final;
+        if (jf->status == WAL_JOB_EXECUTED && memcmp(jf->tx_hash, s->a->tx_hash, 32) == 0)
+            s->finals_ok++;
+        if (jf->status == WAL_JOB_FAILED && jf->job_id == s->b->job_ids[0] &&
+            jf->error.ptr != NULL && memmem(jf->error.ptr, jf->error.len, "not registered", 14))
+            s->finals_failed++;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: test_submit NEARSIM\n");
+        return 2;
+    }
+    log_set_level(NF_LOG_WARN);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    static struct fixture f;
+    int started = fixture_start(&f, argv[1]);
+    CHECK_EQ_INT(started, 0);
+    if (started != 0) {
+        if (f.sim > 0)
+            kill(f.sim, SIGTERM);
+        return nf_test_report("test_submit");
+    }
+
+    /* The stage publishes the latest final block for the signers. */
+    uint64_t deadline = mono_ms() + WAIT_MS, height = 0;
+    uint8_t hash[32];
+    while (height == 0 && mono_ms() < deadline) {
+        block_ref_read(&f.shared.block, hash, &height);
+        if (height == 0)
+            nap_ms(10);
+    }
+    CHECK(height >= 1000); /* nearsim's genesis height */
+
+    /* Receiver lookups: registered, existing but unregistered, missing. */
+    static struct lookup lk[3];
+    const char *names[3] = {"user-0.test.near", "new-0.test.near", "nobody.test.near"};
+    for (uint32_t i = 0; i < 3; i++) {
+        lk[i].slot = i;
+        lk[i].receiver_len = (uint8_t)strlen(names[i]);
+        memcpy(lk[i].receiver, names[i], lk[i].receiver_len + 1u);
+        lk[i].exists = lk[i].registered = -1;
+        CHECK_EQ_INT(nf_ring_push_spsc(&f.lookup_in, &lk[i]), 0);
+    }
+    nf_ring_wake(&f.lookup_in);
+    int answered[3] = {0};
+    for (int k = 0; k < 3; k++) {
+        struct lookup *l = wait_pop(&f.lookup_done, WAIT_MS);
+        CHECK(l != NULL);
+        if (l)
+            answered[l->slot]++;
+    }
+    CHECK(answered[0] == 1 && answered[1] == 1 && answered[2] == 1);
+    CHECK(lk[0].exists == 1 && lk[0].registered == 1);
+    CHECK(lk[1].exists == 1 && lk[1].registered == 0);
+    CHECK_EQ_INT(lk[2].exists, 0);
+
+    /* A batch that succeeds, then one whose only transfer goes to an unregistered account. */
+    uint64_t nonce = ak_nonce(&f) + 1;
+    const char *ok_receivers[2] = {"user-1.test.near", "user-2.test.near"};
+    const char *bad_receiver[1] = {"new-1.test.near"};
+    struct batch *a = signed_batch(&f, 0, ok_receivers, 2, nonce);
+    struct batch *b = signed_batch(&f, 1, bad_receiver, 1, nonce + 1);
+    CHECK_EQ_INT(nf_ring_push_spsc(&f.in, a), 0);
+    CHECK_EQ_INT(nf_ring_push_spsc(&f.in, b), 0);
+    nf_ring_wake(&f.in);
+    int got_a = 0, got_b = 0;
+    for (int k = 0; k < 2; k++) {
+        struct batch *x = wait_pop(&f.outcome, WAIT_MS);
+        CHECK(x != NULL);
+        got_a += x == a;
+        got_b += x == b;
+    }
+    CHECK(got_a == 1 && got_b == 1);
+    CHECK_EQ_INT(a->result, BATCH_SUCCESS);
+    for (unsigned i = 0; i < a->n; i++)
+        CHECK_EQ_INT(job_get_status(job_slot(&f.jobs, a->job_ids[i])), JOB_EXECUTED);
+    CHECK_EQ_INT(b->result, BATCH_ACTION_ERROR);
+    CHECK_EQ_INT(b->failed_index, 0);
+    struct job *jb = job_slot(&f.jobs, b->job_ids[0]);
+    CHECK_EQ_INT(job_get_status(jb), JOB_FAILED);
+    CHECK(strstr(jb->error, "not registered") != NULL);
+    /* Each transfer's waiter hears of it twice: broadcast (SUBMITTED), then its final state. */
+    CHECK_EQ_INT((int)atomic_load(&f.notified_submitted), 3);
+    CHECK_EQ_INT((int)atomic_load(&f.notified_final), 3);
+    CHECK_EQ_INT((int)atomic_load(&f.keys.keys[0].inflight), 0);
+    CHECK(stage_signing_allowed(&f.shared));
+    struct submit_stats ss;
+    submit_stats(f.stage, &ss);
+    CHECK(ss.succeeded == 1 && ss.action_errors == 1 && ss.dead == 0 && ss.lookups == 3);
+
+    /* The outcomes and final states are in the log. */
+    submit_free(f.stage);
+    wal_free(f.wal);
+    struct replay_seen seen = {.a = a, .b = b};
+    CHECK_EQ_INT(wal_replay(f.dir, replay_cb, &seen, NULL), 0);
+    CHECK(seen.outcome_a == 1 && seen.outcome_b == 1);
+    CHECK_EQ_INT(seen.finals_ok, 2);
+    CHECK_EQ_INT(seen.finals_failed, 1);
+    CHECK_EQ_INT(atomic_load(&f.done_errors), 0);
+
+    kill(f.sim, SIGTERM);
+    waitpid(f.sim, NULL, 0);
+    for (unsigned i = 0; i < 2; i++) {
+        free(f.batches[i].tx);
+        free(f.batches[i].rec);
+    }
+    struct nf_ring *rings[] = {&f.in, &f.lookup_in, &f.lookup_done, &f.sign_in, &f.outcome};
+    for (size_t i = 0; i < sizeof(rings) / sizeof(rings[0]); i++)
+        nf_ring_destroy(rings[i]);
+    keypool_destroy(&f.keys);
+    job_slab_destroy(&f.jobs);
+    char cmd[160];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f.dir);
+    CHECK_EQ_INT(system(cmd), 0);
+    curl_global_cleanup();
+    return nf_test_report("test_submit");
+}
