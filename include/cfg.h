@@ -1,5 +1,5 @@
-/* cfg: every nearftd setting, filled from ONE declarative table (src/cfg.c) from which the flag,
- * the environment variable, the config-file key, --help and --print-config all derive:
+/* cfg: every nearftd setting, filled from ONE declarative table (src/nearftd/cfg.c) from which the
+ * flag, the environment variable, the config-file key, --help and --print-config all derive:
  *   batch_max_actions  ↔  --batch-max-actions  ↔  NEARFT_BATCH_MAX_ACTIONS
  * Precedence: defaults < config file (--config FILE / NEARFT_CONFIG) < environment < flags. A list
  * set by a higher layer replaces the lower layer's list; inside one layer repeats append

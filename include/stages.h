@@ -1,4 +1,4 @@
-/* stages: what the batch, sign and submit stages and the WAL hub (src/pipeline.c) share: the
+/* stages: what the batch, sign and submit stages and the WAL hub (src/pipeline/) share: the
  * batch object that travels batch -> sign -> wal -> submit -> (wal) -> batch, the receiver
  * lookup messages, the shared signing state, the stage counters and the hub's callbacks. Each
  * stage's header declares its wiring (the rings it consumes and feeds) on top of these; nothing

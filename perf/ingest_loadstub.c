@@ -1,6 +1,6 @@
 /* ingest_loadstub: nearftd's ingest stage alone, in front of the stub pipeline (stub_pipeline.c:
  * every accept is made "durable" and executed at once), for measuring ingest against the `ceiling`
- * server with wrk (see tests/ingest/ingest_vs_ceiling.sh). Not a test. Runs until SIGINT/SIGTERM.
+ * server with wrk (see perf/ingest_vs_ceiling.sh). Not a test. Runs until SIGINT/SIGTERM.
  *
  * Usage: ingest_loadstub [--listen HOST:PORT] [--threads N] [--max-batch N] */
 #include <signal.h>

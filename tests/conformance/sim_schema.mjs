@@ -78,7 +78,7 @@ async function finish() {
 }
 
 try {
-  // the answers tests/test_rpc_tolerant.c feeds nearftd's reader must be ones the schema accepts
+  // the answers tests/near/test_rpc_tolerant.c feeds nearftd's reader must be ones the schema accepts
   const tolerant = JSON.parse(readFileSync(new URL('../vectors/rpc_tolerant.json', import.meta.url), 'utf8'));
   for (const v of tolerant.vectors) {
     const p = checkAnswer(v.rpc_method, v.answer, '1', { nearcoreFields: false });

@@ -1,8 +1,8 @@
-/* test_job: the fixed job slab (src/job.c). Single-threaded cases pin down job_alloc_range's
- * reuse rules (FREE, or EXECUTED/FAILED with no holds; JOB_HOLD_PIPE / JOB_HOLD_WAITER block a
- * slot; an unfinished job makes the allocator skip past it; 0 when the slab is full) and
- * job_lookup's answers for recycled slots. A threaded case lets 4 allocators race over a small
- * slab and checks that no slot is ever handed to two live ids. */
+/* test_job: the fixed job slab (src/pipeline/job.c). Single-threaded cases pin down
+ * job_alloc_range's reuse rules (FREE, or EXECUTED/FAILED with no holds; JOB_HOLD_PIPE /
+ * JOB_HOLD_WAITER block a slot; an unfinished job makes the allocator skip past it; 0 when the slab
+ * is full) and job_lookup's answers for recycled slots. A threaded case lets 4 allocators race over
+ * a small slab and checks that no slot is ever handed to two live ids. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>

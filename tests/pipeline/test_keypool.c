@@ -1,7 +1,7 @@
-/* test_keypool: the signer key pool (src/keypool.c): shard assignment (i % shards), nonce taking,
- * keypool_raise_nonce as an atomic max (never lowers; raced by two raiser threads against a taker
- * whose nonces must stay strictly increasing), and quarantine (first reason wins, also when two
- * threads quarantine the same key at once while a reader watches the published reason). */
+/* test_keypool: the signer key pool (src/pipeline/keypool.c): shard assignment (i % shards), nonce
+ * taking, keypool_raise_nonce as an atomic max (never lowers; raced by two raiser threads against a
+ * taker whose nonces must stay strictly increasing), and quarantine (first reason wins, also when
+ * two threads quarantine the same key at once while a reader watches the published reason). */
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>

@@ -1,5 +1,5 @@
-/* test_ring: the ck ring + eventfd wrapper (src/ring.c). Checks the size rules (power of two >= 4,
- * holds size-1 items), FIFO order and NF_EFULL for both flavours, the eventfd wake protocol
+/* test_ring: the ck ring + eventfd wrapper (src/util/ring.c). Checks the size rules (power of two
+ * >= 4, holds size-1 items), FIFO order and NF_EFULL for both flavours, the eventfd wake protocol
  * (consumer clears, then drains; a push after the clear leaves the eventfd readable), and
  * cross-thread hand-off: one producer (spsc: every pointer exactly once, in order) and three
  * producers (mpsc: every pointer exactly once, each producer's pointers in order). Consumers wait
