@@ -96,8 +96,7 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* ---- intrusive job lists (job_next is indexed by slot) ----------------------------------------
- */
+/* ---- intrusive job lists (job_next is indexed by slot) --------------------------------------- */
 
 static struct job **next_of(struct batch_stage *s, struct job *j)
 {
@@ -125,8 +124,7 @@ static struct job *list_pop(struct batch_stage *s, struct job **head, struct job
     return j;
 }
 
-/* ---- receiver cache ---------------------------------------------------------------------------
- */
+/* ---- receiver cache -------------------------------------------------------------------------- */
 
 static uint64_t fnv1a(const char *s, size_t n)
 {
@@ -195,8 +193,7 @@ static struct recv_entry *recv_find(struct batch_stage *s, const char *name, siz
     return NULL;
 }
 
-/* ---- batches ----------------------------------------------------------------------------------
- */
+/* ---- batches --------------------------------------------------------------------------------- */
 
 static struct batch *batch_alloc(struct batch_stage *s)
 {

@@ -165,8 +165,7 @@ static int account_arg(const char *flag, const char *value)
     return die_usage("%s: %s is not a valid account id (%s)", flag, q, why ? why : "invalid");
 }
 
-/* ---- tx sign ----------------------------------------------------------------------------------
- */
+/* ---- tx sign --------------------------------------------------------------------------------- */
 
 struct sign_opts {
     const char *key_file;
@@ -457,8 +456,7 @@ out:
     return ret;
 }
 
-/* ---- tx decode --------------------------------------------------------------------------------
- */
+/* ---- tx decode ------------------------------------------------------------------------------- */
 
 /* read_stdin: all of stdin as a NUL-terminated malloc'd string (caller frees), or NULL. */
 static char *read_stdin(void)
@@ -577,8 +575,7 @@ out:
     return ret;
 }
 
-/* ---- keys new ---------------------------------------------------------------------------------
- */
+/* ---- keys new -------------------------------------------------------------------------------- */
 
 static int cmd_keys_new(int argc, char **argv)
 {

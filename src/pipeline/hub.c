@@ -14,8 +14,7 @@
 #include "pipeline_int.h"
 #include "wal_rec.h"
 
-/* ---- waiters -----------------------------------------------------------------------------------
- */
+/* ---- waiters --------------------------------------------------------------------------------- */
 
 void hub_notify_job(void *ctx, struct job *j)
 {
@@ -33,8 +32,7 @@ void hub_notify_job(void *ctx, struct job *j)
      * did, the request still ends at its wait timeout with the current state. */
 }
 
-/* ---- accept path (WAL thread callbacks) --------------------------------------------------------
- */
+/* ---- accept path (WAL thread callbacks) ------------------------------------------------------ */
 
 static void accept_pre(struct wal_batch *wb)
 {
@@ -231,8 +229,7 @@ unsigned pipe_retry_after_s(struct nf_pipe *p)
     return 1;
 }
 
-/* ---- batch hand-offs (WAL thread) --------------------------------------------------------------
- */
+/* ---- batch hand-offs (WAL thread) ------------------------------------------------------------ */
 
 void hub_signed_done(struct wal_batch *wb, int status)
 {

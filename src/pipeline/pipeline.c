@@ -37,8 +37,7 @@ void pipe_set_ft_supply(struct nf_pipe *p, nf_u128 supply)
     stage_set_ft_supply(&p->shared, supply);
 }
 
-/* ---- lifecycle ---------------------------------------------------------------------------------
- */
+/* ---- lifecycle ------------------------------------------------------------------------------- */
 
 static uint32_t pow2_at_least(uint64_t v)
 {

@@ -63,8 +63,7 @@ struct nf_pipe {
     _Atomic uint64_t segments_deleted;
 };
 
-/* ---- idem.c: the idempotency map (WAL thread; main thread during replay) ----------------------
- */
+/* ---- idem.c: the idempotency map (WAL thread; main thread during replay) --------------------- */
 
 /* idem_hash: BLAKE2b-128 of an idempotency key. */
 void idem_hash(const char *key, size_t len, uint8_t out[16]);
@@ -74,8 +73,7 @@ struct idem_entry *idem_find(struct nf_pipe *p, const uint8_t key[16], uint32_t 
 void idem_insert(
     struct nf_pipe *p, const uint8_t key[16], uint32_t slot, uint64_t id, uint64_t body_hash);
 
-/* ---- hub.c: what the WAL thread runs for the hub ------------------------------------------------
- */
+/* ---- hub.c: what the WAL thread runs for the hub --------------------------------------------- */
 
 /* The struct stage_hub callbacks every stage gets (see include/stages.h). */
 void hub_notify_job(void *ctx, struct job *j);
@@ -84,8 +82,7 @@ void hub_outcome_done(struct wal_batch *wb, int status);
 /* hub_group_end: wal_opts.on_group_end: one wake per ring that got something in the group. */
 void hub_group_end(void *arg);
 
-/* ---- recovery.c: start-up replay (main thread, before the stage threads start) ------------------
- */
+/* ---- recovery.c: start-up replay (main thread, before the stage threads start) --------------- */
 
 struct recovery {
     struct nf_pipe *p;

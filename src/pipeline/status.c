@@ -35,8 +35,7 @@ int pipe_tx_jobs(struct nf_pipe *p, const uint8_t tx_hash[32], uint64_t *ids, in
     return n;
 }
 
-/* ---- figures: /health, /metrics, /debug/stages (any thread; relaxed reads) ---------------------
- */
+/* ---- figures: /health, /metrics, /debug/stages (any thread; relaxed reads) ------------------- */
 
 static const char *stage_names[STAGE_COUNT] = {"wal", "batch", "sign", "submit"};
 

@@ -17,8 +17,7 @@
 #include "nf_err.h"
 #include "sim_json.h"
 
-/* ---- configuration, names ---------------------------------------------------------------------
- */
+/* ---- configuration, names -------------------------------------------------------------------- */
 
 void sim_chain_cfg_defaults(struct sim_chain_cfg *cfg)
 {
@@ -160,8 +159,7 @@ uint64_t sim_fee_exec(const struct near_action *a)
     return fee_common(a);
 }
 
-/* ---- maps, blocks, accounts --------------------------------------------------------------------
- */
+/* ---- maps, blocks, accounts ------------------------------------------------------------------ */
 
 static const void *acct_key(const void *v, size_t *len)
 {
@@ -930,8 +928,7 @@ sim_chain_find_receipt(const struct sim_chain *c, const uint8_t id[NEAR_HASH_LEN
     return NULL;
 }
 
-/* ---- receipt execution -------------------------------------------------------------------------
- */
+/* ---- receipt execution ----------------------------------------------------------------------- */
 
 enum undo_type { UNDO_FT, UNDO_NEAR, UNDO_EXISTS, UNDO_KEY_ADDED, UNDO_KEY_DELETED };
 

@@ -149,8 +149,7 @@ static void send_take(struct evhttp_request *req, int code, char *body, size_t l
     evbuffer_free(b);
 }
 
-/* ---- waiters ----------------------------------------------------------------------------------
- */
+/* ---- waiters --------------------------------------------------------------------------------- */
 
 static void waiter_unlink(struct waiter *w)
 {
@@ -304,8 +303,7 @@ static void poll_waiters(struct sim_server *s)
     }
 }
 
-/* ---- blocks -----------------------------------------------------------------------------------
- */
+/* ---- blocks ---------------------------------------------------------------------------------- */
 
 static void on_block(evutil_socket_t fd, short what, void *arg)
 {
@@ -328,8 +326,7 @@ static void on_block(evutil_socket_t fd, short what, void *arg)
     poll_waiters(s);
 }
 
-/* ---- faults -----------------------------------------------------------------------------------
- */
+/* ---- faults ---------------------------------------------------------------------------------- */
 
 static char *faults_json(const struct sim_server *s, size_t *len)
 {
@@ -573,8 +570,7 @@ static const char *apply_faults(struct sim_server *s, json_t *o)
     return NULL;
 }
 
-/* ---- HTTP -------------------------------------------------------------------------------------
- */
+/* ---- HTTP ------------------------------------------------------------------------------------ */
 
 static void on_drop(evutil_socket_t fd, short what, void *arg)
 {

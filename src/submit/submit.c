@@ -245,8 +245,7 @@ static size_t header_cb(char *buf, size_t size, size_t nitems, void *userdata)
     return n;
 }
 
-/* ---- endpoints and requests --------------------------------------------------------------------
- */
+/* ---- endpoints and requests ------------------------------------------------------------------ */
 
 /* pick_endpoint: a usable endpoint (breaker allows, under its AIMD limit, not blocked by a
  * Retry-After), least loaded first. -1 when none. */
@@ -443,8 +442,7 @@ static void mark_submitted(struct submit_stage *s, struct batch *b)
     }
 }
 
-/* ---- the batch state machine -------------------------------------------------------------------
- */
+/* ---- the batch state machine ----------------------------------------------------------------- */
 
 static void on_batch_timer(evutil_socket_t fd, short what, void *arg)
 {
@@ -720,8 +718,7 @@ static void on_batch_answer(struct submit_stage *s,
     }
 }
 
-/* ---- lookups and block refresh ------------------------------------------------------------------
- */
+/* ---- lookups and block refresh --------------------------------------------------------------- */
 
 static void lookup_return(struct submit_stage *s, struct lookup *l)
 {
@@ -872,8 +869,7 @@ static void on_block_timer(evutil_socket_t fd, short what, void *arg)
     request_block(arg);
 }
 
-/* ---- completions -------------------------------------------------------------------------------
- */
+/* ---- completions ----------------------------------------------------------------------------- */
 
 static int is_breaker_error(const struct rpc_result *res)
 {
@@ -1019,8 +1015,7 @@ static void pump_waiting(struct submit_stage *s)
     }
 }
 
-/* ---- inputs -------------------------------------------------------------------------------------
- */
+/* ---- inputs ---------------------------------------------------------------------------------- */
 
 static void take_batch(struct submit_stage *s, struct batch *b)
 {
@@ -1103,8 +1098,7 @@ static void *submit_main(void *arg)
     return NULL;
 }
 
-/* ---- lifecycle ----------------------------------------------------------------------------------
- */
+/* ---- lifecycle ------------------------------------------------------------------------------- */
 
 struct submit_stage *submit_new(const struct submit_wiring *w, uint32_t n_batches, int *err)
 {

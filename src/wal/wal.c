@@ -29,8 +29,7 @@
 
 #include "nf_err.h"
 
-/* ---- ThreadSanitizer annotations for the ck ring hand-off -------------------------------------
- */
+/* ---- ThreadSanitizer annotations for the ck ring hand-off ------------------------------------ */
 
 #define WAL_IOV_CAP  256
 #define SEG_NAME_LEN 24 /* "wal-" + 16 hex + ".log" */
@@ -90,8 +89,7 @@ struct wal {
         st_rotations, st_full_rings;
 };
 
-/* ---- helpers ----------------------------------------------------------------------------------
- */
+/* ---- helpers --------------------------------------------------------------------------------- */
 
 static void wal_log(const char *lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -20,8 +20,7 @@
 #include <nmmintrin.h>
 #endif
 
-/* ---- CRC-32C ----------------------------------------------------------------------------------
- */
+/* ---- CRC-32C --------------------------------------------------------------------------------- */
 
 #define CRC32C_POLY 0x82F63B78u /* Castagnoli, reflected */
 
@@ -100,8 +99,7 @@ uint32_t wal_crc32c(uint32_t crc, const void *p, size_t n)
     return ~crc_sw(~crc, p, n);
 }
 
-/* ---- range validation shared by encode and decode ----------------------------------------------
- */
+/* ---- range validation shared by encode and decode -------------------------------------------- */
 
 static int why(char *reason, size_t cap, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -370,8 +368,7 @@ int wal_rec_frame_check(const uint8_t *p, size_t avail, size_t *payload_len)
     return 0;
 }
 
-/* ---- decode ------------------------------------------------------------------------------------
- */
+/* ---- decode ---------------------------------------------------------------------------------- */
 
 struct rd {
     const uint8_t *p;

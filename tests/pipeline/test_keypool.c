@@ -87,8 +87,7 @@ static void test_nonces(void)
     keypool_destroy(&p);
 }
 
-/* ---- raisers vs a taker ----------------------------------------------------------------------
- */
+/* ---- raisers vs a taker ---------------------------------------------------------------------- */
 
 #define RAISE_ROUNDS 200000u
 #define TAKES        200000u
@@ -173,8 +172,7 @@ static void test_raise_race(void)
     keypool_destroy(&p);
 }
 
-/* ---- quarantine ------------------------------------------------------------------------------
- */
+/* ---- quarantine ------------------------------------------------------------------------------ */
 
 static void test_quarantine(void)
 {

@@ -22,8 +22,7 @@
 #include "nf_err.h"
 #include "nf_test.h"
 
-/* ---- helpers -----------------------------------------------------------------------------------
- */
+/* ---- helpers --------------------------------------------------------------------------------- */
 
 static char *mk_tmpdir(void)
 {
@@ -555,8 +554,7 @@ static void test_stop_before_start(void)
     free(dir);
 }
 
-/* ---- synchronous writer for file-level tests --------------------------------------------------
- */
+/* ---- synchronous writer for file-level tests ------------------------------------------------- */
 
 /* Writes ids [from, from+n) one record per batch through a fresh WAL (fsync off). */
 static void write_ids(const char *dir, uint64_t from, unsigned n, uint64_t segment_bytes)
