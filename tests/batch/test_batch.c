@@ -23,6 +23,7 @@
 #include "nf_log.h"
 #include "nf_ring.h"
 #include "nf_test.h"
+#include "stage_test.h"
 #include "stages.h"
 #include "wal.h"
 #include "wal_rec.h"
@@ -97,13 +98,6 @@ static struct opts default_opts(void)
                      .sign_threads = 1,
                      .n_batches = 16};
     return o;
-}
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000ull + (uint64_t)ts.tv_nsec / 1000000ull;
 }
 
 static int fixture_start(struct fixture *p, const struct opts *o)
@@ -183,19 +177,7 @@ static void fixture_free(struct fixture *p)
         nf_ring_destroy(rings[i]);
     job_slab_destroy(&p->jobs);
     free(p->notified);
-    DIR *d = opendir(p->dir);
-    if (d) {
-        struct dirent *de;
-        while ((de = readdir(d)) != NULL) {
-            if (de->d_name[0] == '.')
-                continue;
-            char path[512];
-            snprintf(path, sizeof(path), "%s/%s", p->dir, de->d_name);
-            unlink(path);
-        }
-        closedir(d);
-    }
-    rmdir(p->dir);
+    stage_test_rmdir(p->dir);
 }
 
 /* make_jobs: n durable jobs to receiver (as the WAL hub would hand them over): QUEUED, PIPE hold.
@@ -234,36 +216,16 @@ static void push_ids(struct fixture *p, struct nf_ring *r, uint64_t first, uint3
     nf_ring_wake(r);
 }
 
-/* wait_pop: the next pointer from r (consumer side: pop, else wait for a wake, clear, retry), or
- * NULL after timeout_ms. */
-static void *wait_pop(struct nf_ring *r, int timeout_ms)
-{
-    uint64_t deadline = mono_ms() + (uint64_t)timeout_ms;
-    for (;;) {
-        void *x = nf_ring_pop_spsc(r);
-        if (x != NULL)
-            return x;
-        uint64_t now = mono_ms();
-        if (now >= deadline)
-            return NULL;
-        struct pollfd pfd = {.fd = r->efd, .events = POLLIN};
-        int rc = poll(&pfd, 1, (int)(deadline - now));
-        if (rc == 0)
-            return NULL;
-        nf_ring_clear(r);
-    }
-}
-
 static struct batch *wait_batch(struct fixture *p, unsigned signer)
 {
-    struct batch *b = wait_pop(&p->sign_in[signer], WAIT_MS);
+    struct batch *b = stage_test_wait_pop(&p->sign_in[signer], WAIT_MS);
     CHECK(b != NULL);
     return b;
 }
 
 static struct lookup *wait_lookup(struct fixture *p)
 {
-    struct lookup *l = wait_pop(&p->submit_lookup, WAIT_MS);
+    struct lookup *l = stage_test_wait_pop(&p->submit_lookup, WAIT_MS);
     CHECK(l != NULL);
     return l;
 }
@@ -326,12 +288,12 @@ static void test_grouping_linger(void)
     o.linger_ms = 150;
     CHECK_EQ_INT(fixture_start(p, &o), 0);
     uint64_t first = make_jobs(p, 250, "bob.near");
-    uint64_t t0 = mono_ms();
+    uint64_t t0 = stage_test_mono_ms();
     push_ids(p, &p->batch_in, first, 250);
     struct batch *b1 = wait_batch(p, 0);
     struct batch *b2 = wait_batch(p, 0);
     struct batch *b3 = wait_batch(p, 0);
-    uint64_t t3 = mono_ms();
+    uint64_t t3 = stage_test_mono_ms();
     if (!b1 || !b2 || !b3)
         goto out;
     check_transfers(p, b1, first, 100);
@@ -352,7 +314,7 @@ static void test_grouping_linger(void)
     CHECK_EQ_INT(st.free_batches, o.n_batches - 3);
     CHECK_EQ_INT(st.waiting_jobs, 0);
     CHECK_EQ_INT(unqueued(p), 0);
-    CHECK(wait_pop(&p->submit_lookup, 0) == NULL); /* no lookups with both checks off */
+    CHECK(stage_test_wait_pop(&p->submit_lookup, 0) == NULL); /* no lookups with both checks off */
 
     /* Batch b3 died: its transfers come back through the requeue ring and go out again. */
     for (uint32_t k = 200; k < 250; k++)
@@ -387,7 +349,7 @@ static void test_round_robin(void)
     check_transfers(p, a, first, 100);
     check_transfers(p, b, first + 100, 100);
     check_transfers(p, c, first + 200, 100);
-    CHECK(wait_pop(&p->sign_in[1], 0) == NULL);
+    CHECK(stage_test_wait_pop(&p->sign_in[1], 0) == NULL);
     fixture_free(p);
     free(p);
 }
@@ -544,7 +506,7 @@ static void test_auto_register(void)
     struct lookup *lc = wait_lookup(p), *ln = wait_lookup(p);
     CHECK(lookup_is(lc, "carol.near"));
     CHECK(lookup_is(ln, "newbie.near"));
-    CHECK(wait_pop(&p->submit_lookup, 0) == NULL); /* one lookup per receiver */
+    CHECK(stage_test_wait_pop(&p->submit_lookup, 0) == NULL); /* one lookup per receiver */
     if (!lc || !ln)
         goto out;
     answer(p, lc, 1, 1);
@@ -575,7 +537,8 @@ static void test_auto_register(void)
     check_ft(p, b2, 0, barrier);
     CHECK_EQ_INT(stats(p).waiting_jobs, 1);
     CHECK_EQ_INT(job_get_status(job_of(p, n3)), JOB_QUEUED);
-    CHECK(wait_pop(&p->submit_lookup, 0) == NULL); /* the cache answered: no new lookup */
+    CHECK(stage_test_wait_pop(&p->submit_lookup, 0) ==
+          NULL); /* the cache answered: no new lookup */
 
     /* b1 landed: newbie is registered now; n3 goes out without a deposit. */
     give_back(p, b1, BATCH_SUCCESS);
@@ -629,7 +592,7 @@ static void test_auto_register(void)
     CHECK_EQ_INT(job_of(p, d1)->attempts, 2);
     CHECK_EQ_INT(job_of(p, d2)->attempts, 1);
     CHECK_EQ_INT(stats(p).deposits_added, 3);
-    CHECK(wait_pop(&p->submit_lookup, 0) == NULL);
+    CHECK(stage_test_wait_pop(&p->submit_lookup, 0) == NULL);
     give_back(p, b5, BATCH_SUCCESS);
     give_back(p, b6, BATCH_SUCCESS);
 
@@ -766,7 +729,7 @@ static void test_missing_account(void)
     answer(p, lg, 0, 0);
     answer(p, lc, 1, 1);
     nf_ring_wake(&p->lookup_done);
-    struct batch *f1 = wait_pop(&p->fail_done, WAIT_MS);
+    struct batch *f1 = stage_test_wait_pop(&p->fail_done, WAIT_MS);
     CHECK(f1 != NULL);
     if (f1 == NULL)
         goto out;
@@ -786,14 +749,14 @@ static void test_missing_account(void)
     /* Cached: the next transfer to it fails without a lookup. */
     uint64_t m3 = make_jobs(p, 1, "ghost.near");
     push_ids(p, &p->batch_in, m3, 1);
-    struct batch *f2 = wait_pop(&p->fail_done, WAIT_MS);
+    struct batch *f2 = stage_test_wait_pop(&p->fail_done, WAIT_MS);
     CHECK(f2 != NULL);
     if (f2) {
         CHECK_EQ_INT(f2->n, 1);
         CHECK_EQ_INT(f2->job_ids[0], m3);
     }
     check_failed(p, m3, "does not exist", "ghost.near");
-    CHECK(wait_pop(&p->submit_lookup, 0) == NULL);
+    CHECK(stage_test_wait_pop(&p->submit_lookup, 0) == NULL);
     CHECK_EQ_INT(atomic_load(&p->outcome_errors), 0);
     CHECK_EQ_INT(stats(p).free_batches, o.n_batches - 3);
 
@@ -827,7 +790,7 @@ static void test_no_auto_register(void)
     answer(p, lu, 1, 0);
     answer(p, lr, 1, -1);
     nf_ring_wake(&p->lookup_done);
-    struct batch *f = wait_pop(&p->fail_done, WAIT_MS);
+    struct batch *f = stage_test_wait_pop(&p->fail_done, WAIT_MS);
     CHECK(f != NULL);
     if (f) {
         CHECK_EQ_INT(f->n, 1);
@@ -858,7 +821,7 @@ static void test_no_free_batch(void)
     struct batch *b1 = wait_batch(p, 0), *b2 = wait_batch(p, 0);
     check_transfers(p, b1, first, 100);
     check_transfers(p, b2, first + 100, 100);
-    CHECK(wait_pop(&p->sign_in[0], QUIET_MS) == NULL);
+    CHECK(stage_test_wait_pop(&p->sign_in[0], QUIET_MS) == NULL);
     CHECK_EQ_INT(job_get_status(job_of(p, first + 200)), JOB_QUEUED);
     if (b1)
         give_back(p, b1, BATCH_SUCCESS);
@@ -889,14 +852,15 @@ static void test_lookup_slots_exhausted(void)
     static struct lookup *ls[N];
     unsigned got = 0;
     struct lookup *l;
-    while (got < N && (l = wait_pop(&p->submit_lookup, got < 4096 ? WAIT_MS : QUIET_MS)) != NULL)
+    while (got < N &&
+           (l = stage_test_wait_pop(&p->submit_lookup, got < 4096 ? WAIT_MS : QUIET_MS)) != NULL)
         ls[got++] = l;
     CHECK_EQ_INT(got, 4096); /* every slot in flight */
     for (unsigned i = 0; i < got; i++)
         answer(p, ls[i], 1, 1);
     nf_ring_wake(&p->lookup_done);
     unsigned more = 0;
-    while (more < N - 4096 && (l = wait_pop(&p->submit_lookup, WAIT_MS)) != NULL) {
+    while (more < N - 4096 && (l = stage_test_wait_pop(&p->submit_lookup, WAIT_MS)) != NULL) {
         answer(p, l, 1, 1);
         nf_ring_wake(&p->lookup_done);
         more++;
@@ -905,7 +869,7 @@ static void test_lookup_slots_exhausted(void)
     /* Every transfer goes out; batches are handed back as they come. */
     unsigned transfers = 0;
     struct batch *b;
-    while (transfers < N && (b = wait_pop(&p->sign_in[0], WAIT_MS)) != NULL) {
+    while (transfers < N && (b = stage_test_wait_pop(&p->sign_in[0], WAIT_MS)) != NULL) {
         transfers += b->n_transfers_;
         give_back(p, b, BATCH_SUCCESS);
     }

@@ -31,6 +31,7 @@
 #include "nf_ring.h"
 #include "nf_test.h"
 #include "rpc.h"
+#include "stage_test.h"
 #include "stages.h"
 #include "submit.h"
 #include "wal.h"
@@ -84,33 +85,10 @@ static void fx_notify_job(void *ctx, struct job *j)
         atomic_fetch_add(&f->notified_final, 1);
 }
 
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000ull + (uint64_t)ts.tv_nsec / 1000000ull;
-}
-
 static void nap_ms(long ms)
 {
     struct timespec ts = {0, ms * 1000000L};
     nanosleep(&ts, NULL);
-}
-
-static void *wait_pop(struct nf_ring *r, int timeout_ms)
-{
-    uint64_t deadline = mono_ms() + (uint64_t)timeout_ms;
-    for (;;) {
-        void *x = nf_ring_pop_spsc(r);
-        if (x != NULL)
-            return x;
-        uint64_t now = mono_ms();
-        if (now >= deadline)
-            return NULL;
-        struct pollfd pfd = {.fd = r->efd, .events = POLLIN};
-        if (poll(&pfd, 1, (int)(deadline - now)) > 0)
-            nf_ring_clear(r);
-    }
 }
 
 /* start_sim: nearsim on a free port, its output in <dir>/sim.log; waits for its ready line. */
@@ -131,8 +109,8 @@ static int start_sim(struct fixture *f, const char *bin)
               "100", (char *)NULL);
         _exit(127);
     }
-    uint64_t deadline = mono_ms() + WAIT_MS;
-    while (mono_ms() < deadline) {
+    uint64_t deadline = stage_test_mono_ms() + WAIT_MS;
+    while (stage_test_mono_ms() < deadline) {
         FILE *fp = fopen(log, "r");
         char line[512];
         while (fp && fgets(line, sizeof(line), fp)) {
@@ -391,9 +369,9 @@ int main(int argc, char **argv)
     }
 
     /* The stage publishes the latest final block for the signers. */
-    uint64_t deadline = mono_ms() + WAIT_MS, height = 0;
+    uint64_t deadline = stage_test_mono_ms() + WAIT_MS, height = 0;
     uint8_t hash[32];
-    while (height == 0 && mono_ms() < deadline) {
+    while (height == 0 && stage_test_mono_ms() < deadline) {
         block_ref_read(&f.shared.block, hash, &height);
         if (height == 0)
             nap_ms(10);
@@ -413,7 +391,7 @@ int main(int argc, char **argv)
     nf_ring_wake(&f.lookup_in);
     int answered[3] = {0};
     for (int k = 0; k < 3; k++) {
-        struct lookup *l = wait_pop(&f.lookup_done, WAIT_MS);
+        struct lookup *l = stage_test_wait_pop(&f.lookup_done, WAIT_MS);
         CHECK(l != NULL);
         if (l)
             answered[l->slot]++;
@@ -434,7 +412,7 @@ int main(int argc, char **argv)
     nf_ring_wake(&f.in);
     int got_a = 0, got_b = 0;
     for (int k = 0; k < 2; k++) {
-        struct batch *x = wait_pop(&f.outcome, WAIT_MS);
+        struct batch *x = stage_test_wait_pop(&f.outcome, WAIT_MS);
         CHECK(x != NULL);
         got_a += x == a;
         got_b += x == b;
