@@ -1,6 +1,6 @@
 // faults_chaos: many transfers while nearsim loses 10 % of answers after applying the transaction,
 // answers 10 % of requests with 503, adds latency spikes, stalls block production, and for a
-// moment fails every request (issue 5; transport / 5xx / TIMEOUT_ERROR / lost-ack rows and the
+// moment fails every request (transport / 5xx / TIMEOUT_ERROR / lost-ack rows and the
 // breaker of docs/ERRORS.md). Asserts: every transfer applied exactly once (nearsim memo audit),
 // every one executed, the breaker opened and closed again (/metrics), and no client request hung
 // (each answered within its --wait-timeout-ms plus a slack a loaded sanitizer build stays under).

@@ -1,6 +1,6 @@
 // faults_failover: two --rpc-url endpoints on ONE chain: a dead port (connection refused) listed
 // first, and an in-process proxy in front of nearsim that checks the per-endpoint header and can
-// be switched to answer 502 to everything (issue 5; breaker, failover, "every endpoint open" and
+// be switched to answer 502 to everything (breaker, failover, "every endpoint open" and
 // transport/5xx rows of docs/ERRORS.md). Asserts:
 //  1. failover: the dead endpoint's breaker opens, traffic goes to the proxy, every transfer lands
 //     exactly once, the proxy saw its own header on every request and never the dead one's;

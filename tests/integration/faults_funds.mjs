@@ -1,4 +1,4 @@
-// faults_funds: the signer runs out of NEAR mid-run, then is refilled (issue 5, NotEnoughBalance
+// faults_funds: the signer runs out of NEAR mid-run, then is refilled (NotEnoughBalance
 // row of docs/ERRORS.md). Asserts: nearftd sees NotEnoughBalance, pauses signing, /health turns red
 // (503, reason names NotEnoughBalance), new requests get 503 + Retry-After, and after the refill it
 // resumes on its own: /health green again, every accepted transfer executed exactly once, no

@@ -1,6 +1,6 @@
 // faults_keys: one of nearftd's access keys is deleted on chain mid-run by another key of the same
 // account (a DeleteKey transaction signed with near-api-js), so nearftd's transactions on it are
-// rejected with AccessKeyNotFound (issue 5; row "InvalidSignature / AccessKeyNotFound /
+// rejected with AccessKeyNotFound (row "InvalidSignature / AccessKeyNotFound /
 // permission" of docs/ERRORS.md). Asserts: that key is quarantined (named with its reason in
 // /health and nearft_key_quarantined in /metrics) while the service stays green on the other keys,
 // and every transfer is executed exactly once.

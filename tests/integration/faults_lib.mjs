@@ -1,4 +1,4 @@
-// faults_lib: helpers shared by the faults_*.mjs integration tests (issue 5: submit under a
+// faults_lib: helpers shared by the faults_*.mjs integration tests (submit under a
 // degrading RPC). Builds on lib/harness.mjs; every process is started through it, so it is stopped
 // on exit and on failure.
 import { request, waitFor, appliedMemos, audit, check } from './lib/harness.mjs';

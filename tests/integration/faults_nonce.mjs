@@ -1,7 +1,7 @@
 // faults_nonce: another process uses one of nearftd's access keys mid-run (nearsim's external
 // writer bumps its nonce every other block), then pushes that key's nonce past the chain's upper
 // bound (height x 1e6) so nearftd's next transactions on it are NonceTooLarge and dropped at
-// inclusion (issue 5; rows InvalidNonce and NonceTooLarge of docs/ERRORS.md). Asserts: InvalidNonce
+// inclusion (rows InvalidNonce and NonceTooLarge of docs/ERRORS.md). Asserts: InvalidNonce
 // answers seen and the key resynchronised (nearft_nonce_resyncs_total), NonceTooLarge drops seen
 // by nearsim and resolved by re-broadcasting the same bytes once the height allows them, every
 // transfer executed exactly once, nothing left pending. Usage: node faults_nonce.mjs NEARSIM NEARFTD

@@ -1,4 +1,4 @@
-// faults_ratelimit: HTTP 429 with Retry-After, then shard congestion (issue 5; rows "429 / rate
+// faults_ratelimit: HTTP 429 with Retry-After, then shard congestion (rows "429 / rate
 // limit" and "ShardCongested / ShardStuck" of docs/ERRORS.md). Asserts: 429s are counted per
 // endpoint and the AIMD in-flight limit drops below --rpc-connections, then climbs back once the
 // limit is lifted; ShardCongested rejections are retried later with the same bytes; every transfer

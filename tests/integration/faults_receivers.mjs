@@ -1,5 +1,5 @@
 // faults_receivers: receivers that are registered, existing-but-unregistered (new-N) and
-// non-existent mixed into one load, plus transfers the contract rejects (issue 5; rows "receiver
+// non-existent mixed into one load, plus transfers the contract rejects (rows "receiver
 // not registered", "receiver account does not exist" and "ActionError index i" of docs/ERRORS.md).
 // Asserts: one storage_deposit per unregistered receiver (de-duplicated while in flight), every
 // transfer to an existing receiver executed exactly once, every transfer to a missing account
