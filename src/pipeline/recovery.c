@@ -31,152 +31,176 @@ static void live_drop(struct recovery *rc, uint32_t idx)
     rc->live[idx] = rc->live[--rc->n_live];
 }
 
+/* ACCEPT: the job as it was accepted (QUEUED, held by the pipeline) and its idempotency key. */
+static int replay_accept(struct recovery *rc, const struct wal_rec *rec)
+{
+    struct nf_pipe *p = rc->p;
+    const struct wal_accept *a = &rec->accept;
+    struct job *j = job_slot(&p->jobs, a->id);
+    memset(j, 0, sizeof(*j));
+    atomic_store_explicit(&j->id, a->id, memory_order_relaxed);
+    j->route = a->route;
+    j->receiver_len = (uint8_t)a->receiver.len;
+    memcpy(j->receiver, a->receiver.ptr, a->receiver.len);
+    j->amount = a->amount;
+    j->has_memo = a->memo.ptr != NULL;
+    j->memo_len = (uint16_t)a->memo.len;
+    if (a->memo.ptr)
+        memcpy(j->memo, a->memo.ptr, a->memo.len);
+    j->has_idem = a->idem_key.ptr != NULL;
+    if (a->idem_key.ptr) {
+        memcpy(j->idem_key, a->idem_key.ptr, a->idem_key.len);
+        uint8_t key[16];
+        uint32_t slot;
+        idem_hash(j->idem_key, a->idem_key.len, key);
+        if (idem_find(p, key, &slot) == NULL)
+            idem_insert(p, key, slot, a->id, a->body_hash);
+    }
+    j->body_hash = a->body_hash;
+    j->accepted_ms = a->ts_ms;
+    j->accept_seq = rc->stats->cur_seq;
+    j->waiter_thread = -1;
+    atomic_store_explicit(&j->holds, JOB_HOLD_PIPE, memory_order_relaxed);
+    atomic_store_explicit(&j->status, JOB_QUEUED, memory_order_relaxed);
+    if (a->id > rc->max_id)
+        rc->max_id = a->id;
+    p->replayed_jobs++;
+    return 0;
+}
+
+/* SIGNED: a transaction that may be on chain: held in a batch slot until its OUTCOME; its
+ * transfers are SIGNED with its hash, its key's nonce raised past it. */
+static int replay_signed(struct recovery *rc, const struct wal_rec *rec)
+{
+    struct nf_pipe *p = rc->p;
+    const struct wal_signed *sg = &rec->sig;
+    struct batch *b = batch_alloc_startup(p->batch);
+    if (b == NULL) {
+        NF_LOG(NF_LOG_ERROR, "pipe",
+               "more unresolved transactions in the log than batch slots: raise "
+               "--inflight-per-key or the key count");
+        rc->error = NF_ETOOMANY;
+        return NF_ETOOMANY;
+    }
+    if (sg->signed_tx_len > BATCH_TX_CAP || sg->key_index >= p->keys.n) {
+        batch_free_startup(p->batch, b);
+        NF_LOG(NF_LOG_ERROR, "pipe", "signed record does not fit this configuration key=%u",
+               sg->key_index);
+        rc->error = NF_ECORRUPT;
+        return NF_ECORRUPT;
+    }
+    memcpy(b->tx_hash, sg->tx_hash, 32);
+    b->key = sg->key_index;
+    b->nonce = sg->nonce;
+    memcpy(b->block_hash, sg->block_hash, 32);
+    b->block_height = sg->block_height;
+    b->signed_ms = sg->ts_ms;
+    memcpy(b->tx, sg->signed_tx, sg->signed_tx_len);
+    b->tx_len = (uint32_t)sg->signed_tx_len;
+    b->n = (uint16_t)sg->n_actions;
+    b->n_transfers_ = 0;
+    b->recovered = 1;
+    b->maybe_accepted = 1; /* it may have been broadcast before the crash */
+    for (uint32_t i = 0; i < sg->n_actions; i++) {
+        const struct wal_action *a = &sg->actions[i];
+        b->kinds[i] = a->kind;
+        b->job_ids[i] = a->job_id;
+        b->sd_receiver[i][0] = '\0';
+        if (a->kind == WAL_ACT_STORAGE_DEPOSIT && a->receiver.ptr) {
+            memcpy(b->sd_receiver[i], a->receiver.ptr, a->receiver.len);
+            b->sd_receiver[i][a->receiver.len] = '\0';
+        }
+        if (a->kind != WAL_ACT_FT_TRANSFER)
+            continue;
+        b->n_transfers_++;
+        struct job *j = job_slot(&p->jobs, a->job_id);
+        if (atomic_load_explicit(&j->id, memory_order_relaxed) != a->job_id)
+            continue;
+        job_tx_hash_set(j, sg->tx_hash);
+        j->signed_ms = sg->ts_ms;
+        j->attempts++;
+        atomic_store_explicit(&j->status, JOB_SIGNED, memory_order_relaxed);
+    }
+    /* storage_deposit actions point at their transfer's job id in memory */
+    for (uint32_t i = 0; i < sg->n_actions; i++)
+        if (b->kinds[i] == WAL_ACT_STORAGE_DEPOSIT && i + 1 < sg->n_actions)
+            b->job_ids[i] = b->job_ids[i + 1];
+    keypool_raise_nonce(&p->keys.keys[b->key], sg->nonce + 1);
+    if (rc->n_live == rc->cap_live) {
+        rc->error = NF_ETOOMANY;
+        return NF_ETOOMANY;
+    }
+    rc->live[rc->n_live++] = b;
+    p->replayed_batches++;
+    return 0;
+}
+
+/* OUTCOME: the transaction's fate; transfers it did not settle go back to QUEUED. */
+static int replay_outcome(struct recovery *rc, const struct wal_rec *rec)
+{
+    struct nf_pipe *p = rc->p;
+    const struct wal_outcome *o = &rec->outcome;
+    uint32_t idx;
+    struct batch *b = live_find(rc, o->tx_hash, &idx);
+    if (b == NULL)
+        return 0;
+    for (unsigned i = 0; i < b->n; i++) {
+        if (b->kinds[i] != WAL_ACT_FT_TRANSFER)
+            continue;
+        struct job *j = job_slot(&p->jobs, b->job_ids[i]);
+        if (atomic_load_explicit(&j->id, memory_order_relaxed) != b->job_ids[i] ||
+            !job_tx_hash_is(j, o->tx_hash))
+            continue;
+        uint8_t st = atomic_load_explicit(&j->status, memory_order_relaxed);
+        if (st == JOB_EXECUTED || st == JOB_FAILED)
+            continue;
+        if (o->result == WAL_OUT_SUCCESS)
+            atomic_store_explicit(&j->status, JOB_EXECUTED, memory_order_relaxed);
+        else if (!(o->result == WAL_OUT_ACTION_ERROR && o->failed_index == (int32_t)i))
+            atomic_store_explicit(&j->status, JOB_QUEUED, memory_order_relaxed);
+    }
+    live_drop(rc, idx);
+    return 0;
+}
+
+/* JOB_FINAL: a transfer's final state, its error text and the hash that settled it. */
+static int replay_job_final(struct recovery *rc, const struct wal_rec *rec)
+{
+    struct nf_pipe *p = rc->p;
+    const struct wal_job_final *f = &rec->job_final;
+    struct job *j = job_slot(&p->jobs, f->job_id);
+    if (atomic_load_explicit(&j->id, memory_order_relaxed) != f->job_id)
+        return 0;
+    if (f->has_tx_hash)
+        job_tx_hash_set(j, f->tx_hash);
+    if (f->error.ptr) {
+        size_t n = f->error.len < sizeof(j->error) - 1 ? f->error.len : sizeof(j->error) - 1;
+        memcpy(j->error, f->error.ptr, n);
+        j->error[n] = '\0';
+    }
+    j->done_ms = f->ts_ms;
+    atomic_store_explicit(&j->holds, 0, memory_order_relaxed);
+    atomic_store_explicit(&j->status, f->status == WAL_JOB_EXECUTED ? JOB_EXECUTED : JOB_FAILED,
+                          memory_order_relaxed);
+    return 0;
+}
+
 static int replay_cb(const struct wal_rec *rec, void *arg)
 {
     struct recovery *rc = arg;
-    struct nf_pipe *p = rc->p;
     rc->p->replayed_records++;
     switch (rec->type) {
-    case WAL_ACCEPT: {
-        const struct wal_accept *a = &rec->accept;
-        struct job *j = job_slot(&p->jobs, a->id);
-        memset(j, 0, sizeof(*j));
-        atomic_store_explicit(&j->id, a->id, memory_order_relaxed);
-        j->route = a->route;
-        j->receiver_len = (uint8_t)a->receiver.len;
-        memcpy(j->receiver, a->receiver.ptr, a->receiver.len);
-        j->amount = a->amount;
-        j->has_memo = a->memo.ptr != NULL;
-        j->memo_len = (uint16_t)a->memo.len;
-        if (a->memo.ptr)
-            memcpy(j->memo, a->memo.ptr, a->memo.len);
-        j->has_idem = a->idem_key.ptr != NULL;
-        if (a->idem_key.ptr) {
-            memcpy(j->idem_key, a->idem_key.ptr, a->idem_key.len);
-            uint8_t key[16];
-            uint32_t slot;
-            idem_hash(j->idem_key, a->idem_key.len, key);
-            if (idem_find(p, key, &slot) == NULL)
-                idem_insert(p, key, slot, a->id, a->body_hash);
-        }
-        j->body_hash = a->body_hash;
-        j->accepted_ms = a->ts_ms;
-        j->accept_seq = rc->stats->cur_seq;
-        j->waiter_thread = -1;
-        atomic_store_explicit(&j->holds, JOB_HOLD_PIPE, memory_order_relaxed);
-        atomic_store_explicit(&j->status, JOB_QUEUED, memory_order_relaxed);
-        if (a->id > rc->max_id)
-            rc->max_id = a->id;
-        p->replayed_jobs++;
-        break;
-    }
-    case WAL_SIGNED: {
-        const struct wal_signed *sg = &rec->sig;
-        struct batch *b = batch_alloc_startup(p->batch);
-        if (b == NULL) {
-            NF_LOG(NF_LOG_ERROR, "pipe",
-                   "more unresolved transactions in the log than batch slots: raise "
-                   "--inflight-per-key or the key count");
-            rc->error = NF_ETOOMANY;
-            return NF_ETOOMANY;
-        }
-        if (sg->signed_tx_len > BATCH_TX_CAP || sg->key_index >= p->keys.n) {
-            batch_free_startup(p->batch, b);
-            NF_LOG(NF_LOG_ERROR, "pipe", "signed record does not fit this configuration key=%u",
-                   sg->key_index);
-            rc->error = NF_ECORRUPT;
-            return NF_ECORRUPT;
-        }
-        memcpy(b->tx_hash, sg->tx_hash, 32);
-        b->key = sg->key_index;
-        b->nonce = sg->nonce;
-        memcpy(b->block_hash, sg->block_hash, 32);
-        b->block_height = sg->block_height;
-        b->signed_ms = sg->ts_ms;
-        memcpy(b->tx, sg->signed_tx, sg->signed_tx_len);
-        b->tx_len = (uint32_t)sg->signed_tx_len;
-        b->n = (uint16_t)sg->n_actions;
-        b->n_transfers_ = 0;
-        b->recovered = 1;
-        b->maybe_accepted = 1; /* it may have been broadcast before the crash */
-        for (uint32_t i = 0; i < sg->n_actions; i++) {
-            const struct wal_action *a = &sg->actions[i];
-            b->kinds[i] = a->kind;
-            b->job_ids[i] = a->job_id;
-            b->sd_receiver[i][0] = '\0';
-            if (a->kind == WAL_ACT_STORAGE_DEPOSIT && a->receiver.ptr) {
-                memcpy(b->sd_receiver[i], a->receiver.ptr, a->receiver.len);
-                b->sd_receiver[i][a->receiver.len] = '\0';
-            }
-            if (a->kind != WAL_ACT_FT_TRANSFER)
-                continue;
-            b->n_transfers_++;
-            struct job *j = job_slot(&p->jobs, a->job_id);
-            if (atomic_load_explicit(&j->id, memory_order_relaxed) != a->job_id)
-                continue;
-            job_tx_hash_set(j, sg->tx_hash);
-            j->signed_ms = sg->ts_ms;
-            j->attempts++;
-            atomic_store_explicit(&j->status, JOB_SIGNED, memory_order_relaxed);
-        }
-        /* storage_deposit actions point at their transfer's job id in memory */
-        for (uint32_t i = 0; i < sg->n_actions; i++)
-            if (b->kinds[i] == WAL_ACT_STORAGE_DEPOSIT && i + 1 < sg->n_actions)
-                b->job_ids[i] = b->job_ids[i + 1];
-        keypool_raise_nonce(&p->keys.keys[b->key], sg->nonce + 1);
-        if (rc->n_live == rc->cap_live) {
-            rc->error = NF_ETOOMANY;
-            return NF_ETOOMANY;
-        }
-        rc->live[rc->n_live++] = b;
-        p->replayed_batches++;
-        break;
-    }
-    case WAL_OUTCOME: {
-        const struct wal_outcome *o = &rec->outcome;
-        uint32_t idx;
-        struct batch *b = live_find(rc, o->tx_hash, &idx);
-        if (b == NULL)
-            break;
-        for (unsigned i = 0; i < b->n; i++) {
-            if (b->kinds[i] != WAL_ACT_FT_TRANSFER)
-                continue;
-            struct job *j = job_slot(&p->jobs, b->job_ids[i]);
-            if (atomic_load_explicit(&j->id, memory_order_relaxed) != b->job_ids[i] ||
-                !job_tx_hash_is(j, o->tx_hash))
-                continue;
-            uint8_t st = atomic_load_explicit(&j->status, memory_order_relaxed);
-            if (st == JOB_EXECUTED || st == JOB_FAILED)
-                continue;
-            if (o->result == WAL_OUT_SUCCESS)
-                atomic_store_explicit(&j->status, JOB_EXECUTED, memory_order_relaxed);
-            else if (!(o->result == WAL_OUT_ACTION_ERROR && o->failed_index == (int32_t)i))
-                atomic_store_explicit(&j->status, JOB_QUEUED, memory_order_relaxed);
-        }
-        live_drop(rc, idx);
-        break;
-    }
-    case WAL_JOB_FINAL: {
-        const struct wal_job_final *f = &rec->job_final;
-        struct job *j = job_slot(&p->jobs, f->job_id);
-        if (atomic_load_explicit(&j->id, memory_order_relaxed) != f->job_id)
-            break;
-        if (f->has_tx_hash)
-            job_tx_hash_set(j, f->tx_hash);
-        if (f->error.ptr) {
-            size_t n = f->error.len < sizeof(j->error) - 1 ? f->error.len : sizeof(j->error) - 1;
-            memcpy(j->error, f->error.ptr, n);
-            j->error[n] = '\0';
-        }
-        j->done_ms = f->ts_ms;
-        atomic_store_explicit(&j->holds, 0, memory_order_relaxed);
-        atomic_store_explicit(&j->status, f->status == WAL_JOB_EXECUTED ? JOB_EXECUTED : JOB_FAILED,
-                              memory_order_relaxed);
-        break;
-    }
+    case WAL_ACCEPT:
+        return replay_accept(rc, rec);
+    case WAL_SIGNED:
+        return replay_signed(rc, rec);
+    case WAL_OUTCOME:
+        return replay_outcome(rc, rec);
+    case WAL_JOB_FINAL:
+        return replay_job_final(rc, rec);
     case WAL_KEY_NONCE:
-        if (rec->key_nonce.key_index < p->keys.n)
-            keypool_raise_nonce(&p->keys.keys[rec->key_nonce.key_index], rec->key_nonce.nonce);
+        if (rec->key_nonce.key_index < rc->p->keys.n)
+            keypool_raise_nonce(&rc->p->keys.keys[rec->key_nonce.key_index], rec->key_nonce.nonce);
         break;
     }
     return 0;
