@@ -258,6 +258,10 @@ void hub_outcome_done(struct wal_batch *wb, int status)
         struct job *j = job_slot(&p->jobs, b->job_ids[i]);
         if (atomic_load_explicit(&j->id, memory_order_acquire) != b->job_ids[i])
             continue;
+        /* A transfer whose latest transaction is another one moved on before this outcome was
+         * known (submit left its state alone): it is not this batch's to free or requeue. */
+        if (b->tx_len > 0 && b->kinds[i] == WAL_ACT_FT_TRANSFER && !job_tx_hash_is(j, b->tx_hash))
+            continue;
         enum job_status st = job_get_status(j);
         if (st == JOB_EXECUTED || st == JOB_FAILED) {
             atomic_fetch_add_explicit(st == JOB_EXECUTED ? &p->executed : &p->failed, 1,

@@ -368,6 +368,15 @@ static void finish(struct submit_stage *s, struct batch *b)
         struct job *j = job_slot(s->jobs, id);
         if (atomic_load_explicit(&j->id, memory_order_relaxed) != id)
             continue; /* cannot happen: the batch owns its jobs */
+        /* Only what this transaction still holds, as replay decides (recovery.c,
+         * replay_outcome): a transfer already final, or whose latest transaction is another one
+         * (a recovered transaction resolved after its transfers were signed again), keeps its
+         * state. A batch that was never signed (tx_len 0) holds all of its transfers. */
+        if (b->tx_len > 0) {
+            enum job_status cur = job_get_status(j);
+            if (cur == JOB_EXECUTED || cur == JOB_FAILED || !job_tx_hash_is(j, b->tx_hash))
+                continue;
+        }
         int final = 0;
         struct wal_rec rec = {.type = WAL_JOB_FINAL};
         rec.job_final.job_id = id;

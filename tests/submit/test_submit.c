@@ -321,6 +321,8 @@ static struct batch *signed_batch(
     CHECK_EQ_INT(near_tx_sign(&tx, f->keys.keys[0].kp, b->tx, BATCH_TX_CAP, &len, b->tx_hash), 0);
     b->tx_len = (uint32_t)len;
     b->nonce = nonce;
+    for (unsigned i = 0; i < n; i++) /* as the sign stage records each transfer's transaction */
+        job_tx_hash_set(job_slot(&f->jobs, b->job_ids[i]), b->tx_hash);
     b->created_ms = b->signed_ms = (uint64_t)time(NULL) * 1000u;
     atomic_fetch_add(&f->keys.keys[0].inflight, 1); /* as the sign stage counts it */
     return b;
@@ -435,6 +437,28 @@ int main(int argc, char **argv)
     submit_stats(f.stage, &ss);
     CHECK(ss.succeeded == 1 && ss.action_errors == 1 && ss.dead == 0 && ss.lookups == 3);
 
+    /* A transaction resolved dead (its nonce was used already: InvalidNonce, then unknown by
+     * hash) gives back only the transfers it still holds. The first transfer here moved on to
+     * another transaction that executed it (as after a restart that recovered this one); the
+     * second is this transaction's and needs a new one. */
+    const char *dead_receivers[2] = {"user-3.test.near", "user-0.test.near"};
+    struct batch *c = signed_batch(&f, 2, dead_receivers, 2, nonce);
+    struct job *moved = job_slot(&f.jobs, c->job_ids[0]);
+    struct job *held = job_slot(&f.jobs, c->job_ids[1]);
+    uint8_t other_tx[32];
+    memset(other_tx, 0x5a, sizeof(other_tx));
+    job_tx_hash_set(moved, other_tx);
+    job_set_status(moved, JOB_EXECUTED);
+    CHECK_EQ_INT(nf_ring_push_spsc(&f.in, c), 0);
+    nf_ring_wake(&f.in);
+    CHECK(stage_test_wait_pop(&f.outcome, WAIT_MS) == c);
+    CHECK_EQ_INT(c->result, BATCH_DEAD);
+    CHECK_EQ_INT(job_get_status(moved), JOB_EXECUTED);
+    CHECK(job_tx_hash_is(moved, other_tx));
+    CHECK_EQ_INT(job_get_status(held), JOB_QUEUED);
+    CHECK_EQ_INT((int)atomic_load(&f.notified_final), 3); /* nothing final for c */
+    CHECK_EQ_INT((int)atomic_load(&f.keys.keys[0].inflight), 0);
+
     /* The outcomes and final states are in the log. */
     submit_free(f.stage);
     wal_free(f.wal);
@@ -447,7 +471,7 @@ int main(int argc, char **argv)
 
     kill(f.sim, SIGTERM);
     waitpid(f.sim, NULL, 0);
-    for (unsigned i = 0; i < 2; i++) {
+    for (unsigned i = 0; i < 3; i++) {
         free(f.batches[i].tx);
         free(f.batches[i].rec);
     }
