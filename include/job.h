@@ -59,6 +59,7 @@ struct job {
     uint64_t body_hash;   /* idempotency conflict check (hash of receiver, amount, memo) */
     uint64_t dup_of;      /* set by the WAL hub: this request repeats transfer dup_of */
     uint8_t dup_conflict; /* ... with a different body (HTTP 422) */
+    uint8_t dup_pending;  /* ... whose ACCEPT was not yet durable (same group): its fate decides */
     uint8_t has_idem;
     char idem_key[129]; /* printable ASCII idempotency key, NUL-terminated when has_idem */
     /* Timestamps and the latest transaction hash are rewritten while HTTP readers may copy them

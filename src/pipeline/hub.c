@@ -62,6 +62,7 @@ static void accept_pre(struct wal_batch *wb)
         struct job *j = job_slot(&p->jobs, a->first_id + i);
         j->dup_of = 0;
         j->dup_conflict = 0;
+        j->dup_pending = 0;
         if (j->has_idem) {
             uint8_t key[16];
             uint32_t slot;
@@ -70,6 +71,9 @@ static void accept_pre(struct wal_batch *wb)
             if (e != NULL) {
                 j->dup_of = e->job_id;
                 j->dup_conflict = e->body_hash != j->body_hash;
+                /* An original still CLAIMED is in a group not yet durable (this one): the
+                 * repeat is answered only if that write succeeds (accept_done). */
+                j->dup_pending = job_get_status(job_slot(&p->jobs, e->job_id)) == JOB_CLAIMED;
                 continue;
             }
             idem_insert(p, key, slot, a->first_id + i, j->body_hash);
@@ -110,6 +114,35 @@ static void accept_done(struct wal_batch *wb, int status)
     a->arena_bytes = 0;
     if (status != 0 && a->status == 0)
         a->status = status;
+    /* A repeat of a transfer accepted earlier in this group stands or falls with it: if that
+     * ACCEPT was not written, its key is gone (below) and nothing was accepted for the repeat
+     * either. */
+    for (uint32_t i = 0; i < a->n && a->status == 0; i++) {
+        struct job *j = job_slot(&p->jobs, a->first_id + i);
+        if (!j->dup_of || !j->dup_pending)
+            continue;
+        uint8_t key[16];
+        uint32_t slot;
+        idem_hash(j->idem_key, strlen(j->idem_key), key);
+        struct idem_entry *e = idem_find(p, key, &slot);
+        if (e == NULL || e->job_id != j->dup_of)
+            a->status = NF_EIO;
+    }
+    if (a->status != 0) {
+        /* Nothing of this request is accepted: forget the keys it registered, so that a retry
+         * is a new request and not a repeat of a transfer that was never written. */
+        for (uint32_t i = 0; i < a->n; i++) {
+            struct job *j = job_slot(&p->jobs, a->first_id + i);
+            if (!j->has_idem || j->dup_of)
+                continue;
+            uint8_t key[16];
+            uint32_t slot;
+            idem_hash(j->idem_key, strlen(j->idem_key), key);
+            struct idem_entry *e = idem_find(p, key, &slot);
+            if (e != NULL && e->job_id == a->first_id + i)
+                e->job_id = 0; /* tombstone */
+        }
+    }
     if (a->status == 0) {
         int pushed = 0;
         uint32_t dups = 0;

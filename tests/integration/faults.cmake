@@ -24,3 +24,15 @@ if(TARGET nearsim AND TARGET nearftd AND NF_NODE)
                    $<TARGET_FILE:nearsim> $<TARGET_FILE:nearftd> 20000 20)
   set_tests_properties(faults_chaos PROPERTIES TIMEOUT 400 LABELS "integration;slow")
 endif()
+
+# The log's writes fail and recover (tests/faults/fail_io.c, an LD_PRELOAD shim). Default build
+# only: a sanitizer runtime linked into nearftd intercepts writev itself, so the shim never sees
+# the call there.
+if(TARGET nearsim AND TARGET nearftd AND NOT NF_SANITIZE)
+  add_library(nf_fail_io MODULE ${CMAKE_SOURCE_DIR}/tests/faults/fail_io.c)
+  target_link_libraries(nf_fail_io PRIVATE ${CMAKE_DL_LIBS})
+  add_test(NAME faults_disk_io
+           COMMAND ${NF_NODE} ${CMAKE_CURRENT_SOURCE_DIR}/faults_disk_io.mjs
+                   $<TARGET_FILE:nearsim> $<TARGET_FILE:nearftd> $<TARGET_FILE:nf_fail_io>)
+  set_tests_properties(faults_disk_io PROPERTIES TIMEOUT 400 LABELS integration)
+endif()

@@ -1,0 +1,59 @@
+// faults_disk_io: the log's writes fail (writev answers ENOSPC, injected by the LD_PRELOAD shim
+// tests/faults/fail_io.c while a control file exists) and recover. Asserts: a request whose
+// ACCEPT could not be written is answered 503 with Retry-After and is never applied; a repeat
+// with the same Idempotency-Key that arrives in the same group commit (a 1 s gathering window
+// puts it there) is refused with it, never acknowledged as a duplicate of a transfer that was
+// not written; once writes succeed again the key is a new transfer, executed exactly once, and
+// the service carries on by itself.
+// Usage: node faults_disk_io.mjs NEARSIM NEARFTD FAIL_IO_SO
+import { writeFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { startSim, startDaemon, request, check, report, keepOrClean } from './lib/harness.mjs';
+import { waitAllFinal, checkExactlyOnce } from './faults_lib.mjs';
+
+const [nearsim, nearftd, shim] = process.argv.slice(2);
+const sim = await startSim(nearsim, ['--block-ms', '100', '--keys', '2']);
+const ctl = join(sim.dir, 'fail-io');
+const data = join(sim.dir, 'data');
+process.env.LD_PRELOAD = shim;
+process.env.NF_FAIL_IO_FILE = ctl;
+process.env.NF_FAIL_IO_MATCH = data;
+const d = await startDaemon(nearftd, sim, data, ['--wal-group-commit-us', '1000000',
+  '--batch-linger-ms', '5'], { logFile: join(sim.dir, 'nearftd.log') });
+delete process.env.LD_PRELOAD;
+let code = 1;
+const post = (memo, key) => request(d.port, 'POST', '/v1/transfers',
+  { receiver_id: 'user-1.test.near', amount: '7', memo }, { headers: key ? { 'Idempotency-Key': key } : {} });
+try {
+  const ok1 = await post('disk-ok-1');
+  check(ok1.status === 202, `a transfer before the fault is accepted: ${ok1.status}`);
+
+  // The disk refuses writes: the first request and its repeat share one group commit.
+  writeFileSync(ctl, 'writev ENOSPC');
+  const [first, repeat] = await Promise.all([post('disk-key-a', 'key-a'), post('disk-key-a', 'key-a')]);
+  for (const [what, r] of [['first', first], ['repeat', repeat]]) {
+    check(r.status === 503, `${what} request while the log cannot be written: 503, got ${r.status} ${JSON.stringify(r.body)}`);
+    check(r.headers['retry-after'] !== undefined, `${what}: 503 carries Retry-After`);
+  }
+  const other = await post('disk-refused-1');
+  check(other.status === 503, `another request while the log cannot be written: ${other.status}`);
+
+  // Writes succeed again: the same key is a new transfer, nothing refused is ever applied.
+  rmSync(ctl);
+  const again = await post('disk-key-a-2', 'key-a');
+  check(again.status === 202 && again.body.duplicate !== true,
+        `the key after the fault is a new transfer: ${again.status} ${JSON.stringify(again.body)}`);
+  const ok2 = await post('disk-ok-2');
+  check(ok2.status === 202, `the service carries on: ${ok2.status}`);
+  const ids = [ok1, again, ok2].filter((r) => r.status === 202).map((r) => r.body.id);
+  const states = await waitAllFinal(d.port, ids, 'after the disk recovered', 120000);
+  check([...states.values()].every((s) => s.status === 'executed'), 'every accepted transfer executed');
+  await checkExactlyOnce(sim.port, ['disk-ok-1', 'disk-key-a-2', 'disk-ok-2'],
+                         ['disk-key-a', 'disk-refused-1'], 'disk faults');
+  code = report('faults_disk_io');
+} finally {
+  await d.stop();
+  await sim.stop();
+  keepOrClean(sim.dir, code, 'faults_disk_io');
+}
+process.exit(code);
