@@ -66,7 +66,8 @@ struct batch {
     uint8_t maybe_accepted; /* some broadcast had an unknown outcome (it may be in a pool) */
     uint8_t recovered;      /* replayed from the log at start-up */
     uint8_t wal_failed;
-    uint8_t result; /* enum batch_result */
+    uint8_t outcome_retry; /* hub -> submit: its outcome records were not written: again */
+    uint8_t result;        /* enum batch_result */
     int32_t failed_index;
     uint64_t created_ms, signed_ms, first_sent_ms;
     uint32_t backoff_ms;

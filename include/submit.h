@@ -41,6 +41,7 @@ struct submit_wiring {
 
 struct submit_stats {
     uint64_t sent, resent, succeeded, action_errors, dead, lookups, inflight_batches;
+    uint64_t outcome_rewrites;         /* outcome records written again after a failed write */
     uint64_t kind_count[SUBMIT_KINDS]; /* RPC answers by enum rpc_kind */
     uint64_t lat_hist[16];             /* RPC latency, log2 ms buckets */
 };

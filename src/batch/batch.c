@@ -212,6 +212,7 @@ static struct batch *batch_alloc(struct batch_stage *s)
     b->maybe_accepted = 0;
     b->recovered = 0;
     b->wal_failed = 0;
+    b->outcome_retry = 0;
     b->result = BATCH_PENDING;
     b->failed_index = -1;
     b->message[0] = '\0';

@@ -280,7 +280,14 @@ void hub_outcome_done(struct wal_batch *wb, int status)
 {
     struct batch *b = wb->cookie;
     struct nf_pipe *p = b->hub;
-    (void)status; /* if this write failed, a restart re-derives the outcome from the chain */
+    if (status != 0 && b->tx_len > 0) {
+        /* The outcome is not durable: nothing may move yet (a replay would find the transaction
+         * without its outcome and resolve it again). Submit writes the same records again. */
+        b->outcome_retry = 1;
+        if (nf_ring_push_spsc(&p->submit_in, b) == 0)
+            p->submit_in_pending = 1;
+        return;
+    }
     /* Transfers that need a new transaction go back only now that the outcome which proves the
      * old one can never land is durable: a replay never sees them in two live transactions.
      * Final transfers lose the pipeline's hold on their slot for the same reason. */

@@ -232,6 +232,8 @@ int pipe_metrics_text(struct nf_pipe *p, char *out, size_t cap)
     tb_printf(&t, "nearft_transactions_total{result=\"action_error\"} %llu\n",
               (unsigned long long)us.action_errors);
     tb_printf(&t, "nearft_transactions_total{result=\"dead\"} %llu\n", (unsigned long long)us.dead);
+    tb_printf(&t, "# TYPE nearft_outcome_rewrites_total counter\n");
+    tb_printf(&t, "nearft_outcome_rewrites_total %llu\n", (unsigned long long)us.outcome_rewrites);
     tb_printf(&t, "# TYPE nearft_rpc_answers_total counter\n");
     for (int k = 0; k < RPC_KIND_COUNT && k < SUBMIT_KINDS; k++)
         if (us.kind_count[k])

@@ -134,7 +134,7 @@ struct submit_stage {
     uint64_t funds_checked_ms;
 
     /* figures (written by this thread; relaxed) */
-    _Atomic uint64_t sent, resent, succeeded, action_errors, dead, lookups_done;
+    _Atomic uint64_t sent, resent, succeeded, action_errors, dead, lookups_done, outcome_rewrites;
     _Atomic uint64_t kind_count[RPC_KIND_COUNT];
     _Atomic uint64_t inflight_batches;
     _Atomic uint64_t lat_hist[16];
@@ -1055,6 +1055,18 @@ static void on_in(evutil_socket_t fd, short what, void *arg)
     struct batch *b;
     uint64_t n = 0;
     while ((b = nf_ring_pop_spsc(r)) != NULL) {
+        if (b->outcome_retry) {
+            /* Its outcome records could not be written: the same records again after a
+             * back-off, until they are durable (finish() has done everything else). */
+            b->outcome_retry = 0;
+            atomic_fetch_add_explicit(&s->outcome_rewrites, 1, memory_order_relaxed);
+            NF_LOG(NF_LOG_WARN, "submit", "outcome records not durable, writing them again slot=%u",
+                   b->slot);
+            s->bs[b->slot].phase = PH_BACKOFF;
+            s->bs[b->slot].next_purpose = -1;
+            schedule(s, b, next_backoff(b));
+            continue;
+        }
         take_batch(s, b);
         n++;
     }
@@ -1307,6 +1319,7 @@ void submit_stats(struct submit_stage *s, struct submit_stats *out)
 {
     memset(out, 0, sizeof(*out));
     out->sent = atomic_load_explicit(&s->sent, memory_order_relaxed);
+    out->outcome_rewrites = atomic_load_explicit(&s->outcome_rewrites, memory_order_relaxed);
     out->resent = atomic_load_explicit(&s->resent, memory_order_relaxed);
     out->succeeded = atomic_load_explicit(&s->succeeded, memory_order_relaxed);
     out->action_errors = atomic_load_explicit(&s->action_errors, memory_order_relaxed);

@@ -4,12 +4,15 @@
 // with the same Idempotency-Key that arrives in the same group commit (a 1 s gathering window
 // puts it there) is refused with it, never acknowledged as a duplicate of a transfer that was
 // not written; once writes succeed again the key is a new transfer, executed exactly once, and
-// the service carries on by itself.
+// the service carries on by itself. Then a transaction is declared dead (InvalidChain, unknown by
+// hash) while its OUTCOME record cannot be written: its transfer goes into no other transaction
+// while that record is not durable (the record is written again), and after a kill -9 in that
+// state and a restart it is paid exactly once.
 // Usage: node faults_disk_io.mjs NEARSIM NEARFTD FAIL_IO_SO
 import { writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { startSim, startDaemon, request, check, report, keepOrClean } from './lib/harness.mjs';
-import { waitAllFinal, checkExactlyOnce } from './faults_lib.mjs';
+import { startSim, startDaemon, request, check, report, keepOrClean, waitFor, appliedMemos } from './lib/harness.mjs';
+import { waitAllFinal, checkExactlyOnce, setFaults, metrics, metricSum } from './faults_lib.mjs';
 
 const [nearsim, nearftd, shim] = process.argv.slice(2);
 const sim = await startSim(nearsim, ['--block-ms', '100', '--keys', '2']);
@@ -18,8 +21,8 @@ const data = join(sim.dir, 'data');
 process.env.LD_PRELOAD = shim;
 process.env.NF_FAIL_IO_FILE = ctl;
 process.env.NF_FAIL_IO_MATCH = data;
-const d = await startDaemon(nearftd, sim, data, ['--wal-group-commit-us', '1000000',
-  '--batch-linger-ms', '5'], { logFile: join(sim.dir, 'nearftd.log') });
+const flags = ['--wal-group-commit-us', '1000000', '--batch-linger-ms', '5'];
+let d = await startDaemon(nearftd, sim, data, flags, { logFile: join(sim.dir, 'nearftd.log') });
 delete process.env.LD_PRELOAD;
 let code = 1;
 const post = (memo, key) => request(d.port, 'POST', '/v1/transfers',
@@ -50,6 +53,26 @@ try {
   check([...states.values()].every((s) => s.status === 'executed'), 'every accepted transfer executed');
   await checkExactlyOnce(sim.port, ['disk-ok-1', 'disk-key-a-2', 'disk-ok-2'],
                          ['disk-key-a', 'disk-refused-1'], 'disk faults');
+
+  // A dead transaction whose OUTCOME cannot be written (only writes holding its message fail).
+  const sent = async () => metricSum(await metrics(d.port), 'nearft_transactions_total{result="sent"');
+  const sent0 = await sent();
+  writeFileSync(ctl, 'writev EIO INVALID_CHAIN');
+  await setFaults(sim.port, { reject_next: { kind: 'InvalidChain', count: 1 } });
+  const dead = await post('disk-dead-1');
+  check(dead.status === 202, `the transfer is accepted: ${dead.status}`);
+  await waitFor(async () => metricSum(await metrics(d.port), 'nearft_outcome_rewrites_total') >= 3,
+                'the dead transaction\'s outcome records written again', 120000, 50);
+  check(await sent() === sent0 + 1, `no other transaction for the transfer while the outcome is not durable: sent ${await sent() - sent0}`);
+  check(!(await appliedMemos(sim.port)).has('disk-dead-1'), 'the dead transaction did not land');
+  // Power to the process is cut in that state; it restarts on a healthy disk.
+  await d.kill();
+  rmSync(ctl);
+  d = await startDaemon(nearftd, sim, data, flags, { logFile: join(sim.dir, 'nearftd.log') });
+  const after = await waitAllFinal(d.port, [dead.body.id], 'after the restart', 120000);
+  check([...after.values()].every((st) => st.status === 'executed'), 'the transfer is executed after the restart');
+  await checkExactlyOnce(sim.port, ['disk-ok-1', 'disk-key-a-2', 'disk-ok-2', 'disk-dead-1'],
+                         ['disk-key-a', 'disk-refused-1'], 'after the dead outcome');
   code = report('faults_disk_io');
 } finally {
   await d.stop();
