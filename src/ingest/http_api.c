@@ -789,6 +789,13 @@ static void ctx_answer(struct ingest_ctx *c, int timed_out)
 
 static void ingest_http_timeout(struct ingest_ctx *c)
 {
+    if (c->lent && !c->accepted && !c->accept_failed) {
+        /* The log has not answered yet: nothing is acknowledged before it is durable. The answer
+         * waits for PIPE_MSG_ACCEPTED (ingest_http_accepted); at shutdown a request still waiting
+         * then is closed unanswered, claiming nothing. */
+        c->expired = 1;
+        return;
+    }
     ctx_answer(c, 1);
 }
 
@@ -836,6 +843,8 @@ static void ingest_http_accepted(struct ingest_thread *t, struct pipe_accept *a)
     }
     if (c->wait_level == 0 || c->done == c->n)
         ctx_answer(c, 0);
+    else if (c->expired)
+        ctx_answer(c, 1); /* its wait ended while the write was under way */
 }
 
 static void ingest_http_job(struct ingest_thread *t, struct job *j)

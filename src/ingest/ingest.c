@@ -126,6 +126,7 @@ struct ingest_ctx *ingest_ctx_alloc(struct ingest_thread *t)
     c->orphaned = 0;
     c->accepted = 0;
     c->accept_failed = 0;
+    c->expired = 0;
     c->is_batch = 0;
     c->wait_level = 0;
     c->wait_final = 0;

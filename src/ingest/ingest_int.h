@@ -95,6 +95,7 @@ struct ingest_ctx {
     uint8_t wait_final;    /* ?wait=final */
     uint8_t idem_header;   /* the idempotency key came from the Idempotency-Key header */
     uint8_t accept_failed; /* the pipeline could not make the jobs durable (they are ours) */
+    uint8_t expired;       /* the wait ended before the log answered: answer once it does */
     uint32_t n;            /* jobs first_id .. first_id+n-1 */
     uint32_t done;         /* jobs that reached the wait level (each counted once) */
     uint64_t first_id;

@@ -4,7 +4,8 @@
 // with the same Idempotency-Key that arrives in the same group commit (a 1 s gathering window
 // puts it there) is refused with it, never acknowledged as a duplicate of a transfer that was
 // not written; once writes succeed again the key is a new transfer, executed exactly once, and
-// the service carries on by itself. Then a transaction is declared dead (InvalidChain, unknown by
+// the service carries on by itself. No answer comes before the write it reports on: a request
+// whose wait timeout passes while its ACCEPT is being written waits for the write. Then a transaction is declared dead (InvalidChain, unknown by
 // hash) while its OUTCOME record cannot be written: its transfer goes into no other transaction
 // while that record is not durable (the record is written again), and after a kill -9 in that
 // state and a restart it is paid exactly once.
@@ -21,7 +22,9 @@ const data = join(sim.dir, 'data');
 process.env.LD_PRELOAD = shim;
 process.env.NF_FAIL_IO_FILE = ctl;
 process.env.NF_FAIL_IO_MATCH = data;
-const flags = ['--wal-group-commit-us', '1000000', '--batch-linger-ms', '5'];
+// A 1 s gathering window holds every ACCEPT well past the 200 ms wait timeout: an answer must
+// still wait for the write (a plain POST was answered 202 {"status":"pending"} before it).
+const flags = ['--wal-group-commit-us', '1000000', '--batch-linger-ms', '5', '--wait-timeout-ms', '200'];
 let d = await startDaemon(nearftd, sim, data, flags, { logFile: join(sim.dir, 'nearftd.log') });
 delete process.env.LD_PRELOAD;
 let code = 1;
@@ -30,6 +33,7 @@ const post = (memo, key) => request(d.port, 'POST', '/v1/transfers',
 try {
   const ok1 = await post('disk-ok-1');
   check(ok1.status === 202, `a transfer before the fault is accepted: ${ok1.status}`);
+  check(ok1.body.status === 'queued', `it is answered once durable, not before: ${JSON.stringify(ok1.body)}`);
 
   // The disk refuses writes: the first request and its repeat share one group commit.
   writeFileSync(ctl, 'writev ENOSPC');
