@@ -24,6 +24,7 @@ enum nf_err {
     NF_ECONFIG = -17,   /* invalid configuration value */
     NF_ECORRUPT = -18,  /* checksum mismatch or corrupt record */
     NF_ESTATE = -19,    /* operation not valid in the current state */
+    NF_EDISKFULL = -20, /* the file system holding a file is full (ENOSPC, EDQUOT) */
 };
 
 /* nf_strerror: static string naming err (a value of enum nf_err); never NULL. Any thread. */

@@ -57,7 +57,7 @@ struct wal_batch {
        is the caller's to undo if done() then reports a failure. Must not block. */
     void (*pre)(struct wal_batch *b);
     /* Required; called on the WAL thread exactly once: status 0 when the batch is durable (or,
-       with WAL_FSYNC_OFF, written), NF_EFULL when the disk is full (retry later: 503),
+       with WAL_FSYNC_OFF, written), NF_EDISKFULL when the disk is full (retry later: 503),
        NF_EIO after any other I/O failure, NF_ESTATE when wal_stop() found it never drained
        (then called from the wal_stop() caller's thread). The batch belongs to the caller again
        when done() is entered. */

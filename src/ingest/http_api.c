@@ -804,7 +804,8 @@ static void ingest_http_accepted(struct ingest_thread *t, struct pipe_accept *a)
     struct ingest_ctx *c = a->cookie;
     c->lent = 0;
     if (a->status != 0) {
-        /* NF_EFULL: the log's accept buffer is full for now (back-pressure, not a failure). */
+        /* NF_EFULL: the log's accept buffer is full for now (back-pressure, not a failure);
+         * NF_EDISKFULL: the disk under the log is full (retry once space is freed). */
         int busy = a->status == NF_EFULL;
         c->accept_failed = 1;
         ingest_stat_add(busy ? &t->stats->rejected_full : &t->stats->rejected_io, 1);
@@ -813,7 +814,9 @@ static void ingest_http_accepted(struct ingest_thread *t, struct pipe_accept *a)
             jw_init_fixed(&w, t->out, t->out_cap);
             write_overloaded(t, &w, c->route,
                              busy ? "the durable log is busy"
-                                  : "the transfers could not be made durable");
+                             : a->status == NF_EDISKFULL
+                                 ? "the durable log is full"
+                                 : "the transfers could not be made durable");
             ctx_send_jw(c, 503, &w);
         } else {
             ingest_ctx_maybe_recycle(c);

@@ -44,6 +44,8 @@ const char *nf_strerror(int err)
         return "corrupt data";
     case NF_ESTATE:
         return "invalid state";
+    case NF_EDISKFULL:
+        return "disk full";
     }
     return "unknown error";
 }

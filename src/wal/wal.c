@@ -119,7 +119,7 @@ static uint64_t now_ns(void)
 
 static int io_status(int err)
 {
-    return (err == ENOSPC || err == EDQUOT) ? NF_EFULL : NF_EIO;
+    return (err == ENOSPC || err == EDQUOT) ? NF_EDISKFULL : NF_EIO;
 }
 
 static void seg_name(char out[SEG_NAME_LEN + 1], uint64_t seq)
