@@ -66,8 +66,7 @@ static void accept_pre(struct wal_batch *wb)
         if (j->has_idem) {
             uint8_t key[16];
             uint32_t slot;
-            idem_hash(j->idem_key, strlen(j->idem_key), key);
-            struct idem_entry *e = idem_find(p, key, &slot);
+            struct idem_entry *e = idem_lookup(p, j->idem_key, strlen(j->idem_key), key, &slot);
             if (e != NULL) {
                 j->dup_of = e->job_id;
                 j->dup_conflict = e->body_hash != j->body_hash;
@@ -123,8 +122,7 @@ static void accept_done(struct wal_batch *wb, int status)
             continue;
         uint8_t key[16];
         uint32_t slot;
-        idem_hash(j->idem_key, strlen(j->idem_key), key);
-        struct idem_entry *e = idem_find(p, key, &slot);
+        struct idem_entry *e = idem_lookup(p, j->idem_key, strlen(j->idem_key), key, &slot);
         if (e == NULL || e->job_id != j->dup_of)
             a->status = NF_EIO;
     }
@@ -137,8 +135,7 @@ static void accept_done(struct wal_batch *wb, int status)
                 continue;
             uint8_t key[16];
             uint32_t slot;
-            idem_hash(j->idem_key, strlen(j->idem_key), key);
-            struct idem_entry *e = idem_find(p, key, &slot);
+            struct idem_entry *e = idem_lookup(p, j->idem_key, strlen(j->idem_key), key, &slot);
             if (e != NULL && e->job_id == a->first_id + i)
                 e->job_id = 0; /* tombstone */
         }

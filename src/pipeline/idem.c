@@ -20,6 +20,13 @@ static int entry_live(struct nf_pipe *p, const struct idem_entry *e)
     return atomic_load_explicit(&j->id, memory_order_acquire) == e->job_id;
 }
 
+struct idem_entry *
+idem_lookup(struct nf_pipe *p, const char *idem_key, size_t len, uint8_t key[16], uint32_t *slot)
+{
+    idem_hash(idem_key, len, key);
+    return idem_find(p, key, slot);
+}
+
 /* idem_find: the live entry for key, or NULL; *slot gets a free/tombstone slot to insert. */
 struct idem_entry *idem_find(struct nf_pipe *p, const uint8_t key[16], uint32_t *slot)
 {

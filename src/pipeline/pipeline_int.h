@@ -69,6 +69,9 @@ struct nf_pipe {
 void idem_hash(const char *key, size_t len, uint8_t out[16]);
 /* idem_find: the live entry for key, or NULL with *slot = where to insert it. */
 struct idem_entry *idem_find(struct nf_pipe *p, const uint8_t key[16], uint32_t *slot);
+/* idem_lookup: idem_hash of idem_key[0..len) into key, then idem_find. */
+struct idem_entry *
+idem_lookup(struct nf_pipe *p, const char *idem_key, size_t len, uint8_t key[16], uint32_t *slot);
 /* idem_insert: key -> job id (and its body hash) at slot from idem_find. */
 void idem_insert(
     struct nf_pipe *p, const uint8_t key[16], uint32_t slot, uint64_t id, uint64_t body_hash);

@@ -52,8 +52,7 @@ static int replay_accept(struct recovery *rc, const struct wal_rec *rec)
         memcpy(j->idem_key, a->idem_key.ptr, a->idem_key.len);
         uint8_t key[16];
         uint32_t slot;
-        idem_hash(j->idem_key, a->idem_key.len, key);
-        if (idem_find(p, key, &slot) == NULL)
+        if (idem_lookup(p, j->idem_key, a->idem_key.len, key, &slot) == NULL)
             idem_insert(p, key, slot, a->id, a->body_hash);
     }
     j->body_hash = a->body_hash;
