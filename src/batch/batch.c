@@ -43,8 +43,6 @@ struct recv_entry {
 
 struct batch_stage {
     struct batch_wiring w;
-    const struct cfg *cfg;
-    struct job_slab *jobs;
     pthread_t thread;
     int started;
     _Atomic int stopping;
@@ -81,9 +79,8 @@ struct batch_stage {
     uint32_t *lookup_free;
     uint32_t n_lookup_free, n_lookups;
 
-    struct job **job_next;        /* per job slot: the next waiting/held job (intrusive list) */
-    _Atomic uint32_t free_figure; /* n_free mirrored for readers on other threads */
-    struct stage_counters *ctr;
+    struct job **job_next;         /* per job slot: the next waiting/held job (intrusive list) */
+    _Atomic uint32_t free_figure;  /* n_free mirrored for readers on other threads */
     _Atomic uint64_t waiting_jobs; /* figures for /debug/stages */
     _Atomic uint64_t batches_flushed, actions_flushed, deposits_added, receivers_missing;
     _Atomic uint64_t size_hist[8]; /* batch sizes: 1, 2-9, 10-24, 25-49, 50-74, 75-99, 100 */
@@ -100,7 +97,7 @@ static uint64_t now_ns(void)
 
 static struct job **next_of(struct batch_stage *s, struct job *j)
 {
-    return &s->job_next[j - s->jobs->jobs];
+    return &s->job_next[j - s->w.jobs->jobs];
 }
 
 static void list_push(struct batch_stage *s, struct job **head, struct job **tail, struct job *j)
@@ -271,7 +268,7 @@ static void flush(struct batch_stage *s)
 
 static void route_ready(struct batch_stage *s)
 {
-    unsigned nsign = (unsigned)s->cfg->sign_threads;
+    unsigned nsign = (unsigned)s->w.cfg->sign_threads;
     int woke[64] = {0};
     while (s->ready_head) {
         struct batch *b = s->ready_head;
@@ -357,8 +354,8 @@ static void arm_linger(struct batch_stage *s)
 {
     if (s->linger_armed)
         return;
-    struct timeval tv = {.tv_sec = (time_t)(s->cfg->batch_linger_ms / 1000),
-                         .tv_usec = (suseconds_t)((s->cfg->batch_linger_ms % 1000) * 1000)};
+    struct timeval tv = {.tv_sec = (time_t)(s->w.cfg->batch_linger_ms / 1000),
+                         .tv_usec = (suseconds_t)((s->w.cfg->batch_linger_ms % 1000) * 1000)};
     event_add(s->ev_linger, &tv);
     s->linger_armed = 1;
 }
@@ -367,12 +364,12 @@ static void arm_linger(struct batch_stage *s)
  * batch, flushing first when it would not fit. Returns 0, or NF_EFULL when no batch is free. */
 static int add_to_batch(struct batch_stage *s, struct job *j, int deposit)
 {
-    uint64_t gas = s->cfg->ft_transfer_gas + (deposit ? s->cfg->storage_deposit_gas : 0);
+    uint64_t gas = s->w.cfg->ft_transfer_gas + (deposit ? s->w.cfg->storage_deposit_gas : 0);
     uint32_t bytes = action_bytes(j, 0) + (deposit ? action_bytes(j, 1) : 0);
     unsigned need = 1u + (deposit ? 1u : 0u);
-    if (s->cur &&
-        (s->cur->n + need > s->cfg->batch_max_actions || s->cur->gas + gas > s->cfg->max_tx_gas ||
-         s->cur->est_bytes + bytes > BATCH_TX_CAP - 512))
+    if (s->cur && (s->cur->n + need > s->w.cfg->batch_max_actions ||
+                   s->cur->gas + gas > s->w.cfg->max_tx_gas ||
+                   s->cur->est_bytes + bytes > BATCH_TX_CAP - 512))
         flush(s);
     if (s->cur == NULL) {
         s->cur = batch_alloc(s);
@@ -396,7 +393,8 @@ static int add_to_batch(struct batch_stage *s, struct job *j, int deposit)
     b->est_bytes += bytes;
     j->attempts++;
     job_set_status(j, JOB_BATCHED);
-    if (b->n >= s->cfg->batch_max_actions || b->gas + s->cfg->ft_transfer_gas > s->cfg->max_tx_gas)
+    if (b->n >= s->w.cfg->batch_max_actions ||
+        b->gas + s->w.cfg->ft_transfer_gas > s->w.cfg->max_tx_gas)
         flush(s);
     else
         arm_linger(s);
@@ -423,7 +421,7 @@ static void send_lookup(struct batch_stage *s, struct recv_entry *e)
  * has no free batch (the caller holds the job and stops draining). */
 static int take_job(struct batch_stage *s, struct job *j)
 {
-    int check = s->cfg->auto_register || s->cfg->check_receiver_exists;
+    int check = s->w.cfg->auto_register || s->w.cfg->check_receiver_exists;
     if (!check)
         return add_to_batch(s, j, 0);
     struct recv_entry *e = recv_find(s, j->receiver, j->receiver_len);
@@ -454,7 +452,7 @@ static int take_job(struct batch_stage *s, struct job *j)
         return fail_job(s, j, why);
     }
     case RECV_NEEDS_DEPOSIT:
-        if (!s->cfg->auto_register) {
+        if (!s->w.cfg->auto_register) {
             char why[JOB_ERROR_MAX];
             snprintf(why, sizeof(why),
                      "receiver %s is not registered with the token contract (storage_deposit "
@@ -528,7 +526,7 @@ static void drain_jobs(struct batch_stage *s, struct nf_ring *r)
     }
     flush_failures(s);
     if (n)
-        stage_count(s->ctr, n, now_ns() - t0);
+        stage_count(s->w.counters, n, now_ns() - t0);
 }
 
 static void on_in(evutil_socket_t fd, short what, void *arg)
@@ -536,7 +534,7 @@ static void on_in(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     struct batch_stage *s = arg;
-    atomic_fetch_add_explicit(&s->ctr->wakeups, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->w.counters->wakeups, 1, memory_order_relaxed);
     drain_jobs(s, s->w.in);
 }
 
@@ -593,12 +591,12 @@ static void on_lookup(evutil_socket_t fd, short what, void *arg)
         s->lookup_free[s->n_lookup_free++] = l->slot;
         if (e == NULL)
             continue;
-        if (l->exists == 0 && s->cfg->check_receiver_exists) {
+        if (l->exists == 0 && s->w.cfg->check_receiver_exists) {
             e->state = RECV_MISSING;
             atomic_fetch_add_explicit(&s->receivers_missing, 1, memory_order_relaxed);
         } else if (l->registered == 0) {
             e->state = RECV_NEEDS_DEPOSIT;
-        } else if (l->registered == 1 || (l->exists == 1 && !s->cfg->auto_register)) {
+        } else if (l->registered == 1 || (l->exists == 1 && !s->w.cfg->auto_register)) {
             e->state = RECV_READY;
         } else {
             /* Unknown (RPC trouble): proceed as if registered only when we cannot add a
@@ -660,9 +658,6 @@ struct batch_stage *batch_new(const struct batch_wiring *w, uint32_t n_batches, 
     if (s == NULL)
         goto fail;
     s->w = *w;
-    s->cfg = w->cfg;
-    s->jobs = w->jobs;
-    s->ctr = w->counters;
     s->n_batches = n_batches;
     s->batches = calloc(n_batches, sizeof(*s->batches));
     s->free_stack = calloc(n_batches, sizeof(*s->free_stack));
@@ -684,7 +679,7 @@ struct batch_stage *batch_new(const struct batch_wiring *w, uint32_t n_batches, 
     s->n_lookups = 4096;
     s->lookups = calloc(s->n_lookups, sizeof(*s->lookups));
     s->lookup_free = calloc(s->n_lookups, sizeof(*s->lookup_free));
-    s->job_next = nf_mem_map((size_t)s->jobs->capacity * sizeof(*s->job_next));
+    s->job_next = nf_mem_map((size_t)s->w.jobs->capacity * sizeof(*s->job_next));
     if (!s->recv || !s->lookups || !s->lookup_free || !s->job_next)
         goto fail;
     for (uint32_t i = 0; i < s->n_lookups; i++) {
@@ -763,7 +758,7 @@ void batch_free(struct batch_stage *s)
     nf_mem_unmap(s->recv, (size_t)s->recv_cap * sizeof(*s->recv));
     free(s->lookups);
     free(s->lookup_free);
-    nf_mem_unmap(s->job_next, (size_t)s->jobs->capacity * sizeof(*s->job_next));
+    nf_mem_unmap(s->job_next, (size_t)s->w.jobs->capacity * sizeof(*s->job_next));
     free(s);
 }
 

@@ -42,10 +42,6 @@ struct signer {
 
 struct sign_stage {
     struct sign_wiring w;
-    const struct cfg *cfg;
-    struct keypool *keys;
-    struct job_slab *jobs;
-    struct stage_counters *ctr;
     unsigned n;
     struct signer *signers;
     _Atomic uint64_t held; /* batches waiting in any signer */
@@ -61,10 +57,10 @@ static uint64_t now_ns(void)
 
 static struct pool_key *pick_key(struct signer *g)
 {
-    struct keypool *kp = g->stage->keys;
+    struct keypool *kp = g->stage->w.keys;
     struct pool_key *best = NULL;
     uint32_t best_load = UINT32_MAX;
-    uint32_t limit = (uint32_t)g->stage->cfg->inflight_per_key;
+    uint32_t limit = (uint32_t)g->stage->w.cfg->inflight_per_key;
     for (unsigned t = 0; t < kp->n; t++) {
         unsigned i = (g->rr + t) % kp->n;
         struct pool_key *k = &kp->keys[i];
@@ -87,9 +83,9 @@ static int sign_one(
     struct signer *g, struct batch *b, struct pool_key *k, const uint8_t bh[32], uint64_t height)
 {
     struct sign_stage *st = g->stage;
-    const struct cfg *c = st->cfg;
+    const struct cfg *c = st->w.cfg;
     for (unsigned i = 0; i < b->n; i++) {
-        struct job *j = job_slot(st->jobs, b->job_ids[i]);
+        struct job *j = job_slot(st->w.jobs, b->job_ids[i]);
         char *args = g->args + (size_t)i * SIGN_ARGS_CAP;
         struct near_action *a = &g->actions[i];
         memset(a, 0, sizeof(*a));
@@ -164,7 +160,7 @@ static int sign_one(
     for (unsigned i = 0; i < b->n; i++) {
         if (b->kinds[i] != WAL_ACT_FT_TRANSFER)
             continue;
-        struct job *j = job_slot(st->jobs, b->job_ids[i]);
+        struct job *j = job_slot(st->w.jobs, b->job_ids[i]);
         job_tx_hash_set(j, b->tx_hash);
         j->signed_ms = b->signed_ms;
         job_set_status(j, JOB_SIGNED);
@@ -239,7 +235,7 @@ static void process(struct signer *g)
     if (submitted)
         wal_wake(w);
     if (n)
-        stage_count(st->ctr, n, now_ns() - t0);
+        stage_count(st->w.counters, n, now_ns() - t0);
 }
 
 static void on_in(evutil_socket_t fd, short what, void *arg)
@@ -248,7 +244,7 @@ static void on_in(evutil_socket_t fd, short what, void *arg)
     (void)what;
     struct signer *g = arg;
     struct nf_ring *r = &g->stage->w.in[g->idx];
-    atomic_fetch_add_explicit(&g->stage->ctr->wakeups, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&g->stage->w.counters->wakeups, 1, memory_order_relaxed);
     nf_ring_clear(r);
     struct batch *b;
     while ((b = nf_ring_pop_spsc(r)) != NULL)
@@ -290,10 +286,6 @@ struct sign_stage *sign_new(const struct sign_wiring *w, int *err)
     if (st == NULL)
         goto fail;
     st->w = *w;
-    st->cfg = w->cfg;
-    st->keys = w->keys;
-    st->jobs = w->jobs;
-    st->ctr = w->counters;
     st->n = (unsigned)w->cfg->sign_threads;
     st->signers = calloc(st->n, sizeof(*st->signers));
     if (st->signers == NULL)

@@ -87,10 +87,6 @@ struct bstate {
 
 struct submit_stage {
     struct submit_wiring w;
-    const struct cfg *cfg;
-    struct keypool *keys;
-    struct job_slab *jobs;
-    struct stage_counters *ctr;
     pthread_t thread;
     int started;
     struct event_base *base;
@@ -317,7 +313,7 @@ static void key_release(struct submit_stage *s, struct batch *b)
 {
     if (b->key < 0)
         return;
-    struct pool_key *k = &s->keys->keys[b->key];
+    struct pool_key *k = &s->w.keys->keys[b->key];
     atomic_fetch_sub_explicit(&k->inflight, 1, memory_order_acq_rel);
     /* A signer may be holding batches for a key with room: wake the shard's signer. */
     struct nf_ring *r = &s->w.sign_in[k->shard];
@@ -365,7 +361,7 @@ static void finish(struct submit_stage *s, struct batch *b)
         if (b->kinds[i] != WAL_ACT_FT_TRANSFER)
             continue;
         uint64_t id = b->job_ids[i];
-        struct job *j = job_slot(s->jobs, id);
+        struct job *j = job_slot(s->w.jobs, id);
         if (atomic_load_explicit(&j->id, memory_order_relaxed) != id)
             continue; /* cannot happen: the batch owns its jobs */
         /* Only what this transaction still holds, as replay decides (recovery.c,
@@ -442,7 +438,7 @@ static void mark_submitted(struct submit_stage *s, struct batch *b)
     for (unsigned i = 0; i < b->n; i++) {
         if (b->kinds[i] != WAL_ACT_FT_TRANSFER)
             continue;
-        struct job *j = job_slot(s->jobs, b->job_ids[i]);
+        struct job *j = job_slot(s->w.jobs, b->job_ids[i]);
         if (job_get_status(j) < JOB_SUBMITTED) {
             j->submitted_ms = now;
             job_set_status(j, JOB_SUBMITTED);
@@ -515,7 +511,7 @@ static void start_batch_request(struct submit_stage *s, struct batch *b)
     int len;
     if (r->purpose == P_SEND) {
         len = rpc_build_send_tx(r->body, REQ_BODY_CAP, r->id, b->tx, b->tx_len,
-                                (enum rpc_wait)s->cfg->wait_until);
+                                (enum rpc_wait)s->w.cfg->wait_until);
         b->broadcasts++;
         if (b->broadcasts == 1) {
             b->first_sent_ms = nf_now_ms();
@@ -526,7 +522,7 @@ static void start_batch_request(struct submit_stage *s, struct batch *b)
     } else {
         char h58[B58_MAX_32];
         b58_encode(b->tx_hash, 32, h58, sizeof(h58));
-        len = rpc_build_tx_status(r->body, REQ_BODY_CAP, r->id, h58, s->cfg->signer,
+        len = rpc_build_tx_status(r->body, REQ_BODY_CAP, r->id, h58, s->w.cfg->signer,
                                   (enum rpc_wait)st->status_wait);
     }
     if (len < 0) {
@@ -568,7 +564,7 @@ static void tokens_short(struct submit_stage *s, struct batch *b)
         b->kinds[b->failed_index] != WAL_ACT_FT_TRANSFER ||
         strstr(b->message, "doesn't have enough balance") == NULL)
         return;
-    struct job *j = job_slot(s->jobs, b->job_ids[b->failed_index]);
+    struct job *j = job_slot(s->w.jobs, b->job_ids[b->failed_index]);
     nf_u128 supply = stage_ft_supply(s->w.shared);
     if (supply == 0 || j->amount > supply)
         return;
@@ -600,7 +596,7 @@ static void on_batch_answer(struct submit_stage *s,
                             const struct rpc_result *res)
 {
     struct bstate *st = &s->bs[b->slot];
-    struct pool_key *k = b->key >= 0 ? &s->keys->keys[b->key] : NULL;
+    struct pool_key *k = b->key >= 0 ? &s->w.keys->keys[b->key] : NULL;
     atomic_fetch_add_explicit(&s->kind_count[res->kind], 1, memory_order_relaxed);
     switch (res->kind) {
     case RPC_OK_TX:
@@ -660,7 +656,8 @@ static void on_batch_answer(struct submit_stage *s,
     case RPC_EXPIRED:
     case RPC_INVALID_CHAIN:
         snprintf(b->message, sizeof(b->message), "%s", rpc_kind_name(res->kind));
-        if (!b->maybe_accepted || (s->head_height > b->block_height + s->cfg->tx_validity_blocks)) {
+        if (!b->maybe_accepted ||
+            (s->head_height > b->block_height + s->w.cfg->tx_validity_blocks)) {
             st->lookups++;
             st->next_purpose = P_TXSTATUS;
             st->status_wait = RPC_WAIT_NONE;
@@ -750,7 +747,7 @@ static int start_lookup(struct submit_stage *s, struct lookup *l, int purpose)
         purpose == P_VIEW_ACCOUNT
             ? rpc_build_view_account(r->body, REQ_BODY_CAP, r->id, RPC_FINALITY_FINAL, l->receiver)
             : rpc_build_account_view(r->body, REQ_BODY_CAP, r->id, RPC_FINALITY_FINAL,
-                                     s->cfg->contract, "storage_balance_of", l->receiver);
+                                     s->w.cfg->contract, "storage_balance_of", l->receiver);
     if (len < 0) {
         req_put(s, r);
         lookup_return(s, l);
@@ -778,7 +775,7 @@ static void on_lookup_answer(struct submit_stage *s,
             return;
         }
         l->exists = 1;
-        if (!s->cfg->auto_register && !s->cfg->check_receiver_exists) {
+        if (!s->w.cfg->auto_register && !s->w.cfg->check_receiver_exists) {
             lookup_return(s, l);
             return;
         }
@@ -830,9 +827,9 @@ static void check_funds(struct submit_stage *s)
     snprintf(r->id, sizeof(r->id), "funds");
     int len = r->purpose == P_FUNDS
                   ? rpc_build_view_account(r->body, REQ_BODY_CAP, r->id, RPC_FINALITY_FINAL,
-                                           s->cfg->signer)
+                                           s->w.cfg->signer)
                   : rpc_build_account_view(r->body, REQ_BODY_CAP, r->id, RPC_FINALITY_FINAL,
-                                           s->cfg->contract, "ft_balance_of", s->cfg->signer);
+                                           s->w.cfg->contract, "ft_balance_of", s->w.cfg->signer);
     if (len < 0) {
         req_put(s, r);
         return;
@@ -851,7 +848,7 @@ static void on_funds_answer(struct submit_stage *s, const struct rpc_result *res
     s->out_of_funds = 0;
     stage_set_out_of_funds(s->w.shared, 0);
     /* Signers hold batches while paused: wake every shard. */
-    for (unsigned i = 0; i < s->keys->shards; i++)
+    for (unsigned i = 0; i < s->w.keys->shards; i++)
         nf_ring_wake(&s->w.sign_in[i]);
 }
 
@@ -867,7 +864,7 @@ static void on_tokens_answer(struct submit_stage *s, const struct rpc_result *re
     s->out_of_tokens = 0;
     s->tokens_needed = 0;
     stage_set_out_of_tokens(s->w.shared, 0);
-    for (unsigned i = 0; i < s->keys->shards; i++)
+    for (unsigned i = 0; i < s->w.keys->shards; i++)
         nf_ring_wake(&s->w.sign_in[i]);
 }
 
@@ -938,7 +935,7 @@ static void complete(struct submit_stage *s, struct req *r, CURLcode code)
         e->limit = e->limit > 1 ? e->limit / 2 : 1; /* AIMD: halve */
         uint64_t wait = (uint64_t)(r->retry_after_s > 0 ? r->retry_after_s : 1) * 1000;
         e->blocked_until_ms = now + wait;
-    } else if (!bad && e->limit < (uint32_t)s->cfg->rpc_connections) {
+    } else if (!bad && e->limit < (uint32_t)s->w.cfg->rpc_connections) {
         e->limit++; /* additive increase */
     }
     int purpose = r->purpose;
@@ -1050,7 +1047,7 @@ static void on_in(evutil_socket_t fd, short what, void *arg)
     (void)what;
     struct submit_stage *s = arg;
     struct nf_ring *r = s->w.in;
-    atomic_fetch_add_explicit(&s->ctr->wakeups, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->w.counters->wakeups, 1, memory_order_relaxed);
     nf_ring_clear(r);
     struct batch *b;
     uint64_t n = 0;
@@ -1071,7 +1068,7 @@ static void on_in(evutil_socket_t fd, short what, void *arg)
         n++;
     }
     if (n)
-        stage_count(s->ctr, n, 0);
+        stage_count(s->w.counters, n, 0);
 }
 
 static void on_lookup_in(evutil_socket_t fd, short what, void *arg)
@@ -1130,10 +1127,6 @@ struct submit_stage *submit_new(const struct submit_wiring *w, uint32_t n_batche
         goto fail;
     g_submit_for_curl = s;
     s->w = *w;
-    s->cfg = c;
-    s->keys = w->keys;
-    s->jobs = w->jobs;
-    s->ctr = w->counters;
     s->stop_ring.efd = -1;
     s->n_batches = n_batches;
     s->bs = calloc(n_batches, sizeof(*s->bs));
