@@ -4,8 +4,10 @@
 #ifndef NF_TEST_H
 #define NF_TEST_H
 
+#include <dirent.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static int nf_test_passed, nf_test_failed;
 
@@ -47,6 +49,24 @@ static inline int nf_test_report(const char *name)
 {
     printf("%s: %d passed, %d failed\n", name, nf_test_passed, nf_test_failed);
     return nf_test_failed ? 1 : 0;
+}
+
+/* nf_test_rmdir: removes dir and the files in it (a test's temporary directory; no subfolders). */
+static inline void nf_test_rmdir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *de;
+        while ((de = readdir(d)) != NULL) {
+            if (de->d_name[0] == '.')
+                continue;
+            char path[512];
+            snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+            unlink(path);
+        }
+        closedir(d);
+    }
+    rmdir(dir);
 }
 
 #endif

@@ -1,13 +1,11 @@
 /* stage_test: what the stage tests (tests/batch, tests/sign, tests/submit) share when they play
- * the stages around the one under test: a monotonic clock, a bounded wait on a ring, and the
- * removal of their temporary log directory. Test thread only. */
+ * the stages around the one under test: a monotonic clock and a bounded wait on a ring. Test thread
+ * only. */
 #ifndef NF_STAGE_TEST_H
 #define NF_STAGE_TEST_H
 
-#include <dirent.h>
 #include <poll.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,24 +34,6 @@ static inline void *stage_test_wait_pop(struct nf_ring *r, int timeout_ms)
         if (poll(&pfd, 1, (int)(deadline - now)) > 0)
             nf_ring_clear(r);
     }
-}
-
-/* stage_test_rmdir: removes dir and the files in it (a test's log directory; no subfolders). */
-static inline void stage_test_rmdir(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (d) {
-        struct dirent *de;
-        while ((de = readdir(d)) != NULL) {
-            if (de->d_name[0] == '.')
-                continue;
-            char path[512];
-            snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-            unlink(path);
-        }
-        closedir(d);
-    }
-    rmdir(dir);
 }
 
 #endif

@@ -177,7 +177,7 @@ static void fixture_free(struct fixture *p)
         nf_ring_destroy(rings[i]);
     job_slab_destroy(&p->jobs);
     free(p->notified);
-    stage_test_rmdir(p->dir);
+    nf_test_rmdir(p->dir);
 }
 
 /* make_jobs: n durable jobs to receiver (as the WAL hub would hand them over): QUEUED, PIPE hold.

@@ -400,6 +400,6 @@ int main(void)
         nf_ring_destroy(i < 2 ? &f.in[i] : &f.signed_out);
     keypool_destroy(&f.keys);
     job_slab_destroy(&f.jobs);
-    stage_test_rmdir(f.dir);
+    nf_test_rmdir(f.dir);
     return nf_test_report("test_sign");
 }

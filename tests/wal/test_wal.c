@@ -31,23 +31,6 @@ static char *mk_tmpdir(void)
     return d ? strdup(d) : NULL;
 }
 
-static void rm_rf(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (d != NULL) {
-        struct dirent *e;
-        while ((e = readdir(d)) != NULL) {
-            if (e->d_name[0] == '.')
-                continue;
-            char p[512];
-            snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
-            unlink(p);
-        }
-        closedir(d);
-    }
-    rmdir(dir);
-}
-
 static int count_segments(const char *dir)
 {
     int n = 0;
@@ -310,7 +293,7 @@ static void test_producers_fsync_always(void)
     CHECK_EQ_INT(rs.truncated_bytes, 0);
     CHECK_EQ_INT(rs.segments, 1);
     CHECK(rs.bytes == st.bytes);
-    rm_rf(dir);
+    nf_test_rmdir(dir);
     free(dir);
 }
 
@@ -324,7 +307,7 @@ static void test_producers_fsync_off(void)
     CHECK_EQ_INT(do_replay(dir, &coll, &rs), 0);
     CHECK_EQ_INT(coll.n, 2 * 3000);
     CHECK(check_ids(&coll, 2, 3000));
-    rm_rf(dir);
+    nf_test_rmdir(dir);
     free(dir);
 }
 
@@ -343,7 +326,7 @@ static void test_producers_rotating(void)
     CHECK(check_ids(&coll, 3, 300 * 3));
     CHECK_EQ_INT(rs.segments, st.rotations + 1);
     CHECK_EQ_INT(rs.truncated_bytes, 0);
-    rm_rf(dir);
+    nf_test_rmdir(dir);
     free(dir);
 }
 
@@ -510,7 +493,7 @@ static void test_burst_and_hooks(void)
     CHECK(coll.n == 1 && coll.ids[0] == 5000 && coll.seq[0] == 2 && coll.off[0] == 0);
     CHECK_EQ_INT(rs.first_seq, 2);
     CHECK_EQ_INT(rs.last_seq, 3);
-    rm_rf(dir);
+    nf_test_rmdir(dir);
     free(dir);
 }
 
@@ -542,7 +525,7 @@ static void test_stop_before_start(void)
     bad = opts_for(dir, (enum wal_fsync_mode)7, 1);
     CHECK_EQ_INT(wal_new(&bad, &w), NF_ECONFIG);
     CHECK(w == NULL);
-    rm_rf(dir);
+    nf_test_rmdir(dir);
     free(dir);
 
     struct wal_replay_stats rs;
@@ -550,7 +533,7 @@ static void test_stop_before_start(void)
     dir = mk_tmpdir();
     CHECK_EQ_INT(do_replay(dir, &coll, &rs), 0);
     CHECK_EQ_INT(rs.segments, 0);
-    rm_rf(dir);
+    nf_test_rmdir(dir);
     free(dir);
 }
 
@@ -710,7 +693,7 @@ static void test_torn_tail(void)
     CHECK_EQ_INT(rs.corrupt_offset, size2);
     CHECK(strstr(rs.reason, "record invalid") != NULL);
     CHECK_EQ_INT(file_size(p2), size2 + (off_t)sizeof(frame));
-    rm_rf(dir);
+    nf_test_rmdir(dir);
     free(dir);
 }
 
@@ -760,7 +743,7 @@ static void test_rotation_by_size(void)
     CHECK_EQ_INT(do_replay(dir, &coll, &rs), 0);
     CHECK_EQ_INT(rs.first_seq, nseg / 2);
     CHECK(coll.n > 0 && coll.n < 1000 && coll.ids[coll.n - 1] == 999);
-    rm_rf(dir);
+    nf_test_rmdir(dir);
     free(dir);
 }
 
@@ -802,7 +785,7 @@ static void test_write_failure(void)
     CHECK_EQ_INT(do_replay(dir, &coll, &rs), 0);
     CHECK_EQ_INT(rs.truncated_bytes, 0);
     CHECK_EQ_INT(coll.n, ok_count);
-    rm_rf(dir);
+    nf_test_rmdir(dir);
     free(dir);
 }
 
