@@ -115,8 +115,8 @@ static void accept_done(struct wal_batch *wb, int status)
         a->status = status;
     /* A repeat of a transfer accepted earlier in this group stands or falls with it: if that
      * ACCEPT was not written, its key is gone (below) and nothing was accepted for the repeat
-     * either. */
-    for (uint32_t i = 0; i < a->n && a->status == 0; i++) {
+     * either. Only a request with repeats (fewer new jobs than transfers) is scanned. */
+    for (uint32_t i = 0; i < a->n && a->status == 0 && a->new_jobs < a->n; i++) {
         struct job *j = job_slot(&p->jobs, a->first_id + i);
         if (!j->dup_of || !j->dup_pending)
             continue;
