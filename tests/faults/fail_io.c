@@ -4,21 +4,24 @@
  *    those files fail without touching them. The control file holds the call to fail, the errno
  *    and optionally a text: "writev ENOSPC", "fdatasync EIO", or "writev EIO INVALID_CHAIN"
  *    (only writes whose data holds that text fail).
- *  - Power cut. With NF_POWER_CUT=1, SIGUSR2 cuts every such file open for writing back to its
- *    size at its last successful fdatasync() (what the disk holds after a power failure; a file
- *    this process never synced keeps the size it had when first written) and ends the process
- *    at once with status 137, as if killed.
+ *  - Power cuts. With NF_POWER_CUT=FILE, the shim keeps in FILE (a shared mapping, so it outlives
+ *    the process) one struct cut_rec per fd: the path of the log file open on it and 1 + the
+ *    file's size at its last successful fdatasync() (a file never synced: its size before its
+ *    first write). The size is recorded before fdatasync() returns to its caller, so no thread
+ *    can act on a sync the record does not show. The test kills the process with SIGKILL, which
+ *    stops every thread at one instant, then cuts each recorded file back to its recorded size:
+ *    what the disk holds after a power failure at that instant.
  * Every other call goes to libc. Works on programs whose libc calls are not intercepted by a
  * sanitizer runtime linked into them. */
 #include <dlfcn.h>
 #include <errno.h>
-#include <signal.h>
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -27,24 +30,40 @@ int fdatasync(int fd);
 int ftruncate(int fd, off_t length);
 int close(int fd);
 
-#define MAX_FDS 4096
+#define MAX_FDS      4096
+#define CUT_PATH_LEN 504
 
-/* Per fd: 1 + the durable size (0 = not a log file seen by this process). Written by the thread
- * that writes, syncs or closes that fd (the log's single writer); read by the signal handler. */
-static _Atomic long long durable[MAX_FDS];
+/* One fd's record in the NF_POWER_CUT file (512 bytes, little-endian on this target). */
+struct cut_rec {
+    _Atomic long long durable; /* 1 + the durable size; 0 = no log file on this fd */
+    char path[CUT_PATH_LEN];   /* NUL-terminated */
+};
 
-static int matches(int fd)
+/* The records, indexed by fd, or NULL without NF_POWER_CUT. An fd's record is written by the
+ * thread that writes, syncs, truncates or closes that fd (the log's single writer). */
+static struct cut_rec *cut;
+
+/* matches_path: whether fd is a log file; when path is not NULL its path goes there (cap bytes,
+ * NUL included; a longer path does not match). */
+static int matches_path(int fd, char *path, size_t cap)
 {
     const char *match = getenv("NF_FAIL_IO_MATCH");
     if (match == NULL || fd < 0 || fd >= MAX_FDS)
         return 0;
-    char link[64], path[4096];
+    char link[64], buf[4096];
     snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-    ssize_t len = readlink(link, path, sizeof(path) - 1);
+    ssize_t len = readlink(link, buf, sizeof(buf) - 1);
     if (len <= 0)
         return 0;
-    path[len] = '\0';
-    return strstr(path, match) != NULL;
+    buf[len] = '\0';
+    if (strstr(buf, match) == NULL)
+        return 0;
+    if (path != NULL) {
+        if ((size_t)len >= cap)
+            return 0;
+        memcpy(path, buf, (size_t)len + 1);
+    }
+    return 1;
 }
 
 static long long size_of(int fd)
@@ -66,7 +85,7 @@ static int should_fail(const char *call, int fd, const struct iovec *iov, int io
     char what[32] = "", err[32] = "", text[128] = "";
     int n = fscanf(f, "%31s %31s %127s", what, err, text);
     fclose(f);
-    if (n < 1 || strcmp(what, call) != 0 || !matches(fd))
+    if (n < 1 || strcmp(what, call) != 0 || !matches_path(fd, NULL, 0))
         return 0;
     if (text[0] != '\0') {
         int found = 0;
@@ -78,24 +97,23 @@ static int should_fail(const char *call, int fd, const struct iovec *iov, int io
     return strcmp(err, "ENOSPC") == 0 ? ENOSPC : EIO;
 }
 
-/* SIGUSR2 with NF_POWER_CUT=1: every log file back to its durable size, then gone. Only
- * async-signal-safe calls (raw syscalls). */
-static void power_cut(int sig)
-{
-    (void)sig;
-    for (int fd = 0; fd < MAX_FDS; fd++) {
-        long long d = atomic_load(&durable[fd]);
-        if (d > 0)
-            (void)syscall(SYS_ftruncate, fd, (off_t)(d - 1));
-    }
-    _exit(137);
-}
-
 __attribute__((constructor)) static void fail_io_init(void)
 {
     const char *p = getenv("NF_POWER_CUT");
-    if (p != NULL && strcmp(p, "1") == 0)
-        signal(SIGUSR2, power_cut);
+    if (p == NULL || p[0] == '\0')
+        return;
+    size_t bytes = sizeof(struct cut_rec) * MAX_FDS;
+    int fd = open(p, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd == -1 || ftruncate(fd, (off_t)bytes) == -1) {
+        fprintf(stderr, "fail_io: cannot create %s: %s\n", p, strerror(errno));
+        _exit(70);
+    }
+    void *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (m == MAP_FAILED) {
+        fprintf(stderr, "fail_io: cannot map %s: %s\n", p, strerror(errno));
+        _exit(70);
+    }
+    cut = m; /* the mapping stays after fd is closed */
 }
 
 ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
@@ -108,8 +126,10 @@ ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
         errno = e;
         return -1;
     }
-    if (fd >= 0 && fd < MAX_FDS && atomic_load(&durable[fd]) == 0 && matches(fd))
-        atomic_store(&durable[fd], 1 + size_of(fd));
+    /* Recorded before the first write reaches the file, so a kill after it cuts that write. */
+    if (cut != NULL && fd >= 0 && fd < MAX_FDS && atomic_load(&cut[fd].durable) == 0 &&
+        matches_path(fd, cut[fd].path, CUT_PATH_LEN))
+        atomic_store(&cut[fd].durable, 1 + size_of(fd));
     return real(fd, iov, iovcnt);
 }
 
@@ -124,8 +144,9 @@ int fdatasync(int fd)
         return -1;
     }
     int rc = real(fd);
-    if (rc == 0 && fd >= 0 && fd < MAX_FDS && atomic_load(&durable[fd]) > 0)
-        atomic_store(&durable[fd], 1 + size_of(fd));
+    /* One writer per fd: nothing was appended since the sync, so the size is the synced one. */
+    if (rc == 0 && cut != NULL && fd >= 0 && fd < MAX_FDS && atomic_load(&cut[fd].durable) > 0)
+        atomic_store(&cut[fd].durable, 1 + size_of(fd));
     return rc;
 }
 
@@ -135,10 +156,10 @@ int ftruncate(int fd, off_t length)
     if (real == NULL)
         real = (int (*)(int, off_t))dlsym(RTLD_NEXT, "ftruncate");
     int rc = real(fd, length);
-    if (rc == 0 && fd >= 0 && fd < MAX_FDS) {
-        long long d = atomic_load(&durable[fd]);
+    if (rc == 0 && cut != NULL && fd >= 0 && fd < MAX_FDS) {
+        long long d = atomic_load(&cut[fd].durable);
         if (d > 0 && d - 1 > (long long)length)
-            atomic_store(&durable[fd], 1 + (long long)length);
+            atomic_store(&cut[fd].durable, 1 + (long long)length);
     }
     return rc;
 }
@@ -148,7 +169,7 @@ int close(int fd)
     static int (*real)(int);
     if (real == NULL)
         real = (int (*)(int))dlsym(RTLD_NEXT, "close");
-    if (fd >= 0 && fd < MAX_FDS)
-        atomic_store(&durable[fd], 0); /* a segment is synced before it is left */
+    if (cut != NULL && fd >= 0 && fd < MAX_FDS)
+        atomic_store(&cut[fd].durable, 0); /* a segment is synced before it is left */
     return real(fd);
 }

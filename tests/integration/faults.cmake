@@ -35,6 +35,12 @@ if(TARGET nearsim AND TARGET nearftd AND NOT NF_SANITIZE)
            COMMAND ${NF_NODE} ${CMAKE_CURRENT_SOURCE_DIR}/faults_disk_io.mjs
                    $<TARGET_FILE:nearsim> $<TARGET_FILE:nearftd> $<TARGET_FILE:nf_fail_io>)
   set_tests_properties(faults_disk_io PROPERTIES TIMEOUT 400 LABELS integration)
+  # 20 power cuts under load: the shim records each log file's synced size; SIGKILL, then the
+  # files are cut back to it.
+  add_test(NAME faults_power_cut
+           COMMAND ${NF_NODE} ${CMAKE_CURRENT_SOURCE_DIR}/faults_power_cut.mjs
+                   $<TARGET_FILE:nearsim> $<TARGET_FILE:nearftd> $<TARGET_FILE:nf_fail_io> 20)
+  set_tests_properties(faults_power_cut PROPERTIES TIMEOUT 900 LABELS integration)
 endif()
 
 # The disk under the log fills up: a tmpfs the test mounts (root; otherwise it exits 77, which

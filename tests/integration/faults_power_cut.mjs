@@ -1,12 +1,12 @@
-// NOT REGISTERED WITH CTEST: it finds acknowledged transfers applied twice after power cuts
-// (see docs/ERRORS.md, "Known gaps"); it joins the suite once that is fixed.
 // faults_power_cut: power cuts under load. nearftd runs with the LD_PRELOAD shim
-// tests/faults/fail_io.c in power-cut mode: SIGUSR2 cuts every log file back to its size at its
-// last successful fdatasync (what a disk holds after a power failure) and ends the process at
-// once. 20 cycles of load -> power cut -> restart on the same data dir. Asserts: every transfer
-// acknowledged with 202 in any cycle is executed and applied exactly once (nearsim's audit);
-// a transfer whose request got no answer is applied at most once.
+// tests/faults/fail_io.c in power-cut mode: it records, per open log file, the size at the last
+// successful fdatasync before the caller sees the sync. A cut is SIGKILL (every thread stops at one
+// instant) followed by cutting each recorded file back to that size: what a disk holds after a
+// power failure at that instant. 20 cycles of load -> power cut -> restart on the same data dir.
+// Asserts: every transfer acknowledged with 202 in any cycle is executed and applied exactly once
+// (nearsim's audit); a transfer whose request got no answer is applied at most once.
 // Usage: node faults_power_cut.mjs NEARSIM NEARFTD FAIL_IO_SO [cycles]
+import { readFileSync, truncateSync, statSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { startSim, startDaemon, request, check, report, keepOrClean, waitFor } from './lib/harness.mjs';
 import { waitAllFinal, checkExactlyOnce } from './faults_lib.mjs';
@@ -16,15 +16,36 @@ const cycles = Number(cyclesArg || 20);
 const sim = await startSim(nearsim, ['--block-ms', '100', '--keys', '4']);
 const data = join(sim.dir, 'data');
 const log = join(sim.dir, 'nearftd.log');
+const cutFile = join(sim.dir, 'power-cut');
 const flags = ['--batch-linger-ms', '5', '--wal-segment-bytes', '1048576'];
 const accepted = new Map(); // id -> memo: acknowledged durable
 const unanswered = [];
-let n = 0, other = 0;
+let n = 0, other = 0, cutBytes = 0;
+
+// powerCut: cuts every log file the shim recorded back to its durable size (struct cut_rec in
+// fail_io.c: 512 bytes per fd, an int64 1 + size, then a NUL-terminated path).
+function powerCut() {
+  const rec = readFileSync(cutFile);
+  let files = 0;
+  for (let off = 0; off + 512 <= rec.length; off += 512) {
+    const durable = rec.readBigInt64LE(off);
+    if (durable <= 0n) continue;
+    const path = rec.subarray(off + 8, off + 512).toString('latin1').split('\0')[0];
+    const size = Number(durable - 1n);
+    const had = statSync(path).size;
+    check(had >= size, `${path}: ${had} bytes on disk, ${size} recorded as synced`);
+    truncateSync(path, size);
+    cutBytes += had - size;
+    files++;
+  }
+  rmSync(cutFile);
+  return files;
+}
 
 function startCut() {
   process.env.LD_PRELOAD = shim;
   process.env.NF_FAIL_IO_MATCH = data;
-  process.env.NF_POWER_CUT = '1';
+  process.env.NF_POWER_CUT = cutFile;
   const p = startDaemon(nearftd, sim, data, flags, { logFile: log });
   delete process.env.LD_PRELOAD;
   delete process.env.NF_POWER_CUT;
@@ -65,9 +86,10 @@ try {
     const workers = Array.from({ length: 8 }, async () => { while (loading) await post(d, `cut${c}`); });
     await waitFor(async () => accepted.size >= want, `cycle ${c}: transfers accepted`, 120000, 20);
     const exited = new Promise((res) => d.proc.once('exit', (code, sig) => res({ code, sig })));
-    d.proc.kill('SIGUSR2'); // the power goes while requests are in flight
+    d.proc.kill('SIGKILL'); // the power goes while requests are in flight
     const how = await exited;
-    check(how.code === 137, `cycle ${c}: nearftd ended by the power cut (exit ${how.code} ${how.sig})`);
+    check(how.sig === 'SIGKILL', `cycle ${c}: nearftd ended by the power cut (exit ${how.code} ${how.sig})`);
+    check(powerCut() > 0, `cycle ${c}: the shim recorded the open log file`);
     loading = false;
     await Promise.all(workers);
     d = await startCut();
@@ -78,7 +100,7 @@ try {
   const { applied } = await checkExactlyOnce(sim.port, [...accepted.values()], [], 'power cuts');
   const twice = unanswered.filter((m) => (applied.get(m) || 0) > 1).length;
   check(twice === 0, `unanswered transfers applied more than once: ${twice}`);
-  console.log(`faults_power_cut: ${cycles} cycles, ${accepted.size} acknowledged, ${unanswered.length} unanswered`);
+  console.log(`faults_power_cut: ${cycles} cycles, ${accepted.size} acknowledged, ${unanswered.length} unanswered, ${cutBytes} unsynced bytes cut`);
   code = report('faults_power_cut');
 } finally {
   await d.stop();
