@@ -6,7 +6,12 @@
  *
  * Start-up order: wal_replay() (before any thread; truncates a torn tail) → wal_new() (opens a
  * fresh segment after the highest existing one) → wal_start() → producers submit →
- * wal_stop() (after the producers stopped submitting) → wal_free(). */
+ * wal_stop() (after the producers stopped submitting) → wal_free().
+ *
+ * A failed fdatasync (WAL_FSYNC_ALWAYS): the segment is cut back to its last good fdatasync and
+ * that cut is fsynced before any done() reports the failure, so a refused batch is never replayed;
+ * the log then refuses every write (NF_EIO) until a restart. When the cut cannot be made durable,
+ * the process exits with NF_WAL_EXIT_UNKNOWN without calling done(): no answer could be true. */
 #ifndef NF_WAL_H
 #define NF_WAL_H
 
@@ -15,6 +20,9 @@
 #include <stdint.h>
 
 #include "wal_rec.h"
+
+/* Exit status of a process whose log could not cut back frames after a failed fdatasync. */
+#define NF_WAL_EXIT_UNKNOWN 75
 
 enum wal_fsync_mode {
     WAL_FSYNC_ALWAYS = 0, /* done(0) only after fdatasync covered the batch */
@@ -127,6 +135,10 @@ void wal_wake(struct wal *w);
  * until done (control path, not the request path). Returns 0 or NF_EIO. Any thread except the
  * WAL thread itself (a done() or pre() callback must not call it). */
 int wal_rotate(struct wal *w, uint64_t *seq);
+
+/* wal_failed: 0, or the negative nf_err with which the log refuses every write since a failed
+ * fdatasync (until a restart). Any thread. */
+int wal_failed(const struct wal *w);
 
 /* wal_delete_before: deletes every segment file with seq < before (never the current segment),
  * then fsyncs the directory. Same threading as wal_rotate. Returns the number of files deleted

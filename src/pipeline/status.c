@@ -56,7 +56,8 @@ int pipe_health_json(struct nf_pipe *p, char *out, size_t cap, int *healthy)
     int funds = !atomic_load_explicit(&p->shared.out_of_funds, memory_order_relaxed);
     int tokens = !atomic_load_explicit(&p->shared.out_of_tokens, memory_order_relaxed);
     int rpc = !atomic_load_explicit(&p->shared.rpc_down, memory_order_relaxed);
-    int ok = reconciled && funds && tokens && rpc && height > 0 && usable > 0;
+    int log_ok = p->wal == NULL || wal_failed(p->wal) == 0;
+    int ok = reconciled && funds && tokens && rpc && log_ok && height > 0 && usable > 0;
     *healthy = ok;
     jw_obj_begin(&w);
     jw_key(&w, "status");
@@ -72,6 +73,9 @@ int pipe_health_json(struct nf_pipe *p, char *out, size_t cap, int *healthy)
                    "is topped up");
     if (!rpc)
         jw_str(&w, "every RPC endpoint's circuit breaker is open: signing paused");
+    if (!log_ok)
+        jw_str(&w, "an fdatasync of the durable log failed: new transfers are refused until "
+                   "nearftd is restarted");
     if (height == 0)
         jw_str(&w, "no final block hash fetched yet");
     if (usable == 0)

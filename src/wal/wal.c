@@ -62,7 +62,9 @@ struct wal {
     /* Segment state: WAL thread while it runs, otherwise the start-up/stop thread. */
     int seg_fd;
     uint64_t seg_size;
-    int fatal;                /* sticky negative nf_err after an fdatasync/ftruncate failure */
+    uint64_t seg_synced; /* seg_size at the last successful fdatasync of seg_fd (0 when created) */
+    int fatal;           /* sticky negative nf_err after an fdatasync/ftruncate failure */
+    _Atomic int fatal_pub;    /* the same, for wal_failed() on any thread (relaxed) */
     _Atomic uint64_t cur_seq; /* store-release by the owner on rotate; load-acquire by readers */
 
     pthread_t thread;
@@ -225,6 +227,36 @@ static int seg_create(struct wal *w, uint64_t seq, int *fd_out)
     return 0;
 }
 
+/* wal_set_fatal: from now on the log refuses writes with status (owner thread). */
+static void wal_set_fatal(struct wal *w, int status)
+{
+    w->fatal = status;
+    atomic_store_explicit(&w->fatal_pub, status, memory_order_relaxed);
+}
+
+/* seg_cut_back: after a failed fdatasync, removes what was written since the last good one
+ * (frames whose requests are about to be refused), so that a restart never replays them, and
+ * makes the cut durable. A cut that cannot be made durable leaves no answer true: neither "durable"
+ * nor "refused" can be claimed for those frames, so the process ends here without answering and a
+ * restart replays whatever the disk kept. WAL_FSYNC_OFF acknowledged the frames after write():
+ * nothing is cut. Owner thread. */
+static void seg_cut_back(struct wal *w)
+{
+    if (w->opts.fsync != WAL_FSYNC_ALWAYS || w->seg_size == w->seg_synced)
+        return;
+    if (ftruncate(w->seg_fd, (off_t)w->seg_synced) == -1 || fsync(w->seg_fd) == -1) {
+        wal_log("error",
+                "msg=\"cannot cut back frames after a failed fdatasync; exiting unanswered\" "
+                "dir=\"%s\" err=\"%s\"",
+                w->dir, strerror(errno));
+        _exit(NF_WAL_EXIT_UNKNOWN);
+    }
+    wal_log("warn",
+            "msg=\"frames written since the last good fdatasync cut back\" dir=\"%s\" bytes=%llu",
+            w->dir, (unsigned long long)(w->seg_size - w->seg_synced));
+    w->seg_size = w->seg_synced;
+}
+
 static int seg_sync(struct wal *w)
 {
     stat_add(&w->st_syncs, 1);
@@ -233,9 +265,11 @@ static int seg_sync(struct wal *w)
         wal_log("error", "msg=\"fdatasync failed; wal now refuses writes\" dir=\"%s\" err=\"%s\"",
                 w->dir, strerror(err));
         /* After a failed fdatasync the page cache state is unknown (fsyncgate): never retry. */
-        w->fatal = NF_EIO;
+        wal_set_fatal(w, NF_EIO);
+        seg_cut_back(w);
         return NF_EIO;
     }
+    w->seg_synced = w->seg_size;
     return 0;
 }
 
@@ -255,6 +289,7 @@ static int seg_rotate(struct wal *w, int sync_old)
     close(w->seg_fd);
     w->seg_fd = fd;
     w->seg_size = 0;
+    w->seg_synced = 0;
     /* Pairs with the load-acquire in wal_current_seq(). */
     atomic_store_explicit(&w->cur_seq, seq + 1, memory_order_release);
     stat_add(&w->st_rotations, 1);
@@ -488,7 +523,7 @@ static void flush_iov(struct wal *w, struct group *g)
                     "msg=\"cannot cut back a failed write; wal now refuses writes\" "
                     "dir=\"%s\" err=\"%s\"",
                     w->dir, strerror(errno));
-            w->fatal = NF_EIO;
+            wal_set_fatal(w, NF_EIO);
         }
         for (unsigned i = 0; i < g->niov; i++)
             g->iov_batch[i]->status_ = status;
@@ -1023,4 +1058,9 @@ int wal_replay(const char *dir,
     close(r->dirfd);
     free(r);
     return rc;
+}
+
+int wal_failed(const struct wal *w)
+{
+    return atomic_load_explicit(&w->fatal_pub, memory_order_relaxed);
 }

@@ -4,6 +4,8 @@
  *    those files fail without touching them. The control file holds the call to fail, the errno
  *    and optionally a text: "writev ENOSPC", "fdatasync EIO", or "writev EIO INVALID_CHAIN"
  *    (only writes whose data holds that text fail).
+ *  - One failing call. NF_FAIL_IO_AT="fdatasync EIO 7" makes the 7th fdatasync() (or writev())
+ *    on those files in this process fail, and no other.
  *  - Power cuts. With NF_POWER_CUT=FILE, the shim keeps in FILE (a shared mapping, so it outlives
  *    the process) one struct cut_rec per fd: the path of the log file open on it and 1 + the
  *    file's size at its last successful fdatasync() (a file never synced: its size before its
@@ -72,10 +74,32 @@ static long long size_of(int fd)
     return fstat(fd, &st) == 0 ? (long long)st.st_size : 0;
 }
 
+/* Calls on log files so far, for NF_FAIL_IO_AT: [0] writev, [1] fdatasync. */
+static _Atomic long calls[2];
+
+/* fail_at: the errno when this call on a log file is the one NF_FAIL_IO_AT names, else 0. */
+static int fail_at(const char *call, int fd)
+{
+    const char *at = getenv("NF_FAIL_IO_AT");
+    if (at == NULL || !matches_path(fd, NULL, 0))
+        return 0;
+    int k = strcmp(call, "fdatasync") == 0;
+    long nth = atomic_fetch_add(&calls[k], 1) + 1;
+    char what[32] = "", err[32] = "";
+    long want = 0;
+    if (sscanf(at, "%31s %31s %ld", what, err, &want) != 3 || strcmp(what, call) != 0 ||
+        nth != want)
+        return 0;
+    return strcmp(err, "ENOSPC") == 0 ? ENOSPC : EIO;
+}
+
 /* should_fail: the errno for call on fd (writing iov[0..iovcnt), or nothing), or 0 to let it
  * through. */
 static int should_fail(const char *call, int fd, const struct iovec *iov, int iovcnt)
 {
+    int at = fail_at(call, fd);
+    if (at != 0)
+        return at;
     const char *ctl = getenv("NF_FAIL_IO_FILE");
     if (ctl == NULL)
         return 0;

@@ -35,6 +35,11 @@ if(TARGET nearsim AND TARGET nearftd AND NOT NF_SANITIZE)
            COMMAND ${NF_NODE} ${CMAKE_CURRENT_SOURCE_DIR}/faults_disk_io.mjs
                    $<TARGET_FILE:nearsim> $<TARGET_FILE:nearftd> $<TARGET_FILE:nf_fail_io>)
   set_tests_properties(faults_disk_io PROPERTIES TIMEOUT 400 LABELS integration)
+  # One failing fdatasync or writev (EIO, ENOSPC) at each position of a sweep.
+  add_test(NAME faults_io_sweep
+           COMMAND ${NF_NODE} ${CMAKE_CURRENT_SOURCE_DIR}/faults_io_sweep.mjs
+                   $<TARGET_FILE:nearsim> $<TARGET_FILE:nearftd> $<TARGET_FILE:nf_fail_io>)
+  set_tests_properties(faults_io_sweep PROPERTIES TIMEOUT 600 LABELS integration)
   # 20 power cuts under load: the shim records each log file's synced size; SIGKILL, then the
   # files are cut back to it.
   add_test(NAME faults_power_cut
