@@ -572,6 +572,13 @@ static void answer_native(struct ingest_ctx *c, int timed_out)
     ctx_send_jw(c, code, &w);
 }
 
+/* An answer on a route without an id-bearing 503 shape: the transfers were not made durable. */
+static void answer_not_durable(struct ingest_ctx *c, struct jw *w)
+{
+    write_overloaded(c->t, w, c->route, "the transfers could not be made durable");
+    ctx_send_jw(c, 503, w);
+}
+
 static void answer_send_ft(struct ingest_ctx *c, int timed_out)
 {
     struct ingest_thread *t = c->t;
@@ -580,24 +587,40 @@ static void answer_send_ft(struct ingest_ctx *c, int timed_out)
     jw_init_fixed(&w, t->out, t->out_cap);
     char details[160];
     if (!c->accepted) {
-        snprintf(details, sizeof(details), "job %llu is not durable yet after %llu ms",
-                 (unsigned long long)c->first_id, (unsigned long long)t->in->wait_timeout_ms);
-        jw_obj_begin(&w);
-        jw_key(&w, "error");
-        jw_str(&w, "Transfer not submitted yet");
-        jw_key(&w, "details");
-        jw_str(&w, details);
-        jw_key(&w, "jobId");
-        jw_id(&w, c->first_id);
-        jw_obj_end(&w);
-        ctx_send_jw(c, 504, &w);
+        answer_not_durable(c, &w);
         return;
     }
     if (!c->is_batch) {
+        const struct job *j = ctx_job(c, 0);
+        if (j->dup_conflict) {
+            jw_obj_begin(&w);
+            jw_key(&w, "error");
+            jw_str(&w, "idempotency key already used with a different body");
+            jw_key(&w, "details");
+            jw_str(&w, "Idempotency-Key: a transfer with this key exists and its receiverId, "
+                       "amount or memo differ");
+            jw_obj_end(&w);
+            ctx_send_jw(c, 422, &w);
+            return;
+        }
+        /* A repeat answers with the transfer its key created. */
+        uint64_t id = j->dup_of ? j->dup_of : c->first_id;
         struct job_view v;
-        if (job_view_read(slab, c->first_id, 0, &v) != 0) {
-            write_error(&w, c->route, NULL, NULL, "Failed to initiate FT transfer");
-            ctx_send_jw(c, 500, &w);
+        if (job_view_read(slab, id, 0, &v) != 0) {
+            /* Only a repeat can get here: its original left the job slab. It was accepted. */
+            jw_obj_begin(&w);
+            jw_key(&w, "success");
+            jw_bool(&w, 1);
+            jw_key(&w, "jobId");
+            jw_id(&w, id);
+            jw_key(&w, "status");
+            jw_str(&w, "unknown");
+            jw_key(&w, "duplicate");
+            jw_bool(&w, 1);
+            jw_key(&w, "message");
+            jw_str(&w, "a transfer with this Idempotency-Key was accepted earlier");
+            jw_obj_end(&w);
+            ctx_send_jw(c, 200, &w);
             return;
         }
         jw_obj_begin(&w);
@@ -611,19 +634,33 @@ static void answer_send_ft(struct ingest_ctx *c, int timed_out)
             return;
         }
         if (v.st != JOB_SUBMITTED && v.st != JOB_EXECUTED) {
-            snprintf(details, sizeof(details), "job %llu is still %s after %llu ms",
+            /* Durable and queued: accepted, and said so with its id (never a 5xx that invites a
+             * retry of a transfer that will land). */
+            snprintf(details, sizeof(details), "job %llu is %s after %llu ms",
                      (unsigned long long)v.id, node_status(v.st),
                      (unsigned long long)t->in->wait_timeout_ms);
-            jw_key(&w, "error");
-            jw_str(&w, "Transfer not submitted yet");
-            jw_key(&w, "details");
-            jw_str(&w, details);
+            jw_key(&w, "success");
+            jw_bool(&w, 1);
             jw_key(&w, "jobId");
             jw_id(&w, v.id);
+            jw_key(&w, "transactionHash");
+            jw_null(&w);
+            jw_key(&w, "receiverId");
+            jw_strn(&w, v.receiver, v.receiver_len);
+            jw_key(&w, "amount");
+            jw_u128_str(&w, v.amount);
             jw_key(&w, "status");
             jw_str(&w, node_status(v.st));
+            if (j->dup_of) {
+                jw_key(&w, "duplicate");
+                jw_bool(&w, 1);
+            }
+            jw_key(&w, "details");
+            jw_str(&w, details);
+            jw_key(&w, "message");
+            jw_str(&w, "FT transfer accepted; not submitted yet");
             jw_obj_end(&w);
-            ctx_send_jw(c, 504, &w);
+            ctx_send_jw(c, 202, &w);
             return;
         }
         jw_key(&w, "success");
@@ -642,6 +679,10 @@ static void answer_send_ft(struct ingest_ctx *c, int timed_out)
         jw_tx(&w, &v);
         jw_key(&w, "submittedAt");
         jw_time(&w, v.submitted_ms);
+        if (j->dup_of) {
+            jw_key(&w, "duplicate");
+            jw_bool(&w, 1);
+        }
         jw_key(&w, "message");
         jw_str(&w, "FT transfer executed successfully");
         jw_obj_end(&w);
@@ -683,12 +724,10 @@ static void answer_send_ft(struct ingest_ctx *c, int timed_out)
     }
     jw_obj_begin(&w);
     jw_key(&w, "success");
-    jw_bool(&w, pending == 0);
+    jw_bool(&w, 1); /* every transfer is durable: accepted */
     if (pending != 0) {
         snprintf(details, sizeof(details), "%u of %u transfers not submitted after %llu ms",
                  (unsigned)pending, (unsigned)c->n, (unsigned long long)t->in->wait_timeout_ms);
-        jw_key(&w, "error");
-        jw_str(&w, "Transfer not submitted yet");
         jw_key(&w, "details");
         jw_str(&w, details);
     }
@@ -727,9 +766,9 @@ static void answer_send_ft(struct ingest_ctx *c, int timed_out)
     jw_arr_end(&w);
     jw_key(&w, "message");
     jw_str(&w, pending == 0 ? "FT transfer executed successfully"
-                            : "Some transfers are not submitted yet");
+                            : "FT transfers accepted; some are not submitted yet");
     jw_obj_end(&w);
-    ctx_send_jw(c, pending == 0 ? 200 : 504, &w);
+    ctx_send_jw(c, pending == 0 ? 200 : 202, &w);
 }
 
 static void answer_rust(struct ingest_ctx *c)
@@ -737,9 +776,24 @@ static void answer_rust(struct ingest_ctx *c)
     struct ingest_thread *t = c->t;
     struct jw w;
     jw_init_fixed(&w, t->out, t->out_cap);
+    if (!c->accepted) {
+        answer_not_durable(c, &w);
+        return;
+    }
+    const struct job *j = ctx_job(c, 0);
+    if (j->dup_conflict) {
+        jw_obj_begin(&w);
+        jw_key(&w, "error");
+        jw_str(&w, "Idempotency-Key already used with a different receiver_id, amount or memo");
+        jw_obj_end(&w);
+        ctx_send_jw(c, 422, &w);
+        return;
+    }
+    /* A repeat answers with the transfer its key created. */
+    uint64_t id = j->dup_of ? j->dup_of : c->first_id;
     char msg[JOB_ERROR_MAX + 64];
     struct job_view v;
-    int found = c->accepted && job_view_read(t->in->slab, c->first_id, 0, &v) == 0;
+    int found = job_view_read(t->in->slab, id, 0, &v) == 0;
     jw_obj_begin(&w);
     if (found && v.st == JOB_EXECUTED) {
         jw_key(&w, "tx_hash");
@@ -758,16 +812,23 @@ static void answer_rust(struct ingest_ctx *c)
         ctx_send_jw(c, receiver ? 400 : 500, &w);
         return;
     }
-    snprintf(msg, sizeof(msg), "transfer %llu still %s after %llu ms",
-             (unsigned long long)c->first_id,
-             !c->accepted ? "pending" : (found ? native_status((int)v.st) : "unknown"),
-             (unsigned long long)t->in->wait_timeout_ms);
-    jw_key(&w, "error");
-    jw_str(&w, msg);
+    /* Durable, not executed yet: accepted, and said so with its id (never a 5xx that invites a
+     * retry of a transfer that will land). */
     jw_key(&w, "id");
-    jw_id(&w, c->first_id);
+    jw_id(&w, id);
+    jw_key(&w, "status");
+    jw_str(&w, found ? native_status((int)v.st) : "unknown");
+    jw_key(&w, "tx_hash");
+    if (found && v.has_tx)
+        jw_tx(&w, &v);
+    else
+        jw_null(&w);
+    if (j->dup_of) {
+        jw_key(&w, "duplicate");
+        jw_bool(&w, 1);
+    }
     jw_obj_end(&w);
-    ctx_send_jw(c, 504, &w);
+    ctx_send_jw(c, 202, &w);
 }
 
 static void ctx_answer(struct ingest_ctx *c, int timed_out)
@@ -922,14 +983,12 @@ static void post_transfers(
                        "must be submitted, executed or final", start_ns);
             return;
         }
-        idem_hdr = req->idem;
-        if (idem_hdr != NULL) {
-            if (!ingest_idem_key_ok(idem_hdr, &idem_hdr_len)) {
-                send_error(t, req, route, 400, "invalid request", "Idempotency-Key",
-                           "must be 1 to 128 bytes of printable ASCII", start_ns);
-                return;
-            }
-        }
+    }
+    idem_hdr = req->idem;
+    if (idem_hdr != NULL && !ingest_idem_key_ok(idem_hdr, &idem_hdr_len)) {
+        send_error(t, req, route, 400, "invalid request", "Idempotency-Key",
+                   "must be 1 to 128 bytes of printable ASCII", start_ns);
+        return;
     }
 
     size_t len = req->body_len;

@@ -578,9 +578,42 @@ static void test_send_ft(void)
     CHECK(json_is_integer(json_object_get(r.json, "pendingJobs")));
     CHECK(json_integer_value(json_object_get(r.json, "capacity")) > 0);
     CHECK_EQ_INT(json_integer_value(json_object_get(r.json, "retryAfterSeconds")), STUB_RETRY);
+    /* Durable but not submitted when the wait ends: accepted (202) with its id, never a 5xx. */
     http("POST", "/send-ft", "{\"receiverId\":\"queued.near\",\"amount\":\"5\"}", NULL, 5000, &r);
-    CHECK_EQ_INT(r.code, 504);
+    CHECK_EQ_INT(r.code, 202);
+    CHECK(json_is_true(json_object_get(r.json, "success")));
     CHECK(is_decimal(jstr(r.json, "jobId")));
+    CHECK_EQ_STR(jstr(r.json, "status"), "queued");
+    CHECK(json_is_null(json_object_get(r.json, "transactionHash")));
+    CHECK(json_object_get(r.json, "error") == NULL);
+    /* Idempotency-Key: a repeat answers with the original's id; another body gets 422. */
+    struct resp k = {0};
+    const char *kb = "{\"receiverId\":\"queued.near\",\"amount\":\"6\"}";
+    http("POST", "/send-ft", kb, "Idempotency-Key: sf-1", 5000, &r);
+    CHECK_EQ_INT(r.code, 202);
+    CHECK(json_object_get(r.json, "duplicate") == NULL);
+    http("POST", "/send-ft", kb, "Idempotency-Key: sf-1", 5000, &k);
+    CHECK_EQ_INT(k.code, 202);
+    CHECK_EQ_STR(jstr(k.json, "jobId"), jstr(r.json, "jobId"));
+    CHECK(json_is_true(json_object_get(k.json, "duplicate")));
+    http("POST", "/send-ft", "{\"receiverId\":\"queued.near\",\"amount\":\"7\"}",
+         "Idempotency-Key: sf-1", 5000, &k);
+    CHECK_EQ_INT(k.code, 422);
+    CHECK(jstr(k.json, "details") != NULL && strstr(jstr(k.json, "details"), "Idempotency-Key"));
+    http("POST", "/send-ft", "{\"transfers\":[{\"receiverId\":\"queued.near\",\"amount\":\"1\"}]}",
+         "Idempotency-Key: sf-2", 5000, &k);
+    CHECK_EQ_INT(k.code, 400);
+    http("POST", "/send-ft", kb, "Idempotency-Key: bad\x01key", 5000, &k);
+    CHECK_EQ_INT(k.code, 400);
+    /* The batch form when the wait ends with transfers still queued: 202, success. */
+    http("POST", "/send-ft",
+         "{\"transfers\":[{\"receiverId\":\"queued.near\",\"amount\":\"5\"},{\"receiverId\":"
+         "\"d2.near\",\"amount\":\"6\"}]}",
+         NULL, 5000, &k);
+    CHECK_EQ_INT(k.code, 202);
+    CHECK(json_is_true(json_object_get(k.json, "success")));
+    CHECK(json_array_size(json_object_get(k.json, "jobIds")) == 2);
+    resp_free(&k);
     resp_free(&r);
     resp_free(&g);
 }
@@ -600,10 +633,35 @@ static void test_rust(void)
     CHECK_EQ_INT(r.code, 500);
     CHECK(jstr(r.json, "error") != NULL &&
           strncmp(jstr(r.json, "error"), "Transfer failed: ", 17) == 0);
+    /* Durable but not executed when the wait ends: accepted (202) with its id, never a 5xx. */
     http("POST", "/transfer", "{\"receiver_id\":\"queued.near\",\"amount\":\"9\"}", NULL, 5000, &r);
-    CHECK_EQ_INT(r.code, 504);
-    CHECK(jstr(r.json, "error") != NULL && strstr(jstr(r.json, "error"), "still queued"));
+    CHECK_EQ_INT(r.code, 202);
     CHECK(is_decimal(jstr(r.json, "id")));
+    CHECK_EQ_STR(jstr(r.json, "status"), "queued");
+    CHECK(json_is_null(json_object_get(r.json, "tx_hash")));
+    /* Idempotency-Key: a repeat of an executed transfer answers its tx_hash; of a queued one its
+     * id; another body gets 422. */
+    struct resp k = {0};
+    http("POST", "/transfer", "{\"receiver_id\":\"erin.near\",\"amount\":\"4\"}",
+         "Idempotency-Key: rt-1", 5000, &r);
+    CHECK_EQ_INT(r.code, 200);
+    http("POST", "/transfer", "{\"receiver_id\":\"erin.near\",\"amount\":\"4\"}",
+         "Idempotency-Key: rt-1", 5000, &k);
+    CHECK_EQ_INT(k.code, 200);
+    CHECK_EQ_STR(jstr(k.json, "tx_hash"), jstr(r.json, "tx_hash"));
+    http("POST", "/transfer", "{\"receiver_id\":\"queued.near\",\"amount\":\"4\"}",
+         "Idempotency-Key: rt-2", 5000, &r);
+    CHECK_EQ_INT(r.code, 202);
+    http("POST", "/transfer", "{\"receiver_id\":\"queued.near\",\"amount\":\"4\"}",
+         "Idempotency-Key: rt-2", 5000, &k);
+    CHECK_EQ_INT(k.code, 202);
+    CHECK_EQ_STR(jstr(k.json, "id"), jstr(r.json, "id"));
+    CHECK(json_is_true(json_object_get(k.json, "duplicate")));
+    http("POST", "/transfer", "{\"receiver_id\":\"queued.near\",\"amount\":\"5\"}",
+         "Idempotency-Key: rt-2", 5000, &k);
+    CHECK_EQ_INT(k.code, 422);
+    CHECK(jstr(k.json, "error") != NULL && strstr(jstr(k.json, "error"), "Idempotency-Key"));
+    resp_free(&k);
     http("POST", "/transfer", "{\"receiver_id\":\"erin.near\"}", NULL, 5000, &r);
     CHECK_EQ_INT(r.code, 400);
     CHECK(jstr(r.json, "error") != NULL && strstr(jstr(r.json, "error"), "amount") != NULL);

@@ -99,6 +99,20 @@ try {
   check(a.status === 202 && b.body && a.body && b.body.id === a.body.id, `idempotent repeat returns the original: ${a.text} / ${b.text}`);
   check(c.status === 422, `same key, different body -> 422: ${c.status} ${c.text}`);
   if (a.status === 202) expected.set(m1, '11');
+  // The same key on the drop-in routes: a repeat answers with the original, never pays again.
+  const m2 = `${run}-idem-sendft`, idem2 = { 'Idempotency-Key': `${run}-idem-2` };
+  const s1 = await request(d.port, 'POST', '/send-ft', { receiverId: 'user-6.test.near', amount: '13', memo: m2 }, { headers: idem2 });
+  const s2 = await request(d.port, 'POST', '/send-ft', { receiverId: 'user-6.test.near', amount: '13', memo: m2 }, { headers: idem2 });
+  check([200, 202].includes(s1.status) && s1.body.success === true, `send-ft with a key: ${s1.status} ${s1.text}`);
+  check([200, 202].includes(s2.status) && s2.body.jobId === s1.body.jobId && s2.body.duplicate === true,
+        `send-ft repeat answers the original: ${s1.text} / ${s2.text}`);
+  if (s1.body && s1.body.success) expected.set(m2, '13');
+  const m3 = `${run}-idem-rust`, idem3 = { 'Idempotency-Key': `${run}-idem-3` };
+  const t1 = await request(d.port, 'POST', '/transfer', { receiver_id: 'user-7.test.near', amount: '14', memo: m3 }, { headers: idem3 });
+  const t2 = await request(d.port, 'POST', '/transfer', { receiver_id: 'user-7.test.near', amount: '14', memo: m3 }, { headers: idem3 });
+  check(t1.status === 200 && t2.status === 200 && t2.body.tx_hash === t1.body.tx_hash,
+        `/transfer repeat answers the original's tx_hash: ${t1.text} / ${t2.text}`);
+  if (t1.status === 200) expected.set(m3, '14');
 
   // 6. everything lands exactly once
   const total = expected.size;
