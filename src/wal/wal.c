@@ -481,7 +481,8 @@ static int efd_wait(struct wal *w, uint64_t timeout_ns)
 }
 
 /* Writes the gathered iovecs to the current segment. On a failure the segment is cut back to
- * its previous length and every batch of this write gets the error. */
+ * its previous length (made durable by the group's fdatasync) and every batch of this write gets
+ * the error. */
 static void flush_iov(struct wal *w, struct group *g)
 {
     if (g->niov == 0)
@@ -518,12 +519,18 @@ static void flush_iov(struct wal *w, struct group *g)
         int status = io_status(err);
         wal_log("error", "msg=\"write failed\" dir=\"%s\" err=\"%s\" bytes=%zu", w->dir,
                 strerror(err), g->iov_bytes);
-        if (ftruncate(w->seg_fd, (off_t)w->seg_size) == -1) {
-            wal_log("error",
-                    "msg=\"cannot cut back a failed write; wal now refuses writes\" "
-                    "dir=\"%s\" err=\"%s\"",
-                    w->dir, strerror(errno));
-            wal_set_fatal(w, NF_EIO);
+        if (left < g->iov_bytes) {
+            /* Part of it reached the file: cut it off. The group's fdatasync (complete()) makes
+             * the cut durable before any of its requests is answered; a cut that cannot be made
+             * leaves no answer true (see seg_cut_back). */
+            if (ftruncate(w->seg_fd, (off_t)w->seg_size) == -1) {
+                wal_log("error",
+                        "msg=\"cannot cut back a failed write; exiting unanswered\" dir=\"%s\" "
+                        "err=\"%s\"",
+                        w->dir, strerror(errno));
+                _exit(NF_WAL_EXIT_UNKNOWN);
+            }
+            g->dirty = 1;
         }
         for (unsigned i = 0; i < g->niov; i++)
             g->iov_batch[i]->status_ = status;
