@@ -113,6 +113,9 @@ struct stage_shared {
     _Atomic int out_of_funds;  /* the signer cannot pay for gas (submit thread) */
     _Atomic int out_of_tokens; /* the signer's token balance is too low (submit thread) */
     _Atomic int rpc_down;      /* every RPC endpoint's breaker is open (submit thread) */
+    /* signing waits until this wall-clock ms after a SIGNED record could not be written; 0 = no
+     * wait (WAL thread) */
+    _Atomic uint64_t log_retry_ms;
     _Atomic uint64_t ft_supply_lo, ft_supply_hi; /* the token's total supply (start-up) */
     _Atomic uint64_t unsigned_jobs; /* accepted, not yet in a durable signed transaction */
     struct block_ref block;         /* written by the submit thread only */
@@ -142,8 +145,8 @@ void block_ref_read(struct block_ref *b, uint8_t hash[32], uint64_t *height);
 void block_ref_write(struct block_ref *b, const uint8_t hash[32], uint64_t height);
 
 /* stage_signing_allowed: 0 while start-up reconciliation runs or signing is paused (out of NEAR,
- * out of tokens, every RPC endpoint open). Sign threads check it before taking a nonce. Any
- * thread. */
+ * out of tokens, every RPC endpoint open, a SIGNED record just failed to be written). Sign threads
+ * check it before taking a nonce. Any thread. */
 int stage_signing_allowed(struct stage_shared *s);
 /* stage_set_*: flips a flag and logs the change once. The submit thread (the hub at start-up for
  * reconciled when nothing needs reconciling). */
@@ -151,6 +154,9 @@ void stage_set_reconciled(struct stage_shared *s);
 void stage_set_out_of_funds(struct stage_shared *s, int v);
 void stage_set_out_of_tokens(struct stage_shared *s, int v);
 void stage_set_rpc_down(struct stage_shared *s, int v);
+/* stage_set_log_retry: signing waits until until_ms (wall clock); 0 ends the wait. Logs when a
+ * wait starts and ends. The WAL thread (after a SIGNED record's write). */
+void stage_set_log_retry(struct stage_shared *s, uint64_t until_ms);
 /* stage_set_ft_supply / stage_ft_supply: the token's total supply (0 when unknown). */
 void stage_set_ft_supply(struct stage_shared *s, nf_u128 supply);
 nf_u128 stage_ft_supply(struct stage_shared *s);

@@ -11,6 +11,7 @@
 #include "cfg.h"
 #include "nf_err.h"
 #include "nf_log.h"
+#include "nf_time.h"
 #include "pipeline_int.h"
 #include "wal_rec.h"
 
@@ -265,10 +266,23 @@ void hub_signed_done(struct wal_batch *wb, int status)
 {
     struct batch *b = wb->cookie;
     struct nf_pipe *p = b->hub;
-    if (status != 0)
+    if (status != 0 && b->tx_len > 0) {
+        /* The log refuses writes (full disk, I/O error): signing waits before it takes more
+         * nonces for records that may fail again; a write that succeeds ends the wait. */
         b->wal_failed = 1;
-    else
+        p->signed_retry_ms = p->signed_retry_ms ? p->signed_retry_ms * 2 : 100;
+        if (p->signed_retry_ms > 5000)
+            p->signed_retry_ms = 5000;
+        stage_set_log_retry(&p->shared, nf_now_ms() + p->signed_retry_ms);
+    } else if (status != 0) {
+        b->wal_failed = 1;
+    } else {
         atomic_fetch_sub_explicit(&p->shared.unsigned_jobs, b->n_transfers_, memory_order_relaxed);
+        if (p->signed_retry_ms) {
+            p->signed_retry_ms = 0;
+            stage_set_log_retry(&p->shared, 0);
+        }
+    }
     if (nf_ring_push_spsc(&p->submit_in, b) == 0)
         p->submit_in_pending = 1;
 }

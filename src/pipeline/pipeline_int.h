@@ -60,6 +60,7 @@ struct nf_pipe {
     /* WAL-thread state: rings whose consumer must be woken at the end of the current group */
     uint8_t *reply_pending;
     uint8_t batch_in_pending, submit_in_pending, requeue_pending, free_pending;
+    uint32_t signed_retry_ms; /* back-off after a SIGNED write failed: 0, 100 ms doubling to 5 s */
     _Atomic uint64_t segments_deleted;
 };
 

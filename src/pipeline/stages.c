@@ -58,10 +58,22 @@ void block_ref_write(struct block_ref *b, const uint8_t hash[32], uint64_t heigh
 
 int stage_signing_allowed(struct stage_shared *s)
 {
+    uint64_t retry = atomic_load_explicit(&s->log_retry_ms, memory_order_relaxed);
     return atomic_load_explicit(&s->reconciled, memory_order_acquire) &&
            !atomic_load_explicit(&s->out_of_funds, memory_order_relaxed) &&
            !atomic_load_explicit(&s->out_of_tokens, memory_order_relaxed) &&
-           !atomic_load_explicit(&s->rpc_down, memory_order_relaxed);
+           !atomic_load_explicit(&s->rpc_down, memory_order_relaxed) &&
+           (retry == 0 || nf_now_ms() >= retry);
+}
+
+void stage_set_log_retry(struct stage_shared *s, uint64_t until_ms)
+{
+    uint64_t was = atomic_exchange_explicit(&s->log_retry_ms, until_ms, memory_order_relaxed);
+    if ((was == 0) != (until_ms == 0))
+        NF_LOG(until_ms ? NF_LOG_ERROR : NF_LOG_INFO, "pipe", "%s",
+               until_ms ? "a signed transaction could not be made durable: signing waits and "
+                          "tries again with a growing back-off"
+                        : "signed transactions are durable again: signing goes on");
 }
 
 void stage_set_reconciled(struct stage_shared *s)

@@ -74,11 +74,32 @@ try {
   // Power to the process is cut in that state; it restarts on a healthy disk.
   await d.kill();
   rmSync(ctl);
+  process.env.LD_PRELOAD = shim; // the shim stays in (it fails nothing while ctl is absent)
   d = await startDaemon(nearftd, sim, data, flags, { logFile: join(sim.dir, 'nearftd.log') });
+  delete process.env.LD_PRELOAD;
   const after = await waitAllFinal(d.port, [dead.body.id], 'after the restart', 120000);
   check([...after.values()].every((st) => st.status === 'executed'), 'the transfer is executed after the restart');
   await checkExactlyOnce(sim.port, ['disk-ok-1', 'disk-key-a-2', 'disk-ok-2', 'disk-dead-1'],
                          ['disk-key-a', 'disk-refused-1'], 'after the dead outcome');
+
+  // Signed transactions cannot be written (only writes holding an ft_transfer call fail): the
+  // accepted transfers wait, signing pauses instead of taking nonce after nonce for records that
+  // fail, nothing is broadcast, and all of it lands once writes succeed again.
+  const sent1 = await sent();
+  writeFileSync(ctl, 'writev ENOSPC ft_transfer');
+  const held = await Promise.all([1, 2, 3, 4, 5].map((i) => post(`disk-unsigned-${i}`)));
+  check(held.every((r) => r.status === 202), `transfers are accepted while signed records fail: ${held.map((r) => r.status)}`);
+  await waitFor(async () => (await metrics(d.port)).get('nearft_signing_paused') === 1,
+                'signing paused after a signed record could not be written', 120000, 20);
+  check(await sent() === sent1, `nothing broadcast while signed records are not durable: sent ${await sent() - sent1}`);
+  rmSync(ctl);
+  const unsigned = await waitAllFinal(d.port, held.map((r) => r.body.id), 'after signed records are durable again', 120000);
+  check([...unsigned.values()].every((st) => st.status === 'executed'), 'the held transfers are executed');
+  check((await metrics(d.port)).get('nearft_signing_paused') === 0, 'signing goes on');
+  await checkExactlyOnce(sim.port, ['disk-ok-1', 'disk-key-a-2', 'disk-ok-2', 'disk-dead-1',
+                                    'disk-unsigned-1', 'disk-unsigned-2', 'disk-unsigned-3',
+                                    'disk-unsigned-4', 'disk-unsigned-5'],
+                         ['disk-key-a', 'disk-refused-1'], 'after signed records failed');
   code = report('faults_disk_io');
 } finally {
   await d.stop();
