@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base58.h"
 #include "batch.h"
 #include "cfg.h"
 #include "nf_err.h"
@@ -67,6 +68,20 @@ static int replay_accept(struct recovery *rc, const struct wal_rec *rec)
     return 0;
 }
 
+/* signed_key: the index of the configured key that signed sg, found by its public key (the
+ * recorded index is tried first; keys may have been added or reordered since the record was
+ * written), or -1 when no configured key has it. */
+static int signed_key(const struct nf_pipe *p, const struct wal_signed *sg)
+{
+    if (sg->key_index < p->keys.n &&
+        memcmp(keys_public(p->keys.keys[sg->key_index].kp)->data, sg->public_key, 32) == 0)
+        return sg->key_index;
+    for (uint16_t i = 0; i < p->keys.n; i++)
+        if (memcmp(keys_public(p->keys.keys[i].kp)->data, sg->public_key, 32) == 0)
+            return i;
+    return -1;
+}
+
 /* SIGNED: a transaction that may be on chain: held in a batch slot until its OUTCOME; its
  * transfers are SIGNED with its hash, its key's nonce raised past it. */
 static int replay_signed(struct recovery *rc, const struct wal_rec *rec)
@@ -81,15 +96,24 @@ static int replay_signed(struct recovery *rc, const struct wal_rec *rec)
         rc->error = NF_ETOOMANY;
         return NF_ETOOMANY;
     }
-    if (sg->signed_tx_len > BATCH_TX_CAP || sg->key_index >= p->keys.n) {
+    if (sg->signed_tx_len > BATCH_TX_CAP) {
         batch_free_startup(p->batch, b);
-        NF_LOG(NF_LOG_ERROR, "pipe", "signed record does not fit this configuration key=%u",
-               sg->key_index);
+        NF_LOG(NF_LOG_ERROR, "pipe", "signed record does not fit this configuration bytes=%zu",
+               sg->signed_tx_len);
         rc->error = NF_ECORRUPT;
         return NF_ECORRUPT;
     }
     memcpy(b->tx_hash, sg->tx_hash, 32);
-    b->key = sg->key_index;
+    b->key = signed_key(p, sg);
+    if (b->key < 0) {
+        char pub[B58_MAX_32];
+        if (b58_encode(sg->public_key, 32, pub, sizeof(pub)) < 0)
+            pub[0] = '\0';
+        NF_LOG(NF_LOG_WARN, "pipe",
+               "a signed transaction in the log was signed by a key that is not configured "
+               "key=ed25519:%s",
+               pub);
+    }
     b->nonce = sg->nonce;
     memcpy(b->block_hash, sg->block_hash, 32);
     b->block_height = sg->block_height;
@@ -124,7 +148,8 @@ static int replay_signed(struct recovery *rc, const struct wal_rec *rec)
     for (uint32_t i = 0; i < sg->n_actions; i++)
         if (b->kinds[i] == WAL_ACT_STORAGE_DEPOSIT && i + 1 < sg->n_actions)
             b->job_ids[i] = b->job_ids[i + 1];
-    keypool_raise_nonce(&p->keys.keys[b->key], sg->nonce + 1);
+    if (b->key >= 0)
+        keypool_raise_nonce(&p->keys.keys[b->key], sg->nonce + 1);
     if (rc->n_live == rc->cap_live) {
         rc->error = NF_ETOOMANY;
         return NF_ETOOMANY;
@@ -224,6 +249,18 @@ int recovery_replay(struct nf_pipe *p, struct recovery *r)
         NF_LOG(NF_LOG_ERROR, "pipe", "log replay failed err=%s file=%s offset=%llu reason=\"%s\"",
                nf_strerror(rc), rs.corrupt_file, (unsigned long long)rs.corrupt_offset, rs.reason);
         return rc;
+    }
+    uint32_t keyless = 0;
+    for (uint32_t k = 0; k < r->n_live; k++)
+        keyless += r->live[k]->key < 0;
+    if (keyless > 0) {
+        /* Its nonce and in-flight count belong to a key this run cannot see: add the key back
+         * (the warnings above name it) until the transaction resolves. */
+        NF_LOG(NF_LOG_ERROR, "pipe",
+               "unresolved transactions in the log were signed by keys that are not configured: "
+               "add those keys to the credentials again until they resolve count=%u",
+               keyless);
+        return NF_ECONFIG;
     }
     atomic_store_explicit(&p->jobs.next_id, r->max_id + 1, memory_order_relaxed);
     return 0;

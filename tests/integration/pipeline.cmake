@@ -12,4 +12,9 @@ if(TARGET nearsim AND TARGET nearftd AND NF_NODE)
            COMMAND ${NF_NODE} ${CMAKE_CURRENT_SOURCE_DIR}/pipeline_crash.mjs
                    $<TARGET_FILE:nearsim> $<TARGET_FILE:nearftd> 6)
   set_tests_properties(pipeline_crash PROPERTIES TIMEOUT 600 LABELS integration)
+  # The key pool changes across a restart while signed transactions are unresolved.
+  add_test(NAME pipeline_keys_restart
+           COMMAND ${NF_NODE} ${CMAKE_CURRENT_SOURCE_DIR}/pipeline_keys_restart.mjs
+                   $<TARGET_FILE:nearsim> $<TARGET_FILE:nearftd>)
+  set_tests_properties(pipeline_keys_restart PROPERTIES TIMEOUT 400 LABELS integration)
 endif()
