@@ -262,10 +262,11 @@ static int seg_sync(struct wal *w)
     stat_add(&w->st_syncs, 1);
     if (fdatasync(w->seg_fd) == -1) {
         int err = errno;
+        /* After a failed fdatasync the page cache state is unknown (fsyncgate): never retry.
+         * Refusing comes before the log line, so whoever reads the line sees /health say so. */
+        wal_set_fatal(w, NF_EIO);
         wal_log("error", "msg=\"fdatasync failed; wal now refuses writes\" dir=\"%s\" err=\"%s\"",
                 w->dir, strerror(err));
-        /* After a failed fdatasync the page cache state is unknown (fsyncgate): never retry. */
-        wal_set_fatal(w, NF_EIO);
         seg_cut_back(w);
         return NF_EIO;
     }
