@@ -37,6 +37,7 @@ struct cfg {
     uint64_t memo_max_bytes;
     uint64_t max_body_bytes;
     uint64_t queue_capacity; /* accepted-but-unsigned transfers before 503 */
+    char *auth_tokens;       /* bearer-token file (auth.h), or NULL: no authentication */
     /* chain identity and keys */
     struct cfg_list rpc_url;     /* http(s) URLs, at least one */
     struct cfg_list rpc_header;  /* "URL=Name:Value" (secret values) */

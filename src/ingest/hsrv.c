@@ -331,8 +331,15 @@ static void hsrv_dispatch(struct hsrv_conn *c, const char *body, size_t body_len
         idem = c->buf + (h->idem - c->buf);
         idem[h->idem_len] = '\0';
     }
+    char *authz = NULL;
+    if (h->authorization != NULL) {
+        authz = c->buf + (h->authorization - c->buf);
+        authz[h->authorization_len] = '\0';
+    }
     struct hsrv_req r = {
         .ref = {c, c->gen},
+        .authorization = authz,
+        .authorization_len = h->authorization_len,
         .method = h->method,
         .path = path,
         .query = query,

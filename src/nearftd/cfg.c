@@ -58,6 +58,9 @@ static const struct opt opts[] = {
      "open client connections per ingest thread (beyond: accepting pauses)"},
     {"large_bodies", T_U64, OFF(large_bodies), 1, 65536, "256", 0, NULL,
      "request bodies over 4 KiB each ingest thread may be receiving at once"},
+    {"auth_tokens", T_STR, OFF(auth_tokens), 0, 0, NULL, 0, NULL,
+     "bearer-token file (nearft auth add); when set every route but GET /health needs "
+     "Authorization: Bearer TOKEN with the route's scope; re-read on SIGHUP"},
     {"sign_threads", T_U64, OFF(sign_threads), 1, 64, "1", 0, NULL, "signer threads"},
     {"rpc_url", T_LIST, OFF(rpc_url), 0, 0, NULL, F_REQUIRED | F_URL, NULL,
      "NEAR JSON-RPC endpoint(s), comma-separated or repeated; first is primary"},
