@@ -38,6 +38,12 @@ int ingest_start(struct ingest *in);
 
 struct auth_table;
 
+/* ingest_listen_loopback: whether the address --listen names (HOST:PORT, as ingest_new reads it)
+ * is a loopback address (127.0.0.0/8, ::1, ::ffff:127.0.0.0/104), resolved the way the listener
+ * binds it (the first getaddrinfo answer; an empty host or "*" is every interface, not loopback).
+ * 1 loopback, 0 not, NF_ECONFIG when it does not parse or resolve. Main thread, at start-up. */
+int ingest_listen_loopback(const char *listen);
+
 /* ingest_auth_set: gives the stage the bearer-token table t (takes t; NULL: no token is valid).
  * Only meaningful when cfg auth_tokens is set (every route but GET /health then needs a token).
  * Before ingest_start the table is simply kept. Once the threads run, the new table is published

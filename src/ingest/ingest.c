@@ -9,6 +9,7 @@
  * so late PIPE_MSG_JOB messages for an older request are recognised and ignored. */
 #include "ingest.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <netdb.h>
@@ -419,6 +420,34 @@ static int ingest_listen_socket(struct ingest *in, int *fd_out)
     }
     *fd_out = fd;
     return 0;
+}
+
+int ingest_listen_loopback(const char *listen)
+{
+    char host[64];
+    uint16_t port = 0;
+    if (ingest_parse_listen(listen, host, sizeof(host), &port) != 0)
+        return NF_ECONFIG;
+    if (host[0] == '\0')
+        return 0; /* every interface */
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    if (getaddrinfo(host, "0", &hints, &res) != 0 || res == NULL)
+        return NF_ECONFIG;
+    int loop = 0;
+    if (res->ai_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)res->ai_addr;
+        loop = (ntohl(a->sin_addr.s_addr) >> 24) == 127;
+    } else if (res->ai_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)res->ai_addr;
+        loop = IN6_IS_ADDR_LOOPBACK(&a->sin6_addr) ||
+               (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr) && a->sin6_addr.s6_addr[12] == 127);
+    }
+    freeaddrinfo(res);
+    return loop;
 }
 
 struct ingest *ingest_transport_new(const struct cfg *cfg,

@@ -61,6 +61,9 @@ static const struct opt opts[] = {
     {"auth_tokens", T_STR, OFF(auth_tokens), 0, 0, NULL, 0, NULL,
      "bearer-token file (nearft auth add); when set every route but GET /health needs "
      "Authorization: Bearer TOKEN with the route's scope; re-read on SIGHUP"},
+    {"allow_unauthenticated", T_BOOL, OFF(allow_unauthenticated), 0, 0, "false", 0, NULL,
+     "serve a --listen address that is not loopback without --auth-tokens (anyone who can "
+     "reach it can pay out tokens)"},
     {"sign_threads", T_U64, OFF(sign_threads), 1, 64, "1", 0, NULL, "signer threads"},
     {"rpc_url", T_LIST, OFF(rpc_url), 0, 0, NULL, F_REQUIRED | F_URL, NULL,
      "NEAR JSON-RPC endpoint(s), comma-separated or repeated; first is primary"},

@@ -136,6 +136,25 @@ int main(int argc, char **argv)
     }
     log_set_level(cfg.log_level);
     log_set_thread("main");
+    /* A listener other hosts can reach pays out to anyone without tokens: refuse it unless told. */
+    int loopback = ingest_listen_loopback(cfg.listen);
+    if (loopback < 0) {
+        fprintf(stderr, "nearftd: --listen %s: not HOST:PORT, or the host does not resolve\n",
+                cfg.listen);
+        return 2;
+    }
+    if (!loopback && cfg.auth_tokens == NULL && !cfg.allow_unauthenticated) {
+        fprintf(stderr,
+                "nearftd: --listen %s is not a loopback address and --auth-tokens is not set: "
+                "anyone who can reach it could pay out tokens. Create tokens with `nearft auth "
+                "add` and give --auth-tokens FILE, or give --allow-unauthenticated to serve "
+                "without authentication\n",
+                cfg.listen);
+        return 2;
+    }
+    if (!loopback && cfg.auth_tokens == NULL)
+        NF_LOG(NF_LOG_WARN, "main",
+               "serving a non-loopback address without authentication listen=%s", cfg.listen);
     if (sodium_init() < 0)
         fail_exit("libsodium failed to initialise");
     curl_global_init(CURL_GLOBAL_DEFAULT);

@@ -3,7 +3,10 @@
 // Bearer without a token or with an unknown one, 403 with a token that lacks the route's scope,
 // and serves a token that holds it; SIGHUP re-reads the token file (a token added then works, a
 // removed one stops working, waited for by state); a malformed file keeps the old tokens on
-// SIGHUP and names its line in the log, and stops start-up with the line number.
+// SIGHUP and names its line in the log, and stops start-up with the line number. A --listen
+// address that is not loopback is refused without --auth-tokens unless --allow-unauthenticated
+// (checked on 192.0.2.1, TEST-NET-1: the refusal comes before any bind, and with either flag the
+// run gets past the check and fails only at the bind, so no test listens beyond 127.0.0.1).
 // Usage: node security_auth.mjs NEARSIM NEARFTD NEARFT
 import { startSim, startDaemon, request, waitFor, check, report, keepOrClean } from './lib/harness.mjs';
 import { execFileSync, spawn } from 'node:child_process';
@@ -140,6 +143,18 @@ try {
   writeFileSync(badFile, `ok read ${'0'.repeat(64)}\n`);
   f = await startFails([...baseArgs, '--listen', '127.0.0.1:0', '--auth-tokens', badFile]);
   check(f.code !== 0 && /chmod 600/.test(f.out), `token file readable by others: ${f.code} ${f.out}`);
+
+  // 8. A non-loopback --listen without --auth-tokens: refused before anything else, with the why.
+  for (const listen of ['192.0.2.1:0', '0.0.0.0:0', ':0']) {
+    f = await startFails([...baseArgs, '--listen', listen]);
+    check(f.code === 2 && /is not a loopback address and --auth-tokens is not set/.test(f.out),
+      `--listen ${listen} without tokens: ${f.code} ${f.out}`);
+  }
+  for (const extra of [['--allow-unauthenticated'], ['--auth-tokens', tokFile]]) {
+    f = await startFails([...baseArgs, '--listen', '192.0.2.1:0', ...extra]);
+    check(f.code !== 0 && !/not a loopback address/.test(f.out) && /cannot serve HTTP/.test(f.out),
+      `--listen 192.0.2.1:0 ${extra[0]} passes the check and fails only at the bind: ${f.code} ${f.out}`);
+  }
   code = 0;
 } catch (e) {
   console.error(e);
