@@ -36,9 +36,10 @@ struct cfg {
     uint64_t max_batch_request; /* transfers per request body */
     uint64_t memo_max_bytes;
     uint64_t max_body_bytes;
-    uint64_t queue_capacity;   /* accepted-but-unsigned transfers before 503 */
-    char *auth_tokens;         /* bearer-token file (auth.h), or NULL: no authentication */
-    int allow_unauthenticated; /* serve a non-loopback --listen without auth_tokens */
+    uint64_t queue_capacity;         /* accepted-but-unsigned transfers before 503 */
+    char *auth_tokens;               /* bearer-token file (auth.h), or NULL: no authentication */
+    int allow_unauthenticated;       /* serve a non-loopback --listen without auth_tokens */
+    struct cfg_list allowed_origins; /* Origin values that are served (others: 403) */
     /* chain identity and keys */
     struct cfg_list rpc_url;     /* http(s) URLs, at least one */
     struct cfg_list rpc_header;  /* "URL=Name:Value" (secret values) */

@@ -41,6 +41,10 @@ struct hsrv_req {
     const char *idem;          /* Idempotency-Key header value, or NULL */
     const char *authorization; /* Authorization header value, or NULL */
     size_t authorization_len;
+    const char *content_type; /* Content-Type header value, or NULL */
+    size_t content_type_len;
+    const char *origin; /* Origin header value, or NULL */
+    size_t origin_len;
     const char *body; /* "" when empty */
     size_t body_len;
     uint64_t start_ns; /* CLOCK_MONOTONIC when the request head was complete */

@@ -14,6 +14,7 @@
 
 #include "auth.h"
 #include "base58.h"
+#include "cfg.h"
 #include "http_parse.h"
 #include "ingest_int.h"
 #include "jw.h"
@@ -1373,6 +1374,21 @@ static int authorized(
     return 1;
 }
 
+/* origin_allowed: a request without Origin, or whose Origin is one of --allowed-origins (exact
+ * text). Browsers send Origin on every cross-origin request and on every POST, and a page cannot
+ * remove or forge it, so this turns away pages of other sites even on the loopback default. */
+static int origin_allowed(const struct ingest *in, const struct hsrv_req *req)
+{
+    if (req->origin == NULL)
+        return 1;
+    const struct cfg_list *l = &in->cfg->allowed_origins;
+    for (size_t i = 0; i < l->n; i++)
+        if (strlen(l->v[i]) == req->origin_len &&
+            memcmp(l->v[i], req->origin, req->origin_len) == 0)
+            return 1;
+    return 0;
+}
+
 static void ingest_http_request(struct hsrv_req *req, void *arg)
 {
     struct ingest_thread *t = arg;
@@ -1382,6 +1398,11 @@ static void ingest_http_request(struct hsrv_req *req, void *arg)
     int method = 0;
     int route = ingest_route_match(req->path, &method, &rest);
     int want = method == INGEST_METHOD_POST ? INGEST_HTTP_POST : INGEST_HTTP_GET;
+    if (!origin_allowed(t->in, req)) {
+        send_error(t, req, route, 403, "forbidden", "Origin", "not one of --allowed-origins",
+                   start_ns);
+        return;
+    }
     if (!authorized(t, req, route, req->method == want, start_ns))
         return;
     if (route == INGEST_ROUTE_OTHER) {
@@ -1390,6 +1411,15 @@ static void ingest_http_request(struct hsrv_req *req, void *arg)
     }
     if (req->method != want) {
         method_not_allowed(t, req, route, method == INGEST_METHOD_POST ? "POST" : "GET", start_ns);
+        return;
+    }
+    /* A body a browser can send without a CORS preflight (text/plain, form encodings) is not
+     * taken: every POST must say it is JSON. */
+    if (want == INGEST_HTTP_POST &&
+        (req->content_type == NULL ||
+         !ingest_content_type_json(req->content_type, req->content_type_len))) {
+        send_error(t, req, route, 415, "unsupported media type", "Content-Type",
+                   "must be application/json", start_ns);
         return;
     }
     switch (route) {

@@ -290,6 +290,17 @@ static const char *http_line(const char *p, const char *end, const char **eol)
     return nl;
 }
 
+int ingest_content_type_json(const char *v, size_t vlen)
+{
+    size_t e = 0;
+    while (e < vlen && v[e] != ';')
+        e++;
+    size_t t = e;
+    while (t > 0 && (v[t - 1] == ' ' || v[t - 1] == '\t'))
+        t--;
+    return http_ieq(v, t, "application/json");
+}
+
 int ingest_http_head_parse(const char *buf, size_t len, size_t max_head, struct ingest_http_head *h)
 {
     memset(h, 0, sizeof(*h));
@@ -416,6 +427,20 @@ int ingest_http_head_parse(const char *buf, size_t len, size_t max_head, struct 
                 return http_fail(h, 400, "Authorization", "given twice");
             h->authorization = val;
             h->authorization_len = vlen;
+        } else if (http_ieq(p, nlen, "content-type")) {
+            if (h->content_type != NULL)
+                return http_fail(h, 400, "Content-Type", "given twice");
+            h->content_type = val;
+            h->content_type_len = vlen;
+        } else if (http_ieq(p, nlen, "origin")) {
+            if (h->origin != NULL)
+                return http_fail(h, 400, "Origin", "given twice");
+            h->origin = val;
+            h->origin_len = vlen;
+        } else if (http_ieq(p, nlen, "host")) {
+            if (h->has_host)
+                return http_fail(h, 400, "Host", "given twice");
+            h->has_host = 1;
         }
         p = nl + 1;
     }
@@ -424,6 +449,8 @@ int ingest_http_head_parse(const char *buf, size_t len, size_t max_head, struct 
                          "must not be sent together with Content-Length");
     if (has_te && h->minor == 0)
         return http_fail(h, 400, "Transfer-Encoding", "is not defined for HTTP/1.0");
+    if (h->minor == 1 && !h->has_host)
+        return http_fail(h, 400, "Host", "is required in HTTP/1.1");
     h->chunked = (uint8_t)has_te;
     if (conn_close)
         h->keep_alive = 0;

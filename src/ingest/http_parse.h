@@ -47,6 +47,10 @@ unsigned ingest_route_scope(int route);
  * v and *len set, or NF_EINVAL. v NULL is NF_EINVAL. Borrows v. */
 int ingest_bearer(const char *v, size_t vlen, const char **tok, size_t *len);
 
+/* ingest_content_type_json: 1 when the Content-Type value v[0..vlen) is application/json
+ * (case-insensitive), optionally followed by parameters ("; charset=utf-8"); else 0. */
+int ingest_content_type_json(const char *v, size_t vlen);
+
 /* ---- HTTP/1.x request heads (the ingest wire, hsrv.c) ---------------------------------------- */
 
 /* Request methods the wire tells apart; every other token is INGEST_HTTP_OTHER. */
@@ -74,6 +78,11 @@ struct ingest_http_head {
     size_t idem_len;
     const char *authorization; /* Authorization value (trimmed), or NULL */
     size_t authorization_len;
+    const char *content_type; /* Content-Type value (trimmed), or NULL */
+    size_t content_type_len;
+    const char *origin; /* Origin value (trimmed), or NULL */
+    size_t origin_len;
+    uint8_t has_host; /* a Host header was present */
     uint64_t content_length;
     /* On error: the status to answer, the field (header or "request line") and the reason. */
     int err_status;
@@ -87,7 +96,8 @@ struct ingest_http_head {
  * max_head, 501 a transfer coding other than chunked, 505 a version other than HTTP/1.0 or 1.1,
  * 417 an unknown expectation) and h->err_field / h->err_reason set. Content-Length and
  * Transfer-Encoding together, or two different Content-Lengths, are 400 (request smuggling); so is
- * a second Authorization header.
+ * a second Authorization, Content-Type, Origin or Host header, and an HTTP/1.1 request without
+ * Host (RFC 9112 3.2).
  * Borrows buf; h's pointers point into it. */
 int ingest_http_head_parse(const char *buf,
                            size_t len,

@@ -64,6 +64,9 @@ static const struct opt opts[] = {
     {"allow_unauthenticated", T_BOOL, OFF(allow_unauthenticated), 0, 0, "false", 0, NULL,
      "serve a --listen address that is not loopback without --auth-tokens (anyone who can "
      "reach it can pay out tokens)"},
+    {"allowed_origins", T_LIST, OFF(allowed_origins), 0, 0, NULL, 0, NULL,
+     "Origin header values (e.g. https://ops.example.com) whose requests are served; a request "
+     "with any other Origin gets 403 (default: none, so no browser page can call nearftd)"},
     {"sign_threads", T_U64, OFF(sign_threads), 1, 64, "1", 0, NULL, "signer threads"},
     {"rpc_url", T_LIST, OFF(rpc_url), 0, 0, NULL, F_REQUIRED | F_URL, NULL,
      "NEAR JSON-RPC endpoint(s), comma-separated or repeated; first is primary"},

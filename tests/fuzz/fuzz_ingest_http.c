@@ -1,8 +1,8 @@
 /* fuzz_ingest_http: the ingest stage's pure text parsers (src/ingest/http_parse.c): route table,
- * ?wait= query, decimal ids, Idempotency-Key header (and the same text as an Authorization
- * value), listen address. The input is split at NUL bytes into those five strings. Properties: no
- * crash or over-read, outputs point into their input, a parsed id prints back to the input without
- * its leading zeros, accepted keys are printable ASCII of 1..128 bytes. */
+ * ?wait= query, decimal ids, Idempotency-Key header (and the same text as an Authorization and a
+ * Content-Type value), listen address. The input is split at NUL bytes into those five strings.
+ * Properties: no crash or over-read, outputs point into their input, a parsed id prints back to the
+ * input without its leading zeros, accepted keys are printable ASCII of 1..128 bytes. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,6 +76,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
     }
     if (ingest_route_scope(route) > 4u)
+        abort();
+    /* Content-Type: application/json with optional parameters, nothing else. */
+    if (ingest_content_type_json(field[3], alen) &&
+        strncasecmp(field[3], "application/json", 16) != 0)
         abort();
 
     char host[64];

@@ -7,10 +7,13 @@
 // address that is not loopback is refused without --auth-tokens unless --allow-unauthenticated
 // (checked on 192.0.2.1, TEST-NET-1: the refusal comes before any bind, and with either flag the
 // run gets past the check and fails only at the bind, so no test listens beyond 127.0.0.1).
+// Browser defences: a POST without Content-Type: application/json gets 415, a request whose Origin
+// is not in --allowed-origins gets 403, an HTTP/1.1 request without Host gets 400.
 // Usage: node security_auth.mjs NEARSIM NEARFTD NEARFT
 import { startSim, startDaemon, request, waitFor, check, report, keepOrClean } from './lib/harness.mjs';
 import { execFileSync, spawn } from 'node:child_process';
 import { appendFileSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import net from 'node:net';
 import { join } from 'node:path';
 
 const [nearsim, nearftd, nearft] = process.argv.slice(2);
@@ -43,7 +46,20 @@ const logFile = join(sim.dir, 'nearftd.log');
 const baseArgs = ['--rpc-url', `http://127.0.0.1:${sim.port}`, '--signer', 'distributor.test.near',
   '--credentials', sim.creds, '--contract', 'ft.test.near', '--data-dir', join(sim.dir, 'data-x')];
 const d = await startDaemon(nearftd, sim, join(sim.dir, 'data'),
-  ['--auth-tokens', tokFile, '--wait-timeout-ms', '20000'], { logFile });
+  ['--auth-tokens', tokFile, '--wait-timeout-ms', '20000', '--allowed-origins', 'https://ops.example'],
+  { logFile });
+
+// rawStatus: sends text as is on a fresh connection; resolves the status line of the answer.
+function rawStatus(port, text) {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1', () => s.write(text));
+    let buf = '';
+    s.on('data', (c) => { buf += c; });
+    s.on('end', () => resolve(buf));
+    s.on('error', reject);
+    s.setTimeout(30000, () => { s.destroy(); reject(new Error('raw request timed out')); });
+  });
+}
 let code = 1;
 try {
   const body = { receiver_id: 'user-1.test.near', amount: '5', memo: `sec-${Date.now()}` };
@@ -144,7 +160,32 @@ try {
   f = await startFails([...baseArgs, '--listen', '127.0.0.1:0', '--auth-tokens', badFile]);
   check(f.code !== 0 && /chmod 600/.test(f.out), `token file readable by others: ${f.code} ${f.out}`);
 
-  // 8. A non-loopback --listen without --auth-tokens: refused before anything else, with the why.
+  // 8. Browser defences: JSON only on POST, foreign Origins refused, Host required on HTTP/1.1.
+  const auth = bearer(tTransfer);
+  for (const ct of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x']) {
+    r = await request(d.port, 'POST', '/v1/transfers', JSON.stringify(body), { headers: { ...auth, 'content-type': ct } });
+    check(r.status === 415 && r.body.field === 'Content-Type', `POST with ${ct}: ${r.status} ${r.text}`);
+  }
+  r = await request(d.port, 'POST', '/send-ft', JSON.stringify({ receiverId: 'user-1.test.near', amount: '1' }),
+    { headers: { ...auth, 'content-type': 'text/plain;charset=UTF-8' } });
+  check(r.status === 415, `/send-ft with text/plain (a no-cors fetch): ${r.status}`);
+  r = await request(d.port, 'POST', '/v1/transfers', { ...body, memo: `sec-ct-${Date.now()}` },
+    { headers: { ...auth, 'content-type': 'application/json; charset=utf-8' } });
+  check(r.status === 202, `application/json; charset=utf-8 accepted: ${r.status} ${r.text}`);
+  r = await request(d.port, 'POST', '/v1/transfers', { ...body, memo: `sec-or-${Date.now()}` },
+    { headers: { ...auth, origin: 'https://evil.example' } });
+  check(r.status === 403 && r.body.field === 'Origin', `foreign Origin: ${r.status} ${r.text}`);
+  r = await request(d.port, 'GET', '/health', undefined, { headers: { origin: 'http://localhost:8080' } });
+  check(r.status === 403, `foreign Origin on /health: ${r.status}`);
+  r = await request(d.port, 'POST', '/v1/transfers', { ...body, memo: `sec-ok-${Date.now()}` },
+    { headers: { ...auth, origin: 'https://ops.example' } });
+  check(r.status === 202, `allowed Origin: ${r.status} ${r.text}`);
+  let raw = await rawStatus(d.port, 'GET /health HTTP/1.1\r\nConnection: close\r\n\r\n');
+  check(/^HTTP\/1\.1 400 /.test(raw) && raw.includes('"field":"Host"'), `HTTP/1.1 without Host: ${raw.slice(0, 80)}`);
+  raw = await rawStatus(d.port, 'GET /health HTTP/1.0\r\n\r\n');
+  check(/^HTTP\/1\.1 200 /.test(raw), `HTTP/1.0 without Host is served: ${raw.slice(0, 40)}`);
+
+  // 9. A non-loopback --listen without --auth-tokens: refused before anything else, with the why.
   for (const listen of ['192.0.2.1:0', '0.0.0.0:0', ':0']) {
     f = await startFails([...baseArgs, '--listen', listen]);
     check(f.code === 2 && /is not a loopback address and --auth-tokens is not set/.test(f.out),
