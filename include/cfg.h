@@ -101,7 +101,9 @@ int cfg_load(struct cfg *c, int argc, char **argv, char **envp, char *err, size_
 void cfg_print_help(FILE *f);
 
 /* cfg_print: effective values as `key = value` lines that cfg_load can read back as a config
- * file; secrets redacted (rpc_header prints URL=Name:<redacted>). */
+ * file; secrets redacted: rpc_url prints scheme://host[:port] only (rpc_url_redact), rpc_header
+ * scheme://host[:port]=Name:<redacted>. So a printed rpc_url with a path or an API key in it does
+ * not read back to the same endpoint. */
 void cfg_print(const struct cfg *c, FILE *f);
 
 /* cfg_free: releases the strings and lists; NULL-safe; leaves *c zeroed. */

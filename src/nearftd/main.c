@@ -89,7 +89,9 @@ static int rpc_call(const struct cfg *c,
         curl_slist_free_all(hdr);
         curl_easy_cleanup(h);
         if (cc != CURLE_OK) {
-            NF_LOG(NF_LOG_WARN, "main", "RPC unreachable url=%s err=\"%s\"", c->rpc_url.v[u],
+            char shown[512];
+            rpc_url_redact(c->rpc_url.v[u], shown, sizeof(shown));
+            NF_LOG(NF_LOG_WARN, "main", "RPC unreachable url=%s err=\"%s\"", shown,
                    curl_easy_strerror(cc));
             free(b.p);
             continue;

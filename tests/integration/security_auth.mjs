@@ -8,12 +8,16 @@
 // (checked on 192.0.2.1, TEST-NET-1: the refusal comes before any bind, and with either flag the
 // run gets past the check and fails only at the bind, so no test listens beyond 127.0.0.1).
 // Browser defences: a POST without Content-Type: application/json gets 415, a request whose Origin
-// is not in --allowed-origins gets 403, an HTTP/1.1 request without Host gets 400.
+// is not in --allowed-origins gets 403, an HTTP/1.1 request without Host gets 400. RPC URLs with a
+// path, query and user:password (where providers put API keys) are shown as scheme://host[:port]
+// only in /health, /metrics, the log and --print-config; nearsim serves JSON-RPC only on "/", so
+// a small proxy in this test takes the secret path, records it and forwards to nearsim's "/".
 // Usage: node security_auth.mjs NEARSIM NEARFTD NEARFT
 import { startSim, startDaemon, request, waitFor, check, report, keepOrClean } from './lib/harness.mjs';
 import { execFileSync, spawn } from 'node:child_process';
 import { appendFileSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import net from 'node:net';
+import http from 'node:http';
 import { join } from 'node:path';
 
 const [nearsim, nearftd, nearft] = process.argv.slice(2);
@@ -196,6 +200,60 @@ try {
     check(f.code !== 0 && !/not a loopback address/.test(f.out) && /cannot serve HTTP/.test(f.out),
       `--listen 192.0.2.1:0 ${extra[0]} passes the check and fails only at the bind: ${f.code} ${f.out}`);
   }
+
+  // 10. RPC URLs redacted: a nearftd whose RPC URLs carry secrets in path, query and userinfo.
+  const seenPaths = new Set();
+  const upstream = new http.Agent({ keepAlive: true });
+  const proxy = http.createServer((req, res) => {
+    seenPaths.add(req.url);
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const up = http.request({ host: '127.0.0.1', port: sim.port, method: 'POST', path: '/', agent: upstream,
+        headers: { 'content-type': 'application/json', 'content-length': body.length } }, (ur) => {
+        const out = [];
+        ur.on('data', (c) => out.push(c));
+        ur.on('end', () => { res.writeHead(ur.statusCode, { 'content-type': 'application/json' }); res.end(Buffer.concat(out)); });
+      });
+      up.on('error', () => { res.writeHead(502); res.end(); });
+      up.end(body);
+    });
+  });
+  await new Promise((ok) => proxy.listen(0, '127.0.0.1', ok));
+  const pport = proxy.address().port;
+  const secretUrls = [`http://ops:hunter2@127.0.0.1:1/dead-secret-path?apikey=s3cr3t-dead`,
+    `http://ops:hunter2@127.0.0.1:${pport}/secret-key-path?apikey=s3cr3t-live`];
+  const secrets = ['hunter2', 'secret-key-path', 's3cr3t', 'dead-secret-path', 'apikey'];
+  const log2 = join(sim.dir, 'nearftd-redact.log');
+  const d2 = await startDaemon(nearftd, sim, join(sim.dir, 'data-redact'), [], { logFile: log2, rpcUrls: secretUrls });
+  try {
+    r = await request(d2.port, 'POST', '/v1/transfers', { ...body, memo: `sec-rd-${Date.now()}` });
+    check(r.status === 202, `transfer through the secret-path RPC: ${r.status} ${r.text}`);
+    await waitFor(() => seenPaths.has('/secret-key-path?apikey=s3cr3t-live'), 'nearftd to use the full URL');
+    const hh = await request(d2.port, 'GET', '/health');
+    const urls = (hh.body && hh.body.rpc || []).map((x) => x.url);
+    check(JSON.stringify(urls) === JSON.stringify(['http://127.0.0.1:1', `http://127.0.0.1:${pport}`]),
+      `/health shows scheme://host:port only: ${JSON.stringify(urls)}`);
+    const mm = await request(d2.port, 'GET', '/metrics');
+    check(mm.text.includes(`nearft_rpc_requests_total{url="http://127.0.0.1:${pport}"}`),
+      '/metrics labels RPC URLs scheme://host:port');
+    for (const [what, text] of [['/health', hh.text], ['/metrics', mm.text], ['/debug/stages',
+      (await request(d2.port, 'GET', '/debug/stages')).text], ['the log', readFileSync(log2, 'utf8')]])
+      for (const sec of secrets) check(!text.includes(sec), `${what} does not show ${sec}`);
+    check(readFileSync(log2, 'utf8').includes('url=http://127.0.0.1:1 err='),
+      'the log names the dead RPC as scheme://host:port');
+  } finally {
+    await d2.stop();
+    proxy.close();
+    upstream.destroy();
+  }
+  const pc = execFileSync(nearftd, ['--rpc-url', secretUrls.join(','), '--rpc-header',
+    `http://ops:hunter2@127.0.0.1:${pport}/secret-key-path=X-Api-Key:s3cr3t-header`, '--signer', 'a.near',
+    '--credentials', '/nonexistent', '--contract', 'b.near', '--print-config']).toString();
+  check(pc.includes(`rpc_url = http://127.0.0.1:${pport}\n`) &&
+    pc.includes(`rpc_header = http://127.0.0.1:${pport}=X-Api-Key:<redacted>`), `--print-config redacts: ${pc.split('\n').filter((l) => l.startsWith('rpc_')).join(' | ')}`);
+  for (const sec of secrets.concat(['s3cr3t-header'])) check(!pc.includes(sec), `--print-config does not show ${sec}`);
   code = 0;
 } catch (e) {
   console.error(e);
