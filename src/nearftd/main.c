@@ -130,10 +130,12 @@ int main(int argc, char **argv)
         printf("nearftd: lands NEP-141 ft_transfer requests on NEAR exactly once.\n"
                "Every setting is a flag, an environment variable and a config-file key:\n\n");
         cfg_print_help(stdout);
+        cfg_free(&cfg);
         return 0;
     }
     if (cfg.print_config) {
         cfg_print(&cfg, stdout);
+        cfg_free(&cfg);
         return 0;
     }
     log_set_level(cfg.log_level);
@@ -143,6 +145,7 @@ int main(int argc, char **argv)
     if (loopback < 0) {
         fprintf(stderr, "nearftd: --listen %s: not HOST:PORT, or the host does not resolve\n",
                 cfg.listen);
+        cfg_free(&cfg);
         return 2;
     }
     if (!loopback && cfg.auth_tokens == NULL && !cfg.allow_unauthenticated) {
@@ -152,6 +155,7 @@ int main(int argc, char **argv)
                 "add` and give --auth-tokens FILE, or give --allow-unauthenticated to serve "
                 "without authentication\n",
                 cfg.listen);
+        cfg_free(&cfg);
         return 2;
     }
     if (!loopback && cfg.auth_tokens == NULL)
@@ -167,6 +171,8 @@ int main(int argc, char **argv)
         tokens = auth_table_load(cfg.auth_tokens, err, sizeof(err), &rc);
         if (tokens == NULL) {
             fprintf(stderr, "nearftd: --auth-tokens: %s\n", err);
+            cfg_free(&cfg);
+            curl_global_cleanup();
             return 1;
         }
         NF_LOG(NF_LOG_INFO, "main", "auth tokens loaded tokens=%zu", tokens->n);
