@@ -1,8 +1,10 @@
 /* auth_file: the token file on disk (the file part of include/auth.h). Loads it into a read-only
  * sodium_malloc table for nearftd (start-up and SIGHUP, main thread), appends a line and removes
  * one for the nearft CLI (append under flock + fsync; removal by rewrite: 0600 temp file in the
- * same directory, fsync, rename, fsync of the directory). Every function refuses a file that group
- * or others may read or write, as keys_file.c does for key files. Blocking I/O, one thread. */
+ * same directory, fsync, rename, fsync of the directory; both lock the file the path names at the
+ * moment they hold the lock, so an add and a remove never lose each other's change). Every function
+ * refuses a file that group or others may read or write, as keys_file.c does for key files.
+ * Blocking I/O, one thread. */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -179,6 +181,37 @@ void auth_table_free(struct auth_table *t)
         sodium_free(t); /* wipes, then unmaps with its guard pages */
 }
 
+/* open_locked: opens path (flags, mode 0600 when created) and takes an exclusive flock on it. A
+ * remove that ran meanwhile renames a new file over the path, so the lock is retaken until the
+ * locked descriptor is the file the path names (otherwise an add could append to the replaced
+ * file and be lost). The descriptor, or -1 with err filled. */
+static int open_locked(const char *path, int flags, char *err, size_t errcap, int *rc)
+{
+    for (int tries = 0; tries < 20; tries++) {
+        int fd = open(path, flags | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW, 0600);
+        if (fd == -1) {
+            int e = errno;
+            af_err(err, errcap, "token file %s: cannot open: %s", path, strerror(e));
+            *rc = e == ENOENT ? NF_ENOTFOUND : NF_EIO;
+            return -1;
+        }
+        struct stat a, b;
+        if (flock(fd, LOCK_EX) == -1 || fstat(fd, &a) == -1) {
+            int e = errno;
+            close(fd);
+            af_err(err, errcap, "token file %s: cannot lock: %s", path, strerror(e));
+            *rc = NF_EIO;
+            return -1;
+        }
+        if (stat(path, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+            return fd;
+        close(fd); /* replaced while we waited for the lock: lock the new file */
+    }
+    af_err(err, errcap, "token file %s: keeps being replaced; try again", path);
+    *rc = NF_EIO;
+    return -1;
+}
+
 int auth_file_add(const char *path,
                   const char *name,
                   unsigned scopes,
@@ -190,22 +223,13 @@ int auth_file_add(const char *path,
         af_err(err, errcap, "NAME must be 1 to 64 characters of A-Z a-z 0-9 . _ -");
         return NF_EINVAL;
     }
-    int fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW, 0600);
-    if (fd == -1) {
-        int e = errno;
-        af_err(err, errcap, "token file %s: cannot open: %s", path, strerror(e));
-        return NF_EIO;
-    }
-    int r;
+    int r = 0;
+    int fd = open_locked(path, O_RDWR | O_CREAT | O_APPEND, err, errcap, &r);
+    if (fd == -1)
+        return r;
     char *text = NULL;
     struct auth_entry *e = NULL;
     struct stat st;
-    if (flock(fd, LOCK_EX) == -1) {
-        int en = errno;
-        af_err(err, errcap, "token file %s: cannot lock: %s", path, strerror(en));
-        r = NF_EIO;
-        goto out;
-    }
     if ((r = check_fd(fd, path, &st, err, errcap)) != 0)
         goto out;
     if ((r = read_all(fd, path, (size_t)st.st_size, &text, err, errcap)) != 0)
@@ -250,22 +274,13 @@ out:
 
 int auth_file_remove(const char *path, const char *name, char *err, size_t errcap)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
-    if (fd == -1) {
-        int e = errno;
-        af_err(err, errcap, "token file %s: cannot open: %s", path, strerror(e));
-        return e == ENOENT ? NF_ENOTFOUND : NF_EIO;
-    }
-    int r, tfd = -1;
+    int r = 0, tfd = -1;
+    int fd = open_locked(path, O_RDONLY, err, errcap, &r);
+    if (fd == -1)
+        return r;
     char *text = NULL, *tmp = NULL, *dircopy = NULL;
     struct auth_entry *e = NULL;
     struct stat st;
-    if (flock(fd, LOCK_EX) == -1) {
-        int en = errno;
-        af_err(err, errcap, "token file %s: cannot lock: %s", path, strerror(en));
-        r = NF_EIO;
-        goto out;
-    }
     if ((r = check_fd(fd, path, &st, err, errcap)) != 0)
         goto out;
     size_t len = (size_t)st.st_size;

@@ -227,6 +227,19 @@ printf 'ok read %s\nbad line\n' "$H1" >>"$TOK"
 expect "auth add to a malformed file" 1 "" "line 5: want NAME SCOPES HASH" -- \
     auth add --file "$TOK" --name z --scopes read
 
+# Concurrent adds and removes lose nothing: each locks the file the path names when it holds
+# the lock (a remove renames a new file over the path).
+CON="$TMP/tokens-concurrent"
+for i in $(seq 8); do "$NEARFT" auth add --file "$CON" --name "old$i" --scopes read >/dev/null; done
+for i in $(seq 8); do
+    "$NEARFT" auth add --file "$CON" --name "new$i" --scopes read >/dev/null &
+    "$NEARFT" auth remove --file "$CON" --name "old$i" &
+done
+wait
+run auth list --file "$CON"
+[ "$(printf '%s\n' "$OUT" | grep -c '^new')" = 8 ] && ok || bad "concurrent adds lost: $OUT"
+[ "$(printf '%s\n' "$OUT" | grep -c '^old')" = 0 ] && ok || bad "concurrent removes lost: $OUT"
+
 # ---- no secret ever printed ----
 for f in "$FILE1" "$KEY"; do
     s=$(sed -n 's/.*"private_key": *"ed25519:\([^"]*\)".*/\1/p' "$f")
