@@ -36,7 +36,10 @@ struct cfg {
     uint64_t max_batch_request; /* transfers per request body */
     uint64_t memo_max_bytes;
     uint64_t max_body_bytes;
-    uint64_t queue_capacity; /* accepted-but-unsigned transfers before 503 */
+    uint64_t queue_capacity;         /* accepted-but-unsigned transfers before 503 */
+    char *auth_tokens;               /* bearer-token file (auth.h), or NULL: no authentication */
+    int allow_unauthenticated;       /* serve a non-loopback --listen without auth_tokens */
+    struct cfg_list allowed_origins; /* Origin values that are served (others: 403) */
     /* chain identity and keys */
     struct cfg_list rpc_url;     /* http(s) URLs, at least one */
     struct cfg_list rpc_header;  /* "URL=Name:Value" (secret values) */
@@ -98,7 +101,9 @@ int cfg_load(struct cfg *c, int argc, char **argv, char **envp, char *err, size_
 void cfg_print_help(FILE *f);
 
 /* cfg_print: effective values as `key = value` lines that cfg_load can read back as a config
- * file; secrets redacted (rpc_header prints URL=Name:<redacted>). */
+ * file; secrets redacted: rpc_url prints scheme://host[:port] only (rpc_url_redact), rpc_header
+ * scheme://host[:port]=Name:<redacted>. So a printed rpc_url with a path or an API key in it does
+ * not read back to the same endpoint. */
 void cfg_print(const struct cfg *c, FILE *f);
 
 /* cfg_free: releases the strings and lists; NULL-safe; leaves *c zeroed. */

@@ -36,6 +36,27 @@ struct ingest *ingest_new(const struct cfg *cfg, struct nf_pipe *p, int *err);
  * NF_ESTATE (already started). On failure nothing is left running. */
 int ingest_start(struct ingest *in);
 
+struct auth_table;
+
+/* ingest_listen_loopback: whether the address --listen names (HOST:PORT, as ingest_new reads it)
+ * is a loopback address (127.0.0.0/8, ::1, ::ffff:127.0.0.0/104), resolved the way the listener
+ * binds it (the first getaddrinfo answer; an empty host or "*" is every interface, not loopback).
+ * 1 loopback, 0 not, NF_ECONFIG when it does not parse or resolve. Main thread, at start-up. */
+int ingest_listen_loopback(const char *listen);
+
+/* ingest_auth_set: gives the stage the bearer-token table t (takes t; NULL: no token is valid).
+ * Only meaningful when cfg auth_tokens is set (every route but GET /health then needs a token).
+ * Before ingest_start the table is simply kept. Once the threads run, the new table is published
+ * with an atomic exchange and the old one is freed only after every ingest thread has run a
+ * callback of its own loop after the exchange: an ingest thread reads the table only inside one
+ * request callback, so between two callbacks it holds no pointer to it. Each thread is woken
+ * through its own eventfd, and acknowledges by storing the epoch it saw. The call waits for those
+ * acknowledgements (normally microseconds; at most 10 s, after which the old table is
+ * deliberately leaked rather than freed under a reader, and NF_ESTATE is returned). A per-thread
+ * copy refreshed by an eventfd would do as well but copies the table once per thread; the
+ * exchange keeps one table and no lock on the request path. Main thread only. 0 or NF_ESTATE. */
+int ingest_auth_set(struct ingest *in, struct auth_table *t);
+
 /* ingest_port: the TCP port the listeners are bound to (after ingest_start), else 0. */
 uint16_t ingest_port(const struct ingest *in);
 

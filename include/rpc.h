@@ -232,6 +232,12 @@ struct rpc_result {
 /* Token scratch enough for any view, block and error answer. */
 #define RPC_TOKENS_VIEW 4096
 
+/* rpc_url_redact: url as scheme://host[:port] only, for /health, /metrics, logs and
+ * --print-config: the path, query, fragment and userinfo (where RPC providers put API keys) are
+ * dropped. Writes at most cap-1 bytes and a NUL into out (cap >= 1); text without "://" becomes
+ * "<redacted>". Pure; any thread. Returns the length written. */
+size_t rpc_url_redact(const char *url, char *out, size_t cap);
+
 /* rpc_parse: classifies resp (body + HTTP status) into *r. toks[0..tok_cap) is scratch.
  * Returns 0 when r->kind is set (including every error kind); NF_ETOOMANY when toks is too small
  * (retry with more); NF_ENOSPC when call_out or keys is too small for the answer. A body that is

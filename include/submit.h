@@ -47,8 +47,8 @@ struct submit_stats {
 };
 
 struct submit_endpoint_info {
-    char url[512];
-    int state; /* enum breaker_state_e */
+    char url[512]; /* scheme://host[:port] only (rpc_url_redact): no path, query or userinfo */
+    int state;     /* enum breaker_state_e */
     uint64_t opens, closes, requests, errors, rate_limited;
     uint32_t inflight, limit;
 };

@@ -10,7 +10,8 @@
 #   env: DURATION (60), SOAK=1, CONNS (single 6000, bulk 128), BULK (1000), BLOCK_MS (100),
 #        KEYS (16), WAIT (executed), LOADGEN_THREADS (1), NEARFTD_FLAGS (extra daemon flags),
 #        NEARSIM_FLAGS, NF_BUILD, NF_NO_BUILD=1, NF_DAEMON_PREFIX (e.g. "taskset -c 0"),
-#        PERF_RECORD=FILE (perf record nearftd for PERF_SECONDS=20 after 5 s; see profile.sh)
+#        PERF_RECORD=FILE (perf record nearftd for PERF_SECONDS=20 after 5 s; see profile.sh),
+#        NF_AUTH=1 (nearftd --auth-tokens, every loadgen request carries a bearer token)
 source "$(dirname "$0")/lib.sh"
 mode=${1:-single}
 duration=${DURATION:-60}
@@ -28,6 +29,7 @@ else
     mode_flags=""
 fi
 nf_build
+nf_auth_setup
 # shellcheck disable=SC2206
 # The audit keeps one entry per memo: size its map for the run up front (doubling it mid-run stalls
 # nearsim for up to a second per doubling: dips at 2 M and 4 M memos in 60 s bulk runs).
@@ -39,7 +41,10 @@ sim_flags=(--block-ms "$block_ms" --keys "$keys" --chunk-gas 10000P --chunk-tx-g
     --max-prepaid-gas 1P --wait-timeout-ms 30000 "${expect_flag[@]}" ${NEARSIM_FLAGS:-})
 # shellcheck disable=SC2206
 d_flags=(--inflight-per-key 32 --batch-linger-ms 5 --max-tx-gas 1000000000000000
-    --rpc-connections 128 --wait-timeout-ms 60000 $mode_flags ${NEARFTD_FLAGS:-})
+    --rpc-connections 128 --wait-timeout-ms 60000 $mode_flags ${NEARFTD_FLAGS:-}
+    "${NF_AUTH_FLAGS[@]}")
+lg_auth=()
+[ -n "$NF_AUTH_HEADER" ] && lg_auth=(--header "$NF_AUTH_HEADER")
 nf_start_sim "${sim_flags[@]}"
 nf_start_daemon "${d_flags[@]}"
 label=e2e_$mode
@@ -53,7 +58,7 @@ q="?wait=$wait"
 [ "$wait" = none ] && q=""
 "$LOADGEN" --port "$D_PORT" --path "/v1/transfers$q" --connections "$conns" --bulk "$bulk" \
     --threads "${LOADGEN_THREADS:-1}" --duration "$duration" --drain 60 --tag "e2e$NF_STAMP" \
-    --series "$series" --label "$label" --progress "${PROGRESS:-1}" >"$NF_TMP/lg.out" &
+    --series "$series" --label "$label" --progress "${PROGRESS:-1}" "${lg_auth[@]}" >"$NF_TMP/lg.out" &
 lg=$!
 NF_PIDS+=("$lg")
 if [ -n "${PERF_RECORD:-}" ]; then # perf/profile.sh: record nearftd after a warm-up

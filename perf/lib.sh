@@ -1,7 +1,8 @@
 # perf/lib.sh: shared helpers of the perf/ harness scripts (sourced, not run). Finds or builds the
 # binaries, installs missing tools, starts nearsim and nearftd on free 127.0.0.1 ports in a temp
 # dir, stops exactly the processes it started, reads nearsim's audit, and draws the plots.
-# Environment: NF_BUILD (build dir, default <repo>/build), NF_OUT (default <repo>/perf/out).
+# Environment: NF_BUILD (build dir, default <repo>/build), NF_OUT (default <repo>/perf/out),
+# NF_AUTH=1 (nf_auth_setup: nearftd runs with --auth-tokens and every request carries a token).
 set -euo pipefail
 NF_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 NF_BUILD=${NF_BUILD:-$NF_ROOT/build}
@@ -53,15 +54,32 @@ nf_build() {
     NEARSIM=$NF_BUILD/bin/nearsim
     LOADGEN=$NF_BUILD/bin/loadgen
     CEILING=$NF_BUILD/bin/ceiling
+    NEARFT=$NF_BUILD/bin/nearft
     # NF_NO_BUILD=1: use the binaries already in NF_BUILD as they are
     if [ -n "${NF_NO_BUILD:-}" ] && [ -x "$NEARFTD" ] && [ -x "$NEARSIM" ] && [ -x "$LOADGEN" ] &&
-        [ -x "$CEILING" ]; then
+        [ -x "$CEILING" ] && [ -x "$NEARFT" ]; then
         return 0
     fi
     if [ ! -f "$NF_BUILD/CMakeCache.txt" ]; then
         cmake -S "$NF_ROOT" -B "$NF_BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
     fi
-    cmake --build "$NF_BUILD" -j2 --target nearftd nearsim loadgen ceiling >/dev/null
+    cmake --build "$NF_BUILD" -j2 --target nearftd nearsim loadgen ceiling nearft >/dev/null
+}
+
+# nf_auth_setup: with NF_AUTH=1, makes a token file with one token of every scope (nearft auth
+# add) and sets NF_AUTH_FLAGS (for nearftd), NF_AUTH_HEADER ("Authorization: Bearer ...", for
+# loadgen --header) and NF_CURL_AUTH (curl arguments for the harness's own /metrics and
+# /debug/stages reads). Without NF_AUTH all three are empty.
+NF_AUTH_FLAGS=()
+NF_AUTH_HEADER=""
+NF_CURL_AUTH=()
+nf_auth_setup() {
+    [ -n "${NF_AUTH:-}" ] && [ "${NF_AUTH}" != 0 ] || return 0
+    local tok
+    tok=$("$NEARFT" auth add --file "$NF_TMP/tokens" --name perf --scopes transfer,read,metrics)
+    NF_AUTH_FLAGS=(--auth-tokens "$NF_TMP/tokens")
+    NF_AUTH_HEADER="Authorization: Bearer $tok"
+    NF_CURL_AUTH=(-H "$NF_AUTH_HEADER")
 }
 
 # nf_wait_line FILE REGEX [SECONDS]: waits for a line in a log; prints the first match.
@@ -109,14 +127,14 @@ nf_stop() {
 }
 
 nf_audit() { curl -sf "http://127.0.0.1:$SIM_PORT/sim/audit"; }
-nf_stages() { curl -sf "http://127.0.0.1:$D_PORT/debug/stages"; }
+nf_stages() { curl -sf "${NF_CURL_AUTH[@]}" "http://127.0.0.1:$D_PORT/debug/stages"; }
 
 # nf_wait_settled SECONDS: waits until nearsim has nothing pending and nearftd nothing queued.
 nf_wait_settled() {
     local i a q
     for i in $(seq $((${1:-60} * 5))); do
         a=$(curl -sf "http://127.0.0.1:$SIM_PORT/sim/stats" | jq '.pool + .delayed_receipts')
-        q=$(curl -sf "http://127.0.0.1:$D_PORT/metrics" |
+        q=$(curl -sf "${NF_CURL_AUTH[@]}" "http://127.0.0.1:$D_PORT/metrics" |
             awk '/^nearft_queue_depth/ {s += $2} END {print s + 0}')
         [ "$a" = 0 ] && [ "$q" = 0 ] && return 0
         sleep 0.2

@@ -15,7 +15,8 @@
  *                [--bulk N] [--connections C] [--threads T] [--duration S] [--rate R]
  *                [--drain S] [--tag TEXT] [--receivers N] [--receiver-prefix user-]
  *                [--receiver-suffix .test.near]
- *                [--amount A] [--no-memo] [--series FILE] [--label NAME] [--progress 0|1] */
+ *                [--amount A] [--no-memo] [--series FILE] [--label NAME] [--progress 0|1]
+ *                [--header "Name: value"] (one extra request header, e.g. Authorization) */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -61,6 +62,7 @@ struct lg_opts {
     const char *series;
     const char *label;
     int progress;
+    const char *header; /* one extra header line without CRLF, or NULL */
 };
 
 /* One second of one thread's results. */
@@ -184,8 +186,9 @@ static void build_request(struct lg_thread *t, struct lg_conn *c)
     char head[512];
     int hn = snprintf(head, sizeof head,
                       "POST %s HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: application/json\r\n"
-                      "Content-Length: %zu\r\n\r\n",
-                      opt.path, opt.host, opt.port, n);
+                      "%s%sContent-Length: %zu\r\n\r\n",
+                      opt.path, opt.host, opt.port, opt.header ? opt.header : "",
+                      opt.header ? "\r\n" : "", n);
     /* the head goes right before the body */
     memcpy(body - hn, head, (size_t)hn);
     memmove(c->wbuf, body - hn, (size_t)hn + n);
@@ -505,6 +508,8 @@ static void parse_opts(int argc, char **argv)
             opt.label = v;
         else if (ARG("--progress"))
             opt.progress = atoi(v);
+        else if (ARG("--header") && strlen(v) <= 300)
+            opt.header = v;
         else if (strcmp(a, "--no-memo") == 0)
             opt.memo = 0;
         else

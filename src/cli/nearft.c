@@ -1,7 +1,8 @@
 /* nearft: the command-line tool. `tx sign` builds, signs and prints one NEAR transaction (FT
  * transfers, storage deposits, function calls, transfers, key changes) byte-exact with near-api-js;
  * `tx decode` prints a signed transaction in nearcore's view JSON and checks its signature;
- * `keys new` writes a fresh key file. Single-threaded, run once per invocation; it owns the loaded
+ * `keys new` writes a fresh key file; `auth add|list|remove` manage nearftd's bearer-token file
+ * (include/auth.h). Single-threaded, run once per invocation; it owns the loaded
  * keypair (sodium memory, freed before exit) and never prints secret material. Usage errors exit 2,
  * other failures exit 1, each with one line on stderr naming the bad argument. */
 #include <sodium.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 
 #include "account.h"
+#include "auth.h"
 #include "base58.h"
 #include "cli_args.h"
 #include "jw.h"
@@ -32,6 +34,9 @@ static const char TOP_HELP[] =
     "  tx sign     build and sign a transaction, print {hash, signed_tx_base64, ...}\n"
     "  tx decode   decode a base64 signed transaction into nearcore view JSON\n"
     "  keys new    generate an ed25519 key pair and write a near-cli-rs key file\n"
+    "  auth add    create a bearer token for nearftd --auth-tokens, print it once\n"
+    "  auth list   list the names and scopes in a token file\n"
+    "  auth remove remove a token from a token file\n"
     "\n"
     "`nearft <command> --help` describes each command. Exit codes: 0 ok, 1 failure,\n"
     "2 usage error. Secrets are never printed.\n";
@@ -90,6 +95,21 @@ static const char KEYS_NEW_HELP[] =
     "layout; with --legacy DIR/ACCOUNT.json), directory 0700, file 0600. ACCOUNT defaults to\n"
     "the implicit account id (hex of the public key), DIR to the current directory.\n"
     "Prints {account_id, public_key, path}; the secret key is only in the file.\n";
+
+static const char AUTH_HELP[] =
+    "usage: nearft auth add --file FILE --name NAME --scopes SCOPES\n"
+    "       nearft auth list --file FILE\n"
+    "       nearft auth remove --file FILE --name NAME\n"
+    "\n"
+    "Manages the token file nearftd reads with --auth-tokens FILE (re-read on SIGHUP).\n"
+    "  add     generates a token (nft_ + 43 base64url characters, 256 random bits), prints it\n"
+    "          once on stdout and appends `NAME SCOPES BLAKE2B-256-HEX` to FILE; the token\n"
+    "          itself is never stored. FILE is created with mode 0600; a FILE readable or\n"
+    "          writable by group or others is refused, and so is a NAME already in it.\n"
+    "  list    prints `NAME SCOPES` for each token.\n"
+    "  remove  rewrites FILE without NAME's line (temp file, fsync, rename).\n"
+    "NAME: 1..64 of A-Z a-z 0-9 . _ -.  SCOPES: a comma list of transfer (the POST routes),\n"
+    "read (status routes), metrics (/metrics, /debug/stages).\n";
 
 /* die_usage / die_fail: print "nearft: <message>" and return the exit code for main to return. */
 __attribute__((format(printf, 1, 2))) static int die_usage(const char *fmt, ...)
@@ -653,6 +673,119 @@ static int cmd_keys_new(int argc, char **argv)
     return print_json(&w) == 0 ? 0 : EXIT_FAIL;
 }
 
+/* ---- auth add / list / remove ---------------------------------------------------------------- */
+
+/* auth_args: --file and --name (optional) and --scopes (optional) of an auth subcommand. */
+static int auth_args(int argc,
+                     char **argv,
+                     const char *what,
+                     const char **file,
+                     const char **name,
+                     const char **scopes)
+{
+    for (int i = 0; i < argc; i++) {
+        const char *value = NULL;
+        int m;
+        const char **slot = NULL;
+        const char *flag = NULL;
+        if ((m = opt_match(argc, argv, &i, "--file", &value)) != 0) {
+            slot = file;
+            flag = "--file";
+        } else if (name != NULL && (m = opt_match(argc, argv, &i, "--name", &value)) != 0) {
+            slot = name;
+            flag = "--name";
+        } else if (scopes != NULL && (m = opt_match(argc, argv, &i, "--scopes", &value)) != 0) {
+            slot = scopes;
+            flag = "--scopes";
+        } else {
+            char q[200];
+            cli_quote(argv[i], q, sizeof(q));
+            return die_usage("auth %s: unknown argument %s (see nearft auth --help)", what, q);
+        }
+        if (m < 0)
+            return die_usage("%s needs a value", flag);
+        if (*slot != NULL)
+            return die_usage("%s given twice", flag);
+        *slot = value;
+    }
+    if (*file == NULL)
+        return die_usage("auth %s: missing --file FILE", what);
+    if (name != NULL && *name == NULL)
+        return die_usage("auth %s: missing --name NAME", what);
+    if (scopes != NULL && *scopes == NULL)
+        return die_usage("auth %s: missing --scopes SCOPES", what);
+    if (name != NULL && !auth_name_ok(*name, strlen(*name))) {
+        char q[200];
+        cli_quote(*name, q, sizeof(q));
+        return die_usage("--name %s: use 1 to 64 characters of A-Z a-z 0-9 . _ -", q);
+    }
+    return 0;
+}
+
+static int cmd_auth(int argc, char **argv)
+{
+    if (argc < 1 || is_help(argv[0])) {
+        fputs(AUTH_HELP, stdout);
+        return argc < 1 ? EXIT_USAGE : 0;
+    }
+    for (int i = 1; i < argc; i++)
+        if (is_help(argv[i])) {
+            fputs(AUTH_HELP, stdout);
+            return 0;
+        }
+    const char *file = NULL, *name = NULL, *scopes = NULL;
+    char err[512] = "";
+    int rc;
+    if (strcmp(argv[0], "add") == 0) {
+        if ((rc = auth_args(argc - 1, argv + 1, "add", &file, &name, &scopes)) != 0)
+            return rc;
+        unsigned bits = 0;
+        const char *why = "";
+        if (auth_scopes_parse(scopes, strlen(scopes), &bits, &why) != 0) {
+            char q[200];
+            cli_quote(scopes, q, sizeof(q));
+            return die_usage("--scopes %s: %s", q, why);
+        }
+        char token[AUTH_TOKEN_LEN + 1];
+        uint8_t hash[AUTH_HASH_BYTES];
+        auth_token_new(token, sizeof(token));
+        auth_token_hash(token, AUTH_TOKEN_LEN, hash);
+        rc = auth_file_add(file, name, bits, hash, err, sizeof(err));
+        if (rc != 0) {
+            sodium_memzero(token, sizeof(token));
+            return die_fail("auth add: %s", err[0] ? err : nf_strerror(rc));
+        }
+        printf("%s\n", token);
+        sodium_memzero(token, sizeof(token));
+        return fflush(stdout) == 0 ? 0 : EXIT_FAIL;
+    }
+    if (strcmp(argv[0], "list") == 0) {
+        if ((rc = auth_args(argc - 1, argv + 1, "list", &file, NULL, NULL)) != 0)
+            return rc;
+        struct auth_table *t = auth_table_load(file, err, sizeof(err), &rc);
+        if (t == NULL)
+            return die_fail("auth list: %s", err[0] ? err : nf_strerror(rc));
+        for (size_t i = 0; i < t->n; i++) {
+            char sc[AUTH_SCOPES_STR];
+            auth_scopes_format(t->e[i].scopes, sc, sizeof(sc));
+            printf("%s %s\n", t->e[i].name, sc);
+        }
+        auth_table_free(t);
+        return fflush(stdout) == 0 ? 0 : EXIT_FAIL;
+    }
+    if (strcmp(argv[0], "remove") == 0) {
+        if ((rc = auth_args(argc - 1, argv + 1, "remove", &file, &name, NULL)) != 0)
+            return rc;
+        rc = auth_file_remove(file, name, err, sizeof(err));
+        if (rc != 0)
+            return die_fail("auth remove: %s", err[0] ? err : nf_strerror(rc));
+        return 0;
+    }
+    char q[200];
+    cli_quote(argv[0], q, sizeof(q));
+    return die_usage("auth: unknown subcommand %s (add, list or remove)", q);
+}
+
 int main(int argc, char **argv)
 {
     if (sodium_init() < 0)
@@ -671,6 +804,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "keys") == 0 && argc >= 3 && strcmp(argv[2], "new") == 0)
         return cmd_keys_new(argc - 3, argv + 3);
+    if (strcmp(argv[1], "auth") == 0)
+        return cmd_auth(argc - 2, argv + 2);
     if ((strcmp(argv[1], "tx") == 0 || strcmp(argv[1], "keys") == 0) && argc >= 3 &&
         is_help(argv[2])) {
         fputs(TOP_HELP, stdout);

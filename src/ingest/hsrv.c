@@ -250,12 +250,18 @@ static const char *hsrv_reason(int code)
         return "Accepted";
     case 400:
         return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
     case 404:
         return "Not Found";
     case 405:
         return "Method Not Allowed";
     case 413:
         return "Payload Too Large";
+    case 415:
+        return "Unsupported Media Type";
     case 417:
         return "Expectation Failed";
     case 422:
@@ -331,8 +337,19 @@ static void hsrv_dispatch(struct hsrv_conn *c, const char *body, size_t body_len
         idem = c->buf + (h->idem - c->buf);
         idem[h->idem_len] = '\0';
     }
+    char *authz = NULL;
+    if (h->authorization != NULL) {
+        authz = c->buf + (h->authorization - c->buf);
+        authz[h->authorization_len] = '\0';
+    }
     struct hsrv_req r = {
         .ref = {c, c->gen},
+        .authorization = authz,
+        .authorization_len = h->authorization_len,
+        .content_type = h->content_type,
+        .content_type_len = h->content_type_len,
+        .origin = h->origin,
+        .origin_len = h->origin_len,
         .method = h->method,
         .path = path,
         .query = query,

@@ -35,11 +35,17 @@ struct hsrv_ref {
  * connection's buffer; copy what must outlive the callback. */
 struct hsrv_req {
     struct hsrv_ref ref;
-    int method;        /* enum ingest_http_method (http_parse.h) */
-    const char *path;  /* without the query */
-    const char *query; /* after '?', or NULL */
-    const char *idem;  /* Idempotency-Key header value, or NULL */
-    const char *body;  /* "" when empty */
+    int method;                /* enum ingest_http_method (http_parse.h) */
+    const char *path;          /* without the query */
+    const char *query;         /* after '?', or NULL */
+    const char *idem;          /* Idempotency-Key header value, or NULL */
+    const char *authorization; /* Authorization header value, or NULL */
+    size_t authorization_len;
+    const char *content_type; /* Content-Type header value, or NULL */
+    size_t content_type_len;
+    const char *origin; /* Origin header value, or NULL */
+    size_t origin_len;
+    const char *body; /* "" when empty */
     size_t body_len;
     uint64_t start_ns; /* CLOCK_MONOTONIC when the request head was complete */
 };

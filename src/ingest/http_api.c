@@ -12,7 +12,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "auth.h"
 #include "base58.h"
+#include "cfg.h"
 #include "http_parse.h"
 #include "ingest_int.h"
 #include "jw.h"
@@ -297,6 +299,28 @@ static void send_error(struct ingest_thread *t,
     jw_init_fixed(&w, t->out, t->out_cap);
     write_error(&w, route, error, field, reason);
     send_jw(t, req, route, code, &w, start_ns);
+}
+
+/* send_error_hdr: send_error with extra header lines ("Name: value\r\n"...). */
+static void send_error_hdr(struct ingest_thread *t,
+                           struct hsrv_req *req,
+                           int route,
+                           int code,
+                           const char *extra,
+                           const char *error,
+                           const char *field,
+                           const char *reason,
+                           uint64_t start_ns)
+{
+    struct jw w;
+    size_t len = 0;
+    jw_init_fixed(&w, t->out, t->out_cap);
+    write_error(&w, route, error, field, reason);
+    if (jw_finish(&w, &len) != 0)
+        ingest_send(t, req->ref, route, 500, NULL, NULL, reply_too_large,
+                    sizeof(reply_too_large) - 1, start_ns);
+    else
+        ingest_send(t, req->ref, route, code, NULL, extra, w.buf, len, start_ns);
 }
 
 static void write_overloaded(struct ingest_thread *t, struct jw *w, int route, const char *why)
@@ -1302,6 +1326,69 @@ static void method_not_allowed(
         ingest_send(t, req->ref, route, 405, NULL, hdr, w.buf, len, start_ns);
 }
 
+/* authorized: with --auth-tokens, the request's bearer token must be in the table and hold the
+ * route's scope; answers 401 (no or unknown token, WWW-Authenticate: Bearer) or 403 (scope
+ * missing) itself and returns 0. Every route but /health, unknown paths included (401 before
+ * 404, so paths are not disclosed). Reads the token table once (acquire load, pairs with the
+ * exchange in ingest_auth_set); the pointer is not kept past this call. No allocation. */
+static int authorized(
+    struct ingest_thread *t, struct hsrv_req *req, int route, int method_ok, uint64_t start_ns)
+{
+    struct ingest *in = t->in;
+    if (!in->auth_required || route == INGEST_ROUTE_HEALTH)
+        return 1;
+    const char *tok = NULL;
+    size_t tl = 0;
+    const char *reason;
+    unsigned scopes = 0;
+    if (req->authorization == NULL) {
+        reason = "missing: send Authorization: Bearer TOKEN";
+    } else if (ingest_bearer(req->authorization, req->authorization_len, &tok, &tl) != 0) {
+        reason = "must be Bearer TOKEN";
+    } else {
+        const struct auth_table *tab = atomic_load_explicit(&in->auth, memory_order_acquire);
+        scopes = auth_lookup(tab, tok, tl, NULL);
+        reason = "unknown token";
+    }
+    if (scopes == 0) {
+        send_error_hdr(
+            t, req, route, 401,
+            req->authorization == NULL
+                ? "WWW-Authenticate: Bearer realm=\"nearftd\"\r\n"
+                : "WWW-Authenticate: Bearer realm=\"nearftd\", error=\"invalid_token\"\r\n",
+            "unauthorized", "Authorization", reason, start_ns);
+        return 0;
+    }
+    unsigned need = ingest_route_scope(route);
+    if (need != 0 && method_ok && (scopes & need) == 0) {
+        char why[64], hdr[128], sc[AUTH_SCOPES_STR];
+        auth_scopes_format(need, sc, sizeof(sc));
+        snprintf(why, sizeof(why), "the token lacks the %s scope", sc);
+        snprintf(hdr, sizeof(hdr),
+                 "WWW-Authenticate: Bearer realm=\"nearftd\", error=\"insufficient_scope\", "
+                 "scope=\"%s\"\r\n",
+                 sc);
+        send_error_hdr(t, req, route, 403, hdr, "forbidden", "Authorization", why, start_ns);
+        return 0;
+    }
+    return 1;
+}
+
+/* origin_allowed: a request without Origin, or whose Origin is one of --allowed-origins (exact
+ * text). Browsers send Origin on every cross-origin request and on every POST, and a page cannot
+ * remove or forge it, so this turns away pages of other sites even on the loopback default. */
+static int origin_allowed(const struct ingest *in, const struct hsrv_req *req)
+{
+    if (req->origin == NULL)
+        return 1;
+    const struct cfg_list *l = &in->cfg->allowed_origins;
+    for (size_t i = 0; i < l->n; i++)
+        if (strlen(l->v[i]) == req->origin_len &&
+            memcmp(l->v[i], req->origin, req->origin_len) == 0)
+            return 1;
+    return 0;
+}
+
 static void ingest_http_request(struct hsrv_req *req, void *arg)
 {
     struct ingest_thread *t = arg;
@@ -1310,13 +1397,29 @@ static void ingest_http_request(struct hsrv_req *req, void *arg)
     const char *rest = "";
     int method = 0;
     int route = ingest_route_match(req->path, &method, &rest);
+    int want = method == INGEST_METHOD_POST ? INGEST_HTTP_POST : INGEST_HTTP_GET;
+    if (!origin_allowed(t->in, req)) {
+        send_error(t, req, route, 403, "forbidden", "Origin", "not one of --allowed-origins",
+                   start_ns);
+        return;
+    }
+    if (!authorized(t, req, route, req->method == want, start_ns))
+        return;
     if (route == INGEST_ROUTE_OTHER) {
         send_error(t, req, route, 404, "not found", NULL, NULL, start_ns);
         return;
     }
-    int want = method == INGEST_METHOD_POST ? INGEST_HTTP_POST : INGEST_HTTP_GET;
     if (req->method != want) {
         method_not_allowed(t, req, route, method == INGEST_METHOD_POST ? "POST" : "GET", start_ns);
+        return;
+    }
+    /* A body a browser can send without a CORS preflight (text/plain, form encodings) is not
+     * taken: every POST must say it is JSON. */
+    if (want == INGEST_HTTP_POST &&
+        (req->content_type == NULL ||
+         !ingest_content_type_json(req->content_type, req->content_type_len))) {
+        send_error(t, req, route, 415, "unsupported media type", "Content-Type",
+                   "must be application/json", start_ns);
         return;
     }
     switch (route) {

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
 #include "ingest_int.h"
 #include "job.h"
 #include "nf_err.h"
@@ -52,6 +53,63 @@ int ingest_route_match(const char *path, int *method, const char **rest)
     *method = 0;
     *rest = path + strlen(path);
     return INGEST_ROUTE_OTHER;
+}
+
+unsigned ingest_route_scope(int route)
+{
+    switch (route) {
+    case INGEST_ROUTE_V1_TRANSFERS_POST:
+    case INGEST_ROUTE_SEND_FT:
+    case INGEST_ROUTE_RUST_TRANSFER:
+        return AUTH_SCOPE_TRANSFER;
+    case INGEST_ROUTE_V1_TRANSFERS_GET:
+    case INGEST_ROUTE_V1_TX_GET:
+    case INGEST_ROUTE_NODE_JOB_GET:
+    case INGEST_ROUTE_NODE_TX_GET:
+        return AUTH_SCOPE_READ;
+    case INGEST_ROUTE_METRICS:
+    case INGEST_ROUTE_DEBUG_STAGES:
+        return AUTH_SCOPE_METRICS;
+    default:
+        return 0;
+    }
+}
+
+int ingest_bearer(const char *v, size_t vlen, const char **tok, size_t *len)
+{
+    static const char scheme[] = "bearer";
+    if (v == NULL || vlen < sizeof(scheme) + 1)
+        return NF_EINVAL;
+    for (size_t i = 0; i < sizeof(scheme) - 1; i++) {
+        char c = v[i];
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c | 0x20);
+        if (c != scheme[i])
+            return NF_EINVAL;
+    }
+    size_t i = sizeof(scheme) - 1;
+    if (v[i] != ' ')
+        return NF_EINVAL;
+    while (i < vlen && v[i] == ' ')
+        i++;
+    size_t start = i;
+    while (i < vlen) {
+        unsigned char c = (unsigned char)v[i];
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/';
+        if (!ok)
+            break;
+        i++;
+    }
+    if (i == start)
+        return NF_EINVAL;
+    while (i < vlen && v[i] == '=')
+        i++;
+    if (i != vlen || vlen - start > 512)
+        return NF_EINVAL;
+    *tok = v + start;
+    *len = vlen - start;
+    return 0;
 }
 
 int ingest_parse_wait(const char *query, uint8_t *level, uint8_t *final)
@@ -232,6 +290,17 @@ static const char *http_line(const char *p, const char *end, const char **eol)
     return nl;
 }
 
+int ingest_content_type_json(const char *v, size_t vlen)
+{
+    size_t e = 0;
+    while (e < vlen && v[e] != ';')
+        e++;
+    size_t t = e;
+    while (t > 0 && (v[t - 1] == ' ' || v[t - 1] == '\t'))
+        t--;
+    return http_ieq(v, t, "application/json");
+}
+
 int ingest_http_head_parse(const char *buf, size_t len, size_t max_head, struct ingest_http_head *h)
 {
     memset(h, 0, sizeof(*h));
@@ -353,6 +422,25 @@ int ingest_http_head_parse(const char *buf, size_t len, size_t max_head, struct 
         } else if (http_ieq(p, nlen, "idempotency-key")) {
             h->idem = val;
             h->idem_len = vlen;
+        } else if (http_ieq(p, nlen, "authorization")) {
+            if (h->authorization != NULL)
+                return http_fail(h, 400, "Authorization", "given twice");
+            h->authorization = val;
+            h->authorization_len = vlen;
+        } else if (http_ieq(p, nlen, "content-type")) {
+            if (h->content_type != NULL)
+                return http_fail(h, 400, "Content-Type", "given twice");
+            h->content_type = val;
+            h->content_type_len = vlen;
+        } else if (http_ieq(p, nlen, "origin")) {
+            if (h->origin != NULL)
+                return http_fail(h, 400, "Origin", "given twice");
+            h->origin = val;
+            h->origin_len = vlen;
+        } else if (http_ieq(p, nlen, "host")) {
+            if (h->has_host)
+                return http_fail(h, 400, "Host", "given twice");
+            h->has_host = 1;
         }
         p = nl + 1;
     }
@@ -361,6 +449,8 @@ int ingest_http_head_parse(const char *buf, size_t len, size_t max_head, struct 
                          "must not be sent together with Content-Length");
     if (has_te && h->minor == 0)
         return http_fail(h, 400, "Transfer-Encoding", "is not defined for HTTP/1.0");
+    if (h->minor == 1 && !h->has_host)
+        return http_fail(h, 400, "Host", "is required in HTTP/1.1");
     h->chunked = (uint8_t)has_te;
     if (conn_close)
         h->keep_alive = 0;

@@ -37,6 +37,20 @@ int ingest_idem_key_ok(const char *s, size_t *len);
  * host[0..host_cap) and *port. 0 or NF_ECONFIG. */
 int ingest_parse_listen(const char *s, char *host, size_t host_cap, uint16_t *port);
 
+/* ingest_route_scope: the token scope (enum auth_scope, auth.h) a route needs: AUTH_SCOPE_TRANSFER
+ * for the POST routes, AUTH_SCOPE_READ for status by id or hash, AUTH_SCOPE_METRICS for /metrics
+ * and /debug/stages; 0 for /health (open to all) and for unknown routes. */
+unsigned ingest_route_scope(int route);
+
+/* ingest_bearer: the token of an Authorization value "Bearer TOKEN" (scheme case-insensitive, one
+ * or more spaces, TOKEN in RFC 6750 token68 syntax, at most 512 bytes). 0 with *tok pointing into
+ * v and *len set, or NF_EINVAL. v NULL is NF_EINVAL. Borrows v. */
+int ingest_bearer(const char *v, size_t vlen, const char **tok, size_t *len);
+
+/* ingest_content_type_json: 1 when the Content-Type value v[0..vlen) is application/json
+ * (case-insensitive), optionally followed by parameters ("; charset=utf-8"); else 0. */
+int ingest_content_type_json(const char *v, size_t vlen);
+
 /* ---- HTTP/1.x request heads (the ingest wire, hsrv.c) ---------------------------------------- */
 
 /* Request methods the wire tells apart; every other token is INGEST_HTTP_OTHER. */
@@ -62,6 +76,13 @@ struct ingest_http_head {
     size_t query_len;
     const char *idem; /* Idempotency-Key value (trimmed), or NULL */
     size_t idem_len;
+    const char *authorization; /* Authorization value (trimmed), or NULL */
+    size_t authorization_len;
+    const char *content_type; /* Content-Type value (trimmed), or NULL */
+    size_t content_type_len;
+    const char *origin; /* Origin value (trimmed), or NULL */
+    size_t origin_len;
+    uint8_t has_host; /* a Host header was present */
     uint64_t content_length;
     /* On error: the status to answer, the field (header or "request line") and the reason. */
     int err_status;
@@ -74,7 +95,9 @@ struct ingest_http_head {
  * far fits in max_head), or NF_EINVAL with h->err_status (400 malformed, 431 head larger than
  * max_head, 501 a transfer coding other than chunked, 505 a version other than HTTP/1.0 or 1.1,
  * 417 an unknown expectation) and h->err_field / h->err_reason set. Content-Length and
- * Transfer-Encoding together, or two different Content-Lengths, are 400 (request smuggling).
+ * Transfer-Encoding together, or two different Content-Lengths, are 400 (request smuggling); so is
+ * a second Authorization, Content-Type, Origin or Host header, and an HTTP/1.1 request without
+ * Host (RFC 9112 3.2).
  * Borrows buf; h's pointers point into it. */
 int ingest_http_head_parse(const char *buf,
                            size_t len,

@@ -9,6 +9,7 @@
  * so late PIPE_MSG_JOB messages for an older request are recognised and ignored. */
 #include "ingest.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <netdb.h>
@@ -48,8 +49,8 @@ static const uint64_t ingest_parse_le_ns[INGEST_PARSE_BUCKETS - 1] = {100,  250,
                                                                       2500, 5000, 10000, 25000};
 static const char *const ingest_parse_le_txt[INGEST_PARSE_BUCKETS] = {
     "100", "250", "500", "1000", "2500", "5000", "10000", "25000", "+Inf"};
-static const int ingest_codes[INGEST_CODE_COUNT - 1] = {200, 202, 400, 404, 405, 413,
-                                                        422, 429, 500, 503, 504};
+static const int ingest_codes[INGEST_CODE_COUNT - 1] = {200, 202, 400, 401, 403, 404, 405,
+                                                        413, 415, 422, 429, 500, 503, 504};
 static const char *const ingest_route_names[INGEST_ROUTE_COUNT] = {
     "v1_transfers_post", "v1_transfers_get", "v1_tx_get",     "send_ft",
     "node_transfer_get", "node_tx_get",      "rust_transfer", "health",
@@ -283,6 +284,62 @@ static void ingest_stop_cb(evutil_socket_t fd, short what, void *arg)
     evtimer_add(t->grace_ev, &tv);
 }
 
+/* ingest_auth_cb: a new token table was published. Runs between request callbacks, so this
+ * thread holds no pointer to the old table: say so by storing the epoch it now sees. */
+static void ingest_auth_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    struct ingest_thread *t = arg;
+    uint64_t v;
+    if (read(fd, &v, sizeof(v)) == -1 && errno != EAGAIN)
+        NF_LOG(NF_LOG_WARN, "ingest", "auth eventfd read failed errno=%d", errno);
+    /* acquire: pairs with the release increment in ingest_auth_set, which follows the exchange:
+     * every later table load of this thread sees the new table. */
+    uint64_t ep = atomic_load_explicit(&t->in->auth_epoch, memory_order_acquire);
+    /* release: this thread's reads of the old table happen before ingest_auth_set frees it. */
+    atomic_store_explicit(&t->auth_seen, ep, memory_order_release);
+}
+
+int ingest_auth_set(struct ingest *in, struct auth_table *tab)
+{
+    /* acq_rel exchange; the epoch increment below (release) orders it before any ack. */
+    struct auth_table *old = atomic_exchange_explicit(&in->auth, tab, memory_order_acq_rel);
+    int running = 0;
+    for (unsigned i = 0; i < in->nthreads; i++)
+        running |= in->threads[i].started;
+    if (!running) {
+        auth_table_free(old);
+        return 0;
+    }
+    uint64_t ep = atomic_fetch_add_explicit(&in->auth_epoch, 1, memory_order_acq_rel) + 1;
+    for (unsigned i = 0; i < in->nthreads; i++) {
+        struct ingest_thread *t = &in->threads[i];
+        uint64_t one = 1;
+        if (t->started)
+            while (write(t->auth_fd, &one, sizeof(one)) == -1 && errno == EINTR)
+                ;
+    }
+    for (int waited_ms = 0; waited_ms < 10000; waited_ms++) {
+        int all = 1;
+        for (unsigned i = 0; i < in->nthreads; i++) {
+            struct ingest_thread *t = &in->threads[i];
+            /* acquire: pairs with the thread's release store in ingest_auth_cb. */
+            if (t->started && atomic_load_explicit(&t->auth_seen, memory_order_acquire) < ep)
+                all = 0;
+        }
+        if (all) {
+            auth_table_free(old);
+            return 0;
+        }
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL);
+    }
+    NF_LOG(NF_LOG_WARN, "ingest",
+           "an ingest thread did not acknowledge the new token table in "
+           "10 s; the old table is kept in memory");
+    return NF_ESTATE;
+}
+
 static void ingest_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -365,6 +422,34 @@ static int ingest_listen_socket(struct ingest *in, int *fd_out)
     return 0;
 }
 
+int ingest_listen_loopback(const char *listen)
+{
+    char host[64];
+    uint16_t port = 0;
+    if (ingest_parse_listen(listen, host, sizeof(host), &port) != 0)
+        return NF_ECONFIG;
+    if (host[0] == '\0')
+        return 0; /* every interface */
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    if (getaddrinfo(host, "0", &hints, &res) != 0 || res == NULL)
+        return NF_ECONFIG;
+    int loop = 0;
+    if (res->ai_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)res->ai_addr;
+        loop = (ntohl(a->sin_addr.s_addr) >> 24) == 127;
+    } else if (res->ai_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)res->ai_addr;
+        loop = IN6_IS_ADDR_LOOPBACK(&a->sin6_addr) ||
+               (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr) && a->sin6_addr.s6_addr[12] == 127);
+    }
+    freeaddrinfo(res);
+    return loop;
+}
+
 struct ingest *ingest_transport_new(const struct cfg *cfg,
                                     struct nf_pipe *p,
                                     const struct ingest_routes *routes,
@@ -402,6 +487,7 @@ struct ingest *ingest_transport_new(const struct cfg *cfg,
                (unsigned long long)cfg->max_connections, (unsigned long long)cfg->large_bodies);
         goto fail;
     }
+    in->auth_required = cfg->auth_tokens != NULL;
     in->nthreads = (unsigned)cfg->ingest_threads;
     in->max_items = (uint32_t)cfg->max_batch_request;
     in->memo_max = (size_t)cfg->memo_max_bytes;
@@ -430,6 +516,7 @@ struct ingest *ingest_transport_new(const struct cfg *cfg,
         in->threads[i].idx = i;
         in->threads[i].stop_fd = -1;
         in->threads[i].listen_fd = -1;
+        in->threads[i].auth_fd = -1;
     }
     return in;
 fail:
@@ -459,7 +546,9 @@ static void ingest_thread_release(struct ingest_thread *t)
         event_free(t->grace_ev);
     if (t->flush_ev != NULL)
         event_free(t->flush_ev);
-    t->reply_ev = t->stop_ev = t->tick_ev = t->grace_ev = t->flush_ev = NULL;
+    if (t->auth_ev != NULL)
+        event_free(t->auth_ev);
+    t->reply_ev = t->stop_ev = t->tick_ev = t->grace_ev = t->flush_ev = t->auth_ev = NULL;
     if (t->srv != NULL) {
         hsrv_free(t->srv); /* closes the listening socket it owns */
         t->srv = NULL;
@@ -474,6 +563,9 @@ static void ingest_thread_release(struct ingest_thread *t)
     if (t->stop_fd != -1)
         close(t->stop_fd);
     t->stop_fd = -1;
+    if (t->auth_fd != -1)
+        close(t->auth_fd);
+    t->auth_fd = -1;
     free(t->free_stack);
     free(t->bits);
     free(t->items);
@@ -521,6 +613,9 @@ static int ingest_thread_setup(struct ingest *in, struct ingest_thread *t)
     t->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (t->stop_fd == -1)
         return NF_EIO;
+    t->auth_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (t->auth_fd == -1)
+        return NF_EIO;
     struct event_config *ec = event_config_new();
     if (ec == NULL)
         return NF_ENOMEM;
@@ -557,12 +652,13 @@ static int ingest_thread_setup(struct ingest *in, struct ingest_thread *t)
     t->tick_ev = event_new(t->base, -1, EV_PERSIST, ingest_tick_cb, t);
     t->grace_ev = evtimer_new(t->base, ingest_grace_cb, t);
     t->flush_ev = event_new(t->base, -1, 0, ingest_flush_cb, t);
+    t->auth_ev = event_new(t->base, t->auth_fd, EV_READ | EV_PERSIST, ingest_auth_cb, t);
     if (t->reply_ev == NULL || t->stop_ev == NULL || t->tick_ev == NULL || t->grace_ev == NULL ||
-        t->flush_ev == NULL || event_priority_set(t->flush_ev, 2) != 0)
+        t->flush_ev == NULL || t->auth_ev == NULL || event_priority_set(t->flush_ev, 2) != 0)
         return NF_ENOMEM;
     struct timeval one_s = {1, 0};
     if (event_add(t->reply_ev, NULL) != 0 || event_add(t->stop_ev, NULL) != 0 ||
-        event_add(t->tick_ev, &one_s) != 0)
+        event_add(t->auth_ev, NULL) != 0 || event_add(t->tick_ev, &one_s) != 0)
         return NF_EIO;
     for (uint32_t i = 0; i < t->nctx; i++) {
         struct ingest_ctx *c = &t->ctxs[i];
@@ -650,6 +746,7 @@ void ingest_free(struct ingest *in)
         for (unsigned i = 0; i < in->nthreads; i++)
             ingest_thread_release(&in->threads[i]);
     free(in->threads);
+    auth_table_free(atomic_load_explicit(&in->auth, memory_order_acquire));
     free(in);
 }
 

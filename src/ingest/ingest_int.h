@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "auth.h"
 #include "hsrv.h"
 #include "ingest.h"
 #include "job.h"
@@ -35,7 +36,7 @@ enum ingest_route {
 };
 
 /* HTTP status codes counted one by one; anything else lands in "other". */
-#define INGEST_CODE_COUNT 12
+#define INGEST_CODE_COUNT 15
 
 #define INGEST_LAT_BUCKETS   15 /* request latency histogram, seconds (see ingest.c) */
 #define INGEST_PARSE_BUCKETS 9  /* parse time per transfer, nanoseconds */
@@ -122,6 +123,11 @@ struct ingest_thread {
     struct event *tick_ev; /* 1 s: requests/s */
     struct event *grace_ev;
     struct event *flush_ev; /* lowest priority: one WAL wake per loop pass (pipe_accept_wake) */
+    int auth_fd;            /* eventfd: ingest_auth_set -> thread ("a new token table") */
+    struct event *auth_ev;
+    /* The last auth_epoch this thread saw between two callbacks, when it held no pointer to a
+     * token table (written by this thread with release; read by ingest_auth_set with acquire). */
+    _Atomic uint64_t auth_seen;
     uint8_t flush_pending;
     struct nf_ring *reply;
     uint64_t tick_last_requests;
@@ -181,6 +187,13 @@ struct ingest {
     int started;
     int stopped;
     struct ingest_routes routes;
+    /* Bearer tokens (--auth-tokens). auth_required is fixed at ingest_new. The table is swapped by
+     * ingest_auth_set (main thread) and read by ingest threads inside one request callback only
+     * (acquire load, pairs with the exchange); see ingest_auth_set for when the old one is freed.
+     */
+    int auth_required;
+    _Atomic(struct auth_table *) auth;
+    _Atomic uint64_t auth_epoch; /* bumped after each swap (release) */
 };
 
 /* ingest.c helpers used by http_api.c (owner thread only). */

@@ -832,3 +832,28 @@ int rpc_parse(const struct rpc_response *resp,
         return classify_error(&p, err);
     return parse_result(&p, res);
 }
+
+size_t rpc_url_redact(const char *url, char *out, size_t cap)
+{
+    const char *sep = strstr(url, "://");
+    const char *scheme_end = sep;
+    if (sep != NULL)
+        for (const char *p = url; p < sep; p++)
+            if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                  (p > url && ((*p >= '0' && *p <= '9') || *p == '+' || *p == '-' || *p == '.'))))
+                scheme_end = NULL;
+    if (scheme_end == NULL || scheme_end == url) {
+        int n = snprintf(out, cap, "<redacted>");
+        return n < 0 ? 0 : ((size_t)n < cap ? (size_t)n : cap - 1);
+    }
+    const char *auth = sep + 3;
+    size_t alen = strcspn(auth, "/?#");
+    /* userinfo ends at the last '@' of the authority */
+    const char *host = auth;
+    for (size_t i = 0; i < alen; i++)
+        if (auth[i] == '@')
+            host = auth + i + 1;
+    size_t hlen = alen - (size_t)(host - auth);
+    int n = snprintf(out, cap, "%.*s://%.*s", (int)(scheme_end - url), url, (int)hlen, host);
+    return n < 0 ? 0 : ((size_t)n < cap ? (size_t)n : cap - 1);
+}

@@ -58,9 +58,19 @@ static const struct opt opts[] = {
      "open client connections per ingest thread (beyond: accepting pauses)"},
     {"large_bodies", T_U64, OFF(large_bodies), 1, 65536, "256", 0, NULL,
      "request bodies over 4 KiB each ingest thread may be receiving at once"},
+    {"auth_tokens", T_STR, OFF(auth_tokens), 0, 0, NULL, 0, NULL,
+     "bearer-token file (nearft auth add); when set every route but GET /health needs "
+     "Authorization: Bearer TOKEN with the route's scope; re-read on SIGHUP"},
+    {"allow_unauthenticated", T_BOOL, OFF(allow_unauthenticated), 0, 0, "false", 0, NULL,
+     "serve a --listen address that is not loopback without --auth-tokens (anyone who can "
+     "reach it can pay out tokens)"},
+    {"allowed_origins", T_LIST, OFF(allowed_origins), 0, 0, NULL, 0, NULL,
+     "Origin header values (e.g. https://ops.example.com) whose requests are served; a request "
+     "with any other Origin gets 403 (default: none, so no browser page can call nearftd)"},
     {"sign_threads", T_U64, OFF(sign_threads), 1, 64, "1", 0, NULL, "signer threads"},
     {"rpc_url", T_LIST, OFF(rpc_url), 0, 0, NULL, F_REQUIRED | F_URL, NULL,
-     "NEAR JSON-RPC endpoint(s), comma-separated or repeated; first is primary"},
+     "NEAR JSON-RPC endpoint(s), comma-separated or repeated; first is primary (shown as "
+     "scheme://host[:port] only: a path, query or user:password may hold an API key)"},
     {"rpc_header", T_LIST, OFF(rpc_header), 0, 0, NULL, F_SECRET | F_HEADER, NULL,
      "extra HTTP header for an RPC URL as URL=Name:Value (repeatable; value is secret)"},
     {"signer", T_STR, OFF(signer), 0, 0, NULL, F_REQUIRED | F_ACCOUNT, NULL,
@@ -726,15 +736,23 @@ void cfg_print(const struct cfg *c, FILE *f)
                 const char *it = items[k];
                 fprintf(f, "%s = ", o->name);
                 if (o->flags & F_HEADER) {
-                    /* URL=Name:<redacted> */
+                    /* scheme://host[:port]=Name:<redacted> */
                     const char *eq = strchr(it, '=');
                     const char *colon = eq ? strchr(eq + 1, ':') : NULL;
-                    char red[512];
-                    if (colon != NULL)
-                        snprintf(red, sizeof(red), "%.*s:<redacted>", (int)(colon - it), it);
-                    else
+                    char red[1200], url[512], shown[512];
+                    if (colon != NULL) {
+                        snprintf(url, sizeof(url), "%.*s", (int)(eq - it), it);
+                        rpc_url_redact(url, shown, sizeof(shown));
+                        snprintf(red, sizeof(red), "%s=%.*s:<redacted>", shown,
+                                 (int)(colon - eq - 1), eq + 1);
+                    } else {
                         snprintf(red, sizeof(red), "<redacted>");
+                    }
                     print_val(f, red);
+                } else if (o->flags & F_URL) {
+                    char shown[512];
+                    rpc_url_redact(it, shown, sizeof(shown));
+                    print_val(f, shown);
                 } else {
                     print_val(f, (o->flags & F_SECRET) ? "<redacted>" : it);
                 }

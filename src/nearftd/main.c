@@ -1,9 +1,11 @@
 /* nearftd: the service. Main thread: loads the configuration (one declarative table), the signer's
  * keys from the credentials directory, checks on chain that every key exists with full access
  * and reads its nonce, checks the signer's NEAR and token balances, replays the durable log,
- * starts the pipeline (WAL, batch, sign, submit) and the ingest threads, then waits for SIGTERM /
- * SIGINT: stop accepting, let in-flight transactions resolve for a bounded time (whatever is left
- * is durable and resumes at the next start), stop, exit 0. Only this start-up code exits. */
+ * starts the pipeline (WAL, batch, sign, submit) and the ingest threads, then waits for signals:
+ * SIGHUP re-reads the --auth-tokens file (a bad file keeps the old tokens and logs the line);
+ * SIGTERM / SIGINT: stop accepting, let in-flight transactions resolve for a bounded time (whatever
+ * is left is durable and resumes at the next start), stop, exit 0. Only this start-up code exits.
+ */
 #include <curl/curl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -13,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "auth.h"
 #include "base58.h"
 #include "cfg.h"
 #include "ingest.h"
@@ -86,7 +89,9 @@ static int rpc_call(const struct cfg *c,
         curl_slist_free_all(hdr);
         curl_easy_cleanup(h);
         if (cc != CURLE_OK) {
-            NF_LOG(NF_LOG_WARN, "main", "RPC unreachable url=%s err=\"%s\"", c->rpc_url.v[u],
+            char shown[512];
+            rpc_url_redact(c->rpc_url.v[u], shown, sizeof(shown));
+            NF_LOG(NF_LOG_WARN, "main", "RPC unreachable url=%s err=\"%s\"", shown,
                    curl_easy_strerror(cc));
             free(b.p);
             continue;
@@ -125,17 +130,53 @@ int main(int argc, char **argv)
         printf("nearftd: lands NEP-141 ft_transfer requests on NEAR exactly once.\n"
                "Every setting is a flag, an environment variable and a config-file key:\n\n");
         cfg_print_help(stdout);
+        cfg_free(&cfg);
         return 0;
     }
     if (cfg.print_config) {
         cfg_print(&cfg, stdout);
+        cfg_free(&cfg);
         return 0;
     }
     log_set_level(cfg.log_level);
     log_set_thread("main");
+    /* A listener other hosts can reach pays out to anyone without tokens: refuse it unless told. */
+    int loopback = ingest_listen_loopback(cfg.listen);
+    if (loopback < 0) {
+        fprintf(stderr, "nearftd: --listen %s: not HOST:PORT, or the host does not resolve\n",
+                cfg.listen);
+        cfg_free(&cfg);
+        return 2;
+    }
+    if (!loopback && cfg.auth_tokens == NULL && !cfg.allow_unauthenticated) {
+        fprintf(stderr,
+                "nearftd: --listen %s is not a loopback address and --auth-tokens is not set: "
+                "anyone who can reach it could pay out tokens. Create tokens with `nearft auth "
+                "add` and give --auth-tokens FILE, or give --allow-unauthenticated to serve "
+                "without authentication\n",
+                cfg.listen);
+        cfg_free(&cfg);
+        return 2;
+    }
+    if (!loopback && cfg.auth_tokens == NULL)
+        NF_LOG(NF_LOG_WARN, "main",
+               "serving a non-loopback address without authentication listen=%s", cfg.listen);
     if (sodium_init() < 0)
         fail_exit("libsodium failed to initialise");
     curl_global_init(CURL_GLOBAL_DEFAULT);
+
+    /* Bearer tokens: a file that cannot be read or parsed stops start-up, naming the line. */
+    struct auth_table *tokens = NULL;
+    if (cfg.auth_tokens != NULL) {
+        tokens = auth_table_load(cfg.auth_tokens, err, sizeof(err), &rc);
+        if (tokens == NULL) {
+            fprintf(stderr, "nearftd: --auth-tokens: %s\n", err);
+            cfg_free(&cfg);
+            curl_global_cleanup();
+            return 1;
+        }
+        NF_LOG(NF_LOG_INFO, "main", "auth tokens loaded tokens=%zu", tokens->n);
+    }
 
     /* Keys. */
     struct nf_keypair *kps[MAX_KEYS];
@@ -230,6 +271,7 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGPIPE);
+    sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
 
     struct nf_pipe *p = pipe_new(&cfg, kps, (uint16_t)nk, (unsigned)cfg.ingest_threads, &rc);
@@ -243,6 +285,10 @@ int main(int argc, char **argv)
     if ((rc = pipe_start(p)) != 0)
         fail_exit("cannot start the pipeline threads");
     struct ingest *in = ingest_new(&cfg, p, &rc);
+    if (in != NULL) {
+        ingest_auth_set(in, tokens); /* takes the table */
+        tokens = NULL;
+    }
     if (in == NULL || (rc = ingest_start(in)) != 0) {
         snprintf(err, sizeof(err), "--listen %s: cannot serve HTTP (%s)", cfg.listen,
                  nf_strerror(rc));
@@ -265,6 +311,22 @@ int main(int argc, char **argv)
         }
         if (sig == SIGPIPE)
             continue;
+        if (sig == SIGHUP) {
+            if (cfg.auth_tokens == NULL) {
+                NF_LOG(NF_LOG_INFO, "main", "SIGHUP: nothing to reload (no --auth-tokens)");
+                continue;
+            }
+            struct auth_table *t = auth_table_load(cfg.auth_tokens, err, sizeof(err), &rc);
+            if (t == NULL) {
+                NF_LOG(NF_LOG_ERROR, "main",
+                       "SIGHUP: token file not reloaded, the previous tokens stay err=\"%s\"", err);
+                continue;
+            }
+            size_t n = t->n;
+            ingest_auth_set(in, t);
+            NF_LOG(NF_LOG_INFO, "main", "SIGHUP: auth tokens reloaded tokens=%zu", n);
+            continue;
+        }
         NF_LOG(NF_LOG_INFO, "main", "signal received: stopping sig=%d", sig);
         break;
     }

@@ -50,6 +50,7 @@ enum bstate_phase {
 
 struct endpoint {
     char url[512];
+    char shown[512]; /* rpc_url_redact(url): what /health, /metrics and logs show */
     struct curl_slist *headers;
     struct breaker br;
     /* Figures read by /metrics and /health on other threads: atomics (written only here). */
@@ -1142,6 +1143,7 @@ struct submit_stage *submit_new(const struct submit_wiring *w, uint32_t n_batche
     for (unsigned i = 0; i < s->n_eps; i++) {
         struct endpoint *e = &s->eps[i];
         snprintf(e->url, sizeof(e->url), "%s", c->rpc_url.v[i]);
+        rpc_url_redact(e->url, e->shown, sizeof(e->shown));
         e->headers = curl_slist_append(NULL, "Content-Type: application/json");
         for (size_t h = 0; h < c->rpc_header.n; h++) {
             /* URL=Name:Value: the header applies to the endpoint with that URL */
@@ -1333,7 +1335,7 @@ unsigned submit_endpoint_count(struct submit_stage *s)
 void submit_endpoint_info(struct submit_stage *s, unsigned i, struct submit_endpoint_info *out)
 {
     struct endpoint *e = &s->eps[i];
-    snprintf(out->url, sizeof(out->url), "%s", e->url);
+    snprintf(out->url, sizeof(out->url), "%s", e->shown);
     out->state = breaker_state(&e->br, mono_ms());
     out->opens = breaker_opens(&e->br);
     out->closes = breaker_closes(&e->br);

@@ -191,6 +191,55 @@ IMPLICIT=$(printf '%s' "$OUT" | sed -n 's/.*"account_id":"\([0-9a-f]*\)".*/\1/p'
 expect "keys new bad account" 2 "" '--account: "Bad" is not a valid account id' -- \
     keys new --account Bad --out "$CREDS"
 
+# ---- auth add / list / remove (the nearftd token file) ----
+TOK="$TMP/tokens"
+expect "auth add" 0 "nft_" "" -- auth add --file "$TOK" --name ops --scopes transfer,read
+T1=$OUT
+[[ "$T1" =~ ^nft_[A-Za-z0-9_-]{43}$ ]] && ok || bad "auth add token shape: $T1"
+[ "$(stat -c %a "$TOK")" = 600 ] && ok || bad "token file not created 0600"
+H1=$(printf '%s' "$T1" | b2sum -l 256 | cut -d' ' -f1)
+grep -q "^ops transfer,read $H1\$" "$TOK" && ok || bad "token file lacks ops' BLAKE2b-256 line"
+grep -qF "$T1" "$TOK" && bad "token file holds the token itself" || ok
+expect "auth add second" 0 "nft_" "" -- auth add --file "$TOK" --name scraper --scopes metrics
+T2=$OUT
+[ "$T1" != "$T2" ] && ok || bad "two adds gave the same token"
+expect "auth add duplicate name" 1 "" "the name ops is already used" -- \
+    auth add --file "$TOK" --name ops --scopes read
+expect "auth add bad scope" 2 "" "unknown scope" -- auth add --file "$TOK" --name x --scopes admin
+expect "auth add repeated scope" 2 "" "listed twice" -- auth add --file "$TOK" --name x --scopes read,read
+expect "auth add bad name" 2 "" "--name" -- auth add --file "$TOK" --name 'a b' --scopes read
+expect "auth add missing --scopes" 2 "" "missing --scopes" -- auth add --file "$TOK" --name x
+expect "auth list" 0 "ops transfer,read" "" -- auth list --file "$TOK"
+[[ "$OUT" == *"scraper metrics"* ]] && ok || bad "auth list lacks scraper"
+[[ "$OUT" != *"$H1"* ]] && ok || bad "auth list prints hashes"
+expect "auth remove" 0 "" "" -- auth remove --file "$TOK" --name ops
+[ "$(stat -c %a "$TOK")" = 600 ] && ok || bad "token file not 0600 after remove"
+expect "auth list after remove" 0 "scraper metrics" "" -- auth list --file "$TOK"
+[[ "$OUT" != *ops* ]] && ok || bad "ops still listed after remove"
+grep -q '^# nearftd bearer tokens' "$TOK" && ok || bad "remove dropped the comment lines"
+expect "auth remove unknown" 1 "" "no token named ops" -- auth remove --file "$TOK" --name ops
+chmod 644 "$TOK"
+expect "auth add to a 0644 file" 1 "" "readable or writable by group or others" -- \
+    auth add --file "$TOK" --name y --scopes read
+expect "auth list of a 0644 file" 1 "" "chmod 600" -- auth list --file "$TOK"
+chmod 600 "$TOK"
+printf 'ok read %s\nbad line\n' "$H1" >>"$TOK"
+expect "auth add to a malformed file" 1 "" "line 5: want NAME SCOPES HASH" -- \
+    auth add --file "$TOK" --name z --scopes read
+
+# Concurrent adds and removes lose nothing: each locks the file the path names when it holds
+# the lock (a remove renames a new file over the path).
+CON="$TMP/tokens-concurrent"
+for i in $(seq 8); do "$NEARFT" auth add --file "$CON" --name "old$i" --scopes read >/dev/null; done
+for i in $(seq 8); do
+    "$NEARFT" auth add --file "$CON" --name "new$i" --scopes read >/dev/null &
+    "$NEARFT" auth remove --file "$CON" --name "old$i" &
+done
+wait
+run auth list --file "$CON"
+[ "$(printf '%s\n' "$OUT" | grep -c '^new')" = 8 ] && ok || bad "concurrent adds lost: $OUT"
+[ "$(printf '%s\n' "$OUT" | grep -c '^old')" = 0 ] && ok || bad "concurrent removes lost: $OUT"
+
 # ---- no secret ever printed ----
 for f in "$FILE1" "$KEY"; do
     s=$(sed -n 's/.*"private_key": *"ed25519:\([^"]*\)".*/\1/p' "$f")

@@ -1,12 +1,13 @@
 /* fuzz_ingest_http: the ingest stage's pure text parsers (src/ingest/http_parse.c): route table,
- * ?wait= query, decimal ids, Idempotency-Key header, listen address. The input is split at NUL
- * bytes into those five strings. Properties: no crash or over-read, outputs point into their
- * input, a parsed id prints back to the input without its leading zeros, accepted keys are
- * printable ASCII of 1..128 bytes. */
+ * ?wait= query, decimal ids, Idempotency-Key header (and the same text as an Authorization and a
+ * Content-Type value), listen address. The input is split at NUL bytes into those five strings.
+ * Properties: no crash or over-read, outputs point into their input, a parsed id prints back to the
+ * input without its leading zeros, accepted keys are printable ASCII of 1..128 bytes. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "ingest/http_parse.h"
 #include "ingest/ingest_int.h"
@@ -66,6 +67,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if ((unsigned char)field[3][i] < 0x20 || (unsigned char)field[3][i] > 0x7e)
                 abort();
     }
+    const char *tok = NULL;
+    size_t tlen = 0, alen = strlen(field[3]);
+    if (ingest_bearer(field[3], alen, &tok, &tlen) == 0) {
+        if (tlen == 0 || tlen > 512 || tok < field[3] + 7 || tok + tlen != field[3] + alen)
+            abort();
+        if (strncasecmp(field[3], "bearer ", 7) != 0 || tok[0] == ' ' || tok[0] == '=')
+            abort();
+    }
+    if (ingest_route_scope(route) > 4u)
+        abort();
+    /* Content-Type: application/json with optional parameters, nothing else. */
+    if (ingest_content_type_json(field[3], alen) &&
+        strncasecmp(field[3], "application/json", 16) != 0)
+        abort();
 
     char host[64];
     uint16_t port = 0;

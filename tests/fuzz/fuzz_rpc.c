@@ -1,6 +1,8 @@
 /* fuzz_rpc: byte 0 picks the method (low 3 bits) and the HTTP status (high bits: 200, 400, 408,
  * 429, 500, 502, 0); the rest is the response body. rpc_parse must classify every input without
- * reading out of bounds, and its kind must be a known one. Single-threaded. */
+ * reading out of bounds, and its kind must be a known one. The body is also given to
+ * rpc_url_redact as a URL: the output never holds a '/', '?', '#' or '@' after its "://" and is
+ * never longer than the input. Single-threaded. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,5 +49,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         (void)rpc_kind_is_definitive_rejection(r.kind);
         (void)rpc_kind_name(r.kind);
     }
+    char url[512], shown[512];
+    size_t ul = size - 1 < sizeof(url) - 1 ? size - 1 : sizeof(url) - 1;
+    memcpy(url, data + 1, ul);
+    url[ul] = '\0';
+    size_t sl = rpc_url_redact(url, shown, sizeof(shown));
+    if (sl != strlen(shown))
+        abort();
+    const char *rest = strstr(shown, "://");
+    if (rest != NULL && strpbrk(rest + 3, "/?#@") != NULL)
+        abort();
+    if (strcmp(shown, "<redacted>") != 0 && sl > strlen(url))
+        abort();
     return 0;
 }

@@ -527,6 +527,38 @@ static void test_names(void)
     CHECK_EQ_STR(rpc_kind_name(RPC_SHARD_CONGESTED), "SHARD_CONGESTED");
 }
 
+/* rpc_url_redact keeps scheme://host[:port] only: API keys ride in paths, queries and userinfo. */
+static void test_url_redact(void)
+{
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"http://127.0.0.1:3030", "http://127.0.0.1:3030"},
+        {"http://127.0.0.1:3030/", "http://127.0.0.1:3030"},
+        {"https://rpc.mainnet.near.org", "https://rpc.mainnet.near.org"},
+        {"https://near-mainnet.provider.example/v1/0123456789abcdef",
+         "https://near-mainnet.provider.example"},
+        {"https://rpc.example.com:8443/path?apikey=s3cr3t#frag", "https://rpc.example.com:8443"},
+        {"https://rpc.example.com?apikey=s3cr3t", "https://rpc.example.com"},
+        {"https://rpc.example.com#x", "https://rpc.example.com"},
+        {"https://user:pa@ss@rpc.example.com:9/x", "https://rpc.example.com:9"},
+        {"http://[::1]:3030/secret", "http://[::1]:3030"},
+        {"http://", "http://"},
+        {"no-scheme/secret", "<redacted>"},
+        {"://host/x", "<redacted>"},
+        {"ht tp://host/x", "<redacted>"},
+    };
+    char out[128];
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t n = rpc_url_redact(cases[i].in, out, sizeof(out));
+        CHECK_EQ_STR(out, cases[i].out);
+        CHECK_EQ_INT(n, strlen(cases[i].out));
+    }
+    /* A small buffer truncates, NUL-terminated. */
+    CHECK_EQ_INT(rpc_url_redact("https://rpc.example.com/k", out, 9), 8);
+    CHECK_EQ_STR(out, "https://");
+}
+
 int main(void)
 {
     toks = malloc(sizeof(*toks) * RPC_TOKENS_TX);
@@ -539,6 +571,7 @@ int main(void)
     test_timeouts_and_transport();
     test_views();
     test_names();
+    test_url_redact();
     free(toks);
     return nf_test_report("test_rpc");
 }

@@ -1,0 +1,111 @@
+/* auth: nearftd's bearer tokens and the token file that lists them. A token is "nft_" followed by
+ * 43 base64url characters (32 random bytes from libsodium); only its BLAKE2b-256 hash is ever
+ * stored. The token file is text, one token per line:
+ *
+ *     # comment (a line whose first non-blank byte is '#'); blank lines are ignored
+ *     NAME SCOPES HASH
+ *
+ * NAME is 1..64 bytes of [A-Za-z0-9._-], unique in the file; SCOPES is a comma list of transfer,
+ * read and metrics (each at most once, at least one); HASH is the 64 lowercase hex digits of
+ * BLAKE2b-256(token), unique in the file. Fields are separated by spaces or tabs; lines end in LF
+ * (a CR, NUL or other control byte is an error). The file must not be readable or writable by
+ * group or others (mode 0600), like a key file.
+ *
+ * The parser, the scope and name checks, the hash and the lookup are pure (no I/O, any thread).
+ * auth_table_load / auth_file_add / auth_file_remove do blocking file I/O: start-up, SIGHUP and
+ * the CLI only. A loaded table lives in sodium_malloc memory, read-only once filled, and is wiped
+ * when freed. */
+#ifndef NF_AUTH_H
+#define NF_AUTH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum auth_scope {
+    AUTH_SCOPE_TRANSFER = 1u, /* the POST routes of the three APIs */
+    AUTH_SCOPE_READ = 2u,     /* status by id or transaction hash */
+    AUTH_SCOPE_METRICS = 4u,  /* /metrics and /debug/stages */
+};
+
+#define AUTH_SCOPES_ALL   7u
+#define AUTH_NAME_MAX     64
+#define AUTH_HASH_BYTES   32
+#define AUTH_TOKEN_PREFIX "nft_"
+#define AUTH_TOKEN_LEN    47         /* "nft_" + 43 base64url characters (32 bytes), no NUL */
+#define AUTH_SCOPES_STR   24         /* "transfer,read,metrics" + NUL */
+#define AUTH_FILE_MAX     (1u << 20) /* a token file larger than this is refused */
+
+struct auth_entry {
+    char name[AUTH_NAME_MAX + 1];
+    unsigned scopes; /* enum auth_scope bits */
+    uint8_t hash[AUTH_HASH_BYTES];
+};
+
+/* A loaded token file: n entries. Allocated by auth_table_load (sodium_malloc, read-only). */
+struct auth_table {
+    size_t n;
+    struct auth_entry e[];
+};
+
+/* auth_name_ok: 1 when s[0..len) is a valid NAME (1..64 bytes of [A-Za-z0-9._-]), else 0. */
+int auth_name_ok(const char *s, size_t len);
+
+/* auth_scopes_parse: "transfer,read" -> bits. 0, or NF_EINVAL with *why (static text) set: an
+ * unknown scope, an empty item, a repeat, or no scope at all. */
+int auth_scopes_parse(const char *s, size_t len, unsigned *out, const char **why);
+
+/* auth_scopes_format: bits -> "transfer,read,metrics" order; out needs AUTH_SCOPES_STR bytes. */
+void auth_scopes_format(unsigned scopes, char *out, size_t cap);
+
+/* auth_parse: parses the token file text[0..len) into out[0..cap). Returns the entry count, or
+ * NF_EINVAL with *line (1-based) and *why (static text) naming the first bad line, or
+ * NF_ETOOMANY when there are more than cap entries (*line: the first one too many). Duplicate
+ * names and duplicate hashes are errors. Borrows text; writes only out[0..count). */
+int auth_parse(
+    const char *text, size_t len, struct auth_entry *out, size_t cap, int *line, const char **why);
+
+/* auth_count_lines: an upper bound on the entries of text[0..len) (its line count). */
+size_t auth_count_lines(const char *text, size_t len);
+
+/* auth_token_hash: BLAKE2b-256 of tok[0..len) into out. */
+void auth_token_hash(const char *tok, size_t len, uint8_t out[AUTH_HASH_BYTES]);
+
+/* auth_token_new: a fresh token (AUTH_TOKEN_LEN chars + NUL) into out (cap >= AUTH_TOKEN_LEN+1)
+ * from randombytes_buf. 0 or NF_ENOSPC. Call sodium_init first. */
+int auth_token_new(char *out, size_t cap);
+
+/* auth_lookup: the scopes of the token tok[0..len) in t, or 0 when it is not there (or t is
+ * NULL). Hashes tok and compares the hash with every entry with sodium_memcmp, without stopping at
+ * a match, so the time taken does not depend on which entry matches. No allocation; any thread
+ * that may read t. *index (may be NULL) gets the matching entry or -1. */
+unsigned auth_lookup(const struct auth_table *t, const char *tok, size_t len, int *index);
+
+/* auth_table_load: reads and parses the token file at path. The file must be a regular file not
+ * accessible by group or others. Returns the table (caller owns; release with auth_table_free) or
+ * NULL with *rc (NF_EIO, NF_EPERM, NF_EINVAL, NF_ETOOMANY, NF_ENOMEM) and a one-line message in
+ * err[0..errcap) that names the path and, for a malformed file, the line number
+ * ("tokens: line 3: ..."). Call sodium_init first. */
+struct auth_table *auth_table_load(const char *path, char *err, size_t errcap, int *rc);
+
+/* auth_table_free: wipes and frees t (sodium_free). NULL-safe. */
+void auth_table_free(struct auth_table *t);
+
+/* auth_file_add: appends "NAME SCOPES HASH" to the token file at path, creating it with mode 0600
+ * (and a comment line describing the format) when it does not exist. Refuses a file accessible by
+ * group or others (NF_EPERM), a malformed file (NF_EINVAL, with the line number), and a NAME or
+ * hash already present (NF_ESTATE). The append is fsynced. 0 or a negative enum nf_err with err
+ * filled. The file is locked (flock) while it is read and written. */
+int auth_file_add(const char *path,
+                  const char *name,
+                  unsigned scopes,
+                  const uint8_t hash[AUTH_HASH_BYTES],
+                  char *err,
+                  size_t errcap);
+
+/* auth_file_remove: rewrites the token file without NAME's line, atomically: a 0600 temp file in
+ * the same directory, fsync, rename over the file, fsync of the directory. Comments and the other
+ * lines are kept as they were. NF_ENOTFOUND when NAME is not in the file; NF_EPERM / NF_EINVAL as
+ * for auth_file_add. */
+int auth_file_remove(const char *path, const char *name, char *err, size_t errcap);
+
+#endif

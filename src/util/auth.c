@@ -1,0 +1,229 @@
+/* auth: the pure part of include/auth.h: token-file lines, scope lists, names, token hashing,
+ * token generation and the constant-time lookup. No I/O, no allocation, no state: any thread
+ * (ingest threads call auth_lookup on every request). Fuzzed by fuzz_auth_file. */
+#include "auth.h"
+
+#include <sodium.h>
+#include <string.h>
+
+#include "nf_err.h"
+
+static const char *const scope_names[] = {"transfer", "read", "metrics"};
+
+int auth_name_ok(const char *s, size_t len)
+{
+    if (len == 0 || len > AUTH_NAME_MAX)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 c == '.' || c == '_' || c == '-';
+        if (!ok)
+            return 0;
+    }
+    return 1;
+}
+
+int auth_scopes_parse(const char *s, size_t len, unsigned *out, const char **why)
+{
+    unsigned bits = 0;
+    size_t i = 0;
+    if (len == 0) {
+        *why = "no scope given (use transfer, read, metrics)";
+        return NF_EINVAL;
+    }
+    while (i <= len) {
+        size_t start = i;
+        while (i < len && s[i] != ',')
+            i++;
+        size_t n = i - start;
+        if (n == 0) {
+            *why = "empty item in the scope list";
+            return NF_EINVAL;
+        }
+        unsigned bit = 0;
+        for (unsigned k = 0; k < 3; k++)
+            if (strlen(scope_names[k]) == n && memcmp(scope_names[k], s + start, n) == 0)
+                bit = 1u << k;
+        if (bit == 0) {
+            *why = "unknown scope (use transfer, read, metrics)";
+            return NF_EINVAL;
+        }
+        if (bits & bit) {
+            *why = "a scope is listed twice";
+            return NF_EINVAL;
+        }
+        bits |= bit;
+        i++; /* past the comma, or past the end */
+    }
+    *out = bits;
+    return 0;
+}
+
+void auth_scopes_format(unsigned scopes, char *out, size_t cap)
+{
+    size_t n = 0;
+    if (cap == 0)
+        return;
+    out[0] = '\0';
+    for (unsigned k = 0; k < 3; k++) {
+        if (!(scopes & (1u << k)))
+            continue;
+        size_t l = strlen(scope_names[k]);
+        if (n + (n ? 1 : 0) + l + 1 > cap)
+            break;
+        if (n)
+            out[n++] = ',';
+        memcpy(out + n, scope_names[k], l);
+        n += l;
+        out[n] = '\0';
+    }
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+size_t auth_count_lines(const char *text, size_t len)
+{
+    size_t n = 1;
+    for (size_t i = 0; i < len; i++)
+        n += text[i] == '\n';
+    return n;
+}
+
+/* One field of a line: from *p, up to a space, tab or the line end. */
+static size_t field(const char *p, const char *end, const char **start)
+{
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    *start = p;
+    const char *q = p;
+    while (q < end && *q != ' ' && *q != '\t')
+        q++;
+    return (size_t)(q - p);
+}
+
+int auth_parse(
+    const char *text, size_t len, struct auth_entry *out, size_t cap, int *line, const char **why)
+{
+    size_t count = 0;
+    const char *p = text, *end = text + len;
+    int lineno = 0;
+    while (p < end) {
+        lineno++;
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *le = nl ? nl : end;
+        *line = lineno;
+        for (const char *x = p; x < le; x++) {
+            unsigned char c = (unsigned char)*x;
+            if ((c < 0x20 && c != '\t') || c == 0x7f) {
+                *why = "control character (CR, NUL, ...) in the line";
+                return NF_EINVAL;
+            }
+        }
+        const char *f1;
+        size_t n1 = field(p, le, &f1);
+        if (n1 == 0 || f1[0] == '#') { /* blank or comment */
+            p = nl ? nl + 1 : end;
+            continue;
+        }
+        const char *f2, *f3, *f4;
+        size_t n2 = field(f1 + n1, le, &f2);
+        size_t n3 = field(f2 + n2, le, &f3);
+        size_t n4 = field(f3 + n3, le, &f4);
+        if (n2 == 0 || n3 == 0) {
+            *why = "want NAME SCOPES HASH";
+            return NF_EINVAL;
+        }
+        if (n4 != 0) {
+            *why = "text after the hash (want NAME SCOPES HASH)";
+            return NF_EINVAL;
+        }
+        if (!auth_name_ok(f1, n1)) {
+            *why = "NAME must be 1 to 64 characters of A-Z a-z 0-9 . _ -";
+            return NF_EINVAL;
+        }
+        unsigned scopes = 0;
+        if (auth_scopes_parse(f2, n2, &scopes, why) != 0)
+            return NF_EINVAL;
+        if (n3 != 2 * AUTH_HASH_BYTES) {
+            *why = "HASH must be 64 lowercase hex digits (BLAKE2b-256 of the token)";
+            return NF_EINVAL;
+        }
+        uint8_t h[AUTH_HASH_BYTES];
+        for (size_t i = 0; i < AUTH_HASH_BYTES; i++) {
+            int hi = hexval(f3[2 * i]), lo = hexval(f3[2 * i + 1]);
+            if (hi < 0 || lo < 0) {
+                *why = "HASH must be 64 lowercase hex digits (BLAKE2b-256 of the token)";
+                return NF_EINVAL;
+            }
+            h[i] = (uint8_t)(hi << 4 | lo);
+        }
+        for (size_t k = 0; k < count; k++) {
+            if (strlen(out[k].name) == n1 && memcmp(out[k].name, f1, n1) == 0) {
+                *why = "NAME is already used on an earlier line";
+                return NF_EINVAL;
+            }
+            if (memcmp(out[k].hash, h, AUTH_HASH_BYTES) == 0) {
+                *why = "the same token hash is on an earlier line";
+                return NF_EINVAL;
+            }
+        }
+        if (count == cap) {
+            *why = "too many tokens";
+            return NF_ETOOMANY;
+        }
+        memcpy(out[count].name, f1, n1);
+        out[count].name[n1] = '\0';
+        out[count].scopes = scopes;
+        memcpy(out[count].hash, h, AUTH_HASH_BYTES);
+        count++;
+        p = nl ? nl + 1 : end;
+    }
+    return (int)count;
+}
+
+void auth_token_hash(const char *tok, size_t len, uint8_t out[AUTH_HASH_BYTES])
+{
+    crypto_generichash(out, AUTH_HASH_BYTES, (const unsigned char *)tok, len, NULL, 0);
+}
+
+int auth_token_new(char *out, size_t cap)
+{
+    if (cap < AUTH_TOKEN_LEN + 1)
+        return NF_ENOSPC;
+    uint8_t raw[32];
+    randombytes_buf(raw, sizeof(raw));
+    memcpy(out, AUTH_TOKEN_PREFIX, 4);
+    sodium_bin2base64(out + 4, cap - 4, raw, sizeof(raw), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    sodium_memzero(raw, sizeof(raw));
+    return 0;
+}
+
+unsigned auth_lookup(const struct auth_table *t, const char *tok, size_t len, int *index)
+{
+    if (index != NULL)
+        *index = -1;
+    if (t == NULL)
+        return 0;
+    uint8_t h[AUTH_HASH_BYTES];
+    auth_token_hash(tok, len, h);
+    unsigned scopes = 0;
+    int found = -1;
+    for (size_t i = 0; i < t->n; i++) {
+        /* Every entry is compared (no early exit); a match is remembered with a mask. */
+        unsigned hit = (unsigned)(sodium_memcmp(t->e[i].hash, h, AUTH_HASH_BYTES) == 0);
+        unsigned mask = 0u - hit;
+        scopes |= t->e[i].scopes & mask;
+        found = hit ? (int)i : found;
+    }
+    if (index != NULL)
+        *index = found;
+    return scopes;
+}

@@ -1,0 +1,363 @@
+/* auth_file: the token file on disk (the file part of include/auth.h). Loads it into a read-only
+ * sodium_malloc table for nearftd (start-up and SIGHUP, main thread), appends a line and removes
+ * one for the nearft CLI (append under flock + fsync; removal by rewrite: 0600 temp file in the
+ * same directory, fsync, rename, fsync of the directory; both lock the file the path names at the
+ * moment they hold the lock, so an add and a remove never lose each other's change). Every function
+ * refuses a file that group or others may read or write, as keys_file.c does for key files.
+ * Blocking I/O, one thread. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "nf_err.h"
+
+static const char file_header[] =
+    "# nearftd bearer tokens, one per line: NAME SCOPES BLAKE2B-256(TOKEN) in hex.\n"
+    "# Written by `nearft auth add`; the tokens themselves are never stored.\n";
+
+__attribute__((format(printf, 3, 4))) static int
+af_err(char *err, size_t errcap, const char *fmt, ...)
+{
+    if (err != NULL && errcap > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errcap, fmt, ap);
+        va_end(ap);
+    }
+    return 0;
+}
+
+/* check_fd: a regular file of at most AUTH_FILE_MAX bytes that only its owner may access. */
+static int check_fd(int fd, const char *path, struct stat *st, char *err, size_t errcap)
+{
+    if (fstat(fd, st) == -1) {
+        int e = errno;
+        af_err(err, errcap, "token file %s: cannot stat: %s", path, strerror(e));
+        return NF_EIO;
+    }
+    if (!S_ISREG(st->st_mode)) {
+        af_err(err, errcap, "token file %s is not a regular file", path);
+        return NF_EINVAL;
+    }
+    if ((st->st_mode & 077) != 0) {
+        af_err(err, errcap,
+               "token file %s is readable or writable by group or others (mode 0%03o); run chmod "
+               "600 %s",
+               path, (unsigned)(st->st_mode & 0777), path);
+        return NF_EPERM;
+    }
+    if (st->st_size > (off_t)AUTH_FILE_MAX) {
+        af_err(err, errcap, "token file %s is larger than %u bytes", path, AUTH_FILE_MAX);
+        return NF_EINVAL;
+    }
+    return 0;
+}
+
+/* read_all: the whole file (st_size bytes) into a malloc'd, NUL-terminated buffer. */
+static int read_all(int fd, const char *path, size_t size, char **out, char *err, size_t errcap)
+{
+    char *b = malloc(size + 1);
+    if (b == NULL)
+        return NF_ENOMEM;
+    size_t got = 0;
+    while (got < size) {
+        ssize_t n = pread(fd, b + got, size - got, (off_t)got);
+        if (n == -1 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            int e = n == 0 ? EIO : errno;
+            free(b);
+            af_err(err, errcap, "token file %s: cannot read: %s", path, strerror(e));
+            return NF_EIO;
+        }
+        got += (size_t)n;
+    }
+    b[got] = '\0';
+    *out = b;
+    return 0;
+}
+
+static int write_all(int fd, const char *b, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, b, n);
+        if (w == -1 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return NF_EIO;
+        b += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* parse_text: parses text into a malloc'd entry array (*entries, count returned) or fails with the
+ * line number in err. */
+static int parse_text(const char *path,
+                      const char *text,
+                      size_t len,
+                      struct auth_entry **entries,
+                      char *err,
+                      size_t errcap)
+{
+    size_t cap = auth_count_lines(text, len);
+    struct auth_entry *e = calloc(cap, sizeof(*e));
+    if (e == NULL)
+        return NF_ENOMEM;
+    int line = 0;
+    const char *why = "";
+    int n = auth_parse(text, len, e, cap, &line, &why);
+    if (n < 0) {
+        free(e);
+        af_err(err, errcap, "token file %s: line %d: %s", path, line, why);
+        return n;
+    }
+    *entries = e;
+    return n;
+}
+
+struct auth_table *auth_table_load(const char *path, char *err, size_t errcap, int *rc)
+{
+    int r;
+    struct auth_table *t = NULL;
+    char *text = NULL;
+    struct auth_entry *e = NULL;
+    if (sodium_init() < 0) {
+        af_err(err, errcap, "token file %s: libsodium failed to initialise", path);
+        *rc = NF_ECRYPTO;
+        return NULL;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd == -1) {
+        int en = errno;
+        af_err(err, errcap, "token file %s: cannot open: %s", path, strerror(en));
+        *rc = en == ENOENT ? NF_ENOTFOUND : NF_EIO;
+        return NULL;
+    }
+    struct stat st;
+    if ((r = check_fd(fd, path, &st, err, errcap)) != 0)
+        goto fail;
+    if ((r = read_all(fd, path, (size_t)st.st_size, &text, err, errcap)) != 0)
+        goto fail;
+    r = parse_text(path, text, (size_t)st.st_size, &e, err, errcap);
+    if (r < 0)
+        goto fail;
+    size_t n = (size_t)r;
+    t = sodium_malloc(sizeof(*t) + (n ? n : 1) * sizeof(struct auth_entry));
+    if (t == NULL) {
+        r = NF_ENOMEM;
+        goto fail;
+    }
+    t->n = n;
+    memcpy(t->e, e, n * sizeof(*e));
+    sodium_mprotect_readonly(t);
+    r = 0;
+fail:
+    if (e != NULL) {
+        sodium_memzero(e, (size_t)(r > 0 ? r : 0) * sizeof(*e));
+        free(e);
+    }
+    free(text);
+    close(fd);
+    if (r != 0) {
+        *rc = r;
+        return NULL;
+    }
+    return t;
+}
+
+void auth_table_free(struct auth_table *t)
+{
+    if (t != NULL)
+        sodium_free(t); /* wipes, then unmaps with its guard pages */
+}
+
+/* open_locked: opens path (flags, mode 0600 when created) and takes an exclusive flock on it. A
+ * remove that ran meanwhile renames a new file over the path, so the lock is retaken until the
+ * locked descriptor is the file the path names (otherwise an add could append to the replaced
+ * file and be lost). The descriptor, or -1 with err filled. */
+static int open_locked(const char *path, int flags, char *err, size_t errcap, int *rc)
+{
+    for (int tries = 0; tries < 20; tries++) {
+        int fd = open(path, flags | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW, 0600);
+        if (fd == -1) {
+            int e = errno;
+            af_err(err, errcap, "token file %s: cannot open: %s", path, strerror(e));
+            *rc = e == ENOENT ? NF_ENOTFOUND : NF_EIO;
+            return -1;
+        }
+        struct stat a, b;
+        if (flock(fd, LOCK_EX) == -1 || fstat(fd, &a) == -1) {
+            int e = errno;
+            close(fd);
+            af_err(err, errcap, "token file %s: cannot lock: %s", path, strerror(e));
+            *rc = NF_EIO;
+            return -1;
+        }
+        if (stat(path, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+            return fd;
+        close(fd); /* replaced while we waited for the lock: lock the new file */
+    }
+    af_err(err, errcap, "token file %s: keeps being replaced; try again", path);
+    *rc = NF_EIO;
+    return -1;
+}
+
+int auth_file_add(const char *path,
+                  const char *name,
+                  unsigned scopes,
+                  const uint8_t hash[AUTH_HASH_BYTES],
+                  char *err,
+                  size_t errcap)
+{
+    if (!auth_name_ok(name, strlen(name))) {
+        af_err(err, errcap, "NAME must be 1 to 64 characters of A-Z a-z 0-9 . _ -");
+        return NF_EINVAL;
+    }
+    int r = 0;
+    int fd = open_locked(path, O_RDWR | O_CREAT | O_APPEND, err, errcap, &r);
+    if (fd == -1)
+        return r;
+    char *text = NULL;
+    struct auth_entry *e = NULL;
+    struct stat st;
+    if ((r = check_fd(fd, path, &st, err, errcap)) != 0)
+        goto out;
+    if ((r = read_all(fd, path, (size_t)st.st_size, &text, err, errcap)) != 0)
+        goto out;
+    r = parse_text(path, text, (size_t)st.st_size, &e, err, errcap);
+    if (r < 0)
+        goto out;
+    for (int k = 0; k < r; k++) {
+        if (strcmp(e[k].name, name) == 0) {
+            af_err(err, errcap, "token file %s: the name %s is already used", path, name);
+            r = NF_ESTATE;
+            goto out;
+        }
+        if (memcmp(e[k].hash, hash, AUTH_HASH_BYTES) == 0) {
+            af_err(err, errcap, "token file %s: this token's hash is already there", path);
+            r = NF_ESTATE;
+            goto out;
+        }
+    }
+    char sc[AUTH_SCOPES_STR], hex[2 * AUTH_HASH_BYTES + 1];
+    auth_scopes_format(scopes, sc, sizeof(sc));
+    sodium_bin2hex(hex, sizeof(hex), hash, AUTH_HASH_BYTES);
+    char line[AUTH_NAME_MAX + AUTH_SCOPES_STR + sizeof(hex) + 8];
+    int ll = snprintf(line, sizeof(line), "%s%s %s %s\n",
+                      st.st_size > 0 && text[st.st_size - 1] != '\n' ? "\n" : "", name, sc, hex);
+    r = NF_EIO;
+    if (st.st_size == 0 && write_all(fd, file_header, sizeof(file_header) - 1) != 0)
+        goto io;
+    if (ll < 0 || (size_t)ll >= sizeof(line) || write_all(fd, line, (size_t)ll) != 0 ||
+        fsync(fd) == -1)
+        goto io;
+    r = 0;
+    goto out;
+io:
+    af_err(err, errcap, "token file %s: cannot write: %s", path, strerror(errno));
+out:
+    free(e);
+    free(text);
+    close(fd);
+    return r;
+}
+
+int auth_file_remove(const char *path, const char *name, char *err, size_t errcap)
+{
+    int r = 0, tfd = -1;
+    int fd = open_locked(path, O_RDONLY, err, errcap, &r);
+    if (fd == -1)
+        return r;
+    char *text = NULL, *tmp = NULL, *dircopy = NULL;
+    struct auth_entry *e = NULL;
+    struct stat st;
+    if ((r = check_fd(fd, path, &st, err, errcap)) != 0)
+        goto out;
+    size_t len = (size_t)st.st_size;
+    if ((r = read_all(fd, path, len, &text, err, errcap)) != 0)
+        goto out;
+    r = parse_text(path, text, len, &e, err, errcap);
+    if (r < 0)
+        goto out;
+    /* Find NAME's line: the parser accepted the file, so its first field is NAME. */
+    const char *p = text, *end = text + len, *cut = NULL, *cut_end = NULL;
+    size_t nl_name = strlen(name);
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *le = nl ? nl + 1 : end;
+        const char *f = p;
+        while (f < le && (*f == ' ' || *f == '\t'))
+            f++;
+        if ((size_t)(le - f) > nl_name && memcmp(f, name, nl_name) == 0 &&
+            (f[nl_name] == ' ' || f[nl_name] == '\t')) {
+            cut = p;
+            cut_end = le;
+            break;
+        }
+        p = le;
+    }
+    if (cut == NULL) {
+        af_err(err, errcap, "token file %s: no token named %s", path, name);
+        r = NF_ENOTFOUND;
+        goto out;
+    }
+    size_t pl = strlen(path);
+    tmp = malloc(pl + 16);
+    dircopy = strdup(path);
+    if (tmp == NULL || dircopy == NULL) {
+        r = NF_ENOMEM;
+        goto out;
+    }
+    snprintf(tmp, pl + 16, "%s.tmp.XXXXXX", path);
+    tfd = mkstemp(tmp); /* mode 0600 */
+    r = NF_EIO;
+    if (tfd == -1) {
+        int en = errno;
+        free(tmp);
+        tmp = NULL;
+        af_err(err, errcap, "token file %s: cannot create a temporary file: %s", path,
+               strerror(en));
+        goto out;
+    }
+    if (write_all(tfd, text, (size_t)(cut - text)) != 0 ||
+        write_all(tfd, cut_end, (size_t)(end - cut_end)) != 0 || fsync(tfd) == -1 ||
+        close(tfd) == -1) {
+        tfd = -1;
+        af_err(err, errcap, "token file %s: cannot write the new file: %s", path, strerror(errno));
+        goto out;
+    }
+    tfd = -1;
+    if (rename(tmp, path) == -1) {
+        af_err(err, errcap, "token file %s: cannot replace it: %s", path, strerror(errno));
+        goto out;
+    }
+    free(tmp);
+    tmp = NULL;
+    int dfd = open(dirname(dircopy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd != -1) {
+        (void)fsync(dfd);
+        close(dfd);
+    }
+    r = 0;
+out:
+    if (tfd != -1)
+        close(tfd);
+    if (tmp != NULL)
+        unlink(tmp);
+    free(tmp);
+    free(dircopy);
+    free(e);
+    free(text);
+    close(fd);
+    return r;
+}

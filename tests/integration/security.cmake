@@ -1,0 +1,7 @@
+# Security defences on real processes: nearsim + nearftd on 127.0.0.1, tokens made with nearft.
+if(TARGET nearsim AND TARGET nearftd AND TARGET nearft AND NF_NODE)
+  add_test(NAME security_auth
+           COMMAND ${NF_NODE} ${CMAKE_CURRENT_SOURCE_DIR}/security_auth.mjs
+                   $<TARGET_FILE:nearsim> $<TARGET_FILE:nearftd> $<TARGET_FILE:nearft>)
+  set_tests_properties(security_auth PROPERTIES TIMEOUT 300 LABELS integration)
+endif()

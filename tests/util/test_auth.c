@@ -1,0 +1,221 @@
+/* test_auth: the token file parser (a table of good and bad files with the line number and reason
+ * each bad one reports), scope lists, names, token shape and hash, the constant-time lookup, and
+ * the file functions (load refuses group/other access, add refuses duplicates and keeps 0600,
+ * remove rewrites without the line). */
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "nf_err.h"
+#include "nf_test.h"
+
+#define H_A "0000000000000000000000000000000000000000000000000000000000000001"
+#define H_B "00000000000000000000000000000000000000000000000000000000000000ff"
+
+struct parse_case {
+    const char *text;
+    int want; /* entry count, or a negative nf_err */
+    int line; /* for errors */
+    const char *why_part;
+};
+
+static const struct parse_case cases[] = {
+    {"", 0, 0, NULL},
+    {"\n\n# only comments\n   # indented comment\n", 0, 0, NULL},
+    {"a transfer " H_A "\n", 1, 0, NULL},
+    {"a transfer " H_A, 1, 0, NULL}, /* no final newline */
+    {"a\ttransfer,read,metrics\t" H_A "\nb read " H_B "\n", 2, 0, NULL},
+    {"  a   metrics   " H_A "   \n", 1, 0, NULL},
+    {"# c\na transfer\n", NF_EINVAL, 2, "want NAME SCOPES HASH"},
+    {"a transfer " H_A " extra\n", NF_EINVAL, 1, "text after the hash"},
+    {"a transfer " H_A "\r\n", NF_EINVAL, 1, "control character"},
+    {"a admin " H_A "\n", NF_EINVAL, 1, "unknown scope"},
+    {"a read,,metrics " H_A "\n", NF_EINVAL, 1, "empty item"},
+    {"a read,read " H_A "\n", NF_EINVAL, 1, "listed twice"},
+    {"a, read " H_A "\n", NF_EINVAL, 1, "NAME must be"},
+    {"a read 0000000000000000000000000000000000000000000000000000000000000001aa\n", NF_EINVAL, 1,
+     "64 lowercase hex"},
+    {"a read 000000000000000000000000000000000000000000000000000000000000000G\n", NF_EINVAL, 1,
+     "64 lowercase hex"},
+    {"a read 00000000000000000000000000000000000000000000000000000000000000FF\n", NF_EINVAL, 1,
+     "64 lowercase hex"},
+    {"a read " H_A "\n\na metrics " H_B "\n", NF_EINVAL, 3, "already used"},
+    {"a read " H_A "\nb metrics " H_A "\n", NF_EINVAL, 2, "same token hash"},
+    {"a read " H_A "\nb read\0 " H_B "\n", NF_EINVAL, 2, "control character"},
+};
+
+static void test_parse_table(void)
+{
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const struct parse_case *c = &cases[i];
+        size_t len = strlen(c->text);
+        if (i == sizeof(cases) / sizeof(cases[0]) - 1)
+            len = strlen(c->text) + 1 + strlen(c->text + strlen(c->text) + 1); /* past the NUL */
+        struct auth_entry e[4];
+        int line = 0;
+        const char *why = "";
+        int n = auth_parse(c->text, len, e, 4, &line, &why);
+        if (n != c->want)
+            fprintf(stderr, "case %zu: got %d (line %d: %s), want %d\n", i, n, line, why, c->want);
+        CHECK_EQ_INT(n, c->want);
+        if (c->want < 0) {
+            CHECK_EQ_INT(line, c->line);
+            CHECK(strstr(why, c->why_part) != NULL);
+        }
+    }
+    /* Fields land where they should. */
+    struct auth_entry e[2];
+    int line = 0;
+    const char *why = NULL;
+    const char *t = "ops.bot-1 read,transfer " H_B "\n";
+    CHECK_EQ_INT(auth_parse(t, strlen(t), e, 2, &line, &why), 1);
+    CHECK_EQ_STR(e[0].name, "ops.bot-1");
+    CHECK_EQ_INT(e[0].scopes, AUTH_SCOPE_READ | AUTH_SCOPE_TRANSFER);
+    CHECK_EQ_INT(e[0].hash[31], 0xff);
+    CHECK_EQ_INT(e[0].hash[0], 0);
+    /* More entries than room: NF_ETOOMANY naming the line. */
+    t = "a read " H_A "\nb read " H_B "\n";
+    CHECK_EQ_INT(auth_parse(t, strlen(t), e, 1, &line, &why), NF_ETOOMANY);
+    CHECK_EQ_INT(line, 2);
+    CHECK(auth_count_lines(t, strlen(t)) >= 2);
+}
+
+static void test_scopes_names(void)
+{
+    unsigned s = 0;
+    const char *why = NULL;
+    CHECK_EQ_INT(auth_scopes_parse("metrics,transfer", 16, &s, &why), 0);
+    CHECK_EQ_INT(s, AUTH_SCOPE_METRICS | AUTH_SCOPE_TRANSFER);
+    CHECK_EQ_INT(auth_scopes_parse("", 0, &s, &why), NF_EINVAL);
+    CHECK_EQ_INT(auth_scopes_parse("read,", 5, &s, &why), NF_EINVAL);
+    CHECK_EQ_INT(auth_scopes_parse("Read", 4, &s, &why), NF_EINVAL);
+    char b[AUTH_SCOPES_STR];
+    auth_scopes_format(AUTH_SCOPES_ALL, b, sizeof(b));
+    CHECK_EQ_STR(b, "transfer,read,metrics");
+    auth_scopes_format(AUTH_SCOPE_METRICS, b, sizeof(b));
+    CHECK_EQ_STR(b, "metrics");
+    CHECK(auth_name_ok("a", 1));
+    CHECK(!auth_name_ok("", 0));
+    char longname[66];
+    memset(longname, 'x', sizeof(longname));
+    CHECK(auth_name_ok(longname, 64));
+    CHECK(!auth_name_ok(longname, 65));
+    CHECK(!auth_name_ok("a/b", 3));
+}
+
+static void test_token_lookup(void)
+{
+    char a[AUTH_TOKEN_LEN + 1], b[AUTH_TOKEN_LEN + 1];
+    CHECK_EQ_INT(auth_token_new(a, sizeof(a)), 0);
+    CHECK_EQ_INT(auth_token_new(b, sizeof(b)), 0);
+    CHECK_EQ_INT(auth_token_new(b, AUTH_TOKEN_LEN), NF_ENOSPC);
+    CHECK_EQ_INT((int)strlen(a), AUTH_TOKEN_LEN);
+    CHECK(strncmp(a, "nft_", 4) == 0);
+    CHECK(strcmp(a, b) != 0);
+    for (size_t i = 4; i < AUTH_TOKEN_LEN; i++)
+        CHECK(strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", a[i]));
+    /* The hash is BLAKE2b-256 (known answer for "abc", RFC 7693 parameters, 32-byte output). */
+    uint8_t h[32];
+    auth_token_hash("abc", 3, h);
+    char hex[65];
+    sodium_bin2hex(hex, sizeof(hex), h, 32);
+    CHECK_EQ_STR(hex, "bddd813c634239723171ef3fee98579b94964e3bb1cb3e427262c8c068d52319");
+
+    struct auth_table *t = malloc(sizeof(*t) + 3 * sizeof(struct auth_entry));
+    t->n = 3;
+    memset(t->e, 0, 3 * sizeof(struct auth_entry));
+    snprintf(t->e[0].name, sizeof(t->e[0].name), "x");
+    t->e[0].scopes = AUTH_SCOPE_READ;
+    snprintf(t->e[1].name, sizeof(t->e[1].name), "a");
+    t->e[1].scopes = AUTH_SCOPE_TRANSFER;
+    auth_token_hash(a, strlen(a), t->e[1].hash);
+    snprintf(t->e[2].name, sizeof(t->e[2].name), "b");
+    t->e[2].scopes = AUTH_SCOPE_METRICS | AUTH_SCOPE_READ;
+    auth_token_hash(b, strlen(b), t->e[2].hash);
+    int idx = 9;
+    CHECK_EQ_INT(auth_lookup(t, a, strlen(a), &idx), AUTH_SCOPE_TRANSFER);
+    CHECK_EQ_INT(idx, 1);
+    CHECK_EQ_INT(auth_lookup(t, b, strlen(b), &idx), AUTH_SCOPE_METRICS | AUTH_SCOPE_READ);
+    CHECK_EQ_INT(idx, 2);
+    CHECK_EQ_INT(auth_lookup(t, a, strlen(a) - 1, &idx), 0);
+    CHECK_EQ_INT(idx, -1);
+    CHECK_EQ_INT(auth_lookup(t, "", 0, NULL), 0);
+    CHECK_EQ_INT(auth_lookup(NULL, a, strlen(a), &idx), 0);
+    free(t);
+}
+
+static void test_files(void)
+{
+    char dir[] = "/tmp/nf-test-auth.XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char path[256], err[512];
+    snprintf(path, sizeof(path), "%s/tokens", dir);
+    int rc = 0;
+    CHECK(auth_table_load(path, err, sizeof(err), &rc) == NULL);
+    CHECK_EQ_INT(rc, NF_ENOTFOUND);
+
+    char tok[AUTH_TOKEN_LEN + 1];
+    uint8_t h[32];
+    auth_token_new(tok, sizeof(tok));
+    auth_token_hash(tok, strlen(tok), h);
+    CHECK_EQ_INT(auth_file_add(path, "ops", AUTH_SCOPE_TRANSFER, h, err, sizeof(err)), 0);
+    struct stat st;
+    CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600);
+    CHECK_EQ_INT(auth_file_add(path, "ops", AUTH_SCOPE_READ, h, err, sizeof(err)), NF_ESTATE);
+    CHECK_EQ_INT(auth_file_add(path, "other", AUTH_SCOPE_READ, h, err, sizeof(err)), NF_ESTATE);
+    char tok2[AUTH_TOKEN_LEN + 1];
+    uint8_t h2[32];
+    auth_token_new(tok2, sizeof(tok2));
+    auth_token_hash(tok2, strlen(tok2), h2);
+    CHECK_EQ_INT(auth_file_add(path, "reader", AUTH_SCOPE_READ, h2, err, sizeof(err)), 0);
+
+    struct auth_table *t = auth_table_load(path, err, sizeof(err), &rc);
+    CHECK(t != NULL);
+    if (t != NULL) {
+        CHECK_EQ_INT(t->n, 2);
+        CHECK_EQ_INT(auth_lookup(t, tok, strlen(tok), NULL), AUTH_SCOPE_TRANSFER);
+        CHECK_EQ_INT(auth_lookup(t, tok2, strlen(tok2), NULL), AUTH_SCOPE_READ);
+        auth_table_free(t);
+    }
+    CHECK_EQ_INT(auth_file_remove(path, "ops", err, sizeof(err)), 0);
+    CHECK_EQ_INT(auth_file_remove(path, "ops", err, sizeof(err)), NF_ENOTFOUND);
+    t = auth_table_load(path, err, sizeof(err), &rc);
+    CHECK(t != NULL && t->n == 1 && strcmp(t->e[0].name, "reader") == 0);
+    CHECK(t != NULL && auth_lookup(t, tok, strlen(tok), NULL) == 0);
+    auth_table_free(t);
+    CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600);
+
+    /* Group/other access is refused by every function. */
+    chmod(path, 0640);
+    CHECK(auth_table_load(path, err, sizeof(err), &rc) == NULL);
+    CHECK_EQ_INT(rc, NF_EPERM);
+    CHECK(strstr(err, "chmod 600") != NULL);
+    CHECK_EQ_INT(auth_file_add(path, "x", AUTH_SCOPE_READ, h, err, sizeof(err)), NF_EPERM);
+    CHECK_EQ_INT(auth_file_remove(path, "reader", err, sizeof(err)), NF_EPERM);
+    chmod(path, 0600);
+
+    /* A malformed file names its line. */
+    FILE *f = fopen(path, "a");
+    fputs("broken line\n", f);
+    fclose(f);
+    CHECK(auth_table_load(path, err, sizeof(err), &rc) == NULL);
+    CHECK_EQ_INT(rc, NF_EINVAL);
+    CHECK(strstr(err, "line 4:") != NULL);
+    nf_test_rmdir(dir);
+}
+
+int main(void)
+{
+    if (sodium_init() < 0)
+        return 1;
+    test_parse_table();
+    test_scopes_names();
+    test_token_lookup();
+    test_files();
+    return nf_test_report("test_auth");
+}
