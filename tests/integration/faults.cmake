@@ -17,7 +17,7 @@ if(TARGET nearsim AND TARGET nearftd AND NF_NODE)
   endif()
   # A lagging endpoint (nearsim --lagging-listen) next to the live one while answers are lost:
   # no transaction is declared dead on a lookup the lagging node answers (the dead proof). Rounds
-  # of 100 transfers until a proof could not prove, at most 8.
+  # of 100 transfers (at least 3) until a proof could not prove, at most 8.
   add_test(NAME faults_lagging
            COMMAND ${NF_NODE} ${CMAKE_CURRENT_SOURCE_DIR}/faults_lagging.mjs
                    $<TARGET_FILE:nearsim> $<TARGET_FILE:nearftd>)
