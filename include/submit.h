@@ -39,11 +39,26 @@ struct submit_wiring {
 
 #define SUBMIT_KINDS 48
 
+/* Verdicts of the dead proof (src/submit/submit.c, start_proof), the result label of
+ * nearft_dead_proofs_total. */
+enum submit_proof_result {
+    SUBMIT_PROOF_DEAD = 0,   /* nonce used or window over at one endpoint's final height, and the
+                                same endpoint does not know the hash: re-signed */
+    SUBMIT_PROOF_NOT_PROVEN, /* neither at that endpoint's final height: the same bytes again */
+    SUBMIT_PROOF_KNOWN,      /* the endpoint knows the hash: followed */
+    SUBMIT_PROOF_FAILED,     /* an answer or the endpoint was unusable: the same bytes again */
+    SUBMIT_PROOF_RESULTS
+};
+
+/* submit_proof_result_name: "dead", "not_proven", "known", "failed" (static); "?" otherwise. */
+const char *submit_proof_result_name(int result);
+
 struct submit_stats {
     uint64_t sent, resent, succeeded, action_errors, dead, lookups, inflight_batches;
     uint64_t outcome_rewrites;         /* outcome records written again after a failed write */
     uint64_t kind_count[SUBMIT_KINDS]; /* RPC answers by enum rpc_kind */
     uint64_t lat_hist[16];             /* RPC latency, log2 ms buckets */
+    uint64_t dead_proofs[SUBMIT_PROOF_RESULTS]; /* by enum submit_proof_result */
 };
 
 struct submit_endpoint_info {

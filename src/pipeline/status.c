@@ -236,6 +236,14 @@ int pipe_metrics_text(struct nf_pipe *p, char *out, size_t cap)
     tb_printf(&t, "nearft_transactions_total{result=\"action_error\"} %llu\n",
               (unsigned long long)us.action_errors);
     tb_printf(&t, "nearft_transactions_total{result=\"dead\"} %llu\n", (unsigned long long)us.dead);
+    tb_printf(&t, "# HELP nearft_dead_proofs_total Dead proofs after InvalidNonce or an expiry "
+                  "following an unknown outcome, by verdict: dead (nonce used or window over at "
+                  "one endpoint's final height, and that endpoint does not know the hash), "
+                  "not_proven and failed (the same bytes are sent again), known (followed).\n"
+                  "# TYPE nearft_dead_proofs_total counter\n");
+    for (int i = 0; i < SUBMIT_PROOF_RESULTS; i++)
+        tb_printf(&t, "nearft_dead_proofs_total{result=\"%s\"} %llu\n", submit_proof_result_name(i),
+                  (unsigned long long)us.dead_proofs[i]);
     tb_printf(&t, "# TYPE nearft_outcome_rewrites_total counter\n");
     tb_printf(&t, "nearft_outcome_rewrites_total %llu\n", (unsigned long long)us.outcome_rewrites);
     tb_printf(&t, "# TYPE nearft_rpc_answers_total counter\n");

@@ -26,6 +26,11 @@ struct flag {
 static const struct flag flags[] = {
     {"listen", F_STR, STR(listen), "127.0.0.1:3030",
      "address:port to serve JSON-RPC on (port 0 = any)"},
+    {"lagging-listen", F_STR, STR(lagging_listen), "",
+     "also serve the same chain --lag-blocks behind here (address:port; :0 = --listen's host, any "
+     "port)"},
+    {"lag-blocks", F_U64, OFF(lag_blocks), 0, "30",
+     "how far the --lagging-listen node is behind the head (blocks, >= 1)"},
     {"signer", F_STR, STR(chain.signer), "distributor.test.near", "account holding the FT supply"},
     {"keys", F_U32, OFF(keys), 0, "12", "full-access keys of the signer"},
     {"contract", F_STR, STR(chain.contract), "ft.test.near", "the FT contract account"},
@@ -222,6 +227,10 @@ int sim_cfg_parse(struct sim_cfg *cfg, int argc, char **argv, FILE *out, char *e
         }
         if (set_flag(cfg, f, v, err, errcap) != 0)
             return NF_ECONFIG;
+    }
+    if (cfg->lagging_listen[0] != 0 && cfg->lag_blocks == 0) {
+        snprintf(err, errcap, "--lag-blocks: must be >= 1 with --lagging-listen, got 0");
+        return NF_ECONFIG;
     }
     if (cfg->block_ms == 0 || cfg->chain.chunk_gas == 0 || cfg->chain.genesis_height < 2 ||
         cfg->faults.error_rate > 1 || cfg->faults.lost_ack_rate > 1) {

@@ -26,6 +26,8 @@ struct sim_faults {
 struct sim_cfg {
     struct sim_chain_cfg chain;
     char listen[128];
+    char lagging_listen[128]; /* "" = no lagging listener */
+    uint64_t lag_blocks;      /* how far it is behind */
     uint32_t keys;
     char credentials_out[512];
     char seed[128];

@@ -197,7 +197,8 @@ const struct sim_block *sim_chain_block(const struct sim_chain *c, uint64_t h)
 
 const struct sim_block *sim_chain_block_by_hash(const struct sim_chain *c, const uint8_t *hash)
 {
-    return sim_map_get(&c->block_by_hash, hash, NEAR_HASH_LEN);
+    const struct sim_block *b = sim_map_get(&c->block_by_hash, hash, NEAR_HASH_LEN);
+    return b != NULL && b->height <= c->head ? b : NULL;
 }
 
 uint64_t sim_chain_final(const struct sim_chain *c)
@@ -345,6 +346,224 @@ static void remove_key(struct sim_account *a, uint32_t i)
     a->n_keys--;
 }
 
+/* ---- history for lagged views -----------------------------------------------------------------
+ */
+
+/* hist_note: journals the current value of what is about to change in block h (no-op unless
+ * history is kept). k: the key for NONCE / ALLOWANCE / KEY. Returns the entry or NULL (not kept,
+ * or out of memory: the change then stays in lagged views). */
+static struct sim_hist *hist_note(struct sim_chain *c,
+                                  enum sim_hist_type type,
+                                  struct sim_account *a,
+                                  const struct sim_key *k,
+                                  uint64_t h)
+{
+    if (c->hist_blocks == 0)
+        return NULL;
+    if (c->hist_len == c->hist_cap) {
+        if (c->hist_start > 0) {
+            /* slide the kept entries down before growing */
+            memmove(c->hist, c->hist + c->hist_start,
+                    (c->hist_len - c->hist_start) * sizeof(*c->hist));
+            c->hist_len -= c->hist_start;
+            c->hist_start = 0;
+        }
+        if (c->hist_len == c->hist_cap) {
+            size_t ncap = c->hist_cap ? c->hist_cap * 2 : 4096;
+            struct sim_hist *nh = realloc(c->hist, ncap * sizeof(*nh));
+            if (nh == NULL)
+                return NULL;
+            c->hist = nh;
+            c->hist_cap = ncap;
+        }
+    }
+    struct sim_hist *e = &c->hist[c->hist_len++];
+    memset(e, 0, sizeof(*e));
+    e->height = h;
+    e->acct = a;
+    e->type = (uint8_t)type;
+    if (k != NULL)
+        e->pk = k->pk;
+    switch (type) {
+    case SIM_HIST_NEAR:
+        e->value = a->balance;
+        break;
+    case SIM_HIST_FT:
+        e->value = a->ft_balance;
+        e->flag = a->ft_registered;
+        break;
+    case SIM_HIST_EXISTS:
+        e->flag = a->exists;
+        break;
+    case SIM_HIST_NONCE:
+        e->value = k->nonce;
+        break;
+    case SIM_HIST_ALLOWANCE:
+        e->value = k->allowance;
+        break;
+    case SIM_HIST_KEY:
+        break;
+    }
+    return e;
+}
+
+static void hist_release(struct sim_hist *e)
+{
+    if (e->held != NULL) {
+        key_release(e->held);
+        free(e->held);
+        e->held = NULL;
+    }
+}
+
+/* hist_prune: drops the entries older than the kept window (before block h is produced). */
+static void hist_prune(struct sim_chain *c, uint64_t h)
+{
+    while (c->hist_start < c->hist_len && c->hist[c->hist_start].height + c->hist_blocks < h)
+        hist_release(&c->hist[c->hist_start++]);
+    if (c->hist_start == c->hist_len)
+        c->hist_start = c->hist_len = 0;
+}
+
+#define SWAP(T, x, y)                                                                              \
+    do {                                                                                           \
+        T swap_tmp_ = (x);                                                                         \
+        (x) = (y);                                                                                 \
+        (y) = swap_tmp_;                                                                           \
+    } while (0)
+
+/* hist_swap: exchanges entry e with the live state. Applied newest first it takes the state
+ * back to before e's change; applied again oldest first it brings the state forward. A KEY entry
+ * moves its key between the account and e->held; the account never needs more room than it had
+ * when the change happened, so push_key does not allocate here. */
+static void hist_swap(struct sim_hist *e)
+{
+    struct sim_account *a = e->acct;
+    struct sim_key *k = NULL;
+    if (e->type == SIM_HIST_NONCE || e->type == SIM_HIST_ALLOWANCE || e->type == SIM_HIST_KEY)
+        k = sim_account_key(a, &e->pk);
+    switch ((enum sim_hist_type)e->type) {
+    case SIM_HIST_NEAR:
+        SWAP(nf_u128, a->balance, e->value);
+        break;
+    case SIM_HIST_FT:
+        SWAP(nf_u128, a->ft_balance, e->value);
+        SWAP(uint8_t, a->ft_registered, e->flag);
+        break;
+    case SIM_HIST_EXISTS:
+        SWAP(uint8_t, a->exists, e->flag);
+        break;
+    case SIM_HIST_NONCE:
+        if (k != NULL) {
+            uint64_t n = (uint64_t)e->value;
+            e->value = k->nonce;
+            k->nonce = n;
+        }
+        break;
+    case SIM_HIST_ALLOWANCE:
+        if (k != NULL)
+            SWAP(nf_u128, k->allowance, e->value);
+        break;
+    case SIM_HIST_KEY:
+        if (e->held == NULL)
+            break;
+        if (e->flag) { /* held has the key: back into the account */
+            if (k == NULL && push_key(a, e->held) == 0) {
+                memset(e->held, 0, sizeof(*e->held));
+                e->flag = 0;
+            }
+        } else if (k != NULL) {
+            *e->held = *k; /* takes the key's members */
+            remove_key(a, (uint32_t)(k - a->keys));
+            e->flag = 1;
+        }
+        break;
+    }
+}
+
+void sim_chain_keep_history(struct sim_chain *c, uint64_t blocks)
+{
+    if (c->live_head != 0)
+        return;
+    if (blocks == 0) {
+        for (size_t i = c->hist_start; i < c->hist_len; i++)
+            hist_release(&c->hist[i]);
+        free(c->hist);
+        c->hist = NULL;
+        c->hist_start = c->hist_len = c->hist_cap = 0;
+    }
+    c->hist_blocks = blocks;
+}
+
+int sim_chain_rewind(struct sim_chain *c, uint64_t h)
+{
+    if (c->live_head != 0 || h < c->cfg.genesis_height || h >= c->head)
+        return NF_ESTATE;
+    size_t i = c->hist_len;
+    while (i > c->hist_start && c->hist[i - 1].height > h)
+        hist_swap(&c->hist[--i]);
+    c->hist_rewound = i;
+    c->live_head = c->head;
+    c->head = h;
+    return 0;
+}
+
+void sim_chain_restore(struct sim_chain *c)
+{
+    if (c->live_head == 0)
+        return;
+    for (size_t i = c->hist_rewound; i < c->hist_len; i++)
+        hist_swap(&c->hist[i]);
+    c->head = c->live_head;
+    c->live_head = 0;
+}
+
+uint64_t sim_chain_nonce_at(const struct sim_chain *c,
+                            const struct sim_account *a,
+                            const struct sim_key *k,
+                            uint64_t h)
+{
+    if (c->hist_blocks == 0)
+        return sim_key_nonce_at(k, h);
+    /* Entries at or below the (possibly rewound) head hold the nonce before their block. */
+    uint64_t n = k->nonce;
+    size_t i = c->live_head != 0 ? c->hist_rewound : c->hist_len;
+    while (i > c->hist_start && c->hist[i - 1].height > h) {
+        const struct sim_hist *e = &c->hist[--i];
+        if (e->type == SIM_HIST_NONCE && e->acct == a && keys_pubkey_equal(&e->pk, &k->pk))
+            n = (uint64_t)e->value;
+    }
+    return n;
+}
+
+void sim_chain_set_balance(struct sim_chain *c, struct sim_account *a, nf_u128 yocto)
+{
+    hist_note(c, SIM_HIST_NEAR, a, NULL, c->head);
+    a->balance = yocto;
+}
+
+int sim_chain_move_tokens(struct sim_chain *c,
+                          struct sim_account *from,
+                          struct sim_account *to,
+                          nf_u128 amount)
+{
+    if (!from->ft_registered || !to->ft_registered || from->ft_balance < amount)
+        return NF_EINVAL;
+    hist_note(c, SIM_HIST_FT, from, NULL, c->head);
+    hist_note(c, SIM_HIST_FT, to, NULL, c->head);
+    from->ft_balance -= amount;
+    to->ft_balance += amount;
+    return 0;
+}
+
+/* chain_set_nonce: a key's nonce changes in block h (journalled, and in the key's own history). */
+static void chain_set_nonce(
+    struct sim_chain *c, struct sim_account *a, struct sim_key *k, uint64_t h, uint64_t n)
+{
+    hist_note(c, SIM_HIST_NONCE, a, k, h);
+    set_nonce(k, h, n);
+}
+
 int sim_chain_add_key(struct sim_chain *c, const char *account, const struct nf_pubkey *pk)
 {
     struct sim_account *a = sim_chain_account(c, account, strlen(account));
@@ -369,7 +588,7 @@ int sim_chain_bump_nonce(struct sim_chain *c,
     struct sim_key *k = sim_account_key(a, pk);
     if (k == NULL)
         return NF_ENOTFOUND;
-    set_nonce(k, c->head, k->nonce + by);
+    chain_set_nonce(c, a, k, c->head, k->nonce + by);
     return 0;
 }
 
@@ -512,6 +731,9 @@ void sim_chain_free(struct sim_chain *c)
     free(c->dup_memos);
     free(c->exec);
     free(c->undo);
+    for (size_t i = c->hist_start; i < c->hist_len; i++)
+        hist_release(&c->hist[i]);
+    free(c->hist);
     free(c);
 }
 
@@ -693,6 +915,8 @@ int sim_chain_submit(struct sim_chain *c,
                      struct sim_submit_result *res)
 {
     memset(res, 0, sizeof(*res));
+    if (c->live_head != 0 && !check_only)
+        return NF_ESTATE; /* a rewound chain only answers */
     struct sim_reject *r = &res->reject;
     struct near_decode_space sp;
     decode_space(c, &sp);
@@ -715,7 +939,7 @@ int sim_chain_submit(struct sim_chain *c,
         goto reject;
     }
     /* A known hash (pool or chain) reports that tx: never admitted or applied twice. */
-    struct sim_tx *known = sim_map_get(&c->txs, stx.hash, NEAR_HASH_LEN);
+    struct sim_tx *known = sim_chain_find_tx(c, stx.hash);
     if (known != NULL) {
         free(own);
         res->status = SIM_SUBMIT_KNOWN;
@@ -867,19 +1091,34 @@ reject:
 
 struct sim_tx *sim_chain_find_tx(const struct sim_chain *c, const uint8_t hash[NEAR_HASH_LEN])
 {
-    return sim_map_get(&c->txs, hash, NEAR_HASH_LEN);
+    struct sim_tx *tx = sim_map_get(&c->txs, hash, NEAR_HASH_LEN);
+    if (tx != NULL && c->live_head != 0 &&
+        (tx->state != SIM_TX_INCLUDED || tx->included_height > c->head))
+        return NULL; /* rewound: not on the chain yet, and another node's pool */
+    return tx;
+}
+
+int sim_tx_executed(const struct sim_chain *c, const struct sim_tx *tx)
+{
+    return tx->executed && tx->exec_height <= c->head;
+}
+
+int sim_tx_refunded(const struct sim_chain *c, const struct sim_tx *tx)
+{
+    return tx->refunded && tx->refund_height <= c->head;
 }
 
 enum sim_level sim_tx_level(const struct sim_chain *c, const struct sim_tx *tx)
 {
-    if (tx->state != SIM_TX_INCLUDED)
+    if (tx->state != SIM_TX_INCLUDED || tx->included_height > c->head)
         return SIM_LEVEL_NONE;
     uint64_t fin = sim_chain_final(c);
+    int executed = sim_tx_executed(c, tx);
     if (tx->included_height > fin)
-        return tx->executed ? SIM_LEVEL_EXECUTED_OPTIMISTIC : SIM_LEVEL_INCLUDED;
-    if (!tx->executed)
+        return executed ? SIM_LEVEL_EXECUTED_OPTIMISTIC : SIM_LEVEL_INCLUDED;
+    if (!executed)
         return SIM_LEVEL_INCLUDED_FINAL;
-    if (tx->refunded && tx->refund_height <= fin)
+    if (sim_tx_refunded(c, tx) && tx->refund_height <= fin)
         return SIM_LEVEL_FINAL;
     return SIM_LEVEL_EXECUTED;
 }
@@ -911,10 +1150,10 @@ sim_chain_find_receipt(const struct sim_chain *c, const uint8_t id[NEAR_HASH_LEN
         for (size_t i = 0; i < NEAR_HASH_LEN; i++)
             h[i] = id[i] ^ receipt_mask[k][i];
         struct sim_tx *tx = sim_chain_find_tx(c, h);
-        if (tx == NULL || tx->state != SIM_TX_INCLUDED)
+        if (tx == NULL || tx->state != SIM_TX_INCLUDED || tx->included_height > c->head)
             continue;
         if (k > 0) {
-            if (!tx->executed)
+            if (!sim_tx_executed(c, tx))
                 continue;
             nf_u128 amount = k == 1
                                  ? (tx->fail_index >= 0 ? tx->deposit_refund : tx->contract_refund)
@@ -1002,11 +1241,44 @@ static void undo_rollback(struct sim_chain *c)
     }
 }
 
-static void undo_commit(struct sim_chain *c)
+/* undo_commit: the receipt executed in block h stands. With history kept, each undo entry (the
+ * value before the receipt's change) becomes a journal entry of block h; a deleted key moves to
+ * the journal instead of being released. */
+static void undo_commit(struct sim_chain *c, uint64_t h)
 {
-    for (size_t i = 0; i < c->n_undo; i++)
-        if (c->undo[i].type == UNDO_KEY_DELETED)
-            key_release(&c->undo[i].key);
+    for (size_t i = 0; i < c->n_undo; i++) {
+        struct sim_undo *u = &c->undo[i];
+        struct sim_hist *e = NULL;
+        switch (u->type) {
+        case UNDO_FT:
+            if ((e = hist_note(c, SIM_HIST_FT, u->acct, NULL, h)) != NULL) {
+                e->value = u->amount;
+                e->flag = u->flag;
+            }
+            break;
+        case UNDO_NEAR:
+            if ((e = hist_note(c, SIM_HIST_NEAR, u->acct, NULL, h)) != NULL)
+                e->value = u->amount;
+            break;
+        case UNDO_EXISTS:
+            if ((e = hist_note(c, SIM_HIST_EXISTS, u->acct, NULL, h)) != NULL)
+                e->flag = u->flag;
+            break;
+        case UNDO_KEY_ADDED:
+            if ((e = hist_note(c, SIM_HIST_KEY, u->acct, &u->key, h)) != NULL)
+                e->held = calloc(1, sizeof(*e->held)); /* empty until a rewind takes the key */
+            break;
+        case UNDO_KEY_DELETED:
+            if ((e = hist_note(c, SIM_HIST_KEY, u->acct, &u->key, h)) != NULL &&
+                (e->held = malloc(sizeof(*e->held))) != NULL) {
+                *e->held = u->key; /* the journal takes the deleted key's members */
+                e->flag = 1;
+            } else {
+                key_release(&u->key);
+            }
+            break;
+        }
+    }
     c->n_undo = 0;
 }
 
@@ -1653,7 +1925,7 @@ static void execute_receipt(struct sim_chain *c, struct sim_tx *tx, uint64_t h)
          * from the arguments, storage messages come from extra_logs */
         c->audit.receipts_failed++;
     } else {
-        undo_commit(c);
+        undo_commit(c, h);
         tx->transfers = x->transfers;
         for (uint32_t i = 0; i < x->n_memos; i++)
             (void)note_memo(c, x->memos[i].raw, x->memos[i].len);
@@ -1726,10 +1998,13 @@ static int convert(struct sim_chain *c, struct sim_tx *tx, struct sim_block *b, 
         drop_tx(c, tx, &c->audit.txs_dropped_nonce_large);
         return 0;
     }
-    set_nonce(k, h, tx->nonce);
+    chain_set_nonce(c, tx->signer, k, h, tx->nonce);
+    hist_note(c, SIM_HIST_NEAR, tx->signer, NULL, h);
     tx->signer->balance -= tx->total_cost;
-    if (!k->full_access && k->has_allowance)
+    if (!k->full_access && k->has_allowance) {
+        hist_note(c, SIM_HIST_ALLOWANCE, tx->signer, k, h);
         k->allowance -= tx->total_cost;
+    }
     tx->state = SIM_TX_INCLUDED;
     tx->included_height = h;
     tx->block_next = NULL;
@@ -1765,13 +2040,17 @@ struct pool_group {
 int sim_chain_produce_block(struct sim_chain *c, uint64_t now_ns)
 {
     uint64_t h = c->head + 1;
+    if (c->live_head != 0)
+        return NF_ESTATE;
     struct sim_block *b = new_block(c, h, now_ns);
     if (b == NULL)
         return NF_ENOMEM;
+    hist_prune(c, h);
     /* 1. refunds of receipts executed in the previous block */
     while (c->fq_head != NULL) {
         struct sim_tx *tx = c->fq_head;
         c->fq_head = tx->fifo_next;
+        hist_note(c, SIM_HIST_NEAR, tx->signer, NULL, h);
         tx->signer->balance += tx->gas_refund + tx->deposit_refund + tx->contract_refund;
         tx->refunded = 1;
         tx->refund_height = h;

@@ -209,6 +209,30 @@ struct sim_reject {
 /* sim_reject_name: short reason name for audit counters ("InvalidNonce", ...). */
 const char *sim_reject_name(enum sim_reject_code code);
 
+/* ---- history for lagged views ----------------------------------------------------------------
+ * With history kept (sim_chain_keep_history), every state change is journalled with the height of
+ * the block it belongs to (changes made between blocks by faults count for the head). A lagged
+ * view walks the journal back to a height and forward again (sim_chain_rewind / restore): each
+ * entry swaps its value with the live one, so the same entry undoes and redoes its change. */
+enum sim_hist_type {
+    SIM_HIST_NEAR = 0,  /* acct->balance */
+    SIM_HIST_FT,        /* acct->ft_balance and ft_registered (flag) */
+    SIM_HIST_EXISTS,    /* acct->exists (flag) */
+    SIM_HIST_NONCE,     /* nonce of acct's key pk */
+    SIM_HIST_ALLOWANCE, /* allowance of acct's key pk */
+    SIM_HIST_KEY,       /* key pk added or deleted: toggles between acct and held */
+};
+
+struct sim_hist {
+    uint64_t height; /* block the change belongs to */
+    struct sim_account *acct;
+    nf_u128 value;        /* NEAR / FT balance, nonce, allowance: the other side of the swap */
+    struct nf_pubkey pk;  /* NONCE, ALLOWANCE, KEY */
+    struct sim_key *held; /* KEY: the key while it is absent from acct (malloc'd, owns members) */
+    uint8_t type;         /* enum sim_hist_type */
+    uint8_t flag;         /* FT: ft_registered; EXISTS: exists; KEY: held has the key */
+};
+
 struct sim_undo; /* sim_chain.c */
 struct exec_ctx; /* sim_chain.c */
 
@@ -274,6 +298,12 @@ struct sim_chain {
     /* undo log of the receipt being executed */
     struct sim_undo *undo;
     size_t n_undo, cap_undo;
+    /* history for lagged views: kept only while hist_blocks > 0 */
+    struct sim_hist *hist;
+    size_t hist_start, hist_len, hist_cap; /* live entries are hist[hist_start..hist_len) */
+    uint64_t hist_blocks;                  /* entries of the last hist_blocks blocks are kept */
+    uint64_t live_head;                    /* rewound: the real head; 0 when not rewound */
+    size_t hist_rewound;                   /* rewound: entries from here on are swapped back */
     /* scratch for decoding */
     struct near_action *dec_actions;
     struct nf_bytes *dec_names;
@@ -299,10 +329,12 @@ int sim_chain_add_key(struct sim_chain *c, const char *account, const struct nf_
 struct sim_account *sim_chain_account(const struct sim_chain *c, const char *id, size_t len);
 /* sim_account_key: the key of acct equal to pk, or NULL. */
 struct sim_key *sim_account_key(const struct sim_account *acct, const struct nf_pubkey *pk);
-/* sim_key_nonce_at: the key's nonce as of the state after block height h. */
+/* sim_key_nonce_at: the key's nonce as of the state after block height h, from its last four
+ * changes (see sim_chain_nonce_at). */
 uint64_t sim_key_nonce_at(const struct sim_key *k, uint64_t h);
 
-/* sim_chain_block: block at height h or NULL. sim_chain_block_by_hash likewise. */
+/* sim_chain_block: block at height h or NULL. sim_chain_block_by_hash likewise. While the chain
+ * is rewound, blocks above its (rewound) head are not there. */
 const struct sim_block *sim_chain_block(const struct sim_chain *c, uint64_t h);
 const struct sim_block *sim_chain_block_by_hash(const struct sim_chain *c, const uint8_t *hash);
 /* sim_chain_final: height of the last final block (head - 2, not below genesis). */
@@ -325,24 +357,59 @@ struct sim_submit_result {
 /* sim_chain_submit: validates borsh(SignedTransaction) raw[0..len) in nearcore's order (decode,
  * signature, validity window, actions and sizes, congestion, signer, key and permission, nonce,
  * balance) and adds it to the pool. A tx whose hash is already known is reported KNOWN (even if it
- * would now fail the nonce check). check_only validates without adding. Copies raw. Returns 0 or
- * NF_ENOMEM; the verdict is in *res. */
+ * would now fail the nonce check). check_only validates without adding (on a rewound chain, as of
+ * its rewound head). Copies raw. Returns 0, NF_ENOMEM, or NF_ESTATE (rewound and not check_only);
+ * the verdict is in *res. */
 int sim_chain_submit(struct sim_chain *c,
                      const uint8_t *raw,
                      size_t len,
                      int check_only,
                      struct sim_submit_result *res);
 
-/* sim_chain_find_tx: tx by hash (pool or chain) or NULL. */
+/* sim_chain_find_tx: tx by hash (pool or chain) or NULL. While the chain is rewound only a tx
+ * included at or below the rewound head is found (a lagging node knows nothing newer, and has
+ * not got the pool's). */
 struct sim_tx *sim_chain_find_tx(const struct sim_chain *c, const uint8_t hash[NEAR_HASH_LEN]);
 
-/* sim_tx_level: the tx's TxExecutionStatus at the current head. */
+/* sim_tx_level: the tx's TxExecutionStatus at the current (possibly rewound) head. */
 enum sim_level sim_tx_level(const struct sim_chain *c, const struct sim_tx *tx);
+/* sim_tx_executed / sim_tx_refunded: its receipt / its refunds ran at or below the current head. */
+int sim_tx_executed(const struct sim_chain *c, const struct sim_tx *tx);
+int sim_tx_refunded(const struct sim_chain *c, const struct sim_tx *tx);
+
+/* sim_chain_keep_history: from now on, journal every state change and keep the entries of the
+ * last `blocks` blocks (0 stops journalling and drops the journal), so the chain can be rewound
+ * that far. Not while rewound. */
+void sim_chain_keep_history(struct sim_chain *c, uint64_t blocks);
+
+/* sim_chain_rewind: shows the chain as it was after block h (genesis <= h < head): accounts,
+ * balances, registrations, keys and nonces go back through the journal (changes older than the
+ * kept history stay), head reads h, and newer blocks and transactions are hidden. Only reads and
+ * check_only submissions are allowed until sim_chain_restore, which must come before any other
+ * call that changes the chain. Returns 0, or NF_ESTATE (already rewound, h out of range). */
+int sim_chain_rewind(struct sim_chain *c, uint64_t h);
+/* sim_chain_restore: undoes sim_chain_rewind. No-op when not rewound. */
+void sim_chain_restore(struct sim_chain *c);
+
+/* sim_chain_nonce_at: the nonce of key k of account a as of the state after block h (<= head).
+ * Uses the journal when history is kept (exact within it), else the key's last four changes. */
+uint64_t sim_chain_nonce_at(const struct sim_chain *c,
+                            const struct sim_account *a,
+                            const struct sim_key *k,
+                            uint64_t h);
+
+/* sim_chain_set_balance / sim_chain_move_tokens: fault injections between blocks, journalled at
+ * the head. move_tokens needs both accounts registered and enough tokens (NF_EINVAL). */
+void sim_chain_set_balance(struct sim_chain *c, struct sim_account *a, nf_u128 yocto);
+int sim_chain_move_tokens(struct sim_chain *c,
+                          struct sim_account *from,
+                          struct sim_account *to,
+                          nf_u128 amount);
 
 /* sim_chain_produce_block: produces block head+1 at time now_ns: executes refunds of the previous
  * block, executes queued receipts up to chunk_gas (the rest stays delayed; at least one runs),
- * then converts pool transactions (ascending nonce per key) up to chunk_tx_gas. Returns 0 or
- * NF_ENOMEM. */
+ * then converts pool transactions (ascending nonce per key) up to chunk_tx_gas. Returns 0,
+ * NF_ENOMEM, or NF_ESTATE while rewound. */
 int sim_chain_produce_block(struct sim_chain *c, uint64_t now_ns);
 
 /* sim_chain_congestion: current congestion level in [0,1] (delayed gas / max, or forced). */

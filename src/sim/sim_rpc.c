@@ -609,9 +609,10 @@ static void render_outcome(
     int ids[2];
     nf_u128 amounts[2];
     int n_refunds = refund_ids(tx, ids, amounts);
+    int executed = sim_tx_executed(c, tx); /* as of the head this answer shows */
 
     jw_key(w, "status");
-    if (tx->executed)
+    if (executed)
         w_action_status(w, tx);
     else
         jw_str(w, "Started");
@@ -634,7 +635,7 @@ static void render_outcome(
     /* receipt outcomes */
     jw_key(w, "receipts_outcome");
     jw_arr_begin(w);
-    if (tx->executed) {
+    if (executed) {
         w_outcome_head(w, c, tx->exec_height, r0);
         jw_key(w, "logs");
         jw_arr_begin(w);
@@ -660,7 +661,7 @@ static void render_outcome(
                         receiver);
         w_action_status(w, tx);
         w_outcome_end(w, 3);
-        if (tx->refunded) {
+        if (sim_tx_refunded(c, tx)) {
             for (int i = 0; i < n_refunds; i++) {
                 sim_receipt_id(tx, ids[i], rid);
                 w_outcome_head(w, c, tx->refund_height, rid);
@@ -680,7 +681,7 @@ static void render_outcome(
         jw_key(w, "receipts");
         jw_arr_begin(w);
         w_receipt_view(w, c, tx, &stx, 0, 0, signer, receiver);
-        if (tx->executed)
+        if (executed)
             for (int i = 0; i < n_refunds; i++)
                 w_receipt_view(w, c, tx, &stx, ids[i], amounts[i], signer, receiver);
         jw_arr_end(w);
@@ -714,7 +715,24 @@ static void unknown_tx_reply(struct sim_rpc_reply *out, const char *id_json, con
                 data, 200);
 }
 
-int sim_rpc_poll(struct sim_chain *c, const struct sim_rpc_wait *w, struct sim_rpc_reply *out)
+/* view_begin: for an answer of a node lag blocks behind, rewinds the chain to head - lag (not
+ * below genesis). Returns 1 when it rewound (view_end restores), 0 when the answer is the live
+ * chain's (lag 0, a chain not longer than the lag, or already rewound by the caller). */
+static int view_begin(struct sim_chain *c, uint64_t lag)
+{
+    if (lag == 0 || c->live_head != 0)
+        return 0;
+    uint64_t h = c->head - c->cfg.genesis_height > lag ? c->head - lag : c->cfg.genesis_height;
+    return h < c->head && sim_chain_rewind(c, h) == 0;
+}
+
+static void view_end(struct sim_chain *c, int rewound)
+{
+    if (rewound)
+        sim_chain_restore(c);
+}
+
+static int poll_now(struct sim_chain *c, const struct sim_rpc_wait *w, struct sim_rpc_reply *out)
 {
     struct sim_tx *tx = sim_chain_find_tx(c, w->hash);
     if (tx == NULL)
@@ -724,6 +742,14 @@ int sim_rpc_poll(struct sim_chain *c, const struct sim_rpc_wait *w, struct sim_r
         return 0;
     tx_reply(out, c, w->id_json ? w->id_json : "null", tx, level, w->kind == SIM_WAIT_TX_EXP);
     return 1;
+}
+
+int sim_rpc_poll(struct sim_chain *c, const struct sim_rpc_wait *w, struct sim_rpc_reply *out)
+{
+    int rewound = view_begin(c, w->lag);
+    int done = poll_now(c, w, out);
+    view_end(c, rewound);
+    return done;
 }
 
 /* ---- request parsing
@@ -851,18 +877,23 @@ tx_param(json_t *params, int allow_wait, const char **wait, char *why, size_t wh
     return NULL;
 }
 
+/* submit_reply: the answer to a send or a tx lookup once the transaction is known (or accepted):
+ * at once when it has reached wait_level in the view of a node lag blocks behind, else a wait
+ * that sim_rpc_poll re-checks in that view. */
 static void submit_reply(struct sim_chain *c,
                          struct sim_rpc_reply *out,
                          const char *id_json,
                          const struct sim_submit_result *res,
                          enum sim_level wait_level,
-                         enum sim_wait_kind kind)
+                         enum sim_wait_kind kind,
+                         uint64_t lag)
 {
     if (res->status == SIM_SUBMIT_REJECTED) {
         invalid_tx_reply(out, id_json, &res->reject);
         return;
     }
-    struct sim_rpc_wait w = {.kind = kind, .level = wait_level, .id_json = (char *)id_json};
+    struct sim_rpc_wait w = {
+        .kind = kind, .level = wait_level, .id_json = (char *)id_json, .lag = lag};
     memcpy(w.hash, res->hash, NEAR_HASH_LEN);
     if (sim_rpc_poll(c, &w, out))
         return;
@@ -871,8 +902,27 @@ static void submit_reply(struct sim_chain *c,
     out->wait.id_json = strdup(id_json);
 }
 
-/* m_send_b64: the send methods once the base64 text and the wait level are known. */
+/* lagged_submit: a send to a node lag blocks behind. It validates the transaction against its own
+ * view (so a block hash newer than that view is Expired, a hash it has not seen yet is not known)
+ * and, when it finds it valid, forwards it to the chain as a node does: the chain's verdict is not
+ * reported (a forwarded transaction the chain refuses never lands). *res is the lagging node's
+ * verdict. Returns 0 or NF_ENOMEM. */
+static int lagged_submit(
+    struct sim_chain *c, uint64_t lag, const uint8_t *raw, size_t n, struct sim_submit_result *res)
+{
+    int rewound = view_begin(c, lag);
+    int rc = sim_chain_submit(c, raw, n, 1, res);
+    view_end(c, rewound);
+    if (rc != 0 || res->status != SIM_SUBMIT_VALID)
+        return rc;
+    struct sim_submit_result fwd;
+    return sim_chain_submit(c, raw, n, 0, &fwd);
+}
+
+/* m_send_b64: the send methods once the base64 text and the wait level are known; lag > 0 for the
+ * lagging listener (its answers follow the chain as of head - lag). */
 static void m_send_b64(struct sim_chain *c,
+                       uint64_t lag,
                        struct sim_rpc_reply *out,
                        const char *id_json,
                        const char *b64,
@@ -888,12 +938,12 @@ static void m_send_b64(struct sim_chain *c,
         return;
     }
     struct sim_submit_result res;
-    if (sim_chain_submit(c, raw, n, 0, &res) != 0) {
-        free(raw);
+    int rc = lag > 0 ? lagged_submit(c, lag, raw, n, &res) : sim_chain_submit(c, raw, n, 0, &res);
+    free(raw);
+    if (rc != 0) {
         sim_rpc_internal_error(id_json, "out of memory", out);
         return;
     }
-    free(raw);
     if (res.status == SIM_SUBMIT_REJECTED && res.reject.code == SIM_REJ_PARSE) {
         snprintf(why, sizeof(why), "Failed to decode transaction: %s", res.reject.why);
         parse_error(out, id_json, why);
@@ -919,11 +969,15 @@ static void m_send_b64(struct sim_chain *c,
         reply_take(out, &w, 200);
         return;
     }
-    submit_reply(c, out, id_json, &res, level, SIM_WAIT_SEND);
+    submit_reply(c, out, id_json, &res, level, SIM_WAIT_SEND, lag);
 }
 
-static void m_send(
-    struct sim_chain *c, struct sim_rpc_reply *out, const char *id_json, json_t *params, int method)
+static void m_send(struct sim_chain *c,
+                   uint64_t lag,
+                   struct sim_rpc_reply *out,
+                   const char *id_json,
+                   json_t *params,
+                   int method)
 {
     /* method: 0 send_tx, 1 broadcast_tx_commit, 2 broadcast_tx_async */
     char why[300];
@@ -933,10 +987,11 @@ static void m_send(
         parse_error(out, id_json, why);
         return;
     }
-    m_send_b64(c, out, id_json, b64, strlen(b64), wait, method);
+    m_send_b64(c, lag, out, id_json, b64, strlen(b64), wait, method);
 }
 
 static void m_tx(struct sim_chain *c,
+                 uint64_t lag,
                  struct sim_rpc_reply *out,
                  const char *id_json,
                  json_t *params,
@@ -1018,7 +1073,7 @@ lookup:;
     memset(&res, 0, sizeof(res));
     res.status = SIM_SUBMIT_KNOWN;
     memcpy(res.hash, hash, NEAR_HASH_LEN);
-    submit_reply(c, out, id_json, &res, level, experimental ? SIM_WAIT_TX_EXP : SIM_WAIT_TX);
+    submit_reply(c, out, id_json, &res, level, experimental ? SIM_WAIT_TX_EXP : SIM_WAIT_TX, lag);
 }
 
 static void
@@ -1617,7 +1672,7 @@ m_query(struct sim_chain *c, struct sim_rpc_reply *out, const char *id_json, jso
         result_begin(&w, id_json);
         jw_obj_begin(&w);
         jw_key(&w, "nonce");
-        jw_u64(&w, sim_key_nonce_at(k, h));
+        jw_u64(&w, sim_chain_nonce_at(c, a, k, h));
         jw_key(&w, "permission");
         w_permission(&w, k);
         w_block_header_common(&w, c, b);
@@ -1637,7 +1692,7 @@ m_query(struct sim_chain *c, struct sim_rpc_reply *out, const char *id_json, jso
             jw_key(&w, "access_key");
             jw_obj_begin(&w);
             jw_key(&w, "nonce");
-            jw_u64(&w, sim_key_nonce_at(&a->keys[i], h));
+            jw_u64(&w, sim_chain_nonce_at(c, a, &a->keys[i], h));
             jw_key(&w, "permission");
             w_permission(&w, &a->keys[i]);
             jw_obj_end(&w);
@@ -1843,7 +1898,8 @@ static int fast_id(const char *body, const struct jtok *t, char *out, size_t cap
     return 1;
 }
 
-static int fast_send(struct sim_chain *c, const char *body, size_t len, struct sim_rpc_reply *out)
+static int fast_send(
+    struct sim_chain *c, uint64_t lag, const char *body, size_t len, struct sim_rpc_reply *out)
 {
     struct jtok toks[16];
     int nt = jtok_parse(body, len, toks, sizeof(toks) / sizeof(toks[0]), NULL);
@@ -1910,15 +1966,21 @@ static int fast_send(struct sim_chain *c, const char *body, size_t len, struct s
              m == 0   ? "send_tx"
              : m == 1 ? "broadcast_tx_commit"
                       : "broadcast_tx_async");
-    m_send_b64(c, out, id_json, body + toks[b64].start, toks[b64].end - toks[b64].start,
+    m_send_b64(c, lag, out, id_json, body + toks[b64].start, toks[b64].end - toks[b64].start,
                wu >= 0 ? wait : NULL, m);
     return 1;
 }
 
 int sim_rpc_handle(struct sim_chain *c, const char *body, size_t len, struct sim_rpc_reply *out)
 {
+    return sim_rpc_handle_lagged(c, 0, body, len, out);
+}
+
+int sim_rpc_handle_lagged(
+    struct sim_chain *c, uint64_t lag, const char *body, size_t len, struct sim_rpc_reply *out)
+{
     memset(out, 0, sizeof(*out));
-    if (fast_send(c, body, len, out)) {
+    if (fast_send(c, lag, body, len, out)) {
         if (!out->pending && out->body == NULL)
             return NF_ENOMEM;
         return 0;
@@ -1944,16 +2006,19 @@ int sim_rpc_handle(struct sim_chain *c, const char *body, size_t len, struct sim
     }
     const char *m = json_string_value(mj);
     snprintf(out->method, sizeof(out->method), "%s", m);
-    if (strcmp(m, "send_tx") == 0)
-        m_send(c, out, idj, params, 0);
-    else if (strcmp(m, "broadcast_tx_commit") == 0)
-        m_send(c, out, idj, params, 1);
-    else if (strcmp(m, "broadcast_tx_async") == 0)
-        m_send(c, out, idj, params, 2);
+    /* Writes go to the live chain (m_send_b64 rewinds only to validate and answer); every other
+     * method answers from the chain as of head - lag. */
+    int send = strcmp(m, "send_tx") == 0               ? 0
+               : strcmp(m, "broadcast_tx_commit") == 0 ? 1
+               : strcmp(m, "broadcast_tx_async") == 0  ? 2
+                                                       : -1;
+    int rewound = send < 0 ? view_begin(c, lag) : 0;
+    if (send >= 0)
+        m_send(c, lag, out, idj, params, send);
     else if (strcmp(m, "tx") == 0)
-        m_tx(c, out, idj, params, 0);
+        m_tx(c, lag, out, idj, params, 0);
     else if (strcmp(m, "EXPERIMENTAL_tx_status") == 0)
-        m_tx(c, out, idj, params, 1);
+        m_tx(c, lag, out, idj, params, 1);
     else if (strcmp(m, "block") == 0)
         m_block(c, out, idj, params);
     else if (strcmp(m, "chunk") == 0)
@@ -1980,6 +2045,7 @@ int sim_rpc_handle(struct sim_chain *c, const char *body, size_t len, struct sim
         free(info);
         free(data);
     }
+    view_end(c, rewound);
 done:
     free(id_json);
     json_decref(root);

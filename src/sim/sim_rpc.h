@@ -22,6 +22,7 @@ struct sim_rpc_wait {
     uint8_t hash[NEAR_HASH_LEN];
     enum sim_level level;
     char *id_json; /* the request id as JSON text (malloc'd, owned) */
+    uint64_t lag;  /* answered as a node this many blocks behind sees it (0: the live chain) */
 };
 
 struct sim_rpc_reply {
@@ -39,8 +40,17 @@ struct sim_rpc_reply {
  * owns out's memory (sim_rpc_reply_free). */
 int sim_rpc_handle(struct sim_chain *c, const char *body, size_t len, struct sim_rpc_reply *out);
 
-/* sim_rpc_poll: re-checks a waiting request. Returns 1 and fills out when it is answered now,
- * 0 when it must keep waiting. Borrows w. */
+/* sim_rpc_handle_lagged: sim_rpc_handle as an RPC node lag blocks behind the chain answers it:
+ * every read (block, chunk, status, tx, EXPERIMENTAL_tx_status, query, gas_price, ...) sees the
+ * chain rewound to head - lag (sim_chain_rewind; keep at least lag + 3 blocks of history). A
+ * send is validated against that view; when valid there it is forwarded to the live chain (the
+ * chain's own verdict is not reported), and the answer about it follows the lagged view. The
+ * chain is live again on return. lag 0 is sim_rpc_handle. */
+int sim_rpc_handle_lagged(
+    struct sim_chain *c, uint64_t lag, const char *body, size_t len, struct sim_rpc_reply *out);
+
+/* sim_rpc_poll: re-checks a waiting request (in the view of w->lag). Returns 1 and fills out when
+ * it is answered now, 0 when it must keep waiting. Borrows w. */
 int sim_rpc_poll(struct sim_chain *c, const struct sim_rpc_wait *w, struct sim_rpc_reply *out);
 
 /* sim_rpc_timeout: fills out with the TIMEOUT_ERROR reply (HTTP 408) for w. */

@@ -54,11 +54,18 @@ struct ext_writer {
     uint64_t counter;
 };
 
+/* One HTTP listener: the live chain (lag 0) or the lagging node (--lagging-listen). */
+struct sim_listener {
+    struct sim_server *s;
+    struct evhttp *http;
+    uint64_t lag;
+};
+
 struct sim_server {
     const struct sim_cfg *cfg;
     struct sim_chain *chain;
     struct event_base *base;
-    struct evhttp *http;
+    struct sim_listener live, lagging; /* lagging.http is NULL without --lagging-listen */
     struct event *block_ev;
     struct event *sigint_ev, *sigterm_ev;
     struct waiter *waiters;
@@ -71,6 +78,7 @@ struct sim_server {
     struct ext_writer writer;
     /* counters */
     uint64_t requests, http_429, http_503, internal_errors, lost_acks, timeouts, replies;
+    uint64_t lagging_requests; /* JSON-RPC requests on the lagging listener */
 };
 
 static uint64_t now_ns(clockid_t clk)
@@ -493,7 +501,7 @@ static const char *apply_faults(struct sim_server *s, json_t *o)
         struct sim_account *a = sim_chain_account(s->chain, account, strlen(account));
         if (a == NULL || !a->exists)
             return "set_balance: no such account";
-        a->balance = amount;
+        sim_chain_set_balance(s->chain, a, amount);
     }
     /* missed_chunks N: the shard missed N chunks (ShardStuck once N/125 reaches the threshold;
      * 0 clears). invalid_signature_key "ed25519:..." | null: signatures by that key are refused
@@ -557,10 +565,8 @@ static const char *apply_faults(struct sim_server *s, json_t *o)
             sim_chain_account(s->chain, json_string_value(to), json_string_length(to));
         if (a == NULL || b == NULL || !a->ft_registered || !b->ft_registered)
             return "move_tokens: both accounts must be registered with the token";
-        if (a->ft_balance < amount)
+        if (sim_chain_move_tokens(s->chain, a, b, amount) != 0)
             return "move_tokens: not enough tokens";
-        a->ft_balance -= amount;
-        b->ft_balance += amount;
     }
     s->faults = f;
     s->writer = nw;
@@ -630,9 +636,11 @@ static int rate_limited(struct sim_server *s)
     return 0;
 }
 
-static void handle_rpc(struct sim_server *s, struct evhttp_request *req)
+static void handle_rpc(struct sim_server *s, struct evhttp_request *req, uint64_t lag)
 {
     s->requests++;
+    if (lag > 0)
+        s->lagging_requests++;
     if (rate_limited(s)) {
         s->http_429++;
         evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
@@ -671,7 +679,7 @@ static void handle_rpc(struct sim_server *s, struct evhttp_request *req)
         return;
     }
     struct sim_rpc_reply r;
-    if (sim_rpc_handle(s->chain, body, len, &r) != 0) {
+    if (sim_rpc_handle_lagged(s->chain, lag, body, len, &r) != 0) {
         sim_rpc_reply_free(&r);
         send_raw(req, 500, "text/plain", "out of memory", 13);
         return;
@@ -753,13 +761,16 @@ static char *stats_json(struct sim_server *s, size_t *len)
     jw_u64(&w, s->timeouts);
     jw_key(&w, "txs_known");
     jw_u64(&w, c->txs.count);
+    jw_key(&w, "lagging_requests");
+    jw_u64(&w, s->lagging_requests);
     jw_obj_end(&w);
     return jw_take(&w, len);
 }
 
 static void on_request(struct evhttp_request *req, void *arg)
 {
-    struct sim_server *s = arg;
+    const struct sim_listener *l = arg;
+    struct sim_server *s = l->s;
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
     const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
@@ -769,7 +780,7 @@ static void on_request(struct evhttp_request *req, void *arg)
     size_t len = 0;
     char *body = NULL;
     if (strcmp(path, "/") == 0 && cmd == EVHTTP_REQ_POST) {
-        handle_rpc(s, req);
+        handle_rpc(s, req, l->lag);
         return;
     }
     if (strcmp(path, "/sim/audit") == 0 && cmd == EVHTTP_REQ_GET) {
@@ -832,6 +843,47 @@ static void on_signal(evutil_socket_t fd, short what, void *arg)
     event_base_loopexit(((struct sim_server *)arg)->base, NULL);
 }
 
+/* listen_on: a new evhttp for l bound to addr ("host:port"; an empty host is default_host), with
+ * the bound host in host[128] and the port (the one chosen for port 0) in *port. flag names the
+ * option in errors. Returns 0, NF_ENOMEM, NF_ECONFIG (not host:port) or NF_EIO (bind failed). */
+static int listen_on(struct sim_server *s,
+                     struct sim_listener *l,
+                     const char *flag,
+                     const char *addr,
+                     const char *default_host,
+                     char *host,
+                     unsigned *port)
+{
+    l->http = evhttp_new(s->base);
+    if (l->http == NULL)
+        return NF_ENOMEM;
+    evhttp_set_max_body_size(l->http, (ev_ssize_t)s->cfg->max_body);
+    evhttp_set_allowed_methods(l->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
+    evhttp_set_gencb(l->http, on_request, l);
+    snprintf(host, 128, "%s", addr);
+    char *colon = strrchr(host, ':');
+    uint64_t p = 0;
+    if (colon == NULL || sim_cfg_parse_u64(colon + 1, &p) != 0 || p > 65535) {
+        fprintf(stderr, "lvl=error mod=sim msg=\"--%s must be host:port\" value=%s\n", flag, addr);
+        return NF_ECONFIG;
+    }
+    *colon = 0;
+    if (host[0] == 0)
+        snprintf(host, 128, "%s", default_host);
+    struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(l->http, host, (uint16_t)p);
+    if (bs == NULL) {
+        fprintf(stderr, "lvl=error mod=sim msg=\"bind failed\" %s=%s\n", flag, addr);
+        return NF_EIO;
+    }
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    if (getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&ss, &sl) == 0 &&
+        ss.ss_family == AF_INET)
+        p = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    *port = (unsigned)p;
+    return 0;
+}
+
 int sim_server_new(const struct sim_cfg *cfg, struct sim_chain *chain, struct sim_server **out)
 {
     *out = NULL;
@@ -847,34 +899,21 @@ int sim_server_new(const struct sim_cfg *cfg, struct sim_chain *chain, struct si
     s->base = event_base_new();
     if (s->base == NULL)
         goto fail;
-    s->http = evhttp_new(s->base);
-    if (s->http == NULL)
+    char host[128], lag_host[128];
+    unsigned port = 0, lag_port = 0;
+    s->live.s = s;
+    if ((rc = listen_on(s, &s->live, "listen", cfg->listen, "", host, &port)) != 0)
         goto fail;
-    evhttp_set_max_body_size(s->http, (ev_ssize_t)cfg->max_body);
-    evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
-    evhttp_set_gencb(s->http, on_request, s);
-    char host[128];
-    snprintf(host, sizeof(host), "%s", cfg->listen);
-    char *colon = strrchr(host, ':');
-    uint64_t port = 0;
-    if (colon == NULL || sim_cfg_parse_u64(colon + 1, &port) != 0 || port > 65535) {
-        fprintf(stderr, "lvl=error mod=sim msg=\"--listen must be host:port\" value=%s\n",
-                cfg->listen);
-        rc = NF_ECONFIG;
-        goto fail;
+    if (cfg->lagging_listen[0] != 0) {
+        s->lagging.s = s;
+        s->lagging.lag = cfg->lag_blocks;
+        if ((rc = listen_on(s, &s->lagging, "lagging-listen", cfg->lagging_listen, host, lag_host,
+                            &lag_port)) != 0)
+            goto fail;
+        /* lagged views rewind this far (and nonce views at finality final 2 blocks further) */
+        sim_chain_keep_history(chain, cfg->lag_blocks + 8);
     }
-    *colon = 0;
-    struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(s->http, host, (uint16_t)port);
-    if (bs == NULL) {
-        fprintf(stderr, "lvl=error mod=sim msg=\"bind failed\" listen=%s\n", cfg->listen);
-        rc = NF_EIO;
-        goto fail;
-    }
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof(ss);
-    if (getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&ss, &sl) == 0 &&
-        ss.ss_family == AF_INET)
-        port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    rc = NF_ENOMEM;
     s->block_ev = event_new(s->base, -1, EV_PERSIST, on_block, s);
     s->sigint_ev = evsignal_new(s->base, SIGINT, on_signal, s);
     s->sigterm_ev = evsignal_new(s->base, SIGTERM, on_signal, s);
@@ -885,7 +924,10 @@ int sim_server_new(const struct sim_cfg *cfg, struct sim_chain *chain, struct si
     event_add(s->block_ev, &tv);
     event_add(s->sigint_ev, NULL);
     event_add(s->sigterm_ev, NULL);
-    printf("listening=%s:%u\n", host, (unsigned)port);
+    printf("listening=%s:%u\n", host, port);
+    if (s->lagging.http != NULL)
+        printf("lagging=%s:%u lag_blocks=%llu\n", lag_host, lag_port,
+               (unsigned long long)s->lagging.lag);
     fflush(stdout);
     *out = s;
     return 0;
@@ -918,8 +960,10 @@ void sim_server_free(struct sim_server *s)
         event_free(s->sigint_ev);
     if (s->sigterm_ev)
         event_free(s->sigterm_ev);
-    if (s->http)
-        evhttp_free(s->http);
+    if (s->live.http)
+        evhttp_free(s->live.http);
+    if (s->lagging.http)
+        evhttp_free(s->lagging.http);
     if (s->base)
         event_base_free(s->base);
     free(s);

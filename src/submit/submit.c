@@ -3,7 +3,8 @@
  * signed batch from the moment its SIGNED record is durable until its outcome is written: it
  * broadcasts the exact signed bytes with send_tx, resolves unknown outcomes by re-broadcasting
  * the same bytes or looking the hash up, and declares a transaction dead only when it provably
- * can never be included (docs/DESIGN.md). It also answers the batch stage's receiver lookups,
+ * can never be included, on a proof that one endpoint gives whole, however far behind the chain
+ * it is (the dead proof; docs/DESIGN.md). It also answers the batch stage's receiver lookups,
  * refreshes the latest final block hash for the signers, and keeps one circuit breaker per RPC
  * endpoint (include/breaker.h). It owns the endpoints, the request pool and every batch's submit
  * state; key figures it touches are atomics in the keypool. */
@@ -39,6 +40,7 @@ enum req_purpose {
     P_STORAGE, /* storage_balance_of */
     P_FUNDS,   /* view_account of the signer while signing is paused for lack of NEAR */
     P_TOKENS,  /* ft_balance_of the signer while signing is paused for lack of tokens */
+    P_KEYVIEW, /* view_access_key of a batch's key at final: the first step of its dead proof */
 };
 
 enum bstate_phase {
@@ -80,9 +82,14 @@ struct req {
 struct bstate {
     struct event *timer;
     int phase;
-    int next_purpose; /* what to send when a slot frees: P_SEND or P_TXSTATUS */
+    int next_purpose; /* what to send when a slot frees: P_SEND, P_TXSTATUS or P_KEYVIEW */
     int status_wait;  /* enum rpc_wait for P_TXSTATUS */
     uint16_t lookups;
+    /* dead proof (start_proof): running, what started it, and the endpoint both of its requests
+     * go to (-1 until the first one is answered) */
+    uint8_t proving;
+    uint8_t proof_after_nonce; /* started by InvalidNonce (else by an expiry) */
+    int pin_ep;
     struct batch *wait_next;
 };
 
@@ -133,6 +140,7 @@ struct submit_stage {
     /* figures (written by this thread; relaxed) */
     _Atomic uint64_t sent, resent, succeeded, action_errors, dead, lookups_done, outcome_rewrites;
     _Atomic uint64_t kind_count[RPC_KIND_COUNT];
+    _Atomic uint64_t dead_proofs[SUBMIT_PROOF_RESULTS]; /* by enum submit_proof_result */
     _Atomic uint64_t inflight_batches;
     _Atomic uint64_t lat_hist[16];
 };
@@ -271,6 +279,20 @@ static int pick_endpoint(struct submit_stage *s)
     if (best >= 0)
         s->rr = (unsigned)best + 1;
     return best;
+}
+
+/* endpoint_usable: pick_endpoint's test for one given endpoint (a dead proof's second request
+ * goes where its first went). 1 usable (a half-open breaker counts the probe), 0 at its in-flight
+ * limit for now, -1 blocked by a Retry-After or refused by its breaker. */
+static int endpoint_usable(struct submit_stage *s, int i)
+{
+    uint64_t now = mono_ms();
+    struct endpoint *e = &s->eps[i];
+    if (e->blocked_until_ms > now)
+        return -1;
+    if (e->inflight >= e->limit)
+        return 0;
+    return breaker_allow(&e->br, now) ? 1 : -1;
 }
 
 static struct req *req_get(struct submit_stage *s)
@@ -497,20 +519,43 @@ static void wait_for_slot(struct submit_stage *s, struct batch *b)
     s->wait_tail = b;
 }
 
+static void proof_end(struct submit_stage *s, struct batch *b, enum submit_proof_result result);
+
 static void start_batch_request(struct submit_stage *s, struct batch *b)
 {
     struct bstate *st = &s->bs[b->slot];
-    int ep = pick_endpoint(s);
-    struct req *r = ep >= 0 ? req_get(s) : NULL;
-    if (r == NULL) {
-        wait_for_slot(s, b);
-        return;
+    int ep;
+    struct req *r;
+    if (st->pin_ep >= 0) {
+        /* the dead proof's lookup: the endpoint that gave the final height and nonce, or none */
+        int u = s->free_reqs != NULL ? endpoint_usable(s, st->pin_ep) : 0;
+        if (u < 0) {
+            proof_end(s, b, SUBMIT_PROOF_FAILED);
+            return;
+        }
+        if (u == 0) {
+            st->phase = PH_BACKOFF; /* a request or the endpoint's in-flight room frees up soon */
+            schedule(s, b, 20);
+            return;
+        }
+        r = req_get(s);
+        ep = st->pin_ep;
+    } else {
+        ep = pick_endpoint(s);
+        r = ep >= 0 ? req_get(s) : NULL;
+        if (r == NULL) {
+            wait_for_slot(s, b);
+            return;
+        }
     }
     r->purpose = st->next_purpose;
     r->owner = b;
     snprintf(r->id, sizeof(r->id), "b%u.%u", b->slot, b->broadcasts);
     int len;
-    if (r->purpose == P_SEND) {
+    if (r->purpose == P_KEYVIEW) {
+        len = rpc_build_view_access_key(r->body, REQ_BODY_CAP, r->id, RPC_FINALITY_FINAL,
+                                        s->w.cfg->signer, s->w.keys->keys[b->key].public_str);
+    } else if (r->purpose == P_SEND) {
         len = rpc_build_send_tx(r->body, REQ_BODY_CAP, r->id, b->tx, b->tx_len,
                                 (enum rpc_wait)s->w.cfg->wait_until);
         b->broadcasts++;
@@ -582,12 +627,92 @@ static void tokens_short(struct submit_stage *s, struct batch *b)
 }
 
 /* declare_dead: the transaction provably can never be included (the caller confirmed with a
- * lookup that the hash is unknown after a rejection that proves it); b->message says why. Its
- * transfers go into new transactions once this outcome is durable. */
+ * lookup that the hash is unknown after a rejection that proves it, or the dead proof held);
+ * b->message says why. Its transfers go into new transactions once this outcome is durable. */
 static void declare_dead(struct submit_stage *s, struct batch *b)
 {
     b->result = BATCH_DEAD;
     finish(s, b);
+}
+
+/* ---- the dead proof ---------------------------------------------------------------------------
+ * After InvalidNonce, or an expiry when an earlier broadcast may have been accepted, a `tx`
+ * lookup that says UNKNOWN_TRANSACTION proves nothing by itself: a node behind the chain says so
+ * of a transaction it has not reached yet. So one endpoint is asked view_access_key of the key at
+ * final, which gives its final height F and the key's nonce at F, and then the SAME endpoint is
+ * asked for the hash (wait_until NONE). The transaction is dead only when
+ *   (nonce at F >= its nonce, or F >= block_height + tx_validity_blocks + 1) and the hash is
+ *   unknown there:
+ * that endpoint has seen every block up to F, the transaction is in none of them, and after F it
+ * can never be included (its nonce is used; or no block after F can take its block hash). Anything
+ * else is not proven: the same bytes are sent again later and the transfers stay with it. */
+
+static void start_proof(struct submit_stage *s, struct batch *b, int after_nonce)
+{
+    struct bstate *st = &s->bs[b->slot];
+    st->proof_after_nonce = (uint8_t)after_nonce;
+    st->pin_ep = -1;
+    st->proving = 1;
+    if (b->key < 0) { /* cannot happen for a signed transaction: nothing to ask about */
+        proof_end(s, b, SUBMIT_PROOF_FAILED);
+        return;
+    }
+    st->next_purpose = P_KEYVIEW;
+    schedule(s, b, 0);
+}
+
+/* proof_end: the proof's verdict. dead: the transaction's transfers go to new transactions;
+ * known: the caller follows the transaction; not proven or failed: the same bytes again after a
+ * while (a re-broadcast of a known transaction is answered with its status). */
+static void proof_end(struct submit_stage *s, struct batch *b, enum submit_proof_result result)
+{
+    struct bstate *st = &s->bs[b->slot];
+    st->proving = 0;
+    st->pin_ep = -1;
+    atomic_fetch_add_explicit(&s->dead_proofs[result], 1, memory_order_relaxed);
+    switch (result) {
+    case SUBMIT_PROOF_DEAD:
+        declare_dead(s, b);
+        return;
+    case SUBMIT_PROOF_KNOWN:
+        return;
+    default:
+        st->next_purpose = P_SEND;
+        schedule(s, b, st->proof_after_nonce ? next_backoff(b) : 5000);
+        return;
+    }
+}
+
+/* on_proof_view: the view_access_key answer of a dead proof, from endpoint r->ep. */
+static void on_proof_view(struct submit_stage *s,
+                          struct batch *b,
+                          const struct req *r,
+                          const struct rpc_result *res)
+{
+    struct bstate *st = &s->bs[b->slot];
+    if (res->kind == RPC_UNKNOWN_ACCESS_KEY) {
+        proof_end(s, b, SUBMIT_PROOF_NOT_PROVEN); /* no key at F there: nothing follows from it */
+        return;
+    }
+    if (res->kind != RPC_OK_ACCESS_KEY || !res->has_block) {
+        proof_end(s, b, SUBMIT_PROOF_FAILED);
+        return;
+    }
+    int nonce_used = res->nonce >= b->nonce;
+    int window_over = res->block_height >= b->block_height + s->w.cfg->tx_validity_blocks + 1;
+    NF_LOG(NF_LOG_DEBUG, "submit",
+           "dead proof slot=%u ep=%d final=%llu nonce=%llu tx_nonce=%llu tx_block=%llu", b->slot,
+           r->ep, (unsigned long long)res->block_height, (unsigned long long)res->nonce,
+           (unsigned long long)b->nonce, (unsigned long long)b->block_height);
+    if (!nonce_used && !window_over) {
+        proof_end(s, b, SUBMIT_PROOF_NOT_PROVEN);
+        return;
+    }
+    /* The lookup goes to this endpoint, and only to it. */
+    st->pin_ep = r->ep;
+    st->next_purpose = P_TXSTATUS;
+    st->status_wait = RPC_WAIT_NONE;
+    schedule(s, b, 0);
 }
 
 /* A send_tx or tx answer about batch b. */
@@ -599,6 +724,22 @@ static void on_batch_answer(struct submit_stage *s,
     struct bstate *st = &s->bs[b->slot];
     struct pool_key *k = b->key >= 0 ? &s->w.keys->keys[b->key] : NULL;
     atomic_fetch_add_explicit(&s->kind_count[res->kind], 1, memory_order_relaxed);
+    if (r->purpose == P_KEYVIEW) {
+        on_proof_view(s, b, r, res);
+        return;
+    }
+    if (st->proving && r->purpose == P_TXSTATUS) {
+        /* the dead proof's lookup, on the endpoint whose final height and nonce prove it */
+        if (res->kind == RPC_UNKNOWN_TRANSACTION) {
+            proof_end(s, b, SUBMIT_PROOF_DEAD);
+            return;
+        }
+        if (res->kind != RPC_OK_TX) {
+            proof_end(s, b, SUBMIT_PROOF_FAILED);
+            return;
+        }
+        proof_end(s, b, SUBMIT_PROOF_KNOWN); /* on the chain after all: follow it below */
+    }
     switch (res->kind) {
     case RPC_OK_TX:
         if (res->tx_status == RPC_TXS_SUCCESS) {
@@ -646,27 +787,26 @@ static void on_batch_answer(struct submit_stage *s,
         if (k && keypool_raise_nonce(k, res->ak_nonce + 1))
             NF_LOG(NF_LOG_WARN, "submit", "nonce resync key=%u ak_nonce=%llu", b->key,
                    (unsigned long long)res->ak_nonce);
-        /* Nonces only grow: if this hash is unknown it can never be included. */
+        /* Nonces only grow, but the node that said so and the one asked for the hash may see
+         * different heights: dead only on the proof. */
         snprintf(b->message, sizeof(b->message), "InvalidNonce tx_nonce=%llu ak_nonce=%llu",
                  (unsigned long long)res->tx_nonce, (unsigned long long)res->ak_nonce);
-        st->lookups++;
-        st->next_purpose = P_TXSTATUS;
-        st->status_wait = RPC_WAIT_NONE;
-        schedule(s, b, 0);
+        start_proof(s, b, 1);
         return;
     case RPC_EXPIRED:
     case RPC_INVALID_CHAIN:
         snprintf(b->message, sizeof(b->message), "%s", rpc_kind_name(res->kind));
-        if (!b->maybe_accepted ||
-            (s->head_height > b->block_height + s->w.cfg->tx_validity_blocks)) {
+        if (!b->maybe_accepted) {
+            /* Every broadcast was refused: these bytes were never in any pool. */
             st->lookups++;
             st->next_purpose = P_TXSTATUS;
             st->status_wait = RPC_WAIT_NONE;
             schedule(s, b, 0);
         } else {
-            /* An earlier broadcast may sit in a pool: wait for the window to pass. */
-            st->next_purpose = P_SEND;
-            schedule(s, b, 5000);
+            /* An earlier broadcast may sit in a pool or on the chain (a node that has not seen
+             * our block hash calls it Expired): dead only on the proof, else the same bytes
+             * again in 5 s. */
+            start_proof(s, b, 0);
         }
         return;
     case RPC_SHARD_CONGESTED:
@@ -904,6 +1044,7 @@ static void complete(struct submit_stage *s, struct req *r, CURLcode code)
     resp.method = r->purpose == P_SEND                                    ? RPC_M_SEND_TX
                   : r->purpose == P_TXSTATUS                              ? RPC_M_TX
                   : r->purpose == P_BLOCK                                 ? RPC_M_BLOCK
+                  : r->purpose == P_KEYVIEW                               ? RPC_M_VIEW_ACCESS_KEY
                   : r->purpose == P_VIEW_ACCOUNT || r->purpose == P_FUNDS ? RPC_M_VIEW_ACCOUNT
                                                                           : RPC_M_CALL_FUNCTION;
     resp.http_status = code == CURLE_OK ? (int)http : 0;
@@ -945,6 +1086,7 @@ static void complete(struct submit_stage *s, struct req *r, CURLcode code)
     switch (purpose) {
     case P_SEND:
     case P_TXSTATUS:
+    case P_KEYVIEW:
         on_batch_answer(s, owner, r, &res);
         break;
     case P_BLOCK:
@@ -1029,6 +1171,8 @@ static void take_batch(struct submit_stage *s, struct batch *b)
     struct bstate *st = &s->bs[b->slot];
     atomic_fetch_add_explicit(&s->inflight_batches, 1, memory_order_relaxed);
     st->lookups = 0;
+    st->proving = 0;
+    st->pin_ep = -1;
     b->backoff_ms = 0;
     if (b->wal_failed || b->tx_len == 0) {
         /* Never broadcast (signing failed or the SIGNED record could not be written). */
@@ -1325,6 +1469,15 @@ void submit_stats(struct submit_stage *s, struct submit_stats *out)
         out->kind_count[i] = atomic_load_explicit(&s->kind_count[i], memory_order_relaxed);
     for (int i = 0; i < 16; i++)
         out->lat_hist[i] = atomic_load_explicit(&s->lat_hist[i], memory_order_relaxed);
+    for (int i = 0; i < SUBMIT_PROOF_RESULTS; i++)
+        out->dead_proofs[i] = atomic_load_explicit(&s->dead_proofs[i], memory_order_relaxed);
+}
+
+const char *submit_proof_result_name(int result)
+{
+    static const char *const names[SUBMIT_PROOF_RESULTS] = {"dead", "not_proven", "known",
+                                                            "failed"};
+    return result >= 0 && result < SUBMIT_PROOF_RESULTS ? names[result] : "?";
 }
 
 unsigned submit_endpoint_count(struct submit_stage *s)

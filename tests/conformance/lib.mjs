@@ -148,25 +148,28 @@ export function parseJsonExact(text) {
 }
 
 // startNearsim: spawns nearsim on a free 127.0.0.1 port with args, with a kill timer of limitMs
-// (the test fails with `what` when it runs longer). Resolves {sim, addr, killTimer} once nearsim
-// printed its listening line; rejects when it exits first.
+// (the test fails with `what` when it runs longer). Resolves {sim, addr, lagAddr, killTimer} once
+// nearsim printed its listening line (and, with --lagging-listen in args, its lagging line);
+// rejects when it exits first.
 export async function startNearsim(bin, args, what, limitMs) {
+  const lagging = args.includes('--lagging-listen');
   const sim = spawn(bin, ['--listen', '127.0.0.1:0', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   const killTimer = setTimeout(() => {
     console.error(`FAIL: ${what} took more than ${limitMs / 1000} s`);
     sim.kill('SIGKILL');
     process.exit(1);
   }, limitMs);
-  const addr = await new Promise((resolve, reject) => {
+  const [addr, lagAddr] = await new Promise((resolve, reject) => {
     let buf = '';
     sim.stdout.on('data', (d) => {
       buf += d.toString();
-      const m = buf.match(/listening=([0-9.]+:\d+)/);
-      if (m) resolve(m[1]);
+      const m = buf.match(/(?:^|\n)listening=([0-9.]+:\d+)/);
+      const l = buf.match(/(?:^|\n)lagging=([0-9.]+:\d+)/);
+      if (m && (!lagging || l)) resolve([m[1], l ? l[1] : null]);
     });
     sim.on('exit', (code) => reject(new Error(`nearsim exited early with ${code}`)));
   });
-  return { sim, addr, killTimer };
+  return { sim, addr, lagAddr, killTimer };
 }
 
 // tally / check: the pass and failure counts of a script; check prints a failure with its detail.

@@ -2,7 +2,8 @@
 // method it serves (block, chunk, status, gas_price, query with each request_type, tx,
 // EXPERIMENTAL_tx_status, send_tx at every wait_until, broadcast_tx_*, EXPERIMENTAL_receipt), the
 // error envelopes (request validation, handler errors, every INVALID_TRANSACTION nearsim
-// produces) and every fault /sim/faults injects, and checks each JSON-RPC answer with
+// produces), every fault /sim/faults injects and the answers of its lagging listener
+// (--lagging-listen, a node --lag-blocks behind), and checks each JSON-RPC answer with
 // rpc_schema.mjs (the zod schemas of @near-js/jsonrpc-types 1.4.0). A failure names the answer and
 // the path of the field. Waits key off chain state (polled), never off fixed sleeps.
 // Usage: node sim_schema.mjs <nearsim>
@@ -23,15 +24,19 @@ const FT = 'ft.test.near';
 const TGAS = 1000000000000n;
 
 const dir = mkdtempSync(join(tmpdir(), 'nearsim-schema-'));
-const { sim, addr, killTimer } = await startNearsim(NEARSIM, ['--keys', '2', '--credentials-out', dir, '--block-ms', '50',
-  '--receivers', '20', '--unregistered', '5', '--wait-timeout-ms', '1000', '--validity-blocks', '1000'], 'schema test', 240000);
+const LAG = 20;
+const { sim, addr, lagAddr, killTimer } = await startNearsim(NEARSIM, ['--keys', '2', '--credentials-out', dir, '--block-ms', '50',
+  '--receivers', '20', '--unregistered', '5', '--wait-timeout-ms', '1000', '--validity-blocks', '1000',
+  '--lagging-listen', ':0', '--lag-blocks', String(LAG)], 'schema test', 240000);
 const URL_ = `http://${addr}/`;
+const LAG_URL = `http://${lagAddr}/`;
 
 let rpcId = 0, answers = 0;
 // rpc: one JSON-RPC call; the answer is checked against the schema under the label `what`.
-async function rpc(what, method, params, { expect = 'result' } = {}) {
+// url: the lagging listener's LAG_URL instead of the live one.
+async function rpc(what, method, params, { expect = 'result', url = URL_ } = {}) {
   const id = `s${++rpcId}`;
-  const res = await fetch(URL_, { method: 'POST', headers: { 'content-type': 'application/json' },
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ jsonrpc: '2.0', id, method, params }), signal: AbortSignal.timeout(30000) });
   const text = await res.text();
   let json = null;
@@ -340,6 +345,27 @@ try {
   await rpc('fault move_tokens: ft_balance_of', 'query', { request_type: 'call_function', finality: 'optimistic', account_id: FT,
     method_name: 'ft_balance_of', args_base64: Buffer.from(JSON.stringify({ account_id: 'user-9.test.near' })).toString('base64') });
   await rpc('after the faults: send_tx FINAL', 'send_tx', { signed_tx_base64: poor.b64, wait_until: 'FINAL' });
+
+  // ---- the lagging listener: the same chain LAG blocks behind ------------------------------------
+  const at = { url: LAG_URL };
+  const lst = await rpc('lagging: status', 'status', [], at);
+  const liveHead = await head();
+  check(liveHead - lst.json.result.sync_info.latest_block_height >= LAG, 'lagging: status is LAG blocks behind',
+    { live: liveHead, lagging: lst.json.result.sync_info.latest_block_height });
+  await rpc('lagging: block final', 'block', { finality: 'final' }, at);
+  await rpc('lagging: view_access_key final', 'query', { ...viewKey, finality: 'final' }, at);
+  await rpc('lagging: view_account', 'query', { request_type: 'view_account', finality: 'final', account_id: SIGNER }, at);
+  // signed with the live final block, which the lagging node has not seen yet: Expired there
+  const fresh = await sign([transfer('user-3.test.near', 1, 'lagging')]);
+  check(invalid(await rpc('lagging: send_tx with a newer block hash', 'send_tx', { signed_tx_base64: fresh.b64 }, { ...at, expect: 'error' })) === 'Expired',
+    'lagging: a block hash newer than its view is Expired');
+  await rpc('lagging: the same bytes to the live chain', 'send_tx', { signed_tx_base64: fresh.b64, wait_until: 'INCLUDED' });
+  const lookup = { tx_hash: fresh.hash, sender_account_id: SIGNER, wait_until: 'NONE' };
+  check(cause(await rpc('lagging: tx included after its view', 'tx', lookup, { ...at, expect: 'error' })) === 'UNKNOWN_TRANSACTION',
+    'lagging: a transaction included after its view is UNKNOWN_TRANSACTION');
+  await waitBlocks(LAG + 1);
+  await rpc('lagging: tx once its view reaches it', 'tx', lookup, at);
+  await rpc('lagging: EXPERIMENTAL_tx_status', 'EXPERIMENTAL_tx_status', lookup, at);
 } catch (e) {
   check(false, 'unexpected exception', String(e && e.stack || e));
 }

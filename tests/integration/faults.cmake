@@ -15,6 +15,13 @@ if(TARGET nearsim AND TARGET nearftd AND NF_NODE)
                      $<TARGET_FILE:nearsim> $<TARGET_FILE:nearftd> ${NF_NAPI_FAULTS})
     set_tests_properties(faults_keys PROPERTIES TIMEOUT 400 LABELS integration)
   endif()
+  # A lagging endpoint (nearsim --lagging-listen) next to the live one while answers are lost:
+  # no transaction is declared dead on a lookup the lagging node answers (the dead proof). Rounds
+  # of 100 transfers (at least 3) until a proof could not prove, at most 8.
+  add_test(NAME faults_lagging
+           COMMAND ${NF_NODE} ${CMAKE_CURRENT_SOURCE_DIR}/faults_lagging.mjs
+                   $<TARGET_FILE:nearsim> $<TARGET_FILE:nearftd>)
+  set_tests_properties(faults_lagging PROPERTIES TIMEOUT 600 LABELS integration)
   add_test(NAME faults_chaos_small
            COMMAND ${NF_NODE} ${CMAKE_CURRENT_SOURCE_DIR}/faults_chaos.mjs
                    $<TARGET_FILE:nearsim> $<TARGET_FILE:nearftd> 2000 4)

@@ -473,6 +473,173 @@ static void test_add_key_and_memos(void)
     keys_free(k2);
 }
 
+/* snapshot of what a rewind must take back and bring forward again */
+struct snap {
+    nf_u128 signer_near, signer_ft, user0_ft, contract_near;
+    uint8_t new0_registered;
+    uint32_t keys;
+    uint64_t nonce;
+};
+
+static void take_snap(struct sim_chain *c, const struct nf_keypair *kp, struct snap *sn)
+{
+    struct sim_account *u0 = sim_chain_account(c, "user-0.test.near", 16);
+    struct sim_account *n0 = sim_chain_account(c, "new-0.test.near", 15);
+    struct sim_key *k = sim_account_key(c->signer, keys_public(kp));
+    sn->signer_near = c->signer->balance;
+    sn->signer_ft = c->signer->ft_balance;
+    sn->user0_ft = u0->ft_balance;
+    sn->contract_near = c->contract->balance;
+    sn->new0_registered = n0->ft_registered;
+    sn->keys = c->signer->n_keys;
+    sn->nonce = k ? k->nonce : 0;
+}
+
+static int snap_eq(const struct snap *a, const struct snap *b)
+{
+    return a->signer_near == b->signer_near && a->signer_ft == b->signer_ft &&
+           a->user0_ft == b->user0_ft && a->contract_near == b->contract_near &&
+           a->new0_registered == b->new0_registered && a->keys == b->keys && a->nonce == b->nonce;
+}
+
+/* A lagged view: the chain rewound to an older height shows that height's balances,
+ * registrations, keys and nonces (receipts, refunds, AddKey/DeleteKey, faults), hides newer
+ * blocks and transactions, refuses writes, and comes back exactly as it was. */
+static void test_rewind(void)
+{
+    struct sim_chain_cfg cfg;
+    t_small_cfg(&cfg);
+    struct nf_keypair *kp = t_key(12);
+    struct nf_keypair *k2 = t_key(13);
+    struct sim_chain *c = t_chain(&cfg, kp);
+    sim_chain_keep_history(c, 40);
+    struct sim_key *k = sim_account_key(c->signer, keys_public(kp));
+    struct snap at100, at102, at106, live;
+    take_snap(c, kp, &at100);
+    const uint8_t *h100 = sim_chain_block(c, 100)->hash;
+    /* 101 includes: ft_transfer to user-0 + storage_deposit for new-0; 102 executes them */
+    struct near_action acts[2];
+    acts[0] = t_fc("storage_deposit", "{\"account_id\":\"new-0.test.near\"}", 10 * 1000000000000ull,
+                   SIM_MIN_STORAGE);
+    acts[1] = t_fc("ft_transfer", "{\"receiver_id\":\"user-0.test.near\",\"amount\":\"7\"}",
+                   10 * 1000000000000ull, 1);
+    size_t len;
+    struct sim_submit_result res;
+    uint8_t *raw = t_sign(kp, cfg.signer, cfg.contract, 99000001ull, h100, acts, 2, &len);
+    CHECK_EQ_INT(t_submit(c, raw, len, &res), SIM_SUBMIT_ACCEPTED);
+    struct sim_tx *tx1 = res.tx;
+    run_blocks(c, 2);
+    take_snap(c, kp, &at102);
+    CHECK(at102.user0_ft == at100.user0_ft + 7 && at102.new0_registered == 1);
+    /* 103: AddKey k2 (executed 104); 105: DeleteKey k2 (executed 106) */
+    struct near_action ak;
+    memset(&ak, 0, sizeof(ak));
+    ak.type = NEAR_ACT_ADD_KEY;
+    ak.u.add_key.public_key = *keys_public(k2);
+    ak.u.add_key.full_access = 1;
+    uint8_t *rak = t_sign(kp, cfg.signer, cfg.signer, 99000002ull, h100, &ak, 1, &len);
+    CHECK_EQ_INT(t_submit(c, rak, len, &res), SIM_SUBMIT_ACCEPTED);
+    run_blocks(c, 2);
+    CHECK_EQ_INT(c->signer->n_keys, 2);
+    struct near_action dk;
+    memset(&dk, 0, sizeof(dk));
+    dk.type = NEAR_ACT_DELETE_KEY;
+    dk.u.delete_key.public_key = *keys_public(k2);
+    uint8_t *rdk = t_sign(kp, cfg.signer, cfg.signer, 99000003ull, h100, &dk, 1, &len);
+    CHECK_EQ_INT(t_submit(c, rdk, len, &res), SIM_SUBMIT_ACCEPTED);
+    run_blocks(c, 2);
+    CHECK_EQ_INT(c->signer->n_keys, 1);
+    /* faults between blocks count for the head (106): a view of 106 shows them */
+    CHECK_EQ_INT(sim_chain_bump_nonce(c, cfg.signer, keys_public(kp), 5), 0);
+    sim_chain_set_balance(c, c->contract, 12345);
+    CHECK_EQ_INT(
+        sim_chain_move_tokens(c, c->signer, sim_chain_account(c, "user-0.test.near", 16), 100), 0);
+    take_snap(c, kp, &at106);
+    run_blocks(c, 2); /* head 108 */
+    take_snap(c, kp, &live);
+    const struct sim_block *b107 = sim_chain_block(c, 107);
+    uint8_t h107[32];
+    memcpy(h107, b107->hash, 32);
+    uint8_t txh[32];
+    memcpy(txh, tx1->hash, 32);
+
+    struct snap got;
+    CHECK_EQ_INT(sim_chain_rewind(c, 100), 0);
+    CHECK_EQ_INT(sim_chain_rewind(c, 100), NF_ESTATE); /* once */
+    take_snap(c, kp, &got);
+    CHECK(snap_eq(&got, &at100));
+    CHECK_EQ_INT(c->head, 100);
+    CHECK_EQ_INT(sim_chain_final(c), 100);
+    CHECK(sim_chain_block(c, 101) == NULL);
+    CHECK(sim_chain_block_by_hash(c, h107) == NULL);
+    CHECK(sim_chain_find_tx(c, txh) == NULL);
+    CHECK(sim_chain_find_receipt(c, txh, &(int){0}) == NULL);
+    /* a lagging node validates against its view: a hash it has not seen is Expired */
+    uint8_t *late = t_transfers(kp, c, 99000010ull, regd, 1, 1, "late", 30000000000000ull, &len);
+    uint8_t *stale = t_sign(kp, cfg.signer, cfg.contract, 99000010ull, h107, acts + 1, 1, &len);
+    CHECK_EQ_INT(sim_chain_submit(c, stale, len, 1, &res), 0);
+    CHECK_EQ_INT(res.status, SIM_SUBMIT_REJECTED);
+    CHECK_EQ_INT(res.reject.code, SIM_REJ_EXPIRED);
+    CHECK_EQ_INT(sim_chain_submit(c, stale, len, 0, &res), NF_ESTATE);
+    CHECK_EQ_INT(sim_chain_produce_block(c, 1), NF_ESTATE);
+    sim_chain_restore(c);
+    take_snap(c, kp, &got);
+    CHECK(snap_eq(&got, &live));
+    CHECK_EQ_INT(c->head, 108);
+
+    /* 101: included, not executed yet */
+    CHECK_EQ_INT(sim_chain_rewind(c, 101), 0);
+    struct sim_tx *seen = sim_chain_find_tx(c, txh);
+    CHECK(seen == tx1);
+    CHECK_EQ_INT(seen ? (int)sim_tx_level(c, seen) : -1, SIM_LEVEL_INCLUDED);
+    CHECK_EQ_INT(seen ? sim_tx_executed(c, seen) : -1, 0);
+    CHECK(sim_chain_account(c, "user-0.test.near", 16)->ft_balance == at100.user0_ft);
+    CHECK_EQ_INT(k->nonce, 99000001ull);
+    CHECK_EQ_INT(sim_chain_nonce_at(c, c->signer, k, 100), 99000000ull);
+    sim_chain_restore(c);
+    /* 102: executed */
+    CHECK_EQ_INT(sim_chain_rewind(c, 102), 0);
+    take_snap(c, kp, &got);
+    CHECK(snap_eq(&got, &at102));
+    CHECK_EQ_INT(sim_tx_level(c, tx1), SIM_LEVEL_EXECUTED_OPTIMISTIC);
+    sim_chain_restore(c);
+    /* 104: the added key is there, with its nonce; 106: gone again */
+    CHECK_EQ_INT(sim_chain_rewind(c, 104), 0);
+    CHECK_EQ_INT(c->signer->n_keys, 2);
+    struct sim_key *nk = sim_account_key(c->signer, keys_public(k2));
+    CHECK_EQ_INT(nk ? nk->nonce : 0, 103 * 1000000ull);
+    sim_chain_restore(c);
+    CHECK_EQ_INT(sim_chain_rewind(c, 106), 0);
+    take_snap(c, kp, &got);
+    CHECK(snap_eq(&got, &at106));
+    CHECK(sim_account_key(c->signer, keys_public(k2)) == NULL);
+    sim_chain_restore(c);
+    take_snap(c, kp, &got);
+    CHECK(snap_eq(&got, &live));
+    /* nonce views from the journal, live and rewound */
+    k = sim_account_key(c->signer, keys_public(kp));
+    CHECK_EQ_INT(sim_chain_nonce_at(c, c->signer, k, 100), 99000000ull);
+    CHECK_EQ_INT(sim_chain_nonce_at(c, c->signer, k, 103), 99000002ull);
+    CHECK_EQ_INT(sim_chain_nonce_at(c, c->signer, k, 105), 99000003ull);
+    CHECK_EQ_INT(sim_chain_nonce_at(c, c->signer, k, 106), 99000008ull);
+    CHECK_EQ_INT(sim_chain_rewind(c, 104), 0);
+    CHECK_EQ_INT(sim_chain_nonce_at(c, c->signer, k, 101), 99000001ull);
+    CHECK_EQ_INT(sim_chain_nonce_at(c, c->signer, k, 104), 99000002ull);
+    sim_chain_restore(c);
+    CHECK(sim_chain_ft_supply_sum(c) == cfg.total_supply);
+    /* the journal keeps only the window: 40 blocks on, the oldest changes are gone */
+    run_blocks(c, 45);
+    CHECK(c->hist_len - c->hist_start < 8);
+    free(raw);
+    free(rak);
+    free(rdk);
+    free(late);
+    free(stale);
+    sim_chain_free(c);
+    keys_free(kp);
+    keys_free(k2);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -486,5 +653,6 @@ int main(void)
     test_delayed_and_congestion();
     test_storage_and_contract_errors();
     test_add_key_and_memos();
+    test_rewind();
     return nf_test_report("test_sim_chain");
 }

@@ -4,6 +4,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "base58.h"
 #include "nf_err.h"
 #include "nf_test.h"
 #include "sim/sim_cfg.h"
@@ -102,6 +103,159 @@ static void test_fast_send_matches(struct nf_keypair *kp)
     }
     CHECK_EQ_INT(mismatches, 0);
     CHECK(fast_pending >= 4);
+}
+
+static json_t *
+call_lagged(struct sim_chain *c, uint64_t lag, const char *body, struct sim_rpc_reply *r)
+{
+    CHECK_EQ_INT(sim_rpc_handle_lagged(c, lag, body, strlen(body), r), 0);
+    return r->body ? json_loads(r->body, 0, NULL) : NULL;
+}
+
+static long long path_int(json_t *j, const char *a, const char *b, const char *c)
+{
+    json_t *v = json_object_get(j, a);
+    if (b)
+        v = json_object_get(v, b);
+    if (c)
+        v = json_object_get(v, c);
+    return json_is_integer(v) ? (long long)json_integer_value(v) : -1;
+}
+
+static void send_body(const uint8_t *raw, size_t len, const char *wait, char *body, size_t cap)
+{
+    char b64[4096];
+    sodium_bin2base64(b64, sizeof(b64), raw, len, sodium_base64_VARIANT_ORIGINAL);
+    snprintf(body, cap,
+             "{\"jsonrpc\":\"2.0\",\"id\":\"1\",\"method\":\"send_tx\",\"params\":{\"signed_tx_"
+             "base64\":\"%s\",\"wait_until\":\"%s\"}}",
+             b64, wait);
+}
+
+/* The lagging listener's answers (sim_rpc_handle_lagged): heights, tx lookups, nonces and sends
+ * as a node LAG blocks behind sees them, with nearcore's error JSON byte for byte. */
+static void test_lagged(struct nf_keypair *kp)
+{
+    enum { LAG = 3 };
+    struct sim_chain_cfg cfg;
+    t_small_cfg(&cfg);
+    struct sim_chain *c = t_chain(&cfg, kp);
+    sim_chain_keep_history(c, LAG + 8);
+    for (int i = 0; i < 6; i++)
+        sim_chain_produce_block(c, 2000000000ull + (uint64_t)i * 1000000000ull);
+    struct sim_rpc_reply r;
+    json_t *j = call_lagged(
+        c, LAG, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"status\",\"params\":[]}", &r);
+    CHECK_EQ_INT(path_int(json_object_get(j, "result"), "sync_info", "latest_block_height", NULL),
+                 (long long)c->head - LAG);
+    json_decref(j);
+    sim_rpc_reply_free(&r);
+    j = call_lagged(c, LAG,
+                    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"block\",\"params\":{\"finality\":"
+                    "\"final\"}}",
+                    &r);
+    CHECK_EQ_INT(path_int(json_object_get(j, "result"), "header", "height", NULL),
+                 (long long)c->head - LAG - 2);
+    json_decref(j);
+    sim_rpc_reply_free(&r);
+
+    /* a send signed with the head's hash: the lagging node has not seen that block (Expired, the
+     * error JSON of near-protocol.md 3.8) and forwards nothing */
+    const char *const to[] = {"user-1.test.near"};
+    size_t len;
+    uint8_t *fresh = t_transfers(kp, c, 99000001ull, to, 1, 1, "lag", 30000000000000ull, &len);
+    char body[4800];
+    send_body(fresh, len, "EXECUTED_OPTIMISTIC", body, sizeof(body));
+    CHECK_EQ_INT(sim_rpc_handle_lagged(c, LAG, body, strlen(body), &r), 0);
+    CHECK(r.body != NULL &&
+          strcmp(r.body, "{\"jsonrpc\":\"2.0\",\"id\":\"1\",\"error\":{\"name\":\"HANDLER_ERROR\","
+                         "\"cause\":{\"name\":\"INVALID_TRANSACTION\",\"info\":{}},\"code\":-32000,"
+                         "\"message\":\"Server error\",\"data\":{\"TxExecutionError\":{"
+                         "\"InvalidTxError\":\"Expired\"}}}}") == 0);
+    CHECK_EQ_INT(r.http_status, 200);
+    CHECK_EQ_INT(c->n_pool, 0);
+    sim_rpc_reply_free(&r);
+    /* the same bytes to the live chain: included at I = head + 1 */
+    struct sim_submit_result res;
+    CHECK_EQ_INT(t_submit(c, fresh, len, &res), SIM_SUBMIT_ACCEPTED);
+    uint8_t hash[32];
+    memcpy(hash, res.hash, 32);
+    char h58[64], look[300], expect[600];
+    b58_encode(hash, 32, h58, sizeof(h58));
+    snprintf(look, sizeof(look),
+             "{\"jsonrpc\":\"2.0\",\"id\":\"1\",\"method\":\"tx\",\"params\":{\"tx_hash\":\"%s\","
+             "\"sender_account_id\":\"distributor.test.near\",\"wait_until\":\"NONE\"}}",
+             h58);
+    snprintf(expect, sizeof(expect),
+             "{\"jsonrpc\":\"2.0\",\"id\":\"1\",\"error\":{\"name\":\"HANDLER_ERROR\",\"cause\":{"
+             "\"name\":\"UNKNOWN_TRANSACTION\",\"info\":{\"requested_transaction_hash\":\"%s\"}},"
+             "\"code\":-32000,\"message\":\"Server error\",\"data\":\"Transaction %s doesn't "
+             "exist\"}}",
+             h58, h58);
+    uint64_t included = c->head + 1;
+    int unknown_until = 0, known_from = 0;
+    for (int i = 0; i < LAG + 3; i++) {
+        sim_chain_produce_block(c, 9000000000ull + (uint64_t)i * 1000000000ull);
+        CHECK_EQ_INT(sim_rpc_handle(c, look, strlen(look), &r), 0); /* live: always known */
+        CHECK(r.body && strstr(r.body, "final_execution_status") != NULL);
+        sim_rpc_reply_free(&r);
+        CHECK_EQ_INT(sim_rpc_handle_lagged(c, LAG, look, strlen(look), &r), 0);
+        int unknown = r.body && strcmp(r.body, expect) == 0;
+        if (c->head - LAG < included) {
+            CHECK(unknown);
+            unknown_until = (int)c->head;
+        } else {
+            CHECK(!unknown && r.body && strstr(r.body, "final_execution_status") != NULL);
+            if (!known_from)
+                known_from = (int)c->head;
+        }
+        sim_rpc_reply_free(&r);
+    }
+    CHECK_EQ_INT(unknown_until, (int)included + LAG - 1);
+    CHECK_EQ_INT(known_from, (int)included + LAG);
+    /* view_access_key at finality final: the nonce as of (head - LAG) - 2 */
+    char pks[KEYS_PUBKEY_STR_MAX + 8], q[400];
+    CHECK(keys_pubkey_format(keys_public(kp), pks, sizeof(pks)) > 0);
+    snprintf(q, sizeof(q),
+             "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"query\",\"params\":{\"request_type\":"
+             "\"view_access_key\",\"finality\":\"final\",\"account_id\":\"distributor.test.near\","
+             "\"public_key\":\"%s\"}}",
+             pks);
+    uint64_t f = c->head - LAG - 2;
+    j = call_lagged(c, LAG, q, &r);
+    json_t *res_j = json_object_get(j, "result");
+    CHECK_EQ_INT(path_int(res_j, "block_height", NULL, NULL), (long long)f);
+    CHECK_EQ_INT(path_int(res_j, "nonce", NULL, NULL), f >= included ? 99000001ll : 99000000ll);
+    json_decref(j);
+    sim_rpc_reply_free(&r);
+    /* a send the lagging node finds valid (signed with a block it has) is forwarded and answered
+     * once its own view shows it */
+    const struct sim_block *old = sim_chain_block(c, c->head - LAG);
+    struct near_action a =
+        t_fc("ft_transfer", "{\"receiver_id\":\"user-2.test.near\",\"amount\":\"5\"}",
+             30000000000000ull, 1);
+    uint8_t *fwd = t_sign(kp, cfg.signer, cfg.contract, 99000002ull, old->hash, &a, 1, &len);
+    send_body(fwd, len, "INCLUDED", body, sizeof(body));
+    CHECK_EQ_INT(sim_rpc_handle_lagged(c, LAG, body, strlen(body), &r), 0);
+    CHECK(r.pending && r.submitted);
+    CHECK_EQ_INT(r.wait.lag, LAG);
+    CHECK_EQ_INT(c->n_pool, 1);
+    struct sim_rpc_reply p;
+    memset(&p, 0, sizeof(p));
+    uint64_t fwd_in = c->head + 1;
+    int answered_at = 0;
+    for (int i = 0; i < LAG + 2 && !answered_at; i++) {
+        sim_chain_produce_block(c, 30000000000ull + (uint64_t)i * 1000000000ull);
+        if (sim_rpc_poll(c, &r.wait, &p))
+            answered_at = (int)c->head;
+    }
+    CHECK_EQ_INT(answered_at, (int)(fwd_in + LAG));
+    CHECK(p.body && strstr(p.body, "\"final_execution_status\":\"INCLUDED\"") != NULL);
+    sim_rpc_reply_free(&p);
+    sim_rpc_reply_free(&r);
+    free(fresh);
+    free(fwd);
+    sim_chain_free(c);
 }
 
 int main(void)
@@ -286,6 +440,7 @@ int main(void)
     }
     sim_chain_free(c);
     test_fast_send_matches(kp);
+    test_lagged(kp);
     keys_free(kp);
     return nf_test_report("test_sim_rpc");
 }

@@ -437,10 +437,11 @@ int main(int argc, char **argv)
     submit_stats(f.stage, &ss);
     CHECK(ss.succeeded == 1 && ss.action_errors == 1 && ss.dead == 0 && ss.lookups == 3);
 
-    /* A transaction resolved dead (its nonce was used already: InvalidNonce, then unknown by
-     * hash) gives back only the transfers it still holds. The first transfer here moved on to
-     * another transaction that executed it (as after a restart that recovered this one); the
-     * second is this transaction's and needs a new one. */
+    /* A transaction resolved dead (its nonce was used already: InvalidNonce, then the dead
+     * proof: the key's nonce at the endpoint's final height covers it, and the same endpoint does
+     * not know the hash) gives back only the transfers it still holds. The first transfer here
+     * moved on to another transaction that executed it (as after a restart that recovered this
+     * one); the second is this transaction's and needs a new one. */
     const char *dead_receivers[2] = {"user-3.test.near", "user-0.test.near"};
     struct batch *c = signed_batch(&f, 2, dead_receivers, 2, nonce);
     struct job *moved = job_slot(&f.jobs, c->job_ids[0]);
@@ -458,6 +459,10 @@ int main(int argc, char **argv)
     CHECK_EQ_INT(job_get_status(held), JOB_QUEUED);
     CHECK_EQ_INT((int)atomic_load(&f.notified_final), 3); /* nothing final for c */
     CHECK_EQ_INT((int)atomic_load(&f.keys.keys[0].inflight), 0);
+    submit_stats(f.stage, &ss);
+    CHECK_EQ_INT((int)ss.dead_proofs[SUBMIT_PROOF_DEAD], 1);
+    CHECK_EQ_INT((int)ss.dead_proofs[SUBMIT_PROOF_KNOWN], 0);
+    CHECK_EQ_STR(submit_proof_result_name(SUBMIT_PROOF_NOT_PROVEN), "not_proven");
 
     /* The outcomes and final states are in the log. */
     submit_free(f.stage);

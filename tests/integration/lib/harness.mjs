@@ -82,7 +82,9 @@ function waitLine(proc, re, what, { ms = START_LIMIT_MS, logFile } = {}) {
   });
 }
 
-// startSim: nearsim on a free port writing its keys to a temp dir. Returns {port, creds, proc, dir, stop}.
+// startSim: nearsim on a free port writing its keys to a temp dir. Returns {port, lagPort, creds,
+// proc, dir, stop}; lagPort is its lagging listener's port when extraArgs has --lagging-listen
+// (nearsim prints that line right after its listening line), else null.
 export async function startSim(nearsimBin, extraArgs = [], { dir } = {}) {
   installCleanup();
   dir = dir || mkdtempSync(join(tmpdir(), 'nf-it-'));
@@ -91,11 +93,15 @@ export async function startSim(nearsimBin, extraArgs = [], { dir } = {}) {
     '--seed', 'integration', ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
   started.add(proc);
   proc.on('exit', () => started.delete(proc));
-  const m = await waitLine(proc, /listening=127\.0\.0\.1:(\d+)/, 'nearsim');
+  const ready = extraArgs.includes('--lagging-listen')
+    ? /(?:^|\n)listening=127\.0\.0\.1:(\d+)\nlagging=127\.0\.0\.1:(\d+)/
+    : /(?:^|\n)listening=127\.0\.0\.1:(\d+)/;
+  const m = await waitLine(proc, ready, 'nearsim');
   proc.stdout.resume();
   proc.stderr.resume();
   const port = Number(m[1]);
-  return { port, creds, proc, dir, stop: () => stopProc(proc) };
+  const lagPort = m[2] ? Number(m[2]) : null;
+  return { port, lagPort, creds, proc, dir, stop: () => stopProc(proc) };
 }
 
 // startDaemon: nearftd against sim; returns {port, proc, stop, kill}. logFile gets its stderr.
