@@ -14,6 +14,7 @@
 
 #include "base58.h"
 #include "http_parse.h"
+#include "idem.h"
 #include "ingest_int.h"
 #include "jw.h"
 #include "nf_err.h"
@@ -214,17 +215,6 @@ static uint64_t body_hash(const struct req_transfer *it)
     return h;
 }
 
-/* Receiver-side failures (the Rust drop-in answers them 400, everything else 500). */
-static int error_is_receiver(const char *e)
-{
-    static const char *const marks[] = {"does not exist", "DoesNotExist", "not registered",
-                                        "storage",        "receiver",     "Receiver"};
-    for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++)
-        if (strstr(e, marks[i]) != NULL)
-            return 1;
-    return 0;
-}
-
 /* ---- sending --------------------------------------------------------------------------------- */
 
 static const char reply_too_large[] = "{\"error\":\"reply too large\"}";
@@ -299,10 +289,12 @@ static void send_error(struct ingest_thread *t,
     send_jw(t, req, route, code, &w, start_ns);
 }
 
-static void write_overloaded(struct ingest_thread *t, struct jw *w, int route, const char *why)
+/* write_overloaded: the 503 body; retry_s 0 means the pipeline's current Retry-After. */
+static void write_overloaded(
+    struct ingest_thread *t, struct jw *w, int route, const char *why, unsigned retry_s)
 {
     struct ingest *in = t->in;
-    unsigned retry = pipe_retry_after_s(in->pipe);
+    unsigned retry = retry_s != 0 ? retry_s : pipe_retry_after_s(in->pipe);
     jw_obj_begin(w);
     jw_key(w, "error");
     if (route == INGEST_ROUTE_SEND_FT || route == INGEST_ROUTE_RUST_TRANSFER) {
@@ -320,6 +312,9 @@ static void write_overloaded(struct ingest_thread *t, struct jw *w, int route, c
             jw_u64(w, (uint64_t)in->ctx_per_thread * in->nthreads);
             jw_key(w, "retryAfterSeconds");
             jw_u64(w, retry);
+        } else {
+            jw_key(w, "reason"); /* an extra field: the Rust service's shape has only "error" */
+            jw_str(w, why);
         }
     } else {
         jw_str(w, "overloaded");
@@ -336,7 +331,7 @@ static void send_overloaded(
 {
     struct jw w;
     jw_init_fixed(&w, t->out, t->out_cap);
-    write_overloaded(t, &w, route, why);
+    write_overloaded(t, &w, route, why, 0);
     send_jw(t, req, route, 503, &w, start_ns);
 }
 
@@ -575,7 +570,7 @@ static void answer_native(struct ingest_ctx *c, int timed_out)
 /* An answer on a route without an id-bearing 503 shape: the transfers were not made durable. */
 static void answer_not_durable(struct ingest_ctx *c, struct jw *w)
 {
-    write_overloaded(c->t, w, c->route, "the transfers could not be made durable");
+    write_overloaded(c->t, w, c->route, "the transfers could not be made durable", 0);
     ctx_send_jw(c, 503, w);
 }
 
@@ -803,7 +798,7 @@ static void answer_rust(struct ingest_ctx *c)
         return;
     }
     if (found && v.st == JOB_FAILED) {
-        int receiver = error_is_receiver(v.error);
+        int receiver = job_error_is_receiver(v.error);
         if (!receiver)
             snprintf(msg, sizeof(msg), "Transfer failed: %s", v.error);
         jw_key(&w, "error");
@@ -866,18 +861,23 @@ static void ingest_http_accepted(struct ingest_thread *t, struct pipe_accept *a)
     c->lent = 0;
     if (a->status != 0) {
         /* NF_EFULL: the log's accept buffer is full for now (back-pressure, not a failure);
+         * NF_EIDEMFULL: every idempotency entry must still be kept (nothing was written);
          * NF_EDISKFULL: the disk under the log is full (retry once space is freed). */
-        int busy = a->status == NF_EFULL;
+        int busy = a->status == NF_EFULL || a->status == NF_EIDEMFULL;
         c->accept_failed = 1;
         ingest_stat_add(busy ? &t->stats->rejected_full : &t->stats->rejected_io, 1);
         if (!c->replied) {
             struct jw w;
             jw_init_fixed(&w, t->out, t->out_cap);
-            write_overloaded(t, &w, c->route,
-                             busy ? "the durable log is busy"
-                             : a->status == NF_EDISKFULL
-                                 ? "the durable log is full"
-                                 : "the transfers could not be made durable");
+            const char *why = a->status == NF_EFULL ? "the durable log is busy"
+                              : a->status == NF_EIDEMFULL
+                                  ? "the idempotency index is full: every key in it is younger "
+                                    "than --retention-hours or its transfer is not final yet"
+                              : a->status == NF_EDISKFULL
+                                  ? "the durable log is full"
+                                  : "the transfers could not be made durable";
+            unsigned retry = a->status == NF_EIDEMFULL ? a->retry_after_s : 0;
+            write_overloaded(t, &w, c->route, why, retry);
             ctx_send_jw(c, 503, &w);
         } else {
             ingest_ctx_maybe_recycle(c);
@@ -1044,6 +1044,7 @@ static void post_transfers(
     c->first_id = first;
     c->start_ns = start_ns;
     uint64_t now_ms = ingest_now_ms();
+    uint32_t keyed = 0;
     for (size_t i = 0; i < count; i++) {
         const struct req_transfer *it = &t->items[i];
         struct job *j = job_slot(in->slab, first + i);
@@ -1061,12 +1062,18 @@ static void post_transfers(
         j->body_hash = body_hash(it);
         j->dup_of = 0;
         j->dup_conflict = 0;
+        j->dup_status = IDEM_OPEN;
+        j->idem_slot = 0;
         if (idem_hdr != NULL) {
             j->has_idem = 1;
             memcpy(j->idem_key, idem_hdr, idem_hdr_len + 1);
+            idem_key_hash(idem_hdr, idem_hdr_len, j->idem_hash);
+            keyed++;
         } else if (it->has_idem) {
             j->has_idem = 1;
             memcpy(j->idem_key, it->idem_key, it->idem_len + 1);
+            idem_key_hash(it->idem_key, it->idem_len, j->idem_hash);
+            keyed++;
         } else {
             j->has_idem = 0;
             j->idem_key[0] = '\0';
@@ -1099,6 +1106,7 @@ static void post_transfers(
     memset(&c->acc, 0, sizeof(c->acc));
     c->acc.first_id = first;
     c->acc.n = (uint32_t)count;
+    c->acc.keyed = keyed;
     c->acc.ingest_idx = (uint16_t)t->idx;
     c->acc.cookie = c;
     c->ref = req->ref;
