@@ -110,6 +110,25 @@ static const char *native_status(int st)
     return job_status_name((enum job_status)st);
 }
 
+/* kept_status: for a repeat whose original's slot holds another transfer now, the final status
+ * the idempotency index kept (JOB_EXECUTED or JOB_FAILED), or -1 when it kept none. */
+static int kept_status(const struct job *repeat)
+{
+    switch (repeat->dup_status) {
+    case IDEM_EXECUTED:
+        return JOB_EXECUTED;
+    case IDEM_FAILED:
+    case IDEM_FAILED_RECEIVER:
+        return JOB_FAILED;
+    default:
+        return -1;
+    }
+}
+
+/* The reason of a failure is not kept past the job slab: what a kept FAILED repeat says. */
+static const char kept_failure[] =
+    "the transfer with this Idempotency-Key failed; its reason is no longer kept";
+
 static const char *node_status(enum job_status st)
 {
     switch (st) {
@@ -517,8 +536,9 @@ static void write_native_item(struct ingest_ctx *c, struct jw *w, uint32_t i)
     } else {
         struct job_view v;
         if (job_view_read(slab, show, 0, &v) != 0) {
+            /* A repeat whose original left the slab: the status the index kept. */
             jw_key(w, "status");
-            jw_str(w, "unknown");
+            jw_str(w, native_status(j->dup_of ? kept_status(j) : -1));
         } else {
             jw_key(w, "status");
             jw_str(w, native_status((int)v.st));
@@ -602,20 +622,37 @@ static void answer_send_ft(struct ingest_ctx *c, int timed_out)
         uint64_t id = j->dup_of ? j->dup_of : c->first_id;
         struct job_view v;
         if (job_view_read(slab, id, 0, &v) != 0) {
-            /* Only a repeat can get here: its original left the job slab. It was accepted. */
+            /* Only a repeat can get here: its original left the job slab. It was accepted, and
+             * the idempotency index kept its final status. */
+            int kept = kept_status(j);
             jw_obj_begin(&w);
-            jw_key(&w, "success");
-            jw_bool(&w, 1);
+            if (kept == JOB_FAILED) {
+                jw_key(&w, "error");
+                jw_str(&w, "Failed to initiate FT transfer");
+                jw_key(&w, "details");
+                jw_str(&w, kept_failure);
+            } else {
+                jw_key(&w, "success");
+                jw_bool(&w, 1);
+            }
             jw_key(&w, "jobId");
             jw_id(&w, id);
             jw_key(&w, "status");
-            jw_str(&w, "unknown");
+            jw_str(&w, kept < 0 ? "unknown" : node_status((enum job_status)kept));
+            if (kept == JOB_EXECUTED) {
+                jw_key(&w, "transactionHash");
+                jw_null(&w); /* not kept past the job slab */
+            }
             jw_key(&w, "duplicate");
             jw_bool(&w, 1);
-            jw_key(&w, "message");
-            jw_str(&w, "a transfer with this Idempotency-Key was accepted earlier");
+            if (kept != JOB_FAILED) {
+                jw_key(&w, "message");
+                jw_str(&w, kept == JOB_EXECUTED
+                               ? "FT transfer executed successfully"
+                               : "a transfer with this Idempotency-Key was accepted earlier");
+            }
             jw_obj_end(&w);
-            ctx_send_jw(c, 200, &w);
+            ctx_send_jw(c, kept == JOB_FAILED ? 500 : 200, &w);
             return;
         }
         jw_obj_begin(&w);
@@ -790,6 +827,28 @@ static void answer_rust(struct ingest_ctx *c)
     struct job_view v;
     int found = job_view_read(t->in->slab, id, 0, &v) == 0;
     jw_obj_begin(&w);
+    if (!found && j->dup_of && kept_status(j) >= 0) {
+        /* A repeat whose original left the job slab: the final status the index kept, in the
+         * shape the original got (its hash and reason are not kept). */
+        int failed = kept_status(j) == JOB_FAILED;
+        int receiver = j->dup_status == IDEM_FAILED_RECEIVER;
+        if (failed) {
+            snprintf(msg, sizeof(msg), "Transfer failed: %s", kept_failure);
+            jw_key(&w, "error");
+            jw_str(&w, msg);
+        }
+        jw_key(&w, "id");
+        jw_id(&w, id);
+        jw_key(&w, "status");
+        jw_str(&w, failed ? "failed" : "executed");
+        jw_key(&w, "tx_hash");
+        jw_null(&w);
+        jw_key(&w, "duplicate");
+        jw_bool(&w, 1);
+        jw_obj_end(&w);
+        ctx_send_jw(c, !failed ? 200 : receiver ? 400 : 500, &w);
+        return;
+    }
     if (found && v.st == JOB_EXECUTED) {
         jw_key(&w, "tx_hash");
         jw_tx(&w, &v);
