@@ -66,7 +66,8 @@ struct cfg {
     /* pipeline sizing */
     uint64_t sign_threads;
     uint64_t job_capacity;
-    uint64_t ring_size; /* power of two */
+    uint64_t idempotency_keys; /* idempotency index entries (include/idem.h) */
+    uint64_t ring_size;        /* power of two */
     /* submit */
     int wait_until; /* enum rpc_wait (rpc.h): NONE .. FINAL */
     uint64_t wait_timeout_ms;

@@ -60,8 +60,12 @@ struct job {
     uint64_t dup_of;      /* set by the WAL hub: this request repeats transfer dup_of */
     uint8_t dup_conflict; /* ... with a different body (HTTP 422) */
     uint8_t dup_pending;  /* ... whose ACCEPT was not yet durable (same group): its fate decides */
+    uint8_t dup_status;   /* ... whose final status the idempotency index kept (enum idem_status;
+                             answers the repeat once dup_of's slot holds another transfer) */
     uint8_t has_idem;
-    char idem_key[129]; /* printable ASCII idempotency key, NUL-terminated when has_idem */
+    char idem_key[129];    /* printable ASCII idempotency key, NUL-terminated when has_idem */
+    uint8_t idem_hash[16]; /* BLAKE2b-128 of idem_key (idem_key_hash), by whoever fills the job */
+    uint32_t idem_slot;    /* WAL hub: the key's idempotency-index slot + 1; 0 none */
     /* Timestamps and the latest transaction hash are rewritten while HTTP readers may copy them
      * (a transfer can be re-signed), so they are atomics: readers never see a torn value. */
     _Atomic uint64_t accepted_ms;
@@ -174,5 +178,9 @@ static inline enum job_status job_get_status(const struct job *j)
 }
 
 const char *job_status_name(enum job_status st);
+
+/* job_error_is_receiver: 1 when a failed transfer's error names its receiver (missing account,
+ * not registered with the token): the Rust drop-in answers those 400, other failures 500. */
+int job_error_is_receiver(const char *error);
 
 #endif

@@ -25,6 +25,7 @@ enum nf_err {
     NF_ECORRUPT = -18,  /* checksum mismatch or corrupt record */
     NF_ESTATE = -19,    /* operation not valid in the current state */
     NF_EDISKFULL = -20, /* the file system holding a file is full (ENOSPC, EDQUOT) */
+    NF_EIDEMFULL = -21, /* the idempotency index holds only keys it must keep */
 };
 
 /* nf_strerror: static string naming err (a value of enum nf_err); never NULL. Any thread. */

@@ -5,7 +5,7 @@
  * Flow of one HTTP request (thread in brackets):
  *  [ingest i] parse -> job_alloc_range(n) -> fill the jobs (status CLAIMED) -> fill a
  *             struct pipe_accept it owns -> pipe_accept_submit(). NF_EFULL => HTTP 503.
- *  [wal]      idempotency check (the WAL thread owns the key map), ACCEPT records written and
+ *  [wal]      idempotency check (the WAL thread owns the key index), ACCEPT records written and
  *             synced as one group commit, jobs become QUEUED and go to the batch stage; then the
  *             pipe_accept is pushed back into ingest i's reply ring (tag PIPE_MSG_ACCEPTED).
  *  [ingest i] answers 202 (or keeps the request open when it waits for submitted/executed).
@@ -48,10 +48,13 @@ static inline void *pipe_msg_ptr(void *m)
 struct pipe_accept {
     uint64_t first_id; /* jobs first_id .. first_id+n-1, filled, status CLAIMED */
     uint32_t n;
-    uint16_t ingest_idx; /* reply ring to push it back to */
-    int status;          /* out: 0 durable; NF_EIO (log write failed) => 503 */
-    uint32_t duplicates; /* out: how many jobs were idempotent repeats (see job->dup_of) */
-    void *cookie;        /* ingest's request context */
+    uint32_t keyed;         /* how many of the jobs carry an idempotency key (job->idem_hash set) */
+    uint16_t ingest_idx;    /* reply ring to push it back to */
+    int status;             /* out: 0 durable; NF_EIO (log write failed) => 503; NF_EIDEMFULL: the
+                               idempotency index is full of keys it must keep => 503, nothing written */
+    uint32_t retry_after_s; /* out, with NF_EIDEMFULL: when the oldest key may be dropped */
+    uint32_t duplicates;    /* out: how many jobs were idempotent repeats (see job->dup_of) */
+    void *cookie;           /* ingest's request context */
     /* pipeline-private from here on */
     struct nf_pipe *internal_pipe;
     struct wal_batch wal;

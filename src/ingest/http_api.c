@@ -16,6 +16,7 @@
 #include "base58.h"
 #include "cfg.h"
 #include "http_parse.h"
+#include "idem.h"
 #include "ingest_int.h"
 #include "jw.h"
 #include "nf_err.h"
@@ -110,6 +111,25 @@ static const char *native_status(int st)
         return "pending";
     return job_status_name((enum job_status)st);
 }
+
+/* kept_status: for a repeat whose original's slot holds another transfer now, the final status
+ * the idempotency index kept (JOB_EXECUTED or JOB_FAILED), or -1 when it kept none. */
+static int kept_status(const struct job *repeat)
+{
+    switch (repeat->dup_status) {
+    case IDEM_EXECUTED:
+        return JOB_EXECUTED;
+    case IDEM_FAILED:
+    case IDEM_FAILED_RECEIVER:
+        return JOB_FAILED;
+    default:
+        return -1;
+    }
+}
+
+/* The reason of a failure is not kept past the job slab: what a kept FAILED repeat says. */
+static const char kept_failure[] =
+    "the transfer with this Idempotency-Key failed; its reason is no longer kept";
 
 static const char *node_status(enum job_status st)
 {
@@ -216,17 +236,6 @@ static uint64_t body_hash(const struct req_transfer *it)
     return h;
 }
 
-/* Receiver-side failures (the Rust drop-in answers them 400, everything else 500). */
-static int error_is_receiver(const char *e)
-{
-    static const char *const marks[] = {"does not exist", "DoesNotExist", "not registered",
-                                        "storage",        "receiver",     "Receiver"};
-    for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++)
-        if (strstr(e, marks[i]) != NULL)
-            return 1;
-    return 0;
-}
-
 /* ---- sending --------------------------------------------------------------------------------- */
 
 static const char reply_too_large[] = "{\"error\":\"reply too large\"}";
@@ -323,10 +332,13 @@ static void send_error_hdr(struct ingest_thread *t,
         ingest_send(t, req->ref, route, code, NULL, extra, w.buf, len, start_ns);
 }
 
-static void write_overloaded(struct ingest_thread *t, struct jw *w, int route, const char *why)
+
+/* write_overloaded: the 503 body; retry_s 0 means the pipeline's current Retry-After. */
+static void write_overloaded(
+    struct ingest_thread *t, struct jw *w, int route, const char *why, unsigned retry_s)
 {
     struct ingest *in = t->in;
-    unsigned retry = pipe_retry_after_s(in->pipe);
+    unsigned retry = retry_s != 0 ? retry_s : pipe_retry_after_s(in->pipe);
     jw_obj_begin(w);
     jw_key(w, "error");
     if (route == INGEST_ROUTE_SEND_FT || route == INGEST_ROUTE_RUST_TRANSFER) {
@@ -344,6 +356,9 @@ static void write_overloaded(struct ingest_thread *t, struct jw *w, int route, c
             jw_u64(w, (uint64_t)in->ctx_per_thread * in->nthreads);
             jw_key(w, "retryAfterSeconds");
             jw_u64(w, retry);
+        } else {
+            jw_key(w, "reason"); /* an extra field: the Rust service's shape has only "error" */
+            jw_str(w, why);
         }
     } else {
         jw_str(w, "overloaded");
@@ -360,7 +375,7 @@ static void send_overloaded(
 {
     struct jw w;
     jw_init_fixed(&w, t->out, t->out_cap);
-    write_overloaded(t, &w, route, why);
+    write_overloaded(t, &w, route, why, 0);
     send_jw(t, req, route, 503, &w, start_ns);
 }
 
@@ -546,8 +561,9 @@ static void write_native_item(struct ingest_ctx *c, struct jw *w, uint32_t i)
     } else {
         struct job_view v;
         if (job_view_read(slab, show, 0, &v) != 0) {
+            /* A repeat whose original left the slab: the status the index kept. */
             jw_key(w, "status");
-            jw_str(w, "unknown");
+            jw_str(w, native_status(j->dup_of ? kept_status(j) : -1));
         } else {
             jw_key(w, "status");
             jw_str(w, native_status((int)v.st));
@@ -599,7 +615,7 @@ static void answer_native(struct ingest_ctx *c, int timed_out)
 /* An answer on a route without an id-bearing 503 shape: the transfers were not made durable. */
 static void answer_not_durable(struct ingest_ctx *c, struct jw *w)
 {
-    write_overloaded(c->t, w, c->route, "the transfers could not be made durable");
+    write_overloaded(c->t, w, c->route, "the transfers could not be made durable", 0);
     ctx_send_jw(c, 503, w);
 }
 
@@ -631,20 +647,37 @@ static void answer_send_ft(struct ingest_ctx *c, int timed_out)
         uint64_t id = j->dup_of ? j->dup_of : c->first_id;
         struct job_view v;
         if (job_view_read(slab, id, 0, &v) != 0) {
-            /* Only a repeat can get here: its original left the job slab. It was accepted. */
+            /* Only a repeat can get here: its original left the job slab. It was accepted, and
+             * the idempotency index kept its final status. */
+            int kept = kept_status(j);
             jw_obj_begin(&w);
-            jw_key(&w, "success");
-            jw_bool(&w, 1);
+            if (kept == JOB_FAILED) {
+                jw_key(&w, "error");
+                jw_str(&w, "Failed to initiate FT transfer");
+                jw_key(&w, "details");
+                jw_str(&w, kept_failure);
+            } else {
+                jw_key(&w, "success");
+                jw_bool(&w, 1);
+            }
             jw_key(&w, "jobId");
             jw_id(&w, id);
             jw_key(&w, "status");
-            jw_str(&w, "unknown");
+            jw_str(&w, kept < 0 ? "unknown" : node_status((enum job_status)kept));
+            if (kept == JOB_EXECUTED) {
+                jw_key(&w, "transactionHash");
+                jw_null(&w); /* not kept past the job slab */
+            }
             jw_key(&w, "duplicate");
             jw_bool(&w, 1);
-            jw_key(&w, "message");
-            jw_str(&w, "a transfer with this Idempotency-Key was accepted earlier");
+            if (kept != JOB_FAILED) {
+                jw_key(&w, "message");
+                jw_str(&w, kept == JOB_EXECUTED
+                               ? "FT transfer executed successfully"
+                               : "a transfer with this Idempotency-Key was accepted earlier");
+            }
             jw_obj_end(&w);
-            ctx_send_jw(c, 200, &w);
+            ctx_send_jw(c, kept == JOB_FAILED ? 500 : 200, &w);
             return;
         }
         jw_obj_begin(&w);
@@ -819,6 +852,28 @@ static void answer_rust(struct ingest_ctx *c)
     struct job_view v;
     int found = job_view_read(t->in->slab, id, 0, &v) == 0;
     jw_obj_begin(&w);
+    if (!found && j->dup_of && kept_status(j) >= 0) {
+        /* A repeat whose original left the job slab: the final status the index kept, in the
+         * shape the original got (its hash and reason are not kept). */
+        int failed = kept_status(j) == JOB_FAILED;
+        int receiver = j->dup_status == IDEM_FAILED_RECEIVER;
+        if (failed) {
+            snprintf(msg, sizeof(msg), "Transfer failed: %s", kept_failure);
+            jw_key(&w, "error");
+            jw_str(&w, msg);
+        }
+        jw_key(&w, "id");
+        jw_id(&w, id);
+        jw_key(&w, "status");
+        jw_str(&w, failed ? "failed" : "executed");
+        jw_key(&w, "tx_hash");
+        jw_null(&w);
+        jw_key(&w, "duplicate");
+        jw_bool(&w, 1);
+        jw_obj_end(&w);
+        ctx_send_jw(c, !failed ? 200 : receiver ? 400 : 500, &w);
+        return;
+    }
     if (found && v.st == JOB_EXECUTED) {
         jw_key(&w, "tx_hash");
         jw_tx(&w, &v);
@@ -827,7 +882,7 @@ static void answer_rust(struct ingest_ctx *c)
         return;
     }
     if (found && v.st == JOB_FAILED) {
-        int receiver = error_is_receiver(v.error);
+        int receiver = job_error_is_receiver(v.error);
         if (!receiver)
             snprintf(msg, sizeof(msg), "Transfer failed: %s", v.error);
         jw_key(&w, "error");
@@ -890,18 +945,23 @@ static void ingest_http_accepted(struct ingest_thread *t, struct pipe_accept *a)
     c->lent = 0;
     if (a->status != 0) {
         /* NF_EFULL: the log's accept buffer is full for now (back-pressure, not a failure);
+         * NF_EIDEMFULL: every idempotency entry must still be kept (nothing was written);
          * NF_EDISKFULL: the disk under the log is full (retry once space is freed). */
-        int busy = a->status == NF_EFULL;
+        int busy = a->status == NF_EFULL || a->status == NF_EIDEMFULL;
         c->accept_failed = 1;
         ingest_stat_add(busy ? &t->stats->rejected_full : &t->stats->rejected_io, 1);
         if (!c->replied) {
             struct jw w;
             jw_init_fixed(&w, t->out, t->out_cap);
-            write_overloaded(t, &w, c->route,
-                             busy ? "the durable log is busy"
-                             : a->status == NF_EDISKFULL
-                                 ? "the durable log is full"
-                                 : "the transfers could not be made durable");
+            const char *why = a->status == NF_EFULL ? "the durable log is busy"
+                              : a->status == NF_EIDEMFULL
+                                  ? "the idempotency index is full: every key in it is younger "
+                                    "than --retention-hours or its transfer is not final yet"
+                              : a->status == NF_EDISKFULL
+                                  ? "the durable log is full"
+                                  : "the transfers could not be made durable";
+            unsigned retry = a->status == NF_EIDEMFULL ? a->retry_after_s : 0;
+            write_overloaded(t, &w, c->route, why, retry);
             ctx_send_jw(c, 503, &w);
         } else {
             ingest_ctx_maybe_recycle(c);
@@ -1068,6 +1128,7 @@ static void post_transfers(
     c->first_id = first;
     c->start_ns = start_ns;
     uint64_t now_ms = ingest_now_ms();
+    uint32_t keyed = 0;
     for (size_t i = 0; i < count; i++) {
         const struct req_transfer *it = &t->items[i];
         struct job *j = job_slot(in->slab, first + i);
@@ -1085,12 +1146,18 @@ static void post_transfers(
         j->body_hash = body_hash(it);
         j->dup_of = 0;
         j->dup_conflict = 0;
+        j->dup_status = IDEM_OPEN;
+        j->idem_slot = 0;
         if (idem_hdr != NULL) {
             j->has_idem = 1;
             memcpy(j->idem_key, idem_hdr, idem_hdr_len + 1);
+            idem_key_hash(idem_hdr, idem_hdr_len, j->idem_hash);
+            keyed++;
         } else if (it->has_idem) {
             j->has_idem = 1;
             memcpy(j->idem_key, it->idem_key, it->idem_len + 1);
+            idem_key_hash(it->idem_key, it->idem_len, j->idem_hash);
+            keyed++;
         } else {
             j->has_idem = 0;
             j->idem_key[0] = '\0';
@@ -1123,6 +1190,7 @@ static void post_transfers(
     memset(&c->acc, 0, sizeof(c->acc));
     c->acc.first_id = first;
     c->acc.n = (uint32_t)count;
+    c->acc.keyed = keyed;
     c->acc.ingest_idx = (uint16_t)t->idx;
     c->acc.cookie = c;
     c->ref = req->ref;

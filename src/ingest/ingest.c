@@ -91,6 +91,31 @@ static void ingest_count(struct ingest_thread *t, int route, int code, uint64_t 
     ingest_stat_add(&s->latency_count, 1);
 }
 
+/* send_reply: ingest_send with the Retry-After of a 503 given (0: the pipeline's current one). */
+static void send_reply(struct ingest_thread *t,
+                       struct hsrv_ref ref,
+                       int route,
+                       int code,
+                       const char *ctype,
+                       const char *extra,
+                       unsigned retry_s,
+                       const char *body,
+                       size_t len,
+                       uint64_t start_ns)
+{
+    char hdr[160];
+    if (code == 503) {
+        snprintf(hdr, sizeof(hdr), "Retry-After: %u\r\n%s",
+                 retry_s != 0 ? retry_s : pipe_retry_after_s(t->in->pipe), extra ? extra : "");
+        extra = hdr;
+    }
+    if (hsrv_reply(ref, code, ctype, extra, body, len, t->stopping) != 0) {
+        ingest_stat_add(&t->stats->orphaned, 1);
+        code = 499;
+    }
+    ingest_count(t, route, code, start_ns);
+}
+
 void ingest_send(struct ingest_thread *t,
                  struct hsrv_ref ref,
                  int route,
@@ -101,17 +126,7 @@ void ingest_send(struct ingest_thread *t,
                  size_t len,
                  uint64_t start_ns)
 {
-    char hdr[160];
-    if (code == 503) {
-        snprintf(hdr, sizeof(hdr), "Retry-After: %u\r\n%s", pipe_retry_after_s(t->in->pipe),
-                 extra ? extra : "");
-        extra = hdr;
-    }
-    if (hsrv_reply(ref, code, ctype, extra, body, len, t->stopping) != 0) {
-        ingest_stat_add(&t->stats->orphaned, 1);
-        code = 499;
-    }
-    ingest_count(t, route, code, start_ns);
+    send_reply(t, ref, route, code, ctype, extra, 0, body, len, start_ns);
 }
 
 /* ---- request contexts ------------------------------------------------------------------------ */
@@ -200,8 +215,10 @@ void ingest_ctx_send(struct ingest_ctx *c, int code, const char *body, size_t le
 {
     if (c->replied)
         return;
+    /* A request refused by the idempotency index says when its oldest key may go. */
+    unsigned retry = c->acc.status == NF_EIDEMFULL ? c->acc.retry_after_s : 0;
     if (c->has_ref)
-        ingest_send(c->t, c->ref, c->route, code, NULL, NULL, body, len, c->start_ns);
+        send_reply(c->t, c->ref, c->route, code, NULL, NULL, retry, body, len, c->start_ns);
     c->has_ref = 0;
     c->replied = 1;
     evtimer_del(c->timer);

@@ -90,7 +90,7 @@ static const struct opt opts[] = {
      "extra wait to grow a WAL group before its fsync (us); 0: appends that arrive during "
      "an fsync form the next group"},
     {"retention_hours", T_U64, OFF(retention_hours), 0, 100000, "168", 0, NULL,
-     "keep settled transfers (status, idempotency) this long"},
+     "keep settled transfers (log records, idempotency keys) this long"},
     {"compact_interval_ms", T_U64, OFF(compact_interval_ms), 100, 86400000, "60000", 0, NULL,
      "how often old log segments are rotated and deleted (compaction)"},
     {"batch_max_actions", T_U64, OFF(batch_max_actions), 1, 100, "100", 0, NULL,
@@ -115,6 +115,9 @@ static const struct opt opts[] = {
      "longest memo in bytes (UTF-8)"},
     {"job_capacity", T_U64, OFF(job_capacity), 1024, 67108864, "1048576", 0, NULL,
      "transfer slots (jobs) allocated at start"},
+    {"idempotency_keys", T_U64, OFF(idempotency_keys), 1, 268435456, "4194304", 0, NULL,
+     "idempotency keys kept for --retention-hours (48 B each, mapped at start; when all are "
+     "still kept, new keys get 503)"},
     {"ring_size", T_U64, OFF(ring_size), 1024, 16777216, "65536", F_POW2, NULL,
      "slots per inter-stage ring (power of two)"},
     {"max_body_bytes", T_U64, OFF(max_body_bytes), 1024, GiB, "16777216", 0, NULL,

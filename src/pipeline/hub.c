@@ -1,10 +1,12 @@
 /* hub: the pipeline's code that runs on the WAL thread (wal_batch pre/done callbacks). It owns
- * the idempotency map (idem.c) and the ACCEPT-record arena: an ingest thread lends a struct
- * pipe_accept, accept_pre checks its keys and writes its ACCEPT records, accept_done (once they
- * are durable) makes the jobs QUEUED for the batch stage and answers ingest. It passes durable
- * SIGNED batches to submit, and after an outcome is durable it requeues the transfers that need
- * a new transaction and returns the batch to the batch stage. Each ring it fed in a group is
- * woken once, at the group's end. The accept entry points run on the ingest threads. */
+ * the idempotency index (include/idem.h) and the ACCEPT-record arena: an ingest thread lends a
+ * struct pipe_accept, accept_pre checks its keys (refusing the request when the index has no room
+ * it may free) and writes its ACCEPT records, accept_done (once they are durable) makes the jobs
+ * QUEUED for the batch stage and answers ingest. It passes durable SIGNED batches to submit, and
+ * after an outcome is durable it requeues the transfers that need a new transaction, records the
+ * final status of keyed transfers in the index and returns the batch to the batch stage. Each
+ * ring it fed in a group is woken once, at the group's end. The accept entry points run on the
+ * ingest threads. */
 #include <stdio.h>
 #include <string.h>
 
@@ -35,10 +37,42 @@ void hub_notify_job(void *ctx, struct job *j)
 
 /* ---- accept path (WAL thread callbacks) ------------------------------------------------------ */
 
+/* idem_room_for: makes room in the index for a's new keys, before anything of a is written: a
+ * request is refused whole (NF_EIDEMFULL) when its keys would need entries that must be kept. */
+static int idem_room_for(struct nf_pipe *p, struct pipe_accept *a)
+{
+    if (a->keyed == 0 || a->keyed <= idem_room(&p->idem))
+        return 0;
+    /* A repeat needs no entry, unless making room may drop the entry it repeats (it is then a
+     * new transfer, and its key needs a slot like any other). */
+    uint64_t now = nf_now_ms();
+    uint32_t need = 0;
+    for (uint32_t i = 0; i < a->n; i++) {
+        const struct job *j = job_slot(&p->jobs, a->first_id + i);
+        if (!j->has_idem)
+            continue;
+        const struct idem_entry *e = idem_find(&p->idem, j->idem_hash);
+        if (e == NULL || idem_may_drop(&p->idem, e, now))
+            need++;
+    }
+    if (need <= idem_room(&p->idem))
+        return 0;
+    return idem_reserve(&p->idem, need, now, &a->retry_after_s) == 0 ? 0 : NF_EIDEMFULL;
+}
+
 static void accept_pre(struct wal_batch *wb)
 {
     struct pipe_accept *a = wb->cookie;
     struct nf_pipe *p = a->internal_pipe;
+    if (idem_room_for(p, a) != 0) {
+        a->status = NF_EIDEMFULL;
+        a->arena_bytes = 0;
+        a->new_jobs = 0;
+        wb->data = NULL;
+        wb->len = 0;
+        wb->skip = 1;
+        return;
+    }
     /* An ACCEPT frame is at most ~520 bytes (256-byte memo, 128-byte key, 64-byte receiver). */
     uint64_t need = (uint64_t)a->n * 640u;
     a->arena_bytes = 0;
@@ -64,19 +98,27 @@ static void accept_pre(struct wal_batch *wb)
         j->dup_of = 0;
         j->dup_conflict = 0;
         j->dup_pending = 0;
+        j->dup_status = IDEM_OPEN;
+        j->idem_slot = 0;
         if (j->has_idem) {
-            uint8_t key[16];
-            uint32_t slot;
-            struct idem_entry *e = idem_lookup(p, j->idem_key, strlen(j->idem_key), key, &slot);
+            const struct idem_entry *e = idem_find(&p->idem, j->idem_hash);
             if (e != NULL) {
-                j->dup_of = e->job_id;
+                const struct job *o = job_slot(&p->jobs, e->id);
+                int in_slab = atomic_load_explicit(&o->id, memory_order_acquire) == e->id;
+                j->dup_of = e->id;
                 j->dup_conflict = e->body_hash != j->body_hash;
                 /* An original still CLAIMED is in a group not yet durable (this one): the
                  * repeat is answered only if that write succeeds (accept_done). */
-                j->dup_pending = job_get_status(job_slot(&p->jobs, e->job_id)) == JOB_CLAIMED;
+                j->dup_pending = in_slab && job_get_status(o) == JOB_CLAIMED;
+                /* What the index kept answers the repeat once the original's slot is reused. */
+                j->dup_status = e->status;
                 continue;
             }
-            idem_insert(p, key, slot, a->first_id + i, j->body_hash);
+            /* idem_room_for made room for every new key of this request. */
+            uint32_t slot =
+                idem_insert(&p->idem, j->idem_hash, a->first_id + i, j->body_hash,
+                            atomic_load_explicit(&j->accepted_ms, memory_order_relaxed));
+            j->idem_slot = slot == UINT32_MAX ? 0 : slot + 1;
         }
         struct wal_rec rec = {.type = WAL_ACCEPT};
         rec.accept.id = a->first_id + i;
@@ -121,24 +163,17 @@ static void accept_done(struct wal_batch *wb, int status)
         struct job *j = job_slot(&p->jobs, a->first_id + i);
         if (!j->dup_of || !j->dup_pending)
             continue;
-        uint8_t key[16];
-        uint32_t slot;
-        struct idem_entry *e = idem_lookup(p, j->idem_key, strlen(j->idem_key), key, &slot);
-        if (e == NULL || e->job_id != j->dup_of)
+        const struct idem_entry *e = idem_find(&p->idem, j->idem_hash);
+        if (e == NULL || e->id != j->dup_of)
             a->status = NF_EIO;
     }
-    if (a->status != 0) {
+    if (a->status != 0 && a->status != NF_EIDEMFULL) {
         /* Nothing of this request is accepted: forget the keys it registered, so that a retry
          * is a new request and not a repeat of a transfer that was never written. */
         for (uint32_t i = 0; i < a->n; i++) {
             struct job *j = job_slot(&p->jobs, a->first_id + i);
-            if (!j->has_idem || j->dup_of)
-                continue;
-            uint8_t key[16];
-            uint32_t slot;
-            struct idem_entry *e = idem_lookup(p, j->idem_key, strlen(j->idem_key), key, &slot);
-            if (e != NULL && e->job_id == a->first_id + i)
-                e->job_id = 0; /* tombstone */
+            if (j->has_idem && !j->dup_of)
+                idem_forget(&p->idem, j->idem_hash, a->first_id + i);
         }
     }
     if (a->status == 0) {
@@ -169,6 +204,13 @@ static void accept_done(struct wal_batch *wb, int status)
     unsigned idx = a->ingest_idx;
     if (nf_ring_push_mpsc(&p->reply[idx], pipe_msg_make(a, PIPE_MSG_ACCEPTED)) == 0)
         p->reply_pending[idx] = 1; /* woken once per group: hub_group_end */
+}
+
+enum idem_status hub_idem_final(const struct job *j, enum job_status st)
+{
+    if (st == JOB_EXECUTED)
+        return IDEM_EXECUTED;
+    return job_error_is_receiver(j->error) ? IDEM_FAILED_RECEIVER : IDEM_FAILED;
 }
 
 /* hub_group_end: the WAL thread finished a group's done() callbacks: one wake per ring that got
@@ -317,6 +359,9 @@ void hub_outcome_done(struct wal_batch *wb, int status)
         if (st == JOB_EXECUTED || st == JOB_FAILED) {
             atomic_fetch_add_explicit(st == JOB_EXECUTED ? &p->executed : &p->failed, 1,
                                       memory_order_relaxed);
+            /* The index keeps the final status before the slot may be reused. */
+            if (j->has_idem && j->idem_slot != 0)
+                idem_set_final(&p->idem, j->idem_slot - 1, b->job_ids[i], hub_idem_final(j, st));
             job_unhold(j, JOB_HOLD_PIPE);
             continue;
         }

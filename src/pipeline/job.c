@@ -101,3 +101,13 @@ const char *job_status_name(enum job_status st)
     }
     return "unknown";
 }
+
+int job_error_is_receiver(const char *error)
+{
+    static const char *const marks[] = {"does not exist", "DoesNotExist", "not registered",
+                                        "storage",        "receiver",     "Receiver"};
+    for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++)
+        if (strstr(error, marks[i]) != NULL)
+            return 1;
+    return 0;
+}

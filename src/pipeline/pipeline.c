@@ -71,10 +71,12 @@ pipe_new(const struct cfg *c, struct nf_keypair **kps, uint16_t n_keys, unsigned
     p->reply = calloc(n_ingest, sizeof(*p->reply));
     p->reply_pending = calloc(n_ingest, 1);
     p->sign_in = calloc(p->n_sign, sizeof(*p->sign_in));
-    p->idem_cap = pow2_at_least(c->job_capacity * 2);
-    p->idem = nf_mem_map((size_t)p->idem_cap * sizeof(*p->idem));
+    if ((rc = idem_init(&p->idem, (uint32_t)c->idempotency_keys,
+                        idem_keep_ms(c->retention_hours))) != 0)
+        goto fail;
+    rc = NF_ENOMEM;
     p->arena = nf_mem_map(ARENA_BYTES);
-    if (!p->reply || !p->reply_pending || !p->sign_in || !p->idem || !p->arena)
+    if (!p->reply || !p->reply_pending || !p->sign_in || !p->arena)
         goto fail;
     for (unsigned i = 0; i < n_ingest; i++)
         if ((rc = nf_ring_init(&p->reply[i], pow2_at_least(c->job_capacity + 1))) != 0)
@@ -180,8 +182,12 @@ fail:
  * A segment may be deleted when (a) no transfer that still needs its records has its ACCEPT record
  * in it or in an older segment (the floor: the lowest accept_seq of every transfer that is not
  * final, or final but whose final record is not durable yet; a live transfer's SIGNED records are
- * always in segments >= its ACCEPT segment), and (b) it is older than --retention-hours, so the
- * status and idempotency key of settled transfers stay available that long after a restart. */
+ * always in segments >= its ACCEPT segment), and (b) its last write is older than the
+ * idempotency keep time (--retention-hours + 5 s, idem_keep_ms), so the status and idempotency
+ * key of settled transfers stay available that long after a restart. Every record of a segment
+ * is older than the segment's modification time, so (a) and (b) together mean that compaction
+ * never deletes the ACCEPT record of a key the index must still keep: the log stays the index's
+ * durable copy, and the replay rebuilds it (nothing is carried forward). */
 void pipe_compact(struct nf_pipe *p)
 {
     uint64_t now = nf_now_ms();
@@ -216,7 +222,7 @@ void pipe_compact(struct nf_pipe *p)
     DIR *d = opendir(p->cfg->data_dir);
     if (d == NULL)
         return;
-    uint64_t cutoff = p->cfg->retention_hours * 3600ull;
+    uint64_t keep_ms = idem_keep_ms(p->cfg->retention_hours);
     uint64_t before = floor;
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
@@ -228,7 +234,9 @@ void pipe_compact(struct nf_pipe *p)
         snprintf(path, sizeof(path), "%s/%s", p->cfg->data_dir, e->d_name);
         if (stat(path, &stt) != 0)
             continue;
-        if ((uint64_t)(now / 1000) - (uint64_t)stt.st_mtime < cutoff)
+        uint64_t mtime_ms =
+            (uint64_t)stt.st_mtim.tv_sec * 1000u + (uint64_t)stt.st_mtim.tv_nsec / 1000000u;
+        if (now < mtime_ms + keep_ms)
             before = seq; /* too young: keep it and everything after it */
     }
     closedir(d);
@@ -307,7 +315,7 @@ void pipe_free(struct nf_pipe *p)
     free(p->reply);
     free(p->reply_pending);
     free(p->sign_in);
-    nf_mem_unmap(p->idem, (size_t)p->idem_cap * sizeof(*p->idem));
+    idem_destroy(&p->idem);
     nf_mem_unmap(p->arena, ARENA_BYTES);
     job_slab_destroy(&p->jobs);
     keypool_destroy(&p->keys);

@@ -1,15 +1,16 @@
 /* pipeline_int: the hub's private state (struct nf_pipe) and the functions its files share.
- * pipeline.c builds, starts, stops and compacts; hub.c runs on the WAL thread (accept path,
- * batch hand-offs, waiter notification); idem.c is the idempotency map (WAL thread, and the
- * main thread during replay); recovery.c replays the log at start-up (main thread, before any
- * stage thread runs); status.c writes /health, /metrics and /debug/stages (any thread, relaxed
- * reads). Nothing outside src/pipeline includes this header. */
+ * pipeline.c builds, starts, stops and compacts; hub.c runs on the WAL thread (accept path with
+ * the idempotency index of include/idem.h, batch hand-offs, waiter notification); recovery.c
+ * replays the log at start-up (main thread, before any stage thread runs); status.c writes
+ * /health, /metrics and /debug/stages (any thread, relaxed reads). Nothing outside src/pipeline
+ * includes this header. */
 #ifndef NF_PIPELINE_INT_H
 #define NF_PIPELINE_INT_H
 
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "idem.h"
 #include "keypool.h"
 #include "pipeline_ctl.h"
 #include "stages.h"
@@ -22,12 +23,6 @@ struct submit_stage;
 
 /* The ACCEPT-record arena: request bodies wait here until their records are durable. */
 #define ARENA_BYTES (64u * 1024u * 1024u)
-
-struct idem_entry {
-    uint8_t key[16]; /* BLAKE2b-128 of the idempotency key; all zero = never used */
-    uint64_t job_id; /* 0 = tombstone */
-    uint64_t body_hash;
-};
 
 /* The hub. One per nearftd; built by pipe_new on the main thread. The WAL thread owns the fields
  * marked so; the stage threads never see it (they get their wiring). */
@@ -47,9 +42,8 @@ struct nf_pipe {
     _Atomic int stopping;
     struct stage_shared shared; /* signing flags, supply, unsigned count, latest block */
     struct stage_counters ctr[STAGE_COUNT];
-    /* WAL-thread state */
-    struct idem_entry *idem;
-    uint32_t idem_cap, idem_used;
+    /* WAL-thread state (the main thread's during replay) */
+    struct idem_index idem; /* the idempotency index: its figures any thread may read */
     uint8_t *arena;
     uint64_t arena_head, arena_tail; /* monotonic byte counters; used = head - tail */
     /* figures */
@@ -64,19 +58,6 @@ struct nf_pipe {
     _Atomic uint64_t segments_deleted;
 };
 
-/* ---- idem.c: the idempotency map (WAL thread; main thread during replay) --------------------- */
-
-/* idem_hash: BLAKE2b-128 of an idempotency key. */
-void idem_hash(const char *key, size_t len, uint8_t out[16]);
-/* idem_find: the live entry for key, or NULL with *slot = where to insert it. */
-struct idem_entry *idem_find(struct nf_pipe *p, const uint8_t key[16], uint32_t *slot);
-/* idem_lookup: idem_hash of idem_key[0..len) into key, then idem_find. */
-struct idem_entry *
-idem_lookup(struct nf_pipe *p, const char *idem_key, size_t len, uint8_t key[16], uint32_t *slot);
-/* idem_insert: key -> job id (and its body hash) at slot from idem_find. */
-void idem_insert(
-    struct nf_pipe *p, const uint8_t key[16], uint32_t slot, uint64_t id, uint64_t body_hash);
-
 /* ---- hub.c: what the WAL thread runs for the hub --------------------------------------------- */
 
 /* The struct stage_hub callbacks every stage gets (see include/stages.h). */
@@ -85,6 +66,9 @@ void hub_signed_done(struct wal_batch *wb, int status);
 void hub_outcome_done(struct wal_batch *wb, int status);
 /* hub_group_end: wal_opts.on_group_end: one wake per ring that got something in the group. */
 void hub_group_end(void *arg);
+/* hub_idem_final: the idempotency status a final job j keeps (IDEM_EXECUTED, IDEM_FAILED or
+ * IDEM_FAILED_RECEIVER). WAL thread, or the main thread during replay. */
+enum idem_status hub_idem_final(const struct job *j, enum job_status st);
 
 /* ---- recovery.c: start-up replay (main thread, before the stage threads start) --------------- */
 
@@ -95,6 +79,8 @@ struct recovery {
     uint32_t n_live, cap_live;
     uint64_t max_id;
     uint64_t replay_ms;
+    uint64_t now_ms;            /* wall clock at the start of the replay */
+    uint64_t idem_dropped_kept; /* keys the index had no room for although still promised */
     int error;
 };
 

@@ -1,8 +1,10 @@
 /* recovery: nearftd's start-up. Replays the log into the hub: jobs (ACCEPT, then their status
- * from SIGNED / OUTCOME / JOB_FINAL), idempotency keys, key nonces, and the signed transactions
- * without an outcome, which it holds in batch slots. Once the stages exist it seeds them: waiting
- * jobs to the batch stage, unresolved transactions to submit, which reconciles them (same bytes,
- * lookups by hash) before anything new is signed. Main thread, before any stage thread starts. */
+ * from SIGNED / OUTCOME / JOB_FINAL), the idempotency index (keys in log order, with the final
+ * status of their transfers, also of those whose slot a later ACCEPT took), key nonces, and the
+ * signed transactions without an outcome, which it holds in batch slots. Once the stages exist
+ * it seeds them: waiting jobs to the batch stage, unresolved transactions to submit, which
+ * reconciles them (same bytes, lookups by hash) before anything new is signed. Main thread,
+ * before any stage thread starts. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,10 +53,11 @@ static int replay_accept(struct recovery *rc, const struct wal_rec *rec)
     j->has_idem = a->idem_key.ptr != NULL;
     if (a->idem_key.ptr) {
         memcpy(j->idem_key, a->idem_key.ptr, a->idem_key.len);
-        uint8_t key[16];
-        uint32_t slot;
-        if (idem_lookup(p, j->idem_key, a->idem_key.len, key, &slot) == NULL)
-            idem_insert(p, key, slot, a->id, a->body_hash);
+        idem_key_hash(j->idem_key, a->idem_key.len, j->idem_hash);
+        /* Keys enter the index in log order, as they did when they were accepted. */
+        uint32_t slot = idem_replay_insert(&p->idem, j->idem_hash, a->id, a->body_hash, a->ts_ms,
+                                           rc->now_ms, &rc->idem_dropped_kept);
+        j->idem_slot = slot == UINT32_MAX ? 0 : slot + 1;
     }
     j->body_hash = a->body_hash;
     j->accepted_ms = a->ts_ms;
@@ -178,9 +181,11 @@ static int replay_outcome(struct recovery *rc, const struct wal_rec *rec)
         uint8_t st = atomic_load_explicit(&j->status, memory_order_relaxed);
         if (st == JOB_EXECUTED || st == JOB_FAILED)
             continue;
-        if (o->result == WAL_OUT_SUCCESS)
+        if (o->result == WAL_OUT_SUCCESS) {
             atomic_store_explicit(&j->status, JOB_EXECUTED, memory_order_relaxed);
-        else if (!(o->result == WAL_OUT_ACTION_ERROR && o->failed_index == (int32_t)i))
+            if (j->has_idem && j->idem_slot != 0)
+                idem_set_final(&p->idem, j->idem_slot - 1, b->job_ids[i], IDEM_EXECUTED);
+        } else if (!(o->result == WAL_OUT_ACTION_ERROR && o->failed_index == (int32_t)i))
             atomic_store_explicit(&j->status, JOB_QUEUED, memory_order_relaxed);
     }
     live_drop(rc, idx);
@@ -203,9 +208,11 @@ static int replay_job_final(struct recovery *rc, const struct wal_rec *rec)
         j->error[n] = '\0';
     }
     j->done_ms = f->ts_ms;
+    enum job_status st = f->status == WAL_JOB_EXECUTED ? JOB_EXECUTED : JOB_FAILED;
     atomic_store_explicit(&j->holds, 0, memory_order_relaxed);
-    atomic_store_explicit(&j->status, f->status == WAL_JOB_EXECUTED ? JOB_EXECUTED : JOB_FAILED,
-                          memory_order_relaxed);
+    atomic_store_explicit(&j->status, st, memory_order_relaxed);
+    if (j->has_idem && j->idem_slot != 0)
+        idem_set_final(&p->idem, j->idem_slot - 1, f->job_id, hub_idem_final(j, st));
     return 0;
 }
 
@@ -240,6 +247,7 @@ int recovery_replay(struct nf_pipe *p, struct recovery *r)
     struct wal_replay_stats rs;
     r->stats = &rs;
     uint64_t replay_t0 = nf_now_ms();
+    r->now_ms = replay_t0;
     int rc = wal_replay(p->cfg->data_dir, replay_cb, r, &rs);
     r->replay_ms = nf_now_ms() - replay_t0;
     r->stats = NULL; /* rs ends with this call */
@@ -263,6 +271,11 @@ int recovery_replay(struct nf_pipe *p, struct recovery *r)
         return NF_ECONFIG;
     }
     atomic_store_explicit(&p->jobs.next_id, r->max_id + 1, memory_order_relaxed);
+    if (r->idem_dropped_kept > 0)
+        NF_LOG(NF_LOG_WARN, "pipe",
+               "idempotency index smaller than the keys the log still promises dropped=%llu "
+               "capacity=%u: raise --idempotency-keys",
+               (unsigned long long)r->idem_dropped_kept, p->idem.capacity);
     return 0;
 }
 

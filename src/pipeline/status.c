@@ -202,6 +202,25 @@ int pipe_metrics_text(struct nf_pipe *p, char *out, size_t cap)
     tb_printf(&t,
               "# TYPE nearft_accept_rejected_total counter\nnearft_accept_rejected_total %llu\n",
               (unsigned long long)atomic_load(&p->accept_full));
+    tb_printf(&t,
+              "# HELP nearft_idempotency_keys Idempotency keys the index answers for.\n"
+              "# TYPE nearft_idempotency_keys gauge\nnearft_idempotency_keys %llu\n"
+              "# HELP nearft_idempotency_keys_capacity Entries of the idempotency index "
+              "(--idempotency-keys).\n"
+              "# TYPE nearft_idempotency_keys_capacity gauge\n"
+              "nearft_idempotency_keys_capacity %u\n"
+              "# HELP nearft_idempotency_refused_total Requests refused (503) because every "
+              "idempotency entry was still to be kept.\n"
+              "# TYPE nearft_idempotency_refused_total counter\n"
+              "nearft_idempotency_refused_total %llu\n"
+              "# HELP nearft_idempotency_expired_total Idempotency keys dropped to make room, "
+              "once older than --retention-hours and final.\n"
+              "# TYPE nearft_idempotency_expired_total counter\n"
+              "nearft_idempotency_expired_total %llu\n",
+              (unsigned long long)atomic_load_explicit(&p->idem.keys, memory_order_relaxed),
+              p->idem.capacity,
+              (unsigned long long)atomic_load_explicit(&p->idem.refused, memory_order_relaxed),
+              (unsigned long long)atomic_load_explicit(&p->idem.expired, memory_order_relaxed));
     tb_printf(&t, "# TYPE nearft_queue_depth gauge\n");
     tb_printf(&t, "nearft_queue_depth{stage=\"unsigned\"} %llu\n",
               (unsigned long long)atomic_load(&p->shared.unsigned_jobs));

@@ -46,6 +46,8 @@ const char *nf_strerror(int err)
         return "invalid state";
     case NF_EDISKFULL:
         return "disk full";
+    case NF_EIDEMFULL:
+        return "idempotency index full";
     }
     return "unknown error";
 }

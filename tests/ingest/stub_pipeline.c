@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "idem.h"
 #include "ingest/ingest_int.h"
 #include "nf_err.h"
 #include "nf_log.h"
@@ -149,11 +150,33 @@ static void stub_accept(struct nf_pipe *p, struct pipe_accept *a)
             stub_push(p, a->ingest_idx, pipe_msg_make(a, PIPE_MSG_ACCEPTED));
             return;
         }
+    /* A key on "idemfull.near": the idempotency index has no entry it may drop. */
+    for (uint32_t i = 0; i < a->n; i++) {
+        const struct job *j = job_slot(&p->slab, a->first_id + i);
+        if (j->has_idem && strcmp(j->receiver, "idemfull.near") == 0) {
+            a->status = NF_EIDEMFULL;
+            a->retry_after_s = STUB_IDEM_RETRY;
+            stub_push(p, a->ingest_idx, pipe_msg_make(a, PIPE_MSG_ACCEPTED));
+            return;
+        }
+    }
     a->status = 0;
     a->duplicates = 0;
     int early = 0;
     for (uint32_t i = 0; i < a->n; i++) {
         struct job *j = job_slot(&p->slab, a->first_id + i);
+        /* Keys "kept-exec-*", "kept-fail-*", "kept-recv-*", "kept-open-*": a repeat whose original
+         * (STUB_KEPT_ID) left the slab, with the status the idempotency index kept. */
+        if (j->has_idem && strncmp(j->idem_key, "kept-", 5) == 0) {
+            const char *k = j->idem_key + 5;
+            j->dup_of = STUB_KEPT_ID;
+            j->dup_status = strncmp(k, "exec", 4) == 0   ? IDEM_EXECUTED
+                            : strncmp(k, "fail", 4) == 0 ? IDEM_FAILED
+                            : strncmp(k, "recv", 4) == 0 ? IDEM_FAILED_RECEIVER
+                                                         : IDEM_OPEN;
+            a->duplicates++;
+            continue;
+        }
         if (j->has_idem) {
             int k = 0;
             for (; k < p->nidem; k++)

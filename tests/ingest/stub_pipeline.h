@@ -9,9 +9,13 @@
  *   early.near   reaches EXECUTED and its JOB message is pushed BEFORE the accept comes back
  *   full*.near   pipe_accept_submit answers NF_EFULL
  *   ioerr.near   the accept comes back with status NF_EIO
+ *   idemfull.near with an idempotency key: the accept comes back NF_EIDEMFULL, Retry-After
+ *                STUB_IDEM_RETRY
  *   anything else executes at once.
- * pipe_retry_after_s answers STUB_RETRY. Every job field a reader may look at is written before
- * the status store that publishes it. */
+ * Idempotency keys "kept-exec-*", "kept-fail-*", "kept-recv-*" and "kept-open-*" are repeats of
+ * transfer STUB_KEPT_ID, which left the slab, with the status the index kept (executed, failed,
+ * failed by its receiver, none). pipe_retry_after_s answers STUB_RETRY. Every job field a reader
+ * may look at is written before the status store that publishes it. */
 #ifndef NF_STUB_PIPELINE_H
 #define NF_STUB_PIPELINE_H
 
@@ -26,6 +30,8 @@
 
 #define STUB_THREADS_MAX 8
 #define STUB_RETRY       7
+#define STUB_IDEM_RETRY  42        /* Retry-After of a request the idempotency index refuses */
+#define STUB_KEPT_ID     999999999 /* the original of a "kept-*" key: never in the slab */
 #define STUB_IDEM_MAX    256
 #define STUB_HELD_MAX    1024
 

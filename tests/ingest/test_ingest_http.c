@@ -503,6 +503,87 @@ static void test_idempotency(void)
     resp_free(&b);
 }
 
+/* Repeats whose original left the job slab answer the status the idempotency index kept, in each
+ * route's shape; a request the index refuses gets 503 with its own Retry-After and reason. */
+static void test_idempotency_kept(void)
+{
+    struct resp r = {0};
+    const char *nb = "{\"receiver_id\":\"carol.near\",\"amount\":\"5\"}";
+    const char *kept_id = "999999999";
+    http("POST", "/v1/transfers", nb, "Idempotency-Key: kept-exec-1", 5000, &r);
+    CHECK_EQ_INT(r.code, 202);
+    CHECK_EQ_STR(jstr(r.json, "id"), kept_id);
+    CHECK_EQ_STR(jstr(r.json, "status"), "executed");
+    CHECK(json_is_true(json_object_get(r.json, "duplicate")));
+    http("POST", "/v1/transfers?wait=executed", nb, "Idempotency-Key: kept-fail-1", 5000, &r);
+    CHECK_EQ_INT(r.code, 200);
+    CHECK_EQ_STR(jstr(r.json, "status"), "failed");
+    CHECK(json_is_true(json_object_get(r.json, "duplicate")));
+    http("POST", "/v1/transfers", nb, "Idempotency-Key: kept-open-1", 5000, &r);
+    CHECK_EQ_INT(r.code, 202);
+    CHECK_EQ_STR(jstr(r.json, "status"), "unknown");
+    http("POST", "/v1/transfers",
+         "{\"transfers\":[{\"receiver_id\":\"carol.near\",\"amount\":\"5\","
+         "\"idempotency_key\":\"kept-recv-2\"}]}",
+         NULL, 5000, &r);
+    CHECK_EQ_INT(r.code, 202);
+    json_t *t0 = json_array_get(json_object_get(r.json, "transfers"), 0);
+    CHECK_EQ_STR(jstr(t0, "id"), kept_id);
+    CHECK_EQ_STR(jstr(t0, "status"), "failed");
+    CHECK(json_is_true(json_object_get(t0, "duplicate")));
+
+    const char *sb = "{\"receiverId\":\"carol.near\",\"amount\":\"5\"}";
+    http("POST", "/send-ft", sb, "Idempotency-Key: kept-exec-3", 5000, &r);
+    CHECK_EQ_INT(r.code, 200);
+    CHECK(json_is_true(json_object_get(r.json, "success")));
+    CHECK_EQ_STR(jstr(r.json, "jobId"), kept_id);
+    CHECK_EQ_STR(jstr(r.json, "status"), "finalized");
+    CHECK(jnull(r.json, "transactionHash"));
+    CHECK(json_is_true(json_object_get(r.json, "duplicate")));
+    http("POST", "/send-ft", sb, "Idempotency-Key: kept-fail-3", 5000, &r);
+    CHECK_EQ_INT(r.code, 500);
+    CHECK_EQ_STR(jstr(r.json, "error"), "Failed to initiate FT transfer");
+    CHECK(jstr(r.json, "details") != NULL && strstr(jstr(r.json, "details"), "no longer kept"));
+    CHECK_EQ_STR(jstr(r.json, "jobId"), kept_id);
+    CHECK(json_is_true(json_object_get(r.json, "duplicate")));
+
+    http("POST", "/transfer", nb, "Idempotency-Key: kept-exec-4", 5000, &r);
+    CHECK_EQ_INT(r.code, 200);
+    CHECK_EQ_STR(jstr(r.json, "id"), kept_id);
+    CHECK_EQ_STR(jstr(r.json, "status"), "executed");
+    CHECK(jnull(r.json, "tx_hash"));
+    CHECK(json_is_true(json_object_get(r.json, "duplicate")));
+    http("POST", "/transfer", nb, "Idempotency-Key: kept-recv-4", 5000, &r);
+    CHECK_EQ_INT(r.code, 400);
+    CHECK(jstr(r.json, "error") != NULL);
+    CHECK(json_is_true(json_object_get(r.json, "duplicate")));
+    http("POST", "/transfer", nb, "Idempotency-Key: kept-fail-4", 5000, &r);
+    CHECK_EQ_INT(r.code, 500);
+    CHECK_EQ_STR(jstr(r.json, "status"), "failed");
+
+    /* The index is full of keys it must keep: 503, its Retry-After, the reason named. */
+    const char *full = "{\"receiver_id\":\"idemfull.near\",\"amount\":\"5\"}";
+    http("POST", "/v1/transfers", full, "Idempotency-Key: new-1", 5000, &r);
+    CHECK_EQ_INT(r.code, 503);
+    CHECK_EQ_STR(r.retry_after, "42");
+    CHECK(jstr(r.json, "reason") && strstr(jstr(r.json, "reason"), "idempotency index is full"));
+    CHECK_EQ_INT(json_integer_value(json_object_get(r.json, "retry_after_s")), STUB_IDEM_RETRY);
+    http("POST", "/send-ft", "{\"receiverId\":\"idemfull.near\",\"amount\":\"5\"}",
+         "Idempotency-Key: new-2", 5000, &r);
+    CHECK_EQ_INT(r.code, 503);
+    CHECK_EQ_STR(r.retry_after, "42");
+    CHECK(jstr(r.json, "details") && strstr(jstr(r.json, "details"), "idempotency index"));
+    CHECK_EQ_INT(json_integer_value(json_object_get(r.json, "retryAfterSeconds")), STUB_IDEM_RETRY);
+    http("POST", "/transfer", full, "Idempotency-Key: new-3", 5000, &r);
+    CHECK_EQ_INT(r.code, 503);
+    CHECK_EQ_STR(r.retry_after, "42");
+    CHECK(jstr(r.json, "reason") && strstr(jstr(r.json, "reason"), "idempotency index"));
+    /* Without a key the same receiver is accepted. */
+    http("POST", "/v1/transfers", full, NULL, 5000, &r);
+    CHECK_EQ_INT(r.code, 202);
+    resp_free(&r);
+}
+
 static void test_send_ft(void)
 {
     struct resp r = {0}, g = {0};
@@ -1339,6 +1420,7 @@ int main(void)
     test_chunked_resume();
     test_native_errors();
     test_idempotency();
+    test_idempotency_kept();
     test_send_ft();
     test_rust();
     test_backpressure();

@@ -17,4 +17,8 @@ if(TARGET nearsim AND TARGET nearftd AND NF_NODE)
            COMMAND ${NF_NODE} ${CMAKE_CURRENT_SOURCE_DIR}/pipeline_keys_restart.mjs
                    $<TARGET_FILE:nearsim> $<TARGET_FILE:nearftd>)
   set_tests_properties(pipeline_keys_restart PROPERTIES TIMEOUT 400 LABELS integration)
+  add_test(NAME pipeline_idem
+           COMMAND ${NF_NODE} ${CMAKE_CURRENT_SOURCE_DIR}/pipeline_idem.mjs
+                   $<TARGET_FILE:nearsim> $<TARGET_FILE:nearftd>)
+  set_tests_properties(pipeline_idem PROPERTIES TIMEOUT 300 LABELS integration)
 endif()
