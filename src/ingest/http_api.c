@@ -332,7 +332,6 @@ static void send_error_hdr(struct ingest_thread *t,
         ingest_send(t, req->ref, route, code, NULL, extra, w.buf, len, start_ns);
 }
 
-
 /* write_overloaded: the 503 body; retry_s 0 means the pipeline's current Retry-After. */
 static void write_overloaded(
     struct ingest_thread *t, struct jw *w, int route, const char *why, unsigned retry_s)
