@@ -69,7 +69,10 @@ struct job {
     /* Timestamps and the latest transaction hash are rewritten while HTTP readers may copy them
      * (a transfer can be re-signed), so they are atomics: readers never see a torn value. */
     _Atomic uint64_t accepted_ms;
-    uint64_t accept_seq; /* log segment holding its ACCEPT record (compaction floor) */
+    /* log segment holding its ACCEPT record (compaction floor). Written by the owner before it
+     * publishes the status; read by compaction on the main thread while the slot may be reused,
+     * hence atomic (relaxed: the status release/acquire orders it). */
+    _Atomic uint64_t accept_seq;
     _Atomic uint64_t signed_ms;
     _Atomic uint64_t submitted_ms;
     _Atomic uint64_t done_ms;

@@ -186,7 +186,7 @@ static void accept_done(struct wal_batch *wb, int status)
                 continue;
             }
             /* The slot stays ours until the job's final record is durable (outcome_done). */
-            j->accept_seq = wb->seq;
+            atomic_store_explicit(&j->accept_seq, wb->seq, memory_order_relaxed);
             job_hold(j, JOB_HOLD_PIPE);
             job_set_status(j, JOB_QUEUED);
             if (nf_ring_push_spsc(&p->batch_in, j) == 0)

@@ -215,8 +215,9 @@ void pipe_compact(struct nf_pipe *p)
         int final = st == JOB_EXECUTED || st == JOB_FAILED;
         if (final && !(atomic_load_explicit(&j->holds, memory_order_acquire) & JOB_HOLD_PIPE))
             continue;
-        if (j->accept_seq < floor)
-            floor = j->accept_seq;
+        uint64_t seq = atomic_load_explicit(&j->accept_seq, memory_order_relaxed);
+        if (seq < floor)
+            floor = seq;
     }
     /* Oldest segments first: delete while both conditions hold. */
     DIR *d = opendir(p->cfg->data_dir);

@@ -61,7 +61,7 @@ static int replay_accept(struct recovery *rc, const struct wal_rec *rec)
     }
     j->body_hash = a->body_hash;
     j->accepted_ms = a->ts_ms;
-    j->accept_seq = rc->stats->cur_seq;
+    atomic_store_explicit(&j->accept_seq, rc->stats->cur_seq, memory_order_relaxed);
     j->waiter_thread = -1;
     atomic_store_explicit(&j->holds, JOB_HOLD_PIPE, memory_order_relaxed);
     atomic_store_explicit(&j->status, JOB_QUEUED, memory_order_relaxed);
