@@ -308,16 +308,16 @@ void hub_signed_done(struct wal_batch *wb, int status)
 {
     struct batch *b = wb->cookie;
     struct nf_pipe *p = b->hub;
-    if (status != 0 && b->tx_len > 0) {
-        /* The log refuses writes (full disk, I/O error): signing waits before it takes more
-         * nonces for records that may fail again; a write that succeeds ends the wait. */
+    if (status != 0) {
         b->wal_failed = 1;
-        p->signed_retry_ms = p->signed_retry_ms ? p->signed_retry_ms * 2 : 100;
-        if (p->signed_retry_ms > 5000)
-            p->signed_retry_ms = 5000;
-        stage_set_log_retry(&p->shared, nf_now_ms() + p->signed_retry_ms);
-    } else if (status != 0) {
-        b->wal_failed = 1;
+        if (b->tx_len > 0) {
+            /* The log refuses writes (full disk, I/O error): signing waits before it takes more
+             * nonces for records that may fail again; a write that succeeds ends the wait. */
+            p->signed_retry_ms = p->signed_retry_ms ? p->signed_retry_ms * 2 : 100;
+            if (p->signed_retry_ms > 5000)
+                p->signed_retry_ms = 5000;
+            stage_set_log_retry(&p->shared, nf_now_ms() + p->signed_retry_ms);
+        }
     } else {
         atomic_fetch_sub_explicit(&p->shared.unsigned_jobs, b->n_transfers_, memory_order_relaxed);
         if (p->signed_retry_ms) {
