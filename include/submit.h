@@ -57,7 +57,9 @@ struct submit_stats {
     uint64_t sent, resent, succeeded, action_errors, dead, lookups, inflight_batches;
     uint64_t outcome_rewrites;         /* outcome records written again after a failed write */
     uint64_t kind_count[SUBMIT_KINDS]; /* RPC answers by enum rpc_kind */
-    uint64_t lat_hist[16];             /* RPC latency, log2 ms buckets */
+    uint64_t lat_hist[16]; /* RPC latency: bucket b < 15 counts [2^b, 2^(b+1)) ms (b 0: under
+                              2 ms), bucket 15 the rest */
+    uint64_t lat_sum_ms;   /* sum of the latencies lat_hist counts */
     uint64_t dead_proofs[SUBMIT_PROOF_RESULTS]; /* by enum submit_proof_result */
 };
 

@@ -874,16 +874,25 @@ int ingest_metrics_append(struct ingest *in, char *out, size_t len, size_t cap)
     AP("nearft_ingest_parse_seconds_per_transfer_sum %.9f\n"
        "nearft_ingest_parse_seconds_per_transfer_count %llu\n",
        (double)s.parse_per_item_sum_ns / 1e9, (unsigned long long)cum);
-    AP("# TYPE nearft_ingest_transfers_accepted_total counter\n"
+    AP("# HELP nearft_ingest_transfers_accepted_total Transfers ingest got acknowledged as "
+       "durable.\n# TYPE nearft_ingest_transfers_accepted_total counter\n"
        "nearft_ingest_transfers_accepted_total %llu\n"
-       "# TYPE nearft_ingest_duplicates_total counter\nnearft_ingest_duplicates_total %llu\n"
+       "# HELP nearft_ingest_duplicates_total Transfers answered as repeats of an idempotency "
+       "key.\n# TYPE nearft_ingest_duplicates_total counter\nnearft_ingest_duplicates_total %llu\n"
+       "# HELP nearft_ingest_rejected_total Requests ingest refused with 503, by reason: contexts "
+       "(no free request context), full (queue or slab full), log_io (the log failed).\n"
        "# TYPE nearft_ingest_rejected_total counter\n"
        "nearft_ingest_rejected_total{reason=\"contexts\"} %llu\n"
        "nearft_ingest_rejected_total{reason=\"full\"} %llu\n"
        "nearft_ingest_rejected_total{reason=\"log_io\"} %llu\n"
+       "# HELP nearft_ingest_wait_timeouts_total Waiting requests answered before their "
+       "transfers were final (--wait-timeout-ms).\n"
        "# TYPE nearft_ingest_wait_timeouts_total counter\nnearft_ingest_wait_timeouts_total %llu\n"
+       "# HELP nearft_ingest_orphaned_total Answers whose client had gone.\n"
        "# TYPE nearft_ingest_orphaned_total counter\nnearft_ingest_orphaned_total %llu\n"
+       "# HELP nearft_ingest_contexts_in_use Request contexts in use.\n"
        "# TYPE nearft_ingest_contexts_in_use gauge\nnearft_ingest_contexts_in_use %llu\n"
+       "# HELP nearft_ingest_contexts_capacity Request contexts of all ingest threads.\n"
        "# TYPE nearft_ingest_contexts_capacity gauge\nnearft_ingest_contexts_capacity %llu\n",
        (unsigned long long)s.accepted, (unsigned long long)s.duplicates, (unsigned long long)s.busy,
        (unsigned long long)s.full, (unsigned long long)s.io, (unsigned long long)s.timeouts,

@@ -329,6 +329,27 @@ void hub_signed_done(struct wal_batch *wb, int status)
         p->submit_in_pending = 1;
 }
 
+const uint32_t pipe_transfer_le_ms[PIPE_TRANSFER_BUCKETS - 1] = {
+    100, 250, 500, 1000, 2000, 3000, 5000, 10000, 20000, 30000, 60000, 120000, 300000, 600000};
+
+/* Adds a final transfer's time from acceptance to the duration histogram (WAL thread; it is the
+ * only writer). A transfer replayed without its acceptance time is not timed. */
+static void hub_time_transfer(struct nf_pipe *p, struct job *j, int failed)
+{
+    uint64_t acc = atomic_load_explicit(&j->accepted_ms, memory_order_relaxed);
+    uint64_t done = atomic_load_explicit(&j->done_ms, memory_order_relaxed);
+    if (done == 0)
+        done = nf_now_ms();
+    if (acc == 0 || done < acc)
+        return;
+    uint64_t ms = done - acc;
+    int b = 0;
+    while (b < PIPE_TRANSFER_BUCKETS - 1 && ms > pipe_transfer_le_ms[b])
+        b++;
+    atomic_fetch_add_explicit(&p->transfer_hist[failed][b], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&p->transfer_sum_ms[failed], ms, memory_order_relaxed);
+}
+
 void hub_outcome_done(struct wal_batch *wb, int status)
 {
     struct batch *b = wb->cookie;
@@ -359,6 +380,7 @@ void hub_outcome_done(struct wal_batch *wb, int status)
         if (st == JOB_EXECUTED || st == JOB_FAILED) {
             atomic_fetch_add_explicit(st == JOB_EXECUTED ? &p->executed : &p->failed, 1,
                                       memory_order_relaxed);
+            hub_time_transfer(p, j, st == JOB_EXECUTED ? 0 : 1);
             /* The index keeps the final status before the slot may be reused. */
             if (j->has_idem && j->idem_slot != 0)
                 idem_set_final(&p->idem, j->idem_slot - 1, b->job_ids[i], hub_idem_final(j, st));

@@ -24,6 +24,9 @@ struct submit_stage;
 /* The ACCEPT-record arena: request bodies wait here until their records are durable. */
 #define ARENA_BYTES (64u * 1024u * 1024u)
 
+/* Buckets of nearft_transfer_duration_seconds, the last one unbounded. */
+#define PIPE_TRANSFER_BUCKETS 15
+
 /* The hub. One per nearftd; built by pipe_new on the main thread. The WAL thread owns the fields
  * marked so; the stage threads never see it (they get their wiring). */
 struct nf_pipe {
@@ -56,7 +59,16 @@ struct nf_pipe {
     uint8_t batch_in_pending, submit_in_pending, requeue_pending, free_pending;
     uint32_t signed_retry_ms; /* back-off after a SIGNED write failed: 0, 100 ms doubling to 5 s */
     _Atomic uint64_t segments_deleted;
+    /* Time from acceptance to a final status, by [0] executed and [1] failed: bucket b counts
+     * transfers that took at most pipe_transfer_le_ms[b] (the last one: longer). Written by the
+     * WAL thread only (hub_outcome_done); relaxed atomics so a scrape on any thread reads whole
+     * values. */
+    _Atomic uint64_t transfer_hist[2][PIPE_TRANSFER_BUCKETS];
+    _Atomic uint64_t transfer_sum_ms[2];
 };
+
+/* Upper bounds (ms) of the transfer-duration buckets but the last (+Inf). */
+extern const uint32_t pipe_transfer_le_ms[PIPE_TRANSFER_BUCKETS - 1];
 
 /* ---- hub.c: what the WAL thread runs for the hub --------------------------------------------- */
 

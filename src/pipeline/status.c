@@ -1,10 +1,12 @@
-/* status: what the hub tells operators: /health, the Prometheus /metrics text, /debug/stages
- * and the transfers of a transaction (GET /v1/tx/{hash}). Any thread: it reads counters, the
+/* status: what the hub tells operators: /health, the Prometheus /metrics text (every family with
+ * HELP and TYPE, base units; docs/METRICS.md lists them), /debug/stages and the transfers of a
+ * transaction (GET /v1/tx/{hash}). Any thread: it reads counters, the
  * shared stage state and each stage's published figures with relaxed loads, and writes only into
  * the caller's buffer. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 #include "batch.h"
 #include "breaker.h"
@@ -13,6 +15,7 @@
 #include "nf_err.h"
 #include "nf_time.h"
 #include "pipeline_int.h"
+#include "procstat.h"
 #include "rpc.h"
 #include "sign.h"
 #include "submit.h"
@@ -164,17 +167,74 @@ static void tb_printf(struct tb *t, const char *fmt, ...)
     t->len += (size_t)n;
 }
 
-static void hist_text(
-    struct tb *t, const char *name, const char *labels, const uint64_t *b, int nb, double unit)
+/* Opens a metric family: its # HELP and # TYPE lines. Every family of /metrics starts here. */
+static void fam(struct tb *t, const char *name, const char *type, const char *help)
 {
+    tb_printf(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* One unlabelled sample. */
+static void one(struct tb *t, const char *name, const char *type, const char *help, uint64_t v)
+{
+    fam(t, name, type, help);
+    tb_printf(t, "%s %llu\n", name, (unsigned long long)v);
+}
+
+/* The _bucket/_sum/_count series of one histogram (labels: "" or `k="v"`). b[nb-1] is the
+ * unbounded bucket; le[i] bounds b[i] for i < nb-1, in the metric's base unit. */
+static void hist_text(struct tb *t,
+                      const char *name,
+                      const char *labels,
+                      const uint64_t *b,
+                      const double *le,
+                      int nb,
+                      double sum)
+{
+    const char *sep = labels[0] ? "," : "";
     uint64_t cum = 0;
-    for (int i = 0; i < nb; i++) {
+    for (int i = 0; i < nb - 1; i++) {
         cum += b[i];
-        tb_printf(t, "%s_bucket{%s%sle=\"%g\"} %llu\n", name, labels, labels[0] ? "," : "",
-                  (double)(1ull << i) * unit, (unsigned long long)cum);
+        tb_printf(t, "%s_bucket{%s%sle=\"%g\"} %llu\n", name, labels, sep, le[i],
+                  (unsigned long long)cum);
     }
-    tb_printf(t, "%s_bucket{%s%sle=\"+Inf\"} %llu\n%s_count{%s} %llu\n", name, labels,
-              labels[0] ? "," : "", (unsigned long long)cum, name, labels, (unsigned long long)cum);
+    cum += b[nb - 1];
+    tb_printf(t, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, labels, sep, (unsigned long long)cum);
+    tb_printf(t, "%s_sum%s%s%s %.6f\n", name, labels[0] ? "{" : "", labels, labels[0] ? "}" : "",
+              sum);
+    tb_printf(t, "%s_count%s%s%s %llu\n", name, labels[0] ? "{" : "", labels, labels[0] ? "}" : "",
+              (unsigned long long)cum);
+}
+
+/* The standard process_* families and the free space of the log's file system. A failed read
+ * leaves its families out rather than reporting a made-up value. */
+static void process_text(struct nf_pipe *p, struct tb *t)
+{
+    struct procstat ps;
+    if (procstat_sample(&ps) == 0) {
+        fam(t, "process_cpu_seconds_total", "counter",
+            "Total user and system CPU time spent in seconds.");
+        tb_printf(t, "process_cpu_seconds_total %.2f\n", ps.cpu_seconds);
+        one(t, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
+            ps.resident_bytes);
+        one(t, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.",
+            ps.virtual_bytes);
+        one(t, "process_open_fds", "gauge", "Number of open file descriptors.", ps.open_fds);
+        fam(t, "process_max_fds", "gauge", "Maximum number of open file descriptors.");
+        tb_printf(t, "process_max_fds %g\n", (double)ps.max_fds);
+        fam(t, "process_start_time_seconds", "gauge",
+            "Start time of the process since unix epoch in seconds.");
+        tb_printf(t, "process_start_time_seconds %.2f\n", ps.start_time_seconds);
+    }
+    struct statvfs fs;
+    if (statvfs(p->cfg->data_dir, &fs) == 0) {
+        one(t, "nearft_wal_filesystem_free_bytes", "gauge",
+            "Bytes an unprivileged writer may still use on the file system of --data-dir (the "
+            "durable log).",
+            (uint64_t)fs.f_bavail * (uint64_t)fs.f_frsize);
+        one(t, "nearft_wal_filesystem_size_bytes", "gauge",
+            "Size in bytes of the file system of --data-dir.",
+            (uint64_t)fs.f_blocks * (uint64_t)fs.f_frsize);
+    }
 }
 
 int pipe_metrics_text(struct nf_pipe *p, char *out, size_t cap)
@@ -188,7 +248,9 @@ int pipe_metrics_text(struct nf_pipe *p, char *out, size_t cap)
     sign_stats(p->sign, &ss);
     submit_stats(p->submit, &us);
     wal_stats_get(p->wal, &ws);
-    tb_printf(&t, "# TYPE nearft_transfers_total counter\n");
+    fam(&t, "nearft_transfers_total", "counter",
+        "Transfers by what happened to them: accepted (durable), executed and failed (final), "
+        "duplicate (a repeated idempotency key), requeued (sent again in a new transaction).");
     tb_printf(&t, "nearft_transfers_total{status=\"accepted\"} %llu\n",
               (unsigned long long)atomic_load(&p->accepted));
     tb_printf(&t, "nearft_transfers_total{status=\"executed\"} %llu\n",
@@ -199,9 +261,23 @@ int pipe_metrics_text(struct nf_pipe *p, char *out, size_t cap)
               (unsigned long long)atomic_load(&p->duplicates));
     tb_printf(&t, "nearft_transfers_total{status=\"requeued\"} %llu\n",
               (unsigned long long)atomic_load(&p->requeued));
-    tb_printf(&t,
-              "# TYPE nearft_accept_rejected_total counter\nnearft_accept_rejected_total %llu\n",
-              (unsigned long long)atomic_load(&p->accept_full));
+    fam(&t, "nearft_transfer_duration_seconds", "histogram",
+        "Time from acceptance to a final status (executed or failed), by that status.");
+    double tle[PIPE_TRANSFER_BUCKETS - 1];
+    for (int i = 0; i < PIPE_TRANSFER_BUCKETS - 1; i++)
+        tle[i] = (double)pipe_transfer_le_ms[i] / 1000.0;
+    for (int f = 0; f < 2; f++) {
+        uint64_t h[PIPE_TRANSFER_BUCKETS];
+        for (int i = 0; i < PIPE_TRANSFER_BUCKETS; i++)
+            h[i] = atomic_load_explicit(&p->transfer_hist[f][i], memory_order_relaxed);
+        hist_text(
+            &t, "nearft_transfer_duration_seconds",
+            f == 0 ? "status=\"executed\"" : "status=\"failed\"", h, tle, PIPE_TRANSFER_BUCKETS,
+            (double)atomic_load_explicit(&p->transfer_sum_ms[f], memory_order_relaxed) / 1000.0);
+    }
+    one(&t, "nearft_accept_rejected_total", "counter",
+        "Transfers refused (503) because --queue-capacity transfers were waiting to be signed.",
+        atomic_load(&p->accept_full));
     tb_printf(&t,
               "# HELP nearft_idempotency_keys Idempotency keys the index answers for.\n"
               "# TYPE nearft_idempotency_keys gauge\nnearft_idempotency_keys %llu\n"
@@ -221,7 +297,10 @@ int pipe_metrics_text(struct nf_pipe *p, char *out, size_t cap)
               p->idem.capacity,
               (unsigned long long)atomic_load_explicit(&p->idem.refused, memory_order_relaxed),
               (unsigned long long)atomic_load_explicit(&p->idem.expired, memory_order_relaxed));
-    tb_printf(&t, "# TYPE nearft_queue_depth gauge\n");
+    fam(&t, "nearft_queue_depth", "gauge",
+        "Items waiting, by stage: unsigned (accepted transfers not yet in a durable signed "
+        "transaction; bounded by nearft_queue_capacity), batch_in, batch_waiting_receiver, "
+        "sign_held, submit_inflight (transactions).");
     tb_printf(&t, "nearft_queue_depth{stage=\"unsigned\"} %llu\n",
               (unsigned long long)atomic_load(&p->shared.unsigned_jobs));
     tb_printf(&t, "nearft_queue_depth{stage=\"batch_in\"} %u\n", nf_ring_count(&p->batch_in));
@@ -230,23 +309,25 @@ int pipe_metrics_text(struct nf_pipe *p, char *out, size_t cap)
     tb_printf(&t, "nearft_queue_depth{stage=\"sign_held\"} %llu\n", (unsigned long long)ss.held);
     tb_printf(&t, "nearft_queue_depth{stage=\"submit_inflight\"} %llu\n",
               (unsigned long long)us.inflight_batches);
-    tb_printf(&t, "# TYPE nearft_batch_size histogram\n");
-    static const int edges[7] = {1, 9, 24, 49, 74, 99, 100};
-    uint64_t cum = 0;
-    for (int i = 0; i < 7; i++) {
-        cum += bs.size_hist[i];
-        tb_printf(&t, "nearft_batch_size_bucket{le=\"%d\"} %llu\n", edges[i],
-                  (unsigned long long)cum);
-    }
-    tb_printf(&t, "nearft_batch_size_bucket{le=\"+Inf\"} %llu\nnearft_batch_size_count %llu\n",
-              (unsigned long long)cum, (unsigned long long)cum);
-    tb_printf(&t, "nearft_batch_size_sum %llu\n", (unsigned long long)bs.actions_flushed);
-    tb_printf(&t,
-              "# TYPE nearft_storage_deposits_total counter\nnearft_storage_deposits_total %llu\n",
-              (unsigned long long)bs.deposits_added);
-    tb_printf(&t, "# TYPE nearft_submit_latency_ms histogram\n");
-    hist_text(&t, "nearft_submit_latency_ms", "", us.lat_hist, 16, 1.0);
-    tb_printf(&t, "# TYPE nearft_transactions_total counter\n");
+    one(&t, "nearft_queue_capacity", "gauge",
+        "Accepted transfers that may wait to be signed (--queue-capacity); more are refused.",
+        p->cfg->queue_capacity);
+    fam(&t, "nearft_batch_size", "histogram",
+        "Actions (transfers and storage deposits) per transaction the batch stage flushed.");
+    static const double edges[6] = {1, 9, 24, 49, 74, 99};
+    hist_text(&t, "nearft_batch_size", "", bs.size_hist, edges, 7, (double)bs.actions_flushed);
+    one(&t, "nearft_storage_deposits_total", "counter",
+        "storage_deposit actions added for receivers not registered with the token.",
+        bs.deposits_added);
+    fam(&t, "nearft_submit_latency_seconds", "histogram",
+        "Time from sending an RPC request to its answer (every method), all endpoints.");
+    static const double lat_le[15] = {0.002, 0.004, 0.008, 0.016, 0.032, 0.064,  0.128, 0.256,
+                                      0.512, 1.024, 2.048, 4.096, 8.192, 16.384, 32.768};
+    hist_text(&t, "nearft_submit_latency_seconds", "", us.lat_hist, lat_le, 16,
+              (double)us.lat_sum_ms / 1000.0);
+    fam(&t, "nearft_transactions_total", "counter",
+        "Signed transactions by event: sent (first broadcast), rebroadcast, success, "
+        "action_error (a receipt failed), dead (proven never to land).");
     tb_printf(&t, "nearft_transactions_total{result=\"sent\"} %llu\n", (unsigned long long)us.sent);
     tb_printf(&t, "nearft_transactions_total{result=\"rebroadcast\"} %llu\n",
               (unsigned long long)us.resent);
@@ -255,69 +336,126 @@ int pipe_metrics_text(struct nf_pipe *p, char *out, size_t cap)
     tb_printf(&t, "nearft_transactions_total{result=\"action_error\"} %llu\n",
               (unsigned long long)us.action_errors);
     tb_printf(&t, "nearft_transactions_total{result=\"dead\"} %llu\n", (unsigned long long)us.dead);
-    tb_printf(&t, "# HELP nearft_dead_proofs_total Dead proofs after InvalidNonce or an expiry "
-                  "following an unknown outcome, by verdict: dead (nonce used or window over at "
-                  "one endpoint's final height, and that endpoint does not know the hash), "
-                  "not_proven and failed (the same bytes are sent again), known (followed).\n"
-                  "# TYPE nearft_dead_proofs_total counter\n");
+    fam(&t, "nearft_dead_proofs_total", "counter",
+        "Dead proofs after InvalidNonce or an expiry following an unknown outcome, by verdict: "
+        "dead (nonce used or window over at one endpoint's final height, and that endpoint does "
+        "not know the hash), not_proven and failed (the same bytes are sent again), known "
+        "(followed).");
     for (int i = 0; i < SUBMIT_PROOF_RESULTS; i++)
         tb_printf(&t, "nearft_dead_proofs_total{result=\"%s\"} %llu\n", submit_proof_result_name(i),
                   (unsigned long long)us.dead_proofs[i]);
-    tb_printf(&t, "# TYPE nearft_outcome_rewrites_total counter\n");
-    tb_printf(&t, "nearft_outcome_rewrites_total %llu\n", (unsigned long long)us.outcome_rewrites);
-    tb_printf(&t, "# TYPE nearft_rpc_answers_total counter\n");
+    one(&t, "nearft_outcome_rewrites_total", "counter",
+        "Outcome records written again after a failed log write.", us.outcome_rewrites);
+    fam(&t, "nearft_rpc_answers_total", "counter",
+        "RPC answers by the kind the reader made of them.");
     for (int k = 0; k < RPC_KIND_COUNT && k < SUBMIT_KINDS; k++)
         if (us.kind_count[k])
             tb_printf(&t, "nearft_rpc_answers_total{kind=\"%s\"} %llu\n", rpc_kind_name(k),
                       (unsigned long long)us.kind_count[k]);
-    tb_printf(&t, "# TYPE nearft_breaker_state gauge\n# TYPE nearft_breaker_transitions_total "
-                  "counter\n# TYPE nearft_rpc_requests_total counter\n");
-    for (unsigned i = 0; i < submit_endpoint_count(p->submit); i++) {
-        struct submit_endpoint_info e;
-        submit_endpoint_info(p->submit, i, &e);
-        tb_printf(&t, "nearft_breaker_state{url=\"%s\",state=\"closed\"} %d\n", e.url,
-                  e.state == BREAKER_CLOSED);
-        tb_printf(&t, "nearft_breaker_state{url=\"%s\",state=\"open\"} %d\n", e.url,
-                  e.state == BREAKER_OPEN);
-        tb_printf(&t, "nearft_breaker_state{url=\"%s\",state=\"half_open\"} %d\n", e.url,
-                  e.state == BREAKER_HALF_OPEN);
-        tb_printf(&t, "nearft_breaker_transitions_total{url=\"%s\",to=\"open\"} %llu\n", e.url,
-                  (unsigned long long)e.opens);
-        tb_printf(&t, "nearft_breaker_transitions_total{url=\"%s\",to=\"closed\"} %llu\n", e.url,
-                  (unsigned long long)e.closes);
-        tb_printf(&t, "nearft_rpc_requests_total{url=\"%s\"} %llu\n", e.url,
-                  (unsigned long long)e.requests);
-        tb_printf(&t, "nearft_rpc_errors_total{url=\"%s\"} %llu\n", e.url,
-                  (unsigned long long)e.errors);
-        tb_printf(&t, "nearft_rpc_rate_limited_total{url=\"%s\"} %llu\n", e.url,
-                  (unsigned long long)e.rate_limited);
-        tb_printf(&t, "nearft_rpc_inflight_limit{url=\"%s\"} %u\n", e.url, e.limit);
+    /* Per-endpoint families: each family's samples must be contiguous, so one pass per family. */
+    static const struct {
+        const char *name, *type, *help;
+    } ep_fams[] = {
+        {"nearft_breaker_state", "gauge",
+         "1 for the circuit breaker state an RPC endpoint is in (closed, open, half_open), else "
+         "0."},
+        {"nearft_breaker_transitions_total", "counter",
+         "Circuit breaker transitions of an RPC endpoint, by the state entered."},
+        {"nearft_rpc_requests_total", "counter", "RPC requests sent to an endpoint."},
+        {"nearft_rpc_errors_total", "counter",
+         "RPC requests to an endpoint that failed (transport error or an answer counted against "
+         "its breaker)."},
+        {"nearft_rpc_rate_limited_total", "counter",
+         "Answers of an endpoint that it is rate "
+         "limiting (HTTP 429 or its JSON-RPC error)."},
+        {"nearft_rpc_inflight_limit", "gauge",
+         "Requests nearftd lets be in flight to an endpoint (AIMD: halved on rate limiting)."},
+    };
+    unsigned n_eps = p->submit ? submit_endpoint_count(p->submit) : 0;
+    for (size_t f = 0; f < sizeof(ep_fams) / sizeof(ep_fams[0]); f++) {
+        fam(&t, ep_fams[f].name, ep_fams[f].type, ep_fams[f].help);
+        for (unsigned i = 0; i < n_eps; i++) {
+            struct submit_endpoint_info e;
+            submit_endpoint_info(p->submit, i, &e);
+            switch (f) {
+            case 0:
+                tb_printf(&t, "nearft_breaker_state{url=\"%s\",state=\"closed\"} %d\n", e.url,
+                          e.state == BREAKER_CLOSED);
+                tb_printf(&t, "nearft_breaker_state{url=\"%s\",state=\"open\"} %d\n", e.url,
+                          e.state == BREAKER_OPEN);
+                tb_printf(&t, "nearft_breaker_state{url=\"%s\",state=\"half_open\"} %d\n", e.url,
+                          e.state == BREAKER_HALF_OPEN);
+                break;
+            case 1:
+                tb_printf(&t, "nearft_breaker_transitions_total{url=\"%s\",to=\"open\"} %llu\n",
+                          e.url, (unsigned long long)e.opens);
+                tb_printf(&t, "nearft_breaker_transitions_total{url=\"%s\",to=\"closed\"} %llu\n",
+                          e.url, (unsigned long long)e.closes);
+                break;
+            case 2:
+                tb_printf(&t, "nearft_rpc_requests_total{url=\"%s\"} %llu\n", e.url,
+                          (unsigned long long)e.requests);
+                break;
+            case 3:
+                tb_printf(&t, "nearft_rpc_errors_total{url=\"%s\"} %llu\n", e.url,
+                          (unsigned long long)e.errors);
+                break;
+            case 4:
+                tb_printf(&t, "nearft_rpc_rate_limited_total{url=\"%s\"} %llu\n", e.url,
+                          (unsigned long long)e.rate_limited);
+                break;
+            default:
+                tb_printf(&t, "nearft_rpc_inflight_limit{url=\"%s\"} %u\n", e.url, e.limit);
+                break;
+            }
+        }
     }
-    tb_printf(&t, "# TYPE nearft_nonce_resyncs_total counter\n# TYPE nearft_key_inflight gauge\n");
+    fam(&t, "nearft_key_inflight", "gauge", "Transactions in flight signed by an access key.");
     uint64_t resyncs = 0;
+    unsigned quarantined = 0;
     for (uint16_t i = 0; i < p->keys.n; i++) {
         struct pool_key *k = &p->keys.keys[i];
         resyncs += atomic_load_explicit(&k->nonce_resyncs, memory_order_relaxed);
+        quarantined += !keypool_usable(k);
         tb_printf(&t, "nearft_key_inflight{key=\"%s\"} %u\n", k->public_str,
                   atomic_load_explicit(&k->inflight, memory_order_relaxed));
+    }
+    fam(&t, "nearft_key_quarantined", "gauge",
+        "1 when an access key is out of use (deleted, not full access, or refused), else 0; "
+        "/health names the reason.");
+    for (uint16_t i = 0; i < p->keys.n; i++) {
+        struct pool_key *k = &p->keys.keys[i];
         tb_printf(&t, "nearft_key_quarantined{key=\"%s\"} %d\n", k->public_str, !keypool_usable(k));
     }
-    tb_printf(&t, "nearft_nonce_resyncs_total %llu\n", (unsigned long long)resyncs);
-    tb_printf(&t, "# TYPE nearft_wal_syncs_total counter\nnearft_wal_syncs_total %llu\n",
-              (unsigned long long)ws.syncs);
-    tb_printf(&t, "nearft_wal_segments_deleted_total %llu\n",
-              (unsigned long long)atomic_load(&p->segments_deleted));
-    tb_printf(&t, "nearft_wal_bytes_total %llu\nnearft_wal_batches_total %llu\n",
-              (unsigned long long)ws.bytes, (unsigned long long)ws.batches);
-    tb_printf(&t, "# TYPE nearft_stage_items_total counter\n");
-    for (int i = 0; i < STAGE_COUNT; i++) {
-        struct stage_counters *c = &p->ctr[i];
+    one(&t, "nearft_keys", "gauge", "Access keys in the signing pool.", p->keys.n);
+    one(&t, "nearft_keys_quarantined", "gauge", "Access keys of the pool out of use.", quarantined);
+    one(&t, "nearft_nonce_resyncs_total", "counter",
+        "Nonces of access keys fetched again from the chain after an InvalidNonce.", resyncs);
+    one(&t, "nearft_wal_syncs_total", "counter", "fdatasync calls of the durable log.", ws.syncs);
+    one(&t, "nearft_wal_segments_deleted_total", "counter", "Log segments removed by compaction.",
+        atomic_load(&p->segments_deleted));
+    one(&t, "nearft_wal_bytes_total", "counter", "Bytes written to the durable log.", ws.bytes);
+    one(&t, "nearft_wal_batches_total", "counter",
+        "Record batches (one caller's records) written to the durable log.", ws.batches);
+    one(&t, "nearft_wal_failed", "gauge",
+        "1 after a write or fdatasync of the durable log failed: new transfers are refused until "
+        "nearftd is restarted.",
+        p->wal != NULL && wal_failed(p->wal) != 0);
+    fam(&t, "nearft_stage_items_total", "counter",
+        "Jobs or batches each pipeline stage thread handled.");
+    for (int i = 0; i < STAGE_COUNT; i++)
         tb_printf(&t, "nearft_stage_items_total{stage=\"%s\"} %llu\n", stage_names[i],
-                  (unsigned long long)atomic_load(&c->items));
+                  (unsigned long long)atomic_load(&p->ctr[i].items));
+    fam(&t, "nearft_stage_busy_seconds_total", "counter",
+        "Time each pipeline stage thread spent handling items, in seconds.");
+    for (int i = 0; i < STAGE_COUNT; i++)
         tb_printf(&t, "nearft_stage_busy_seconds_total{stage=\"%s\"} %.6f\n", stage_names[i],
-                  (double)atomic_load(&c->busy_ns) / 1e9);
-    }
+                  (double)atomic_load(&p->ctr[i].busy_ns) / 1e9);
+    fam(&t, "nearft_signing_paused", "gauge",
+        "1 while signing is paused (out of gas funds or tokens, every RPC breaker open, "
+        "reconciling after a restart), else 0.");
     tb_printf(&t, "nearft_signing_paused %d\n", !stage_signing_allowed(&p->shared));
+    process_text(p, &t);
     if (t.full)
         return NF_ENOSPC;
     return (int)t.len;

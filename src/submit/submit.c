@@ -143,6 +143,7 @@ struct submit_stage {
     _Atomic uint64_t dead_proofs[SUBMIT_PROOF_RESULTS]; /* by enum submit_proof_result */
     _Atomic uint64_t inflight_batches;
     _Atomic uint64_t lat_hist[16];
+    _Atomic uint64_t lat_sum_ms; /* sum of the latencies lat_hist counts */
 };
 
 static struct submit_stage *g_submit_for_curl; /* curl callbacks get it via userp anyway */
@@ -1070,6 +1071,7 @@ static void complete(struct submit_stage *s, struct req *r, CURLcode code)
         b_i++;
     e->lat_hist[b_i]++;
     atomic_fetch_add_explicit(&s->lat_hist[b_i], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->lat_sum_ms, lat, memory_order_relaxed);
     if (bad)
         e->errors++;
     if (res.kind == RPC_RATE_LIMITED) {
@@ -1469,6 +1471,7 @@ void submit_stats(struct submit_stage *s, struct submit_stats *out)
         out->kind_count[i] = atomic_load_explicit(&s->kind_count[i], memory_order_relaxed);
     for (int i = 0; i < 16; i++)
         out->lat_hist[i] = atomic_load_explicit(&s->lat_hist[i], memory_order_relaxed);
+    out->lat_sum_ms = atomic_load_explicit(&s->lat_sum_ms, memory_order_relaxed);
     for (int i = 0; i < SUBMIT_PROOF_RESULTS; i++)
         out->dead_proofs[i] = atomic_load_explicit(&s->dead_proofs[i], memory_order_relaxed);
 }
