@@ -5,9 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# prometheus: only for promtool (the metrics lint and alert-rule tests); they never start its server.
 PKGS=(build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
       libevent-dev libsodium-dev libcurl4-openssl-dev libck-dev libmsgpack-dev libjansson-dev
-      git wrk gnuplot-nox curl)
+      git wrk gnuplot-nox curl prometheus)
 # Node.js may come from elsewhere than Debian (e.g. a newer build already on the machine): only
 # ask apt for it when the commands are missing.
 command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || PKGS+=(nodejs npm)

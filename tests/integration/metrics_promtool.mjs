@@ -83,6 +83,12 @@ try {
   check(lat > 0 && m.get('nearft_submit_latency_seconds_bucket{le="+Inf"}') === lat,
         `submit latency histogram count ${lat} equals its +Inf bucket`);
   check(m.get('nearft_submit_latency_seconds_sum') >= 0, 'submit latency sum');
+  const done = m.get('nearft_transfer_duration_seconds_count{status="executed"}');
+  check(done >= N && m.get('nearft_transfer_duration_seconds_bucket{status="executed",le="+Inf"}') === done,
+        `transfer duration histogram counts the ${N} executed transfers (${done})`);
+  check(m.get('nearft_transfer_duration_seconds_sum{status="executed"}') > 0, 'transfer duration sum');
+  check(m.get('nearft_keys') === 4 && m.get('nearft_keys_quarantined') === 0, 'key pool gauges');
+  check(m.get('nearft_wal_failed') === 0, 'log not failed');
   check(!r.text.includes('_ms'), 'no millisecond-suffixed names');
   code = report('metrics_promtool');
 } catch (e) {
