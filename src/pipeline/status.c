@@ -219,8 +219,7 @@ static void process_text(struct nf_pipe *p, struct tb *t)
         one(t, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.",
             ps.virtual_bytes);
         one(t, "process_open_fds", "gauge", "Number of open file descriptors.", ps.open_fds);
-        fam(t, "process_max_fds", "gauge", "Maximum number of open file descriptors.");
-        tb_printf(t, "process_max_fds %g\n", (double)ps.max_fds);
+        one(t, "process_max_fds", "gauge", "Maximum number of open file descriptors.", ps.max_fds);
         fam(t, "process_start_time_seconds", "gauge",
             "Start time of the process since unix epoch in seconds.");
         tb_printf(t, "process_start_time_seconds %.2f\n", ps.start_time_seconds);
