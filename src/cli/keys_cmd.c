@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -49,7 +50,8 @@ static const char KEYS_ADD_HELP[] =
     "A transaction whose outcome is unknown (timeout, lost connection) is looked up by hash until\n"
     "--wait-timeout-ms (default 120000); then the key list is read again. Keys it did not add\n"
     "stay as files and the next run adds them. Re-running is always safe: a key on chain is\n"
-    "never added again. N: 0..1000. Run it while nearftd is stopped, or give --signing-key a key\n"
+    "never added again. N: 0..1000. One add or remove per account and DIR at a time (a lock on\n"
+    "DIR/.nearft-keys-ACCOUNT.lock). Run it while nearftd is stopped, or give --signing-key a key\n"
     "nearftd does not use, so the two do not race for that key's nonce.\n"
     "Prints {account_id, added, generated, from_disk, transactions:[{hash, actions, status}],\n"
     "keys_on_chain, full_access_on_chain}; exit 1 if any key could not be added.\n";
@@ -72,7 +74,8 @@ static const char KEYS_REMOVE_HELP[] =
     "removed does one of them sign its own removal (allowed, since another full-access key\n"
     "remains). A key that is not on chain is reported under `absent` and is not an error; its key\n"
     "file, if any, is deleted (else the next `keys add` would add it).\n"
-    "Before sending, each key file is renamed to DIR/ACCOUNT/.removing-<name> (ignored by\n"
+    "Before sending, each key file (and a legacy DIR/ACCOUNT.json holding one of the keys) is\n"
+    "renamed to .removing-<name> in its directory (ignored by\n"
     "nearftd and `keys add`); it is deleted once the removal is final, restored when the chain\n"
     "refused it, and left in place when the outcome stayed unknown (re-run the command).\n"
     "Prints {account_id, removed, absent, files_deleted, transaction:{hash, status,\n"
@@ -93,10 +96,13 @@ struct keys_ctx {
     size_t n_chain;
     struct cli_key_view *views; /* owned array of 2 * CLI_PLAN_MAX_KEYS */
     size_t n_views;
+    int lock_fd; /* DIR/.nearft-keys-ACCOUNT.lock held by add / remove, or -1 */
 };
 
 static void ctx_free(struct keys_ctx *k)
 {
+    if (k->lock_fd >= 0)
+        close(k->lock_fd); /* releases the flock */
     for (size_t i = 0; i < k->n_disk; i++)
         keys_free(k->kps[i]);
     free(k->kps);
@@ -193,6 +199,31 @@ static int keys_args(int argc,
     }
     k->rpc.urls = k->urls;
     k->rpc.timeout_ms = 30000;
+    return 0;
+}
+
+/* lock_dir: one `keys add` / `keys remove` at a time per account and directory (an exclusive
+ * flock on DIR/.nearft-keys-ACCOUNT.lock, released at exit), so two runs never race for the
+ * signing key's nonce or each other's pending files. */
+static int lock_dir(struct keys_ctx *k)
+{
+    char path[4096];
+    int n = snprintf(path, sizeof(path), "%s/.nearft-keys-%s.lock", k->credentials, k->signer);
+    if (n < 0 || (size_t)n >= sizeof(path))
+        return cli_die_fail("--credentials: path too long");
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd == -1)
+        return cli_die_fail("--credentials: cannot open %s: %s", path, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+        int e = errno;
+        close(fd);
+        if (e == EWOULDBLOCK)
+            return cli_die_fail("another `nearft keys add` or `keys remove` for %s is running on "
+                                "%s; wait for it to finish",
+                                k->signer, k->credentials);
+        return cli_die_fail("--credentials: cannot lock %s: %s", path, strerror(e));
+    }
+    k->lock_fd = fd;
     return 0;
 }
 
@@ -443,6 +474,7 @@ int cli_keys_add(int argc, char **argv)
 {
     struct keys_ctx k;
     memset(&k, 0, sizeof(k));
+    k.lock_fd = -1;
     const char *count_text = NULL, *signing_key = NULL;
     const struct extra_opt extra[] = {{"--count", &count_text}, {"--signing-key", &signing_key}};
     int ret = keys_args(argc, argv, "add", KEYS_ADD_HELP, &k, extra, 2, NULL, NULL, 0);
@@ -471,7 +503,7 @@ int cli_keys_add(int argc, char **argv)
     struct near_action *actions = NULL;
     struct tx_record *txs = NULL;
     size_t n_tx = 0;
-    if ((ret = load_disk(&k)) != 0 || (ret = load_chain(&k)) != 0)
+    if ((ret = lock_dir(&k)) != 0 || (ret = load_disk(&k)) != 0 || (ret = load_chain(&k)) != 0)
         goto out;
     char why[512] = "";
     int signer =
@@ -605,6 +637,7 @@ int cli_keys_list(int argc, char **argv)
 {
     struct keys_ctx k;
     memset(&k, 0, sizeof(k));
+    k.lock_fd = -1;
     int ret = keys_args(argc, argv, "list", KEYS_LIST_HELP, &k, NULL, 0, NULL, NULL, 0);
     if (ret != 0)
         return ret < 0 ? 0 : ret;
@@ -717,6 +750,7 @@ int cli_keys_remove(int argc, char **argv)
 {
     struct keys_ctx k;
     memset(&k, 0, sizeof(k));
+    k.lock_fd = -1;
     const char *pk_args[CLI_PLAN_ACTIONS_PER_TX];
     size_t n_pk = 0;
     int ret = keys_args(argc, argv, "remove", KEYS_REMOVE_HELP, &k, NULL, 0, pk_args, &n_pk,
@@ -740,7 +774,7 @@ int cli_keys_remove(int argc, char **argv)
                 return cli_die_usage("--public-key %s given twice", texts[i]);
         remove[i] = texts[i];
     }
-    if ((ret = load_disk(&k)) != 0 || (ret = load_chain(&k)) != 0)
+    if ((ret = lock_dir(&k)) != 0 || (ret = load_disk(&k)) != 0 || (ret = load_chain(&k)) != 0)
         goto out;
     uint8_t present[CLI_PLAN_ACTIONS_PER_TX];
     long signer = -1;

@@ -12,7 +12,8 @@
 // - remove deletes two keys on chain and their files; a key not on chain is reported as absent;
 // - doctor passes on the good configuration and names each problem of a bad one (a key file not on
 //   chain, a contract that does not exist, gas above the chain's limit);
-// - bad input: usage errors exit 2 with one line naming the flag, an unreachable node exits 1.
+// - bad input: usage errors exit 2 with one line naming the flag, an unreachable node exits 1, and
+//   an add while another holds the directory's lock exits 1.
 // Usage: node keys_cli.mjs NEARSIM NEARFT
 import { startSim, request, waitFor, check, report, keepOrClean } from './lib/harness.mjs';
 import { spawn } from 'node:child_process';
@@ -195,6 +196,17 @@ try {
     check(u.code === 2 && re.test(u.err) && u.err.trim().split('\n').length === 1 && u.out === '',
       `usage error exits 2 with one line: ${args.slice(0, 2).join(' ')} ... → ${u.code} ${u.err}`);
   }
+  // a second add while one holds the directory's lock is refused (flock(1) holds it here)
+  const lockFile = join(sim.creds, `.nearft-keys-${SIGNER}.lock`);
+  check(existsSync(lockFile), 'keys add left its lock file');
+  const holder = spawn('flock', ['-x', lockFile, '-c', 'echo held; exec cat'],
+    { stdio: ['pipe', 'pipe', 'ignore'] });
+  await new Promise((resolve) => holder.stdout.on('data', (d) => { if (/held/.test(d)) resolve(); }));
+  const busy = await run(['keys', 'add', ...C, '--count', '1']);
+  holder.stdin.end();
+  await new Promise((resolve) => holder.on('exit', resolve));
+  check(busy.code === 1 && /another `nearft keys add` or `keys remove`/.test(busy.err),
+    `a concurrent add is refused (${busy.code} ${busy.err})`);
   const dead = await run(['keys', 'list', '--rpc-url', 'http://127.0.0.1:1', '--signer', SIGNER,
     '--credentials', sim.creds]);
   check(dead.code === 1 && /cannot reach the RPC node/.test(dead.err), 'unreachable node: exit 1');
