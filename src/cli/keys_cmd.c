@@ -75,9 +75,9 @@ static const char KEYS_REMOVE_HELP[] =
     "remains). A key that is not on chain is reported under `absent` and is not an error; its key\n"
     "file, if any, is deleted (else the next `keys add` would add it).\n"
     "Before sending, each key file (and a legacy DIR/ACCOUNT.json holding one of the keys) is\n"
-    "renamed to .removing-<name> in its directory (ignored by\n"
-    "nearftd and `keys add`); it is deleted once the removal is final, restored when the chain\n"
-    "refused it, and left in place when the outcome stayed unknown (re-run the command).\n"
+    "renamed to .removing-<name> in its directory (ignored by nearftd and `keys add`); it is\n"
+    "deleted once the removal is final, restored when the chain refused it, and left in place\n"
+    "when the outcome stayed unknown (re-run the command).\n"
     "Prints {account_id, removed, absent, files_deleted, transaction:{hash, status,\n"
     "signing_key} or null}.\n";
 

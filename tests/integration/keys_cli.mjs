@@ -142,9 +142,19 @@ try {
     'the removed keys\' files are gone');
   check(!files().some((n) => n.startsWith('.removing')) &&
     !readdirSync(keyDir).some((n) => n.startsWith('.removing')), 'no set-aside file left');
+  // the first key lives in both layouts (nearsim writes DIR/ACCOUNT.json too): both files go
+  const legacy = join(sim.creds, `${SIGNER}.json`);
+  check(existsSync(legacy), 'the legacy key file exists');
+  r = await run(['keys', 'remove', ...C, '--public-key', k0]);
+  check(r.code === 0 && r.json?.removed?.[0] === k0 && r.json?.files_deleted === 2 &&
+    r.json?.transaction?.signing_key !== k0, `remove the first key, signed by another: ${r.out}`);
+  check(!existsSync(legacy) && !existsSync(join(keyDir, `ed25519_${k0.slice(8)}.json`)) &&
+    !readdirSync(sim.creds).some((n) => n.startsWith('.removing')),
+    'its near-cli-rs and legacy files are gone, nothing set aside');
+  victims.push(k0);
   l = await run(['keys', 'list', ...C]);
-  check(l.json?.on_chain === 160 && !l.json.keys.some((k) => victims.includes(k.public_key)),
-    `160 keys left, the removed ones not among them (${l.json?.on_chain})`);
+  check(l.json?.on_chain === 159 && l.json?.pending === 0 && !l.json.keys.some((k) => victims.includes(k.public_key)),
+    `159 keys left, the removed ones not among them (${l.json?.on_chain})`);
 
   // ---- doctor
   const cfg = ['--rpc-url', url, '--signer', SIGNER, '--credentials', sim.creds,
@@ -153,7 +163,7 @@ try {
   check(d.code === 0 && /no problems found/.test(d.out) && !/^problem/m.test(d.out),
     `doctor passes on the good configuration (${d.code}):\n${d.out}${d.err}`);
   check(/ft_metadata/.test(d.out) && /storage_balance_bounds/.test(d.out) &&
-    /160 keys .* full access/.test(d.out), 'doctor reports what it checked');
+    /159 keys .* full access/.test(d.out), 'doctor reports what it checked');
   const stray = (await run(['keys', 'new', '--account', SIGNER, '--out', sim.creds])).json.public_key;
   d = await run(['doctor', ...cfg.slice(0, -1), 'missing-token.test.near',
     '--max-tx-gas', '1000000000000000', '--ft-transfer-gas', '1000000000000000']);
