@@ -251,25 +251,30 @@ static void check_contract(struct doctor *d)
     }
 }
 
-static void check_gas(struct doctor *d)
+/* status_version: protocol_version from `status` on URL index u alone; 0 when it answers with
+ * one, else a problem is reported naming the URL (redacted) and -1 is returned. */
+static int status_version(struct doctor *d, size_t u, uint64_t *version)
 {
-    const struct cfg *c = d->cfg;
     static const char body[] = "{\"jsonrpc\":\"2.0\",\"id\":\"s\",\"method\":\"status\","
                                "\"params\":[]}";
+    struct cli_rpc one = d->rpc;
+    one.urls = d->rpc.urls + u;
+    one.n_urls = 1;
+    char shown[128];
+    rpc_url_redact(d->rpc.urls[u], shown, sizeof(shown));
     char *text = NULL;
     size_t len = 0;
     long http = 0;
-    uint64_t version = 0;
-    int rc = cli_rpc_raw(&d->rpc, body, &text, &len, &http);
+    int rc = cli_rpc_raw(&one, body, &text, &len, &http);
     if (rc != 0) {
-        say(d, 0, "status: no answer from any --rpc-url (%s)", d->rpc.last_error);
-        return;
+        say(d, 0, "--rpc-url %s does not answer (%s)", shown, one.last_error);
+        return -1;
     }
     size_t cap = 4096;
     for (;;) {
         struct jtok *toks = malloc(cap * sizeof(*toks));
         rc = toks == NULL ? NF_ENOMEM
-                          : cli_view_status_protocol(text ? text : "", len, toks, cap, &version);
+                          : cli_view_status_protocol(text ? text : "", len, toks, cap, version);
         free(toks);
         if (rc != NF_ETOOMANY || cap >= (1u << 20))
             break;
@@ -277,9 +282,33 @@ static void check_gas(struct doctor *d)
     }
     free(text);
     if (rc != 0) {
-        say(d, 0, "status: the node's answer has no protocol_version (HTTP %ld)", http);
-        return;
+        say(d, 0, "--rpc-url %s: its `status` answer has no protocol_version (HTTP %ld)", shown,
+            http);
+        return -1;
     }
+    return 0;
+}
+
+/* check_gas: every --rpc-url answers `status`; the gas settings against the chain's limit for
+ * the highest protocol version any of them reports. */
+static void check_gas(struct doctor *d)
+{
+    const struct cfg *c = d->cfg;
+    uint64_t version = 0;
+    size_t answered = 0;
+    for (size_t u = 0; u < d->rpc.n_urls; u++) {
+        uint64_t v = 0;
+        if (status_version(d, u, &v) != 0)
+            continue;
+        answered++;
+        if (v > version)
+            version = v;
+    }
+    if (answered == 0)
+        return;
+    if (answered == d->rpc.n_urls)
+        say(d, 1, "%zu --rpc-url endpoint%s answer%s `status` (protocol %llu)", answered,
+            answered == 1 ? "" : "s", answered == 1 ? "s" : "", (unsigned long long)version);
     uint64_t limit = cli_gas_limit(version);
     int ok = 1;
     if (c->max_tx_gas > limit) {

@@ -11,7 +11,8 @@
 //   key files on disk; once blocks resume the transaction lands and a re-run adds nothing twice;
 // - remove deletes two keys on chain and their files; a key not on chain is reported as absent;
 // - doctor passes on the good configuration and names each problem of a bad one (a key file not on
-//   chain, a contract that does not exist, gas above the chain's limit);
+//   chain, a contract that does not exist, gas settings that never fit, an endpoint that does not
+//   answer);
 // - bad input: usage errors exit 2 with one line naming the flag, an unreachable node exits 1, and
 //   an add while another holds the directory's lock exits 1.
 // Usage: node keys_cli.mjs NEARSIM NEARFT
@@ -166,13 +167,16 @@ try {
     /159 keys .* full access/.test(d.out), 'doctor reports what it checked');
   const stray = (await run(['keys', 'new', '--account', SIGNER, '--out', sim.creds])).json.public_key;
   d = await run(['doctor', ...cfg.slice(0, -1), 'missing-token.test.near',
-    '--max-tx-gas', '1000000000000000', '--ft-transfer-gas', '1000000000000000']);
+    '--max-tx-gas', '1000000000000000', '--ft-transfer-gas', '1000000000000000',
+    '--rpc-url', 'http://127.0.0.1:1/secret-path']);
   check(d.code === 1, `doctor exits 1 on a bad configuration (${d.code})`);
   check(new RegExp(`key ${stray} .*is not an access key`).test(d.out),
     `doctor names the key that is not on chain:\n${d.out}`);
   check(/--contract missing-token\.test\.near: the account does not exist/.test(d.out),
     'doctor names the missing contract');
   check(/a transfer to a new receiver never fits/.test(d.out), 'doctor names the gas problem');
+  check(/--rpc-url http:\/\/127\.0\.0\.1:1 does not answer/.test(d.out) && !/secret-path/.test(d.out),
+    'doctor names the endpoint that does not answer, without its path');
   check(/doctor: \d+ problems found/.test(d.out), 'doctor counts the problems');
   d = await run(['doctor', '--rpc-url', url, '--signer', SIGNER, '--credentials', sim.creds]);
   check(d.code === 2 && /contract is required/.test(d.err), `doctor without --contract exits 2`);
