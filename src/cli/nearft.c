@@ -1,7 +1,8 @@
 /* nearft: the command-line tool. `tx sign` builds, signs and prints one NEAR transaction (FT
  * transfers, storage deposits, function calls, transfers, key changes) byte-exact with near-api-js;
  * `tx decode` prints a signed transaction in nearcore's view JSON and checks its signature;
- * `keys new` writes a fresh key file; `auth add|list|remove` manage nearftd's bearer-token file
+ * `keys new` writes a fresh key file; `keys add|list|remove` and `doctor` talk to an RPC node
+ * (keys_cmd.c, doctor_cmd.c); `auth add|list|remove` manage nearftd's bearer-token file
  * (include/auth.h). Single-threaded, run once per invocation; it owns the loaded
  * keypair (sodium memory, freed before exit) and never prints secret material. Usage errors exit 2,
  * other failures exit 1, each with one line on stderr naming the bad argument. */
@@ -15,6 +16,7 @@
 #include "auth.h"
 #include "base58.h"
 #include "cli_args.h"
+#include "cli_cmd.h"
 #include "jw.h"
 #include "keys.h"
 #include "near_tx.h"
@@ -22,8 +24,8 @@
 #include "nf_err.h"
 #include "u128.h"
 
-#define EXIT_USAGE 2
-#define EXIT_FAIL  1
+#define EXIT_USAGE CLI_EXIT_USAGE
+#define EXIT_FAIL  CLI_EXIT_FAIL
 /* Upper bound on keys of one account loaded from a credentials directory. */
 #define CLI_MAX_ACCOUNT_KEYS 64
 
@@ -34,6 +36,10 @@ static const char TOP_HELP[] =
     "  tx sign     build and sign a transaction, print {hash, signed_tx_base64, ...}\n"
     "  tx decode   decode a base64 signed transaction into nearcore view JSON\n"
     "  keys new    generate an ed25519 key pair and write a near-cli-rs key file\n"
+    "  keys add    generate N keys, write their files, add them on chain (re-run safe)\n"
+    "  keys list   an account's keys on chain and in a credentials directory, with nonces\n"
+    "  keys remove delete access keys on chain and their files (never the last full-access)\n"
+    "  doctor      check a nearftd configuration against the RPC node, send nothing\n"
     "  auth add    create a bearer token for nearftd --auth-tokens, print it once\n"
     "  auth list   list the names and scopes in a token file\n"
     "  auth remove remove a token from a token file\n"
@@ -111,70 +117,6 @@ static const char AUTH_HELP[] =
     "NAME: 1..64 of A-Z a-z 0-9 . _ -.  SCOPES: a comma list of transfer (the POST routes),\n"
     "read (status routes), metrics (/metrics, /debug/stages).\n";
 
-/* die_usage / die_fail: print "nearft: <message>" and return the exit code for main to return. */
-__attribute__((format(printf, 1, 2))) static int die_usage(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("nearft: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    return EXIT_USAGE;
-}
-
-__attribute__((format(printf, 1, 2))) static int die_fail(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("nearft: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    return EXIT_FAIL;
-}
-
-static int is_help(const char *a)
-{
-    return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0;
-}
-
-/* opt_match: when argv[*i] is "--name" or "--name=value", sets *value (the next argument or the
- * text after '='), advances *i past what it used and returns 1; returns -1 when the value is
- * missing; 0 when argv[*i] is another option. */
-static int opt_match(int argc, char **argv, int *i, const char *name, const char **value)
-{
-    const char *a = argv[*i];
-    size_t n = strlen(name);
-    if (strncmp(a, name, n) != 0)
-        return 0;
-    if (a[n] == '=') {
-        *value = a + n + 1;
-        return 1;
-    }
-    if (a[n] != '\0')
-        return 0;
-    if (*i + 1 >= argc)
-        return -1;
-    *value = argv[++*i];
-    return 1;
-}
-
-/* print_json: finishes w, writes its text and a newline to stdout. */
-static int print_json(struct jw *w)
-{
-    size_t len = 0;
-    char *text = jw_take(w, &len);
-    if (text == NULL)
-        return die_fail("cannot format the output JSON");
-    fwrite(text, 1, len, stdout);
-    fputc('\n', stdout);
-    free(text);
-    if (fflush(stdout) != 0)
-        return die_fail("cannot write to stdout");
-    return 0;
-}
-
 static int account_arg(const char *flag, const char *value)
 {
     const char *why = NULL;
@@ -182,7 +124,7 @@ static int account_arg(const char *flag, const char *value)
         return 0;
     char q[200];
     cli_quote(value, q, sizeof(q));
-    return die_usage("%s: %s is not a valid account id (%s)", flag, q, why ? why : "invalid");
+    return cli_die_usage("%s: %s is not a valid account id (%s)", flag, q, why ? why : "invalid");
 }
 
 /* ---- tx sign --------------------------------------------------------------------------------- */
@@ -220,7 +162,7 @@ static const struct {
 static int set_once(const char **slot, const char *flag, const char *value)
 {
     if (*slot != NULL)
-        return die_usage("%s given twice", flag);
+        return cli_die_usage("%s given twice", flag);
     *slot = value;
     return 0;
 }
@@ -235,16 +177,16 @@ static int sign_parse(int argc, char **argv, struct sign_opts *o, struct cli_bui
     const char **slots[] = {&o->key_file, &o->credentials, &o->signer,          &o->public_key,
                             &o->receiver, &o->nonce_text,  &o->block_hash_text, &o->gas_text};
     for (int i = 0; i < argc; i++) {
-        if (is_help(argv[i])) {
+        if (cli_is_help(argv[i])) {
             fputs(SIGN_HELP, stdout);
             return -1;
         }
         const char *value = NULL;
         int matched = 0;
         for (size_t f = 0; f < sizeof(scalar_flags) / sizeof(scalar_flags[0]) && !matched; f++) {
-            int m = opt_match(argc, argv, &i, scalar_flags[f], &value);
+            int m = cli_opt_match(argc, argv, &i, scalar_flags[f], &value);
             if (m < 0)
-                return die_usage("%s needs a value", scalar_flags[f]);
+                return cli_die_usage("%s needs a value", scalar_flags[f]);
             if (m > 0) {
                 int rc = set_once(slots[f], scalar_flags[f], value);
                 if (rc != 0)
@@ -253,18 +195,18 @@ static int sign_parse(int argc, char **argv, struct sign_opts *o, struct cli_bui
             }
         }
         for (size_t f = 0; f < sizeof(ACTION_FLAGS) / sizeof(ACTION_FLAGS[0]) && !matched; f++) {
-            int m = opt_match(argc, argv, &i, ACTION_FLAGS[f].flag, &value);
+            int m = cli_opt_match(argc, argv, &i, ACTION_FLAGS[f].flag, &value);
             if (m < 0)
-                return die_usage("%s needs a value", ACTION_FLAGS[f].flag);
+                return cli_die_usage("%s needs a value", ACTION_FLAGS[f].flag);
             if (m > 0) {
                 char why[256];
                 char q[200];
                 int rc = ACTION_FLAGS[f].add(b, value, why, sizeof(why));
                 if (rc < 0) {
                     if (rc == NF_ETOOMANY)
-                        return die_usage("%s: %s", ACTION_FLAGS[f].flag, why);
+                        return cli_die_usage("%s: %s", ACTION_FLAGS[f].flag, why);
                     cli_quote(value, q, sizeof(q));
-                    return die_usage("%s %s: %s", ACTION_FLAGS[f].flag, q, why);
+                    return cli_die_usage("%s %s: %s", ACTION_FLAGS[f].flag, q, why);
                 }
                 matched = 1;
             }
@@ -272,22 +214,22 @@ static int sign_parse(int argc, char **argv, struct sign_opts *o, struct cli_bui
         if (!matched) {
             char q[200];
             cli_quote(argv[i], q, sizeof(q));
-            return die_usage("tx sign: unknown argument %s (see nearft tx sign --help)", q);
+            return cli_die_usage("tx sign: unknown argument %s (see nearft tx sign --help)", q);
         }
     }
 
     if ((o->key_file == NULL) == (o->credentials == NULL))
-        return die_usage("tx sign: give exactly one of --key-file FILE or --credentials DIR");
+        return cli_die_usage("tx sign: give exactly one of --key-file FILE or --credentials DIR");
     if (o->credentials != NULL && o->signer == NULL)
-        return die_usage("tx sign: --credentials needs --signer ACCOUNT");
+        return cli_die_usage("tx sign: --credentials needs --signer ACCOUNT");
     if (o->receiver == NULL)
-        return die_usage("tx sign: missing --receiver");
+        return cli_die_usage("tx sign: missing --receiver");
     if (o->nonce_text == NULL)
-        return die_usage("tx sign: missing --nonce");
+        return cli_die_usage("tx sign: missing --nonce");
     if (o->block_hash_text == NULL)
-        return die_usage("tx sign: missing --block-hash");
+        return cli_die_usage("tx sign: missing --block-hash");
     if (b->n == 0)
-        return die_usage(
+        return cli_die_usage(
             "tx sign: no actions (give at least one of --ft-transfer, "
             "--storage-deposit, --function-call, --transfer, --add-key, --delete-key)");
 
@@ -299,24 +241,24 @@ static int sign_parse(int argc, char **argv, struct sign_opts *o, struct cli_bui
         return rc;
     if (cli_parse_u64(o->nonce_text, strlen(o->nonce_text), &o->nonce) != 0) {
         cli_quote(o->nonce_text, q, sizeof(q));
-        return die_usage("--nonce: %s is not a u64", q);
+        return cli_die_usage("--nonce: %s is not a u64", q);
     }
     if (b58_decode_exact(o->block_hash_text, strlen(o->block_hash_text), o->block_hash,
                          NEAR_HASH_LEN) != 0) {
         cli_quote(o->block_hash_text, q, sizeof(q));
-        return die_usage("--block-hash: %s is not base58 of exactly 32 bytes", q);
+        return cli_die_usage("--block-hash: %s is not base58 of exactly 32 bytes", q);
     }
     o->gas_per_action = CLI_DEFAULT_GAS;
     if (o->gas_text != NULL &&
         (cli_parse_u64(o->gas_text, strlen(o->gas_text), &o->gas_per_action) != 0 ||
          o->gas_per_action == 0)) {
         cli_quote(o->gas_text, q, sizeof(q));
-        return die_usage("--gas-per-action: %s is not a u64 in 1..18446744073709551615", q);
+        return cli_die_usage("--gas-per-action: %s is not a u64 in 1..18446744073709551615", q);
     }
     if (o->public_key != NULL &&
         keys_pubkey_parse(o->public_key, strlen(o->public_key), &o->wanted_key) != 0) {
         cli_quote(o->public_key, q, sizeof(q));
-        return die_usage("--public-key: %s is not ed25519:<base58 of 32 bytes>", q);
+        return cli_die_usage("--public-key: %s is not ed25519:<base58 of 32 bytes>", q);
     }
     cli_set_gas_per_action(b, o->gas_per_action);
     return 0;
@@ -331,12 +273,12 @@ sign_load_key(const struct sign_opts *o, char *account, size_t cap, struct nf_ke
     if (o->key_file != NULL) {
         int rc = keys_load_file(o->key_file, account, cap, kp, err, sizeof(err));
         if (rc != 0)
-            return die_fail("--key-file: %s", err[0] ? err : nf_strerror(rc));
+            return cli_die_fail("--key-file: %s", err[0] ? err : nf_strerror(rc));
         if (o->public_key != NULL && !keys_pubkey_equal(keys_public(*kp), &o->wanted_key)) {
             keys_pubkey_format(keys_public(*kp), text, sizeof(text));
             keys_free(*kp);
             *kp = NULL;
-            return die_fail("--public-key: the key file holds %s, not %s", text, o->public_key);
+            return cli_die_fail("--public-key: the key file holds %s, not %s", text, o->public_key);
         }
         if (o->signer != NULL)
             snprintf(account, cap, "%s", o->signer);
@@ -347,7 +289,7 @@ sign_load_key(const struct sign_opts *o, char *account, size_t cap, struct nf_ke
     int rc = keys_load_account(o->credentials, o->signer, kps, CLI_MAX_ACCOUNT_KEYS, &n, err,
                                sizeof(err));
     if (rc != 0)
-        return die_fail("--credentials: %s", err[0] ? err : nf_strerror(rc));
+        return cli_die_fail("--credentials: %s", err[0] ? err : nf_strerror(rc));
     size_t pick = n;
     if (o->public_key != NULL) {
         for (size_t i = 0; i < n; i++) {
@@ -366,12 +308,12 @@ sign_load_key(const struct sign_opts *o, char *account, size_t cap, struct nf_ke
             used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "", text);
         }
         if (o->public_key != NULL)
-            exit_code = die_fail("--public-key: %s is not a key of %s in %s (it has: %s)",
-                                 o->public_key, o->signer, o->credentials, list);
+            exit_code = cli_die_fail("--public-key: %s is not a key of %s in %s (it has: %s)",
+                                     o->public_key, o->signer, o->credentials, list);
         else
-            exit_code = die_usage("--credentials: %s has %zu keys in %s; choose one with "
-                                  "--public-key (%s)",
-                                  o->signer, n, o->credentials, list);
+            exit_code = cli_die_usage("--credentials: %s has %zu keys in %s; choose one with "
+                                      "--public-key (%s)",
+                                      o->signer, n, o->credentials, list);
     }
     for (size_t i = 0; i < n; i++) {
         if (i == pick)
@@ -390,7 +332,7 @@ static int cmd_tx_sign(int argc, char **argv)
     memset(&o, 0, sizeof(o));
     struct cli_builder *b = cli_builder_new();
     if (b == NULL)
-        return die_fail("out of memory");
+        return cli_die_fail("out of memory");
     struct nf_keypair *kp = NULL;
     uint8_t *signed_buf = NULL;
     char account[ACCOUNT_ID_MAX + 1];
@@ -430,21 +372,21 @@ static int cmd_tx_sign(int argc, char **argv)
 
     size_t cap = near_tx_encoded_size(&tx) + NEAR_SIGNED_EXTRA;
     if (cap > NEAR_MAX_TX_SIZE) {
-        ret = die_usage("tx sign: the signed transaction would be %zu bytes, above "
-                        "max_transaction_size %u",
-                        cap, NEAR_MAX_TX_SIZE);
+        ret = cli_die_usage("tx sign: the signed transaction would be %zu bytes, above "
+                            "max_transaction_size %u",
+                            cap, NEAR_MAX_TX_SIZE);
         goto out;
     }
     signed_buf = malloc(cap);
     if (signed_buf == NULL) {
-        ret = die_fail("out of memory");
+        ret = cli_die_fail("out of memory");
         goto out;
     }
     size_t len = 0;
     uint8_t hash[NEAR_HASH_LEN];
     int rc = near_tx_sign(&tx, kp, signed_buf, cap, &len, hash);
     if (rc != 0) {
-        ret = die_fail("tx sign: signing failed (%s)", nf_strerror(rc));
+        ret = cli_die_fail("tx sign: signing failed (%s)", nf_strerror(rc));
         goto out;
     }
 
@@ -468,7 +410,7 @@ static int cmd_tx_sign(int argc, char **argv)
     jw_key(&w, "actions");
     jw_u64(&w, b->n);
     jw_obj_end(&w);
-    ret = print_json(&w) == 0 ? 0 : EXIT_FAIL;
+    ret = cli_print_json(&w) == 0 ? 0 : EXIT_FAIL;
 out:
     free(signed_buf);
     keys_free(kp);
@@ -505,19 +447,19 @@ static char *read_stdin(void)
 
 static int cmd_tx_decode(int argc, char **argv)
 {
-    if (argc >= 1 && is_help(argv[0])) {
+    if (argc >= 1 && cli_is_help(argv[0])) {
         fputs(DECODE_HELP, stdout);
         return 0;
     }
     if (argc != 1)
-        return die_usage("tx decode: expected exactly one argument, BASE64 or - (see nearft tx "
-                         "decode --help)");
+        return cli_die_usage("tx decode: expected exactly one argument, BASE64 or - (see nearft tx "
+                             "decode --help)");
     char *owned = NULL;
     const char *text = argv[0];
     if (strcmp(text, "-") == 0) {
         owned = read_stdin();
         if (owned == NULL)
-            return die_fail("tx decode: cannot read stdin");
+            return cli_die_fail("tx decode: cannot read stdin");
         text = owned;
     }
     size_t start = 0, end = strlen(text);
@@ -530,13 +472,13 @@ static int cmd_tx_decode(int argc, char **argv)
     struct near_action *actions = NULL;
     struct nf_bytes *names = NULL;
     if (end == start) {
-        ret = die_fail("tx decode: empty input");
+        ret = cli_die_fail("tx decode: empty input");
         goto out;
     }
     size_t bin_cap = (end - start) / 4 * 3 + 3;
     bin = malloc(bin_cap);
     if (bin == NULL) {
-        ret = die_fail("out of memory");
+        ret = cli_die_fail("out of memory");
         goto out;
     }
     size_t bin_len = 0;
@@ -545,9 +487,9 @@ static int cmd_tx_decode(int argc, char **argv)
                           sodium_base64_VARIANT_ORIGINAL) != 0 ||
         b64_end != text + end) {
         size_t at = b64_end != NULL ? (size_t)(b64_end - (text + start)) : 0;
-        ret = die_fail("tx decode: not valid base64 (standard alphabet, '=' padding) near "
-                       "character %zu",
-                       at);
+        ret = cli_die_fail("tx decode: not valid base64 (standard alphabet, '=' padding) near "
+                           "character %zu",
+                           at);
         goto out;
     }
     /* Every action takes at least 1 byte and every method name at least 4, so these capacities
@@ -557,7 +499,7 @@ static int cmd_tx_decode(int argc, char **argv)
     actions = calloc(actions_cap, sizeof(*actions));
     names = calloc(names_cap, sizeof(*names));
     if (actions == NULL || names == NULL) {
-        ret = die_fail("out of memory");
+        ret = cli_die_fail("out of memory");
         goto out;
     }
     struct near_decode_space space = {actions, actions_cap, names, names_cap, NULL};
@@ -565,8 +507,8 @@ static int cmd_tx_decode(int argc, char **argv)
     char why[256] = "";
     int rc = near_signed_tx_decode(bin, bin_len, &space, &stx, why, sizeof(why));
     if (rc != 0) {
-        ret = die_fail("tx decode: %s (%s)", why[0] ? why : "invalid signed transaction",
-                       nf_strerror(rc));
+        ret = cli_die_fail("tx decode: %s (%s)", why[0] ? why : "invalid signed transaction",
+                           nf_strerror(rc));
         goto out;
     }
     int valid = near_signed_tx_verify(&stx) == 0;
@@ -578,7 +520,7 @@ static int cmd_tx_decode(int argc, char **argv)
     char *view = jw_take(&w, &len);
     if (view == NULL || len < 2 || view[len - 1] != '}') {
         free(view);
-        ret = die_fail("tx decode: cannot format the view JSON");
+        ret = cli_die_fail("tx decode: cannot format the view JSON");
         goto out;
     }
     /* The view is one object; signature_valid joins it as a last member. */
@@ -586,7 +528,7 @@ static int cmd_tx_decode(int argc, char **argv)
     printf("%s,\"signature_valid\":%s}\n", view, valid ? "true" : "false");
     free(view);
     if (fflush(stdout) != 0)
-        ret = die_fail("cannot write to stdout");
+        ret = cli_die_fail("cannot write to stdout");
 out:
     free(names);
     free(actions);
@@ -604,28 +546,28 @@ static int cmd_keys_new(int argc, char **argv)
     for (int i = 0; i < argc; i++) {
         const char *value = NULL;
         int m;
-        if (is_help(argv[i])) {
+        if (cli_is_help(argv[i])) {
             fputs(KEYS_NEW_HELP, stdout);
             return 0;
         }
         if (strcmp(argv[i], "--legacy") == 0) {
             legacy = 1;
-        } else if ((m = opt_match(argc, argv, &i, "--account", &value)) != 0) {
+        } else if ((m = cli_opt_match(argc, argv, &i, "--account", &value)) != 0) {
             if (m < 0)
-                return die_usage("--account needs a value");
+                return cli_die_usage("--account needs a value");
             if (account_arg_text != NULL)
-                return die_usage("--account given twice");
+                return cli_die_usage("--account given twice");
             account_arg_text = value;
-        } else if ((m = opt_match(argc, argv, &i, "--out", &value)) != 0) {
+        } else if ((m = cli_opt_match(argc, argv, &i, "--out", &value)) != 0) {
             if (m < 0)
-                return die_usage("--out needs a value");
+                return cli_die_usage("--out needs a value");
             if (out_dir != NULL)
-                return die_usage("--out given twice");
+                return cli_die_usage("--out given twice");
             out_dir = value;
         } else {
             char q[200];
             cli_quote(argv[i], q, sizeof(q));
-            return die_usage("keys new: unknown argument %s (see nearft keys new --help)", q);
+            return cli_die_usage("keys new: unknown argument %s (see nearft keys new --help)", q);
         }
     }
     int rc;
@@ -637,7 +579,7 @@ static int cmd_keys_new(int argc, char **argv)
     struct nf_keypair *kp = NULL;
     rc = keys_generate(&kp);
     if (rc != 0)
-        return die_fail("keys new: cannot generate a key (%s)", nf_strerror(rc));
+        return cli_die_fail("keys new: cannot generate a key (%s)", nf_strerror(rc));
     const struct nf_pubkey *pk = keys_public(kp);
     char account[ACCOUNT_ID_MAX + 1];
     if (account_arg_text != NULL) {
@@ -655,7 +597,7 @@ static int cmd_keys_new(int argc, char **argv)
     rc = keys_write_file(out_dir, account, kp, legacy, path, sizeof(path), err, sizeof(err));
     if (rc != 0) {
         keys_free(kp);
-        return die_fail("keys new: %s", err[0] ? err : nf_strerror(rc));
+        return cli_die_fail("keys new: %s", err[0] ? err : nf_strerror(rc));
     }
     char pk_text[KEYS_PUBKEY_STR_MAX];
     keys_pubkey_format(pk, pk_text, sizeof(pk_text));
@@ -670,7 +612,7 @@ static int cmd_keys_new(int argc, char **argv)
     jw_key(&w, "path");
     jw_str(&w, path);
     jw_obj_end(&w);
-    return print_json(&w) == 0 ? 0 : EXIT_FAIL;
+    return cli_print_json(&w) == 0 ? 0 : EXIT_FAIL;
 }
 
 /* ---- auth add / list / remove ---------------------------------------------------------------- */
@@ -688,48 +630,48 @@ static int auth_args(int argc,
         int m;
         const char **slot = NULL;
         const char *flag = NULL;
-        if ((m = opt_match(argc, argv, &i, "--file", &value)) != 0) {
+        if ((m = cli_opt_match(argc, argv, &i, "--file", &value)) != 0) {
             slot = file;
             flag = "--file";
-        } else if (name != NULL && (m = opt_match(argc, argv, &i, "--name", &value)) != 0) {
+        } else if (name != NULL && (m = cli_opt_match(argc, argv, &i, "--name", &value)) != 0) {
             slot = name;
             flag = "--name";
-        } else if (scopes != NULL && (m = opt_match(argc, argv, &i, "--scopes", &value)) != 0) {
+        } else if (scopes != NULL && (m = cli_opt_match(argc, argv, &i, "--scopes", &value)) != 0) {
             slot = scopes;
             flag = "--scopes";
         } else {
             char q[200];
             cli_quote(argv[i], q, sizeof(q));
-            return die_usage("auth %s: unknown argument %s (see nearft auth --help)", what, q);
+            return cli_die_usage("auth %s: unknown argument %s (see nearft auth --help)", what, q);
         }
         if (m < 0)
-            return die_usage("%s needs a value", flag);
+            return cli_die_usage("%s needs a value", flag);
         if (*slot != NULL)
-            return die_usage("%s given twice", flag);
+            return cli_die_usage("%s given twice", flag);
         *slot = value;
     }
     if (*file == NULL)
-        return die_usage("auth %s: missing --file FILE", what);
+        return cli_die_usage("auth %s: missing --file FILE", what);
     if (name != NULL && *name == NULL)
-        return die_usage("auth %s: missing --name NAME", what);
+        return cli_die_usage("auth %s: missing --name NAME", what);
     if (scopes != NULL && *scopes == NULL)
-        return die_usage("auth %s: missing --scopes SCOPES", what);
+        return cli_die_usage("auth %s: missing --scopes SCOPES", what);
     if (name != NULL && !auth_name_ok(*name, strlen(*name))) {
         char q[200];
         cli_quote(*name, q, sizeof(q));
-        return die_usage("--name %s: use 1 to 64 characters of A-Z a-z 0-9 . _ -", q);
+        return cli_die_usage("--name %s: use 1 to 64 characters of A-Z a-z 0-9 . _ -", q);
     }
     return 0;
 }
 
 static int cmd_auth(int argc, char **argv)
 {
-    if (argc < 1 || is_help(argv[0])) {
+    if (argc < 1 || cli_is_help(argv[0])) {
         fputs(AUTH_HELP, stdout);
         return argc < 1 ? EXIT_USAGE : 0;
     }
     for (int i = 1; i < argc; i++)
-        if (is_help(argv[i])) {
+        if (cli_is_help(argv[i])) {
             fputs(AUTH_HELP, stdout);
             return 0;
         }
@@ -744,7 +686,7 @@ static int cmd_auth(int argc, char **argv)
         if (auth_scopes_parse(scopes, strlen(scopes), &bits, &why) != 0) {
             char q[200];
             cli_quote(scopes, q, sizeof(q));
-            return die_usage("--scopes %s: %s", q, why);
+            return cli_die_usage("--scopes %s: %s", q, why);
         }
         char token[AUTH_TOKEN_LEN + 1];
         uint8_t hash[AUTH_HASH_BYTES];
@@ -753,7 +695,7 @@ static int cmd_auth(int argc, char **argv)
         rc = auth_file_add(file, name, bits, hash, err, sizeof(err));
         if (rc != 0) {
             sodium_memzero(token, sizeof(token));
-            return die_fail("auth add: %s", err[0] ? err : nf_strerror(rc));
+            return cli_die_fail("auth add: %s", err[0] ? err : nf_strerror(rc));
         }
         printf("%s\n", token);
         sodium_memzero(token, sizeof(token));
@@ -764,7 +706,7 @@ static int cmd_auth(int argc, char **argv)
             return rc;
         struct auth_table *t = auth_table_load(file, err, sizeof(err), &rc);
         if (t == NULL)
-            return die_fail("auth list: %s", err[0] ? err : nf_strerror(rc));
+            return cli_die_fail("auth list: %s", err[0] ? err : nf_strerror(rc));
         for (size_t i = 0; i < t->n; i++) {
             char sc[AUTH_SCOPES_STR];
             auth_scopes_format(t->e[i].scopes, sc, sizeof(sc));
@@ -778,21 +720,21 @@ static int cmd_auth(int argc, char **argv)
             return rc;
         rc = auth_file_remove(file, name, err, sizeof(err));
         if (rc != 0)
-            return die_fail("auth remove: %s", err[0] ? err : nf_strerror(rc));
+            return cli_die_fail("auth remove: %s", err[0] ? err : nf_strerror(rc));
         return 0;
     }
     char q[200];
     cli_quote(argv[0], q, sizeof(q));
-    return die_usage("auth: unknown subcommand %s (add, list or remove)", q);
+    return cli_die_usage("auth: unknown subcommand %s (add, list or remove)", q);
 }
 
 int main(int argc, char **argv)
 {
     if (sodium_init() < 0)
-        return die_fail("libsodium failed to initialise");
+        return cli_die_fail("libsodium failed to initialise");
     if (argc < 2)
-        return die_usage("missing command (see nearft --help)");
-    if (is_help(argv[1]) || strcmp(argv[1], "help") == 0) {
+        return cli_die_usage("missing command (see nearft --help)");
+    if (cli_is_help(argv[1]) || strcmp(argv[1], "help") == 0) {
         fputs(TOP_HELP, stdout);
         return 0;
     }
@@ -802,20 +744,31 @@ int main(int argc, char **argv)
         if (strcmp(argv[2], "decode") == 0)
             return cmd_tx_decode(argc - 3, argv + 3);
     }
-    if (strcmp(argv[1], "keys") == 0 && argc >= 3 && strcmp(argv[2], "new") == 0)
-        return cmd_keys_new(argc - 3, argv + 3);
+    if (strcmp(argv[1], "keys") == 0 && argc >= 3) {
+        if (strcmp(argv[2], "new") == 0)
+            return cmd_keys_new(argc - 3, argv + 3);
+        if (strcmp(argv[2], "add") == 0)
+            return cli_keys_add(argc - 3, argv + 3);
+        if (strcmp(argv[2], "list") == 0)
+            return cli_keys_list(argc - 3, argv + 3);
+        if (strcmp(argv[2], "remove") == 0)
+            return cli_keys_remove(argc - 3, argv + 3);
+    }
+    if (strcmp(argv[1], "doctor") == 0)
+        return cli_doctor(argc - 1, argv + 1);
     if (strcmp(argv[1], "auth") == 0)
         return cmd_auth(argc - 2, argv + 2);
     if ((strcmp(argv[1], "tx") == 0 || strcmp(argv[1], "keys") == 0) && argc >= 3 &&
-        is_help(argv[2])) {
+        cli_is_help(argv[2])) {
         fputs(TOP_HELP, stdout);
         return 0;
     }
     if (strcmp(argv[1], "tx") == 0 && argc == 2)
-        return die_usage("tx: missing subcommand (sign or decode; see nearft --help)");
+        return cli_die_usage("tx: missing subcommand (sign or decode; see nearft --help)");
     if (strcmp(argv[1], "keys") == 0 && argc == 2)
-        return die_usage("keys: missing subcommand (new; see nearft --help)");
+        return cli_die_usage(
+            "keys: missing subcommand (new, add, list or remove; see nearft --help)");
     char q[200];
     cli_quote(argc >= 3 ? argv[2] : argv[1], q, sizeof(q));
-    return die_usage("unknown command %s (see nearft --help)", q);
+    return cli_die_usage("unknown command %s (see nearft --help)", q);
 }
