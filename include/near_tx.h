@@ -21,6 +21,8 @@
 #define NEAR_SIGNED_EXTRA    (1 + NEAR_SIGNATURE_LEN) /* key type + signature after the tx */
 #define NEAR_FT_ARGS_MAX     512 /* receiver (64) + amount (39) + escaped memo + keys */
 #define NEAR_FT_MEMO_MAX     256 /* bytes of UTF-8 memo accepted by near_ft_transfer_args */
+/* storage_amount_per_byte: yocto an account must hold (amount + locked) per byte of its state. */
+#define NEAR_STORAGE_AMOUNT_PER_BYTE ((nf_u128)10000000000000000000ull) /* 10^19 */
 
 /* A borrowed byte string (UTF-8 for names). Owner is whoever owns the buffer it points into. */
 struct nf_bytes {

@@ -199,9 +199,11 @@ struct rpc_result {
     int has_final_status;
     enum rpc_wait final_status;
     enum rpc_tx_status tx_status;
-    int failure_invalid_tx; /* Failure was an InvalidTxError (variant in cause) */
-    int64_t failure_action; /* ActionError index, -1 when absent or null */
-    char failure_kind[48];  /* ActionError kind variant ("FunctionCallError", ...) */
+    int failure_invalid_tx;   /* Failure was an InvalidTxError (variant in cause) */
+    int64_t failure_action;   /* ActionError index, -1 when absent or null */
+    char failure_kind[48];    /* ActionError kind variant ("FunctionCallError", ...) */
+    char failure_account[65]; /* LackBalanceForState ActionError: the account short of NEAR */
+    nf_u128 failure_amount;   /*   and the yocto it lacks for its state */
     int has_tx_hash;
     uint8_t tx_hash[32]; /* transaction.hash, else transaction_outcome.id */
     int has_transaction_outcome;
@@ -218,13 +220,14 @@ struct rpc_result {
     int has_block;
     uint8_t block_hash[32];
     uint64_t block_height;
-    uint64_t nonce;    /* OK_ACCESS_KEY */
-    int full_access;   /* OK_ACCESS_KEY */
-    nf_u128 amount;    /* OK_ACCOUNT */
-    nf_u128 locked;    /* OK_ACCOUNT */
-    size_t call_len;   /* OK_CALL: bytes written to call_out */
-    size_t key_count;  /* OK_ACCESS_KEY_LIST */
-    nf_u128 gas_price; /* OK_GAS_PRICE */
+    uint64_t nonce;         /* OK_ACCESS_KEY */
+    int full_access;        /* OK_ACCESS_KEY */
+    nf_u128 amount;         /* OK_ACCOUNT */
+    nf_u128 locked;         /* OK_ACCOUNT */
+    uint64_t storage_usage; /* OK_ACCOUNT: bytes of state (0 when absent) */
+    size_t call_len;        /* OK_CALL: bytes written to call_out */
+    size_t key_count;       /* OK_ACCESS_KEY_LIST */
+    nf_u128 gas_price;      /* OK_GAS_PRICE */
 };
 
 /* Token scratch enough for a send_tx answer of a 100-action transaction with gas profiles. */

@@ -112,6 +112,7 @@ struct stage_shared {
     _Atomic int reconciled;    /* start-up reconciliation finished (release: submit thread) */
     _Atomic int out_of_funds;  /* the signer cannot pay for gas (submit thread) */
     _Atomic int out_of_tokens; /* the signer's token balance is too low (submit thread) */
+    _Atomic int out_of_state;  /* the contract lacks NEAR for its state (submit thread) */
     _Atomic int rpc_down;      /* every RPC endpoint's breaker is open (submit thread) */
     /* signing waits until this wall-clock ms after a SIGNED record could not be written; 0 = no
      * wait (WAL thread) */
@@ -152,6 +153,7 @@ int stage_signing_allowed(struct stage_shared *s);
  * reconciled when nothing needs reconciling). */
 void stage_set_reconciled(struct stage_shared *s);
 void stage_set_out_of_funds(struct stage_shared *s, int v);
+void stage_set_out_of_state(struct stage_shared *s, int v);
 void stage_set_out_of_tokens(struct stage_shared *s, int v);
 void stage_set_rpc_down(struct stage_shared *s, int v);
 /* stage_set_log_retry: signing waits until until_ms (wall clock); 0 ends the wait. Logs when a

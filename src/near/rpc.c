@@ -477,6 +477,12 @@ static void tx_failure(const struct ps *p, int v)
         if (variant(p, kp, r->detail, sizeof(r->detail), &ip) == 0)
             copy_str(p, ip, r->message, sizeof(r->message));
     }
+    /* LackBalanceForState {account_id, amount}: nearcore's storage-stake check after the last
+     * action (index null): the account lacks amount yocto to stake for its state. */
+    if (strcmp(r->failure_kind, "LackBalanceForState") == 0 && is_type(p, kp, JTOK_OBJECT)) {
+        copy_str(p, get(p, kp, "account_id"), r->failure_account, sizeof(r->failure_account));
+        (void)get_u128s(p, kp, "amount", &r->failure_amount);
+    }
 }
 
 static int parse_tx_result(const struct ps *p, int res)
@@ -762,6 +768,7 @@ static int parse_result(const struct ps *p, int res)
         if (get_u128s(p, res, "amount", &r->amount) < 0 ||
             get_u128s(p, res, "locked", &r->locked) < 0)
             return malformed(r, "account without amount/locked");
+        (void)get_u64(p, res, "storage_usage", &r->storage_usage);
         block_ref(p, res);
         return kind(r, RPC_OK_ACCOUNT);
     case RPC_M_CALL_FUNCTION: {

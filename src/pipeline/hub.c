@@ -248,6 +248,7 @@ static int accept_lend(struct nf_pipe *p, struct pipe_accept *a, int wake)
     if (queued + a->n > p->cfg->queue_capacity ||
         atomic_load_explicit(&p->shared.out_of_funds, memory_order_relaxed) ||
         atomic_load_explicit(&p->shared.out_of_tokens, memory_order_relaxed) ||
+        atomic_load_explicit(&p->shared.out_of_state, memory_order_relaxed) ||
         atomic_load_explicit(&p->stopping, memory_order_relaxed)) {
         atomic_fetch_add_explicit(&p->accept_full, 1, memory_order_relaxed);
         return NF_EFULL;
@@ -292,6 +293,9 @@ const char *pipe_refusal_reason(struct nf_pipe *p)
                "it is funded";
     if (atomic_load_explicit(&p->shared.out_of_tokens, memory_order_relaxed))
         return "the signer's token balance is too low: signing is paused until it is topped up";
+    if (atomic_load_explicit(&p->shared.out_of_state, memory_order_relaxed))
+        return "the token contract lacks NEAR to stake for its state (LackBalanceForState): "
+               "signing is paused until it is funded";
     return "the durable log queue is full";
 }
 

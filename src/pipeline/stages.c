@@ -62,6 +62,7 @@ int stage_signing_allowed(struct stage_shared *s)
     return atomic_load_explicit(&s->reconciled, memory_order_acquire) &&
            !atomic_load_explicit(&s->out_of_funds, memory_order_relaxed) &&
            !atomic_load_explicit(&s->out_of_tokens, memory_order_relaxed) &&
+           !atomic_load_explicit(&s->out_of_state, memory_order_relaxed) &&
            !atomic_load_explicit(&s->rpc_down, memory_order_relaxed) &&
            (retry == 0 || nf_now_ms() >= retry);
 }
@@ -89,6 +90,15 @@ void stage_set_out_of_tokens(struct stage_shared *s, int v)
         NF_LOG(v ? NF_LOG_ERROR : NF_LOG_INFO, "pipe", "%s",
                v ? "signer's token balance is too low: signing paused until it is topped up"
                  : "signer's token balance covers the waiting transfers again");
+}
+
+void stage_set_out_of_state(struct stage_shared *s, int v)
+{
+    if (atomic_exchange_explicit(&s->out_of_state, v, memory_order_relaxed) != v)
+        NF_LOG(v ? NF_LOG_ERROR : NF_LOG_INFO, "pipe", "%s",
+               v ? "the token contract lacks NEAR to stake for its state (LackBalanceForState): "
+                   "signing paused until it is funded"
+                 : "the token contract covers its state again");
 }
 
 void stage_set_out_of_funds(struct stage_shared *s, int v)

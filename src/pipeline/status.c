@@ -58,9 +58,10 @@ int pipe_health_json(struct nf_pipe *p, char *out, size_t cap, int *healthy)
     int reconciled = atomic_load_explicit(&p->shared.reconciled, memory_order_acquire);
     int funds = !atomic_load_explicit(&p->shared.out_of_funds, memory_order_relaxed);
     int tokens = !atomic_load_explicit(&p->shared.out_of_tokens, memory_order_relaxed);
+    int state = !atomic_load_explicit(&p->shared.out_of_state, memory_order_relaxed);
     int rpc = !atomic_load_explicit(&p->shared.rpc_down, memory_order_relaxed);
     int log_ok = p->wal == NULL || wal_failed(p->wal) == 0;
-    int ok = reconciled && funds && tokens && rpc && log_ok && height > 0 && usable > 0;
+    int ok = reconciled && funds && tokens && state && rpc && log_ok && height > 0 && usable > 0;
     *healthy = ok;
     jw_obj_begin(&w);
     jw_key(&w, "status");
@@ -74,6 +75,9 @@ int pipe_health_json(struct nf_pipe *p, char *out, size_t cap, int *healthy)
     if (!tokens)
         jw_str(&w, "signer's token balance is below a waiting transfer: signing paused until it "
                    "is topped up");
+    if (!state)
+        jw_str(&w, "the token contract lacks NEAR to stake for its state (LackBalanceForState): "
+                   "signing paused until it is funded");
     if (!rpc)
         jw_str(&w, "every RPC endpoint's circuit breaker is open: signing paused");
     if (!log_ok)

@@ -1155,9 +1155,8 @@ sim_chain_find_receipt(const struct sim_chain *c, const uint8_t id[NEAR_HASH_LEN
         if (k > 0) {
             if (!sim_tx_executed(c, tx))
                 continue;
-            nf_u128 amount = k == 1
-                                 ? (tx->fail_index >= 0 ? tx->deposit_refund : tx->contract_refund)
-                                 : tx->gas_refund;
+            nf_u128 amount = k == 1 ? (sim_tx_failed(tx) ? tx->deposit_refund : tx->contract_refund)
+                                    : tx->gas_refund;
             if (amount == 0)
                 continue;
         }
@@ -1914,8 +1913,21 @@ static void execute_receipt(struct sim_chain *c, struct sim_tx *tx, uint64_t h)
             break;
         }
     }
+    /* State staking (nearcore's check_storage_stake after the last action): the receiver must
+     * still hold what its state needs, else the whole receipt fails with no action index. */
+    nf_u128 need = x->receiver != NULL
+                       ? (nf_u128)x->receiver->storage_bytes * NEAR_STORAGE_AMOUNT_PER_BYTE
+                       : 0;
+    if (fail < 0 && need > 0 && need > x->receiver->balance) {
+        char lack[U128_STR_MAX];
+        u128_format(need - x->receiver->balance, lack);
+        snprintf(x->kind, sizeof(x->kind),
+                 "{\"LackBalanceForState\":{\"account_id\":\"%s\",\"amount\":\"%s\"}}",
+                 x->receiver->id, lack);
+        tx->fail_no_index = 1;
+    }
     tx->fail_index = fail;
-    if (fail >= 0) {
+    if (fail >= 0 || tx->fail_no_index) {
         undo_rollback(c);
         tx->fail_kind = strdup(x->kind);
         tx->deposit_refund = tx->deposits;

@@ -89,10 +89,13 @@ struct sim_key {
 struct sim_account {
     char id[SIM_ACCOUNT_MAX + 1];
     uint8_t id_len;
-    uint8_t exists;        /* a NEAR account (view_account works) */
-    uint8_t is_contract;   /* the FT contract */
-    uint8_t ft_registered; /* NEP-145 registration with the FT contract */
-    nf_u128 balance;       /* yocto NEAR */
+    uint8_t exists;         /* a NEAR account (view_account works) */
+    uint8_t is_contract;    /* the FT contract */
+    uint8_t ft_registered;  /* NEP-145 registration with the FT contract */
+    nf_u128 balance;        /* yocto NEAR */
+    uint64_t storage_bytes; /* fault: the state size view_account reports and receipts check
+                               (0: none set, nothing checked); a receipt leaving balance below
+                               bytes * 10^19 fails LackBalanceForState with index null */
     nf_u128 ft_balance;
     struct sim_key *keys;
     uint32_t n_keys, cap_keys;
@@ -132,7 +135,8 @@ struct sim_tx {
     nf_u128 gas_refund;      /* yocto, to the signer from system */
     nf_u128 deposit_refund;  /* yocto, failed receipt: all deposits back, from system */
     nf_u128 contract_refund; /* yocto, storage_deposit excess refunded by the contract */
-    int32_t fail_index;      /* -1: success (when executed) */
+    int32_t fail_index;      /* failed action, or -1: success or fail_no_index (when executed) */
+    uint8_t fail_no_index;   /* failed after all actions (ActionError.index null) */
     char *fail_kind;         /* JSON of ActionError.kind (malloc'd) when failed */
     char *return_value;      /* raw return bytes of the last action (malloc'd) or NULL = "" */
     uint32_t return_len;
@@ -462,5 +466,11 @@ int sim_ft_view(const struct sim_chain *c,
 uint64_t sim_fee_send(const struct near_action *a, int sir);
 uint64_t sim_fee_exec(const struct near_action *a);
 #define SIM_FEE_RECEIPT 108059500000ull
+
+/* sim_tx_failed: an executed receipt failed (at an action, or after all of them). */
+static inline int sim_tx_failed(const struct sim_tx *tx)
+{
+    return tx->fail_index >= 0 || tx->fail_no_index;
+}
 
 #endif

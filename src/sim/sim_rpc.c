@@ -431,13 +431,16 @@ static void w_metadata(struct jw *w, int version)
 static void w_action_status(struct jw *w, const struct sim_tx *tx)
 {
     jw_obj_begin(w);
-    if (tx->fail_index >= 0) {
+    if (sim_tx_failed(tx)) {
         jw_key(w, "Failure");
         jw_obj_begin(w);
         jw_key(w, "ActionError");
         jw_obj_begin(w);
         jw_key(w, "index");
-        jw_u64(w, (uint64_t)tx->fail_index);
+        if (tx->fail_index >= 0)
+            jw_u64(w, (uint64_t)tx->fail_index);
+        else
+            jw_null(w); /* failed after every action (LackBalanceForState) */
         jw_key(w, "kind");
         const char *k = tx->fail_kind ? tx->fail_kind : "null";
         jw_raw(w, k, strlen(k));
@@ -454,7 +457,7 @@ static void w_action_status(struct jw *w, const struct sim_tx *tx)
 static int refund_ids(const struct sim_tx *tx, int ids[2], nf_u128 amounts[2])
 {
     int n = 0;
-    nf_u128 first = tx->fail_index >= 0 ? tx->deposit_refund : tx->contract_refund;
+    nf_u128 first = sim_tx_failed(tx) ? tx->deposit_refund : tx->contract_refund;
     if (first > 0) {
         ids[n] = 1;
         amounts[n++] = first;
@@ -530,7 +533,7 @@ static void w_receipt_view(struct jw *w,
 {
     uint8_t rid[NEAR_HASH_LEN];
     sim_receipt_id(tx, n, rid);
-    const char *from = n == 0 ? signer : tx->fail_index < 0 && n == 1 ? receiver : "system";
+    const char *from = n == 0 ? signer : !sim_tx_failed(tx) && n == 1 ? receiver : "system";
     jw_obj_begin(w);
     jw_key(w, "predecessor_id");
     jw_str(w, from);
@@ -1718,7 +1721,7 @@ m_query(struct sim_chain *c, struct sim_rpc_reply *out, const char *id_json, jso
         jw_key(&w, "code_hash");
         w_code_hash(&w, a->is_contract);
         jw_key(&w, "storage_usage");
-        jw_u64(&w, 182 + 100 * (uint64_t)a->n_keys);
+        jw_u64(&w, a->storage_bytes ? a->storage_bytes : 182 + 100 * (uint64_t)a->n_keys);
         jw_key(&w, "storage_paid_at");
         jw_u64(&w, 0);
         w_block_header_common(&w, c, b);

@@ -503,6 +503,24 @@ static const char *apply_faults(struct sim_server *s, json_t *o)
             return "set_balance: no such account";
         sim_chain_set_balance(s->chain, a, amount);
     }
+    /* storage_usage {"account_id", "bytes": N}: the account's state is N bytes (0: back to
+     * nearsim's own figure, unchecked). view_account reports it, and a receipt on the account
+     * that leaves amount + locked below N * storage_amount_per_byte (10^19) fails after all its
+     * actions with ActionError {index: null, kind: LackBalanceForState {account_id, amount: what
+     * is missing}}, rolled back: nearcore's storage-stake check (e.g. a token contract whose
+     * state outgrew its balance). */
+    json_t *su = json_object_get(o, "storage_usage");
+    if (su != NULL) {
+        json_t *acc = json_object_get(su, "account_id");
+        json_t *by = json_object_get(su, "bytes");
+        if (!json_is_string(acc) || !json_is_integer(by) || json_integer_value(by) < 0)
+            return "storage_usage needs account_id and a non-negative integer bytes";
+        struct sim_account *a =
+            sim_chain_account(s->chain, json_string_value(acc), json_string_length(acc));
+        if (a == NULL || !a->exists)
+            return "storage_usage: no such account";
+        a->storage_bytes = (uint64_t)json_integer_value(by);
+    }
     /* missed_chunks N: the shard missed N chunks (ShardStuck once N/125 reaches the threshold;
      * 0 clears). invalid_signature_key "ed25519:..." | null: signatures by that key are refused
      * as InvalidSignature (a key whose secret no longer matches). */

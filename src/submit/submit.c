@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "account.h"
 #include "base58.h"
 #include "breaker.h"
 #include "cfg.h"
@@ -40,6 +41,7 @@ enum req_purpose {
     P_STORAGE, /* storage_balance_of */
     P_FUNDS,   /* view_account of the signer while signing is paused for lack of NEAR */
     P_TOKENS,  /* ft_balance_of the signer while signing is paused for lack of tokens */
+    P_STATE,   /* view_account of the account short of NEAR for its state (LackBalanceForState) */
     P_KEYVIEW, /* view_access_key of a batch's key at final: the first step of its dead proof */
 };
 
@@ -133,6 +135,10 @@ struct submit_stage {
     int out_of_funds;
     int out_of_tokens; /* paused until ft_balance_of(signer) >= tokens_needed */
     nf_u128 tokens_needed;
+    /* paused after a receipt failed LackBalanceForState with no action index: until a
+     * view_account of state_account shows amount + locked >= storage_usage * 10^19 */
+    int out_of_state;
+    char state_account[ACCOUNT_ID_MAX + 1];
     int funds_inflight;
     nf_u128 funds_needed;
     uint64_t funds_checked_ms;
@@ -627,6 +633,37 @@ static void tokens_short(struct submit_stage *s, struct batch *b)
     }
 }
 
+/* state_short: the receipt failed after all its actions (ActionError without index; nearcore
+ * sends none only for LackBalanceForState found by the storage-stake check after the last
+ * action). The whole receipt was rolled back: no transfer is at fault and none of them ran, so
+ * the transaction counts as dead (included and failed: it can never land again) and every
+ * transfer goes back to be re-signed. When an account (the token contract) lacks NEAR for its
+ * state, signing pauses until it is funded, so the same failure is not bought again with gas. */
+static void state_short(struct submit_stage *s, struct batch *b, const struct rpc_result *res)
+{
+    b->result = BATCH_DEAD;
+    if (strcmp(res->failure_kind, "LackBalanceForState") != 0 || res->failure_account[0] == 0) {
+        snprintf(b->message, sizeof(b->message),
+                 "transaction reverted after its last action (%s): transfers re-signed",
+                 res->failure_kind[0] ? res->failure_kind : "no action index");
+        return;
+    }
+    char lack[U128_STR_MAX];
+    u128_format(res->failure_amount, lack);
+    snprintf(b->message, sizeof(b->message),
+             "%s lacks %s yoctoNEAR for its state (LackBalanceForState): transaction reverted, "
+             "transfers wait until it is funded",
+             res->failure_account, lack);
+    NF_LOG(NF_LOG_ERROR, "submit", "LackBalanceForState account=%s lacking=%s",
+           res->failure_account, lack);
+    snprintf(s->state_account, sizeof(s->state_account), "%s", res->failure_account);
+    if (!s->out_of_state) {
+        s->out_of_state = 1;
+        s->funds_checked_ms = mono_ms();
+        stage_set_out_of_state(s->w.shared, 1);
+    }
+}
+
 /* declare_dead: the transaction provably can never be included (the caller confirmed with a
  * lookup that the hash is unknown after a rejection that proves it, or the dead proof held);
  * b->message says why. Its transfers go into new transactions once this outcome is durable. */
@@ -756,12 +793,12 @@ static void on_batch_answer(struct submit_stage *s,
                 b->result = BATCH_DEAD;
                 snprintf(b->message, sizeof(b->message), "transaction invalid at inclusion: %s",
                          res->cause);
+            } else if (res->failure_action < 0) {
+                state_short(s, b, res); /* failed after its last action: nothing ran */
             } else {
                 b->result = BATCH_ACTION_ERROR;
                 b->failed_index = (int32_t)res->failure_action;
                 snprintf(b->message, sizeof(b->message), "%s", res->message);
-                if (b->failed_index < 0)
-                    b->failed_index = 0;
                 tokens_short(s, b);
             }
             finish(s, b);
@@ -957,19 +994,21 @@ static void request_block(struct submit_stage *s)
 static void check_funds(struct submit_stage *s)
 {
     uint64_t now = mono_ms();
-    if ((!s->out_of_funds && !s->out_of_tokens) || s->funds_inflight ||
+    if ((!s->out_of_funds && !s->out_of_tokens && !s->out_of_state) || s->funds_inflight ||
         now - s->funds_checked_ms < FUNDS_POLL_MS)
         return;
     int ep = pick_endpoint(s);
     struct req *r = ep >= 0 ? req_get(s) : NULL;
     if (r == NULL)
         return;
-    r->purpose = s->out_of_funds ? P_FUNDS : P_TOKENS;
+    r->purpose = s->out_of_funds ? P_FUNDS : s->out_of_state ? P_STATE : P_TOKENS;
     r->owner = NULL;
     snprintf(r->id, sizeof(r->id), "funds");
-    int len = r->purpose == P_FUNDS
+    int len = r->purpose == P_FUNDS ? rpc_build_view_account(r->body, REQ_BODY_CAP, r->id,
+                                                             RPC_FINALITY_FINAL, s->w.cfg->signer)
+              : r->purpose == P_STATE
                   ? rpc_build_view_account(r->body, REQ_BODY_CAP, r->id, RPC_FINALITY_FINAL,
-                                           s->w.cfg->signer)
+                                           s->state_account)
                   : rpc_build_account_view(r->body, REQ_BODY_CAP, r->id, RPC_FINALITY_FINAL,
                                            s->w.cfg->contract, "ft_balance_of", s->w.cfg->signer);
     if (len < 0) {
@@ -990,6 +1029,20 @@ static void on_funds_answer(struct submit_stage *s, const struct rpc_result *res
     s->out_of_funds = 0;
     stage_set_out_of_funds(s->w.shared, 0);
     /* Signers hold batches while paused: wake every shard. */
+    for (unsigned i = 0; i < s->w.keys->shards; i++)
+        nf_ring_wake(&s->w.sign_in[i]);
+}
+
+/* on_state_answer: the account short of NEAR for its state covers it again (nearcore's check:
+ * amount + locked >= storage_usage * storage_amount_per_byte): signing resumes. */
+static void on_state_answer(struct submit_stage *s, const struct rpc_result *res)
+{
+    s->funds_inflight = 0;
+    if (!s->out_of_state || res->kind != RPC_OK_ACCOUNT ||
+        res->amount + res->locked < (nf_u128)res->storage_usage * NEAR_STORAGE_AMOUNT_PER_BYTE)
+        return;
+    s->out_of_state = 0;
+    stage_set_out_of_state(s->w.shared, 0);
     for (unsigned i = 0; i < s->w.keys->shards; i++)
         nf_ring_wake(&s->w.sign_in[i]);
 }
@@ -1042,12 +1095,13 @@ static void complete(struct submit_stage *s, struct req *r, CURLcode code)
     long http = 0;
     curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &http);
     struct rpc_response resp = {0};
-    resp.method = r->purpose == P_SEND                                    ? RPC_M_SEND_TX
-                  : r->purpose == P_TXSTATUS                              ? RPC_M_TX
-                  : r->purpose == P_BLOCK                                 ? RPC_M_BLOCK
-                  : r->purpose == P_KEYVIEW                               ? RPC_M_VIEW_ACCESS_KEY
-                  : r->purpose == P_VIEW_ACCOUNT || r->purpose == P_FUNDS ? RPC_M_VIEW_ACCOUNT
-                                                                          : RPC_M_CALL_FUNCTION;
+    resp.method = r->purpose == P_SEND       ? RPC_M_SEND_TX
+                  : r->purpose == P_TXSTATUS ? RPC_M_TX
+                  : r->purpose == P_BLOCK    ? RPC_M_BLOCK
+                  : r->purpose == P_KEYVIEW  ? RPC_M_VIEW_ACCESS_KEY
+                  : r->purpose == P_VIEW_ACCOUNT || r->purpose == P_FUNDS || r->purpose == P_STATE
+                      ? RPC_M_VIEW_ACCOUNT
+                      : RPC_M_CALL_FUNCTION;
     resp.http_status = code == CURLE_OK ? (int)http : 0;
     resp.retry_after_s = r->retry_after_s;
     resp.body = r->resp;
@@ -1111,6 +1165,9 @@ static void complete(struct submit_stage *s, struct req *r, CURLcode code)
         break;
     case P_FUNDS:
         on_funds_answer(s, &res);
+        break;
+    case P_STATE:
+        on_state_answer(s, &res);
         break;
     }
 }

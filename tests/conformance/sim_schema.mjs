@@ -345,6 +345,16 @@ try {
   await rpc('fault move_tokens: ft_balance_of', 'query', { request_type: 'call_function', finality: 'optimistic', account_id: FT,
     method_name: 'ft_balance_of', args_base64: Buffer.from(JSON.stringify({ account_id: 'user-9.test.near' })).toString('base64') });
   await rpc('after the faults: send_tx FINAL', 'send_tx', { signed_tx_base64: poor.b64, wait_until: 'FINAL' });
+  // storage_usage: the contract's state outgrows its balance; the receipt fails after its last
+  // action with ActionError {index: null, kind: LackBalanceForState}.
+  await faults({ storage_usage: { account_id: FT, bytes: 100000000000 } });
+  await rpc('fault storage_usage: view_account', 'query', { request_type: 'view_account', finality: 'optimistic', account_id: FT });
+  nonce = BigInt((await rpc('view_access_key', 'query', viewKey)).json.result.nonce);
+  const stake = await sign([transfer('user-8.test.near', 1, 'stake')]);
+  const staked = await rpc('fault storage_usage: LackBalanceForState', 'send_tx', { signed_tx_base64: stake.b64, wait_until: 'FINAL' });
+  const ae = staked.json?.result?.status?.Failure?.ActionError;
+  check(ae && ae.index === null && ae.kind?.LackBalanceForState?.account_id === FT, 'storage_usage: ActionError without index, LackBalanceForState', ae);
+  await faults({ storage_usage: { account_id: FT, bytes: 0 } });
 
   // ---- the lagging listener: the same chain LAG blocks behind ------------------------------------
   const at = { url: LAG_URL };

@@ -2,7 +2,7 @@
 # injected through nearsim's flags and POST /sim/faults. The heavy ones are labelled "slow" so the
 # sanitizer builds skip them; the others run everywhere.
 if(TARGET nearsim AND TARGET nearftd AND NF_NODE)
-  foreach(t funds receivers nonce ratelimit failover expired tokens rejections)
+  foreach(t funds receivers nonce ratelimit failover expired tokens rejections state_stake)
     add_test(NAME faults_${t}
              COMMAND ${NF_NODE} ${CMAKE_CURRENT_SOURCE_DIR}/faults_${t}.mjs
                      $<TARGET_FILE:nearsim> $<TARGET_FILE:nearftd>)

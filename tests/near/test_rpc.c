@@ -285,6 +285,18 @@ static void test_success(void)
     CHECK_EQ_STR(r.failure_kind, "AccountDoesNotExist");
     CHECK_EQ_INT(r.has_final_status, 0);
 
+    /* LackBalanceForState after the last action: no index, the account and what it lacks */
+    CHECK_EQ_INT(classify(RPC_M_TX, 200,
+                          "{\"jsonrpc\":\"2.0\",\"id\":\"1\",\"result\":{\"status\":{\"Failure\":{"
+                          "\"ActionError\":{\"index\":null,\"kind\":{\"LackBalanceForState\":{"
+                          "\"account_id\":\"ft.near\",\"amount\":\"1000000000000000000\"}}}}}}}"),
+                 0);
+    CHECK_EQ_INT(r.tx_status, RPC_TXS_FAILURE);
+    CHECK_EQ_INT(r.failure_action, -1);
+    CHECK_EQ_STR(r.failure_kind, "LackBalanceForState");
+    CHECK_EQ_STR(r.failure_account, "ft.near");
+    CHECK(r.failure_amount == (nf_u128)1000000000000000000ull);
+
     /* Failure with an InvalidTxError at execution */
     CHECK_EQ_INT(
         classify(RPC_M_TX, 200,
@@ -453,6 +465,7 @@ static void test_views(void)
     u128_format(r.amount, s);
     CHECK_EQ_STR(s, "399992611103597728750000000");
     CHECK(r.locked == 0);
+    CHECK_EQ_INT(r.storage_usage, 642);
     classify(RPC_M_VIEW_ACCOUNT, 200,
              "{\"result\":{\"error\":\"account nobody.near does not exist while viewing\","
              "\"logs\":[]}}");
