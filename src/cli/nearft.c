@@ -790,6 +790,7 @@ int main(int argc, char **argv)
 {
     if (sodium_init() < 0)
         return die_fail("libsodium failed to initialise");
+    keys_json_wipe_init(); /* before any jansson use: key file text is wiped when freed */
     if (argc < 2)
         return die_usage("missing command (see nearft --help)");
     if (is_help(argv[1]) || strcmp(argv[1], "help") == 0) {
