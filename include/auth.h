@@ -80,10 +80,12 @@ int auth_token_new(char *out, size_t cap);
  * that may read t. *index (may be NULL) gets the matching entry or -1. */
 unsigned auth_lookup(const struct auth_table *t, const char *tok, size_t len, int *index);
 
-/* auth_table_load: reads and parses the token file at path. The file must be a regular file not
- * accessible by group or others. Returns the table (caller owns; release with auth_table_free) or
- * NULL with *rc (NF_EIO, NF_EPERM, NF_EINVAL, NF_ETOOMANY, NF_ENOMEM) and a one-line message in
- * err[0..errcap) that names the path and, for a malformed file, the line number
+/* auth_table_load: reads and parses the token file at path. The file must be a regular file, not
+ * a symbolic link, owned by the process's euid, not accessible by group or others, in a directory
+ * group and others cannot write (nf_secfile.h; NF_EPERM otherwise). auth_file_add and
+ * auth_file_remove refuse the same files. Returns the table (caller owns; release with
+ * auth_table_free) or NULL with *rc (NF_EIO, NF_EPERM, NF_EINVAL, NF_ETOOMANY, NF_ENOMEM) and a
+ * one-line message in err[0..errcap) that names the path and, for a malformed file, the line number
  * ("tokens: line 3: ..."). Call sodium_init first. */
 struct auth_table *auth_table_load(const char *path, char *err, size_t errcap, int *rc);
 

@@ -62,11 +62,19 @@ int keys_secret_format(const struct nf_keypair *kp, char *out, size_t cap);
 /* keys_free: wipes and frees kp. NULL-safe. */
 void keys_free(struct nf_keypair *kp);
 
+/* keys_json_wipe_init: makes jansson allocate through a wrapper that records each block's size
+ * in a small header and wipes the whole block (sodium_memzero) before freeing it, so no copy of a
+ * secret the JSON lexer made lingers in freed heap memory. Process-wide and permanent: call it at
+ * the start of main, before anything uses jansson (jansson requires that of
+ * json_set_alloc_funcs). Later calls are no-ops. Main thread, start-up. */
+void keys_json_wipe_init(void);
+
 /* keys_parse_credential_json: parses one credential JSON text (near-cli: account_id, public_key,
  * private_key; nearcore: secret_key accepted too). Checks the secret matches public_key. On success
  * copies account_id (NUL-terminated) into account (cap bytes) and sets *out (caller owns).
  * On failure writes a one-line reason into err (errcap bytes) that never contains secret material.
- * Returns 0, NF_EINVAL, NF_ECRYPTO, NF_EACCOUNT, NF_ENOSPC. */
+ * Returns 0, NF_EINVAL, NF_ECRYPTO, NF_EACCOUNT, NF_ENOSPC, or NF_ESTATE when
+ * keys_json_wipe_init has not been called (jansson would keep unwiped copies of the secret). */
 int keys_parse_credential_json(const char *json,
                                size_t len,
                                char *account,
@@ -77,9 +85,11 @@ int keys_parse_credential_json(const char *json,
 
 /* ---- keys_file.c: credential files (I/O; start-up and CLI only) ---- */
 
-/* keys_load_file: reads one credential file. Refuses (NF_EPERM) a file readable or writable by
- * group or others, and anything that is not a regular file (NF_EINVAL). Same outputs as
- * keys_parse_credential_json; err names the path. NF_ENOTFOUND when the file does not exist. */
+/* keys_load_file: reads one credential file. Refuses (NF_EPERM) a symbolic link, a file owned by
+ * another user than the process's euid, a file readable or writable by group or others, and a
+ * file whose directory group or others can write; anything that is not a regular file is
+ * NF_EINVAL (nf_secfile.h). Same outputs as keys_parse_credential_json; err names the path and
+ * the reason. NF_ENOTFOUND when the file does not exist. */
 int keys_load_file(
     const char *path, char *account, size_t cap, struct nf_keypair **out, char *err, size_t errcap);
 
@@ -88,8 +98,10 @@ int keys_load_file(
  * skipped) and legacy "<dir>/<account>.json". Keys are de-duplicated by public key, sorted by
  * public key text. Stores the keypairs in kps (caller owns each) and their count in *n. Any bad
  * file fails the whole load (never silently skipped), as does a file whose account_id is not
- * account (NF_EINVAL). Returns 0, NF_EACCOUNT, NF_ENOTFOUND (no key), NF_ETOOMANY (more than max
- * distinct keys; nothing stored), NF_EPERM, NF_EINVAL, NF_ECRYPTO, NF_EIO. *n is 0 on error. */
+ * account (NF_EINVAL). dir itself must not be writable by group or others (NF_EPERM); every
+ * file passes keys_load_file's checks. Returns 0, NF_EACCOUNT, NF_ENOTFOUND (no key), NF_ETOOMANY
+ * (more than max distinct keys; nothing stored), NF_EPERM, NF_EINVAL, NF_ECRYPTO, NF_EIO. *n is 0
+ * on error. */
 int keys_load_account(const char *dir,
                       const char *account,
                       struct nf_keypair **kps,

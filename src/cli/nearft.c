@@ -53,9 +53,10 @@ static const char SIGN_HELP[] =
     "\n"
     "key:\n"
     "  --key-file FILE        near-cli key file {account_id, public_key, private_key}; must not\n"
-    "                         be readable by group or others. The signer is the file's account_id\n"
-    "                         unless --signer is given, which then overrides it (one access key\n"
-    "                         may serve several accounts).\n"
+    "                         be readable by group or others, a symlink or another user's, nor\n"
+    "                         in a directory group or others can write. The signer is the file's\n"
+    "                         account_id unless --signer is given, which then overrides it (one\n"
+    "                         access key may serve several accounts).\n"
     "  --credentials DIR      load every key of --signer from DIR (near-cli-rs\n"
     "                         DIR/ACCOUNT/ed25519_*.json and legacy DIR/ACCOUNT.json)\n"
     "  --signer ACCOUNT       signer account id\n"
@@ -111,7 +112,8 @@ static const char AUTH_HELP[] =
     "  add     generates a token (nft_ + 43 base64url characters, 256 random bits), prints it\n"
     "          once on stdout and appends `NAME SCOPES BLAKE2B-256-HEX` to FILE; the token\n"
     "          itself is never stored. FILE is created with mode 0600; a FILE readable or\n"
-    "          writable by group or others is refused, and so is a NAME already in it.\n"
+    "          writable by group or others, a symlink, another user's FILE or one in a\n"
+    "          directory group or others can write is refused, and so is a NAME already in it.\n"
     "  list    prints `NAME SCOPES` for each token.\n"
     "  remove  rewrites FILE without NAME's line (temp file, fsync, rename).\n"
     "NAME: 1..64 of A-Z a-z 0-9 . _ -.  SCOPES: a comma list of transfer (the POST routes),\n"
@@ -732,6 +734,7 @@ int main(int argc, char **argv)
 {
     if (sodium_init() < 0)
         return cli_die_fail("libsodium failed to initialise");
+    keys_json_wipe_init(); /* before any jansson use: key file text is wiped when freed */
     if (argc < 2)
         return cli_die_usage("missing command (see nearft --help)");
     if (cli_is_help(argv[1]) || strcmp(argv[1], "help") == 0) {

@@ -57,7 +57,8 @@ struct hsrv_conn {
     struct event *rev, *wev;
     uint64_t last_ns;
     struct ingest_http_head head;
-    struct ingest_chunk_state chunk; /* a chunked body's progress (reset with each head) */
+    struct ingest_head_state head_st; /* an unfinished head's progress (zeroed at accept) */
+    struct ingest_chunk_state chunk;  /* a chunked body's progress (reset with each head) */
 };
 
 struct hsrv {
@@ -393,7 +394,7 @@ static void hsrv_process(struct hsrv_conn *c)
     while (c->state == HSRV_READ && !hsrv_pending(c) && c->len > 0) {
         struct ingest_http_head *h = &c->head;
         if (!c->head_ok) {
-            int rc = ingest_http_head_parse(c->buf, c->len, s->o.max_head, h);
+            int rc = ingest_http_head_resume(c->buf, c->len, s->o.max_head, &c->head_st, h);
             if (rc == 0) {
                 if (c->len == c->cap && hsrv_big_take(c) != 0)
                     hsrv_fail(c, 503, "connection", "no buffer free for a large request");
@@ -429,7 +430,7 @@ static void hsrv_process(struct hsrv_conn *c)
                 if (rc == NF_ERANGE)
                     hsrv_fail(c, 413, "body", "larger than the server's max_body_bytes");
                 else
-                    hsrv_fail(c, 400, "Transfer-Encoding", "malformed chunked body");
+                    hsrv_fail(c, 400, c->chunk.err_field, c->chunk.err_reason);
                 return;
             }
             body = c->buf + h->head_len;
@@ -664,6 +665,7 @@ static void hsrv_accept_cb(evutil_socket_t fd, short what, void *arg)
         c->state = HSRV_READ;
         c->len = 0;
         c->head_ok = 0;
+        memset(&c->head_st, 0, sizeof(c->head_st));
         c->big = -1;
         c->buf = c->inl;
         c->cap = HSRV_INLINE;

@@ -284,13 +284,33 @@ static void http_list_last(const char *v, size_t n, const char **out, size_t *ou
 }
 
 /* Finds the end of the line starting at p (bounded by end): returns the position of '\n' or NULL;
- * *eol gets the line's content end (before an optional '\r'). */
+ * *eol gets the line's content end (before an optional '\r'). For the chunked body's pass 2,
+ * over framing already checked. */
 static const char *http_line(const char *p, const char *end, const char **eol)
 {
     const char *nl = memchr(p, '\n', (size_t)(end - p));
     if (nl == NULL)
         return NULL;
     *eol = (nl > p && nl[-1] == '\r') ? nl - 1 : nl;
+    return nl;
+}
+
+/* The strict line finder: the line starting at p ends in CRLF. Returns the position of its '\n'
+ * (*eol at its '\r'), NULL when no '\n' is in [from, end) (more bytes are needed; from lets a
+ * caller skip what an earlier call already searched), or sets *bare and returns NULL for a '\n'
+ * without the '\r' before it (RFC 9112 2.2: a bare LF is not a line end here). */
+static const char *
+http_crlf_line(const char *p, const char *from, const char *end, const char **eol, int *bare)
+{
+    *bare = 0;
+    const char *nl = memchr(from, '\n', (size_t)(end - from));
+    if (nl == NULL)
+        return NULL;
+    if (nl == p || nl[-1] != '\r') {
+        *bare = 1;
+        return NULL;
+    }
+    *eol = nl - 1;
     return nl;
 }
 
@@ -305,20 +325,13 @@ int ingest_content_type_json(const char *v, size_t vlen)
     return http_ieq(v, t, "application/json");
 }
 
-int ingest_http_head_parse(const char *buf, size_t len, size_t max_head, struct ingest_http_head *h)
+/* The request line p[0..eol): method, origin-form target, version, into h and st. */
+static int http_request_line(const char *buf,
+                             const char *p,
+                             const char *eol,
+                             struct ingest_head_state *st,
+                             struct ingest_http_head *h)
 {
-    memset(h, 0, sizeof(*h));
-    size_t scan = len < max_head ? len : max_head;
-    const char *p = buf, *end = buf + scan;
-    /* RFC 9112 2.2: ignore at least one empty line before the request line. */
-    while (p < end && (*p == '\r' || *p == '\n') && p - buf < 4)
-        p++;
-    const char *eol;
-    const char *nl = http_line(p, end, &eol);
-    if (nl == NULL)
-        return len >= max_head ? http_fail(h, 431, "request line", "longer than the head limit")
-                               : 0;
-    /* Method. */
     const char *m = p;
     while (m < eol && http_tchar((unsigned char)*m))
         m++;
@@ -345,10 +358,10 @@ int ingest_http_head_parse(const char *buf, size_t len, size_t max_head, struct 
     if (te == tg || te >= eol || *tg != '/')
         return http_fail(h, 400, "request line", "the target must be a path starting with /");
     const char *q = memchr(tg, '?', (size_t)(te - tg));
-    h->path = tg;
+    st->path = (size_t)(tg - buf) + 1;
     h->path_len = (size_t)((q ? q : te) - tg);
     if (q != NULL) {
-        h->query = q + 1;
+        st->query = (size_t)(q + 1 - buf) + 1;
         h->query_len = (size_t)(te - q - 1);
     }
     /* Version. */
@@ -361,107 +374,195 @@ int ingest_http_head_parse(const char *buf, size_t len, size_t max_head, struct 
         return http_fail(h, 505, "request line", "only HTTP/1.0 and HTTP/1.1 are served");
     h->minor = (uint8_t)(v[7] - '0');
     h->keep_alive = h->minor == 1;
-    int conn_close = 0, conn_keep = 0, has_te = 0;
-    /* Header fields. */
-    p = nl + 1;
-    for (;;) {
-        nl = http_line(p, end, &eol);
-        if (nl == NULL)
-            return len >= max_head ? http_fail(h, 431, "headers", "longer than the head limit") : 0;
-        if (eol == p) /* blank line: end of the head */
-            break;
-        if (*p == ' ' || *p == '\t')
-            return http_fail(h, 400, "headers", "obsolete line folding is not accepted");
-        const char *c = p;
-        while (c < eol && http_tchar((unsigned char)*c))
-            c++;
-        if (c == p || c >= eol || *c != ':')
-            return http_fail(h, 400, "headers", "a header line must be name: value");
-        size_t nlen = (size_t)(c - p);
-        const char *val = c + 1, *ve = eol;
-        while (val < ve && (*val == ' ' || *val == '\t'))
-            val++;
-        while (ve > val && (ve[-1] == ' ' || ve[-1] == '\t'))
-            ve--;
-        for (const char *x = val; x < ve; x++) {
-            unsigned char ch = (unsigned char)*x;
-            if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
-                return http_ieq(p, nlen, "idempotency-key")
-                           ? http_fail(h, 400, "Idempotency-Key",
-                                       "must be 1 to 128 bytes of printable ASCII")
-                           : http_fail(h, 400, "headers", "control character in a header value");
-        }
-        size_t vlen = (size_t)(ve - val);
-        if (http_ieq(p, nlen, "content-length")) {
-            if (vlen == 0 || vlen > 19)
-                return http_fail(h, 400, "Content-Length", "must be a decimal byte count");
-            uint64_t n = 0;
-            for (size_t i = 0; i < vlen; i++) {
-                if (val[i] < '0' || val[i] > '9')
-                    return http_fail(h, 400, "Content-Length", "must be a decimal byte count");
-                n = n * 10u + (uint64_t)(val[i] - '0');
-            }
-            if (h->has_length && n != h->content_length)
-                return http_fail(h, 400, "Content-Length", "given twice with different values");
-            h->has_length = 1;
-            h->content_length = n;
-        } else if (http_ieq(p, nlen, "transfer-encoding")) {
-            const char *last;
-            size_t ll;
-            http_list_last(val, vlen, &last, &ll);
-            if (!http_ieq(last, ll, "chunked"))
-                return http_fail(h, 501, "Transfer-Encoding", "only chunked is supported");
-            if (vlen != ll && !http_ieq(val, vlen, "chunked"))
-                return http_fail(h, 501, "Transfer-Encoding", "only chunked is supported");
-            has_te = 1;
-        } else if (http_ieq(p, nlen, "connection")) {
-            if (http_list_has(val, vlen, "close"))
-                conn_close = 1;
-            if (http_list_has(val, vlen, "keep-alive"))
-                conn_keep = 1;
-        } else if (http_ieq(p, nlen, "expect")) {
-            if (!http_ieq(val, vlen, "100-continue"))
-                return http_fail(h, 417, "Expect", "only 100-continue is supported");
-            h->expect_continue = 1;
-        } else if (http_ieq(p, nlen, "idempotency-key")) {
-            h->idem = val;
-            h->idem_len = vlen;
-        } else if (http_ieq(p, nlen, "authorization")) {
-            if (h->authorization != NULL)
-                return http_fail(h, 400, "Authorization", "given twice");
-            h->authorization = val;
-            h->authorization_len = vlen;
-        } else if (http_ieq(p, nlen, "content-type")) {
-            if (h->content_type != NULL)
-                return http_fail(h, 400, "Content-Type", "given twice");
-            h->content_type = val;
-            h->content_type_len = vlen;
-        } else if (http_ieq(p, nlen, "origin")) {
-            if (h->origin != NULL)
-                return http_fail(h, 400, "Origin", "given twice");
-            h->origin = val;
-            h->origin_len = vlen;
-        } else if (http_ieq(p, nlen, "host")) {
-            if (h->has_host)
-                return http_fail(h, 400, "Host", "given twice");
-            h->has_host = 1;
-        }
-        p = nl + 1;
+    return 0;
+}
+
+/* One header field line p[0..eol) into h and st. */
+static int http_field_line(const char *buf,
+                           const char *p,
+                           const char *eol,
+                           struct ingest_head_state *st,
+                           struct ingest_http_head *h)
+{
+    if (*p == ' ' || *p == '\t')
+        return http_fail(h, 400, "headers", "obsolete line folding is not accepted");
+    const char *c = p;
+    while (c < eol && http_tchar((unsigned char)*c))
+        c++;
+    if (c == p || c >= eol || *c != ':')
+        return http_fail(h, 400, "headers", "a header line must be name: value");
+    size_t nlen = (size_t)(c - p);
+    const char *val = c + 1, *ve = eol;
+    while (val < ve && (*val == ' ' || *val == '\t'))
+        val++;
+    while (ve > val && (ve[-1] == ' ' || ve[-1] == '\t'))
+        ve--;
+    for (const char *x = val; x < ve; x++) {
+        unsigned char ch = (unsigned char)*x;
+        if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+            return http_ieq(p, nlen, "idempotency-key")
+                       ? http_fail(h, 400, "Idempotency-Key",
+                                   "must be 1 to 128 bytes of printable ASCII")
+                       : http_fail(h, 400, "headers", "control character in a header value");
     }
-    if (has_te && h->has_length)
+    size_t vlen = (size_t)(ve - val);
+    size_t voff = (size_t)(val - buf) + 1;
+    if (http_ieq(p, nlen, "content-length")) {
+        if (vlen == 0 || vlen > 19)
+            return http_fail(h, 400, "Content-Length", "must be a decimal byte count");
+        uint64_t n = 0;
+        for (size_t i = 0; i < vlen; i++) {
+            if (val[i] < '0' || val[i] > '9')
+                return http_fail(h, 400, "Content-Length", "must be a decimal byte count");
+            n = n * 10u + (uint64_t)(val[i] - '0');
+        }
+        if (h->has_length && n != h->content_length)
+            return http_fail(h, 400, "Content-Length", "given twice with different values");
+        h->has_length = 1;
+        h->content_length = n;
+    } else if (http_ieq(p, nlen, "transfer-encoding")) {
+        const char *last;
+        size_t ll;
+        http_list_last(val, vlen, &last, &ll);
+        if (!http_ieq(last, ll, "chunked"))
+            return http_fail(h, 501, "Transfer-Encoding", "only chunked is supported");
+        if (vlen != ll && !http_ieq(val, vlen, "chunked"))
+            return http_fail(h, 501, "Transfer-Encoding", "only chunked is supported");
+        st->has_te = 1;
+    } else if (http_ieq(p, nlen, "connection")) {
+        if (http_list_has(val, vlen, "close"))
+            st->conn_close = 1;
+        if (http_list_has(val, vlen, "keep-alive"))
+            st->conn_keep = 1;
+    } else if (http_ieq(p, nlen, "expect")) {
+        if (!http_ieq(val, vlen, "100-continue"))
+            return http_fail(h, 417, "Expect", "only 100-continue is supported");
+        h->expect_continue = 1;
+    } else if (http_ieq(p, nlen, "idempotency-key")) {
+        /* Two keys would leave it to chance which one deduplicates the request. */
+        if (st->idem != 0)
+            return http_fail(h, 400, "Idempotency-Key", "given twice");
+        st->idem = voff;
+        h->idem_len = vlen;
+    } else if (http_ieq(p, nlen, "authorization")) {
+        if (st->authorization != 0)
+            return http_fail(h, 400, "Authorization", "given twice");
+        st->authorization = voff;
+        h->authorization_len = vlen;
+    } else if (http_ieq(p, nlen, "content-type")) {
+        if (st->content_type != 0)
+            return http_fail(h, 400, "Content-Type", "given twice");
+        st->content_type = voff;
+        h->content_type_len = vlen;
+    } else if (http_ieq(p, nlen, "origin")) {
+        if (st->origin != 0)
+            return http_fail(h, 400, "Origin", "given twice");
+        st->origin = voff;
+        h->origin_len = vlen;
+    } else if (http_ieq(p, nlen, "host")) {
+        if (h->has_host)
+            return http_fail(h, 400, "Host", "given twice");
+        h->has_host = 1;
+    }
+    return 0;
+}
+
+/* The end of the head: the checks that need every field, then h's pointers from st. */
+static int http_head_done(const char *buf,
+                          size_t head_len,
+                          const struct ingest_head_state *st,
+                          struct ingest_http_head *h)
+{
+    if (st->has_te && h->has_length)
         return http_fail(h, 400, "Transfer-Encoding",
                          "must not be sent together with Content-Length");
-    if (has_te && h->minor == 0)
+    if (st->has_te && h->minor == 0)
         return http_fail(h, 400, "Transfer-Encoding", "is not defined for HTTP/1.0");
     if (h->minor == 1 && !h->has_host)
         return http_fail(h, 400, "Host", "is required in HTTP/1.1");
-    h->chunked = (uint8_t)has_te;
-    if (conn_close)
+    h->chunked = st->has_te;
+    if (st->conn_close)
         h->keep_alive = 0;
-    else if (conn_keep)
+    else if (st->conn_keep)
         h->keep_alive = 1;
-    h->head_len = (size_t)(nl + 1 - buf);
+    h->path = buf + st->path - 1;
+    h->query = st->query ? buf + st->query - 1 : NULL;
+    h->idem = st->idem ? buf + st->idem - 1 : NULL;
+    h->authorization = st->authorization ? buf + st->authorization - 1 : NULL;
+    h->content_type = st->content_type ? buf + st->content_type - 1 : NULL;
+    h->origin = st->origin ? buf + st->origin - 1 : NULL;
+    h->head_len = head_len;
     return 1;
+}
+
+static int http_head_step(const char *buf,
+                          size_t len,
+                          size_t max_head,
+                          struct ingest_head_state *st,
+                          struct ingest_http_head *h)
+{
+    if (!st->started) {
+        memset(st, 0, sizeof(*st));
+        memset(h, 0, sizeof(*h));
+        st->started = 1;
+    }
+    size_t scan = len < max_head ? len : max_head;
+    const char *end = buf + scan;
+    for (;;) {
+        const char *p = buf + st->line;
+        const char *from = buf + (st->scanned > st->line ? st->scanned : st->line);
+        const char *eol;
+        int bare = 0;
+        const char *nl = from <= end ? http_crlf_line(p, from, end, &eol, &bare) : NULL;
+        if (nl == NULL) {
+            const char *field = st->in_fields ? "headers" : "request line";
+            if (bare)
+                return http_fail(h, 400, field, "lines must end in CRLF, not a bare LF");
+            if (len >= max_head)
+                return http_fail(h, 431, field, "longer than the head limit");
+            st->scanned = scan; /* searched up to here: the next call starts its search here */
+            return 0;
+        }
+        st->scanned = 0;
+        size_t next = (size_t)(nl + 1 - buf);
+        if (!st->in_fields) {
+            /* RFC 9112 2.2: ignore at least one empty line before the request line. */
+            if (eol == p && st->line < 4) {
+                st->line = next;
+                continue;
+            }
+            int rc = http_request_line(buf, p, eol, st, h);
+            if (rc != 0)
+                return rc;
+            st->in_fields = 1;
+        } else if (eol == p) { /* blank line: end of the head */
+            return http_head_done(buf, next, st, h);
+        } else {
+            int rc = http_field_line(buf, p, eol, st, h);
+            if (rc != 0)
+                return rc;
+        }
+        st->line = next;
+    }
+}
+
+int ingest_http_head_resume(const char *buf,
+                            size_t len,
+                            size_t max_head,
+                            struct ingest_head_state *st,
+                            struct ingest_http_head *h)
+{
+    int rc = http_head_step(buf, len, max_head, st, h);
+    if (rc != 0)
+        memset(st, 0, sizeof(*st)); /* done or refused: the next call starts a new head */
+    return rc;
+}
+
+int ingest_http_head_parse(const char *buf, size_t len, size_t max_head, struct ingest_http_head *h)
+{
+    struct ingest_head_state st;
+    memset(&st, 0, sizeof(st));
+    return ingest_http_head_resume(buf, len, max_head, &st, h);
 }
 
 static int http_hexval(char c)
@@ -474,6 +575,108 @@ static int http_hexval(char c)
     return -1;
 }
 
+/* RFC 9110 qdtext / quoted-pair bytes: HTAB, SP, VCHAR, obs-text. */
+static int http_qchar(unsigned char c)
+{
+    return c == '\t' || (c >= 0x20 && c != 0x7f);
+}
+
+/* The chunk extensions p[0..eol) after a chunk size (RFC 9112 7.1.1):
+ * *( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] ). 0 or NF_EINVAL with the reason
+ * in *why. Extensions are checked, then ignored. */
+static int http_chunk_ext(const char *p, const char *eol, const char **why)
+{
+    for (;;) {
+        while (p < eol && (*p == ' ' || *p == '\t'))
+            p++;
+        if (p == eol)
+            return 0;
+        if (*p != ';') {
+            *why = "a chunk size must be hex digits, then extensions (;name=value) or CRLF";
+            return NF_EINVAL;
+        }
+        p++;
+        while (p < eol && (*p == ' ' || *p == '\t'))
+            p++;
+        const char *n = p;
+        while (p < eol && http_tchar((unsigned char)*p))
+            p++;
+        if (p == n) {
+            *why = "a chunk extension name must be a token";
+            return NF_EINVAL;
+        }
+        while (p < eol && (*p == ' ' || *p == '\t'))
+            p++;
+        if (p == eol || *p != '=')
+            continue;
+        p++;
+        while (p < eol && (*p == ' ' || *p == '\t'))
+            p++;
+        if (p < eol && *p == '"') {
+            p++;
+            for (;;) {
+                if (p == eol || !http_qchar((unsigned char)*p)) {
+                    *why = "a chunk extension value has a control byte or no closing quote";
+                    return NF_EINVAL;
+                }
+                if (*p == '"')
+                    break;
+                if (*p == '\\') {
+                    p++;
+                    if (p == eol || !http_qchar((unsigned char)*p)) {
+                        *why = "a chunk extension value has a control byte or no closing quote";
+                        return NF_EINVAL;
+                    }
+                }
+                p++;
+            }
+            p++;
+        } else {
+            const char *v = p;
+            while (p < eol && http_tchar((unsigned char)*p))
+                p++;
+            if (p == v) {
+                *why = "a chunk extension value must be a token or a quoted string";
+                return NF_EINVAL;
+            }
+        }
+    }
+}
+
+/* One trailer field line p[0..eol) (RFC 9112 7.1.2): `token ":" value`, no control bytes in the
+ * value but HTAB, no obs-fold. 0 or NF_EINVAL with the reason in *why. */
+static int http_trailer_line(const char *p, const char *eol, const char **why)
+{
+    if (*p == ' ' || *p == '\t') {
+        *why = "obsolete line folding is not accepted in trailers";
+        return NF_EINVAL;
+    }
+    const char *c = p;
+    while (c < eol && http_tchar((unsigned char)*c))
+        c++;
+    if (c == p || c == eol || *c != ':') {
+        *why = "a trailer line must be name: value, the name a token";
+        return NF_EINVAL;
+    }
+    for (c++; c < eol; c++) {
+        unsigned char ch = (unsigned char)*c;
+        if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
+            *why = "control character in a trailer value";
+            return NF_EINVAL;
+        }
+    }
+    return 0;
+}
+
+static int chunk_fail(struct ingest_chunk_state *out, const char *field, const char *reason)
+{
+    if (out != NULL) {
+        out->err_field = field;
+        out->err_reason = reason;
+    }
+    return NF_EINVAL;
+}
+
 int ingest_http_chunked(char *buf,
                         size_t len,
                         size_t max_body,
@@ -481,16 +684,25 @@ int ingest_http_chunked(char *buf,
                         size_t *raw_len,
                         size_t *body_len)
 {
+    static const char te[] = "Transfer-Encoding";
+    static const char bare_lf[] = "lines must end in CRLF, not a bare LF";
     /* Pass 1: validate and find the end without writing, from where an earlier call stopped. */
-    struct ingest_chunk_state fresh = {0, 0};
+    struct ingest_chunk_state *out = st;
+    struct ingest_chunk_state fresh = {0};
     if (st == NULL || st->pos > len)
         st = &fresh;
     const char *p = buf + st->pos, *end = buf + len, *eol;
     uint64_t total = st->total;
+    const char *why = NULL;
+    int bare;
     for (;;) {
-        const char *nl = http_line(p, end, &eol);
+        const char *nl = http_crlf_line(p, p, end, &eol, &bare);
+        if (bare)
+            return chunk_fail(out, te, bare_lf);
         if (nl == NULL)
-            return (size_t)(end - p) > 1024 ? NF_EINVAL : 0;
+            return (size_t)(end - p) > 1024
+                       ? chunk_fail(out, te, "a chunk size line is longer than 1024 bytes")
+                       : 0;
         const char *x = p;
         uint64_t n = 0;
         int digits = 0;
@@ -502,8 +714,10 @@ int ingest_http_chunked(char *buf,
                 return NF_ERANGE;
             n = (n << 4) | (uint64_t)d;
         }
-        if (digits == 0 || (x < eol && *x != ';' && *x != ' ' && *x != '\t'))
-            return NF_EINVAL;
+        if (digits == 0)
+            return chunk_fail(out, te, "a chunk must start with its size in hex");
+        if (http_chunk_ext(x, eol, &why) != 0)
+            return chunk_fail(out, te, why);
         p = nl + 1;
         if (n == 0)
             break;
@@ -515,26 +729,30 @@ int ingest_http_chunked(char *buf,
         p += n;
         if (p >= end)
             return 0;
-        if (*p == '\r') {
-            if (p + 1 >= end)
-                return 0;
-            if (p[1] != '\n')
-                return NF_EINVAL;
-            p += 2;
-        } else if (*p == '\n') {
-            p++;
-        } else {
-            return NF_EINVAL;
-        }
+        if (*p != '\r')
+            return chunk_fail(out, te,
+                              *p == '\n' ? bare_lf : "chunk data must be followed by CRLF");
+        if (p + 1 >= end)
+            return 0;
+        if (p[1] != '\n')
+            return chunk_fail(out, te, "chunk data must be followed by CRLF");
+        p += 2;
         st->pos = (size_t)(p - buf); /* a complete chunk: later calls start here */
         st->total = total;
     }
-    /* Trailer fields until a blank line (ignored). */
+    /* Trailer fields until a blank line: checked, then ignored. At most 8 KiB in all. */
+    const char *trailers = p;
     for (;;) {
-        const char *nl = http_line(p, end, &eol);
+        const char *nl = http_crlf_line(p, p, end, &eol, &bare);
+        if (bare)
+            return chunk_fail(out, "trailers", bare_lf);
+        if ((size_t)((nl != NULL ? nl : end) - trailers) > 8192)
+            return chunk_fail(out, "trailers", "longer than 8192 bytes");
         if (nl == NULL)
-            return (size_t)(end - p) > 8192 ? NF_EINVAL : 0;
+            return 0;
         int blank = eol == p;
+        if (!blank && http_trailer_line(p, eol, &why) != 0)
+            return chunk_fail(out, "trailers", why);
         p = nl + 1;
         if (blank)
             break;
@@ -558,7 +776,7 @@ int ingest_http_chunked(char *buf,
         memmove(w, r, (size_t)n);
         w += n;
         r += n;
-        r += (*r == '\r') ? 2 : 1;
+        r += 2; /* CRLF, checked in pass 1 */
     }
     *body_len = (size_t)(w - buf);
     return 1;

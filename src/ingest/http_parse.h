@@ -90,34 +90,62 @@ struct ingest_http_head {
     const char *err_reason;
 };
 
-/* ingest_http_head_parse: parses the request head at buf[0..len). Lines end in CRLF or a bare LF.
+/* Where the parse of an unfinished head got to, so that a head arriving in pieces is scanned
+ * once instead of from byte 0 on every read. Zero it for a new head (or a new connection); the
+ * parser zeroes it itself whenever it returns non-zero (a head done or refused). Positions are
+ * offsets, not pointers: the caller may move the bytes (to a larger buffer) between calls. */
+struct ingest_head_state {
+    size_t line;       /* offset of the first line not parsed yet */
+    size_t scanned;    /* offset up to which that line was searched for its LF */
+    uint8_t started;   /* h holds the fields of the lines before `line` */
+    uint8_t in_fields; /* the request line is done */
+    uint8_t conn_close, conn_keep, has_te;
+    /* Offsets + 1 of the string fields (0: absent); h's pointers are set from them at the end. */
+    size_t path, query, idem, authorization, content_type, origin;
+};
+
+/* ingest_http_head_resume: parses the request head at buf[0..len), resuming where the call
+ * before (same st and h, a longer prefix of the same bytes) stopped: every byte is looked at a
+ * bounded number of times however the head is split. Lines end in CRLF; a bare LF is 400.
  * Returns 1 when the head is complete (h filled), 0 when more bytes are needed (and the head so
  * far fits in max_head), or NF_EINVAL with h->err_status (400 malformed, 431 head larger than
  * max_head, 501 a transfer coding other than chunked, 505 a version other than HTTP/1.0 or 1.1,
  * 417 an unknown expectation) and h->err_field / h->err_reason set. Content-Length and
  * Transfer-Encoding together, or two different Content-Lengths, are 400 (request smuggling); so is
- * a second Authorization, Content-Type, Origin or Host header, and an HTTP/1.1 request without
- * Host (RFC 9112 3.2).
- * Borrows buf; h's pointers point into it. */
+ * a second Idempotency-Key, Authorization, Content-Type, Origin or Host header, and an HTTP/1.1
+ * request without Host (RFC 9112 3.2). Borrows buf; once 1 is returned h's pointers point into
+ * it (before that they are unset). st and h belong to the caller between calls. */
+int ingest_http_head_resume(const char *buf,
+                            size_t len,
+                            size_t max_head,
+                            struct ingest_head_state *st,
+                            struct ingest_http_head *h);
+
+/* ingest_http_head_parse: ingest_http_head_resume from a fresh state, for a head given whole. */
 int ingest_http_head_parse(const char *buf,
                            size_t len,
                            size_t max_head,
                            struct ingest_http_head *h);
 
 /* Where a chunked body's validation got to: the first byte after the last complete chunk and the
- * data bytes before it. Zero it for a new body; keep it while the same body grows. */
+ * data bytes before it. Zero it for a new body; keep it while the same body grows. On a refusal
+ * the parser sets err_field and err_reason (the header or part named, and why). */
 struct ingest_chunk_state {
     size_t pos;
     uint64_t total;
+    const char *err_field;
+    const char *err_reason;
 };
 
-/* ingest_http_chunked: decodes a chunked body that starts at buf[0..len). Returns 1 when the
- * whole body (last chunk and trailers) is present: *raw_len gets the bytes it spans and the
- * decoded body is moved to buf[0..*body_len) (in place; buf is written only then). Returns 0 when
- * more bytes are needed, NF_EINVAL for a malformed chunk, NF_ERANGE when the decoded body would
- * exceed max_body (answer 413). st (NULL: start over) resumes validation after the chunks an
- * earlier call over a shorter prefix of the same bytes already checked, so a body that arrives in
- * pieces is scanned once, not once per piece. Borrows buf. */
+/* ingest_http_chunked: decodes a chunked body that starts at buf[0..len) (RFC 9112 7.1: lines end
+ * in CRLF, chunk extensions are `;name[=token|quoted-string]`, trailer fields are `token: value`
+ * without control bytes). Returns 1 when the whole body (last chunk and trailers) is present:
+ * *raw_len gets the bytes it spans and the decoded body is moved to buf[0..*body_len) (in place;
+ * buf is written only then). Returns 0 when more bytes are needed, NF_EINVAL for malformed framing
+ * (st->err_field / st->err_reason say what, when st is given), NF_ERANGE when the decoded body
+ * would exceed max_body (answer 413). st (NULL: start over) resumes validation after the chunks
+ * an earlier call over a shorter prefix of the same bytes already checked, so a body that arrives
+ * in pieces is scanned once, not once per piece. Borrows buf. */
 int ingest_http_chunked(char *buf,
                         size_t len,
                         size_t max_body,

@@ -2,14 +2,18 @@
  * Pure (no I/O, no threads); any thread may call it, but one struct nf_keypair belongs to one
  * thread at a time. Owns every struct nf_keypair it hands out: each lives in its own sodium_malloc
  * block (guard pages, mlock'd, read-only between constructor and keys_free) and is wiped on free.
- * Every temporary buffer that held decoded secret bytes or secret text is wiped before return, and
+ * Every temporary buffer that held decoded secret bytes or secret text is wiped before return
+ * (jansson's own blocks too, through the wiping allocator of keys_json_wipe_init), and
  * no error message ever quotes an input value (a mistyped credential file may have the secret
  * anywhere). */
 #include "keys.h"
 
 #include <jansson.h>
 #include <sodium.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "account.h"
@@ -225,6 +229,49 @@ void keys_free(struct nf_keypair *kp)
 
 /* ---- credential JSON ---------------------------------------------------------------------- */
 
+/* jansson's allocations: each block carries its size in a header (keeping the payload
+ * max-aligned) so that the free function can wipe all of it. */
+#define KEYS_JSON_HDR _Alignof(max_align_t)
+
+static void *keys_json_malloc(size_t n)
+{
+    if (n > SIZE_MAX - KEYS_JSON_HDR)
+        return NULL;
+    unsigned char *b = malloc(n + KEYS_JSON_HDR);
+    if (b == NULL)
+        return NULL;
+    memcpy(b, &n, sizeof(n));
+    return b + KEYS_JSON_HDR;
+}
+
+static void keys_json_free(void *p)
+{
+    if (p == NULL)
+        return;
+    unsigned char *b = (unsigned char *)p - KEYS_JSON_HDR;
+    size_t n;
+    memcpy(&n, b, sizeof(n));
+    sodium_memzero(b, n + KEYS_JSON_HDR);
+    free(b);
+}
+
+void keys_json_wipe_init(void)
+{
+    json_malloc_t m = NULL;
+    json_free_t f = NULL;
+    json_get_alloc_funcs(&m, &f);
+    if (m != keys_json_malloc)
+        json_set_alloc_funcs(keys_json_malloc, keys_json_free);
+}
+
+static int keys_json_wipe_ready(void)
+{
+    json_malloc_t m = NULL;
+    json_free_t f = NULL;
+    json_get_alloc_funcs(&m, &f);
+    return m == keys_json_malloc && f == keys_json_free;
+}
+
 static void keys_err(char *err, size_t errcap, const char *msg)
 {
     if (err != NULL && errcap > 0)
@@ -250,6 +297,11 @@ int keys_parse_credential_json(const char *json,
     if (json == NULL || out == NULL) {
         keys_err(err, errcap, "credential JSON: no input");
         return NF_EINVAL;
+    }
+    if (!keys_json_wipe_ready()) {
+        keys_err(err, errcap,
+                 "credential JSON: not parsed: keys_json_wipe_init was not called at start-up");
+        return NF_ESTATE;
     }
     json_error_t jerr;
     json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);

@@ -1,10 +1,12 @@
 /* keys_file: credential files on disk (see the keys_file.c part of include/keys.h). Reads one file
- * (refusing any that group or others may read or write), loads every key of an account from a
- * near-cli-rs style directory "<dir>/<account>/ed25519_<pub>.json" and the legacy
+ * (refusing any that group or others may read or write, see below), loads every key of an account
+ * from a near-cli-rs style directory "<dir>/<account>/ed25519_<pub>.json" and the legacy
  * "<dir>/<account>.json", and writes new files atomically (0600 temp file, fsync, rename without
  * replacing, fsync of the directory). Start-up and CLI only: blocking I/O, any single thread. File
  * text that holds a secret is read into sodium_malloc memory and wiped; keypairs handed out are
- * owned by the caller. */
+ * owned by the caller. A key file is read only when nf_secfile's checks pass (not a symlink,
+ * owned by this user, mode 0600 or stricter, in a directory group and others cannot write), and
+ * the credentials directory itself must not be writable by group or others. */
 #include "keys.h"
 
 #include <dirent.h>
@@ -20,6 +22,7 @@
 
 #include "account.h"
 #include "nf_err.h"
+#include "nf_secfile.h"
 
 /* A credential file is ~250 bytes; anything this large is not one. */
 #define KEYS_FILE_MAX 65536
@@ -44,34 +47,13 @@ int keys_load_file(
         kf_err(err, errcap, "key file %s: libsodium failed to initialise", path);
         return NF_ECRYPTO;
     }
-    /* O_NONBLOCK: a FIFO planted at the path must not hang start-up; it fails S_ISREG below. */
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (fd == -1) {
-        int e = errno;
-        kf_err(err, errcap, "key file %s: cannot open: %s", path, strerror(e));
-        return e == ENOENT ? NF_ENOTFOUND : NF_EIO;
-    }
-    /* fstat on the open descriptor: the mode checked is the mode of the bytes we read. */
+    /* O_NONBLOCK: a FIFO planted at the path must not hang start-up; it fails S_ISREG. The
+     * checks run on the open descriptor (fstat): the file checked is the file read. */
     struct stat st;
-    if (fstat(fd, &st) == -1) {
-        int e = errno;
-        close(fd);
-        kf_err(err, errcap, "key file %s: cannot stat: %s", path, strerror(e));
-        return NF_EIO;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        kf_err(err, errcap, "key file %s is not a regular file", path);
-        return NF_EINVAL;
-    }
-    if ((st.st_mode & 077) != 0) {
-        close(fd);
-        kf_err(err, errcap,
-               "key file %s is readable or writable by group or others (mode 0%03o); run chmod "
-               "600 %s",
-               path, (unsigned)(st.st_mode & 0777), path);
-        return NF_EPERM;
-    }
+    int rc = 0;
+    int fd = nf_secfile_open(path, O_RDONLY | O_NONBLOCK, 0, "key file", &st, &rc, err, errcap);
+    if (fd == -1)
+        return rc;
     if (st.st_size > KEYS_FILE_MAX) {
         close(fd);
         kf_err(err, errcap, "key file %s is too large (%lld bytes) to be a credential file", path,
@@ -85,7 +67,6 @@ int keys_load_file(
         return NF_ENOMEM;
     }
     size_t len = 0;
-    int rc = 0;
     for (;;) {
         ssize_t r = read(fd, buf + len, KEYS_FILE_MAX + 1 - len);
         if (r == -1) {
@@ -270,6 +251,14 @@ int keys_load_account(const char *dir,
     if (account_id_check(account, strlen(account), &why) < 0) {
         kf_err(err, errcap, "account id is not a valid NEAR account id (%s)", why);
         return NF_EACCOUNT;
+    }
+    /* Whoever can write the credentials directory can put a key of theirs in it. A missing
+     * directory is reported below as "no key". */
+    struct stat ds;
+    if (stat(dir, &ds) == 0) {
+        int drc = nf_secfile_check_dir(dir, "credentials directory", err, errcap);
+        if (drc != 0)
+            return drc;
     }
     struct kf_set set = {0};
     int rc = kf_load_dir(&set, dir, account, err, errcap);

@@ -119,6 +119,8 @@ static void fail_exit(const char *msg)
 
 int main(int argc, char **argv)
 {
+    /* Before anything uses jansson: its blocks (key file text) are wiped when freed. */
+    keys_json_wipe_init();
     struct cfg cfg;
     char err[512];
     int rc = cfg_load(&cfg, argc, argv, environ, err, sizeof(err));

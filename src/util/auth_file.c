@@ -3,7 +3,8 @@
  * one for the nearft CLI (append under flock + fsync; removal by rewrite: 0600 temp file in the
  * same directory, fsync, rename, fsync of the directory; both lock the file the path names at the
  * moment they hold the lock, so an add and a remove never lose each other's change). Every function
- * refuses a file that group or others may read or write, as keys_file.c does for key files.
+ * refuses, as keys_file.c does for key files, a symbolic link, a file owned by another user, a
+ * file group or others may read or write, and a file in a directory they may write (nf_secfile).
  * Blocking I/O, one thread. */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +20,7 @@
 
 #include "auth.h"
 #include "nf_err.h"
+#include "nf_secfile.h"
 
 static const char file_header[] =
     "# nearftd bearer tokens, one per line: NAME SCOPES BLAKE2B-256(TOKEN) in hex.\n"
@@ -36,25 +38,15 @@ af_err(char *err, size_t errcap, const char *fmt, ...)
     return 0;
 }
 
-/* check_fd: a regular file of at most AUTH_FILE_MAX bytes that only its owner may access. */
+/* check_fd: a regular file of at most AUTH_FILE_MAX bytes, owned by this user, that only its
+ * owner may access, in a directory group and others cannot write (nf_secfile.h). */
 static int check_fd(int fd, const char *path, struct stat *st, char *err, size_t errcap)
 {
-    if (fstat(fd, st) == -1) {
-        int e = errno;
-        af_err(err, errcap, "token file %s: cannot stat: %s", path, strerror(e));
-        return NF_EIO;
-    }
-    if (!S_ISREG(st->st_mode)) {
-        af_err(err, errcap, "token file %s is not a regular file", path);
-        return NF_EINVAL;
-    }
-    if ((st->st_mode & 077) != 0) {
-        af_err(err, errcap,
-               "token file %s is readable or writable by group or others (mode 0%03o); run chmod "
-               "600 %s",
-               path, (unsigned)(st->st_mode & 0777), path);
-        return NF_EPERM;
-    }
+    int r = nf_secfile_check_fd(fd, path, "token file", st, err, errcap);
+    if (r == 0)
+        r = nf_secfile_check_parent(path, "token file", err, errcap);
+    if (r != 0)
+        return r;
     if (st->st_size > (off_t)AUTH_FILE_MAX) {
         af_err(err, errcap, "token file %s is larger than %u bytes", path, AUTH_FILE_MAX);
         return NF_EINVAL;
@@ -136,14 +128,11 @@ struct auth_table *auth_table_load(const char *path, char *err, size_t errcap, i
         *rc = NF_ECRYPTO;
         return NULL;
     }
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (fd == -1) {
-        int en = errno;
-        af_err(err, errcap, "token file %s: cannot open: %s", path, strerror(en));
-        *rc = en == ENOENT ? NF_ENOTFOUND : NF_EIO;
-        return NULL;
-    }
+    /* O_NOFOLLOW (nf_secfile_open): a symbolic link is refused, not followed. */
     struct stat st;
+    int fd = nf_secfile_open(path, O_RDONLY | O_NONBLOCK, 0, "token file", &st, rc, err, errcap);
+    if (fd == -1)
+        return NULL;
     if ((r = check_fd(fd, path, &st, err, errcap)) != 0)
         goto fail;
     if ((r = read_all(fd, path, (size_t)st.st_size, &text, err, errcap)) != 0)
@@ -191,8 +180,14 @@ static int open_locked(const char *path, int flags, char *err, size_t errcap, in
         int fd = open(path, flags | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW, 0600);
         if (fd == -1) {
             int e = errno;
-            af_err(err, errcap, "token file %s: cannot open: %s", path, strerror(e));
-            *rc = e == ENOENT ? NF_ENOTFOUND : NF_EIO;
+            if (e == ELOOP)
+                af_err(err, errcap,
+                       "token file %s is a symbolic link; refusing to follow it (name the file "
+                       "itself)",
+                       path);
+            else
+                af_err(err, errcap, "token file %s: cannot open: %s", path, strerror(e));
+            *rc = e == ELOOP ? NF_EPERM : e == ENOENT ? NF_ENOTFOUND : NF_EIO;
             return -1;
         }
         struct stat a, b;
@@ -223,7 +218,10 @@ int auth_file_add(const char *path,
         af_err(err, errcap, "NAME must be 1 to 64 characters of A-Z a-z 0-9 . _ -");
         return NF_EINVAL;
     }
-    int r = 0;
+    /* Before creating anything: a new file in a directory others can write is refused too. */
+    int r = nf_secfile_check_parent(path, "token file", err, errcap);
+    if (r != 0)
+        return r;
     int fd = open_locked(path, O_RDWR | O_CREAT | O_APPEND, err, errcap, &r);
     if (fd == -1)
         return r;

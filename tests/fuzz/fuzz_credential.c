@@ -18,6 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char err[128];
     memset(err, 'x', sizeof(err));
     struct nf_keypair *kp = NULL;
+    keys_json_wipe_init(); /* no other jansson use in this target; a no-op after the first */
     int r = keys_parse_credential_json((const char *)data, size, account, sizeof(account), &kp, err,
                                        sizeof(err));
     if (r != 0) {

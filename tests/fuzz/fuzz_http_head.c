@@ -2,9 +2,10 @@
  * (src/ingest/http_parse.c). The input is a raw request stream. Properties: no crash or
  * over-read; a complete head's pointers lie inside the head and its path starts with '/'; a
  * complete head parses the same from exactly its own bytes (trailing bytes never change it);
- * refusals carry a status, a field and a reason; a decoded chunked body is no longer than its raw
- * form nor than max_body, decodes the same from exactly its raw bytes, and the same when the
- * decoding first saw only half of the input and then resumed. */
+ * refusals carry a status, a field and a reason; a head fed in pieces (resuming with its state)
+ * ends exactly as when parsed whole; a refused chunked body names its field and reason; a decoded
+ * chunked body is no longer than its raw form nor than max_body, decodes the same from exactly its
+ * raw bytes, and the same when the decoding first saw only half of the input and then resumed. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +32,7 @@ static void check_chunked(const uint8_t *data, size_t size)
     size_t raw = 0, body = 0;
     /* First over a prefix (as if the rest had not arrived), then over everything with the same
      * state: the result must be what a fresh call gives (checked against c below). */
-    struct ingest_chunk_state st = {0, 0};
+    struct ingest_chunk_state st = {0};
     size_t cut = size / 2;
     size_t r0 = 0, b0 = 0;
     int rc0 = ingest_http_chunked(a, cut, FUZZ_MAX_BODY, &st, &r0, &b0);
@@ -46,6 +47,8 @@ static void check_chunked(const uint8_t *data, size_t size)
     }
     int rc = ingest_http_chunked(a, size, FUZZ_MAX_BODY, &st, &raw, &body);
     if (rc != 0 && rc != 1 && rc != NF_EINVAL && rc != NF_ERANGE)
+        abort();
+    if (rc == NF_EINVAL && (st.err_field == NULL || st.err_reason == NULL))
         abort();
     char *c = malloc(size ? size : 1);
     if (c == NULL) {
@@ -74,6 +77,39 @@ static void check_chunked(const uint8_t *data, size_t size)
         free(b);
     }
     free(a);
+}
+
+/* The same bytes fed in pieces of 1..8 bytes with a resume state end as the whole parse did. */
+static void
+check_pieces(const char *buf, size_t size, int rc_whole, const struct ingest_http_head *w)
+{
+    struct ingest_head_state st;
+    memset(&st, 0, sizeof(st));
+    struct ingest_http_head h;
+    size_t step = size ? 1 + (unsigned char)buf[0] % 8 : 1;
+    int rc = 0;
+    size_t len = 0;
+    while (rc == 0 && len < size) {
+        len = size - len < step ? size : len + step;
+        rc = ingest_http_head_resume(buf, len, FUZZ_MAX_HEAD, &st, &h);
+    }
+    if (rc == 1 && len < size) {
+        /* complete before the end: the whole parse must agree on where the head ends */
+        if (rc_whole != 1 || h.head_len != w->head_len)
+            abort();
+        return;
+    }
+    if (rc != rc_whole)
+        abort();
+    if (rc == 1 && (h.head_len != w->head_len || h.content_length != w->content_length ||
+                    h.keep_alive != w->keep_alive || h.chunked != w->chunked || h.path != w->path ||
+                    h.path_len != w->path_len || h.idem != w->idem || h.query != w->query ||
+                    h.authorization != w->authorization))
+        abort();
+    if (rc == NF_EINVAL &&
+        (h.err_status != w->err_status || strcmp(h.err_field, w->err_field) != 0 ||
+         strcmp(h.err_reason, w->err_reason) != 0 || st.started))
+        abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -112,6 +148,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else {
         abort();
     }
+    check_pieces(buf, size, rc, &h);
     check_chunked(data, size);
     return 0;
 }

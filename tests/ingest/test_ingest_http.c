@@ -1048,7 +1048,7 @@ static void test_chunked_resume(void)
     char b2[sizeof(b1)];
     memcpy(b2, b1, sizeof(b1));
     size_t total = sizeof(b1) - 1 - 4; /* without the next request's bytes */
-    struct ingest_chunk_state st = {0, 0};
+    struct ingest_chunk_state st = {0};
     size_t raw = 0, body = 0;
     CHECK_EQ_INT(ingest_http_chunked(b1, 12, 1024, &st, &raw, &body), 0);
     CHECK_EQ_INT(st.pos, 10); /* after "5\r\nhello\r\n" */
@@ -1066,7 +1066,7 @@ static void test_chunked_resume(void)
     CHECK_EQ_INT(body2, body);
     /* The running total still enforces max_body across calls. */
     char b3[] = "5\r\nhello\r\n5\r\nworld\r\n0\r\n\r\n";
-    struct ingest_chunk_state s3 = {0, 0};
+    struct ingest_chunk_state s3 = {0};
     CHECK_EQ_INT(ingest_http_chunked(b3, 12, 8, &s3, &raw, &body), 0);
     CHECK_EQ_INT(ingest_http_chunked(b3, sizeof(b3) - 1, 8, &s3, &raw, &body), NF_ERANGE);
 }
@@ -1174,6 +1174,67 @@ static void test_wire(void)
                    "HTTP/1.1 400 ", "Transfer-Encoding");
     expect_refusal("GET /health HTTP/1.1\r\nHost: t\r\nX: a\r\n folded\r\n\r\n", "HTTP/1.1 400 ",
                    "headers");
+    /* Strict framing: lines end in CRLF (a bare LF is 400 in the head and in chunked framing),
+     * chunk extensions and trailer names are checked, one Idempotency-Key only. The reason in
+     * the body says which rule. */
+    static const struct {
+        const char *req;
+        const char *field;
+        const char *why;
+    } strict[] = {
+        {"POST /v1/transfers HTTP/1.1\nTransfer-Encoding: chunked\nConnection: "
+         "close\n\n2\n{}\n0\n\n",
+         "request line", "bare LF"},
+        {"GET /health HTTP/1.1\r\nHost: t\nConnection: close\r\n\r\n", "headers", "bare LF"},
+        {"POST /v1/transfers HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+         "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n2;a\rb\r\n{}\r\n0\r\n\r\n",
+         "Transfer-Encoding", "extensions"},
+        {"POST /v1/transfers HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+         "Transfer-Encoding: chunked\r\n\r\n2\n{}\r\n0\r\n\r\n",
+         "Transfer-Encoding", "bare LF"},
+        {"POST /v1/transfers HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+         "Transfer-Encoding: chunked\r\n\r\n2;x=\"a\x01\"\r\n{}\r\n0\r\n\r\n",
+         "Transfer-Encoding", "control byte"},
+        {"POST /v1/transfers HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+         "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\nBad Name: 1\r\n\r\n",
+         "trailers", "token"},
+        {"POST /v1/transfers HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+         "Idempotency-Key: a\r\nIdempotency-Key: b\r\nContent-Length: 2\r\n\r\n{}",
+         "Idempotency-Key", "given twice"},
+    };
+    for (size_t k = 0; k < sizeof(strict) / sizeof(strict[0]); k++) {
+        expect_refusal(strict[k].req, "HTTP/1.1 400 ", strict[k].field);
+        CHECK_EQ_INT(raw_exchange(strict[k].req, strlen(strict[k].req), out, sizeof(out), &len), 1);
+        json_t *e = last_json(out);
+        const char *why = jstr(e, "reason");
+        CHECK(why != NULL && strstr(why, strict[k].why) != NULL);
+        if (why == NULL || strstr(why, strict[k].why) == NULL)
+            fprintf(stderr, "strict case %zu: %s\n", k, out);
+        json_decref(e);
+    }
+    /* A head of ~6 KiB sent in 61-byte pieces (it outgrows the connection's own 4 KiB buffer
+     * on the way, so the parse resumes in the larger buffer) is served like one sent whole. */
+    {
+        size_t hn = (size_t)snprintf(req, sizeof(req),
+                                     "POST /v1/transfers HTTP/1.1\r\nHost: t\r\nContent-Type: "
+                                     "application/json\r\nIdempotency-Key: pieces-1\r\n");
+        for (int k = 0; k < 120; k++)
+            hn += (size_t)snprintf(req + hn, sizeof(req) - hn,
+                                   "X-Filler-%02d: abcdefghijklmnopqrstuvwxyz0123456789\r\n", k);
+        hn += (size_t)snprintf(req + hn, sizeof(req) - hn,
+                               "Content-Length: %zu\r\nConnection: close\r\n\r\n%s", bl, body);
+        CHECK(hn > 6000);
+        fd = raw_connect();
+        CHECK(fd != -1);
+        for (size_t off = 0; off < hn; off += 61)
+            CHECK_EQ_INT(raw_send(fd, req + off, hn - off < 61 ? hn - off : 61), 0);
+        CHECK_EQ_INT(raw_read(fd, out, sizeof(out), &len, NULL), 1);
+        CHECK(strncmp(out, "HTTP/1.1 202 ", 13) == 0);
+        json_t *pj = last_json(out);
+        CHECK(is_decimal(jstr(pj, "id")));
+        json_decref(pj);
+        close(fd);
+    }
     /* HTTP/1.1 needs exactly one Host (RFC 9112 3.2); HTTP/1.0 does not (tested above). */
     expect_refusal("GET /health HTTP/1.1\r\nConnection: close\r\n\r\n", "HTTP/1.1 400 ", "Host");
     expect_refusal("GET /health HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", "HTTP/1.1 400 ", "Host");

@@ -628,13 +628,117 @@ static void test_files(void)
     CHECK(access(root, F_OK) != 0);
 }
 
+/* The checks a key file passes besides its mode (nf_secfile.h): not a symbolic link, owned by
+ * this user, in a directory group and others cannot write; the credentials directory too. Each
+ * refusal names the file and the reason. */
+static void test_secret_files(void)
+{
+    char tmpl[] = "/tmp/nf_test_keyperm_XXXXXX";
+    char *root = mkdtemp(tmpl);
+    CHECK(root != NULL);
+    if (root == NULL)
+        return;
+    char dir[512], path[1024], link_path[1024], err[1024], account[ACCOUNT_ID_MAX + 1];
+    snprintf(dir, sizeof(dir), "%s/creds", root);
+    uint8_t seed[32];
+    hex_to_bytes(SEED_HEX, seed, 32);
+    struct nf_keypair *k1 = NULL, *back = NULL, *kps[4];
+    size_t n = 0;
+    CHECK_EQ_INT(keys_from_seed(seed, &k1), 0);
+    CHECK_EQ_INT(keys_write_file(dir, "alice.near", k1, 1, path, sizeof(path), err, sizeof(err)),
+                 0);
+    CHECK_EQ_INT(keys_load_file(path, account, sizeof(account), &back, err, sizeof(err)), 0);
+    keys_free(back);
+    back = NULL;
+
+    /* A symbolic link to a good key file is refused (O_NOFOLLOW), also in the account layout. */
+    snprintf(link_path, sizeof(link_path), "%s/link.json", dir);
+    CHECK_EQ_INT(symlink(path, link_path), 0);
+    CHECK_EQ_INT(keys_load_file(link_path, account, sizeof(account), &back, err, sizeof(err)),
+                 NF_EPERM);
+    CHECK(back == NULL);
+    CHECK(strstr(err, "symbolic link") != NULL && strstr(err, link_path) != NULL);
+    char sub[600], sublink[1024];
+    snprintf(sub, sizeof(sub), "%s/bob.near", dir);
+    CHECK_EQ_INT(mkdir(sub, 0700), 0);
+    snprintf(sublink, sizeof(sublink), "%s/ed25519_x.json", sub);
+    CHECK_EQ_INT(symlink(path, sublink), 0);
+    CHECK_EQ_INT(keys_load_account(dir, "bob.near", kps, 4, &n, err, sizeof(err)), NF_EPERM);
+    CHECK(strstr(err, "symbolic link") != NULL && strstr(err, sublink) != NULL);
+    unlink(sublink);
+    unlink(link_path);
+
+    /* The file's directory writable by others (0777) or by the group (0770): refused, naming the
+     * directory; 0755 is fine. */
+    CHECK_EQ_INT(chmod(dir, 0777), 0);
+    CHECK_EQ_INT(keys_load_file(path, account, sizeof(account), &back, err, sizeof(err)), NF_EPERM);
+    CHECK(back == NULL);
+    CHECK(strstr(err, "writable by group or others") != NULL && strstr(err, dir) != NULL &&
+          strstr(err, "0777") != NULL && strstr(err, path) != NULL);
+    CHECK_EQ_INT(chmod(dir, 0770), 0);
+    CHECK_EQ_INT(keys_load_file(path, account, sizeof(account), &back, err, sizeof(err)), NF_EPERM);
+    /* keys_load_account checks the credentials directory itself before any file in it. */
+    CHECK_EQ_INT(keys_load_account(dir, "alice.near", kps, 4, &n, err, sizeof(err)), NF_EPERM);
+    CHECK(strstr(err, "credentials directory") != NULL && strstr(err, dir) != NULL);
+    CHECK_EQ_INT(chmod(dir, 0755), 0);
+    CHECK_EQ_INT(keys_load_account(dir, "alice.near", kps, 4, &n, err, sizeof(err)), 0);
+    CHECK_EQ_INT(n, 1);
+    for (size_t i = 0; i < n; i++)
+        keys_free(kps[i]);
+    /* The account directory of the near-cli-rs layout is the file's directory: checked too. */
+    char carol[1024];
+    CHECK_EQ_INT(keys_write_file(dir, "carol.near", k1, 0, carol, sizeof(carol), err, sizeof(err)),
+                 0);
+    snprintf(sub, sizeof(sub), "%s/carol.near", dir);
+    CHECK_EQ_INT(chmod(sub, 0777), 0);
+    CHECK_EQ_INT(keys_load_account(dir, "carol.near", kps, 4, &n, err, sizeof(err)), NF_EPERM);
+    CHECK(strstr(err, sub) != NULL && strstr(err, "writable by group or others") != NULL);
+    CHECK_EQ_INT(chmod(sub, 0700), 0);
+
+    /* A file owned by another user: only root can make one, so the case runs as root only. */
+    if (geteuid() == 0) {
+        CHECK_EQ_INT(chown(path, 65534, (gid_t)-1), 0);
+        CHECK_EQ_INT(keys_load_file(path, account, sizeof(account), &back, err, sizeof(err)),
+                     NF_EPERM);
+        CHECK(back == NULL);
+        CHECK(strstr(err, "owned by uid 65534") != NULL && strstr(err, path) != NULL);
+        CHECK_EQ_INT(chown(path, 0, (gid_t)-1), 0);
+        CHECK_EQ_INT(keys_load_file(path, account, sizeof(account), &back, err, sizeof(err)), 0);
+        keys_free(back);
+    } else {
+        printf("SKIP: the key-file owner case needs root (it chowns a file to uid 65534)\n");
+    }
+    keys_free(k1);
+    CHECK_EQ_INT(nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+}
+
+/* Until keys_json_wipe_init runs, credential JSON is refused rather than parsed by a jansson
+ * that would leave copies of the secret in freed memory. Runs first in main. */
+static void test_wipe_required(void)
+{
+    char account[ACCOUNT_ID_MAX + 1], err[256];
+    struct nf_keypair *kp = NULL;
+    const char *json = "{\"account_id\":\"a.near\"}";
+    CHECK_EQ_INT(keys_parse_credential_json(json, strlen(json), account, sizeof(account), &kp, err,
+                                            sizeof(err)),
+                 NF_ESTATE);
+    CHECK(strstr(err, "keys_json_wipe_init") != NULL);
+    keys_json_wipe_init();
+    keys_json_wipe_init(); /* a no-op the second time */
+    CHECK_EQ_INT(keys_parse_credential_json(json, strlen(json), account, sizeof(account), &kp, err,
+                                            sizeof(err)),
+                 NF_EINVAL);
+}
+
 int main(void)
 {
+    test_wipe_required();
     test_rfc8032_vector();
     test_secret_errors();
     test_pubkey();
     test_sign_verify();
     test_credential_json();
     test_files();
+    test_secret_files();
     return nf_test_report("test_keys");
 }

@@ -355,6 +355,7 @@ static int replay_cb(const struct wal_rec *rec, void *ctx)
 
 int main(int argc, char **argv)
 {
+    keys_json_wipe_init();
     if (argc < 2) {
         fprintf(stderr, "usage: test_submit NEARSIM\n");
         return 2;

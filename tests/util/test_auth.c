@@ -209,6 +209,71 @@ static void test_files(void)
     nf_test_rmdir(dir);
 }
 
+/* The token file passes the same checks as a key file (nf_secfile.h): not a symbolic link, owned
+ * by this user, in a directory group and others cannot write. Each refusal names the file and
+ * the reason, in every function. */
+static void test_file_owner_link_dir(void)
+{
+    char dir[] = "/tmp/nf-test-authperm.XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char path[256], link_path[256], err[1024];
+    snprintf(path, sizeof(path), "%s/tokens", dir);
+    snprintf(link_path, sizeof(link_path), "%s/tokens.link", dir);
+    uint8_t h[32];
+    char tok[AUTH_TOKEN_LEN + 1];
+    auth_token_new(tok, sizeof(tok));
+    auth_token_hash(tok, strlen(tok), h);
+    CHECK_EQ_INT(auth_file_add(path, "ops", AUTH_SCOPE_TRANSFER, h, err, sizeof(err)), 0);
+    int rc = 0;
+    struct auth_table *t = auth_table_load(path, err, sizeof(err), &rc);
+    CHECK(t != NULL);
+    auth_table_free(t);
+
+    /* A symbolic link to a good token file. */
+    CHECK_EQ_INT(symlink(path, link_path), 0);
+    rc = 0;
+    CHECK(auth_table_load(link_path, err, sizeof(err), &rc) == NULL);
+    CHECK_EQ_INT(rc, NF_EPERM);
+    CHECK(strstr(err, "symbolic link") != NULL && strstr(err, link_path) != NULL);
+    CHECK_EQ_INT(auth_file_add(link_path, "x", AUTH_SCOPE_READ, h, err, sizeof(err)), NF_EPERM);
+    CHECK_EQ_INT(auth_file_remove(link_path, "ops", err, sizeof(err)), NF_EPERM);
+    CHECK(strstr(err, "symbolic link") != NULL);
+    unlink(link_path);
+
+    /* Its directory writable by others or by the group. */
+    CHECK_EQ_INT(chmod(dir, 0777), 0);
+    rc = 0;
+    CHECK(auth_table_load(path, err, sizeof(err), &rc) == NULL);
+    CHECK_EQ_INT(rc, NF_EPERM);
+    CHECK(strstr(err, "writable by group or others") != NULL && strstr(err, dir) != NULL &&
+          strstr(err, path) != NULL);
+    CHECK_EQ_INT(auth_file_remove(path, "ops", err, sizeof(err)), NF_EPERM);
+    char fresh[300];
+    snprintf(fresh, sizeof(fresh), "%s/new-tokens", dir);
+    CHECK_EQ_INT(auth_file_add(fresh, "x", AUTH_SCOPE_READ, h, err, sizeof(err)), NF_EPERM);
+    CHECK(access(fresh, F_OK) != 0); /* refused before anything is created */
+    CHECK_EQ_INT(chmod(dir, 0770), 0);
+    CHECK(auth_table_load(path, err, sizeof(err), &rc) == NULL);
+    CHECK_EQ_INT(chmod(dir, 0700), 0);
+    t = auth_table_load(path, err, sizeof(err), &rc);
+    CHECK(t != NULL);
+    auth_table_free(t);
+
+    /* Owned by another user: only root can make such a file. */
+    if (geteuid() == 0) {
+        CHECK_EQ_INT(chown(path, 65534, (gid_t)-1), 0);
+        rc = 0;
+        CHECK(auth_table_load(path, err, sizeof(err), &rc) == NULL);
+        CHECK_EQ_INT(rc, NF_EPERM);
+        CHECK(strstr(err, "owned by uid 65534") != NULL && strstr(err, path) != NULL);
+        CHECK_EQ_INT(auth_file_add(path, "x", AUTH_SCOPE_READ, h, err, sizeof(err)), NF_EPERM);
+        CHECK_EQ_INT(chown(path, 0, (gid_t)-1), 0);
+    } else {
+        printf("SKIP: the token-file owner case needs root (it chowns a file to uid 65534)\n");
+    }
+    nf_test_rmdir(dir);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -217,5 +282,6 @@ int main(void)
     test_scopes_names();
     test_token_lookup();
     test_files();
+    test_file_owner_link_dir();
     return nf_test_report("test_auth");
 }

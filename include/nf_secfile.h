@@ -1,0 +1,42 @@
+/* nf_secfile: the checks every file holding a secret passes before it is read (key files,
+ * src/near/keys_file.c; the bearer-token file, src/util/auth_file.c). The path must not be a
+ * symbolic link (opened with O_NOFOLLOW), the file must be a regular file owned by the user the
+ * process runs as (euid) that group and others can neither read nor write, and the directory
+ * holding it must not be writable by group or others (whoever can write the directory can
+ * replace the file). Blocking I/O; start-up, SIGHUP and CLI code, one thread. */
+#ifndef NF_SECFILE_H
+#define NF_SECFILE_H
+
+#include <stddef.h>
+#include <sys/stat.h>
+
+/* nf_secfile_open: opens path with flags (| O_NOFOLLOW | O_CLOEXEC | O_NOCTTY; mode when
+ * O_CREAT creates it), then checks the open file with nf_secfile_check_fd and its directory
+ * with nf_secfile_check_dir. what names the kind of file in messages ("key file"). Returns the
+ * descriptor (caller owns it) with *st filled, or -1 with *rc (NF_ENOTFOUND, NF_EIO, NF_EPERM,
+ * NF_EINVAL) and a one-line message naming the path and the reason in err[0..errcap). */
+int nf_secfile_open(const char *path,
+                    int flags,
+                    mode_t mode,
+                    const char *what,
+                    struct stat *st,
+                    int *rc,
+                    char *err,
+                    size_t errcap);
+
+/* nf_secfile_check_fd: fstat on fd (so the file checked is the file read): a regular file, owned
+ * by geteuid(), no permission bits for group or others. 0, NF_EIO, NF_EINVAL (not a regular
+ * file) or NF_EPERM, with err filled. Borrows fd. */
+int nf_secfile_check_fd(
+    int fd, const char *path, const char *what, struct stat *st, char *err, size_t errcap);
+
+/* nf_secfile_check_dir: the directory dir (followed if it is a link) is not writable by group
+ * or others. what names it in messages ("key directory"). 0, NF_EIO (cannot stat) or NF_EPERM,
+ * with err filled. */
+int nf_secfile_check_dir(const char *dir, const char *what, char *err, size_t errcap);
+
+/* nf_secfile_check_parent: the same check on the directory that holds path ("." for a bare
+ * name); what names the file's kind ("key file") and the message names the file. */
+int nf_secfile_check_parent(const char *path, const char *what, char *err, size_t errcap);
+
+#endif
