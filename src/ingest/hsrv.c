@@ -175,16 +175,18 @@ hsrv_shared_new(uint64_t max_conns_total, uint32_t max_per_ip, uint64_t pool_byt
     struct hsrv_shared *sh = calloc(1, sizeof(*sh));
     if (sh == NULL)
         return NULL;
+    /* Twice the connections that can be open (a free slot is always near), at most 2^24 slots
+     * (128 MiB of address space; calloc's zero pages become resident only where used). */
     uint64_t n = 1024;
-    while (n < 2u * max_conns_total && n < (1ull << 31))
+    while (n < 2u * max_conns_total && n < (1ull << 24))
         n <<= 1;
-    sh->slots = calloc(n, sizeof(*sh->slots));
-    if (sh->slots == NULL) {
-        free(sh);
-        return NULL;
+    if (max_per_ip != 0) {
+        sh->slots = calloc(n, sizeof(*sh->slots)); /* zero bytes: every word is count 0 */
+        if (sh->slots == NULL) {
+            free(sh);
+            return NULL;
+        }
     }
-    for (uint64_t i = 0; i < n; i++)
-        atomic_init(&sh->slots[i], 0);
     atomic_init(&sh->pool_used, 0);
     sh->mask = (uint32_t)(n - 1);
     sh->max_per_ip = max_per_ip;
