@@ -932,7 +932,7 @@ void hsrv_hold(struct hsrv_ref ref, void *cookie)
 /* ---- listener and sweep ---------------------------------------------------------------------- */
 
 /* A connection over --max-conns-per-ip: a fixed 503 (best effort, the socket is new so it takes
- * it) and close. Nothing is read or kept. */
+ * it) and close. Nothing is kept; at most what already arrived is read and dropped. */
 static void hsrv_refuse_per_ip(struct hsrv *s, int cfd)
 {
     static const char body[] = "{\"error\":\"overloaded\",\"field\":\"connection\",\"reason\":"
@@ -947,6 +947,11 @@ static void hsrv_refuse_per_ip(struct hsrv *s, int cfd)
         ssize_t w = send(cfd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
         (void)w;
     }
+    /* Bytes already received but unread would turn the close into a reset that can destroy the
+     * answer at the client: read what is there (a request head, usually) first. */
+    char sink[2048];
+    ssize_t r = recv(cfd, sink, sizeof(sink), MSG_DONTWAIT);
+    (void)r;
     close(cfd);
 }
 

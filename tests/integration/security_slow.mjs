@@ -151,7 +151,8 @@ try {
       const m = await metrics(d.port);
       return metricSum(m, 'nearft_ingest_open_connections') >= PER_IP;
     }, 'the server counted them');
-    const over = attacker(d.port, '127.0.0.3', (a) => a.sock.write(get));
+    // It sends nothing: the refusal is answered at the accept, before any request is read.
+    const over = attacker(d.port, '127.0.0.3', () => {});
     await waitFor(() => over.closed, 'the connection over the cap closed');
     check(over.data.startsWith('HTTP/1.1 503 ') && over.data.includes('max_conns_per_ip'),
       `(d) over the cap: 503 naming max_conns_per_ip (${over.data.split('\r\n')[0]})`);
