@@ -506,11 +506,11 @@ struct ingest *ingest_transport_new(const struct cfg *cfg,
     }
     if (cfg->body_pool_bytes != 0 &&
         cfg->body_pool_bytes < (uint64_t)cfg->max_body_bytes + 96u * 1024u) {
-        NF_LOG(
-            NF_LOG_ERROR, "ingest",
-            "body_pool_bytes=%llu cannot hold one max_body_bytes=%llu body (needs max_body_bytes "
-            "+ 98304)",
-            (unsigned long long)cfg->body_pool_bytes, (unsigned long long)cfg->max_body_bytes);
+        NF_LOG(NF_LOG_ERROR, "ingest",
+               "body pool cannot hold one largest body body_pool_bytes=%llu max_body_bytes=%llu "
+               "need=%llu",
+               (unsigned long long)cfg->body_pool_bytes, (unsigned long long)cfg->max_body_bytes,
+               (unsigned long long)cfg->max_body_bytes + 98304ull);
         goto fail;
     }
     in->auth_required = cfg->auth_tokens != NULL;
