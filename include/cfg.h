@@ -33,6 +33,11 @@ struct cfg {
     uint64_t ingest_threads;
     uint64_t max_connections;   /* open client connections per ingest thread */
     uint64_t large_bodies;      /* bodies over 4 KiB being received at once, per ingest thread */
+    uint64_t head_timeout_ms;   /* a request head must be complete within (0: no deadline) */
+    uint64_t body_min_rate;     /* bytes/s a body must average after the head grace (0: none) */
+    uint64_t write_timeout_ms;  /* an unread answer is dropped after this long without progress */
+    uint64_t max_conns_per_ip;  /* open connections per client address, all threads (0: no cap) */
+    uint64_t body_pool_bytes;   /* large request buffers, all threads together (0: no cap) */
     uint64_t max_batch_request; /* transfers per request body */
     uint64_t memo_max_bytes;
     uint64_t max_body_bytes;

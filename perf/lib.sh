@@ -109,10 +109,14 @@ nf_start_sim() {
 # sets D_PORT, D_PID. NF_DAEMON_PREFIX (e.g. "taskset -c 0") is put in front of the command.
 nf_start_daemon() {
     local data=$NF_TMP/data.$RANDOM
+    # Every load generator connects from 127.0.0.1: lift the per-address connection cap (on
+    # builds that have one; e2e single holds 6,000 connections).
+    local per_ip=()
+    if "$NEARFTD" --help 2>&1 | grep -q -- '--max-conns-per-ip'; then per_ip=(--max-conns-per-ip 0); fi
     # shellcheck disable=SC2086
     ${NF_DAEMON_PREFIX:-} "$NEARFTD" --rpc-url "http://127.0.0.1:$SIM_PORT" \
         --signer distributor.test.near --credentials "$SIM_CREDS" --contract ft.test.near \
-        --listen 127.0.0.1:0 --data-dir "$data" --log-level warn "$@" >"$NF_TMP/nearftd.log" 2>&1 &
+        --listen 127.0.0.1:0 --data-dir "$data" --log-level warn "${per_ip[@]}" "$@" >"$NF_TMP/nearftd.log" 2>&1 &
     D_PID=$!
     NF_PIDS+=("$D_PID")
     D_PORT=$(nf_wait_line "$NF_TMP/nearftd.log" 'nearftd ready.*port=[0-9]+' 30 |

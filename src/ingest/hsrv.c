@@ -1,7 +1,11 @@
 /* hsrv: the ingest stage's HTTP/1.1 wire (see hsrv.h). One accept event on the thread's
  * SO_REUSEPORT socket; per connection one persistent read event, one write event armed only while
  * an answer is pending, a fixed read buffer and the parsed head of the request being served.
- * Request heads and chunked bodies are parsed by the pure functions in http_parse.c. */
+ * Request heads and chunked bodies are parsed by the pure functions in http_parse.c. The 1 s
+ * sweep enforces the head, body, write and idle deadlines; idle keep-alive connections are also
+ * kept on a list, oldest first, so a full slab can reclaim one in O(1). hsrv_shared (the
+ * per-address counts and the large-buffer budget) is the only state touched by several threads:
+ * atomics only, no lock. */
 #include "hsrv.h"
 
 #include <errno.h>
@@ -12,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -25,6 +31,11 @@
 #define HSRV_ACCEPT_BATCH 64            /* accepts per listener wake */
 #define HSRV_CHUNK_SLACK  (64u * 1024u) /* chunk-size lines a chunked body may add */
 #define HSRV_CLOSING_MS   2000 /* a connection draining after an error answer is closed after */
+#define HSRV_PAGE         4096u
+#define HSRV_NONE         UINT32_MAX
+#define HSRV_IP_PROBES    32  /* slots an address is looked for in (then admitted uncounted) */
+#define HSRV_IP_CNT_BITS  24u /* slot word: (40-bit address tag << 24) | open connections */
+#define HSRV_IP_CNT_MASK  ((1ull << HSRV_IP_CNT_BITS) - 1u)
 
 enum hsrv_state {
     HSRV_FREE = 0,
@@ -47,15 +58,21 @@ struct hsrv_conn {
     uint8_t close_after; /* close once the pending answer is written */
     uint8_t read_off;    /* read event removed: buffer full while a request is held */
     uint8_t write_on;    /* write event armed */
+    uint8_t big;         /* buf is a mapped large buffer (charged to the shared budget) */
+    uint8_t on_idle;     /* on the server's idle list */
     char *inl;           /* own buffer, HSRV_INLINE bytes */
-    char *buf;           /* inl or a pool buffer */
+    char *buf;           /* inl or a large buffer */
     size_t cap, len;
-    int big;              /* pool index or -1 */
+    int64_t ip_slot; /* hsrv_shared slot counting this connection, or -1 */
+    uint32_t idle_prev, idle_next;
     size_t req_len;       /* bytes of the served request, once complete */
     void *cookie;         /* held request's cookie */
     struct evbuffer *out; /* answer bytes the socket did not take yet (created on first need) */
     struct event *rev, *wev;
-    uint64_t last_ns;
+    uint64_t last_ns;  /* last byte read; while idle: when it became idle */
+    uint64_t req_ns;   /* first byte of the current request (the accept for the first); 0: idle */
+    uint64_t head_ns;  /* the current request's head was complete */
+    uint64_t write_ns; /* the pending answer last made progress */
     struct ingest_http_head head;
     struct ingest_head_state head_st; /* an unfinished head's progress (zeroed at accept) */
     struct ingest_chunk_state chunk;  /* a chunked body's progress (reset with each head) */
@@ -74,12 +91,24 @@ struct hsrv {
     uint32_t nfree;
     char *inl_mem;
     char *ev_mem;
-    /* Large buffers: allocated on first need, then reused. */
-    char **big;
-    uint32_t *big_free;
-    uint32_t nbig_free, nbig_made;
-    size_t big_size;
-    char date[40]; /* "Date: ...\r\n" */
+    uint32_t nbig;                 /* large buffers mapped now (at most o.big_bufs) */
+    size_t big_max;                /* largest large buffer: max_head + max_body + chunk slack */
+    uint32_t idle_head, idle_tail; /* idle keep-alive connections, oldest first */
+    char date[40];                 /* "Date: ...\r\n" */
+};
+
+struct hsrv_shared {
+    uint32_t max_per_ip;
+    uint32_t mask; /* slots - 1 */
+    uint64_t pool_cap;
+    uint64_t seed[2];
+    /* The large-buffer bytes mapped by all threads. A budget counter only: relaxed RMWs, no data
+     * is published through it. */
+    _Atomic uint64_t pool_used;
+    /* Open connections per client address: open addressing over a keyed 64-bit hash of the
+     * address; each word is (tag << 24) | count, so tag and count change in one CAS. A count of 0
+     * is a free slot. Relaxed: the words are counters, nothing else is ordered by them. */
+    _Atomic uint64_t *slots;
 };
 
 static uint64_t hsrv_now_ns(void)
@@ -102,42 +131,269 @@ static void hsrv_conn_read_cb(evutil_socket_t fd, short what, void *arg);
 static void hsrv_conn_write_cb(evutil_socket_t fd, short what, void *arg);
 static void hsrv_process(struct hsrv_conn *c);
 
+static void hsrv_count(const struct hsrv *s, size_t off)
+{
+    if (s->o.counters == NULL)
+        return;
+    _Atomic uint64_t *ctr = (_Atomic uint64_t *)((char *)s->o.counters + off);
+    /* One writer (the owner thread): relaxed load + store, readers load relaxed. */
+    atomic_store_explicit(ctr, atomic_load_explicit(ctr, memory_order_relaxed) + 1u,
+                          memory_order_relaxed);
+}
+#define HSRV_COUNT(s, field) hsrv_count((s), offsetof(struct hsrv_counters, field))
+
+/* ---- shared: per-address counts and the large-buffer budget ---------------------------------- */
+
+static uint64_t hsrv_mix(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+/* A keyed hash of the client address (IPv4, or IPv6 with v4-mapped folded to IPv4). */
+static uint64_t hsrv_addr_hash(const struct hsrv_shared *sh, const struct sockaddr_storage *ss)
+{
+    uint64_t w[2] = {0, 0};
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+        memcpy(&w[0], &a->sin_addr, 4);
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+        if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr))
+            memcpy(&w[0], &a->sin6_addr.s6_addr[12], 4);
+        else
+            memcpy(w, &a->sin6_addr, 16);
+    }
+    return hsrv_mix(hsrv_mix(w[0] ^ sh->seed[0]) ^ w[1] ^ sh->seed[1]);
+}
+
+struct hsrv_shared *
+hsrv_shared_new(uint64_t max_conns_total, uint32_t max_per_ip, uint64_t pool_bytes)
+{
+    struct hsrv_shared *sh = calloc(1, sizeof(*sh));
+    if (sh == NULL)
+        return NULL;
+    /* Twice the connections that can be open (a free slot is always near), at most 2^24 slots
+     * (128 MiB of address space; calloc's zero pages become resident only where used). */
+    uint64_t n = 1024;
+    while (n < 2u * max_conns_total && n < (1ull << 24))
+        n <<= 1;
+    if (max_per_ip != 0) {
+        sh->slots = calloc(n, sizeof(*sh->slots)); /* zero bytes: every word is count 0 */
+        if (sh->slots == NULL) {
+            free(sh);
+            return NULL;
+        }
+    }
+    atomic_init(&sh->pool_used, 0);
+    sh->mask = (uint32_t)(n - 1);
+    sh->max_per_ip = max_per_ip;
+    sh->pool_cap = pool_bytes;
+    if (getrandom(sh->seed, sizeof(sh->seed), 0) != (ssize_t)sizeof(sh->seed)) {
+        sh->seed[0] = (uint64_t)time(NULL);
+        sh->seed[1] = (uint64_t)(uintptr_t)sh;
+    }
+    return sh;
+}
+
+uint64_t hsrv_shared_pool_used(const struct hsrv_shared *sh)
+{
+    return sh ? atomic_load_explicit(&sh->pool_used, memory_order_relaxed) : 0;
+}
+
+void hsrv_shared_free(struct hsrv_shared *sh)
+{
+    if (sh == NULL)
+        return;
+    free(sh->slots);
+    free(sh);
+}
+
+/* Counts one more connection from ss. The slot to release at close (>= 0), -1 when not counted
+ * (no cap, or no free slot among the probes: admitted uncounted rather than refused), or
+ * NF_ETOOMANY when the address is at its cap. Any ingest thread. */
+static int64_t hsrv_ip_acquire(struct hsrv_shared *sh, const struct sockaddr_storage *ss)
+{
+    if (sh == NULL || sh->max_per_ip == 0)
+        return -1;
+    uint64_t h = hsrv_addr_hash(sh, ss);
+    uint64_t tag = h >> HSRV_IP_CNT_BITS;
+    for (;;) {
+        uint32_t free_i = HSRV_NONE;
+        uint64_t free_w = 0;
+        int retry = 0;
+        for (uint32_t p = 0; p < HSRV_IP_PROBES; p++) {
+            uint32_t i = (uint32_t)(h + p) & sh->mask;
+            uint64_t w = atomic_load_explicit(&sh->slots[i], memory_order_relaxed);
+            uint64_t cnt = w & HSRV_IP_CNT_MASK;
+            if (cnt > 0 && (w >> HSRV_IP_CNT_BITS) == tag) {
+                if (cnt >= sh->max_per_ip)
+                    return NF_ETOOMANY;
+                if (atomic_compare_exchange_strong_explicit(
+                        &sh->slots[i], &w, w + 1u, memory_order_relaxed, memory_order_relaxed))
+                    return (int64_t)i;
+                retry = 1;
+                break;
+            }
+            if (cnt == 0 && free_i == HSRV_NONE) {
+                free_i = i;
+                free_w = w;
+            }
+        }
+        if (retry)
+            continue;
+        if (free_i == HSRV_NONE)
+            return -1;
+        if (atomic_compare_exchange_strong_explicit(&sh->slots[free_i], &free_w,
+                                                    (tag << HSRV_IP_CNT_BITS) | 1u,
+                                                    memory_order_relaxed, memory_order_relaxed))
+            return (int64_t)free_i;
+        /* Another thread took that slot (perhaps for this address): look again. */
+    }
+}
+
+static void hsrv_ip_release(struct hsrv_shared *sh, int64_t slot)
+{
+    if (sh != NULL && slot >= 0)
+        atomic_fetch_sub_explicit(&sh->slots[slot], 1u, memory_order_relaxed);
+}
+
+static int hsrv_pool_charge(struct hsrv *s, size_t bytes)
+{
+    struct hsrv_shared *sh = s->o.shared;
+    if (sh == NULL)
+        return 0;
+    uint64_t prev = atomic_fetch_add_explicit(&sh->pool_used, bytes, memory_order_relaxed);
+    if (prev + bytes > sh->pool_cap) {
+        atomic_fetch_sub_explicit(&sh->pool_used, bytes, memory_order_relaxed);
+        return NF_EFULL;
+    }
+    return 0;
+}
+
+static void hsrv_pool_uncharge(struct hsrv *s, size_t bytes)
+{
+    if (s->o.shared != NULL)
+        atomic_fetch_sub_explicit(&s->o.shared->pool_used, bytes, memory_order_relaxed);
+}
+
 /* ---- buffers --------------------------------------------------------------------------------- */
 
+/* Unmaps the connection's large buffer (its bytes must already be elsewhere or not needed). */
 static void hsrv_big_release(struct hsrv_conn *c)
 {
-    if (c->big < 0)
+    if (!c->big)
         return;
     struct hsrv *s = c->s;
-    s->big_free[s->nbig_free++] = (uint32_t)c->big;
-    c->big = -1;
+    munmap(c->buf, c->cap);
+    hsrv_pool_uncharge(s, c->cap);
+    s->nbig--;
+    c->big = 0;
     c->buf = c->inl;
     c->cap = HSRV_INLINE;
 }
 
-/* Moves the connection's bytes into a pool buffer. 0 or NF_EFULL (pool exhausted). */
-static int hsrv_big_take(struct hsrv_conn *c)
+static void hsrv_rebase_ptr(const char **p, uintptr_t old, char *nb)
+{
+    if (*p != NULL && (uintptr_t)*p >= old)
+        *p = nb + ((uintptr_t)*p - old);
+}
+
+/* Grows the connection's buffer to at least want bytes (page-rounded): maps a large buffer (or
+ * remaps the one it has) charged to the shared budget, keeping the bytes and re-pointing a parsed
+ * head into the new place. 0, or NF_EFULL with *limit naming the limit that refused it. */
+static int hsrv_grow(struct hsrv_conn *c, size_t want, const char **limit)
 {
     struct hsrv *s = c->s;
-    if (c->big >= 0)
-        return NF_EFULL; /* already at the largest size */
-    uint32_t i;
-    if (s->nbig_free > 0) {
-        i = s->big_free[--s->nbig_free];
-    } else if (s->nbig_made < s->o.big_bufs) {
-        char *b = malloc(s->big_size);
-        if (b == NULL)
-            return NF_EFULL;
-        i = s->nbig_made++;
-        s->big[i] = b;
-    } else {
+    size_t ncap = (want + HSRV_PAGE - 1) & ~(size_t)(HSRV_PAGE - 1);
+    if (ncap <= c->cap)
+        return 0;
+    if (!c->big && s->nbig >= s->o.big_bufs) {
+        *limit = "large_bodies";
         return NF_EFULL;
     }
-    memcpy(s->big[i], c->buf, c->len);
-    c->big = (int)i;
-    c->buf = s->big[i];
-    c->cap = s->big_size;
+    size_t add = ncap - (c->big ? c->cap : 0);
+    if (hsrv_pool_charge(s, add) != 0) {
+        *limit = "body_pool_bytes";
+        return NF_EFULL;
+    }
+    uintptr_t old = (uintptr_t)c->buf;
+    char *nb;
+    if (c->big) {
+        nb = mremap(c->buf, c->cap, ncap, MREMAP_MAYMOVE);
+    } else {
+        nb = mmap(NULL, ncap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (nb != MAP_FAILED)
+            memcpy(nb, c->buf, c->len);
+    }
+    if (nb == MAP_FAILED) {
+        hsrv_pool_uncharge(s, add);
+        *limit = "memory";
+        return NF_EFULL;
+    }
+    if (!c->big)
+        s->nbig++;
+    c->big = 1;
+    c->buf = nb;
+    c->cap = ncap;
+    if (c->head_ok) { /* the head's pointers point into the old buffer */
+        struct ingest_http_head *h = &c->head;
+        hsrv_rebase_ptr(&h->path, old, nb);
+        hsrv_rebase_ptr(&h->query, old, nb);
+        hsrv_rebase_ptr(&h->idem, old, nb);
+        hsrv_rebase_ptr(&h->authorization, old, nb);
+        hsrv_rebase_ptr(&h->content_type, old, nb);
+        hsrv_rebase_ptr(&h->origin, old, nb);
+    }
     return 0;
+}
+
+/* ---- idle list ------------------------------------------------------------------------------- */
+
+static void hsrv_idle_del(struct hsrv_conn *c)
+{
+    struct hsrv *s = c->s;
+    if (!c->on_idle)
+        return;
+    if (c->idle_prev != HSRV_NONE)
+        s->conns[c->idle_prev].idle_next = c->idle_next;
+    else
+        s->idle_head = c->idle_next;
+    if (c->idle_next != HSRV_NONE)
+        s->conns[c->idle_next].idle_prev = c->idle_prev;
+    else
+        s->idle_tail = c->idle_prev;
+    c->on_idle = 0;
+}
+
+static int hsrv_pending(const struct hsrv_conn *c);
+static void hsrv_accept_resume(struct hsrv *s);
+
+/* Puts c on the idle list (at the tail: newest) when it waits for a next request with nothing
+ * buffered, nothing to write and nothing held; takes it off otherwise. */
+static void hsrv_idle_sync(struct hsrv_conn *c)
+{
+    struct hsrv *s = c->s;
+    int idle = c->state == HSRV_READ && c->len == 0 && !c->head_ok && c->req_ns == 0 &&
+               !c->in_dispatch && !hsrv_pending(c);
+    if (idle == c->on_idle)
+        return;
+    if (!idle) {
+        hsrv_idle_del(c);
+        return;
+    }
+    c->on_idle = 1;
+    c->idle_next = HSRV_NONE;
+    c->idle_prev = s->idle_tail;
+    if (s->idle_tail != HSRV_NONE)
+        s->conns[s->idle_tail].idle_next = c->idx;
+    else
+        s->idle_head = c->idx;
+    s->idle_tail = c->idx;
+    hsrv_accept_resume(s); /* a full slab can take a new connection again */
 }
 
 /* ---- connection life ------------------------------------------------------------------------- */
@@ -161,6 +417,9 @@ static void hsrv_close(struct hsrv_conn *c, int gone)
     event_del(c->wev);
     close(c->fd);
     c->fd = -1;
+    hsrv_idle_del(c);
+    hsrv_ip_release(s->o.shared, c->ip_slot);
+    c->ip_slot = -1;
     hsrv_big_release(c);
     if (c->out != NULL)
         evbuffer_drain(c->out, evbuffer_get_length(c->out));
@@ -172,6 +431,7 @@ static void hsrv_close(struct hsrv_conn *c, int gone)
     c->write_on = 0;
     c->read_off = 0;
     c->close_after = 0;
+    c->req_ns = 0;
     s->free_stack[s->nfree++] = c->idx;
     hsrv_accept_resume(s);
     if (was_held && gone && s->o.on_gone != NULL)
@@ -215,6 +475,7 @@ static int hsrv_write(struct hsrv_conn *c, const char *head, size_t hl, const ch
         rc |= evbuffer_add(c->out, body + boff, bl - boff);
     if (rc != 0)
         return NF_EIO;
+    c->write_ns = hsrv_now_ns();
     if (!c->write_on && event_add(c->wev, NULL) == 0)
         c->write_on = 1;
     return 0;
@@ -235,7 +496,9 @@ static void hsrv_consume(struct hsrv_conn *c)
     c->req_len = 0;
     c->head_ok = 0;
     c->sent_continue = 0;
-    if (c->big >= 0 && rest <= HSRV_INLINE) {
+    c->last_ns = hsrv_now_ns();
+    c->req_ns = rest > 0 ? c->last_ns : 0;
+    if (c->big && rest <= HSRV_INLINE) {
         memcpy(c->inl, c->buf, rest);
         hsrv_big_release(c);
     }
@@ -375,6 +638,7 @@ static void hsrv_dispatch(struct hsrv_conn *c, const char *body, size_t body_len
         c->state = HSRV_HELD;
     else if (c->close_after && !hsrv_pending(c))
         hsrv_close(c, 0);
+    hsrv_idle_sync(c);
 }
 
 static void hsrv_continue(struct hsrv_conn *c)
@@ -387,6 +651,19 @@ static void hsrv_continue(struct hsrv_conn *c)
         hsrv_close(c, 1);
 }
 
+/* Grows c's buffer to want bytes, or answers 503 + Retry-After naming the limit that refused. */
+static void hsrv_grow_or_fail(struct hsrv_conn *c, size_t want)
+{
+    const char *limit = "memory";
+    if (hsrv_grow(c, want, &limit) == 0)
+        return;
+    HSRV_COUNT(c->s, pool_refused);
+    char reason[160];
+    snprintf(reason, sizeof(reason),
+             "large-request buffers are at the server's %s limit; retry later", limit);
+    hsrv_fail(c, 503, "body", reason);
+}
+
 /* Serves complete requests from the buffer, one at a time, while the connection is free to. */
 static void hsrv_process(struct hsrv_conn *c)
 {
@@ -396,8 +673,8 @@ static void hsrv_process(struct hsrv_conn *c)
         if (!c->head_ok) {
             int rc = ingest_http_head_resume(c->buf, c->len, s->o.max_head, &c->head_st, h);
             if (rc == 0) {
-                if (c->len == c->cap && hsrv_big_take(c) != 0)
-                    hsrv_fail(c, 503, "connection", "no buffer free for a large request");
+                if (c->len == c->cap)
+                    hsrv_grow_or_fail(c, s->o.max_head);
                 return;
             }
             if (rc < 0) {
@@ -405,6 +682,7 @@ static void hsrv_process(struct hsrv_conn *c)
                 return;
             }
             c->head_ok = 1;
+            c->head_ns = hsrv_now_ns();
             c->chunk.pos = 0;
             c->chunk.total = 0;
             if (!h->chunked && h->content_length > s->o.max_body) {
@@ -420,10 +698,12 @@ static void hsrv_process(struct hsrv_conn *c)
                                          &c->chunk, &raw, &blen);
             if (rc == 0) {
                 hsrv_continue(c);
-                if (c->state == HSRV_READ && c->len == c->cap && hsrv_big_take(c) != 0)
-                    hsrv_fail(c, c->big >= 0 ? 413 : 503, "body",
-                              c->big >= 0 ? "chunked body larger than the server accepts"
-                                          : "no buffer free for a large request");
+                if (c->state == HSRV_READ && c->len == c->cap) {
+                    if (c->cap >= s->big_max)
+                        hsrv_fail(c, 413, "body", "chunked body larger than the server accepts");
+                    else
+                        hsrv_grow_or_fail(c, c->cap * 2u < s->big_max ? c->cap * 2u : s->big_max);
+                }
                 return;
             }
             if (rc < 0) {
@@ -440,8 +720,10 @@ static void hsrv_process(struct hsrv_conn *c)
             size_t need = h->head_len + (size_t)h->content_length;
             if (c->len < need) {
                 hsrv_continue(c);
-                if (c->state == HSRV_READ && need > c->cap && hsrv_big_take(c) != 0)
-                    hsrv_fail(c, 503, "connection", "no buffer free for a large request");
+                /* The large buffer is taken only once the 4 KiB buffer is full of arrived bytes:
+                 * a head announcing a big body costs nothing until the body comes. */
+                if (c->state == HSRV_READ && c->len == c->cap)
+                    hsrv_grow_or_fail(c, need);
                 return;
             }
             body = c->buf + h->head_len;
@@ -478,6 +760,9 @@ static void hsrv_conn_read_cb(evutil_socket_t fd, short what, void *arg)
         if (n > 0) {
             c->len += (size_t)n;
             c->last_ns = hsrv_now_ns();
+            if (c->req_ns == 0)
+                c->req_ns = c->last_ns;
+            hsrv_idle_del(c);
         }
     }
     if (c->state == HSRV_HELD || hsrv_pending(c)) {
@@ -489,6 +774,8 @@ static void hsrv_conn_read_cb(evutil_socket_t fd, short what, void *arg)
         return;
     }
     hsrv_process(c);
+    if (c->state != HSRV_FREE)
+        hsrv_idle_sync(c);
 }
 
 /* Resumes a connection after its answer: serves pipelined bytes, re-arms reading. */
@@ -525,10 +812,16 @@ static void hsrv_conn_write_cb(evutil_socket_t fd, short what, void *arg)
         }
         if (n == 0)
             return;
+        c->write_ns = hsrv_now_ns();
     }
     event_del(c->wev);
     c->write_on = 0;
+    /* Pipelined bytes that waited for this answer start their head clock now. */
+    c->last_ns = c->write_ns;
+    c->req_ns = c->len > 0 ? c->write_ns : 0;
     hsrv_resume(c);
+    if (c->state != HSRV_FREE)
+        hsrv_idle_sync(c);
 }
 
 /* hsrv_cat: appends NUL-terminated t at head[len]; returns the new length, or cap when it does
@@ -623,6 +916,8 @@ int hsrv_reply(struct hsrv_ref ref,
         return 0;
     }
     hsrv_resume(c);
+    if (c->state != HSRV_FREE)
+        hsrv_idle_sync(c);
     return 0;
 }
 
@@ -637,17 +932,51 @@ void hsrv_hold(struct hsrv_ref ref, void *cookie)
 
 /* ---- listener and sweep ---------------------------------------------------------------------- */
 
+/* A connection over --max-conns-per-ip: a fixed 503 (best effort, the socket is new so it takes
+ * it) and close. Nothing is kept; at most what already arrived is read and dropped. */
+static void hsrv_refuse_per_ip(struct hsrv *s, int cfd)
+{
+    static const char body[] = "{\"error\":\"overloaded\",\"field\":\"connection\",\"reason\":"
+                               "\"too many connections from this address (max_conns_per_ip)\"}";
+    char msg[512];
+    int n = snprintf(msg, sizeof(msg),
+                     "HTTP/1.1 503 Service Unavailable\r\n%sContent-Type: application/json\r\n"
+                     "Content-Length: %zu\r\nRetry-After: 1\r\nConnection: close\r\n\r\n%s",
+                     s->date, sizeof(body) - 1, body);
+    HSRV_COUNT(s, per_ip_refused);
+    if (n > 0 && (size_t)n < sizeof(msg)) {
+        ssize_t w = send(cfd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)w;
+    }
+    /* Bytes already received but unread would turn the close into a reset that can destroy the
+     * answer at the client: read what is there (a request head, usually) first. */
+    char sink[2048];
+    ssize_t r = recv(cfd, sink, sizeof(sink), MSG_DONTWAIT);
+    (void)r;
+    close(cfd);
+}
+
+/* Closes c at once with a reset: its unsent answer is dropped from the kernel too. */
+static void hsrv_abort(struct hsrv_conn *c)
+{
+    struct linger lg = {1, 0};
+    setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    hsrv_close(c, 1);
+}
+
 static void hsrv_accept_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)what;
     struct hsrv *s = arg;
     for (int i = 0; i < HSRV_ACCEPT_BATCH; i++) {
-        if (s->nfree == 0) {
+        if (s->nfree == 0 && s->idle_head == HSRV_NONE) {
             event_del(s->accept_ev);
             s->accept_paused = 1;
             return;
         }
-        int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        struct sockaddr_storage peer;
+        socklen_t plen = sizeof(peer);
+        int cfd = accept4(fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (cfd == -1) {
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
                 /* Out of descriptors: pause until the sweep (1 s) or a close frees one. */
@@ -658,18 +987,32 @@ static void hsrv_accept_cb(evutil_socket_t fd, short what, void *arg)
             }
             return;
         }
+        if (plen > sizeof(peer))
+            peer.ss_family = AF_UNSPEC;
+        int64_t slot = hsrv_ip_acquire(s->o.shared, &peer);
+        if (slot == NF_ETOOMANY) {
+            hsrv_refuse_per_ip(s, cfd);
+            continue;
+        }
+        if (s->nfree == 0) {
+            /* Full slab: the oldest idle keep-alive connection makes room. */
+            HSRV_COUNT(s, idle_reclaimed);
+            hsrv_close(&s->conns[s->idle_head], 0);
+        }
         int one = 1;
         setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         struct hsrv_conn *c = &s->conns[s->free_stack[--s->nfree]];
         c->fd = cfd;
+        c->ip_slot = slot;
         c->state = HSRV_READ;
         c->len = 0;
         c->head_ok = 0;
         memset(&c->head_st, 0, sizeof(c->head_st));
-        c->big = -1;
+        c->big = 0;
         c->buf = c->inl;
         c->cap = HSRV_INLINE;
         c->last_ns = hsrv_now_ns();
+        c->req_ns = c->last_ns; /* the head deadline runs from the accept */
         if (event_assign(c->rev, s->base, cfd, EV_READ | EV_PERSIST, hsrv_conn_read_cb, c) != 0 ||
             event_assign(c->wev, s->base, cfd, EV_WRITE | EV_PERSIST, hsrv_conn_write_cb, c) != 0 ||
             event_add(c->rev, NULL) != 0) {
@@ -687,13 +1030,42 @@ static void hsrv_sweep_cb(evutil_socket_t fd, short what, void *arg)
     hsrv_set_date(s);
     uint64_t now = hsrv_now_ns();
     uint64_t idle_ns = s->o.idle_ms * 1000000u;
+    uint64_t head_ns = s->o.head_ms * 1000000u;
+    uint64_t write_ns = s->o.write_ms * 1000000u;
     for (uint32_t i = 0; i < s->nconns; i++) {
         struct hsrv_conn *c = &s->conns[i];
-        if (c->state == HSRV_READ && !hsrv_pending(c) && now - c->last_ns > idle_ns)
+        if (c->state == HSRV_CLOSING) {
+            if (now - c->last_ns > (uint64_t)HSRV_CLOSING_MS * 1000000u)
+                hsrv_close(c, 0);
+            continue;
+        }
+        if (c->state != HSRV_READ)
+            continue; /* free, or a held request (answered by its own wait timer) */
+        if (hsrv_pending(c)) {
+            if (write_ns != 0 && now - c->write_ns > write_ns) {
+                HSRV_COUNT(s, write_timeouts);
+                hsrv_abort(c);
+            }
+        } else if (c->head_ok) {
+            /* The body must average body_min_rate bytes/s once head_ms of grace has passed. */
+            uint64_t el = now - c->head_ns;
+            if (s->o.body_min_rate != 0 && el > head_ns) {
+                uint64_t due_ms = (el - head_ns) / 1000000u;
+                uint64_t got = c->len - c->head.head_len;
+                if (got < due_ms * s->o.body_min_rate / 1000u) {
+                    HSRV_COUNT(s, body_timeouts);
+                    hsrv_close(c, 1);
+                }
+            }
+        } else if (c->req_ns != 0) {
+            if (head_ns != 0 && now - c->req_ns > head_ns) {
+                HSRV_COUNT(s, head_timeouts);
+                hsrv_close(c, 1);
+            }
+        } else if (now - c->last_ns > idle_ns) {
+            HSRV_COUNT(s, idle_closed);
             hsrv_close(c, 0);
-        else if (c->state == HSRV_CLOSING &&
-                 now - c->last_ns > (uint64_t)HSRV_CLOSING_MS * 1000000u)
-            hsrv_close(c, 0);
+        }
     }
     if (s->nfree > 0)
         hsrv_accept_resume(s);
@@ -715,16 +1087,15 @@ struct hsrv *hsrv_new(struct event_base *base, int listen_fd, const struct hsrv_
     s->o = *o;
     s->listen_fd = -1;
     s->nconns = o->max_conns;
-    s->big_size = o->max_head + o->max_body + HSRV_CHUNK_SLACK;
+    s->big_max = o->max_head + o->max_body + HSRV_CHUNK_SLACK;
+    s->idle_head = HSRV_NONE;
+    s->idle_tail = HSRV_NONE;
     size_t evsz = event_get_struct_event_size();
     s->conns = calloc(s->nconns, sizeof(*s->conns));
     s->free_stack = calloc(s->nconns, sizeof(*s->free_stack));
     s->inl_mem = malloc((size_t)s->nconns * HSRV_INLINE);
     s->ev_mem = calloc((size_t)s->nconns * 2u, evsz);
-    s->big = calloc(o->big_bufs, sizeof(*s->big));
-    s->big_free = calloc(o->big_bufs, sizeof(*s->big_free));
-    if (s->conns == NULL || s->free_stack == NULL || s->inl_mem == NULL || s->ev_mem == NULL ||
-        s->big == NULL || s->big_free == NULL)
+    if (s->conns == NULL || s->free_stack == NULL || s->inl_mem == NULL || s->ev_mem == NULL)
         goto fail;
     for (uint32_t i = 0; i < s->nconns; i++) {
         struct hsrv_conn *c = &s->conns[i];
@@ -732,7 +1103,7 @@ struct hsrv *hsrv_new(struct event_base *base, int listen_fd, const struct hsrv_
         c->fd = -1;
         c->idx = i;
         c->gen = 1;
-        c->big = -1;
+        c->ip_slot = -1;
         c->inl = s->inl_mem + (size_t)i * HSRV_INLINE;
         c->buf = c->inl;
         c->cap = HSRV_INLINE;
@@ -793,11 +1164,6 @@ void hsrv_free(struct hsrv *s)
         event_free(s->accept_ev);
     if (s->sweep_ev != NULL)
         event_free(s->sweep_ev);
-    if (s->big != NULL)
-        for (uint32_t i = 0; i < s->nbig_made; i++)
-            free(s->big[i]);
-    free(s->big);
-    free(s->big_free);
     free(s->conns);
     free(s->free_stack);
     free(s->inl_mem);

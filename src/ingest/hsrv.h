@@ -11,14 +11,31 @@
  * NF_ESTATE). Malformed requests are answered by hsrv itself (4xx/5xx, JSON naming the field and
  * the reason) and the connection is closed.
  *
- * Memory: all connection state and read buffers are allocated in hsrv_new; large bodies borrow a
- * buffer from the pool (each allocated the first time it is needed, then reused until
- * hsrv_free). An answer the socket cannot take at once is kept in the connection's evbuffer (the
- * only allocation after warm-up, and only on that slow path). */
+ * Slow clients (each closes the connection; counted in struct hsrv_counters):
+ *  - a request head must be complete within head_ms of its first byte (of the accept, for a
+ *    connection's first request), however the bytes trickle in;
+ *  - after its head, a body must arrive at an average of body_min_rate bytes/s, counted from the
+ *    end of the head once a grace of head_ms has passed;
+ *  - an answer the client does not read is dropped (reset) when write_ms pass without the socket
+ *    taking a byte of it;
+ *  - an idle keep-alive connection (no request bytes) is closed after idle_ms, and when the slab
+ *    is full the oldest idle one is closed to make room before accepting pauses;
+ *  - a client address with max_per_ip connections open (over all threads, see struct
+ *    hsrv_shared) gets a fixed 503 JSON answer and the new connection is closed at once.
+ *
+ * Memory rule: all connection state, events and the 4 KiB read buffers are allocated in hsrv_new.
+ * On the request path the only allocations are (1) large buffers, mapped (mmap) when a head or
+ * body outgrows the 4 KiB buffer with its bytes actually arriving, sized to the request
+ * (head + Content-Length; doubling for a chunked body), charged to one byte budget shared by all
+ * threads (hsrv_shared, --body-pool-bytes; over it: 503 + Retry-After) and unmapped as soon as
+ * the request is answered or the connection closes, never held until exit; and (2) the unsent
+ * rest of an answer in the connection's evbuffer (one answer per connection at a time, freed
+ * when written or at the write timeout). */
 #ifndef NF_INGEST_HSRV_H
 #define NF_INGEST_HSRV_H
 
 #include <event2/event.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -50,12 +67,47 @@ struct hsrv_req {
     uint64_t start_ns; /* CLOCK_MONOTONIC when the request head was complete */
 };
 
+/* Closes and refusals for slow or greedy clients. The owner thread writes them (relaxed, one
+ * writer); other threads may read them relaxed. */
+struct hsrv_counters {
+    _Atomic uint64_t head_timeouts;  /* head not complete within head_ms */
+    _Atomic uint64_t body_timeouts;  /* body slower than body_min_rate */
+    _Atomic uint64_t write_timeouts; /* answer not read for write_ms */
+    _Atomic uint64_t idle_closed;    /* idle keep-alive closed after idle_ms */
+    _Atomic uint64_t idle_reclaimed; /* idle keep-alive closed to make room in a full slab */
+    _Atomic uint64_t per_ip_refused; /* connections refused by max_per_ip */
+    _Atomic uint64_t pool_refused;   /* 503: large buffer over the shared byte budget or count */
+};
+
+/* State shared by the hsrv of every ingest thread: the per-address connection counts and the
+ * large-buffer byte budget. Lock-free (atomics); created before the threads start and freed
+ * after they stopped. */
+struct hsrv_shared;
+
+/* hsrv_shared_new: room for the addresses of max_conns_total connections; max_per_ip 0 = no
+ * per-address cap; pool_bytes = the large-buffer budget in bytes. NULL on NF_ENOMEM. The caller
+ * owns the result (hsrv_shared_free). Main thread, before the servers start. */
+struct hsrv_shared *
+hsrv_shared_new(uint64_t max_conns_total, uint32_t max_per_ip, uint64_t pool_bytes);
+
+/* hsrv_shared_pool_used: bytes of large buffers mapped now (any thread, relaxed). */
+uint64_t hsrv_shared_pool_used(const struct hsrv_shared *sh);
+
+/* hsrv_shared_free: NULL is a no-op. After every hsrv using it was freed. */
+void hsrv_shared_free(struct hsrv_shared *sh);
+
 struct hsrv_opts {
-    uint32_t max_conns; /* connections this thread keeps open; beyond, accepting pauses */
-    uint32_t big_bufs;  /* large-body buffers this thread may hold at once */
-    size_t max_head;    /* request line + headers */
-    size_t max_body;    /* decoded body bytes; larger is 413 */
-    uint64_t idle_ms;   /* an open connection without a request in flight is closed after */
+    uint32_t max_conns;     /* connections this thread keeps open; beyond, idle ones are reclaimed,
+                               then accepting pauses */
+    uint32_t big_bufs;      /* large buffers this thread may hold at once */
+    size_t max_head;        /* request line + headers */
+    size_t max_body;        /* decoded body bytes; larger is 413 */
+    uint64_t idle_ms;       /* an idle keep-alive connection is closed after */
+    uint64_t head_ms;       /* a request head must be complete within (0: no deadline) */
+    uint64_t body_min_rate; /* bytes/s a body must average after head_ms of grace (0: none) */
+    uint64_t write_ms;      /* an unsent answer making no progress is dropped after (0: never) */
+    struct hsrv_shared *shared;     /* borrowed; NULL: no per-address cap, no byte budget */
+    struct hsrv_counters *counters; /* borrowed; NULL: not counted */
     void (*on_request)(struct hsrv_req *r, void *arg);
     void (*on_gone)(void *cookie, void *arg); /* a held request's client went away */
     void *arg;

@@ -513,6 +513,15 @@ struct ingest *ingest_transport_new(const struct cfg *cfg,
                (unsigned long long)cfg->max_connections, (unsigned long long)cfg->large_bodies);
         goto fail;
     }
+    if (cfg->body_pool_bytes != 0 &&
+        cfg->body_pool_bytes < (uint64_t)cfg->max_body_bytes + 96u * 1024u) {
+        NF_LOG(NF_LOG_ERROR, "ingest",
+               "body pool cannot hold one largest body body_pool_bytes=%llu max_body_bytes=%llu "
+               "need=%llu",
+               (unsigned long long)cfg->body_pool_bytes, (unsigned long long)cfg->max_body_bytes,
+               (unsigned long long)cfg->max_body_bytes + 98304ull);
+        goto fail;
+    }
     in->auth_required = cfg->auth_tokens != NULL;
     in->nthreads = (unsigned)cfg->ingest_threads;
     in->max_items = (uint32_t)cfg->max_batch_request;
@@ -534,8 +543,11 @@ struct ingest *ingest_transport_new(const struct cfg *cfg,
         per = INGEST_CTX_MIN;
     in->ctx_per_thread = (uint32_t)per;
     rc = NF_ENOMEM;
+    in->hshared =
+        hsrv_shared_new(cfg->max_connections * in->nthreads, (uint32_t)cfg->max_conns_per_ip,
+                        cfg->body_pool_bytes ? cfg->body_pool_bytes : UINT64_MAX / 2);
     in->threads = calloc(in->nthreads, sizeof(*in->threads));
-    if (in->threads == NULL)
+    if (in->threads == NULL || in->hshared == NULL)
         goto fail;
     for (unsigned i = 0; i < in->nthreads; i++) {
         in->threads[i].in = in;
@@ -546,6 +558,10 @@ struct ingest *ingest_transport_new(const struct cfg *cfg,
     }
     return in;
 fail:
+    if (in != NULL) {
+        free(in->threads);
+        hsrv_shared_free(in->hshared);
+    }
     free(in);
     if (err != NULL)
         *err = rc;
@@ -659,13 +675,19 @@ static int ingest_thread_setup(struct ingest *in, struct ingest_thread *t)
     if (rc != 0)
         return rc;
     /* Idle keep-alive connections are closed after wait_timeout + 60 s; held requests are
-     * answered well before it by their own wait timer. */
+     * answered well before it by their own wait timer. Heads, bodies and unread answers have
+     * their own deadlines (hsrv.h). */
     struct hsrv_opts ho = {
         .max_conns = (uint32_t)cfg->max_connections,
         .big_bufs = (uint32_t)cfg->large_bodies,
         .max_head = 16384,
         .max_body = (size_t)cfg->max_body_bytes,
         .idle_ms = in->wait_timeout_ms + 60000u,
+        .head_ms = cfg->head_timeout_ms,
+        .body_min_rate = cfg->body_min_rate,
+        .write_ms = cfg->write_timeout_ms,
+        .shared = in->hshared,
+        .counters = &t->stats->conns,
         .on_request = in->routes.request,
         .on_gone = ingest_ctx_gone,
         .arg = t,
@@ -772,6 +794,7 @@ void ingest_free(struct ingest *in)
         for (unsigned i = 0; i < in->nthreads; i++)
             ingest_thread_release(&in->threads[i]);
     free(in->threads);
+    hsrv_shared_free(in->hshared);
     auth_table_free(atomic_load_explicit(&in->auth, memory_order_acquire));
     free(in);
 }
@@ -920,6 +943,40 @@ int ingest_metrics_append(struct ingest *in, char *out, size_t len, size_t cap)
         if (in->threads[i].stats != NULL)
             AP("nearft_ingest_open_connections{thread=\"%u\"} %llu\n", i,
                (unsigned long long)ingest_stat_get(&in->threads[i].stats->open_conns));
+    uint64_t cc[7] = {0};
+    for (unsigned i = 0; i < in->nthreads; i++) {
+        const struct hsrv_counters *k =
+            in->threads[i].stats != NULL ? &in->threads[i].stats->conns : NULL;
+        if (k == NULL)
+            continue;
+        cc[0] += ingest_stat_get(&k->head_timeouts);
+        cc[1] += ingest_stat_get(&k->body_timeouts);
+        cc[2] += ingest_stat_get(&k->write_timeouts);
+        cc[3] += ingest_stat_get(&k->idle_closed);
+        cc[4] += ingest_stat_get(&k->idle_reclaimed);
+        cc[5] += ingest_stat_get(&k->per_ip_refused);
+        cc[6] += ingest_stat_get(&k->pool_refused);
+    }
+    AP("# HELP nearft_ingest_connections_closed_total Client connections closed by a deadline or "
+       "limit (head_timeout: head not complete within --head-timeout-ms; body_rate: body slower "
+       "than --body-min-rate; write_timeout: answer unread for --write-timeout-ms; idle: idle "
+       "keep-alive; reclaimed: idle keep-alive closed for room in a full slab; per_ip: refused by "
+       "--max-conns-per-ip; body_pool: 503 for a large buffer over --body-pool-bytes or "
+       "--large-bodies).\n"
+       "# TYPE nearft_ingest_connections_closed_total counter\n"
+       "nearft_ingest_connections_closed_total{reason=\"head_timeout\"} %llu\n"
+       "nearft_ingest_connections_closed_total{reason=\"body_rate\"} %llu\n"
+       "nearft_ingest_connections_closed_total{reason=\"write_timeout\"} %llu\n"
+       "nearft_ingest_connections_closed_total{reason=\"idle\"} %llu\n"
+       "nearft_ingest_connections_closed_total{reason=\"reclaimed\"} %llu\n"
+       "nearft_ingest_connections_closed_total{reason=\"per_ip\"} %llu\n"
+       "nearft_ingest_connections_closed_total{reason=\"body_pool\"} %llu\n"
+       "# HELP nearft_ingest_body_pool_bytes Large request buffers mapped now, all threads "
+       "(cap: --body-pool-bytes).\n"
+       "# TYPE nearft_ingest_body_pool_bytes gauge\nnearft_ingest_body_pool_bytes %llu\n",
+       (unsigned long long)cc[0], (unsigned long long)cc[1], (unsigned long long)cc[2],
+       (unsigned long long)cc[3], (unsigned long long)cc[4], (unsigned long long)cc[5],
+       (unsigned long long)cc[6], (unsigned long long)hsrv_shared_pool_used(in->hshared));
 #undef AP
     return rc != 0 ? rc : (int)len;
 }

@@ -65,6 +65,7 @@ struct ingest_stats {
     _Atomic uint64_t ctx_in_use;         /* gauge */
     _Atomic uint64_t rate_milli;         /* requests/s x 1000 over the last second */
     _Atomic uint64_t open_conns;         /* gauge: hsrv_open_conns, refreshed every second */
+    struct hsrv_counters conns;          /* slow-client closes and refusals (hsrv writes) */
 };
 
 static inline void ingest_stat_add(_Atomic uint64_t *c, uint64_t v)
@@ -193,6 +194,7 @@ struct ingest {
      * ingest_auth_set (main thread) and read by ingest threads inside one request callback only
      * (acquire load, pairs with the exchange); see ingest_auth_set for when the old one is freed.
      */
+    struct hsrv_shared *hshared; /* per-address connection counts, large-buffer budget */
     int auth_required;
     _Atomic(struct auth_table *) auth;
     _Atomic uint64_t auth_epoch; /* bumped after each swap (release) */

@@ -58,6 +58,22 @@ static const struct opt opts[] = {
      "open client connections per ingest thread (beyond: accepting pauses)"},
     {"large_bodies", T_U64, OFF(large_bodies), 1, 65536, "256", 0, NULL,
      "request bodies over 4 KiB each ingest thread may be receiving at once"},
+    {"head_timeout_ms", T_U64, OFF(head_timeout_ms), 100, 3600000, "10000", 0, NULL,
+     "a request head must be complete this long after its first byte (after the accept for a "
+     "connection's first request), however slowly it trickles in; else the connection is closed"},
+    {"body_min_rate", T_U64, OFF(body_min_rate), 1, GiB, "16384", 0, NULL,
+     "bytes/s a request body must average from the end of its head, once --head-timeout-ms of "
+     "grace has passed; a slower body's connection is closed"},
+    {"write_timeout_ms", T_U64, OFF(write_timeout_ms), 100, 3600000, "30000", 0, NULL,
+     "an answer the client does not read is dropped (connection reset) after this long without "
+     "the socket taking a byte of it"},
+    {"max_conns_per_ip", T_U64, OFF(max_conns_per_ip), 0, 1048576, "512", 0, NULL,
+     "open connections per client address over all ingest threads; one more gets 503 and is "
+     "closed (0: no cap; behind a proxy every client has the proxy's address)"},
+    {"body_pool_bytes", T_U64, OFF(body_pool_bytes), MiB, 1024 * GiB, "268435456", 0, NULL,
+     "memory for request heads and bodies over 4 KiB, all ingest threads together (each buffer "
+     "is sized to its request and freed when it is answered); over it: 503 + Retry-After; must "
+     "hold one --max-body-bytes body plus 96 KiB"},
     {"auth_tokens", T_STR, OFF(auth_tokens), 0, 0, NULL, 0, NULL,
      "bearer-token file (nearft auth add); when set every route but GET /health needs "
      "Authorization: Bearer TOKEN with the route's scope; re-read on SIGHUP"},

@@ -1461,6 +1461,10 @@ int main(void)
     bad.ingest_threads = 0;
     CHECK(ingest_new(&bad, &stub, &err) == NULL);
     CHECK_EQ_INT(err, NF_ECONFIG);
+    bad = cfg;
+    bad.body_pool_bytes = cfg.max_body_bytes; /* cannot hold one largest body with its head */
+    CHECK(ingest_new(&bad, &stub, &err) == NULL);
+    CHECK_EQ_INT(err, NF_ECONFIG);
     ingest_free(NULL);
 
     test_auth_swap(&cfg);

@@ -5,3 +5,14 @@ if(TARGET nearsim AND TARGET nearftd AND TARGET nearft AND NF_NODE)
                    $<TARGET_FILE:nearsim> $<TARGET_FILE:nearftd> $<TARGET_FILE:nearft>)
   set_tests_properties(security_auth PROPERTIES TIMEOUT 300 LABELS integration)
 endif()
+if(TARGET nearsim AND TARGET nearftd AND NF_NODE)
+  add_test(NAME security_slow
+           COMMAND ${NF_NODE} ${CMAKE_CURRENT_SOURCE_DIR}/security_slow.mjs
+                   $<TARGET_FILE:nearsim> $<TARGET_FILE:nearftd>)
+  set_tests_properties(security_slow PROPERTIES TIMEOUT 600 LABELS integration)
+  if(NF_SANITIZE)
+    # A sanitizer runtime's shadow memory and quarantine make VmRSS say nothing about nearftd's
+    # own buffers: the RSS cap is checked in the default build only.
+    set_tests_properties(security_slow PROPERTIES ENVIRONMENT NF_SANITIZED=1)
+  endif()
+endif()

@@ -1,0 +1,442 @@
+/* test_hsrv: the ingest wire's defences against slow and greedy clients, driven over raw sockets
+ * against one hsrv on its own event_base thread (no pipeline): the whole-head deadline against a
+ * trickled head, the body minimum rate against a held body, the write timeout against a client
+ * that does not read, the per-address connection cap, reclaiming the oldest idle keep-alive
+ * connection when the slab is full, and the large-buffer byte budget (503 naming it, buffers
+ * returned when answered, a chunked body growing its buffer). Waits poll with generous limits;
+ * nothing depends on the machine's speed. */
+#include <errno.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ingest/hsrv.h"
+#include "ingest/http_parse.h"
+#include "nf_test.h"
+
+#define LIMIT_S  20.0
+#define BIG_BODY (8u << 20) /* a reply far larger than the socket buffers */
+
+struct srv {
+    struct event_base *base;
+    struct hsrv *h;
+    struct hsrv_shared *sh;
+    struct hsrv_counters ctr;
+    int stop_pipe[2];
+    struct event *stop_ev;
+    pthread_t tid;
+    int port;
+};
+
+static char *big_reply;
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void on_request(struct hsrv_req *r, void *arg)
+{
+    (void)arg;
+    if (strcmp(r->path, "/big") == 0) {
+        hsrv_reply(r->ref, 200, "text/plain", NULL, big_reply, BIG_BODY, 0);
+        return;
+    }
+    char body[128];
+    int n = snprintf(body, sizeof(body), "{\"path\":\"%s\",\"len\":%zu}", r->path, r->body_len);
+    hsrv_reply(r->ref, 200, NULL, NULL, body, (size_t)n, 0);
+}
+
+static void stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    event_base_loopbreak(arg);
+}
+
+static void *srv_main(void *arg)
+{
+    struct srv *v = arg;
+    event_base_dispatch(v->base);
+    return NULL;
+}
+
+/* Starts a server with o's limits (on_request and counters are filled in here). */
+static int srv_start(struct srv *v, struct hsrv_opts o, uint32_t per_ip, uint64_t pool)
+{
+    memset(v, 0, sizeof(*v));
+    v->base = event_base_new();
+    v->sh = hsrv_shared_new(o.max_conns, per_ip, pool);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(0x7f000001);
+    socklen_t sl = sizeof(sa);
+    if (v->base == NULL || v->sh == NULL || fd == -1 ||
+        bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(fd, 64) != 0 ||
+        getsockname(fd, (struct sockaddr *)&sa, &sl) != 0 || pipe(v->stop_pipe) != 0)
+        return -1;
+    v->port = ntohs(sa.sin_port);
+    o.on_request = on_request;
+    o.shared = v->sh;
+    o.counters = &v->ctr;
+    int err = 0;
+    v->h = hsrv_new(v->base, fd, &o, &err);
+    v->stop_ev = event_new(v->base, v->stop_pipe[0], EV_READ, stop_cb, v->base);
+    if (v->h == NULL || v->stop_ev == NULL || event_add(v->stop_ev, NULL) != 0)
+        return -1;
+    return pthread_create(&v->tid, NULL, srv_main, v) == 0 ? 0 : -1;
+}
+
+static void srv_stop(struct srv *v)
+{
+    if (write(v->stop_pipe[1], "x", 1) != 1)
+        return;
+    pthread_join(v->tid, NULL);
+    hsrv_free(v->h);
+    event_free(v->stop_ev);
+    event_base_free(v->base);
+    hsrv_shared_free(v->sh);
+    close(v->stop_pipe[0]);
+    close(v->stop_pipe[1]);
+}
+
+static struct hsrv_opts base_opts(void)
+{
+    struct hsrv_opts o;
+    memset(&o, 0, sizeof(o));
+    o.max_conns = 16;
+    o.big_bufs = 8;
+    o.max_head = 16384;
+    o.max_body = 1u << 20;
+    o.idle_ms = 600000;
+    return o;
+}
+
+static uint64_t ctr(const _Atomic uint64_t *c)
+{
+    return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+static int conn_to(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    sa.sin_addr.s_addr = htonl(0x7f000001);
+    if (fd == -1 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        if (fd != -1)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int send_all(int fd, const char *b, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = send(fd, b, n, MSG_NOSIGNAL);
+        if (w <= 0)
+            return -1;
+        b += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Reads until `until` appears (0), the peer closes or resets (1), or LIMIT_S passes (-1). */
+static int read_until(int fd, char *out, size_t cap, size_t *len, const char *until)
+{
+    *len = 0;
+    out[0] = '\0';
+    double end = mono_s() + LIMIT_S;
+    while (mono_s() < end) {
+        struct pollfd pf = {fd, POLLIN, 0};
+        if (poll(&pf, 1, 100) <= 0)
+            continue;
+        ssize_t n = recv(fd, out + *len, cap - 1 - *len, 0);
+        if (n <= 0)
+            return 1;
+        *len += (size_t)n;
+        out[*len] = '\0';
+        if (until != NULL && strstr(out, until) != NULL)
+            return 0;
+    }
+    return -1;
+}
+
+/* 1 when the server closed fd (EOF or reset) within LIMIT_S, discarding what it sends. */
+static int wait_closed(int fd)
+{
+    char sink[65536];
+    double end = mono_s() + LIMIT_S;
+    while (mono_s() < end) {
+        struct pollfd pf = {fd, POLLIN, 0};
+        if (poll(&pf, 1, 100) <= 0)
+            continue;
+        ssize_t n = recv(fd, sink, sizeof(sink), 0);
+        if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR))
+            return 1;
+    }
+    return 0;
+}
+
+static int get_ok(int fd)
+{
+    static const char req[] = "GET /ok HTTP/1.1\r\nHost: t\r\n\r\n";
+    char out[1024];
+    size_t len;
+    if (send_all(fd, req, sizeof(req) - 1) != 0)
+        return 0;
+    return read_until(fd, out, sizeof(out), &len, "\"len\":0}") == 0 &&
+           strncmp(out, "HTTP/1.1 200 ", 13) == 0;
+}
+
+static int wait_pool_zero(const struct srv *v)
+{
+    double end = mono_s() + LIMIT_S;
+    while (mono_s() < end) {
+        if (hsrv_shared_pool_used(v->sh) == 0)
+            return 1;
+        usleep(10000);
+    }
+    return 0;
+}
+
+/* A head trickled one header line at a time never resets the clock: closed at head_ms. A
+ * connection that sends nothing is closed the same way; a normal client is served meanwhile. */
+static void test_head_deadline(void)
+{
+    struct srv v;
+    struct hsrv_opts o = base_opts();
+    o.head_ms = 500;
+    CHECK(srv_start(&v, o, 0, 64u << 20) == 0);
+    int slow = conn_to(v.port), silent = conn_to(v.port);
+    CHECK(slow != -1 && silent != -1);
+    CHECK(send_all(slow, "GET /slow HTTP/1.1\r\n", 20) == 0);
+    int closed = 0;
+    double end = mono_s() + LIMIT_S;
+    while (!closed && mono_s() < end) {
+        if (send_all(slow, "X-Trickle: 1\r\n", 14) != 0) {
+            closed = 1;
+            break;
+        }
+        struct pollfd pf = {slow, POLLIN, 0};
+        if (poll(&pf, 1, 100) > 0) {
+            char b[64];
+            ssize_t n = recv(slow, b, sizeof(b), 0);
+            closed = n == 0 || n == -1;
+        }
+    }
+    CHECK(closed);
+    CHECK(wait_closed(silent));
+    CHECK(ctr(&v.ctr.head_timeouts) >= 2);
+    int ok = conn_to(v.port);
+    CHECK(ok != -1 && get_ok(ok));
+    close(ok);
+    close(slow);
+    close(silent);
+    srv_stop(&v);
+}
+
+/* A head announcing a large body, then silence: no large buffer is taken, and the connection is
+ * closed once the body falls below body_min_rate after the grace. */
+static void test_body_rate(void)
+{
+    struct srv v;
+    struct hsrv_opts o = base_opts();
+    o.head_ms = 300;
+    o.body_min_rate = 100000;
+    CHECK(srv_start(&v, o, 0, 64u << 20) == 0);
+    int fd = conn_to(v.port);
+    static const char head[] =
+        "POST /b HTTP/1.1\r\nHost: t\r\nContent-Length: 900000\r\n\r\n0123456789";
+    CHECK(send_all(fd, head, sizeof(head) - 1) == 0);
+    CHECK(wait_closed(fd));
+    CHECK(ctr(&v.ctr.body_timeouts) >= 1);
+    CHECK_EQ_INT(hsrv_shared_pool_used(v.sh), 0);
+    close(fd);
+    srv_stop(&v);
+}
+
+/* A client that asks for a large answer and never reads it is reset after write_ms; a normal
+ * client is served meanwhile. */
+static void test_write_timeout(void)
+{
+    struct srv v;
+    struct hsrv_opts o = base_opts();
+    o.write_ms = 300;
+    CHECK(srv_start(&v, o, 0, 64u << 20) == 0);
+    int fd = conn_to(v.port);
+    int rcv = 4096;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+    static const char req[] = "GET /big HTTP/1.1\r\nHost: t\r\n\r\n";
+    CHECK(send_all(fd, req, sizeof(req) - 1) == 0);
+    double end = mono_s() + LIMIT_S;
+    while (ctr(&v.ctr.write_timeouts) == 0 && mono_s() < end)
+        usleep(10000);
+    CHECK_EQ_INT(ctr(&v.ctr.write_timeouts), 1);
+    int ok = conn_to(v.port);
+    CHECK(ok != -1 && get_ok(ok));
+    close(ok);
+    /* What arrives is cut short: the connection ends before the whole answer. */
+    size_t total = 0;
+    char sink[65536];
+    for (;;) {
+        struct pollfd pf = {fd, POLLIN, 0};
+        if (poll(&pf, 1, 5000) <= 0)
+            break;
+        ssize_t n = recv(fd, sink, sizeof(sink), 0);
+        if (n <= 0)
+            break;
+        total += (size_t)n;
+    }
+    CHECK(total < BIG_BODY);
+    close(fd);
+    srv_stop(&v);
+}
+
+/* The per-address cap: the connection over it gets 503 naming the limit and is closed; after one
+ * of the others closes, a new one is served. */
+static void test_per_ip(void)
+{
+    struct srv v;
+    struct hsrv_opts o = base_opts();
+    CHECK(srv_start(&v, o, 3, 64u << 20) == 0);
+    int fds[3];
+    for (int i = 0; i < 3; i++) {
+        fds[i] = conn_to(v.port);
+        CHECK(fds[i] != -1 && get_ok(fds[i]));
+    }
+    int over = conn_to(v.port);
+    char out[1024];
+    size_t len;
+    CHECK(over != -1 && read_until(over, out, sizeof(out), &len, NULL) == 1);
+    CHECK(strncmp(out, "HTTP/1.1 503 ", 13) == 0);
+    CHECK(strstr(out, "max_conns_per_ip") != NULL);
+    CHECK(strstr(out, "Retry-After: 1\r\n") != NULL);
+    CHECK_EQ_INT(ctr(&v.ctr.per_ip_refused), 1);
+    close(over);
+    close(fds[0]);
+    int served = 0;
+    double end = mono_s() + LIMIT_S;
+    while (!served && mono_s() < end) {
+        int fd = conn_to(v.port);
+        served = fd != -1 && get_ok(fd);
+        if (fd != -1)
+            close(fd);
+    }
+    CHECK(served);
+    close(fds[1]);
+    close(fds[2]);
+    srv_stop(&v);
+}
+
+/* A full slab of idle keep-alive connections: a new client is served at once, the oldest idle
+ * connection making room. */
+static void test_idle_reclaim(void)
+{
+    struct srv v;
+    struct hsrv_opts o = base_opts();
+    o.max_conns = 4;
+    CHECK(srv_start(&v, o, 0, 64u << 20) == 0);
+    int fds[4];
+    for (int i = 0; i < 4; i++) {
+        fds[i] = conn_to(v.port);
+        CHECK(fds[i] != -1 && get_ok(fds[i]));
+    }
+    int fresh = conn_to(v.port);
+    CHECK(fresh != -1 && get_ok(fresh));
+    CHECK(wait_closed(fds[0])); /* the oldest idle one */
+    CHECK_EQ_INT(ctr(&v.ctr.idle_reclaimed), 1);
+    CHECK(get_ok(fds[3])); /* the newest is still served */
+    for (int i = 0; i < 4; i++)
+        close(fds[i]);
+    close(fresh);
+    srv_stop(&v);
+}
+
+/* The large-buffer budget: with room for two 600 KB bodies, a third gets 503 naming
+ * body_pool_bytes; the others are served whole and their buffers are returned. */
+static void test_pool(void)
+{
+    struct srv v;
+    struct hsrv_opts o = base_opts();
+    CHECK(srv_start(&v, o, 0, 1300u * 1024u) == 0);
+    const size_t blen = 600000;
+    char *body = malloc(blen);
+    memset(body, 'x', blen);
+    char head[128];
+    int hl = snprintf(head, sizeof(head),
+                      "POST /p HTTP/1.1\r\nHost: t\r\nContent-Length: %zu\r\n\r\n", blen);
+    int fds[3];
+    for (int i = 0; i < 2; i++) {
+        fds[i] = conn_to(v.port);
+        CHECK(fds[i] != -1 && send_all(fds[i], head, (size_t)hl) == 0 &&
+              send_all(fds[i], body, 8192) == 0);
+    }
+    double end = mono_s() + LIMIT_S;
+    while (hsrv_shared_pool_used(v.sh) < 2u * 600000u && mono_s() < end)
+        usleep(10000);
+    CHECK(hsrv_shared_pool_used(v.sh) >= 2u * 600000u);
+    fds[2] = conn_to(v.port);
+    CHECK(fds[2] != -1 && send_all(fds[2], head, (size_t)hl) == 0 &&
+          send_all(fds[2], body, 8192) == 0);
+    char out[2048];
+    size_t len;
+    CHECK(read_until(fds[2], out, sizeof(out), &len, "}") == 0);
+    CHECK(strncmp(out, "HTTP/1.1 503 ", 13) == 0);
+    CHECK(strstr(out, "body_pool_bytes") != NULL);
+    CHECK(strstr(out, "Retry-After: 1\r\n") != NULL);
+    CHECK_EQ_INT(ctr(&v.ctr.pool_refused), 1);
+    for (int i = 0; i < 2; i++) {
+        CHECK(send_all(fds[i], body + 8192, blen - 8192) == 0);
+        CHECK(read_until(fds[i], out, sizeof(out), &len, "\"len\":600000}") == 0);
+    }
+    CHECK(wait_pool_zero(&v)); /* answered: both buffers returned */
+    /* A chunked body grows its buffer in steps; the head stays intact across the moves. */
+    static const char ch[] =
+        "POST /chunky HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n";
+    CHECK(send_all(fds[0], ch, sizeof(ch) - 1) == 0);
+    char line[32];
+    for (int i = 0; i < 50; i++) {
+        int ll = snprintf(line, sizeof(line), "%x\r\n", 10000);
+        CHECK(send_all(fds[0], line, (size_t)ll) == 0 && send_all(fds[0], body, 10000) == 0 &&
+              send_all(fds[0], "\r\n", 2) == 0);
+    }
+    CHECK(send_all(fds[0], "0\r\n\r\n", 5) == 0);
+    CHECK(read_until(fds[0], out, sizeof(out), &len, "}") == 0);
+    CHECK(strstr(out, "{\"path\":\"/chunky\",\"len\":500000}") != NULL);
+    CHECK(wait_pool_zero(&v));
+    for (int i = 0; i < 3; i++)
+        close(fds[i]);
+    free(body);
+    srv_stop(&v);
+}
+
+int main(void)
+{
+    big_reply = malloc(BIG_BODY);
+    memset(big_reply, 'b', BIG_BODY);
+    test_head_deadline();
+    test_body_rate();
+    test_write_timeout();
+    test_per_ip();
+    test_idle_reclaim();
+    test_pool();
+    free(big_reply);
+    return nf_test_report("test_hsrv");
+}
