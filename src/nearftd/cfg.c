@@ -7,9 +7,12 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "account.h"
 #include "base58.h"
@@ -435,14 +438,54 @@ static int find_flag(const char *f, size_t len)
     return find_key(key, len);
 }
 
+/* open_config: the config file decides where keys are read from and where signed transactions
+ * go, so it must be a regular file (not a symlink: O_NOFOLLOW) owned by the user nearftd runs as
+ * or by root, and nobody else may write it. *st gets its mode for the secret check after parsing.
+ */
+static FILE *open_config(struct loader *ld, const char *path, struct stat *st)
+{
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        if (errno == ELOOP)
+            snprintf(
+                ld->err, ld->errcap,
+                "--config: %s is a symbolic link; refusing to follow it (name the file itself)",
+                path);
+        else
+            snprintf(ld->err, ld->errcap, "--config: cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    const char *why = NULL;
+    char buf[96];
+    if (fstat(fd, st) != 0)
+        why = strerror(errno);
+    else if (!S_ISREG(st->st_mode))
+        why = "not a regular file";
+    else if (st->st_uid != geteuid() && st->st_uid != 0) {
+        snprintf(buf, sizeof(buf),
+                 "owned by uid %u, not by the user nearftd runs as (uid %u) or root",
+                 (unsigned)st->st_uid, (unsigned)geteuid());
+        why = buf;
+    } else if (st->st_mode & (S_IWGRP | S_IWOTH))
+        why = "writable by group or others; run chmod go-w on it";
+    FILE *f = why == NULL ? fdopen(fd, "r") : NULL;
+    if (f == NULL) {
+        if (why == NULL)
+            why = strerror(errno);
+        snprintf(ld->err, ld->errcap, "--config: %s: %s", path, why);
+        close(fd);
+    }
+    return f;
+}
+
 static int load_file(struct loader *ld, const char *path)
 {
-    FILE *f = fopen(path, "r");
+    struct stat st;
+    FILE *f = open_config(ld, path, &st);
     char src[256];
-    if (f == NULL) {
-        snprintf(ld->err, ld->errcap, "--config: cannot open %s: %s", path, strerror(errno));
+    int has_secret = 0;
+    if (f == NULL)
         return NF_ECONFIG;
-    }
     char line[8192];
     int lineno = 0, rc = 0;
     while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
@@ -513,8 +556,20 @@ static int load_file(struct loader *ld, const char *path)
         snprintf(src, sizeof(src), "%s:%d: %s", path, lineno, opts[oi].name);
         ld->src = src;
         rc = set_value(ld, (size_t)oi, val, L_FILE);
+        if (opts[oi].flags & F_SECRET)
+            has_secret = 1;
     }
     fclose(f);
+    /* A file holding a secret (rpc_header: API keys) may be shared with the service's group
+     * (root:nearft 0640), never with everyone. */
+    if (rc == 0 && has_secret && (st.st_mode & S_IROTH)) {
+        snprintf(
+            ld->err, ld->errcap,
+            "--config: %s holds a secret (rpc_header) and others may read it; run chmod o-r on "
+            "it",
+            path);
+        rc = NF_ECONFIG;
+    }
     return rc;
 }
 

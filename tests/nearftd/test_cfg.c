@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cfg.h"
@@ -201,6 +202,41 @@ static void test_precedence(void)
     snprintf(want, sizeof(want), "%s:1: expected key = value", path);
     CHECK_EQ_STR(err, want);
     cfg_free(&c);
+
+    /* The file decides where keys come from and where transactions go: nobody else may write
+     * it, it is not followed through a symlink, and a secret in it is not readable by others. */
+    write_file(path, "batch_max_actions = 5\n");
+    CHECK_EQ_INT(chmod(path, 0664), 0);
+    CHECK_EQ_INT(LOAD(&c, NULL, REQ, "--config", path), NF_ECONFIG);
+    CHECK(strstr(err, "writable by group or others") != NULL);
+    cfg_free(&c);
+    CHECK_EQ_INT(chmod(path, 0644), 0);
+    CHECK_EQ_INT(LOAD(&c, NULL, REQ, "--config", path), 0);
+    cfg_free(&c);
+    char link[80];
+    snprintf(link, sizeof(link), "%s.link", path);
+    unlink(link);
+    CHECK_EQ_INT(symlink(path, link), 0);
+    CHECK_EQ_INT(LOAD(&c, NULL, REQ, "--config", link), NF_ECONFIG);
+    CHECK(strstr(err, "is a symbolic link") != NULL);
+    cfg_free(&c);
+    unlink(link);
+    write_file(path, "rpc_header = \"http://a=Authorization:Bearer SECRET\"\n");
+    CHECK_EQ_INT(chmod(path, 0644), 0);
+    CHECK_EQ_INT(LOAD(&c, NULL, REQ, "--config", path), NF_ECONFIG);
+    CHECK(strstr(err, "holds a secret (rpc_header) and others may read it") != NULL);
+    cfg_free(&c);
+    CHECK_EQ_INT(chmod(path, 0640), 0);
+    CHECK_EQ_INT(LOAD(&c, NULL, REQ, "--config", path), 0);
+    cfg_free(&c);
+    if (geteuid() == 0) {
+        CHECK_EQ_INT(chown(path, 65534, 65534), 0);
+        CHECK_EQ_INT(LOAD(&c, NULL, REQ, "--config", path), NF_ECONFIG);
+        CHECK(strstr(err, "owned by uid 65534") != NULL);
+        cfg_free(&c);
+    } else {
+        printf("SKIP test_cfg: the config-owner case needs root to chown\n");
+    }
     unlink(path);
     CHECK_EQ_INT(LOAD(&c, NULL, REQ, "--config", path), NF_ECONFIG);
     CHECK(strncmp(err, "--config: cannot open", 21) == 0);
