@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 
 PKGS=(build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
       libevent-dev libsodium-dev libcurl4-openssl-dev libck-dev libmsgpack-dev libjansson-dev
+      libsystemd-dev nginx openssl
       git wrk gnuplot-nox curl)
 # Node.js may come from elsewhere than Debian (e.g. a newer build already on the machine): only
 # ask apt for it when the commands are missing.
