@@ -8,14 +8,14 @@ if(TARGET nearftd)
   set_tests_properties(deploy_unit PROPERTIES TIMEOUT 60 LABELS "unit;deploy"
                        SKIP_RETURN_CODE 77)
 endif()
-if(TARGET nearsim AND TARGET nearftd AND NF_NODE)
+if(TARGET nearsim AND TARGET nearftd AND TARGET nearft AND NF_NODE)
   add_test(NAME deploy_notify
            COMMAND ${NF_NODE} ${CMAKE_CURRENT_SOURCE_DIR}/deploy_notify.mjs
                    $<TARGET_FILE:nearsim> $<TARGET_FILE:nearftd> $<TARGET_FILE:notify_sink>)
   set_tests_properties(deploy_notify PROPERTIES TIMEOUT 300 LABELS "integration;deploy")
   add_test(NAME deploy_nginx
            COMMAND ${NF_NODE} ${CMAKE_CURRENT_SOURCE_DIR}/deploy_nginx.mjs
-                   $<TARGET_FILE:nearsim> $<TARGET_FILE:nearftd>
+                   $<TARGET_FILE:nearsim> $<TARGET_FILE:nearftd> $<TARGET_FILE:nearft>
                    ${CMAKE_SOURCE_DIR}/deploy/nginx/nearftd.conf)
   set_tests_properties(deploy_nginx PROPERTIES TIMEOUT 300 LABELS "integration;deploy"
                        SKIP_RETURN_CODE 77)
