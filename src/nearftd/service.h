@@ -5,8 +5,11 @@
  * The watchdog: when the manager asks for pings (WATCHDOG_USEC, sd_watchdog_enabled), one thread
  * sends WATCHDOG=1 every WATCHDOG_USEC/2, but only while nearftd is alive. "Alive" means: a
  * GET /health sent by that thread to nearftd's own listener gets an answer (200 healthy or 503
- * degraded) within a quarter of WATCHDOG_USEC. That proves the ingest event loops accept and
- * answer and the pipeline's published state is readable. A degraded service (RPC down, out of
+ * degraded) within a quarter of WATCHDOG_USEC. That proves the ingest event loop serving the
+ * probe answers and the pipeline's published state is readable. The probe keeps one keep-alive
+ * connection (nearftd closes idle ones only after --wait-timeout-ms + 60 s), so a listener that
+ * pauses accepting because --max-connections is reached, an overload rather than a hang, does not
+ * stop the pings. A degraded service (RPC down, out of
  * funds) stays alive on purpose: a restart would not cure it, /health and the alerts report it.
  * A hung or wedged listener stops the pings and the manager restarts nearftd, which replays its
  * log and resumes every accepted transfer exactly once. */
