@@ -5,6 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# libsystemd-dev: sd_notify for systemd Type=notify. nginx and openssl: the TLS-proxy test
+# (deploy_nginx) runs its own nginx in the foreground; it does not use the system service that
+# installing the package may start.
 PKGS=(build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
       libevent-dev libsodium-dev libcurl4-openssl-dev libck-dev libmsgpack-dev libjansson-dev
       libsystemd-dev nginx openssl
