@@ -133,6 +133,7 @@ int main(int argc, char **argv)
     int rc = cfg_load(&cfg, argc, argv, environ, err, sizeof(err));
     if (rc != 0) {
         fprintf(stderr, "nearftd: %s\n", err);
+        service_status("failed: %s", err);
         return 2;
     }
     if (cfg.show_help) {
@@ -194,6 +195,7 @@ int main(int argc, char **argv)
     rc = keys_load_account(cfg.credentials, cfg.signer, kps, MAX_KEYS, &nk, err, sizeof(err));
     if (rc != 0) {
         fprintf(stderr, "nearftd: --credentials: %s\n", err);
+        service_status("failed: --credentials: %s", err);
         return 1;
     }
     if (cfg.public_keys.n > 0) {

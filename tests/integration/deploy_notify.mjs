@@ -1,6 +1,7 @@
 // deploy_notify: nearftd's side of the service manager's notify protocol (systemd Type=notify)
 // without systemd: NOTIFY_SOCKET points at a unix datagram socket this test owns (notify_sink).
-//  1. a start that fails (no RPC answers) reports STATUS=failed and never READY=1;
+//  1. a start that fails (no RPC answers, a setting out of range) reports STATUS=failed and never
+//     READY=1;
 //  2. with WATCHDOG_USEC: READY=1 arrives once the port answers, WATCHDOG=1 pings follow, transfers
 //     land, SIGTERM brings STOPPING=1 and exit 0;
 //  3. a restart on the same log without WATCHDOG_USEC: at READY=1 the transfers of run 2 are already
@@ -73,6 +74,15 @@ try {
     check(!has(sink.messages, 'READY=1'), `a failed start sent READY=1: ${sink.messages.join(' / ')}`);
     check(sink.messages.some((m) => /STATUS=failed: cannot reach any --rpc-url/.test(m)),
       `failed start STATUS names the cause: ${sink.messages.join(' / ')}`);
+    // A configuration error (exit 2) says so too.
+    const restore2 = env({ NOTIFY_SOCKET: join(sim.dir, 'notify0.sock') });
+    const p2 = spawn(nearftd, [...args, '--batch-max-actions', '101'], { stdio: 'ignore' });
+    restore2();
+    const exit2 = await new Promise((r) => p2.on('exit', r));
+    check(exit2 === 2, `a configuration error exits 2 (${exit2})`);
+    await waitFor(() => sink.messages.some((m) => /STATUS=failed: --batch-max-actions/.test(m)),
+      'STATUS=failed naming the bad setting');
+    check(!has(sink.messages, 'READY=1'), 'no READY=1 after a configuration error');
     await sink.stop();
   }
 
