@@ -93,6 +93,10 @@ unsigned pipe_retry_after_s(struct nf_pipe *p);
 int pipe_health_json(struct nf_pipe *p, char *out, size_t cap, int *healthy);
 int pipe_metrics_text(struct nf_pipe *p, char *out, size_t cap);
 int pipe_stages_json(struct nf_pipe *p, char *out, size_t cap);
+/* pipe_recent_json: the /debug/recent JSON the status page polls: now_ms, the transfer counters
+ * since start, the accept-to-final latency histogram and the last failures with their reasons
+ * (include/recent.h). Same contract as the three above. */
+int pipe_recent_json(struct nf_pipe *p, char *out, size_t cap);
 
 /* pipe_tx_jobs: the ids of the transfers whose latest transaction is tx_hash (GET /v1/tx/{hash}).
  * Writes up to cap ids; returns the count (0 when unknown). Any thread. */

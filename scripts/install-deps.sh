@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian 12 machine is missing to build, run and test nearft:
-# the Debian packages below and the pinned npm packages of the conformance suite.
+# the Debian packages below (chromium: the status page test) and the pinned npm packages of the
+# conformance suite.
 # Idempotent: packages already present are not reinstalled.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +12,7 @@ cd "$(dirname "$0")/.."
 PKGS=(build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
       libevent-dev libsodium-dev libcurl4-openssl-dev libck-dev libmsgpack-dev libjansson-dev
       libsystemd-dev nginx openssl
-      git wrk gnuplot-nox curl)
+      git wrk gnuplot-nox curl chromium)
 # Node.js may come from elsewhere than Debian (e.g. a newer build already on the machine): only
 # ask apt for it when the commands are missing.
 command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || PKGS+=(nodejs npm)

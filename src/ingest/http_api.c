@@ -1336,6 +1336,31 @@ static void get_metrics(struct ingest_thread *t, struct hsrv_req *req, uint64_t 
                 NULL, t->out, (size_t)n, start_ns);
 }
 
+static void get_recent(struct ingest_thread *t, struct hsrv_req *req, uint64_t start_ns)
+{
+    int n = pipe_recent_json(t->in->pipe, t->out, t->out_cap);
+    if (n < 0) {
+        send_error(t, req, INGEST_ROUTE_DEBUG_RECENT, 500, "report too large", NULL, NULL,
+                   start_ns);
+        return;
+    }
+    ingest_send(t, req->ref, INGEST_ROUTE_DEBUG_RECENT, 200, NULL, NULL, t->out, (size_t)n,
+                start_ns);
+}
+
+/* get_page: the status page (src/ingest/status_page.html, embedded at build time): static, no
+ * external assets, it polls /health, /debug/stages and /debug/recent. Its own policy forbids
+ * every source but this origin, so nothing it shows can be sent elsewhere. */
+static void get_page(struct ingest_thread *t, struct hsrv_req *req, uint64_t start_ns)
+{
+    ingest_send(t, req->ref, INGEST_ROUTE_PAGE, 200, "text/html; charset=utf-8",
+                "Content-Security-Policy: default-src 'none'; script-src 'unsafe-inline'; "
+                "style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; "
+                "frame-ancestors 'none'\r\n"
+                "X-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n",
+                nf_status_page, nf_status_page_len, start_ns);
+}
+
 static void get_stages(struct ingest_thread *t, struct hsrv_req *req, uint64_t start_ns)
 {
     /* {...pipeline members..., "ingest": {...}}: splice ingest's object into the pipeline's. */
@@ -1514,6 +1539,12 @@ static void ingest_http_request(struct hsrv_req *req, void *arg)
         break;
     case INGEST_ROUTE_METRICS:
         get_metrics(t, req, start_ns);
+        break;
+    case INGEST_ROUTE_DEBUG_RECENT:
+        get_recent(t, req, start_ns);
+        break;
+    case INGEST_ROUTE_PAGE:
+        get_page(t, req, start_ns);
         break;
     default:
         get_stages(t, req, start_ns);

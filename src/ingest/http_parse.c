@@ -30,6 +30,8 @@ static const struct route_entry routes[] = {
     {"/health", 0, INGEST_ROUTE_HEALTH, INGEST_METHOD_GET},
     {"/metrics", 0, INGEST_ROUTE_METRICS, INGEST_METHOD_GET},
     {"/debug/stages", 0, INGEST_ROUTE_DEBUG_STAGES, INGEST_METHOD_GET},
+    {"/debug/recent", 0, INGEST_ROUTE_DEBUG_RECENT, INGEST_METHOD_GET},
+    {"/", 0, INGEST_ROUTE_PAGE, INGEST_METHOD_GET},
 };
 
 int ingest_route_match(const char *path, int *method, const char **rest)
@@ -69,6 +71,8 @@ unsigned ingest_route_scope(int route)
         return AUTH_SCOPE_READ;
     case INGEST_ROUTE_METRICS:
     case INGEST_ROUTE_DEBUG_STAGES:
+    case INGEST_ROUTE_DEBUG_RECENT:
+    case INGEST_ROUTE_PAGE:
         return AUTH_SCOPE_METRICS;
     default:
         return 0;

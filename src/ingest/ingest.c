@@ -51,10 +51,19 @@ static const char *const ingest_parse_le_txt[INGEST_PARSE_BUCKETS] = {
     "100", "250", "500", "1000", "2500", "5000", "10000", "25000", "+Inf"};
 static const int ingest_codes[INGEST_CODE_COUNT - 1] = {200, 202, 400, 401, 403, 404, 405,
                                                         413, 415, 422, 429, 500, 503, 504};
-static const char *const ingest_route_names[INGEST_ROUTE_COUNT] = {
-    "v1_transfers_post", "v1_transfers_get", "v1_tx_get",     "send_ft",
-    "node_transfer_get", "node_tx_get",      "rust_transfer", "health",
-    "metrics",           "debug_stages",     "other"};
+static const char *const ingest_route_names[INGEST_ROUTE_COUNT] = {"v1_transfers_post",
+                                                                   "v1_transfers_get",
+                                                                   "v1_tx_get",
+                                                                   "send_ft",
+                                                                   "node_transfer_get",
+                                                                   "node_tx_get",
+                                                                   "rust_transfer",
+                                                                   "health",
+                                                                   "metrics",
+                                                                   "debug_stages",
+                                                                   "debug_recent",
+                                                                   "page",
+                                                                   "other"};
 
 uint64_t ingest_now_ns(void)
 {

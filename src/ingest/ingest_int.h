@@ -31,6 +31,8 @@ enum ingest_route {
     INGEST_ROUTE_HEALTH,
     INGEST_ROUTE_METRICS,
     INGEST_ROUTE_DEBUG_STAGES,
+    INGEST_ROUTE_DEBUG_RECENT,
+    INGEST_ROUTE_PAGE,
     INGEST_ROUTE_OTHER,
     INGEST_ROUTE_COUNT
 };
@@ -233,5 +235,9 @@ struct ingest *ingest_transport_new(const struct cfg *cfg,
                                     struct nf_pipe *p,
                                     const struct ingest_routes *routes,
                                     int *err);
+
+/* The status page served at GET / (status_page.html, embedded by scripts/embed.cmake). */
+extern const char nf_status_page[];
+extern const size_t nf_status_page_len;
 
 #endif

@@ -359,6 +359,7 @@ void hub_outcome_done(struct wal_batch *wb, int status)
         if (st == JOB_EXECUTED || st == JOB_FAILED) {
             atomic_fetch_add_explicit(st == JOB_EXECUTED ? &p->executed : &p->failed, 1,
                                       memory_order_relaxed);
+            recent_final(&p->recent, j, st == JOB_FAILED);
             /* The index keeps the final status before the slot may be reused. */
             if (j->has_idem && j->idem_slot != 0)
                 idem_set_final(&p->idem, j->idem_slot - 1, b->job_ids[i], hub_idem_final(j, st));

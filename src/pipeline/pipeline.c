@@ -59,6 +59,7 @@ pipe_new(const struct cfg *c, struct nf_keypair **kps, uint16_t n_keys, unsigned
     p->n_ingest = n_ingest;
     p->n_sign = (unsigned)c->sign_threads;
     p->start_ms = nf_now_ms();
+    recent_init(&p->recent);
     atomic_init(&p->shared.reconciled, 0);
     if ((rc = keypool_init(&p->keys, kps, n_keys, (uint16_t)p->n_sign)) != 0)
         goto fail;

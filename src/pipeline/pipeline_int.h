@@ -2,8 +2,8 @@
  * pipeline.c builds, starts, stops and compacts; hub.c runs on the WAL thread (accept path with
  * the idempotency index of include/idem.h, batch hand-offs, waiter notification); recovery.c
  * replays the log at start-up (main thread, before any stage thread runs); status.c writes
- * /health, /metrics and /debug/stages (any thread, relaxed reads). Nothing outside src/pipeline
- * includes this header. */
+ * /health, /metrics and /debug/stages, recent.c /debug/recent (any thread, relaxed reads). Nothing
+ * outside src/pipeline includes this header. */
 #ifndef NF_PIPELINE_INT_H
 #define NF_PIPELINE_INT_H
 
@@ -13,6 +13,7 @@
 #include "idem.h"
 #include "keypool.h"
 #include "pipeline_ctl.h"
+#include "recent.h"
 #include "stages.h"
 #include "wal.h"
 
@@ -56,6 +57,7 @@ struct nf_pipe {
     uint8_t batch_in_pending, submit_in_pending, requeue_pending, free_pending;
     uint32_t signed_retry_ms; /* back-off after a SIGNED write failed: 0, 100 ms doubling to 5 s */
     _Atomic uint64_t segments_deleted;
+    struct recent recent; /* last failures, latency histogram: the WAL thread writes (hub.c) */
 };
 
 /* ---- hub.c: what the WAL thread runs for the hub --------------------------------------------- */

@@ -80,6 +80,13 @@ int pipe_stages_json(struct nf_pipe *p, char *out, size_t cap)
     return (n < 0 || (size_t)n >= cap) ? NF_ENOSPC : n;
 }
 
+int pipe_recent_json(struct nf_pipe *p, char *out, size_t cap)
+{
+    (void)p;
+    int n = snprintf(out, cap, "{\"transfers\":{\"executed\":0},\"failures\":[]}");
+    return (n < 0 || (size_t)n >= cap) ? NF_ENOSPC : n;
+}
+
 int pipe_tx_jobs(struct nf_pipe *p, const uint8_t tx_hash[32], uint64_t *ids, int cap)
 {
     int n = 0;
