@@ -347,7 +347,7 @@ int main(int argc, char **argv)
         NF_LOG(NF_LOG_INFO, "main", "signal received: stopping sig=%d", sig);
         break;
     }
-    service_stopping();
+    service_stopping(wd);
     service_watchdog_stop(wd);
     ingest_stop(in);
     pipe_drain(p, 5000);

@@ -39,17 +39,27 @@ void service_ready(const char *listen, unsigned port)
     sd_notifyf(0, "READY=1\nSTATUS=ready: serving %s (port %u)", listen, port);
 }
 
-void service_stopping(void)
-{
-    sd_notify(0, "STOPPING=1\nSTATUS=stopping: draining in-flight transactions");
-}
-
 struct service_watchdog {
     pthread_t thread;
     int stop_fd;          /* eventfd: main writes once to stop the thread */
     uint64_t interval_us; /* WATCHDOG_USEC / 2 */
     char url[320];
+    /* lock orders STOPPING=1 and the pings: once main has sent STOPPING=1 under it (stopping
+     * set), the thread sends no more WATCHDOG=1. Neither side holds it for more than one send. */
+    pthread_mutex_t lock;
+    int stopping;
 };
+
+void service_stopping(struct service_watchdog *w)
+{
+    if (w != NULL)
+        pthread_mutex_lock(&w->lock);
+    sd_notify(0, "STOPPING=1\nSTATUS=stopping: draining in-flight transactions");
+    if (w != NULL) {
+        w->stopping = 1;
+        pthread_mutex_unlock(&w->lock);
+    }
+}
 
 static uint64_t mono_us(void)
 {
@@ -97,7 +107,10 @@ static void *watchdog_main(void *arg)
     uint64_t next = mono_us();
     for (;;) {
         if (probe(h, timeout_ms)) {
-            sd_notify(0, "WATCHDOG=1");
+            pthread_mutex_lock(&w->lock);
+            if (!w->stopping)
+                sd_notify(0, "WATCHDOG=1");
+            pthread_mutex_unlock(&w->lock);
             if (!was_alive)
                 NF_LOG(NF_LOG_INFO, "service", "watchdog: /health answers again, pinging");
             was_alive = 1;
@@ -151,6 +164,7 @@ struct service_watchdog *service_watchdog_start(const char *listen, unsigned por
         return NULL;
     }
     w->interval_us = usec / 2;
+    pthread_mutex_init(&w->lock, NULL);
     probe_url(listen, port, w->url, sizeof(w->url));
     w->stop_fd = eventfd(0, EFD_CLOEXEC);
     if (w->stop_fd == -1) {
@@ -168,6 +182,7 @@ struct service_watchdog *service_watchdog_start(const char *listen, unsigned por
 fail_fd:
     close(w->stop_fd);
 fail:
+    pthread_mutex_destroy(&w->lock);
     free(w);
     return NULL;
 }
@@ -181,5 +196,6 @@ void service_watchdog_stop(struct service_watchdog *w)
         ;
     pthread_join(w->thread, NULL);
     close(w->stop_fd);
+    pthread_mutex_destroy(&w->lock);
     free(w);
 }

@@ -23,10 +23,11 @@ __attribute__((format(printf, 1, 2))) void service_status(const char *fmt, ...);
  * listener answers and the log replay is done. */
 void service_ready(const char *listen, unsigned port);
 
-/* service_stopping: STOPPING=1 with a STATUS. Main thread, when a stop signal arrived. */
-void service_stopping(void);
-
 struct service_watchdog;
+
+/* service_stopping: STOPPING=1 with a STATUS; after it w (NULL-safe) sends no more pings. Main
+ * thread, when a stop signal arrived, before service_watchdog_stop. */
+void service_stopping(struct service_watchdog *w);
 
 /* service_watchdog_start: starts the ping thread when the manager asked for a watchdog; probes
  * the listener named by listen (a wildcard host is probed on loopback) at port. Returns the
