@@ -8,7 +8,8 @@ out=$1 prog=$2 sect=$3 version=$4 summary=$5 bin=$6
 
 # esc: help text as roff body: backslashes and hyphens escaped, no line read as a request.
 esc() { sed -e 's/\\/\\e/g' -e 's/-/\\-/g' -e "s/^\\([.']\\)/\\\\\\&\\1/"; }
-helptext() { "$bin" "$@" --help 2>&1 || true; }
+# No stdin and a time limit: a command that ignored --help must not hang the build.
+helptext() { timeout 20 "$bin" "$@" --help </dev/null 2>&1 || true; }
 
 top=$(helptext)
 [ -n "$top" ] || { echo "man-from-help: $bin --help printed nothing" >&2; exit 1; }
