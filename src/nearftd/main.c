@@ -134,6 +134,7 @@ int main(int argc, char **argv)
     if (rc != 0) {
         fprintf(stderr, "nearftd: %s\n", err);
         service_status("failed: %s", err);
+        cfg_free(&cfg);
         return 2;
     }
     if (cfg.show_help) {
