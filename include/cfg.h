@@ -106,6 +106,11 @@ int cfg_load(struct cfg *c, int argc, char **argv, char **envp, char *err, size_
 /* cfg_print_help: every setting with its flag, env name, default, range and help text. */
 void cfg_print_help(FILE *f);
 
+/* cfg_print_man: every setting as a man(7) .TP item (flag, help, environment name, config key,
+ * default, range), for the OPTIONS section of nearftd(8); the page is generated from this at build
+ * time so it cannot drift from the table. */
+void cfg_print_man(FILE *f);
+
 /* cfg_print: effective values as `key = value` lines that cfg_load can read back as a config
  * file; secrets redacted: rpc_url prints scheme://host[:port] only (rpc_url_redact), rpc_header
  * scheme://host[:port]=Name:<redacted>. So a printed rpc_url with a path or an API key in it does

@@ -746,7 +746,64 @@ void cfg_print_help(FILE *f)
         fprintf(f, "\n");
     }
     fprintf(f, "  --print-config\n      print the effective settings and exit\n"
-               "  --help\n      this text\n");
+               "  --help\n      this text\n"
+               "  --man\n      print the manual page nearftd(8) in roff and exit\n");
+}
+
+/* roff: text as man(7) body text: backslashes and hyphens escaped, a leading control dot kept. */
+static void roff(FILE *f, const char *s)
+{
+    if (*s == '.' || *s == '\'')
+        fputs("\\&", f);
+    for (; *s; s++) {
+        if (*s == '\\')
+            fputs("\\e", f);
+        else if (*s == '-')
+            fputs("\\-", f);
+        else
+            fputc(*s, f);
+    }
+}
+
+void cfg_print_man(FILE *f)
+{
+    char fl[80], env[80];
+    for (size_t i = 0; i < NOPTS; i++) {
+        const struct opt *o = &opts[i];
+        flag_name(o, fl, sizeof(fl));
+        env_name(o, env, sizeof(env));
+        const char *arg = o->type == T_BOOL   ? ""
+                          : o->type == T_LIST ? " \\fILIST\\fR"
+                          : o->type == T_STR  ? " \\fITEXT\\fR"
+                                              : " \\fIN\\fR";
+        fputs(".TP\n\\fB", f);
+        roff(f, fl);
+        fprintf(f, "\\fR%s\n", arg);
+        roff(f, o->help);
+        fputs(".\nEnvironment \\fB", f);
+        roff(f, env);
+        fputs("\\fR, config key \\fB", f);
+        roff(f, o->name);
+        fputs(o->flags & F_NOFILE ? "\\fR (not in a config file)" : "\\fR", f);
+        if (o->flags & F_REQUIRED) {
+            fputs("; required", f);
+        } else if (o->def != NULL) {
+            fputs("; default ", f);
+            roff(f, o->def);
+        }
+        char range[256] = "";
+        FILE *rf = fmemopen(range, sizeof(range) - 1, "w");
+        if (rf != NULL) {
+            print_range(o, rf);
+            fclose(rf);
+        }
+        if (range[0] == ',') {
+            fputc(';', f);
+            roff(f, range + 1);
+        }
+        fputs(o->flags & F_SECRET ? "; secret (never printed)" : "", f);
+        fputs(".\n", f);
+    }
 }
 
 /* print_val: quotes values a config file could not read back unquoted. */

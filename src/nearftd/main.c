@@ -5,6 +5,8 @@
  * SIGHUP re-reads the --auth-tokens file (a bad file keeps the old tokens and logs the line);
  * SIGTERM / SIGINT: stop accepting, let in-flight transactions resolve for a bounded time (whatever
  * is left is durable and resumes at the next start), stop, exit 0. Only this start-up code exits.
+ * Under a service manager (NOTIFY_SOCKET) it reports STATUS lines, READY=1 once the log is
+ * replayed and the listener answers, STOPPING=1 on a stop signal, and watchdog pings (service.h).
  */
 #include <curl/curl.h>
 #include <pthread.h>
@@ -21,10 +23,12 @@
 #include "ingest.h"
 #include "jtok.h"
 #include "keys.h"
+#include "manpage.h"
 #include "nf_err.h"
 #include "nf_log.h"
 #include "pipeline_ctl.h"
 #include "rpc.h"
+#include "service.h"
 
 extern char **environ;
 
@@ -114,6 +118,7 @@ static int rpc_call(const struct cfg *c,
 static void fail_exit(const char *msg)
 {
     fprintf(stderr, "nearftd: %s\n", msg);
+    service_status("failed: %s", msg);
     exit(1);
 }
 
@@ -123,9 +128,15 @@ int main(int argc, char **argv)
     keys_json_wipe_init();
     struct cfg cfg;
     char err[512];
+    if (argc == 2 && strcmp(argv[1], "--man") == 0) {
+        manpage_nearftd(stdout);
+        return 0;
+    }
     int rc = cfg_load(&cfg, argc, argv, environ, err, sizeof(err));
     if (rc != 0) {
         fprintf(stderr, "nearftd: %s\n", err);
+        service_status("failed: %s", err);
+        cfg_free(&cfg);
         return 2;
     }
     if (cfg.show_help) {
@@ -181,11 +192,13 @@ int main(int argc, char **argv)
     }
 
     /* Keys. */
+    service_status("loading keys and checking them on chain");
     struct nf_keypair *kps[MAX_KEYS];
     size_t nk = 0;
     rc = keys_load_account(cfg.credentials, cfg.signer, kps, MAX_KEYS, &nk, err, sizeof(err));
     if (rc != 0) {
         fprintf(stderr, "nearftd: --credentials: %s\n", err);
+        service_status("failed: --credentials: %s", err);
         return 1;
     }
     if (cfg.public_keys.n > 0) {
@@ -276,6 +289,7 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
 
+    service_status("replaying the durable log in %s", cfg.data_dir);
     struct nf_pipe *p = pipe_new(&cfg, kps, (uint16_t)nk, (unsigned)cfg.ingest_threads, &rc);
     if (p == NULL) {
         snprintf(err, sizeof(err), "pipeline: %s (see the log line above)", nf_strerror(rc));
@@ -301,6 +315,10 @@ int main(int argc, char **argv)
     /* One machine-readable line on stdout for scripts started with --listen HOST:0. */
     printf("nearftd ready port=%u\n", (unsigned)ingest_port(in));
     fflush(stdout);
+    service_ready(cfg.listen, ingest_port(in));
+    struct service_watchdog *wd = service_watchdog_start(cfg.listen, ingest_port(in), &rc);
+    if (wd == NULL && rc != 0)
+        fail_exit("cannot start the watchdog thread");
 
     /* Main waits for a stop signal and runs log compaction in between. */
     for (;;) {
@@ -332,6 +350,8 @@ int main(int argc, char **argv)
         NF_LOG(NF_LOG_INFO, "main", "signal received: stopping sig=%d", sig);
         break;
     }
+    service_stopping(wd);
+    service_watchdog_stop(wd);
     ingest_stop(in);
     pipe_drain(p, 5000);
     pipe_stop(p);
