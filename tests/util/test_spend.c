@@ -102,24 +102,27 @@ static void test_unlimited(void)
 }
 
 #define RACE_THREADS 4
-#define RACE_ROUNDS  20000
-#define RACE_LIMIT   1000
+#define RACE_ROUNDS  200000
+#define RACE_LIMIT   100
 
 struct race {
     struct spend *s;
     _Atomic uint64_t held; /* sum reserved and not released, all threads */
     _Atomic int over;      /* held ever above the limit */
     _Atomic uint64_t admitted;
+    _Atomic int go; /* start together */
 };
 
 static void *race_main(void *arg)
 {
     struct race *r = arg;
     uint64_t now = T0;
+    while (!atomic_load(&r->go))
+        ;
     for (int i = 0; i < RACE_ROUNDS; i++) {
         uint64_t st;
         uint32_t retry;
-        uint64_t amount = 1 + (uint64_t)(i % 7) * 13;
+        uint64_t amount = 20 + (uint64_t)(i % 5) * 10; /* 2 to 5 fit: the limit binds */
         if (spend_reserve(r->s, amount, now, &st, &retry) != 0)
             continue;
         /* Count before checking: a reservation must never push the window past the limit. */
@@ -141,6 +144,7 @@ static void test_race(void)
     pthread_t th[RACE_THREADS];
     for (int i = 0; i < RACE_THREADS; i++)
         CHECK_EQ_INT(pthread_create(&th[i], NULL, race_main, &r), 0);
+    atomic_store(&r.go, 1);
     for (int i = 0; i < RACE_THREADS; i++)
         pthread_join(th[i], NULL);
     CHECK_EQ_INT(atomic_load(&r.over), 0);
