@@ -1175,6 +1175,7 @@ static int budget_reserve(struct ingest_thread *t,
                           int route,
                           size_t count,
                           int is_batch,
+                          uint64_t now_ms,
                           nf_u128 *total,
                           uint64_t *stamp,
                           uint64_t start_ns)
@@ -1191,7 +1192,7 @@ static int budget_reserve(struct ingest_thread *t,
     char lim[U128_STR_MAX], reason[192];
     u128_format(spend_limit(sp), lim);
     uint32_t retry = 0;
-    int rc = over ? NF_ERANGE : spend_reserve(sp, sum, ingest_now_ms(), stamp, &retry);
+    int rc = over ? NF_ERANGE : spend_reserve(sp, sum, now_ms, stamp, &retry);
     if (rc == 0) {
         *total = sum;
         return 1;
@@ -1280,9 +1281,13 @@ static void post_transfers(
 
     if (transfers_refused(t, req, route, count, is_batch, start_ns))
         return;
+    /* One clock read for the budget and the ACCEPT records' ts_ms, which the replay rebuilds the
+     * budget from: the same second either way. */
+    uint64_t now_ms = ingest_now_ms();
     nf_u128 spend_total = 0;
     uint64_t spend_stamp = 0;
-    if (!budget_reserve(t, req, route, count, is_batch, &spend_total, &spend_stamp, start_ns))
+    if (!budget_reserve(t, req, route, count, is_batch, now_ms, &spend_total, &spend_stamp,
+                        start_ns))
         return;
 
     struct ingest_ctx *c = ingest_ctx_alloc(t);
@@ -1312,7 +1317,6 @@ static void post_transfers(
     c->n = (uint32_t)count;
     c->first_id = first;
     c->start_ns = start_ns;
-    uint64_t now_ms = ingest_now_ms();
     uint32_t keyed = 0;
     for (size_t i = 0; i < count; i++) {
         const struct req_transfer *it = &t->items[i];
