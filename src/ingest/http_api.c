@@ -1133,10 +1133,17 @@ static int transfers_refused(struct ingest_thread *t,
                              int route,
                              size_t count,
                              int is_batch,
+                             const struct auth_entry *token,
                              uint64_t start_ns)
 {
     const struct cfg *cfg = t->in->cfg;
     nf_u128 max = cfg->max_amount_per_transfer;
+    int token_max = 0; /* the token's own limit is the lower one */
+    if (token != NULL && token->max_amount_per_transfer != 0 &&
+        (max == 0 || token->max_amount_per_transfer < max)) {
+        max = token->max_amount_per_transfer;
+        token_max = 1;
+    }
     char field[48], reason[160];
     for (size_t i = 0; i < count; i++) {
         const struct req_transfer *it = &t->items[i];
@@ -1154,7 +1161,11 @@ static int transfers_refused(struct ingest_thread *t,
             char lim[U128_STR_MAX];
             u128_format(max, lim);
             kind = INGEST_REFUSE_PER_TRANSFER;
-            snprintf(reason, sizeof(reason), "is over --max-amount-per-transfer %s", lim);
+            if (token_max)
+                snprintf(reason, sizeof(reason),
+                         "is over max_amount_per_transfer %s of the token %s", lim, token->name);
+            else
+                snprintf(reason, sizeof(reason), "is over --max-amount-per-transfer %s", lim);
         }
         if (kind < 0)
             continue;
@@ -1213,8 +1224,14 @@ static int budget_reserve(struct ingest_thread *t,
     return 0;
 }
 
-static void post_transfers(
-    struct ingest_thread *t, struct hsrv_req *req, int route, const char *query, uint64_t start_ns)
+/* post_transfers: token is the request's bearer-token entry (borrowed for this call; NULL without
+ * --auth-tokens), for its own max_amount_per_transfer. */
+static void post_transfers(struct ingest_thread *t,
+                           struct hsrv_req *req,
+                           int route,
+                           const char *query,
+                           const struct auth_entry *token,
+                           uint64_t start_ns)
 {
     struct ingest *in = t->in;
     if (t->stopping) {
@@ -1279,7 +1296,7 @@ static void post_transfers(
         }
     }
 
-    if (transfers_refused(t, req, route, count, is_batch, start_ns))
+    if (transfers_refused(t, req, route, count, is_batch, token, start_ns))
         return;
     /* One clock read for the budget and the ACCEPT records' ts_ms, which the replay rebuilds the
      * budget from: the same second either way. */
@@ -1595,6 +1612,7 @@ static int authorized(struct ingest_thread *t,
                       int route,
                       int method_ok,
                       uint64_t *rate_key,
+                      const struct auth_entry **entry,
                       uint64_t start_ns)
 {
     struct ingest *in = t->in;
@@ -1616,6 +1634,8 @@ static int authorized(struct ingest_thread *t,
         /* The token's hash keys its rate bucket: stable across reloads, and not the secret. */
         if (scopes != 0 && idx >= 0 && in->rate != NULL)
             *rate_key = ratelim_key(1, tab->e[idx].hash, sizeof(tab->e[idx].hash));
+        if (scopes != 0 && idx >= 0)
+            *entry = &tab->e[idx]; /* valid until this request callback returns */
     }
     if (scopes == 0) {
         send_error_hdr(
@@ -1703,7 +1723,8 @@ static void ingest_http_request(struct hsrv_req *req, void *arg)
         return;
     }
     uint64_t rate_key = 0;
-    if (!authorized(t, req, route, req->method == want, &rate_key, start_ns))
+    const struct auth_entry *token = NULL;
+    if (!authorized(t, req, route, req->method == want, &rate_key, &token, start_ns))
         return;
     if (t->in->rate != NULL && route != INGEST_ROUTE_HEALTH &&
         !rate_admitted(t, req, route, rate_key, start_ns))
@@ -1727,11 +1748,11 @@ static void ingest_http_request(struct hsrv_req *req, void *arg)
     }
     switch (route) {
     case INGEST_ROUTE_V1_TRANSFERS_POST:
-        post_transfers(t, req, route, query, start_ns);
+        post_transfers(t, req, route, query, token, start_ns);
         break;
     case INGEST_ROUTE_SEND_FT:
     case INGEST_ROUTE_RUST_TRANSFER:
-        post_transfers(t, req, route, NULL, start_ns);
+        post_transfers(t, req, route, NULL, token, start_ns);
         break;
     case INGEST_ROUTE_V1_TRANSFERS_GET:
         get_v1_transfer(t, req, rest, start_ns);

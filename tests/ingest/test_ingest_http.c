@@ -4,6 +4,7 @@
  * stub_pipeline.h. The client side is libcurl (easy and multi); bodies are checked with jansson. */
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -1559,6 +1560,75 @@ static void test_rate_limit(const struct cfg *base)
     ingest_free(in);
 }
 
+/* A stage with --auth-tokens whose token "small" carries max_amount_per_transfer=10 under a global
+ * --max-amount-per-transfer 1000: the lower limit applies to each token (422 naming the token's
+ * limit, on the native and /send-ft routes), a token without its own limit gets the global one. */
+static void test_token_limit(const struct cfg *base)
+{
+    char dir[] = "/tmp/nf-test-ingest-toklim.XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char file[300];
+    snprintf(file, sizeof(file), "%s/tokens", dir);
+    char small[AUTH_TOKEN_LEN + 1], big[AUTH_TOKEN_LEN + 1];
+    uint8_t hs[32], hb[32];
+    auth_token_new(small, sizeof(small));
+    auth_token_new(big, sizeof(big));
+    auth_token_hash(small, strlen(small), hs);
+    auth_token_hash(big, strlen(big), hb);
+    char text[512], hx[2][65];
+    for (int i = 0; i < 32; i++) {
+        snprintf(hx[0] + 2 * i, 3, "%02x", hs[i]);
+        snprintf(hx[1] + 2 * i, 3, "%02x", hb[i]);
+    }
+    int n =
+        snprintf(text, sizeof(text),
+                 "small transfer %s max_amount_per_transfer=10\nbig transfer %s\n", hx[0], hx[1]);
+    int fd = open(file, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    CHECK(fd >= 0 && write(fd, text, (size_t)n) == n);
+    close(fd);
+
+    struct cfg c = *base;
+    c.auth_tokens = file;
+    c.max_amount_per_transfer = 1000;
+    int e = 0;
+    struct ingest *in = ingest_new(&c, &stub, &e);
+    CHECK(in != NULL);
+    if (in == NULL)
+        return;
+    CHECK_EQ_INT(ingest_auth_set(in, load_tokens(file)), 0);
+    CHECK_EQ_INT(ingest_start(in), 0);
+    unsigned saved_port = port;
+    port = ingest_port(in);
+    struct resp r = {0};
+    char hsmall[AUTH_TOKEN_LEN + 32], hbig[AUTH_TOKEN_LEN + 32];
+    snprintf(hsmall, sizeof(hsmall), "Authorization: Bearer %s", small);
+    snprintf(hbig, sizeof(hbig), "Authorization: Bearer %s", big);
+    http("POST", "/v1/transfers", "{\"receiver_id\":\"a.near\",\"amount\":\"11\"}", hsmall, 5000,
+         &r);
+    CHECK_EQ_INT(r.code, 422);
+    CHECK_EQ_STR(jstr(r.json, "field"), "amount");
+    CHECK(jstr(r.json, "reason") != NULL &&
+          strstr(jstr(r.json, "reason"), "max_amount_per_transfer 10 of the token small") != NULL);
+    http("POST", "/send-ft", "{\"receiverId\":\"a.near\",\"amount\":\"11\"}", hsmall, 5000, &r);
+    CHECK_EQ_INT(r.code, 422);
+    CHECK(jstr(r.json, "error") != NULL && strncmp(jstr(r.json, "error"), "amount: ", 8) == 0);
+    http("POST", "/v1/transfers", "{\"receiver_id\":\"a.near\",\"amount\":\"10\"}", hsmall, 5000,
+         &r);
+    CHECK_EQ_INT(r.code, 202);
+    http("POST", "/v1/transfers", "{\"receiver_id\":\"a.near\",\"amount\":\"11\"}", hbig, 5000, &r);
+    CHECK_EQ_INT(r.code, 202);
+    http("POST", "/v1/transfers", "{\"receiver_id\":\"a.near\",\"amount\":\"1001\"}", hbig, 5000,
+         &r);
+    CHECK_EQ_INT(r.code, 422);
+    CHECK(jstr(r.json, "reason") != NULL &&
+          strstr(jstr(r.json, "reason"), "--max-amount-per-transfer 1000") != NULL);
+    resp_free(&r);
+    port = saved_port;
+    ingest_stop(in);
+    ingest_free(in);
+    nf_test_rmdir(dir);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -1600,6 +1670,7 @@ int main(void)
     test_auth_swap(&cfg);
     test_spend_limits(&cfg);
     test_rate_limit(&cfg);
+    test_token_limit(&cfg);
 
     struct ingest *in = ingest_new(&cfg, &stub, &err);
     CHECK(in != NULL);
