@@ -1562,7 +1562,9 @@ static void test_rate_limit(const struct cfg *base)
 
 /* A stage with --auth-tokens whose token "small" carries max_amount_per_transfer=10 under a global
  * --max-amount-per-transfer 1000: the lower limit applies to each token (422 naming the token's
- * limit, on the native and /send-ft routes), a token without its own limit gets the global one. */
+ * limit, on the native and /send-ft routes), a token without its own limit gets the global one.
+ * With --rate-limit 1 --rate-burst 3 each token has its own bucket, though both come from one
+ * address: "small" runs out, "big" (2 requests so far) still has a token. */
 static void test_token_limit(const struct cfg *base)
 {
     char dir[] = "/tmp/nf-test-ingest-toklim.XXXXXX";
@@ -1580,9 +1582,9 @@ static void test_token_limit(const struct cfg *base)
         snprintf(hx[0] + 2 * i, 3, "%02x", hs[i]);
         snprintf(hx[1] + 2 * i, 3, "%02x", hb[i]);
     }
-    int n =
-        snprintf(text, sizeof(text),
-                 "small transfer %s max_amount_per_transfer=10\nbig transfer %s\n", hx[0], hx[1]);
+    int n = snprintf(text, sizeof(text),
+                     "small transfer,read %s max_amount_per_transfer=10\nbig transfer,read %s\n",
+                     hx[0], hx[1]);
     int fd = open(file, O_WRONLY | O_CREAT | O_EXCL, 0600);
     CHECK(fd >= 0 && write(fd, text, (size_t)n) == n);
     close(fd);
@@ -1590,6 +1592,8 @@ static void test_token_limit(const struct cfg *base)
     struct cfg c = *base;
     c.auth_tokens = file;
     c.max_amount_per_transfer = 1000;
+    c.rate_limit = 1;
+    c.rate_burst = 3;
     int e = 0;
     struct ingest *in = ingest_new(&c, &stub, &e);
     CHECK(in != NULL);
@@ -1622,6 +1626,15 @@ static void test_token_limit(const struct cfg *base)
     CHECK_EQ_INT(r.code, 422);
     CHECK(jstr(r.json, "reason") != NULL &&
           strstr(jstr(r.json, "reason"), "--max-amount-per-transfer 1000") != NULL);
+    int limited = 0;
+    for (int i = 0; i < 20 && !limited; i++) {
+        http("GET", "/v1/transfers/1", NULL, hsmall, 5000, &r);
+        limited = r.code == 429;
+    }
+    CHECK(limited);
+    CHECK(strstr(jstr(r.json, "reason"), "for this token") != NULL);
+    http("GET", "/v1/transfers/1", NULL, hbig, 5000, &r);
+    CHECK(r.code != 429);
     resp_free(&r);
     port = saved_port;
     ingest_stop(in);
