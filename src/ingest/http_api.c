@@ -1606,7 +1606,10 @@ static void method_not_allowed(
  * route's scope; answers 401 (no or unknown token, WWW-Authenticate: Bearer) or 403 (scope
  * missing) itself and returns 0. Every route but /health, unknown paths included (401 before
  * 404, so paths are not disclosed). Reads the token table once (acquire load, pairs with the
- * exchange in ingest_auth_set); the pointer is not kept past this call. No allocation. */
+ * exchange in ingest_auth_set). Sets *rate_key (with --rate-limit: the token's bucket) and *entry
+ * (the token's table entry, for its own limits); the table stays valid until this request
+ * callback returns (ingest_auth_set frees an old table only after every thread has passed
+ * between two callbacks), and nothing keeps *entry past it. No allocation. */
 static int authorized(struct ingest_thread *t,
                       struct hsrv_req *req,
                       int route,
