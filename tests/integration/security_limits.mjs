@@ -7,8 +7,9 @@
 // 0), and nearsim's audit shows every accepted transfer applied exactly once and none of the
 // refused ones. A second nearftd with --rate-limit 2 --rate-burst 3 answers at least one 429
 // (Retry-After, the limit named) among 20 requests sent at once and lets at least the burst
-// through, while GET /health is never limited. No count that depends on the machine's speed is
-// asserted.
+// through, while GET /health is never limited. A third nearftd with a budget of 100 gets 60
+// requests of 7 at once: exactly 14 are accepted and applied, the other 46 refused and never
+// applied. No count that depends on the machine's speed is asserted.
 // Usage: node security_limits.mjs NEARSIM NEARFTD [NEARFT]
 import { startSim, startDaemon, request, check, report, keepOrClean } from './lib/harness.mjs';
 import { metrics, waitAllFinal, checkExactlyOnce } from './faults_lib.mjs';
@@ -108,6 +109,26 @@ try {
     /--rate-limit 2/.test(a.body.reason)), 'each 429 has Retry-After and names --rate-limit');
   const healths = await Promise.all(Array.from({ length: 10 }, () => request(r2.port, 'GET', '/health')));
   check(healths.every((a) => a.status === 200), `/health is never rate limited: ${healths.map((a) => a.status)}`);
+  // 6. The budget under concurrency: 60 requests of 7 at once against 100, spread over both
+  // ingest threads: exactly 14 accepted (98), the other 46 refused with 429, and nearsim applies
+  // exactly the 14.
+  const r3 = await startDaemon(nearftd, sim, join(sim.dir, 'data-race'),
+    ['--max-amount-per-hour', '100', '--ingest-threads', '2'], { logFile: join(sim.dir, 'nearftd-race.log') });
+  try {
+    const race = await Promise.all(Array.from({ length: 60 }, (_, i) =>
+      request(r3.port, 'POST', '/v1/transfers', { receiver_id: 'user-4.test.near', amount: '7', memo: `${run}-race-${i}` })
+        .then((a) => ({ ...a, memo: `${run}-race-${i}` }))));
+    const ok = race.filter((a) => a.status === 202);
+    const refused = race.filter((a) => a.status === 429);
+    check(ok.length === 14 && refused.length === 46,
+      `60 concurrent requests of 7 against 100: ${ok.length} accepted (want 14), ${refused.length} refused (want 46)`);
+    check(await remaining(r3.port) === 2, 'remaining budget 2 after the race');
+    await waitAllFinal(r3.port, ok.map((a) => a.body.id), 'raced transfers');
+    await checkExactlyOnce(sim.port, [...expected, ...ok.map((a) => a.memo)],
+      [...absent, ...refused.map((a) => a.memo)], 'budget under concurrency');
+  } finally {
+    await r3.stop();
+  }
   code = report('security_limits');
 } finally {
   if (r2) await r2.stop();
