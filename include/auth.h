@@ -3,11 +3,13 @@
  * stored. The token file is text, one token per line:
  *
  *     # comment (a line whose first non-blank byte is '#'); blank lines are ignored
- *     NAME SCOPES HASH
+ *     NAME SCOPES HASH [max_amount_per_transfer=N]
  *
  * NAME is 1..64 bytes of [A-Za-z0-9._-], unique in the file; SCOPES is a comma list of transfer,
  * read and metrics (each at most once, at least one); HASH is the 64 lowercase hex digits of
- * BLAKE2b-256(token), unique in the file. Fields are separated by spaces or tabs; lines end in LF
+ * BLAKE2b-256(token), unique in the file. The optional max_amount_per_transfer=N (a decimal u128
+ * greater than 0) caps each transfer this token may request, below --max-amount-per-transfer
+ * when both are set. Fields are separated by spaces or tabs; lines end in LF
  * (a CR, NUL or other control byte is an error). The file must not be readable or writable by
  * group or others (mode 0600), like a key file.
  *
@@ -20,6 +22,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "u128.h"
 
 enum auth_scope {
     AUTH_SCOPE_TRANSFER = 1u, /* the POST routes of the three APIs */
@@ -37,7 +41,8 @@ enum auth_scope {
 
 struct auth_entry {
     char name[AUTH_NAME_MAX + 1];
-    unsigned scopes; /* enum auth_scope bits */
+    unsigned scopes;                 /* enum auth_scope bits */
+    nf_u128 max_amount_per_transfer; /* 0: none for this token */
     uint8_t hash[AUTH_HASH_BYTES];
 };
 

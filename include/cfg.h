@@ -45,6 +45,10 @@ struct cfg {
     char *auth_tokens;               /* bearer-token file (auth.h), or NULL: no authentication */
     int allow_unauthenticated;       /* serve a non-loopback --listen without auth_tokens */
     struct cfg_list allowed_origins; /* Origin values that are served (others: 403) */
+    nf_u128 max_amount_per_transfer; /* 0: no limit */
+    nf_u128 max_amount_per_hour;     /* rolling hour, 0: no limit (include/spend.h) */
+    uint64_t rate_limit;             /* requests/s per token or client address, 0: no limit */
+    uint64_t rate_burst;             /* bucket size (include/ratelim.h) */
     /* chain identity and keys */
     struct cfg_list rpc_url;     /* http(s) URLs, at least one */
     struct cfg_list rpc_header;  /* "URL=Name:Value" (secret values) */

@@ -84,6 +84,10 @@ void pipe_accept_wake(struct nf_pipe *p);
  * the 503 body (out of NEAR, out of tokens, stopping, or the durable queue is full). Any thread. */
 const char *pipe_refusal_reason(struct nf_pipe *p);
 
+/* pipe_spend: the --max-amount-per-hour window (include/spend.h), rebuilt from the log before the
+ * pipeline starts; the pipeline owns it, ingest threads reserve from it. Any thread. */
+struct spend *pipe_spend(struct nf_pipe *p);
+
 /* pipe_retry_after_s: seconds a 503 should tell clients to wait (from the current load/breaker). */
 unsigned pipe_retry_after_s(struct nf_pipe *p);
 

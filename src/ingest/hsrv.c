@@ -621,6 +621,7 @@ static void hsrv_dispatch(struct hsrv_conn *c, const char *body, size_t body_len
         .body = body_len ? body : "",
         .body_len = body_len,
         .start_ns = hsrv_now_ns(),
+        .fd = c->fd,
     };
     c->in_dispatch = 1;
     c->replied = 0;

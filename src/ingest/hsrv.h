@@ -65,6 +65,7 @@ struct hsrv_req {
     const char *body; /* "" when empty */
     size_t body_len;
     uint64_t start_ns; /* CLOCK_MONOTONIC when the request head was complete */
+    int fd;            /* the connection's socket: for getpeername only, never read or written */
 };
 
 /* Closes and refusals for slow or greedy clients. The owner thread writes them (relaxed, one

@@ -8,8 +8,10 @@
  * nothing beyond what ingest.c lends it; never blocks and never allocates. Sits above the
  * transport: it defines ingest_new, which hands ingest.c these routes (struct ingest_routes). */
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "auth.h"
@@ -20,6 +22,8 @@
 #include "ingest_int.h"
 #include "jw.h"
 #include "nf_err.h"
+#include "ratelim.h"
+#include "spend.h"
 
 /* A consistent copy of a job's published fields. */
 struct job_view {
@@ -376,6 +380,53 @@ static void send_overloaded(
     jw_init_fixed(&w, t->out, t->out_cap);
     write_overloaded(t, &w, route, why, 0);
     send_jw(t, req, route, 503, &w, start_ns);
+}
+
+/* send_limited: 429 with Retry-After for a rate or spend limit, in the route's shape: native
+ * {"error","limit","reason","retry_after_s"}, /send-ft the Node service's {"error","details",
+ * "retryAfterMs"}, /transfer {"error"}. limit is the setting's name (rate_limit,
+ * max_amount_per_hour). */
+static void send_limited(struct ingest_thread *t,
+                         struct hsrv_req *req,
+                         int route,
+                         const char *limit,
+                         const char *reason,
+                         uint64_t retry_s,
+                         uint64_t start_ns)
+{
+    struct jw w;
+    size_t len = 0;
+    char hdr[48];
+    if (retry_s == 0)
+        retry_s = 1;
+    snprintf(hdr, sizeof(hdr), "Retry-After: %llu\r\n", (unsigned long long)retry_s);
+    jw_init_fixed(&w, t->out, t->out_cap);
+    jw_obj_begin(&w);
+    jw_key(&w, "error");
+    if (route == INGEST_ROUTE_SEND_FT || route == INGEST_ROUTE_NODE_JOB_GET ||
+        route == INGEST_ROUTE_NODE_TX_GET) {
+        jw_str(&w, "Rate limit exceeded, please retry later");
+        jw_key(&w, "details");
+        jw_str(&w, reason);
+        jw_key(&w, "retryAfterMs");
+        jw_u64(&w, retry_s * 1000u);
+    } else if (route == INGEST_ROUTE_RUST_TRANSFER) {
+        jw_str(&w, reason);
+    } else {
+        jw_str(&w, "too many requests");
+        jw_key(&w, "limit");
+        jw_str(&w, limit);
+        jw_key(&w, "reason");
+        jw_str(&w, reason);
+        jw_key(&w, "retry_after_s");
+        jw_u64(&w, retry_s);
+    }
+    jw_obj_end(&w);
+    if (jw_finish(&w, &len) != 0)
+        ingest_send(t, req->ref, route, 500, NULL, NULL, reply_too_large,
+                    sizeof(reply_too_large) - 1, start_ns);
+    else
+        ingest_send(t, req->ref, route, 429, NULL, hdr, w.buf, len, start_ns);
 }
 
 /* ---- job objects ----------------------------------------------------------------------------- */
@@ -942,6 +993,21 @@ static void ingest_http_accepted(struct ingest_thread *t, struct pipe_accept *a)
 {
     struct ingest_ctx *c = a->cookie;
     c->lent = 0;
+    if (a->status != 0 && t->in->spend != NULL) {
+        /* Nothing of this request was accepted: its amount goes back to the hourly budget. */
+        spend_release(t->in->spend, c->spend_stamp, c->spend_amount);
+        c->spend_amount = 0;
+    } else if (a->duplicates != 0 && t->in->spend != NULL) {
+        /* Repeats were accepted earlier (and counted then): give back what they reserved. */
+        nf_u128 back = 0;
+        for (uint32_t i = 0; i < c->n; i++) {
+            const struct job *j = ctx_job(c, i);
+            if (j->dup_of != 0 || j->dup_conflict)
+                back += j->amount; /* <= the reserved sum: no overflow */
+        }
+        spend_release(t->in->spend, c->spend_stamp, back);
+        c->spend_amount -= back;
+    }
     if (a->status != 0) {
         /* NF_EFULL: the log's accept buffer is full for now (back-pressure, not a failure);
          * NF_EIDEMFULL: every idempotency entry must still be kept (nothing was written);
@@ -1039,8 +1105,133 @@ static void ingest_http_release_ctx_jobs(struct ingest_ctx *c)
 
 /* ---- POST routes ----------------------------------------------------------------------------- */
 
-static void post_transfers(
-    struct ingest_thread *t, struct hsrv_req *req, int route, const char *query, uint64_t start_ns)
+/* item_field: "name" for a single transfer, "transfers[i].name" for the bulk form, with the
+ * route's own spelling of the receiver (receiverId on /send-ft). */
+static void item_field(char *out, size_t cap, int route, int is_batch, size_t i, int receiver)
+{
+    const char *name = !receiver                       ? "amount"
+                       : route == INGEST_ROUTE_SEND_FT ? "receiverId"
+                                                       : "receiver_id";
+    if (is_batch)
+        snprintf(out, cap, "transfers[%zu].%s", i, name);
+    else
+        snprintf(out, cap, "%s", name);
+}
+
+static int account_is(const char *account, const char *s, size_t len)
+{
+    return account != NULL && strlen(account) == len && memcmp(account, s, len) == 0;
+}
+
+/* transfers_refused: the up-front checks of every transfer of a request, before anything is
+ * reserved or written: a receiver that is the signer account (it would pay itself, for gas) or
+ * the token contract (tokens sent there are stuck), and an amount over
+ * --max-amount-per-transfer. Answers 422 naming the first offending field and returns 1; 0 when
+ * all pass. Owner thread. */
+static int transfers_refused(struct ingest_thread *t,
+                             struct hsrv_req *req,
+                             int route,
+                             size_t count,
+                             int is_batch,
+                             const struct auth_entry *token,
+                             uint64_t start_ns)
+{
+    const struct cfg *cfg = t->in->cfg;
+    nf_u128 max = cfg->max_amount_per_transfer;
+    int token_max = 0; /* the token's own limit is the lower one */
+    if (token != NULL && token->max_amount_per_transfer != 0 &&
+        (max == 0 || token->max_amount_per_transfer < max)) {
+        max = token->max_amount_per_transfer;
+        token_max = 1;
+    }
+    char field[48], reason[160];
+    for (size_t i = 0; i < count; i++) {
+        const struct req_transfer *it = &t->items[i];
+        int kind = -1;
+        if (account_is(cfg->signer, it->receiver, it->receiver_len)) {
+            kind = INGEST_REFUSE_RECEIVER_SIGNER;
+            snprintf(reason, sizeof(reason),
+                     "is the signer account %s: nearftd does not pay itself", cfg->signer);
+        } else if (account_is(cfg->contract, it->receiver, it->receiver_len)) {
+            kind = INGEST_REFUSE_RECEIVER_CONTRACT;
+            snprintf(reason, sizeof(reason),
+                     "is the token contract %s: tokens sent to it cannot be recovered",
+                     cfg->contract);
+        } else if (max != 0 && it->amount > max) {
+            char lim[U128_STR_MAX];
+            u128_format(max, lim);
+            kind = INGEST_REFUSE_PER_TRANSFER;
+            if (token_max)
+                snprintf(reason, sizeof(reason),
+                         "is over max_amount_per_transfer %s of the token %s", lim, token->name);
+            else
+                snprintf(reason, sizeof(reason), "is over --max-amount-per-transfer %s", lim);
+        }
+        if (kind < 0)
+            continue;
+        item_field(field, sizeof(field), route, is_batch, i, kind != INGEST_REFUSE_PER_TRANSFER);
+        ingest_stat_add(&t->stats->refused[kind], 1);
+        send_error(t, req, route, 422, "transfer refused", field, reason, start_ns);
+        return 1;
+    }
+    return 0;
+}
+
+/* budget_reserve: takes the request's whole amount from the --max-amount-per-hour window (a bulk
+ * request is all or nothing). 1 with *total and *stamp set (give them back with spend_release if
+ * the request is not accepted after all), or 0 after answering 429 with Retry-After (the window
+ * is full for now) or 422 (the request alone is over the limit). Owner thread. */
+static int budget_reserve(struct ingest_thread *t,
+                          struct hsrv_req *req,
+                          int route,
+                          size_t count,
+                          int is_batch,
+                          uint64_t now_ms,
+                          nf_u128 *total,
+                          uint64_t *stamp,
+                          uint64_t start_ns)
+{
+    struct spend *sp = t->in->spend;
+    *total = 0;
+    *stamp = 0;
+    if (sp == NULL)
+        return 1;
+    nf_u128 sum = 0;
+    int over = 0;
+    for (size_t i = 0; i < count && !over; i++)
+        over = u128_add_overflow(sum, t->items[i].amount, &sum);
+    uint32_t retry = 0;
+    int rc = over ? NF_ERANGE : spend_reserve(sp, sum, now_ms, stamp, &retry);
+    if (rc == 0) {
+        *total = sum;
+        return 1;
+    }
+    char lim[U128_STR_MAX], reason[192];
+    u128_format(spend_limit(sp), lim);
+    ingest_stat_add(&t->stats->refused[INGEST_REFUSE_PER_HOUR], 1);
+    if (rc == NF_ERANGE) {
+        snprintf(reason, sizeof(reason), "%s over --max-amount-per-hour %s by itself",
+                 is_batch ? "the sum of the transfers is" : "is", lim);
+        send_error(t, req, route, 422, "transfer refused", is_batch ? "transfers" : "amount",
+                   reason, start_ns);
+        return 0;
+    }
+    snprintf(reason, sizeof(reason),
+             "over --max-amount-per-hour %s: the transfers accepted in the last hour leave too "
+             "little for this request; retry after %u s",
+             lim, (unsigned)retry);
+    send_limited(t, req, route, "max_amount_per_hour", reason, retry, start_ns);
+    return 0;
+}
+
+/* post_transfers: token is the request's bearer-token entry (borrowed for this call; NULL without
+ * --auth-tokens), for its own max_amount_per_transfer. */
+static void post_transfers(struct ingest_thread *t,
+                           struct hsrv_req *req,
+                           int route,
+                           const char *query,
+                           const struct auth_entry *token,
+                           uint64_t start_ns)
 {
     struct ingest *in = t->in;
     if (t->stopping) {
@@ -1105,14 +1296,31 @@ static void post_transfers(
         }
     }
 
+    if (transfers_refused(t, req, route, count, is_batch, token, start_ns))
+        return;
+    /* One clock read for the budget and the ACCEPT records' ts_ms, which the replay rebuilds the
+     * budget from: the same second either way. */
+    uint64_t now_ms = ingest_now_ms();
+    nf_u128 spend_total = 0;
+    uint64_t spend_stamp = 0;
+    if (!budget_reserve(t, req, route, count, is_batch, now_ms, &spend_total, &spend_stamp,
+                        start_ns))
+        return;
+
     struct ingest_ctx *c = ingest_ctx_alloc(t);
     if (c == NULL) {
+        if (in->spend != NULL)
+            spend_release(in->spend, spend_stamp, spend_total);
         ingest_stat_add(&t->stats->rejected_busy, 1);
         send_overloaded(t, req, route, "too many requests in flight on this thread", start_ns);
         return;
     }
+    c->spend_amount = spend_total;
+    c->spend_stamp = spend_stamp;
     uint64_t first = job_alloc_range(in->slab, (uint32_t)count);
     if (first == 0) {
+        if (in->spend != NULL)
+            spend_release(in->spend, spend_stamp, spend_total);
         ingest_ctx_free_unused(c);
         ingest_stat_add(&t->stats->rejected_full, 1);
         send_overloaded(t, req, route, "the transfer queue is full", start_ns);
@@ -1126,7 +1334,6 @@ static void post_transfers(
     c->n = (uint32_t)count;
     c->first_id = first;
     c->start_ns = start_ns;
-    uint64_t now_ms = ingest_now_ms();
     uint32_t keyed = 0;
     for (size_t i = 0; i < count; i++) {
         const struct req_transfer *it = &t->items[i];
@@ -1206,6 +1413,8 @@ static void post_transfers(
             job_release(in->slab, j);
         }
         c->has_ref = 0;
+        if (in->spend != NULL)
+            spend_release(in->spend, spend_stamp, spend_total);
         ingest_ctx_free_unused(c);
         ingest_stat_add(&t->stats->rejected_full, 1);
         send_overloaded(t, req, route, pipe_refusal_reason(in->pipe), start_ns);
@@ -1422,9 +1631,17 @@ static void method_not_allowed(
  * route's scope; answers 401 (no or unknown token, WWW-Authenticate: Bearer) or 403 (scope
  * missing) itself and returns 0. Every route but /health, unknown paths included (401 before
  * 404, so paths are not disclosed). Reads the token table once (acquire load, pairs with the
- * exchange in ingest_auth_set); the pointer is not kept past this call. No allocation. */
-static int authorized(
-    struct ingest_thread *t, struct hsrv_req *req, int route, int method_ok, uint64_t start_ns)
+ * exchange in ingest_auth_set). Sets *rate_key (with --rate-limit: the token's bucket) and *entry
+ * (the token's table entry, for its own limits); the table stays valid until this request
+ * callback returns (ingest_auth_set frees an old table only after every thread has passed
+ * between two callbacks), and nothing keeps *entry past it. No allocation. */
+static int authorized(struct ingest_thread *t,
+                      struct hsrv_req *req,
+                      int route,
+                      int method_ok,
+                      uint64_t *rate_key,
+                      const struct auth_entry **entry,
+                      uint64_t start_ns)
 {
     struct ingest *in = t->in;
     if (!in->auth_required || route == INGEST_ROUTE_HEALTH)
@@ -1439,8 +1656,14 @@ static int authorized(
         reason = "must be Bearer TOKEN";
     } else {
         const struct auth_table *tab = atomic_load_explicit(&in->auth, memory_order_acquire);
-        scopes = auth_lookup(tab, tok, tl, NULL);
+        int idx = -1;
+        scopes = auth_lookup(tab, tok, tl, &idx);
         reason = "unknown token";
+        /* The token's hash keys its rate bucket: stable across reloads, and not the secret. */
+        if (scopes != 0 && idx >= 0 && in->rate != NULL)
+            *rate_key = ratelim_key(1, tab->e[idx].hash, sizeof(tab->e[idx].hash));
+        if (scopes != 0 && idx >= 0)
+            *entry = &tab->e[idx]; /* valid until this request callback returns */
     }
     if (scopes == 0) {
         send_error_hdr(
@@ -1481,6 +1704,39 @@ static int origin_allowed(const struct ingest *in, const struct hsrv_req *req)
     return 0;
 }
 
+/* rate_admitted: --rate-limit: one token from the bucket of the request's bearer token (rate_key,
+ * set by authorized) or, without --auth-tokens, of its client address. 0 after answering 429 with
+ * Retry-After. The bucket table is shared by every ingest thread (include/ratelim.h). */
+static int rate_admitted(
+    struct ingest_thread *t, struct hsrv_req *req, int route, uint64_t rate_key, uint64_t start_ns)
+{
+    if (rate_key == 0) {
+        /* One getpeername per request (about 1 % of nearftd's CPU at 11,000 requests/s): the
+         * connection layer does not keep the address it accepted from. */
+        struct sockaddr_storage sa;
+        socklen_t sl = sizeof(sa);
+        if (getpeername(req->fd, (struct sockaddr *)&sa, &sl) == -1)
+            rate_key = ratelim_key(0, "", 0); /* not a socket (tests) or gone: one shared key */
+        else if (sa.ss_family == AF_INET)
+            rate_key = ratelim_key(4, &((struct sockaddr_in *)&sa)->sin_addr, 4);
+        else if (sa.ss_family == AF_INET6)
+            rate_key = ratelim_key(6, &((struct sockaddr_in6 *)&sa)->sin6_addr, 16);
+        else
+            rate_key = ratelim_key(0, "", 0);
+    }
+    uint64_t retry_ms = 0;
+    if (ratelim_take(t->in->rate, rate_key, ingest_now_ns(), &retry_ms))
+        return 1;
+    const struct cfg *cfg = t->in->cfg;
+    char reason[160];
+    snprintf(reason, sizeof(reason), "over --rate-limit %llu requests/s (burst %llu) for this %s",
+             (unsigned long long)cfg->rate_limit, (unsigned long long)cfg->rate_burst,
+             t->in->auth_required ? "token" : "client address");
+    ingest_stat_add(&t->stats->refused[INGEST_REFUSE_RATE], 1);
+    send_limited(t, req, route, "rate_limit", reason, (retry_ms + 999u) / 1000u, start_ns);
+    return 0;
+}
+
 static void ingest_http_request(struct hsrv_req *req, void *arg)
 {
     struct ingest_thread *t = arg;
@@ -1495,7 +1751,12 @@ static void ingest_http_request(struct hsrv_req *req, void *arg)
                    start_ns);
         return;
     }
-    if (!authorized(t, req, route, req->method == want, start_ns))
+    uint64_t rate_key = 0;
+    const struct auth_entry *token = NULL;
+    if (!authorized(t, req, route, req->method == want, &rate_key, &token, start_ns))
+        return;
+    if (t->in->rate != NULL && route != INGEST_ROUTE_HEALTH &&
+        !rate_admitted(t, req, route, rate_key, start_ns))
         return;
     if (route == INGEST_ROUTE_OTHER) {
         send_error(t, req, route, 404, "not found", NULL, NULL, start_ns);
@@ -1516,11 +1777,11 @@ static void ingest_http_request(struct hsrv_req *req, void *arg)
     }
     switch (route) {
     case INGEST_ROUTE_V1_TRANSFERS_POST:
-        post_transfers(t, req, route, query, start_ns);
+        post_transfers(t, req, route, query, token, start_ns);
         break;
     case INGEST_ROUTE_SEND_FT:
     case INGEST_ROUTE_RUST_TRANSFER:
-        post_transfers(t, req, route, NULL, start_ns);
+        post_transfers(t, req, route, NULL, token, start_ns);
         break;
     case INGEST_ROUTE_V1_TRANSFERS_GET:
         get_v1_transfer(t, req, rest, start_ns);

@@ -29,6 +29,8 @@
 #include "jw.h"
 #include "nf_err.h"
 #include "nf_log.h"
+#include "ratelim.h"
+#include "spend.h"
 
 #define INGEST_MAX_THREADS 64
 #define INGEST_CTX_MIN     64
@@ -523,6 +525,14 @@ struct ingest *ingest_transport_new(const struct cfg *cfg,
         goto fail;
     }
     in->auth_required = cfg->auth_tokens != NULL;
+    in->spend = pipe_spend(p);
+    if (in->spend != NULL && spend_limit(in->spend) == 0)
+        in->spend = NULL;
+    rc = NF_ENOMEM;
+    if (cfg->rate_limit != 0 &&
+        (in->rate = ratelim_new(cfg->rate_limit, cfg->rate_burst ? cfg->rate_burst : 1)) == NULL)
+        goto fail;
+    rc = NF_ECONFIG;
     in->nthreads = (unsigned)cfg->ingest_threads;
     in->max_items = (uint32_t)cfg->max_batch_request;
     in->memo_max = (size_t)cfg->memo_max_bytes;
@@ -561,6 +571,7 @@ fail:
     if (in != NULL) {
         free(in->threads);
         hsrv_shared_free(in->hshared);
+        ratelim_free(in->rate);
     }
     free(in);
     if (err != NULL)
@@ -796,6 +807,7 @@ void ingest_free(struct ingest *in)
     free(in->threads);
     hsrv_shared_free(in->hshared);
     auth_table_free(atomic_load_explicit(&in->auth, memory_order_acquire));
+    ratelim_free(in->rate);
     free(in);
 }
 
@@ -808,6 +820,7 @@ struct ingest_sum {
     uint64_t parse[INGEST_PARSE_BUCKETS];
     uint64_t parse_sum_ns, parse_items, parse_per_item_sum_ns;
     uint64_t accepted, duplicates, busy, full, io, timeouts, orphaned, stale, in_use;
+    uint64_t refused[INGEST_REFUSE_COUNT];
 };
 
 static void ingest_sum_stats(struct ingest *in, struct ingest_sum *s)
@@ -838,6 +851,8 @@ static void ingest_sum_stats(struct ingest *in, struct ingest_sum *s)
         s->orphaned += ingest_stat_get(&st->orphaned);
         s->stale += ingest_stat_get(&st->stale_msgs);
         s->in_use += ingest_stat_get(&st->ctx_in_use);
+        for (int r = 0; r < INGEST_REFUSE_COUNT; r++)
+            s->refused[r] += ingest_stat_get(&st->refused[r]);
     }
 }
 
@@ -977,6 +992,28 @@ int ingest_metrics_append(struct ingest *in, char *out, size_t len, size_t cap)
        (unsigned long long)cc[0], (unsigned long long)cc[1], (unsigned long long)cc[2],
        (unsigned long long)cc[3], (unsigned long long)cc[4], (unsigned long long)cc[5],
        (unsigned long long)cc[6], (unsigned long long)hsrv_shared_pool_used(in->hshared));
+    static const char *const refusal_names[INGEST_REFUSE_COUNT] = {
+        "receiver_signer", "receiver_contract", "max_amount_per_transfer", "max_amount_per_hour",
+        "rate_limit"};
+    AP("# HELP nearft_ingest_limit_refusals_total Requests refused by a security limit, by "
+       "reason.\n# TYPE nearft_ingest_limit_refusals_total counter\n");
+    for (int r = 0; r < INGEST_REFUSE_COUNT; r++)
+        AP("nearft_ingest_limit_refusals_total{reason=\"%s\"} %llu\n", refusal_names[r],
+           (unsigned long long)s.refused[r]);
+    if (in->spend != NULL) {
+        char lim[U128_STR_MAX], rem[U128_STR_MAX];
+        u128_format(spend_limit(in->spend), lim);
+        u128_format(spend_remaining(in->spend, ingest_now_ms()), rem);
+        AP("# HELP nearft_spend_budget_remaining Token units (the contract's smallest unit) that "
+           "may still be accepted in the rolling hour (--max-amount-per-hour).\n"
+           "# TYPE nearft_spend_budget_remaining gauge\n"
+           "nearft_spend_budget_remaining{contract=\"%s\"} %s\n"
+           "# HELP nearft_spend_budget_limit The --max-amount-per-hour limit in token units.\n"
+           "# TYPE nearft_spend_budget_limit gauge\n"
+           "nearft_spend_budget_limit{contract=\"%s\"} %s\n",
+           in->cfg->contract ? in->cfg->contract : "", rem,
+           in->cfg->contract ? in->cfg->contract : "", lim);
+    }
 #undef AP
     return rc != 0 ? rc : (int)len;
 }

@@ -18,6 +18,7 @@
 #include "jtok.h"
 #include "pipeline.h"
 #include "req_json.h"
+#include "u128.h"
 
 /* Routes, for replies and for the per-route counters. */
 enum ingest_route {
@@ -39,6 +40,16 @@ enum ingest_route {
 
 /* HTTP status codes counted one by one; anything else lands in "other". */
 #define INGEST_CODE_COUNT 15
+
+/* Refusals by the security limits, counted by reason (nearft_ingest_limit_refusals_total). */
+enum ingest_refusal {
+    INGEST_REFUSE_RECEIVER_SIGNER = 0, /* 422: the receiver is the signer account */
+    INGEST_REFUSE_RECEIVER_CONTRACT,   /* 422: the receiver is the token contract */
+    INGEST_REFUSE_PER_TRANSFER,        /* 422: amount over --max-amount-per-transfer */
+    INGEST_REFUSE_PER_HOUR,            /* 429 (422 when one request alone is over it) */
+    INGEST_REFUSE_RATE,                /* 429: --rate-limit */
+    INGEST_REFUSE_COUNT
+};
 
 #define INGEST_LAT_BUCKETS   15 /* request latency histogram, seconds (see ingest.c) */
 #define INGEST_PARSE_BUCKETS 9  /* parse time per transfer, nanoseconds */
@@ -66,6 +77,7 @@ struct ingest_stats {
     _Atomic uint64_t rate_milli;         /* requests/s x 1000 over the last second */
     _Atomic uint64_t open_conns;         /* gauge: hsrv_open_conns, refreshed every second */
     struct hsrv_counters conns;          /* slow-client closes and refusals (hsrv writes) */
+    _Atomic uint64_t refused[INGEST_REFUSE_COUNT]; /* enum ingest_refusal */
 };
 
 static inline void ingest_stat_add(_Atomic uint64_t *c, uint64_t v)
@@ -104,10 +116,12 @@ struct ingest_ctx {
     uint32_t done;         /* jobs that reached the wait level (each counted once) */
     uint64_t first_id;
     uint64_t start_ns;
-    struct hsrv_ref ref; /* the request to answer (hsrv_reply refuses it once stale) */
-    uint8_t has_ref;     /* cleared once answered or orphaned */
-    struct event *timer; /* wait timeout, preallocated */
-    uint64_t *done_bits; /* n bits: job counted */
+    struct hsrv_ref ref;  /* the request to answer (hsrv_reply refuses it once stale) */
+    uint8_t has_ref;      /* cleared once answered or orphaned */
+    struct event *timer;  /* wait timeout, preallocated */
+    uint64_t *done_bits;  /* n bits: job counted */
+    nf_u128 spend_amount; /* reserved in the hourly window (give back what is not accepted) */
+    uint64_t spend_stamp; /* the window second it was reserved in */
     struct pipe_accept acc;
 };
 
@@ -198,6 +212,11 @@ struct ingest {
     int auth_required;
     _Atomic(struct auth_table *) auth;
     _Atomic uint64_t auth_epoch; /* bumped after each swap (release) */
+    /* Security limits, fixed at ingest_new. spend: the pipeline's hourly window (borrowed; NULL
+     * or limit 0 when --max-amount-per-hour is not set). rate: per-client buckets (owned; NULL
+     * when --rate-limit is 0). Both are safe to call from every ingest thread. */
+    struct spend *spend;
+    struct ratelim *rate;
 };
 
 /* ingest.c helpers used by http_api.c (owner thread only). */

@@ -86,6 +86,16 @@ static const struct opt opts[] = {
     {"allowed_origins", T_LIST, OFF(allowed_origins), 0, 0, NULL, 0, NULL,
      "Origin header values (e.g. https://ops.example.com) whose requests are served; a request "
      "with any other Origin gets 403 (default: none, so no browser page can call nearftd)"},
+    {"max_amount_per_transfer", T_U128, OFF(max_amount_per_transfer), 0, 0, "0", 0, NULL,
+     "largest amount of one transfer in token units (u128); larger gets 422; 0: no limit"},
+    {"max_amount_per_hour", T_U128, OFF(max_amount_per_hour), 0, 0, "0", 0, NULL,
+     "most token units accepted in any rolling hour (u128), counted from the log so a restart "
+     "keeps it; a request over it gets 429 with Retry-After; 0: no limit"},
+    {"rate_limit", T_U64, OFF(rate_limit), 0, 1000000, "0", 0, NULL,
+     "requests per second per bearer token (per client address without --auth-tokens); over "
+     "it: 429 with Retry-After; GET /health is exempt; 0: no limit"},
+    {"rate_burst", T_U64, OFF(rate_burst), 1, 1000000, "10", 0, NULL,
+     "requests a client may send at once before --rate-limit applies"},
     {"sign_threads", T_U64, OFF(sign_threads), 1, 64, "1", 0, NULL, "signer threads"},
     {"rpc_url", T_LIST, OFF(rpc_url), 0, 0, NULL, F_REQUIRED | F_URL, NULL,
      "NEAR JSON-RPC endpoint(s), comma-separated or repeated; first is primary (shown as "

@@ -171,6 +171,14 @@ int main(int argc, char **argv)
         cfg_free(&cfg);
         return 2;
     }
+    /* The hourly spend window is rebuilt from the log's ACCEPT records: compaction must keep an
+     * hour of them (it keeps --retention-hours of settled transfers). */
+    if (cfg.max_amount_per_hour != 0 && cfg.retention_hours < 1) {
+        fprintf(stderr, "nearftd: --max-amount-per-hour needs --retention-hours of at least 1, so "
+                        "that a restart still finds the last hour's transfers in the log\n");
+        cfg_free(&cfg);
+        return 2;
+    }
     if (!loopback && cfg.auth_tokens == NULL)
         NF_LOG(NF_LOG_WARN, "main",
                "serving a non-loopback address without authentication listen=%s", cfg.listen);

@@ -17,6 +17,7 @@
 #include "nf_time.h"
 #include "pipeline_int.h"
 #include "sign.h"
+#include "spend.h"
 #include "submit.h"
 #include "wal_rec.h"
 
@@ -77,7 +78,8 @@ pipe_new(const struct cfg *c, struct nf_keypair **kps, uint16_t n_keys, unsigned
         goto fail;
     rc = NF_ENOMEM;
     p->arena = nf_mem_map(ARENA_BYTES);
-    if (!p->reply || !p->reply_pending || !p->sign_in || !p->arena)
+    p->spend = spend_new(c->max_amount_per_hour);
+    if (!p->spend || !p->reply || !p->reply_pending || !p->sign_in || !p->arena)
         goto fail;
     for (unsigned i = 0; i < n_ingest; i++)
         if ((rc = nf_ring_init(&p->reply[i], pow2_at_least(c->job_capacity + 1))) != 0)
@@ -318,8 +320,14 @@ void pipe_free(struct nf_pipe *p)
     free(p->reply_pending);
     free(p->sign_in);
     idem_destroy(&p->idem);
+    spend_free(p->spend);
     nf_mem_unmap(p->arena, ARENA_BYTES);
     job_slab_destroy(&p->jobs);
     keypool_destroy(&p->keys);
     free(p);
+}
+
+struct spend *pipe_spend(struct nf_pipe *p)
+{
+    return p->spend;
 }

@@ -32,6 +32,7 @@ struct submit_stage;
  * marked so; the stage threads never see it (they get their wiring). */
 struct nf_pipe {
     const struct cfg *cfg;
+    struct spend *spend; /* --max-amount-per-hour window: seeded by the replay, then ingest's */
     struct job_slab jobs;
     struct keypool keys;
     struct wal *wal;

@@ -15,6 +15,7 @@
 #include "nf_log.h"
 #include "nf_time.h"
 #include "pipeline_int.h"
+#include "spend.h"
 #include "submit.h"
 #include "wal_rec.h"
 
@@ -61,6 +62,9 @@ static int replay_accept(struct recovery *rc, const struct wal_rec *rec)
     }
     j->body_hash = a->body_hash;
     j->accepted_ms = a->ts_ms;
+    /* Every accepted transfer of the last hour counts against --max-amount-per-hour, whatever
+     * became of it since, so a restart gives no fresh budget. */
+    spend_replay(p->spend, a->ts_ms, a->amount, rc->now_ms);
     atomic_store_explicit(&j->accept_seq, rc->stats->cur_seq, memory_order_relaxed);
     j->waiter_thread = -1;
     atomic_store_explicit(&j->holds, JOB_HOLD_PIPE, memory_order_relaxed);

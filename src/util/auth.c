@@ -141,9 +141,25 @@ int auth_parse(
             *why = "want NAME SCOPES HASH";
             return NF_EINVAL;
         }
-        if (n4 != 0) {
-            *why = "text after the hash (want NAME SCOPES HASH)";
-            return NF_EINVAL;
+        /* Options after the hash: max_amount_per_transfer=N (a u128), at most once. */
+        nf_u128 max_transfer = 0;
+        int have_max = 0;
+        for (const char *f = f4; n4 != 0; n4 = field(f + n4, le, &f)) {
+            static const char opt[] = "max_amount_per_transfer=";
+            const size_t ol = sizeof(opt) - 1;
+            if (n4 <= ol || memcmp(f, opt, ol) != 0) {
+                *why = "text after the hash (want NAME SCOPES HASH [max_amount_per_transfer=N])";
+                return NF_EINVAL;
+            }
+            if (have_max) {
+                *why = "max_amount_per_transfer is given twice";
+                return NF_EINVAL;
+            }
+            if (u128_parse(f + ol, n4 - ol, &max_transfer) != 0 || max_transfer == 0) {
+                *why = "max_amount_per_transfer must be a decimal u128 greater than 0";
+                return NF_EINVAL;
+            }
+            have_max = 1;
         }
         if (!auth_name_ok(f1, n1)) {
             *why = "NAME must be 1 to 64 characters of A-Z a-z 0-9 . _ -";
@@ -182,6 +198,7 @@ int auth_parse(
         memcpy(out[count].name, f1, n1);
         out[count].name[n1] = '\0';
         out[count].scopes = scopes;
+        out[count].max_amount_per_transfer = max_transfer;
         memcpy(out[count].hash, h, AUTH_HASH_BYTES);
         count++;
         p = nl ? nl + 1 : end;

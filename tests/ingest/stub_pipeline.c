@@ -53,6 +53,11 @@ const char *pipe_refusal_reason(struct nf_pipe *p)
     return "the durable log queue is full";
 }
 
+struct spend *pipe_spend(struct nf_pipe *p)
+{
+    return p->spend;
+}
+
 unsigned pipe_retry_after_s(struct nf_pipe *p)
 {
     (void)p;

@@ -50,6 +50,7 @@ struct nf_pipe {
     _Atomic int stop;
     _Atomic int release_held;
     _Atomic int unhealthy;
+    struct spend *spend; /* pipe_spend's answer: set by the test (NULL: none) */
     /* stub thread only */
     struct stub_idem idem[STUB_IDEM_MAX];
     int nidem;

@@ -4,6 +4,7 @@
  * stub_pipeline.h. The client side is libcurl (easy and multi); bodies are checked with jansson. */
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -29,6 +30,7 @@
 #include "nf_ring.h"
 #include "nf_test.h"
 #include "pipeline.h"
+#include "spend.h"
 #include "stub_pipeline.h"
 
 #define STUB_THREADS   2
@@ -1425,6 +1427,282 @@ static void test_auth_swap(const struct cfg *base)
     nf_test_rmdir(dir);
 }
 
+static uint64_t budget_left(void)
+{
+    struct resp r = {0};
+    http("GET", "/metrics", NULL, NULL, 5000, &r);
+    uint64_t v = metric_value(r.body, "nearft_spend_budget_remaining{contract=\"token.near\"}");
+    resp_free(&r);
+    return v;
+}
+
+static uint64_t refusals(const char *reason)
+{
+    struct resp r = {0};
+    char series[128];
+    snprintf(series, sizeof(series), "nearft_ingest_limit_refusals_total{reason=\"%s\"}", reason);
+    http("GET", "/metrics", NULL, NULL, 5000, &r);
+    uint64_t v = metric_value(r.body, series);
+    resp_free(&r);
+    return v;
+}
+
+/* A stage with the spend limits (signer payer.near, contract token.near, 1000 per transfer, 2500
+ * per hour): receivers that are the signer or the contract get 422 on all three APIs and in the
+ * bulk form, with nothing accepted; an amount over the per-transfer limit 422; the hourly budget
+ * admits up to 2500 and answers 429 with Retry-After after that; a bulk request is all or
+ * nothing; a failed log write and an idempotent repeat give their amount back; the metrics show
+ * the remaining budget and the refusals by reason. Runs before the main stage (shared stub). */
+static void test_spend_limits(const struct cfg *base)
+{
+    struct cfg c = *base;
+    char signer[] = "payer.near", contract[] = "token.near";
+    c.signer = signer;
+    c.contract = contract;
+    c.max_amount_per_transfer = 1000;
+    c.max_amount_per_hour = 2500;
+    stub.spend = spend_new(c.max_amount_per_hour);
+    int e = 0;
+    struct ingest *in = ingest_new(&c, &stub, &e);
+    CHECK(in != NULL);
+    if (in == NULL)
+        return;
+    CHECK_EQ_INT(ingest_start(in), 0);
+    unsigned saved_port = port;
+    port = ingest_port(in);
+    struct resp r = {0};
+
+    CHECK(budget_left() == 2500);
+    http("POST", "/v1/transfers", "{\"receiver_id\":\"payer.near\",\"amount\":\"1\"}", NULL, 5000,
+         &r);
+    CHECK_EQ_INT(r.code, 422);
+    CHECK_EQ_STR(jstr(r.json, "field"), "receiver_id");
+    CHECK(jstr(r.json, "reason") != NULL && strstr(jstr(r.json, "reason"), "signer") != NULL);
+    http("POST", "/v1/transfers", "{\"receiver_id\":\"token.near\",\"amount\":\"1\"}", NULL, 5000,
+         &r);
+    CHECK_EQ_INT(r.code, 422);
+    CHECK_EQ_STR(jstr(r.json, "field"), "receiver_id");
+    CHECK(jstr(r.json, "reason") != NULL && strstr(jstr(r.json, "reason"), "contract") != NULL);
+    http("POST", "/send-ft", "{\"receiverId\":\"token.near\",\"amount\":\"1\"}", NULL, 5000, &r);
+    CHECK_EQ_INT(r.code, 422);
+    CHECK(jstr(r.json, "error") != NULL && strncmp(jstr(r.json, "error"), "receiverId: ", 12) == 0);
+    http("POST", "/send-ft",
+         "{\"transfers\":[{\"receiverId\":\"a.near\",\"amount\":\"1\"},{\"receiverId\":\"payer."
+         "near\",\"amount\":\"1\"}]}",
+         NULL, 5000, &r);
+    CHECK_EQ_INT(r.code, 422);
+    CHECK(jstr(r.json, "error") != NULL &&
+          strncmp(jstr(r.json, "error"), "transfers[1].receiverId: ", 25) == 0);
+    http("POST", "/transfer", "{\"receiver_id\":\"payer.near\",\"amount\":\"1\"}", NULL, 5000, &r);
+    CHECK_EQ_INT(r.code, 422);
+    CHECK(jstr(r.json, "error") != NULL &&
+          strncmp(jstr(r.json, "error"), "receiver_id: ", 13) == 0);
+    http("POST", "/v1/transfers",
+         "{\"transfers\":[{\"receiver_id\":\"a.near\",\"amount\":\"1\"},{\"receiver_id\":\"token."
+         "near\",\"amount\":\"1\"}]}",
+         NULL, 5000, &r);
+    CHECK_EQ_INT(r.code, 422);
+    CHECK_EQ_STR(jstr(r.json, "field"), "transfers[1].receiver_id");
+    /* Per transfer. */
+    http("POST", "/v1/transfers", "{\"receiver_id\":\"a.near\",\"amount\":\"1001\"}", NULL, 5000,
+         &r);
+    CHECK_EQ_INT(r.code, 422);
+    CHECK_EQ_STR(jstr(r.json, "field"), "amount");
+    CHECK(strstr(jstr(r.json, "reason"), "--max-amount-per-transfer 1000") != NULL);
+    http("POST", "/transfer", "{\"receiver_id\":\"a.near\",\"amount\":\"1001\"}", NULL, 5000, &r);
+    CHECK_EQ_INT(r.code, 422);
+    CHECK(jstr(r.json, "error") != NULL && strncmp(jstr(r.json, "error"), "amount: ", 8) == 0);
+    /* Nothing refused so far took budget or reached the log. */
+    CHECK(budget_left() == 2500);
+    CHECK(refusals("receiver_signer") == 3);
+    CHECK(refusals("receiver_contract") == 3);
+    CHECK(refusals("max_amount_per_transfer") == 2);
+    /* A failed log write gives its amount back. */
+    http("POST", "/v1/transfers", "{\"receiver_id\":\"ioerr.near\",\"amount\":\"1000\"}", NULL,
+         5000, &r);
+    CHECK_EQ_INT(r.code, 503);
+    CHECK(budget_left() == 2500);
+    /* The hourly budget. */
+    http("POST", "/v1/transfers",
+         "{\"receiver_id\":\"a.near\",\"amount\":\"1000\",\"idempotency_key\":\"lim-1\"}", NULL,
+         5000, &r);
+    CHECK_EQ_INT(r.code, 202);
+    CHECK(budget_left() == 1500);
+    /* A repeat was counted when its original was accepted. */
+    http("POST", "/v1/transfers",
+         "{\"receiver_id\":\"a.near\",\"amount\":\"1000\",\"idempotency_key\":\"lim-1\"}", NULL,
+         5000, &r);
+    CHECK_EQ_INT(r.code, 202);
+    CHECK(json_is_true(json_object_get(r.json, "duplicate")));
+    CHECK(budget_left() == 1500);
+    /* A bulk request is all or nothing: 1000 + 1000 do not fit in 1500. */
+    http("POST", "/v1/transfers",
+         "{\"transfers\":[{\"receiver_id\":\"a.near\",\"amount\":\"1000\"},{\"receiver_id\":\"b."
+         "near\",\"amount\":\"1000\"}]}",
+         NULL, 5000, &r);
+    CHECK_EQ_INT(r.code, 429);
+    CHECK_EQ_STR(jstr(r.json, "limit"), "max_amount_per_hour");
+    CHECK(atoi(r.retry_after) >= 3590 && atoi(r.retry_after) <= 3600);
+    CHECK(budget_left() == 1500);
+    /* Alone over the hourly limit: 422, it can never fit. */
+    http("POST", "/v1/transfers",
+         "{\"transfers\":[{\"receiver_id\":\"a.near\",\"amount\":\"1000\"},{\"receiver_id\":\"b."
+         "near\",\"amount\":\"1000\"},{\"receiver_id\":\"c.near\",\"amount\":\"1000\"}]}",
+         NULL, 5000, &r);
+    CHECK_EQ_INT(r.code, 422);
+    CHECK_EQ_STR(jstr(r.json, "field"), "transfers");
+    http("POST", "/send-ft", "{\"receiverId\":\"a.near\",\"amount\":\"1000\"}", NULL, 5000, &r);
+    CHECK_EQ_INT(r.code, 200);
+    CHECK(budget_left() == 500);
+    http("POST", "/send-ft", "{\"receiverId\":\"a.near\",\"amount\":\"501\"}", NULL, 5000, &r);
+    CHECK_EQ_INT(r.code, 429);
+    CHECK(r.retry_after[0] != '\0');
+    CHECK(json_integer_value(json_object_get(r.json, "retryAfterMs")) >= 1000);
+    CHECK(strstr(jstr(r.json, "details"), "--max-amount-per-hour 2500") != NULL);
+    http("POST", "/transfer", "{\"receiver_id\":\"a.near\",\"amount\":\"501\"}", NULL, 5000, &r);
+    CHECK_EQ_INT(r.code, 429);
+    CHECK(strstr(jstr(r.json, "error"), "--max-amount-per-hour") != NULL);
+    http("POST", "/v1/transfers", "{\"receiver_id\":\"a.near\",\"amount\":\"500\"}", NULL, 5000,
+         &r);
+    CHECK_EQ_INT(r.code, 202);
+    CHECK(budget_left() == 0);
+    http("POST", "/v1/transfers", "{\"receiver_id\":\"a.near\",\"amount\":\"1\"}", NULL, 5000, &r);
+    CHECK_EQ_INT(r.code, 429);
+    CHECK(refusals("max_amount_per_hour") == 5);
+    resp_free(&r);
+    port = saved_port;
+    ingest_stop(in);
+    ingest_free(in);
+    spend_free(stub.spend);
+    stub.spend = NULL;
+}
+
+/* A stage with --rate-limit 1 --rate-burst 3 (no tokens: one bucket per client address): of 20
+ * requests sent one after another at least one gets 429 with Retry-After and the limit named, and
+ * at least the burst gets through; /health is never limited. */
+static void test_rate_limit(const struct cfg *base)
+{
+    struct cfg c = *base;
+    c.rate_limit = 1;
+    c.rate_burst = 3;
+    int e = 0;
+    struct ingest *in = ingest_new(&c, &stub, &e);
+    CHECK(in != NULL);
+    if (in == NULL)
+        return;
+    CHECK_EQ_INT(ingest_start(in), 0);
+    unsigned saved_port = port;
+    port = ingest_port(in);
+    struct resp r = {0};
+    int limited = 0, passed = 0;
+    for (int i = 0; i < 20; i++) {
+        http("GET", "/v1/transfers/1", NULL, NULL, 5000, &r);
+        if (r.code == 429) {
+            limited++;
+            CHECK(atoi(r.retry_after) >= 1);
+            CHECK_EQ_STR(jstr(r.json, "limit"), "rate_limit");
+        } else {
+            passed++;
+        }
+    }
+    CHECK(limited >= 1);
+    CHECK(passed >= 3);
+    for (int i = 0; i < 10; i++) {
+        http("GET", "/health", NULL, NULL, 5000, &r);
+        CHECK_EQ_INT(r.code, 200);
+    }
+    /* The drop-in shape. */
+    http("POST", "/send-ft", "{\"receiverId\":\"a.near\",\"amount\":\"1\"}", NULL, 5000, &r);
+    if (r.code == 429)
+        CHECK(json_integer_value(json_object_get(r.json, "retryAfterMs")) >= 1000);
+    resp_free(&r);
+    port = saved_port;
+    ingest_stop(in);
+    ingest_free(in);
+}
+
+/* A stage with --auth-tokens whose token "small" carries max_amount_per_transfer=10 under a global
+ * --max-amount-per-transfer 1000: the lower limit applies to each token (422 naming the token's
+ * limit, on the native and /send-ft routes), a token without its own limit gets the global one.
+ * With --rate-limit 1 --rate-burst 3 each token has its own bucket, though both come from one
+ * address: "small" runs out, "big" (2 requests so far) still has a token. */
+static void test_token_limit(const struct cfg *base)
+{
+    char dir[] = "/tmp/nf-test-ingest-toklim.XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char file[300];
+    snprintf(file, sizeof(file), "%s/tokens", dir);
+    char small[AUTH_TOKEN_LEN + 1], big[AUTH_TOKEN_LEN + 1];
+    uint8_t hs[32], hb[32];
+    auth_token_new(small, sizeof(small));
+    auth_token_new(big, sizeof(big));
+    auth_token_hash(small, strlen(small), hs);
+    auth_token_hash(big, strlen(big), hb);
+    char text[512], hx[2][65];
+    for (int i = 0; i < 32; i++) {
+        snprintf(hx[0] + 2 * i, 3, "%02x", hs[i]);
+        snprintf(hx[1] + 2 * i, 3, "%02x", hb[i]);
+    }
+    int n = snprintf(text, sizeof(text),
+                     "small transfer,read %s max_amount_per_transfer=10\nbig transfer,read %s\n",
+                     hx[0], hx[1]);
+    int fd = open(file, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    CHECK(fd >= 0 && write(fd, text, (size_t)n) == n);
+    close(fd);
+
+    struct cfg c = *base;
+    c.auth_tokens = file;
+    c.max_amount_per_transfer = 1000;
+    c.rate_limit = 1;
+    c.rate_burst = 3;
+    int e = 0;
+    struct ingest *in = ingest_new(&c, &stub, &e);
+    CHECK(in != NULL);
+    if (in == NULL)
+        return;
+    CHECK_EQ_INT(ingest_auth_set(in, load_tokens(file)), 0);
+    CHECK_EQ_INT(ingest_start(in), 0);
+    unsigned saved_port = port;
+    port = ingest_port(in);
+    struct resp r = {0};
+    char hsmall[AUTH_TOKEN_LEN + 32], hbig[AUTH_TOKEN_LEN + 32];
+    snprintf(hsmall, sizeof(hsmall), "Authorization: Bearer %s", small);
+    snprintf(hbig, sizeof(hbig), "Authorization: Bearer %s", big);
+    http("POST", "/v1/transfers", "{\"receiver_id\":\"a.near\",\"amount\":\"11\"}", hsmall, 5000,
+         &r);
+    CHECK_EQ_INT(r.code, 422);
+    CHECK_EQ_STR(jstr(r.json, "field"), "amount");
+    CHECK(jstr(r.json, "reason") != NULL &&
+          strstr(jstr(r.json, "reason"), "max_amount_per_transfer 10 of the token small") != NULL);
+    http("POST", "/send-ft", "{\"receiverId\":\"a.near\",\"amount\":\"11\"}", hsmall, 5000, &r);
+    CHECK_EQ_INT(r.code, 422);
+    CHECK(jstr(r.json, "error") != NULL && strncmp(jstr(r.json, "error"), "amount: ", 8) == 0);
+    http("POST", "/v1/transfers", "{\"receiver_id\":\"a.near\",\"amount\":\"10\"}", hsmall, 5000,
+         &r);
+    CHECK_EQ_INT(r.code, 202);
+    http("POST", "/v1/transfers", "{\"receiver_id\":\"a.near\",\"amount\":\"11\"}", hbig, 5000, &r);
+    CHECK_EQ_INT(r.code, 202);
+    http("POST", "/v1/transfers", "{\"receiver_id\":\"a.near\",\"amount\":\"1001\"}", hbig, 5000,
+         &r);
+    CHECK_EQ_INT(r.code, 422);
+    CHECK(jstr(r.json, "reason") != NULL &&
+          strstr(jstr(r.json, "reason"), "--max-amount-per-transfer 1000") != NULL);
+    int limited = 0;
+    for (int i = 0; i < 20 && !limited; i++) {
+        http("GET", "/v1/transfers/1", NULL, hsmall, 5000, &r);
+        limited = r.code == 429;
+    }
+    CHECK(limited);
+    CHECK(strstr(jstr(r.json, "reason"), "for this token") != NULL);
+    http("GET", "/v1/transfers/1", NULL, hbig, 5000, &r);
+    CHECK(r.code != 429);
+    resp_free(&r);
+    port = saved_port;
+    ingest_stop(in);
+    ingest_free(in);
+    nf_test_rmdir(dir);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -1468,6 +1746,9 @@ int main(void)
     ingest_free(NULL);
 
     test_auth_swap(&cfg);
+    test_spend_limits(&cfg);
+    test_rate_limit(&cfg);
+    test_token_limit(&cfg);
 
     struct ingest *in = ingest_new(&cfg, &stub, &err);
     CHECK(in != NULL);

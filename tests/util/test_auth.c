@@ -44,6 +44,16 @@ static const struct parse_case cases[] = {
      "64 lowercase hex"},
     {"a read 00000000000000000000000000000000000000000000000000000000000000FF\n", NF_EINVAL, 1,
      "64 lowercase hex"},
+    {"a transfer " H_A " max_amount_per_transfer=1000\n", 1, 0, NULL},
+    {"a transfer " H_A "\tmax_amount_per_transfer=00012  \nb read " H_B "\n", 2, 0, NULL},
+    {"a transfer " H_A " max_amount_per_transfer=0\n", NF_EINVAL, 1, "greater than 0"},
+    {"a transfer " H_A " max_amount_per_transfer=\n", NF_EINVAL, 1, "text after the hash"},
+    {"a transfer " H_A " max_amount_per_transfer=1e3\n", NF_EINVAL, 1, "decimal u128"},
+    {"a transfer " H_A " max_amount_per_transfer=340282366920938463463374607431768211456\n",
+     NF_EINVAL, 1, "decimal u128"},
+    {"a transfer " H_A " max_amount_per_transfer=1 max_amount_per_transfer=2\n", NF_EINVAL, 1,
+     "given twice"},
+    {"a transfer " H_A " max_amount_per_hour=5\n", NF_EINVAL, 1, "text after the hash"},
     {"a read " H_A "\n\na metrics " H_B "\n", NF_EINVAL, 3, "already used"},
     {"a read " H_A "\nb metrics " H_A "\n", NF_EINVAL, 2, "same token hash"},
     {"a read " H_A "\nb read\0 " H_B "\n", NF_EINVAL, 2, "control character"},
@@ -78,6 +88,10 @@ static void test_parse_table(void)
     CHECK_EQ_INT(e[0].scopes, AUTH_SCOPE_READ | AUTH_SCOPE_TRANSFER);
     CHECK_EQ_INT(e[0].hash[31], 0xff);
     CHECK_EQ_INT(e[0].hash[0], 0);
+    CHECK(e[0].max_amount_per_transfer == 0);
+    t = "a transfer " H_A " max_amount_per_transfer=340282366920938463463374607431768211455\n";
+    CHECK_EQ_INT(auth_parse(t, strlen(t), e, 2, &line, &why), 1);
+    CHECK(e[0].max_amount_per_transfer == U128_MAX);
     /* More entries than room: NF_ETOOMANY naming the line. */
     t = "a read " H_A "\nb read " H_B "\n";
     CHECK_EQ_INT(auth_parse(t, strlen(t), e, 1, &line, &why), NF_ETOOMANY);

@@ -1,0 +1,180 @@
+/* spend: the rolling-hour spend budget (see include/spend.h). One mutex guards the slots, the
+ * running sum and the expiry cursor; any thread may call in. Allocates only in spend_new. */
+#include "spend.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "nf_err.h"
+
+struct spend_slot {
+    uint64_t sec;   /* the wall-clock second this slot counts (0: empty) */
+    nf_u128 amount; /* accepted in that second */
+};
+
+struct spend {
+    pthread_mutex_t mu;
+    nf_u128 limit;
+    nf_u128 total;         /* sum of the slots not expired (guarded by mu) */
+    uint64_t expired_upto; /* every second <= this has been expired (guarded by mu) */
+    struct spend_slot slot[SPEND_WINDOW_S];
+};
+
+struct spend *spend_new(nf_u128 limit)
+{
+    struct spend *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return NULL;
+    if (pthread_mutex_init(&s->mu, NULL) != 0) {
+        free(s);
+        return NULL;
+    }
+    s->limit = limit;
+    return s;
+}
+
+void spend_free(struct spend *s)
+{
+    if (s == NULL)
+        return;
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
+
+nf_u128 spend_limit(const struct spend *s)
+{
+    return s->limit;
+}
+
+static struct spend_slot *slot_of(struct spend *s, uint64_t sec)
+{
+    return &s->slot[sec % SPEND_WINDOW_S];
+}
+
+static void slot_clear(struct spend *s, struct spend_slot *sl)
+{
+    s->total = sl->amount <= s->total ? s->total - sl->amount : 0;
+    sl->amount = 0;
+    sl->sec = 0;
+}
+
+/* expire: drops every slot of a second <= now_s - SPEND_WINDOW_S. Each second is visited once
+ * over the window's life (the cursor only moves forward), so this is amortised O(1); a jump of
+ * more than a window clears everything at once. Holds mu. */
+static void expire(struct spend *s, uint64_t now_s)
+{
+    if (now_s < SPEND_WINDOW_S)
+        return;
+    uint64_t upto = now_s - SPEND_WINDOW_S;
+    if (upto <= s->expired_upto)
+        return;
+    if (upto - s->expired_upto >= SPEND_WINDOW_S) {
+        for (uint32_t i = 0; i < SPEND_WINDOW_S; i++)
+            if (s->slot[i].sec != 0 && s->slot[i].sec <= upto)
+                slot_clear(s, &s->slot[i]);
+    } else {
+        for (uint64_t sec = s->expired_upto + 1; sec <= upto; sec++) {
+            struct spend_slot *sl = slot_of(s, sec);
+            if (sl->sec != 0 && sl->sec <= upto)
+                slot_clear(s, sl);
+        }
+    }
+    s->expired_upto = upto;
+}
+
+/* add: counts amount in second sec (saturating: the sum never wraps). Holds mu. */
+static void add(struct spend *s, uint64_t sec, nf_u128 amount)
+{
+    struct spend_slot *sl = slot_of(s, sec);
+    if (sl->sec != sec) {
+        if (sl->sec > sec) {
+            sec = sl->sec; /* the clock stepped back over a window: keep the newer second */
+        } else if (sl->sec != 0) {
+            slot_clear(s, sl); /* older than the window */
+        }
+        sl->sec = sec;
+    }
+    nf_u128 v;
+    sl->amount = u128_add_overflow(sl->amount, amount, &v) ? U128_MAX : v;
+    s->total = u128_add_overflow(s->total, amount, &v) ? U128_MAX : v;
+}
+
+void spend_replay(struct spend *s, uint64_t ts_ms, nf_u128 amount, uint64_t now_ms)
+{
+    if (s->limit == 0 || amount == 0)
+        return;
+    if (ts_ms > now_ms)
+        ts_ms = now_ms;
+    if (now_ms - ts_ms >= (uint64_t)SPEND_WINDOW_S * 1000u)
+        return;
+    pthread_mutex_lock(&s->mu);
+    expire(s, now_ms / 1000u);
+    add(s, ts_ms / 1000u, amount);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* retry_after: seconds until the slots that expire first free at least need. Holds mu. */
+static uint32_t retry_after(struct spend *s, uint64_t now_s, nf_u128 need)
+{
+    nf_u128 freed = 0;
+    uint64_t first = now_s >= SPEND_WINDOW_S - 1 ? now_s - (SPEND_WINDOW_S - 1) : 0;
+    for (uint64_t sec = first; sec <= now_s; sec++) {
+        const struct spend_slot *sl = slot_of(s, sec);
+        if (sl->sec != sec)
+            continue;
+        freed += sl->amount; /* <= total: no overflow */
+        if (freed >= need)
+            return (uint32_t)(sec + SPEND_WINDOW_S - now_s);
+    }
+    return SPEND_WINDOW_S; /* amounts stamped in the future (clock stepped back) */
+}
+
+int spend_reserve(
+    struct spend *s, nf_u128 amount, uint64_t now_ms, uint64_t *stamp_s, uint32_t *retry_s)
+{
+    uint64_t now_s = now_ms / 1000u;
+    *stamp_s = now_s;
+    *retry_s = 0;
+    if (s->limit == 0)
+        return 0;
+    if (amount > s->limit)
+        return NF_ERANGE;
+    pthread_mutex_lock(&s->mu);
+    expire(s, now_s);
+    nf_u128 after;
+    if (u128_add_overflow(s->total, amount, &after) || after > s->limit) {
+        nf_u128 need = s->total - (s->limit - amount); /* total + amount - limit, no overflow */
+        uint32_t r = retry_after(s, now_s, need);
+        pthread_mutex_unlock(&s->mu);
+        *retry_s = r != 0 ? r : 1;
+        return NF_EFULL;
+    }
+    add(s, now_s, amount);
+    pthread_mutex_unlock(&s->mu);
+    return 0;
+}
+
+void spend_release(struct spend *s, uint64_t stamp_s, nf_u128 amount)
+{
+    if (s->limit == 0 || amount == 0)
+        return;
+    pthread_mutex_lock(&s->mu);
+    struct spend_slot *sl = slot_of(s, stamp_s);
+    if (sl->sec == stamp_s) {
+        nf_u128 back = amount <= sl->amount ? amount : sl->amount;
+        sl->amount -= back;
+        s->total = back <= s->total ? s->total - back : 0;
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+nf_u128 spend_remaining(struct spend *s, uint64_t now_ms)
+{
+    if (s->limit == 0)
+        return 0;
+    pthread_mutex_lock(&s->mu);
+    expire(s, now_ms / 1000u);
+    nf_u128 r = s->total < s->limit ? s->limit - s->total : 0;
+    pthread_mutex_unlock(&s->mu);
+    return r;
+}

@@ -1,0 +1,164 @@
+/* test_spend: the rolling-hour spend window. Admits up to the limit and no more; the Retry-After
+ * names the second the oldest needed slot expires; released amounts come back; slots expire after
+ * an hour (also across a jump of more than an hour); replayed records older than an hour are
+ * ignored and newer ones count; an amount alone over the limit is NF_ERANGE; no limit admits
+ * everything; and 4 threads reserving and releasing at once never hold more than the limit. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "nf_err.h"
+#include "nf_test.h"
+#include "spend.h"
+
+#define T0      1767225600000ull /* 2026-01-01T00:00:00Z in ms */
+#define HOUR_MS 3600000ull
+
+static int eq128(nf_u128 a, nf_u128 b)
+{
+    return a == b;
+}
+
+static void test_window(void)
+{
+    struct spend *s = spend_new(1000);
+    CHECK(s != NULL);
+    uint64_t st;
+    uint32_t retry;
+    CHECK(eq128(spend_remaining(s, T0), 1000));
+    CHECK_EQ_INT(spend_reserve(s, 400, T0, &st, &retry), 0);
+    CHECK(st == T0 / 1000);
+    CHECK_EQ_INT(spend_reserve(s, 300, T0 + 10000, &st, &retry), 0);
+    CHECK_EQ_INT(spend_reserve(s, 300, T0 + 20000, &st, &retry), 0);
+    CHECK(eq128(spend_remaining(s, T0 + 20000), 0));
+    /* Full: 1 more needs the first slot (T0) to expire: an hour after T0. */
+    CHECK_EQ_INT(spend_reserve(s, 1, T0 + 30000, &st, &retry), NF_EFULL);
+    CHECK_EQ_INT((int)retry, 3600 - 30);
+    /* 500 needs the first two slots (400 + 300): the second expires at T0 + 10 s + 1 h. */
+    CHECK_EQ_INT(spend_reserve(s, 500, T0 + 30000, &st, &retry), NF_EFULL);
+    CHECK_EQ_INT((int)retry, 3600 + 10 - 30);
+    /* Alone over the limit: never fits. */
+    CHECK_EQ_INT(spend_reserve(s, 1001, T0 + 30000, &st, &retry), NF_ERANGE);
+    /* A released reservation comes back. */
+    CHECK_EQ_INT(spend_reserve(s, 1, T0 + 30000, &st, &retry), NF_EFULL);
+    uint64_t st2;
+    spend_release(s, T0 / 1000 + 20, 300);
+    CHECK(eq128(spend_remaining(s, T0 + 30000), 300));
+    CHECK_EQ_INT(spend_reserve(s, 300, T0 + 31000, &st2, &retry), 0);
+    CHECK_EQ_INT(spend_reserve(s, 1, T0 + 31000, &st, &retry), NF_EFULL);
+    /* One second before the hour of the first slot: still full; at the hour: 400 back. */
+    CHECK_EQ_INT(spend_reserve(s, 1, T0 + HOUR_MS - 1, &st, &retry), NF_EFULL);
+    CHECK_EQ_INT((int)retry, 1);
+    CHECK(eq128(spend_remaining(s, T0 + HOUR_MS), 400));
+    CHECK_EQ_INT(spend_reserve(s, 400, T0 + HOUR_MS, &st, &retry), 0);
+    CHECK_EQ_INT(spend_reserve(s, 1, T0 + HOUR_MS, &st, &retry), NF_EFULL);
+    /* Releasing into a slot that has expired changes nothing. */
+    spend_release(s, T0 / 1000, 400);
+    CHECK(eq128(spend_remaining(s, T0 + HOUR_MS), 0));
+    /* A jump of more than an hour empties the window. */
+    CHECK(eq128(spend_remaining(s, T0 + 5 * HOUR_MS), 1000));
+    CHECK_EQ_INT(spend_reserve(s, 1000, T0 + 5 * HOUR_MS, &st, &retry), 0);
+    spend_free(s);
+    spend_free(NULL);
+}
+
+static void test_replay(void)
+{
+    struct spend *s = spend_new(1000);
+    uint64_t now = T0 + 2 * HOUR_MS, st;
+    uint32_t retry;
+    spend_replay(s, now - HOUR_MS - 1000, 900, now); /* older than an hour: ignored */
+    spend_replay(s, now - HOUR_MS, 900, now);        /* exactly an hour: expired */
+    CHECK(eq128(spend_remaining(s, now), 1000));
+    spend_replay(s, now - HOUR_MS + 5000, 600, now); /* expires in 5 s */
+    spend_replay(s, now - 1000, 300, now);
+    spend_replay(s, now + 60000, 50, now); /* from the future (clock stepped back): now */
+    CHECK(eq128(spend_remaining(s, now), 50));
+    CHECK_EQ_INT(spend_reserve(s, 100, now, &st, &retry), NF_EFULL);
+    CHECK_EQ_INT((int)retry, 5);
+    CHECK_EQ_INT(spend_reserve(s, 100, now + 5000, &st, &retry), 0);
+    spend_free(s);
+}
+
+static void test_unlimited(void)
+{
+    struct spend *s = spend_new(0);
+    uint64_t st;
+    uint32_t retry;
+    CHECK_EQ_INT(spend_reserve(s, U128_MAX, T0, &st, &retry), 0);
+    CHECK_EQ_INT(spend_reserve(s, U128_MAX, T0, &st, &retry), 0);
+    spend_replay(s, T0, 5, T0);
+    CHECK(eq128(spend_remaining(s, T0), 0));
+    spend_free(s);
+    /* Sums near 2^128 saturate instead of wrapping. */
+    s = spend_new(U128_MAX);
+    CHECK_EQ_INT(spend_reserve(s, U128_MAX - 1, T0, &st, &retry), 0);
+    CHECK_EQ_INT(spend_reserve(s, 2, T0, &st, &retry), NF_EFULL);
+    CHECK_EQ_INT(spend_reserve(s, 1, T0, &st, &retry), 0);
+    spend_replay(s, T0, 10, T0);
+    CHECK(eq128(spend_remaining(s, T0), 0));
+    spend_free(s);
+}
+
+#define RACE_THREADS 4
+#define RACE_ROUNDS  200000
+#define RACE_LIMIT   100
+
+struct race {
+    struct spend *s;
+    _Atomic uint64_t held; /* sum reserved and not released, all threads */
+    _Atomic int over;      /* held ever above the limit */
+    _Atomic uint64_t admitted;
+    _Atomic int go; /* start together */
+};
+
+static void *race_main(void *arg)
+{
+    struct race *r = arg;
+    uint64_t now = T0;
+    while (!atomic_load(&r->go))
+        ;
+    for (int i = 0; i < RACE_ROUNDS; i++) {
+        uint64_t st;
+        uint32_t retry;
+        uint64_t amount = 20 + (uint64_t)(i % 5) * 10; /* 2 to 5 fit: the limit binds */
+        if (spend_reserve(r->s, amount, now, &st, &retry) != 0)
+            continue;
+        /* Count before checking: a reservation must never push the window past the limit. */
+        uint64_t h = atomic_fetch_add(&r->held, amount) + amount;
+        if (h > RACE_LIMIT)
+            atomic_store(&r->over, 1);
+        atomic_fetch_add(&r->admitted, 1);
+        atomic_fetch_sub(&r->held, amount);
+        spend_release(r->s, st, amount); /* as for a refused log write */
+    }
+    return NULL;
+}
+
+static void test_race(void)
+{
+    struct race r;
+    memset(&r, 0, sizeof(r));
+    r.s = spend_new(RACE_LIMIT);
+    pthread_t th[RACE_THREADS];
+    for (int i = 0; i < RACE_THREADS; i++)
+        CHECK_EQ_INT(pthread_create(&th[i], NULL, race_main, &r), 0);
+    atomic_store(&r.go, 1);
+    for (int i = 0; i < RACE_THREADS; i++)
+        pthread_join(th[i], NULL);
+    CHECK_EQ_INT(atomic_load(&r.over), 0);
+    CHECK(atomic_load(&r.admitted) > 0);
+    /* Everything was given back: the whole budget is there again. */
+    CHECK(eq128(spend_remaining(r.s, T0), RACE_LIMIT));
+    spend_free(r.s);
+}
+
+int main(void)
+{
+    test_window();
+    test_replay();
+    test_unlimited();
+    test_race();
+    return nf_test_report("test_spend");
+}
