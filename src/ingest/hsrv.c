@@ -63,7 +63,9 @@ struct hsrv_conn {
     char *inl;           /* own buffer, HSRV_INLINE bytes */
     char *buf;           /* inl or a large buffer */
     size_t cap, len;
-    int64_t ip_slot; /* hsrv_shared slot counting this connection, or -1 */
+    int64_t ip_slot;     /* hsrv_shared slot counting this connection, or -1 */
+    uint8_t peer_family; /* accepted from: 4, 6 or 0 (hsrv_req.peer_family) */
+    uint8_t peer_addr[16];
     uint32_t idle_prev, idle_next;
     size_t req_len;       /* bytes of the served request, once complete */
     void *cookie;         /* held request's cookie */
@@ -252,6 +254,28 @@ static int64_t hsrv_ip_acquire(struct hsrv_shared *sh, const struct sockaddr_sto
                                                     memory_order_relaxed, memory_order_relaxed))
             return (int64_t)free_i;
         /* Another thread took that slot (perhaps for this address): look again. */
+    }
+}
+
+/* hsrv_peer_set: keeps the accepted address for the routes (rate limit per client address),
+ * IPv4-mapped IPv6 as IPv4, so no request needs a getpeername. */
+static void hsrv_peer_set(struct hsrv_conn *c, const struct sockaddr_storage *ss)
+{
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    c->peer_family = 0;
+    memset(c->peer_addr, 0, sizeof(c->peer_addr));
+    if (ss->ss_family == AF_INET) {
+        c->peer_family = 4;
+        memcpy(c->peer_addr, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+    } else if (ss->ss_family == AF_INET6) {
+        const uint8_t *a = ((const struct sockaddr_in6 *)ss)->sin6_addr.s6_addr;
+        if (memcmp(a, mapped, sizeof(mapped)) == 0) {
+            c->peer_family = 4;
+            memcpy(c->peer_addr, a + 12, 4);
+        } else {
+            c->peer_family = 6;
+            memcpy(c->peer_addr, a, 16);
+        }
     }
 }
 
@@ -621,7 +645,8 @@ static void hsrv_dispatch(struct hsrv_conn *c, const char *body, size_t body_len
         .body = body_len ? body : "",
         .body_len = body_len,
         .start_ns = hsrv_now_ns(),
-        .fd = c->fd,
+        .peer_family = c->peer_family,
+        .peer_addr = c->peer_addr,
     };
     c->in_dispatch = 1;
     c->replied = 0;
@@ -1005,6 +1030,7 @@ static void hsrv_accept_cb(evutil_socket_t fd, short what, void *arg)
         struct hsrv_conn *c = &s->conns[s->free_stack[--s->nfree]];
         c->fd = cfd;
         c->ip_slot = slot;
+        hsrv_peer_set(c, &peer);
         c->state = HSRV_READ;
         c->len = 0;
         c->head_ok = 0;

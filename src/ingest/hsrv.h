@@ -65,7 +65,10 @@ struct hsrv_req {
     const char *body; /* "" when empty */
     size_t body_len;
     uint64_t start_ns; /* CLOCK_MONOTONIC when the request head was complete */
-    int fd;            /* the connection's socket: for getpeername only, never read or written */
+    /* the client address the connection was accepted from: 4 (IPv4, also IPv4-mapped IPv6), 6
+     * or 0 (unknown), and its 4 or 16 bytes (borrowed like the fields above) */
+    int peer_family;
+    const uint8_t *peer_addr;
 };
 
 /* Closes and refusals for slow or greedy clients. The owner thread writes them (relaxed, one

@@ -8,10 +8,8 @@
  * nothing beyond what ingest.c lends it; never blocks and never allocates. Sits above the
  * transport: it defines ingest_new, which hands ingest.c these routes (struct ingest_routes). */
 #include <errno.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 
 #include "auth.h"
@@ -1710,20 +1708,10 @@ static int origin_allowed(const struct ingest *in, const struct hsrv_req *req)
 static int rate_admitted(
     struct ingest_thread *t, struct hsrv_req *req, int route, uint64_t rate_key, uint64_t start_ns)
 {
-    if (rate_key == 0) {
-        /* One getpeername per request (about 1 % of nearftd's CPU at 11,000 requests/s): the
-         * connection layer does not keep the address it accepted from. */
-        struct sockaddr_storage sa;
-        socklen_t sl = sizeof(sa);
-        if (getpeername(req->fd, (struct sockaddr *)&sa, &sl) == -1)
-            rate_key = ratelim_key(0, "", 0); /* not a socket (tests) or gone: one shared key */
-        else if (sa.ss_family == AF_INET)
-            rate_key = ratelim_key(4, &((struct sockaddr_in *)&sa)->sin_addr, 4);
-        else if (sa.ss_family == AF_INET6)
-            rate_key = ratelim_key(6, &((struct sockaddr_in6 *)&sa)->sin6_addr, 16);
-        else
-            rate_key = ratelim_key(0, "", 0);
-    }
+    if (rate_key == 0) /* the address the connection layer accepted from (0: one shared key) */
+        rate_key = req->peer_family == 0 ? ratelim_key(0, "", 0)
+                                         : ratelim_key(req->peer_family, req->peer_addr,
+                                                       req->peer_family == 4 ? 4 : 16);
     uint64_t retry_ms = 0;
     if (ratelim_take(t->in->rate, rate_key, ingest_now_ns(), &retry_ms))
         return 1;
