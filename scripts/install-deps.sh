@@ -7,12 +7,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # prometheus: only for promtool (the metrics lint and alert-rule tests); they never start its server.
-# libsystemd-dev: sd_notify for systemd Type=notify. nginx and openssl: the TLS-proxy test
+# libsystemd-dev: sd_notify for systemd Type=notify; systemd: systemd-analyze for the unit test
+# (deploy_unit; nothing is started). nginx and openssl: the TLS-proxy test
 # (deploy_nginx) runs its own nginx in the foreground; it does not use the system service that
 # installing the package may start.
 PKGS=(build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
       libevent-dev libsodium-dev libcurl4-openssl-dev libck-dev libmsgpack-dev libjansson-dev
-      libsystemd-dev nginx openssl
+      libsystemd-dev systemd nginx openssl
       git wrk gnuplot-nox curl chromium prometheus)
 # Node.js may come from elsewhere than Debian (e.g. a newer build already on the machine): only
 # ask apt for it when the commands are missing.
