@@ -12,10 +12,10 @@
 #include "cfg.h"
 #include "cli_cmd.h"
 #include "cli_plan.h"
-#include "cli_rpc.h"
 #include "keys.h"
 #include "nf_err.h"
 #include "rpc.h"
+#include "rpc_client.h"
 #include "u128.h"
 
 extern char **environ;
@@ -23,7 +23,7 @@ extern char **environ;
 #define DOCTOR_MAX_KEYS 256
 
 struct doctor {
-    struct cli_rpc rpc;
+    struct rpc_client rpc;
     const struct cfg *cfg;
     unsigned problems;
     int contract_missing; /* reported once; the other views are skipped */
@@ -49,7 +49,7 @@ static int call(struct doctor *d,
                 struct rpc_result *r,
                 const char *what)
 {
-    int rc = cli_rpc_call(&d->rpc, body, resp, r);
+    int rc = rpc_client_call(&d->rpc, body, resp, r);
     if (rc == 0)
         return 0;
     say(d, 0, "%s: no answer from any --rpc-url (%s)", what,
@@ -257,7 +257,7 @@ static int status_version(struct doctor *d, size_t u, uint64_t *version)
 {
     static const char body[] = "{\"jsonrpc\":\"2.0\",\"id\":\"s\",\"method\":\"status\","
                                "\"params\":[]}";
-    struct cli_rpc one = d->rpc;
+    struct rpc_client one = d->rpc;
     one.urls = d->rpc.urls + u;
     one.n_urls = 1;
     char shown[128];
@@ -265,7 +265,7 @@ static int status_version(struct doctor *d, size_t u, uint64_t *version)
     char *text = NULL;
     size_t len = 0;
     long http = 0;
-    int rc = cli_rpc_raw(&one, body, &text, &len, &http);
+    int rc = rpc_client_raw(&one, body, &text, &len, &http);
     if (rc != 0) {
         say(d, 0, "--rpc-url %s does not answer (%s)", shown, one.last_error);
         return -1;

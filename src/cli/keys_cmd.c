@@ -1,7 +1,7 @@
 /* keys_cmd: `nearft keys add | list | remove`, the access-key pool of one account kept in step
  * between a credentials directory (near-cli-rs key files) and the chain. Runs on the CLI's only
- * thread with blocking JSON-RPC calls (cli_rpc). It owns, for one invocation, the keypairs loaded
- * from the directory (sodium memory, freed before return) and the copies of the on-chain key
+ * thread with blocking JSON-RPC calls (rpc_client). It owns, for one invocation, the keypairs
+ * loaded from the directory (sodium memory, freed before return) and the copies of the on-chain key
  * list. The decisions (which files still need an AddKey, which key signs, whether a removal keeps
  * a full-access key) are the pure functions of cli_plan.c; this file does the I/O around them.
  *
@@ -24,11 +24,11 @@
 #include "cli_args.h"
 #include "cli_cmd.h"
 #include "cli_plan.h"
-#include "cli_rpc.h"
 #include "keys.h"
 #include "near_tx.h"
 #include "nf_err.h"
 #include "rpc.h"
+#include "rpc_client.h"
 
 #define MAX_URLS        8
 #define DEFAULT_WAIT_MS 120000ull
@@ -87,7 +87,7 @@ struct keys_ctx {
     const char *signer;
     const char *credentials;
     const char *urls[MAX_URLS];
-    struct cli_rpc rpc;
+    struct rpc_client rpc;
     uint64_t wait_ms;
     struct nf_keypair **kps; /* owned, n_disk of them */
     struct nf_pubkey *disk_pk;
@@ -262,7 +262,7 @@ static int load_chain(struct keys_ctx *k)
     struct rpc_response resp = {
         .method = RPC_M_VIEW_ACCESS_KEY_LIST, .keys = k->chain, .keys_cap = CLI_PLAN_MAX_KEYS};
     struct rpc_result r;
-    int rc = cli_rpc_call(&k->rpc, body, &resp, &r);
+    int rc = rpc_client_call(&k->rpc, body, &resp, &r);
     if (rc == NF_EIO)
         return cli_die_fail("cannot reach the RPC node (%s)", k->rpc.last_error);
     if (rc == NF_ENOSPC)
@@ -311,7 +311,7 @@ static int fetch_block_hash(struct keys_ctx *k, uint8_t hash[NEAR_HASH_LEN], cha
     rpc_build_block_final(body, sizeof(body), "blk");
     struct rpc_response resp = {.method = RPC_M_BLOCK};
     struct rpc_result r;
-    int rc = cli_rpc_call(&k->rpc, body, &resp, &r);
+    int rc = rpc_client_call(&k->rpc, body, &resp, &r);
     if (rc != 0 || r.kind != RPC_OK_BLOCK) {
         snprintf(why, wc, "cannot read the final block (%.200s)",
                  rc == NF_EIO ? k->rpc.last_error
@@ -409,7 +409,7 @@ static enum tx_outcome send_actions(struct keys_ctx *k,
         }
         struct rpc_response resp = {.method = RPC_M_SEND_TX};
         struct rpc_result r;
-        int rc = cli_rpc_call(&k->rpc, body, &resp, &r);
+        int rc = rpc_client_call(&k->rpc, body, &resp, &r);
         if (rc == 0) {
             out = classify(&r, why, wc);
             if (out != TX_UNKNOWN)
@@ -442,7 +442,7 @@ static enum tx_outcome send_actions(struct keys_ctx *k,
         rpc_build_tx_status(tb, sizeof(tb), "status", hash_b58, k->signer, RPC_WAIT_FINAL);
         struct rpc_response resp = {.method = RPC_M_TX};
         struct rpc_result r;
-        if (cli_rpc_call(&k->rpc, tb, &resp, &r) == 0) {
+        if (rpc_client_call(&k->rpc, tb, &resp, &r) == 0) {
             out = classify(&r, why, wc);
             if (out != TX_UNKNOWN)
                 goto done;

@@ -28,37 +28,15 @@
 #include "nf_log.h"
 #include "pipeline_ctl.h"
 #include "rpc.h"
+#include "rpc_client.h"
 #include "service.h"
 
 extern char **environ;
 
 #define MAX_KEYS 256
 
-struct buf {
-    char *p;
-    size_t len, cap;
-};
-
-static size_t on_write(char *ptr, size_t size, size_t n, void *ud)
-{
-    struct buf *b = ud;
-    size_t add = size * n;
-    if (b->len + add + 1 > b->cap) {
-        size_t nc = b->cap ? b->cap * 2 : 65536;
-        while (nc < b->len + add + 1)
-            nc *= 2;
-        char *np = realloc(b->p, nc);
-        if (np == NULL)
-            return 0;
-        b->p = np;
-        b->cap = nc;
-    }
-    memcpy(b->p + b->len, ptr, add);
-    b->len += add;
-    return add;
-}
-
-/* rpc_call: one synchronous JSON-RPC request at start-up, tried on each --rpc-url in turn. */
+/* rpc_call: one synchronous JSON-RPC request at start-up, tried on each --rpc-url in turn
+ * (include/rpc_client.h); each endpoint that does not answer is logged with its URL redacted. */
 static int rpc_call(const struct cfg *c,
                     const char *body,
                     enum rpc_method m,
@@ -66,53 +44,14 @@ static int rpc_call(const struct cfg *c,
                     uint8_t *call_out,
                     size_t call_cap)
 {
-    static struct jtok toks[RPC_TOKENS_VIEW];
-    int rc = NF_EIO;
-    for (size_t u = 0; u < c->rpc_url.n; u++) {
-        CURL *h = curl_easy_init();
-        if (h == NULL)
-            return NF_ENOMEM;
-        struct buf b = {0};
-        struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
-        size_t ul = strlen(c->rpc_url.v[u]);
-        for (size_t i = 0; i < c->rpc_header.n; i++) {
-            const char *s = c->rpc_header.v[i];
-            if (strncmp(s, c->rpc_url.v[u], ul) == 0 && s[ul] == '=')
-                hdr = curl_slist_append(hdr, s + ul + 1);
-        }
-        curl_easy_setopt(h, CURLOPT_URL, c->rpc_url.v[u]);
-        curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
-        curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
-        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 10000L);
-        curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-        CURLcode cc = curl_easy_perform(h);
-        long http = 0;
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &http);
-        curl_slist_free_all(hdr);
-        curl_easy_cleanup(h);
-        if (cc != CURLE_OK) {
-            char shown[512];
-            rpc_url_redact(c->rpc_url.v[u], shown, sizeof(shown));
-            NF_LOG(NF_LOG_WARN, "main", "RPC unreachable url=%s err=\"%s\"", shown,
-                   curl_easy_strerror(cc));
-            free(b.p);
-            continue;
-        }
-        struct rpc_response resp = {.method = m,
-                                    .http_status = (int)http,
-                                    .retry_after_s = -1,
-                                    .body = b.p ? b.p : "",
-                                    .len = b.len,
-                                    .call_out = call_out,
-                                    .call_cap = call_cap};
-        rc = rpc_parse(&resp, toks, RPC_TOKENS_VIEW, r);
-        free(b.p);
-        if (rc == 0)
-            return 0;
-    }
-    return rc;
+    struct rpc_client rc = {.urls = (const char *const *)c->rpc_url.v,
+                            .n_urls = c->rpc_url.n,
+                            .headers = (const char *const *)c->rpc_header.v,
+                            .n_headers = c->rpc_header.n,
+                            .timeout_ms = 10000,
+                            .log_component = "main"};
+    struct rpc_response resp = {.method = m, .call_out = call_out, .call_cap = call_cap};
+    return rpc_client_call(&rc, body, &resp, r);
 }
 
 static void fail_exit(const char *msg)

@@ -1,7 +1,7 @@
-/* cli_rpc: the nearft CLI's JSON-RPC transport. One blocking libcurl request per call on the CLI's
- * only thread; answers are classified by the pure rpc_parse with a token scratch that grows when
- * an answer (a long access-key list) needs more. Owns nothing between calls. */
-#include "cli_rpc.h"
+/* rpc_client: blocking JSON-RPC (include/rpc_client.h). One libcurl easy request per call on the
+ * caller's thread; answers are classified by the pure rpc_parse with a token scratch that grows
+ * when an answer (a long access-key list) needs more. Owns nothing between calls. */
+#include "rpc_client.h"
 
 #include <curl/curl.h>
 #include <stdio.h>
@@ -10,9 +10,10 @@
 
 #include "jtok.h"
 #include "nf_err.h"
+#include "nf_log.h"
 
 /* Largest answer read: an access-key list of thousands of keys is well below this. */
-#define CLI_RPC_MAX_BODY (64u << 20)
+#define RPC_CLIENT_MAX_BODY (64u << 20)
 
 struct body_buf {
     char *p;
@@ -23,7 +24,7 @@ static size_t on_write(char *ptr, size_t size, size_t n, void *ud)
 {
     struct body_buf *b = ud;
     size_t add = size * n;
-    if (b->len + add + 1 > CLI_RPC_MAX_BODY)
+    if (b->len + add + 1 > RPC_CLIENT_MAX_BODY)
         return 0;
     if (b->len + add + 1 > b->cap) {
         size_t nc = b->cap ? b->cap * 2 : 65536;
@@ -58,7 +59,7 @@ static int parse_grow(const struct rpc_response *resp, struct rpc_result *r)
 }
 
 /* post: body to the first URL that gives an HTTP answer; *out (caller frees) gets the answer. */
-static int post(struct cli_rpc *c, const char *body, char **out, size_t *len, long *http)
+static int post(struct rpc_client *c, const char *body, char **out, size_t *len, long *http)
 {
     snprintf(c->last_error, sizeof(c->last_error), "no --rpc-url given");
     for (size_t u = 0; u < c->n_urls; u++) {
@@ -89,6 +90,9 @@ static int post(struct cli_rpc *c, const char *body, char **out, size_t *len, lo
         curl_easy_cleanup(h);
         if (cc != CURLE_OK) {
             snprintf(c->last_error, sizeof(c->last_error), "%s: %s", shown, curl_easy_strerror(cc));
+            if (c->log_component != NULL)
+                NF_LOG(NF_LOG_WARN, c->log_component, "RPC unreachable url=%s err=\"%s\"", shown,
+                       curl_easy_strerror(cc));
             free(b.p);
             continue;
         }
@@ -99,17 +103,17 @@ static int post(struct cli_rpc *c, const char *body, char **out, size_t *len, lo
     return NF_EIO;
 }
 
-int cli_rpc_raw(struct cli_rpc *c, const char *body, char **out, size_t *len, long *http)
+int rpc_client_raw(struct rpc_client *c, const char *body, char **out, size_t *len, long *http)
 {
     *out = NULL;
     *len = 0;
     return post(c, body, out, len, http);
 }
 
-int cli_rpc_call(struct cli_rpc *c,
-                 const char *body,
-                 struct rpc_response *resp,
-                 struct rpc_result *r)
+int rpc_client_call(struct rpc_client *c,
+                    const char *body,
+                    struct rpc_response *resp,
+                    struct rpc_result *r)
 {
     char *text = NULL;
     size_t len = 0;
