@@ -1517,6 +1517,23 @@ get_tx(struct ingest_thread *t, struct hsrv_req *req, const char *hash, int node
     send_jw(t, req, route, 200, &w, start_ns);
 }
 
+/* health_detail: whether GET /health may show its details (reasons, queues, chain head,
+ * endpoints, keys): always without --auth-tokens; with them only to a token holding the metrics
+ * scope. Anyone else (a load balancer's probe) gets the verdict alone. No answer is sent here. */
+static int health_detail(struct ingest_thread *t, const struct hsrv_req *req)
+{
+    struct ingest *in = t->in;
+    const char *tok = NULL;
+    size_t tl = 0;
+    if (!in->auth_required)
+        return 1;
+    if (req->authorization == NULL ||
+        ingest_bearer(req->authorization, req->authorization_len, &tok, &tl) != 0)
+        return 0;
+    const struct auth_table *tab = atomic_load_explicit(&in->auth, memory_order_acquire);
+    return (auth_lookup(tab, tok, tl, NULL) & AUTH_SCOPE_METRICS) != 0;
+}
+
 static void get_health(struct ingest_thread *t, struct hsrv_req *req, uint64_t start_ns)
 {
     int healthy = 0;
@@ -1524,6 +1541,14 @@ static void get_health(struct ingest_thread *t, struct hsrv_req *req, uint64_t s
     if (n < 0) {
         send_error(t, req, INGEST_ROUTE_HEALTH, 500, "health report too large", NULL, NULL,
                    start_ns);
+        return;
+    }
+    if (!health_detail(t, req)) {
+        static const char ok[] = "{\"status\":\"ok\"}";
+        static const char degraded[] = "{\"status\":\"degraded\"}";
+        ingest_send(t, req->ref, INGEST_ROUTE_HEALTH, healthy ? 200 : 503, NULL, NULL,
+                    healthy ? ok : degraded, healthy ? sizeof(ok) - 1 : sizeof(degraded) - 1,
+                    start_ns);
         return;
     }
     ingest_send(t, req->ref, INGEST_ROUTE_HEALTH, healthy ? 200 : 503, NULL, NULL, t->out,

@@ -1,7 +1,7 @@
 // security_auth: nearftd's bearer tokens on real processes (nearsim + nearftd on 127.0.0.1, the
 // tokens made by the nearft CLI). Every route but GET /health answers 401 with WWW-Authenticate:
 // Bearer without a token or with an unknown one, 403 with a token that lacks the route's scope,
-// and serves a token that holds it; SIGHUP re-reads the token file (a token added then works, a
+// and serves a token that holds it; /health shows its details to the metrics scope only; SIGHUP re-reads the token file (a token added then works, a
 // removed one stops working, waited for by state); a malformed file keeps the old tokens on
 // SIGHUP and names its line in the log, and stops start-up with the line number. A --listen
 // address that is not loopback is refused without --auth-tokens unless --allow-unauthenticated
@@ -68,9 +68,16 @@ let code = 1;
 try {
   const body = { receiver_id: 'user-1.test.near', amount: '5', memo: `sec-${Date.now()}` };
 
-  // 1. /health is open.
+  // 1. /health is open, but its details (reasons, queues, endpoints, keys) only for the metrics
+  // scope: a load balancer's probe gets the verdict alone.
   const h = await request(d.port, 'GET', '/health');
   check(h.status !== 401 && h.status !== 403 && h.body && h.body.status, `/health open: ${h.status} ${h.text}`);
+  check(h.body && Object.keys(h.body).join() === 'status', `/health without a token: the verdict only: ${h.text}`);
+  const hTransfer = await request(d.port, 'GET', '/health', undefined, { headers: bearer(tTransfer) });
+  check(hTransfer.body && Object.keys(hTransfer.body).join() === 'status', `/health with a transfer token: the verdict only: ${hTransfer.text}`);
+  const hMetrics = await request(d.port, 'GET', '/health', undefined, { headers: bearer(tMetrics) });
+  check(hMetrics.status === h.status && hMetrics.body && hMetrics.body.queue && Array.isArray(hMetrics.body.rpc) && hMetrics.body.keys,
+    `/health with the metrics token: the details: ${hMetrics.text.slice(0, 200)}`);
 
   // 2. No token, a wrong scheme, an unknown token: 401 + WWW-Authenticate: Bearer, on every route.
   for (const [m, p, b] of [['POST', '/v1/transfers', body], ['GET', '/v1/transfers/1'],
