@@ -78,9 +78,7 @@ void cli_quote(const char *s, char *out, size_t cap)
     out[o] = '\0';
 }
 
-/* why_set: printf into the reason buffer (which may be NULL). */
-__attribute__((format(printf, 3, 4))) static void
-why_set(char *why, size_t whycap, const char *fmt, ...)
+void cli_why(char *why, size_t whycap, const char *fmt, ...)
 {
     if (why == NULL || whycap == 0)
         return;
@@ -108,7 +106,7 @@ static int check_account(const char *what, const char *s, size_t len, char *why,
         return 0;
     char q[200];
     field_quote(s, len, q, sizeof(q));
-    why_set(why, whycap, "%s %s is not a valid account id (%s)", what, q,
+    cli_why(why, whycap, "%s %s is not a valid account id (%s)", what, q,
             reason != NULL ? reason : "invalid");
     return NF_EACCOUNT;
 }
@@ -121,7 +119,7 @@ parse_amount(const char *what, const char *s, size_t len, nf_u128 *out, char *wh
         return 0;
     char q[200];
     field_quote(s, len, q, sizeof(q));
-    why_set(why, whycap, "%s %s is not a u128 (decimal digits, at most 2^128-1)", what, q);
+    cli_why(why, whycap, "%s %s is not a u128 (decimal digits, at most 2^128-1)", what, q);
     return rc;
 }
 
@@ -134,7 +132,7 @@ static int parse_gas(const char *s, size_t len, uint64_t *out, char *why, size_t
     if (rc == 0)
         return 0;
     field_quote(s, len, q, sizeof(q));
-    why_set(why, whycap, "gas %s is not a u64 in 1..18446744073709551615", q);
+    cli_why(why, whycap, "gas %s is not a u64 in 1..18446744073709551615", q);
     return rc;
 }
 
@@ -144,7 +142,7 @@ static int parse_pubkey(const char *s, size_t len, struct nf_pubkey *out, char *
         return 0;
     char q[200];
     field_quote(s, len, q, sizeof(q));
-    why_set(why, whycap, "public key %s is not ed25519:<base58 of 32 bytes>", q);
+    cli_why(why, whycap, "public key %s is not ed25519:<base58 of 32 bytes>", q);
     return NF_EINVAL;
 }
 
@@ -152,7 +150,7 @@ static int parse_pubkey(const char *s, size_t len, struct nf_pubkey *out, char *
 static struct near_action *next_action(struct cli_builder *b, char *why, size_t whycap)
 {
     if (b->n >= NEAR_MAX_ACTIONS) {
-        why_set(why, whycap, "more than %d actions in one transaction (max_actions_per_receipt)",
+        cli_why(why, whycap, "more than %d actions in one transaction (max_actions_per_receipt)",
                 NEAR_MAX_ACTIONS);
         return NULL;
     }
@@ -175,7 +173,7 @@ int cli_add_ft_transfer(struct cli_builder *b, const char *spec, char *why, size
         return NF_ETOOMANY;
     const char *c1 = strchr(spec, ':');
     if (c1 == NULL) {
-        why_set(why, whycap, "expected RECEIVER:AMOUNT[:MEMO]");
+        cli_why(why, whycap, "expected RECEIVER:AMOUNT[:MEMO]");
         return NF_EINVAL;
     }
     const char *amount = c1 + 1;
@@ -191,22 +189,22 @@ int cli_add_ft_transfer(struct cli_builder *b, const char *spec, char *why, size
     if (rc < 0)
         return rc;
     if (v == 0) {
-        why_set(why, whycap, "amount must be positive (NEP-141 rejects 0)");
+        cli_why(why, whycap, "amount must be positive (NEP-141 rejects 0)");
         return NF_ERANGE;
     }
     char *args = b->args_buf[b->n];
     rc = near_ft_transfer_args(args, CLI_ARGS_CAP, spec, receiver_len, v, memo,
                                memo != NULL ? strlen(memo) : 0);
     if (rc == NF_EUTF8) {
-        why_set(why, whycap, "memo is not valid UTF-8");
+        cli_why(why, whycap, "memo is not valid UTF-8");
         return rc;
     }
     if (rc == NF_ERANGE) {
-        why_set(why, whycap, "memo is longer than %d bytes", NEAR_FT_MEMO_MAX);
+        cli_why(why, whycap, "memo is longer than %d bytes", NEAR_FT_MEMO_MAX);
         return NF_ERANGE;
     }
     if (rc < 0) {
-        why_set(why, whycap, "cannot build ft_transfer arguments (%s)", nf_strerror(rc));
+        cli_why(why, whycap, "cannot build ft_transfer arguments (%s)", nf_strerror(rc));
         return rc;
     }
     a->type = NEAR_ACT_FUNCTION_CALL;
@@ -238,7 +236,7 @@ int cli_add_storage_deposit(struct cli_builder *b, const char *spec, char *why, 
     char *args = b->args_buf[b->n];
     rc = near_storage_deposit_args(args, CLI_ARGS_CAP, spec, account_len, 1);
     if (rc < 0) {
-        why_set(why, whycap, "cannot build storage_deposit arguments (%s)", nf_strerror(rc));
+        cli_why(why, whycap, "cannot build storage_deposit arguments (%s)", nf_strerror(rc));
         return rc;
     }
     a->type = NEAR_ACT_FUNCTION_CALL;
@@ -268,22 +266,22 @@ int cli_add_function_call(struct cli_builder *b, const char *spec, char *why, si
         }
     }
     if (gas_colon == NULL) {
-        why_set(why, whycap, "expected METHOD:ARGS_JSON:GAS:DEPOSIT");
+        cli_why(why, whycap, "expected METHOD:ARGS_JSON:GAS:DEPOSIT");
         return NF_EINVAL;
     }
     size_t method_len = (size_t)(first - spec);
     if (method_len == 0 || method_len > NEAR_MAX_METHOD_NAME) {
-        why_set(why, whycap, "method name must be 1..%u bytes", NEAR_MAX_METHOD_NAME);
+        cli_why(why, whycap, "method name must be 1..%u bytes", NEAR_MAX_METHOD_NAME);
         return NF_EINVAL;
     }
     if (!nf_utf8_valid((const uint8_t *)spec, method_len)) {
-        why_set(why, whycap, "method name is not valid UTF-8");
+        cli_why(why, whycap, "method name is not valid UTF-8");
         return NF_EUTF8;
     }
     const char *args = first + 1;
     size_t args_len = (size_t)(gas_colon - args);
     if (args_len > NEAR_MAX_ARGS_LEN) {
-        why_set(why, whycap, "ARGS_JSON is longer than %u bytes", NEAR_MAX_ARGS_LEN);
+        cli_why(why, whycap, "ARGS_JSON is longer than %u bytes", NEAR_MAX_ARGS_LEN);
         return NF_ERANGE;
     }
     uint64_t gas;
@@ -345,7 +343,7 @@ static int parse_methods(struct cli_builder *b,
     if (count > 0) {
         names = calloc(count, sizeof(*names));
         if (names == NULL) {
-            why_set(why, whycap, "out of memory");
+            cli_why(why, whycap, "out of memory");
             return NF_ENOMEM;
         }
     }
@@ -354,7 +352,7 @@ static int parse_methods(struct cli_builder *b,
         const char *end = memchr(p, ',', (size_t)(s + len - p));
         size_t n = end != NULL ? (size_t)(end - p) : (size_t)(s + len - p);
         if (n == 0 || n > NEAR_MAX_METHOD_NAME || !nf_utf8_valid((const uint8_t *)p, n)) {
-            why_set(why, whycap, "method name %u of the list is not 1..%u bytes of UTF-8", i + 1,
+            cli_why(why, whycap, "method name %u of the list is not 1..%u bytes of UTF-8", i + 1,
                     NEAR_MAX_METHOD_NAME);
             free(names);
             return NF_EINVAL;
@@ -387,14 +385,14 @@ int cli_add_add_key(struct cli_builder *b, const char *spec, char *why, size_t w
         return 0;
     }
     if (strncmp(rest, "fc:", 3) != 0) {
-        why_set(why, whycap,
+        cli_why(why, whycap,
                 "expected PUBKEY, PUBKEY:full or PUBKEY:fc:RECEIVER:METHODS[:ALLOWANCE]");
         return NF_EINVAL;
     }
     const char *receiver = rest + 3;
     const char *c1 = strchr(receiver, ':');
     if (c1 == NULL) {
-        why_set(why, whycap, "expected fc:RECEIVER:METHODS[:ALLOWANCE] (METHODS may be empty)");
+        cli_why(why, whycap, "expected fc:RECEIVER:METHODS[:ALLOWANCE] (METHODS may be empty)");
         return NF_EINVAL;
     }
     rc = check_account("key receiver", receiver, (size_t)(c1 - receiver), why, whycap);

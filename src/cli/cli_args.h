@@ -76,4 +76,7 @@ void cli_set_gas_per_action(struct cli_builder *b, uint64_t gas);
  * '"' and '\\' escaped, anything past ~120 bytes cut with "...". For error messages. */
 void cli_quote(const char *s, char *out, size_t cap);
 
+/* cli_why: printf into a reason buffer (why may be NULL or whycap 0: nothing is written). */
+__attribute__((format(printf, 3, 4))) void cli_why(char *why, size_t whycap, const char *fmt, ...);
+
 #endif

@@ -7,26 +7,31 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* vdie: one "nearft: ..." line on stderr; returns code. */
+static int vdie(int code, const char *fmt, va_list ap)
+{
+    fputs("nearft: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    return code;
+}
+
 int cli_die_usage(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("nearft: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    int rc = vdie(CLI_EXIT_USAGE, fmt, ap);
     va_end(ap);
-    return CLI_EXIT_USAGE;
+    return rc;
 }
 
 int cli_die_fail(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("nearft: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    int rc = vdie(CLI_EXIT_FAIL, fmt, ap);
     va_end(ap);
-    return CLI_EXIT_FAIL;
+    return rc;
 }
 
 int cli_is_help(const char *a)

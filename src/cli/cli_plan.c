@@ -8,19 +8,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli_args.h"
 #include "jtok.h"
 #include "nf_err.h"
-
-__attribute__((format(printf, 3, 4))) static void
-why_set(char *why, size_t whycap, const char *fmt, ...)
-{
-    if (why == NULL || whycap == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, whycap, fmt, ap);
-    va_end(ap);
-}
 
 /* find: index of text in v[0..n), or -1. */
 static long find(const struct cli_key_view *v, size_t n, const char *text)
@@ -134,18 +124,18 @@ int cli_plan_pick_signer(const struct cli_key_view *v,
     if (wanted != NULL) {
         long at = find(v, n, wanted);
         if (at < 0 || !v[at].on_disk)
-            why_set(why, whycap, "the signing key %s has no key file in the credentials directory",
+            cli_why(why, whycap, "the signing key %s has no key file in the credentials directory",
                     wanted);
         else if (!v[at].on_chain)
-            why_set(why, whycap, "the signing key %s is not an access key of the account on chain",
+            cli_why(why, whycap, "the signing key %s is not an access key of the account on chain",
                     wanted);
         else
-            why_set(why, whycap,
+            cli_why(why, whycap,
                     "the signing key %s is a function-call key; AddKey and DeleteKey need a "
                     "full-access key",
                     wanted);
     } else {
-        why_set(why, whycap,
+        cli_why(why, whycap,
                 "no key file in the credentials directory holds a full-access key that is on "
                 "chain, so nothing can sign");
     }
@@ -173,7 +163,7 @@ int cli_plan_remove(const struct cli_key_view *v,
     size_t full_left = 0;
     uint8_t removed[CLI_PLAN_MAX_KEYS * 2] = {0};
     if (n > sizeof(removed)) {
-        why_set(why, whycap, "more than %zu keys", sizeof(removed));
+        cli_why(why, whycap, "more than %zu keys", sizeof(removed));
         return NF_ETOOMANY;
     }
     for (size_t i = 0; i < n; i++) {
@@ -184,7 +174,7 @@ int cli_plan_remove(const struct cli_key_view *v,
             full_left++;
     }
     if (full_left == 0) {
-        why_set(why, whycap,
+        cli_why(why, whycap,
                 "refusing: after this removal the account would have no full-access key left "
                 "(nothing could ever sign for it again)");
         return NF_EPERM;
@@ -213,18 +203,18 @@ int cli_view_storage_bounds(const char *json, size_t len, nf_u128 *min, char *wh
 {
     struct jtok toks[VIEW_TOKENS];
     if (jtok_parse(json, len, toks, VIEW_TOKENS, NULL) < 1 || toks[0].type != JTOK_OBJECT) {
-        why_set(why, whycap, "storage_balance_bounds did not return a JSON object");
+        cli_why(why, whycap, "storage_balance_bounds did not return a JSON object");
         return NF_EINVAL;
     }
     int m = jtok_obj_get(json, toks, 0, "min");
     if (m < 0 || jtok_u128_str(json, &toks[m], min) != 0) {
-        why_set(why, whycap, "storage_balance_bounds has no \"min\" string of yoctoNEAR");
+        cli_why(why, whycap, "storage_balance_bounds has no \"min\" string of yoctoNEAR");
         return NF_EINVAL;
     }
     int x = jtok_obj_get(json, toks, 0, "max");
     nf_u128 max = 0;
     if (x >= 0 && toks[x].type != JTOK_NULL && jtok_u128_str(json, &toks[x], &max) != 0) {
-        why_set(why, whycap, "storage_balance_bounds \"max\" is neither null nor a u128 string");
+        cli_why(why, whycap, "storage_balance_bounds \"max\" is neither null nor a u128 string");
         return NF_EINVAL;
     }
     return 0;
@@ -240,25 +230,25 @@ int cli_view_ft_metadata(const char *json,
 {
     struct jtok toks[VIEW_TOKENS];
     if (jtok_parse(json, len, toks, VIEW_TOKENS, NULL) < 1 || toks[0].type != JTOK_OBJECT) {
-        why_set(why, whycap, "ft_metadata did not return a JSON object");
+        cli_why(why, whycap, "ft_metadata did not return a JSON object");
         return NF_EINVAL;
     }
     int s = jtok_obj_get(json, toks, 0, "spec");
     char spec[32] = "";
     if (s < 0 || jtok_str_copy_trunc(json, &toks[s], spec, sizeof(spec), NULL) < 0 ||
         strncmp(spec, "ft-", 3) != 0) {
-        why_set(why, whycap, "ft_metadata has no \"spec\" starting with \"ft-\" (not NEP-148)");
+        cli_why(why, whycap, "ft_metadata has no \"spec\" starting with \"ft-\" (not NEP-148)");
         return NF_EINVAL;
     }
     int y = jtok_obj_get(json, toks, 0, "symbol");
     if (y < 0 || jtok_str_copy_trunc(json, &toks[y], symbol, cap, NULL) < 0) {
-        why_set(why, whycap, "ft_metadata has no \"symbol\" string");
+        cli_why(why, whycap, "ft_metadata has no \"symbol\" string");
         return NF_EINVAL;
     }
     int d = jtok_obj_get(json, toks, 0, "decimals");
     uint64_t dec = 0;
     if (d < 0 || jtok_u64(json, &toks[d], &dec) != 0 || dec > 255) {
-        why_set(why, whycap, "ft_metadata has no \"decimals\" number in 0..255");
+        cli_why(why, whycap, "ft_metadata has no \"decimals\" number in 0..255");
         return NF_EINVAL;
     }
     *decimals = (unsigned)dec;

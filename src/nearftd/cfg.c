@@ -731,6 +731,29 @@ static void print_range(const struct opt *o, FILE *f)
     }
 }
 
+/* opt_names: o's flag (--name-with-dashes) and environment variable (NEARFT_NAME), 80 bytes each.
+ */
+static void opt_names(const struct opt *o, char fl[80], char env[80])
+{
+    flag_name(o, fl, 80);
+    env_name(o, env, 80);
+}
+
+/* opt_arg: the placeholder for o's value after its flag in --help (roff 0) or the man page. */
+static const char *opt_arg(const struct opt *o, int roff)
+{
+    switch (o->type) {
+    case T_BOOL:
+        return "";
+    case T_LIST:
+        return roff ? " \\fILIST\\fR" : " LIST";
+    case T_STR:
+        return roff ? " \\fITEXT\\fR" : " TEXT";
+    default:
+        return roff ? " \\fIN\\fR" : " N";
+    }
+}
+
 void cfg_print_help(FILE *f)
 {
     fprintf(f, "usage: nearftd [--config FILE] [--name value ...] [--print-config] [--help]\n"
@@ -739,13 +762,8 @@ void cfg_print_help(FILE *f)
     char fl[80], env[80];
     for (size_t i = 0; i < NOPTS; i++) {
         const struct opt *o = &opts[i];
-        flag_name(o, fl, sizeof(fl));
-        env_name(o, env, sizeof(env));
-        const char *arg = o->type == T_BOOL   ? ""
-                          : o->type == T_LIST ? " LIST"
-                          : o->type == T_STR  ? " TEXT"
-                                              : " N";
-        fprintf(f, "  %s%s\n      %s\n      env %s", fl, arg, o->help, env);
+        opt_names(o, fl, env);
+        fprintf(f, "  %s%s\n      %s\n      env %s", fl, opt_arg(o, 0), o->help, env);
         if (o->flags & F_REQUIRED)
             fprintf(f, ", required");
         else if (o->def != NULL)
@@ -780,15 +798,10 @@ void cfg_print_man(FILE *f)
     char fl[80], env[80];
     for (size_t i = 0; i < NOPTS; i++) {
         const struct opt *o = &opts[i];
-        flag_name(o, fl, sizeof(fl));
-        env_name(o, env, sizeof(env));
-        const char *arg = o->type == T_BOOL   ? ""
-                          : o->type == T_LIST ? " \\fILIST\\fR"
-                          : o->type == T_STR  ? " \\fITEXT\\fR"
-                                              : " \\fIN\\fR";
+        opt_names(o, fl, env);
         fputs(".TP\n\\fB", f);
         roff(f, fl);
-        fprintf(f, "\\fR%s\n", arg);
+        fprintf(f, "\\fR%s\n", opt_arg(o, 1));
         roff(f, o->help);
         fputs(".\nEnvironment \\fB", f);
         roff(f, env);
