@@ -7,9 +7,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # prometheus: only for promtool (the metrics lint and alert-rule tests); they never start its server.
+# nats-server, libnats-dev: cluster mode (--cluster; compiled in when CMake finds libnats) and its
+# integration test, which starts three nats-server processes on 127.0.0.1.
 PKGS=(build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
       libevent-dev libsodium-dev libcurl4-openssl-dev libck-dev libmsgpack-dev libjansson-dev
-      git wrk gnuplot-nox curl chromium prometheus)
+      git wrk gnuplot-nox curl chromium prometheus nats-server libnats-dev)
 # Node.js may come from elsewhere than Debian (e.g. a newer build already on the machine): only
 # ask apt for it when the commands are missing.
 command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || PKGS+=(nodejs npm)

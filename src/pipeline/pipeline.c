@@ -18,6 +18,7 @@
 #include "pipeline_int.h"
 #include "sign.h"
 #include "submit.h"
+#include "wal_js.h"
 #include "wal_rec.h"
 
 /* ---- what ingest and main see (include/pipeline.h, include/pipeline_ctl.h) ------------------ */
@@ -115,6 +116,20 @@ pipe_new(const struct cfg *c, struct nf_keypair **kps, uint16_t n_keys, unsigned
     if (p->batch == NULL)
         goto fail;
 
+    /* Cluster mode: the log is a JetStream stream (wal_js.h) instead of the segment files. */
+    if (c->cluster != NULL) {
+        const struct wal_js_opts jo = {.servers = c->cluster,
+                                       .stream = c->cluster_stream,
+                                       .creds = c->cluster_creds,
+                                       .tls_ca = c->cluster_tls_ca,
+                                       .tls_cert = c->cluster_tls_cert,
+                                       .tls_key = c->cluster_tls_key,
+                                       .replicas = (unsigned)c->cluster_replicas,
+                                       .ack_timeout_ms = (uint32_t)c->cluster_ack_timeout_ms};
+        if ((rc = wal_js_new(&jo, &p->js)) != 0)
+            goto fail;
+    }
+
     /* Replay the log: jobs, idempotency keys, unresolved signed transactions. */
     if ((rc = recovery_replay(p, &rctx)) != 0)
         goto fail;
@@ -128,6 +143,7 @@ pipe_new(const struct cfg *c, struct nf_keypair **kps, uint16_t n_keys, unsigned
     wo.ring_size = pow2_at_least(c->ring_size);
     wo.on_group_end = hub_group_end;
     wo.group_arg = p;
+    wo.js = p->js;
     if ((rc = wal_new(&wo, &p->wal)) != 0)
         goto fail;
     batch_wire_wal(p->batch, p->wal, prod_batch);
@@ -305,6 +321,7 @@ void pipe_free(struct nf_pipe *p)
     sign_free(p->sign);
     batch_free(p->batch);
     wal_free(p->wal);
+    wal_js_free(p->js);
     for (unsigned i = 0; p->reply && i < p->n_ingest; i++)
         nf_ring_destroy(&p->reply[i]);
     for (unsigned i = 0; p->sign_in && i < p->n_sign; i++)
