@@ -40,6 +40,28 @@ void pipe_set_ft_supply(struct nf_pipe *p, nf_u128 supply)
 
 /* ---- lifecycle ------------------------------------------------------------------------------- */
 
+/* local_log_present: 1 when dir holds a non-empty local log segment. Cluster mode does not read
+ * them, so starting it on such a directory would leave their transfers behind. */
+static int local_log_present(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return 0;
+    int found = 0;
+    struct dirent *e;
+    while (!found && (e = readdir(d)) != NULL) {
+        unsigned long long seq;
+        struct stat st;
+        char path[4096];
+        if (sscanf(e->d_name, "wal-%16llx.log", &seq) != 1)
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        found = stat(path, &st) == 0 && st.st_size > 0;
+    }
+    closedir(d);
+    return found;
+}
+
 static uint32_t pow2_at_least(uint64_t v)
 {
     uint32_t r = 4;
@@ -118,6 +140,13 @@ pipe_new(const struct cfg *c, struct nf_keypair **kps, uint16_t n_keys, unsigned
 
     /* Cluster mode: the log is a JetStream stream (wal_js.h) instead of the segment files. */
     if (c->cluster != NULL) {
+        if (local_log_present(c->data_dir)) {
+            NF_LOG(NF_LOG_ERROR, "pipe",
+                   "--data-dir holds a local log, which cluster mode does not read: finish it "
+                   "without --cluster first, or give cluster mode another --data-dir");
+            rc = NF_ECONFIG;
+            goto fail;
+        }
         const struct wal_js_opts jo = {.servers = c->cluster,
                                        .stream = c->cluster_stream,
                                        .creds = c->cluster_creds,

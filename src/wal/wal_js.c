@@ -411,10 +411,16 @@ int wal_js_append(
         natsMsg_Destroy(m);
         return NF_EIO;
     }
+    /* The fence. libnats leaves the header out for 0, so a first message on a stream that was
+     * empty at replay carries it explicitly: it fails when another process wrote first. */
+    if (j->last_seq == 0 && natsMsgHeader_Set(m, "Nats-Expected-Last-Sequence", "0") != NATS_OK) {
+        natsMsg_Destroy(m);
+        return NF_EIO;
+    }
     jsPubOptions po;
     jsPubOptions_Init(&po);
     po.MsgId = id;
-    po.ExpectLastSeq = j->last_seq; /* 0 (empty stream): no fence on the first message */
+    po.ExpectLastSeq = j->last_seq;
     po.MaxWait = (int64_t)j->ack_timeout_ms;
     int rc = 0, unknown = 0; /* unknown: an earlier attempt may have been stored */
     for (unsigned attempt = 0;; attempt++) {

@@ -10,7 +10,7 @@ import { startSim, startDaemon, request, pool, waitFor, stopProc, check, report,
          appliedMemos, START_LIMIT_MS } from './lib/harness.mjs';
 import { checkExactlyOnce, health } from './faults_lib.mjs';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, openSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 
@@ -111,6 +111,22 @@ try {
   const urls = nodes.map((n) => n.url).join(',');
   const flags = (urls_) => ['--cluster', urls_, '--cluster-stream', STREAM, '--inflight-per-key', '8',
     '--batch-linger-ms', '5', '--rpc-timeout-ms', '5000'];
+
+  // 0. A data directory holding a local log is refused in cluster mode (its transfers would be
+  // left behind).
+  const localDir = join(sim.dir, 'local');
+  const dl = await startDaemon(nearftd, sim, localDir, [], { logFile: log });
+  const rl = await request(dl.port, 'POST', '/v1/transfers', { receiver_id: 'user-1.test.near', amount: '1', memo: 'local-0' });
+  check(rl.status === 202, `single-host instance accepts (${rl.status})`);
+  if (rl.status === 202) acked.add('local-0');
+  check((await dl.stop()) === 0, 'single-host instance exits 0');
+  let refused = '';
+  try { await (await startDaemon(nearftd, sim, localDir, flags(urls), { logFile: log })).kill(); } catch (e) { refused = String(e); }
+  check(refused.includes('invalid configuration') && readFileSync(log, 'utf8').includes('holds a local log'),
+    `cluster mode refuses a data directory with a local log: ${refused.slice(0, 160)}`);
+  const dl2 = await startDaemon(nearftd, sim, localDir, [], { logFile: log }); // finish it locally
+  await waitFor(async () => (await appliedMemos(sim.port)).has('local-0'), 'the local transfer applied', 60000, 200);
+  await dl2.stop();
 
   // 1. First instance; idempotency keys; load; kill -9 under load.
   let d1 = await startDaemon(nearftd, sim, join(sim.dir, 'host-a'), flags(urls), { logFile: log });
