@@ -36,6 +36,8 @@ struct wal_js_opts {
     unsigned replicas;       /* cluster_replicas: replicas of a stream this process creates */
     uint32_t ack_timeout_ms; /* cluster_ack_timeout_ms: one publish's wait for its PubAck
                                 before it is retried (same message id) */
+    uint64_t keep_ms;        /* wal_js_purge_before keeps segments written to this recently
+                                (the idempotency keep time, idem_keep_ms) */
 };
 
 struct wal_js;
@@ -74,6 +76,15 @@ size_t wal_js_max_message(const struct wal_js *j);
  * stream; not stored). */
 int wal_js_append(
     struct wal_js *j, uint64_t seg, const uint8_t *data, size_t len, const _Atomic int *stop);
+
+/* wal_js_purge_before: compaction. Purges from the stream every message of the oldest segments
+ * that are all numbered below `before` and whose last message is at least keep_ms old (stopping
+ * at the first that is not), i.e. the same two conditions under which the local log deletes a
+ * segment file. Only messages this process replayed or wrote are purged: a purge never reaches
+ * past the fence, so a former instance cannot purge what a newer one wrote. WAL thread (a
+ * control request, between groups) or the start-up thread. Returns the number of segments
+ * purged (>= 0) or NF_EIO. */
+int wal_js_purge_before(struct wal_js *j, uint64_t before);
 
 /* wal_js_free: closes the connection; NULL-safe. After wal_free of the log that used it. */
 void wal_js_free(struct wal_js *j);

@@ -154,7 +154,8 @@ pipe_new(const struct cfg *c, struct nf_keypair **kps, uint16_t n_keys, unsigned
                                        .tls_cert = c->cluster_tls_cert,
                                        .tls_key = c->cluster_tls_key,
                                        .replicas = (unsigned)c->cluster_replicas,
-                                       .ack_timeout_ms = (uint32_t)c->cluster_ack_timeout_ms};
+                                       .ack_timeout_ms = (uint32_t)c->cluster_ack_timeout_ms,
+                                       .keep_ms = idem_keep_ms(c->retention_hours)};
         if ((rc = wal_js_new(&jo, &p->js)) != 0)
             goto fail;
     }
@@ -265,14 +266,15 @@ void pipe_compact(struct nf_pipe *p)
         if (seq < floor)
             floor = seq;
     }
-    /* Oldest segments first: delete while both conditions hold. */
-    DIR *d = opendir(p->cfg->data_dir);
-    if (d == NULL)
-        return;
+    /* Oldest segments first: delete while both conditions hold. Cluster mode has no segment
+     * files: the stream applies the age condition itself (wal_js_purge_before). */
     uint64_t keep_ms = idem_keep_ms(p->cfg->retention_hours);
     uint64_t before = floor;
+    DIR *d = p->js != NULL ? NULL : opendir(p->cfg->data_dir);
+    if (d == NULL && p->js == NULL)
+        return;
     struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
+    while (d != NULL && (e = readdir(d)) != NULL) {
         unsigned long long seq;
         if (sscanf(e->d_name, "wal-%16llx.log", &seq) != 1 || seq >= before)
             continue;
@@ -286,7 +288,8 @@ void pipe_compact(struct nf_pipe *p)
         if (now < mtime_ms + keep_ms)
             before = seq; /* too young: keep it and everything after it */
     }
-    closedir(d);
+    if (d != NULL)
+        closedir(d);
     if (before <= 1)
         return;
     int n = wal_delete_before(p->wal, before);

@@ -794,8 +794,12 @@ static void ctl_execute(struct wal *w)
         }
         break;
     case CTL_DELETE:
-        /* Cluster backend: the stream is not compacted (docs/CLUSTER.md). */
-        w->ctl_rc = w->opts.js != NULL ? 0 : seg_delete_before(w, w->ctl_arg);
+        /* Cluster backend: purge from the stream (it applies the age condition itself); a
+         * fenced log purges nothing. */
+        if (w->opts.js != NULL)
+            w->ctl_rc = w->fatal != 0 ? w->fatal : wal_js_purge_before(w->opts.js, w->ctl_arg);
+        else
+            w->ctl_rc = seg_delete_before(w, w->ctl_arg);
         break;
     case CTL_NONE:
         w->ctl_rc = NF_ESTATE;

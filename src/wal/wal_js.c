@@ -31,6 +31,13 @@ static int transient(natsStatus s, jsErrCode jerr)
            jerr == JSNotEnabledErr || jerr == JSClusterNotAvailErr;
 }
 
+/* One segment number's messages: what compaction needs to purge them. */
+struct js_seg {
+    uint64_t seg;
+    uint64_t first_sseq; /* stream sequence of its first message */
+    int64_t last_ms;     /* wall-clock time of its last message (ms since the epoch) */
+};
+
 struct wal_js {
     natsConnection *nc;
     jsCtx *js;
@@ -43,7 +50,29 @@ struct wal_js {
     uint64_t next_segment; /* set by the replay */
     uint64_t writer_id;    /* random per process: message ids never repeat across runs */
     uint64_t counter;      /* per message */
+    uint64_t keep_ms;
+    struct js_seg *segs; /* oldest first; replayed, then appended by the WAL thread */
+    size_t n_segs, cap_segs;
 };
+
+/* seg_note: records that message sseq of segment seg was written at ms. */
+static int seg_note(struct wal_js *j, uint64_t seg, uint64_t sseq, int64_t ms)
+{
+    if (j->n_segs > 0 && j->segs[j->n_segs - 1].seg == seg) {
+        j->segs[j->n_segs - 1].last_ms = ms;
+        return 0;
+    }
+    if (j->n_segs == j->cap_segs) { /* rare: one entry per rotation (compaction interval) */
+        size_t cap = j->cap_segs ? j->cap_segs * 2 : 16;
+        struct js_seg *p = realloc(j->segs, cap * sizeof(*p));
+        if (p == NULL)
+            return NF_ENOMEM;
+        j->segs = p;
+        j->cap_segs = cap;
+    }
+    j->segs[j->n_segs++] = (struct js_seg){.seg = seg, .first_sseq = sseq, .last_ms = ms};
+    return 0;
+}
 
 static void js_log(const char *lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -154,6 +183,7 @@ int wal_js_new(const struct wal_js_opts *o, struct wal_js **out)
         goto fail;
     sprintf(j->subject, "%s.log", o->stream);
     j->ack_timeout_ms = o->ack_timeout_ms;
+    j->keep_ms = o->keep_ms;
     j->next_segment = 1;
     if (getrandom(&j->writer_id, sizeof(j->writer_id), 0) != (ssize_t)sizeof(j->writer_id))
         j->writer_id = (uint64_t)getpid() << 32 ^ (uint64_t)nats_Now();
@@ -224,6 +254,7 @@ void wal_js_free(struct wal_js *j)
     }
     free(j->stream);
     free(j->subject);
+    free(j->segs);
     free(j);
 }
 
@@ -364,6 +395,7 @@ int wal_js_replay(struct wal_js *j,
             continue; /* not a stream message (none expected on an ordered consumer) */
         }
         uint64_t sseq = meta->Sequence.Stream;
+        int64_t ms = meta->Timestamp / 1000000;
         jsMsgMetaData_Destroy(meta);
         if (sseq <= seen) { /* redelivery after the ordered consumer was reset */
             natsMsg_Destroy(m);
@@ -372,6 +404,8 @@ int wal_js_replay(struct wal_js *j,
         seen = sseq;
         st->segments++;
         rc = replay_message(m, sseq, cb, ctx, st, scratch);
+        if (rc == 0)
+            rc = seg_note(j, st->cur_seq, sseq, ms);
         natsMsg_Destroy(m);
         if (rc != 0)
             break;
@@ -430,6 +464,7 @@ int wal_js_append(
         if (s == NATS_OK && pa != NULL) {
             if (pa->Sequence > j->last_seq)
                 j->last_seq = pa->Sequence;
+            (void)seg_note(j, seg, pa->Sequence, nats_Now()); /* NF_ENOMEM: purged later */
             jsPubAck_Destroy(pa);
             rc = 0;
             break;
@@ -442,6 +477,7 @@ int wal_js_append(
             int ours = stored_as(j, j->last_seq + 1, id);
             if (ours == 1) {
                 j->last_seq++;
+                (void)seg_note(j, seg, j->last_seq, nats_Now());
                 rc = 0;
                 break;
             }
@@ -488,4 +524,34 @@ int wal_js_append(
     }
     natsMsg_Destroy(m);
     return rc;
+}
+
+/* ---- compaction ------------------------------------------------------------------------------ */
+
+int wal_js_purge_before(struct wal_js *j, uint64_t before)
+{
+    int64_t now = nats_Now();
+    size_t n = 0;
+    while (n < j->n_segs && j->segs[n].seg < before &&
+           j->segs[n].last_ms + (int64_t)j->keep_ms <= now)
+        n++;
+    if (n == 0)
+        return 0;
+    /* Up to (not including) the first kept message; with every known segment purged, up to the
+     * message after the last one this process knows of (the fence): never a newer writer's. */
+    uint64_t upto = n < j->n_segs ? j->segs[n].first_sseq : j->last_seq + 1;
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.Stream.Purge.Sequence = upto;
+    jsErrCode jerr = 0;
+    natsStatus s = js_PurgeStream(j->js, j->stream, &jo, &jerr);
+    if (s != NATS_OK) {
+        js_log("warn",
+               "msg=\"stream purge failed\" stream=%s upto=%" PRIu64 " err=\"%s\" js_err=%d",
+               j->stream, upto, natsStatus_GetText(s), (int)jerr);
+        return NF_EIO;
+    }
+    memmove(j->segs, j->segs + n, (j->n_segs - n) * sizeof(*j->segs));
+    j->n_segs -= n;
+    return (int)n;
 }

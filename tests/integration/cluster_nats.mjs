@@ -8,7 +8,7 @@
 // Exits 77 (skipped) when nats-server is missing or nearftd was built without libnats.
 import { startSim, startDaemon, request, pool, waitFor, stopProc, check, report, keepOrClean,
          appliedMemos, START_LIMIT_MS } from './lib/harness.mjs';
-import { checkExactlyOnce, health } from './faults_lib.mjs';
+import { checkExactlyOnce, health, metrics, metricSum } from './faults_lib.mjs';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -173,7 +173,9 @@ try {
   // 4. Pause it, start a second instance on the same stream, resume the first: it is fenced.
   d1.proc.kill('SIGSTOP');
   const live = nodes.filter((n) => n !== victim).map((n) => n.url).join(',');
-  const d2 = await startDaemon(nearftd, sim, join(sim.dir, 'host-c'), flags(live), { logFile: log });
+  // The second instance compacts: settled records older than 5 s (--retention-hours 0) are purged.
+  const compact = ['--retention-hours', '0', '--compact-interval-ms', '300'];
+  const d2 = await startDaemon(nearftd, sim, join(sim.dir, 'host-c'), [...flags(live), ...compact], { logFile: log });
   const t = { receiver_id: 'user-7.test.near', amount: '3', memo: 'takeover-0' };
   const r2 = await request(d2.port, 'POST', '/v1/transfers', t);
   check(r2.status === 202, `the second instance accepts (${r2.status})`);
@@ -194,9 +196,31 @@ try {
     for (const memo of acked) if (!m.has(memo)) return false;
     return true;
   }, 'every acknowledged transfer applied', 120000, 500);
+  // Compaction: the stream loses its settled prefix, and a replay of what is left still works.
+  await waitFor(async () => metricSum(await metrics(d2.port), 'nearft_wal_segments_deleted_total') > 0,
+    'the second instance purged settled segments from the stream', 60000, 300);
+  const firstSeq = async () => {
+    for (const n of nodes.filter((x) => x !== victim)) {
+      try {
+        const j = (await request(n.mon, 'GET', '/jsz?streams=1')).body;
+        for (const a of j.account_details || [])
+          for (const x of a.stream_detail || []) if (x.name === STREAM) return x.state.first_seq;
+      } catch { /* next node */ }
+    }
+    return 0;
+  };
+  const fs = await firstSeq();
+  check(fs > 1, `the stream's first sequence moved past 1 (${fs})`);
+  check((await d2.stop()) === 0, 'the second instance exits 0 on SIGTERM');
+  const d3 = await startDaemon(nearftd, sim, join(sim.dir, 'host-d'), flags(live), { logFile: log });
+  const t3 = { receiver_id: 'user-9.test.near', amount: '2', memo: 'after-purge-0' };
+  const r3 = await request(d3.port, 'POST', '/v1/transfers', t3);
+  check(r3.status === 202, `an instance started on the compacted stream accepts (${r3.status})`);
+  if (r3.status === 202) acked.add(t3.memo);
+  await waitFor(async () => (await appliedMemos(sim.port)).has(t3.memo), 'the transfer after the purge applied', 60000, 200);
   await checkExactlyOnce(sim.port, [...acked], ['stale-0'], 'cluster');
   console.log(`acknowledged ${acked.size} transfers, each applied exactly once`);
-  check((await d2.stop()) === 0, 'the second instance exits 0 on SIGTERM');
+  check((await d3.stop()) === 0, 'the last instance exits 0 on SIGTERM');
   code = 0;
 } catch (e) {
   console.error(e);
