@@ -166,9 +166,17 @@ static int ensure_stream(struct wal_js *j, unsigned replicas)
 int wal_js_new(const struct wal_js_opts *o, struct wal_js **out)
 {
     *out = NULL;
-    if (o == NULL || o->servers == NULL || !valid_stream_name(o->stream) || o->replicas < 1 ||
-        o->replicas > 5 || o->ack_timeout_ms < 1 || ((o->tls_cert == NULL) != (o->tls_key == NULL)))
+    if (o == NULL || o->servers == NULL || o->replicas < 1 || o->replicas > 5 ||
+        o->ack_timeout_ms < 1)
         return NF_ECONFIG;
+    if (!valid_stream_name(o->stream)) {
+        js_log("error", "msg=\"--cluster-stream: 1 to 64 letters, digits, '-' or '_'\"");
+        return NF_ECONFIG;
+    }
+    if ((o->tls_cert == NULL) != (o->tls_key == NULL)) {
+        js_log("error", "msg=\"--cluster-tls-cert and --cluster-tls-key go together\"");
+        return NF_ECONFIG;
+    }
     int rc = NF_ENOMEM;
     struct wal_js *j = calloc(1, sizeof(*j));
     natsOptions *no = NULL;
