@@ -68,6 +68,7 @@ struct cfg {
     char *cluster_tls_key;
     uint64_t cluster_replicas;
     uint64_t cluster_ack_timeout_ms;
+    uint64_t cluster_lease_ms;
     /* batching and gas */
     uint64_t batch_max_actions;
     uint64_t max_tx_gas;

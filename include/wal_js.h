@@ -38,6 +38,9 @@ struct wal_js_opts {
                                 before it is retried (same message id) */
     uint64_t keep_ms;        /* wal_js_purge_before keeps segments written to this recently
                                 (the idempotency keep time, idem_keep_ms) */
+    uint32_t lease_ms;       /* cluster_lease_ms: 0, or the TTL of the log's lease in the KV
+                                bucket "<stream>_lease": wal_js_new waits until it holds it
+                                (a standby), a thread renews it every lease_ms / 3 */
 };
 
 struct wal_js;
@@ -46,9 +49,13 @@ struct wal_js;
 int wal_js_build_has_nats(void);
 
 /* wal_js_new: connects to the servers (all strings copied), creates the stream when it does not
- * exist (file storage, o->replicas, duplicate window 2 minutes) or checks the existing one. Start-
- * up thread. Returns 0 and *out (the caller's; wal_js_free), NF_ECONFIG (bad option, or built
- * without libnats), NF_EIO (cannot connect, JetStream refused; one error log line says why). */
+ * exist (file storage, o->replicas, duplicate window 2 minutes) or checks the existing one. With
+ * o->lease_ms, then waits (for as long as it takes: a standby) until it holds the log's lease,
+ * and starts the thread "lease" that renews it; an instance that finds its lease held by another
+ * refuses every write from then on, like a fenced one (the lease decides who should write; the
+ * stream fence is what makes a second writer harmless). Start-up thread. Returns 0 and *out (the
+ * caller's; wal_js_free), NF_ECONFIG (bad option, or built without libnats), NF_EIO (cannot
+ * connect, JetStream refused; one error log line says why). */
 int wal_js_new(const struct wal_js_opts *o, struct wal_js **out);
 
 /* wal_js_replay: reads every message of the stream from its first, checks each frame and calls

@@ -118,6 +118,10 @@ static const struct opt opts[] = {
      "cluster mode: replicas of the stream when nearftd creates it"},
     {"cluster_ack_timeout_ms", T_U64, OFF(cluster_ack_timeout_ms), 100, 600000, "2000", 0, NULL,
      "cluster mode: wait for one PubAck before the publish is retried (same message id)"},
+    {"cluster_lease_ms", T_U64, OFF(cluster_lease_ms), 0, 600000, "3000", 0, NULL,
+     "cluster mode: TTL of the log's lease (KV bucket <stream>_lease): an instance started while "
+     "another holds it waits as a standby and takes over within this long after it dies; 0: no "
+     "lease (the stream fence alone)"},
     {"cluster_creds", T_STR, OFF(cluster_creds), 0, 0, NULL, 0, NULL,
      "cluster mode: NATS user credentials file (JWT and NKey seed)"},
     {"cluster_tls_ca", T_STR, OFF(cluster_tls_ca), 0, 0, NULL, 0, NULL,

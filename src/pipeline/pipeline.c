@@ -155,7 +155,8 @@ pipe_new(const struct cfg *c, struct nf_keypair **kps, uint16_t n_keys, unsigned
                                        .tls_key = c->cluster_tls_key,
                                        .replicas = (unsigned)c->cluster_replicas,
                                        .ack_timeout_ms = (uint32_t)c->cluster_ack_timeout_ms,
-                                       .keep_ms = idem_keep_ms(c->retention_hours)};
+                                       .keep_ms = idem_keep_ms(c->retention_hours),
+                                       .lease_ms = (uint32_t)c->cluster_lease_ms};
         if ((rc = wal_js_new(&jo, &p->js)) != 0)
             goto fail;
     }

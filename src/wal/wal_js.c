@@ -7,7 +7,9 @@
 
 #include <inttypes.h>
 #include <nats/nats.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,7 +53,16 @@ struct wal_js {
     uint64_t writer_id;    /* random per process: message ids never repeat across runs */
     uint64_t counter;      /* per message */
     uint64_t keep_ms;
-    struct js_seg *segs; /* oldest first; replayed, then appended by the WAL thread */
+    /* The lease (lease_ms > 0): kv and lease_rev belong to the "lease" thread once started. */
+    uint32_t lease_ms;
+    kvStore *kv;
+    uint64_t lease_rev;
+    char owner[40]; /* this process's lease value: the writer id */
+    pthread_t lease_thread;
+    int lease_started;
+    _Atomic int lease_stop; /* store-release by wal_js_free, load-acquire by the lease thread */
+    _Atomic int lease_lost; /* store-release by the lease thread; load-acquire by wal_js_append */
+    struct js_seg *segs;    /* oldest first; replayed, then appended by the WAL thread */
     size_t n_segs, cap_segs;
 };
 
@@ -163,6 +174,143 @@ static int ensure_stream(struct wal_js *j, unsigned replicas)
     return 0;
 }
 
+/* ---- the lease ------------------------------------------------------------------------------- */
+
+#define LEASE_KEY "log"
+
+static int lease_bucket(struct wal_js *j, unsigned replicas)
+{
+    char bucket[80];
+    snprintf(bucket, sizeof(bucket), "%s_lease", j->stream);
+    int64_t until = nats_Now() + JS_START_MS;
+    for (;;) {
+        natsStatus s = js_KeyValue(&j->kv, j->js, bucket);
+        if (s == NATS_NOT_FOUND) {
+            kvConfig kc;
+            kvConfig_Init(&kc);
+            kc.Bucket = bucket;
+            kc.History = 1;
+            kc.TTL = (int64_t)j->lease_ms * 1000000; /* ns: the bucket's max age */
+            kc.StorageType = js_FileStorage;
+            kc.Replicas = (int)replicas;
+            s = js_CreateKeyValue(&j->kv, j->js, &kc);
+        }
+        if (s == NATS_OK)
+            return 0;
+        if (nats_Now() >= until) {
+            js_log("error",
+                   "msg=\"cannot open the lease bucket\" bucket=%s err=\"%s\" detail=\"%s\"",
+                   bucket, natsStatus_GetText(s), nats_GetLastError(NULL));
+            return NF_EIO;
+        }
+        nats_Sleep(JS_RETRY_MS * 4);
+    }
+}
+
+/* lease_holder: copies the current holder's id into out ("" when the key has no live value).
+ * Returns 0, or -1 when the bucket could not be read. */
+static int lease_holder(struct wal_js *j, char *out, size_t cap)
+{
+    kvEntry *e = NULL;
+    natsStatus s = kvStore_Get(&e, j->kv, LEASE_KEY);
+    out[0] = '\0';
+    if (s == NATS_NOT_FOUND)
+        return 0;
+    if (s != NATS_OK)
+        return -1;
+    const char *v = kvEntry_ValueString(e);
+    snprintf(out, cap, "%s", v != NULL ? v : "");
+    kvEntry_Destroy(e);
+    return 0;
+}
+
+/* lease_acquire: blocks until this process created the lease key (it did not exist or expired). */
+static void lease_acquire(struct wal_js *j)
+{
+    char holder[64] = "";
+    int64_t waited_since = nats_Now();
+    for (unsigned n = 0;; n++) {
+        if (kvStore_CreateString(&j->lease_rev, j->kv, LEASE_KEY, j->owner) == NATS_OK) {
+            js_log("info", "msg=\"holding the log lease\" stream=%s owner=%s waited_ms=%lld",
+                   j->stream, j->owner, (long long)(nats_Now() - waited_since));
+            return;
+        }
+        if (n % 50 == 0 && lease_holder(j, holder, sizeof(holder)) == 0 && holder[0] != '\0')
+            js_log("info",
+                   "msg=\"standby: the log lease is held by another instance\" stream=%s "
+                   "holder=%s",
+                   j->stream, holder);
+        nats_Sleep(j->lease_ms / 8 + 1);
+    }
+}
+
+/* Thread "lease": renews every lease_ms / 3. A renewal that finds the key expired takes it again
+ * (nobody else wrote meanwhile, or the stream fence stops this process at its next write); one
+ * that finds another holder marks the lease lost, and the log refuses writes. */
+static void *lease_main(void *arg)
+{
+    struct wal_js *j = arg;
+    pthread_setname_np(pthread_self(), "lease");
+    char holder[64];
+    while (!atomic_load_explicit(&j->lease_stop, memory_order_acquire)) {
+        nats_Sleep(j->lease_ms / 3 + 1);
+        if (atomic_load_explicit(&j->lease_stop, memory_order_acquire))
+            break;
+        uint64_t rev = 0;
+        if (kvStore_UpdateString(&rev, j->kv, LEASE_KEY, j->owner, j->lease_rev) == NATS_OK) {
+            j->lease_rev = rev;
+            continue;
+        }
+        if (lease_holder(j, holder, sizeof(holder)) != 0)
+            continue; /* NATS unreachable: try again; the lease may expire meanwhile */
+        if (holder[0] == '\0') {
+            if (kvStore_CreateString(&rev, j->kv, LEASE_KEY, j->owner) == NATS_OK) {
+                j->lease_rev = rev;
+                js_log("warn", "msg=\"the log lease had expired; taken again\" stream=%s",
+                       j->stream);
+            }
+            continue;
+        }
+        if (strcmp(holder, j->owner) == 0)
+            continue; /* ours (an update raced): the next round updates its revision */
+        js_log("error",
+               "msg=\"the log lease is held by another instance; this log refuses writes\" "
+               "stream=%s holder=%s",
+               j->stream, holder);
+        /* Pairs with the load-acquire in wal_js_append. */
+        atomic_store_explicit(&j->lease_lost, 1, memory_order_release);
+        break;
+    }
+    return NULL;
+}
+
+static int lease_start(struct wal_js *j, unsigned replicas)
+{
+    snprintf(j->owner, sizeof(j->owner), "%016" PRIx64, j->writer_id);
+    int rc = lease_bucket(j, replicas);
+    if (rc != 0)
+        return rc;
+    lease_acquire(j);
+    /* pthread_create publishes lease_rev and kv to the new thread. */
+    if (pthread_create(&j->lease_thread, NULL, lease_main, j) != 0)
+        return NF_EIO;
+    j->lease_started = 1;
+    return 0;
+}
+
+static void lease_stop(struct wal_js *j)
+{
+    if (!j->lease_started)
+        return;
+    /* Pairs with the load-acquire in lease_main. */
+    atomic_store_explicit(&j->lease_stop, 1, memory_order_release);
+    pthread_join(j->lease_thread, NULL);
+    j->lease_started = 0;
+    /* A clean stop hands the lease over at once instead of after its TTL. */
+    if (!atomic_load_explicit(&j->lease_lost, memory_order_acquire))
+        (void)kvStore_Delete(j->kv, LEASE_KEY);
+}
+
 int wal_js_new(const struct wal_js_opts *o, struct wal_js **out)
 {
     *out = NULL;
@@ -192,6 +340,7 @@ int wal_js_new(const struct wal_js_opts *o, struct wal_js **out)
     sprintf(j->subject, "%s.log", o->stream);
     j->ack_timeout_ms = o->ack_timeout_ms;
     j->keep_ms = o->keep_ms;
+    j->lease_ms = o->lease_ms;
     j->next_segment = 1;
     if (getrandom(&j->writer_id, sizeof(j->writer_id), 0) != (ssize_t)sizeof(j->writer_id))
         j->writer_id = (uint64_t)getpid() << 32 ^ (uint64_t)nats_Now();
@@ -238,6 +387,8 @@ int wal_js_new(const struct wal_js_opts *o, struct wal_js **out)
     j->max_message = mp > (int64_t)JS_HDR_ROOM * 2 ? (size_t)mp - JS_HDR_ROOM : JS_HDR_ROOM;
     if ((rc = ensure_stream(j, o->replicas)) != 0)
         goto fail;
+    if (o->lease_ms > 0 && (rc = lease_start(j, o->replicas)) != 0)
+        goto fail;
     natsOptions_Destroy(no);
     free(urls);
     free(sbuf);
@@ -255,6 +406,8 @@ void wal_js_free(struct wal_js *j)
 {
     if (j == NULL)
         return;
+    lease_stop(j);
+    kvStore_Destroy(j->kv);
     jsCtx_Destroy(j->js);
     if (j->nc != NULL) {
         natsConnection_Close(j->nc);
@@ -445,6 +598,9 @@ int wal_js_append(
     struct wal_js *j, uint64_t seg, const uint8_t *data, size_t len, const _Atomic int *stop)
 {
     char id[48], segs[24];
+    /* Pairs with the store-release in lease_main. */
+    if (atomic_load_explicit(&j->lease_lost, memory_order_acquire))
+        return NF_ESTATE;
     snprintf(id, sizeof(id), "%016" PRIx64 "-%" PRIu64, j->writer_id, ++j->counter);
     snprintf(segs, sizeof(segs), "%" PRIu64, seg);
     natsMsg *m = NULL;

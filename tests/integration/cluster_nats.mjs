@@ -137,14 +137,21 @@ try {
     check(r.status === 202, `keyed transfer ${i} accepted (${r.status})`);
     if (r.status === 202) { keyed.set(i, r.body.id); acked.add(body.memo); }
   }
+  // 2. A standby on another data directory (another host) waits for the log's lease; kill -9 the
+  // first under load: the standby takes the lease when it expires, replays the stream, serves.
+  let standbyReady = false;
+  const standby = startDaemon(nearftd, sim, join(sim.dir, 'host-b'), flags(urls), { logFile: log })
+    .then((d) => { standbyReady = true; return d; });
+  await waitFor(async () => readFileSync(log, 'utf8').includes('standby: the log lease is held'),
+    'the standby waiting for the lease', 60000, 100);
   let st = await loadUntil(d1, 'a', 300, 'acknowledged transfers before the first kill');
+  check(!standbyReady, 'the standby does not serve while the first instance holds the lease');
+  const killedAt = Date.now();
   await d1.kill();
   st.stop = true;
   await st.done;
-  console.log(`killed the first instance: ${acked.size} acknowledged`);
-
-  // 2. Start again on another data directory: the replay comes from the stream.
-  d1 = await startDaemon(nearftd, sim, join(sim.dir, 'host-b'), flags(urls), { logFile: log });
+  d1 = await standby;
+  console.log(`killed the first instance at ${acked.size} acknowledged; the standby served ${Date.now() - killedAt} ms later`);
   let same = 0;
   for (const [i, id] of keyed) {
     const body = { receiver_id: `user-${i}.test.near`, amount: '1', memo: `keyed-${i}` };

@@ -60,6 +60,7 @@ static void test_defaults(void)
     CHECK_EQ_STR(c.cluster_stream, "NEARFT");
     CHECK_EQ_INT(c.cluster_replicas, 3);
     CHECK_EQ_INT(c.cluster_ack_timeout_ms, 2000);
+    CHECK_EQ_INT(c.cluster_lease_ms, 3000);
     CHECK(c.cluster_creds == NULL && c.cluster_tls_ca == NULL && c.cluster_tls_cert == NULL &&
           c.cluster_tls_key == NULL);
     cfg_free(&c);
