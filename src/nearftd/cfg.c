@@ -113,7 +113,7 @@ static const struct opt opts[] = {
      "cluster mode: the log on NATS JetStream at these servers (nats://H:4222,...; "
      "docs/CLUSTER.md) instead of files in data_dir; unset: the local log"},
     {"cluster_stream", T_STR, OFF(cluster_stream), 0, 0, "NEARFT", 0, NULL,
-     "cluster mode: JetStream stream holding the log (one live nearftd per stream)"},
+     "cluster mode: JetStream stream holding the log (one writing nearftd per stream)"},
     {"cluster_replicas", T_U64, OFF(cluster_replicas), 1, 5, "3", 0, NULL,
      "cluster mode: replicas of the stream when nearftd creates it"},
     {"cluster_ack_timeout_ms", T_U64, OFF(cluster_ack_timeout_ms), 100, 600000, "2000", 0, NULL,
