@@ -86,15 +86,16 @@ struct wal {
 
     struct group g; /* the WAL thread's current group (big: kept off the stack) */
 
-    /* Cluster backend (opts.js != NULL): one message's payload is gathered here. WAL thread. */
-    uint8_t *js_buf;
-    size_t js_cap;
-    int js_seg_used; /* a message went to the current segment number */
-
     /* Counters: single writer (WAL thread) except full_rings (producers, fetch_add). Relaxed:
      * they order nothing. */
     _Atomic uint64_t st_batches, st_skipped, st_failed, st_bytes, st_writes, st_syncs, st_groups,
         st_rotations, st_full_rings;
+
+    /* Cluster backend (opts.js != NULL): one message's payload is gathered here. WAL thread.
+     * Last, so that the local log's fields keep their layout. */
+    uint8_t *js_buf;
+    size_t js_cap;
+    int js_seg_used; /* a message went to the current segment number */
 };
 
 /* ---- helpers --------------------------------------------------------------------------------- */
