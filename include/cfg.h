@@ -63,6 +63,16 @@ struct cfg {
     uint64_t wal_group_commit_us;
     uint64_t retention_hours;
     uint64_t compact_interval_ms;
+    /* cluster mode (docs/CLUSTER.md): the log on NATS JetStream instead of data_dir */
+    char *cluster;        /* "nats://h1:4222,..." or NULL: the local log */
+    char *cluster_stream; /* JetStream stream name */
+    char *cluster_creds;  /* NATS credentials file or NULL */
+    char *cluster_tls_ca; /* CA bundle (TLS to NATS) or NULL */
+    char *cluster_tls_cert;
+    char *cluster_tls_key;
+    uint64_t cluster_replicas;
+    uint64_t cluster_ack_timeout_ms;
+    uint64_t cluster_lease_ms;
     /* batching and gas */
     uint64_t batch_max_actions;
     uint64_t max_tx_gas;

@@ -30,6 +30,8 @@ enum wal_fsync_mode {
                              and at wal_stop, so a power loss may lose acknowledged batches */
 };
 
+struct wal_js;
+
 struct wal_opts {
     const char *dir;           /* data directory (created 0700 if missing); copied */
     enum wal_fsync_mode fsync; /* wal_fsync */
@@ -45,6 +47,12 @@ struct wal_opts {
        defer their wake-ups of other threads and issue one per group. */
     void (*on_group_end)(void *arg);
     void *group_arg;
+    /* Optional: the cluster backend (wal_js.h). NULL: segment files in dir. Set: each group is
+       published to JetStream and done(0) runs only after every PubAck; no file is written, dir,
+       fsync and segment_bytes are unused, segment numbers only count wal_rotate calls and
+       wal_delete_before purges the stream (wal_js_purge_before: also checks the age). Borrowed
+       until wal_free; only the WAL thread uses it between wal_start and wal_stop. */
+    struct wal_js *js;
 };
 
 #define WAL_MAX_PRODUCERS 64
@@ -140,7 +148,8 @@ int wal_rotate(struct wal *w, uint64_t *seq);
  * fdatasync (until a restart). Any thread. */
 int wal_failed(const struct wal *w);
 
-/* wal_delete_before: deletes every segment file with seq < before (never the current segment),
+/* wal_delete_before: deletes every segment file with seq < before (never the current segment;
+ * cluster backend: see wal_opts.js),
  * then fsyncs the directory. Same threading as wal_rotate. Returns the number of files deleted
  * (>= 0) or NF_EIO. */
 int wal_delete_before(struct wal *w, uint64_t before);

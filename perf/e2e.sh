@@ -36,7 +36,7 @@ nf_auth_setup
 if [ "$mode" = bulk ]; then expect=$((duration * 130000)); else expect=$((duration * 40000)); fi
 [ "$expect" -gt 80000000 ] && expect=80000000
 expect_flag=()
-"$NEARSIM" --help 2>&1 | grep -q -- --expect-memos && expect_flag=(--expect-memos "$expect") # older builds
+"$NEARSIM" --help 2>&1 | grep -- --expect-memos >/dev/null && expect_flag=(--expect-memos "$expect") # older builds; no -q: see nf_start_daemon
 sim_flags=(--block-ms "$block_ms" --keys "$keys" --chunk-gas 10000P --chunk-tx-gas 10000P
     --max-prepaid-gas 1P --wait-timeout-ms 30000 "${expect_flag[@]}" ${NEARSIM_FLAGS:-})
 # shellcheck disable=SC2206

@@ -112,7 +112,9 @@ nf_start_daemon() {
     # Every load generator connects from 127.0.0.1: lift the per-address connection cap (on
     # builds that have one; e2e single holds 6,000 connections).
     local per_ip=()
-    if "$NEARFTD" --help 2>&1 | grep -q -- '--max-conns-per-ip'; then per_ip=(--max-conns-per-ip 0); fi
+    # grep without -q reads all of --help: with -q it may exit first, nearftd then dies of SIGPIPE
+    # and pipefail turns the match into a failure (the cap then stayed on, at random).
+    if "$NEARFTD" --help 2>&1 | grep -- '--max-conns-per-ip' >/dev/null; then per_ip=(--max-conns-per-ip 0); fi
     # shellcheck disable=SC2086
     ${NF_DAEMON_PREFIX:-} "$NEARFTD" --rpc-url "http://127.0.0.1:$SIM_PORT" \
         --signer distributor.test.near --credentials "$SIM_CREDS" --contract ft.test.near \

@@ -11,9 +11,11 @@ cd "$(dirname "$0")/.."
 # (deploy_unit; nothing is started). nginx and openssl: the TLS-proxy test
 # (deploy_nginx) runs its own nginx in the foreground; it does not use the system service that
 # installing the package may start.
+# nats-server, libnats-dev: cluster mode (--cluster; compiled in when CMake finds libnats) and its
+# integration test, which starts three nats-server processes on 127.0.0.1.
 PKGS=(build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
       libevent-dev libsodium-dev libcurl4-openssl-dev libck-dev libmsgpack-dev libjansson-dev
-      libsystemd-dev systemd nginx openssl
+      libsystemd-dev systemd nginx openssl nats-server libnats-dev
       git wrk gnuplot-nox curl chromium prometheus)
 # Node.js may come from elsewhere than Debian (e.g. a newer build already on the machine): only
 # ask apt for it when the commands are missing.

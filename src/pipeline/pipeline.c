@@ -19,6 +19,7 @@
 #include "sign.h"
 #include "spend.h"
 #include "submit.h"
+#include "wal_js.h"
 #include "wal_rec.h"
 
 /* ---- what ingest and main see (include/pipeline.h, include/pipeline_ctl.h) ------------------ */
@@ -39,6 +40,28 @@ void pipe_set_ft_supply(struct nf_pipe *p, nf_u128 supply)
 }
 
 /* ---- lifecycle ------------------------------------------------------------------------------- */
+
+/* local_log_present: 1 when dir holds a non-empty local log segment. Cluster mode does not read
+ * them, so starting it on such a directory would leave their transfers behind. */
+static int local_log_present(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return 0;
+    int found = 0;
+    struct dirent *e;
+    while (!found && (e = readdir(d)) != NULL) {
+        unsigned long long seq;
+        struct stat st;
+        char path[4096];
+        if (sscanf(e->d_name, "wal-%16llx.log", &seq) != 1)
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        found = stat(path, &st) == 0 && st.st_size > 0;
+    }
+    closedir(d);
+    return found;
+}
 
 static uint32_t pow2_at_least(uint64_t v)
 {
@@ -117,6 +140,29 @@ pipe_new(const struct cfg *c, struct nf_keypair **kps, uint16_t n_keys, unsigned
     if (p->batch == NULL)
         goto fail;
 
+    /* Cluster mode: the log is a JetStream stream (wal_js.h) instead of the segment files. */
+    if (c->cluster != NULL) {
+        if (local_log_present(c->data_dir)) {
+            NF_LOG(NF_LOG_ERROR, "pipe",
+                   "--data-dir holds a local log, which cluster mode does not read: finish it "
+                   "without --cluster first, or give cluster mode another --data-dir");
+            rc = NF_ECONFIG;
+            goto fail;
+        }
+        const struct wal_js_opts jo = {.servers = c->cluster,
+                                       .stream = c->cluster_stream,
+                                       .creds = c->cluster_creds,
+                                       .tls_ca = c->cluster_tls_ca,
+                                       .tls_cert = c->cluster_tls_cert,
+                                       .tls_key = c->cluster_tls_key,
+                                       .replicas = (unsigned)c->cluster_replicas,
+                                       .ack_timeout_ms = (uint32_t)c->cluster_ack_timeout_ms,
+                                       .keep_ms = idem_keep_ms(c->retention_hours),
+                                       .lease_ms = (uint32_t)c->cluster_lease_ms};
+        if ((rc = wal_js_new(&jo, &p->js)) != 0)
+            goto fail;
+    }
+
     /* Replay the log: jobs, idempotency keys, unresolved signed transactions. */
     if ((rc = recovery_replay(p, &rctx)) != 0)
         goto fail;
@@ -130,6 +176,7 @@ pipe_new(const struct cfg *c, struct nf_keypair **kps, uint16_t n_keys, unsigned
     wo.ring_size = pow2_at_least(c->ring_size);
     wo.on_group_end = hub_group_end;
     wo.group_arg = p;
+    wo.js = p->js;
     if ((rc = wal_new(&wo, &p->wal)) != 0)
         goto fail;
     batch_wire_wal(p->batch, p->wal, prod_batch);
@@ -222,14 +269,15 @@ void pipe_compact(struct nf_pipe *p)
         if (seq < floor)
             floor = seq;
     }
-    /* Oldest segments first: delete while both conditions hold. */
-    DIR *d = opendir(p->cfg->data_dir);
-    if (d == NULL)
-        return;
+    /* Oldest segments first: delete while both conditions hold. Cluster mode has no segment
+     * files: the stream applies the age condition itself (wal_js_purge_before). */
     uint64_t keep_ms = idem_keep_ms(p->cfg->retention_hours);
     uint64_t before = floor;
+    DIR *d = p->js != NULL ? NULL : opendir(p->cfg->data_dir);
+    if (d == NULL && p->js == NULL)
+        return;
     struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
+    while (d != NULL && (e = readdir(d)) != NULL) {
         unsigned long long seq;
         if (sscanf(e->d_name, "wal-%16llx.log", &seq) != 1 || seq >= before)
             continue;
@@ -243,7 +291,8 @@ void pipe_compact(struct nf_pipe *p)
         if (now < mtime_ms + keep_ms)
             before = seq; /* too young: keep it and everything after it */
     }
-    closedir(d);
+    if (d != NULL)
+        closedir(d);
     if (before <= 1)
         return;
     int n = wal_delete_before(p->wal, before);
@@ -307,6 +356,7 @@ void pipe_free(struct nf_pipe *p)
     sign_free(p->sign);
     batch_free(p->batch);
     wal_free(p->wal);
+    wal_js_free(p->js);
     for (unsigned i = 0; p->reply && i < p->n_ingest; i++)
         nf_ring_destroy(&p->reply[i]);
     for (unsigned i = 0; p->sign_in && i < p->n_sign; i++)

@@ -36,6 +36,7 @@ struct nf_pipe {
     struct job_slab jobs;
     struct keypool keys;
     struct wal *wal;
+    struct wal_js *js; /* cluster mode (--cluster): the JetStream log backend, else NULL */
     unsigned n_ingest, n_sign;
     struct nf_ring *reply;
     struct nf_ring *sign_in;

@@ -17,6 +17,7 @@
 #include "pipeline_int.h"
 #include "spend.h"
 #include "submit.h"
+#include "wal_js.h"
 #include "wal_rec.h"
 
 static struct batch *live_find(struct recovery *rc, const uint8_t hash[32], uint32_t *idx)
@@ -252,7 +253,8 @@ int recovery_replay(struct nf_pipe *p, struct recovery *r)
     r->stats = &rs;
     uint64_t replay_t0 = nf_now_ms();
     r->now_ms = replay_t0;
-    int rc = wal_replay(p->cfg->data_dir, replay_cb, r, &rs);
+    int rc = p->js != NULL ? wal_js_replay(p->js, replay_cb, r, &rs)
+                           : wal_replay(p->cfg->data_dir, replay_cb, r, &rs);
     r->replay_ms = nf_now_ms() - replay_t0;
     r->stats = NULL; /* rs ends with this call */
     if (rc == NF_ENOTFOUND)

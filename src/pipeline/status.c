@@ -80,7 +80,10 @@ int pipe_health_json(struct nf_pipe *p, char *out, size_t cap, int *healthy)
                    "signing paused until it is funded");
     if (!rpc)
         jw_str(&w, "every RPC endpoint's circuit breaker is open: signing paused");
-    if (!log_ok)
+    if (!log_ok && p->js != NULL)
+        jw_str(&w, "another nearftd appended to the cluster log stream (this one is fenced): new "
+                   "transfers are refused until nearftd is restarted");
+    else if (!log_ok)
         jw_str(&w, "an fdatasync of the durable log failed: new transfers are refused until "
                    "nearftd is restarted");
     if (height == 0)

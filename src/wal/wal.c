@@ -7,6 +7,7 @@
  * everything it opens. Owns: the directory fd, the current segment fd, the eventfd, the rings. */
 #include "wal.h"
 #include "nf_tsan.h"
+#include "wal_js.h"
 
 #include <ck_ring.h>
 #include <dirent.h>
@@ -89,6 +90,12 @@ struct wal {
      * they order nothing. */
     _Atomic uint64_t st_batches, st_skipped, st_failed, st_bytes, st_writes, st_syncs, st_groups,
         st_rotations, st_full_rings;
+
+    /* Cluster backend (opts.js != NULL): one message's payload is gathered here. WAL thread.
+     * Last, so that the local log's fields keep their layout. */
+    uint8_t *js_buf;
+    size_t js_cap;
+    int js_seg_used; /* a message went to the current segment number */
 };
 
 /* ---- helpers --------------------------------------------------------------------------------- */
@@ -371,6 +378,18 @@ int wal_new(const struct wal_opts *opts, struct wal **out)
     w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (w->efd == -1)
         goto fail_rings;
+    if (opts->js != NULL) {
+        /* Cluster backend: no directory, no segment file; segment numbers continue the stream's. */
+        w->js_cap = wal_js_max_message(opts->js);
+        w->js_buf = malloc(w->js_cap);
+        if (w->js_buf == NULL) {
+            rc = NF_ENOMEM;
+            goto fail_efd;
+        }
+        atomic_store_explicit(&w->cur_seq, wal_js_next_segment(opts->js), memory_order_relaxed);
+        *out = w;
+        return 0;
+    }
     if (mkdir(w->dir, 0700) == -1 && errno != EEXIST) {
         wal_log("error", "msg=\"cannot create directory\" dir=\"%s\" err=\"%s\"", w->dir,
                 strerror(errno));
@@ -488,6 +507,11 @@ static void flush_iov(struct wal *w, struct group *g)
 {
     if (g->niov == 0)
         return;
+    if (w->opts.js != NULL) { /* cluster backend: complete() publishes from the batch list */
+        g->niov = 0;
+        g->iov_bytes = 0;
+        return;
+    }
     struct iovec *iov = g->iov;
     unsigned cnt = g->niov;
     size_t left = g->iov_bytes;
@@ -564,7 +588,7 @@ static void place_batch(struct wal *w, struct group *g, struct wal_batch *b)
         return;
     }
     uint64_t pos = w->seg_size + g->iov_bytes;
-    if (pos > 0 && pos + b->len > w->opts.segment_bytes) {
+    if (w->opts.js == NULL && pos > 0 && pos + b->len > w->opts.segment_bytes) {
         flush_iov(w, g);
         /* Whatever is unsynced in the old segment is made durable before we leave it, in both
          * modes: a torn tail may only ever be in the last segment (replay refuses it anywhere
@@ -624,9 +648,74 @@ static uint64_t drain(struct wal *w, struct group *g)
     return n;
 }
 
+/* Publishes the gathered payload and marks the batches from..to (exclusive) with the result.
+ * Returns the publish status. */
+static int js_publish(struct wal *w, struct wal_batch *from, struct wal_batch *to, size_t used)
+{
+    uint64_t seg = atomic_load_explicit(&w->cur_seq, memory_order_relaxed); /* own value */
+    int rc = wal_js_append(w->opts.js, seg, w->js_buf, used, &w->stop_req);
+    stat_add(&w->st_writes, 1);
+    stat_add(&w->st_syncs, 1);
+    if (rc == 0) {
+        stat_add(&w->st_bytes, used);
+        w->js_seg_used = 1;
+        return 0;
+    }
+    if (rc == NF_ESTATE && w->fatal == 0)
+        wal_set_fatal(w, NF_EIO); /* fenced: nothing more may be acknowledged on this log */
+    for (struct wal_batch *b = from; b != to; b = b->next_)
+        if (b->status_ == 0)
+            b->status_ = NF_EIO;
+    return rc;
+}
+
+/* Cluster backend: publishes the group's records as messages of at most js_cap bytes, in submit
+ * order, each after the previous one's PubAck. After a failure nothing later is published and
+ * every batch not covered by an acknowledged message fails, skipped ones too (their original
+ * may be among the failed). */
+static void js_commit(struct wal *w, struct group *g)
+{
+    struct wal_batch *from = g->head;
+    size_t used = 0;
+    int failed = 0;
+    for (struct wal_batch *b = g->head; b != NULL; b = b->next_) {
+        if (failed) {
+            b->status_ = NF_EIO;
+            continue;
+        }
+        if (b->status_ != 0 || b->skip || b->len == 0)
+            continue;
+        if (b->len > w->js_cap) {
+            wal_log("error", "msg=\"batch larger than one JetStream message\" bytes=%zu max=%zu",
+                    b->len, w->js_cap);
+            b->status_ = NF_EIO;
+            continue;
+        }
+        if (used + b->len > w->js_cap) {
+            if (js_publish(w, from, b, used) != 0) {
+                failed = 1;
+                b->status_ = NF_EIO;
+                continue;
+            }
+            from = b;
+            used = 0;
+        }
+        memcpy(w->js_buf + used, b->data, b->len);
+        used += b->len;
+    }
+    if (!failed && used > 0 && js_publish(w, from, NULL, used) != 0)
+        failed = 1;
+    if (failed)
+        for (struct wal_batch *b = g->head; b != NULL; b = b->next_)
+            if (b->skip)
+                b->status_ = NF_EIO;
+}
+
 /* Syncs what the group wrote, then calls done() for every batch in submit order. */
 static void complete(struct wal *w, struct group *g)
 {
+    if (w->opts.js != NULL)
+        js_commit(w, g);
     if (g->dirty && w->opts.fsync == WAL_FSYNC_ALWAYS) {
         if (seg_sync(w) != 0)
             g->sync_failed = 1;
@@ -685,6 +774,17 @@ static void ctl_execute(struct wal *w)
 {
     switch (w->ctl_op) {
     case CTL_ROTATE:
+        if (w->opts.js != NULL) { /* a new segment number; every group before it is acked */
+            w->ctl_rc = w->fatal;
+            if (w->ctl_rc == 0 && w->js_seg_used) {
+                uint64_t seq = atomic_load_explicit(&w->cur_seq, memory_order_relaxed);
+                /* Pairs with the load-acquire in wal_current_seq(). */
+                atomic_store_explicit(&w->cur_seq, seq + 1, memory_order_release);
+                stat_add(&w->st_rotations, 1);
+                w->js_seg_used = 0;
+            }
+            break;
+        }
         /* Between groups: with WAL_FSYNC_ALWAYS every group ended with an fdatasync; with
          * WAL_FSYNC_OFF the old segment is synced here (see place_batch). */
         w->ctl_rc = w->fatal;
@@ -695,7 +795,12 @@ static void ctl_execute(struct wal *w)
         }
         break;
     case CTL_DELETE:
-        w->ctl_rc = seg_delete_before(w, w->ctl_arg);
+        /* Cluster backend: purge from the stream (it applies the age condition itself); a
+         * fenced log purges nothing. */
+        if (w->opts.js != NULL)
+            w->ctl_rc = w->fatal != 0 ? w->fatal : wal_js_purge_before(w->opts.js, w->ctl_arg);
+        else
+            w->ctl_rc = seg_delete_before(w, w->ctl_arg);
         break;
     case CTL_NONE:
         w->ctl_rc = NF_ESTATE;
@@ -799,7 +904,9 @@ void wal_free(struct wal *w)
     wal_stop(w);
     if (w->seg_fd != -1)
         close(w->seg_fd);
-    close(w->dirfd);
+    if (w->dirfd != -1)
+        close(w->dirfd);
+    free(w->js_buf);
     close(w->efd);
     for (unsigned i = 0; i < w->opts.producers; i++)
         free(w->prods[i].slots);

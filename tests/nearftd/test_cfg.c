@@ -57,6 +57,13 @@ static void test_defaults(void)
     CHECK_EQ_STR(c.signer, "alice.near");
     CHECK(c.config == NULL);
     CHECK_EQ_INT(c.public_keys.n, 0);
+    CHECK(c.cluster == NULL); /* the local log unless --cluster */
+    CHECK_EQ_STR(c.cluster_stream, "NEARFT");
+    CHECK_EQ_INT(c.cluster_replicas, 3);
+    CHECK_EQ_INT(c.cluster_ack_timeout_ms, 2000);
+    CHECK_EQ_INT(c.cluster_lease_ms, 3000);
+    CHECK(c.cluster_creds == NULL && c.cluster_tls_ca == NULL && c.cluster_tls_cert == NULL &&
+          c.cluster_tls_key == NULL);
     cfg_free(&c);
     CHECK(c.listen == NULL);
     cfg_free(NULL);
@@ -94,6 +101,9 @@ static void test_errors(void)
         {"--storage-deposit-amount", "340282366920938463463374607431768211456",
          "--storage-deposit-amount: 340282366920938463463374607431768211456 is out of range "
          "0..2^128-1"},
+        {"--cluster-replicas", "6", "--cluster-replicas: 6 is out of range 1..5"},
+        {"--cluster-ack-timeout-ms", "50",
+         "--cluster-ack-timeout-ms: 50 is out of range 100..600000"},
         {"--bogus", "1", "--bogus: unknown flag (see --help)"},
     };
     for (size_t i = 0; i < sizeof(bads) / sizeof(bads[0]); i++) {

@@ -1,0 +1,99 @@
+/* wal_js: the NATS JetStream backend of the durable log (cluster mode, --cluster). The WAL
+ * writer thread (wal.h) publishes each group of framed records as JetStream messages on the
+ * subject "<stream>.log" of a stream with --cluster-replicas replicas, and completes the group
+ * only after every message got its PubAck (stored by a quorum of the replicas). Start-up replays
+ * the stream from its first message instead of the segment files.
+ *
+ * Fencing: every publish carries Nats-Expected-Last-Sequence = the stream sequence of the last
+ * message this process knows of (the end of its replay, then its own acks). A second process
+ * appending to the same stream therefore makes the first one's next publish fail; the fenced
+ * process refuses every write from then on (wal_failed), so it never acknowledges or signs on
+ * top of a log it has not read. Every publish also carries a Nats-Msg-Id unique to this process
+ * and message, so a publish whose outcome is unknown (timeout, lost connection, leader election)
+ * is retried with the same id until JetStream answers: a duplicate is acknowledged once, never
+ * stored twice (past the stream's duplicate window, the expected-sequence check finds the first
+ * copy by its id instead).
+ *
+ * Threads: wal_js_new, wal_js_replay and wal_js_free on the start-up thread; wal_js_append only on
+ * the WAL writer thread once wal_start ran (the connection's own threads are libnats's). Built
+ * only when libnats is found (NF_HAVE_NATS); otherwise wal_js_new returns NF_ECONFIG. */
+#ifndef NF_WAL_JS_H
+#define NF_WAL_JS_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wal.h"
+
+struct wal_js_opts {
+    const char *servers;     /* "nats://h1:4222,nats://h2:4222,..." (cluster); borrowed */
+    const char *stream;      /* cluster_stream: stream name (letters, digits, '-', '_') */
+    const char *creds;       /* cluster_creds: NATS user credentials file, or NULL */
+    const char *tls_ca;      /* cluster_tls_ca: CA bundle; set: TLS required, or NULL */
+    const char *tls_cert;    /* cluster_tls_cert + cluster_tls_key: client certificate */
+    const char *tls_key;     /*   (mutual TLS), or both NULL */
+    unsigned replicas;       /* cluster_replicas: replicas of a stream this process creates */
+    uint32_t ack_timeout_ms; /* cluster_ack_timeout_ms: one publish's wait for its PubAck
+                                before it is retried (same message id) */
+    uint64_t keep_ms;        /* wal_js_purge_before keeps segments written to this recently
+                                (the idempotency keep time, idem_keep_ms) */
+    uint32_t lease_ms;       /* cluster_lease_ms: 0, or the TTL of the log's lease in the KV
+                                bucket "<stream>_lease": wal_js_new waits until it holds it
+                                (a standby), a thread renews it every lease_ms / 3 */
+};
+
+struct wal_js;
+
+/* wal_js_build_has_nats: 1 when this binary was built with libnats, 0 otherwise. */
+int wal_js_build_has_nats(void);
+
+/* wal_js_new: connects to the servers (all strings copied), creates the stream when it does not
+ * exist (file storage, o->replicas, duplicate window 2 minutes) or checks the existing one. With
+ * o->lease_ms, then waits (for as long as it takes: a standby) until it holds the log's lease,
+ * and starts the thread "lease" that renews it; an instance that finds its lease held by another
+ * refuses every write from then on, like a fenced one (the lease decides who should write; the
+ * stream fence is what makes a second writer harmless). Start-up thread. Returns 0 and *out (the
+ * caller's; wal_js_free), NF_ECONFIG (bad option, or built without libnats), NF_EIO (cannot
+ * connect, JetStream refused; one error log line says why). */
+int wal_js_new(const struct wal_js_opts *o, struct wal_js **out);
+
+/* wal_js_replay: reads every message of the stream from its first, checks each frame and calls
+ * cb as wal_replay does (stats->cur_seq = the message's segment number, cur_offset = its stream
+ * sequence; stats->last_seq = the highest segment number). Remembers the last stream sequence
+ * read as the fence for wal_js_append. Call once, before wal_new. Start-up thread. Returns 0,
+ * NF_ECORRUPT (a frame that does not check or decode; stats->reason says why), NF_EIO (the
+ * stream could not be read), or cb's first non-zero value. */
+int wal_js_replay(struct wal_js *j,
+                  int (*cb)(const struct wal_rec *rec, void *ctx),
+                  void *ctx,
+                  struct wal_replay_stats *stats);
+
+/* wal_js_next_segment: the segment number new messages start with (highest replayed + 1). */
+uint64_t wal_js_next_segment(const struct wal_js *j);
+
+/* wal_js_max_message: the largest message payload the servers take, less room for headers. */
+size_t wal_js_max_message(const struct wal_js *j);
+
+/* wal_js_append: publishes data[0..len) (whole frames) as one message of segment seg and waits
+ * for its PubAck, retrying an unknown outcome with the same message id until JetStream answers
+ * or *stop becomes non-zero (then the process exits with NF_WAL_EXIT_UNKNOWN: no answer to the
+ * batches could be true). Borrows data until return. WAL thread. Returns 0 (stored by a quorum),
+ * NF_EIO (JetStream refused it: not stored), NF_ESTATE (fenced: another process appended to the
+ * stream; not stored). */
+int wal_js_append(
+    struct wal_js *j, uint64_t seg, const uint8_t *data, size_t len, const _Atomic int *stop);
+
+/* wal_js_purge_before: compaction. Purges from the stream every message of the oldest segments
+ * that are all numbered below `before` and whose last message is at least keep_ms old (stopping
+ * at the first that is not), i.e. the same two conditions under which the local log deletes a
+ * segment file. Only messages this process replayed or wrote are purged: a purge never reaches
+ * past the fence, so a former instance cannot purge what a newer one wrote. WAL thread (a
+ * control request, between groups) or the start-up thread. Returns the number of segments
+ * purged (>= 0) or NF_EIO. */
+int wal_js_purge_before(struct wal_js *j, uint64_t before);
+
+/* wal_js_free: closes the connection; NULL-safe. After wal_free of the log that used it. */
+void wal_js_free(struct wal_js *j);
+
+#endif

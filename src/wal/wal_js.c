@@ -1,0 +1,721 @@
+/* wal_js: the JetStream backend of the durable log (see include/wal_js.h). Connects with libnats,
+ * creates or checks the stream, replays it through an ordered consumer at start-up, and publishes
+ * the WAL writer's groups with the expected-last-sequence fence and a per-process message id.
+ * The start-up thread owns the object until wal_start; then the WAL thread alone calls
+ * wal_js_append. Owns: the NATS connection, its JetStream context and the copied strings. */
+#include "wal_js.h"
+
+#include <inttypes.h>
+#include <nats/nats.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "nf_err.h"
+
+#define JS_DUP_WINDOW_NS (120ll * 1000 * 1000 * 1000) /* Nats-Msg-Id de-duplication window */
+#define JS_HDR_ROOM      512u                         /* headers and subject of one message */
+#define JS_RETRY_MS      50                           /* pause between retries of one publish */
+#define JS_REPLAY_IDLE   (30 * 1000)                  /* replay gives up after this long idle */
+#define JS_SEG_HDR       "Nf-Seg"
+#define JS_START_MS      (60 * 1000) /* start-up retries JetStream API calls this long */
+
+/* transient: a JetStream API call that may succeed when retried (no leader yet after a node
+ * loss, request timed out, reconnecting). */
+static int transient(natsStatus s, jsErrCode jerr)
+{
+    return s == NATS_TIMEOUT || s == NATS_NO_RESPONDERS || s == NATS_CONNECTION_DISCONNECTED ||
+           jerr == JSNotEnabledErr || jerr == JSClusterNotAvailErr;
+}
+
+/* One segment number's messages: what compaction needs to purge them. */
+struct js_seg {
+    uint64_t seg;
+    uint64_t first_sseq; /* stream sequence of its first message */
+    int64_t last_ms;     /* wall-clock time of its last message (ms since the epoch) */
+};
+
+struct wal_js {
+    natsConnection *nc;
+    jsCtx *js;
+    char *stream;
+    char *subject; /* "<stream>.log" */
+    uint32_t ack_timeout_ms;
+    size_t max_message;
+    /* WAL thread once started (start-up thread before). */
+    uint64_t last_seq;     /* the fence: stream sequence of the last message known */
+    uint64_t next_segment; /* set by the replay */
+    uint64_t writer_id;    /* random per process: message ids never repeat across runs */
+    uint64_t counter;      /* per message */
+    uint64_t keep_ms;
+    /* The lease (lease_ms > 0): kv and lease_rev belong to the "lease" thread once started. */
+    uint32_t lease_ms;
+    kvStore *kv;
+    uint64_t lease_rev;
+    char owner[40]; /* this process's lease value: the writer id */
+    pthread_t lease_thread;
+    int lease_started;
+    _Atomic int lease_stop; /* store-release by wal_js_free, load-acquire by the lease thread */
+    _Atomic int lease_lost; /* store-release by the lease thread; load-acquire by wal_js_append */
+    struct js_seg *segs;    /* oldest first; replayed, then appended by the WAL thread */
+    size_t n_segs, cap_segs;
+};
+
+/* seg_note: records that message sseq of segment seg was written at ms. */
+static int seg_note(struct wal_js *j, uint64_t seg, uint64_t sseq, int64_t ms)
+{
+    if (j->n_segs > 0 && j->segs[j->n_segs - 1].seg == seg) {
+        j->segs[j->n_segs - 1].last_ms = ms;
+        return 0;
+    }
+    if (j->n_segs == j->cap_segs) { /* rare: one entry per rotation (compaction interval) */
+        size_t cap = j->cap_segs ? j->cap_segs * 2 : 16;
+        struct js_seg *p = realloc(j->segs, cap * sizeof(*p));
+        if (p == NULL)
+            return NF_ENOMEM;
+        j->segs = p;
+        j->cap_segs = cap;
+    }
+    j->segs[j->n_segs++] = (struct js_seg){.seg = seg, .first_sseq = sseq, .last_ms = ms};
+    return 0;
+}
+
+static void js_log(const char *lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void js_log(const char *lvl, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "lvl=%s mod=wal_js %s\n", lvl, line);
+}
+
+int wal_js_build_has_nats(void)
+{
+    return 1;
+}
+
+static int valid_stream_name(const char *s)
+{
+    if (s == NULL || s[0] == '\0' || strlen(s) > 64)
+        return 0;
+    for (const char *c = s; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+              *c == '-' || *c == '_'))
+            return 0;
+    return 1;
+}
+
+/* Splits "a,b,c" into malloc'd urls[] (pointers into the malloc'd *buf). */
+static int split_servers(const char *servers, char **buf, const char ***urls, int *n)
+{
+    *buf = strdup(servers);
+    size_t cap = 1;
+    for (const char *c = servers; *c; c++)
+        cap += *c == ',';
+    *urls = calloc(cap, sizeof(**urls));
+    if (*buf == NULL || *urls == NULL)
+        return NF_ENOMEM;
+    *n = 0;
+    char *save = NULL;
+    for (char *t = strtok_r(*buf, ",", &save); t != NULL; t = strtok_r(NULL, ",", &save))
+        if (*t != '\0')
+            (*urls)[(*n)++] = t;
+    return *n > 0 ? 0 : NF_ECONFIG;
+}
+
+static int ensure_stream(struct wal_js *j, unsigned replicas)
+{
+    jsStreamInfo *si = NULL;
+    jsErrCode jerr = 0;
+    natsStatus s;
+    int64_t until = nats_Now() + JS_START_MS;
+    while ((s = js_GetStreamInfo(&si, j->js, j->stream, NULL, &jerr)) != NATS_OK &&
+           transient(s, jerr) && nats_Now() < until) {
+        jerr = 0;
+        nats_Sleep(JS_RETRY_MS * 4);
+    }
+    if (s == NATS_NOT_FOUND || jerr == JSStreamNotFoundErr) {
+        jsStreamConfig sc;
+        jsStreamConfig_Init(&sc);
+        const char *subjects[1] = {j->subject};
+        sc.Name = j->stream;
+        sc.Subjects = subjects;
+        sc.SubjectsLen = 1;
+        sc.Storage = js_FileStorage;
+        sc.Retention = js_LimitsPolicy;
+        sc.Replicas = (int64_t)replicas;
+        sc.Duplicates = JS_DUP_WINDOW_NS;
+        jerr = 0;
+        s = js_AddStream(&si, j->js, &sc, NULL, &jerr);
+        if (s != NATS_OK) { /* another instance may have created it meanwhile */
+            jerr = 0;
+            s = js_GetStreamInfo(&si, j->js, j->stream, NULL, &jerr);
+        } else {
+            js_log("info", "msg=\"stream created\" stream=%s replicas=%u", j->stream, replicas);
+        }
+    }
+    if (s != NATS_OK) {
+        js_log("error", "msg=\"cannot create or read the stream\" stream=%s err=\"%s\" js_err=%d",
+               j->stream, natsStatus_GetText(s), (int)jerr);
+        return NF_EIO;
+    }
+    if (si->Config != NULL && si->Config->Replicas != (int64_t)replicas)
+        js_log("warn", "msg=\"stream exists with another replica count\" stream=%s replicas=%lld",
+               j->stream, (long long)si->Config->Replicas);
+    jsStreamInfo_Destroy(si);
+    return 0;
+}
+
+/* ---- the lease ------------------------------------------------------------------------------- */
+
+#define LEASE_KEY "log"
+
+static int lease_bucket(struct wal_js *j, unsigned replicas)
+{
+    char bucket[80];
+    snprintf(bucket, sizeof(bucket), "%s_lease", j->stream);
+    int64_t until = nats_Now() + JS_START_MS;
+    for (;;) {
+        natsStatus s = js_KeyValue(&j->kv, j->js, bucket);
+        if (s == NATS_NOT_FOUND) {
+            kvConfig kc;
+            kvConfig_Init(&kc);
+            kc.Bucket = bucket;
+            kc.History = 1;
+            kc.TTL = (int64_t)j->lease_ms * 1000000; /* ns: the bucket's max age */
+            kc.StorageType = js_FileStorage;
+            kc.Replicas = (int)replicas;
+            s = js_CreateKeyValue(&j->kv, j->js, &kc);
+        }
+        if (s == NATS_OK)
+            return 0;
+        if (nats_Now() >= until) {
+            js_log("error",
+                   "msg=\"cannot open the lease bucket\" bucket=%s err=\"%s\" detail=\"%s\"",
+                   bucket, natsStatus_GetText(s), nats_GetLastError(NULL));
+            return NF_EIO;
+        }
+        nats_Sleep(JS_RETRY_MS * 4);
+    }
+}
+
+/* lease_holder: copies the current holder's id into out ("" when the key has no live value).
+ * Returns 0, or -1 when the bucket could not be read. */
+static int lease_holder(struct wal_js *j, char *out, size_t cap)
+{
+    kvEntry *e = NULL;
+    natsStatus s = kvStore_Get(&e, j->kv, LEASE_KEY);
+    out[0] = '\0';
+    if (s == NATS_NOT_FOUND)
+        return 0;
+    if (s != NATS_OK)
+        return -1;
+    const char *v = kvEntry_ValueString(e);
+    snprintf(out, cap, "%s", v != NULL ? v : "");
+    kvEntry_Destroy(e);
+    return 0;
+}
+
+/* lease_acquire: blocks until this process created the lease key (it did not exist or expired). */
+static void lease_acquire(struct wal_js *j)
+{
+    char holder[64] = "";
+    int64_t waited_since = nats_Now();
+    for (unsigned n = 0;; n++) {
+        if (kvStore_CreateString(&j->lease_rev, j->kv, LEASE_KEY, j->owner) == NATS_OK) {
+            js_log("info", "msg=\"holding the log lease\" stream=%s owner=%s waited_ms=%lld",
+                   j->stream, j->owner, (long long)(nats_Now() - waited_since));
+            return;
+        }
+        if (n % 50 == 0 && lease_holder(j, holder, sizeof(holder)) == 0 && holder[0] != '\0')
+            js_log("info",
+                   "msg=\"standby: the log lease is held by another instance\" stream=%s "
+                   "holder=%s",
+                   j->stream, holder);
+        nats_Sleep(j->lease_ms / 8 + 1);
+    }
+}
+
+/* Thread "lease": renews every lease_ms / 3. A renewal that finds the key expired takes it again
+ * (nobody else wrote meanwhile, or the stream fence stops this process at its next write); one
+ * that finds another holder marks the lease lost, and the log refuses writes. */
+static void *lease_main(void *arg)
+{
+    struct wal_js *j = arg;
+    pthread_setname_np(pthread_self(), "lease");
+    char holder[64];
+    while (!atomic_load_explicit(&j->lease_stop, memory_order_acquire)) {
+        nats_Sleep(j->lease_ms / 3 + 1);
+        if (atomic_load_explicit(&j->lease_stop, memory_order_acquire))
+            break;
+        uint64_t rev = 0;
+        if (kvStore_UpdateString(&rev, j->kv, LEASE_KEY, j->owner, j->lease_rev) == NATS_OK) {
+            j->lease_rev = rev;
+            continue;
+        }
+        if (lease_holder(j, holder, sizeof(holder)) != 0)
+            continue; /* NATS unreachable: try again; the lease may expire meanwhile */
+        if (holder[0] == '\0') {
+            if (kvStore_CreateString(&rev, j->kv, LEASE_KEY, j->owner) == NATS_OK) {
+                j->lease_rev = rev;
+                js_log("warn", "msg=\"the log lease had expired; taken again\" stream=%s",
+                       j->stream);
+            }
+            continue;
+        }
+        if (strcmp(holder, j->owner) == 0)
+            continue; /* ours (an update raced): the next round updates its revision */
+        js_log("error",
+               "msg=\"the log lease is held by another instance; this log refuses writes\" "
+               "stream=%s holder=%s",
+               j->stream, holder);
+        /* Pairs with the load-acquire in wal_js_append. */
+        atomic_store_explicit(&j->lease_lost, 1, memory_order_release);
+        break;
+    }
+    return NULL;
+}
+
+static int lease_start(struct wal_js *j, unsigned replicas)
+{
+    snprintf(j->owner, sizeof(j->owner), "%016" PRIx64, j->writer_id);
+    int rc = lease_bucket(j, replicas);
+    if (rc != 0)
+        return rc;
+    lease_acquire(j);
+    /* pthread_create publishes lease_rev and kv to the new thread. */
+    if (pthread_create(&j->lease_thread, NULL, lease_main, j) != 0)
+        return NF_EIO;
+    j->lease_started = 1;
+    return 0;
+}
+
+static void lease_stop(struct wal_js *j)
+{
+    if (!j->lease_started)
+        return;
+    /* Pairs with the load-acquire in lease_main. */
+    atomic_store_explicit(&j->lease_stop, 1, memory_order_release);
+    pthread_join(j->lease_thread, NULL);
+    j->lease_started = 0;
+    /* A clean stop hands the lease over at once instead of after its TTL. */
+    if (!atomic_load_explicit(&j->lease_lost, memory_order_acquire))
+        (void)kvStore_Delete(j->kv, LEASE_KEY);
+}
+
+int wal_js_new(const struct wal_js_opts *o, struct wal_js **out)
+{
+    *out = NULL;
+    if (o == NULL || o->servers == NULL || o->replicas < 1 || o->replicas > 5 ||
+        o->ack_timeout_ms < 1)
+        return NF_ECONFIG;
+    if (!valid_stream_name(o->stream)) {
+        js_log("error", "msg=\"--cluster-stream: 1 to 64 letters, digits, '-' or '_'\"");
+        return NF_ECONFIG;
+    }
+    if ((o->tls_cert == NULL) != (o->tls_key == NULL)) {
+        js_log("error", "msg=\"--cluster-tls-cert and --cluster-tls-key go together\"");
+        return NF_ECONFIG;
+    }
+    int rc = NF_ENOMEM;
+    struct wal_js *j = calloc(1, sizeof(*j));
+    natsOptions *no = NULL;
+    char *sbuf = NULL;
+    const char **urls = NULL;
+    int n_urls = 0;
+    if (j == NULL)
+        return NF_ENOMEM;
+    j->stream = strdup(o->stream);
+    j->subject = malloc(strlen(o->stream) + 5);
+    if (j->stream == NULL || j->subject == NULL)
+        goto fail;
+    sprintf(j->subject, "%s.log", o->stream);
+    j->ack_timeout_ms = o->ack_timeout_ms;
+    j->keep_ms = o->keep_ms;
+    j->lease_ms = o->lease_ms;
+    j->next_segment = 1;
+    if (getrandom(&j->writer_id, sizeof(j->writer_id), 0) != (ssize_t)sizeof(j->writer_id))
+        j->writer_id = (uint64_t)getpid() << 32 ^ (uint64_t)nats_Now();
+    if ((rc = split_servers(o->servers, &sbuf, &urls, &n_urls)) != 0)
+        goto fail;
+    rc = NF_EIO;
+    natsStatus s = natsOptions_Create(&no);
+    if (s == NATS_OK)
+        s = natsOptions_SetServers(no, urls, n_urls);
+    if (s == NATS_OK)
+        s = natsOptions_SetName(no, "nearftd");
+    if (s == NATS_OK) /* reconnect for ever: a publish in flight is retried, never dropped */
+        s = natsOptions_SetMaxReconnect(no, -1);
+    if (s == NATS_OK)
+        s = natsOptions_SetReconnectWait(no, 100);
+    if (s == NATS_OK)
+        s = natsOptions_SetTimeout(no, 2000);
+    if (s == NATS_OK && o->creds != NULL)
+        s = natsOptions_SetUserCredentialsFromFiles(no, o->creds, NULL);
+    if (s == NATS_OK && (o->tls_ca != NULL || o->tls_cert != NULL))
+        s = natsOptions_SetSecure(no, true);
+    if (s == NATS_OK && o->tls_ca != NULL)
+        s = natsOptions_LoadCATrustedCertificates(no, o->tls_ca);
+    if (s == NATS_OK && o->tls_cert != NULL)
+        s = natsOptions_LoadCertificatesChain(no, o->tls_cert, o->tls_key);
+    if (s != NATS_OK) {
+        js_log("error", "msg=\"bad NATS options\" err=\"%s\" detail=\"%s\"", natsStatus_GetText(s),
+               nats_GetLastError(NULL));
+        rc = NF_ECONFIG;
+        goto fail;
+    }
+    s = natsConnection_Connect(&j->nc, no);
+    if (s != NATS_OK) {
+        js_log("error", "msg=\"cannot connect to NATS\" servers=\"%s\" err=\"%s\"", o->servers,
+               natsStatus_GetText(s));
+        goto fail;
+    }
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.Wait = (int64_t)o->ack_timeout_ms;
+    if (natsConnection_JetStream(&j->js, j->nc, &jo) != NATS_OK)
+        goto fail;
+    int64_t mp = natsConnection_GetMaxPayload(j->nc);
+    j->max_message = mp > (int64_t)JS_HDR_ROOM * 2 ? (size_t)mp - JS_HDR_ROOM : JS_HDR_ROOM;
+    if ((rc = ensure_stream(j, o->replicas)) != 0)
+        goto fail;
+    if (o->lease_ms > 0 && (rc = lease_start(j, o->replicas)) != 0)
+        goto fail;
+    natsOptions_Destroy(no);
+    free(urls);
+    free(sbuf);
+    *out = j;
+    return 0;
+fail:
+    natsOptions_Destroy(no);
+    free(urls);
+    free(sbuf);
+    wal_js_free(j);
+    return rc;
+}
+
+void wal_js_free(struct wal_js *j)
+{
+    if (j == NULL)
+        return;
+    lease_stop(j);
+    kvStore_Destroy(j->kv);
+    jsCtx_Destroy(j->js);
+    if (j->nc != NULL) {
+        natsConnection_Close(j->nc);
+        natsConnection_Destroy(j->nc);
+    }
+    free(j->stream);
+    free(j->subject);
+    free(j->segs);
+    free(j);
+}
+
+uint64_t wal_js_next_segment(const struct wal_js *j)
+{
+    return j->next_segment;
+}
+
+size_t wal_js_max_message(const struct wal_js *j)
+{
+    return j->max_message;
+}
+
+/* ---- replay ---------------------------------------------------------------------------------- */
+
+static int replay_corrupt(struct wal_replay_stats *st, uint64_t sseq, size_t off, const char *why)
+{
+    snprintf(st->corrupt_file, sizeof(st->corrupt_file), "stream message %" PRIu64, sseq);
+    st->corrupt_offset = off;
+    snprintf(st->reason, sizeof(st->reason), "%s", why);
+    js_log("error", "msg=\"corrupt record\" stream_seq=%" PRIu64 " offset=%zu reason=\"%s\"", sseq,
+           off, why);
+    return NF_ECORRUPT;
+}
+
+/* Delivers the frames of one message. */
+static int replay_message(natsMsg *m,
+                          uint64_t sseq,
+                          int (*cb)(const struct wal_rec *, void *),
+                          void *ctx,
+                          struct wal_replay_stats *st,
+                          struct wal_rec_scratch *scratch)
+{
+    const char *segv = NULL;
+    uint64_t seg = 0;
+    if (natsMsgHeader_Get(m, JS_SEG_HDR, &segv) != NATS_OK || segv == NULL ||
+        (seg = strtoull(segv, NULL, 10)) == 0)
+        return replay_corrupt(st, sseq, 0, "message without a segment header");
+    const uint8_t *buf = (const uint8_t *)natsMsg_GetData(m);
+    size_t size = (size_t)natsMsg_GetDataLength(m);
+    if (seg > st->last_seq)
+        st->last_seq = seg;
+    if (st->first_seq == 0)
+        st->first_seq = seg;
+    size_t off = 0;
+    while (off < size) {
+        size_t plen;
+        if (wal_rec_frame_check(buf + off, size - off, &plen) != 0)
+            return replay_corrupt(st, sseq, off, "bad frame length or checksum mismatch");
+        struct wal_rec rec;
+        if (wal_rec_decode(buf + off + WAL_REC_FRAME_HDR, plen, &rec, scratch) != 0) {
+            char reason[256];
+            snprintf(reason, sizeof(reason), "checksum ok but record invalid: %.200s",
+                     scratch->reason);
+            return replay_corrupt(st, sseq, off, reason);
+        }
+        st->cur_seq = seg;
+        st->cur_offset = sseq;
+        int rc = cb(&rec, ctx);
+        if (rc != 0)
+            return rc;
+        st->records++;
+        st->bytes += WAL_REC_FRAME_HDR + plen;
+        off += WAL_REC_FRAME_HDR + plen;
+    }
+    return 0;
+}
+
+int wal_js_replay(struct wal_js *j,
+                  int (*cb)(const struct wal_rec *rec, void *ctx),
+                  void *ctx,
+                  struct wal_replay_stats *stats)
+{
+    struct wal_replay_stats local;
+    struct wal_replay_stats *st = stats != NULL ? stats : &local;
+    memset(st, 0, sizeof(*st));
+    jsStreamInfo *si = NULL;
+    jsErrCode jerr = 0;
+    natsStatus s;
+    int64_t until = nats_Now() + JS_START_MS;
+    while ((s = js_GetStreamInfo(&si, j->js, j->stream, NULL, &jerr)) != NATS_OK &&
+           transient(s, jerr) && nats_Now() < until) {
+        jerr = 0;
+        nats_Sleep(JS_RETRY_MS * 4);
+    }
+    if (s != NATS_OK) {
+        js_log("error", "msg=\"cannot read the stream state\" stream=%s err=\"%s\" js_err=%d",
+               j->stream, natsStatus_GetText(s), (int)jerr);
+        return NF_EIO;
+    }
+    uint64_t last = si->State.LastSeq, msgs = si->State.Msgs;
+    jsStreamInfo_Destroy(si);
+    j->last_seq = last;
+    if (msgs == 0)
+        return 0;
+    struct wal_rec_scratch *scratch = malloc(sizeof(*scratch));
+    if (scratch == NULL)
+        return NF_ENOMEM;
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jsSubOptions so;
+    jsSubOptions_Init(&so);
+    so.Stream = j->stream;
+    so.Ordered = true;
+    so.Config.DeliverPolicy = js_DeliverAll;
+    natsSubscription *sub = NULL;
+    /* The ordered consumer is created through the meta leader, which may still be elected after
+     * a node loss even when the stream already takes writes. */
+    while ((s = js_SubscribeSync(&sub, j->js, j->subject, &jo, &so, &jerr)) != NATS_OK &&
+           transient(s, jerr) && nats_Now() < until) {
+        js_log("warn", "msg=\"cannot open the stream for replay yet; retrying\" err=\"%s\"",
+               natsStatus_GetText(s));
+        jerr = 0;
+        nats_Sleep(JS_RETRY_MS * 4);
+    }
+    if (s != NATS_OK) {
+        js_log("error", "msg=\"cannot read the stream\" stream=%s err=\"%s\" js_err=%d", j->stream,
+               natsStatus_GetText(s), (int)jerr);
+        free(scratch);
+        return NF_EIO;
+    }
+    int rc = 0;
+    uint64_t seen = 0;
+    while (seen < last) {
+        natsMsg *m = NULL;
+        s = natsSubscription_NextMsg(&m, sub, JS_REPLAY_IDLE);
+        if (s != NATS_OK) {
+            js_log("error",
+                   "msg=\"stream replay stalled\" stream=%s at=%" PRIu64 " last=%" PRIu64
+                   " err=\"%s\"",
+                   j->stream, seen, last, natsStatus_GetText(s));
+            rc = NF_EIO;
+            break;
+        }
+        jsMsgMetaData *meta = NULL;
+        if (natsMsg_GetMetaData(&meta, m) != NATS_OK) {
+            natsMsg_Destroy(m);
+            continue; /* not a stream message (none expected on an ordered consumer) */
+        }
+        uint64_t sseq = meta->Sequence.Stream;
+        int64_t ms = meta->Timestamp / 1000000;
+        jsMsgMetaData_Destroy(meta);
+        if (sseq <= seen) { /* redelivery after the ordered consumer was reset */
+            natsMsg_Destroy(m);
+            continue;
+        }
+        seen = sseq;
+        st->segments++;
+        rc = replay_message(m, sseq, cb, ctx, st, scratch);
+        if (rc == 0)
+            rc = seg_note(j, st->cur_seq, sseq, ms);
+        natsMsg_Destroy(m);
+        if (rc != 0)
+            break;
+    }
+    natsSubscription_Unsubscribe(sub);
+    natsSubscription_Destroy(sub);
+    free(scratch);
+    if (rc == 0)
+        j->next_segment = st->last_seq + 1;
+    return rc;
+}
+
+/* ---- append (WAL thread) --------------------------------------------------------------------- */
+
+/* Whether the message at stream sequence seq carries message id id (our earlier attempt). */
+static int stored_as(struct wal_js *j, uint64_t seq, const char *id)
+{
+    natsMsg *m = NULL;
+    jsErrCode jerr = 0;
+    if (js_GetMsg(&m, j->js, j->stream, seq, NULL, &jerr) != NATS_OK)
+        return -1;
+    const char *v = NULL;
+    int ours = natsMsgHeader_Get(m, "Nats-Msg-Id", &v) == NATS_OK && v != NULL && !strcmp(v, id);
+    natsMsg_Destroy(m);
+    return ours;
+}
+
+int wal_js_append(
+    struct wal_js *j, uint64_t seg, const uint8_t *data, size_t len, const _Atomic int *stop)
+{
+    char id[48], segs[24];
+    /* Pairs with the store-release in lease_main. */
+    if (atomic_load_explicit(&j->lease_lost, memory_order_acquire))
+        return NF_ESTATE;
+    snprintf(id, sizeof(id), "%016" PRIx64 "-%" PRIu64, j->writer_id, ++j->counter);
+    snprintf(segs, sizeof(segs), "%" PRIu64, seg);
+    natsMsg *m = NULL;
+    if (natsMsg_Create(&m, j->subject, NULL, (const char *)data, (int)len) != NATS_OK ||
+        natsMsgHeader_Set(m, JS_SEG_HDR, segs) != NATS_OK) {
+        natsMsg_Destroy(m);
+        return NF_EIO;
+    }
+    /* The fence. libnats leaves the header out for 0, so a first message on a stream that was
+     * empty at replay carries it explicitly: it fails when another process wrote first. */
+    if (j->last_seq == 0 && natsMsgHeader_Set(m, "Nats-Expected-Last-Sequence", "0") != NATS_OK) {
+        natsMsg_Destroy(m);
+        return NF_EIO;
+    }
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    po.MsgId = id;
+    po.ExpectLastSeq = j->last_seq;
+    po.MaxWait = (int64_t)j->ack_timeout_ms;
+    int rc = 0, unknown = 0; /* unknown: an earlier attempt may have been stored */
+    for (unsigned attempt = 0;; attempt++) {
+        jsPubAck *pa = NULL;
+        jsErrCode jerr = 0;
+        natsStatus s = js_PublishMsg(&pa, j->js, m, &po, &jerr);
+        if (s == NATS_OK && pa != NULL) {
+            if (pa->Sequence > j->last_seq)
+                j->last_seq = pa->Sequence;
+            (void)seg_note(j, seg, pa->Sequence, nats_Now()); /* NF_ENOMEM: purged later */
+            jsPubAck_Destroy(pa);
+            rc = 0;
+            break;
+        }
+        jsPubAck_Destroy(pa);
+        if (jerr == JSStreamWrongLastSequenceErr) {
+            /* Either an earlier attempt of this message was stored (and its duplicate was not
+             * recognised: past the window, or lost in a leader change) or another process
+             * appended: only the first is ours to acknowledge. */
+            int ours = stored_as(j, j->last_seq + 1, id);
+            if (ours == 1) {
+                j->last_seq++;
+                (void)seg_note(j, seg, j->last_seq, nats_Now());
+                rc = 0;
+                break;
+            }
+            if (ours == 0) {
+                js_log("error",
+                       "msg=\"another process appended to the stream; this log is fenced and "
+                       "refuses writes\" stream=%s expected_last=%" PRIu64,
+                       j->stream, j->last_seq);
+                rc = NF_ESTATE;
+                break;
+            }
+            /* The message could not be read back: still unknown, retry. */
+        } else if (jerr != 0 && jerr != JSNotEnabledErr && s != NATS_NO_RESPONDERS && !unknown) {
+            /* JetStream answered the only attempt with an error: the message was not stored. */
+            js_log("error",
+                   "msg=\"JetStream refused a log message\" stream=%s js_err=%d err=\"%s\"",
+                   j->stream, (int)jerr, natsStatus_GetText(s));
+            rc = NF_EIO;
+            break;
+        }
+        /* Unknown outcome (timeout, connection lost), or no stream leader right now (election
+         * after a node loss: no responders), or an error answering a retry whose first attempt
+         * may have been stored: retry with the same id; JetStream stores it at most once. */
+        if (s == NATS_TIMEOUT || s == NATS_CONNECTION_CLOSED || s == NATS_CONNECTION_DISCONNECTED ||
+            (jerr == 0 && s != NATS_NO_RESPONDERS))
+            unknown = 1;
+        if (atomic_load_explicit(stop, memory_order_acquire) && !unknown) {
+            rc = NF_EIO; /* no attempt was stored: a refusal is the true answer */
+            break;
+        }
+        if (atomic_load_explicit(stop, memory_order_acquire)) {
+            js_log("error",
+                   "msg=\"stopping with a log message whose outcome is unknown; exiting "
+                   "unanswered\" stream=%s",
+                   j->stream);
+            _exit(NF_WAL_EXIT_UNKNOWN);
+        }
+        if (attempt == 0 || attempt % 100 == 0)
+            js_log("warn",
+                   "msg=\"log message not acknowledged yet; retrying\" stream=%s err=\"%s\" "
+                   "js_err=%d attempt=%u",
+                   j->stream, natsStatus_GetText(s), (int)jerr, attempt + 1);
+        nats_Sleep(JS_RETRY_MS);
+    }
+    natsMsg_Destroy(m);
+    return rc;
+}
+
+/* ---- compaction ------------------------------------------------------------------------------ */
+
+int wal_js_purge_before(struct wal_js *j, uint64_t before)
+{
+    int64_t now = nats_Now();
+    size_t n = 0;
+    while (n < j->n_segs && j->segs[n].seg < before &&
+           j->segs[n].last_ms + (int64_t)j->keep_ms <= now)
+        n++;
+    if (n == 0)
+        return 0;
+    /* Up to (not including) the first kept message; with every known segment purged, up to the
+     * message after the last one this process knows of (the fence): never a newer writer's. */
+    uint64_t upto = n < j->n_segs ? j->segs[n].first_sseq : j->last_seq + 1;
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.Stream.Purge.Sequence = upto;
+    jsErrCode jerr = 0;
+    natsStatus s = js_PurgeStream(j->js, j->stream, &jo, &jerr);
+    if (s != NATS_OK) {
+        js_log("warn",
+               "msg=\"stream purge failed\" stream=%s upto=%" PRIu64 " err=\"%s\" js_err=%d",
+               j->stream, upto, natsStatus_GetText(s), (int)jerr);
+        return NF_EIO;
+    }
+    memmove(j->segs, j->segs + n, (j->n_segs - n) * sizeof(*j->segs));
+    j->n_segs -= n;
+    return (int)n;
+}

@@ -1,0 +1,17 @@
+# Cluster mode (--cluster) on a three-node NATS JetStream cluster started by the test on 127.0.0.1.
+# Skipped (exit 77) when nats-server is not installed or nearftd was built without libnats.
+if(TARGET nearsim AND TARGET nearftd AND NF_NODE)
+  find_program(NF_NATS_SERVER nats-server PATHS /usr/sbin /usr/local/sbin /usr/bin)
+  if(NOT NF_NATS_SERVER)
+    set(NF_NATS_SERVER "")
+  endif()
+  if(NATS_FOUND)
+    set(NF_HAS_LIBNATS 1)
+  else()
+    set(NF_HAS_LIBNATS 0)
+  endif()
+  add_test(NAME cluster_nats
+           COMMAND ${NF_NODE} ${CMAKE_CURRENT_SOURCE_DIR}/cluster_nats.mjs
+                   $<TARGET_FILE:nearsim> $<TARGET_FILE:nearftd> "${NF_NATS_SERVER}" ${NF_HAS_LIBNATS})
+  set_tests_properties(cluster_nats PROPERTIES TIMEOUT 600 LABELS integration SKIP_RETURN_CODE 77)
+endif()

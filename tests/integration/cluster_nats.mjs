@@ -1,0 +1,239 @@
+// cluster_nats: cluster mode (--cluster) on a real three-node NATS JetStream cluster on 127.0.0.1.
+// Under load: kill -9 nearftd and start it again on another data directory (another host: the
+// replay comes from the stream), kill the stream leader's NATS node, then pause that instance
+// (SIGSTOP), start a second one on the same stream, resume the first and check it is fenced.
+// nearsim's audit must show every acknowledged transfer applied exactly once, and idempotency keys
+// answered by the first instance must be recognised by the later ones.
+// Usage: node cluster_nats.mjs NEARSIM NEARFTD NATS_SERVER HAS_LIBNATS(0|1)
+// Exits 77 (skipped) when nats-server is missing or nearftd was built without libnats.
+import { startSim, startDaemon, request, pool, waitFor, stopProc, check, report, keepOrClean,
+         appliedMemos, START_LIMIT_MS } from './lib/harness.mjs';
+import { checkExactlyOnce, health, metrics, metricSum } from './faults_lib.mjs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+
+const [nearsim, nearftd, natsBin, hasNats] = process.argv.slice(2);
+if (!natsBin || !existsSync(natsBin)) {
+  console.log('cluster_nats: SKIP: nats-server is not installed (scripts/install-deps.sh installs it)');
+  process.exit(77);
+}
+if (hasNats !== '1') {
+  console.log('cluster_nats: SKIP: nearftd was built without libnats (libnats-dev): no cluster mode');
+  process.exit(77);
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
+  });
+}
+
+const natsProcs = [];
+async function startNatsCluster(dir) {
+  const nodes = [];
+  for (let i = 0; i < 3; i++)
+    nodes.push({ name: `n${i}`, client: await freePort(), route: await freePort(), mon: await freePort() });
+  for (const n of nodes) {
+    const store = join(dir, `nats-${n.name}`);
+    mkdirSync(store, { recursive: true });
+    const routes = nodes.filter((o) => o !== n).map((o) => `nats://127.0.0.1:${o.route}`).join(',');
+    const out = openSync(join(dir, `nats-${n.name}.log`), 'a');
+    n.proc = spawn(natsBin, ['-a', '127.0.0.1', '-p', String(n.client), '-m', String(n.mon), '-js',
+      '-sd', store, '-n', n.name, '--cluster_name', 'nfit', '--cluster',
+      `nats://127.0.0.1:${n.route}`, '--routes', routes], { stdio: ['ignore', out, out] });
+    natsProcs.push(n.proc);
+    n.url = `nats://127.0.0.1:${n.client}`;
+  }
+  // Ready: every node sees a JetStream meta leader of a three-node cluster.
+  await waitFor(async () => {
+    for (const n of nodes) {
+      try {
+        const j = (await request(n.mon, 'GET', '/jsz')).body;
+        if (!j || !j.meta_cluster || !j.meta_cluster.leader || j.meta_cluster.cluster_size !== 3) return false;
+      } catch { return false; }
+    }
+    return true;
+  }, 'the NATS cluster to elect a JetStream meta leader', START_LIMIT_MS, 200);
+  return nodes;
+}
+
+// streamLeader: the node name leading the stream's replica group, per a live node's /jsz.
+async function streamLeader(nodes, stream) {
+  for (const n of nodes) {
+    if (n.proc.exitCode !== null || n.proc.signalCode !== null) continue;
+    try {
+      const j = (await request(n.mon, 'GET', '/jsz?streams=1')).body;
+      for (const a of j.account_details || [])
+        for (const s of a.stream_detail || [])
+          if (s.name === stream && s.cluster && s.cluster.leader) return s.cluster.leader;
+    } catch { /* try the next node */ }
+  }
+  return null;
+}
+
+const sim = await startSim(nearsim, ['--block-ms', '100', '--keys', '4', '--wait-timeout-ms', '3000']);
+const log = join(sim.dir, 'nearftd.log');
+const STREAM = 'NFIT';
+const acked = new Set();
+let code = 1;
+let seq = 0;
+
+// load: workers POST single and bulk transfers (unique memos) until stop() ; 202 = acknowledged.
+function load(d, tag) {
+  const st = { stop: false };
+  st.done = pool(6, 6, async (w) => {
+    for (let k = 0; !st.stop; k++) {
+      const n = w < 3 ? 1 + ((k * 7 + w) % 40) : 1;
+      const transfers = Array.from({ length: n }, (_, i) => ({
+        receiver_id: `user-${(w * 131 + k * 7 + i) % 500}.test.near`, amount: String(1 + (i % 5)),
+        memo: `${tag}-${w}-${k}-${i}-${seq++}` }));
+      try {
+        const r = await request(d.port, 'POST', '/v1/transfers', n === 1 ? transfers[0] : { transfers }, { timeoutMs: 30000 });
+        if (r.status === 202) transfers.forEach((t) => acked.add(t.memo));
+      } catch { /* cut by a kill: not acknowledged */ }
+    }
+  });
+  return st;
+}
+async function loadUntil(d, tag, more, what) {
+  const goal = acked.size + more;
+  const st = load(d, tag);
+  await waitFor(async () => acked.size >= goal, what, 120000, 100);
+  return st;
+}
+
+try {
+  const nodes = await startNatsCluster(sim.dir);
+  const urls = nodes.map((n) => n.url).join(',');
+  const flags = (urls_) => ['--cluster', urls_, '--cluster-stream', STREAM, '--inflight-per-key', '8',
+    '--batch-linger-ms', '5', '--rpc-timeout-ms', '5000'];
+
+  // 0. A data directory holding a local log is refused in cluster mode (its transfers would be
+  // left behind).
+  const localDir = join(sim.dir, 'local');
+  const dl = await startDaemon(nearftd, sim, localDir, [], { logFile: log });
+  const rl = await request(dl.port, 'POST', '/v1/transfers', { receiver_id: 'user-1.test.near', amount: '1', memo: 'local-0' });
+  check(rl.status === 202, `single-host instance accepts (${rl.status})`);
+  if (rl.status === 202) acked.add('local-0');
+  check((await dl.stop()) === 0, 'single-host instance exits 0');
+  let refused = '';
+  try { await (await startDaemon(nearftd, sim, localDir, flags(urls), { logFile: log })).kill(); } catch (e) { refused = String(e); }
+  check(refused.includes('invalid configuration') && readFileSync(log, 'utf8').includes('holds a local log'),
+    `cluster mode refuses a data directory with a local log: ${refused.slice(0, 160)}`);
+  const dl2 = await startDaemon(nearftd, sim, localDir, [], { logFile: log }); // finish it locally
+  await waitFor(async () => (await appliedMemos(sim.port)).has('local-0'), 'the local transfer applied', 60000, 200);
+  await dl2.stop();
+
+  // 1. First instance; idempotency keys; load; kill -9 under load.
+  let d1 = await startDaemon(nearftd, sim, join(sim.dir, 'host-a'), flags(urls), { logFile: log });
+  const keyed = new Map();
+  for (let i = 0; i < 10; i++) {
+    const body = { receiver_id: `user-${i}.test.near`, amount: '1', memo: `keyed-${i}` };
+    const r = await request(d1.port, 'POST', '/v1/transfers', body, { headers: { 'idempotency-key': `key-${i}` } });
+    check(r.status === 202, `keyed transfer ${i} accepted (${r.status})`);
+    if (r.status === 202) { keyed.set(i, r.body.id); acked.add(body.memo); }
+  }
+  // 2. A standby on another data directory (another host) waits for the log's lease; kill -9 the
+  // first under load: the standby takes the lease when it expires, replays the stream, serves.
+  let standbyReady = false;
+  const standby = startDaemon(nearftd, sim, join(sim.dir, 'host-b'), flags(urls), { logFile: log })
+    .then((d) => { standbyReady = true; return d; });
+  await waitFor(async () => readFileSync(log, 'utf8').includes('standby: the log lease is held'),
+    'the standby waiting for the lease', 60000, 100);
+  let st = await loadUntil(d1, 'a', 300, 'acknowledged transfers before the first kill');
+  check(!standbyReady, 'the standby does not serve while the first instance holds the lease');
+  const killedAt = Date.now();
+  await d1.kill();
+  st.stop = true;
+  await st.done;
+  d1 = await standby;
+  console.log(`killed the first instance at ${acked.size} acknowledged; the standby served ${Date.now() - killedAt} ms later`);
+  let same = 0;
+  for (const [i, id] of keyed) {
+    const body = { receiver_id: `user-${i}.test.near`, amount: '1', memo: `keyed-${i}` };
+    const r = await request(d1.port, 'POST', '/v1/transfers', body, { headers: { 'idempotency-key': `key-${i}` } });
+    if (r.body && r.body.id === id && r.body.duplicate === true) same++;
+  }
+  check(same === keyed.size, `idempotency keys answered with the first instance's ids after the move (${same}/${keyed.size})`);
+
+  // 3. Lose the stream leader's NATS node under load; the log keeps taking writes on two.
+  st = await loadUntil(d1, 'b', 300, 'acknowledged transfers after the restart');
+  const leader = await streamLeader(nodes, STREAM);
+  const victim = nodes.find((n) => n.name === leader) || nodes[0];
+  await stopProc(victim.proc, 'SIGKILL');
+  const atKill = acked.size;
+  console.log(`killed NATS node ${victim.name} (stream leader ${leader}) at ${atKill} acknowledged`);
+  await waitFor(async () => acked.size >= atKill + 300, 'acknowledged transfers with one NATS node down', 120000, 100);
+  st.stop = true;
+  await st.done;
+  // Let the instance finish what it took, so it has nothing left to write when it is paused.
+  await waitFor(async () => {
+    const m = await appliedMemos(sim.port);
+    for (const memo of acked) if (!m.has(memo)) return false;
+    return true;
+  }, 'every acknowledged transfer applied before the takeover', 120000, 500);
+
+  // 4. Pause it, start a second instance on the same stream, resume the first: it is fenced.
+  d1.proc.kill('SIGSTOP');
+  const live = nodes.filter((n) => n !== victim).map((n) => n.url).join(',');
+  // The second instance compacts: settled records older than 5 s (--retention-hours 0) are purged.
+  const compact = ['--retention-hours', '0', '--compact-interval-ms', '300'];
+  const d2 = await startDaemon(nearftd, sim, join(sim.dir, 'host-c'), [...flags(live), ...compact], { logFile: log });
+  const t = { receiver_id: 'user-7.test.near', amount: '3', memo: 'takeover-0' };
+  const r2 = await request(d2.port, 'POST', '/v1/transfers', t);
+  check(r2.status === 202, `the second instance accepts (${r2.status})`);
+  if (r2.status === 202) acked.add(t.memo);
+  d1.proc.kill('SIGCONT');
+  const stale = { receiver_id: 'user-8.test.near', amount: '3', memo: 'stale-0' };
+  const r1 = await request(d1.port, 'POST', '/v1/transfers', stale);
+  check(r1.status === 503, `the resumed former instance refuses new transfers (${r1.status})`);
+  const h = await health(d1.port);
+  check(h.status !== 200 && JSON.stringify(h.body).includes('fenced'), `its /health says fenced: ${JSON.stringify(h.body).slice(0, 200)}`);
+  await d1.kill();
+
+  st = await loadUntil(d2, 'c', 200, 'acknowledged transfers on the second instance');
+  st.stop = true;
+  await st.done;
+  await waitFor(async () => {
+    const m = await appliedMemos(sim.port);
+    for (const memo of acked) if (!m.has(memo)) return false;
+    return true;
+  }, 'every acknowledged transfer applied', 120000, 500);
+  // Compaction: the stream loses its settled prefix, and a replay of what is left still works.
+  await waitFor(async () => metricSum(await metrics(d2.port), 'nearft_wal_segments_deleted_total') > 0,
+    'the second instance purged settled segments from the stream', 60000, 300);
+  const firstSeq = async () => {
+    for (const n of nodes.filter((x) => x !== victim)) {
+      try {
+        const j = (await request(n.mon, 'GET', '/jsz?streams=1')).body;
+        for (const a of j.account_details || [])
+          for (const x of a.stream_detail || []) if (x.name === STREAM) return x.state.first_seq;
+      } catch { /* next node */ }
+    }
+    return 0;
+  };
+  const fs = await firstSeq();
+  check(fs > 1, `the stream's first sequence moved past 1 (${fs})`);
+  check((await d2.stop()) === 0, 'the second instance exits 0 on SIGTERM');
+  const d3 = await startDaemon(nearftd, sim, join(sim.dir, 'host-d'), flags(live), { logFile: log });
+  const t3 = { receiver_id: 'user-9.test.near', amount: '2', memo: 'after-purge-0' };
+  const r3 = await request(d3.port, 'POST', '/v1/transfers', t3);
+  check(r3.status === 202, `an instance started on the compacted stream accepts (${r3.status})`);
+  if (r3.status === 202) acked.add(t3.memo);
+  await waitFor(async () => (await appliedMemos(sim.port)).has(t3.memo), 'the transfer after the purge applied', 60000, 200);
+  await checkExactlyOnce(sim.port, [...acked], ['stale-0'], 'cluster');
+  console.log(`acknowledged ${acked.size} transfers, each applied exactly once`);
+  check((await d3.stop()) === 0, 'the last instance exits 0 on SIGTERM');
+  code = 0;
+} catch (e) {
+  console.error(e);
+  code = 1;
+} finally {
+  for (const p of natsProcs) await stopProc(p);
+  await sim.stop();
+}
+process.exit(keepOrClean(sim.dir, code === 0 ? report('cluster_nats') : 1, ' (nearftd.log, nats-*.log)'));
