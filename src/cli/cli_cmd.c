@@ -8,7 +8,7 @@
 #include <string.h>
 
 /* vdie: one "nearft: ..." line on stderr; returns code. */
-static int vdie(int code, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static int vdie(int code, const char *fmt, va_list ap)
 {
     fputs("nearft: ", stderr);
     vfprintf(stderr, fmt, ap);
