@@ -33,6 +33,11 @@ const char *log_level_name(int level);
 void log_set_thread(const char *name);
 /* log_set_fd: where lines go (default 2 = stderr). Start-up and tests only. */
 void log_set_fd(int fd);
+/* log_detect_journal: when the log fd is the stream systemd's journal handed the service
+ * (JOURNAL_STREAM=dev:ino names it), every line starts with its syslog priority, "<3>" error,
+ * "<4>" warn, "<6>" info, "<7>" debug, so `journalctl -p err` can filter. Returns 1 when on.
+ * Start-up only, after log_set_fd. */
+int log_detect_journal(void);
 
 /* log_emit: formats and writes one line. Use NF_LOG, which skips disabled levels for free. */
 void log_emit(int level, const char *mod, const char *fmt, ...)

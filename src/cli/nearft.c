@@ -737,6 +737,10 @@ int main(int argc, char **argv)
     keys_json_wipe_init(); /* before any jansson use: key file text is wiped when freed */
     if (argc < 2)
         return cli_die_usage("missing command (see nearft --help)");
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+        printf("nearft %s\n", NF_VERSION);
+        return 0;
+    }
     if (cli_is_help(argv[1]) || strcmp(argv[1], "help") == 0) {
         fputs(TOP_HELP, stdout);
         return 0;

@@ -67,6 +67,10 @@ int main(int argc, char **argv)
     keys_json_wipe_init();
     struct cfg cfg;
     char err[512];
+    if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+        printf("nearftd %s\n", NF_VERSION);
+        return 0;
+    }
     if (argc == 2 && strcmp(argv[1], "--man") == 0) {
         manpage_nearftd(stdout);
         return 0;
@@ -91,6 +95,7 @@ int main(int argc, char **argv)
         return 0;
     }
     log_set_level(cfg.log_level);
+    log_detect_journal(); /* under systemd: "<3>" etc. before each line for journalctl -p */
     log_set_thread("main");
     /* A listener other hosts can reach pays out to anyone without tokens: refuse it unless told. */
     int loopback = ingest_listen_loopback(cfg.listen);

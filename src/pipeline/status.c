@@ -457,9 +457,12 @@ int pipe_metrics_text(struct nf_pipe *p, char *out, size_t cap)
     for (int i = 0; i < STAGE_COUNT; i++)
         tb_printf(&t, "nearft_stage_busy_seconds_total{stage=\"%s\"} %.6f\n", stage_names[i],
                   (double)atomic_load(&p->ctr[i].busy_ns) / 1e9);
+    fam(&t, "nearft_build_info", "gauge",
+        "Always 1; the version of the running nearftd as a label.");
+    tb_printf(&t, "nearft_build_info{version=\"%s\"} 1\n", NF_VERSION);
     fam(&t, "nearft_signing_paused", "gauge",
-        "1 while signing is paused (out of gas funds or tokens, every RPC breaker open, "
-        "reconciling after a restart), else 0.");
+        "1 while signing is paused (out of gas funds or tokens, the contract short of NEAR for its "
+        "state, every RPC breaker open, reconciling after a restart), else 0.");
     tb_printf(&t, "nearft_signing_paused %d\n", !stage_signing_allowed(&p->shared));
     process_text(p, &t);
     if (t.full)

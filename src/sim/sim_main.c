@@ -58,6 +58,10 @@ int main(int argc, char **argv)
      * again, and serve large blocks from the heap. */
     mallopt(M_MMAP_THRESHOLD, 4 << 20);
     mallopt(M_TRIM_THRESHOLD, 256 << 20);
+    if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+        printf("nearsim %s\n", NF_VERSION);
+        return 0;
+    }
     static struct sim_cfg cfg;
     char err[300];
     int rc = sim_cfg_parse(&cfg, argc, argv, stdout, err, sizeof(err));

@@ -7,7 +7,9 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -15,6 +17,7 @@
 
 int nf_log_level_current = NF_LOG_INFO;
 static int log_fd = 2;
+static int log_journal; /* prefix lines with "<priority>" (log_detect_journal) */
 static _Thread_local char thread_name[32] = "main";
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
@@ -51,6 +54,17 @@ void log_set_thread(const char *name)
 void log_set_fd(int fd)
 {
     log_fd = fd;
+}
+
+int log_detect_journal(void)
+{
+    const char *js = getenv("JOURNAL_STREAM");
+    unsigned long long dev = 0, ino = 0;
+    struct stat st;
+    log_journal = js != NULL && sscanf(js, "%llu:%llu", &dev, &ino) == 2 &&
+                  fstat(log_fd, &st) == 0 && (unsigned long long)st.st_dev == dev &&
+                  (unsigned long long)st.st_ino == ino;
+    return log_journal;
 }
 
 struct buf {
@@ -166,8 +180,14 @@ void log_emit(int level, const char *mod, const char *fmt, ...)
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     long long ms = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-    char line[NF_LOG_LINE_MAX];
-    int len = log_format_line(line, sizeof(line), ms, level, thread_name, mod, body);
+    static const char *const prio[] = {"<7>", "<6>", "<4>", "<3>"};
+    char line[NF_LOG_LINE_MAX + 3];
+    int pre = 0;
+    if (log_journal && level >= 0 && level < 4) {
+        memcpy(line, prio[level], 3);
+        pre = 3;
+    }
+    int len = pre + log_format_line(line + pre, NF_LOG_LINE_MAX, ms, level, thread_name, mod, body);
     int saved = errno; /* logging must not disturb the caller's errno */
     const char *p = line;
     while (len > 0) {

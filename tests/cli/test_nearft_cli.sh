@@ -61,6 +61,10 @@ expect() {
 SIGN=(tx sign --key-file "$KEY" --receiver usdt.tether-token.near --nonce 150000000000001
     --block-hash "$BLOCK")
 
+# ---- version ----
+run --version
+if [ "$CODE" = 0 ] && [[ "$OUT" =~ ^nearft\ [0-9]+\.[0-9]+\.[0-9]+$ ]]; then ok; else bad "nearft --version"; fi
+
 # ---- vector 1 ----
 expect "vector 1 signed_tx_base64" 0 "\"signed_tx_base64\":\"$V1_B64\"" "" -- \
     "${SIGN[@]}" --ft-transfer bob.near:1000000 --gas-per-action 30000000000000

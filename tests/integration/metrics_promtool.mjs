@@ -43,6 +43,14 @@ try {
   check(lint.status === 0 && findings === '',
         `promtool check metrics (exit ${lint.status}) on ${file}:\n${findings}`);
 
+  // The version: nearftd --version and nearsim --version print it, nearft_build_info carries it.
+  const ver = spawnSync(nearftd, ['--version'], { encoding: 'utf8' });
+  const vm = (ver.stdout || '').match(/^nearftd (\d+\.\d+\.\d+)\n$/);
+  check(ver.status === 0 && vm, `nearftd --version: ${ver.status} ${ver.stdout}`);
+  check(vm && r.text.includes(`nearft_build_info{version="${vm[1]}"} 1\n`), 'nearft_build_info carries the version');
+  const sv = spawnSync(nearsim, ['--version'], { encoding: 'utf8' });
+  check(sv.status === 0 && vm && sv.stdout === `nearsim ${vm[1]}\n`, `nearsim --version: ${sv.stdout}`);
+
   // Every family named in a sample line has HELP and TYPE (promtool names the missing HELP; this
   // also catches a sample printed under no TYPE, which promtool takes as untyped).
   const help = new Set(), type = new Map();

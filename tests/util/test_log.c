@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "nf_err.h"
@@ -120,10 +121,46 @@ static void test_threads(void)
     CHECK_EQ_INT(good, 800);
 }
 
+/* Under systemd the journal names its stream in JOURNAL_STREAM=dev:ino: lines sent to that very
+ * stream start with their syslog priority; to any other fd they do not. */
+static void test_journal(void)
+{
+    int fds[2];
+    CHECK_EQ_INT(pipe(fds), 0);
+    struct stat st;
+    CHECK_EQ_INT(fstat(fds[1], &st), 0);
+    char js[64];
+    snprintf(js, sizeof(js), "%llu:%llu", (unsigned long long)st.st_dev,
+             (unsigned long long)st.st_ino);
+    log_set_fd(fds[1]);
+    setenv("JOURNAL_STREAM", "1:2", 1);
+    CHECK_EQ_INT(log_detect_journal(), 0);
+    NF_LOG(NF_LOG_ERROR, "t", "plain");
+    setenv("JOURNAL_STREAM", js, 1);
+    CHECK_EQ_INT(log_detect_journal(), 1);
+    NF_LOG(NF_LOG_ERROR, "t", "err");
+    NF_LOG(NF_LOG_WARN, "t", "warn");
+    NF_LOG(NF_LOG_INFO, "t", "info");
+    char buf[2048];
+    ssize_t r = read(fds[0], buf, sizeof(buf) - 1);
+    CHECK(r > 0);
+    buf[r > 0 ? r : 0] = '\0';
+    CHECK(strncmp(buf, "ts=", 3) == 0); /* the line before detection: no prefix */
+    CHECK(strstr(buf, "\n<3>ts=") != NULL && strstr(buf, "msg=\"err\"") != NULL);
+    CHECK(strstr(buf, "\n<4>ts=") != NULL);
+    CHECK(strstr(buf, "\n<6>ts=") != NULL);
+    unsetenv("JOURNAL_STREAM");
+    CHECK_EQ_INT(log_detect_journal(), 0);
+    close(fds[0]);
+    close(fds[1]);
+    log_set_fd(2);
+}
+
 int main(void)
 {
     test_format();
     test_levels();
     test_threads();
+    test_journal();
     return nf_test_report("test_log");
 }
