@@ -35,7 +35,8 @@ struct ratelim *ratelim_new(uint64_t rate, uint64_t burst);
 void ratelim_free(struct ratelim *r);
 
 /* ratelim_key: a 64-bit key for kind (a small tag that keeps token keys apart from address keys)
- * and the bytes b[0..n). Pure. */
+ * and the bytes b[0..n) (at most 64 are used): keyed SipHash with a key drawn once per process, so
+ * clients can neither aim at one stripe nor collide on purpose. Any thread. */
 uint64_t ratelim_key(uint8_t kind, const void *b, size_t n);
 
 /* ratelim_take: one request of key at now_ns (CLOCK_MONOTONIC). 1: admitted; 0: over the limit,

@@ -11,6 +11,7 @@
 
 #include <event2/event.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -73,6 +74,9 @@ struct batch_stage {
     /* receiver cache: open addressing, power-of-two size */
     struct recv_entry *recv;
     uint32_t recv_cap, recv_used;
+    /* SipHash key of the receiver table, random per process: receiver names come from clients, so
+     * nobody can choose names that pile up in one probe chain. */
+    unsigned char recv_key[crypto_shorthash_KEYBYTES];
 
     /* lookups */
     struct lookup *lookups;
@@ -123,13 +127,14 @@ static struct job *list_pop(struct batch_stage *s, struct job **head, struct job
 
 /* ---- receiver cache -------------------------------------------------------------------------- */
 
-static uint64_t fnv1a(const char *s, size_t n)
+/* recv_hash: keyed SipHash-2-4 (libsodium crypto_shorthash) of a receiver name; never 0 (an
+ * empty entry). */
+static uint64_t recv_hash(const struct batch_stage *s, const char *name, size_t n)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ull;
-    }
+    unsigned char out[crypto_shorthash_BYTES];
+    crypto_shorthash(out, (const unsigned char *)name, n, s->recv_key);
+    uint64_t h;
+    memcpy(&h, out, sizeof(h));
     return h ? h : 1;
 }
 
@@ -137,7 +142,7 @@ static uint64_t fnv1a(const char *s, size_t n)
  * full even after evicting settled entries (then the caller treats the receiver as unknown). */
 static struct recv_entry *recv_find(struct batch_stage *s, const char *name, size_t len)
 {
-    uint64_t h = fnv1a(name, len);
+    uint64_t h = recv_hash(s, name, len);
     for (int pass = 0; pass < 2; pass++) {
         uint32_t mask = s->recv_cap - 1;
         for (uint32_t i = (uint32_t)h & mask, probes = 0; probes < s->recv_cap;
@@ -675,6 +680,9 @@ struct batch_stage *batch_new(const struct batch_wiring *w, uint32_t n_batches, 
     }
     atomic_init(&s->free_figure, s->n_free);
     s->recv_cap = 1u << 20;
+    if (sodium_init() < 0) /* idempotent; nearftd has called it already */
+        goto fail;
+    randombytes_buf(s->recv_key, sizeof(s->recv_key));
     s->recv = nf_mem_map((size_t)s->recv_cap * sizeof(*s->recv));
     s->n_lookups = 4096;
     s->lookups = calloc(s->n_lookups, sizeof(*s->lookups));

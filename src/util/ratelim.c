@@ -5,7 +5,9 @@
 #include "ratelim.h"
 
 #include <pthread.h>
+#include <sodium.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct ratelim_entry {
     uint64_t key; /* 0: empty */
@@ -56,17 +58,32 @@ void ratelim_free(struct ratelim *r)
     free(r);
 }
 
+/* The SipHash key of every bucket key, random per process (set once, on first use). */
+static unsigned char key_secret[crypto_shorthash_KEYBYTES];
+static pthread_once_t key_once = PTHREAD_ONCE_INIT;
+
+static void key_init(void)
+{
+    if (sodium_init() < 0) /* idempotent; nearftd has called it already */
+        abort();           /* no random source: no key to trust */
+    randombytes_buf(key_secret, sizeof(key_secret));
+}
+
 uint64_t ratelim_key(uint8_t kind, const void *b, size_t n)
 {
-    /* FNV-1a 64, then a final mix so that nearby inputs spread over the stripes. */
-    uint64_t h = 0xcbf29ce484222325ull;
-    h = (h ^ kind) * 0x100000001b3ull;
-    const uint8_t *p = b;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ p[i]) * 0x100000001b3ull;
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
+    /* Keyed SipHash-2-4 of kind and the bytes: a client cannot choose addresses that share a
+     * stripe (to evict other clients' buckets) or collide with another client's key. */
+    pthread_once(&key_once, key_init);
+    unsigned char in[1 + 64];
+    if (n > sizeof(in) - 1)
+        n = sizeof(in) - 1; /* keys are token hashes (32 bytes) and addresses (4 or 16) */
+    in[0] = kind;
+    if (n > 0)
+        memcpy(in + 1, b, n);
+    unsigned char out[crypto_shorthash_BYTES];
+    crypto_shorthash(out, in, 1 + n, key_secret);
+    uint64_t h;
+    memcpy(&h, out, sizeof(h));
     return h != 0 ? h : 1; /* 0 marks an empty entry */
 }
 

@@ -6,6 +6,8 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "nf_test.h"
 #include "ratelim.h"
@@ -103,8 +105,35 @@ static void test_race(void)
     ratelim_free(x.r);
 }
 
+/* Keys are keyed per process: the same address gives the same key within a process and another
+ * one in another process, so no client can precompute keys that share a stripe or collide. */
+static void test_keyed(void) /* first in main: no key drawn yet */
+{
+    const uint8_t addr[4] = {192, 0, 2, 1};
+    int fds[2];
+    CHECK_EQ_INT(pipe(fds), 0);
+    /* before this process's first key: each side draws its own */
+    pid_t pid = fork();
+    if (pid == 0) {
+        uint64_t k = ratelim_key(4, addr, 4);
+        _exit(write(fds[1], &k, sizeof(k)) == (ssize_t)sizeof(k) ? 0 : 1);
+    }
+    uint64_t mine = ratelim_key(4, addr, 4);
+    CHECK(mine == ratelim_key(4, addr, 4));
+    CHECK(mine != ratelim_key(6, addr, 4)); /* the kind is part of the key */
+    uint64_t theirs = 0;
+    CHECK(read(fds[0], &theirs, sizeof(theirs)) == (ssize_t)sizeof(theirs));
+    int st = 0;
+    waitpid(pid, &st, 0);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CHECK(theirs != 0 && theirs != mine);
+    close(fds[0]);
+    close(fds[1]);
+}
+
 int main(void)
 {
+    test_keyed();
     test_bucket();
     test_eviction();
     test_race();
