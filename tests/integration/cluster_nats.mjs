@@ -24,24 +24,48 @@ if (hasNats !== '1') {
   process.exit(77);
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
-  });
+// freePorts: n distinct free ports, all held open until every one is known (a port closed at once
+// could be handed out again by the next listen(0)).
+async function freePorts(n) {
+  const servers = [];
+  for (let i = 0; i < n; i++) {
+    servers.push(await new Promise((resolve, reject) => {
+      const s = createServer();
+      s.once('error', reject);
+      s.listen(0, '127.0.0.1', () => resolve(s));
+    }));
+  }
+  const ports = servers.map((s) => s.address().port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
 }
 
 const natsProcs = [];
+// startNatsCluster: three nodes; another process may still take a port between our check and
+// nats-server's bind, so a node that exits while the cluster forms makes a fresh attempt on new
+// ports (at most three).
 async function startNatsCluster(dir) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startNatsOnce(dir, attempt);
+    } catch (e) {
+      for (const p of natsProcs.splice(0)) await stopProc(p, 'SIGKILL');
+      if (attempt >= 3 || !/exited while the cluster formed/.test(String(e))) throw e;
+      console.log(`NATS cluster attempt ${attempt}: ${e.message}; trying again on other ports`);
+    }
+  }
+}
+
+async function startNatsOnce(dir, attempt) {
   const nodes = [];
+  const ports = await freePorts(9);
   for (let i = 0; i < 3; i++)
-    nodes.push({ name: `n${i}`, client: await freePort(), route: await freePort(), mon: await freePort() });
+    nodes.push({ name: `n${i}`, client: ports[3 * i], route: ports[3 * i + 1], mon: ports[3 * i + 2] });
   for (const n of nodes) {
-    const store = join(dir, `nats-${n.name}`);
+    const store = join(dir, `nats-${n.name}-${attempt}`);
     mkdirSync(store, { recursive: true });
     const routes = nodes.filter((o) => o !== n).map((o) => `nats://127.0.0.1:${o.route}`).join(',');
-    const out = openSync(join(dir, `nats-${n.name}.log`), 'a');
+    const out = openSync(join(dir, `nats-${n.name}-${attempt}.log`), 'a');
     n.proc = spawn(natsBin, ['-a', '127.0.0.1', '-p', String(n.client), '-m', String(n.mon), '-js',
       '-sd', store, '-n', n.name, '--cluster_name', 'nfit', '--cluster',
       `nats://127.0.0.1:${n.route}`, '--routes', routes], { stdio: ['ignore', out, out] });
@@ -50,6 +74,9 @@ async function startNatsCluster(dir) {
   }
   // Ready: every node sees a JetStream meta leader of a three-node cluster.
   await waitFor(async () => {
+    for (const n of nodes)
+      if (n.proc.exitCode !== null || n.proc.signalCode !== null)
+        throw new Error(`nats-server ${n.name} exited while the cluster formed (see nats-${n.name}-${attempt}.log)`);
     for (const n of nodes) {
       try {
         const j = (await request(n.mon, 'GET', '/jsz')).body;
