@@ -21,6 +21,7 @@
 #include "ingest/hsrv.h"
 #include "ingest/http_parse.h"
 #include "nf_test.h"
+#include "raw_sock.h"
 
 #define LIMIT_S  20.0
 #define BIG_BODY (8u << 20) /* a reply far larger than the socket buffers */
@@ -129,34 +130,6 @@ static uint64_t ctr(const _Atomic uint64_t *c)
     return atomic_load_explicit(c, memory_order_relaxed);
 }
 
-static int conn_to(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
-    sa.sin_addr.s_addr = htonl(0x7f000001);
-    if (fd == -1 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-        if (fd != -1)
-            close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-static int send_all(int fd, const char *b, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = send(fd, b, n, MSG_NOSIGNAL);
-        if (w <= 0)
-            return -1;
-        b += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* Reads until `until` appears (0), the peer closes or resets (1), or LIMIT_S passes (-1). */
 static int read_until(int fd, char *out, size_t cap, size_t *len, const char *until)
 {
@@ -199,7 +172,7 @@ static int get_ok(int fd)
     static const char req[] = "GET /ok HTTP/1.1\r\nHost: t\r\n\r\n";
     char out[1024];
     size_t len;
-    if (send_all(fd, req, sizeof(req) - 1) != 0)
+    if (raw_sock_send(fd, req, sizeof(req) - 1) != 0)
         return 0;
     return read_until(fd, out, sizeof(out), &len, "\"len\":0}") == 0 &&
            strncmp(out, "HTTP/1.1 200 ", 13) == 0;
@@ -224,13 +197,13 @@ static void test_head_deadline(void)
     struct hsrv_opts o = base_opts();
     o.head_ms = 500;
     CHECK(srv_start(&v, o, 0, 64u << 20) == 0);
-    int slow = conn_to(v.port), silent = conn_to(v.port);
+    int slow = raw_sock_connect(v.port), silent = raw_sock_connect(v.port);
     CHECK(slow != -1 && silent != -1);
-    CHECK(send_all(slow, "GET /slow HTTP/1.1\r\n", 20) == 0);
+    CHECK(raw_sock_send(slow, "GET /slow HTTP/1.1\r\n", 20) == 0);
     int closed = 0;
     double end = mono_s() + LIMIT_S;
     while (!closed && mono_s() < end) {
-        if (send_all(slow, "X-Trickle: 1\r\n", 14) != 0) {
+        if (raw_sock_send(slow, "X-Trickle: 1\r\n", 14) != 0) {
             closed = 1;
             break;
         }
@@ -244,7 +217,7 @@ static void test_head_deadline(void)
     CHECK(closed);
     CHECK(wait_closed(silent));
     CHECK(ctr(&v.ctr.head_timeouts) >= 2);
-    int ok = conn_to(v.port);
+    int ok = raw_sock_connect(v.port);
     CHECK(ok != -1 && get_ok(ok));
     close(ok);
     close(slow);
@@ -261,10 +234,10 @@ static void test_body_rate(void)
     o.head_ms = 300;
     o.body_min_rate = 100000;
     CHECK(srv_start(&v, o, 0, 64u << 20) == 0);
-    int fd = conn_to(v.port);
+    int fd = raw_sock_connect(v.port);
     static const char head[] =
         "POST /b HTTP/1.1\r\nHost: t\r\nContent-Length: 900000\r\n\r\n0123456789";
-    CHECK(send_all(fd, head, sizeof(head) - 1) == 0);
+    CHECK(raw_sock_send(fd, head, sizeof(head) - 1) == 0);
     CHECK(wait_closed(fd));
     CHECK(ctr(&v.ctr.body_timeouts) >= 1);
     CHECK_EQ_INT(hsrv_shared_pool_used(v.sh), 0);
@@ -280,16 +253,16 @@ static void test_write_timeout(void)
     struct hsrv_opts o = base_opts();
     o.write_ms = 300;
     CHECK(srv_start(&v, o, 0, 64u << 20) == 0);
-    int fd = conn_to(v.port);
+    int fd = raw_sock_connect(v.port);
     int rcv = 4096;
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
     static const char req[] = "GET /big HTTP/1.1\r\nHost: t\r\n\r\n";
-    CHECK(send_all(fd, req, sizeof(req) - 1) == 0);
+    CHECK(raw_sock_send(fd, req, sizeof(req) - 1) == 0);
     double end = mono_s() + LIMIT_S;
     while (ctr(&v.ctr.write_timeouts) == 0 && mono_s() < end)
         usleep(10000);
     CHECK_EQ_INT(ctr(&v.ctr.write_timeouts), 1);
-    int ok = conn_to(v.port);
+    int ok = raw_sock_connect(v.port);
     CHECK(ok != -1 && get_ok(ok));
     close(ok);
     /* What arrives is cut short: the connection ends before the whole answer. */
@@ -318,10 +291,10 @@ static void test_per_ip(void)
     CHECK(srv_start(&v, o, 3, 64u << 20) == 0);
     int fds[3];
     for (int i = 0; i < 3; i++) {
-        fds[i] = conn_to(v.port);
+        fds[i] = raw_sock_connect(v.port);
         CHECK(fds[i] != -1 && get_ok(fds[i]));
     }
-    int over = conn_to(v.port);
+    int over = raw_sock_connect(v.port);
     char out[1024];
     size_t len;
     CHECK(over != -1 && read_until(over, out, sizeof(out), &len, NULL) == 1);
@@ -334,7 +307,7 @@ static void test_per_ip(void)
     int served = 0;
     double end = mono_s() + LIMIT_S;
     while (!served && mono_s() < end) {
-        int fd = conn_to(v.port);
+        int fd = raw_sock_connect(v.port);
         served = fd != -1 && get_ok(fd);
         if (fd != -1)
             close(fd);
@@ -355,10 +328,10 @@ static void test_idle_reclaim(void)
     CHECK(srv_start(&v, o, 0, 64u << 20) == 0);
     int fds[4];
     for (int i = 0; i < 4; i++) {
-        fds[i] = conn_to(v.port);
+        fds[i] = raw_sock_connect(v.port);
         CHECK(fds[i] != -1 && get_ok(fds[i]));
     }
-    int fresh = conn_to(v.port);
+    int fresh = raw_sock_connect(v.port);
     CHECK(fresh != -1 && get_ok(fresh));
     CHECK(wait_closed(fds[0])); /* the oldest idle one */
     CHECK_EQ_INT(ctr(&v.ctr.idle_reclaimed), 1);
@@ -384,17 +357,17 @@ static void test_pool(void)
                       "POST /p HTTP/1.1\r\nHost: t\r\nContent-Length: %zu\r\n\r\n", blen);
     int fds[3];
     for (int i = 0; i < 2; i++) {
-        fds[i] = conn_to(v.port);
-        CHECK(fds[i] != -1 && send_all(fds[i], head, (size_t)hl) == 0 &&
-              send_all(fds[i], body, 8192) == 0);
+        fds[i] = raw_sock_connect(v.port);
+        CHECK(fds[i] != -1 && raw_sock_send(fds[i], head, (size_t)hl) == 0 &&
+              raw_sock_send(fds[i], body, 8192) == 0);
     }
     double end = mono_s() + LIMIT_S;
     while (hsrv_shared_pool_used(v.sh) < 2u * 600000u && mono_s() < end)
         usleep(10000);
     CHECK(hsrv_shared_pool_used(v.sh) >= 2u * 600000u);
-    fds[2] = conn_to(v.port);
-    CHECK(fds[2] != -1 && send_all(fds[2], head, (size_t)hl) == 0 &&
-          send_all(fds[2], body, 8192) == 0);
+    fds[2] = raw_sock_connect(v.port);
+    CHECK(fds[2] != -1 && raw_sock_send(fds[2], head, (size_t)hl) == 0 &&
+          raw_sock_send(fds[2], body, 8192) == 0);
     char out[2048];
     size_t len;
     CHECK(read_until(fds[2], out, sizeof(out), &len, "}") == 0);
@@ -403,21 +376,21 @@ static void test_pool(void)
     CHECK(strstr(out, "Retry-After: 1\r\n") != NULL);
     CHECK_EQ_INT(ctr(&v.ctr.pool_refused), 1);
     for (int i = 0; i < 2; i++) {
-        CHECK(send_all(fds[i], body + 8192, blen - 8192) == 0);
+        CHECK(raw_sock_send(fds[i], body + 8192, blen - 8192) == 0);
         CHECK(read_until(fds[i], out, sizeof(out), &len, "\"len\":600000}") == 0);
     }
     CHECK(wait_pool_zero(&v)); /* answered: both buffers returned */
     /* A chunked body grows its buffer in steps; the head stays intact across the moves. */
     static const char ch[] =
         "POST /chunky HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n";
-    CHECK(send_all(fds[0], ch, sizeof(ch) - 1) == 0);
+    CHECK(raw_sock_send(fds[0], ch, sizeof(ch) - 1) == 0);
     char line[32];
     for (int i = 0; i < 50; i++) {
         int ll = snprintf(line, sizeof(line), "%x\r\n", 10000);
-        CHECK(send_all(fds[0], line, (size_t)ll) == 0 && send_all(fds[0], body, 10000) == 0 &&
-              send_all(fds[0], "\r\n", 2) == 0);
+        CHECK(raw_sock_send(fds[0], line, (size_t)ll) == 0 &&
+              raw_sock_send(fds[0], body, 10000) == 0 && raw_sock_send(fds[0], "\r\n", 2) == 0);
     }
-    CHECK(send_all(fds[0], "0\r\n\r\n", 5) == 0);
+    CHECK(raw_sock_send(fds[0], "0\r\n\r\n", 5) == 0);
     CHECK(read_until(fds[0], out, sizeof(out), &len, "}") == 0);
     CHECK(strstr(out, "{\"path\":\"/chunky\",\"len\":500000}") != NULL);
     CHECK(wait_pool_zero(&v));

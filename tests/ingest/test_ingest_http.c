@@ -30,6 +30,7 @@
 #include "nf_ring.h"
 #include "nf_test.h"
 #include "pipeline.h"
+#include "raw_sock.h"
 #include "spend.h"
 #include "stub_pipeline.h"
 
@@ -949,34 +950,6 @@ static void test_stop_answers(struct ingest *in)
 
 /* ---- the wire itself (hsrv.c), over raw sockets ---------------------------------------------- */
 
-static int raw_connect(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
-    sa.sin_addr.s_addr = htonl(0x7f000001);
-    if (fd == -1 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-        if (fd != -1)
-            close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-static int raw_send(int fd, const char *b, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = send(fd, b, n, MSG_NOSIGNAL);
-        if (w <= 0)
-            return -1;
-        b += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* Reads until the peer closes (returns 1) or `until` appears in what was read, or 5 s pass
  * (returns 0). out is NUL-terminated; *len is its length. */
 static int raw_read(int fd, char *out, size_t cap, size_t *len, const char *until)
@@ -1002,10 +975,10 @@ static int raw_read(int fd, char *out, size_t cap, size_t *len, const char *unti
 /* Sends req on a new connection and reads the whole answer stream until the server closes. */
 static int raw_exchange(const char *req, size_t n, char *out, size_t cap, size_t *len)
 {
-    int fd = raw_connect();
+    int fd = raw_sock_connect(port);
     if (fd == -1)
         return -1;
-    int closed = raw_send(fd, req, n) == 0 ? raw_read(fd, out, cap, len, NULL) : -1;
+    int closed = raw_sock_send(fd, req, n) == 0 ? raw_read(fd, out, cap, len, NULL) : -1;
     close(fd);
     return closed;
 }
@@ -1111,17 +1084,17 @@ static void test_wire(void)
     json_decref(j);
 
     /* Expect: 100-continue: the interim answer comes before the body is sent. */
-    int fd = raw_connect();
+    int fd = raw_sock_connect(port);
     CHECK(fd != -1);
     n = snprintf(req, sizeof(req),
                  "POST /v1/transfers HTTP/1.1\r\nHost: t\r\nContent-Type: "
                  "application/json\r\nExpect: 100-continue\r\nContent-Length: "
                  "%zu\r\nConnection: close\r\n\r\n",
                  bl);
-    CHECK_EQ_INT(raw_send(fd, req, (size_t)n), 0);
+    CHECK_EQ_INT(raw_sock_send(fd, req, (size_t)n), 0);
     CHECK_EQ_INT(raw_read(fd, out, sizeof(out), &len, "\r\n\r\n"), 0);
     CHECK_EQ_STR(out, "HTTP/1.1 100 Continue\r\n\r\n");
-    CHECK_EQ_INT(raw_send(fd, body, bl), 0);
+    CHECK_EQ_INT(raw_sock_send(fd, body, bl), 0);
     CHECK_EQ_INT(raw_read(fd, out, sizeof(out), &len, NULL), 1);
     CHECK(strncmp(out, "HTTP/1.1 202 ", 13) == 0);
     close(fd);
@@ -1131,12 +1104,12 @@ static void test_wire(void)
     CHECK_EQ_INT(raw_exchange(h10, strlen(h10), out, sizeof(out), &len), 1);
     CHECK(strncmp(out, "HTTP/1.1 200 ", 13) == 0);
     CHECK(strstr(out, "Connection: close\r\n") != NULL);
-    fd = raw_connect();
+    fd = raw_sock_connect(port);
     const char *ka = "GET /health HTTP/1.0\r\nConnection: keep-alive\r\n\r\n";
-    CHECK_EQ_INT(raw_send(fd, ka, strlen(ka)), 0);
+    CHECK_EQ_INT(raw_sock_send(fd, ka, strlen(ka)), 0);
     CHECK_EQ_INT(raw_read(fd, out, sizeof(out), &len, "}"), 0);
     CHECK(strstr(out, "Connection: keep-alive\r\n") != NULL);
-    CHECK_EQ_INT(raw_send(fd, h10, strlen(h10)), 0); /* same connection, still open */
+    CHECK_EQ_INT(raw_sock_send(fd, h10, strlen(h10)), 0); /* same connection, still open */
     CHECK_EQ_INT(raw_read(fd, out, sizeof(out), &len, NULL), 1);
     CHECK(strncmp(out, "HTTP/1.1 200 ", 13) == 0);
     close(fd);
@@ -1226,10 +1199,10 @@ static void test_wire(void)
         hn += (size_t)snprintf(req + hn, sizeof(req) - hn,
                                "Content-Length: %zu\r\nConnection: close\r\n\r\n%s", bl, body);
         CHECK(hn > 6000);
-        fd = raw_connect();
+        fd = raw_sock_connect(port);
         CHECK(fd != -1);
         for (size_t off = 0; off < hn; off += 61)
-            CHECK_EQ_INT(raw_send(fd, req + off, hn - off < 61 ? hn - off : 61), 0);
+            CHECK_EQ_INT(raw_sock_send(fd, req + off, hn - off < 61 ? hn - off : 61), 0);
         CHECK_EQ_INT(raw_read(fd, out, sizeof(out), &len, NULL), 1);
         CHECK(strncmp(out, "HTTP/1.1 202 ", 13) == 0);
         json_t *pj = last_json(out);
@@ -1291,7 +1264,7 @@ static void test_wire(void)
      * poll /debug/stages until they show (bounded). */
     int held[6];
     for (int k = 0; k < 6; k++)
-        held[k] = raw_connect();
+        held[k] = raw_sock_connect(port);
     uint64_t open_seen = 0;
     for (int tries = 0; tries < 40 && open_seen < 6; tries++) {
         struct resp st = {0};
