@@ -68,7 +68,8 @@ export async function waitAllFinal(port, ids, what, ms = 120000) {
     }
     pending = next;
     return pending.length === 0;
-  }, `${what}: ${pending.length} transfers still not final`, ms, 500);
+  }, { toString: () => `${what}: ${pending.length} of ${ids.length} transfers still not final ` +
+    `(first: ${pending.slice(0, 5).join(', ')})` }, ms, 500);
   return out;
 }
 
