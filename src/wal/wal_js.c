@@ -131,17 +131,25 @@ static int split_servers(const char *servers, char **buf, const char ***urls, in
     return *n > 0 ? 0 : NF_ECONFIG;
 }
 
+/* stream_info_wait: js_GetStreamInfo, tried again while the answer is transient (the cluster
+ * still electing) for up to JS_START_MS. Start-up only. */
+static natsStatus stream_info_wait(struct wal_js *j, jsStreamInfo **si, jsErrCode *jerr)
+{
+    natsStatus s;
+    int64_t until = nats_Now() + JS_START_MS;
+    while ((s = js_GetStreamInfo(si, j->js, j->stream, NULL, jerr)) != NATS_OK &&
+           transient(s, *jerr) && nats_Now() < until) {
+        *jerr = 0;
+        nats_Sleep(JS_RETRY_MS * 4);
+    }
+    return s;
+}
+
 static int ensure_stream(struct wal_js *j, unsigned replicas)
 {
     jsStreamInfo *si = NULL;
     jsErrCode jerr = 0;
-    natsStatus s;
-    int64_t until = nats_Now() + JS_START_MS;
-    while ((s = js_GetStreamInfo(&si, j->js, j->stream, NULL, &jerr)) != NATS_OK &&
-           transient(s, jerr) && nats_Now() < until) {
-        jerr = 0;
-        nats_Sleep(JS_RETRY_MS * 4);
-    }
+    natsStatus s = stream_info_wait(j, &si, &jerr);
     if (s == NATS_NOT_FOUND || jerr == JSStreamNotFoundErr) {
         jsStreamConfig sc;
         jsStreamConfig_Init(&sc);
@@ -494,13 +502,8 @@ int wal_js_replay(struct wal_js *j,
     memset(st, 0, sizeof(*st));
     jsStreamInfo *si = NULL;
     jsErrCode jerr = 0;
-    natsStatus s;
-    int64_t until = nats_Now() + JS_START_MS;
-    while ((s = js_GetStreamInfo(&si, j->js, j->stream, NULL, &jerr)) != NATS_OK &&
-           transient(s, jerr) && nats_Now() < until) {
-        jerr = 0;
-        nats_Sleep(JS_RETRY_MS * 4);
-    }
+    int64_t until = nats_Now() + JS_START_MS; /* the stream info and the consumer share it */
+    natsStatus s = stream_info_wait(j, &si, &jerr);
     if (s != NATS_OK) {
         js_log("error", "msg=\"cannot read the stream state\" stream=%s err=\"%s\" js_err=%d",
                j->stream, natsStatus_GetText(s), (int)jerr);
