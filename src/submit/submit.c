@@ -61,6 +61,7 @@ struct endpoint {
     _Atomic uint32_t inflight;
     _Atomic uint32_t limit; /* AIMD in-flight limit */
     uint64_t blocked_until_ms;
+    int block_inflight; /* a `block` request to it is in flight (request_block) */
     _Atomic uint64_t requests, errors, rate_limited;
     uint64_t lat_hist[16]; /* ms, log2 buckets */
 };
@@ -123,10 +124,12 @@ struct submit_stage {
     size_t tok_cap;
     uint8_t call_out[4096];
 
+    /* The latest final block published to the signers, and the endpoint that gave it (-1 before
+     * the first). Final heights only grow: see on_block_answer. */
     uint64_t head_height;
     uint8_t head_hash[32];
-    int block_inflight;
-    int block_retry; /* the last block request failed */
+    int head_ep;
+    int block_retry; /* the last block answer was an error */
     int reconciling; /* recovered batches still unresolved */
     uint32_t recovered_left;
 
@@ -969,25 +972,53 @@ static void on_lookup_answer(struct submit_stage *s,
     lookup_return(s, l);
 }
 
-static void request_block(struct submit_stage *s)
+/* block_ask: one `block` (finality final) request to endpoint ep. 0, or -1 when no request
+ * slot is free or the body cannot be built. */
+static int block_ask(struct submit_stage *s, int ep)
 {
-    if (s->block_inflight)
-        return;
-    int ep = pick_endpoint(s);
-    struct req *r = ep >= 0 ? req_get(s) : NULL;
+    struct req *r = req_get(s);
     if (r == NULL)
-        return;
+        return -1;
     r->purpose = P_BLOCK;
     r->owner = NULL;
     snprintf(r->id, sizeof(r->id), "blk");
     int len = rpc_build_block_final(r->body, REQ_BODY_CAP, r->id);
     if (len < 0) {
         req_put(s, r);
-        return;
+        return -1;
     }
     r->body_len = (size_t)len;
-    s->block_inflight = 1;
+    s->eps[ep].block_inflight = 1;
     req_fire(s, r, ep);
+    return 0;
+}
+
+/* request_block: asks every endpoint whose breaker is closed (and that has room and no block
+ * request in flight) for the latest final block, so the published block is the highest that a
+ * healthy endpoint reports however the load is spread (on_block_answer); when none is closed,
+ * pick_endpoint's choice (a half-open endpoint gets its probe). One request per endpoint per
+ * refresh: a handful of small views. */
+static void request_block(struct submit_stage *s)
+{
+    uint64_t now = mono_ms();
+    int asked = 0;
+    for (unsigned i = 0; i < s->n_eps; i++) {
+        struct endpoint *e = &s->eps[i];
+        if (e->block_inflight) {
+            asked = 1;
+            continue;
+        }
+        if (e->blocked_until_ms > now || e->inflight >= e->limit ||
+            breaker_state(&e->br, now) != BREAKER_CLOSED || !breaker_allow(&e->br, now))
+            continue;
+        if (block_ask(s, (int)i) == 0)
+            asked = 1;
+    }
+    if (!asked) {
+        int ep = pick_endpoint(s);
+        if (ep >= 0)
+            block_ask(s, ep);
+    }
 }
 
 /* check_funds: while out of NEAR, looks at the signer's balance every FUNDS_POLL_MS. */
@@ -1061,6 +1092,33 @@ static void on_tokens_answer(struct submit_stage *s, const struct rpc_result *re
     stage_set_out_of_tokens(s->w.shared, 0);
     for (unsigned i = 0; i < s->w.keys->shards; i++)
         nf_ring_wake(&s->w.sign_in[i]);
+}
+
+/* on_block_answer: a `block` (finality final) answer from endpoint ep. Final heights only grow,
+ * so an answer below the published height comes from a node behind the one that gave it (a
+ * lagging node) and is not taken: the signers would sign over a block hash that the nodes that
+ * are not behind may already count as expired (a short --tx-validity-blocks), and every such
+ * transaction would be refused, proven dead and signed again, round after round. The endpoint that
+ * gave the published block is believed when it goes back (a node that resynced, or several nodes
+ * behind one URL): the published height rests on its word alone. */
+static void on_block_answer(struct submit_stage *s, int ep, const struct rpc_result *res)
+{
+    s->eps[ep].block_inflight = 0;
+    if (res->kind != RPC_OK_BLOCK || !res->has_block) {
+        s->block_retry = 1; /* again at the next retry tick (50 ms), not the next refresh */
+        return;
+    }
+    s->block_retry = 0;
+    if (s->head_ep >= 0 && ep != s->head_ep && res->block_height < s->head_height) {
+        NF_LOG(NF_LOG_DEBUG, "submit",
+               "block answer behind the published one ep=%d height=%llu published=%llu", ep,
+               (unsigned long long)res->block_height, (unsigned long long)s->head_height);
+        return;
+    }
+    s->head_height = res->block_height;
+    s->head_ep = ep;
+    memcpy(s->head_hash, res->block_hash, 32);
+    block_ref_write(&s->w.shared->block, res->block_hash, res->block_height);
 }
 
 static void on_block_timer(evutil_socket_t fd, short what, void *arg)
@@ -1138,6 +1196,7 @@ static void complete(struct submit_stage *s, struct req *r, CURLcode code)
     }
     int purpose = r->purpose;
     void *owner = r->owner;
+    int ep = r->ep;
     req_put(s, r);
     switch (purpose) {
     case P_SEND:
@@ -1146,15 +1205,7 @@ static void complete(struct submit_stage *s, struct req *r, CURLcode code)
         on_batch_answer(s, owner, r, &res);
         break;
     case P_BLOCK:
-        s->block_inflight = 0;
-        if (res.kind == RPC_OK_BLOCK && res.has_block) {
-            s->head_height = res.block_height;
-            memcpy(s->head_hash, res.block_hash, 32);
-            block_ref_write(&s->w.shared->block, res.block_hash, res.block_height);
-            s->block_retry = 0;
-        } else {
-            s->block_retry = 1; /* again at the next retry tick (50 ms), not the next refresh */
-        }
+        on_block_answer(s, ep, &res);
         break;
     case P_VIEW_ACCOUNT:
     case P_STORAGE:
@@ -1332,6 +1383,7 @@ struct submit_stage *submit_new(const struct submit_wiring *w, uint32_t n_batche
     g_submit_for_curl = s;
     s->w = *w;
     s->stop_ring.efd = -1;
+    s->head_ep = -1;
     s->n_batches = n_batches;
     s->bs = calloc(n_batches, sizeof(*s->bs));
     s->tok_cap = RPC_TOKENS_TX;

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -37,18 +38,21 @@
 #include "wal.h"
 #include "wal_rec.h"
 
-#define JOB_CAP   1024u
-#define RING_SIZE 64u
-#define N_BATCHES 8u
-#define WAIT_MS   90000 /* bound for a wait that must succeed (a hang bound, not a speed goal) */
-#define TGAS      1000000000000ull
-#define SIGNER    "distributor.test.near"
-#define CONTRACT  "ft.test.near"
+#define JOB_CAP        1024u
+#define RING_SIZE      64u
+#define N_BATCHES      8u
+#define WAIT_MS        90000 /* bound for a wait that must succeed (a hang bound, not a speed goal) */
+#define TGAS           1000000000000ull
+#define SIGNER         "distributor.test.near"
+#define CONTRACT       "ft.test.near"
+#define LAG_BLOCKS     80u   /* nearsim's --lag-blocks below */
+#define GENESIS_HEIGHT 1000u /* nearsim's */
 
 struct fixture {
     struct cfg cfg;
     char *urls[1];
     char url[64];
+    char lag_url[64]; /* nearsim's lagging listener (LAG_BLOCKS behind) */
     struct job_slab jobs;
     struct keypool keys;
     struct nf_ring in, lookup_in, lookup_done, sign_in, outcome;
@@ -60,7 +64,7 @@ struct fixture {
     _Atomic int done_errors;
     struct submit_stage *stage;
     pid_t sim;
-    uint16_t port;
+    uint16_t port, lag_port;
     struct batch batches[N_BATCHES];
 };
 
@@ -91,7 +95,8 @@ static void nap_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
-/* start_sim: nearsim on a free port, its output in <dir>/sim.log; waits for its ready line. */
+/* start_sim: nearsim on a free port with a lagging listener LAG_BLOCKS behind, its output in
+ * <dir>/sim.log; waits for its ready lines. */
 static int start_sim(struct fixture *f, const char *bin)
 {
     char log[128], creds[128];
@@ -106,7 +111,7 @@ static int start_sim(struct fixture *f, const char *bin)
             _exit(127);
         execl(bin, bin, "--listen", "127.0.0.1:0", "--credentials-out", creds, "--keys", "1",
               "--seed", "test_submit", "--receivers", "4", "--unregistered", "2", "--block-ms",
-              "100", (char *)NULL);
+              "100", "--lagging-listen", "127.0.0.1:0", "--lag-blocks", "80", (char *)NULL);
         _exit(127);
     }
     uint64_t deadline = stage_test_mono_ms() + WAIT_MS;
@@ -115,11 +120,15 @@ static int start_sim(struct fixture *f, const char *bin)
         char line[512];
         while (fp && fgets(line, sizeof(line), fp)) {
             const char *m = strstr(line, "listening=127.0.0.1:");
-            if (m) {
+            const char *g = strstr(line, "lagging=127.0.0.1:");
+            if (m)
                 f->port = (uint16_t)atoi(m + strlen("listening=127.0.0.1:"));
-                fclose(fp);
-                return 0;
-            }
+            if (g)
+                f->lag_port = (uint16_t)atoi(g + strlen("lagging=127.0.0.1:"));
+        }
+        if (f->port != 0 && f->lag_port != 0) {
+            fclose(fp);
+            return 0;
         }
         if (fp)
             fclose(fp);
@@ -147,8 +156,8 @@ static size_t collect(char *p, size_t sz, size_t n, void *ud)
     return sz * n;
 }
 
-/* rpc_json: POSTs body to nearsim and returns its parsed answer (caller frees), or NULL. */
-static json_t *rpc_json(struct fixture *f, const char *body)
+/* rpc_json_at: POSTs body to url and returns its parsed answer (caller frees), or NULL. */
+static json_t *rpc_json_at(const char *url, const char *body)
 {
     struct {
         char buf[8192];
@@ -156,7 +165,7 @@ static json_t *rpc_json(struct fixture *f, const char *body)
     } out = {.len = 0};
     CURL *h = curl_easy_init();
     struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
-    curl_easy_setopt(h, CURLOPT_URL, f->url);
+    curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
@@ -166,6 +175,22 @@ static json_t *rpc_json(struct fixture *f, const char *body)
     curl_slist_free_all(hdr);
     curl_easy_cleanup(h);
     return rc == CURLE_OK ? json_loads(out.buf, 0, NULL) : NULL;
+}
+
+static json_t *rpc_json(struct fixture *f, const char *body)
+{
+    return rpc_json_at(f->url, body);
+}
+
+/* final_height: the height of the latest final block the node at url reports (0 on error). */
+static uint64_t final_height(const char *url)
+{
+    json_t *j = rpc_json_at(url, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"block\","
+                                 "\"params\":{\"finality\":\"final\"}}");
+    json_t *h = json_object_get(json_object_get(json_object_get(j, "result"), "header"), "height");
+    uint64_t v = json_is_integer(h) ? (uint64_t)json_integer_value(h) : 0;
+    json_decref(j);
+    return v;
 }
 
 /* ak_nonce: the chain's nonce of the signer's key. */
@@ -185,6 +210,28 @@ static uint64_t ak_nonce(struct fixture *f)
     json_decref(j);
     CHECK(v > 0);
     return v;
+}
+
+/* new_stage: a submit stage over the fixture's configuration, rings, jobs and keys, writing to
+ * wal and publishing into shared; NULL on error. */
+static struct submit_stage *
+new_stage(struct fixture *f, struct wal *wal, struct stage_shared *shared, uint32_t n_batches)
+{
+    const struct submit_wiring w = {
+        .cfg = &f->cfg,
+        .jobs = &f->jobs,
+        .keys = &f->keys,
+        .in = &f->in,
+        .lookup_in = &f->lookup_in,
+        .lookup_done = &f->lookup_done,
+        .sign_in = &f->sign_in,
+        .wal = wal,
+        .wal_producer = 0,
+        .shared = shared,
+        .counters = &f->ctr,
+        .hub = {.ctx = f, .notify_job = fx_notify_job, .outcome_done = fx_outcome_done}};
+    int rc = 0;
+    return submit_new(&w, n_batches, &rc);
 }
 
 static int fixture_start(struct fixture *f, const char *nearsim)
@@ -238,21 +285,7 @@ static int fixture_start(struct fixture *f, const char *nearsim)
                           .ring_size = 64};
     if (wal_new(&wo, &f->wal) != 0 || wal_start(f->wal) != 0)
         return -1;
-    const struct submit_wiring w = {
-        .cfg = c,
-        .jobs = &f->jobs,
-        .keys = &f->keys,
-        .in = &f->in,
-        .lookup_in = &f->lookup_in,
-        .lookup_done = &f->lookup_done,
-        .sign_in = &f->sign_in,
-        .wal = f->wal,
-        .wal_producer = 0,
-        .shared = &f->shared,
-        .counters = &f->ctr,
-        .hub = {.ctx = f, .notify_job = fx_notify_job, .outcome_done = fx_outcome_done}};
-    int rc = 0;
-    f->stage = submit_new(&w, N_BATCHES, &rc);
+    f->stage = new_stage(f, f->wal, &f->shared, N_BATCHES);
     if (f->stage == NULL)
         return -1;
     for (uint32_t i = 0; i < N_BATCHES; i++) {
@@ -353,6 +386,76 @@ static int replay_cb(const struct wal_rec *rec, void *ctx)
     return 0;
 }
 
+/* lagging_endpoint: a stage given two endpoints of one chain, the second LAG_BLOCKS behind
+ * (nearsim's lagging listener), publishes block heights that never go back, and the live node's:
+ * a lagging node's block hash, signed over, is expired at the live node under a short validity
+ * window. A stage that asked one endpoint per refresh, chosen by load and round robin, settled
+ * here on the lagging node after its first answer (the requests between refreshes turn the
+ * round robin), and published its blocks from then on. */
+static void lagging_endpoint(struct fixture *f)
+{
+    snprintf(f->lag_url, sizeof(f->lag_url), "http://127.0.0.1:%u", f->lag_port);
+    char *urls[2] = {f->url, f->lag_url};
+    f->cfg.rpc_url.v = urls;
+    f->cfg.rpc_url.n = 2;
+    /* The lagging node shows a chain of its own (not genesis) once the chain is longer than the
+     * lag. */
+    uint64_t deadline = stage_test_mono_ms() + WAIT_MS, lag_h = 0, live_h = 0;
+    while (stage_test_mono_ms() < deadline) {
+        lag_h = final_height(f->lag_url);
+        live_h = final_height(f->url);
+        if (lag_h > GENESIS_HEIGHT && live_h > lag_h + LAG_BLOCKS / 2)
+            break;
+        nap_ms(50);
+    }
+    CHECK(lag_h > GENESIS_HEIGHT && live_h > lag_h + LAG_BLOCKS / 2);
+
+    char dir[96];
+    snprintf(dir, sizeof(dir), "%s/lagging", f->dir);
+    CHECK_EQ_INT(mkdir(dir, 0700), 0);
+    struct wal_opts wo = {.dir = dir,
+                          .fsync = WAL_FSYNC_OFF,
+                          .segment_bytes = 1u << 20,
+                          .producers = 1,
+                          .ring_size = 64};
+    struct wal *wal = NULL;
+    static struct stage_shared shared;
+    CHECK_EQ_INT(wal_new(&wo, &wal), 0);
+    CHECK_EQ_INT(wal_start(wal), 0);
+    struct submit_stage *st = new_stage(f, wal, &shared, 1);
+    CHECK(st != NULL);
+    CHECK_EQ_INT(submit_bind_batch(st, &f->batches[0]), 0);
+    CHECK_EQ_INT(submit_start(st), 0);
+
+    /* Ten published heights in a row (one refresh each, every 200 ms), each at least the one
+     * before. */
+    uint64_t prev = 0;
+    unsigned seen = 0, back = 0;
+    uint8_t hash[32];
+    deadline = stage_test_mono_ms() + WAIT_MS;
+    while (seen < 10 && stage_test_mono_ms() < deadline) {
+        uint64_t h = 0;
+        block_ref_read(&shared.block, hash, &h);
+        if (h == prev) {
+            nap_ms(2);
+            continue;
+        }
+        if (h < prev) {
+            fprintf(stderr, "test_submit: published height went back from %llu to %llu\n",
+                    (unsigned long long)prev, (unsigned long long)h);
+            back++;
+        }
+        prev = h;
+        seen++;
+    }
+    CHECK_EQ_INT((int)seen, 10);
+    CHECK_EQ_INT((int)back, 0);
+    /* the live node's, not the lagging node's (LAG_BLOCKS behind) */
+    CHECK(prev > lag_h && prev + LAG_BLOCKS / 2 > final_height(f->url));
+    submit_free(st);
+    wal_free(wal);
+}
+
 int main(int argc, char **argv)
 {
     keys_json_wipe_init();
@@ -379,7 +482,7 @@ int main(int argc, char **argv)
         if (height == 0)
             nap_ms(10);
     }
-    CHECK(height >= 1000); /* nearsim's genesis height */
+    CHECK(height >= GENESIS_HEIGHT);
 
     /* Receiver lookups: registered, existing but unregistered, missing. */
     static struct lookup lk[3];
@@ -474,6 +577,8 @@ int main(int argc, char **argv)
     CHECK_EQ_INT(seen.finals_ok, 2);
     CHECK_EQ_INT(seen.finals_failed, 1);
     CHECK_EQ_INT(atomic_load(&f.done_errors), 0);
+
+    lagging_endpoint(&f);
 
     kill(f.sim, SIGTERM);
     waitpid(f.sim, NULL, 0);
