@@ -51,26 +51,57 @@ export async function transferState(port, id) {
   return r.body || {};
 }
 
-// waitAllFinal: waits until every id is executed or failed; returns Map id -> state.
+// waitAllFinal: waits until every id is executed or failed; returns Map id -> state. On a time-out
+// it prints what nearftd says of itself (the states of the transfers still pending, /health,
+// /debug/stages and the submit-stage metrics) before throwing, so a CI log shows where they sat.
 export async function waitAllFinal(port, ids, what, ms = 120000) {
   const out = new Map();
   let pending = [...ids];
-  await waitFor(async () => {
-    const next = [];
-    for (let i = 0; i < pending.length; i += 64) {
-      const chunk = pending.slice(i, i + 64);
-      const states = await Promise.all(chunk.map((id) => transferState(port, id)));
-      chunk.forEach((id, k) => {
-        const s = states[k];
-        if (s.status === 'executed' || s.status === 'failed') out.set(id, s);
-        else next.push(id);
-      });
-    }
-    pending = next;
-    return pending.length === 0;
-  }, { toString: () => `${what}: ${pending.length} of ${ids.length} transfers still not final ` +
-    `(first: ${pending.slice(0, 5).join(', ')})` }, ms, 500);
+  const last = new Map();
+  try {
+    await waitFor(async () => {
+      const next = [];
+      for (let i = 0; i < pending.length; i += 64) {
+        const chunk = pending.slice(i, i + 64);
+        const states = await Promise.all(chunk.map((id) => transferState(port, id)));
+        chunk.forEach((id, k) => {
+          const s = states[k];
+          if (s.status === 'executed' || s.status === 'failed') out.set(id, s);
+          else { next.push(id); last.set(id, s); }
+        });
+      }
+      pending = next;
+      return pending.length === 0;
+    }, { toString: () => `${what}: ${pending.length} of ${ids.length} transfers still not final ` +
+      `(first: ${pending.slice(0, 5).join(', ')})` }, ms, 500);
+  } catch (e) {
+    await dumpState(port, pending.map((id) => last.get(id)).filter(Boolean));
+    throw e;
+  }
   return out;
+}
+
+// dumpState: prints, on stderr, the pending transfers' states by status and what nearftd reports
+// of its stages; never throws.
+export async function dumpState(port, pendingStates = []) {
+  try {
+    const by = new Map();
+    for (const s of pendingStates) {
+      const k = `${s.status}${s.error ? ` (${String(s.error).slice(0, 80)})` : ''}`;
+      by.set(k, (by.get(k) || 0) + 1);
+    }
+    console.error(`pending by state: ${JSON.stringify(Object.fromEntries(by))}`);
+    if (pendingStates.length) console.error(`first pending: ${JSON.stringify(pendingStates[0])}`);
+    for (const path of ['/health', '/debug/stages']) {
+      const r = await request(port, 'GET', path);
+      console.error(`${path}: ${r.status} ${r.text.slice(0, 3000)}`);
+    }
+    const m = await metrics(port);
+    const keep = /^nearft_(transactions|rpc_|dead_proofs|breaker|queue|key|nonce|signing|transfers_total|wal_failed)/;
+    console.error([...m].filter(([k]) => keep.test(k) && !k.includes('_bucket{')).map(([k, v]) => `${k} ${v}`).join('\n'));
+  } catch (e) {
+    console.error(`dumpState: ${e}`);
+  }
 }
 
 // checkExactlyOnce: every memo in `expected` applied exactly once, none of `absent` applied, and
