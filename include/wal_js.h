@@ -39,8 +39,9 @@ struct wal_js_opts {
     uint64_t keep_ms;        /* wal_js_purge_before keeps segments written to this recently
                                 (the idempotency keep time, idem_keep_ms) */
     uint32_t lease_ms;       /* cluster_lease_ms: 0, or the TTL of the log's lease in the KV
-                                bucket "<stream>_lease": wal_js_new waits until it holds it
-                                (a standby), a thread renews it every lease_ms / 3 */
+                                bucket "<stream>_lease": wal_js_replay returns once it holds
+                                it (a standby follows the stream until then), a thread renews
+                                it every lease_ms / 3 */
 };
 
 struct wal_js;
@@ -49,11 +50,8 @@ struct wal_js;
 int wal_js_build_has_nats(void);
 
 /* wal_js_new: connects to the servers (all strings copied), creates the stream when it does not
- * exist (file storage, o->replicas, duplicate window 2 minutes) or checks the existing one. With
- * o->lease_ms, then waits (for as long as it takes: a standby) until it holds the log's lease,
- * and starts the thread "lease" that renews it; an instance that finds its lease held by another
- * refuses every write from then on, like a fenced one (the lease decides who should write; the
- * stream fence is what makes a second writer harmless). Start-up thread. Returns 0 and *out (the
+ * exist (file storage, o->replicas, duplicate window 2 minutes) or checks the existing one, and
+ * with o->lease_ms opens (or creates) the lease bucket. Start-up thread. Returns 0 and *out (the
  * caller's; wal_js_free), NF_ECONFIG (bad option, or built without libnats), NF_EIO (cannot
  * connect, JetStream refused; one error log line says why). */
 int wal_js_new(const struct wal_js_opts *o, struct wal_js **out);
@@ -61,9 +59,16 @@ int wal_js_new(const struct wal_js_opts *o, struct wal_js **out);
 /* wal_js_replay: reads every message of the stream from its first, checks each frame and calls
  * cb as wal_replay does (stats->cur_seq = the message's segment number, cur_offset = its stream
  * sequence; stats->last_seq = the highest segment number). Remembers the last stream sequence
- * read as the fence for wal_js_append. Call once, before wal_new. Start-up thread. Returns 0,
- * NF_ECORRUPT (a frame that does not check or decode; stats->reason says why), NF_EIO (the
- * stream could not be read), or cb's first non-zero value. */
+ * read as the fence for wal_js_append. With a lease (o->lease_ms): while another instance holds
+ * it, this one is a standby: it goes on calling cb for the messages the holder writes, as they
+ * come, and tries to take the lease every lease_ms / 8, for as long as it takes; once it holds
+ * the lease it reads the rest up to the stream's last message, starts the thread "lease" that
+ * renews it (an instance that finds its lease held by another refuses every write from then on,
+ * like a fenced one: the lease decides who should write, the stream fence is what makes a second
+ * writer harmless) and returns. cb therefore sees records written after the call began. Call
+ * once, before wal_new. Start-up thread. Returns 0, NF_ECORRUPT (a frame that does not check or
+ * decode; stats->reason says why), NF_EIO (the stream could not be read), or cb's first non-zero
+ * value. */
 int wal_js_replay(struct wal_js *j,
                   int (*cb)(const struct wal_rec *rec, void *ctx),
                   void *ctx,

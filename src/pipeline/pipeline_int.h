@@ -95,7 +95,8 @@ struct recovery {
     uint32_t n_live, cap_live;
     uint64_t max_id;
     uint64_t replay_ms;
-    uint64_t now_ms;            /* wall clock at the start of the replay */
+    uint64_t now_ms;            /* wall clock at the start of the replay, moved on by a
+                                   record written after it (a standby's replay) */
     uint64_t idem_dropped_kept; /* keys the index had no room for although still promised */
     int error;
 };

@@ -41,6 +41,10 @@ static int replay_accept(struct recovery *rc, const struct wal_rec *rec)
 {
     struct nf_pipe *p = rc->p;
     const struct wal_accept *a = &rec->accept;
+    /* A standby replays the stream while the holder writes it (wal_js_replay): the clock that
+     * ages idempotency keys and the spend window moves on with the records. */
+    if (a->ts_ms > rc->now_ms)
+        rc->now_ms = nf_now_ms();
     struct job *j = job_slot(&p->jobs, a->id);
     memset(j, 0, sizeof(*j));
     atomic_store_explicit(&j->id, a->id, memory_order_relaxed);

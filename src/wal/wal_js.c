@@ -59,6 +59,7 @@ struct wal_js {
     uint64_t lease_rev;
     char owner[40]; /* this process's lease value: the writer id */
     pthread_t lease_thread;
+    int lease_held; /* this process created the key (lease_try) and has not given it up */
     int lease_started;
     _Atomic int lease_stop; /* store-release by wal_js_free, load-acquire by the lease thread */
     _Atomic int lease_lost; /* store-release by the lease thread; load-acquire by wal_js_append */
@@ -232,24 +233,24 @@ static int lease_holder(struct wal_js *j, char *out, size_t cap)
     return 0;
 }
 
-/* lease_acquire: blocks until this process created the lease key (it did not exist or expired). */
-static void lease_acquire(struct wal_js *j)
+/* lease_try: creates the lease key (only when it does not exist or has expired). 1 when this
+ * process holds the lease now, 0 when another does (or the bucket could not be written). */
+static int lease_try(struct wal_js *j)
+{
+    if (kvStore_CreateString(&j->lease_rev, j->kv, LEASE_KEY, j->owner) != NATS_OK)
+        return 0;
+    j->lease_held = 1;
+    return 1;
+}
+
+/* lease_standby_log: says, now and then while waiting, who holds the lease. */
+static void lease_standby_log(struct wal_js *j, unsigned tries)
 {
     char holder[64] = "";
-    int64_t waited_since = nats_Now();
-    for (unsigned n = 0;; n++) {
-        if (kvStore_CreateString(&j->lease_rev, j->kv, LEASE_KEY, j->owner) == NATS_OK) {
-            js_log("info", "msg=\"holding the log lease\" stream=%s owner=%s waited_ms=%lld",
-                   j->stream, j->owner, (long long)(nats_Now() - waited_since));
-            return;
-        }
-        if (n % 50 == 0 && lease_holder(j, holder, sizeof(holder)) == 0 && holder[0] != '\0')
-            js_log("info",
-                   "msg=\"standby: the log lease is held by another instance\" stream=%s "
-                   "holder=%s",
-                   j->stream, holder);
-        nats_Sleep(j->lease_ms / 8 + 1);
-    }
+    if (tries % 50 == 0 && lease_holder(j, holder, sizeof(holder)) == 0 && holder[0] != '\0')
+        js_log("info",
+               "msg=\"standby: the log lease is held by another instance\" stream=%s holder=%s",
+               j->stream, holder);
 }
 
 /* Thread "lease": renews every lease_ms / 3. A renewal that finds the key expired takes it again
@@ -292,13 +293,9 @@ static void *lease_main(void *arg)
     return NULL;
 }
 
-static int lease_start(struct wal_js *j, unsigned replicas)
+/* lease_run: starts the thread "lease" that renews the lease this process holds. */
+static int lease_run(struct wal_js *j)
 {
-    snprintf(j->owner, sizeof(j->owner), "%016" PRIx64, j->writer_id);
-    int rc = lease_bucket(j, replicas);
-    if (rc != 0)
-        return rc;
-    lease_acquire(j);
     /* pthread_create publishes lease_rev and kv to the new thread. */
     if (pthread_create(&j->lease_thread, NULL, lease_main, j) != 0)
         return NF_EIO;
@@ -308,15 +305,16 @@ static int lease_start(struct wal_js *j, unsigned replicas)
 
 static void lease_stop(struct wal_js *j)
 {
-    if (!j->lease_started)
-        return;
-    /* Pairs with the load-acquire in lease_main. */
-    atomic_store_explicit(&j->lease_stop, 1, memory_order_release);
-    pthread_join(j->lease_thread, NULL);
-    j->lease_started = 0;
+    if (j->lease_started) {
+        /* Pairs with the load-acquire in lease_main. */
+        atomic_store_explicit(&j->lease_stop, 1, memory_order_release);
+        pthread_join(j->lease_thread, NULL);
+        j->lease_started = 0;
+    }
     /* A clean stop hands the lease over at once instead of after its TTL. */
-    if (!atomic_load_explicit(&j->lease_lost, memory_order_acquire))
+    if (j->lease_held && !atomic_load_explicit(&j->lease_lost, memory_order_acquire))
         (void)kvStore_Delete(j->kv, LEASE_KEY);
+    j->lease_held = 0;
 }
 
 int wal_js_new(const struct wal_js_opts *o, struct wal_js **out)
@@ -395,8 +393,11 @@ int wal_js_new(const struct wal_js_opts *o, struct wal_js **out)
     j->max_message = mp > (int64_t)JS_HDR_ROOM * 2 ? (size_t)mp - JS_HDR_ROOM : JS_HDR_ROOM;
     if ((rc = ensure_stream(j, o->replicas)) != 0)
         goto fail;
-    if (o->lease_ms > 0 && (rc = lease_start(j, o->replicas)) != 0)
-        goto fail;
+    if (o->lease_ms > 0) {
+        snprintf(j->owner, sizeof(j->owner), "%016" PRIx64, j->writer_id);
+        if ((rc = lease_bucket(j, o->replicas)) != 0)
+            goto fail;
+    }
     natsOptions_Destroy(no);
     free(urls);
     free(sbuf);
@@ -492,31 +493,11 @@ static int replay_message(natsMsg *m,
     return 0;
 }
 
-int wal_js_replay(struct wal_js *j,
-                  int (*cb)(const struct wal_rec *rec, void *ctx),
-                  void *ctx,
-                  struct wal_replay_stats *stats)
+/* replay_open: the ordered consumer from the stream's first message. The consumer is created
+ * through the meta leader, which may still be elected after a node loss even when the stream
+ * already takes writes: retried for JS_START_MS. */
+static int replay_open(struct wal_js *j, natsSubscription **sub)
 {
-    struct wal_replay_stats local;
-    struct wal_replay_stats *st = stats != NULL ? stats : &local;
-    memset(st, 0, sizeof(*st));
-    jsStreamInfo *si = NULL;
-    jsErrCode jerr = 0;
-    int64_t until = nats_Now() + JS_START_MS; /* the stream info and the consumer share it */
-    natsStatus s = stream_info_wait(j, &si, &jerr);
-    if (s != NATS_OK) {
-        js_log("error", "msg=\"cannot read the stream state\" stream=%s err=\"%s\" js_err=%d",
-               j->stream, natsStatus_GetText(s), (int)jerr);
-        return NF_EIO;
-    }
-    uint64_t last = si->State.LastSeq, msgs = si->State.Msgs;
-    jsStreamInfo_Destroy(si);
-    j->last_seq = last;
-    if (msgs == 0)
-        return 0;
-    struct wal_rec_scratch *scratch = malloc(sizeof(*scratch));
-    if (scratch == NULL)
-        return NF_ENOMEM;
     jsOptions jo;
     jsOptions_Init(&jo);
     jsSubOptions so;
@@ -524,10 +505,10 @@ int wal_js_replay(struct wal_js *j,
     so.Stream = j->stream;
     so.Ordered = true;
     so.Config.DeliverPolicy = js_DeliverAll;
-    natsSubscription *sub = NULL;
-    /* The ordered consumer is created through the meta leader, which may still be elected after
-     * a node loss even when the stream already takes writes. */
-    while ((s = js_SubscribeSync(&sub, j->js, j->subject, &jo, &so, &jerr)) != NATS_OK &&
+    jsErrCode jerr = 0;
+    natsStatus s;
+    int64_t until = nats_Now() + JS_START_MS;
+    while ((s = js_SubscribeSync(sub, j->js, j->subject, &jo, &so, &jerr)) != NATS_OK &&
            transient(s, jerr) && nats_Now() < until) {
         js_log("warn", "msg=\"cannot open the stream for replay yet; retrying\" err=\"%s\"",
                natsStatus_GetText(s));
@@ -537,49 +518,138 @@ int wal_js_replay(struct wal_js *j,
     if (s != NATS_OK) {
         js_log("error", "msg=\"cannot read the stream\" stream=%s err=\"%s\" js_err=%d", j->stream,
                natsStatus_GetText(s), (int)jerr);
-        free(scratch);
         return NF_EIO;
     }
-    int rc = 0;
-    uint64_t seen = 0;
-    while (seen < last) {
-        natsMsg *m = NULL;
-        s = natsSubscription_NextMsg(&m, sub, JS_REPLAY_IDLE);
-        if (s != NATS_OK) {
-            js_log("error",
-                   "msg=\"stream replay stalled\" stream=%s at=%" PRIu64 " last=%" PRIu64
-                   " err=\"%s\"",
-                   j->stream, seen, last, natsStatus_GetText(s));
-            rc = NF_EIO;
-            break;
-        }
-        jsMsgMetaData *meta = NULL;
-        if (natsMsg_GetMetaData(&meta, m) != NATS_OK) {
-            natsMsg_Destroy(m);
-            continue; /* not a stream message (none expected on an ordered consumer) */
-        }
-        uint64_t sseq = meta->Sequence.Stream;
-        int64_t ms = meta->Timestamp / 1000000;
-        jsMsgMetaData_Destroy(meta);
-        if (sseq <= seen) { /* redelivery after the ordered consumer was reset */
-            natsMsg_Destroy(m);
-            continue;
-        }
-        seen = sseq;
-        st->segments++;
-        rc = replay_message(m, sseq, cb, ctx, st, scratch);
-        if (rc == 0)
-            rc = seg_note(j, st->cur_seq, sseq, ms);
-        natsMsg_Destroy(m);
-        if (rc != 0)
-            break;
+    return 0;
+}
+
+/* Where a replay stands: the consumer, the last stream sequence delivered, the callback. */
+struct replay_run {
+    natsSubscription *sub;
+    uint64_t seen;
+    int (*cb)(const struct wal_rec *, void *);
+    void *ctx;
+    struct wal_replay_stats *st;
+    struct wal_rec_scratch *scratch;
+};
+
+/* replay_one: the consumer's next message, waiting at most wait_ms, through cb. 0 delivered (or
+ * skipped: a redelivery after the ordered consumer was reset), 1 nothing came in time, or an
+ * error (cb's, NF_ECORRUPT, NF_ENOMEM). */
+static int replay_one(struct wal_js *j, struct replay_run *r, int64_t wait_ms)
+{
+    natsMsg *m = NULL;
+    natsStatus s = natsSubscription_NextMsg(&m, r->sub, wait_ms > 0 ? wait_ms : 1);
+    if (s == NATS_TIMEOUT)
+        return 1;
+    if (s != NATS_OK) {
+        js_log("error", "msg=\"stream replay failed\" stream=%s at=%" PRIu64 " err=\"%s\"",
+               j->stream, r->seen, natsStatus_GetText(s));
+        return NF_EIO;
     }
-    natsSubscription_Unsubscribe(sub);
-    natsSubscription_Destroy(sub);
-    free(scratch);
-    if (rc == 0)
-        j->next_segment = st->last_seq + 1;
+    jsMsgMetaData *meta = NULL;
+    if (natsMsg_GetMetaData(&meta, m) != NATS_OK) {
+        natsMsg_Destroy(m);
+        return 0; /* not a stream message (none expected on an ordered consumer) */
+    }
+    uint64_t sseq = meta->Sequence.Stream;
+    int64_t ms = meta->Timestamp / 1000000;
+    jsMsgMetaData_Destroy(meta);
+    int rc = 0;
+    if (sseq > r->seen) {
+        r->seen = sseq;
+        r->st->segments++;
+        rc = replay_message(m, sseq, r->cb, r->ctx, r->st, r->scratch);
+        if (rc == 0)
+            rc = seg_note(j, r->st->cur_seq, sseq, ms);
+    }
+    natsMsg_Destroy(m);
     return rc;
+}
+
+/* replay_follow: a standby's replay while another instance holds the lease: delivers the
+ * messages the holder writes as they come, and tries to take the lease every lease_ms / 8 (so a
+ * dead holder's lease is taken within that of its expiry). Returns 0 once this process holds
+ * the lease, or an error. */
+static int replay_follow(struct wal_js *j, struct replay_run *r)
+{
+    int64_t waited_since = nats_Now();
+    for (unsigned tries = 0;; tries++) {
+        lease_standby_log(j, tries);
+        int64_t next_try = nats_Now() + j->lease_ms / 8 + 1;
+        for (int64_t left; (left = next_try - nats_Now()) > 0;) {
+            int rc = replay_one(j, r, left);
+            if (rc < 0)
+                return rc;
+            if (rc == 1)
+                break;
+        }
+        if (lease_try(j)) {
+            js_log("info",
+                   "msg=\"holding the log lease\" stream=%s owner=%s waited_ms=%lld "
+                   "replayed_while_waiting=%" PRIu64,
+                   j->stream, j->owner, (long long)(nats_Now() - waited_since), r->st->records);
+            return 0;
+        }
+    }
+}
+
+int wal_js_replay(struct wal_js *j,
+                  int (*cb)(const struct wal_rec *rec, void *ctx),
+                  void *ctx,
+                  struct wal_replay_stats *stats)
+{
+    struct wal_replay_stats local;
+    struct wal_replay_stats *st = stats != NULL ? stats : &local;
+    memset(st, 0, sizeof(*st));
+    struct replay_run r = {.cb = cb, .ctx = ctx, .st = st};
+    int rc = 0;
+    int held = j->lease_ms == 0 || lease_try(j);
+    if (held && j->lease_ms > 0)
+        js_log("info", "msg=\"holding the log lease\" stream=%s owner=%s waited_ms=0", j->stream,
+               j->owner);
+    r.scratch = malloc(sizeof(*r.scratch));
+    if (r.scratch == NULL)
+        return NF_ENOMEM;
+    if (!held && (rc = replay_open(j, &r.sub)) == 0)
+        rc = replay_follow(j, &r);
+    /* Holding the lease (or running without one): every message up to the stream's last. */
+    uint64_t last = 0, msgs = 0;
+    if (rc == 0) {
+        jsStreamInfo *si = NULL;
+        jsErrCode jerr = 0;
+        natsStatus s = stream_info_wait(j, &si, &jerr);
+        if (s != NATS_OK) {
+            js_log("error", "msg=\"cannot read the stream state\" stream=%s err=\"%s\" js_err=%d",
+                   j->stream, natsStatus_GetText(s), (int)jerr);
+            rc = NF_EIO;
+        } else {
+            last = si->State.LastSeq;
+            msgs = si->State.Msgs;
+            jsStreamInfo_Destroy(si);
+        }
+    }
+    if (rc == 0 && msgs > 0 && r.seen < last && r.sub == NULL)
+        rc = replay_open(j, &r.sub);
+    while (rc == 0 && msgs > 0 && r.seen < last) {
+        rc = replay_one(j, &r, JS_REPLAY_IDLE);
+        if (rc == 1) {
+            js_log("error", "msg=\"stream replay stalled\" stream=%s at=%" PRIu64 " last=%" PRIu64,
+                   j->stream, r.seen, last);
+            rc = NF_EIO;
+        }
+    }
+    if (r.sub != NULL) {
+        natsSubscription_Unsubscribe(r.sub);
+        natsSubscription_Destroy(r.sub);
+    }
+    free(r.scratch);
+    if (rc != 0)
+        return rc;
+    j->last_seq = last > r.seen ? last : r.seen;
+    if (st->segments > 0)
+        j->next_segment = st->last_seq + 1;
+    return j->lease_ms > 0 ? lease_run(j) : 0;
 }
 
 /* ---- append (WAL thread) --------------------------------------------------------------------- */

@@ -164,8 +164,9 @@ try {
     check(r.status === 202, `keyed transfer ${i} accepted (${r.status})`);
     if (r.status === 202) { keyed.set(i, r.body.id); acked.add(body.memo); }
   }
-  // 2. A standby on another data directory (another host) waits for the log's lease; kill -9 the
-  // first under load: the standby takes the lease when it expires, replays the stream, serves.
+  // 2. A standby on another data directory (another host) waits for the log's lease, replaying
+  // the stream as it is written; kill -9 the first under load: the standby takes the lease when
+  // it expires, replays the rest, serves.
   let standbyReady = false;
   const standby = startDaemon(nearftd, sim, join(sim.dir, 'host-b'), flags(urls), { logFile: log })
     .then((d) => { standbyReady = true; return d; });
@@ -179,6 +180,11 @@ try {
   await st.done;
   d1 = await standby;
   console.log(`killed the first instance at ${acked.size} acknowledged; the standby served ${Date.now() - killedAt} ms later`);
+  // A warm standby: it replayed what the first instance wrote while it waited (every transfer
+  // acknowledged after its standby line), so the takeover replays only the tail.
+  const took = readFileSync(log, 'utf8').match(/holding the log lease.*replayed_while_waiting=(\d+)/);
+  check(took !== null && Number(took[1]) > 0,
+    `the standby replayed the stream while it waited (${took ? took[1] : 'no such line'} records)`);
   let same = 0;
   for (const [i, id] of keyed) {
     const body = { receiver_id: `user-${i}.test.near`, amount: '1', memo: `keyed-${i}` };
