@@ -1029,8 +1029,10 @@ int sim_chain_submit(struct sim_chain *c,
     }
     /* admit */
     struct sim_tx *tx = calloc(1, sizeof(*tx));
-    if (tx == NULL)
+    if (tx == NULL) {
+        free(own);
         return NF_ENOMEM;
+    }
     tx->raw = own;
     own = NULL;
     int cache = stx.tx.n_actions <= SIM_DEC_ACTIONS;
