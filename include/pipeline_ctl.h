@@ -22,6 +22,9 @@ void pipe_key_nonce_at_least(struct nf_pipe *p, uint16_t key, uint64_t next);
 /* pipe_compact: rotates a long-lived log segment and deletes segments that hold nothing a live
  * transfer needs and are older than --retention-hours. Main thread, every --compact-interval-ms. */
 void pipe_compact(struct nf_pipe *p);
+/* pipe_cluster_fenced: 1 in cluster mode once the log refuses writes for good (another instance
+ * appended to the stream, or took the log's lease), else 0. Any thread. */
+int pipe_cluster_fenced(struct nf_pipe *p);
 /* pipe_set_ft_supply: before pipe_start: the token's total supply (ft_total_supply). */
 void pipe_set_ft_supply(struct nf_pipe *p, nf_u128 supply);
 /* pipe_start: starts the WAL, batch, sign and submit threads. 0 or a negative nf_err. */

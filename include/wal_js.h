@@ -80,6 +80,10 @@ uint64_t wal_js_next_segment(const struct wal_js *j);
 /* wal_js_max_message: the largest message payload the servers take, less room for headers. */
 size_t wal_js_max_message(const struct wal_js *j);
 
+/* wal_js_lease_lost: 1 once the lease thread found the log's lease held by another instance
+ * (this log refuses every write from then on), else 0. Any thread. */
+int wal_js_lease_lost(const struct wal_js *j);
+
 /* wal_js_append: publishes data[0..len) (whole frames) as one message of segment seg and waits
  * for its PubAck, retrying an unknown outcome with the same message id until JetStream answers
  * or *stop becomes non-zero (then the process exits with NF_WAL_EXIT_UNKNOWN: no answer to the

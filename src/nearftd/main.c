@@ -4,7 +4,9 @@
  * starts the pipeline (WAL, batch, sign, submit) and the ingest threads, then waits for signals:
  * SIGHUP re-reads the --auth-tokens file (a bad file keeps the old tokens and logs the line);
  * SIGTERM / SIGINT: stop accepting, let in-flight transactions resolve for a bounded time (whatever
- * is left is durable and resumes at the next start), stop, exit 0. Only this start-up code exits.
+ * is left is durable and resumes at the next start), stop, exit 0. In cluster mode a log fenced by
+ * another instance stops it the same way with exit status 3 (EXIT_FENCED). Only this start-up code
+ * exits.
  * Under a service manager (NOTIFY_SOCKET) it reports STATUS lines, READY=1 once the log is
  * replayed and the listener answers, STOPPING=1 on a stop signal, and watchdog pings (service.h).
  */
@@ -33,7 +35,9 @@
 
 extern char **environ;
 
-#define MAX_KEYS 256
+#define MAX_KEYS      256
+#define FENCE_POLL_MS 500u /* cluster mode: how often main looks whether the log was fenced */
+#define EXIT_FENCED   3    /* cluster mode: stopped because another instance writes the log */
 
 /* rpc_call: one synchronous JSON-RPC request at start-up, tried on each --rpc-url in turn
  * (include/rpc_client.h); each endpoint that does not answer is logged with its URL redacted. */
@@ -52,6 +56,13 @@ static int rpc_call(const struct cfg *c,
                             .log_component = "main"};
     struct rpc_response resp = {.method = m, .call_out = call_out, .call_cap = call_cap};
     return rpc_client_call(&rc, body, &resp, r);
+}
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 static void fail_exit(const char *msg)
@@ -272,13 +283,33 @@ int main(int argc, char **argv)
     if (wd == NULL && rc != 0)
         fail_exit("cannot start the watchdog thread");
 
-    /* Main waits for a stop signal and runs log compaction in between. */
+    /* Main waits for a stop signal and runs log compaction in between. In cluster mode it also
+     * looks every FENCE_POLL_MS whether the log was fenced (another instance appended to the
+     * stream or took the lease): such an instance can never write again, so it stops, with
+     * EXIT_FENCED, and its service manager starts it again as a standby that replays the stream
+     * (docs/CLUSTER.md). */
+    int exit_code = 0;
+    uint64_t wait_ms = cfg.cluster != NULL && cfg.compact_interval_ms > FENCE_POLL_MS
+                           ? FENCE_POLL_MS
+                           : cfg.compact_interval_ms;
+    uint64_t next_compact = mono_ms() + cfg.compact_interval_ms;
     for (;;) {
-        struct timespec ts = {.tv_sec = (time_t)(cfg.compact_interval_ms / 1000),
-                              .tv_nsec = (long)(cfg.compact_interval_ms % 1000) * 1000000L};
+        struct timespec ts = {.tv_sec = (time_t)(wait_ms / 1000),
+                              .tv_nsec = (long)(wait_ms % 1000) * 1000000L};
         int sig = sigtimedwait(&set, NULL, &ts);
         if (sig == -1) {
-            pipe_compact(p);
+            if (pipe_cluster_fenced(p)) {
+                NF_LOG(NF_LOG_ERROR, "main",
+                       "the cluster log is fenced (another instance writes it now): stopping so "
+                       "that this instance starts again as a standby exit=%d",
+                       EXIT_FENCED);
+                exit_code = EXIT_FENCED;
+                break;
+            }
+            if (mono_ms() >= next_compact) {
+                pipe_compact(p);
+                next_compact = mono_ms() + cfg.compact_interval_ms;
+            }
             continue;
         }
         if (sig == SIGPIPE)
@@ -309,8 +340,8 @@ int main(int argc, char **argv)
     pipe_stop(p);
     ingest_free(in);
     pipe_free(p);
-    NF_LOG(NF_LOG_INFO, "main", "stopped cleanly");
+    NF_LOG(NF_LOG_INFO, "main", "stopped cleanly exit=%d", exit_code);
     cfg_free(&cfg);
     curl_global_cleanup();
-    return 0;
+    return exit_code;
 }

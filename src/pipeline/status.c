@@ -81,8 +81,9 @@ int pipe_health_json(struct nf_pipe *p, char *out, size_t cap, int *healthy)
     if (!rpc)
         jw_str(&w, "every RPC endpoint's circuit breaker is open: signing paused");
     if (!log_ok && p->js != NULL)
-        jw_str(&w, "another nearftd appended to the cluster log stream (this one is fenced): new "
-                   "transfers are refused until nearftd is restarted");
+        jw_str(&w, "another nearftd writes the cluster log stream (this one is fenced): new "
+                   "transfers are refused and nearftd stops (exit status 3) to start again as a "
+                   "standby");
     else if (!log_ok)
         jw_str(&w, "an fdatasync of the durable log failed: new transfers are refused until "
                    "nearftd is restarted");

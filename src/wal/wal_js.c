@@ -62,7 +62,8 @@ struct wal_js {
     int lease_held; /* this process created the key (lease_try) and has not given it up */
     int lease_started;
     _Atomic int lease_stop; /* store-release by wal_js_free, load-acquire by the lease thread */
-    _Atomic int lease_lost; /* store-release by the lease thread; load-acquire by wal_js_append */
+    _Atomic int lease_lost; /* store-release by the lease thread; load-acquire by wal_js_append
+                               and wal_js_lease_lost */
     struct js_seg *segs;    /* oldest first; replayed, then appended by the WAL thread */
     size_t n_segs, cap_segs;
 };
@@ -431,6 +432,12 @@ void wal_js_free(struct wal_js *j)
 uint64_t wal_js_next_segment(const struct wal_js *j)
 {
     return j->next_segment;
+}
+
+int wal_js_lease_lost(const struct wal_js *j)
+{
+    /* Pairs with the store-release in lease_main. */
+    return atomic_load_explicit(&j->lease_lost, memory_order_acquire);
 }
 
 size_t wal_js_max_message(const struct wal_js *j)

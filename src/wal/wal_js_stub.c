@@ -44,6 +44,12 @@ size_t wal_js_max_message(const struct wal_js *j)
     return 0;
 }
 
+int wal_js_lease_lost(const struct wal_js *j)
+{
+    (void)j;
+    return 0;
+}
+
 int wal_js_append(
     struct wal_js *j, uint64_t seg, const uint8_t *data, size_t len, const _Atomic int *stop)
 {
