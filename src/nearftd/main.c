@@ -306,7 +306,7 @@ int main(int argc, char **argv)
                 exit_code = EXIT_FENCED;
                 break;
             }
-            if (mono_ms() >= next_compact) {
+            if (cfg.cluster == NULL || mono_ms() >= next_compact) {
                 pipe_compact(p);
                 next_compact = mono_ms() + cfg.compact_interval_ms;
             }
