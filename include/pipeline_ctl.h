@@ -11,12 +11,25 @@
 
 struct cfg;
 
+/* What the caller lends pipe_new besides the configuration. */
+struct pipe_hooks {
+    /* standby: NULL, or called (with standby_arg) on pipe_new's thread every --cluster-lease-ms / 8
+     * while a cluster instance waits as a standby for the log's lease (wal_js_opts.standby) */
+    void (*standby)(void *arg);
+    void *standby_arg;
+};
+
 /* pipe_new: builds every stage and ring, replays the log in c->data_dir (jobs, idempotency keys,
  * unresolved signed transactions) and opens a new log segment. Takes ownership of kps[0..n_keys)
  * (the key pool frees them). n_ingest = number of ingest threads (reply rings, WAL producers).
- * Borrows c for the pipeline's life. NULL with *err on failure (the keys are freed then). */
-struct nf_pipe *pipe_new(
-    const struct cfg *c, struct nf_keypair **kps, uint16_t n_keys, unsigned n_ingest, int *err);
+ * hooks may be NULL. Borrows c for the pipeline's life. NULL with *err on failure (the keys are
+ * freed then). */
+struct nf_pipe *pipe_new(const struct cfg *c,
+                         struct nf_keypair **kps,
+                         uint16_t n_keys,
+                         unsigned n_ingest,
+                         const struct pipe_hooks *hooks,
+                         int *err);
 /* pipe_key_nonce_at_least: before pipe_start: the chain's ak_nonce + 1 for key index key. */
 void pipe_key_nonce_at_least(struct nf_pipe *p, uint16_t key, uint64_t next);
 /* pipe_compact: rotates a long-lived log segment and deletes segments that hold nothing a live

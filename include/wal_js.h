@@ -42,6 +42,10 @@ struct wal_js_opts {
                                 bucket "<stream>_lease": wal_js_replay returns once it holds
                                 it (a standby follows the stream until then), a thread renews
                                 it every lease_ms / 3 */
+    /* standby: NULL, or called (with standby_arg) every lease_ms / 8 while wal_js_replay waits
+     * as a standby, on its thread (nearftd tells its service manager it is waiting) */
+    void (*standby)(void *arg);
+    void *standby_arg;
 };
 
 struct wal_js;

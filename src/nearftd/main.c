@@ -253,7 +253,9 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
 
     service_status("replaying the durable log in %s", cfg.data_dir);
-    struct nf_pipe *p = pipe_new(&cfg, kps, (uint16_t)nk, (unsigned)cfg.ingest_threads, &rc);
+    const struct pipe_hooks hooks = {.standby = service_standby};
+    struct nf_pipe *p =
+        pipe_new(&cfg, kps, (uint16_t)nk, (unsigned)cfg.ingest_threads, &hooks, &rc);
     if (p == NULL) {
         snprintf(err, sizeof(err), "pipeline: %s (see the log line above)", nf_strerror(rc));
         fail_exit(err);

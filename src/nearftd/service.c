@@ -34,6 +34,25 @@ void service_status(const char *fmt, ...)
     sd_notifyf(0, "STATUS=%s", text);
 }
 
+#define SERVICE_STANDBY_EVERY_MS  10000u
+#define SERVICE_STANDBY_EXTEND_US 60000000ull /* 6 ticks: a late tick does not end the start */
+
+void service_standby(void *arg)
+{
+    (void)arg;
+    static uint64_t last_ms; /* start-up thread only */
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t now = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    if (last_ms != 0 && now - last_ms < SERVICE_STANDBY_EVERY_MS)
+        return;
+    last_ms = now;
+    sd_notifyf(0,
+               "STATUS=standby: the cluster log's lease is held by another instance\n"
+               "EXTEND_TIMEOUT_USEC=%llu",
+               SERVICE_STANDBY_EXTEND_US);
+}
+
 void service_ready(const char *listen, unsigned port)
 {
     sd_notifyf(0, "READY=1\nSTATUS=ready: serving %s (port %u)", listen, port);

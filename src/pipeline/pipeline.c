@@ -71,8 +71,12 @@ static uint32_t pow2_at_least(uint64_t v)
     return r;
 }
 
-struct nf_pipe *
-pipe_new(const struct cfg *c, struct nf_keypair **kps, uint16_t n_keys, unsigned n_ingest, int *err)
+struct nf_pipe *pipe_new(const struct cfg *c,
+                         struct nf_keypair **kps,
+                         uint16_t n_keys,
+                         unsigned n_ingest,
+                         const struct pipe_hooks *hooks,
+                         int *err)
 {
     int rc = NF_ENOMEM;
     struct nf_pipe *p = calloc(1, sizeof(*p));
@@ -158,7 +162,9 @@ pipe_new(const struct cfg *c, struct nf_keypair **kps, uint16_t n_keys, unsigned
                                        .replicas = (unsigned)c->cluster_replicas,
                                        .ack_timeout_ms = (uint32_t)c->cluster_ack_timeout_ms,
                                        .keep_ms = idem_keep_ms(c->retention_hours),
-                                       .lease_ms = (uint32_t)c->cluster_lease_ms};
+                                       .lease_ms = (uint32_t)c->cluster_lease_ms,
+                                       .standby = hooks != NULL ? hooks->standby : NULL,
+                                       .standby_arg = hooks != NULL ? hooks->standby_arg : NULL};
         if ((rc = wal_js_new(&jo, &p->js)) != 0)
             goto fail;
     }

@@ -55,6 +55,8 @@ struct wal_js {
     uint64_t keep_ms;
     /* The lease (lease_ms > 0): kv and lease_rev belong to the "lease" thread once started. */
     uint32_t lease_ms;
+    void (*standby)(void *arg); /* wal_js_opts.standby */
+    void *standby_arg;
     kvStore *kv;
     uint64_t lease_rev;
     char owner[40]; /* this process's lease value: the writer id */
@@ -348,6 +350,8 @@ int wal_js_new(const struct wal_js_opts *o, struct wal_js **out)
     j->ack_timeout_ms = o->ack_timeout_ms;
     j->keep_ms = o->keep_ms;
     j->lease_ms = o->lease_ms;
+    j->standby = o->standby;
+    j->standby_arg = o->standby_arg;
     j->next_segment = 1;
     if (getrandom(&j->writer_id, sizeof(j->writer_id), 0) != (ssize_t)sizeof(j->writer_id))
         j->writer_id = (uint64_t)getpid() << 32 ^ (uint64_t)nats_Now();
@@ -583,6 +587,8 @@ static int replay_follow(struct wal_js *j, struct replay_run *r)
     int64_t waited_since = nats_Now();
     for (unsigned tries = 0;; tries++) {
         lease_standby_log(j, tries);
+        if (j->standby != NULL)
+            j->standby(j->standby_arg);
         int64_t next_try = nats_Now() + j->lease_ms / 8 + 1;
         for (int64_t left; (left = next_try - nats_Now()) > 0;) {
             int rc = replay_one(j, r, left);

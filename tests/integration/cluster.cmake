@@ -12,6 +12,7 @@ if(TARGET nearsim AND TARGET nearftd AND NF_NODE)
   endif()
   add_test(NAME cluster_nats
            COMMAND ${NF_NODE} ${CMAKE_CURRENT_SOURCE_DIR}/cluster_nats.mjs
-                   $<TARGET_FILE:nearsim> $<TARGET_FILE:nearftd> "${NF_NATS_SERVER}" ${NF_HAS_LIBNATS})
+                   $<TARGET_FILE:nearsim> $<TARGET_FILE:nearftd> "${NF_NATS_SERVER}" ${NF_HAS_LIBNATS}
+                   $<TARGET_FILE:notify_sink>)
   set_tests_properties(cluster_nats PROPERTIES TIMEOUT 600 LABELS integration SKIP_RETURN_CODE 77)
 endif()

@@ -5,17 +5,20 @@
 // refuses new transfers and stops by itself with exit status 3.
 // nearsim's audit must show every acknowledged transfer applied exactly once, and idempotency keys
 // answered by the first instance must be recognised by the later ones.
-// Usage: node cluster_nats.mjs NEARSIM NEARFTD NATS_SERVER HAS_LIBNATS(0|1)
+// The standby speaks the notify protocol to a socket of the test (notify_sink): STATUS says it is a
+// standby and EXTEND_TIMEOUT_USEC keeps a manager's start timeout off it; READY=1 once it serves.
+// Usage: node cluster_nats.mjs NEARSIM NEARFTD NATS_SERVER HAS_LIBNATS(0|1) [NOTIFY_SINK]
 // Exits 77 (skipped) when nats-server is missing or nearftd was built without libnats.
 import { startSim, startDaemon, request, pool, waitFor, stopProc, check, report, keepOrClean,
          appliedMemos, START_LIMIT_MS } from './lib/harness.mjs';
 import { checkExactlyOnce, metrics, metricSum } from './faults_lib.mjs';
+import { startSink, env, has } from './lib/notify.mjs';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 
-const [nearsim, nearftd, natsBin, hasNats] = process.argv.slice(2);
+const [nearsim, nearftd, natsBin, hasNats, sinkBin] = process.argv.slice(2);
 if (!natsBin || !existsSync(natsBin)) {
   console.log('cluster_nats: SKIP: nats-server is not installed (scripts/install-deps.sh installs it)');
   process.exit(77);
@@ -108,6 +111,7 @@ const log = join(sim.dir, 'nearftd.log');
 const STREAM = 'NFIT';
 const acked = new Set();
 let code = 1;
+const sinks = [];
 let seq = 0;
 
 // load: workers POST single and bulk transfers (unique memos) until stop() ; 202 = acknowledged.
@@ -169,10 +173,24 @@ try {
   // the stream as it is written; kill -9 the first under load: the standby takes the lease when
   // it expires, replays the rest, serves.
   let standbyReady = false;
+  const sink = sinkBin ? startSink(sinkBin, join(sim.dir, 'standby.sock')) : null;
+  if (sink) {
+    sinks.push(sink);
+    await waitFor(() => sink.messages.bound, 'notify_sink bound');
+  }
+  const restore = env({ NOTIFY_SOCKET: sink ? join(sim.dir, 'standby.sock') : undefined });
   const standby = startDaemon(nearftd, sim, join(sim.dir, 'host-b'), flags(urls), { logFile: log })
     .then((d) => { standbyReady = true; return d; });
+  restore();
   await waitFor(async () => readFileSync(log, 'utf8').includes('standby: the log lease is held'),
     'the standby waiting for the lease', 60000, 100);
+  if (sink) {
+    await waitFor(() => sink.messages.some((m) => m.includes('STATUS=standby: the cluster log')),
+      'the standby telling its service manager it waits', 60000, 100);
+    const m = sink.messages.find((x) => x.includes('STATUS=standby'));
+    check(/EXTEND_TIMEOUT_USEC=\d+/.test(m), `the standby extends its start timeout (${m})`);
+    check(!has(sink.messages, 'READY=1'), 'the standby is not READY while it waits');
+  }
   let st = await loadUntil(d1, 'a', 300, 'acknowledged transfers before the first kill');
   check(!standbyReady, 'the standby does not serve while the first instance holds the lease');
   const killedAt = Date.now();
@@ -180,6 +198,8 @@ try {
   st.stop = true;
   await st.done;
   d1 = await standby;
+  if (sink)
+    await waitFor(() => has(sink.messages, 'READY=1'), 'READY=1 from the standby that took over', 60000, 100);
   console.log(`killed the first instance at ${acked.size} acknowledged; the standby served ${Date.now() - killedAt} ms later`);
   // A warm standby: it replayed what the first instance wrote while it waited (every transfer
   // acknowledged after its standby line), so the takeover replays only the tail.
@@ -278,6 +298,7 @@ try {
   console.error(e);
   code = 1;
 } finally {
+  for (const s of sinks) await s.stop();
   for (const p of natsProcs) await stopProc(p);
   await sim.stop();
 }

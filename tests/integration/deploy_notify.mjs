@@ -12,42 +12,12 @@ import { join } from 'node:path';
 import { startSim, startDaemon, request, waitFor, stopProc, check, report, keepOrClean,
          START_LIMIT_MS } from './lib/harness.mjs';
 import { waitAllFinal, checkExactlyOnce } from './faults_lib.mjs';
+import { startSink as sinkOn, env, has } from './lib/notify.mjs';
 
 const [nearsim, nearftd, sinkBin] = process.argv.slice(2);
 const run = `n${Date.now() % 100000}`;
+const startSink = (path) => sinkOn(sinkBin, path);
 
-// startSink: notify_sink on path; messages[] gets one entry per datagram, in arrival order.
-function startSink(path) {
-  const proc = spawn(sinkBin, [path], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const messages = [];
-  const waiters = [];
-  let buf = '';
-  proc.stdout.on('data', (d) => {
-    buf += d.toString();
-    let nl;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      if (line === 'bound') { messages.bound = true; continue; }
-      messages.push(line);
-      for (const w of waiters) w(line);
-    }
-  });
-  return { proc, messages, onMessage: (fn) => waiters.push(fn),
-    stop: () => stopProc(proc) };
-}
-
-function env(extra) {
-  const saved = {};
-  for (const [k, v] of Object.entries(extra)) {
-    saved[k] = process.env[k];
-    if (v === undefined) delete process.env[k]; else process.env[k] = v;
-  }
-  return () => { for (const [k, v] of Object.entries(saved)) {
-    if (v === undefined) delete process.env[k]; else process.env[k] = v; } };
-}
-
-const has = (msgs, what) => msgs.some((m) => m.split(' | ').includes(what));
 const count = (msgs, what) => msgs.filter((m) => m.split(' | ').includes(what)).length;
 
 const sim = await startSim(nearsim, ['--block-ms', '100', '--keys', '4']);
