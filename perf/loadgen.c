@@ -2,14 +2,16 @@
  * own epoll loop and its own keep-alive connections to one 127.0.0.1 URL, send POST bodies built
  * from a template with a unique memo per transfer (run tag, thread, sequence), closed loop (each
  * connection sends its next request when the previous answer is complete) or paced to a target
- * rate (--rate, requests/s over all threads, a token bucket per thread; latency is measured from
- * the moment the request is written, so a saturated target shows up as unmet rate, not as hidden
- * latency). Latency percentiles cover 2xx answers only (a 503 is counted, not timed). Each
- * thread keeps one record per second of run time (requests, transfers, status
- * classes, a log-linear latency histogram); the main thread prints a one-line live progress
- * display, writes the per-second series as CSV and prints `name=value unit` summary lines. Every
- * thread owns its connections and its per-second records; the main thread reads the records with
- * relaxed atomics for the progress line and in full only after the threads have joined.
+ * rate (--rate, requests/s over all threads: each thread keeps a schedule of send times 1/rate
+ * apart, and times each request from its scheduled send time, wrk2's correction for coordinated
+ * omission: when no connection is free at a scheduled time, the request goes out late and its wait
+ * counts as latency, so a saturated target shows rising latency as well as unmet rate). Latency
+ * percentiles cover 2xx answers only (a 503 is counted, not timed). Each thread keeps one record
+ * per second of run time (requests, transfers, status classes, a log-linear latency histogram); the
+ * main thread prints a one-line live progress display, writes the per-second series as CSV and
+ * prints `name=value unit` summary lines. Every thread owns its connections and its per-second
+ * records; the main thread reads the records with relaxed atomics for the progress line and in full
+ * only after the threads have joined.
  *
  * Usage: loadgen --port P [--host 127.0.0.1] [--path /v1/transfers] [--body native|sendft|rust]
  *                [--bulk N] [--connections C] [--threads T] [--duration S] [--rate R]
@@ -91,8 +93,8 @@ struct lg_thread {
     unsigned nconn;
     struct lg_conn *conns;
     uint64_t seq;
-    double tokens;
-    double rate; /* this thread's share, requests/s; 0 = closed loop */
+    double rate;      /* this thread's share, requests/s; 0 = closed loop */
+    uint64_t next_ns; /* rate mode: the scheduled send time of the next request */
     uint64_t conn_errors, reconnects, timeouts_unknown, s503_without_retry_after;
     struct lg_second *sec; /* LG_MAX_SECONDS */
 };
@@ -260,11 +262,12 @@ static void conn_write(struct lg_thread *t, struct lg_conn *c)
     }
 }
 
-static void conn_send(struct lg_thread *t, struct lg_conn *c)
+/* conn_send: sends the next request on c, timed from sent_ns (now, or its scheduled time). */
+static void conn_send(struct lg_thread *t, struct lg_conn *c, uint64_t sent_ns)
 {
     build_request(t, c);
     c->busy = 1;
-    c->sent_ns = now_ns();
+    c->sent_ns = sent_ns;
     conn_write(t, c);
 }
 
@@ -378,7 +381,8 @@ static void *thread_main(void *arg)
 {
     struct lg_thread *t = arg;
     struct epoll_event evs[256];
-    uint64_t last = now_ns();
+    uint64_t period_ns = t->rate > 0 ? (uint64_t)(1e9 / t->rate) : 0;
+    t->next_ns = now_ns();
     for (unsigned i = 0; i < t->nconn; i++)
         if (conn_open(t, &t->conns[i]) == -1)
             t->conn_errors++;
@@ -386,24 +390,19 @@ static void *thread_main(void *arg)
     while (!atomic_load(&stop_all)) {
         uint64_t now = now_ns();
         int sending = !atomic_load(&stop_sending);
-        if (t->rate > 0) {
-            t->tokens += t->rate * (double)(now - last) / 1e9;
-            double cap = t->rate / 100.0 + 1; /* at most 10 ms of burst */
-            if (t->tokens > cap)
-                t->tokens = cap;
-        }
-        last = now;
         if (sending) { /* start requests on idle connections */
             for (unsigned k = 0; k < t->nconn; k++) {
                 struct lg_conn *c = &t->conns[(rr + k) % t->nconn];
                 if (c->fd == -1 || c->busy)
                     continue;
-                if (t->rate > 0) {
-                    if (t->tokens < 1)
+                uint64_t at = now;
+                if (period_ns > 0) { /* the schedule never skips a send, however late it runs */
+                    if (t->next_ns > now)
                         break;
-                    t->tokens -= 1;
+                    at = t->next_ns;
+                    t->next_ns += period_ns;
                 }
-                conn_send(t, c);
+                conn_send(t, c, at);
             }
             rr++;
         } else {
