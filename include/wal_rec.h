@@ -7,7 +7,10 @@
  * Fields per type, in array order (u = msgpack unsigned int of any width, range-checked; str =
  * msgpack str; bin = msgpack bin; nil = msgpack nil):
  *   WAL_ACCEPT    [id u64, ts_ms u64, route u8 0..2, receiver str 2..64, amount bin 16 (u128 LE),
- *                  memo str 0..256|nil, idem_key str 0..128|nil, body_hash u64]
+ *                  memo str 0..256|nil, idem_key str 0..128|nil, body_hash u64 (, token str 1..64)]
+ *                 token, the NAME of the bearer token of the request, is optional: a record
+ *                 without one (no --auth-tokens, or written before the field existed) has 8
+ *                 elements, one with it 9. A token's hourly budget is rebuilt from it.
  *   WAL_SIGNED    [tx_hash bin 32, key_index u16, public_key bin 32, nonce u64, block_hash bin 32,
  *                  block_height u64, ts_ms u64, actions array 0..100 of [kind u8 0..1, job_id u64,
  *                  receiver str 2..64|nil], signed_tx bin 1..1.5 MiB]
@@ -34,6 +37,7 @@
 #define WAL_REC_ACCOUNT_MAX   64
 #define WAL_REC_MEMO_MAX      256
 #define WAL_REC_IDEM_MAX      128
+#define WAL_REC_TOKEN_MAX     64 /* AUTH_NAME_MAX */
 #define WAL_REC_MESSAGE_MAX   1024
 #define WAL_REC_MAX_ACTIONS   100
 #define WAL_REC_SIGNED_TX_MAX 1572864u /* 1.5 MiB, NEAR max_transaction_size */
@@ -77,6 +81,7 @@ struct wal_accept {
     struct wal_str memo;     /* nil allowed */
     struct wal_str idem_key; /* nil allowed */
     uint64_t body_hash;
+    struct wal_str token; /* nil allowed (encoded as the 8-element form): no bearer token */
 };
 
 struct wal_action {

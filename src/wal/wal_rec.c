@@ -145,7 +145,8 @@ static int validate(const struct wal_rec *rec, char *reason, size_t cap)
         if (check_str(&a->receiver, WAL_REC_ACCOUNT_MIN, WAL_REC_ACCOUNT_MAX, 0, "accept.receiver",
                       reason, cap) != 0 ||
             check_str(&a->memo, 0, WAL_REC_MEMO_MAX, 1, "accept.memo", reason, cap) != 0 ||
-            check_str(&a->idem_key, 0, WAL_REC_IDEM_MAX, 1, "accept.idem_key", reason, cap) != 0)
+            check_str(&a->idem_key, 0, WAL_REC_IDEM_MAX, 1, "accept.idem_key", reason, cap) != 0 ||
+            check_str(&a->token, 1, WAL_REC_TOKEN_MAX, 1, "accept.token", reason, cap) != 0)
             return -1;
         return 0;
     }
@@ -242,7 +243,9 @@ static int pack_fields(msgpack_packer *pk, const struct wal_rec *rec)
         uint8_t amount[16];
         for (int i = 0; i < 16; i++)
             amount[i] = (uint8_t)(a->amount >> (8 * i));
-        rc |= msgpack_pack_array(pk, 8);
+        /* The token is optional: without one the record keeps the 8-element form that logs
+         * written before the field existed have, so both read back the same way. */
+        rc |= msgpack_pack_array(pk, a->token.ptr != NULL ? 9 : 8);
         rc |= msgpack_pack_uint64(pk, a->id);
         rc |= msgpack_pack_uint64(pk, a->ts_ms);
         rc |= msgpack_pack_uint8(pk, a->route);
@@ -251,6 +254,8 @@ static int pack_fields(msgpack_packer *pk, const struct wal_rec *rec)
         rc |= pk_str(pk, &a->memo);
         rc |= pk_str(pk, &a->idem_key);
         rc |= msgpack_pack_uint64(pk, a->body_hash);
+        if (a->token.ptr != NULL)
+            rc |= pk_str(pk, &a->token);
         break;
     }
     case WAL_SIGNED: {
@@ -561,7 +566,7 @@ static int rd_fields(struct rd *r, struct wal_rec *out, struct wal_rec_scratch *
         struct wal_accept *a = &out->accept;
         const uint8_t *amt;
         size_t amt_len;
-        if (rd_array(r, 8, 8, &n, "accept") != 0 || rd_uint(r, UINT64_MAX, &a->id, "accept.id") ||
+        if (rd_array(r, 8, 9, &n, "accept") != 0 || rd_uint(r, UINT64_MAX, &a->id, "accept.id") ||
             rd_uint(r, UINT64_MAX, &a->ts_ms, "accept.ts_ms") ||
             rd_uint(r, UINT8_MAX, &u, "accept.route") != 0)
             return NF_ECORRUPT;
@@ -575,6 +580,10 @@ static int rd_fields(struct rd *r, struct wal_rec *out, struct wal_rec_scratch *
         if (rd_str(r, WAL_REC_MEMO_MAX, 1, &a->memo, "accept.memo") != 0 ||
             rd_str(r, WAL_REC_IDEM_MAX, 1, &a->idem_key, "accept.idem_key") != 0 ||
             rd_uint(r, UINT64_MAX, &a->body_hash, "accept.body_hash") != 0)
+            return NF_ECORRUPT;
+        a->token.ptr = NULL;
+        a->token.len = 0;
+        if (n == 9 && rd_str(r, WAL_REC_TOKEN_MAX, 0, &a->token, "accept.token") != 0)
             return NF_ECORRUPT;
         return 0;
     }

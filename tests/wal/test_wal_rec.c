@@ -125,6 +125,31 @@ static void test_accept(void)
     }
     msgpack_unpacked_destroy(&u);
 
+    /* With the bearer token's name: a ninth element, read back; the 8-element form above stays
+     * what a record without a token (and every record written before the field) looks like. */
+    size_t len8 = len;
+    in.accept.token = S("payouts-api");
+    CHECK_EQ_INT(roundtrip(&in, &out, &len), 0);
+    CHECK(str_eq(out.accept.token, in.accept.token));
+    CHECK_EQ_INT((int)(len - len8), 1 + 11); /* fixstr header + the name */
+    CHECK(out.accept.body_hash == 0x0123456789abcdefull);
+    CHECK_EQ_INT(mp_unpack(buf, len, &u), 0);
+    CHECK(u.data.type == MSGPACK_OBJECT_ARRAY && u.data.via.array.size == 9);
+    if (u.data.type == MSGPACK_OBJECT_ARRAY && u.data.via.array.size == 9)
+        CHECK(u.data.via.array.ptr[8].type == MSGPACK_OBJECT_STR &&
+              u.data.via.array.ptr[8].via.str.size == 11);
+    msgpack_unpacked_destroy(&u);
+    char tok[WAL_REC_TOKEN_MAX + 1];
+    memset(tok, 't', sizeof(tok));
+    in.accept.token = (struct wal_str){tok, WAL_REC_TOKEN_MAX};
+    CHECK_EQ_INT(roundtrip(&in, &out, &len), 0);
+    CHECK(str_eq(out.accept.token, in.accept.token));
+    in.accept.token.len = WAL_REC_TOKEN_MAX + 1;
+    CHECK_EQ_INT(wal_rec_encode(&in, buf, sizeof(buf), &len), NF_EINVAL);
+    in.accept.token.len = 0;
+    CHECK_EQ_INT(wal_rec_encode(&in, buf, sizeof(buf), &len), NF_EINVAL);
+    in.accept.token = S(NULL);
+
     /* small amount, nil memo, maximal strings */
     char memo[WAL_REC_MEMO_MAX + 1], idem[WAL_REC_IDEM_MAX + 1], acct[WAL_REC_ACCOUNT_MAX + 1];
     memset(memo, 'm', sizeof(memo));
@@ -490,10 +515,13 @@ static int crafted_job_final(int bad)
     return craft_decode();
 }
 
+/* crafted_accept: an ACCEPT built by msgpack-c. bad 0: the 8-element form (no token, as every
+ * record written before the token field); -1: the 9-element form with a token; 1..5 a field out of
+ * its range; 6..9 a bad token: empty, nil, 65 bytes, a tenth element. */
 static int crafted_accept(int bad)
 {
     craft(WAL_ACCEPT);
-    msgpack_pack_array(&pk, 8);
+    msgpack_pack_array(&pk, bad == 0 || (bad >= 1 && bad <= 5) ? 8 : bad == 9 ? 10 : 9);
     msgpack_pack_uint64(&pk, 1);
     msgpack_pack_uint64(&pk, 2);
     msgpack_pack_uint8(&pk, bad == 1 ? 3 : 1);
@@ -508,6 +536,19 @@ static int crafted_accept(int bad)
         msgpack_pack_int8(&pk, -5);
     else
         msgpack_pack_uint64(&pk, UINT64_MAX);
+    char longname[WAL_REC_TOKEN_MAX + 2];
+    memset(longname, 'n', sizeof(longname) - 1);
+    longname[sizeof(longname) - 1] = '\0';
+    if (bad == -1 || bad == 9)
+        str("ops-bot");
+    else if (bad == 6)
+        str("");
+    else if (bad == 7)
+        msgpack_pack_nil(&pk);
+    else if (bad == 8)
+        str(longname);
+    if (bad == 9)
+        str("more");
     return craft_decode();
 }
 
@@ -571,7 +612,14 @@ static void test_reject(void)
     for (int bad = 1; bad <= 6; bad++)
         CHECK_EQ_INT(crafted_job_final(bad), NF_ECORRUPT);
     CHECK_EQ_INT(crafted_accept(0), 0);
-    for (int bad = 1; bad <= 5; bad++)
+    struct wal_rec acc;
+    CHECK_EQ_INT(wal_rec_decode((const uint8_t *)sb.data, sb.size, &acc, &scratch), 0);
+    CHECK(acc.accept.token.ptr == NULL); /* the old form: no token */
+    CHECK_EQ_INT(crafted_accept(-1), 0);
+    CHECK_EQ_INT(wal_rec_decode((const uint8_t *)sb.data, sb.size, &acc, &scratch), 0);
+    CHECK(acc.accept.token.ptr != NULL && acc.accept.token.len == 7 &&
+          memcmp(acc.accept.token.ptr, "ops-bot", 7) == 0);
+    for (int bad = 1; bad <= 9; bad++)
         CHECK_EQ_INT(crafted_accept(bad), NF_ECORRUPT);
     CHECK_EQ_INT(crafted_signed(0), 0);
     for (int bad = 1; bad <= 7; bad++)
