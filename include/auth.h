@@ -3,15 +3,16 @@
  * stored. The token file is text, one token per line:
  *
  *     # comment (a line whose first non-blank byte is '#'); blank lines are ignored
- *     NAME SCOPES HASH [max_amount_per_transfer=N]
+ *     NAME SCOPES HASH [max_amount_per_transfer=N] [max_amount_per_hour=N]
  *
  * NAME is 1..64 bytes of [A-Za-z0-9._-], unique in the file; SCOPES is a comma list of transfer,
  * read and metrics (each at most once, at least one); HASH is the 64 lowercase hex digits of
- * BLAKE2b-256(token), unique in the file. The optional max_amount_per_transfer=N (a decimal u128
- * greater than 0) caps each transfer this token may request, below --max-amount-per-transfer
- * when both are set. Fields are separated by spaces or tabs; lines end in LF
- * (a CR, NUL or other control byte is an error). The file must not be readable or writable by
- * group or others (mode 0600), like a key file.
+ * BLAKE2b-256(token), unique in the file. The options (each a decimal u128 greater than 0, each
+ * at most once, in any order) are max_amount_per_transfer=N, which caps each transfer this token
+ * may request (below --max-amount-per-transfer when both are set), and max_amount_per_hour=N,
+ * the token's own rolling-hour budget (on top of --max-amount-per-hour when set). Fields are
+ * separated by spaces or tabs; lines end in LF (a CR, NUL or other control byte is an error). The
+ * file must not be readable or writable by group or others (mode 0600), like a key file.
  *
  * The parser, the scope and name checks, the hash and the lookup are pure (no I/O, any thread).
  * auth_table_load / auth_file_add / auth_file_remove do blocking file I/O: start-up, SIGHUP and
@@ -43,6 +44,7 @@ struct auth_entry {
     char name[AUTH_NAME_MAX + 1];
     unsigned scopes;                 /* enum auth_scope bits */
     nf_u128 max_amount_per_transfer; /* 0: none for this token */
+    nf_u128 max_amount_per_hour;     /* 0: no hourly budget of its own */
     uint8_t hash[AUTH_HASH_BYTES];
 };
 

@@ -141,25 +141,36 @@ int auth_parse(
             *why = "want NAME SCOPES HASH";
             return NF_EINVAL;
         }
-        /* Options after the hash: max_amount_per_transfer=N (a u128), at most once. */
-        nf_u128 max_transfer = 0;
-        int have_max = 0;
+        /* Options after the hash, in any order, each at most once: max_amount_per_transfer=N and
+         * max_amount_per_hour=N (decimal u128 > 0). */
+        static const char *const opt_names[2] = {"max_amount_per_transfer", "max_amount_per_hour"};
+        static const char *const opt_twice[2] = {"max_amount_per_transfer is given twice",
+                                                 "max_amount_per_hour is given twice"};
+        static const char *const opt_bad[2] = {
+            "max_amount_per_transfer must be a decimal u128 greater than 0",
+            "max_amount_per_hour must be a decimal u128 greater than 0"};
+        nf_u128 opt_val[2] = {0, 0};
         for (const char *f = f4; n4 != 0; n4 = field(f + n4, le, &f)) {
-            static const char opt[] = "max_amount_per_transfer=";
-            const size_t ol = sizeof(opt) - 1;
-            if (n4 <= ol || memcmp(f, opt, ol) != 0) {
-                *why = "text after the hash (want NAME SCOPES HASH [max_amount_per_transfer=N])";
+            int k = -1;
+            size_t ol = 0;
+            for (int o = 0; o < 2 && k < 0; o++) {
+                ol = strlen(opt_names[o]);
+                if (n4 > ol + 1 && memcmp(f, opt_names[o], ol) == 0 && f[ol] == '=')
+                    k = o;
+            }
+            if (k < 0) {
+                *why = "text after the hash (want NAME SCOPES HASH [max_amount_per_transfer=N] "
+                       "[max_amount_per_hour=N])";
                 return NF_EINVAL;
             }
-            if (have_max) {
-                *why = "max_amount_per_transfer is given twice";
+            if (opt_val[k] != 0) {
+                *why = opt_twice[k];
                 return NF_EINVAL;
             }
-            if (u128_parse(f + ol, n4 - ol, &max_transfer) != 0 || max_transfer == 0) {
-                *why = "max_amount_per_transfer must be a decimal u128 greater than 0";
+            if (u128_parse(f + ol + 1, n4 - ol - 1, &opt_val[k]) != 0 || opt_val[k] == 0) {
+                *why = opt_bad[k];
                 return NF_EINVAL;
             }
-            have_max = 1;
         }
         if (!auth_name_ok(f1, n1)) {
             *why = "NAME must be 1 to 64 characters of A-Z a-z 0-9 . _ -";
@@ -198,7 +209,8 @@ int auth_parse(
         memcpy(out[count].name, f1, n1);
         out[count].name[n1] = '\0';
         out[count].scopes = scopes;
-        out[count].max_amount_per_transfer = max_transfer;
+        out[count].max_amount_per_transfer = opt_val[0];
+        out[count].max_amount_per_hour = opt_val[1];
         memcpy(out[count].hash, h, AUTH_HASH_BYTES);
         count++;
         p = nl ? nl + 1 : end;

@@ -53,7 +53,19 @@ static const struct parse_case cases[] = {
      NF_EINVAL, 1, "decimal u128"},
     {"a transfer " H_A " max_amount_per_transfer=1 max_amount_per_transfer=2\n", NF_EINVAL, 1,
      "given twice"},
-    {"a transfer " H_A " max_amount_per_hour=5\n", NF_EINVAL, 1, "text after the hash"},
+    {"a transfer " H_A " max_amount_per_hour=5\n", 1, 0, NULL},
+    {"a transfer " H_A " max_amount_per_hour=5 max_amount_per_transfer=2\n", 1, 0, NULL},
+    {"# c\na transfer " H_A " max_amount_per_transfer=2\tmax_amount_per_hour=5\n", 1, 0, NULL},
+    {"a read " H_A "\n\nb transfer " H_B " max_amount_per_hour=0\n", NF_EINVAL, 3,
+     "max_amount_per_hour must be a decimal u128 greater than 0"},
+    {"a transfer " H_A " max_amount_per_hour=\n", NF_EINVAL, 1, "text after the hash"},
+    {"a transfer " H_A " max_amount_per_hour=-5\n", NF_EINVAL, 1, "max_amount_per_hour must be"},
+    {"a transfer " H_A " max_amount_per_hour=340282366920938463463374607431768211456\n", NF_EINVAL,
+     1, "max_amount_per_hour must be"},
+    {"a transfer " H_A " max_amount_per_hour=1 max_amount_per_transfer=1 max_amount_per_hour=1\n",
+     NF_EINVAL, 1, "max_amount_per_hour is given twice"},
+    {"a transfer " H_A " max_amount_per_hours=5\n", NF_EINVAL, 1, "text after the hash"},
+    {"a transfer " H_A " max_amount_per_hour5\n", NF_EINVAL, 1, "text after the hash"},
     {"a read " H_A "\n\na metrics " H_B "\n", NF_EINVAL, 3, "already used"},
     {"a read " H_A "\nb metrics " H_A "\n", NF_EINVAL, 2, "same token hash"},
     {"a read " H_A "\nb read\0 " H_B "\n", NF_EINVAL, 2, "control character"},
@@ -92,6 +104,14 @@ static void test_parse_table(void)
     t = "a transfer " H_A " max_amount_per_transfer=340282366920938463463374607431768211455\n";
     CHECK_EQ_INT(auth_parse(t, strlen(t), e, 2, &line, &why), 1);
     CHECK(e[0].max_amount_per_transfer == U128_MAX);
+    CHECK(e[0].max_amount_per_hour == 0);
+    t = "a transfer " H_A " max_amount_per_hour=340282366920938463463374607431768211455\n"
+        "b transfer " H_B " max_amount_per_hour=7000 max_amount_per_transfer=30\n";
+    CHECK_EQ_INT(auth_parse(t, strlen(t), e, 2, &line, &why), 2);
+    CHECK(e[0].max_amount_per_hour == U128_MAX);
+    CHECK(e[0].max_amount_per_transfer == 0);
+    CHECK(e[1].max_amount_per_hour == 7000);
+    CHECK(e[1].max_amount_per_transfer == 30);
     /* More entries than room: NF_ETOOMANY naming the line. */
     t = "a read " H_A "\nb read " H_B "\n";
     CHECK_EQ_INT(auth_parse(t, strlen(t), e, 1, &line, &why), NF_ETOOMANY);
