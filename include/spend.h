@@ -3,7 +3,9 @@
  * the limit minus the sum of the slots younger than an hour. Ingest threads reserve a request's
  * whole amount before it goes to the log and give it back when the log refuses it or the request
  * turns out to be an idempotent repeat; recovery rebuilds the window from the log's ACCEPT records
- * (ts_ms, amount) before any ingest thread starts, so a restart does not reset it.
+ * (ts_ms, amount) before any ingest thread starts, so a restart does not reset it. The same
+ * window serves a bearer token's own max_amount_per_hour (spend_tokens below): one per token
+ * NAME, replayed from the ACCEPT records that carry that name.
  *
  * Concurrency: every call takes the window's mutex for a few dozen instructions (amortised O(1)
  * slot expiry plus a u128 compare and add). A u128 sum has no portable lock-free form, and a
@@ -49,5 +51,46 @@ void spend_release(struct spend *s, uint64_t stamp_s, nf_u128 amount);
 /* spend_remaining: the limit minus the window's sum at now_ms (0 when no limit is set). Any
  * thread (metrics). */
 nf_u128 spend_remaining(struct spend *s, uint64_t now_ms);
+
+/* spend_reserve_limit / spend_remaining_limit: as spend_reserve / spend_remaining against limit
+ * instead of the one given to spend_new. A token's window keeps its sums across a token-file
+ * reload while its limit comes from the token table in use (a reload may change it). */
+int spend_reserve_limit(struct spend *s,
+                        nf_u128 limit,
+                        nf_u128 amount,
+                        uint64_t now_ms,
+                        uint64_t *stamp_s,
+                        uint32_t *retry_s);
+nf_u128 spend_remaining_limit(struct spend *s, nf_u128 limit, uint64_t now_ms);
+
+/* ---- per-token windows ------------------------------------------------------------------------
+ * spend_tokens: one window per bearer-token NAME with a max_amount_per_hour in the token file,
+ * keyed by the name so that a token-file reload keeps a token's budget. Windows are created by
+ * spend_tokens_get on the main thread (start-up, SIGHUP) and live until spend_tokens_free, so a
+ * window pointer handed to ingest threads never dangles; a name dropped by a reload keeps its
+ * window (and gets it back if it returns). The index (names -> windows) is touched only by the
+ * main thread; the windows themselves by any thread, as above. */
+#define SPEND_TOKEN_NAME_MAX 64 /* AUTH_NAME_MAX */
+
+struct spend_tokens;
+
+/* spend_tokens_new: an empty set. NULL on allocation failure. Main thread. */
+struct spend_tokens *spend_tokens_new(void);
+
+/* spend_tokens_free: frees the set and every window. NULL-safe. After every user stopped. */
+void spend_tokens_free(struct spend_tokens *st);
+
+/* spend_tokens_get: the window of the token name[0..len) (1..SPEND_TOKEN_NAME_MAX bytes), created
+ * empty when the set has none (limit is then the window's replay limit: nonzero). NULL on
+ * allocation failure or a bad length. The window stays owned by the set. Main thread. */
+struct spend *
+spend_tokens_get(struct spend_tokens *st, const char *name, size_t len, nf_u128 limit);
+
+/* spend_tokens_find: the window of name[0..len), or NULL (no such token has a budget). Main thread
+ * (recovery replays ACCEPT records into it). */
+struct spend *spend_tokens_find(const struct spend_tokens *st, const char *name, size_t len);
+
+/* spend_tokens_count: how many windows the set holds. */
+size_t spend_tokens_count(const struct spend_tokens *st);
 
 #endif

@@ -1,9 +1,11 @@
 /* spend: the rolling-hour spend budget (see include/spend.h). One mutex guards the slots, the
- * running sum and the expiry cursor; any thread may call in. Allocates only in spend_new. */
+ * running sum and the expiry cursor; any thread may call in. Allocates only in spend_new and
+ * spend_tokens_get (main thread). */
 #include "spend.h"
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "nf_err.h"
 
@@ -129,21 +131,26 @@ static uint32_t retry_after(struct spend *s, uint64_t now_s, nf_u128 need)
     return SPEND_WINDOW_S; /* amounts stamped in the future (clock stepped back) */
 }
 
-int spend_reserve(
-    struct spend *s, nf_u128 amount, uint64_t now_ms, uint64_t *stamp_s, uint32_t *retry_s)
+int spend_reserve_limit(struct spend *s,
+                        nf_u128 limit,
+                        nf_u128 amount,
+                        uint64_t now_ms,
+                        uint64_t *stamp_s,
+                        uint32_t *retry_s)
 {
     uint64_t now_s = now_ms / 1000u;
     *stamp_s = now_s;
     *retry_s = 0;
-    if (s->limit == 0)
+    if (limit == 0)
         return 0;
-    if (amount > s->limit)
+    if (amount > limit)
         return NF_ERANGE;
     pthread_mutex_lock(&s->mu);
     expire(s, now_s);
     nf_u128 after;
-    if (u128_add_overflow(s->total, amount, &after) || after > s->limit) {
-        nf_u128 need = s->total - (s->limit - amount); /* total + amount - limit, no overflow */
+    if (u128_add_overflow(s->total, amount, &after) || after > limit) {
+        /* total + amount - limit, no overflow; total may exceed a limit lowered by a reload. */
+        nf_u128 need = s->total >= limit ? s->total - limit + amount : s->total - (limit - amount);
         uint32_t r = retry_after(s, now_s, need);
         pthread_mutex_unlock(&s->mu);
         *retry_s = r != 0 ? r : 1;
@@ -152,6 +159,12 @@ int spend_reserve(
     add(s, now_s, amount);
     pthread_mutex_unlock(&s->mu);
     return 0;
+}
+
+int spend_reserve(
+    struct spend *s, nf_u128 amount, uint64_t now_ms, uint64_t *stamp_s, uint32_t *retry_s)
+{
+    return spend_reserve_limit(s, s->limit, amount, now_ms, stamp_s, retry_s);
 }
 
 void spend_release(struct spend *s, uint64_t stamp_s, nf_u128 amount)
@@ -168,13 +181,85 @@ void spend_release(struct spend *s, uint64_t stamp_s, nf_u128 amount)
     pthread_mutex_unlock(&s->mu);
 }
 
-nf_u128 spend_remaining(struct spend *s, uint64_t now_ms)
+nf_u128 spend_remaining_limit(struct spend *s, nf_u128 limit, uint64_t now_ms)
 {
-    if (s->limit == 0)
+    if (limit == 0)
         return 0;
     pthread_mutex_lock(&s->mu);
     expire(s, now_ms / 1000u);
-    nf_u128 r = s->total < s->limit ? s->limit - s->total : 0;
+    nf_u128 r = s->total < limit ? limit - s->total : 0;
     pthread_mutex_unlock(&s->mu);
     return r;
+}
+
+nf_u128 spend_remaining(struct spend *s, uint64_t now_ms)
+{
+    return spend_remaining_limit(s, s->limit, now_ms);
+}
+
+/* ---- per-token windows ---------------------------------------------------------------------- */
+
+struct spend_named {
+    char name[SPEND_TOKEN_NAME_MAX];
+    size_t len;
+    struct spend *w;
+};
+
+struct spend_tokens {
+    size_t n, cap;
+    struct spend_named *v; /* grown by spend_tokens_get (main thread only) */
+};
+
+struct spend_tokens *spend_tokens_new(void)
+{
+    return calloc(1, sizeof(struct spend_tokens));
+}
+
+void spend_tokens_free(struct spend_tokens *st)
+{
+    if (st == NULL)
+        return;
+    for (size_t i = 0; i < st->n; i++)
+        spend_free(st->v[i].w);
+    free(st->v);
+    free(st);
+}
+
+struct spend *spend_tokens_find(const struct spend_tokens *st, const char *name, size_t len)
+{
+    if (st == NULL)
+        return NULL;
+    for (size_t i = 0; i < st->n; i++)
+        if (st->v[i].len == len && memcmp(st->v[i].name, name, len) == 0)
+            return st->v[i].w;
+    return NULL;
+}
+
+struct spend *spend_tokens_get(struct spend_tokens *st, const char *name, size_t len, nf_u128 limit)
+{
+    if (len == 0 || len > SPEND_TOKEN_NAME_MAX || limit == 0)
+        return NULL;
+    struct spend *w = spend_tokens_find(st, name, len);
+    if (w != NULL)
+        return w;
+    if (st->n == st->cap) {
+        size_t cap = st->cap ? 2 * st->cap : 8;
+        struct spend_named *v = realloc(st->v, cap * sizeof(*v));
+        if (v == NULL)
+            return NULL;
+        st->v = v;
+        st->cap = cap;
+    }
+    if ((w = spend_new(limit)) == NULL)
+        return NULL;
+    memcpy(st->v[st->n].name, name, len);
+    st->v[st->n].len = len;
+    st->v[st->n].w = w;
+    st->n++;
+    return w;
+}
+
+size_t spend_tokens_count(const struct spend_tokens *st)
+{
+    return st != NULL ? st->n : 0;
 }

@@ -113,6 +113,58 @@ struct race {
     _Atomic int go; /* start together */
 };
 
+/* Per-token windows: one per name, kept when asked again (a reload), each counting on its own;
+ * the limit is the caller's (a reload may lower it below what the window already holds). */
+static void test_tokens(void)
+{
+    struct spend_tokens *st = spend_tokens_new();
+    CHECK(st != NULL);
+    CHECK(spend_tokens_find(st, "a", 1) == NULL);
+    CHECK(spend_tokens_get(st, "a", 1, 0) == NULL);  /* no limit: no window */
+    CHECK(spend_tokens_get(st, "", 0, 100) == NULL); /* no name */
+    struct spend *a = spend_tokens_get(st, "alpha", 5, 100);
+    struct spend *b = spend_tokens_get(st, "beta", 4, 50);
+    CHECK(a != NULL && b != NULL && a != b);
+    CHECK(spend_tokens_get(st, "alpha", 5, 70) == a); /* same name: same window */
+    CHECK(spend_tokens_find(st, "alpha", 5) == a);
+    CHECK(spend_tokens_find(st, "alph", 4) == NULL);
+    CHECK(spend_tokens_count(st) == 2);
+    uint64_t stamp;
+    uint32_t retry;
+    CHECK_EQ_INT(spend_reserve_limit(a, 100, 60, T0, &stamp, &retry), 0);
+    CHECK_EQ_INT(spend_reserve_limit(a, 100, 40, T0 + 5000, &stamp, &retry), 0);
+    CHECK_EQ_INT(spend_reserve_limit(a, 100, 1, T0 + 6000, &stamp, &retry), NF_EFULL);
+    CHECK_EQ_INT((int)retry, 3600 - 6);
+    CHECK_EQ_INT(spend_reserve_limit(a, 100, 101, T0 + 6000, &stamp, &retry), NF_ERANGE);
+    CHECK(eq128(spend_remaining_limit(b, 50, T0 + 6000), 50)); /* beta untouched */
+    CHECK_EQ_INT(spend_reserve_limit(b, 50, 50, T0 + 6000, &stamp, &retry), 0);
+    /* A lower limit after a reload: the window holds 100 > 80; 10 fits once 30 has expired,
+     * i.e. when the first slot (60) goes at T0 + 1 h. */
+    CHECK(eq128(spend_remaining_limit(a, 80, T0 + 7000), 0));
+    CHECK_EQ_INT(spend_reserve_limit(a, 80, 10, T0 + 7000, &stamp, &retry), NF_EFULL);
+    CHECK_EQ_INT((int)retry, 3600 - 7);
+    /* A higher one: room at once. */
+    CHECK_EQ_INT(spend_reserve_limit(a, 150, 50, T0 + 7000, &stamp, &retry), 0);
+    CHECK(eq128(spend_remaining_limit(a, 150, T0 + 7000), 0));
+    /* Replay: records of the last hour count. */
+    struct spend *c = spend_tokens_get(st, "gamma", 5, 10);
+    spend_replay(c, T0 - HOUR_MS, 10, T0); /* an hour old: ignored */
+    spend_replay(c, T0 - 1000, 7, T0);
+    CHECK(eq128(spend_remaining_limit(c, 10, T0), 3));
+    CHECK_EQ_INT(spend_reserve_limit(c, 10, 4, T0, &stamp, &retry), NF_EFULL);
+    /* Many names: the index grows, windows stay where they were. */
+    char name[8];
+    for (int i = 0; i < 40; i++) {
+        snprintf(name, sizeof(name), "t%d", i);
+        CHECK(spend_tokens_get(st, name, strlen(name), 5) != NULL);
+    }
+    CHECK(spend_tokens_find(st, "alpha", 5) == a);
+    CHECK(spend_tokens_find(st, "t39", 3) != NULL);
+    CHECK(spend_tokens_count(st) == 43);
+    spend_tokens_free(st);
+    spend_tokens_free(NULL);
+}
+
 static void *race_main(void *arg)
 {
     struct race *r = arg;
@@ -159,6 +211,7 @@ int main(void)
     test_window();
     test_replay();
     test_unlimited();
+    test_tokens();
     test_race();
     return nf_test_report("test_spend");
 }
