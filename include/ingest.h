@@ -54,8 +54,13 @@ int ingest_listen_loopback(const char *listen);
  * acknowledgements (normally microseconds; at most 10 s, after which the old table is
  * deliberately leaked rather than freed under a reader, and NF_ESTATE is returned). A per-thread
  * copy refreshed by an eventfd would do as well but copies the table once per thread; the
- * exchange keeps one table and no lock on the request path. Main thread only. 0 or NF_ESTATE. */
-int ingest_auth_set(struct ingest *in, struct auth_table *t);
+ * exchange keeps one table and no lock on the request path. budgets (borrowed until ingest_free;
+ * the set the pipeline replayed the log into) gives each token with a max_amount_per_hour its
+ * window, created there when the name is new, kept when the name was there before (a reload keeps
+ * the budget). Main thread only. 0, NF_ESTATE, or NF_ENOMEM / NF_EINVAL (a token has an hourly
+ * limit and budgets is NULL) with t freed and the previous table kept. */
+struct spend_tokens;
+int ingest_auth_set(struct ingest *in, struct auth_table *t, struct spend_tokens *budgets);
 
 /* ingest_port: the TCP port the listeners are bound to (after ingest_start), else 0. */
 uint16_t ingest_port(const struct ingest *in);

@@ -55,6 +55,11 @@ struct pipe_accept {
     uint32_t retry_after_s; /* out, with NF_EIDEMFULL: when the oldest key may be dropped */
     uint32_t duplicates;    /* out: how many jobs were idempotent repeats (see job->dup_of) */
     void *cookie;           /* ingest's request context */
+    /* The NAME of the request's bearer token (not NUL-terminated; token_len 0: none), written
+     * into each ACCEPT record so that the token's hourly budget survives a restart. A copy: the
+     * token table may be replaced while the request waits for the log. */
+    uint8_t token_len;
+    char token[WAL_REC_TOKEN_MAX];
     /* pipeline-private from here on */
     struct nf_pipe *internal_pipe;
     struct wal_batch wal;

@@ -22,12 +22,16 @@ struct pipe_hooks {
 /* pipe_new: builds every stage and ring, replays the log in c->data_dir (jobs, idempotency keys,
  * unresolved signed transactions) and opens a new log segment. Takes ownership of kps[0..n_keys)
  * (the key pool frees them). n_ingest = number of ingest threads (reply rings, WAL producers).
- * hooks may be NULL. Borrows c for the pipeline's life. NULL with *err on failure (the keys are
- * freed then). */
+ * Borrows c for the pipeline's life. token_budgets (may be NULL; borrowed for the pipeline's
+ * life) holds the windows of the bearer tokens with their own max_amount_per_hour: the replay
+ * counts each ACCEPT record that names one of them into its window. hooks may be NULL. NULL with
+ * *err on failure (the keys are freed then). */
+struct spend_tokens;
 struct nf_pipe *pipe_new(const struct cfg *c,
                          struct nf_keypair **kps,
                          uint16_t n_keys,
                          unsigned n_ingest,
+                         struct spend_tokens *token_budgets,
                          const struct pipe_hooks *hooks,
                          int *err);
 /* pipe_key_nonce_at_least: before pipe_start: the chain's ak_nonce + 1 for key index key. */

@@ -987,15 +987,26 @@ static void ingest_http_timeout(struct ingest_ctx *c)
     ctx_answer(c, 1);
 }
 
+/* budget_release: gives amount reserved at stamp back to the hourly windows it was taken from:
+ * the global one (when set) and the token's own (token_w, when it has one). Any ingest thread. */
+static void budget_release(struct ingest *in, struct spend *token_w, uint64_t stamp, nf_u128 amount)
+{
+    if (in->spend != NULL)
+        spend_release(in->spend, stamp, amount);
+    if (token_w != NULL)
+        spend_release(token_w, stamp, amount);
+}
+
 static void ingest_http_accepted(struct ingest_thread *t, struct pipe_accept *a)
 {
     struct ingest_ctx *c = a->cookie;
     c->lent = 0;
-    if (a->status != 0 && t->in->spend != NULL) {
-        /* Nothing of this request was accepted: its amount goes back to the hourly budget. */
-        spend_release(t->in->spend, c->spend_stamp, c->spend_amount);
+    int budgeted = t->in->spend != NULL || c->token_spend != NULL;
+    if (a->status != 0 && budgeted) {
+        /* Nothing of this request was accepted: its amount goes back to the hourly budgets. */
+        budget_release(t->in, c->token_spend, c->spend_stamp, c->spend_amount);
         c->spend_amount = 0;
-    } else if (a->duplicates != 0 && t->in->spend != NULL) {
+    } else if (a->duplicates != 0 && budgeted) {
         /* Repeats were accepted earlier (and counted then): give back what they reserved. */
         nf_u128 back = 0;
         for (uint32_t i = 0; i < c->n; i++) {
@@ -1003,7 +1014,7 @@ static void ingest_http_accepted(struct ingest_thread *t, struct pipe_accept *a)
             if (j->dup_of != 0 || j->dup_conflict)
                 back += j->amount; /* <= the reserved sum: no overflow */
         }
-        spend_release(t->in->spend, c->spend_stamp, back);
+        budget_release(t->in, c->token_spend, c->spend_stamp, back);
         c->spend_amount -= back;
     }
     if (a->status != 0) {
@@ -1175,16 +1186,63 @@ static int transfers_refused(struct ingest_thread *t,
     return 0;
 }
 
-/* budget_reserve: takes the request's whole amount from the --max-amount-per-hour window (a bulk
- * request is all or nothing). 1 with *total and *stamp set (give them back with spend_release if
- * the request is not accepted after all), or 0 after answering 429 with Retry-After (the window
- * is full for now) or 422 (the request alone is over the limit). Owner thread. */
+/* window_reserve: takes sum (over: it overflowed u128) from the rolling-hour window w under
+ * limit. token NULL: w is the global --max-amount-per-hour window; else it is that token's own
+ * max_amount_per_hour window, and the answer names the token. 1 with *stamp set, or 0 after
+ * answering 429 with Retry-After (the window is full for now) or 422 (the request alone is over
+ * the limit). Owner thread. */
+static int window_reserve(struct ingest_thread *t,
+                          struct hsrv_req *req,
+                          int route,
+                          int is_batch,
+                          nf_u128 sum,
+                          int over,
+                          uint64_t now_ms,
+                          struct spend *w,
+                          nf_u128 limit,
+                          const struct auth_entry *token,
+                          uint64_t *stamp,
+                          uint64_t start_ns)
+{
+    uint32_t retry = 0;
+    int rc = over ? NF_ERANGE : spend_reserve_limit(w, limit, sum, now_ms, stamp, &retry);
+    if (rc == 0)
+        return 1;
+    char lim[U128_STR_MAX], what[AUTH_NAME_MAX + U128_STR_MAX + 64], reason[320];
+    u128_format(limit, lim);
+    if (token != NULL)
+        snprintf(what, sizeof(what), "max_amount_per_hour %s of the token %s", lim, token->name);
+    else
+        snprintf(what, sizeof(what), "--max-amount-per-hour %s", lim);
+    ingest_stat_add(&t->stats->refused[INGEST_REFUSE_PER_HOUR], 1);
+    if (rc == NF_ERANGE) {
+        snprintf(reason, sizeof(reason), "%s over %s by itself",
+                 is_batch ? "the sum of the transfers is" : "is", what);
+        send_error(t, req, route, 422, "transfer refused", is_batch ? "transfers" : "amount",
+                   reason, start_ns);
+        return 0;
+    }
+    snprintf(reason, sizeof(reason),
+             "over %s: the transfers accepted%s in the last hour leave too little for this "
+             "request; retry after %u s",
+             what, token != NULL ? " with it" : "", (unsigned)retry);
+    send_limited(t, req, route, "max_amount_per_hour", reason, retry, start_ns);
+    return 0;
+}
+
+/* budget_reserve: takes the request's whole amount from the --max-amount-per-hour window and from
+ * the token's own max_amount_per_hour window (token_w; NULL when it has none): a bulk request is
+ * all or nothing, and so is the pair (what one took is given back when the other refuses). 1 with
+ * *total and *stamp set (give them back with budget_release if the request is not accepted after
+ * all), or 0 after answering as window_reserve does. Owner thread. */
 static int budget_reserve(struct ingest_thread *t,
                           struct hsrv_req *req,
                           int route,
                           size_t count,
                           int is_batch,
                           uint64_t now_ms,
+                          const struct auth_entry *token,
+                          struct spend *token_w,
                           nf_u128 *total,
                           uint64_t *stamp,
                           uint64_t start_ns)
@@ -1192,43 +1250,34 @@ static int budget_reserve(struct ingest_thread *t,
     struct spend *sp = t->in->spend;
     *total = 0;
     *stamp = 0;
-    if (sp == NULL)
+    if (sp == NULL && token_w == NULL)
         return 1;
     nf_u128 sum = 0;
     int over = 0;
     for (size_t i = 0; i < count && !over; i++)
         over = u128_add_overflow(sum, t->items[i].amount, &sum);
-    uint32_t retry = 0;
-    int rc = over ? NF_ERANGE : spend_reserve(sp, sum, now_ms, stamp, &retry);
-    if (rc == 0) {
-        *total = sum;
-        return 1;
-    }
-    char lim[U128_STR_MAX], reason[192];
-    u128_format(spend_limit(sp), lim);
-    ingest_stat_add(&t->stats->refused[INGEST_REFUSE_PER_HOUR], 1);
-    if (rc == NF_ERANGE) {
-        snprintf(reason, sizeof(reason), "%s over --max-amount-per-hour %s by itself",
-                 is_batch ? "the sum of the transfers is" : "is", lim);
-        send_error(t, req, route, 422, "transfer refused", is_batch ? "transfers" : "amount",
-                   reason, start_ns);
+    if (sp != NULL && !window_reserve(t, req, route, is_batch, sum, over, now_ms, sp,
+                                      spend_limit(sp), NULL, stamp, start_ns))
+        return 0;
+    if (token_w != NULL && !window_reserve(t, req, route, is_batch, sum, over, now_ms, token_w,
+                                           token->max_amount_per_hour, token, stamp, start_ns)) {
+        if (sp != NULL)
+            spend_release(sp, *stamp, sum);
         return 0;
     }
-    snprintf(reason, sizeof(reason),
-             "over --max-amount-per-hour %s: the transfers accepted in the last hour leave too "
-             "little for this request; retry after %u s",
-             lim, (unsigned)retry);
-    send_limited(t, req, route, "max_amount_per_hour", reason, retry, start_ns);
-    return 0;
+    *total = sum;
+    return 1;
 }
 
 /* post_transfers: token is the request's bearer-token entry (borrowed for this call; NULL without
- * --auth-tokens), for its own max_amount_per_transfer. */
+ * --auth-tokens), for its own max_amount_per_transfer; token_w its own hourly window (NULL when
+ * it has no max_amount_per_hour; windows outlive the request). */
 static void post_transfers(struct ingest_thread *t,
                            struct hsrv_req *req,
                            int route,
                            const char *query,
                            const struct auth_entry *token,
+                           struct spend *token_w,
                            uint64_t start_ns)
 {
     struct ingest *in = t->in;
@@ -1301,24 +1350,23 @@ static void post_transfers(struct ingest_thread *t,
     uint64_t now_ms = ingest_now_ms();
     nf_u128 spend_total = 0;
     uint64_t spend_stamp = 0;
-    if (!budget_reserve(t, req, route, count, is_batch, now_ms, &spend_total, &spend_stamp,
-                        start_ns))
+    if (!budget_reserve(t, req, route, count, is_batch, now_ms, token, token_w, &spend_total,
+                        &spend_stamp, start_ns))
         return;
 
     struct ingest_ctx *c = ingest_ctx_alloc(t);
     if (c == NULL) {
-        if (in->spend != NULL)
-            spend_release(in->spend, spend_stamp, spend_total);
+        budget_release(in, token_w, spend_stamp, spend_total);
         ingest_stat_add(&t->stats->rejected_busy, 1);
         send_overloaded(t, req, route, "too many requests in flight on this thread", start_ns);
         return;
     }
     c->spend_amount = spend_total;
     c->spend_stamp = spend_stamp;
+    c->token_spend = token_w;
     uint64_t first = job_alloc_range(in->slab, (uint32_t)count);
     if (first == 0) {
-        if (in->spend != NULL)
-            spend_release(in->spend, spend_stamp, spend_total);
+        budget_release(in, token_w, spend_stamp, spend_total);
         ingest_ctx_free_unused(c);
         ingest_stat_add(&t->stats->rejected_full, 1);
         send_overloaded(t, req, route, "the transfer queue is full", start_ns);
@@ -1397,6 +1445,12 @@ static void post_transfers(struct ingest_thread *t,
     c->acc.keyed = keyed;
     c->acc.ingest_idx = (uint16_t)t->idx;
     c->acc.cookie = c;
+    if (token != NULL) {
+        /* The ACCEPT records name the token, so a restart rebuilds its hourly budget. */
+        size_t nl = strlen(token->name);
+        memcpy(c->acc.token, token->name, nl);
+        c->acc.token_len = (uint8_t)nl;
+    }
     c->ref = req->ref;
     c->has_ref = 1;
     rc = pipe_accept_submit_nowake(in->pipe, &c->acc);
@@ -1411,8 +1465,7 @@ static void post_transfers(struct ingest_thread *t,
             job_release(in->slab, j);
         }
         c->has_ref = 0;
-        if (in->spend != NULL)
-            spend_release(in->spend, spend_stamp, spend_total);
+        budget_release(in, token_w, spend_stamp, spend_total);
         ingest_ctx_free_unused(c);
         ingest_stat_add(&t->stats->rejected_full, 1);
         send_overloaded(t, req, route, pipe_refusal_reason(in->pipe), start_ns);
@@ -1530,8 +1583,8 @@ static int health_detail(struct ingest_thread *t, const struct hsrv_req *req)
     if (req->authorization == NULL ||
         ingest_bearer(req->authorization, req->authorization_len, &tok, &tl) != 0)
         return 0;
-    const struct auth_table *tab = atomic_load_explicit(&in->auth, memory_order_acquire);
-    return (auth_lookup(tab, tok, tl, NULL) & AUTH_SCOPE_METRICS) != 0;
+    const struct ingest_tokens *tv = atomic_load_explicit(&in->auth, memory_order_acquire);
+    return (auth_lookup(tv != NULL ? tv->table : NULL, tok, tl, NULL) & AUTH_SCOPE_METRICS) != 0;
 }
 
 static void get_health(struct ingest_thread *t, struct hsrv_req *req, uint64_t start_ns)
@@ -1654,8 +1707,9 @@ static void method_not_allowed(
  * route's scope; answers 401 (no or unknown token, WWW-Authenticate: Bearer) or 403 (scope
  * missing) itself and returns 0. Every route but /health, unknown paths included (401 before
  * 404, so paths are not disclosed). Reads the token table once (acquire load, pairs with the
- * exchange in ingest_auth_set). Sets *rate_key (with --rate-limit: the token's bucket) and *entry
- * (the token's table entry, for its own limits); the table stays valid until this request
+ * exchange in ingest_auth_set). Sets *rate_key (with --rate-limit: the token's bucket), *entry
+ * (the token's table entry, for its own limits) and *budget (its own hourly window, or NULL; the
+ * window outlives the table); the table stays valid until this request
  * callback returns (ingest_auth_set frees an old table only after every thread has passed
  * between two callbacks), and nothing keeps *entry past it. No allocation. */
 static int authorized(struct ingest_thread *t,
@@ -1664,6 +1718,7 @@ static int authorized(struct ingest_thread *t,
                       int method_ok,
                       uint64_t *rate_key,
                       const struct auth_entry **entry,
+                      struct spend **budget,
                       uint64_t start_ns)
 {
     struct ingest *in = t->in;
@@ -1678,15 +1733,18 @@ static int authorized(struct ingest_thread *t,
     } else if (ingest_bearer(req->authorization, req->authorization_len, &tok, &tl) != 0) {
         reason = "must be Bearer TOKEN";
     } else {
-        const struct auth_table *tab = atomic_load_explicit(&in->auth, memory_order_acquire);
+        const struct ingest_tokens *tv = atomic_load_explicit(&in->auth, memory_order_acquire);
+        const struct auth_table *tab = tv != NULL ? tv->table : NULL;
         int idx = -1;
         scopes = auth_lookup(tab, tok, tl, &idx);
         reason = "unknown token";
         /* The token's hash keys its rate bucket: stable across reloads, and not the secret. */
         if (scopes != 0 && idx >= 0 && in->rate != NULL)
             *rate_key = ratelim_key(1, tab->e[idx].hash, sizeof(tab->e[idx].hash));
-        if (scopes != 0 && idx >= 0)
+        if (scopes != 0 && idx >= 0) {
             *entry = &tab->e[idx]; /* valid until this request callback returns */
+            *budget = tv->budget[idx];
+        }
     }
     if (scopes == 0) {
         send_error_hdr(
@@ -1766,7 +1824,8 @@ static void ingest_http_request(struct hsrv_req *req, void *arg)
     }
     uint64_t rate_key = 0;
     const struct auth_entry *token = NULL;
-    if (!authorized(t, req, route, req->method == want, &rate_key, &token, start_ns))
+    struct spend *token_w = NULL;
+    if (!authorized(t, req, route, req->method == want, &rate_key, &token, &token_w, start_ns))
         return;
     if (t->in->rate != NULL && route != INGEST_ROUTE_HEALTH &&
         !rate_admitted(t, req, route, rate_key, start_ns))
@@ -1790,11 +1849,11 @@ static void ingest_http_request(struct hsrv_req *req, void *arg)
     }
     switch (route) {
     case INGEST_ROUTE_V1_TRANSFERS_POST:
-        post_transfers(t, req, route, query, token, start_ns);
+        post_transfers(t, req, route, query, token, token_w, start_ns);
         break;
     case INGEST_ROUTE_SEND_FT:
     case INGEST_ROUTE_RUST_TRANSFER:
-        post_transfers(t, req, route, NULL, token, start_ns);
+        post_transfers(t, req, route, NULL, token, token_w, start_ns);
         break;
     case INGEST_ROUTE_V1_TRANSFERS_GET:
         get_v1_transfer(t, req, rest, start_ns);

@@ -328,15 +328,44 @@ static void ingest_auth_cb(evutil_socket_t fd, short what, void *arg)
     atomic_store_explicit(&t->auth_seen, ep, memory_order_release);
 }
 
-int ingest_auth_set(struct ingest *in, struct auth_table *tab)
+static void ingest_tokens_free(struct ingest_tokens *v)
 {
+    if (v == NULL)
+        return;
+    auth_table_free(v->table);
+    free(v);
+}
+
+int ingest_auth_set(struct ingest *in, struct auth_table *tab, struct spend_tokens *budgets)
+{
+    struct ingest_tokens *view = NULL;
+    if (tab != NULL) {
+        view = calloc(1, sizeof(*view) + tab->n * sizeof(view->budget[0]));
+        if (view == NULL) {
+            auth_table_free(tab);
+            return NF_ENOMEM;
+        }
+        view->table = tab;
+        for (size_t i = 0; i < tab->n; i++) {
+            const struct auth_entry *e = &tab->e[i];
+            if (e->max_amount_per_hour == 0)
+                continue;
+            view->budget[i] = budgets != NULL ? spend_tokens_get(budgets, e->name, strlen(e->name),
+                                                                 e->max_amount_per_hour)
+                                              : NULL;
+            if (view->budget[i] == NULL) {
+                ingest_tokens_free(view);
+                return budgets != NULL ? NF_ENOMEM : NF_EINVAL;
+            }
+        }
+    }
     /* acq_rel exchange; the epoch increment below (release) orders it before any ack. */
-    struct auth_table *old = atomic_exchange_explicit(&in->auth, tab, memory_order_acq_rel);
+    struct ingest_tokens *old = atomic_exchange_explicit(&in->auth, view, memory_order_acq_rel);
     int running = 0;
     for (unsigned i = 0; i < in->nthreads; i++)
         running |= in->threads[i].started;
     if (!running) {
-        auth_table_free(old);
+        ingest_tokens_free(old);
         return 0;
     }
     uint64_t ep = atomic_fetch_add_explicit(&in->auth_epoch, 1, memory_order_acq_rel) + 1;
@@ -356,7 +385,7 @@ int ingest_auth_set(struct ingest *in, struct auth_table *tab)
                 all = 0;
         }
         if (all) {
-            auth_table_free(old);
+            ingest_tokens_free(old);
             return 0;
         }
         struct timespec ms = {0, 1000000};
@@ -806,7 +835,7 @@ void ingest_free(struct ingest *in)
             ingest_thread_release(&in->threads[i]);
     free(in->threads);
     hsrv_shared_free(in->hshared);
-    auth_table_free(atomic_load_explicit(&in->auth, memory_order_acquire));
+    ingest_tokens_free(atomic_load_explicit(&in->auth, memory_order_acquire));
     ratelim_free(in->rate);
     free(in);
 }
@@ -1000,19 +1029,45 @@ int ingest_metrics_append(struct ingest *in, char *out, size_t len, size_t cap)
     for (int r = 0; r < INGEST_REFUSE_COUNT; r++)
         AP("nearft_ingest_limit_refusals_total{reason=\"%s\"} %llu\n", refusal_names[r],
            (unsigned long long)s.refused[r]);
-    if (in->spend != NULL) {
+    /* The hourly budgets: the global one (contract label only) and each token's own (token label
+     * too). Read on an ingest thread inside the /metrics request callback, so the token table
+     * loaded here stays valid (ingest_auth_set). */
+    const struct ingest_tokens *tv = atomic_load_explicit(&in->auth, memory_order_acquire);
+    int per_token = 0;
+    for (size_t i = 0; tv != NULL && i < tv->table->n; i++)
+        per_token |= tv->budget[i] != NULL;
+    if (in->spend != NULL || per_token) {
+        const char *contract = in->cfg->contract ? in->cfg->contract : "";
         char lim[U128_STR_MAX], rem[U128_STR_MAX];
-        u128_format(spend_limit(in->spend), lim);
-        u128_format(spend_remaining(in->spend, ingest_now_ms()), rem);
-        AP("# HELP nearft_spend_budget_remaining Token units (the contract's smallest unit) that "
-           "may still be accepted in the rolling hour (--max-amount-per-hour).\n"
-           "# TYPE nearft_spend_budget_remaining gauge\n"
-           "nearft_spend_budget_remaining{contract=\"%s\"} %s\n"
-           "# HELP nearft_spend_budget_limit The --max-amount-per-hour limit in token units.\n"
-           "# TYPE nearft_spend_budget_limit gauge\n"
-           "nearft_spend_budget_limit{contract=\"%s\"} %s\n",
-           in->cfg->contract ? in->cfg->contract : "", rem,
-           in->cfg->contract ? in->cfg->contract : "", lim);
+        uint64_t now_ms = ingest_now_ms();
+        for (int fam = 0; fam < 2; fam++) {
+            const char *name =
+                fam == 0 ? "nearft_spend_budget_remaining" : "nearft_spend_budget_limit";
+            AP("# HELP %s %s\n# TYPE %s gauge\n", name,
+               fam == 0
+                   ? "Token units (the contract's smallest unit) that may still be accepted in "
+                     "the rolling hour (--max-amount-per-hour; with a token label, that "
+                     "token's max_amount_per_hour)."
+                   : "The --max-amount-per-hour limit in token units (with a token label, "
+                     "that token's max_amount_per_hour).",
+               name);
+            if (in->spend != NULL) {
+                u128_format(fam == 0 ? spend_remaining(in->spend, now_ms) : spend_limit(in->spend),
+                            fam == 0 ? rem : lim);
+                AP("%s{contract=\"%s\"} %s\n", name, contract, fam == 0 ? rem : lim);
+            }
+            for (size_t i = 0; tv != NULL && i < tv->table->n; i++) {
+                const struct auth_entry *e = &tv->table->e[i];
+                if (tv->budget[i] == NULL)
+                    continue;
+                u128_format(
+                    fam == 0 ? spend_remaining_limit(tv->budget[i], e->max_amount_per_hour, now_ms)
+                             : e->max_amount_per_hour,
+                    fam == 0 ? rem : lim);
+                AP("%s{contract=\"%s\",token=\"%s\"} %s\n", name, contract, e->name,
+                   fam == 0 ? rem : lim);
+            }
+        }
     }
 #undef AP
     return rc != 0 ? rc : (int)len;

@@ -122,7 +122,19 @@ struct ingest_ctx {
     uint64_t *done_bits;  /* n bits: job counted */
     nf_u128 spend_amount; /* reserved in the hourly window (give back what is not accepted) */
     uint64_t spend_stamp; /* the window second it was reserved in */
+    /* The request's token's own hourly window, when it has one: spend_amount was reserved there
+     * too. Windows live until nearftd exits (spend_tokens), so this outlives a table swap. */
+    struct spend *token_spend;
     struct pipe_accept acc;
+};
+
+/* ingest_tokens: a token table as the ingest threads see it: the table and, for each entry, the
+ * token's own hourly window (NULL when the entry has no max_amount_per_hour). Built and freed by
+ * ingest_auth_set on the main thread; published and reclaimed as one pointer, so an entry and its
+ * window always come from the same file. */
+struct ingest_tokens {
+    struct auth_table *table; /* owned */
+    struct spend *budget[];   /* table->n windows, borrowed from the spend_tokens set */
 };
 
 struct ingest_thread {
@@ -210,7 +222,7 @@ struct ingest {
      */
     struct hsrv_shared *hshared; /* per-address connection counts, large-buffer budget */
     int auth_required;
-    _Atomic(struct auth_table *) auth;
+    _Atomic(struct ingest_tokens *) auth;
     _Atomic uint64_t auth_epoch; /* bumped after each swap (release) */
     /* Security limits, fixed at ingest_new. spend: the pipeline's hourly window (borrowed; NULL
      * or limit 0 when --max-amount-per-hour is not set). rate: per-client buckets (owned; NULL

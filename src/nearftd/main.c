@@ -32,6 +32,7 @@
 #include "rpc.h"
 #include "rpc_client.h"
 #include "service.h"
+#include "spend.h"
 
 extern char **environ;
 
@@ -63,6 +64,15 @@ static uint64_t mono_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* hourly_tokens: how many tokens of t carry their own max_amount_per_hour. */
+static size_t hourly_tokens(const struct auth_table *t)
+{
+    size_t n = 0;
+    for (size_t i = 0; t != NULL && i < t->n; i++)
+        n += t->e[i].max_amount_per_hour != 0;
+    return n;
 }
 
 static void fail_exit(const char *msg)
@@ -151,7 +161,29 @@ int main(int argc, char **argv)
             curl_global_cleanup();
             return 1;
         }
-        NF_LOG(NF_LOG_INFO, "main", "auth tokens loaded tokens=%zu", tokens->n);
+        NF_LOG(NF_LOG_INFO, "main", "auth tokens loaded tokens=%zu hourly_limited=%zu", tokens->n,
+               hourly_tokens(tokens));
+        /* A token's hourly budget is rebuilt from the log too: the same hour must be kept. */
+        if (hourly_tokens(tokens) != 0 && cfg.retention_hours < 1) {
+            fprintf(stderr, "nearftd: --auth-tokens: a token has max_amount_per_hour, which needs "
+                            "--retention-hours of at least 1, so that a restart still finds the "
+                            "last hour's transfers in the log\n");
+            auth_table_free(tokens);
+            cfg_free(&cfg);
+            curl_global_cleanup();
+            return 2;
+        }
+    }
+    /* The tokens' own hourly windows, one per NAME with max_amount_per_hour, made before the log
+     * is replayed into them; they live until exit, across reloads (ingest_auth_set). */
+    struct spend_tokens *budgets = spend_tokens_new();
+    if (budgets == NULL)
+        fail_exit("out of memory for the tokens' hourly budgets");
+    for (size_t i = 0; tokens != NULL && i < tokens->n; i++) {
+        const struct auth_entry *e = &tokens->e[i];
+        if (e->max_amount_per_hour != 0 &&
+            spend_tokens_get(budgets, e->name, strlen(e->name), e->max_amount_per_hour) == NULL)
+            fail_exit("out of memory for the tokens' hourly budgets");
     }
 
     /* Keys. */
@@ -255,7 +287,7 @@ int main(int argc, char **argv)
     service_status("replaying the durable log in %s", cfg.data_dir);
     const struct pipe_hooks hooks = {.standby = service_standby};
     struct nf_pipe *p =
-        pipe_new(&cfg, kps, (uint16_t)nk, (unsigned)cfg.ingest_threads, &hooks, &rc);
+        pipe_new(&cfg, kps, (uint16_t)nk, (unsigned)cfg.ingest_threads, budgets, &hooks, &rc);
     if (p == NULL) {
         snprintf(err, sizeof(err), "pipeline: %s (see the log line above)", nf_strerror(rc));
         fail_exit(err);
@@ -267,8 +299,10 @@ int main(int argc, char **argv)
         fail_exit("cannot start the pipeline threads");
     struct ingest *in = ingest_new(&cfg, p, &rc);
     if (in != NULL) {
-        ingest_auth_set(in, tokens); /* takes the table */
+        rc = ingest_auth_set(in, tokens, budgets); /* takes the table */
         tokens = NULL;
+        if (rc != 0)
+            fail_exit("cannot set up the tokens' hourly budgets");
     }
     if (in == NULL || (rc = ingest_start(in)) != 0) {
         snprintf(err, sizeof(err), "--listen %s: cannot serve HTTP (%s)", cfg.listen,
@@ -327,9 +361,23 @@ int main(int argc, char **argv)
                        "SIGHUP: token file not reloaded, the previous tokens stay err=\"%s\"", err);
                 continue;
             }
-            size_t n = t->n;
-            ingest_auth_set(in, t);
-            NF_LOG(NF_LOG_INFO, "main", "SIGHUP: auth tokens reloaded tokens=%zu", n);
+            if (hourly_tokens(t) != 0 && cfg.retention_hours < 1) {
+                NF_LOG(NF_LOG_ERROR, "main",
+                       "SIGHUP: token file not reloaded, the previous tokens stay "
+                       "err=\"max_amount_per_hour needs --retention-hours of at least 1\"");
+                auth_table_free(t);
+                continue;
+            }
+            size_t n = t->n, limited = hourly_tokens(t);
+            rc = ingest_auth_set(in, t, budgets);
+            if (rc != 0 && rc != NF_ESTATE) {
+                NF_LOG(NF_LOG_ERROR, "main",
+                       "SIGHUP: token file not reloaded, the previous tokens stay err=\"%s\"",
+                       nf_strerror(rc));
+                continue;
+            }
+            NF_LOG(NF_LOG_INFO, "main",
+                   "SIGHUP: auth tokens reloaded tokens=%zu hourly_limited=%zu", n, limited);
             continue;
         }
         NF_LOG(NF_LOG_INFO, "main", "signal received: stopping sig=%d", sig);
@@ -342,6 +390,7 @@ int main(int argc, char **argv)
     pipe_stop(p);
     ingest_free(in);
     pipe_free(p);
+    spend_tokens_free(budgets);
     NF_LOG(NF_LOG_INFO, "main", "stopped cleanly exit=%d", exit_code);
     cfg_free(&cfg);
     curl_global_cleanup();

@@ -73,7 +73,8 @@ static void accept_pre(struct wal_batch *wb)
         wb->skip = 1;
         return;
     }
-    /* An ACCEPT frame is at most ~520 bytes (256-byte memo, 128-byte key, 64-byte receiver). */
+    /* An ACCEPT frame is at most ~585 bytes (256-byte memo, 128-byte key, 64-byte receiver,
+     * 64-byte token name). */
     uint64_t need = (uint64_t)a->n * 640u;
     a->arena_bytes = 0;
     a->new_jobs = 0;
@@ -132,6 +133,8 @@ static void accept_pre(struct wal_batch *wb)
         rec.accept.idem_key.ptr = j->has_idem ? j->idem_key : NULL;
         rec.accept.idem_key.len = j->has_idem ? strlen(j->idem_key) : 0;
         rec.accept.body_hash = j->body_hash;
+        rec.accept.token.ptr = a->token_len != 0 ? a->token : NULL;
+        rec.accept.token.len = a->token_len;
         size_t len = 0;
         if (wal_rec_encode_framed(&rec, base + off, need - off, &len) != 0) {
             a->status = NF_EINVAL;

@@ -75,6 +75,7 @@ struct nf_pipe *pipe_new(const struct cfg *c,
                          struct nf_keypair **kps,
                          uint16_t n_keys,
                          unsigned n_ingest,
+                         struct spend_tokens *token_budgets,
                          const struct pipe_hooks *hooks,
                          int *err)
 {
@@ -84,6 +85,7 @@ struct nf_pipe *pipe_new(const struct cfg *c,
     if (p == NULL)
         goto fail;
     p->cfg = c;
+    p->token_spend = token_budgets;
     p->n_ingest = n_ingest;
     p->n_sign = (unsigned)c->sign_threads;
     p->start_ms = nf_now_ms();

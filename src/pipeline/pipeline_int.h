@@ -33,6 +33,8 @@ struct submit_stage;
 struct nf_pipe {
     const struct cfg *cfg;
     struct spend *spend; /* --max-amount-per-hour window: seeded by the replay, then ingest's */
+    struct spend_tokens *token_spend; /* per-token windows (borrowed; may be NULL): seeded by the
+                                         replay, then ingest's */
     struct job_slab jobs;
     struct keypool keys;
     struct wal *wal;

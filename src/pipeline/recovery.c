@@ -70,6 +70,14 @@ static int replay_accept(struct recovery *rc, const struct wal_rec *rec)
     /* Every accepted transfer of the last hour counts against --max-amount-per-hour, whatever
      * became of it since, so a restart gives no fresh budget. */
     spend_replay(p->spend, a->ts_ms, a->amount, rc->now_ms);
+    /* ... and against its token's own max_amount_per_hour. Records without a token (no
+     * --auth-tokens, or written before ACCEPT carried one) count toward the global budget only. */
+    if (a->token.ptr != NULL && p->token_spend != NULL &&
+        a->ts_ms + (uint64_t)SPEND_WINDOW_S * 1000u > rc->now_ms) {
+        struct spend *w = spend_tokens_find(p->token_spend, a->token.ptr, a->token.len);
+        if (w != NULL)
+            spend_replay(w, a->ts_ms, a->amount, rc->now_ms);
+    }
     atomic_store_explicit(&j->accept_seq, rc->stats->cur_seq, memory_order_relaxed);
     j->waiter_thread = -1;
     atomic_store_explicit(&j->holds, JOB_HOLD_PIPE, memory_order_relaxed);

@@ -1359,7 +1359,7 @@ static void test_auth_swap(const struct cfg *base)
     CHECK(in != NULL);
     if (in == NULL)
         return;
-    CHECK_EQ_INT(ingest_auth_set(in, load_tokens(f1)), 0);
+    CHECK_EQ_INT(ingest_auth_set(in, load_tokens(f1), NULL), 0);
     CHECK_EQ_INT(ingest_start(in), 0);
     unsigned saved_port = port;
     port = ingest_port(in);
@@ -1372,7 +1372,7 @@ static void test_auth_swap(const struct cfg *base)
         pthread_create(&th[k], NULL, swap_client_main, &sc[k]);
     }
     for (int i = 0; i < 100; i++)
-        CHECK_EQ_INT(ingest_auth_set(in, load_tokens(i % 2 ? f2 : f1)), 0);
+        CHECK_EQ_INT(ingest_auth_set(in, load_tokens(i % 2 ? f2 : f1), NULL), 0);
     for (int k = 0; k < 2; k++) {
         atomic_store(&sc[k].stop, 1);
         pthread_join(th[k], NULL);
@@ -1633,7 +1633,7 @@ static void test_token_limit(const struct cfg *base)
     CHECK(in != NULL);
     if (in == NULL)
         return;
-    CHECK_EQ_INT(ingest_auth_set(in, load_tokens(file)), 0);
+    CHECK_EQ_INT(ingest_auth_set(in, load_tokens(file), NULL), 0);
     CHECK_EQ_INT(ingest_start(in), 0);
     unsigned saved_port = port;
     port = ingest_port(in);

@@ -18,10 +18,10 @@ if(TARGET nearsim AND TARGET nearftd AND NF_NODE)
 endif()
 
 # Spend and rate limits on real processes: receiver refusals, per-transfer and hourly limits kept
-# across kill -9, per-client rate limit.
-if(TARGET nearsim AND TARGET nearftd AND NF_NODE)
+# across kill -9 (the global one and a token's own), per-client rate limit.
+if(TARGET nearsim AND TARGET nearftd AND TARGET nearft AND NF_NODE)
   add_test(NAME security_limits
            COMMAND ${NF_NODE} ${CMAKE_CURRENT_SOURCE_DIR}/security_limits.mjs
-                   $<TARGET_FILE:nearsim> $<TARGET_FILE:nearftd>)
+                   $<TARGET_FILE:nearsim> $<TARGET_FILE:nearftd> $<TARGET_FILE:nearft>)
   set_tests_properties(security_limits PROPERTIES TIMEOUT 300 LABELS integration)
 endif()

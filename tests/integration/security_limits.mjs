@@ -9,13 +9,22 @@
 // (Retry-After, the limit named) among 20 requests sent at once and lets at least the burst
 // through, while GET /health is never limited. A third nearftd with a budget of 100 gets 60
 // requests of 7 at once: exactly 14 are accepted and applied, the other 46 refused and never
-// applied. No count that depends on the machine's speed is asserted.
-// Usage: node security_limits.mjs NEARSIM NEARFTD [NEARFT]
-import { startSim, startDaemon, request, check, report, keepOrClean } from './lib/harness.mjs';
+// applied. A fourth nearftd with --auth-tokens, where the token "capped" has max_amount_per_hour=25
+// in the token file: its transfers are accepted up to 25 in the hour, then 429 with Retry-After
+// and a reason naming the token's limit (26 alone: 422), while the token "free" is still
+// accepted; the per-token budget metric says what is left; after kill -9 and a restart on the
+// same data directory "capped" is still refused (its hour rebuilt from the token names in the
+// ACCEPT records) and "free" still accepted; a SIGHUP reload that adds a token keeps "capped"'s
+// budget. No count that depends on the machine's speed is asserted.
+// Usage: node security_limits.mjs NEARSIM NEARFTD [NEARFT] (NEARFT defaults to nearftd's directory)
+import { startSim, startDaemon, request, waitFor, check, report, keepOrClean } from './lib/harness.mjs';
 import { metrics, waitAllFinal, checkExactlyOnce } from './faults_lib.mjs';
-import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
-const [nearsim, nearftd] = process.argv.slice(2);
+const [nearsim, nearftd, nearftArg] = process.argv.slice(2);
+const nearft = nearftArg || join(dirname(nearftd), 'nearft');
 const SIGNER = 'distributor.test.near';
 const CONTRACT = 'ft.test.near';
 const run = `lim-${Date.now()}`;
@@ -26,6 +35,7 @@ const sim = await startSim(nearsim, ['--block-ms', '100', '--keys', '2']);
 const dataDir = join(sim.dir, 'data');
 let d = await startDaemon(nearftd, sim, dataDir, LIMITS, { logFile: join(sim.dir, 'nearftd.log') });
 let r2 = null;
+let d4 = null;
 let code = 1;
 const absent = [];
 const expected = [];
@@ -129,9 +139,101 @@ try {
   } finally {
     await r3.stop();
   }
+
+  // 7. A token's own hourly budget: "capped" has max_amount_per_hour=25, "free" none; the global
+  // --max-amount-per-hour 1000 applies to both as well.
+  const tokFile = join(sim.dir, 'tokens');
+  const addToken = (name, scopes) => execFileSync(nearft, ['auth', 'add', '--file', tokFile,
+    '--name', name, '--scopes', scopes]).toString().trim();
+  const tCapped = addToken('capped', 'transfer,read');
+  const tFree = addToken('free', 'transfer,read');
+  const tScraper = addToken('scraper', 'metrics');
+  // `nearft auth add` writes lines without options: append the budget to capped's line.
+  writeFileSync(tokFile, readFileSync(tokFile, 'utf8').replace(/^(capped .*)$/m, '$1 max_amount_per_hour=25'));
+  const TOK_ARGS = ['--auth-tokens', tokFile, '--max-amount-per-hour', '1000', '--wait-timeout-ms', '20000'];
+  const tokData = join(sim.dir, 'data-tok');
+  const tokLog = join(sim.dir, 'nearftd-tok.log');
+  const as = (tok) => ({ headers: { authorization: `Bearer ${tok}` } });
+  const tokMetrics = async (port) => {
+    const r = await request(port, 'GET', '/metrics', undefined, as(tScraper));
+    const mm = new Map();
+    for (const line of r.text.split('\n')) {
+      if (!line || line.startsWith('#')) continue;
+      const sp = line.lastIndexOf(' ');
+      mm.set(line.slice(0, sp), Number(line.slice(sp + 1)));
+    }
+    return mm;
+  };
+  const tokRemaining = async (port, name) =>
+    (await tokMetrics(port)).get(`nearft_spend_budget_remaining{contract="${CONTRACT}",token="${name}"}`);
+  const tokIds = [];
+  const tokOk = [];
+  const send = async (port, tok, path, amount, tag) => {
+    const memo = `${run}-tok-${tag}`;
+    const body = path === '/send-ft' ? { receiverId: 'user-5.test.near', amount: String(amount), memo }
+      : { receiver_id: 'user-5.test.near', amount: String(amount), memo };
+    const a = await request(port, 'POST', path, body, as(tok));
+    if (a.status === 200 || a.status === 202) {
+      tokOk.push(memo);
+      const id = a.body && (a.body.id ?? a.body.jobId);
+      if (id != null) tokIds.push(id);
+    } else {
+      absent.push(memo);
+    }
+    return a;
+  };
+  const cappedRefused = (a) => a.status === 429 && Number(a.headers['retry-after']) >= 1 &&
+    a.body.limit === 'max_amount_per_hour' && /max_amount_per_hour 25 of the token capped/.test(a.body.reason);
+  d4 = await startDaemon(nearftd, sim, tokData, TOK_ARGS, { logFile: tokLog });
+  check(await tokRemaining(d4.port, 'capped') === 25, 'capped: 25 left at start');
+  check((await tokMetrics(d4.port)).get(`nearft_spend_budget_limit{contract="${CONTRACT}",token="capped"}`) === 25,
+    'capped: its limit in nearft_spend_budget_limit');
+  check(!(await tokMetrics(d4.port)).has(`nearft_spend_budget_remaining{contract="${CONTRACT}",token="free"}`),
+    'free: no per-token budget sample');
+  r = await send(d4.port, tCapped, '/v1/transfers', 10, 'c0');
+  check(r.status === 202, `capped 10 of 25: ${r.status} ${r.text}`);
+  r = await send(d4.port, tCapped, '/send-ft', 10, 'c1');
+  check(r.status === 200 || r.status === 202, `capped 10 more (/send-ft): ${r.status} ${r.text}`);
+  r = await send(d4.port, tCapped, '/v1/transfers', 10, 'c2');
+  check(cappedRefused(r), `capped over its own hour: 429 + Retry-After naming the token: ${r.status} ${r.text}`);
+  r = await send(d4.port, tCapped, '/v1/transfers', 26, 'c3');
+  check(r.status === 422 && r.body.field === 'amount' &&
+    /max_amount_per_hour 25 of the token capped by itself/.test(r.body.reason), `capped 26 alone: 422: ${r.status} ${r.text}`);
+  r = await send(d4.port, tFree, '/v1/transfers', 10, 'f0');
+  check(r.status === 202, `free is not held to capped's budget: ${r.status} ${r.text}`);
+  check(await tokRemaining(d4.port, 'capped') === 5, 'capped: 5 left');
+  check((await tokMetrics(d4.port)).get(`nearft_spend_budget_remaining{contract="${CONTRACT}"}`) === 970,
+    'the global budget counts both tokens: 970 left');
+  // kill -9 and restart: the ACCEPT records name the token, so its hour comes back.
+  await d4.kill();
+  d4 = await startDaemon(nearftd, sim, tokData, TOK_ARGS, { logFile: tokLog });
+  check(await tokRemaining(d4.port, 'capped') === 5, 'after kill -9 and restart capped still has 5 left');
+  r = await send(d4.port, tCapped, '/v1/transfers', 10, 'c4');
+  check(cappedRefused(r), `after restart capped is still refused: ${r.status} ${r.text}`);
+  r = await send(d4.port, tCapped, '/send-ft', 10, 'c5');
+  check(r.status === 429 && Number(r.headers['retry-after']) >= 1 && /max_amount_per_hour 25 of the token capped/.test(r.body.details),
+    `after restart capped /send-ft: 429 in the Node shape: ${r.status} ${r.text}`);
+  r = await send(d4.port, tFree, '/transfer', 10, 'f1');
+  check(r.status === 200, `after restart free is accepted: ${r.status} ${r.text}`);
+  // SIGHUP with one more token (with a budget of its own): capped keeps what it spent.
+  execFileSync(nearft, ['auth', 'add', '--file', tokFile, '--name', 'later', '--scopes', 'transfer']);
+  writeFileSync(tokFile, readFileSync(tokFile, 'utf8').replace(/^(later .*)$/m, '$1 max_amount_per_hour=7'));
+  d4.proc.kill('SIGHUP');
+  await waitFor(async () => (await tokRemaining(d4.port, 'later')) === 7, 'the reloaded token file in use', 30000);
+  check(await tokRemaining(d4.port, 'capped') === 5, 'after SIGHUP capped still has 5 left');
+  r = await send(d4.port, tCapped, '/v1/transfers', 5, 'c6');
+  check(r.status === 202, `after SIGHUP capped may take its last 5: ${r.status} ${r.text}`);
+  r = await send(d4.port, tCapped, '/v1/transfers', 1, 'c7');
+  check(cappedRefused(r), `then nothing more: ${r.status} ${r.text}`);
+  await waitFor(async () => {
+    const st = await Promise.all(tokIds.map((id) => request(d4.port, 'GET', `/v1/transfers/${id}`, undefined, as(tFree))));
+    return st.every((a) => a.body && (a.body.status === 'executed' || a.body.status === 'failed'));
+  }, 'the per-token transfers final', 120000);
+  await checkExactlyOnce(sim.port, [...expected, ...tokOk], absent, 'per-token budget');
   code = report('security_limits');
 } finally {
   if (r2) await r2.stop();
+  if (d4) await d4.stop();
   await d.stop();
   await sim.stop();
   keepOrClean(sim.dir, code);
