@@ -1676,6 +1676,125 @@ static void test_token_limit(const struct cfg *base)
     nf_test_rmdir(dir);
 }
 
+/* write_token_file: a token file at path with the two lines "hourly transfer,read,metrics HASH
+ * max_amount_per_hour=LIMIT" and "other transfer,read HASH"; 0 on success. */
+static int write_token_file(const char *path, const char *hourly, const char *other, int limit)
+{
+    uint8_t h[2][32];
+    char hx[2][65], text[512];
+    auth_token_hash(hourly, strlen(hourly), h[0]);
+    auth_token_hash(other, strlen(other), h[1]);
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < 32; i++)
+            snprintf(hx[k] + 2 * i, 3, "%02x", h[k][i]);
+    int n =
+        snprintf(text, sizeof(text),
+                 "hourly transfer,read,metrics %s max_amount_per_hour=%d\nother transfer,read %s\n",
+                 hx[0], limit, hx[1]);
+    unlink(path);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    int ok = fd >= 0 && write(fd, text, (size_t)n) == n;
+    if (fd >= 0)
+        close(fd);
+    return ok ? 0 : -1;
+}
+
+/* A stage with --auth-tokens whose token "hourly" has max_amount_per_hour=15 under a global
+ * --max-amount-per-hour 1000: 10 is accepted; 5 refused by the log (asynchronously, ioerr.near)
+ * and 5 refused by a full queue (full1.near) give their amount back to both windows, so 5 more
+ * fits exactly; then 1 gets 429 + Retry-After naming the token's limit, 16 alone 422; "other" is
+ * held to the global budget only. The metric has a token sample. A reload that raises the limit
+ * to 20 keeps the window (5 more fit, not 20); a table with an hourly token and no budget set is
+ * refused. */
+static void test_token_hourly(const struct cfg *base)
+{
+    char dir[] = "/tmp/nf-test-ingest-tokhour.XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char file[300];
+    snprintf(file, sizeof(file), "%s/tokens", dir);
+    char hourly[AUTH_TOKEN_LEN + 1], other[AUTH_TOKEN_LEN + 1];
+    auth_token_new(hourly, sizeof(hourly));
+    auth_token_new(other, sizeof(other));
+    CHECK_EQ_INT(write_token_file(file, hourly, other, 15), 0);
+
+    struct cfg c = *base;
+    char contract[] = "token.near";
+    c.contract = contract;
+    c.auth_tokens = file;
+    c.max_amount_per_hour = 1000;
+    stub.spend = spend_new(c.max_amount_per_hour);
+    struct spend *global = stub.spend;
+    int e = 0;
+    struct ingest *in = ingest_new(&c, &stub, &e);
+    struct spend_tokens *budgets = spend_tokens_new();
+    CHECK(in != NULL && budgets != NULL);
+    if (in == NULL || budgets == NULL)
+        return;
+    CHECK_EQ_INT(ingest_auth_set(in, load_tokens(file), NULL), NF_EINVAL);
+    CHECK_EQ_INT(ingest_auth_set(in, load_tokens(file), budgets), 0);
+    CHECK(spend_tokens_count(budgets) == 1);
+    CHECK_EQ_INT(ingest_start(in), 0);
+    unsigned saved_port = port;
+    port = ingest_port(in);
+    struct resp r = {0};
+    char hh[AUTH_TOKEN_LEN + 32], ho[AUTH_TOKEN_LEN + 32];
+    snprintf(hh, sizeof(hh), "Authorization: Bearer %s", hourly);
+    snprintf(ho, sizeof(ho), "Authorization: Bearer %s", other);
+    http("POST", "/v1/transfers", "{\"receiver_id\":\"a.near\",\"amount\":\"10\"}", hh, 5000, &r);
+    CHECK_EQ_INT(r.code, 202);
+    http("POST", "/v1/transfers", "{\"receiver_id\":\"ioerr.near\",\"amount\":\"5\"}", hh, 5000,
+         &r);
+    CHECK_EQ_INT(r.code, 503);
+    http("POST", "/v1/transfers", "{\"receiver_id\":\"full1.near\",\"amount\":\"5\"}", hh, 5000,
+         &r);
+    CHECK_EQ_INT(r.code, 503);
+    http("POST", "/v1/transfers", "{\"receiver_id\":\"a.near\",\"amount\":\"5\"}", hh, 5000, &r);
+    CHECK_EQ_INT(r.code, 202);
+    http("POST", "/v1/transfers", "{\"receiver_id\":\"a.near\",\"amount\":\"1\"}", hh, 5000, &r);
+    CHECK_EQ_INT(r.code, 429);
+    CHECK(atoi(r.retry_after) >= 1);
+    CHECK_EQ_STR(jstr(r.json, "limit"), "max_amount_per_hour");
+    CHECK(jstr(r.json, "reason") != NULL &&
+          strstr(jstr(r.json, "reason"), "over max_amount_per_hour 15 of the token hourly: ") !=
+              NULL);
+    http("POST", "/v1/transfers", "{\"receiver_id\":\"a.near\",\"amount\":\"16\"}", hh, 5000, &r);
+    CHECK_EQ_INT(r.code, 422);
+    CHECK_EQ_STR(jstr(r.json, "field"), "amount");
+    CHECK(jstr(r.json, "reason") != NULL &&
+          strstr(jstr(r.json, "reason"), "max_amount_per_hour 15 of the token hourly by itself") !=
+              NULL);
+    http("POST", "/v1/transfers", "{\"receiver_id\":\"a.near\",\"amount\":\"100\"}", ho, 5000, &r);
+    CHECK_EQ_INT(r.code, 202);
+    /* The global window saw 10 + 5 + 100: every refusal gave its amount back there too. */
+    CHECK(spend_remaining(global, ingest_now_ms()) == 885);
+    http("GET", "/metrics", NULL, hh, 5000, &r);
+    CHECK_EQ_INT(r.code, 200);
+    CHECK(metric_value(r.body, "nearft_spend_budget_remaining{contract=\"token.near\",token="
+                               "\"hourly\"}") == 0);
+    CHECK(metric_value(r.body, "nearft_spend_budget_limit{contract=\"token.near\",token="
+                               "\"hourly\"}") == 15);
+    CHECK(metric_value(r.body, "nearft_spend_budget_remaining{contract=\"token.near\"}") == 885);
+    CHECK(strstr(r.body, "token=\"other\"") == NULL);
+    /* Reload with 20: the same window, so 5 more fit and no more. */
+    CHECK_EQ_INT(write_token_file(file, hourly, other, 20), 0);
+    CHECK_EQ_INT(ingest_auth_set(in, load_tokens(file), budgets), 0);
+    CHECK(spend_tokens_count(budgets) == 1);
+    http("POST", "/v1/transfers", "{\"receiver_id\":\"a.near\",\"amount\":\"5\"}", hh, 5000, &r);
+    CHECK_EQ_INT(r.code, 202);
+    http("POST", "/v1/transfers", "{\"receiver_id\":\"a.near\",\"amount\":\"1\"}", hh, 5000, &r);
+    CHECK_EQ_INT(r.code, 429);
+    CHECK(jstr(r.json, "reason") != NULL &&
+          strstr(jstr(r.json, "reason"), "max_amount_per_hour 20 of the token hourly") != NULL);
+    resp_free(&r);
+    port = saved_port;
+    ingest_stop(in);
+    ingest_free(in);
+    spend_free(stub.spend);
+    stub.spend = NULL;
+    spend_tokens_free(budgets);
+    nf_test_rmdir(dir);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -1722,6 +1841,7 @@ int main(void)
     test_spend_limits(&cfg);
     test_rate_limit(&cfg);
     test_token_limit(&cfg);
+    test_token_hourly(&cfg);
 
     struct ingest *in = ingest_new(&cfg, &stub, &err);
     CHECK(in != NULL);
