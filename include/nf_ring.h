@@ -1,7 +1,9 @@
 /* nf_ring: the one way stages hand pointers to each other: a concurrencykit ring plus an eventfd
  * wake. A pointer pushed into a ring is given away to the consumer. Two flavours:
  *  - _spsc: exactly one producer thread and one consumer thread (ck_ring_*_spsc);
- *  - _mpsc: any producer thread, one consumer thread (ck_ring_enqueue_mpmc / dequeue_mpmc).
+ *  - _mpsc: any producer thread, one consumer thread (ck_ring_enqueue_mpmc / dequeue_mpmc; ck's
+ *    _mpsc calls, whose dequeue takes no compare-and-swap, were not faster in perf/bench_ring:
+ *    docs/BENCHMARKS.md).
  * Wake protocol (memcached/Valkey style): the consumer reads (clears) its eventfd BEFORE draining,
  * so an item pushed after the drain started always causes another wake-up; the producer calls
  * nf_ring_wake() once per burst, never skipping it because the ring "looked non-empty". A wake
