@@ -1594,6 +1594,35 @@ static void test_rate_limit(const struct cfg *base)
     ingest_free(in);
 }
 
+/* write_two_tokens: a token file at path (replaced) with the lines "HEAD0 HASH(tok0) OPT0" and
+ * "HEAD1 HASH(tok1) OPT1" (an empty OPT adds nothing); 0 on success. */
+static int write_two_tokens(const char *path,
+                            const char *head0,
+                            const char *tok0,
+                            const char *opt0,
+                            const char *head1,
+                            const char *tok1,
+                            const char *opt1)
+{
+    uint8_t h[2][32];
+    char hx[2][65], text[512];
+    auth_token_hash(tok0, strlen(tok0), h[0]);
+    auth_token_hash(tok1, strlen(tok1), h[1]);
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < 32; i++)
+            snprintf(hx[k] + 2 * i, 3, "%02x", h[k][i]);
+    int n = snprintf(text, sizeof(text), "%s %s%s%s\n%s %s%s%s\n", head0, hx[0], *opt0 ? " " : "",
+                     opt0, head1, hx[1], *opt1 ? " " : "", opt1);
+    if (n < 0 || (size_t)n >= sizeof(text))
+        return -1;
+    unlink(path);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    int ok = fd >= 0 && write(fd, text, (size_t)n) == n;
+    if (fd >= 0)
+        close(fd);
+    return ok ? 0 : -1;
+}
+
 /* A stage with --auth-tokens whose token "small" carries max_amount_per_transfer=10 under a global
  * --max-amount-per-transfer 1000: the lower limit applies to each token (422 naming the token's
  * limit, on the native and /send-ft routes), a token without its own limit gets the global one.
@@ -1606,22 +1635,11 @@ static void test_token_limit(const struct cfg *base)
     char file[300];
     snprintf(file, sizeof(file), "%s/tokens", dir);
     char small[AUTH_TOKEN_LEN + 1], big[AUTH_TOKEN_LEN + 1];
-    uint8_t hs[32], hb[32];
     auth_token_new(small, sizeof(small));
     auth_token_new(big, sizeof(big));
-    auth_token_hash(small, strlen(small), hs);
-    auth_token_hash(big, strlen(big), hb);
-    char text[512], hx[2][65];
-    for (int i = 0; i < 32; i++) {
-        snprintf(hx[0] + 2 * i, 3, "%02x", hs[i]);
-        snprintf(hx[1] + 2 * i, 3, "%02x", hb[i]);
-    }
-    int n = snprintf(text, sizeof(text),
-                     "small transfer,read %s max_amount_per_transfer=10\nbig transfer,read %s\n",
-                     hx[0], hx[1]);
-    int fd = open(file, O_WRONLY | O_CREAT | O_EXCL, 0600);
-    CHECK(fd >= 0 && write(fd, text, (size_t)n) == n);
-    close(fd);
+    CHECK_EQ_INT(write_two_tokens(file, "small transfer,read", small, "max_amount_per_transfer=10",
+                                  "big transfer,read", big, ""),
+                 0);
 
     struct cfg c = *base;
     c.auth_tokens = file;
@@ -1676,27 +1694,14 @@ static void test_token_limit(const struct cfg *base)
     nf_test_rmdir(dir);
 }
 
-/* write_token_file: a token file at path with the two lines "hourly transfer,read,metrics HASH
- * max_amount_per_hour=LIMIT" and "other transfer,read HASH"; 0 on success. */
+/* write_token_file: the two lines "hourly transfer,read,metrics HASH max_amount_per_hour=LIMIT"
+ * and "other transfer,read HASH"; 0 on success. */
 static int write_token_file(const char *path, const char *hourly, const char *other, int limit)
 {
-    uint8_t h[2][32];
-    char hx[2][65], text[512];
-    auth_token_hash(hourly, strlen(hourly), h[0]);
-    auth_token_hash(other, strlen(other), h[1]);
-    for (int k = 0; k < 2; k++)
-        for (int i = 0; i < 32; i++)
-            snprintf(hx[k] + 2 * i, 3, "%02x", h[k][i]);
-    int n =
-        snprintf(text, sizeof(text),
-                 "hourly transfer,read,metrics %s max_amount_per_hour=%d\nother transfer,read %s\n",
-                 hx[0], limit, hx[1]);
-    unlink(path);
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
-    int ok = fd >= 0 && write(fd, text, (size_t)n) == n;
-    if (fd >= 0)
-        close(fd);
-    return ok ? 0 : -1;
+    char opt[48];
+    snprintf(opt, sizeof(opt), "max_amount_per_hour=%d", limit);
+    return write_two_tokens(path, "hourly transfer,read,metrics", hourly, opt,
+                            "other transfer,read", other, "");
 }
 
 /* A stage with --auth-tokens whose token "hourly" has max_amount_per_hour=15 under a global
