@@ -1269,6 +1269,112 @@ static int budget_reserve(struct ingest_thread *t,
     return 1;
 }
 
+/* post_shape: what a POST route takes and waits for: the body's shape, the jobs' route, the wait
+ * level (the drop-in routes' fixed one, or ?wait= on the native route) and the length of a valid
+ * Idempotency-Key header. 1, or 0 after answering 400 (a bad ?wait= or header). Owner thread. */
+static int post_shape(struct ingest_thread *t,
+                      struct hsrv_req *req,
+                      int route,
+                      const char *query,
+                      uint64_t start_ns,
+                      enum req_shape *shape,
+                      enum job_route *job_route,
+                      uint8_t *wait_level,
+                      uint8_t *wait_final,
+                      size_t *idem_hdr_len)
+{
+    if (route == INGEST_ROUTE_SEND_FT) {
+        *shape = REQ_SHAPE_SEND_FT;
+        *job_route = JOB_ROUTE_SEND_FT;
+        *wait_level = JOB_SUBMITTED;
+    } else if (route == INGEST_ROUTE_RUST_TRANSFER) {
+        *shape = REQ_SHAPE_RUST;
+        *job_route = JOB_ROUTE_TRANSFER;
+        *wait_level = JOB_EXECUTED;
+    } else if (ingest_parse_wait(query, wait_level, wait_final) != 0) {
+        send_error(t, req, route, 400, "invalid request", "wait",
+                   "must be submitted, executed or final", start_ns);
+        return 0;
+    }
+    if (req->idem != NULL && !ingest_idem_key_ok(req->idem, idem_hdr_len)) {
+        send_error(t, req, route, 400, "invalid request", "Idempotency-Key",
+                   "must be 1 to 128 bytes of printable ASCII", start_ns);
+        return 0;
+    }
+    return 1;
+}
+
+/* job_fill: the slot j of an accepted transfer it (allocated to this request, so ours to write),
+ * as post_transfers takes it: its fields, its idempotency key (idem_hdr, the Idempotency-Key
+ * header, else the transfer's own) and, when the request waits (c->wait_level), the waiter that
+ * holds the slot. Returns 1 when the transfer has an idempotency key. Owner thread. */
+static int job_fill(struct ingest_thread *t,
+                    struct ingest_ctx *c,
+                    struct job *j,
+                    const struct req_transfer *it,
+                    enum job_route job_route,
+                    const char *idem_hdr,
+                    size_t idem_hdr_len,
+                    uint64_t now_ms)
+{
+    uint8_t wait_level = c->wait_level, wait_final = c->wait_final;
+    int keyed = 0;
+    j->route = (uint8_t)job_route;
+    j->has_memo = (uint8_t)(it->has_memo != 0);
+    j->receiver_len = (uint8_t)it->receiver_len;
+    memcpy(j->receiver, it->receiver, it->receiver_len + 1);
+    j->memo_len = (uint16_t)(it->has_memo ? it->memo_len : 0);
+    memcpy(j->memo, it->memo, j->memo_len);
+    j->memo[j->memo_len] = '\0';
+    j->amount = it->amount;
+    j->attempts = 0;
+    j->needs_storage = 0;
+    j->final_seen = 0;
+    j->body_hash = body_hash(it);
+    j->dup_of = 0;
+    j->dup_conflict = 0;
+    j->dup_status = IDEM_OPEN;
+    j->idem_slot = 0;
+    if (idem_hdr != NULL) {
+        j->has_idem = 1;
+        memcpy(j->idem_key, idem_hdr, idem_hdr_len + 1);
+        idem_key_hash(idem_hdr, idem_hdr_len, j->idem_hash);
+        keyed = 1;
+    } else if (it->has_idem) {
+        j->has_idem = 1;
+        memcpy(j->idem_key, it->idem_key, it->idem_len + 1);
+        idem_key_hash(it->idem_key, it->idem_len, j->idem_hash);
+        keyed = 1;
+    } else {
+        j->has_idem = 0;
+        j->idem_key[0] = '\0';
+    }
+    j->accepted_ms = now_ms;
+    j->signed_ms = 0;
+    j->submitted_ms = 0;
+    j->done_ms = 0;
+    static const uint8_t no_hash[32];
+    job_tx_hash_set(j, no_hash);
+    j->error[0] = '\0';
+    /* A waiter holds the slot (job.h JOB_HOLD_WAITER) so PIPE_MSG_JOB pointers and the
+     * reply's reads stay valid until the context is recycled. The slot is ours: store. */
+    atomic_store_explicit(&j->holds, wait_level != 0 ? JOB_HOLD_WAITER : 0, memory_order_relaxed);
+    if (wait_level != 0) {
+        j->waiter_thread = (int16_t)t->idx;
+        j->waiter_req = c->idx;
+        j->waiter_gen = c->gen;
+        j->wait_level = wait_level;
+        j->wait_final = wait_final;
+    } else {
+        j->waiter_thread = -1;
+        j->waiter_req = 0;
+        j->waiter_gen = 0;
+        j->wait_level = 0;
+        j->wait_final = 0;
+    }
+    return keyed;
+}
+
 /* post_transfers: token is the request's bearer-token entry (borrowed for this call; NULL without
  * --auth-tokens), for its own max_amount_per_transfer; token_w its own hourly window (NULL when
  * it has no max_amount_per_hour; windows outlive the request). */
@@ -1288,29 +1394,11 @@ static void post_transfers(struct ingest_thread *t,
     enum req_shape shape = REQ_SHAPE_NATIVE;
     uint8_t wait_level = 0, wait_final = 0;
     enum job_route job_route = JOB_ROUTE_NATIVE;
-    const char *idem_hdr = NULL;
+    const char *idem_hdr = req->idem;
     size_t idem_hdr_len = 0;
-    if (route == INGEST_ROUTE_SEND_FT) {
-        shape = REQ_SHAPE_SEND_FT;
-        job_route = JOB_ROUTE_SEND_FT;
-        wait_level = JOB_SUBMITTED;
-    } else if (route == INGEST_ROUTE_RUST_TRANSFER) {
-        shape = REQ_SHAPE_RUST;
-        job_route = JOB_ROUTE_TRANSFER;
-        wait_level = JOB_EXECUTED;
-    } else {
-        if (ingest_parse_wait(query, &wait_level, &wait_final) != 0) {
-            send_error(t, req, route, 400, "invalid request", "wait",
-                       "must be submitted, executed or final", start_ns);
-            return;
-        }
-    }
-    idem_hdr = req->idem;
-    if (idem_hdr != NULL && !ingest_idem_key_ok(idem_hdr, &idem_hdr_len)) {
-        send_error(t, req, route, 400, "invalid request", "Idempotency-Key",
-                   "must be 1 to 128 bytes of printable ASCII", start_ns);
+    if (!post_shape(t, req, route, query, start_ns, &shape, &job_route, &wait_level, &wait_final,
+                    &idem_hdr_len))
         return;
-    }
 
     size_t len = req->body_len;
     const char *body = req->body;
@@ -1381,64 +1469,9 @@ static void post_transfers(struct ingest_thread *t,
     c->first_id = first;
     c->start_ns = start_ns;
     uint32_t keyed = 0;
-    for (size_t i = 0; i < count; i++) {
-        const struct req_transfer *it = &t->items[i];
-        struct job *j = job_slot(in->slab, first + i);
-        j->route = (uint8_t)job_route;
-        j->has_memo = (uint8_t)(it->has_memo != 0);
-        j->receiver_len = (uint8_t)it->receiver_len;
-        memcpy(j->receiver, it->receiver, it->receiver_len + 1);
-        j->memo_len = (uint16_t)(it->has_memo ? it->memo_len : 0);
-        memcpy(j->memo, it->memo, j->memo_len);
-        j->memo[j->memo_len] = '\0';
-        j->amount = it->amount;
-        j->attempts = 0;
-        j->needs_storage = 0;
-        j->final_seen = 0;
-        j->body_hash = body_hash(it);
-        j->dup_of = 0;
-        j->dup_conflict = 0;
-        j->dup_status = IDEM_OPEN;
-        j->idem_slot = 0;
-        if (idem_hdr != NULL) {
-            j->has_idem = 1;
-            memcpy(j->idem_key, idem_hdr, idem_hdr_len + 1);
-            idem_key_hash(idem_hdr, idem_hdr_len, j->idem_hash);
-            keyed++;
-        } else if (it->has_idem) {
-            j->has_idem = 1;
-            memcpy(j->idem_key, it->idem_key, it->idem_len + 1);
-            idem_key_hash(it->idem_key, it->idem_len, j->idem_hash);
-            keyed++;
-        } else {
-            j->has_idem = 0;
-            j->idem_key[0] = '\0';
-        }
-        j->accepted_ms = now_ms;
-        j->signed_ms = 0;
-        j->submitted_ms = 0;
-        j->done_ms = 0;
-        static const uint8_t no_hash[32];
-        job_tx_hash_set(j, no_hash);
-        j->error[0] = '\0';
-        /* A waiter holds the slot (job.h JOB_HOLD_WAITER) so PIPE_MSG_JOB pointers and the
-         * reply's reads stay valid until the context is recycled. The slot is ours: store. */
-        atomic_store_explicit(&j->holds, wait_level != 0 ? JOB_HOLD_WAITER : 0,
-                              memory_order_relaxed);
-        if (wait_level != 0) {
-            j->waiter_thread = (int16_t)t->idx;
-            j->waiter_req = c->idx;
-            j->waiter_gen = c->gen;
-            j->wait_level = wait_level;
-            j->wait_final = wait_final;
-        } else {
-            j->waiter_thread = -1;
-            j->waiter_req = 0;
-            j->waiter_gen = 0;
-            j->wait_level = 0;
-            j->wait_final = 0;
-        }
-    }
+    for (size_t i = 0; i < count; i++)
+        keyed += (uint32_t)job_fill(t, c, job_slot(in->slab, first + i), &t->items[i], job_route,
+                                    idem_hdr, idem_hdr_len, now_ms);
     memset(&c->acc, 0, sizeof(c->acc));
     c->acc.first_id = first;
     c->acc.n = (uint32_t)count;
