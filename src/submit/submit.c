@@ -262,8 +262,19 @@ static size_t header_cb(char *buf, size_t size, size_t nitems, void *userdata)
 
 /* ---- endpoints and requests ------------------------------------------------------------------ */
 
-/* pick_endpoint: a usable endpoint (breaker allows, under its AIMD limit, not blocked by a
- * Retry-After), least loaded first. -1 when none. */
+/* endpoint_ready: whether a request may go to e now: not blocked by a Retry-After, under its AIMD
+ * limit, its breaker closed (closed_only) or at least allowing a half-open probe (which this then
+ * counts). */
+static int endpoint_ready(struct endpoint *e, uint64_t now, int closed_only)
+{
+    if (e->blocked_until_ms > now || e->inflight >= e->limit)
+        return 0;
+    if (closed_only && breaker_state(&e->br, now) != BREAKER_CLOSED)
+        return 0;
+    return breaker_allow(&e->br, now);
+}
+
+/* pick_endpoint: a usable endpoint (endpoint_ready), least loaded first. -1 when none. */
 static int pick_endpoint(struct submit_stage *s)
 {
     uint64_t now = mono_ms();
@@ -276,11 +287,7 @@ static int pick_endpoint(struct submit_stage *s)
         for (unsigned t = 0; t < s->n_eps; t++) {
             unsigned i = (s->rr + t) % s->n_eps;
             struct endpoint *e = &s->eps[i];
-            if (e->blocked_until_ms > now || e->inflight >= e->limit)
-                continue;
-            if (pass == 0 && breaker_state(&e->br, now) != BREAKER_CLOSED)
-                continue;
-            if (!breaker_allow(&e->br, now))
+            if (!endpoint_ready(e, now, pass == 0))
                 continue;
             if (best < 0 || e->inflight < s->eps[best].inflight)
                 best = (int)i;
@@ -1008,10 +1015,7 @@ static void request_block(struct submit_stage *s)
             asked = 1;
             continue;
         }
-        if (e->blocked_until_ms > now || e->inflight >= e->limit ||
-            breaker_state(&e->br, now) != BREAKER_CLOSED || !breaker_allow(&e->br, now))
-            continue;
-        if (block_ask(s, (int)i) == 0)
+        if (endpoint_ready(e, now, 1) && block_ask(s, (int)i) == 0)
             asked = 1;
     }
     if (!asked) {
