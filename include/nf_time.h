@@ -1,4 +1,5 @@
-/* nf_time: the clock nearftd's stages stamp jobs, batches and log records with. Any thread. */
+/* nf_time: the clock nearftd's stages stamp jobs, batches and log records with, and the monotonic
+ * one for intervals. Any thread. */
 #ifndef NF_TIME_H
 #define NF_TIME_H
 
@@ -11,6 +12,15 @@ static inline uint64_t nf_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000ull + (uint64_t)ts.tv_nsec / 1000000ull;
+}
+
+/* nf_mono_ms: monotonic milliseconds (CLOCK_MONOTONIC), for intervals and deadlines within one
+ * process: a step of the wall clock does not move them. */
+static inline uint64_t nf_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000ull + (uint64_t)ts.tv_nsec / 1000000ull;
 }
 

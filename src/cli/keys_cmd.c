@@ -27,6 +27,7 @@
 #include "keys.h"
 #include "near_tx.h"
 #include "nf_err.h"
+#include "nf_time.h"
 #include "rpc.h"
 #include "rpc_client.h"
 
@@ -330,13 +331,6 @@ static void sleep_ms(long ms)
     }
 }
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* classify: the outcome an OK_TX answer proves, or TX_UNKNOWN. */
 static enum tx_outcome classify(const struct rpc_result *r, char *why, size_t wc)
 {
@@ -436,7 +430,7 @@ static enum tx_outcome send_actions(struct keys_ctx *k,
         break;
     }
     /* Outcome unknown: look the transaction up by hash until the deadline. */
-    uint64_t deadline = now_ms() + k->wait_ms;
+    uint64_t deadline = nf_mono_ms() + k->wait_ms;
     for (;;) {
         char tb[512];
         rpc_build_tx_status(tb, sizeof(tb), "status", hash_b58, k->signer, RPC_WAIT_FINAL);
@@ -447,7 +441,7 @@ static enum tx_outcome send_actions(struct keys_ctx *k,
             if (out != TX_UNKNOWN)
                 goto done;
         }
-        if (now_ms() >= deadline)
+        if (nf_mono_ms() >= deadline)
             break;
         sleep_ms(1000);
     }

@@ -28,6 +28,7 @@
 #include "manpage.h"
 #include "nf_err.h"
 #include "nf_log.h"
+#include "nf_time.h"
 #include "pipeline_ctl.h"
 #include "rpc.h"
 #include "rpc_client.h"
@@ -57,13 +58,6 @@ static int rpc_call(const struct cfg *c,
                             .log_component = "main"};
     struct rpc_response resp = {.method = m, .call_out = call_out, .call_cap = call_cap};
     return rpc_client_call(&rc, body, &resp, r);
-}
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 /* hourly_tokens: how many tokens of t carry their own max_amount_per_hour. */
@@ -328,7 +322,7 @@ int main(int argc, char **argv)
     uint64_t wait_ms = cfg.cluster != NULL && cfg.compact_interval_ms > FENCE_POLL_MS
                            ? FENCE_POLL_MS
                            : cfg.compact_interval_ms;
-    uint64_t next_compact = mono_ms() + cfg.compact_interval_ms;
+    uint64_t next_compact = nf_mono_ms() + cfg.compact_interval_ms;
     for (;;) {
         struct timespec ts = {.tv_sec = (time_t)(wait_ms / 1000),
                               .tv_nsec = (long)(wait_ms % 1000) * 1000000L};
@@ -342,9 +336,9 @@ int main(int argc, char **argv)
                 exit_code = EXIT_FENCED;
                 break;
             }
-            if (cfg.cluster == NULL || mono_ms() >= next_compact) {
+            if (cfg.cluster == NULL || nf_mono_ms() >= next_compact) {
                 pipe_compact(p);
-                next_compact = mono_ms() + cfg.compact_interval_ms;
+                next_compact = nf_mono_ms() + cfg.compact_interval_ms;
             }
             continue;
         }

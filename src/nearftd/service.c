@@ -20,6 +20,7 @@
 
 #include "nf_err.h"
 #include "nf_log.h"
+#include "nf_time.h"
 
 void service_status(const char *fmt, ...)
 {
@@ -41,9 +42,7 @@ void service_standby(void *arg)
 {
     (void)arg;
     static uint64_t last_ms; /* start-up thread only */
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    uint64_t now = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    uint64_t now = nf_mono_ms();
     if (last_ms != 0 && now - last_ms < SERVICE_STANDBY_EVERY_MS)
         return;
     last_ms = now;
