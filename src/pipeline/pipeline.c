@@ -236,6 +236,12 @@ fail:
     return NULL;
 }
 
+int pipe_cluster_fenced(struct nf_pipe *p)
+{
+    return p->js != NULL &&
+           (wal_js_lease_lost(p->js) || (p->wal != NULL && wal_failed(p->wal) != 0));
+}
+
 /* ---- compaction (main thread) -------------------------------------------------------------------
  * A segment may be deleted when (a) no transfer that still needs its records has its ACCEPT record
  * in it or in an older segment (the floor: the lowest accept_seq of every transfer that is not
@@ -246,12 +252,6 @@ fail:
  * is older than the segment's modification time, so (a) and (b) together mean that compaction
  * never deletes the ACCEPT record of a key the index must still keep: the log stays the index's
  * durable copy, and the replay rebuilds it (nothing is carried forward). */
-int pipe_cluster_fenced(struct nf_pipe *p)
-{
-    return p->js != NULL &&
-           (wal_js_lease_lost(p->js) || (p->wal != NULL && wal_failed(p->wal) != 0));
-}
-
 void pipe_compact(struct nf_pipe *p)
 {
     uint64_t now = nf_now_ms();
