@@ -10,9 +10,10 @@ export async function setFaults(simPort, faults) {
   return r.body;
 }
 
-// metrics: nearftd's /metrics as a Map "name{labels}" -> number.
-export async function metrics(port) {
-  const r = await request(port, 'GET', '/metrics');
+// metrics: nearftd's /metrics as a Map "name{labels}" -> number. opts go to request (headers,
+// e.g. a bearer token with the metrics scope).
+export async function metrics(port, opts = {}) {
+  const r = await request(port, 'GET', '/metrics', undefined, opts);
   const m = new Map();
   for (const line of r.text.split('\n')) {
     if (!line || line.startsWith('#')) continue;

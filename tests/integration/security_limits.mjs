@@ -154,16 +154,7 @@ try {
   const tokData = join(sim.dir, 'data-tok');
   const tokLog = join(sim.dir, 'nearftd-tok.log');
   const as = (tok) => ({ headers: { authorization: `Bearer ${tok}` } });
-  const tokMetrics = async (port) => {
-    const r = await request(port, 'GET', '/metrics', undefined, as(tScraper));
-    const mm = new Map();
-    for (const line of r.text.split('\n')) {
-      if (!line || line.startsWith('#')) continue;
-      const sp = line.lastIndexOf(' ');
-      mm.set(line.slice(0, sp), Number(line.slice(sp + 1)));
-    }
-    return mm;
-  };
+  const tokMetrics = (port) => metrics(port, as(tScraper));
   const tokRemaining = async (port, name) =>
     (await tokMetrics(port)).get(`nearft_spend_budget_remaining{contract="${CONTRACT}",token="${name}"}`);
   const tokIds = [];
