@@ -18,6 +18,7 @@
 #ifndef NF_INGEST_H
 #define NF_INGEST_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct cfg;
@@ -35,6 +36,12 @@ struct ingest *ingest_new(const struct cfg *cfg, struct nf_pipe *p, int *err);
  * starts the threads "ingest-0".. . 0, NF_EIO (bind/listen failed, errno logged), NF_ENOMEM or
  * NF_ESTATE (already started). On failure nothing is left running. */
 int ingest_start(struct ingest *in);
+
+/* ingest_listen_advertise: the address other hosts reach a listener on listen at once it is
+ * bound to port: "HOST:PORT" ("[V6]:PORT") in out[0..cap). NF_ENOTFOUND when listen's host is a
+ * wildcard (empty, "*", 0.0.0.0, ::): only the operator knows the address then; NF_ECONFIG when
+ * listen does not parse or out is too small. Any thread. */
+int ingest_listen_advertise(const char *listen, uint16_t port, char *out, size_t cap);
 
 struct auth_table;
 

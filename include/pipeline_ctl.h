@@ -14,8 +14,9 @@ struct cfg;
 /* What the caller lends pipe_new besides the configuration. */
 struct pipe_hooks {
     /* standby: NULL, or called (with standby_arg) on pipe_new's thread every --cluster-lease-ms / 8
-     * while a cluster instance waits as a standby for the log's lease (wal_js_opts.standby) */
-    void (*standby)(void *arg);
+     * while a cluster instance waits as a standby for the log's lease, with the API address the
+     * holder advertises ("" when none is known; wal_js_opts.standby) */
+    void (*standby)(void *arg, const char *holder_addr);
     void *standby_arg;
 };
 
@@ -42,6 +43,10 @@ void pipe_compact(struct nf_pipe *p);
 /* pipe_cluster_fenced: 1 in cluster mode once the log refuses writes for good (another instance
  * appended to the stream, or took the log's lease), else 0. Any thread. */
 int pipe_cluster_fenced(struct nf_pipe *p);
+/* pipe_cluster_advertise: in cluster mode, the API address ("HOST:PORT") other instances'
+ * relays reach this one at, written into the log's lease (wal_js_advertise). 0, or NF_ECONFIG
+ * (not in cluster mode, or an address the lease cannot carry). Main thread. */
+int pipe_cluster_advertise(struct nf_pipe *p, const char *addr);
 /* pipe_set_ft_supply: before pipe_start: the token's total supply (ft_total_supply). */
 void pipe_set_ft_supply(struct nf_pipe *p, nf_u128 supply);
 /* pipe_start: starts the WAL, batch, sign and submit threads. 0 or a negative nf_err. */

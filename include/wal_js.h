@@ -43,8 +43,11 @@ struct wal_js_opts {
                                 it (a standby follows the stream until then), a thread renews
                                 it every lease_ms / 3 */
     /* standby: NULL, or called (with standby_arg) every lease_ms / 8 while wal_js_replay waits
-     * as a standby, on its thread (nearftd tells its service manager it is waiting) */
-    void (*standby)(void *arg);
+     * as a standby, on its thread (nearftd tells its service manager it is waiting and points
+     * its relay at the holder). holder_addr: the API address ("HOST:PORT") the holder advertises
+     * (wal_js_advertise), or "" when the lease is free, unreadable or carries none; borrowed for
+     * the call. */
+    void (*standby)(void *arg, const char *holder_addr);
     void *standby_arg;
 };
 
@@ -83,6 +86,12 @@ uint64_t wal_js_next_segment(const struct wal_js *j);
 
 /* wal_js_max_message: the largest message payload the servers take, less room for headers. */
 size_t wal_js_max_message(const struct wal_js *j);
+
+/* wal_js_advertise: the address ("HOST:PORT", at most 127 bytes; NULL or "": none) other
+ * instances' relays reach this instance's API at. The lease's value is "<writer id> <address>":
+ * the lease thread writes it at its next renewal, within 50 ms. Main thread, once the instance
+ * listens. Returns 0, or NF_ECONFIG (too long, or contains a space). */
+int wal_js_advertise(struct wal_js *j, const char *addr);
 
 /* wal_js_lease_lost: 1 once the lease thread found the log's lease held by another instance
  * (this log refuses every write from then on), else 0. Any thread. */

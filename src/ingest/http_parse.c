@@ -3,10 +3,12 @@
 #include "http_parse.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "auth.h"
+#include "ingest.h"
 #include "ingest_int.h"
 #include "job.h"
 #include "nf_err.h"
@@ -780,4 +782,18 @@ int ingest_http_chunked(char *buf,
     }
     *body_len = (size_t)(w - buf);
     return 1;
+}
+
+int ingest_listen_advertise(const char *listen, uint16_t port, char *out, size_t cap)
+{
+    char host[64];
+    uint16_t lport = 0;
+    if (ingest_parse_listen(listen, host, sizeof(host), &lport) != 0)
+        return NF_ECONFIG;
+    if (host[0] == '\0' || strcmp(host, "*") == 0 || strcmp(host, "0.0.0.0") == 0 ||
+        strcmp(host, "::") == 0)
+        return NF_ENOTFOUND;
+    int n =
+        snprintf(out, cap, strchr(host, ':') != NULL ? "[%s]:%u" : "%s:%u", host, (unsigned)port);
+    return n > 0 && (size_t)n < cap ? 0 : NF_ECONFIG;
 }

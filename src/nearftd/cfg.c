@@ -135,6 +135,13 @@ static const struct opt opts[] = {
      "cluster mode: TTL of the log's lease (KV bucket <stream>_lease): an instance started while "
      "another holds it waits as a standby and takes over within this long after it dies; 0: no "
      "lease (the stream fence alone)"},
+    {"cluster_relay", T_BOOL, OFF(cluster_relay), 0, 0, "true", 0, NULL,
+     "cluster mode: a standby listens on --listen and passes every connection to the instance "
+     "holding the log's lease (which answers it), so any instance takes transfers; false: a "
+     "standby does not listen"},
+    {"cluster_advertise", T_STR, OFF(cluster_advertise), 0, 0, NULL, 0, NULL,
+     "cluster mode: HOST:PORT at which other instances' relays reach this one's API while it "
+     "holds the lease (default: --listen's host and bound port, unless that host is a wildcard)"},
     {"cluster_creds", T_STR, OFF(cluster_creds), 0, 0, NULL, 0, NULL,
      "cluster mode: NATS user credentials file (JWT and NKey seed)"},
     {"cluster_tls_ca", T_STR, OFF(cluster_tls_ca), 0, 0, NULL, 0, NULL,

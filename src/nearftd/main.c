@@ -30,6 +30,7 @@
 #include "nf_log.h"
 #include "nf_time.h"
 #include "pipeline_ctl.h"
+#include "relay.h"
 #include "rpc.h"
 #include "rpc_client.h"
 #include "service.h"
@@ -40,6 +41,69 @@ extern char **environ;
 #define MAX_KEYS      256
 #define FENCE_POLL_MS 500u /* cluster mode: how often main looks whether the log was fenced */
 #define EXIT_FENCED   3    /* cluster mode: stopped because another instance writes the log */
+
+/* A cluster standby (pipe_new waits for the log's lease): its relay, created at the first call
+ * of on_standby and freed before the instance's own listeners bind. Main thread. */
+struct standby {
+    const struct cfg *cfg;
+    struct relay *relay;
+    int tried; /* relay_new was called (once: a port in use stays in use) */
+};
+
+/* on_standby: the pipeline's standby hook, every --cluster-lease-ms / 8 while waiting. Tells the
+ * service manager, points the relay at the holder's advertised address, and ends a standby that
+ * got a stop signal (it writes nothing, so nothing is left to finish). */
+static void on_standby(void *arg, const char *holder_addr)
+{
+    struct standby *s = arg;
+    service_standby();
+    sigset_t pend;
+    if (sigpending(&pend) == 0 && (sigismember(&pend, SIGTERM) || sigismember(&pend, SIGINT))) {
+        NF_LOG(NF_LOG_INFO, "main", "signal received while a standby: stopping exit=0");
+        relay_free(s->relay);
+        _exit(0); /* a standby holds no lease and has written nothing */
+    }
+    if (!s->cfg->cluster_relay)
+        return;
+    if (s->relay == NULL && !s->tried) {
+        int rc = 0;
+        s->tried = 1;
+        s->relay = relay_new(s->cfg->listen, (unsigned)s->cfg->max_connections, &rc);
+        if (s->relay == NULL) {
+            NF_LOG(NF_LOG_WARN, "main", "standby: cannot relay --listen %s (%s): not listening",
+                   s->cfg->listen, nf_strerror(rc));
+            return;
+        }
+        NF_LOG(NF_LOG_INFO, "main",
+               "standby: relaying connections to the lease holder listen=%s port=%u",
+               s->cfg->listen, (unsigned)relay_port(s->relay));
+        /* One machine-readable line on stdout, like "nearftd ready port=". */
+        printf("nearftd relay port=%u\n", (unsigned)relay_port(s->relay));
+        fflush(stdout);
+    }
+    if (s->relay != NULL)
+        (void)relay_target(s->relay, holder_addr);
+}
+
+/* advertise: in cluster mode, tells standbys' relays where this instance's API is. */
+static void advertise(const struct cfg *c, struct nf_pipe *p, uint16_t port)
+{
+    char addr[160];
+    int rc = 0;
+    if (c->cluster_advertise != NULL)
+        snprintf(addr, sizeof(addr), "%s", c->cluster_advertise);
+    else
+        rc = ingest_listen_advertise(c->listen, port, addr, sizeof(addr));
+    if (rc == 0)
+        rc = pipe_cluster_advertise(p, addr);
+    if (rc == 0)
+        NF_LOG(NF_LOG_INFO, "main", "advertising this API to standbys' relays addr=%s", addr);
+    else
+        NF_LOG(NF_LOG_WARN, "main",
+               "standbys cannot relay to this instance: --listen %s has no address other hosts "
+               "can use; set --cluster-advertise HOST:PORT",
+               c->listen);
+}
 
 /* rpc_call: one synchronous JSON-RPC request at start-up, tried on each --rpc-url in turn
  * (include/rpc_client.h); each endpoint that does not answer is logged with its URL redacted. */
@@ -135,6 +199,13 @@ int main(int argc, char **argv)
     if (cfg.max_amount_per_hour != 0 && cfg.retention_hours < 1) {
         fprintf(stderr, "nearftd: --max-amount-per-hour needs --retention-hours of at least 1, so "
                         "that a restart still finds the last hour's transfers in the log\n");
+        cfg_free(&cfg);
+        return 2;
+    }
+    if (cfg.cluster_advertise != NULL && ingest_listen_loopback(cfg.cluster_advertise) < 0) {
+        fprintf(stderr,
+                "nearftd: --cluster-advertise %s: not HOST:PORT, or the host does not resolve\n",
+                cfg.cluster_advertise);
         cfg_free(&cfg);
         return 2;
     }
@@ -279,9 +350,12 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
 
     service_status("replaying the durable log in %s", cfg.data_dir);
-    const struct pipe_hooks hooks = {.standby = service_standby};
+    struct standby standby = {.cfg = &cfg};
+    const struct pipe_hooks hooks = {.standby = on_standby, .standby_arg = &standby};
     struct nf_pipe *p =
         pipe_new(&cfg, kps, (uint16_t)nk, (unsigned)cfg.ingest_threads, budgets, &hooks, &rc);
+    relay_free(standby.relay); /* holding the lease now: the port is this instance's own */
+    standby.relay = NULL;
     if (p == NULL) {
         snprintf(err, sizeof(err), "pipeline: %s (see the log line above)", nf_strerror(rc));
         fail_exit(err);
@@ -303,6 +377,8 @@ int main(int argc, char **argv)
                  nf_strerror(rc));
         fail_exit(err);
     }
+    if (cfg.cluster != NULL && cfg.cluster_lease_ms > 0)
+        advertise(&cfg, p, ingest_port(in));
     NF_LOG(NF_LOG_INFO, "main", "nearftd ready listen=%s port=%u", cfg.listen,
            (unsigned)ingest_port(in));
     /* One machine-readable line on stdout for scripts started with --listen HOST:0. */

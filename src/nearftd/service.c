@@ -38,9 +38,8 @@ void service_status(const char *fmt, ...)
 #define SERVICE_STANDBY_EVERY_MS  10000u
 #define SERVICE_STANDBY_EXTEND_US 60000000ull /* 6 ticks: a late tick does not end the start */
 
-void service_standby(void *arg)
+void service_standby(void)
 {
-    (void)arg;
     static uint64_t last_ms; /* start-up thread only */
     uint64_t now = nf_mono_ms();
     if (last_ms != 0 && now - last_ms < SERVICE_STANDBY_EVERY_MS)

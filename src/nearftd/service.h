@@ -23,11 +23,11 @@ __attribute__((format(printf, 1, 2))) void service_status(const char *fmt, ...);
  * listener answers and the log replay is done. */
 void service_ready(const char *listen, unsigned port);
 
-/* service_standby: a cluster standby is waiting for the log's lease (arg unused; the signature of
- * the pipeline's standby hook). At most every SERVICE_STANDBY_EVERY_MS it sends a STATUS saying
- * so and EXTEND_TIMEOUT_USEC, so that a manager's start timeout does not stop a standby that waits
- * for as long as the holder lives. Start-up thread (the replay's). */
-void service_standby(void *arg);
+/* service_standby: a cluster standby is waiting for the log's lease. At most every
+ * SERVICE_STANDBY_EVERY_MS it sends a STATUS saying so and EXTEND_TIMEOUT_USEC, so that a
+ * manager's start timeout does not stop a standby that waits for as long as the holder lives.
+ * Start-up thread (the replay's, through main's standby hook). */
+void service_standby(void);
 
 struct service_watchdog;
 

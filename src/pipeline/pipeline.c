@@ -242,6 +242,11 @@ int pipe_cluster_fenced(struct nf_pipe *p)
            (wal_js_lease_lost(p->js) || (p->wal != NULL && wal_failed(p->wal) != 0));
 }
 
+int pipe_cluster_advertise(struct nf_pipe *p, const char *addr)
+{
+    return p->js != NULL ? wal_js_advertise(p->js, addr) : NF_ECONFIG;
+}
+
 /* ---- compaction (main thread) -------------------------------------------------------------------
  * A segment may be deleted when (a) no transfer that still needs its records has its ACCEPT record
  * in it or in an older segment (the floor: the lowest accept_seq of every transfer that is not

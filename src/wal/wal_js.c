@@ -55,11 +55,15 @@ struct wal_js {
     uint64_t keep_ms;
     /* The lease (lease_ms > 0): kv and lease_rev belong to the "lease" thread once started. */
     uint32_t lease_ms;
-    void (*standby)(void *arg); /* wal_js_opts.standby */
+    void (*standby)(void *arg, const char *holder_addr); /* wal_js_opts.standby */
     void *standby_arg;
     kvStore *kv;
     uint64_t lease_rev;
-    char owner[40]; /* this process's lease value: the writer id */
+    char owner[40]; /* this process's id in the lease's value: the writer id */
+    /* The advertised API address: written by wal_js_advertise, read by the lease thread. */
+    pthread_mutex_t advert_lock;
+    char advert[128];
+    _Atomic int advert_dirty; /* store-release by wal_js_advertise, exchange by lease_main */
     pthread_t lease_thread;
     int lease_held; /* this process created the key (lease_try) and has not given it up */
     int lease_started;
@@ -219,41 +223,67 @@ static int lease_bucket(struct wal_js *j, unsigned replicas)
     }
 }
 
-/* lease_holder: copies the current holder's id into out ("" when the key has no live value).
- * Returns 0, or -1 when the bucket could not be read. */
-static int lease_holder(struct wal_js *j, char *out, size_t cap)
+/* lease_holder: copies the current holder's id into out and the API address it advertises into
+ * addr (both "" when the key has no live value; addr "" when it carries none). Returns 0, or -1
+ * when the bucket could not be read. */
+static int lease_holder(struct wal_js *j, char *out, size_t cap, char *addr, size_t addr_cap)
 {
     kvEntry *e = NULL;
     natsStatus s = kvStore_Get(&e, j->kv, LEASE_KEY);
     out[0] = '\0';
+    addr[0] = '\0';
     if (s == NATS_NOT_FOUND)
         return 0;
     if (s != NATS_OK)
         return -1;
     const char *v = kvEntry_ValueString(e);
-    snprintf(out, cap, "%s", v != NULL ? v : "");
+    if (v == NULL)
+        v = "";
+    const char *sp = strchr(v, ' ');
+    size_t id_len = sp != NULL ? (size_t)(sp - v) : strlen(v);
+    snprintf(out, cap, "%.*s", (int)id_len, v);
+    if (sp != NULL)
+        snprintf(addr, addr_cap, "%s", sp + 1);
     kvEntry_Destroy(e);
     return 0;
+}
+
+/* lease_value: this process's lease value, "<writer id>" or "<writer id> <advertised address>". */
+static void lease_value(struct wal_js *j, char *out, size_t cap)
+{
+    pthread_mutex_lock(&j->advert_lock);
+    if (j->advert[0] != '\0')
+        snprintf(out, cap, "%s %s", j->owner, j->advert);
+    else
+        snprintf(out, cap, "%s", j->owner);
+    pthread_mutex_unlock(&j->advert_lock);
 }
 
 /* lease_try: creates the lease key (only when it does not exist or has expired). 1 when this
  * process holds the lease now, 0 when another does (or the bucket could not be written). */
 static int lease_try(struct wal_js *j)
 {
-    if (kvStore_CreateString(&j->lease_rev, j->kv, LEASE_KEY, j->owner) != NATS_OK)
+    char v[180];
+    lease_value(j, v, sizeof(v));
+    if (kvStore_CreateString(&j->lease_rev, j->kv, LEASE_KEY, v) != NATS_OK)
         return 0;
     j->lease_held = 1;
     return 1;
 }
 
-/* lease_standby_log: says, now and then while waiting, who holds the lease. */
-static void lease_standby_log(struct wal_js *j, unsigned tries)
+/* lease_standby: reads who holds the lease, says so now and then, and tells the standby hook
+ * where the holder's API is. */
+static void lease_standby(struct wal_js *j, unsigned tries)
 {
-    char holder[64] = "";
-    if (tries % 50 == 0 && lease_holder(j, holder, sizeof(holder)) == 0 && holder[0] != '\0')
+    char holder[64] = "", addr[128] = "";
+    int read = lease_holder(j, holder, sizeof(holder), addr, sizeof(addr)) == 0;
+    if (tries % 50 == 0 && read && holder[0] != '\0')
         js_log("info",
-               "msg=\"standby: the log lease is held by another instance\" stream=%s holder=%s",
-               j->stream, holder);
+               "msg=\"standby: the log lease is held by another instance\" stream=%s holder=%s "
+               "holder_addr=%s",
+               j->stream, holder, addr[0] != '\0' ? addr : "-");
+    if (j->standby != NULL)
+        j->standby(j->standby_arg, addr);
 }
 
 /* Thread "lease": renews every lease_ms / 3. A renewal that finds the key expired takes it again
@@ -263,20 +293,29 @@ static void *lease_main(void *arg)
 {
     struct wal_js *j = arg;
     pthread_setname_np(pthread_self(), "lease");
-    char holder[64];
+    char holder[64], addr[128], value[180];
     while (!atomic_load_explicit(&j->lease_stop, memory_order_acquire)) {
-        nats_Sleep(j->lease_ms / 3 + 1);
+        /* A renewal every lease_ms / 3; a new advertised address is written within 50 ms. */
+        for (int64_t until = nats_Now() + j->lease_ms / 3 + 1; nats_Now() < until;) {
+            if (atomic_load_explicit(&j->lease_stop, memory_order_acquire) ||
+                atomic_load_explicit(&j->advert_dirty, memory_order_acquire))
+                break;
+            nats_Sleep(50);
+        }
         if (atomic_load_explicit(&j->lease_stop, memory_order_acquire))
             break;
+        /* Pairs with the store-release in wal_js_advertise. */
+        atomic_exchange_explicit(&j->advert_dirty, 0, memory_order_acq_rel);
+        lease_value(j, value, sizeof(value));
         uint64_t rev = 0;
-        if (kvStore_UpdateString(&rev, j->kv, LEASE_KEY, j->owner, j->lease_rev) == NATS_OK) {
+        if (kvStore_UpdateString(&rev, j->kv, LEASE_KEY, value, j->lease_rev) == NATS_OK) {
             j->lease_rev = rev;
             continue;
         }
-        if (lease_holder(j, holder, sizeof(holder)) != 0)
+        if (lease_holder(j, holder, sizeof(holder), addr, sizeof(addr)) != 0)
             continue; /* NATS unreachable: try again; the lease may expire meanwhile */
         if (holder[0] == '\0') {
-            if (kvStore_CreateString(&rev, j->kv, LEASE_KEY, j->owner) == NATS_OK) {
+            if (kvStore_CreateString(&rev, j->kv, LEASE_KEY, value) == NATS_OK) {
                 j->lease_rev = rev;
                 js_log("warn", "msg=\"the log lease had expired; taken again\" stream=%s",
                        j->stream);
@@ -342,6 +381,7 @@ int wal_js_new(const struct wal_js_opts *o, struct wal_js **out)
     int n_urls = 0;
     if (j == NULL)
         return NF_ENOMEM;
+    pthread_mutex_init(&j->advert_lock, NULL);
     j->stream = strdup(o->stream);
     j->subject = malloc(strlen(o->stream) + 5);
     if (j->stream == NULL || j->subject == NULL)
@@ -430,12 +470,27 @@ void wal_js_free(struct wal_js *j)
     free(j->stream);
     free(j->subject);
     free(j->segs);
+    pthread_mutex_destroy(&j->advert_lock);
     free(j);
 }
 
 uint64_t wal_js_next_segment(const struct wal_js *j)
 {
     return j->next_segment;
+}
+
+int wal_js_advertise(struct wal_js *j, const char *addr)
+{
+    if (addr == NULL)
+        addr = "";
+    if (strlen(addr) >= sizeof(j->advert) || strchr(addr, ' ') != NULL)
+        return NF_ECONFIG;
+    pthread_mutex_lock(&j->advert_lock);
+    snprintf(j->advert, sizeof(j->advert), "%s", addr);
+    pthread_mutex_unlock(&j->advert_lock);
+    /* Pairs with the exchange in lease_main. */
+    atomic_store_explicit(&j->advert_dirty, 1, memory_order_release);
+    return 0;
 }
 
 int wal_js_lease_lost(const struct wal_js *j)
@@ -586,9 +641,7 @@ static int replay_follow(struct wal_js *j, struct replay_run *r)
 {
     int64_t waited_since = nats_Now();
     for (unsigned tries = 0;; tries++) {
-        lease_standby_log(j, tries);
-        if (j->standby != NULL)
-            j->standby(j->standby_arg);
+        lease_standby(j, tries);
         int64_t next_try = nats_Now() + j->lease_ms / 8 + 1;
         for (int64_t left; (left = next_try - nats_Now()) > 0;) {
             int rc = replay_one(j, r, left);

@@ -44,6 +44,13 @@ size_t wal_js_max_message(const struct wal_js *j)
     return 0;
 }
 
+int wal_js_advertise(struct wal_js *j, const char *addr)
+{
+    (void)j;
+    (void)addr;
+    return NF_ECONFIG;
+}
+
 int wal_js_lease_lost(const struct wal_js *j)
 {
     (void)j;

@@ -15,4 +15,9 @@ if(TARGET nearsim AND TARGET nearftd AND NF_NODE)
                    $<TARGET_FILE:nearsim> $<TARGET_FILE:nearftd> "${NF_NATS_SERVER}" ${NF_HAS_LIBNATS}
                    $<TARGET_FILE:notify_sink>)
   set_tests_properties(cluster_nats PROPERTIES TIMEOUT 600 LABELS integration SKIP_RETURN_CODE 77)
+  # A standby relays connections to the lease holder (any instance takes transfers).
+  add_test(NAME cluster_relay
+           COMMAND ${NF_NODE} ${CMAKE_CURRENT_SOURCE_DIR}/cluster_relay.mjs
+                   $<TARGET_FILE:nearsim> $<TARGET_FILE:nearftd> "${NF_NATS_SERVER}" ${NF_HAS_LIBNATS})
+  set_tests_properties(cluster_relay PROPERTIES TIMEOUT 600 LABELS integration SKIP_RETURN_CODE 77)
 endif()

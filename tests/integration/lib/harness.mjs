@@ -19,10 +19,11 @@ function installCleanup() {
 export const agent = new http.Agent({ keepAlive: true, maxSockets: 512 });
 
 // request: one HTTP request; resolves {status, headers, body (parsed JSON when possible), text}.
-export function request(port, method, path, body, { headers = {}, timeoutMs = 60000 } = {}) {
+// fresh: on a new connection of its own (not one the keep-alive agent holds).
+export function request(port, method, path, body, { headers = {}, timeoutMs = 60000, fresh = false } = {}) {
   return new Promise((resolve, reject) => {
     const data = body === undefined ? undefined : (typeof body === 'string' ? body : JSON.stringify(body));
-    const req = http.request({ host: '127.0.0.1', port, method, path, agent,
+    const req = http.request({ host: '127.0.0.1', port, method, path, agent: fresh ? false : agent,
       headers: { ...(data !== undefined ? { 'content-type': 'application/json',
         'content-length': Buffer.byteLength(data) } : {}), ...headers } }, (res) => {
       const chunks = [];
@@ -106,7 +107,14 @@ export async function startSim(nearsimBin, extraArgs = [], { dir } = {}) {
 
 // startDaemon: nearftd against sim; returns {port, proc, stop, kill}. logFile gets its stderr.
 // rpcUrls (optional): the --rpc-url list to use instead of sim's own URL (failover tests).
-export async function startDaemon(nearftdBin, sim, dataDir, extraArgs = [], { logFile, rpcUrls } = {}) {
+export async function startDaemon(nearftdBin, sim, dataDir, extraArgs = [], opts = {}) {
+  return launchDaemon(nearftdBin, sim, dataDir, extraArgs, opts).ready;
+}
+
+// launchDaemon: startDaemon without the wait: {proc, ready} where ready resolves as startDaemon
+// does. readyMs: how long the ready line may take (a cluster standby is ready only once the holder
+// is gone: the test bounds that wait itself).
+export function launchDaemon(nearftdBin, sim, dataDir, extraArgs = [], { logFile, rpcUrls, readyMs = START_LIMIT_MS } = {}) {
   installCleanup();
   const out = logFile ? openSync(logFile, 'a') : 'ignore';
   const urls = rpcUrls && rpcUrls.length ? rpcUrls.join(',') : `http://127.0.0.1:${sim.port}`;
@@ -116,11 +124,13 @@ export async function startDaemon(nearftdBin, sim, dataDir, extraArgs = [], { lo
   const proc = spawn(nearftdBin, args, { stdio: ['ignore', 'pipe', logFile ? out : 'pipe'] });
   started.add(proc);
   proc.on('exit', () => started.delete(proc));
-  const m = await waitLine(proc, /nearftd ready.*port=(\d+)/, 'nearftd', { logFile });
-  proc.stdout.resume();
-  if (proc.stderr) proc.stderr.resume();
-  const port = Number(m[1]);
-  return { port, proc, stop: () => stopProc(proc), kill: () => stopProc(proc, 'SIGKILL') };
+  const ready = waitLine(proc, /nearftd ready.*port=(\d+)/, 'nearftd', { logFile, ms: readyMs }).then((m) => {
+    proc.stdout.resume();
+    if (proc.stderr) proc.stderr.resume();
+    const port = Number(m[1]);
+    return { port, proc, stop: () => stopProc(proc), kill: () => stopProc(proc, 'SIGKILL') };
+  });
+  return { proc, ready };
 }
 
 export function stopProc(proc, sig = 'SIGTERM', ms = 15000) {

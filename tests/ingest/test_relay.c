@@ -1,0 +1,213 @@
+/* test_relay: a cluster standby's relay (src/ingest/relay.c) on real sockets of 127.0.0.1: the
+ * advertised address of a listener, 503 with no holder and with a holder that does not answer,
+ * GET /metrics answered by the relay itself, a request and an answer larger than the relay's
+ * high-water mark passed whole both ways, and relay_free closing a connection still open. The
+ * "holder" is a thread of this test that reads one request and answers with the byte count it got.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "ingest.h"
+#include "nf_err.h"
+#include "nf_test.h"
+#include "relay.h"
+
+#define BIG (1u << 20) /* larger than the relay's 256 KiB high-water mark */
+
+static int dial(uint16_t port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct timeval tv = {30, 0}; /* bounds a hang only */
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int send_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* read_all: until EOF (the relay closes after its own answers; the holder closes after its). */
+static size_t read_all(int fd, char *buf, size_t cap)
+{
+    size_t n = 0;
+    for (ssize_t r; n < cap - 1 && (r = recv(fd, buf + n, cap - 1 - n, 0)) > 0;)
+        n += (size_t)r;
+    buf[n] = '\0';
+    return n;
+}
+
+static uint16_t listener(int *fd_out)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(sa);
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(fd, 16) != 0 ||
+        getsockname(fd, (struct sockaddr *)&sa, &len) != 0)
+        return 0;
+    *fd_out = fd;
+    return ntohs(sa.sin_port);
+}
+
+/* The holder: one connection; reads the head and Content-Length bytes, answers with a body of
+ * BIG bytes that starts with the number of body bytes it received, then closes. */
+static void *holder_main(void *arg)
+{
+    int lfd = *(int *)arg;
+    int fd = accept(lfd, NULL, NULL);
+    if (fd < 0)
+        return NULL;
+    char *buf = malloc(BIG + 8192);
+    size_t n = 0, body = 0, want = SIZE_MAX;
+    for (ssize_t r; want == SIZE_MAX || n < want;) {
+        if ((r = recv(fd, buf + n, BIG + 8191 - n, 0)) <= 0)
+            break;
+        n += (size_t)r;
+        buf[n] = '\0';
+        char *end = strstr(buf, "\r\n\r\n");
+        const char *cl = strstr(buf, "Content-Length: ");
+        if (want == SIZE_MAX && end != NULL && cl != NULL)
+            want = (size_t)(end + 4 - buf) + strtoul(cl + 16, NULL, 10);
+    }
+    if (want != SIZE_MAX && n >= want)
+        body = want - (size_t)(strstr(buf, "\r\n\r\n") + 4 - buf);
+    char head[128];
+    int hl = snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\nContent-Length: %u\r\n\r\n", BIG);
+    memset(buf, 'x', BIG);
+    int bl = snprintf(buf, 32, "got=%zu;", body);
+    buf[bl] = 'x';
+    send_all(fd, head, (size_t)hl);
+    send_all(fd, buf, BIG);
+    close(fd);
+    free(buf);
+    return NULL;
+}
+
+static void test_advertise(void)
+{
+    char out[64];
+    CHECK_EQ_INT(ingest_listen_advertise("127.0.0.1:0", 8080, out, sizeof(out)), 0);
+    CHECK(strcmp(out, "127.0.0.1:8080") == 0);
+    CHECK_EQ_INT(ingest_listen_advertise("[::1]:80", 9000, out, sizeof(out)), 0);
+    CHECK(strcmp(out, "[::1]:9000") == 0);
+    CHECK_EQ_INT(ingest_listen_advertise("0.0.0.0:80", 80, out, sizeof(out)), NF_ENOTFOUND);
+    CHECK_EQ_INT(ingest_listen_advertise(":80", 80, out, sizeof(out)), NF_ENOTFOUND);
+    CHECK_EQ_INT(ingest_listen_advertise("[::]:80", 80, out, sizeof(out)), NF_ENOTFOUND);
+    CHECK_EQ_INT(ingest_listen_advertise("nohost", 80, out, sizeof(out)), NF_ECONFIG);
+    CHECK_EQ_INT(ingest_listen_advertise("host.example:80", 80, out, 8), NF_ECONFIG);
+}
+
+static void test_relay(void)
+{
+    int err = 0;
+    CHECK(relay_new("not an address", 16, &err) == NULL);
+    CHECK_EQ_INT(err, NF_ECONFIG);
+    struct relay *r = relay_new("127.0.0.1:0", 16, &err);
+    CHECK(r != NULL);
+    if (r == NULL)
+        return;
+    uint16_t port = relay_port(r);
+    CHECK(port != 0);
+    static char buf[BIG + 8192];
+    static const char post[] =
+        "POST /v1/transfers HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}";
+
+    /* No holder known: 503, Retry-After, a JSON reason; nothing forwarded. */
+    int fd = dial(port);
+    CHECK(send_all(fd, post, sizeof(post) - 1) == 0);
+    read_all(fd, buf, sizeof(buf));
+    close(fd);
+    CHECK(strncmp(buf, "HTTP/1.1 503 ", 13) == 0);
+    CHECK(strstr(buf, "\r\nRetry-After: 1\r\n") != NULL);
+    CHECK(strstr(buf, "\"reason\":\"no instance of the cluster holds the log") != NULL);
+
+    /* A holder that does not answer (a port nobody listens on). */
+    int lfd = -1;
+    uint16_t dead = listener(&lfd);
+    close(lfd);
+    char target[32];
+    snprintf(target, sizeof(target), "127.0.0.1:%u", (unsigned)dead);
+    CHECK_EQ_INT(relay_target(r, target), 0);
+    fd = dial(port);
+    CHECK(send_all(fd, post, sizeof(post) - 1) == 0);
+    read_all(fd, buf, sizeof(buf));
+    close(fd);
+    CHECK(strncmp(buf, "HTTP/1.1 503 ", 13) == 0);
+    CHECK(strstr(buf, "did not answer") != NULL);
+    CHECK_EQ_INT(relay_target(r, "nohost"), NF_ECONFIG);
+
+    /* A holder: a 1 MiB body goes up, a 1 MiB answer comes down, both whole. */
+    uint16_t hport = listener(&lfd);
+    CHECK(hport != 0);
+    pthread_t th;
+    pthread_create(&th, NULL, holder_main, &lfd);
+    snprintf(target, sizeof(target), "127.0.0.1:%u", (unsigned)hport);
+    CHECK_EQ_INT(relay_target(r, target), 0);
+    fd = dial(port);
+    char head[128];
+    int hl = snprintf(head, sizeof(head),
+                      "POST /v1/transfers HTTP/1.1\r\nHost: x\r\nContent-Length: %u\r\n\r\n", BIG);
+    char *body = malloc(BIG);
+    memset(body, 'b', BIG);
+    CHECK(send_all(fd, head, (size_t)hl) == 0);
+    CHECK(send_all(fd, body, BIG) == 0);
+    size_t n = read_all(fd, buf, sizeof(buf));
+    close(fd);
+    pthread_join(th, NULL);
+    close(lfd);
+    free(body);
+    char *at = strstr(buf, "\r\n\r\n");
+    CHECK(strncmp(buf, "HTTP/1.1 200 OK\r\n", 17) == 0);
+    CHECK(at != NULL && n - (size_t)(at + 4 - buf) == BIG);
+    char want[32];
+    snprintf(want, sizeof(want), "got=%u;", BIG);
+    CHECK(at != NULL && strncmp(at + 4, want, strlen(want)) == 0);
+
+    /* GET /metrics as a connection's first request: the relay's own figures. */
+    fd = dial(port);
+    static const char get[] = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+    CHECK(send_all(fd, get, sizeof(get) - 1) == 0);
+    read_all(fd, buf, sizeof(buf));
+    close(fd);
+    CHECK(strncmp(buf, "HTTP/1.1 200 OK\r\n", 17) == 0);
+    CHECK(strstr(buf, "\nnearft_cluster_standby 1\n") != NULL);
+    CHECK(strstr(buf, "\nnearft_relay_connections_total 1\n") != NULL);
+    CHECK(strstr(buf, "nearft_relay_refused_total{reason=\"no_holder\"} 1\n") != NULL);
+    CHECK(strstr(buf, "nearft_relay_refused_total{reason=\"unreachable\"} 1\n") != NULL);
+
+    /* relay_free closes a connection that is still open (half a request line sent). */
+    fd = dial(port);
+    CHECK(send_all(fd, "GET /v1/tr", 10) == 0);
+    relay_free(r);
+    CHECK(recv(fd, buf, sizeof(buf), 0) <= 0); /* EOF, or a reset when not yet accepted */
+    close(fd);
+    CHECK(dial(port) < 0); /* the port is free again: nothing listens */
+}
+
+int main(void)
+{
+    test_advertise();
+    test_relay();
+    return nf_test_report("test_relay");
+}
