@@ -7,11 +7,12 @@
 # exactly once in both. Then a standby instance (another data directory: another host) is
 # started beside the first cluster instance, which is then killed (SIGKILL): the times from the
 # kill to the standby's ready line and to its first executed transfer are the failover time
-# (lease expiry, --cluster-lease-ms, plus the replay of the stream). Prints `name=value unit`
-# lines.
+# (lease expiry, --cluster-lease-ms, plus the replay of the stream). The mode `relay` runs the
+# cluster load through a standby's address (its relay passes every connection to the holder):
+# the cost of taking transfers at any instance. Prints `name=value unit` lines.
 # Usage: perf/cluster.sh
 #   env: DURATION (20), CONNS (2000), BLOCK_MS (100), KEYS (16), NATS_SERVER (nats-server),
-#        MODES ("single_host cluster single_host cluster": runs alternate so that a busy box
+#        MODES ("single_host cluster relay single_host cluster relay": runs alternate so that a busy box
 #        weighs on both; the figures per mode are the best of its runs), NF_BUILD, NF_NO_BUILD=1
 source "$(dirname "$0")/lib.sh"
 duration=${DURATION:-20}
@@ -61,14 +62,30 @@ nf_say "nearftd ${d_flags[*]}; cluster: --cluster $urls (3 replicas)"
 rc=0
 declare -A tps p99
 run=0
-for mode in ${MODES:-single_host cluster single_host cluster}; do
+for mode in ${MODES:-single_host cluster relay single_host cluster relay}; do
     run=$((run + 1))
     extra=()
-    [ "$mode" = cluster ] && extra=(--cluster "$urls" --cluster-stream "PERF${NF_STAMP}_$run")
+    [ "$mode" != single_host ] && extra=(--cluster "$urls" --cluster-stream "PERF${NF_STAMP}_$run")
     nf_start_daemon "${d_flags[@]}" "${extra[@]}"
     label=cluster_${mode}_$run
+    port=$D_PORT
+    if [ "$mode" = relay ]; then
+        # A standby on another data directory (another host) relays its address to the holder.
+        port=$(free_port)
+        "$NEARFTD" --rpc-url "http://127.0.0.1:$SIM_PORT" --signer distributor.test.near \
+            --credentials "$SIM_CREDS" --contract ft.test.near --listen "127.0.0.1:$port" \
+            --data-dir "$NF_TMP/relay.$run" --log-level warn "${d_flags[@]}" "${extra[@]}" \
+            >"$NF_TMP/relay.$run.log" 2>&1 &
+        R_PID=$!
+        NF_PIDS+=("$R_PID")
+        nf_wait_line "$NF_TMP/relay.$run.log" 'nearftd relay port=[0-9]+' 60 >/dev/null
+        for _ in $(seq 600); do # the holder's advertised address reached the standby
+            [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/health")" = 200 ] && break
+            sleep 0.1
+        done
+    fi
     before=$(nf_audit)
-    "$LOADGEN" --port "$D_PORT" --path "/v1/transfers?wait=executed" --connections "$conns" \
+    "$LOADGEN" --port "$port" --path "/v1/transfers?wait=executed" --connections "$conns" \
         --duration "$duration" --drain 60 --tag "cl$mode$run$NF_STAMP" --label "$label" \
         --progress 0 >"$NF_TMP/lg.$mode.out"
     nf_wait_settled 120
@@ -111,12 +128,18 @@ for mode in ${MODES:-single_host cluster single_host cluster}; do
         echo "cluster_failover_ready_ms=$(((t1 - t0) / 1000000)) ms"
         echo "cluster_failover_first_executed_ms=$(((t2 - t0) / 1000000)) ms"
     fi
+    [ "$mode" = relay ] && nf_stop "$R_PID"
     nf_stop "$D_PID"
 done
 echo "cluster_best_single_host_transfers_per_s=${tps[single_host]} transfers/s (p99 ${p99[single_host]} ms)"
 echo "cluster_best_cluster_transfers_per_s=${tps[cluster]} transfers/s (p99 ${p99[cluster]} ms)"
 echo "cluster_vs_single_host_transfers=$(awk -v a="${tps[cluster]}" -v b="${tps[single_host]}" \
     'BEGIN {printf "%.2f", a / b}') ratio"
+if [ -n "${tps[relay]:-}" ]; then
+    echo "cluster_best_relay_transfers_per_s=${tps[relay]} transfers/s (p99 ${p99[relay]} ms)"
+    echo "cluster_relay_vs_cluster_transfers=$(awk -v a="${tps[relay]}" -v b="${tps[cluster]:-0}" \
+        'BEGIN {printf "%.2f", b > 0 ? a / b : 0}') ratio"
+fi
 echo "cluster_flags_nearftd=${d_flags[*]} --cluster <3 nodes>"
 echo "cluster_flags_nearsim=${sim_flags[*]}"
 echo "cluster_connections=$conns"
