@@ -131,10 +131,13 @@ for mode in ${MODES:-single_host cluster relay single_host cluster relay}; do
     [ "$mode" = relay ] && nf_stop "$R_PID"
     nf_stop "$D_PID"
 done
-echo "cluster_best_single_host_transfers_per_s=${tps[single_host]} transfers/s (p99 ${p99[single_host]} ms)"
-echo "cluster_best_cluster_transfers_per_s=${tps[cluster]} transfers/s (p99 ${p99[cluster]} ms)"
-echo "cluster_vs_single_host_transfers=$(awk -v a="${tps[cluster]}" -v b="${tps[single_host]}" \
-    'BEGIN {printf "%.2f", a / b}') ratio"
+for m in single_host cluster; do
+    [ -n "${tps[$m]:-}" ] && echo "cluster_best_${m}_transfers_per_s=${tps[$m]} transfers/s (p99 ${p99[$m]} ms)"
+done
+if [ -n "${tps[cluster]:-}" ] && [ -n "${tps[single_host]:-}" ]; then
+    echo "cluster_vs_single_host_transfers=$(awk -v a="${tps[cluster]}" -v b="${tps[single_host]}" \
+        'BEGIN {printf "%.2f", a / b}') ratio"
+fi
 if [ -n "${tps[relay]:-}" ]; then
     echo "cluster_best_relay_transfers_per_s=${tps[relay]} transfers/s (p99 ${p99[relay]} ms)"
     echo "cluster_relay_vs_cluster_transfers=$(awk -v a="${tps[relay]}" -v b="${tps[cluster]:-0}" \
