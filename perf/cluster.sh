@@ -132,7 +132,9 @@ for mode in ${MODES:-single_host cluster relay single_host cluster relay}; do
     nf_stop "$D_PID"
 done
 for m in single_host cluster; do
-    [ -n "${tps[$m]:-}" ] && echo "cluster_best_${m}_transfers_per_s=${tps[$m]} transfers/s (p99 ${p99[$m]} ms)"
+    if [ -n "${tps[$m]:-}" ]; then
+        echo "cluster_best_${m}_transfers_per_s=${tps[$m]} transfers/s (p99 ${p99[$m]} ms)"
+    fi
 done
 if [ -n "${tps[cluster]:-}" ] && [ -n "${tps[single_host]:-}" ]; then
     echo "cluster_vs_single_host_transfers=$(awk -v a="${tps[cluster]}" -v b="${tps[single_host]}" \
@@ -141,7 +143,7 @@ fi
 if [ -n "${tps[relay]:-}" ]; then
     echo "cluster_best_relay_transfers_per_s=${tps[relay]} transfers/s (p99 ${p99[relay]} ms)"
     echo "cluster_relay_vs_cluster_transfers=$(awk -v a="${tps[relay]}" -v b="${tps[cluster]:-0}" \
-        'BEGIN {printf "%.2f", b > 0 ? a / b : 0}') ratio"
+        'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}') ratio"
 fi
 echo "cluster_flags_nearftd=${d_flags[*]} --cluster <3 nodes>"
 echo "cluster_flags_nearsim=${sim_flags[*]}"
