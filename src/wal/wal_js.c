@@ -425,8 +425,8 @@ int wal_js_new(const struct wal_js_opts *o, struct wal_js **out)
     }
     s = natsConnection_Connect(&j->nc, no);
     if (s != NATS_OK) {
-        js_log("error", "msg=\"cannot connect to NATS\" servers=\"%s\" err=\"%s\"", o->servers,
-               natsStatus_GetText(s));
+        js_log("error", "msg=\"cannot connect to NATS\" servers=\"%s\" err=\"%s\" detail=\"%s\"",
+               o->servers, natsStatus_GetText(s), nats_GetLastError(NULL));
         goto fail;
     }
     jsOptions jo;

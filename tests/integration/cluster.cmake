@@ -20,4 +20,9 @@ if(TARGET nearsim AND TARGET nearftd AND NF_NODE)
            COMMAND ${NF_NODE} ${CMAKE_CURRENT_SOURCE_DIR}/cluster_relay.mjs
                    $<TARGET_FILE:nearsim> $<TARGET_FILE:nearftd> "${NF_NATS_SERVER}" ${NF_HAS_LIBNATS})
   set_tests_properties(cluster_relay PROPERTIES TIMEOUT 600 LABELS integration SKIP_RETURN_CODE 77)
+  # TLS to NATS with client certificates, and the refusals of a wrong or missing one.
+  add_test(NAME cluster_tls
+           COMMAND ${NF_NODE} ${CMAKE_CURRENT_SOURCE_DIR}/cluster_tls.mjs
+                   $<TARGET_FILE:nearsim> $<TARGET_FILE:nearftd> "${NF_NATS_SERVER}" ${NF_HAS_LIBNATS})
+  set_tests_properties(cluster_tls PROPERTIES TIMEOUT 300 LABELS integration SKIP_RETURN_CODE 77)
 endif()

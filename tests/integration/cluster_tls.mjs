@@ -1,0 +1,154 @@
+// cluster_tls: cluster mode over TLS with client certificates (--cluster-tls-ca, --cluster-tls-cert,
+// --cluster-tls-key) against a real nats-server that requires and verifies them. Certificates are
+// made fresh by openssl: a CA, a server certificate for 127.0.0.1 and a client certificate signed by
+// it, and a second, unrelated CA. nearftd must refuse to start (naming the NATS connection) without
+// TLS, without a client certificate, and when the server's certificate is not signed by the CA it
+// was given; with the right three it serves, and nearsim's audit shows its transfers applied
+// exactly once.
+// Usage: node cluster_tls.mjs NEARSIM NEARFTD NATS_SERVER HAS_LIBNATS(0|1)
+// Exits 77 (skipped) without nats-server, openssl or a libnats build.
+import { startSim, startDaemon, request, waitFor, stopProc, check, report, keepOrClean,
+         appliedMemos, START_LIMIT_MS } from './lib/harness.mjs';
+import { checkExactlyOnce } from './faults_lib.mjs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+
+const [nearsim, nearftd, natsBin, hasNats] = process.argv.slice(2);
+function find(name) {
+  const dirs = [...(process.env.PATH || '').split(':'), '/usr/sbin', '/sbin', '/usr/local/sbin'];
+  for (const d of dirs) if (d && existsSync(join(d, name))) return join(d, name);
+  return null;
+}
+const openssl = find('openssl');
+if (!natsBin || !existsSync(natsBin) || !openssl) {
+  console.log(`cluster_tls: SKIP: ${!openssl ? 'openssl' : 'nats-server'} is not installed ` +
+              '(scripts/install-deps.sh installs both)');
+  process.exit(77);
+}
+if (hasNats !== '1') {
+  console.log('cluster_tls: SKIP: nearftd was built without libnats (libnats-dev): no cluster mode');
+  process.exit(77);
+}
+
+async function freePorts(n) {
+  const servers = [];
+  for (let i = 0; i < n; i++) {
+    servers.push(await new Promise((resolve, reject) => {
+      const s = createServer();
+      s.once('error', reject);
+      s.listen(0, '127.0.0.1', () => resolve(s));
+    }));
+  }
+  const ports = servers.map((s) => s.address().port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
+}
+
+// makeCerts: CA, server certificate (127.0.0.1, localhost), client certificate, another CA.
+function makeCerts(dir) {
+  const o = (args) => execFileSync(openssl, args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  for (const ca of ['ca', 'other-ca'])
+    o(['req', '-x509', ...ec, '-keyout', `${ca}.key`, '-out', `${ca}.crt`, '-days', '2',
+       '-subj', `/CN=nearft test ${ca}`, '-addext', 'basicConstraints=critical,CA:TRUE',
+       '-addext', 'keyUsage=critical,keyCertSign']);
+  const leaf = (name, ext) => {
+    o(['req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`]);
+    writeFileSync(join(dir, `${name}.ext`), ext);
+    o(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial',
+       '-out', `${name}.crt`, '-days', '2', '-extfile', `${name}.ext`]);
+  };
+  leaf('server', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
+  leaf('client', 'extendedKeyUsage=clientAuth\n');
+}
+
+const sim = await startSim(nearsim, ['--block-ms', '100', '--keys', '4']);
+const log = join(sim.dir, 'nearftd.log');
+let nats = null;
+let code = 1;
+
+// refused: nearftd with these flags must exit before it is ready, saying it cannot reach NATS.
+async function refused(dir, flags, what) {
+  const before = existsSync(log) ? readFileSync(log, 'utf8').length : 0;
+  let err = '';
+  try {
+    const d = await startDaemon(nearftd, sim, join(sim.dir, dir), flags, { logFile: log });
+    await d.kill();
+  } catch (e) { err = String(e); }
+  const said = readFileSync(log, 'utf8').slice(before);
+  const line = said.split('\n').find((l) => /cannot connect to NATS/.test(l));
+  console.log(`${what}: ${line || '(no such line)'}`);
+  check(/exited \d+ before it was ready/.test(err) && /cannot connect to NATS/.test(said),
+    `${what}: nearftd refuses to start and says it cannot connect to NATS (${err.slice(0, 100)})`);
+}
+
+try {
+  const certs = join(sim.dir, 'certs');
+  mkdirSync(certs);
+  makeCerts(certs);
+  const [port, mon] = await freePorts(2);
+  const store = join(sim.dir, 'nats');
+  mkdirSync(store);
+  const c = (f) => JSON.stringify(join(certs, f));
+  writeFileSync(join(sim.dir, 'nats.conf'), `listen: "127.0.0.1:${port}"
+http: "127.0.0.1:${mon}"
+jetstream { store_dir: ${JSON.stringify(store)} }
+tls {
+  cert_file: ${c('server.crt')}
+  key_file: ${c('server.key')}
+  ca_file: ${c('ca.crt')}
+  verify: true
+}
+`);
+  const out = openSync(join(sim.dir, 'nats.log'), 'a');
+  nats = spawn(natsBin, ['-c', join(sim.dir, 'nats.conf')], { stdio: ['ignore', out, out] });
+  await waitFor(async () => {
+    if (nats.exitCode !== null) throw new Error('nats-server exited (see nats.log)');
+    try { return (await request(mon, 'GET', '/healthz?js-enabled-only=true')).status === 200; } catch { return false; }
+  }, 'nats-server with TLS to start', START_LIMIT_MS, 100);
+
+  const base = ['--cluster', `tls://127.0.0.1:${port}`, '--cluster-stream', 'NFTLS',
+    '--cluster-replicas', '1', '--batch-linger-ms', '5'];
+  const ca = ['--cluster-tls-ca', join(certs, 'ca.crt')];
+  const mine = ['--cluster-tls-cert', join(certs, 'client.crt'), '--cluster-tls-key', join(certs, 'client.key')];
+
+  // Refusals: each must stop start-up before anything is served.
+  await refused('plain', ['--cluster', `nats://127.0.0.1:${port}`, '--cluster-stream', 'NFTLS'],
+    'no TLS options against a server that requires TLS');
+  await refused('no-cert', [...base, ...ca], 'TLS without a client certificate');
+  await refused('other-ca', [...base, '--cluster-tls-ca', join(certs, 'other-ca.crt'), ...mine],
+    'a server certificate not signed by the given CA');
+  let half = '';
+  try {
+    await (await startDaemon(nearftd, sim, join(sim.dir, 'half'), [...base, ...ca,
+      '--cluster-tls-cert', join(certs, 'client.crt')], { logFile: log })).kill();
+  } catch (e) { half = String(e); }
+  check(/exited/.test(half) && readFileSync(log, 'utf8').includes('--cluster-tls-cert and --cluster-tls-key go together'),
+    'a client certificate without its key is refused, naming both options');
+
+  // The right CA and client certificate: it serves; transfers land exactly once.
+  const d = await startDaemon(nearftd, sim, join(sim.dir, 'ok'), [...base, ...ca, ...mine], { logFile: log });
+  const memos = [];
+  for (let i = 0; i < 20; i++) {
+    const t = { receiver_id: `user-${i}.test.near`, amount: '1', memo: `tls-${i}` };
+    const r = await request(d.port, 'POST', '/v1/transfers', t);
+    check(r.status === 202, `transfer ${i} accepted over a TLS-backed log (${r.status})`);
+    if (r.status === 202) memos.push(t.memo);
+  }
+  await waitFor(async () => {
+    const ap = await appliedMemos(sim.port);
+    return memos.every((m) => ap.has(m));
+  }, 'the transfers applied', 60000, 200);
+  await checkExactlyOnce(sim.port, memos, [], 'TLS with client certificates');
+  check((await d.stop()) === 0, 'nearftd stops with status 0');
+  code = report('cluster_tls');
+} catch (e) {
+  console.error(`cluster_tls: FAIL: ${e.stack || e}`);
+  code = 1;
+} finally {
+  if (nats) await stopProc(nats, 'SIGKILL');
+  await sim.stop();
+}
+process.exit(keepOrClean(sim.dir, code));
