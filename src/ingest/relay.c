@@ -119,6 +119,8 @@ static void reply_metrics(struct rconn *c)
     char body[2048];
     int n = snprintf(
         body, sizeof(body),
+        "# HELP nearft_build_info Always 1; the version of the running nearftd as a label.\n"
+        "# TYPE nearft_build_info gauge\nnearft_build_info{version=\"" NF_VERSION "\"} 1\n"
         "# HELP nearft_cluster_standby 1 while this instance waits for the cluster log's lease.\n"
         "# TYPE nearft_cluster_standby gauge\nnearft_cluster_standby 1\n"
         "# HELP nearft_relay_connections_total Connections a standby passed to the lease holder.\n"

@@ -461,6 +461,11 @@ int pipe_metrics_text(struct nf_pipe *p, char *out, size_t cap)
     fam(&t, "nearft_build_info", "gauge",
         "Always 1; the version of the running nearftd as a label.");
     tb_printf(&t, "nearft_build_info{version=\"%s\"} 1\n", NF_VERSION);
+    if (p->js != NULL) { /* cluster mode; a standby's relay serves the same family as 1 */
+        fam(&t, "nearft_cluster_standby", "gauge",
+            "0 on the cluster instance that holds the log's lease (1 on a standby's relay).");
+        tb_printf(&t, "nearft_cluster_standby 0\n");
+    }
     fam(&t, "nearft_signing_paused", "gauge",
         "1 while signing is paused (out of gas funds or tokens, the contract short of NEAR for its "
         "state, every RPC breaker open, reconciling after a restart), else 0.");

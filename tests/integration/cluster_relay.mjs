@@ -148,7 +148,12 @@ try {
   else check(lint.status === 0 && `${lint.stdout}${lint.stderr}`.trim() === '',
     `promtool check metrics on the standby's /metrics: ${lint.stdout}${lint.stderr}`);
   const hm = await request(pb, 'GET', '/metrics', undefined, { fresh: true });
-  check(hm.status === 200 && /nearft_transfers_total/.test(hm.text), 'the holder answers /metrics itself');
+  check(hm.status === 200 && /nearft_transfers_total/.test(hm.text) && /^nearft_cluster_standby 0$/m.test(hm.text),
+    'the holder answers /metrics itself, with nearft_cluster_standby 0');
+  check(/^nearft_build_info\{version="[0-9.]+"\} 1$/m.test(m), 'the standby\'s /metrics carries nearft_build_info');
+  const hlint = spawnSync(process.env.PROMTOOL || 'promtool', ['check', 'metrics'], { input: hm.text, encoding: 'utf8' });
+  if (!hlint.error) check(hlint.status === 0 && `${hlint.stdout}${hlint.stderr}`.trim() === '',
+    `promtool check metrics on the holder's /metrics: ${hlint.stdout}${hlint.stderr}`);
 
   // 3. Load through both addresses; kill -9 the holder; the standby takes over on its address.
   const st = { stop: false };
