@@ -1,5 +1,5 @@
 /* account: NEAR account id validation exactly as nearcore's near-account-id (strict rules,
- * protocol 83+; near-protocol.md section 5.4). Pure, any thread. */
+ * protocol 83+; docs/PROTOCOL.md section 5.4). Pure, any thread. */
 #ifndef NF_ACCOUNT_H
 #define NF_ACCOUNT_H
 

@@ -1,7 +1,7 @@
 /* near_tx: Borsh encoding and strict decoding of NEAR Transaction V0 / SignedTransaction, the
  * transaction hash (sha256 of the Transaction bytes) and the ed25519 signature over it, plus the
  * exact NEP-141/145 argument JSON. Pure: no I/O, no allocation, any thread. Byte-exact with
- * near-api-js 7.2.0 and nearcore (near-protocol.md section 1). */
+ * near-api-js 7.2.0 and nearcore (docs/PROTOCOL.md section 1). */
 #ifndef NF_NEAR_TX_H
 #define NF_NEAR_TX_H
 

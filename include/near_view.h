@@ -1,5 +1,5 @@
 /* near_view: JSON views of decoded transactions in nearcore's RPC field names
- * (SignedTransactionView, ActionView; near-protocol.md section 3.4). Shared by `nearft tx decode`
+ * (SignedTransactionView, ActionView; docs/PROTOCOL.md section 3.4). Shared by `nearft tx decode`
  * and nearsim. Pure, any thread; writes through a struct jw the caller owns. */
 #ifndef NF_NEAR_VIEW_H
 #define NF_NEAR_VIEW_H

@@ -1,4 +1,4 @@
-/* rpc: pure NEAR JSON-RPC client helpers (near-protocol.md section 3). Builders write request
+/* rpc: pure NEAR JSON-RPC client helpers (docs/PROTOCOL.md section 3). Builders write request
  * bodies into a caller buffer; rpc_parse tokenizes a response body with jtok (caller scratch) and
  * classifies it, together with the HTTP status, into a struct rpc_result: a success of the method
  * asked for, or one error kind from the section 3.8 catalogue. No I/O, no allocation, no global

@@ -10,7 +10,7 @@
  * classify every answer the same way before anything is timed. Prints one `name=value unit` line
  * per figure. Not a test: numbers only.
  *
- * The answers: tests/near/test_rpc_vectors.inc (near-protocol.md section 3: a FINAL send_tx
+ * The answers: tests/near/test_rpc_vectors.inc (docs/PROTOCOL.md section 3: a FINAL send_tx
  * success with receipts_outcome, an InvalidNonce error, a view_access_key result) and
  * tests/vectors/rpc_tolerant.json (the largest send_tx answer and the block answer, read at start
  * with jansson and rewritten compact; --vectors PATH for another copy). The repository holds no

@@ -25,7 +25,7 @@ acc=$(awk -F'[= ]' '/^bounty_transfers_2xx=/ {print $2}' "$NF_TMP/lg.out")
 unk=$(awk -F'[= ]' '/^bounty_transfers_unknown=/ {print $2}' "$NF_TMP/lg.out")
 rc=0
 nf_exactly_once bounty "$acc" "$unk" "$before" || rc=1
-echo "reference_rust_requests_per_s=269.7 req/s (testnet, 10 min, hey -c 1500; peers-api.md §2)"
+echo "reference_rust_requests_per_s=269.7 req/s (testnet, 10 min, hey -c 1500; docs/PEERS.md §2)"
 echo "reference_rust_latency_p99=15570 ms"
 echo "bounty_over_reference=$(awk -v r="$(awk -F'[= ]' '/^bounty_requests_per_s=/ {print $2}' "$NF_TMP/lg.out")" \
     'BEGIN {printf "%.1f", r / 269.7}')x requests/s"

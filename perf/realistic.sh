@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # realistic.sh: nearsim as a realistic shard (0.6 s blocks, --chunk-gas 1P and --chunk-tx-gas 500T
-# per near-protocol.md §6, 300 Tgas per tx), offered load in steps from below to far above the
+# per docs/PROTOCOL.md §6, 300 Tgas per tx), offered load in steps from below to far above the
 # shard's capacity (open loop, --rate). Requests use ?wait=executed, so latency is request ->
 # executed. Shows (a) executed transfers/s levels off at what the simulated shard executes (the
 # chain, not nearftd, is the limit: nearsim's own transfers/s and delayed receipts are printed),

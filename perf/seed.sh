@@ -59,7 +59,7 @@ else
     echo "${l}_goal=NOT met (200: $ok of $all, p99 $p99 ms)"
     rc=1
 fi
-echo "reference_node_sandbox=0.56 % success at 65 req/s, p95 47.6 s (peers-api.md §1, 2025-10-10)"
+echo "reference_node_sandbox=0.56 % success at 65 req/s, p95 47.6 s (docs/PEERS.md §1, 2025-10-10)"
 jq -r '.intermediate | to_entries[] | "\((.key + 1) * 10) \((.value.counters["http.codes.200"] // 0) / 10) \((.value.counters["http.codes.200"] // 0) / 10) \(.value.summaries["http.response_time"].median // 0) \(.value.summaries["http.response_time"].p99 // 0) \((.value.counters["http.responses"] // 0) - (.value.counters["http.codes.200"] // 0))"' \
     "$report" >"$NF_OUT/$l.dat"
 nf_plot "$NF_OUT/$l.png" "seed Artillery profile ($variant) on POST /send-ft" "$NF_OUT/$l.dat:send-ft"

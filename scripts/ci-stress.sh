@@ -27,8 +27,6 @@ for i in $(seq "$n"); do
     clone=$out/clone
     rm -rf "$clone"
     git clone --quiet "$root" "$clone"
-    # the clone sits where CI puts it: shared/ beside the project folder when there is one
-    if [ -d "$root/../shared" ] && [ ! -e "$out/shared" ]; then ln -s "$root/../shared" "$out/shared"; fi
     yes >/dev/null &
     hogs+=($!)
     yes >/dev/null &

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The README's main job: nearft signs and decodes a transfer (the near-protocol.md 1.9 vector),
+# The README's main job: nearft signs and decodes a transfer (the docs/PROTOCOL.md 1.9 vector),
 # then nearsim + nearftd run a short bounded load and print transfers/s and the audit verdict.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +11,7 @@ cat > "$tmp/alice.near.json" <<'KEY'
 {"account_id":"alice.near","public_key":"ed25519:FVen3X669xLzsi6N2V91DoiyzHzg1uAgqiT8jZ9nS96Z","private_key":"ed25519:49W385L4rePHy6PAaQUovbD2aacgN4HsKXSMeUzRg4fmwXszN91JuMFrQRj3vMDpZuRF3ZknQBuRBoWQJEfXstMw"}
 KEY
 chmod 600 "$tmp/alice.near.json"
-echo "== nearft tx sign (near-protocol.md 1.9 vector 1)"
+echo "== nearft tx sign (docs/PROTOCOL.md 1.9 vector 1)"
 out=$("$bin" tx sign --key-file "$tmp/alice.near.json" --receiver usdt.tether-token.near \
       --nonce 150000000000001 --block-hash HveJKQvuB2oTwbExTvT6bku4oWLB6UyWnqi5WWAD1LU \
       --ft-transfer bob.near:1000000 --gas-per-action 30000000000000)

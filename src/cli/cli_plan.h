@@ -105,7 +105,7 @@ int cli_view_ft_metadata(const char *json,
                          size_t whycap);
 
 /* cli_gas_limit: the chain's max_total_prepaid_gas for a protocol version: 1 Pgas from protocol
- * 83, 300 Tgas before (near-protocol.md, limits). */
+ * 83, 300 Tgas before (docs/PROTOCOL.md section 4, limits). */
 uint64_t cli_gas_limit(uint64_t protocol_version);
 
 /* cli_view_status_protocol: result.protocol_version of a whole JSON-RPC `status` answer body.

@@ -1,5 +1,5 @@
 /* account: NEAR account id validation (see include/account.h), a byte-for-byte port of
- * near-account-id-rs's strict rules (protocol 83+, near-protocol.md section 5.4) plus the kind
+ * near-account-id-rs's strict rules (protocol 83+, docs/PROTOCOL.md section 5.4) plus the kind
  * detection of its AccountType. Pure, any thread, owns nothing; reasons are static strings. */
 #include "account.h"
 

@@ -1,5 +1,5 @@
 /* near_tx: Borsh codec for NEAR Transaction V0 / SignedTransaction (see include/near_tx.h and
- * near-protocol.md section 1). The encoder writes through a bounds-checked cursor (a NULL output
+ * docs/PROTOCOL.md section 1). The encoder writes through a bounds-checked cursor (a NULL output
  * only counts bytes, which is how near_tx_encoded_size works); the decoder is strict: every read
  * is checked against the remaining input before it happens, declared lengths larger than what is
  * left are reported as truncation, strings are UTF-8 checked, account ids are validated and every
@@ -528,7 +528,7 @@ int near_signed_tx_decode(const uint8_t *buf,
     if (why != NULL && whycap > 0)
         why[0] = '\0';
 
-    /* nearcore's Transaction enum tag rule (near-protocol.md 1.3): V0 is tag-less and starts with
+    /* nearcore's Transaction enum tag rule (docs/PROTOCOL.md 1.3): V0 is tag-less and starts with
      * the u32 length of signer_id (<= 64), so its second byte is 0. */
     if (len >= 2 && buf[1] != 0) {
         if (buf[0] == 1)

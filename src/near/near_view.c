@@ -1,5 +1,5 @@
 /* near_view: nearcore's JSON views of a decoded transaction (SignedTransactionView and ActionView,
- * near-protocol.md section 3.4): u64 gas and nonces as JSON numbers, u128 amounts as decimal
+ * docs/PROTOCOL.md section 3.4): u64 gas and nonces as JSON numbers, u128 amounts as decimal
  * strings, function-call args and contract code as base64, keys and signatures as
  * "<type>:<base58>", hashes as base58. Used by `nearft tx decode` and nearsim. Pure, any thread;
  * writes through the caller's struct jw and owns nothing. */

@@ -1,5 +1,5 @@
 /* rpc: NEAR JSON-RPC request builders and response classifier (see include/rpc.h and
- * near-protocol.md section 3). Builders append into the caller's buffer with exact size checks; the
+ * docs/PROTOCOL.md section 3). Builders append into the caller's buffer with exact size checks; the
  * classifier walks jtok tokens of the caller's scratch and copies what it needs into struct
  * rpc_result. It accepts both the structured error form (name/cause/info) and the legacy forms
  * (data-only errors, the in-result query "error" string, TIMEOUT_ERROR with and without the 2026

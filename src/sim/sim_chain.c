@@ -95,7 +95,7 @@ const char *sim_reject_name(enum sim_reject_code code)
     return (unsigned)code < SIM_REJ__COUNT && names[code] ? names[code] : "Unknown";
 }
 
-/* ---- fees (near-protocol.md section 7) ------------------------------------------------------- */
+/* ---- fees (docs/PROTOCOL.md section 7) ------------------------------------------------------- */
 
 #define FEE_FC_BASE_SEND    200000000000ull
 #define FEE_FC_BASE_EXEC    780000000000ull
@@ -779,7 +779,7 @@ static void copy_name(char *dst, size_t cap, struct nf_bytes b)
     dst[n] = 0;
 }
 
-/* Costs of one decoded tx (near-protocol.md section 7). */
+/* Costs of one decoded tx (docs/PROTOCOL.md section 7). */
 struct tx_costs {
     uint64_t send_gas, exec_fees, prepaid_gas;
     nf_u128 deposits, total;
@@ -1445,7 +1445,7 @@ static int ft_transfer(struct exec_ctx *x, const struct near_action *a)
         deser_error(x, why);
         return -1;
     }
-    /* near-contract-standards check order (near-protocol.md section 5.1) */
+    /* near-contract-standards check order (docs/PROTOCOL.md section 5.1) */
     if (a->u.function_call.deposit != 1) {
         set_panic(x, "Requires attached deposit of exactly 1 yoctoNEAR");
         return -1;

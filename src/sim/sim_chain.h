@@ -3,7 +3,7 @@
  * block production with per-chunk gas limits, the delayed receipt queue, refunds, and the audit
  * counters (per-memo application counts). No I/O, no threads, no clock: the caller passes time in
  * and calls sim_chain_produce_block; tests and the bench drive it directly. All state is owned by
- * one thread (nearsim's event loop). Reference: near-protocol.md sections 2-8. */
+ * one thread (nearsim's event loop). Reference: docs/PROTOCOL.md sections 2-8. */
 #ifndef NF_SIM_CHAIN_H
 #define NF_SIM_CHAIN_H
 
@@ -49,7 +49,7 @@ struct sim_chain_cfg {
     uint32_t ft_decimals;
 };
 
-/* sim_chain_cfg_defaults: nearcore-like defaults (near-protocol.md sections 4, 6, 7). */
+/* sim_chain_cfg_defaults: nearcore-like defaults (docs/PROTOCOL.md sections 4, 6, 7). */
 void sim_chain_cfg_defaults(struct sim_chain_cfg *cfg);
 
 enum sim_level {
@@ -462,7 +462,7 @@ int sim_ft_view(const struct sim_chain *c,
                 char *err,
                 size_t errcap);
 
-/* Fee helpers (near-protocol.md section 7). */
+/* Fee helpers (docs/PROTOCOL.md section 7). */
 uint64_t sim_fee_send(const struct near_action *a, int sir);
 uint64_t sim_fee_exec(const struct near_action *a);
 #define SIM_FEE_RECEIPT 108059500000ull

@@ -1,5 +1,5 @@
 /* sim_rpc: JSON-RPC method handling for nearsim (see sim_rpc.h). Requests are parsed with
- * jansson; replies are written with jw in nearcore's shapes (near-protocol.md section 3): the
+ * jansson; replies are written with jw in nearcore's shapes (docs/PROTOCOL.md section 3): the
  * FinalExecutionOutcomeView of a tx is rendered on demand from its stored Borsh bytes and the
  * compact outcome fields of struct sim_tx. Runs on the chain thread; owns only the replies it
  * returns. */

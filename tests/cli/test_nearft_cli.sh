@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End-to-end test of the nearft binary: near-protocol.md 1.9 vector 1 (exact signed base64 and hash
+# End-to-end test of the nearft binary: docs/PROTOCOL.md 1.9 vector 1 (exact signed base64 and hash
 # from the document), decode of that vector, usage/failure exit codes with their messages, key-file
 # permission refusal, keys new + --credentials, and that no secret ever reaches stdout/stderr.
 # Usage: test_nearft_cli.sh path/to/nearft

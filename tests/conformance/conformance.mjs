@@ -91,7 +91,7 @@ function u128() {
   ])();
 }
 
-// ---- account ids of every legal shape (near-protocol.md 5.4) -------------------------------------
+// ---- account ids of every legal shape (docs/PROTOCOL.md 5.4) -------------------------------------
 const ALNUM = 'abcdefghijklmnopqrstuvwxyz0123456789';
 const HEX = '0123456789abcdef';
 const ACCOUNT_RE = /^(([a-z\d]+[-_])*[a-z\d]+\.)*([a-z\d]+[-_])*[a-z\d]+$/;

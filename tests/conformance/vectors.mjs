@@ -1,4 +1,4 @@
-// Reproduces the worked vectors 1-4 of near-protocol.md section 1.9 with near-api-js 7.2.0 and, when
+// Reproduces the worked vectors 1-4 of docs/PROTOCOL.md section 1.9 with near-api-js 7.2.0 and, when
 // a nearft binary is given, with `nearft tx sign` too; both must give the document's exact tx hash
 // and signed base64. Usage: node vectors.mjs [path/to/nearft]. Exit 0 only when all match.
 import { actions as A, PublicKey, baseEncode, baseDecode } from 'near-api-js';
@@ -12,7 +12,7 @@ const blockHashB58 = 'HveJKQvuB2oTwbExTvT6bku4oWLB6UyWnqi5WWAD1LU';
 const pk2 = 'ed25519:586Z7H2vpX9qNhN2T4e9Utugie3ogjbxzGaMtM3E6HR5';
 const FT = 'usdt.tether-token.near';
 
-// Expected values are copied from near-protocol.md section 1.9 (independent of this project).
+// Expected values are copied from docs/PROTOCOL.md section 1.9 (independent of this project).
 const VECTORS = [
   {
     name: 'vector 1', receiver: FT, nonce: 150000000000001n,

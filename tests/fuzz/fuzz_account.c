@@ -1,5 +1,5 @@
 /* fuzz_account: account_id_check on arbitrary bytes, compared with a second, deliberately naive
- * implementation of near-protocol.md section 5.4 (split on '.', then on '-'/'_', no empty parts).
+ * implementation of docs/PROTOCOL.md section 5.4 (split on '.', then on '-'/'_', no empty parts).
  * Aborts on disagreement or on a missing reason. Single-threaded. */
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* test_account: NEAR account id validation against the examples of near-protocol.md section 5.4
+/* test_account: NEAR account id validation against the examples of docs/PROTOCOL.md section 5.4
  * (taken from near-account-id-rs), edge cases, and a POSIX-regex oracle of the published rule run
  * on many random strings. Single-threaded, no files. */
 #include <regex.h>

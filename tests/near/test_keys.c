@@ -1,5 +1,5 @@
 /* test_keys: NEAR key strings, keypairs, signatures, credential JSON and key files. Vectors come
- * from RFC 8032 section 7.1 TEST 1 and near-protocol.md section 1.9 (independent references).
+ * from RFC 8032 section 7.1 TEST 1 and docs/PROTOCOL.md section 1.9 (independent references).
  * File tests run in a fresh mkdtemp directory that is removed at the end. Single-threaded. */
 #include <ftw.h>
 #include <sodium.h>
@@ -24,7 +24,7 @@ static const char *SECRET_STR =
 /* RFC 8032 TEST 1: signature of the empty message. */
 static const char *RFC_SIG_HEX = "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e06522490155"
                                  "5fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b";
-/* near-protocol.md 1.9 VECTOR 1: tx hash and its signature by the TEST 1 key. */
+/* docs/PROTOCOL.md 1.9 VECTOR 1: tx hash and its signature by the TEST 1 key. */
 static const char *TX_HASH_HEX = "cd80e20f762dfcbc714d165d23aa4b6d68598a349aa13618640dac0213db1e01";
 static const char *TX_SIG_HEX = "a6dfbfeaa0641adc1efd7bad5548fddc083e39df5613db86229fd14d6535d0f8"
                                 "53dd391a4cddbc0e4009f63f1fc30422d686b2cee032eb4d2ce0ce738856310b";

@@ -1,5 +1,5 @@
 /* test_near_tx: the Borsh transaction codec against the five independent vectors of
- * near-protocol.md section 1.9 (byte-exact transaction, hash, signature and signed base64), strict
+ * docs/PROTOCOL.md section 1.9 (byte-exact transaction, hash, signature and signed base64), strict
  * decoding (every error class with its code and a precise reason), truncation at every prefix,
  * capacity handling, the JSON.stringify-exact argument builders and the nearcore JSON views.
  * Single-threaded; owns the keypair it makes from the RFC 8032 TEST 1 seed. */
@@ -17,7 +17,7 @@
 #include "nf_utf8.h"
 #include "u128.h"
 
-/* Copied verbatim from near-protocol.md section 1.9 (near-api-js 7.2.0 + independent Python). */
+/* Copied verbatim from docs/PROTOCOL.md section 1.9 (near-api-js 7.2.0 + independent Python). */
 static const char *const vec_tx_hex[5] = {
     "0a000000616c6963652e6e65617200d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f7"
     "07511a0160b7986c88000016000000757364742e7465746865722d746f6b656e2e6e6561720455f286b3cfa9"
@@ -179,7 +179,7 @@ static void common_tx(struct vec *v, const char *receiver, uint64_t nonce)
     v->tx.actions = v->acts;
 }
 
-/* build_vector: vector i (1..5) exactly as near-protocol.md 1.9 describes its inputs. The ft
+/* build_vector: vector i (1..5) exactly as docs/PROTOCOL.md 1.9 describes its inputs. The ft
  * argument JSON is produced by near_ft_transfer_args and checked against the literal text. */
 static void build_vector(int i, struct vec *v)
 {
@@ -569,7 +569,7 @@ static void test_tamper(void)
 
 static void test_decode_errors(void)
 {
-    /* Vector 1 offsets (near-protocol.md annotated layout): signer 4..13, pk type 14, nonce 47,
+    /* Vector 1 offsets (docs/PROTOCOL.md 1.9 annotated layout): signer 4..13, pk type 14, nonce 47,
      * receiver 59..80, actions count 113, tag 117, method name 122, args len 133, args 137, gas
      * 182, deposit 190, signature type 206. */
     expect_patch(1, 4, 0xff, NF_EUTF8, "invalid UTF-8 in signer_id");
@@ -1093,7 +1093,7 @@ static void test_views(void)
     uint8_t buf[600];
     size_t n = signed_vector(1, buf, sizeof(buf));
     view_of(buf, n, 16, out, sizeof(out));
-    /* The "transaction" object of near-protocol.md 3.4's illustrative response for VECTOR 1. */
+    /* The "transaction" object of docs/PROTOCOL.md 3.4's illustrative response for VECTOR 1. */
     CHECK_EQ_STR(out,
                  "{\"signer_id\":\"alice.near\",\"public_key\":\"ed25519:"
                  "FVen3X669xLzsi6N2V91DoiyzHzg1uAgqiT8jZ9nS96Z\",\"nonce\":150000000000001,"

@@ -1,4 +1,4 @@
-/* test_rpc: JSON-RPC builders checked against the request examples of near-protocol.md section 3,
+/* test_rpc: JSON-RPC builders checked against the request examples of docs/PROTOCOL.md section 3,
  * and the classifier fed every error JSON of the section 3.8 catalogue verbatim, the section 3.4
  * success example, the ActionError failure shape, the legacy in-result query errors, the 2026
  * TIMEOUT_ERROR forms and transport-level answers. Single-threaded. */

@@ -1,5 +1,5 @@
 /* test_sim_chain: unit tests of nearsim's chain state machine (nf_sim_core) without HTTP: genesis,
- * fees against near-protocol.md section 7 vectors, admission errors in nearcore's order, status
+ * fees against docs/PROTOCOL.md section 7 vectors, admission errors in nearcore's order, status
  * levels, batch atomicity, duplicates, nonce rules, delayed receipts, congestion, memos. */
 #include <sodium.h>
 
@@ -44,7 +44,7 @@ static void test_genesis(void)
     keys_free(kp);
 }
 
-/* VECTOR 1 of near-protocol.md: send gas, exec fees and total cost are independent references. */
+/* VECTOR 1 of docs/PROTOCOL.md: send gas, exec fees and total cost are independent references. */
 static void test_vector1_costs(void)
 {
     struct sim_chain_cfg cfg;

@@ -1,5 +1,5 @@
 /* test_sim_rpc: nearsim's JSON-RPC layer (sim_rpc) and flag parsing (sim_cfg) without HTTP:
- * HTTP codes and error shapes of near-protocol.md section 3.8, send_tx waiting and polling,
+ * HTTP codes and error shapes of docs/PROTOCOL.md section 3.8, send_tx waiting and polling,
  * TIMEOUT_ERROR, the legacy in-result query error, call_function bytes, audit JSON. */
 #include <jansson.h>
 #include <sodium.h>
@@ -160,7 +160,7 @@ static void test_lagged(struct nf_keypair *kp)
     sim_rpc_reply_free(&r);
 
     /* a send signed with the head's hash: the lagging node has not seen that block (Expired, the
-     * error JSON of near-protocol.md 3.8) and forwards nothing */
+     * error JSON of docs/PROTOCOL.md 3.8) and forwards nothing */
     const char *const to[] = {"user-1.test.near"};
     size_t len;
     uint8_t *fresh = t_transfers(kp, c, 99000001ull, to, 1, 1, "lag", 30000000000000ull, &len);

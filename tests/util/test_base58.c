@@ -1,4 +1,4 @@
-/* test_base58: base58 against known vectors (near-protocol.md sections 1.5 and 1.9, Bitcoin Core's
+/* test_base58: base58 against known vectors (docs/PROTOCOL.md sections 1.5 and 1.9, Bitcoin Core's
  * base58_encode_decode.json) and against an independent reference encoder (repeated division of
  * the big-endian number by 58) on random inputs, with leading zeros, bounds and bad characters.
  * Single-threaded, no files. */
@@ -62,7 +62,7 @@ struct vector {
 };
 
 static const struct vector VECTORS[] = {
-    /* near-protocol.md 1.9: block hash, public key, tx hashes, signatures, secret key. */
+    /* docs/PROTOCOL.md 1.9: block hash, public key, tx hashes, signatures, secret key. */
     {"0455f286b3cfa90d4943e0cc2c9ab89a2f98f548e41cf547a546d22bc21a8b39",
      "HveJKQvuB2oTwbExTvT6bku4oWLB6UyWnqi5WWAD1LU"},
     {"d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a",

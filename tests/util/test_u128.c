@@ -1,5 +1,5 @@
 /* test_u128: decimal parse/format, little-endian bytes and overflow helpers of u128, checked
- * against near-protocol.md section 1.9 (Borsh bytes of 1250000000000000000000), the exact bounds
+ * against docs/PROTOCOL.md section 1.9 (Borsh bytes of 1250000000000000000000), the exact bounds
  * 2^128-1 / 2^128, and an independent decimal-string reference built from two 64-bit halves on
  * random values. Single-threaded, no files. */
 #include <stdint.h>
@@ -173,7 +173,7 @@ static void test_random(void)
 
 static void test_le(void)
 {
-    /* near-protocol.md 1.9 VECTOR 3: storage deposit 1250000000000000000000. */
+    /* docs/PROTOCOL.md 1.9 VECTOR 3: storage deposit 1250000000000000000000. */
     const uint8_t want[16] = {0x00, 0x00, 0x48, 0x56, 0x37, 0x19, 0x3c, 0xc3,
                               0x43, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00};
     nf_u128 v;
