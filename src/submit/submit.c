@@ -27,6 +27,7 @@
 #include "nf_time.h"
 #include "rpc.h"
 #include "stages.h"
+#include "submit_decide.h"
 #include "wal_rec.h"
 
 #define REQ_BODY_CAP  (BATCH_TX_CAP * 4 / 3 + 1024)
@@ -763,7 +764,33 @@ static void on_proof_view(struct submit_stage *s,
     schedule(s, b, 0);
 }
 
-/* A send_tx or tx answer about batch b. */
+/* confirm_unknown: every broadcast so far was refused (a definitive rejection, or an expiry of
+ * bytes never in any pool): one `tx` lookup with wait_until NONE, at once, confirms the hash is
+ * unknown before the batch is declared dead (see the RPC_UNKNOWN_TRANSACTION step). */
+static void confirm_unknown(struct submit_stage *s, struct batch *b)
+{
+    struct bstate *st = &s->bs[b->slot];
+    st->lookups++;
+    st->next_purpose = P_TXSTATUS;
+    st->status_wait = RPC_WAIT_NONE;
+    schedule(s, b, 0);
+}
+
+/* send_again: the same bytes again after delay (a SUBMIT_DELAY_* that schedules). */
+static void send_again(struct submit_stage *s, struct batch *b, enum submit_delay delay)
+{
+    struct bstate *st = &s->bs[b->slot];
+    st->next_purpose = P_SEND;
+    if (delay == SUBMIT_DELAY_NOW)
+        schedule(s, b, 0);
+    else if (delay == SUBMIT_DELAY_BACKOFF_LONG)
+        schedule(s, b, next_backoff(b) + 1000);
+    else
+        schedule(s, b, next_backoff(b));
+}
+
+/* A send_tx or tx answer about batch b, or its dead proof's view_access_key: submit_decide
+ * says what follows, applied here (flags in their order, the message, then the step). */
 static void on_batch_answer(struct submit_stage *s,
                             struct batch *b,
                             struct req *r,
@@ -772,143 +799,109 @@ static void on_batch_answer(struct submit_stage *s,
     struct bstate *st = &s->bs[b->slot];
     struct pool_key *k = b->key >= 0 ? &s->w.keys->keys[b->key] : NULL;
     atomic_fetch_add_explicit(&s->kind_count[res->kind], 1, memory_order_relaxed);
-    if (r->purpose == P_KEYVIEW) {
+    struct submit_answer a = {
+        .kind = res->kind,
+        .tx_status = res->tx_status,
+        .failure_invalid_tx = res->failure_invalid_tx != 0,
+        .failure_no_action = res->failure_action < 0,
+        .ask = r->purpose == P_SEND       ? SUBMIT_ASK_SEND
+               : r->purpose == P_TXSTATUS ? SUBMIT_ASK_TXSTATUS
+                                          : SUBMIT_ASK_KEYVIEW,
+        .proving = st->proving != 0,
+        .maybe_accepted = b->maybe_accepted != 0,
+        .lookups_pending = st->lookups > 0,
+        .status_wait_none = st->status_wait == RPC_WAIT_NONE,
+    };
+    struct submit_decision d = submit_decide(&a);
+
+    if (d.flags & SUBMIT_DF_PROOF_KNOWN)
+        proof_end(s, b, SUBMIT_PROOF_KNOWN); /* the proof's lookup found it: follow it */
+    if (d.flags & SUBMIT_DF_MAYBE_ACCEPTED)
+        b->maybe_accepted = 1;
+    if ((d.flags & SUBMIT_DF_RESYNC_NONCE) && k && keypool_raise_nonce(k, res->ak_nonce + 1))
+        NF_LOG(NF_LOG_WARN, "submit", "nonce resync key=%u ak_nonce=%llu", b->key,
+               (unsigned long long)res->ak_nonce);
+    if ((d.flags & SUBMIT_DF_QUARANTINE) && k) {
+        char why[128];
+        snprintf(why, sizeof(why), "%s", rpc_kind_name(res->kind));
+        keypool_quarantine(k, why);
+        NF_LOG(NF_LOG_ERROR, "submit", "key quarantined key=%s reason=%s", k->public_str, why);
+    }
+    switch (d.msg) {
+    case SUBMIT_MSG_KIND:
+        snprintf(b->message, sizeof(b->message), "%s", rpc_kind_name(res->kind));
+        break;
+    case SUBMIT_MSG_KIND_CAUSE:
+        snprintf(b->message, sizeof(b->message), "%s %s", rpc_kind_name(res->kind), res->cause);
+        break;
+    case SUBMIT_MSG_NONCE:
+        snprintf(b->message, sizeof(b->message), "InvalidNonce tx_nonce=%llu ak_nonce=%llu",
+                 (unsigned long long)res->tx_nonce, (unsigned long long)res->ak_nonce);
+        break;
+    case SUBMIT_MSG_NONE:
+        break;
+    }
+    if (d.flags & SUBMIT_DF_FUNDS_SHORT)
+        funds_short(s, res);
+
+    switch (d.action) {
+    case SUBMIT_DO_PROOF_VIEW:
         on_proof_view(s, b, r, res);
         return;
-    }
-    if (st->proving && r->purpose == P_TXSTATUS) {
-        /* the dead proof's lookup, on the endpoint whose final height and nonce prove it */
-        if (res->kind == RPC_UNKNOWN_TRANSACTION) {
-            proof_end(s, b, SUBMIT_PROOF_DEAD);
-            return;
-        }
-        if (res->kind != RPC_OK_TX) {
-            proof_end(s, b, SUBMIT_PROOF_FAILED);
-            return;
-        }
-        proof_end(s, b, SUBMIT_PROOF_KNOWN); /* on the chain after all: follow it below */
-    }
-    switch (res->kind) {
-    case RPC_OK_TX:
-        if (res->tx_status == RPC_TXS_SUCCESS) {
-            mark_submitted(s, b);
-            b->result = BATCH_SUCCESS;
-            finish(s, b);
-            return;
-        }
-        if (res->tx_status == RPC_TXS_FAILURE) {
-            mark_submitted(s, b);
-            if (res->failure_invalid_tx) {
-                /* Included but invalid at execution (e.g. nonce): nothing of it ran. */
-                b->result = BATCH_DEAD;
-                snprintf(b->message, sizeof(b->message), "transaction invalid at inclusion: %s",
-                         res->cause);
-            } else if (res->failure_action < 0) {
-                state_short(s, b, res); /* failed after its last action: nothing ran */
-            } else {
-                b->result = BATCH_ACTION_ERROR;
-                b->failed_index = (int32_t)res->failure_action;
-                snprintf(b->message, sizeof(b->message), "%s", res->message);
-                tokens_short(s, b);
-            }
-            finish(s, b);
-            return;
-        }
+    case SUBMIT_DO_PROOF_DEAD:
+        proof_end(s, b, SUBMIT_PROOF_DEAD);
+        return;
+    case SUBMIT_DO_PROOF_FAILED:
+        proof_end(s, b, SUBMIT_PROOF_FAILED);
+        return;
+    case SUBMIT_DO_FINISH_SUCCESS:
+        mark_submitted(s, b);
+        b->result = BATCH_SUCCESS;
+        finish(s, b);
+        return;
+    case SUBMIT_DO_FINISH_INVALID_AT_INCL:
+        /* Included but invalid at execution (e.g. nonce): nothing of it ran. */
+        mark_submitted(s, b);
+        b->result = BATCH_DEAD;
+        snprintf(b->message, sizeof(b->message), "transaction invalid at inclusion: %s",
+                 res->cause);
+        finish(s, b);
+        return;
+    case SUBMIT_DO_FINISH_STATE_SHORT:
+        mark_submitted(s, b);
+        state_short(s, b, res); /* failed after its last action: nothing ran */
+        finish(s, b);
+        return;
+    case SUBMIT_DO_FINISH_ACTION_ERROR:
+        mark_submitted(s, b);
+        b->result = BATCH_ACTION_ERROR;
+        b->failed_index = (int32_t)res->failure_action;
+        snprintf(b->message, sizeof(b->message), "%s", res->message);
+        tokens_short(s, b);
+        finish(s, b);
+        return;
+    case SUBMIT_DO_FOLLOW_BY_HASH:
         /* Accepted but no outcome yet (NONE / INCLUDED / partial): follow it by hash. */
-        b->maybe_accepted = 1;
         mark_submitted(s, b);
         st->next_purpose = P_TXSTATUS;
         st->status_wait = RPC_WAIT_EXECUTED_OPTIMISTIC;
-        schedule(s, b, r->purpose == P_SEND ? 0 : 200);
+        schedule(s, b, d.delay == SUBMIT_DELAY_NOW ? 0 : 200);
         return;
-    case RPC_UNKNOWN_TRANSACTION:
-        if (st->lookups > 0 && r->purpose == P_TXSTATUS && st->status_wait == RPC_WAIT_NONE) {
-            /* The confirming lookup after a definitive rejection: the hash is unknown. */
-            declare_dead(s, b);
-            return;
-        }
-        /* Not known (yet): send the same bytes again. */
-        st->next_purpose = P_SEND;
-        schedule(s, b, next_backoff(b));
+    case SUBMIT_DO_DECLARE_DEAD:
+        /* The confirming lookup after a definitive rejection: the hash is unknown. */
+        declare_dead(s, b);
         return;
-    case RPC_INVALID_NONCE:
-        if (k && keypool_raise_nonce(k, res->ak_nonce + 1))
-            NF_LOG(NF_LOG_WARN, "submit", "nonce resync key=%u ak_nonce=%llu", b->key,
-                   (unsigned long long)res->ak_nonce);
-        /* Nonces only grow, but the node that said so and the one asked for the hash may see
-         * different heights: dead only on the proof. */
-        snprintf(b->message, sizeof(b->message), "InvalidNonce tx_nonce=%llu ak_nonce=%llu",
-                 (unsigned long long)res->tx_nonce, (unsigned long long)res->ak_nonce);
+    case SUBMIT_DO_CONFIRM_UNKNOWN:
+        confirm_unknown(s, b);
+        return;
+    case SUBMIT_DO_SEND_AGAIN:
+        send_again(s, b, d.delay);
+        return;
+    case SUBMIT_DO_PROOF_AFTER_NONCE:
         start_proof(s, b, 1);
         return;
-    case RPC_EXPIRED:
-    case RPC_INVALID_CHAIN:
-        snprintf(b->message, sizeof(b->message), "%s", rpc_kind_name(res->kind));
-        if (!b->maybe_accepted) {
-            /* Every broadcast was refused: these bytes were never in any pool. */
-            st->lookups++;
-            st->next_purpose = P_TXSTATUS;
-            st->status_wait = RPC_WAIT_NONE;
-            schedule(s, b, 0);
-        } else {
-            /* An earlier broadcast may sit in a pool or on the chain (a node that has not seen
-             * our block hash calls it Expired): dead only on the proof, else the same bytes
-             * again in 5 s. */
-            start_proof(s, b, 0);
-        }
-        return;
-    case RPC_SHARD_CONGESTED:
-    case RPC_SHARD_STUCK:
-    case RPC_NONCE_TOO_LARGE:
-        /* Back off and retry the same bytes (docs: "resubmit the identical transaction"). A nonce
-         * over height x 1e6 becomes valid as the chain grows; re-signing would only take a
-         * larger one, so the same bytes wait too. */
-        st->next_purpose = P_SEND;
-        schedule(s, b, next_backoff(b));
-        return;
-    case RPC_INVALID_SIGNATURE:
-    case RPC_ACCESS_KEY_NOT_FOUND:
-    case RPC_OTHER_ACCESS_KEY_ERROR:
-        if (k) {
-            char why[128];
-            snprintf(why, sizeof(why), "%s", rpc_kind_name(res->kind));
-            keypool_quarantine(k, why);
-            NF_LOG(NF_LOG_ERROR, "submit", "key quarantined key=%s reason=%s", k->public_str, why);
-        }
-        __attribute__((fallthrough));
-    case RPC_NOT_ENOUGH_BALANCE:
-    case RPC_LACK_BALANCE_FOR_STATE:
-    case RPC_SIGNER_DOES_NOT_EXIST:
-    case RPC_ACTIONS_VALIDATION:
-    case RPC_TX_SIZE_EXCEEDED:
-    case RPC_OTHER_INVALID_TX:
-        snprintf(b->message, sizeof(b->message), "%s %s", rpc_kind_name(res->kind), res->cause);
-        if (res->kind == RPC_NOT_ENOUGH_BALANCE || res->kind == RPC_LACK_BALANCE_FOR_STATE)
-            funds_short(s, res);
-        if (!b->maybe_accepted) {
-            /* Definitive rejection of every broadcast so far: confirm the hash is unknown. */
-            st->lookups++;
-            st->next_purpose = P_TXSTATUS;
-            st->status_wait = RPC_WAIT_NONE;
-            schedule(s, b, 0);
-        } else {
-            /* It may still be in a pool from an earlier broadcast: keep the same bytes. */
-            st->next_purpose = P_SEND;
-            schedule(s, b, next_backoff(b) + 1000);
-        }
-        return;
-    case RPC_TIMEOUT:
-    case RPC_RATE_LIMITED:
-    case RPC_HTTP_ERROR:
-    case RPC_MALFORMED:
-    case RPC_INTERNAL_ERROR:
-    case RPC_OTHER_ERROR:
-    default:
-        /* Outcome unknown: it may have been accepted. Same bytes again, after a backoff. */
-        if (r->purpose == P_SEND)
-            b->maybe_accepted = 1;
-        st->next_purpose = P_SEND;
-        schedule(s, b, res->kind == RPC_TIMEOUT ? 0 : next_backoff(b));
+    case SUBMIT_DO_PROOF_AFTER_EXPIRY:
+        start_proof(s, b, 0);
         return;
     }
 }
