@@ -33,6 +33,9 @@ struct wal_js_opts {
     const char *tls_ca;      /* cluster_tls_ca: CA bundle; set: TLS required, or NULL */
     const char *tls_cert;    /* cluster_tls_cert + cluster_tls_key: client certificate */
     const char *tls_key;     /*   (mutual TLS), or both NULL */
+    const char *secret_file; /* cluster_secret_file: the cluster's secret (>= 32 bytes), or
+                                NULL: messages and the lease's address are authenticated with
+                                it and the replay refuses any message that does not verify */
     unsigned replicas;       /* cluster_replicas: replicas of a stream this process creates */
     uint32_t ack_timeout_ms; /* cluster_ack_timeout_ms: one publish's wait for its PubAck
                                 before it is retried (same message id) */

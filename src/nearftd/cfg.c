@@ -142,6 +142,11 @@ static const struct opt opts[] = {
     {"cluster_advertise", T_STR, OFF(cluster_advertise), 0, 0, NULL, 0, NULL,
      "cluster mode: HOST:PORT at which other instances' relays reach this one's API while it "
      "holds the lease (default: --listen's host and bound port, unless that host is a wildcard)"},
+    {"cluster_secret_file", T_STR, OFF(cluster_secret_file), 0, 0, NULL, 0, NULL,
+     "cluster mode: file with the cluster's secret (32 to 4096 random bytes, owner-only, the same "
+     "on every instance): every log message and the lease's address are authenticated with it "
+     "(HMAC-SHA-256) and a message that does not verify stops the replay; unset: the NATS "
+     "permissions alone keep others from writing the log"},
     {"cluster_creds", T_STR, OFF(cluster_creds), 0, 0, NULL, 0, NULL,
      "cluster mode: NATS user credentials file (JWT and NKey seed)"},
     {"cluster_tls_ca", T_STR, OFF(cluster_tls_ca), 0, 0, NULL, 0, NULL,

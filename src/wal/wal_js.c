@@ -5,9 +5,11 @@
  * wal_js_append. Owns: the NATS connection, its JetStream context and the copied strings. */
 #include "wal_js.h"
 
+#include <fcntl.h>
 #include <inttypes.h>
 #include <nats/nats.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -17,12 +19,16 @@
 #include <unistd.h>
 
 #include "nf_err.h"
+#include "nf_secfile.h"
 
 #define JS_DUP_WINDOW_NS (120ll * 1000 * 1000 * 1000) /* Nats-Msg-Id de-duplication window */
 #define JS_HDR_ROOM      512u                         /* headers and subject of one message */
 #define JS_RETRY_MS      50                           /* pause between retries of one publish */
 #define JS_REPLAY_IDLE   (30 * 1000)                  /* replay gives up after this long idle */
 #define JS_SEG_HDR       "Nf-Seg"
+#define JS_MAC_HDR       "Nf-Mac"    /* HMAC-SHA-256 of the message under the cluster key, hex */
+#define JS_SECRET_MIN    32u         /* bytes of a cluster secret file, at least */
+#define JS_SECRET_MAX    4096u       /* ... and at most */
 #define JS_START_MS      (60 * 1000) /* start-up retries JetStream API calls this long */
 
 /* transient: a JetStream API call that may succeed when retried (no leader yet after a node
@@ -70,7 +76,9 @@ struct wal_js {
     _Atomic int lease_stop; /* store-release by wal_js_free, load-acquire by the lease thread */
     _Atomic int lease_lost; /* store-release by the lease thread; load-acquire by wal_js_append
                                and wal_js_lease_lost */
-    struct js_seg *segs;    /* oldest first; replayed, then appended by the WAL thread */
+    uint8_t *mac_key; /* --cluster-secret-file: 32 bytes of sodium memory (read-only), or NULL */
+    int lease_mac_warned; /* lease_holder's caller (start-up, then lease thread): logged once */
+    struct js_seg *segs;  /* oldest first; replayed, then appended by the WAL thread */
     size_t n_segs, cap_segs;
 };
 
@@ -190,6 +198,97 @@ static int ensure_stream(struct wal_js *j, unsigned replicas)
     return 0;
 }
 
+/* ---- authentication (--cluster-secret-file) ---------------------------------------------------
+ * Every message is authenticated with HMAC-SHA-256 under a key derived from the cluster's secret
+ * file, over the stream name, the stream sequence the message is published at (the fence makes
+ * it known before the publish: the last sequence + 1), its segment number and its payload. A
+ * message written by a process without the secret, altered, or copied to another sequence does
+ * not verify, and the replay refuses it. The lease's value carries a shorter MAC over the holder's
+ * id and address, so a standby relays only to an address the cluster's secret vouches for. */
+
+/* load_secret: reads the secret file (the checks of nf_secfile: owner only, no symlink) and
+ * derives the key (BLAKE2b-256 of its bytes) into read-only sodium memory. */
+static int load_secret(struct wal_js *j, const char *path)
+{
+    struct stat st;
+    int rc = 0;
+    char err[512];
+    int fd = nf_secfile_open(path, O_RDONLY, 0, "cluster secret file", &st, &rc, err, sizeof(err));
+    if (fd < 0) {
+        js_log("error", "msg=\"--cluster-secret-file: %s\"", err);
+        return rc == NF_ENOMEM ? rc : NF_ECONFIG;
+    }
+    uint8_t *buf = sodium_malloc(JS_SECRET_MAX + 1);
+    size_t len = 0;
+    ssize_t n = 0;
+    while (buf != NULL && len <= JS_SECRET_MAX &&
+           (n = read(fd, buf + len, JS_SECRET_MAX + 1 - len)) > 0)
+        len += (size_t)n;
+    close(fd);
+    if (buf == NULL)
+        return NF_ENOMEM;
+    rc = 0;
+    if (n < 0 || len < JS_SECRET_MIN || len > JS_SECRET_MAX) {
+        js_log("error",
+               "msg=\"--cluster-secret-file %s: %s (make one with: head -c 32 /dev/urandom > "
+               "FILE; chmod 600 FILE; the same file on every instance)\" bytes=%zu",
+               path, n < 0 ? "cannot be read" : "must hold 32 to 4096 bytes", len);
+        rc = NF_ECONFIG;
+    } else if ((j->mac_key = sodium_malloc(crypto_auth_hmacsha256_KEYBYTES)) == NULL) {
+        rc = NF_ENOMEM;
+    } else {
+        crypto_generichash(j->mac_key, crypto_auth_hmacsha256_KEYBYTES, buf, len, NULL, 0);
+        sodium_mprotect_readonly(j->mac_key);
+    }
+    sodium_free(buf);
+    return rc;
+}
+
+static void put_u64le(uint8_t out[8], uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        out[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* message_mac: hex HMAC-SHA-256 of message sseq of segment seg with payload data[0..len). */
+static void message_mac(const struct wal_js *j,
+                        uint64_t sseq,
+                        uint64_t seg,
+                        const uint8_t *data,
+                        size_t len,
+                        char hex[crypto_auth_hmacsha256_BYTES * 2 + 1])
+{
+    static const char domain[] = "nearft-log-v1";
+    crypto_auth_hmacsha256_state s;
+    uint8_t nums[16], mac[crypto_auth_hmacsha256_BYTES];
+    put_u64le(nums, sseq);
+    put_u64le(nums + 8, seg);
+    crypto_auth_hmacsha256_init(&s, j->mac_key, crypto_auth_hmacsha256_KEYBYTES);
+    crypto_auth_hmacsha256_update(&s, (const uint8_t *)domain, sizeof(domain));
+    crypto_auth_hmacsha256_update(&s, (const uint8_t *)j->stream, strlen(j->stream) + 1);
+    crypto_auth_hmacsha256_update(&s, nums, sizeof(nums));
+    crypto_auth_hmacsha256_update(&s, data, len);
+    crypto_auth_hmacsha256_final(&s, mac);
+    sodium_bin2hex(hex, crypto_auth_hmacsha256_BYTES * 2 + 1, mac, sizeof(mac));
+    sodium_memzero(&s, sizeof(s));
+}
+
+/* lease_mac: 32 hex digits (a 128-bit HMAC-SHA-256 prefix) over the lease's id and address. */
+static void lease_mac(const struct wal_js *j, const char *id, const char *addr, char hex[33])
+{
+    static const char domain[] = "nearft-lease-v1";
+    crypto_auth_hmacsha256_state s;
+    uint8_t mac[crypto_auth_hmacsha256_BYTES];
+    crypto_auth_hmacsha256_init(&s, j->mac_key, crypto_auth_hmacsha256_KEYBYTES);
+    crypto_auth_hmacsha256_update(&s, (const uint8_t *)domain, sizeof(domain));
+    crypto_auth_hmacsha256_update(&s, (const uint8_t *)j->stream, strlen(j->stream) + 1);
+    crypto_auth_hmacsha256_update(&s, (const uint8_t *)id, strlen(id) + 1);
+    crypto_auth_hmacsha256_update(&s, (const uint8_t *)addr, strlen(addr) + 1);
+    crypto_auth_hmacsha256_final(&s, mac);
+    sodium_bin2hex(hex, 33, mac, 16);
+    sodium_memzero(&s, sizeof(s));
+}
+
 /* ---- the lease ------------------------------------------------------------------------------- */
 
 #define LEASE_KEY "log"
@@ -242,8 +341,24 @@ static int lease_holder(struct wal_js *j, char *out, size_t cap, char *addr, siz
     const char *sp = strchr(v, ' ');
     size_t id_len = sp != NULL ? (size_t)(sp - v) : strlen(v);
     snprintf(out, cap, "%.*s", (int)id_len, v);
-    if (sp != NULL)
-        snprintf(addr, addr_cap, "%s", sp + 1);
+    if (sp != NULL) {
+        const char *sp2 = strchr(sp + 1, ' ');
+        size_t alen = sp2 != NULL ? (size_t)(sp2 - sp - 1) : strlen(sp + 1);
+        snprintf(addr, addr_cap, "%.*s", (int)alen, sp + 1);
+        if (j->mac_key != NULL) { /* an address only when the cluster's secret vouches for it */
+            char want[33];
+            lease_mac(j, out, addr, want);
+            if (sp2 == NULL || strlen(sp2 + 1) != 32 || sodium_memcmp(want, sp2 + 1, 32) != 0) {
+                if (!j->lease_mac_warned)
+                    js_log("warn",
+                           "msg=\"the lease's address is not authenticated by the cluster secret: "
+                           "not relaying to it\" stream=%s holder=%s addr=%s",
+                           j->stream, out, addr);
+                j->lease_mac_warned = 1;
+                addr[0] = '\0';
+            }
+        }
+    }
     kvEntry_Destroy(e);
     return 0;
 }
@@ -252,10 +367,15 @@ static int lease_holder(struct wal_js *j, char *out, size_t cap, char *addr, siz
 static void lease_value(struct wal_js *j, char *out, size_t cap)
 {
     pthread_mutex_lock(&j->advert_lock);
-    if (j->advert[0] != '\0')
+    if (j->advert[0] != '\0' && j->mac_key != NULL) {
+        char mac[33];
+        lease_mac(j, j->owner, j->advert, mac);
+        snprintf(out, cap, "%s %s %s", j->owner, j->advert, mac);
+    } else if (j->advert[0] != '\0') {
         snprintf(out, cap, "%s %s", j->owner, j->advert);
-    else
+    } else {
         snprintf(out, cap, "%s", j->owner);
+    }
     pthread_mutex_unlock(&j->advert_lock);
 }
 
@@ -263,7 +383,7 @@ static void lease_value(struct wal_js *j, char *out, size_t cap)
  * process holds the lease now, 0 when another does (or the bucket could not be written). */
 static int lease_try(struct wal_js *j)
 {
-    char v[180];
+    char v[220];
     lease_value(j, v, sizeof(v));
     if (kvStore_CreateString(&j->lease_rev, j->kv, LEASE_KEY, v) != NATS_OK)
         return 0;
@@ -293,7 +413,7 @@ static void *lease_main(void *arg)
 {
     struct wal_js *j = arg;
     pthread_setname_np(pthread_self(), "lease");
-    char holder[64], addr[128], value[180];
+    char holder[64], addr[128], value[220];
     while (!atomic_load_explicit(&j->lease_stop, memory_order_acquire)) {
         /* A renewal every lease_ms / 3; a new advertised address is written within 50 ms. */
         for (int64_t until = nats_Now() + j->lease_ms / 3 + 1; nats_Now() < until;) {
@@ -395,6 +515,8 @@ int wal_js_new(const struct wal_js_opts *o, struct wal_js **out)
     j->next_segment = 1;
     if (getrandom(&j->writer_id, sizeof(j->writer_id), 0) != (ssize_t)sizeof(j->writer_id))
         j->writer_id = (uint64_t)getpid() << 32 ^ (uint64_t)nats_Now();
+    if (o->secret_file != NULL && (rc = load_secret(j, o->secret_file)) != 0)
+        goto fail;
     if ((rc = split_servers(o->servers, &sbuf, &urls, &n_urls)) != 0)
         goto fail;
     rc = NF_EIO;
@@ -471,6 +593,7 @@ void wal_js_free(struct wal_js *j)
     free(j->subject);
     free(j->segs);
     pthread_mutex_destroy(&j->advert_lock);
+    sodium_free(j->mac_key);
     free(j);
 }
 
@@ -516,8 +639,19 @@ static int replay_corrupt(struct wal_replay_stats *st, uint64_t sseq, size_t off
     return NF_ECORRUPT;
 }
 
+/* replay_refused: a message the replay must not deliver for want of authentication (rc). */
+static int replay_refused(struct wal_replay_stats *st, uint64_t sseq, int rc, const char *why)
+{
+    snprintf(st->corrupt_file, sizeof(st->corrupt_file), "stream message %" PRIu64, sseq);
+    st->corrupt_offset = 0;
+    snprintf(st->reason, sizeof(st->reason), "%s", why);
+    js_log("error", "msg=\"log message refused\" stream_seq=%" PRIu64 " reason=\"%s\"", sseq, why);
+    return rc;
+}
+
 /* Delivers the frames of one message. */
-static int replay_message(natsMsg *m,
+static int replay_message(const struct wal_js *j,
+                          natsMsg *m,
                           uint64_t sseq,
                           int (*cb)(const struct wal_rec *, void *),
                           void *ctx,
@@ -531,6 +665,22 @@ static int replay_message(natsMsg *m,
         return replay_corrupt(st, sseq, 0, "message without a segment header");
     const uint8_t *buf = (const uint8_t *)natsMsg_GetData(m);
     size_t size = (size_t)natsMsg_GetDataLength(m);
+    const char *macv = NULL;
+    int has_mac = natsMsgHeader_Get(m, JS_MAC_HDR, &macv) == NATS_OK && macv != NULL;
+    if (j->mac_key != NULL) {
+        char want[crypto_auth_hmacsha256_BYTES * 2 + 1];
+        message_mac(j, sseq, seg, buf, size, want);
+        if (!has_mac || strlen(macv) != sizeof(want) - 1 ||
+            sodium_memcmp(want, macv, sizeof(want) - 1) != 0)
+            return replay_refused(st, sseq, NF_ECORRUPT,
+                                  "message not authenticated by the cluster secret "
+                                  "(--cluster-secret-file): written by a process without it, "
+                                  "altered, or copied from another place in the stream");
+    } else if (has_mac) {
+        return replay_refused(st, sseq, NF_ECONFIG,
+                              "the stream's messages are authenticated: this instance needs the "
+                              "cluster's --cluster-secret-file");
+    }
     if (seg > st->last_seq)
         st->last_seq = seg;
     if (st->first_seq == 0)
@@ -625,7 +775,7 @@ static int replay_one(struct wal_js *j, struct replay_run *r, int64_t wait_ms)
     if (sseq > r->seen) {
         r->seen = sseq;
         r->st->segments++;
-        rc = replay_message(m, sseq, r->cb, r->ctx, r->st, r->scratch);
+        rc = replay_message(j, m, sseq, r->cb, r->ctx, r->st, r->scratch);
         if (rc == 0)
             rc = seg_note(j, r->st->cur_seq, sseq, ms);
     }
@@ -747,6 +897,14 @@ int wal_js_append(
         natsMsgHeader_Set(m, JS_SEG_HDR, segs) != NATS_OK) {
         natsMsg_Destroy(m);
         return NF_EIO;
+    }
+    if (j->mac_key != NULL) { /* stored at last_seq + 1 or not at all (the fence) */
+        char mac[crypto_auth_hmacsha256_BYTES * 2 + 1];
+        message_mac(j, j->last_seq + 1, seg, data, len, mac);
+        if (natsMsgHeader_Set(m, JS_MAC_HDR, mac) != NATS_OK) {
+            natsMsg_Destroy(m);
+            return NF_EIO;
+        }
     }
     /* The fence. libnats leaves the header out for 0, so a first message on a stream that was
      * empty at replay carries it explicitly: it fails when another process wrote first. */

@@ -25,4 +25,9 @@ if(TARGET nearsim AND TARGET nearftd AND NF_NODE)
            COMMAND ${NF_NODE} ${CMAKE_CURRENT_SOURCE_DIR}/cluster_tls.mjs
                    $<TARGET_FILE:nearsim> $<TARGET_FILE:nearftd> "${NF_NATS_SERVER}" ${NF_HAS_LIBNATS})
   set_tests_properties(cluster_tls PROPERTIES TIMEOUT 300 LABELS integration SKIP_RETURN_CODE 77)
+  # The log and the lease's address authenticated with --cluster-secret-file.
+  add_test(NAME cluster_secret
+           COMMAND ${NF_NODE} ${CMAKE_CURRENT_SOURCE_DIR}/cluster_secret.mjs
+                   $<TARGET_FILE:nearsim> $<TARGET_FILE:nearftd> "${NF_NATS_SERVER}" ${NF_HAS_LIBNATS})
+  set_tests_properties(cluster_secret PROPERTIES TIMEOUT 300 LABELS integration SKIP_RETURN_CODE 77)
 endif()

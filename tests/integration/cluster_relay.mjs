@@ -17,7 +17,8 @@ import { startSim, startDaemon, launchDaemon, request, pool, waitFor, stopProc, 
          appliedMemos, START_LIMIT_MS } from './lib/harness.mjs';
 import { checkExactlyOnce } from './faults_lib.mjs';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 
@@ -82,7 +83,12 @@ try {
   const nout = openSync(join(sim.dir, 'nats.log'), 'a');
   nats = spawn(natsBin, ['-a', '127.0.0.1', '-p', String(natsPort), '-js', '-sd', store],
     { stdio: ['ignore', nout, nout] });
+  // Every instance has the cluster's secret: the lease's address is authenticated (cluster_secret
+  // checks a standby with another secret refusing it).
+  const secretFile = join(sim.dir, 'cluster.secret');
+  writeFileSync(secretFile, randomBytes(32), { mode: 0o600 });
   const flags = (port) => ['--cluster', `nats://127.0.0.1:${natsPort}`, '--cluster-stream', 'NFRELAY',
+    '--cluster-secret-file', secretFile,
     '--cluster-replicas', '1', '--cluster-lease-ms', '1500', '--batch-linger-ms', '5',
     '--listen', `127.0.0.1:${port}`];
 
