@@ -9,7 +9,8 @@
 # kill to the standby's ready line and to its first executed transfer are the failover time
 # (lease expiry, --cluster-lease-ms, plus the replay of the stream). The mode `relay` runs the
 # cluster load through a standby's address (its relay passes every connection to the holder):
-# the cost of taking transfers at any instance. Prints `name=value unit` lines.
+# the cost of taking transfers at any instance. The mode `secret` is `cluster` with
+# --cluster-secret-file (every log message authenticated). Prints `name=value unit` lines.
 # Usage: perf/cluster.sh
 #   env: DURATION (20), CONNS (2000), BLOCK_MS (100), KEYS (16), NATS_SERVER (nats-server),
 #        MODES ("single_host cluster relay single_host cluster relay": runs alternate so that a busy box
@@ -66,6 +67,10 @@ for mode in ${MODES:-single_host cluster relay single_host cluster relay}; do
     run=$((run + 1))
     extra=()
     [ "$mode" != single_host ] && extra=(--cluster "$urls" --cluster-stream "PERF${NF_STAMP}_$run")
+    if [ "$mode" = secret ]; then
+        [ -f "$NF_TMP/cluster.secret" ] || (umask 077 && head -c 32 /dev/urandom >"$NF_TMP/cluster.secret")
+        extra+=(--cluster-secret-file "$NF_TMP/cluster.secret")
+    fi
     nf_start_daemon "${d_flags[@]}" "${extra[@]}"
     label=cluster_${mode}_$run
     port=$D_PORT
@@ -131,13 +136,17 @@ for mode in ${MODES:-single_host cluster relay single_host cluster relay}; do
     [ "$mode" = relay ] && nf_stop "$R_PID"
     nf_stop "$D_PID"
 done
-for m in single_host cluster; do
+for m in single_host cluster secret; do
     if [ -n "${tps[$m]:-}" ]; then
         echo "cluster_best_${m}_transfers_per_s=${tps[$m]} transfers/s (p99 ${p99[$m]} ms)"
     fi
 done
 if [ -n "${tps[cluster]:-}" ] && [ -n "${tps[single_host]:-}" ]; then
     echo "cluster_vs_single_host_transfers=$(awk -v a="${tps[cluster]}" -v b="${tps[single_host]}" \
+        'BEGIN {printf "%.2f", a / b}') ratio"
+fi
+if [ -n "${tps[secret]:-}" ] && [ -n "${tps[cluster]:-}" ]; then
+    echo "cluster_secret_vs_cluster_transfers=$(awk -v a="${tps[secret]}" -v b="${tps[cluster]}" \
         'BEGIN {printf "%.2f", a / b}') ratio"
 fi
 if [ -n "${tps[relay]:-}" ]; then
