@@ -194,7 +194,7 @@ try {
   await waitFor(async () => c.proc.exitCode !== null || c.proc.signalCode !== null,
     'the standby to stop on SIGTERM', 60000, 50);
   check(c.proc.exitCode === 0, `a standby stops on SIGTERM with status 0 (${c.proc.exitCode} ${c.proc.signalCode}, ${Date.now() - termAt} ms)`);
-  await a2.stop();
+  check((await a2.stop()) === 0, 'the last holder stops with status 0');
   code = report('cluster_relay');
 } catch (e) {
   console.error(`cluster_relay: FAIL: ${e.stack || e}`);
