@@ -36,5 +36,7 @@ fi
 # near-api-js 7.2.0 (pinned in package-lock.json) for the conformance and simulator tests.
 if [ -f tests/conformance/package-lock.json ]; then
   (cd tests/conformance && npm ci --no-audit --no-fund --loglevel=error)
+  # @nats-io/jwt and @nats-io/nkeys (pinned): cluster_creds makes NATS operator, account and user JWTs.
+  (cd tests/integration/natsjwt && npm ci --no-audit --no-fund --loglevel=error)
 fi
 echo "install-deps: ok"

@@ -30,4 +30,10 @@ if(TARGET nearsim AND TARGET nearftd AND NF_NODE)
            COMMAND ${NF_NODE} ${CMAKE_CURRENT_SOURCE_DIR}/cluster_secret.mjs
                    $<TARGET_FILE:nearsim> $<TARGET_FILE:nearftd> "${NF_NATS_SERVER}" ${NF_HAS_LIBNATS})
   set_tests_properties(cluster_secret PROPERTIES TIMEOUT 300 LABELS integration SKIP_RETURN_CODE 77)
+  # NATS user credentials (a .creds file) against a nats-server in operator (JWT) mode; the refusals
+  # of no, foreign, expired and publish-denied credentials.
+  add_test(NAME cluster_creds
+           COMMAND ${NF_NODE} ${CMAKE_CURRENT_SOURCE_DIR}/cluster_creds.mjs
+                   $<TARGET_FILE:nearsim> $<TARGET_FILE:nearftd> "${NF_NATS_SERVER}" ${NF_HAS_LIBNATS})
+  set_tests_properties(cluster_creds PROPERTIES TIMEOUT 300 LABELS integration SKIP_RETURN_CODE 77)
 endif()

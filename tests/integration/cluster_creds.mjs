@@ -1,0 +1,247 @@
+// cluster_creds: cluster mode with NATS user credentials (--cluster-creds FILE, a .creds file: a
+// user JWT and its NKey seed) against a real nats-server in operator (decentralized JWT) mode: an
+// operator, a system account and one application account with JetStream enabled by its JWT limits,
+// preloaded into a memory resolver. Keys and JWTs are made fresh by @nats-io/nkeys and @nats-io/jwt
+// (pinned in natsjwt/package-lock.json). Checks:
+//   1. the creds of a valid user of the account: nearftd serves, and nearsim's audit shows its
+//      transfers applied exactly once;
+//   2. no credentials, 3. a user JWT signed by an account key the server does not know, and an
+//      expired user JWT: nearftd refuses to start, logging that it cannot connect to NATS with
+//      libnats's reason (an authorization violation);
+//   4. users the server admits but whose permissions deny publishing. nats-server answers a denied
+//      publish with a -ERR that leaves the connection open, so nearftd sees only a request that
+//      times out. Denied the JetStream API ($JS.API.>): nearftd retries reading its stream for its
+//      start-up bound (a minute), then refuses to start ("cannot create or read the stream",
+//      err="Timeout"). Denied only the stream's subject (<stream>.log): it starts (stream and
+//      lease bucket are reachable), but its first transfer's log message is never acknowledged:
+//      nearftd warns "log message not acknowledged yet; retrying" and retries it without end, the
+//      transfer gets no answer (neither 202 nor 503), and on SIGTERM nearftd exits 75 (outcome
+//      unknown) without answering; the transfer never lands. nats-server logs each violation.
+// Usage: node cluster_creds.mjs NEARSIM NEARFTD NATS_SERVER HAS_LIBNATS(0|1)
+// Exits 77 (skipped) without nats-server, a libnats build or natsjwt/node_modules.
+import { startSim, startDaemon, request, waitFor, stopProc, check, report, keepOrClean,
+         appliedMemos, START_LIMIT_MS } from './lib/harness.mjs';
+import { checkExactlyOnce } from './faults_lib.mjs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const [nearsim, nearftd, natsBin, hasNats] = process.argv.slice(2);
+const jwtDir = join(dirname(fileURLToPath(import.meta.url)), 'natsjwt');
+if (!natsBin || !existsSync(natsBin)) {
+  console.log('cluster_creds: SKIP: nats-server is not installed (scripts/install-deps.sh installs it)');
+  process.exit(77);
+}
+if (hasNats !== '1') {
+  console.log('cluster_creds: SKIP: nearftd was built without libnats (libnats-dev): no cluster mode');
+  process.exit(77);
+}
+if (!existsSync(join(jwtDir, 'node_modules', '@nats-io', 'jwt'))) {
+  console.log('cluster_creds: SKIP: tests/integration/natsjwt/node_modules is missing ' +
+              '(scripts/install-deps.sh installs it)');
+  process.exit(77);
+}
+const req = createRequire(join(jwtDir, 'package.json'));
+const nk = req('@nats-io/nkeys');
+const jwt = req('@nats-io/jwt');
+
+async function freePorts(n) {
+  const servers = [];
+  for (let i = 0; i < n; i++) {
+    servers.push(await new Promise((resolve, reject) => {
+      const s = createServer();
+      s.once('error', reject);
+      s.listen(0, '127.0.0.1', () => resolve(s));
+    }));
+  }
+  const ports = servers.map((s) => s.address().port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
+}
+
+// Account limits: no limit on anything, JetStream included (JetStream is off for an account whose
+// JWT has no JetStream limits).
+const UNLIMITED = {
+  subs: -1, data: -1, payload: -1, imports: -1, exports: -1, wildcards: true, conn: -1, leaf: -1,
+  mem_storage: -1, disk_storage: -1, streams: -1, consumer: -1,
+};
+
+// writeCreds: a .creds file (user JWT and NKey seed), mode 0600.
+function writeCreds(file, token, ukp) {
+  const seed = new TextDecoder().decode(ukp.getSeed());
+  writeFileSync(file, `-----BEGIN NATS USER JWT-----
+${token}
+------END NATS USER JWT------
+
+************************* IMPORTANT *************************
+NKEY Seed printed below can be used to sign and prove identity.
+NKEYs are sensitive and should be treated as secrets.
+
+-----BEGIN USER NKEY SEED-----
+${seed}
+------END USER NKEY SEED------
+
+*************************************************************
+`, { mode: 0o600 });
+  return file;
+}
+
+const sim = await startSim(nearsim, ['--block-ms', '100', '--keys', '4']);
+const log = join(sim.dir, 'nearftd.log');
+const natsLog = join(sim.dir, 'nats.log');
+let nats = null;
+let code = 1;
+
+// size, since: a log file's length now, and the text it gained after the offset `before`.
+const size = (f) => (existsSync(f) ? readFileSync(f, 'utf8').length : 0);
+const since = (f, before) => (existsSync(f) ? readFileSync(f, 'utf8').slice(before) : '');
+
+// refused: nearftd with these flags must exit before it is ready, and log `want`.
+async function refused(dir, flags, what, want = /cannot connect to NATS/) {
+  const before = size(log);
+  let err = '';
+  try {
+    const d = await startDaemon(nearftd, sim, join(sim.dir, dir), flags, { logFile: log });
+    await d.kill();
+  } catch (e) { err = String(e); }
+  const said = since(log, before);
+  const line = said.split('\n').find((l) => want.test(l));
+  console.log(`${what}: ${line || '(no such line)'}`);
+  check(/exited \d+ before it was ready/.test(err) && want.test(said),
+    `${what}: nearftd refuses to start and logs ${want} (${err.slice(0, 100)})`);
+  return said;
+}
+
+try {
+  // Keys and JWTs: operator, system account, the application account, an account the server does
+  // not know, and users of them.
+  const okp = nk.createOperator();
+  const sys = nk.createAccount();
+  const acct = nk.createAccount();
+  const stranger = nk.createAccount();
+  const operatorJwt = await jwt.encodeOperator('nearft-test', okp,
+    { system_account: sys.getPublicKey() });
+  const sysJwt = await jwt.encodeAccount('SYS', sys, { limits: { ...UNLIMITED, mem_storage: 0,
+    disk_storage: 0, streams: 0, consumer: 0 } }, { signer: okp });
+  const acctJwt = await jwt.encodeAccount('NEARFT', acct, { limits: UNLIMITED }, { signer: okp });
+  const keys = join(sim.dir, 'keys');
+  mkdirSync(keys, { mode: 0o700 });
+  const user = async (name, issuer, perms = {}, opts = {}) => {
+    const ukp = nk.createUser();
+    return writeCreds(join(keys, `${name}.creds`), await jwt.encodeUser(name, ukp, issuer, perms, opts), ukp);
+  };
+  const good = await user('payout', acct);
+  const foreign = await user('foreign', stranger);
+  const expired = await user('expired', acct, {}, { exp: Math.floor(Date.now() / 1000) - 3600 });
+  const noApi = await user('no-js-api', acct, { pub: { deny: ['$JS.API.>'] } });
+  const noLog = await user('no-log', acct, { pub: { deny: ['NFDENY.log'] } });
+
+  const [port, mon] = await freePorts(2);
+  const store = join(sim.dir, 'nats');
+  mkdirSync(store);
+  writeFileSync(join(sim.dir, 'operator.jwt'), operatorJwt);
+  writeFileSync(join(sim.dir, 'nats.conf'), `listen: "127.0.0.1:${port}"
+http: "127.0.0.1:${mon}"
+operator: ${JSON.stringify(join(sim.dir, 'operator.jwt'))}
+system_account: ${sys.getPublicKey()}
+resolver: MEMORY
+resolver_preload: {
+  ${acct.getPublicKey()}: ${JSON.stringify(acctJwt)}
+  ${sys.getPublicKey()}: ${JSON.stringify(sysJwt)}
+}
+jetstream { store_dir: ${JSON.stringify(store)} }
+`);
+  const out = openSync(natsLog, 'a');
+  nats = spawn(natsBin, ['-c', join(sim.dir, 'nats.conf')], { stdio: ['ignore', out, out] });
+  await waitFor(async () => {
+    if (nats.exitCode !== null) throw new Error('nats-server exited (see nats.log)');
+    try { return (await request(mon, 'GET', '/healthz?js-enabled-only=true')).status === 200; } catch { return false; }
+  }, 'nats-server in operator mode to start', START_LIMIT_MS, 100);
+
+  const base = (stream) => ['--cluster', `nats://127.0.0.1:${port}`, '--cluster-stream', stream,
+    '--cluster-replicas', '1', '--batch-linger-ms', '5'];
+
+  // 2, 3: no credentials, a user of an unknown account, an expired user: refused at start.
+  const auth = /cannot connect to NATS.*[Aa]uthorization/;
+  // authFailed: refused, and nats-server logged the authentication error (and `also`) since.
+  const authFailed = async (dir, flags, what, also = null) => {
+    const before = size(natsLog);
+    await refused(dir, flags, what, auth);
+    await waitFor(async () => {
+      const said = since(natsLog, before);
+      return /"v[^"]*:nearftd" - authentication error/.test(said) && (!also || also.test(said));
+    }, `nats-server to log the authentication error (${what})`, 30000, 100);
+  };
+  await authFailed('none', base('NFCREDS'), 'no credentials');
+  await authFailed('foreign', [...base('NFCREDS'), '--cluster-creds', foreign],
+    'a user JWT signed by an account key the server does not know', /Account fetch failed: account missing/);
+  await authFailed('expired', [...base('NFCREDS'), '--cluster-creds', expired], 'an expired user JWT');
+
+  // 1: a valid user of the account: it serves; transfers land exactly once.
+  const d = await startDaemon(nearftd, sim, join(sim.dir, 'ok'), [...base('NFCREDS'), '--cluster-creds', good],
+    { logFile: log });
+  const memos = [];
+  for (let i = 0; i < 20; i++) {
+    const t = { receiver_id: `user-${i}.test.near`, amount: '1', memo: `creds-${i}` };
+    const r = await request(d.port, 'POST', '/v1/transfers', t);
+    check(r.status === 202, `transfer ${i} accepted with NATS user credentials (${r.status})`);
+    if (r.status === 202) memos.push(t.memo);
+  }
+  await waitFor(async () => {
+    const ap = await appliedMemos(sim.port);
+    return memos.every((m) => ap.has(m));
+  }, 'the transfers applied', 60000, 200);
+  await checkExactlyOnce(sim.port, memos, [], 'NATS user credentials');
+  const streams = (await request(mon, 'GET', '/jsz?streams=true&accounts=true')).body;
+  const names = (streams.account_details || []).flatMap((a) => (a.stream_detail || []).map((s) => s.name));
+  check(names.includes('NFCREDS'), `the log's stream is in the account's JetStream (${names})`);
+  check((await d.stop()) === 0, 'nearftd stops with status 0');
+
+  // 4a: a user denied the JetStream API: admitted by the server, but its stream requests go
+  // unanswered; nearftd retries them for its start-up bound (a minute), then refuses to start.
+  const natsBefore = size(natsLog);
+  const saidApi = await refused('no-js-api', [...base('NFNOAPI'), '--cluster-creds', noApi],
+    'a user denied publishing to $JS.API.>', /cannot create or read the stream.*Timeout/);
+  check(!/cannot connect to NATS/.test(saidApi),
+    'the user denied the JetStream API did connect (the refusal names the stream, not the connection)');
+  await waitFor(async () => /Publish Violation.*"\$JS\.API\.STREAM\.INFO\.NFNOAPI"/.test(since(natsLog, natsBefore)),
+    'nats-server to log the JetStream API publish violation', 30000, 100);
+
+  // 4b: a user denied only the stream's subject: it starts (the stream and the lease bucket are
+  // reachable). nats-server drops the denied publish with a -ERR that does not close the connection,
+  // so to nearftd the log message is unacknowledged, an unknown outcome: it retries it (warning
+  // once, then every 100 attempts) and the transfer gets no answer. Stopped, it exits with 75
+  // (unknown outcome) rather than answer; the transfer never lands.
+  const natsBefore2 = size(natsLog);
+  const logBefore = size(log);
+  const d2 = await startDaemon(nearftd, sim, join(sim.dir, 'no-log'), [...base('NFDENY'), '--cluster-creds', noLog],
+    { logFile: log });
+  const t = { receiver_id: 'user-x.test.near', amount: '1', memo: 'denied-0' };
+  let answer = null;
+  const pending = request(d2.port, 'POST', '/v1/transfers', t, { fresh: true, timeoutMs: 3600000 })
+    .then((r) => { answer = `${r.status} ${r.text.slice(0, 200)}`; }, (e) => { answer = `no answer (${e.message})`; });
+  await waitFor(async () => /log message not acknowledged yet; retrying.*stream=NFDENY/.test(since(log, logBefore)),
+    'nearftd to warn that the denied log message is not acknowledged', 30000, 100);
+  await waitFor(async () => /Publish Violation.*"NFDENY\.log"/.test(since(natsLog, natsBefore2)),
+    'nats-server to log the publish violation on NFDENY.log', 30000, 100);
+  console.log('a user denied publishing to NFDENY.log: ' +
+    since(log, logBefore).split('\n').find((l) => /not acknowledged yet/.test(l)));
+  check(answer === null, `the transfer whose log message is denied is not answered (${answer})`);
+  const exit = await stopProc(d2.proc);
+  await pending;
+  check(exit === 75, `stopped with that log message unacknowledged, nearftd exits 75 (unknown outcome) (${exit})`);
+  check(/exiting unanswered/.test(since(log, logBefore)), 'nearftd logs that it exits unanswered');
+  check(!/^2\d\d /.test(answer), `the denied transfer was never accepted (${answer})`);
+  await checkExactlyOnce(sim.port, memos, [t.memo], 'after the denied publish');
+  code = report('cluster_creds');
+} catch (e) {
+  console.error(`cluster_creds: FAIL: ${e.stack || e}`);
+  code = 1;
+} finally {
+  if (nats) await stopProc(nats, 'SIGKILL');
+  await sim.stop();
+}
+process.exit(keepOrClean(sim.dir, code));
