@@ -96,6 +96,11 @@ size_t wal_js_max_message(const struct wal_js *j);
  * listens. Returns 0, or NF_ECONFIG (too long, or contains a space). */
 int wal_js_advertise(struct wal_js *j, const char *addr);
 
+/* wal_js_publish_denied: 1 while the last log message was refused because the server denies
+ * this instance's NATS user publishing to the log's subject (the next message tries again), else
+ * 0. Any thread. */
+int wal_js_publish_denied(const struct wal_js *j);
+
 /* wal_js_lease_lost: 1 once the lease thread found the log's lease held by another instance
  * (this log refuses every write from then on), else 0. Any thread. */
 int wal_js_lease_lost(const struct wal_js *j);

@@ -19,6 +19,7 @@
 #include "rpc.h"
 #include "sign.h"
 #include "submit.h"
+#include "wal_js.h"
 #include "wal_rec.h"
 
 int pipe_tx_jobs(struct nf_pipe *p, const uint8_t tx_hash[32], uint64_t *ids, int cap)
@@ -61,7 +62,9 @@ int pipe_health_json(struct nf_pipe *p, char *out, size_t cap, int *healthy)
     int state = !atomic_load_explicit(&p->shared.out_of_state, memory_order_relaxed);
     int rpc = !atomic_load_explicit(&p->shared.rpc_down, memory_order_relaxed);
     int log_ok = p->wal == NULL || wal_failed(p->wal) == 0;
-    int ok = reconciled && funds && tokens && state && rpc && log_ok && height > 0 && usable > 0;
+    int denied = p->js != NULL && wal_js_publish_denied(p->js);
+    int ok = reconciled && funds && tokens && state && rpc && log_ok && !denied && height > 0 &&
+             usable > 0;
     *healthy = ok;
     jw_obj_begin(&w);
     jw_key(&w, "status");
@@ -87,6 +90,9 @@ int pipe_health_json(struct nf_pipe *p, char *out, size_t cap, int *healthy)
     else if (!log_ok)
         jw_str(&w, "an fdatasync of the durable log failed: new transfers are refused until "
                    "nearftd is restarted");
+    if (denied)
+        jw_str(&w, "NATS denies this instance's user publishing to the cluster log's subject: new "
+                   "transfers are refused (503) until the user may publish there");
     if (height == 0)
         jw_str(&w, "no final block hash fetched yet");
     if (usable == 0)

@@ -76,6 +76,11 @@ struct wal_js {
     _Atomic int lease_stop; /* store-release by wal_js_free, load-acquire by the lease thread */
     _Atomic int lease_lost; /* store-release by the lease thread; load-acquire by wal_js_append
                                and wal_js_lease_lost */
+    /* Permission violations the server reported (libnats's error handler thread; relaxed): a
+     * denied publish is dropped by the server, so its PubAck never comes. */
+    _Atomic uint64_t denied_log; /* publishing to the log's subject */
+    _Atomic uint64_t denied_api; /* the JetStream API ($JS.API.>) */
+    _Atomic int log_denied;      /* WAL thread: 1 while the last message was refused for it */
     uint8_t *mac_key; /* --cluster-secret-file: 32 bytes of sodium memory (read-only), or NULL */
     int lease_mac_warned; /* lease_holder's caller (start-up, then lease thread): logged once */
     struct js_seg *segs;  /* oldest first; replayed, then appended by the WAL thread */
@@ -147,6 +152,42 @@ static int split_servers(const char *servers, char **buf, const char ***urls, in
     return *n > 0 ? 0 : NF_ECONFIG;
 }
 
+/* on_async_error: libnats's handler of errors the server sends outside a request's answer.
+ * A permission violation ("Permissions Violation for Publish to ...") means that the server
+ * dropped that publish: it is counted by subject, so that a publish waiting for its PubAck knows
+ * it was never stored, and start-up does not wait for JetStream API answers that cannot come. */
+static void on_async_error(natsConnection *nc, natsSubscription *sub, natsStatus err, void *arg)
+{
+    struct wal_js *j = arg;
+    (void)sub;
+    if (err != NATS_NOT_PERMITTED)
+        return;
+    const char *text = NULL;
+    (void)natsConnection_GetLastError(nc, &text);
+    if (text == NULL)
+        return;
+    char quoted[96];
+    snprintf(quoted, sizeof(quoted), "\"%s\"", j->subject);
+    if (strstr(text, "Publish") != NULL && strstr(text, quoted) != NULL)
+        atomic_fetch_add_explicit(&j->denied_log, 1, memory_order_relaxed);
+    else if (strstr(text, "$JS.API") != NULL)
+        atomic_fetch_add_explicit(&j->denied_api, 1, memory_order_relaxed);
+    js_log("error", "msg=\"NATS refused a permission to this instance's user\" detail=\"%s\"",
+           text);
+}
+
+/* api_denied: start-up gives up at once when the server denies the JetStream API. */
+static int api_denied(struct wal_js *j)
+{
+    if (atomic_load_explicit(&j->denied_api, memory_order_relaxed) == 0)
+        return 0;
+    js_log("error",
+           "msg=\"the NATS user may not use the JetStream API: give it publish permission "
+           "on $JS.API.> (and subscribe on its inbox)\" stream=%s",
+           j->stream);
+    return 1;
+}
+
 /* stream_info_wait: js_GetStreamInfo, tried again while the answer is transient (the cluster
  * still electing) for up to JS_START_MS. Start-up only. */
 static natsStatus stream_info_wait(struct wal_js *j, jsStreamInfo **si, jsErrCode *jerr)
@@ -154,7 +195,7 @@ static natsStatus stream_info_wait(struct wal_js *j, jsStreamInfo **si, jsErrCod
     natsStatus s;
     int64_t until = nats_Now() + JS_START_MS;
     while ((s = js_GetStreamInfo(si, j->js, j->stream, NULL, jerr)) != NATS_OK &&
-           transient(s, *jerr) && nats_Now() < until) {
+           transient(s, *jerr) && nats_Now() < until && !api_denied(j)) {
         *jerr = 0;
         nats_Sleep(JS_RETRY_MS * 4);
     }
@@ -312,7 +353,7 @@ static int lease_bucket(struct wal_js *j, unsigned replicas)
         }
         if (s == NATS_OK)
             return 0;
-        if (nats_Now() >= until) {
+        if (nats_Now() >= until || api_denied(j)) {
             js_log("error",
                    "msg=\"cannot open the lease bucket\" bucket=%s err=\"%s\" detail=\"%s\"",
                    bucket, natsStatus_GetText(s), nats_GetLastError(NULL));
@@ -525,6 +566,8 @@ int wal_js_new(const struct wal_js_opts *o, struct wal_js **out)
         s = natsOptions_SetServers(no, urls, n_urls);
     if (s == NATS_OK)
         s = natsOptions_SetName(no, "nearftd");
+    if (s == NATS_OK)
+        s = natsOptions_SetErrorHandler(no, on_async_error, j);
     if (s == NATS_OK) /* reconnect for ever: a publish in flight is retried, never dropped */
         s = natsOptions_SetMaxReconnect(no, -1);
     if (s == NATS_OK)
@@ -614,6 +657,11 @@ int wal_js_advertise(struct wal_js *j, const char *addr)
     /* Pairs with the exchange in lease_main. */
     atomic_store_explicit(&j->advert_dirty, 1, memory_order_release);
     return 0;
+}
+
+int wal_js_publish_denied(const struct wal_js *j)
+{
+    return atomic_load_explicit(&j->log_denied, memory_order_relaxed);
 }
 
 int wal_js_lease_lost(const struct wal_js *j)
@@ -725,7 +773,7 @@ static int replay_open(struct wal_js *j, natsSubscription **sub)
     natsStatus s;
     int64_t until = nats_Now() + JS_START_MS;
     while ((s = js_SubscribeSync(sub, j->js, j->subject, &jo, &so, &jerr)) != NATS_OK &&
-           transient(s, jerr) && nats_Now() < until) {
+           transient(s, jerr) && nats_Now() < until && !api_denied(j)) {
         js_log("warn", "msg=\"cannot open the stream for replay yet; retrying\" err=\"%s\"",
                natsStatus_GetText(s));
         jerr = 0;
@@ -912,6 +960,7 @@ int wal_js_append(
         natsMsg_Destroy(m);
         return NF_EIO;
     }
+    uint64_t denied0 = atomic_load_explicit(&j->denied_log, memory_order_relaxed);
     jsPubOptions po;
     jsPubOptions_Init(&po);
     po.MsgId = id;
@@ -923,6 +972,7 @@ int wal_js_append(
         jsErrCode jerr = 0;
         natsStatus s = js_PublishMsg(&pa, j->js, m, &po, &jerr);
         if (s == NATS_OK && pa != NULL) {
+            atomic_store_explicit(&j->log_denied, 0, memory_order_relaxed);
             if (pa->Sequence > j->last_seq)
                 j->last_seq = pa->Sequence;
             (void)seg_note(j, seg, pa->Sequence, nats_Now()); /* NF_ENOMEM: purged later */
@@ -956,6 +1006,16 @@ int wal_js_append(
             js_log("error",
                    "msg=\"JetStream refused a log message\" stream=%s js_err=%d err=\"%s\"",
                    j->stream, (int)jerr, natsStatus_GetText(s));
+            rc = NF_EIO;
+            break;
+        }
+        if (atomic_load_explicit(&j->denied_log, memory_order_relaxed) - denied0 >= attempt + 1) {
+            /* The server denied every attempt of this message (permissions): none was stored. */
+            js_log("error",
+                   "msg=\"NATS denies this instance's user publishing to the log's subject: the "
+                   "message was not stored (give the user publish permission on %s)\" stream=%s",
+                   j->subject, j->stream);
+            atomic_store_explicit(&j->log_denied, 1, memory_order_relaxed);
             rc = NF_EIO;
             break;
         }

@@ -51,6 +51,12 @@ int wal_js_advertise(struct wal_js *j, const char *addr)
     return NF_ECONFIG;
 }
 
+int wal_js_publish_denied(const struct wal_js *j)
+{
+    (void)j;
+    return 0;
+}
+
 int wal_js_lease_lost(const struct wal_js *j)
 {
     (void)j;

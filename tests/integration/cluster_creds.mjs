@@ -8,15 +8,13 @@
 //   2. no credentials, 3. a user JWT signed by an account key the server does not know, and an
 //      expired user JWT: nearftd refuses to start, logging that it cannot connect to NATS with
 //      libnats's reason (an authorization violation);
-//   4. users the server admits but whose permissions deny publishing. nats-server answers a denied
-//      publish with a -ERR that leaves the connection open, so nearftd sees only a request that
-//      times out. Denied the JetStream API ($JS.API.>): nearftd retries reading its stream for its
-//      start-up bound (a minute), then refuses to start ("cannot create or read the stream",
-//      err="Timeout"). Denied only the stream's subject (<stream>.log): it starts (stream and
-//      lease bucket are reachable), but its first transfer's log message is never acknowledged:
-//      nearftd warns "log message not acknowledged yet; retrying" and retries it without end, the
-//      transfer gets no answer (neither 202 nor 503), and on SIGTERM nearftd exits 75 (outcome
-//      unknown) without answering; the transfer never lands. nats-server logs each violation.
+//   4. users the server admits but whose permissions deny publishing. nats-server drops a denied
+//      publish and reports it with a -ERR that leaves the connection open; nearftd counts these
+//      reports by subject. Denied the JetStream API ($JS.API.>): nearftd refuses to start at once,
+//      saying the user may not use the JetStream API. Denied only the stream's subject
+//      (<stream>.log): it starts (stream and lease bucket are reachable); a transfer is answered
+//      503 (the log message was denied, so it was not stored), /health is degraded naming the
+//      permission, and a stop is clean (status 0: no outcome is unknown); nothing lands.
 // Usage: node cluster_creds.mjs NEARSIM NEARFTD NATS_SERVER HAS_LIBNATS(0|1)
 // Exits 77 (skipped) without nats-server, a libnats build or natsjwt/node_modules.
 import { startSim, startDaemon, request, waitFor, stopProc, check, report, keepOrClean,
@@ -200,41 +198,35 @@ jetstream { store_dir: ${JSON.stringify(store)} }
   check(names.includes('NFCREDS'), `the log's stream is in the account's JetStream (${names})`);
   check((await d.stop()) === 0, 'nearftd stops with status 0');
 
-  // 4a: a user denied the JetStream API: admitted by the server, but its stream requests go
-  // unanswered; nearftd retries them for its start-up bound (a minute), then refuses to start.
+  // 4a: a user denied the JetStream API: admitted by the server, but its stream requests are
+  // dropped; nearftd sees the server's permission report and refuses to start at once.
   const natsBefore = size(natsLog);
   const saidApi = await refused('no-js-api', [...base('NFNOAPI'), '--cluster-creds', noApi],
-    'a user denied publishing to $JS.API.>', /cannot create or read the stream.*Timeout/);
+    'a user denied publishing to $JS.API.>', /may not use the JetStream API/);
   check(!/cannot connect to NATS/.test(saidApi),
-    'the user denied the JetStream API did connect (the refusal names the stream, not the connection)');
+    'the user denied the JetStream API did connect (the refusal names the API, not the connection)');
   await waitFor(async () => /Publish Violation.*"\$JS\.API\.STREAM\.INFO\.NFNOAPI"/.test(since(natsLog, natsBefore)),
     'nats-server to log the JetStream API publish violation', 30000, 100);
 
   // 4b: a user denied only the stream's subject: it starts (the stream and the lease bucket are
-  // reachable). nats-server drops the denied publish with a -ERR that does not close the connection,
-  // so to nearftd the log message is unacknowledged, an unknown outcome: it retries it (warning
-  // once, then every 100 attempts) and the transfer gets no answer. Stopped, it exits with 75
-  // (unknown outcome) rather than answer; the transfer never lands.
+  // reachable). The denied log message was not stored, and nearftd knows it from the server's
+  // report: the transfer is answered 503 and /health names the permission. Stopped, it exits 0.
   const natsBefore2 = size(natsLog);
   const logBefore = size(log);
   const d2 = await startDaemon(nearftd, sim, join(sim.dir, 'no-log'), [...base('NFDENY'), '--cluster-creds', noLog],
     { logFile: log });
   const t = { receiver_id: 'user-x.test.near', amount: '1', memo: 'denied-0' };
-  let answer = null;
-  const pending = request(d2.port, 'POST', '/v1/transfers', t, { fresh: true, timeoutMs: 3600000 })
-    .then((r) => { answer = `${r.status} ${r.text.slice(0, 200)}`; }, (e) => { answer = `no answer (${e.message})`; });
-  await waitFor(async () => /log message not acknowledged yet; retrying.*stream=NFDENY/.test(since(log, logBefore)),
-    'nearftd to warn that the denied log message is not acknowledged', 30000, 100);
+  const r = await request(d2.port, 'POST', '/v1/transfers', t, { fresh: true });
+  check(r.status === 503, `the transfer whose log message is denied is answered 503 (${r.status} ${r.text.slice(0, 160)})`);
   await waitFor(async () => /Publish Violation.*"NFDENY\.log"/.test(since(natsLog, natsBefore2)),
     'nats-server to log the publish violation on NFDENY.log', 30000, 100);
   console.log('a user denied publishing to NFDENY.log: ' +
-    since(log, logBefore).split('\n').find((l) => /not acknowledged yet/.test(l)));
-  check(answer === null, `the transfer whose log message is denied is not answered (${answer})`);
+    since(log, logBefore).split('\n').find((l) => /denies this instance's user publishing/.test(l)));
+  const h = await request(d2.port, 'GET', '/health', undefined, { fresh: true });
+  check(h.status === 503 && /NATS denies this instance's user publishing to the cluster log/.test(h.text),
+    `/health is degraded and names the permission (${h.status} ${h.text.slice(0, 200)})`);
   const exit = await stopProc(d2.proc);
-  await pending;
-  check(exit === 75, `stopped with that log message unacknowledged, nearftd exits 75 (unknown outcome) (${exit})`);
-  check(/exiting unanswered/.test(since(log, logBefore)), 'nearftd logs that it exits unanswered');
-  check(!/^2\d\d /.test(answer), `the denied transfer was never accepted (${answer})`);
+  check(exit === 0, `stopped, nearftd exits 0: no log message's outcome is unknown (${exit})`);
   await checkExactlyOnce(sim.port, memos, [t.memo], 'after the denied publish');
   code = report('cluster_creds');
 } catch (e) {
