@@ -19,24 +19,16 @@
 // Exits 77 (skipped) without nats-server, a libnats build or natsjwt/node_modules.
 import { startSim, startDaemon, request, waitFor, stopProc, check, report, keepOrClean,
          appliedMemos, START_LIMIT_MS } from './lib/harness.mjs';
+import { freePorts, requireNats, startNats } from './lib/cluster.mjs';
 import { checkExactlyOnce } from './faults_lib.mjs';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const [nearsim, nearftd, natsBin, hasNats] = process.argv.slice(2);
 const jwtDir = join(dirname(fileURLToPath(import.meta.url)), 'natsjwt');
-if (!natsBin || !existsSync(natsBin)) {
-  console.log('cluster_creds: SKIP: nats-server is not installed (scripts/install-deps.sh installs it)');
-  process.exit(77);
-}
-if (hasNats !== '1') {
-  console.log('cluster_creds: SKIP: nearftd was built without libnats (libnats-dev): no cluster mode');
-  process.exit(77);
-}
+requireNats('cluster_creds', natsBin, hasNats);
 if (!existsSync(join(jwtDir, 'node_modules', '@nats-io', 'jwt'))) {
   console.log('cluster_creds: SKIP: tests/integration/natsjwt/node_modules is missing ' +
               '(scripts/install-deps.sh installs it)');
@@ -46,19 +38,6 @@ const req = createRequire(join(jwtDir, 'package.json'));
 const nk = req('@nats-io/nkeys');
 const jwt = req('@nats-io/jwt');
 
-async function freePorts(n) {
-  const servers = [];
-  for (let i = 0; i < n; i++) {
-    servers.push(await new Promise((resolve, reject) => {
-      const s = createServer();
-      s.once('error', reject);
-      s.listen(0, '127.0.0.1', () => resolve(s));
-    }));
-  }
-  const ports = servers.map((s) => s.address().port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
-}
 
 // Account limits: no limit on anything, JetStream included (JetStream is off for an account whose
 // JWT has no JetStream limits).
@@ -152,12 +131,7 @@ resolver_preload: {
 }
 jetstream { store_dir: ${JSON.stringify(store)} }
 `);
-  const out = openSync(natsLog, 'a');
-  nats = spawn(natsBin, ['-c', join(sim.dir, 'nats.conf')], { stdio: ['ignore', out, out] });
-  await waitFor(async () => {
-    if (nats.exitCode !== null) throw new Error('nats-server exited (see nats.log)');
-    try { return (await request(mon, 'GET', '/healthz?js-enabled-only=true')).status === 200; } catch { return false; }
-  }, 'nats-server in operator mode to start', START_LIMIT_MS, 100);
+  nats = await startNats(natsBin, ['-c', join(sim.dir, 'nats.conf')], mon, natsLog);
 
   const base = (stream) => ['--cluster', `nats://127.0.0.1:${port}`, '--cluster-stream', stream,
     '--cluster-replicas', '1', '--batch-linger-ms', '5'];

@@ -11,38 +11,16 @@
 // Exits 77 (skipped) when nats-server is missing or nearftd was built without libnats.
 import { startSim, startDaemon, request, pool, waitFor, stopProc, check, report, keepOrClean,
          appliedMemos, START_LIMIT_MS } from './lib/harness.mjs';
+import { freePorts, requireNats } from './lib/cluster.mjs';
 import { checkExactlyOnce, metrics, metricSum } from './faults_lib.mjs';
 import { startSink, env, has } from './lib/notify.mjs';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const [nearsim, nearftd, natsBin, hasNats, sinkBin] = process.argv.slice(2);
-if (!natsBin || !existsSync(natsBin)) {
-  console.log('cluster_nats: SKIP: nats-server is not installed (scripts/install-deps.sh installs it)');
-  process.exit(77);
-}
-if (hasNats !== '1') {
-  console.log('cluster_nats: SKIP: nearftd was built without libnats (libnats-dev): no cluster mode');
-  process.exit(77);
-}
+requireNats('cluster_nats', natsBin, hasNats);
 
-// freePorts: n distinct free ports, all held open until every one is known (a port closed at once
-// could be handed out again by the next listen(0)).
-async function freePorts(n) {
-  const servers = [];
-  for (let i = 0; i < n; i++) {
-    servers.push(await new Promise((resolve, reject) => {
-      const s = createServer();
-      s.once('error', reject);
-      s.listen(0, '127.0.0.1', () => resolve(s));
-    }));
-  }
-  const ports = servers.map((s) => s.address().port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
-}
 
 const natsProcs = [];
 // startNatsCluster: three nodes; another process may still take a port between our check and

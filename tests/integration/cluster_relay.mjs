@@ -15,37 +15,16 @@
 // Exits 77 (skipped) when nats-server is missing or nearftd was built without libnats.
 import { startSim, startDaemon, launchDaemon, request, pool, waitFor, stopProc, check, report, keepOrClean,
          appliedMemos, START_LIMIT_MS } from './lib/harness.mjs';
+import { freePorts, requireNats, startNats } from './lib/cluster.mjs';
 import { checkExactlyOnce } from './faults_lib.mjs';
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 
 const [nearsim, nearftd, natsBin, hasNats] = process.argv.slice(2);
-if (!natsBin || !existsSync(natsBin)) {
-  console.log('cluster_relay: SKIP: nats-server is not installed (scripts/install-deps.sh installs it)');
-  process.exit(77);
-}
-if (hasNats !== '1') {
-  console.log('cluster_relay: SKIP: nearftd was built without libnats (libnats-dev): no cluster mode');
-  process.exit(77);
-}
+requireNats('cluster_relay', natsBin, hasNats);
 
-// freePorts: n distinct free ports, all held open until every one is known.
-async function freePorts(n) {
-  const servers = [];
-  for (let i = 0; i < n; i++) {
-    servers.push(await new Promise((resolve, reject) => {
-      const s = createServer();
-      s.once('error', reject);
-      s.listen(0, '127.0.0.1', () => resolve(s));
-    }));
-  }
-  const ports = servers.map((s) => s.address().port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
-}
 
 const sim = await startSim(nearsim, ['--block-ms', '100', '--keys', '4', '--wait-timeout-ms', '3000']);
 const log = join(sim.dir, 'nearftd.log');
@@ -77,12 +56,11 @@ function counter(text, name) {
 }
 
 try {
-  const [natsPort, pa, pb, pc, pdead] = await freePorts(5);
+  const [natsPort, natsMon, pa, pb, pc, pdead] = await freePorts(6);
   const store = join(sim.dir, 'nats');
   mkdirSync(store, { recursive: true });
-  const nout = openSync(join(sim.dir, 'nats.log'), 'a');
-  nats = spawn(natsBin, ['-a', '127.0.0.1', '-p', String(natsPort), '-js', '-sd', store],
-    { stdio: ['ignore', nout, nout] });
+  nats = await startNats(natsBin, ['-a', '127.0.0.1', '-p', String(natsPort), '-m', String(natsMon),
+    '-js', '-sd', store], natsMon, join(sim.dir, 'nats.log'));
   // Every instance has the cluster's secret: the lease's address is authenticated (cluster_secret
   // checks a standby with another secret refusing it).
   const secretFile = join(sim.dir, 'cluster.secret');

@@ -15,36 +15,16 @@
 // Exits 77 (skipped) when nats-server is missing or nearftd was built without libnats.
 import { startSim, startDaemon, launchDaemon, request, waitFor, stopProc, check, report, keepOrClean,
          appliedMemos, START_LIMIT_MS } from './lib/harness.mjs';
+import { freePorts, requireNats, startNats } from './lib/cluster.mjs';
 import { checkExactlyOnce } from './faults_lib.mjs';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 
 const [nearsim, nearftd, natsBin, hasNats] = process.argv.slice(2);
-if (!natsBin || !existsSync(natsBin)) {
-  console.log('cluster_secret: SKIP: nats-server is not installed (scripts/install-deps.sh installs it)');
-  process.exit(77);
-}
-if (hasNats !== '1') {
-  console.log('cluster_secret: SKIP: nearftd was built without libnats (libnats-dev): no cluster mode');
-  process.exit(77);
-}
+requireNats('cluster_secret', natsBin, hasNats);
 
-async function freePorts(n) {
-  const servers = [];
-  for (let i = 0; i < n; i++) {
-    servers.push(await new Promise((resolve, reject) => {
-      const s = createServer();
-      s.once('error', reject);
-      s.listen(0, '127.0.0.1', () => resolve(s));
-    }));
-  }
-  const ports = servers.map((s) => s.address().port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
-}
 
 // natsRequest: one request/reply over the NATS text protocol: publishes payload (with the header
 // block hdrs when given) on subject with a reply inbox and resolves the reply's payload (a string).
@@ -113,13 +93,8 @@ try {
   const [port, mon] = await freePorts(2);
   const store = join(sim.dir, 'nats');
   mkdirSync(store);
-  const out = openSync(join(sim.dir, 'nats.log'), 'a');
-  nats = spawn(natsBin, ['-a', '127.0.0.1', '-p', String(port), '-m', String(mon), '-js', '-sd', store],
-    { stdio: ['ignore', out, out] });
-  await waitFor(async () => {
-    if (nats.exitCode !== null) throw new Error('nats-server exited (see nats.log)');
-    try { return (await request(mon, 'GET', '/healthz?js-enabled-only=true')).status === 200; } catch { return false; }
-  }, 'nats-server to start', START_LIMIT_MS, 100);
+  nats = await startNats(natsBin, ['-a', '127.0.0.1', '-p', String(port), '-m', String(mon), '-js', '-sd', store],
+    mon, join(sim.dir, 'nats.log'));
   const STREAM = 'NFSEC';
   const base = ['--cluster', `nats://127.0.0.1:${port}`, '--cluster-stream', STREAM,
     '--cluster-replicas', '1', '--batch-linger-ms', '5'];

@@ -9,10 +9,10 @@
 // Exits 77 (skipped) without nats-server, openssl or a libnats build.
 import { startSim, startDaemon, request, waitFor, stopProc, check, report, keepOrClean,
          appliedMemos, START_LIMIT_MS } from './lib/harness.mjs';
+import { freePorts, requireNats, startNats } from './lib/cluster.mjs';
 import { checkExactlyOnce } from './faults_lib.mjs';
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const [nearsim, nearftd, natsBin, hasNats] = process.argv.slice(2);
@@ -22,29 +22,12 @@ function find(name) {
   return null;
 }
 const openssl = find('openssl');
-if (!natsBin || !existsSync(natsBin) || !openssl) {
-  console.log(`cluster_tls: SKIP: ${!openssl ? 'openssl' : 'nats-server'} is not installed ` +
-              '(scripts/install-deps.sh installs both)');
-  process.exit(77);
-}
-if (hasNats !== '1') {
-  console.log('cluster_tls: SKIP: nearftd was built without libnats (libnats-dev): no cluster mode');
+requireNats('cluster_tls', natsBin, hasNats);
+if (!openssl) {
+  console.log('cluster_tls: SKIP: openssl is not installed (scripts/install-deps.sh installs it)');
   process.exit(77);
 }
 
-async function freePorts(n) {
-  const servers = [];
-  for (let i = 0; i < n; i++) {
-    servers.push(await new Promise((resolve, reject) => {
-      const s = createServer();
-      s.once('error', reject);
-      s.listen(0, '127.0.0.1', () => resolve(s));
-    }));
-  }
-  const ports = servers.map((s) => s.address().port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
-}
 
 // makeCerts: CA, server certificate (127.0.0.1, localhost), client certificate, another CA.
 function makeCerts(dir) {
@@ -102,12 +85,7 @@ tls {
   verify: true
 }
 `);
-  const out = openSync(join(sim.dir, 'nats.log'), 'a');
-  nats = spawn(natsBin, ['-c', join(sim.dir, 'nats.conf')], { stdio: ['ignore', out, out] });
-  await waitFor(async () => {
-    if (nats.exitCode !== null) throw new Error('nats-server exited (see nats.log)');
-    try { return (await request(mon, 'GET', '/healthz?js-enabled-only=true')).status === 200; } catch { return false; }
-  }, 'nats-server with TLS to start', START_LIMIT_MS, 100);
+  nats = await startNats(natsBin, ['-c', join(sim.dir, 'nats.conf')], mon, join(sim.dir, 'nats.log'));
 
   const base = ['--cluster', `tls://127.0.0.1:${port}`, '--cluster-stream', 'NFTLS',
     '--cluster-replicas', '1', '--batch-linger-ms', '5'];
