@@ -14,6 +14,12 @@
  * stored twice (past the stream's duplicate window, the expected-sequence check finds the first
  * copy by its id instead).
  *
+ * With a cluster secret (wal_js_opts.secret_file) every message also carries an HMAC-SHA-256 over
+ * the stream, the sequence it is stored at, its segment and its payload, and the replay refuses a
+ * message that does not verify; the lease's value (holder id and advertised address) carries one
+ * too. Permission violations the server reports (libnats's error handler) are counted by subject:
+ * a log message whose every attempt was denied was not stored and is refused (NF_EIO).
+ *
  * Threads: wal_js_new, wal_js_replay and wal_js_free on the start-up thread; wal_js_append only on
  * the WAL writer thread once wal_start ran (the connection's own threads are libnats's). Built
  * only when libnats is found (NF_HAVE_NATS); otherwise wal_js_new returns NF_ECONFIG. */
