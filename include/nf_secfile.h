@@ -1,9 +1,10 @@
 /* nf_secfile: the checks every file holding a secret passes before it is read (key files,
  * src/near/keys_file.c; the bearer-token file, src/util/auth_file.c). The path must not be a
  * symbolic link (opened with O_NOFOLLOW), the file must be a regular file owned by the user the
- * process runs as (euid) that group and others can neither read nor write, and the directory
+ * process runs as (euid) that group and others can neither read nor write, the directory
  * holding it must not be writable by group or others (whoever can write the directory can
- * replace the file). Blocking I/O; start-up, SIGHUP and CLI code, one thread. */
+ * replace the file), and no directory above it may be replaceable by another user. Blocking I/O;
+ * start-up, SIGHUP and CLI code, one thread. */
 #ifndef NF_SECFILE_H
 #define NF_SECFILE_H
 
@@ -36,7 +37,17 @@ int nf_secfile_check_fd(
 int nf_secfile_check_dir(const char *dir, const char *what, char *err, size_t errcap);
 
 /* nf_secfile_check_parent: the same check on the directory that holds path ("." for a bare
- * name); what names the file's kind ("key file") and the message names the file. */
+ * name); what names the file's kind ("key file") and the message names the file. Then every
+ * directory above it up to /, both along the path as named and along its realpath, must be owned
+ * by root or by the user this program runs as and be writable by nobody else unless sticky
+ * (/tmp): whoever can write a directory above the file can replace the path to it. NF_EPERM
+ * names the first directory that is not. */
 int nf_secfile_check_parent(const char *path, const char *what, char *err, size_t errcap);
+
+/* nf_secfile_check_above: only the second part of nf_secfile_check_parent: every directory from
+ * the one holding path up to / (along the path and its realpath) is owned by root or this user
+ * and writable by nobody else unless sticky. For files that are not secret but decide where
+ * secrets are read and where money goes (nearftd's --config). */
+int nf_secfile_check_above(const char *path, const char *what, char *err, size_t errcap);
 
 #endif

@@ -18,6 +18,7 @@
 #include "base58.h"
 #include "nf_err.h"
 #include "nf_log.h"
+#include "nf_secfile.h"
 #include "rpc.h"
 
 enum opt_type { T_STR, T_U64, T_BOOL, T_ENUM, T_LIST, T_U128 };
@@ -483,8 +484,8 @@ static int find_flag(const char *f, size_t len)
 
 /* open_config: the config file decides where keys are read from and where signed transactions
  * go, so it must be a regular file (not a symlink: O_NOFOLLOW) owned by the user nearftd runs as
- * or by root, and nobody else may write it. *st gets its mode for the secret check after parsing.
- */
+ * or by root, and nobody else may write it, its directory or any directory above it (sticky
+ * ones aside: nf_secfile_check_above). *st gets its mode for the secret check after parsing. */
 static FILE *open_config(struct loader *ld, const char *path, struct stat *st)
 {
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
@@ -511,6 +512,10 @@ static FILE *open_config(struct loader *ld, const char *path, struct stat *st)
         why = buf;
     } else if (st->st_mode & (S_IWGRP | S_IWOTH))
         why = "writable by group or others; run chmod go-w on it";
+    if (why == NULL && nf_secfile_check_above(path, "--config file", ld->err, ld->errcap) != 0) {
+        close(fd); /* ld->err names the directory that others could write */
+        return NULL;
+    }
     FILE *f = why == NULL ? fdopen(fd, "r") : NULL;
     if (f == NULL) {
         if (why == NULL)

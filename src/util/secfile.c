@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -85,20 +86,122 @@ int nf_secfile_check_dir(const char *dir, const char *what, char *err, size_t er
     return sf_dir(dir, what, NULL, err, errcap);
 }
 
-int nf_secfile_check_parent(const char *path, const char *what, char *err, size_t errcap)
+/* sf_ancestor: one directory above a secret: owned by root or by the user this program runs as,
+ * and writable by nobody else unless it is sticky (others may add entries there but cannot
+ * rename or remove ours). */
+static int
+sf_ancestor(const char *dir, const char *what, const char *file, char *err, size_t errcap)
+{
+    struct stat st;
+    if (stat(dir, &st) == -1) {
+        int e = errno;
+        sf_err(err, errcap, "%s %s: directory %s above it: cannot stat: %s", what, file, dir,
+               strerror(e));
+        return NF_EIO;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        sf_err(err, errcap, "%s %s: %s above it is not a directory", what, file, dir);
+        return NF_EINVAL;
+    }
+    if (st.st_uid != 0 && st.st_uid != geteuid()) {
+        sf_err(err, errcap,
+               "%s %s: directory %s above it is owned by uid %u, neither root nor the user this "
+               "program runs as (uid %u), so that user could replace the path",
+               what, file, dir, (unsigned)st.st_uid, (unsigned)geteuid());
+        return NF_EPERM;
+    }
+    if ((st.st_mode & 022) != 0 && (st.st_mode & S_ISVTX) == 0) {
+        sf_err(err, errcap,
+               "%s %s: directory %s above it is writable by group or others (mode 0%03o), so they "
+               "could replace the path; run chmod go-w %s",
+               what, file, dir, (unsigned)(st.st_mode & 0777), dir);
+        return NF_EPERM;
+    }
+    return 0;
+}
+
+/* sf_ancestors: sf_ancestor on every directory above dir (dir itself included) up to /, for an
+ * absolute dir. */
+static int
+sf_ancestors(const char *dir, const char *what, const char *file, char *err, size_t errcap)
+{
+    char p[4096];
+    size_t n = strlen(dir);
+    if (n == 0 || n >= sizeof(p) || dir[0] != '/')
+        return 0;
+    memcpy(p, dir, n + 1);
+    while (n > 1 && p[n - 1] == '/')
+        p[--n] = '\0';
+    for (;;) {
+        int rc = sf_ancestor(p, what, file, err, errcap);
+        if (rc != 0 || n == 1)
+            return rc;
+        char *slash = strrchr(p, '/');
+        n = slash == p ? 1 : (size_t)(slash - p);
+        p[n] = '\0';
+    }
+}
+
+/* sf_path_dirs: the directories above a secret, both as the path names them (each name resolved
+ * through any symbolic link in it) and as they really are (realpath): nobody but root and this
+ * user may be able to replace any of them. dir: the directory holding the file. */
+static int
+sf_path_dirs(const char *dir, const char *what, const char *file, char *err, size_t errcap)
+{
+    char abs[4096];
+    if (dir[0] == '/') {
+        snprintf(abs, sizeof(abs), "%s", dir);
+    } else {
+        char cwd[2048];
+        if (getcwd(cwd, sizeof(cwd)) == NULL) {
+            sf_err(err, errcap, "%s %s: cannot read the current directory", what, file);
+            return NF_EIO;
+        }
+        snprintf(abs, sizeof(abs), "%s/%s", cwd, dir);
+    }
+    int rc = sf_ancestors(abs, what, file, err, errcap);
+    char real[4096];
+    if (rc == 0 && realpath(dir, real) != NULL && strcmp(real, abs) != 0)
+        rc = sf_ancestors(real, what, file, err, errcap);
+    return rc;
+}
+
+/* sf_dirname: the directory holding path ("." for a bare name) into dir[0..cap). */
+static int sf_dirname(const char *path, char *dir, size_t cap)
+{
+    const char *slash = strrchr(path, '/');
+    size_t n = slash == NULL ? 0 : slash == path ? 1 : (size_t)(slash - path);
+    if (n >= cap)
+        return NF_EINVAL;
+    if (slash == NULL) {
+        dir[0] = '.';
+        n = 1;
+    } else {
+        memcpy(dir, path, n);
+    }
+    dir[n] = '\0';
+    return 0;
+}
+
+int nf_secfile_check_above(const char *path, const char *what, char *err, size_t errcap)
 {
     char dir[4096];
-    const char *slash = strrchr(path, '/');
-    if (slash == NULL)
-        return sf_dir(".", what, path, err, errcap);
-    size_t n = slash == path ? 1 : (size_t)(slash - path);
-    if (n >= sizeof(dir)) {
+    if (sf_dirname(path, dir, sizeof(dir)) != 0) {
         sf_err(err, errcap, "%s %s: path too long", what, path);
         return NF_EINVAL;
     }
-    memcpy(dir, path, n);
-    dir[n] = '\0';
-    return sf_dir(dir, what, path, err, errcap);
+    return sf_path_dirs(dir, what, path, err, errcap);
+}
+
+int nf_secfile_check_parent(const char *path, const char *what, char *err, size_t errcap)
+{
+    char dir[4096];
+    if (sf_dirname(path, dir, sizeof(dir)) != 0) {
+        sf_err(err, errcap, "%s %s: path too long", what, path);
+        return NF_EINVAL;
+    }
+    int rc = sf_dir(dir, what, path, err, errcap);
+    return rc != 0 ? rc : sf_path_dirs(dir, what, path, err, errcap);
 }
 
 int nf_secfile_open(const char *path,

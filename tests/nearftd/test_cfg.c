@@ -231,6 +231,22 @@ static void test_precedence(void)
     CHECK(strstr(err, "is a symbolic link") != NULL);
     cfg_free(&c);
     unlink(link);
+    /* Nor any directory above it (sticky ones aside, like /tmp). */
+    char above[64], nested[96];
+    snprintf(above, sizeof(above), "/tmp/test_cfg_above_%d", (int)getpid());
+    snprintf(nested, sizeof(nested), "%s/nearftd.conf", above);
+    CHECK_EQ_INT(mkdir(above, 0700), 0);
+    write_file(nested, "batch_max_actions = 5\n");
+    CHECK_EQ_INT(chmod(nested, 0644), 0);
+    CHECK_EQ_INT(chmod(above, 0777), 0);
+    CHECK_EQ_INT(LOAD(&c, NULL, REQ, "--config", nested), NF_ECONFIG);
+    CHECK(strstr(err, above) != NULL && strstr(err, "writable by group or others") != NULL);
+    cfg_free(&c);
+    CHECK_EQ_INT(chmod(above, 01777), 0);
+    CHECK_EQ_INT(LOAD(&c, NULL, REQ, "--config", nested), 0);
+    cfg_free(&c);
+    unlink(nested);
+    rmdir(above);
     write_file(path, "rpc_header = \"http://a=Authorization:Bearer SECRET\"\n");
     CHECK_EQ_INT(chmod(path, 0644), 0);
     CHECK_EQ_INT(LOAD(&c, NULL, REQ, "--config", path), NF_ECONFIG);

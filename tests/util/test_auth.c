@@ -308,6 +308,72 @@ static void test_file_owner_link_dir(void)
     nf_test_rmdir(dir);
 }
 
+/* Every directory above the token file, along its path and its realpath, is owned by root or this
+ * user and writable by nobody else unless sticky (nf_secfile_check_parent): whoever can write a
+ * directory above a secret can replace the path to it. */
+static void test_file_dirs_above(void)
+{
+    char base[] = "/tmp/nf-test-above.XXXXXX";
+    CHECK(mkdtemp(base) != NULL);
+    char open_dir[256], inner[300], path[400], link_dir[256], via_link[400], err[1024];
+    snprintf(open_dir, sizeof(open_dir), "%s/open", base);
+    snprintf(inner, sizeof(inner), "%s/inner", open_dir);
+    snprintf(path, sizeof(path), "%s/tokens", inner);
+    snprintf(link_dir, sizeof(link_dir), "%s/link", base);
+    snprintf(via_link, sizeof(via_link), "%s/tokens", link_dir);
+    CHECK_EQ_INT(mkdir(open_dir, 0700), 0);
+    CHECK_EQ_INT(mkdir(inner, 0700), 0);
+    CHECK_EQ_INT(symlink(inner, link_dir), 0);
+    uint8_t h[32];
+    char tok[AUTH_TOKEN_LEN + 1];
+    auth_token_new(tok, sizeof(tok));
+    auth_token_hash(tok, strlen(tok), h);
+    CHECK_EQ_INT(auth_file_add(path, "ops", AUTH_SCOPE_TRANSFER, h, err, sizeof(err)), 0);
+    int rc = 0;
+    struct auth_table *t = auth_table_load(path, err, sizeof(err), &rc);
+    CHECK(t != NULL);
+    auth_table_free(t);
+    t = auth_table_load(via_link, err, sizeof(err), &rc); /* a symlinked directory is followed */
+    CHECK(t != NULL);
+    auth_table_free(t);
+
+    /* A directory two levels up writable by others: refused along the path and the realpath. */
+    CHECK_EQ_INT(chmod(open_dir, 0777), 0);
+    rc = 0;
+    CHECK(auth_table_load(path, err, sizeof(err), &rc) == NULL);
+    CHECK_EQ_INT(rc, NF_EPERM);
+    CHECK(strstr(err, "directory") != NULL && strstr(err, open_dir) != NULL &&
+          strstr(err, "above it is writable by group or others") != NULL);
+    rc = 0;
+    CHECK(auth_table_load(via_link, err, sizeof(err), &rc) == NULL);
+    CHECK_EQ_INT(rc, NF_EPERM);
+    CHECK(strstr(err, open_dir) != NULL && strstr(err, via_link) != NULL);
+    /* Sticky (like /tmp): others cannot rename or remove what is ours there. */
+    CHECK_EQ_INT(chmod(open_dir, 01777), 0);
+    t = auth_table_load(path, err, sizeof(err), &rc);
+    CHECK(t != NULL);
+    auth_table_free(t);
+    CHECK_EQ_INT(chmod(open_dir, 0755), 0);
+    t = auth_table_load(via_link, err, sizeof(err), &rc);
+    CHECK(t != NULL);
+    auth_table_free(t);
+
+    /* A directory above owned by another user (only root can make one). */
+    if (geteuid() == 0) {
+        CHECK_EQ_INT(chown(open_dir, 65534, (gid_t)-1), 0);
+        rc = 0;
+        CHECK(auth_table_load(path, err, sizeof(err), &rc) == NULL);
+        CHECK_EQ_INT(rc, NF_EPERM);
+        CHECK(strstr(err, "owned by uid 65534") != NULL && strstr(err, open_dir) != NULL);
+        CHECK_EQ_INT(chown(open_dir, 0, (gid_t)-1), 0);
+    }
+    unlink(path);
+    unlink(link_dir);
+    rmdir(inner);
+    rmdir(open_dir);
+    rmdir(base);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -317,5 +383,6 @@ int main(void)
     test_token_lookup();
     test_files();
     test_file_owner_link_dir();
+    test_file_dirs_above();
     return nf_test_report("test_auth");
 }
