@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "cfg.h"
 #include "http_parse.h"
 #include "ingest_int.h"
@@ -437,44 +438,28 @@ static void *ingest_thread_main(void *arg)
 
 static int ingest_listen_socket(struct ingest *in, int *fd_out)
 {
-    struct addrinfo hints, *res = NULL;
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE;
-    char port[8];
-    snprintf(port, sizeof(port), "%u", (unsigned)in->port);
-    int rc = getaddrinfo(in->host[0] ? in->host : NULL, port, &hints, &res);
+    struct sockaddr_storage sa;
+    socklen_t sa_len = 0;
+    int rc = ingest_resolve(in->host, in->port, 1, &sa, &sa_len);
     if (rc != 0) {
         NF_LOG(NF_LOG_ERROR, "ingest", "cannot resolve listen host=%s err=\"%s\"", in->host,
                gai_strerror(rc));
         return NF_ECONFIG;
     }
-    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int fd = socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int one = 1, e = 0;
     if (fd == -1 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1 ||
         setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) == -1 ||
-        bind(fd, res->ai_addr, res->ai_addrlen) == -1 || listen(fd, 4096) == -1) {
+        bind(fd, (struct sockaddr *)&sa, sa_len) == -1 || listen(fd, 4096) == -1) {
         e = errno;
         if (fd != -1)
             close(fd);
-        freeaddrinfo(res);
         NF_LOG(NF_LOG_ERROR, "ingest", "listen failed host=%s port=%u errno=%d err=\"%s\"",
                in->host, (unsigned)in->port, e, strerror(e));
         return NF_EIO;
     }
-    freeaddrinfo(res);
-    if (in->port == 0) {
-        /* Port 0: the first socket picks a free port; the other threads bind the same one. */
-        struct sockaddr_storage ss;
-        socklen_t sl = sizeof(ss);
-        if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
-            if (ss.ss_family == AF_INET)
-                in->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-            else if (ss.ss_family == AF_INET6)
-                in->port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-        }
-    }
+    if (in->port == 0) /* the first socket picks a free port; the other threads bind it too */
+        in->port = ingest_bound_port(fd);
     *fd_out = fd;
     return 0;
 }
@@ -487,24 +472,20 @@ int ingest_listen_loopback(const char *listen)
         return NF_ECONFIG;
     if (host[0] == '\0')
         return 0; /* every interface */
-    struct addrinfo hints, *res = NULL;
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE;
-    if (getaddrinfo(host, "0", &hints, &res) != 0 || res == NULL)
+    struct sockaddr_storage sa;
+    socklen_t sa_len = 0;
+    if (ingest_resolve(host, 0, 1, &sa, &sa_len) != 0)
         return NF_ECONFIG;
-    int loop = 0;
-    if (res->ai_family == AF_INET) {
-        const struct sockaddr_in *a = (const struct sockaddr_in *)res->ai_addr;
-        loop = (ntohl(a->sin_addr.s_addr) >> 24) == 127;
-    } else if (res->ai_family == AF_INET6) {
-        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)res->ai_addr;
-        loop = IN6_IS_ADDR_LOOPBACK(&a->sin6_addr) ||
+    if (sa.ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)&sa;
+        return (ntohl(a->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (sa.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&sa;
+        return IN6_IS_ADDR_LOOPBACK(&a->sin6_addr) ||
                (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr) && a->sin6_addr.s6_addr[12] == 127);
     }
-    freeaddrinfo(res);
-    return loop;
+    return 0;
 }
 
 struct ingest *ingest_transport_new(const struct cfg *cfg,

@@ -11,7 +11,6 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/listener.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -22,6 +21,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "http_parse.h"
 #include "nf_err.h"
 #include "nf_log.h"
@@ -337,24 +337,14 @@ static void *relay_main(void *arg)
     return NULL;
 }
 
-/* resolve: "HOST:PORT" into sa (the first getaddrinfo answer). passive: a listening address. */
+/* resolve: "HOST:PORT" into sa. passive: a listening address (port 0 allowed). */
 static int resolve(const char *hostport, int passive, struct sockaddr_storage *sa, socklen_t *len)
 {
-    char host[128], port_s[8];
+    char host[128];
     uint16_t port = 0;
-    if (ingest_parse_listen(hostport, host, sizeof(host), &port) != 0 || (!passive && port == 0))
+    if (ingest_parse_listen(hostport, host, sizeof(host), &port) != 0 || (!passive && port == 0) ||
+        ingest_resolve(host, port, passive, sa, len) != 0)
         return NF_ECONFIG;
-    snprintf(port_s, sizeof(port_s), "%u", (unsigned)port);
-    struct addrinfo hints, *res = NULL;
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = passive ? AI_PASSIVE : 0;
-    if (getaddrinfo(host[0] != '\0' ? host : NULL, port_s, &hints, &res) != 0 || res == NULL)
-        return NF_ECONFIG;
-    memcpy(sa, res->ai_addr, res->ai_addrlen);
-    *len = res->ai_addrlen;
-    freeaddrinfo(res);
     return 0;
 }
 
@@ -389,11 +379,7 @@ struct relay *relay_new(const char *listen, unsigned max_conns, int *err)
         *err = NF_EIO;
         goto fail;
     }
-    struct sockaddr_storage bound;
-    socklen_t bl = sizeof(bound);
-    if (getsockname(evconnlistener_get_fd(r->lis), (struct sockaddr *)&bound, &bl) == 0)
-        r->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
-                                                    : ((struct sockaddr_in *)&bound)->sin_port);
+    r->port = ingest_bound_port(evconnlistener_get_fd(r->lis));
     if (pthread_create(&r->thread, NULL, relay_main, r) != 0) {
         *err = NF_EIO;
         goto fail;
