@@ -19,7 +19,7 @@
 // Exits 77 (skipped) without nats-server, a libnats build or natsjwt/node_modules.
 import { startSim, startDaemon, request, waitFor, stopProc, check, report, keepOrClean,
          appliedMemos, START_LIMIT_MS } from './lib/harness.mjs';
-import { freePorts, requireNats, startNats } from './lib/cluster.mjs';
+import { freePorts, refusedAtStart, requireNats, startNats } from './lib/cluster.mjs';
 import { checkExactlyOnce } from './faults_lib.mjs';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -77,20 +77,8 @@ const size = (f) => (existsSync(f) ? readFileSync(f, 'utf8').length : 0);
 const since = (f, before) => (existsSync(f) ? readFileSync(f, 'utf8').slice(before) : '');
 
 // refused: nearftd with these flags must exit before it is ready, and log `want`.
-async function refused(dir, flags, what, want = /cannot connect to NATS/) {
-  const before = size(log);
-  let err = '';
-  try {
-    const d = await startDaemon(nearftd, sim, join(sim.dir, dir), flags, { logFile: log });
-    await d.kill();
-  } catch (e) { err = String(e); }
-  const said = since(log, before);
-  const line = said.split('\n').find((l) => want.test(l));
-  console.log(`${what}: ${line || '(no such line)'}`);
-  check(/exited \d+ before it was ready/.test(err) && want.test(said),
-    `${what}: nearftd refuses to start and logs ${want} (${err.slice(0, 100)})`);
-  return said;
-}
+const refused = (dir, flags, what, want = /cannot connect to NATS/) =>
+  refusedAtStart(nearftd, sim, log, dir, flags, want, what);
 
 try {
   // Keys and JWTs: operator, system account, the application account, an account the server does

@@ -15,7 +15,7 @@
 // Exits 77 (skipped) when nats-server is missing or nearftd was built without libnats.
 import { startSim, startDaemon, launchDaemon, request, waitFor, stopProc, check, report, keepOrClean,
          appliedMemos, START_LIMIT_MS } from './lib/harness.mjs';
-import { freePorts, requireNats, startNats } from './lib/cluster.mjs';
+import { freePorts, refusedAtStart, requireNats, startNats } from './lib/cluster.mjs';
 import { checkExactlyOnce } from './faults_lib.mjs';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -77,17 +77,7 @@ let nats = null;
 let code = 1;
 
 // refused: nearftd must exit before it is ready, its log saying why (re).
-async function refused(dir, flags, re, what) {
-  const before = existsSync(log) ? readFileSync(log, 'utf8').length : 0;
-  let err = '';
-  try {
-    await (await startDaemon(nearftd, sim, join(sim.dir, dir), flags, { logFile: log })).kill();
-  } catch (e) { err = String(e); }
-  const said = readFileSync(log, 'utf8').slice(before);
-  const line = said.split('\n').find((l) => re.test(l));
-  console.log(`${what}: ${line || '(no such line)'}`);
-  check(/exited \d+ before it was ready/.test(err) && line !== undefined, `${what}: refused at start, saying why`);
-}
+const refused = (dir, flags, re, what) => refusedAtStart(nearftd, sim, log, dir, flags, re, what);
 
 try {
   const [port, mon] = await freePorts(2);

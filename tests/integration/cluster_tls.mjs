@@ -9,7 +9,7 @@
 // Exits 77 (skipped) without nats-server, openssl or a libnats build.
 import { startSim, startDaemon, request, waitFor, stopProc, check, report, keepOrClean,
          appliedMemos, START_LIMIT_MS } from './lib/harness.mjs';
-import { freePorts, requireNats, startNats } from './lib/cluster.mjs';
+import { freePorts, refusedAtStart, requireNats, startNats } from './lib/cluster.mjs';
 import { checkExactlyOnce } from './faults_lib.mjs';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -53,19 +53,8 @@ let nats = null;
 let code = 1;
 
 // refused: nearftd with these flags must exit before it is ready, saying it cannot reach NATS.
-async function refused(dir, flags, what) {
-  const before = existsSync(log) ? readFileSync(log, 'utf8').length : 0;
-  let err = '';
-  try {
-    const d = await startDaemon(nearftd, sim, join(sim.dir, dir), flags, { logFile: log });
-    await d.kill();
-  } catch (e) { err = String(e); }
-  const said = readFileSync(log, 'utf8').slice(before);
-  const line = said.split('\n').find((l) => /cannot connect to NATS/.test(l));
-  console.log(`${what}: ${line || '(no such line)'}`);
-  check(/exited \d+ before it was ready/.test(err) && /cannot connect to NATS/.test(said),
-    `${what}: nearftd refuses to start and says it cannot connect to NATS (${err.slice(0, 100)})`);
-}
+const refused = (dir, flags, what) =>
+  refusedAtStart(nearftd, sim, log, dir, flags, /cannot connect to NATS/, what);
 
 try {
   const certs = join(sim.dir, 'certs');
@@ -98,13 +87,8 @@ tls {
   await refused('no-cert', [...base, ...ca], 'TLS without a client certificate');
   await refused('other-ca', [...base, '--cluster-tls-ca', join(certs, 'other-ca.crt'), ...mine],
     'a server certificate not signed by the given CA');
-  let half = '';
-  try {
-    await (await startDaemon(nearftd, sim, join(sim.dir, 'half'), [...base, ...ca,
-      '--cluster-tls-cert', join(certs, 'client.crt')], { logFile: log })).kill();
-  } catch (e) { half = String(e); }
-  check(/exited/.test(half) && readFileSync(log, 'utf8').includes('--cluster-tls-cert and --cluster-tls-key go together'),
-    'a client certificate without its key is refused, naming both options');
+  await refusedAtStart(nearftd, sim, log, 'half', [...base, ...ca, '--cluster-tls-cert', join(certs, 'client.crt')],
+    /--cluster-tls-cert and --cluster-tls-key go together/, 'a client certificate without its key');
 
   // The right CA and client certificate: it serves; transfers land exactly once.
   const d = await startDaemon(nearftd, sim, join(sim.dir, 'ok'), [...base, ...ca, ...mine], { logFile: log });
