@@ -60,6 +60,17 @@ d_flags=(--inflight-per-key 32 --batch-linger-ms 5 --max-tx-gas 1000000000000000
 nf_start_sim "${sim_flags[@]}"
 nf_say "nearsim ${sim_flags[*]}"
 nf_say "nearftd ${d_flags[*]}; cluster: --cluster $urls (3 replicas)"
+# start_standby DATA_DIR LISTEN LOG [FLAGS...]: another cluster instance (another host) on the
+# current run's stream, in the background; sets S_PID.
+start_standby() {
+    local dir=$1 listen=$2 log=$3
+    shift 3
+    "$NEARFTD" --rpc-url "http://127.0.0.1:$SIM_PORT" --signer distributor.test.near \
+        --credentials "$SIM_CREDS" --contract ft.test.near --listen "$listen" --data-dir "$dir" \
+        "$@" "${d_flags[@]}" "${extra[@]}" >"$log" 2>&1 &
+    S_PID=$!
+    NF_PIDS+=("$S_PID")
+}
 rc=0
 declare -A tps p99
 run=0
@@ -77,12 +88,8 @@ for mode in ${MODES:-single_host cluster relay single_host cluster relay}; do
     if [ "$mode" = relay ]; then
         # A standby on another data directory (another host) relays its address to the holder.
         port=$(free_port)
-        "$NEARFTD" --rpc-url "http://127.0.0.1:$SIM_PORT" --signer distributor.test.near \
-            --credentials "$SIM_CREDS" --contract ft.test.near --listen "127.0.0.1:$port" \
-            --data-dir "$NF_TMP/relay.$run" --log-level warn "${d_flags[@]}" "${extra[@]}" \
-            >"$NF_TMP/relay.$run.log" 2>&1 &
-        R_PID=$!
-        NF_PIDS+=("$R_PID")
+        start_standby "$NF_TMP/relay.$run" "127.0.0.1:$port" "$NF_TMP/relay.$run.log" --log-level warn
+        R_PID=$S_PID
         nf_wait_line "$NF_TMP/relay.$run.log" 'nearftd relay port=[0-9]+' 60 >/dev/null
         for _ in $(seq 600); do # the holder's advertised address reached the standby
             [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/health")" = 200 ] && break
@@ -110,12 +117,8 @@ for mode in ${MODES:-single_host cluster relay single_host cluster relay}; do
         active=$D_PID
         per_ip=()
         if "$NEARFTD" --help 2>&1 | grep -- '--max-conns-per-ip' >/dev/null; then per_ip=(--max-conns-per-ip 0); fi
-        "$NEARFTD" --rpc-url "http://127.0.0.1:$SIM_PORT" --signer distributor.test.near \
-            --credentials "$SIM_CREDS" --contract ft.test.near --listen 127.0.0.1:0 \
-            --data-dir "$NF_TMP/standby" "${per_ip[@]}" "${d_flags[@]}" "${extra[@]}" \
-            >"$NF_TMP/standby.log" 2>&1 &
-        D_PID=$!
-        NF_PIDS+=("$D_PID")
+        start_standby "$NF_TMP/standby" 127.0.0.1:0 "$NF_TMP/standby.log" "${per_ip[@]}"
+        D_PID=$S_PID
         nf_wait_line "$NF_TMP/standby.log" 'standby: the log lease is held' 60 >/dev/null
         t0=$(date +%s%N)
         kill -9 "$active"
