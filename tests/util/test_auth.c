@@ -243,6 +243,16 @@ static void test_files(void)
     nf_test_rmdir(dir);
 }
 
+/* loads: the token file at path loads (and is freed again). */
+static int loads(const char *path)
+{
+    char err[1024];
+    int rc = 0;
+    struct auth_table *t = auth_table_load(path, err, sizeof(err), &rc);
+    auth_table_free(t);
+    return t != NULL;
+}
+
 /* The token file passes the same checks as a key file (nf_secfile.h): not a symbolic link, owned
  * by this user, in a directory group and others cannot write. Each refusal names the file and
  * the reason, in every function. */
@@ -259,9 +269,7 @@ static void test_file_owner_link_dir(void)
     auth_token_hash(tok, strlen(tok), h);
     CHECK_EQ_INT(auth_file_add(path, "ops", AUTH_SCOPE_TRANSFER, h, err, sizeof(err)), 0);
     int rc = 0;
-    struct auth_table *t = auth_table_load(path, err, sizeof(err), &rc);
-    CHECK(t != NULL);
-    auth_table_free(t);
+    CHECK(loads(path));
 
     /* A symbolic link to a good token file. */
     CHECK_EQ_INT(symlink(path, link_path), 0);
@@ -289,9 +297,7 @@ static void test_file_owner_link_dir(void)
     CHECK_EQ_INT(chmod(dir, 0770), 0);
     CHECK(auth_table_load(path, err, sizeof(err), &rc) == NULL);
     CHECK_EQ_INT(chmod(dir, 0700), 0);
-    t = auth_table_load(path, err, sizeof(err), &rc);
-    CHECK(t != NULL);
-    auth_table_free(t);
+    CHECK(loads(path));
 
     /* Owned by another user: only root can make such a file. */
     if (geteuid() == 0) {
@@ -330,12 +336,8 @@ static void test_file_dirs_above(void)
     auth_token_hash(tok, strlen(tok), h);
     CHECK_EQ_INT(auth_file_add(path, "ops", AUTH_SCOPE_TRANSFER, h, err, sizeof(err)), 0);
     int rc = 0;
-    struct auth_table *t = auth_table_load(path, err, sizeof(err), &rc);
-    CHECK(t != NULL);
-    auth_table_free(t);
-    t = auth_table_load(via_link, err, sizeof(err), &rc); /* a symlinked directory is followed */
-    CHECK(t != NULL);
-    auth_table_free(t);
+    CHECK(loads(path));
+    CHECK(loads(via_link)); /* a symlinked directory is followed */
 
     /* A directory two levels up writable by others: refused along the path and the realpath. */
     CHECK_EQ_INT(chmod(open_dir, 0777), 0);
@@ -350,13 +352,9 @@ static void test_file_dirs_above(void)
     CHECK(strstr(err, open_dir) != NULL && strstr(err, via_link) != NULL);
     /* Sticky (like /tmp): others cannot rename or remove what is ours there. */
     CHECK_EQ_INT(chmod(open_dir, 01777), 0);
-    t = auth_table_load(path, err, sizeof(err), &rc);
-    CHECK(t != NULL);
-    auth_table_free(t);
+    CHECK(loads(path));
     CHECK_EQ_INT(chmod(open_dir, 0755), 0);
-    t = auth_table_load(via_link, err, sizeof(err), &rc);
-    CHECK(t != NULL);
-    auth_table_free(t);
+    CHECK(loads(via_link));
 
     /* A directory above owned by another user (only root can make one). */
     if (geteuid() == 0) {
