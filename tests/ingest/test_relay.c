@@ -17,34 +17,19 @@
 #include "ingest.h"
 #include "nf_err.h"
 #include "nf_test.h"
+#include "raw_sock.h"
 #include "relay.h"
 
 #define BIG (1u << 20) /* larger than the relay's 256 KiB high-water mark */
 
+/* dial: raw_sock_connect with a receive timeout that bounds a hang only. */
 static int dial(uint16_t port)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    struct timeval tv = {30, 0}; /* bounds a hang only */
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-        close(fd);
-        return -1;
-    }
+    int fd = raw_sock_connect(port);
+    struct timeval tv = {30, 0};
+    if (fd != -1)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     return fd;
-}
-
-static int send_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
 }
 
 /* read_all: until EOF (the relay closes after its own answers; the holder closes after its). */
@@ -97,8 +82,8 @@ static void *holder_main(void *arg)
     memset(buf, 'x', BIG);
     int bl = snprintf(buf, 32, "got=%zu;", body);
     buf[bl] = 'x';
-    send_all(fd, head, (size_t)hl);
-    send_all(fd, buf, BIG);
+    raw_sock_send(fd, head, (size_t)hl);
+    raw_sock_send(fd, buf, BIG);
     close(fd);
     free(buf);
     return NULL;
@@ -135,7 +120,7 @@ static void test_relay(void)
 
     /* No holder known: 503, Retry-After, a JSON reason; nothing forwarded. */
     int fd = dial(port);
-    CHECK(send_all(fd, post, sizeof(post) - 1) == 0);
+    CHECK(raw_sock_send(fd, post, sizeof(post) - 1) == 0);
     read_all(fd, buf, sizeof(buf));
     close(fd);
     CHECK(strncmp(buf, "HTTP/1.1 503 ", 13) == 0);
@@ -150,7 +135,7 @@ static void test_relay(void)
     snprintf(target, sizeof(target), "127.0.0.1:%u", (unsigned)dead);
     CHECK_EQ_INT(relay_target(r, target), 0);
     fd = dial(port);
-    CHECK(send_all(fd, post, sizeof(post) - 1) == 0);
+    CHECK(raw_sock_send(fd, post, sizeof(post) - 1) == 0);
     read_all(fd, buf, sizeof(buf));
     close(fd);
     CHECK(strncmp(buf, "HTTP/1.1 503 ", 13) == 0);
@@ -170,8 +155,8 @@ static void test_relay(void)
                       "POST /v1/transfers HTTP/1.1\r\nHost: x\r\nContent-Length: %u\r\n\r\n", BIG);
     char *body = malloc(BIG);
     memset(body, 'b', BIG);
-    CHECK(send_all(fd, head, (size_t)hl) == 0);
-    CHECK(send_all(fd, body, BIG) == 0);
+    CHECK(raw_sock_send(fd, head, (size_t)hl) == 0);
+    CHECK(raw_sock_send(fd, body, BIG) == 0);
     size_t n = read_all(fd, buf, sizeof(buf));
     close(fd);
     pthread_join(th, NULL);
@@ -187,7 +172,7 @@ static void test_relay(void)
     /* GET /metrics as a connection's first request: the relay's own figures. */
     fd = dial(port);
     static const char get[] = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
-    CHECK(send_all(fd, get, sizeof(get) - 1) == 0);
+    CHECK(raw_sock_send(fd, get, sizeof(get) - 1) == 0);
     read_all(fd, buf, sizeof(buf));
     close(fd);
     CHECK(strncmp(buf, "HTTP/1.1 200 OK\r\n", 17) == 0);
@@ -198,7 +183,7 @@ static void test_relay(void)
 
     /* relay_free closes a connection that is still open (half a request line sent). */
     fd = dial(port);
-    CHECK(send_all(fd, "GET /v1/tr", 10) == 0);
+    CHECK(raw_sock_send(fd, "GET /v1/tr", 10) == 0);
     relay_free(r);
     CHECK(recv(fd, buf, sizeof(buf), 0) <= 0); /* EOF, or a reset when not yet accepted */
     close(fd);
