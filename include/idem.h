@@ -3,11 +3,11 @@
  * entry is kept at least until it is older than the keep time (--retention-hours plus a margin,
  * idem_keep_ms) AND its transfer is final; it is dropped only when its ring slot is needed.
  *
- * Layout: a ring of 40-byte entries in the order keys were accepted, and an open-addressing table
+ * Layout: a ring of 48-byte entries in the order keys were accepted, and an open-addressing table
  * (linear probing, backward-shift deletion, a power of two >= 2 x capacity slots of 4 bytes) from
  * the key's hash to its ring slot. A new key takes the ring's next slot; when the ring is full the
  * oldest entry is dropped if it may be (idem_may_drop), otherwise the key is refused (NF_EFULL,
- * HTTP 503). Memory: capacity x 40 B + table slots x 4 B, both mapped at idem_init and touched
+ * HTTP 503). Memory: capacity x 48 B + table slots x 4 B, both mapped at idem_init and touched
  * only where used.
  *
  * Pure: no I/O, no threads, no clock (callers pass now_ms); no allocation after idem_init. One
@@ -37,11 +37,12 @@ struct idem_entry {
     uint8_t key[16];    /* BLAKE2b-128 of the Idempotency-Key (idem_key_hash) */
     uint64_t id;        /* the transfer the key created; 0 = forgotten (its write failed) */
     uint64_t body_hash; /* hash of receiver, amount and memo: another body with this key is 422 */
+    uint64_t id_tag;    /* the transfer's id tag (job.h), so a repeat answers its public id */
     uint32_t accept_s;  /* accept time, seconds since the epoch (wall clock) */
     uint8_t status;     /* enum idem_status */
     uint8_t pad_[3];
 };
-_Static_assert(sizeof(struct idem_entry) == 40, "idempotency entries are 40 bytes");
+_Static_assert(sizeof(struct idem_entry) == 48, "idempotency entries are 48 bytes");
 
 struct idem_index {
     struct idem_entry *ring; /* capacity entries */
@@ -94,12 +95,13 @@ int idem_may_drop(const struct idem_index *x, const struct idem_entry *e, uint64
  * final yet). Owner thread. */
 int idem_reserve(struct idem_index *x, uint32_t n, uint64_t now_ms, uint32_t *retry_s);
 
-/* idem_insert: remembers key -> transfer id, in a slot idem_reserve made room for (key must not
- * be in x). Returns the ring slot (for idem_set_final), or UINT32_MAX when the ring is full (a
- * caller that reserved never sees it). Owner thread. */
+/* idem_insert: remembers key -> transfer id (and its id tag), in a slot idem_reserve made room
+ * for (key must not be in x). Returns the ring slot (for idem_set_final), or UINT32_MAX when the
+ * ring is full (a caller that reserved never sees it). Owner thread. */
 uint32_t idem_insert(struct idem_index *x,
                      const uint8_t key[16],
                      uint64_t id,
+                     uint64_t id_tag,
                      uint64_t body_hash,
                      uint64_t accept_ms);
 
@@ -118,6 +120,7 @@ void idem_set_final(struct idem_index *x, uint32_t slot, uint64_t id, enum idem_
 uint32_t idem_replay_insert(struct idem_index *x,
                             const uint8_t key[16],
                             uint64_t id,
+                            uint64_t id_tag,
                             uint64_t body_hash,
                             uint64_t accept_ms,
                             uint64_t now_ms,

@@ -56,8 +56,12 @@ struct job {
     char receiver[JOB_RECEIVER_MAX + 1];
     char memo[JOB_MEMO_MAX + 1];
     nf_u128 amount;
-    uint64_t body_hash;   /* idempotency conflict check (hash of receiver, amount, memo) */
+    uint64_t body_hash; /* idempotency conflict check (hash of receiver, amount, memo) */
+    /* The random part of the public id "<id>-<16 hex>" (txid.h), set by whoever fills the job and
+     * kept in its ACCEPT record; 0 for a transfer accepted before ids carried one. */
+    uint64_t id_tag;
     uint64_t dup_of;      /* set by the WAL hub: this request repeats transfer dup_of */
+    uint64_t dup_tag;     /* ... whose id tag is this (kept by the idempotency index) */
     uint8_t dup_conflict; /* ... with a different body (HTTP 422) */
     uint8_t dup_pending;  /* ... whose ACCEPT was not yet durable (same group): its fate decides */
     uint8_t dup_status;   /* ... whose final status the idempotency index kept (enum idem_status;

@@ -7,10 +7,14 @@
  * Fields per type, in array order (u = msgpack unsigned int of any width, range-checked; str =
  * msgpack str; bin = msgpack bin; nil = msgpack nil):
  *   WAL_ACCEPT    [id u64, ts_ms u64, route u8 0..2, receiver str 2..64, amount bin 16 (u128 LE),
- *                  memo str 0..256|nil, idem_key str 0..128|nil, body_hash u64 (, token str 1..64)]
+ *                  memo str 0..256|nil, idem_key str 0..128|nil, body_hash u64
+ *                  (, token str 1..64 (, id_tag u64 1..))] or (..., body_hash u64, nil, id_tag)
  *                 token, the NAME of the bearer token of the request, is optional: a record
  *                 without one (no --auth-tokens, or written before the field existed) has 8
  *                 elements, one with it 9. A token's hourly budget is rebuilt from it.
+ *                 id_tag, the random part of the transfer's public id (docs/SECURITY.md,
+ *                 "Transfer ids"), makes a 10th element, with token nil when there is none;
+ *                 records written before the field existed have no tag (id_tag 0 after decode).
  *   WAL_SIGNED    [tx_hash bin 32, key_index u16, public_key bin 32, nonce u64, block_hash bin 32,
  *                  block_height u64, ts_ms u64, actions array 0..100 of [kind u8 0..1, job_id u64,
  *                  receiver str 2..64|nil], signed_tx bin 1..1.5 MiB]
@@ -82,6 +86,7 @@ struct wal_accept {
     struct wal_str idem_key; /* nil allowed */
     uint64_t body_hash;
     struct wal_str token; /* nil allowed (encoded as the 8-element form): no bearer token */
+    uint64_t id_tag;      /* 0: none (the 8- or 9-element form); else the 10-element form */
 };
 
 struct wal_action {

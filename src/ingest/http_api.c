@@ -22,10 +22,12 @@
 #include "nf_err.h"
 #include "ratelim.h"
 #include "spend.h"
+#include "txid.h"
 
 /* A consistent copy of a job's published fields. */
 struct job_view {
     uint64_t id;
+    uint64_t tag; /* id tag (txid.h) */
     enum job_status st;
     uint8_t has_memo;
     uint8_t has_tx;
@@ -64,6 +66,7 @@ static int job_view_read(struct job_slab *s, uint64_t id, int allow_claimed, str
     if (st == JOB_FREE || (st == JOB_CLAIMED && !allow_claimed))
         return NF_ENOTFOUND;
     v->id = id;
+    v->tag = j->id_tag;
     v->st = st;
     v->has_memo = j->has_memo;
     v->final_seen = j->final_seen;
@@ -89,6 +92,15 @@ static int job_view_read(struct job_slab *s, uint64_t id, int allow_claimed, str
     /* Seqlock check: the slot was not handed to another transfer while we copied. */
     atomic_thread_fence(memory_order_acquire);
     if (atomic_load_explicit(&j->id, memory_order_relaxed) != id)
+        return NF_ENOTFOUND;
+    return 0;
+}
+
+/* view_by_public_id: job_view_read of a durable transfer named by a public id (txid.h), whose tag
+ * must be the transfer's own: a wrong or missing tag is NF_ENOTFOUND, as an unknown id is. */
+static int view_by_public_id(struct job_slab *s, uint64_t id, uint64_t tag, struct job_view *v)
+{
+    if (job_view_read(s, id, 0, v) != 0 || !txid_same(v->tag, tag))
         return NF_ENOTFOUND;
     return 0;
 }
@@ -149,17 +161,20 @@ static const char *node_status(enum job_status st)
     }
 }
 
-static void jw_id(struct jw *w, uint64_t id)
+/* jw_id: the public id of transfer id with tag (txid.h) as a JSON string. */
+static void jw_id(struct jw *w, uint64_t id, uint64_t tag)
 {
-    /* Every reply carries ids: format without the printf machinery. */
-    char b[24];
-    char *p = b + sizeof(b) - 1;
-    *p = '\0';
-    do {
-        *--p = (char)('0' + id % 10u);
-        id /= 10u;
-    } while (id != 0);
-    jw_strn(w, p, (size_t)(b + sizeof(b) - 1 - p));
+    char b[TXID_MAX];
+    size_t n = txid_format(b, id, tag);
+    jw_strn(w, b, n);
+}
+
+/* own_tag: the tag of a transfer this request was allocated. job_fill drew it as txid_tag under
+ * this process's key, so it is recomputed rather than read from a slot that may hold another
+ * transfer by the time the answer is written. */
+static uint64_t own_tag(const struct ingest_thread *t, uint64_t id)
+{
+    return txid_tag(t->in->id_key, id);
 }
 
 static void jw_time(struct jw *w, uint64_t ms)
@@ -433,7 +448,7 @@ static void write_native_job(struct jw *w, const struct job_view *v)
 {
     jw_obj_begin(w);
     jw_key(w, "id");
-    jw_id(w, v->id);
+    jw_id(w, v->id, v->tag);
     jw_key(w, "status");
     jw_str(w, native_status((int)v->st));
     jw_key(w, "receiver_id");
@@ -473,7 +488,7 @@ static void write_node_job(struct jw *w, const struct job_view *v)
         updated = v->done_ms;
     jw_obj_begin(w);
     jw_key(w, "id");
-    jw_id(w, v->id);
+    jw_id(w, v->id, v->tag);
     jw_key(w, "createdAt");
     jw_time(w, v->accepted_ms);
     jw_key(w, "updatedAt");
@@ -509,7 +524,7 @@ static void write_node_item(struct jw *w, const struct job_view *v, int for_tx)
 {
     jw_obj_begin(w);
     jw_key(w, "jobId");
-    jw_id(w, v->id);
+    jw_id(w, v->id, v->tag);
     jw_key(w, "receiverId");
     jw_strn(w, v->receiver, v->receiver_len);
     jw_key(w, "amount");
@@ -579,7 +594,7 @@ static void write_native_item(struct ingest_ctx *c, struct jw *w, uint32_t i)
     jw_obj_begin(w);
     if (!c->accepted) {
         jw_key(w, "id");
-        jw_id(w, id);
+        jw_id(w, id, own_tag(c->t, id));
         jw_key(w, "status");
         jw_str(w, "pending");
         jw_obj_end(w);
@@ -601,7 +616,7 @@ static void write_native_item(struct ingest_ctx *c, struct jw *w, uint32_t i)
     }
     uint64_t show = j->dup_of ? j->dup_of : id;
     jw_key(w, "id");
-    jw_id(w, show);
+    jw_id(w, show, j->dup_of ? j->dup_tag : own_tag(c->t, id));
     if (c->wait_level == 0 && !j->dup_of) {
         /* Hot path (plain 202): the status alone, no copy of the job. */
         jw_key(w, "status");
@@ -693,6 +708,7 @@ static void answer_send_ft(struct ingest_ctx *c, int timed_out)
         }
         /* A repeat answers with the transfer its key created. */
         uint64_t id = j->dup_of ? j->dup_of : c->first_id;
+        uint64_t tag = j->dup_of ? j->dup_tag : own_tag(t, id);
         struct job_view v;
         if (job_view_read(slab, id, 0, &v) != 0) {
             /* Only a repeat can get here: its original left the job slab. It was accepted, and
@@ -709,7 +725,7 @@ static void answer_send_ft(struct ingest_ctx *c, int timed_out)
                 jw_bool(&w, 1);
             }
             jw_key(&w, "jobId");
-            jw_id(&w, id);
+            jw_id(&w, id, tag);
             jw_key(&w, "status");
             jw_str(&w, kept < 0 ? "unknown" : node_status((enum job_status)kept));
             if (kept == JOB_EXECUTED) {
@@ -747,7 +763,7 @@ static void answer_send_ft(struct ingest_ctx *c, int timed_out)
             jw_key(&w, "success");
             jw_bool(&w, 1);
             jw_key(&w, "jobId");
-            jw_id(&w, v.id);
+            jw_id(&w, v.id, v.tag);
             jw_key(&w, "transactionHash");
             jw_null(&w);
             jw_key(&w, "receiverId");
@@ -771,7 +787,7 @@ static void answer_send_ft(struct ingest_ctx *c, int timed_out)
         jw_key(&w, "success");
         jw_bool(&w, 1);
         jw_key(&w, "jobId");
-        jw_id(&w, v.id);
+        jw_id(&w, v.id, v.tag);
         jw_key(&w, "transactionHash");
         jw_tx(&w, &v);
         jw_key(&w, "receiverId");
@@ -839,7 +855,7 @@ static void answer_send_ft(struct ingest_ctx *c, int timed_out)
     jw_key(&w, "jobIds");
     jw_arr_begin(&w);
     for (uint32_t i = 0; i < c->n; i++)
-        jw_id(&w, c->first_id + i);
+        jw_id(&w, c->first_id + i, own_tag(t, c->first_id + i));
     jw_arr_end(&w);
     jw_key(&w, "transactionHash");
     if (have_first)
@@ -860,7 +876,7 @@ static void answer_send_ft(struct ingest_ctx *c, int timed_out)
         if (job_view_read(slab, c->first_id + i, 0, &v) != 0) {
             jw_obj_begin(&w);
             jw_key(&w, "jobId");
-            jw_id(&w, c->first_id + i);
+            jw_id(&w, c->first_id + i, own_tag(t, c->first_id + i));
             jw_key(&w, "status");
             jw_str(&w, "unknown");
             jw_obj_end(&w);
@@ -896,6 +912,7 @@ static void answer_rust(struct ingest_ctx *c)
     }
     /* A repeat answers with the transfer its key created. */
     uint64_t id = j->dup_of ? j->dup_of : c->first_id;
+    uint64_t tag = j->dup_of ? j->dup_tag : own_tag(t, id);
     char msg[JOB_ERROR_MAX + 64];
     struct job_view v;
     int found = job_view_read(t->in->slab, id, 0, &v) == 0;
@@ -911,7 +928,7 @@ static void answer_rust(struct ingest_ctx *c)
             jw_str(&w, msg);
         }
         jw_key(&w, "id");
-        jw_id(&w, id);
+        jw_id(&w, id, tag);
         jw_key(&w, "status");
         jw_str(&w, failed ? "failed" : "executed");
         jw_key(&w, "tx_hash");
@@ -942,7 +959,7 @@ static void answer_rust(struct ingest_ctx *c)
     /* Durable, not executed yet: accepted, and said so with its id (never a 5xx that invites a
      * retry of a transfer that will land). */
     jw_key(&w, "id");
-    jw_id(&w, id);
+    jw_id(&w, id, tag);
     jw_key(&w, "status");
     jw_str(&w, found ? native_status((int)v.st) : "unknown");
     jw_key(&w, "tx_hash");
@@ -1331,7 +1348,9 @@ static int job_fill(struct ingest_thread *t,
     j->needs_storage = 0;
     j->final_seen = 0;
     j->body_hash = body_hash(it);
+    j->id_tag = txid_tag(t->in->id_key, atomic_load_explicit(&j->id, memory_order_relaxed));
     j->dup_of = 0;
+    j->dup_tag = 0;
     j->dup_conflict = 0;
     j->dup_status = IDEM_OPEN;
     j->idem_slot = 0;
@@ -1514,18 +1533,19 @@ static void
 get_v1_transfer(struct ingest_thread *t, struct hsrv_req *req, const char *ids, uint64_t start_ns)
 {
     const int route = INGEST_ROUTE_V1_TRANSFERS_GET;
-    uint64_t id = 0;
+    uint64_t id = 0, tag = 0;
     struct jw w;
     jw_init_fixed(&w, t->out, t->out_cap);
-    if (ingest_parse_id(ids, &id) != 0) {
+    if (txid_parse(ids, &id, &tag) != 0) {
         send_error(t, req, route, 400, "invalid transfer id", "id",
-                   "must be the decimal id returned by POST /v1/transfers", start_ns);
+                   "must be the id returned by POST /v1/transfers", start_ns);
         return;
     }
     struct job_view v;
-    if (job_view_read(t->in->slab, id, 0, &v) != 0) {
-        char msg[64];
-        snprintf(msg, sizeof(msg), "transfer %llu not found", (unsigned long long)id);
+    if (view_by_public_id(t->in->slab, id, tag, &v) != 0) {
+        /* The id as sent, not the sequence number: a wrong tag must look like an unknown id. */
+        char msg[TXID_MAX + 32];
+        snprintf(msg, sizeof(msg), "transfer %s not found", ids);
         send_error(t, req, route, 404, msg, NULL, NULL, start_ns);
         return;
     }
@@ -1537,9 +1557,9 @@ static void
 get_node_job(struct ingest_thread *t, struct hsrv_req *req, const char *ids, uint64_t start_ns)
 {
     const int route = INGEST_ROUTE_NODE_JOB_GET;
-    uint64_t id = 0;
+    uint64_t id = 0, tag = 0;
     struct job_view v;
-    if (ingest_parse_id(ids, &id) != 0 || job_view_read(t->in->slab, id, 0, &v) != 0) {
+    if (txid_parse(ids, &id, &tag) != 0 || view_by_public_id(t->in->slab, id, tag, &v) != 0) {
         send_error(t, req, route, 404, "Job not found", NULL, NULL, start_ns);
         return;
     }

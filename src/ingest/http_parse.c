@@ -151,23 +151,6 @@ int ingest_parse_wait(const char *query, uint8_t *level, uint8_t *final)
     return 0;
 }
 
-int ingest_parse_id(const char *s, uint64_t *out)
-{
-    uint64_t v = 0;
-    if (*s == '\0')
-        return NF_EINVAL;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9')
-            return NF_EINVAL;
-        unsigned d = (unsigned)(*s - '0');
-        if (v > (UINT64_MAX - d) / 10u)
-            return NF_ERANGE;
-        v = v * 10u + d;
-    }
-    *out = v;
-    return 0;
-}
-
 int ingest_idem_key_ok(const char *s, size_t *len)
 {
     size_t n = 0;

@@ -25,10 +25,6 @@ int ingest_route_match(const char *path, int *method, const char **rest);
  * 0 or NF_EINVAL (unknown value, or `wait` without a value). */
 int ingest_parse_wait(const char *query, uint8_t *level, uint8_t *final);
 
-/* ingest_parse_id: s (NUL-terminated) as a decimal u64 of 1..20 digits. 0, NF_EINVAL (empty or a
- * non-digit) or NF_ERANGE (above 2^64-1). */
-int ingest_parse_id(const char *s, uint64_t *out);
-
 /* ingest_idem_key_ok: 1 when s is 1..128 bytes of printable ASCII (0x20..0x7e), with its length
  * in *len; else 0. */
 int ingest_idem_key_ok(const char *s, size_t *len);

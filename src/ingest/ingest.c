@@ -32,6 +32,7 @@
 #include "nf_log.h"
 #include "ratelim.h"
 #include "spend.h"
+#include "txid.h"
 
 #define INGEST_MAX_THREADS 64
 #define INGEST_CTX_MIN     64
@@ -539,6 +540,8 @@ struct ingest *ingest_transport_new(const struct cfg *cfg,
     if (in->spend != NULL && spend_limit(in->spend) == 0)
         in->spend = NULL;
     rc = NF_ENOMEM;
+    if ((in->id_key = txid_key_new()) == NULL)
+        goto fail;
     if (cfg->rate_limit != 0 &&
         (in->rate = ratelim_new(cfg->rate_limit, cfg->rate_burst ? cfg->rate_burst : 1)) == NULL)
         goto fail;
@@ -582,6 +585,7 @@ fail:
         free(in->threads);
         hsrv_shared_free(in->hshared);
         ratelim_free(in->rate);
+        txid_key_free(in->id_key);
     }
     free(in);
     if (err != NULL)
@@ -818,6 +822,7 @@ void ingest_free(struct ingest *in)
     hsrv_shared_free(in->hshared);
     ingest_tokens_free(atomic_load_explicit(&in->auth, memory_order_acquire));
     ratelim_free(in->rate);
+    txid_key_free(in->id_key);
     free(in);
 }
 

@@ -229,6 +229,8 @@ struct ingest {
      * when --rate-limit is 0). Both are safe to call from every ingest thread. */
     struct spend *spend;
     struct ratelim *rate;
+    /* Key of the transfers' id tags (txid_tag; owned, read-only sodium memory, any thread). */
+    unsigned char *id_key;
 };
 
 /* ingest.c helpers used by http_api.c (owner thread only). */

@@ -97,6 +97,7 @@ static void accept_pre(struct wal_batch *wb)
     for (uint32_t i = 0; i < a->n; i++) {
         struct job *j = job_slot(&p->jobs, a->first_id + i);
         j->dup_of = 0;
+        j->dup_tag = 0;
         j->dup_conflict = 0;
         j->dup_pending = 0;
         j->dup_status = IDEM_OPEN;
@@ -107,6 +108,7 @@ static void accept_pre(struct wal_batch *wb)
                 const struct job *o = job_slot(&p->jobs, e->id);
                 int in_slab = atomic_load_explicit(&o->id, memory_order_acquire) == e->id;
                 j->dup_of = e->id;
+                j->dup_tag = e->id_tag;
                 j->dup_conflict = e->body_hash != j->body_hash;
                 /* An original still CLAIMED is in a group not yet durable (this one): the
                  * repeat is answered only if that write succeeds (accept_done). */
@@ -117,7 +119,7 @@ static void accept_pre(struct wal_batch *wb)
             }
             /* idem_room_for made room for every new key of this request. */
             uint32_t slot =
-                idem_insert(&p->idem, j->idem_hash, a->first_id + i, j->body_hash,
+                idem_insert(&p->idem, j->idem_hash, a->first_id + i, j->id_tag, j->body_hash,
                             atomic_load_explicit(&j->accepted_ms, memory_order_relaxed));
             j->idem_slot = slot == UINT32_MAX ? 0 : slot + 1;
         }
@@ -133,6 +135,7 @@ static void accept_pre(struct wal_batch *wb)
         rec.accept.idem_key.ptr = j->has_idem ? j->idem_key : NULL;
         rec.accept.idem_key.len = j->has_idem ? strlen(j->idem_key) : 0;
         rec.accept.body_hash = j->body_hash;
+        rec.accept.id_tag = j->id_tag;
         rec.accept.token.ptr = a->token_len != 0 ? a->token : NULL;
         rec.accept.token.len = a->token_len;
         size_t len = 0;

@@ -1,4 +1,4 @@
-/* idem: the idempotency index (see include/idem.h): a ring of 40-byte entries in accept order and
+/* idem: the idempotency index (see include/idem.h): a ring of 48-byte entries in accept order and
  * a linear-probing table from key hash to ring slot, both mapped once at start. Keys are BLAKE2b
  * outputs, so the table's home slot is simply their first bytes. Deletion shifts later entries of
  * the probe run back instead of leaving tombstones, so probes stay short however long the
@@ -162,6 +162,7 @@ int idem_reserve(struct idem_index *x, uint32_t n, uint64_t now_ms, uint32_t *re
 uint32_t idem_insert(struct idem_index *x,
                      const uint8_t key[16],
                      uint64_t id,
+                     uint64_t id_tag,
                      uint64_t body_hash,
                      uint64_t accept_ms)
 {
@@ -171,6 +172,7 @@ uint32_t idem_insert(struct idem_index *x,
     struct idem_entry *e = &x->ring[r];
     memcpy(e->key, key, 16);
     e->id = id;
+    e->id_tag = id_tag;
     e->body_hash = body_hash;
     e->accept_s = (uint32_t)(accept_ms / 1000u);
     e->status = IDEM_OPEN;
@@ -203,6 +205,7 @@ void idem_set_final(struct idem_index *x, uint32_t slot, uint64_t id, enum idem_
 uint32_t idem_replay_insert(struct idem_index *x,
                             const uint8_t key[16],
                             uint64_t id,
+                            uint64_t id_tag,
                             uint64_t body_hash,
                             uint64_t accept_ms,
                             uint64_t now_ms,
@@ -217,5 +220,5 @@ uint32_t idem_replay_insert(struct idem_index *x,
             (*dropped_kept)++;
         drop_oldest(x);
     }
-    return idem_insert(x, key, id, body_hash, accept_ms);
+    return idem_insert(x, key, id, id_tag, body_hash, accept_ms);
 }

@@ -61,11 +61,12 @@ static int replay_accept(struct recovery *rc, const struct wal_rec *rec)
         memcpy(j->idem_key, a->idem_key.ptr, a->idem_key.len);
         idem_key_hash(j->idem_key, a->idem_key.len, j->idem_hash);
         /* Keys enter the index in log order, as they did when they were accepted. */
-        uint32_t slot = idem_replay_insert(&p->idem, j->idem_hash, a->id, a->body_hash, a->ts_ms,
-                                           rc->now_ms, &rc->idem_dropped_kept);
+        uint32_t slot = idem_replay_insert(&p->idem, j->idem_hash, a->id, a->id_tag, a->body_hash,
+                                           a->ts_ms, rc->now_ms, &rc->idem_dropped_kept);
         j->idem_slot = slot == UINT32_MAX ? 0 : slot + 1;
     }
     j->body_hash = a->body_hash;
+    j->id_tag = a->id_tag;
     j->accepted_ms = a->ts_ms;
     /* Every accepted transfer of the last hour counts against --max-amount-per-hour, whatever
      * became of it since, so a restart gives no fresh budget. */

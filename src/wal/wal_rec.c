@@ -243,9 +243,10 @@ static int pack_fields(msgpack_packer *pk, const struct wal_rec *rec)
         uint8_t amount[16];
         for (int i = 0; i < 16; i++)
             amount[i] = (uint8_t)(a->amount >> (8 * i));
-        /* The token is optional: without one the record keeps the 8-element form that logs
-         * written before the field existed have, so both read back the same way. */
-        rc |= msgpack_pack_array(pk, a->token.ptr != NULL ? 9 : 8);
+        /* The token and the id tag are optional: without them the record keeps the 8- or
+         * 9-element form that logs written before the fields existed have, so all read back the
+         * same way. A tag makes the 10-element form, with a nil token when there is none. */
+        rc |= msgpack_pack_array(pk, a->id_tag != 0 ? 10 : a->token.ptr != NULL ? 9 : 8);
         rc |= msgpack_pack_uint64(pk, a->id);
         rc |= msgpack_pack_uint64(pk, a->ts_ms);
         rc |= msgpack_pack_uint8(pk, a->route);
@@ -254,8 +255,12 @@ static int pack_fields(msgpack_packer *pk, const struct wal_rec *rec)
         rc |= pk_str(pk, &a->memo);
         rc |= pk_str(pk, &a->idem_key);
         rc |= msgpack_pack_uint64(pk, a->body_hash);
-        if (a->token.ptr != NULL)
+        if (a->id_tag != 0) {
+            rc |= a->token.ptr != NULL ? pk_str(pk, &a->token) : msgpack_pack_nil(pk);
+            rc |= msgpack_pack_uint64(pk, a->id_tag);
+        } else if (a->token.ptr != NULL) {
             rc |= pk_str(pk, &a->token);
+        }
         break;
     }
     case WAL_SIGNED: {
@@ -566,7 +571,7 @@ static int rd_fields(struct rd *r, struct wal_rec *out, struct wal_rec_scratch *
         struct wal_accept *a = &out->accept;
         const uint8_t *amt;
         size_t amt_len;
-        if (rd_array(r, 8, 9, &n, "accept") != 0 || rd_uint(r, UINT64_MAX, &a->id, "accept.id") ||
+        if (rd_array(r, 8, 10, &n, "accept") != 0 || rd_uint(r, UINT64_MAX, &a->id, "accept.id") ||
             rd_uint(r, UINT64_MAX, &a->ts_ms, "accept.ts_ms") ||
             rd_uint(r, UINT8_MAX, &u, "accept.route") != 0)
             return NF_ECORRUPT;
@@ -583,8 +588,16 @@ static int rd_fields(struct rd *r, struct wal_rec *out, struct wal_rec_scratch *
             return NF_ECORRUPT;
         a->token.ptr = NULL;
         a->token.len = 0;
-        if (n == 9 && rd_str(r, WAL_REC_TOKEN_MAX, 0, &a->token, "accept.token") != 0)
+        a->id_tag = 0;
+        /* nil is the token of the 10-element form only: the 9-element form exists for it. */
+        if (n >= 9 && rd_str(r, WAL_REC_TOKEN_MAX, n == 10, &a->token, "accept.token") != 0)
             return NF_ECORRUPT;
+        if (n == 10) {
+            if (rd_uint(r, UINT64_MAX, &a->id_tag, "accept.id_tag") != 0)
+                return NF_ECORRUPT;
+            if (a->id_tag == 0)
+                return rd_fail(r, "accept.id_tag", "0 is not a tag");
+        }
         return 0;
     }
     case WAL_SIGNED: {

@@ -12,6 +12,7 @@
 #include "ingest/http_parse.h"
 #include "ingest/ingest_int.h"
 #include "job.h"
+#include "txid.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -48,14 +49,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
     }
 
-    uint64_t id = 0;
-    if (ingest_parse_id(field[2], &id) == 0) {
-        char back[24];
-        snprintf(back, sizeof(back), "%llu", (unsigned long long)id);
+    /* A public transfer id formats back to what was parsed, leading zeros of the number aside. */
+    uint64_t id = 0, tag = 0;
+    if (txid_parse(field[2], &id, &tag) == 0) {
+        char back[TXID_MAX];
+        size_t blen = txid_format(back, id, tag);
         const char *s = field[2];
-        while (s[0] == '0' && s[1] != '\0')
+        while (s[0] == '0' && s[1] >= '0' && s[1] <= '9')
             s++;
-        if (strcmp(back, s) != 0)
+        if (blen != strlen(back) || strcmp(back, s) != 0)
             abort();
     }
 

@@ -182,6 +182,7 @@ static void stub_accept(struct nf_pipe *p, struct pipe_accept *a)
         if (j->has_idem && strncmp(j->idem_key, "kept-", 5) == 0) {
             const char *k = j->idem_key + 5;
             j->dup_of = STUB_KEPT_ID;
+            j->dup_tag = STUB_KEPT_TAG;
             j->dup_status = strncmp(k, "exec", 4) == 0   ? IDEM_EXECUTED
                             : strncmp(k, "fail", 4) == 0 ? IDEM_FAILED
                             : strncmp(k, "recv", 4) == 0 ? IDEM_FAILED_RECEIVER
@@ -195,10 +196,12 @@ static void stub_accept(struct nf_pipe *p, struct pipe_accept *a)
                 if (strcmp(p->idem[k].key, j->idem_key) == 0)
                     break;
             if (k < p->nidem) {
-                if (p->idem[k].hash == j->body_hash)
+                if (p->idem[k].hash == j->body_hash) {
                     j->dup_of = p->idem[k].id;
-                else
+                    j->dup_tag = p->idem[k].tag;
+                } else {
                     j->dup_conflict = 1;
+                }
                 a->duplicates++;
                 continue; /* stays CLAIMED: ingest releases it */
             }
@@ -206,6 +209,7 @@ static void stub_accept(struct nf_pipe *p, struct pipe_accept *a)
                 snprintf(p->idem[p->nidem].key, sizeof(p->idem[0].key), "%s", j->idem_key);
                 p->idem[p->nidem].id = a->first_id + i;
                 p->idem[p->nidem].hash = j->body_hash;
+                p->idem[p->nidem].tag = j->id_tag;
                 p->nidem++;
             }
         }

@@ -32,6 +32,7 @@
 #define STUB_RETRY       7
 #define STUB_IDEM_RETRY  42        /* Retry-After of a request the idempotency index refuses */
 #define STUB_KEPT_ID     999999999 /* the original of a "kept-*" key: never in the slab */
+#define STUB_KEPT_TAG    0x00c0ffee00c0ffeeull /* ... and its id tag */
 #define STUB_IDEM_MAX    256
 #define STUB_HELD_MAX    1024
 
@@ -39,6 +40,7 @@ struct stub_idem {
     char key[REQ_IDEM_MAX + 1];
     uint64_t id;
     uint64_t hash;
+    uint64_t tag;
 };
 
 struct nf_pipe {

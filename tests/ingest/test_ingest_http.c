@@ -196,14 +196,19 @@ static int jnull(json_t *o, const char *key)
     return v != NULL && json_is_null(v);
 }
 
-static int is_decimal(const char *s)
+/* is_public_id: "<decimal>-<16 lowercase hex>", the shape of a transfer id (txid.h). */
+static int is_public_id(const char *s)
 {
-    if (s == NULL || *s == '\0')
+    if (s == NULL || *s < '1' || *s > '9')
         return 0;
-    for (; *s; s++)
-        if (*s < '0' || *s > '9')
+    while (*s >= '0' && *s <= '9')
+        s++;
+    if (*s++ != '-')
+        return 0;
+    for (int i = 0; i < 16; i++, s++)
+        if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
             return 0;
-    return 1;
+    return *s == '\0';
 }
 
 static int is_b58_hash(const char *s)
@@ -242,7 +247,7 @@ static void test_native_single(void)
                  CURLE_OK);
     CHECK_EQ_INT(r.code, 202);
     CHECK(strstr(r.ctype, "application/json") != NULL);
-    CHECK(is_decimal(jstr(r.json, "id")));
+    CHECK(is_public_id(jstr(r.json, "id")));
     CHECK_EQ_STR(jstr(r.json, "status"), "queued");
     char path[64];
     snprintf(path, sizeof(path), "/v1/transfers/%s", jstr(r.json, "id"));
@@ -259,6 +264,40 @@ static void test_native_single(void)
     CHECK(is_iso(jstr(g.json, "accepted_at")));
     CHECK(jnull(g.json, "signed_at") && jnull(g.json, "done_at"));
     CHECK_EQ_INT(json_integer_value(json_object_get(g.json, "attempts")), 0);
+
+    /* The id's tag is part of it: the bare sequence number, or the number with another tag, is
+     * an unknown transfer on both read routes (the same 404 as an id never handed out). */
+    const char *id = jstr(r.json, "id");
+    const char *dash = id != NULL ? strchr(id, '-') : NULL;
+    CHECK(dash != NULL);
+    if (dash != NULL) {
+        char bare[32], other[64];
+        snprintf(bare, sizeof(bare), "%.*s", (int)(dash - id), id);
+        snprintf(other, sizeof(other), "%s", id);
+        char *last = other + strlen(other) - 1;
+        *last = *last == '0' ? '1' : '0';
+        const char *wrong[] = {bare, other};
+        for (int i = 0; i < 2; i++) {
+            snprintf(path, sizeof(path), "/v1/transfers/%s", wrong[i]);
+            http("GET", path, NULL, NULL, 5000, &g);
+            CHECK_EQ_INT(g.code, 404);
+            char want[128];
+            snprintf(want, sizeof(want), "transfer %s not found", wrong[i]);
+            CHECK_EQ_STR(jstr(g.json, "error"), want);
+            snprintf(path, sizeof(path), "/transfer/%s", wrong[i]);
+            http("GET", path, NULL, NULL, 5000, &g);
+            CHECK_EQ_INT(g.code, 404);
+            CHECK_EQ_STR(jstr(g.json, "error"), "Job not found");
+        }
+        /* Not an id at all: 400 naming the field (upper-case hex, a short tag, a zero tag). */
+        const char *bad[] = {"-ABCDEF0123456789", "-0123", "-0000000000000000"};
+        for (int i = 0; i < 3; i++) {
+            snprintf(path, sizeof(path), "/v1/transfers/%.*s%s", (int)(dash - id), id, bad[i]);
+            http("GET", path, NULL, NULL, 5000, &g);
+            CHECK_EQ_INT(g.code, 400);
+            CHECK_EQ_STR(jstr(g.json, "field"), "id");
+        }
+    }
     resp_free(&r);
     resp_free(&g);
 }
@@ -512,7 +551,7 @@ static void test_idempotency_kept(void)
 {
     struct resp r = {0};
     const char *nb = "{\"receiver_id\":\"carol.near\",\"amount\":\"5\"}";
-    const char *kept_id = "999999999";
+    const char *kept_id = "999999999-00c0ffee00c0ffee";
     http("POST", "/v1/transfers", nb, "Idempotency-Key: kept-exec-1", 5000, &r);
     CHECK_EQ_INT(r.code, 202);
     CHECK_EQ_STR(jstr(r.json, "id"), kept_id);
@@ -594,7 +633,7 @@ static void test_send_ft(void)
          "{\"receiverId\":\"carol.near\",\"amount\":\"1000000\",\"memo\":\"m1\"}", NULL, 5000, &r);
     CHECK_EQ_INT(r.code, 200);
     CHECK(json_is_true(json_object_get(r.json, "success")));
-    CHECK(is_decimal(jstr(r.json, "jobId")));
+    CHECK(is_public_id(jstr(r.json, "jobId")));
     CHECK(is_b58_hash(jstr(r.json, "transactionHash")));
     CHECK_EQ_STR(jstr(r.json, "batchId"), jstr(r.json, "transactionHash"));
     CHECK_EQ_STR(jstr(r.json, "receiverId"), "carol.near");
@@ -668,7 +707,7 @@ static void test_send_ft(void)
     http("POST", "/send-ft", "{\"receiverId\":\"queued.near\",\"amount\":\"5\"}", NULL, 5000, &r);
     CHECK_EQ_INT(r.code, 202);
     CHECK(json_is_true(json_object_get(r.json, "success")));
-    CHECK(is_decimal(jstr(r.json, "jobId")));
+    CHECK(is_public_id(jstr(r.json, "jobId")));
     CHECK_EQ_STR(jstr(r.json, "status"), "queued");
     CHECK(json_is_null(json_object_get(r.json, "transactionHash")));
     CHECK(json_object_get(r.json, "error") == NULL);
@@ -722,7 +761,7 @@ static void test_rust(void)
     /* Durable but not executed when the wait ends: accepted (202) with its id, never a 5xx. */
     http("POST", "/transfer", "{\"receiver_id\":\"queued.near\",\"amount\":\"9\"}", NULL, 5000, &r);
     CHECK_EQ_INT(r.code, 202);
-    CHECK(is_decimal(jstr(r.json, "id")));
+    CHECK(is_public_id(jstr(r.json, "id")));
     CHECK_EQ_STR(jstr(r.json, "status"), "queued");
     CHECK(json_is_null(json_object_get(r.json, "tx_hash")));
     /* Idempotency-Key: a repeat of an executed transfer answers its tx_hash; of a queued one its
@@ -1080,7 +1119,7 @@ static void test_wire(void)
     CHECK_EQ_INT(raw_exchange(req, (size_t)n, out, sizeof(out), &len), 1);
     CHECK(strncmp(out, "HTTP/1.1 202 ", 13) == 0);
     json_t *j = last_json(out);
-    CHECK(is_decimal(jstr(j, "id")));
+    CHECK(is_public_id(jstr(j, "id")));
     json_decref(j);
 
     /* Expect: 100-continue: the interim answer comes before the body is sent. */
@@ -1206,7 +1245,7 @@ static void test_wire(void)
         CHECK_EQ_INT(raw_read(fd, out, sizeof(out), &len, NULL), 1);
         CHECK(strncmp(out, "HTTP/1.1 202 ", 13) == 0);
         json_t *pj = last_json(out);
-        CHECK(is_decimal(jstr(pj, "id")));
+        CHECK(is_public_id(jstr(pj, "id")));
         json_decref(pj);
         close(fd);
     }

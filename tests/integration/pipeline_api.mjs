@@ -4,7 +4,7 @@
 // Also: idempotency keys, field-naming 400s, status routes. Usage:
 //   node pipeline_api.mjs NEARSIM NEARFTD [PER_SHAPE=10000]
 import { startSim, startDaemon, request, pool, waitFor, audit, appliedMemos, rpc, check, report,
-         keepOrClean } from './lib/harness.mjs';
+         keepOrClean, TRANSFER_ID } from './lib/harness.mjs';
 import { join } from 'node:path';
 
 const [nearsim, nearftd, perShapeArg] = process.argv.slice(2);
@@ -33,7 +33,7 @@ try {
   await pool(PER, 64, async (i) => {
     const memo = `${run}-ns-${i}`;
     const r = await request(d.port, 'POST', '/v1/transfers', { receiver_id: recv(i), amount: amt(i), memo });
-    if (r.status === 202 && /^\d+$/.test(r.body.id) && r.body.status) expected.set(memo, amt(i));
+    if (r.status === 202 && TRANSFER_ID.test(r.body.id) && r.body.status) expected.set(memo, amt(i));
     else check(false, `native single ${i}: ${r.status} ${r.text}`);
   });
   // 2. native bulk (1000 per request)

@@ -91,15 +91,19 @@ async function originals(port) {
 }
 
 // Three slabs' worth of other transfers: every original's slot now holds a later transfer.
+// Returns the id of the last one.
 async function fill(port, tag) {
   const per = 256;
+  let last = null;
   for (let k = 0; k < (3 * SLAB) / per; k++) {
     const transfers = Array.from({ length: per }, (_, i) => ({
       receiver_id: `user-${(k * 7 + i) % 50}.test.near`, amount: '1', memo: `${run}-${tag}-${k}-${i}` }));
     const r = await post(port, '/v1/transfers?wait=executed', { transfers });
     check(r.status === 200, `fill request ${k}: ${r.status} ${r.text.slice(0, 200)}`);
     transfers.forEach((t) => expected.set(t.memo, 1));
+    if (r.status === 200) last = r.body.transfers[per - 1].id;
   }
+  return last;
 }
 
 // Every key repeated on its own API: the original id, its kept final status, "duplicate":true.
@@ -135,7 +139,7 @@ try {
   // 1. Slot reuse.
   let d = await startDaemon(nearftd, sim, dataDir, [...base, '--retention-hours', '1'], { logFile: log });
   const o = await originals(d.port);
-  await fill(d.port, 'fill1');
+  const lastFill = await fill(d.port, 'fill1');
   for (const id of [o.native, o.batch, o.failed, o.sendft]) {
     const g = await request(d.port, 'GET', `/v1/transfers/${id}`);
     check(g.status === 404, `transfer ${id}'s slot holds another transfer (GET 404): ${g.status}`);
@@ -148,6 +152,13 @@ try {
   check((await d.stop()) === 0, 'nearftd exits 0 on SIGTERM');
   d = await startDaemon(nearftd, sim, dataDir, [...base, '--retention-hours', '1'], { logFile: log });
   await repeats(d.port, o, 'after restart');
+  // A transfer still in the slab is read by the id it was given: its tag came back with the log.
+  let g = await request(d.port, 'GET', `/v1/transfers/${lastFill}`);
+  check(g.status === 200 && g.body.id === lastFill && g.body.status === 'executed',
+        `after restart, GET ${lastFill}: ${g.status} ${g.text}`);
+  const bare = String(lastFill).split('-')[0];
+  g = await request(d.port, 'GET', `/v1/transfers/${bare}`);
+  check(g.status === 404, `after restart, the bare sequence number ${bare} is unknown: ${g.status}`);
   const segsKept = readdirSync(dataDir).filter((f) => f.startsWith('wal-')).sort();
   check(segsKept.length >= 2 && segsKept[0] === 'wal-0000000000000001.log',
         `retention 1 h keeps the settled segments: ${segsKept.join(' ')}`);

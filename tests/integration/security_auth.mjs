@@ -13,7 +13,7 @@
 // only in /health, /metrics, the log and --print-config; nearsim serves JSON-RPC only on "/", so
 // a small proxy in this test takes the secret path, records it and forwards to nearsim's "/".
 // Usage: node security_auth.mjs NEARSIM NEARFTD NEARFT
-import { startSim, startDaemon, request, waitFor, check, report, keepOrClean } from './lib/harness.mjs';
+import { startSim, startDaemon, request, waitFor, check, report, keepOrClean, TRANSFER_ID } from './lib/harness.mjs';
 import { execFileSync, spawn } from 'node:child_process';
 import { appendFileSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import net from 'node:net';
@@ -113,7 +113,7 @@ try {
 
   // 4. The right scope is served.
   r = await request(d.port, 'POST', '/v1/transfers', body, { headers: bearer(tTransfer) });
-  check(r.status === 202 && /^\d+$/.test(r.body.id), `transfer token on POST: ${r.status} ${r.text}`);
+  check(r.status === 202 && TRANSFER_ID.test(r.body.id), `transfer token on POST: ${r.status} ${r.text}`);
   const id = r.body && r.body.id;
   r = await request(d.port, 'GET', `/v1/transfers/${id}`, undefined, { headers: bearer(tRead) });
   check(r.status === 200 && r.body.id === id, `read token on GET: ${r.status} ${r.text}`);

@@ -37,11 +37,12 @@ static void test_insert_lookup(void)
     CHECK(idem_find(&x, k1) == NULL);
     CHECK_EQ_INT(idem_room(&x), 8);
     CHECK_EQ_INT(idem_reserve(&x, 2, T0, NULL), 0);
-    uint32_t s1 = idem_insert(&x, k1, 101, 0xAAu, T0);
-    uint32_t s2 = idem_insert(&x, k2, 102, 0xBBu, T0 + 1500);
+    uint32_t s1 = idem_insert(&x, k1, 101, 0x1111, 0xAAu, T0);
+    uint32_t s2 = idem_insert(&x, k2, 102, 0x2222, 0xBBu, T0 + 1500);
     CHECK(s1 != s2 && s1 < 8 && s2 < 8);
     const struct idem_entry *e = idem_find(&x, k1);
     CHECK(e != NULL && e->id == 101 && e->body_hash == 0xAAu && e->status == IDEM_OPEN);
+    CHECK(e != NULL && e->id_tag == 0x1111); /* a repeat answers the original's public id */
     CHECK(e != NULL && e->accept_s == T0 / 1000);
     e = idem_find(&x, k2);
     CHECK(e != NULL && e->id == 102 && e->accept_s == (T0 + 1500) / 1000);
@@ -66,7 +67,7 @@ static void test_insert_lookup(void)
     CHECK_EQ_INT(idem_init(&y, 0, 0), NF_EINVAL);
     CHECK_EQ_INT(idem_init(&y, IDEM_CAPACITY_MAX + 1u, 0), NF_EINVAL);
     idem_destroy(&y);
-    CHECK_EQ_INT(idem_index_bytes(4194304), 4194304ull * 40 + 8388608ull * 4); /* 192 MiB */
+    CHECK_EQ_INT(idem_index_bytes(4194304), 4194304ull * 48 + 8388608ull * 4); /* 192 MiB */
     idem_destroy(&x);
     idem_destroy(&x); /* twice is harmless */
 }
@@ -83,10 +84,10 @@ static void test_full_and_expiry(void)
         key_of((uint64_t)i, k[i]);
     for (int i = 0; i < 4; i++) {
         CHECK_EQ_INT(idem_reserve(&x, 1, T0 + (uint64_t)i * 1000, NULL), 0);
-        slot[i] = idem_insert(&x, k[i], 10 + (uint64_t)i, 0, T0 + (uint64_t)i * 1000);
+        slot[i] = idem_insert(&x, k[i], 10 + (uint64_t)i, 0, 0, T0 + (uint64_t)i * 1000);
     }
     CHECK_EQ_INT(idem_room(&x), 0);
-    CHECK_EQ_INT(idem_insert(&x, k[4], 14, 0, T0), UINT32_MAX); /* no reserve, no room */
+    CHECK_EQ_INT(idem_insert(&x, k[4], 14, 0, 0, T0), UINT32_MAX); /* no reserve, no room */
 
     /* Old enough, but the oldest transfer is not final: refused, retry in 1 s. */
     uint32_t retry = 0;
@@ -113,7 +114,7 @@ static void test_full_and_expiry(void)
     CHECK_EQ_INT(idem_reserve(&x, 1, may_go, NULL), 0);
     CHECK(idem_find(&x, k[0]) == NULL);
     CHECK_EQ_INT(atomic_load(&x.expired), 1);
-    slot[4] = idem_insert(&x, k[4], 14, 0, may_go);
+    slot[4] = idem_insert(&x, k[4], 14, 0, 0, may_go);
     CHECK(slot[4] == slot[0]); /* the ring slot was reused */
     CHECK(idem_find(&x, k[4]) != NULL && idem_find(&x, k[4])->id == 14);
 
@@ -138,8 +139,8 @@ static void test_full_and_expiry(void)
     /* --retention-hours 0: a key is kept until its transfer is final, then only while there is
      * room. */
     CHECK_EQ_INT(idem_init(&x, 2, idem_keep_ms(0)), 0);
-    slot[0] = idem_insert(&x, k[0], 1, 0, T0);
-    slot[1] = idem_insert(&x, k[1], 2, 0, T0);
+    slot[0] = idem_insert(&x, k[0], 1, 0, 0, T0);
+    slot[1] = idem_insert(&x, k[1], 2, 0, 0, T0);
     CHECK_EQ_INT(idem_reserve(&x, 1, T0 + 1000, NULL), NF_EFULL);
     idem_set_final(&x, slot[0], 1, IDEM_EXECUTED);
     CHECK_EQ_INT(idem_reserve(&x, 1, T0 + 1000, NULL), 0);
@@ -172,7 +173,7 @@ static void test_wraps_against_model(void)
         }
         if (idem_reserve(&x, 1, now, NULL) != 0)
             bad++;
-        slot_of[n] = idem_insert(&x, key, n + 1, n, now);
+        slot_of[n] = idem_insert(&x, key, n + 1, 0, n, now);
         idem_set_final(&x, slot_of[n], n + 1, IDEM_EXECUTED);
         live_id[n] = n + 1;
         order[(first + count) % CAP] = n;
@@ -229,7 +230,7 @@ static void test_rebuild(void)
                 log[nlog++].ms = T0 + m * HOUR_MS + 600000;
             }
         CHECK_EQ_INT(idem_reserve(&run, 1, at, NULL), 0);
-        run_slot[n] = idem_insert(&run, key, n + 1, 7 * n, at);
+        run_slot[n] = idem_insert(&run, key, n + 1, 0, 7 * n, at);
         log[nlog].kind = 0;
         log[nlog].n = n;
         log[nlog++].ms = at;
@@ -241,8 +242,8 @@ static void test_rebuild(void)
         uint8_t key[16];
         key_of(log[i].n, key);
         if (log[i].kind == 0)
-            re_slot[log[i].n] =
-                idem_replay_insert(&re, key, log[i].n + 1, 7 * log[i].n, log[i].ms, now, &dropped);
+            re_slot[log[i].n] = idem_replay_insert(&re, key, log[i].n + 1, 0, 7 * log[i].n,
+                                                   log[i].ms, now, &dropped);
         else
             idem_set_final(&re, re_slot[log[i].n], log[i].n + 1, IDEM_EXECUTED);
     }
@@ -269,10 +270,11 @@ static void test_rebuild(void)
     /* The same key accepted again after it was dropped: the later transfer wins. */
     uint8_t k5[16];
     key_of(5, k5);
-    idem_replay_insert(&re, k5, 500, 1, now, now, &dropped);
+    idem_replay_insert(&re, k5, 500, 0x500, 1, now, now, &dropped);
     CHECK(idem_find(&re, k5) != NULL && idem_find(&re, k5)->id == 500);
-    idem_replay_insert(&re, k5, 501, 1, now, now, &dropped);
-    CHECK(idem_find(&re, k5) != NULL && idem_find(&re, k5)->id == 501);
+    idem_replay_insert(&re, k5, 501, 0x501, 1, now, now, &dropped);
+    CHECK(idem_find(&re, k5) != NULL && idem_find(&re, k5)->id == 501 &&
+          idem_find(&re, k5)->id_tag == 0x501);
 
     /* A smaller index than the log was written with: the young keys it loses are counted. */
     struct idem_index small;
@@ -281,7 +283,7 @@ static void test_rebuild(void)
     for (uint64_t n = 0; n < 10; n++) {
         uint8_t key[16];
         key_of(1000 + n, key);
-        idem_replay_insert(&small, key, n + 1, 0, now - 60000 + n, now, &dropped);
+        idem_replay_insert(&small, key, n + 1, 0, 0, now - 60000 + n, now, &dropped);
     }
     CHECK_EQ_INT(dropped, 6);
     CHECK_EQ_INT(atomic_load(&small.keys), 4);

@@ -148,7 +148,25 @@ static void test_accept(void)
     CHECK_EQ_INT(wal_rec_encode(&in, buf, sizeof(buf), &len), NF_EINVAL);
     in.accept.token.len = 0;
     CHECK_EQ_INT(wal_rec_encode(&in, buf, sizeof(buf), &len), NF_EINVAL);
+
+    /* With an id tag: the 10-element form, with the token or nil in the ninth place. */
+    in.accept.token = S("payouts-api");
+    in.accept.id_tag = 0x8000000000000001ull;
+    size_t len9 = len8 + 1 + 11;
+    CHECK_EQ_INT(roundtrip(&in, &out, &len), 0);
+    CHECK(str_eq(out.accept.token, in.accept.token) && out.accept.id_tag == in.accept.id_tag);
+    CHECK_EQ_INT((int)(len - len9), 9); /* uint64 header + 8 bytes */
     in.accept.token = S(NULL);
+    CHECK_EQ_INT(roundtrip(&in, &out, &len), 0);
+    CHECK(out.accept.token.ptr == NULL && out.accept.id_tag == in.accept.id_tag);
+    CHECK_EQ_INT((int)(len - len8), 1 + 9); /* nil + the tag */
+    CHECK_EQ_INT(mp_unpack(buf, len, &u), 0);
+    CHECK(u.data.type == MSGPACK_OBJECT_ARRAY && u.data.via.array.size == 10);
+    if (u.data.type == MSGPACK_OBJECT_ARRAY && u.data.via.array.size == 10)
+        CHECK(u.data.via.array.ptr[8].type == MSGPACK_OBJECT_NIL &&
+              u.data.via.array.ptr[9].via.u64 == in.accept.id_tag);
+    msgpack_unpacked_destroy(&u);
+    in.accept.id_tag = 0;
 
     /* small amount, nil memo, maximal strings */
     char memo[WAL_REC_MEMO_MAX + 1], idem[WAL_REC_IDEM_MAX + 1], acct[WAL_REC_ACCOUNT_MAX + 1];
@@ -516,12 +534,17 @@ static int crafted_job_final(int bad)
 }
 
 /* crafted_accept: an ACCEPT built by msgpack-c. bad 0: the 8-element form (no token, as every
- * record written before the token field); -1: the 9-element form with a token; 1..5 a field out of
- * its range; 6..9 a bad token: empty, nil, 65 bytes, a tenth element. */
+ * record written before the token field); -1: the 9-element form with a token; -2: the 10-element
+ * form with a nil token and id tag 7; -3: the 10-element form with a token and tag UINT64_MAX;
+ * 1..5 a field out of its range; 6..9 a bad token: empty, nil, 65 bytes, a string as a tenth
+ * element; 10: a tag of 0; 11: an eleventh element. */
 static int crafted_accept(int bad)
 {
     craft(WAL_ACCEPT);
-    msgpack_pack_array(&pk, bad == 0 || (bad >= 1 && bad <= 5) ? 8 : bad == 9 ? 10 : 9);
+    int elems = bad == 0 || (bad >= 1 && bad <= 5)    ? 8
+                : bad == -1 || (bad >= 6 && bad <= 8) ? 9
+                                                      : 10;
+    msgpack_pack_array(&pk, (size_t)(bad == 11 ? 11 : elems));
     msgpack_pack_uint64(&pk, 1);
     msgpack_pack_uint64(&pk, 2);
     msgpack_pack_uint8(&pk, bad == 1 ? 3 : 1);
@@ -539,16 +562,20 @@ static int crafted_accept(int bad)
     char longname[WAL_REC_TOKEN_MAX + 2];
     memset(longname, 'n', sizeof(longname) - 1);
     longname[sizeof(longname) - 1] = '\0';
-    if (bad == -1 || bad == 9)
+    if (bad == -1 || bad == -3 || bad == 9)
         str("ops-bot");
     else if (bad == 6)
         str("");
-    else if (bad == 7)
+    else if (bad == 7 || bad == -2 || bad == 10 || bad == 11)
         msgpack_pack_nil(&pk);
     else if (bad == 8)
         str(longname);
     if (bad == 9)
         str("more");
+    else if (elems == 10 || bad == 11)
+        msgpack_pack_uint64(&pk, bad == -2 ? 7 : bad == 10 ? 0 : UINT64_MAX);
+    if (bad == 11)
+        msgpack_pack_uint64(&pk, 1);
     return craft_decode();
 }
 
@@ -619,7 +646,14 @@ static void test_reject(void)
     CHECK_EQ_INT(wal_rec_decode((const uint8_t *)sb.data, sb.size, &acc, &scratch), 0);
     CHECK(acc.accept.token.ptr != NULL && acc.accept.token.len == 7 &&
           memcmp(acc.accept.token.ptr, "ops-bot", 7) == 0);
-    for (int bad = 1; bad <= 9; bad++)
+    CHECK(acc.accept.id_tag == 0); /* no tag before the 10-element form */
+    CHECK_EQ_INT(crafted_accept(-2), 0);
+    CHECK_EQ_INT(wal_rec_decode((const uint8_t *)sb.data, sb.size, &acc, &scratch), 0);
+    CHECK(acc.accept.token.ptr == NULL && acc.accept.id_tag == 7);
+    CHECK_EQ_INT(crafted_accept(-3), 0);
+    CHECK_EQ_INT(wal_rec_decode((const uint8_t *)sb.data, sb.size, &acc, &scratch), 0);
+    CHECK(acc.accept.token.len == 7 && acc.accept.id_tag == UINT64_MAX);
+    for (int bad = 1; bad <= 11; bad++)
         CHECK_EQ_INT(crafted_accept(bad), NF_ECORRUPT);
     CHECK_EQ_INT(crafted_signed(0), 0);
     for (int bad = 1; bad <= 7; bad++)

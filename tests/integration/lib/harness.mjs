@@ -16,6 +16,10 @@ function installCleanup() {
   for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { killAll(); process.exit(130); });
 }
 
+// TRANSFER_ID: the shape of a public transfer id, "<sequence>-<16 hex tag>" (docs/SECURITY.md,
+// "Transfer ids").
+export const TRANSFER_ID = /^[1-9][0-9]*-[0-9a-f]{16}$/;
+
 export const agent = new http.Agent({ keepAlive: true, maxSockets: 512 });
 
 // request: one HTTP request; resolves {status, headers, body (parsed JSON when possible), text}.
