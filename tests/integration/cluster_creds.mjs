@@ -18,8 +18,8 @@
 // Usage: node cluster_creds.mjs NEARSIM NEARFTD NATS_SERVER HAS_LIBNATS(0|1)
 // Exits 77 (skipped) without nats-server, a libnats build or natsjwt/node_modules.
 import { startSim, startDaemon, request, waitFor, stopProc, check, report, keepOrClean,
-         appliedMemos, START_LIMIT_MS } from './lib/harness.mjs';
-import { freePorts, refusedAtStart, requireNats, startNats } from './lib/cluster.mjs';
+         appliedMemos, refusedAtStart, START_LIMIT_MS } from './lib/harness.mjs';
+import { freePorts, requireNats, startNats } from './lib/cluster.mjs';
 import { checkExactlyOnce } from './faults_lib.mjs';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';

@@ -14,8 +14,8 @@
 // Usage: node cluster_secret.mjs NEARSIM NEARFTD NATS_SERVER HAS_LIBNATS(0|1)
 // Exits 77 (skipped) when nats-server is missing or nearftd was built without libnats.
 import { startSim, startDaemon, launchDaemon, request, waitFor, stopProc, check, report, keepOrClean,
-         appliedMemos, START_LIMIT_MS } from './lib/harness.mjs';
-import { freePorts, refusedAtStart, requireNats, startNats } from './lib/cluster.mjs';
+         appliedMemos, refusedAtStart, START_LIMIT_MS } from './lib/harness.mjs';
+import { freePorts, requireNats, startNats } from './lib/cluster.mjs';
 import { checkExactlyOnce } from './faults_lib.mjs';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';

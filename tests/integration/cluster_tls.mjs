@@ -8,8 +8,8 @@
 // Usage: node cluster_tls.mjs NEARSIM NEARFTD NATS_SERVER HAS_LIBNATS(0|1)
 // Exits 77 (skipped) without nats-server, openssl or a libnats build.
 import { startSim, startDaemon, request, waitFor, stopProc, check, report, keepOrClean,
-         appliedMemos, START_LIMIT_MS } from './lib/harness.mjs';
-import { freePorts, refusedAtStart, requireNats, startNats } from './lib/cluster.mjs';
+         appliedMemos, refusedAtStart, START_LIMIT_MS } from './lib/harness.mjs';
+import { freePorts, requireNats, startNats } from './lib/cluster.mjs';
 import { checkExactlyOnce } from './faults_lib.mjs';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';

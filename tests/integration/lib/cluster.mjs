@@ -1,11 +1,10 @@
 // cluster: what the cluster-mode tests (cluster_*.mjs) share: the skip when nats-server or a
 // libnats build is missing, free ports, a nats-server waited for through its monitoring port, and
-// the check that nearftd refuses to start.
+// the daemon's refusal check (refusedAtStart) is in harness.mjs.
 import { spawn } from 'node:child_process';
-import { existsSync, openSync, readFileSync } from 'node:fs';
+import { existsSync, openSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
-import { check, request, startDaemon, waitFor, START_LIMIT_MS } from './harness.mjs';
+import { request, waitFor, START_LIMIT_MS } from './harness.mjs';
 
 // requireNats: exits 77 (ctest's skip) with one line naming what is missing.
 export function requireNats(name, natsBin, hasNats) {
@@ -47,19 +46,3 @@ export async function startNats(natsBin, args, mon, logFile) {
   return proc;
 }
 
-// refusedAtStart: nearftd started on sim with flags (data directory sim.dir/dir, log appended to
-// log) must exit before its ready line, its log holding a line that matches want, which is
-// printed after `what`. Returns what the log gained meanwhile.
-export async function refusedAtStart(nearftd, sim, log, dir, flags, want, what) {
-  const before = existsSync(log) ? readFileSync(log, 'utf8').length : 0;
-  let err = '';
-  try {
-    await (await startDaemon(nearftd, sim, join(sim.dir, dir), flags, { logFile: log })).kill();
-  } catch (e) { err = String(e); }
-  const said = existsSync(log) ? readFileSync(log, 'utf8').slice(before) : '';
-  const line = said.split('\n').find((l) => want.test(l));
-  console.log(`${what}: ${line || '(no such line)'}`);
-  check(/exited \d+ before it was ready/.test(err) && line !== undefined,
-    `${what}: nearftd refuses to start and logs ${want} (${err.slice(0, 100)})`);
-  return said;
-}

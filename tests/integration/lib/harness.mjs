@@ -1,7 +1,7 @@
 // harness: start nearsim and nearftd on free 127.0.0.1 ports for integration tests and benchmarks,
 // talk HTTP to them, and stop everything that was started (also on failure). No dependencies.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, openSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, openSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import http from 'node:http';
@@ -209,4 +209,21 @@ export function check(cond, what) {
 export function report(name) {
   console.log(`${name}: ${passes} passed, ${failures} failed`);
   return failures === 0 ? 0 : 1;
+}
+
+// refusedAtStart: nearftd started on sim with flags (data directory sim.dir/dir, log appended to
+// log) must exit before its ready line, its log holding a line that matches want, which is
+// printed after `what`. Returns what the log gained meanwhile.
+export async function refusedAtStart(nearftd, sim, log, dir, flags, want, what) {
+  const before = existsSync(log) ? readFileSync(log, 'utf8').length : 0;
+  let err = '';
+  try {
+    await (await startDaemon(nearftd, sim, join(sim.dir, dir), flags, { logFile: log })).kill();
+  } catch (e) { err = String(e); }
+  const said = existsSync(log) ? readFileSync(log, 'utf8').slice(before) : '';
+  const line = said.split('\n').find((l) => want.test(l));
+  console.log(`${what}: ${line || '(no such line)'}`);
+  check(/exited \d+ before it was ready/.test(err) && line !== undefined,
+    `${what}: nearftd refuses to start and logs ${want} (${err.slice(0, 100)})`);
+  return said;
 }
