@@ -3,14 +3,16 @@
  * stored. The token file is text, one token per line:
  *
  *     # comment (a line whose first non-blank byte is '#'); blank lines are ignored
- *     NAME SCOPES HASH [max_amount_per_transfer=N] [max_amount_per_hour=N]
+ *     NAME SCOPES HASH [max_amount_per_transfer=N] [max_amount_per_hour=N] [expires=TIME]
  *
  * NAME is 1..64 bytes of [A-Za-z0-9._-], unique in the file; SCOPES is a comma list of transfer,
  * read and metrics (each at most once, at least one); HASH is the 64 lowercase hex digits of
  * BLAKE2b-256(token), unique in the file. The options (each a decimal u128 greater than 0, each
  * at most once, in any order) are max_amount_per_transfer=N, which caps each transfer this token
  * may request (below --max-amount-per-transfer when both are set), and max_amount_per_hour=N,
- * the token's own rolling-hour budget (on top of --max-amount-per-hour when set). Fields are
+ * the token's own rolling-hour budget (on top of --max-amount-per-hour when set); expires=TIME
+ * (YYYY-MM-DDTHH:MM:SSZ, UTC, years 2000..9999) is the moment from which nearftd answers the
+ * token 401 as it does an unknown one, saying when it expired. Fields are
  * separated by spaces or tabs; lines end in LF (a CR, NUL or other control byte is an error). The
  * file must not be readable or writable by group or others (mode 0600), like a key file.
  *
@@ -45,8 +47,24 @@ struct auth_entry {
     unsigned scopes;                 /* enum auth_scope bits */
     nf_u128 max_amount_per_transfer; /* 0: none for this token */
     nf_u128 max_amount_per_hour;     /* 0: no hourly budget of its own */
+    uint64_t expires_s;              /* Unix seconds from which it is refused; 0: never */
     uint8_t hash[AUTH_HASH_BYTES];
 };
+
+#define AUTH_TIME_STR 21 /* "YYYY-MM-DDTHH:MM:SSZ" + NUL */
+
+/* auth_time_parse: s[0..len) as YYYY-MM-DDTHH:MM:SSZ (UTC; every field in range, year 2000..9999)
+ * into Unix seconds. 0 or NF_EINVAL. */
+int auth_time_parse(const char *s, size_t len, uint64_t *out);
+
+/* auth_time_format: Unix seconds as YYYY-MM-DDTHH:MM:SSZ into out (AUTH_TIME_STR bytes). */
+void auth_time_format(uint64_t secs, char *out);
+
+/* auth_expired: 1 when e has an expiry and now_s is at or after it. */
+static inline int auth_expired(const struct auth_entry *e, uint64_t now_s)
+{
+    return e->expires_s != 0 && now_s >= e->expires_s;
+}
 
 /* A loaded token file: n entries. Allocated by auth_table_load (sodium_malloc, read-only). */
 struct auth_table {
@@ -99,15 +117,17 @@ struct auth_table *auth_table_load(const char *path, char *err, size_t errcap, i
 /* auth_table_free: wipes and frees t (sodium_free). NULL-safe. */
 void auth_table_free(struct auth_table *t);
 
-/* auth_file_add: appends "NAME SCOPES HASH" to the token file at path, creating it with mode 0600
- * (and a comment line describing the format) when it does not exist. Refuses a file accessible by
- * group or others (NF_EPERM), a malformed file (NF_EINVAL, with the line number), and a NAME or
- * hash already present (NF_ESTATE). The append is fsynced. 0 or a negative enum nf_err with err
- * filled. The file is locked (flock) while it is read and written. */
+/* auth_file_add: appends "NAME SCOPES HASH" (and " expires=TIME" when expires_s is not 0) to the
+ * token file at path, creating it with mode 0600 (and a comment line describing the format) when
+ * it does not exist. Refuses a file accessible by group or others (NF_EPERM), a malformed file
+ * (NF_EINVAL, with the line number), and a NAME or hash already present (NF_ESTATE). The append is
+ * fsynced. 0 or a negative enum nf_err with err filled. The file is locked (flock) while it is read
+ * and written. */
 int auth_file_add(const char *path,
                   const char *name,
                   unsigned scopes,
                   const uint8_t hash[AUTH_HASH_BYTES],
+                  uint64_t expires_s,
                   char *err,
                   size_t errcap);
 

@@ -47,6 +47,7 @@ struct cfg {
     struct cfg_list allowed_origins; /* Origin values that are served (others: 403) */
     nf_u128 max_amount_per_transfer; /* 0: no limit */
     nf_u128 max_amount_per_hour;     /* rolling hour, 0: no limit (include/spend.h) */
+    nf_u128 max_amount_per_day;      /* rolling 24 hours by the minute, 0: no limit */
     uint64_t rate_limit;             /* requests/s per token or client address, 0: no limit */
     uint64_t rate_burst;             /* bucket size (include/ratelim.h) */
     /* chain identity and keys */

@@ -93,6 +93,9 @@ const char *pipe_refusal_reason(struct nf_pipe *p);
  * pipeline starts; the pipeline owns it, ingest threads reserve from it. Any thread. */
 struct spend *pipe_spend(struct nf_pipe *p);
 
+/* pipe_spend_day: the --max-amount-per-day window, the same way. Any thread. */
+struct spend *pipe_spend_day(struct nf_pipe *p);
+
 /* pipe_retry_after_s: seconds a 503 should tell clients to wait (from the current load/breaker). */
 unsigned pipe_retry_after_s(struct nf_pipe *p);
 

@@ -1,6 +1,8 @@
-/* spend: the rolling-hour spend budget (--max-amount-per-hour). A window of SPEND_WINDOW_S
- * one-second slots, each holding the sum of the amounts accepted in that second; the budget is
- * the limit minus the sum of the slots younger than an hour. Ingest threads reserve a request's
+/* spend: the rolling spend budgets: the hour (--max-amount-per-hour; a window of SPEND_WINDOW_S
+ * one-second slots, each holding the sum of the amounts accepted in that second) and the day
+ * (--max-amount-per-day; SPEND_DAY_S / SPEND_DAY_SLOT_S one-minute slots, so an amount leaves it
+ * between 23 h 59 min and 24 h after it was accepted). The budget is the limit minus the sum of
+ * the slots still in the window. Ingest threads reserve a request's
  * whole amount before it goes to the log and give it back when the log refuses it or the request
  * turns out to be an idempotent repeat; recovery rebuilds the window from the log's ACCEPT records
  * (ts_ms, amount) before any ingest thread starts, so a restart does not reset it. The same
@@ -18,13 +20,22 @@
 
 #include "u128.h"
 
-#define SPEND_WINDOW_S 3600u /* the window: one hour of one-second slots */
+#define SPEND_WINDOW_S   3600u  /* the hour: one-second slots */
+#define SPEND_DAY_S      86400u /* the day ... */
+#define SPEND_DAY_SLOT_S 60u    /* ... in one-minute slots */
 
 struct spend;
 
-/* spend_new: a window with the given limit (0: no limit; spend_reserve always admits). NULL on
- * allocation failure. The caller owns it (spend_free). Start-up thread. */
+/* spend_new_window: a window of window_s seconds counted in slots of slot_s seconds (window_s a
+ * multiple of slot_s, both > 0), with the given limit (0: no limit; spend_reserve always admits).
+ * NULL on allocation failure or bad sizes. The caller owns it (spend_free). Start-up thread. */
+struct spend *spend_new_window(nf_u128 limit, uint32_t window_s, uint32_t slot_s);
+
+/* spend_new: the hour's window, spend_new_window(limit, SPEND_WINDOW_S, 1). */
 struct spend *spend_new(nf_u128 limit);
+
+/* spend_window_s: the window's length in seconds. Any thread. */
+uint32_t spend_window_s(const struct spend *s);
 
 /* spend_free: NULL-safe. After every user stopped. */
 void spend_free(struct spend *s);

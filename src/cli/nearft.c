@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "account.h"
 #include "auth.h"
@@ -104,7 +105,7 @@ static const char KEYS_NEW_HELP[] =
     "Prints {account_id, public_key, path}; the secret key is only in the file.\n";
 
 static const char AUTH_HELP[] =
-    "usage: nearft auth add --file FILE --name NAME --scopes SCOPES\n"
+    "usage: nearft auth add --file FILE --name NAME --scopes SCOPES [--expires TIME]\n"
     "       nearft auth list --file FILE\n"
     "       nearft auth remove --file FILE --name NAME\n"
     "\n"
@@ -114,7 +115,10 @@ static const char AUTH_HELP[] =
     "          itself is never stored. FILE is created with mode 0600; a FILE readable or\n"
     "          writable by group or others, a symlink, another user's FILE or one in a\n"
     "          directory group or others can write is refused, and so is a NAME already in it.\n"
-    "  list    prints `NAME SCOPES` for each token.\n"
+    "          --expires TIME (YYYY-MM-DDTHH:MM:SSZ, UTC, in the future) adds expires=TIME:\n"
+    "          from then on nearftd answers the token 401.\n"
+    "  list    prints `NAME SCOPES` for each token, and `expires=TIME` (`expired=TIME` once\n"
+    "          passed) for those that have one.\n"
     "  remove  rewrites FILE without NAME's line (temp file, fsync, rename).\n"
     "NAME: 1..64 of A-Z a-z 0-9 . _ -.  SCOPES: a comma list of transfer (the POST routes),\n"
     "read (status routes), metrics (/metrics, /debug/stages).\n";
@@ -619,13 +623,15 @@ static int cmd_keys_new(int argc, char **argv)
 
 /* ---- auth add / list / remove ---------------------------------------------------------------- */
 
-/* auth_args: --file and --name (optional) and --scopes (optional) of an auth subcommand. */
+/* auth_args: --file and --name (optional), --scopes (optional) and --expires (optional: NULL
+ * when the subcommand takes none) of an auth subcommand. */
 static int auth_args(int argc,
                      char **argv,
                      const char *what,
                      const char **file,
                      const char **name,
-                     const char **scopes)
+                     const char **scopes,
+                     const char **expires)
 {
     for (int i = 0; i < argc; i++) {
         const char *value = NULL;
@@ -641,6 +647,10 @@ static int auth_args(int argc,
         } else if (scopes != NULL && (m = cli_opt_match(argc, argv, &i, "--scopes", &value)) != 0) {
             slot = scopes;
             flag = "--scopes";
+        } else if (expires != NULL &&
+                   (m = cli_opt_match(argc, argv, &i, "--expires", &value)) != 0) {
+            slot = expires;
+            flag = "--expires";
         } else {
             char q[200];
             cli_quote(argv[i], q, sizeof(q));
@@ -677,11 +687,11 @@ static int cmd_auth(int argc, char **argv)
             fputs(AUTH_HELP, stdout);
             return 0;
         }
-    const char *file = NULL, *name = NULL, *scopes = NULL;
+    const char *file = NULL, *name = NULL, *scopes = NULL, *expires = NULL;
     char err[512] = "";
     int rc;
     if (strcmp(argv[0], "add") == 0) {
-        if ((rc = auth_args(argc - 1, argv + 1, "add", &file, &name, &scopes)) != 0)
+        if ((rc = auth_args(argc - 1, argv + 1, "add", &file, &name, &scopes, &expires)) != 0)
             return rc;
         unsigned bits = 0;
         const char *why = "";
@@ -690,11 +700,20 @@ static int cmd_auth(int argc, char **argv)
             cli_quote(scopes, q, sizeof(q));
             return cli_die_usage("--scopes %s: %s", q, why);
         }
+        uint64_t expires_s = 0;
+        if (expires != NULL) {
+            char q[200];
+            cli_quote(expires, q, sizeof(q));
+            if (auth_time_parse(expires, strlen(expires), &expires_s) != 0)
+                return cli_die_usage("--expires %s: want a UTC time YYYY-MM-DDTHH:MM:SSZ", q);
+            if (expires_s <= (uint64_t)time(NULL))
+                return cli_die_usage("--expires %s: that time has passed", q);
+        }
         char token[AUTH_TOKEN_LEN + 1];
         uint8_t hash[AUTH_HASH_BYTES];
         auth_token_new(token, sizeof(token));
         auth_token_hash(token, AUTH_TOKEN_LEN, hash);
-        rc = auth_file_add(file, name, bits, hash, err, sizeof(err));
+        rc = auth_file_add(file, name, bits, hash, expires_s, err, sizeof(err));
         if (rc != 0) {
             sodium_memzero(token, sizeof(token));
             return cli_die_fail("auth add: %s", err[0] ? err : nf_strerror(rc));
@@ -704,21 +723,28 @@ static int cmd_auth(int argc, char **argv)
         return fflush(stdout) == 0 ? 0 : EXIT_FAIL;
     }
     if (strcmp(argv[0], "list") == 0) {
-        if ((rc = auth_args(argc - 1, argv + 1, "list", &file, NULL, NULL)) != 0)
+        if ((rc = auth_args(argc - 1, argv + 1, "list", &file, NULL, NULL, NULL)) != 0)
             return rc;
         struct auth_table *t = auth_table_load(file, err, sizeof(err), &rc);
         if (t == NULL)
             return cli_die_fail("auth list: %s", err[0] ? err : nf_strerror(rc));
+        uint64_t now_s = (uint64_t)time(NULL);
         for (size_t i = 0; i < t->n; i++) {
-            char sc[AUTH_SCOPES_STR];
+            char sc[AUTH_SCOPES_STR], when[AUTH_TIME_STR];
             auth_scopes_format(t->e[i].scopes, sc, sizeof(sc));
-            printf("%s %s\n", t->e[i].name, sc);
+            if (t->e[i].expires_s == 0) {
+                printf("%s %s\n", t->e[i].name, sc);
+                continue;
+            }
+            auth_time_format(t->e[i].expires_s, when);
+            printf("%s %s %s=%s\n", t->e[i].name, sc,
+                   auth_expired(&t->e[i], now_s) ? "expired" : "expires", when);
         }
         auth_table_free(t);
         return fflush(stdout) == 0 ? 0 : EXIT_FAIL;
     }
     if (strcmp(argv[0], "remove") == 0) {
-        if ((rc = auth_args(argc - 1, argv + 1, "remove", &file, &name, NULL)) != 0)
+        if ((rc = auth_args(argc - 1, argv + 1, "remove", &file, &name, NULL, NULL)) != 0)
             return rc;
         rc = auth_file_remove(file, name, err, sizeof(err));
         if (rc != 0)

@@ -1004,12 +1004,15 @@ static void ingest_http_timeout(struct ingest_ctx *c)
     ctx_answer(c, 1);
 }
 
-/* budget_release: gives amount reserved at stamp back to the hourly windows it was taken from:
- * the global one (when set) and the token's own (token_w, when it has one). Any ingest thread. */
+/* budget_release: gives amount reserved at stamp back to the windows it was taken from: the
+ * global hour and day (when set) and the token's own hour (token_w, when it has one). Any ingest
+ * thread. */
 static void budget_release(struct ingest *in, struct spend *token_w, uint64_t stamp, nf_u128 amount)
 {
     if (in->spend != NULL)
         spend_release(in->spend, stamp, amount);
+    if (in->spend_day != NULL)
+        spend_release(in->spend_day, stamp, amount);
     if (token_w != NULL)
         spend_release(token_w, stamp, amount);
 }
@@ -1203,11 +1206,11 @@ static int transfers_refused(struct ingest_thread *t,
     return 0;
 }
 
-/* window_reserve: takes sum (over: it overflowed u128) from the rolling-hour window w under
- * limit. token NULL: w is the global --max-amount-per-hour window; else it is that token's own
- * max_amount_per_hour window, and the answer names the token. 1 with *stamp set, or 0 after
- * answering 429 with Retry-After (the window is full for now) or 422 (the request alone is over
- * the limit). Owner thread. */
+/* window_reserve: takes sum (over: it overflowed u128) from the rolling window w under limit.
+ * token NULL: w is the global --max-amount-per-hour window, or --max-amount-per-day's when day;
+ * else it is that token's own max_amount_per_hour window, and the answer names the token. 1 with
+ * *stamp set, or 0 after answering 429 with Retry-After (the window is full for now) or 422 (the
+ * request alone is over the limit). Owner thread. */
 static int window_reserve(struct ingest_thread *t,
                           struct hsrv_req *req,
                           int route,
@@ -1218,6 +1221,7 @@ static int window_reserve(struct ingest_thread *t,
                           struct spend *w,
                           nf_u128 limit,
                           const struct auth_entry *token,
+                          int day,
                           uint64_t *stamp,
                           uint64_t start_ns)
 {
@@ -1230,8 +1234,8 @@ static int window_reserve(struct ingest_thread *t,
     if (token != NULL)
         snprintf(what, sizeof(what), "max_amount_per_hour %s of the token %s", lim, token->name);
     else
-        snprintf(what, sizeof(what), "--max-amount-per-hour %s", lim);
-    ingest_stat_add(&t->stats->refused[INGEST_REFUSE_PER_HOUR], 1);
+        snprintf(what, sizeof(what), "--max-amount-per-%s %s", day ? "day" : "hour", lim);
+    ingest_stat_add(&t->stats->refused[day ? INGEST_REFUSE_PER_DAY : INGEST_REFUSE_PER_HOUR], 1);
     if (rc == NF_ERANGE) {
         snprintf(reason, sizeof(reason), "%s over %s by itself",
                  is_batch ? "the sum of the transfers is" : "is", what);
@@ -1240,18 +1244,20 @@ static int window_reserve(struct ingest_thread *t,
         return 0;
     }
     snprintf(reason, sizeof(reason),
-             "over %s: the transfers accepted%s in the last hour leave too little for this "
+             "over %s: the transfers accepted%s in the last %s leave too little for this "
              "request; retry after %u s",
-             what, token != NULL ? " with it" : "", (unsigned)retry);
-    send_limited(t, req, route, "max_amount_per_hour", reason, retry, start_ns);
+             what, token != NULL ? " with it" : "", day ? "24 hours" : "hour", (unsigned)retry);
+    send_limited(t, req, route, day ? "max_amount_per_day" : "max_amount_per_hour", reason, retry,
+                 start_ns);
     return 0;
 }
 
-/* budget_reserve: takes the request's whole amount from the --max-amount-per-hour window and from
- * the token's own max_amount_per_hour window (token_w; NULL when it has none): a bulk request is
- * all or nothing, and so is the pair (what one took is given back when the other refuses). 1 with
- * *total and *stamp set (give them back with budget_release if the request is not accepted after
- * all), or 0 after answering as window_reserve does. Owner thread. */
+/* budget_reserve: takes the request's whole amount from the --max-amount-per-hour window, the
+ * --max-amount-per-day window and the token's own max_amount_per_hour window (token_w; NULL when
+ * it has none): a bulk request is all or nothing, and so is the set (what one took is given back
+ * when a later one refuses). 1 with *total and *stamp set (give them back with budget_release if
+ * the request is not accepted after all), or 0 after answering as window_reserve does. Owner
+ * thread. */
 static int budget_reserve(struct ingest_thread *t,
                           struct hsrv_req *req,
                           int route,
@@ -1264,22 +1270,31 @@ static int budget_reserve(struct ingest_thread *t,
                           uint64_t *stamp,
                           uint64_t start_ns)
 {
-    struct spend *sp = t->in->spend;
+    struct spend *sp = t->in->spend, *sd = t->in->spend_day;
     *total = 0;
     *stamp = 0;
-    if (sp == NULL && token_w == NULL)
+    if (sp == NULL && sd == NULL && token_w == NULL)
         return 1;
     nf_u128 sum = 0;
     int over = 0;
     for (size_t i = 0; i < count && !over; i++)
         over = u128_add_overflow(sum, t->items[i].amount, &sum);
+    /* Every window stamps the same second (now_ms / 1000), which budget_release gives back to. */
     if (sp != NULL && !window_reserve(t, req, route, is_batch, sum, over, now_ms, sp,
-                                      spend_limit(sp), NULL, stamp, start_ns))
+                                      spend_limit(sp), NULL, 0, stamp, start_ns))
         return 0;
-    if (token_w != NULL && !window_reserve(t, req, route, is_batch, sum, over, now_ms, token_w,
-                                           token->max_amount_per_hour, token, stamp, start_ns)) {
+    if (sd != NULL && !window_reserve(t, req, route, is_batch, sum, over, now_ms, sd,
+                                      spend_limit(sd), NULL, 1, stamp, start_ns)) {
         if (sp != NULL)
             spend_release(sp, *stamp, sum);
+        return 0;
+    }
+    if (token_w != NULL && !window_reserve(t, req, route, is_batch, sum, over, now_ms, token_w,
+                                           token->max_amount_per_hour, token, 0, stamp, start_ns)) {
+        if (sp != NULL)
+            spend_release(sp, *stamp, sum);
+        if (sd != NULL)
+            spend_release(sd, *stamp, sum);
         return 0;
     }
     *total = sum;
@@ -1780,6 +1795,7 @@ static int authorized(struct ingest_thread *t,
     const char *tok = NULL;
     size_t tl = 0;
     const char *reason;
+    char expired[64];
     unsigned scopes = 0;
     if (req->authorization == NULL) {
         reason = "missing: send Authorization: Bearer TOKEN";
@@ -1791,6 +1807,14 @@ static int authorized(struct ingest_thread *t,
         int idx = -1;
         scopes = auth_lookup(tab, tok, tl, &idx);
         reason = "unknown token";
+        /* An expired token is refused as an unknown one is, saying when it expired. */
+        if (scopes != 0 && idx >= 0 && auth_expired(&tab->e[idx], ingest_now_ms() / 1000u)) {
+            char when[AUTH_TIME_STR];
+            auth_time_format(tab->e[idx].expires_s, when);
+            snprintf(expired, sizeof(expired), "the token expired at %s", when);
+            reason = expired;
+            scopes = 0;
+        }
         /* The token's hash keys its rate bucket: stable across reloads, and not the secret. */
         if (scopes != 0 && idx >= 0 && in->rate != NULL)
             *rate_key = ratelim_key(1, tab->e[idx].hash, sizeof(tab->e[idx].hash));

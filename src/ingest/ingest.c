@@ -539,6 +539,9 @@ struct ingest *ingest_transport_new(const struct cfg *cfg,
     in->spend = pipe_spend(p);
     if (in->spend != NULL && spend_limit(in->spend) == 0)
         in->spend = NULL;
+    in->spend_day = pipe_spend_day(p);
+    if (in->spend_day != NULL && spend_limit(in->spend_day) == 0)
+        in->spend_day = NULL;
     rc = NF_ENOMEM;
     if ((in->id_key = txid_key_new()) == NULL)
         goto fail;
@@ -1008,8 +1011,8 @@ int ingest_metrics_append(struct ingest *in, char *out, size_t len, size_t cap)
        (unsigned long long)cc[3], (unsigned long long)cc[4], (unsigned long long)cc[5],
        (unsigned long long)cc[6], (unsigned long long)hsrv_shared_pool_used(in->hshared));
     static const char *const refusal_names[INGEST_REFUSE_COUNT] = {
-        "receiver_signer", "receiver_contract", "max_amount_per_transfer", "max_amount_per_hour",
-        "rate_limit"};
+        "receiver_signer",     "receiver_contract", "max_amount_per_transfer",
+        "max_amount_per_hour", "rate_limit",        "max_amount_per_day"};
     AP("# HELP nearft_ingest_limit_refusals_total Requests refused by a security limit, by "
        "reason.\n# TYPE nearft_ingest_limit_refusals_total counter\n");
     for (int r = 0; r < INGEST_REFUSE_COUNT; r++)
@@ -1054,6 +1057,33 @@ int ingest_metrics_append(struct ingest *in, char *out, size_t len, size_t cap)
                    fam == 0 ? rem : lim);
             }
         }
+    }
+    if (in->spend_day != NULL) {
+        char lim[U128_STR_MAX], rem[U128_STR_MAX];
+        u128_format(spend_limit(in->spend_day), lim);
+        u128_format(spend_remaining(in->spend_day, ingest_now_ms()), rem);
+        const char *contract = in->cfg->contract ? in->cfg->contract : "";
+        AP("# HELP nearft_spend_day_budget_remaining Token units that may still be accepted in the "
+           "rolling 24 hours (--max-amount-per-day).\n"
+           "# TYPE nearft_spend_day_budget_remaining gauge\n"
+           "nearft_spend_day_budget_remaining{contract=\"%s\"} %s\n"
+           "# HELP nearft_spend_day_budget_limit The --max-amount-per-day limit in token units.\n"
+           "# TYPE nearft_spend_day_budget_limit gauge\n"
+           "nearft_spend_day_budget_limit{contract=\"%s\"} %s\n",
+           contract, rem, contract, lim);
+    }
+    /* Tokens with an expiry (expires= in the token file): when each stops working. */
+    int expiring = 0;
+    for (size_t i = 0; tv != NULL && i < tv->table->n; i++) {
+        const struct auth_entry *e = &tv->table->e[i];
+        if (e->expires_s == 0)
+            continue;
+        if (!expiring++)
+            AP("# HELP nearft_auth_token_expiry_timestamp_seconds When a bearer token stops "
+               "working (expires= in the token file), seconds since the Unix epoch.\n"
+               "# TYPE nearft_auth_token_expiry_timestamp_seconds gauge\n");
+        AP("nearft_auth_token_expiry_timestamp_seconds{token=\"%s\"} %llu\n", e->name,
+           (unsigned long long)e->expires_s);
     }
 #undef AP
     return rc != 0 ? rc : (int)len;

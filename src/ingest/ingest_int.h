@@ -48,6 +48,7 @@ enum ingest_refusal {
     INGEST_REFUSE_PER_TRANSFER,        /* 422: amount over --max-amount-per-transfer */
     INGEST_REFUSE_PER_HOUR,            /* 429 (422 when one request alone is over it) */
     INGEST_REFUSE_RATE,                /* 429: --rate-limit */
+    INGEST_REFUSE_PER_DAY,             /* --max-amount-per-day: as PER_HOUR */
     INGEST_REFUSE_COUNT
 };
 
@@ -225,9 +226,11 @@ struct ingest {
     _Atomic(struct ingest_tokens *) auth;
     _Atomic uint64_t auth_epoch; /* bumped after each swap (release) */
     /* Security limits, fixed at ingest_new. spend: the pipeline's hourly window (borrowed; NULL
-     * or limit 0 when --max-amount-per-hour is not set). rate: per-client buckets (owned; NULL
-     * when --rate-limit is 0). Both are safe to call from every ingest thread. */
+     * when --max-amount-per-hour is not set); spend_day the same for --max-amount-per-day. rate:
+     * per-client buckets (owned; NULL when --rate-limit is 0). Both are safe to call from every
+     * ingest thread. */
     struct spend *spend;
+    struct spend *spend_day; /* the --max-amount-per-day window, as spend */
     struct ratelim *rate;
     /* Key of the transfers' id tags (txid_tag; owned, read-only sodium memory, any thread). */
     unsigned char *id_key;

@@ -92,6 +92,10 @@ static const struct opt opts[] = {
     {"max_amount_per_hour", T_U128, OFF(max_amount_per_hour), 0, 0, "0", 0, NULL,
      "most token units accepted in any rolling hour (u128), counted from the log so a restart "
      "keeps it; a request over it gets 429 with Retry-After; 0: no limit"},
+    {"max_amount_per_day", T_U128, OFF(max_amount_per_day), 0, 0, "0", 0, NULL,
+     "most token units accepted in any rolling 24 hours (u128, counted by the minute), from the "
+     "log so a restart keeps it; needs --retention-hours of at least 24; a request over it gets "
+     "429 with Retry-After; 0: no limit"},
     {"rate_limit", T_U64, OFF(rate_limit), 0, 1000000, "0", 0, NULL,
      "requests per second per bearer token (per client address without --auth-tokens); over "
      "it: 429 with Retry-After; GET /health is exempt; 0: no limit"},

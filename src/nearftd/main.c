@@ -202,6 +202,12 @@ int main(int argc, char **argv)
         cfg_free(&cfg);
         return 2;
     }
+    if (cfg.max_amount_per_day != 0 && cfg.retention_hours < 24) {
+        fprintf(stderr, "nearftd: --max-amount-per-day needs --retention-hours of at least 24, so "
+                        "that a restart still finds the last day's transfers in the log\n");
+        cfg_free(&cfg);
+        return 2;
+    }
     if (cfg.cluster_advertise != NULL && ingest_listen_loopback(cfg.cluster_advertise) < 0) {
         fprintf(stderr,
                 "nearftd: --cluster-advertise %s: not HOST:PORT, or the host does not resolve\n",

@@ -108,7 +108,8 @@ struct nf_pipe *pipe_new(const struct cfg *c,
     rc = NF_ENOMEM;
     p->arena = nf_mem_map(ARENA_BYTES);
     p->spend = spend_new(c->max_amount_per_hour);
-    if (!p->spend || !p->reply || !p->reply_pending || !p->sign_in || !p->arena)
+    p->spend_day = spend_new_window(c->max_amount_per_day, SPEND_DAY_S, SPEND_DAY_SLOT_S);
+    if (!p->spend || !p->spend_day || !p->reply || !p->reply_pending || !p->sign_in || !p->arena)
         goto fail;
     for (unsigned i = 0; i < n_ingest; i++)
         if ((rc = nf_ring_init(&p->reply[i], pow2_at_least(c->job_capacity + 1))) != 0)
@@ -391,6 +392,7 @@ void pipe_free(struct nf_pipe *p)
     free(p->sign_in);
     idem_destroy(&p->idem);
     spend_free(p->spend);
+    spend_free(p->spend_day);
     nf_mem_unmap(p->arena, ARENA_BYTES);
     job_slab_destroy(&p->jobs);
     keypool_destroy(&p->keys);
@@ -400,4 +402,9 @@ void pipe_free(struct nf_pipe *p)
 struct spend *pipe_spend(struct nf_pipe *p)
 {
     return p->spend;
+}
+
+struct spend *pipe_spend_day(struct nf_pipe *p)
+{
+    return p->spend_day;
 }

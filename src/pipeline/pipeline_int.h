@@ -32,7 +32,8 @@ struct submit_stage;
  * marked so; the stage threads never see it (they get their wiring). */
 struct nf_pipe {
     const struct cfg *cfg;
-    struct spend *spend; /* --max-amount-per-hour window: seeded by the replay, then ingest's */
+    struct spend *spend;     /* --max-amount-per-hour window: seeded by the replay, then ingest's */
+    struct spend *spend_day; /* --max-amount-per-day window: the same */
     struct spend_tokens *token_spend; /* per-token windows (borrowed; may be NULL): seeded by the
                                          replay, then ingest's */
     struct job_slab jobs;

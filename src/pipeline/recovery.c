@@ -68,9 +68,10 @@ static int replay_accept(struct recovery *rc, const struct wal_rec *rec)
     j->body_hash = a->body_hash;
     j->id_tag = a->id_tag;
     j->accepted_ms = a->ts_ms;
-    /* Every accepted transfer of the last hour counts against --max-amount-per-hour, whatever
-     * became of it since, so a restart gives no fresh budget. */
+    /* Every accepted transfer of the last hour (day) counts against --max-amount-per-hour (-day),
+     * whatever became of it since, so a restart gives no fresh budget. */
     spend_replay(p->spend, a->ts_ms, a->amount, rc->now_ms);
+    spend_replay(p->spend_day, a->ts_ms, a->amount, rc->now_ms);
     /* ... and against its token's own max_amount_per_hour. Records without a token (no
      * --auth-tokens, or written before ACCEPT carried one) count toward the global budget only. */
     if (a->token.ptr != NULL && p->token_spend != NULL &&

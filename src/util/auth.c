@@ -5,6 +5,7 @@
 
 #include <sodium.h>
 #include <string.h>
+#include <time.h>
 
 #include "nf_err.h"
 
@@ -142,32 +143,39 @@ int auth_parse(
             return NF_EINVAL;
         }
         /* Options after the hash, in any order, each at most once: max_amount_per_transfer=N and
-         * max_amount_per_hour=N (decimal u128 > 0). */
-        static const char *const opt_names[2] = {"max_amount_per_transfer", "max_amount_per_hour"};
-        static const char *const opt_twice[2] = {"max_amount_per_transfer is given twice",
-                                                 "max_amount_per_hour is given twice"};
-        static const char *const opt_bad[2] = {
+         * max_amount_per_hour=N (decimal u128 > 0), expires=TIME (auth_time_parse). */
+        static const char *const opt_names[3] = {"max_amount_per_transfer", "max_amount_per_hour",
+                                                 "expires"};
+        static const char *const opt_twice[3] = {"max_amount_per_transfer is given twice",
+                                                 "max_amount_per_hour is given twice",
+                                                 "expires is given twice"};
+        static const char *const opt_bad[3] = {
             "max_amount_per_transfer must be a decimal u128 greater than 0",
-            "max_amount_per_hour must be a decimal u128 greater than 0"};
+            "max_amount_per_hour must be a decimal u128 greater than 0",
+            "expires must be a UTC time YYYY-MM-DDTHH:MM:SSZ (years 2000..9999)"};
         nf_u128 opt_val[2] = {0, 0};
+        uint64_t expires = 0;
         for (const char *f = f4; n4 != 0; n4 = field(f + n4, le, &f)) {
             int k = -1;
             size_t ol = 0;
-            for (int o = 0; o < 2 && k < 0; o++) {
+            for (int o = 0; o < 3 && k < 0; o++) {
                 ol = strlen(opt_names[o]);
                 if (n4 > ol + 1 && memcmp(f, opt_names[o], ol) == 0 && f[ol] == '=')
                     k = o;
             }
             if (k < 0) {
                 *why = "text after the hash (want NAME SCOPES HASH [max_amount_per_transfer=N] "
-                       "[max_amount_per_hour=N])";
+                       "[max_amount_per_hour=N] [expires=TIME])";
                 return NF_EINVAL;
             }
-            if (opt_val[k] != 0) {
+            if (k < 2 ? opt_val[k] != 0 : expires != 0) {
                 *why = opt_twice[k];
                 return NF_EINVAL;
             }
-            if (u128_parse(f + ol + 1, n4 - ol - 1, &opt_val[k]) != 0 || opt_val[k] == 0) {
+            int bad = k < 2
+                          ? u128_parse(f + ol + 1, n4 - ol - 1, &opt_val[k]) != 0 || opt_val[k] == 0
+                          : auth_time_parse(f + ol + 1, n4 - ol - 1, &expires) != 0;
+            if (bad) {
                 *why = opt_bad[k];
                 return NF_EINVAL;
             }
@@ -211,11 +219,58 @@ int auth_parse(
         out[count].scopes = scopes;
         out[count].max_amount_per_transfer = opt_val[0];
         out[count].max_amount_per_hour = opt_val[1];
+        out[count].expires_s = expires;
         memcpy(out[count].hash, h, AUTH_HASH_BYTES);
         count++;
         p = nl ? nl + 1 : end;
     }
     return (int)count;
+}
+
+/* Reads n digits at s as a decimal; -1 on a non-digit. */
+static int digits(const char *s, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+int auth_time_parse(const char *s, size_t len, uint64_t *out)
+{
+    /* YYYY-MM-DDTHH:MM:SSZ */
+    if (len != AUTH_TIME_STR - 1 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
+        s[16] != ':' || s[19] != 'Z')
+        return NF_EINVAL;
+    int y = digits(s, 4), mo = digits(s + 5, 2), d = digits(s + 8, 2), h = digits(s + 11, 2),
+        mi = digits(s + 14, 2), sec = digits(s + 17, 2);
+    if (y < 2000 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 ||
+        sec < 0 || sec > 59)
+        return NF_EINVAL;
+    struct tm tm = {.tm_year = y - 1900,
+                    .tm_mon = mo - 1,
+                    .tm_mday = d,
+                    .tm_hour = h,
+                    .tm_min = mi,
+                    .tm_sec = sec};
+    time_t t = timegm(&tm);
+    /* timegm normalises: 2027-02-30 would come back as March 2. */
+    if (t <= 0 || tm.tm_mday != d || tm.tm_mon != mo - 1)
+        return NF_EINVAL;
+    *out = (uint64_t)t;
+    return 0;
+}
+
+void auth_time_format(uint64_t secs, char *out)
+{
+    time_t t = (time_t)secs;
+    struct tm tm;
+    if (gmtime_r(&t, &tm) == NULL ||
+        strftime(out, AUTH_TIME_STR, "%Y-%m-%dT%H:%M:%SZ", &tm) != AUTH_TIME_STR - 1)
+        memcpy(out, "0000-00-00T00:00:00Z", AUTH_TIME_STR);
 }
 
 void auth_token_hash(const char *tok, size_t len, uint8_t out[AUTH_HASH_BYTES])

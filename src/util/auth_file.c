@@ -23,7 +23,8 @@
 #include "nf_secfile.h"
 
 static const char file_header[] =
-    "# nearftd bearer tokens, one per line: NAME SCOPES BLAKE2B-256(TOKEN) in hex.\n"
+    "# nearftd bearer tokens, one per line: NAME SCOPES BLAKE2B-256(TOKEN) in hex, then options\n"
+    "# max_amount_per_transfer=N, max_amount_per_hour=N, expires=YYYY-MM-DDTHH:MM:SSZ.\n"
     "# Written by `nearft auth add`; the tokens themselves are never stored.\n";
 
 __attribute__((format(printf, 3, 4))) static int
@@ -211,6 +212,7 @@ int auth_file_add(const char *path,
                   const char *name,
                   unsigned scopes,
                   const uint8_t hash[AUTH_HASH_BYTES],
+                  uint64_t expires_s,
                   char *err,
                   size_t errcap)
 {
@@ -250,9 +252,15 @@ int auth_file_add(const char *path,
     char sc[AUTH_SCOPES_STR], hex[2 * AUTH_HASH_BYTES + 1];
     auth_scopes_format(scopes, sc, sizeof(sc));
     sodium_bin2hex(hex, sizeof(hex), hash, AUTH_HASH_BYTES);
-    char line[AUTH_NAME_MAX + AUTH_SCOPES_STR + sizeof(hex) + 8];
-    int ll = snprintf(line, sizeof(line), "%s%s %s %s\n",
-                      st.st_size > 0 && text[st.st_size - 1] != '\n' ? "\n" : "", name, sc, hex);
+    char when[AUTH_TIME_STR] = "", opt[AUTH_TIME_STR + 16] = "";
+    if (expires_s != 0) {
+        auth_time_format(expires_s, when);
+        snprintf(opt, sizeof(opt), " expires=%s", when);
+    }
+    char line[AUTH_NAME_MAX + AUTH_SCOPES_STR + sizeof(hex) + sizeof(opt) + 8];
+    int ll =
+        snprintf(line, sizeof(line), "%s%s %s %s%s\n",
+                 st.st_size > 0 && text[st.st_size - 1] != '\n' ? "\n" : "", name, sc, hex, opt);
     r = NF_EIO;
     if (st.st_size == 0 && write_all(fd, file_header, sizeof(file_header) - 1) != 0)
         goto io;

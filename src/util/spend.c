@@ -1,6 +1,7 @@
-/* spend: the rolling-hour spend budget (see include/spend.h). One mutex guards the slots, the
- * running sum and the expiry cursor; any thread may call in. Allocates only in spend_new and
- * spend_tokens_get (main thread). */
+/* spend: the rolling spend budgets (see include/spend.h). One mutex guards the slots, the running
+ * sum and the expiry cursor; any thread may call in. Allocates only in spend_new_window and
+ * spend_tokens_get (main thread). Times are counted in slots of slot_s seconds: slot number
+ * q = second / slot_s, and a window holds the last nslots of them. */
 #include "spend.h"
 
 #include <pthread.h>
@@ -10,21 +11,26 @@
 #include "nf_err.h"
 
 struct spend_slot {
-    uint64_t sec;   /* the wall-clock second this slot counts (0: empty) */
-    nf_u128 amount; /* accepted in that second */
+    uint64_t q;     /* the slot number (wall-clock second / slot_s) this slot counts (0: empty) */
+    nf_u128 amount; /* accepted in that slot's seconds */
 };
 
 struct spend {
     pthread_mutex_t mu;
     nf_u128 limit;
+    uint32_t nslots;       /* the window: nslots slots ... */
+    uint32_t slot_s;       /* ... of slot_s seconds each */
     nf_u128 total;         /* sum of the slots not expired (guarded by mu) */
-    uint64_t expired_upto; /* every second <= this has been expired (guarded by mu) */
-    struct spend_slot slot[SPEND_WINDOW_S];
+    uint64_t expired_upto; /* every slot number <= this has been expired (guarded by mu) */
+    struct spend_slot slot[];
 };
 
-struct spend *spend_new(nf_u128 limit)
+struct spend *spend_new_window(nf_u128 limit, uint32_t window_s, uint32_t slot_s)
 {
-    struct spend *s = calloc(1, sizeof(*s));
+    if (slot_s == 0 || window_s == 0 || window_s % slot_s != 0)
+        return NULL;
+    uint32_t n = window_s / slot_s;
+    struct spend *s = calloc(1, sizeof(*s) + (size_t)n * sizeof(struct spend_slot));
     if (s == NULL)
         return NULL;
     if (pthread_mutex_init(&s->mu, NULL) != 0) {
@@ -32,7 +38,14 @@ struct spend *spend_new(nf_u128 limit)
         return NULL;
     }
     s->limit = limit;
+    s->nslots = n;
+    s->slot_s = slot_s;
     return s;
+}
+
+struct spend *spend_new(nf_u128 limit)
+{
+    return spend_new_window(limit, SPEND_WINDOW_S, 1);
 }
 
 void spend_free(struct spend *s)
@@ -48,53 +61,60 @@ nf_u128 spend_limit(const struct spend *s)
     return s->limit;
 }
 
-static struct spend_slot *slot_of(struct spend *s, uint64_t sec)
+uint32_t spend_window_s(const struct spend *s)
 {
-    return &s->slot[sec % SPEND_WINDOW_S];
+    return s->nslots * s->slot_s;
+}
+
+static struct spend_slot *slot_of(struct spend *s, uint64_t q)
+{
+    return &s->slot[q % s->nslots];
 }
 
 static void slot_clear(struct spend *s, struct spend_slot *sl)
 {
     s->total = sl->amount <= s->total ? s->total - sl->amount : 0;
     sl->amount = 0;
-    sl->sec = 0;
+    sl->q = 0;
 }
 
-/* expire: drops every slot of a second <= now_s - SPEND_WINDOW_S. Each second is visited once
- * over the window's life (the cursor only moves forward), so this is amortised O(1); a jump of
- * more than a window clears everything at once. Holds mu. */
+/* expire: drops every slot numbered <= now_q - nslots (now_q: the slot of now). Each slot number
+ * is visited once over the window's life (the cursor only moves forward), so this is amortised
+ * O(1); a jump of more than a window clears everything at once. Holds mu. */
 static void expire(struct spend *s, uint64_t now_s)
 {
-    if (now_s < SPEND_WINDOW_S)
+    uint64_t now_q = now_s / s->slot_s;
+    if (now_q < s->nslots)
         return;
-    uint64_t upto = now_s - SPEND_WINDOW_S;
+    uint64_t upto = now_q - s->nslots;
     if (upto <= s->expired_upto)
         return;
-    if (upto - s->expired_upto >= SPEND_WINDOW_S) {
-        for (uint32_t i = 0; i < SPEND_WINDOW_S; i++)
-            if (s->slot[i].sec != 0 && s->slot[i].sec <= upto)
+    if (upto - s->expired_upto >= s->nslots) {
+        for (uint32_t i = 0; i < s->nslots; i++)
+            if (s->slot[i].q != 0 && s->slot[i].q <= upto)
                 slot_clear(s, &s->slot[i]);
     } else {
-        for (uint64_t sec = s->expired_upto + 1; sec <= upto; sec++) {
-            struct spend_slot *sl = slot_of(s, sec);
-            if (sl->sec != 0 && sl->sec <= upto)
+        for (uint64_t q = s->expired_upto + 1; q <= upto; q++) {
+            struct spend_slot *sl = slot_of(s, q);
+            if (sl->q != 0 && sl->q <= upto)
                 slot_clear(s, sl);
         }
     }
     s->expired_upto = upto;
 }
 
-/* add: counts amount in second sec (saturating: the sum never wraps). Holds mu. */
+/* add: counts amount in the slot of second sec (saturating: the sum never wraps). Holds mu. */
 static void add(struct spend *s, uint64_t sec, nf_u128 amount)
 {
-    struct spend_slot *sl = slot_of(s, sec);
-    if (sl->sec != sec) {
-        if (sl->sec > sec) {
-            sec = sl->sec; /* the clock stepped back over a window: keep the newer second */
-        } else if (sl->sec != 0) {
+    uint64_t q = sec / s->slot_s;
+    struct spend_slot *sl = slot_of(s, q);
+    if (sl->q != q) {
+        if (sl->q > q) {
+            q = sl->q; /* the clock stepped back over a window: keep the newer slot */
+        } else if (sl->q != 0) {
             slot_clear(s, sl); /* older than the window */
         }
-        sl->sec = sec;
+        sl->q = q;
     }
     nf_u128 v;
     sl->amount = u128_add_overflow(sl->amount, amount, &v) ? U128_MAX : v;
@@ -107,7 +127,7 @@ void spend_replay(struct spend *s, uint64_t ts_ms, nf_u128 amount, uint64_t now_
         return;
     if (ts_ms > now_ms)
         ts_ms = now_ms;
-    if (now_ms - ts_ms >= (uint64_t)SPEND_WINDOW_S * 1000u)
+    if (now_ms - ts_ms >= (uint64_t)spend_window_s(s) * 1000u)
         return;
     pthread_mutex_lock(&s->mu);
     expire(s, now_ms / 1000u);
@@ -115,20 +135,22 @@ void spend_replay(struct spend *s, uint64_t ts_ms, nf_u128 amount, uint64_t now_
     pthread_mutex_unlock(&s->mu);
 }
 
-/* retry_after: seconds until the slots that expire first free at least need. Holds mu. */
+/* retry_after: seconds until the slots that expire first free at least need. The slot numbered q
+ * expires when slot q + nslots begins. Holds mu. */
 static uint32_t retry_after(struct spend *s, uint64_t now_s, nf_u128 need)
 {
     nf_u128 freed = 0;
-    uint64_t first = now_s >= SPEND_WINDOW_S - 1 ? now_s - (SPEND_WINDOW_S - 1) : 0;
-    for (uint64_t sec = first; sec <= now_s; sec++) {
-        const struct spend_slot *sl = slot_of(s, sec);
-        if (sl->sec != sec)
+    uint64_t now_q = now_s / s->slot_s;
+    uint64_t first = now_q >= s->nslots - 1 ? now_q - (s->nslots - 1) : 0;
+    for (uint64_t q = first; q <= now_q; q++) {
+        const struct spend_slot *sl = slot_of(s, q);
+        if (sl->q != q)
             continue;
         freed += sl->amount; /* <= total: no overflow */
         if (freed >= need)
-            return (uint32_t)(sec + SPEND_WINDOW_S - now_s);
+            return (uint32_t)((q + s->nslots) * s->slot_s - now_s);
     }
-    return SPEND_WINDOW_S; /* amounts stamped in the future (clock stepped back) */
+    return spend_window_s(s); /* amounts stamped in the future (clock stepped back) */
 }
 
 int spend_reserve_limit(struct spend *s,
@@ -172,8 +194,9 @@ void spend_release(struct spend *s, uint64_t stamp_s, nf_u128 amount)
     if (s->limit == 0 || amount == 0)
         return;
     pthread_mutex_lock(&s->mu);
-    struct spend_slot *sl = slot_of(s, stamp_s);
-    if (sl->sec == stamp_s) {
+    uint64_t q = stamp_s / s->slot_s;
+    struct spend_slot *sl = slot_of(s, q);
+    if (sl->q == q) {
         nf_u128 back = amount <= sl->amount ? amount : sl->amount;
         sl->amount -= back;
         s->total = back <= s->total ? s->total - back : 0;

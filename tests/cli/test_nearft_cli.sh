@@ -228,7 +228,7 @@ expect "auth add to a 0644 file" 1 "" "readable or writable by group or others" 
 expect "auth list of a 0644 file" 1 "" "chmod 600" -- auth list --file "$TOK"
 chmod 600 "$TOK"
 printf 'ok read %s\nbad line\n' "$H1" >>"$TOK"
-expect "auth add to a malformed file" 1 "" "line 5: want NAME SCOPES HASH" -- \
+expect "auth add to a malformed file" 1 "" "line 6: want NAME SCOPES HASH" -- \
     auth add --file "$TOK" --name z --scopes read
 
 # Concurrent adds and removes lose nothing: each locks the file the path names when it holds

@@ -58,6 +58,11 @@ struct spend *pipe_spend(struct nf_pipe *p)
     return p->spend;
 }
 
+struct spend *pipe_spend_day(struct nf_pipe *p)
+{
+    return p->spend_day;
+}
+
 unsigned pipe_retry_after_s(struct nf_pipe *p)
 {
     (void)p;

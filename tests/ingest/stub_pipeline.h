@@ -52,7 +52,8 @@ struct nf_pipe {
     _Atomic int stop;
     _Atomic int release_held;
     _Atomic int unhealthy;
-    struct spend *spend; /* pipe_spend's answer: set by the test (NULL: none) */
+    struct spend *spend;     /* pipe_spend's answer: set by the test (NULL: none) */
+    struct spend *spend_day; /* pipe_spend_day's, the same */
     /* stub thread only */
     struct stub_idem idem[STUB_IDEM_MAX];
     int nidem;

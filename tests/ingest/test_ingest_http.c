@@ -1386,10 +1386,10 @@ static void test_auth_swap(const struct cfg *base)
     auth_token_hash(keep, strlen(keep), hk);
     auth_token_hash(gone, strlen(gone), hg);
     auth_token_hash(reader, strlen(reader), hr);
-    CHECK_EQ_INT(auth_file_add(f1, "keep", AUTH_SCOPE_METRICS, hk, err, sizeof(err)), 0);
-    CHECK_EQ_INT(auth_file_add(f1, "gone", AUTH_SCOPE_METRICS, hg, err, sizeof(err)), 0);
-    CHECK_EQ_INT(auth_file_add(f2, "keep", AUTH_SCOPE_METRICS, hk, err, sizeof(err)), 0);
-    CHECK_EQ_INT(auth_file_add(f2, "reader", AUTH_SCOPE_READ, hr, err, sizeof(err)), 0);
+    CHECK_EQ_INT(auth_file_add(f1, "keep", AUTH_SCOPE_METRICS, hk, 0, err, sizeof(err)), 0);
+    CHECK_EQ_INT(auth_file_add(f1, "gone", AUTH_SCOPE_METRICS, hg, 0, err, sizeof(err)), 0);
+    CHECK_EQ_INT(auth_file_add(f2, "keep", AUTH_SCOPE_METRICS, hk, 0, err, sizeof(err)), 0);
+    CHECK_EQ_INT(auth_file_add(f2, "reader", AUTH_SCOPE_READ, hr, 0, err, sizeof(err)), 0);
 
     struct cfg c = *base;
     c.auth_tokens = f1;
@@ -1587,6 +1587,78 @@ static void test_spend_limits(const struct cfg *base)
     ingest_free(in);
     spend_free(stub.spend);
     stub.spend = NULL;
+}
+
+static uint64_t metric_of(const char *name)
+{
+    struct resp r = {0};
+    http("GET", "/metrics", NULL, NULL, 5000, &r);
+    uint64_t v = metric_value(r.body, name);
+    resp_free(&r);
+    return v;
+}
+
+/* A stage with --max-amount-per-hour 5000 and --max-amount-per-day 1500: the day refuses first,
+ * with its own limit name, reason and Retry-After on the native and /send-ft routes; a request
+ * alone over the day is 422; what the hour took for a request the day refused is given back; the
+ * day's metrics say what is left. */
+static void test_day_limit(const struct cfg *base)
+{
+    struct cfg c = *base;
+    char contract[] = "token.near";
+    c.contract = contract;
+    c.max_amount_per_hour = 5000;
+    c.max_amount_per_day = 1500;
+    stub.spend = spend_new(c.max_amount_per_hour);
+    stub.spend_day = spend_new_window(c.max_amount_per_day, SPEND_DAY_S, SPEND_DAY_SLOT_S);
+    int e = 0;
+    struct ingest *in = ingest_new(&c, &stub, &e);
+    CHECK(in != NULL);
+    if (in == NULL)
+        return;
+    CHECK_EQ_INT(ingest_start(in), 0);
+    unsigned saved_port = port;
+    port = ingest_port(in);
+    struct resp r = {0};
+    const char *day_left = "nearft_spend_day_budget_remaining{contract=\"token.near\"}";
+    CHECK(metric_of(day_left) == 1500);
+    CHECK(metric_of("nearft_spend_day_budget_limit{contract=\"token.near\"}") == 1500);
+    http("POST", "/v1/transfers", "{\"receiver_id\":\"a.near\",\"amount\":\"1000\"}", NULL, 5000,
+         &r);
+    CHECK_EQ_INT(r.code, 202);
+    CHECK(metric_of(day_left) == 500);
+    CHECK(budget_left() == 4000);
+    http("POST", "/v1/transfers", "{\"receiver_id\":\"a.near\",\"amount\":\"600\"}", NULL, 5000,
+         &r);
+    CHECK_EQ_INT(r.code, 429);
+    CHECK_EQ_STR(jstr(r.json, "limit"), "max_amount_per_day");
+    CHECK(strstr(jstr(r.json, "reason"), "over --max-amount-per-day 1500") != NULL &&
+          strstr(jstr(r.json, "reason"), "in the last 24 hours") != NULL);
+    /* The first 1000 leave the day within 24 h (they came in this minute). */
+    CHECK(atoi(r.retry_after) > 86000 && atoi(r.retry_after) <= 86400);
+    CHECK(budget_left() == 4000); /* the hour gave back what it took for the refused 600 */
+    http("POST", "/send-ft", "{\"receiverId\":\"a.near\",\"amount\":\"600\"}", NULL, 5000, &r);
+    CHECK_EQ_INT(r.code, 429);
+    CHECK(strstr(jstr(r.json, "details"), "--max-amount-per-day 1500") != NULL);
+    http("POST", "/v1/transfers", "{\"receiver_id\":\"a.near\",\"amount\":\"1501\"}", NULL, 5000,
+         &r);
+    CHECK_EQ_INT(r.code, 422);
+    CHECK(strstr(jstr(r.json, "reason"), "over --max-amount-per-day 1500 by itself") != NULL);
+    http("POST", "/v1/transfers", "{\"receiver_id\":\"a.near\",\"amount\":\"500\"}", NULL, 5000,
+         &r);
+    CHECK_EQ_INT(r.code, 202);
+    CHECK(metric_of(day_left) == 0);
+    CHECK(budget_left() == 3500);
+    CHECK(refusals("max_amount_per_day") == 3);
+    CHECK(refusals("max_amount_per_hour") == 0);
+    resp_free(&r);
+    port = saved_port;
+    ingest_stop(in);
+    ingest_free(in);
+    spend_free(stub.spend);
+    spend_free(stub.spend_day);
+    stub.spend = NULL;
+    stub.spend_day = NULL;
 }
 
 /* A stage with --rate-limit 1 --rate-burst 3 (no tokens: one bucket per client address): of 20
@@ -1883,6 +1955,7 @@ int main(void)
 
     test_auth_swap(&cfg);
     test_spend_limits(&cfg);
+    test_day_limit(&cfg);
     test_rate_limit(&cfg);
     test_token_limit(&cfg);
     test_token_hourly(&cfg);

@@ -2,7 +2,10 @@
 // tokens made by the nearft CLI). Every route but GET /health answers 401 with WWW-Authenticate:
 // Bearer without a token or with an unknown one, 403 with a token that lacks the route's scope,
 // and serves a token that holds it; /health shows its details to the metrics scope only; SIGHUP re-reads the token file (a token added then works, a
-// removed one stops working, waited for by state); a malformed file keeps the old tokens on
+// removed one stops working, waited for by state); a token whose expires= has passed gets 401
+// saying when, one expiring in 2099 is served, both are exported as
+// nearft_auth_token_expiry_timestamp_seconds and listed by `nearft auth list`, and `nearft auth
+// add --expires` refuses a past time; a malformed file keeps the old tokens on
 // SIGHUP and names its line in the log, and stops start-up with the line number. A --listen
 // address that is not loopback is refused without --auth-tokens unless --allow-unauthenticated
 // (checked on 192.0.2.1, TEST-NET-1: the refusal comes before any bind, and with either flag the
@@ -14,7 +17,7 @@
 // a small proxy in this test takes the secret path, records it and forwards to nearsim's "/".
 // Usage: node security_auth.mjs NEARSIM NEARFTD NEARFT
 import { startSim, startDaemon, request, waitFor, check, report, keepOrClean, TRANSFER_ID } from './lib/harness.mjs';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import net from 'node:net';
 import http from 'node:http';
@@ -148,6 +151,34 @@ try {
     { headers: bearer(tRead) })).status === 401, 'the removed token to stop working after SIGHUP');
   r = await request(d.port, 'GET', `/v1/transfers/${id}`, undefined, { headers: bearer(tNew) });
   check(r.status === 200, `the other tokens survive the reload: ${r.status}`);
+
+  // 5b. Expiry: "seasonal" expires in 2099 (written by `nearft auth add --expires`), "retired"
+  // expired in 2020 (the option appended to its line); both load on SIGHUP.
+  const tLater = execFileSync(nearft, ['auth', 'add', '--file', tokFile, '--name', 'seasonal',
+    '--scopes', 'read', '--expires', '2099-01-01T00:00:00Z']).toString().trim();
+  const tOld = addToken(tokFile, 'retired', 'read');
+  writeFileSync(tokFile, readFileSync(tokFile, 'utf8').replace(/^(retired .*)$/m, '$1 expires=2020-01-01T00:00:00Z'));
+  d.proc.kill('SIGHUP');
+  await waitFor(async () => (await request(d.port, 'GET', `/v1/transfers/${id}`, undefined,
+    { headers: bearer(tLater) })).status === 200, 'the token expiring in 2099 to work after SIGHUP');
+  r = await request(d.port, 'GET', `/v1/transfers/${id}`, undefined, { headers: bearer(tOld) });
+  check(r.status === 401 && /error="invalid_token"/.test(r.headers['www-authenticate'] || '') &&
+    r.body.reason === 'the token expired at 2020-01-01T00:00:00Z',
+  `an expired token: 401 saying when: ${r.status} ${r.headers['www-authenticate']} ${r.text}`);
+  r = await request(d.port, 'GET', '/metrics', undefined, { headers: bearer(tMetrics) });
+  check(r.text.includes('nearft_auth_token_expiry_timestamp_seconds{token="seasonal"} 4070908800') &&
+    r.text.includes('nearft_auth_token_expiry_timestamp_seconds{token="retired"} 1577836800') &&
+    !/nearft_auth_token_expiry_timestamp_seconds\{token="payouts"\}/.test(r.text),
+  'the expiry metric has a sample per token with expires=, and none for the others');
+  const listed = execFileSync(nearft, ['auth', 'list', '--file', tokFile]).toString();
+  check(/^seasonal read expires=2099-01-01T00:00:00Z$/m.test(listed) &&
+    /^retired read expired=2020-01-01T00:00:00Z$/m.test(listed) && /^payouts transfer,read$/m.test(listed),
+  `nearft auth list shows the expiries: ${listed}`);
+  const past = spawnSync(nearft, ['auth', 'add', '--file', tokFile, '--name', 'late', '--scopes', 'read',
+    '--expires', '2020-06-01T00:00:00Z']);
+  check(past.status === 2 && /that time has passed/.test(String(past.stderr)) &&
+    !/^late /m.test(readFileSync(tokFile, 'utf8')),
+  `auth add --expires in the past: exit 2, nothing added: ${past.status} ${past.stderr}`);
 
   // 6. A malformed file on SIGHUP: the old tokens stay, the log names the line.
   const good = readFileSync(tokFile, 'utf8');

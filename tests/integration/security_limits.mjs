@@ -15,9 +15,14 @@
 // accepted; the per-token budget metric says what is left; after kill -9 and a restart on the
 // same data directory "capped" is still refused (its hour rebuilt from the token names in the
 // ACCEPT records) and "free" still accepted; a SIGHUP reload that adds a token keeps "capped"'s
-// budget. No count that depends on the machine's speed is asserted.
+// budget. A fifth nearftd with --max-amount-per-day 2000 accepts 1000 + 1000 and answers the
+// next 1000 with 429 naming max_amount_per_day; after kill -9 and a restart it still does (the
+// day rebuilt from the log, its remaining-budget metric 0), and nearsim applies exactly the two;
+// --max-amount-per-day with --retention-hours 12 is refused at start. No count that depends on
+// the machine's speed is asserted.
 // Usage: node security_limits.mjs NEARSIM NEARFTD [NEARFT] (NEARFT defaults to nearftd's directory)
-import { startSim, startDaemon, request, waitFor, check, report, keepOrClean } from './lib/harness.mjs';
+import { startSim, startDaemon, request, waitFor, check, report, keepOrClean,
+         refusedAtStart } from './lib/harness.mjs';
 import { metrics, waitAllFinal, checkExactlyOnce } from './faults_lib.mjs';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -36,6 +41,7 @@ const dataDir = join(sim.dir, 'data');
 let d = await startDaemon(nearftd, sim, dataDir, LIMITS, { logFile: join(sim.dir, 'nearftd.log') });
 let r2 = null;
 let d4 = null;
+let d5 = null;
 let code = 1;
 const absent = [];
 const expected = [];
@@ -221,10 +227,45 @@ try {
     return st.every((a) => a.body && (a.body.status === 'executed' || a.body.status === 'failed'));
   }, 'the per-token transfers final', 120000);
   await checkExactlyOnce(sim.port, [...expected, ...tokOk], absent, 'per-token budget');
+
+  // 8. The daily budget: 2000 in any 24 hours, with the hourly one above it.
+  const dayData = join(sim.dir, 'data-day');
+  const dayLog = join(sim.dir, 'nearftd-day.log');
+  const DAY_ARGS = ['--max-amount-per-day', '2000', '--max-amount-per-hour', '5000', '--wait-timeout-ms', '20000'];
+  const dayLeft = async (port) =>
+    (await metrics(port)).get(`nearft_spend_day_budget_remaining{contract="${CONTRACT}"}`);
+  d5 = await startDaemon(nearftd, sim, dayData, DAY_ARGS, { logFile: dayLog });
+  const dayOk = [];
+  const dayIds = [];
+  for (const i of [0, 1]) {
+    const memo = `${run}-day-${i}`;
+    r = await request(d5.port, 'POST', '/v1/transfers', { receiver_id: 'user-4.test.near', amount: '1000', memo });
+    check(r.status === 202, `day: 1000 #${i} accepted: ${r.status} ${r.text}`);
+    dayOk.push(memo);
+    dayIds.push(r.body.id);
+  }
+  check(await dayLeft(d5.port) === 0, 'day: nothing left of 2000');
+  const dayOver = (a) => a.status === 429 && a.body.limit === 'max_amount_per_day' &&
+    Number(a.headers['retry-after']) > 86000 && /over --max-amount-per-day 2000/.test(a.body.reason);
+  absent.push(`${run}-day-over-0`, `${run}-day-over-1`);
+  r = await request(d5.port, 'POST', '/v1/transfers', { receiver_id: 'user-4.test.near', amount: '1000', memo: `${run}-day-over-0` });
+  check(dayOver(r), `day: the third 1000 gets 429 naming max_amount_per_day: ${r.status} ${r.headers['retry-after']} ${r.text}`);
+  check((await metrics(d5.port)).get(`nearft_spend_budget_remaining{contract="${CONTRACT}"}`) === 3000,
+    'day: the hour gave back what it took for the refused request');
+  await d5.kill();
+  d5 = await startDaemon(nearftd, sim, dayData, DAY_ARGS, { logFile: dayLog });
+  check(await dayLeft(d5.port) === 0, 'day: after kill -9 and restart nothing left (rebuilt from the log)');
+  r = await request(d5.port, 'POST', '/v1/transfers', { receiver_id: 'user-4.test.near', amount: '1000', memo: `${run}-day-over-1` });
+  check(dayOver(r), `day: after restart still 429: ${r.status} ${r.text}`);
+  await waitAllFinal(d5.port, dayIds, 'the day-budget transfers');
+  await checkExactlyOnce(sim.port, dayOk, absent, 'daily budget');
+  await refusedAtStart(nearftd, sim, dayLog, 'data-day-short', ['--max-amount-per-day', '1', '--retention-hours', '12'],
+    /--max-amount-per-day needs --retention-hours of at least 24/, 'day: a day of retention is required');
   code = report('security_limits');
 } finally {
   if (r2) await r2.stop();
   if (d4) await d4.stop();
+  if (d5) await d5.stop();
   await d.stop();
   await sim.stop();
   keepOrClean(sim.dir, code);

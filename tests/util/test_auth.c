@@ -64,6 +64,18 @@ static const struct parse_case cases[] = {
      1, "max_amount_per_hour must be"},
     {"a transfer " H_A " max_amount_per_hour=1 max_amount_per_transfer=1 max_amount_per_hour=1\n",
      NF_EINVAL, 1, "max_amount_per_hour is given twice"},
+    {"a transfer " H_A " expires=2027-01-01T00:00:00Z\n", 1, 0, NULL},
+    {"a transfer " H_A " max_amount_per_hour=5 expires=2099-12-31T23:59:59Z\n", 1, 0, NULL},
+    {"a transfer " H_A " expires=2027-01-01T00:00:00Z expires=2028-01-01T00:00:00Z\n", NF_EINVAL, 1,
+     "expires is given twice"},
+    {"a transfer " H_A " expires=2027-01-01\n", NF_EINVAL, 1, "expires must be a UTC time"},
+    {"a transfer " H_A " expires=2027-01-01T00:00:00\n", NF_EINVAL, 1, "expires must be"},
+    {"a transfer " H_A " expires=2027-01-01 00:00:00Z\n", NF_EINVAL, 1, "expires must be"},
+    {"a transfer " H_A " expires=2027-02-30T00:00:00Z\n", NF_EINVAL, 1, "expires must be"},
+    {"a transfer " H_A " expires=2027-13-01T00:00:00Z\n", NF_EINVAL, 1, "expires must be"},
+    {"a transfer " H_A " expires=2027-01-01T24:00:00Z\n", NF_EINVAL, 1, "expires must be"},
+    {"a transfer " H_A " expires=1999-12-31T23:59:59Z\n", NF_EINVAL, 1, "expires must be"},
+    {"a transfer " H_A " expires=2027-01-01T00:00:00+01:00\n", NF_EINVAL, 1, "expires must be"},
     {"a transfer " H_A " max_amount_per_hours=5\n", NF_EINVAL, 1, "text after the hash"},
     {"a transfer " H_A " max_amount_per_hour5\n", NF_EINVAL, 1, "text after the hash"},
     {"a read " H_A "\n\na metrics " H_B "\n", NF_EINVAL, 3, "already used"},
@@ -112,6 +124,20 @@ static void test_parse_table(void)
     CHECK(e[0].max_amount_per_transfer == 0);
     CHECK(e[1].max_amount_per_hour == 7000);
     CHECK(e[1].max_amount_per_transfer == 30);
+    CHECK(e[1].expires_s == 0);
+    /* expires=: Unix seconds, formatted back the same; expired from that second on. */
+    t = "a transfer " H_A " expires=2027-01-01T00:00:00Z\n"
+        "b transfer " H_B " expires=2024-02-29T12:34:56Z max_amount_per_hour=9\n";
+    CHECK_EQ_INT(auth_parse(t, strlen(t), e, 2, &line, &why), 2);
+    CHECK(e[0].expires_s == 1798761600ull);
+    CHECK(e[1].expires_s == 1709210096ull && e[1].max_amount_per_hour == 9);
+    char when[AUTH_TIME_STR];
+    auth_time_format(e[1].expires_s, when);
+    CHECK_EQ_STR(when, "2024-02-29T12:34:56Z");
+    CHECK(!auth_expired(&e[0], 1798761599ull));
+    CHECK(auth_expired(&e[0], 1798761600ull));
+    e[0].expires_s = 0;
+    CHECK(!auth_expired(&e[0], UINT64_MAX));
     /* More entries than room: NF_ETOOMANY naming the line. */
     t = "a read " H_A "\nb read " H_B "\n";
     CHECK_EQ_INT(auth_parse(t, strlen(t), e, 1, &line, &why), NF_ETOOMANY);
@@ -197,16 +223,16 @@ static void test_files(void)
     uint8_t h[32];
     auth_token_new(tok, sizeof(tok));
     auth_token_hash(tok, strlen(tok), h);
-    CHECK_EQ_INT(auth_file_add(path, "ops", AUTH_SCOPE_TRANSFER, h, err, sizeof(err)), 0);
+    CHECK_EQ_INT(auth_file_add(path, "ops", AUTH_SCOPE_TRANSFER, h, 0, err, sizeof(err)), 0);
     struct stat st;
     CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600);
-    CHECK_EQ_INT(auth_file_add(path, "ops", AUTH_SCOPE_READ, h, err, sizeof(err)), NF_ESTATE);
-    CHECK_EQ_INT(auth_file_add(path, "other", AUTH_SCOPE_READ, h, err, sizeof(err)), NF_ESTATE);
+    CHECK_EQ_INT(auth_file_add(path, "ops", AUTH_SCOPE_READ, h, 0, err, sizeof(err)), NF_ESTATE);
+    CHECK_EQ_INT(auth_file_add(path, "other", AUTH_SCOPE_READ, h, 0, err, sizeof(err)), NF_ESTATE);
     char tok2[AUTH_TOKEN_LEN + 1];
     uint8_t h2[32];
     auth_token_new(tok2, sizeof(tok2));
     auth_token_hash(tok2, strlen(tok2), h2);
-    CHECK_EQ_INT(auth_file_add(path, "reader", AUTH_SCOPE_READ, h2, err, sizeof(err)), 0);
+    CHECK_EQ_INT(auth_file_add(path, "reader", AUTH_SCOPE_READ, h2, 0, err, sizeof(err)), 0);
 
     struct auth_table *t = auth_table_load(path, err, sizeof(err), &rc);
     CHECK(t != NULL);
@@ -223,13 +249,23 @@ static void test_files(void)
     CHECK(t != NULL && auth_lookup(t, tok, strlen(tok), NULL) == 0);
     auth_table_free(t);
     CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600);
+    /* An expiry is written as the expires= option and read back. */
+    uint8_t h3[32];
+    auth_token_hash("nft_third", 9, h3);
+    CHECK_EQ_INT(auth_file_add(path, "temp", AUTH_SCOPE_READ, h3, 1798761600ull, err, sizeof(err)),
+                 0);
+    t = auth_table_load(path, err, sizeof(err), &rc);
+    CHECK(t != NULL && t->n == 2 && strcmp(t->e[1].name, "temp") == 0 &&
+          t->e[1].expires_s == 1798761600ull && t->e[0].expires_s == 0);
+    auth_table_free(t);
+    CHECK_EQ_INT(auth_file_remove(path, "temp", err, sizeof(err)), 0);
 
     /* Group/other access is refused by every function. */
     chmod(path, 0640);
     CHECK(auth_table_load(path, err, sizeof(err), &rc) == NULL);
     CHECK_EQ_INT(rc, NF_EPERM);
     CHECK(strstr(err, "chmod 600") != NULL);
-    CHECK_EQ_INT(auth_file_add(path, "x", AUTH_SCOPE_READ, h, err, sizeof(err)), NF_EPERM);
+    CHECK_EQ_INT(auth_file_add(path, "x", AUTH_SCOPE_READ, h, 0, err, sizeof(err)), NF_EPERM);
     CHECK_EQ_INT(auth_file_remove(path, "reader", err, sizeof(err)), NF_EPERM);
     chmod(path, 0600);
 
@@ -239,7 +275,7 @@ static void test_files(void)
     fclose(f);
     CHECK(auth_table_load(path, err, sizeof(err), &rc) == NULL);
     CHECK_EQ_INT(rc, NF_EINVAL);
-    CHECK(strstr(err, "line 4:") != NULL);
+    CHECK(strstr(err, "line 5:") != NULL); /* after the 3 header lines and "reader" */
     nf_test_rmdir(dir);
 }
 
@@ -267,7 +303,7 @@ static void test_file_owner_link_dir(void)
     char tok[AUTH_TOKEN_LEN + 1];
     auth_token_new(tok, sizeof(tok));
     auth_token_hash(tok, strlen(tok), h);
-    CHECK_EQ_INT(auth_file_add(path, "ops", AUTH_SCOPE_TRANSFER, h, err, sizeof(err)), 0);
+    CHECK_EQ_INT(auth_file_add(path, "ops", AUTH_SCOPE_TRANSFER, h, 0, err, sizeof(err)), 0);
     int rc = 0;
     CHECK(loads(path));
 
@@ -277,7 +313,7 @@ static void test_file_owner_link_dir(void)
     CHECK(auth_table_load(link_path, err, sizeof(err), &rc) == NULL);
     CHECK_EQ_INT(rc, NF_EPERM);
     CHECK(strstr(err, "symbolic link") != NULL && strstr(err, link_path) != NULL);
-    CHECK_EQ_INT(auth_file_add(link_path, "x", AUTH_SCOPE_READ, h, err, sizeof(err)), NF_EPERM);
+    CHECK_EQ_INT(auth_file_add(link_path, "x", AUTH_SCOPE_READ, h, 0, err, sizeof(err)), NF_EPERM);
     CHECK_EQ_INT(auth_file_remove(link_path, "ops", err, sizeof(err)), NF_EPERM);
     CHECK(strstr(err, "symbolic link") != NULL);
     unlink(link_path);
@@ -292,7 +328,7 @@ static void test_file_owner_link_dir(void)
     CHECK_EQ_INT(auth_file_remove(path, "ops", err, sizeof(err)), NF_EPERM);
     char fresh[300];
     snprintf(fresh, sizeof(fresh), "%s/new-tokens", dir);
-    CHECK_EQ_INT(auth_file_add(fresh, "x", AUTH_SCOPE_READ, h, err, sizeof(err)), NF_EPERM);
+    CHECK_EQ_INT(auth_file_add(fresh, "x", AUTH_SCOPE_READ, h, 0, err, sizeof(err)), NF_EPERM);
     CHECK(access(fresh, F_OK) != 0); /* refused before anything is created */
     CHECK_EQ_INT(chmod(dir, 0770), 0);
     CHECK(auth_table_load(path, err, sizeof(err), &rc) == NULL);
@@ -306,7 +342,7 @@ static void test_file_owner_link_dir(void)
         CHECK(auth_table_load(path, err, sizeof(err), &rc) == NULL);
         CHECK_EQ_INT(rc, NF_EPERM);
         CHECK(strstr(err, "owned by uid 65534") != NULL && strstr(err, path) != NULL);
-        CHECK_EQ_INT(auth_file_add(path, "x", AUTH_SCOPE_READ, h, err, sizeof(err)), NF_EPERM);
+        CHECK_EQ_INT(auth_file_add(path, "x", AUTH_SCOPE_READ, h, 0, err, sizeof(err)), NF_EPERM);
         CHECK_EQ_INT(chown(path, 0, (gid_t)-1), 0);
     } else {
         printf("SKIP: the token-file owner case needs root (it chowns a file to uid 65534)\n");
@@ -334,7 +370,7 @@ static void test_file_dirs_above(void)
     char tok[AUTH_TOKEN_LEN + 1];
     auth_token_new(tok, sizeof(tok));
     auth_token_hash(tok, strlen(tok), h);
-    CHECK_EQ_INT(auth_file_add(path, "ops", AUTH_SCOPE_TRANSFER, h, err, sizeof(err)), 0);
+    CHECK_EQ_INT(auth_file_add(path, "ops", AUTH_SCOPE_TRANSFER, h, 0, err, sizeof(err)), 0);
     int rc = 0;
     CHECK(loads(path));
     CHECK(loads(via_link)); /* a symlinked directory is followed */

@@ -1,8 +1,11 @@
-/* test_spend: the rolling-hour spend window. Admits up to the limit and no more; the Retry-After
- * names the second the oldest needed slot expires; released amounts come back; slots expire after
- * an hour (also across a jump of more than an hour); replayed records older than an hour are
- * ignored and newer ones count; an amount alone over the limit is NF_ERANGE; no limit admits
- * everything; and 4 threads reserving and releasing at once never hold more than the limit. */
+/* test_spend: the rolling spend windows. The hour: admits up to the limit and no more; the
+ * Retry-After names the second the oldest needed slot expires; released amounts come back; slots
+ * expire after an hour (also across a jump of more than an hour); replayed records older than an
+ * hour are ignored and newer ones count; an amount alone over the limit is NF_ERANGE; no limit
+ * admits everything; and 4 threads reserving and releasing at once never hold more than the
+ * limit. The day, in one-minute slots: an amount leaves it when the minute it was accepted in is
+ * 24 hours old, the Retry-After says when, a release finds its minute, a replay rebuilds it, and
+ * window sizes that are not whole slots are refused. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -78,6 +81,55 @@ static void test_replay(void)
     CHECK_EQ_INT(spend_reserve(s, 100, now, &st, &retry), NF_EFULL);
     CHECK_EQ_INT((int)retry, 5);
     CHECK_EQ_INT(spend_reserve(s, 100, now + 5000, &st, &retry), 0);
+    spend_free(s);
+}
+
+static void test_day(void)
+{
+    CHECK(spend_new_window(1, 100, 0) == NULL);
+    CHECK(spend_new_window(1, 100, 30) == NULL); /* not whole slots */
+    CHECK(spend_new_window(1, 0, 1) == NULL);
+    struct spend *s = spend_new_window(1000, SPEND_DAY_S, SPEND_DAY_SLOT_S);
+    CHECK(s != NULL);
+    if (s == NULL)
+        return;
+    CHECK_EQ_INT((int)spend_window_s(s), 86400);
+    const uint64_t day = 24 * HOUR_MS;
+    uint64_t st, st2;
+    uint32_t retry;
+    /* 600 at T0 + 30 s (minute 0), 400 at T0 + 5 h (minute 300): full for a day. */
+    CHECK_EQ_INT(spend_reserve(s, 600, T0 + 30000, &st, &retry), 0);
+    CHECK(st == T0 / 1000 + 30);
+    CHECK_EQ_INT(spend_reserve(s, 400, T0 + 5 * HOUR_MS, &st2, &retry), 0);
+    CHECK(eq128(spend_remaining(s, T0 + 5 * HOUR_MS), 0));
+    /* An hour is nothing to a day: still full 23 hours later, until minute 0 is 24 h old. */
+    CHECK_EQ_INT(spend_reserve(s, 1, T0 + 23 * HOUR_MS, &st, &retry), NF_EFULL);
+    CHECK_EQ_INT((int)retry, 3600);
+    CHECK_EQ_INT(spend_reserve(s, 1, T0 + day - 1000, &st, &retry), NF_EFULL);
+    CHECK_EQ_INT((int)retry, 1);
+    /* Minute 0 leaves at T0 + 24 h, though its 600 came 30 s into it. */
+    CHECK(eq128(spend_remaining(s, T0 + day), 600));
+    /* 700 needs minute 300 too: T0 + 5 h + 24 h. */
+    CHECK_EQ_INT(spend_reserve(s, 700, T0 + day, &st, &retry), NF_EFULL);
+    CHECK_EQ_INT((int)retry, 5 * 3600);
+    /* A release finds the minute of its stamp (any second of it). */
+    spend_release(s, T0 / 1000 + 5 * 3600 + 59, 100);
+    CHECK(eq128(spend_remaining(s, T0 + day), 700));
+    CHECK_EQ_INT(spend_reserve(s, 700, T0 + day, &st, &retry), 0);
+    /* A jump of more than a day empties it. */
+    CHECK(eq128(spend_remaining(s, T0 + 3 * day), 1000));
+    spend_free(s);
+
+    /* Replay: what the log accepted in the last 24 h counts, older does not. */
+    s = spend_new_window(1000, SPEND_DAY_S, SPEND_DAY_SLOT_S);
+    uint64_t now = T0 + 2 * day;
+    spend_replay(s, now - day, 900, now);         /* its minute is 24 h old: expired */
+    spend_replay(s, now - day + 60000, 300, now); /* expires in a minute */
+    spend_replay(s, now - 2 * HOUR_MS, 200, now);
+    CHECK(eq128(spend_remaining(s, now), 500));
+    CHECK_EQ_INT(spend_reserve(s, 600, now, &st, &retry), NF_EFULL);
+    CHECK_EQ_INT((int)retry, 60);
+    CHECK_EQ_INT(spend_reserve(s, 600, now + 60000, &st, &retry), 0);
     spend_free(s);
 }
 
@@ -210,6 +262,7 @@ int main(void)
 {
     test_window();
     test_replay();
+    test_day();
     test_unlimited();
     test_tokens();
     test_race();
