@@ -9,7 +9,9 @@
 //      standby and relays to it: transfers, bulk requests, status reads and idempotency keys work
 //      through either address, and a key sent to one is a repeat at the other;
 //   3. load through both addresses, kill -9 the holder: the standby takes over and serves on the
-//      same address; nearsim's audit shows every acknowledged transfer applied exactly once;
+//      same address; a transfer id the dead holder handed out reads the same at the new holder,
+//      and its idempotency key answers that id; nearsim's audit shows every acknowledged transfer
+//      applied exactly once;
 //   4. a standby stops at once on SIGTERM, with status 0.
 // Usage: node cluster_relay.mjs NEARSIM NEARFTD NATS_SERVER HAS_LIBNATS(0|1)
 // Exits 77 (skipped) when nats-server is missing or nearftd was built without libnats.
@@ -155,6 +157,14 @@ try {
   await waitFor(async () => acked.size >= killed + 200, 'load after the takeover', 120000, 100);
   st.stop = true;
   await done;
+  // Ids carry a tag drawn by the holder that accepted the transfer; it is in the log, so the new
+  // holder answers the same id, for a read and for a repeat of the key.
+  const k1after = await request(pa, 'GET', `/v1/transfers/${k1.body.id}`);
+  check(k1after.status === 200 && k1after.body.id === k1.body.id,
+    `after the takeover, ${k1.body.id} reads the same at the new holder: ${k1after.status} ${k1after.text.slice(0, 120)}`);
+  const k2after = await keyed(pa, 'relay-k2', b2);
+  check(k2after.body && k2after.body.id === k2.body.id && k2after.body.duplicate === true,
+    `after the takeover, a repeat of a key answers the id the dead holder gave: ${k2after.text.slice(0, 120)}`);
   await waitFor(async () => {
     const ap = await appliedMemos(sim.port);
     for (const memo of acked) if (!ap.has(memo)) return false;
