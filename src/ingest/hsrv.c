@@ -51,6 +51,7 @@ struct hsrv_conn {
     uint32_t gen; /* bumped at each answer and each close: stale refs are refused */
     uint8_t state;
     uint8_t in_dispatch; /* on_request is running */
+    uint8_t in_head;     /* ... or on_head: an answer then closes the connection */
     uint8_t replied;     /* answered during on_request */
     uint8_t held;        /* hsrv_hold during on_request */
     uint8_t head_ok;     /* c->head is the current request's */
@@ -608,9 +609,12 @@ static void hsrv_fail(struct hsrv_conn *c, int code, const char *field, const ch
 
 /* ---- requests -------------------------------------------------------------------------------- */
 
-static void hsrv_dispatch(struct hsrv_conn *c, const char *body, size_t body_len)
+/* hsrv_req_fill: the request of c's parsed head with body[0..body_len) (body NULL: not read yet).
+ * NUL-terminates the strings in place, so it may run twice for one head (on_head, then
+ * on_request). */
+static void
+hsrv_req_fill(struct hsrv_conn *c, struct hsrv_req *r, const char *body, size_t body_len)
 {
-    struct hsrv *s = c->s;
     struct ingest_http_head *h = &c->head;
     /* NUL-terminate the strings in place: each is followed by a delimiter inside the head. */
     char *path = c->buf + (h->path - c->buf);
@@ -630,7 +634,7 @@ static void hsrv_dispatch(struct hsrv_conn *c, const char *body, size_t body_len
         authz = c->buf + (h->authorization - c->buf);
         authz[h->authorization_len] = '\0';
     }
-    struct hsrv_req r = {
+    *r = (struct hsrv_req){
         .ref = {c, c->gen},
         .authorization = authz,
         .authorization_len = h->authorization_len,
@@ -642,12 +646,54 @@ static void hsrv_dispatch(struct hsrv_conn *c, const char *body, size_t body_len
         .path = path,
         .query = query,
         .idem = idem,
-        .body = body_len ? body : "",
+        .body = body == NULL ? NULL
+                : body_len   ? body
+                             : "",
         .body_len = body_len,
         .start_ns = hsrv_now_ns(),
         .peer_family = c->peer_family,
         .peer_addr = c->peer_addr,
     };
+}
+
+/* hsrv_head_refused: on_head for c's complete head, when an on_head is set and a body is still to
+ * come (a body that arrived with its head costs nothing more to take: on_request decides). 1
+ * when on_head answered: the body stays unread, so the connection drains and closes after the
+ * answer (as hsrv_fail does); 0 to go on reading the body. */
+static int hsrv_head_refused(struct hsrv_conn *c)
+{
+    struct hsrv *s = c->s;
+    const struct ingest_http_head *h = &c->head;
+    if (s->o.on_head == NULL || (!h->chunked && h->content_length == 0) ||
+        (!h->chunked && c->len - h->head_len >= h->content_length))
+        return 0;
+    struct hsrv_req r;
+    hsrv_req_fill(c, &r, NULL, 0);
+    c->in_dispatch = 1;
+    c->in_head = 1;
+    c->replied = 0;
+    c->held = 0;
+    int answered = s->o.on_head(&r, s->o.arg);
+    c->in_dispatch = 0;
+    c->in_head = 0;
+    if (c->state == HSRV_FREE)
+        return 1;
+    if (!answered || !c->replied)
+        return 0;
+    c->state = HSRV_CLOSING;
+    c->last_ns = hsrv_now_ns();
+    c->close_after = 1;
+    c->len = 0;
+    if (!hsrv_pending(c))
+        shutdown(c->fd, SHUT_WR);
+    return 1;
+}
+
+static void hsrv_dispatch(struct hsrv_conn *c, const char *body, size_t body_len)
+{
+    struct hsrv *s = c->s;
+    struct hsrv_req r;
+    hsrv_req_fill(c, &r, body, body_len);
     c->in_dispatch = 1;
     c->replied = 0;
     c->held = 0;
@@ -715,6 +761,8 @@ static void hsrv_process(struct hsrv_conn *c)
                 hsrv_fail(c, 413, "body", "larger than the server's max_body_bytes");
                 return;
             }
+            if (hsrv_head_refused(c))
+                return;
         }
         const char *body;
         size_t body_len;
@@ -902,7 +950,7 @@ int hsrv_reply(struct hsrv_ref ref,
     if (c->in_dispatch ? (c->replied || c->held) : c->state != HSRV_HELD)
         return NF_ESTATE;
     struct ingest_http_head *h = &c->head;
-    int do_close = close_conn || !h->keep_alive;
+    int do_close = close_conn || !h->keep_alive || c->in_head;
     /* The head, assembled without printf (this runs once per request). */
     const char *reason = hsrv_reason(code);
     char head[512], num[24], status[8];
@@ -950,7 +998,7 @@ int hsrv_reply(struct hsrv_ref ref,
 void hsrv_hold(struct hsrv_ref ref, void *cookie)
 {
     struct hsrv_conn *c = ref.conn;
-    if (c == NULL || c->gen != ref.gen || !c->in_dispatch || c->replied)
+    if (c == NULL || c->gen != ref.gen || !c->in_dispatch || c->in_head || c->replied)
         return;
     c->held = 1;
     c->cookie = cookie;

@@ -113,6 +113,12 @@ struct hsrv_opts {
     struct hsrv_shared *shared;     /* borrowed; NULL: no per-address cap, no byte budget */
     struct hsrv_counters *counters; /* borrowed; NULL: not counted */
     void (*on_request)(struct hsrv_req *r, void *arg);
+    /* on_head (optional): a request whose head is complete and whose body has not all arrived
+     * with it (Content-Length > 0, or chunked), before the rest is read (and before 100
+     * Continue); r->body is NULL and r->body_len 0. Returns 0 to read the body (on_request
+     * follows), or 1 after answering r with hsrv_reply (Connection: close; hsrv_hold is refused):
+     * the body is then never read and the connection closes after the answer. */
+    int (*on_head)(struct hsrv_req *r, void *arg);
     void (*on_gone)(void *cookie, void *arg); /* a held request's client went away */
     void *arg;
 };

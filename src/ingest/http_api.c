@@ -1885,6 +1885,32 @@ static int rate_admitted(
     return 0;
 }
 
+/* ingest_http_head: a request with a body, before the body is read. With --auth-tokens, the
+ * checks that need no body run now (Origin, then the token and its scope), so a client without a
+ * valid token cannot make nearftd read and hold a body: 1 after answering 403 or 401 (the
+ * connection closes), 0 to read the body and take the request whole (the checks then run again,
+ * against the token table of that moment). Owner thread. */
+static int ingest_http_head(struct hsrv_req *req, void *arg)
+{
+    struct ingest_thread *t = arg;
+    if (!t->in->auth_required)
+        return 0;
+    const char *rest = "";
+    int method = 0;
+    int route = ingest_route_match(req->path, &method, &rest);
+    int want = method == INGEST_METHOD_POST ? INGEST_HTTP_POST : INGEST_HTTP_GET;
+    if (!origin_allowed(t->in, req)) {
+        send_error(t, req, route, 403, "forbidden", "Origin", "not one of --allowed-origins",
+                   req->start_ns);
+        return 1;
+    }
+    uint64_t rate_key = 0;
+    const struct auth_entry *token = NULL;
+    struct spend *token_w = NULL;
+    return !authorized(t, req, route, req->method == want, &rate_key, &token, &token_w,
+                       req->start_ns);
+}
+
 static void ingest_http_request(struct hsrv_req *req, void *arg)
 {
     struct ingest_thread *t = arg;
@@ -1966,6 +1992,7 @@ static void ingest_http_request(struct hsrv_req *req, void *arg)
 
 static const struct ingest_routes http_routes = {
     .request = ingest_http_request,
+    .head = ingest_http_head,
     .accepted = ingest_http_accepted,
     .job = ingest_http_job,
     .timeout = ingest_http_timeout,

@@ -717,6 +717,7 @@ static int ingest_thread_setup(struct ingest *in, struct ingest_thread *t)
         .shared = in->hshared,
         .counters = &t->stats->conns,
         .on_request = in->routes.request,
+        .on_head = in->routes.head,
         .on_gone = ingest_ctx_gone,
         .arg = t,
     };

@@ -189,6 +189,8 @@ struct ingest_ctx;
 struct ingest_routes {
     /* request: hsrv's on_request (arg: the struct ingest_thread). */
     void (*request)(struct hsrv_req *req, void *arg);
+    /* head: hsrv's on_head (optional): may refuse a request before its body is read. */
+    int (*head)(struct hsrv_req *req, void *arg);
     /* accepted: a struct pipe_accept came back from the pipeline (durable or refused). */
     void (*accepted)(struct ingest_thread *t, struct pipe_accept *a);
     /* job: job j, whose waiter is this thread, reached its wait level or a final state. */

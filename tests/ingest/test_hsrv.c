@@ -3,8 +3,9 @@
  * trickled head, the body minimum rate against a held body, the write timeout against a client
  * that does not read, the per-address connection cap, reclaiming the oldest idle keep-alive
  * connection when the slab is full, and the large-buffer byte budget (503 naming it, buffers
- * returned when answered, a chunked body growing its buffer). Waits poll with generous limits;
- * nothing depends on the machine's speed. */
+ * returned when answered, a chunked body growing its buffer), and on_head refusing a request
+ * before its body is read. Waits poll with generous limits; nothing depends on the machine's
+ * speed. */
 #include <errno.h>
 #include <event2/event.h>
 #include <netinet/in.h>
@@ -400,6 +401,73 @@ static void test_pool(void)
     srv_stop(&v);
 }
 
+static _Atomic int head_calls;
+
+/* on_head: refuses a request whose path starts with /refuse (401, as a token check does); lets the
+ * others read their body. */
+static int on_head(struct hsrv_req *r, void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&head_calls, 1);
+    if (r->body != NULL || r->body_len != 0 || strncmp(r->path, "/refuse", 7) != 0)
+        return 0;
+    static const char b[] = "{\"error\":\"unauthorized\"}";
+    hsrv_reply(r->ref, 401, NULL, NULL, b, sizeof(b) - 1, 0);
+    return 1;
+}
+
+/* A head on_head refuses is answered before its body is sent (no 100 Continue, Connection:
+ * close, no large buffer), and the connection closes; a chunked one the same. A head on_head lets
+ * through reads its body, and on_request sees it whole. A body that arrived with its head skips
+ * on_head: on_request decides. */
+static void test_on_head(void)
+{
+    struct srv v;
+    struct hsrv_opts o = base_opts();
+    o.on_head = on_head;
+    CHECK(srv_start(&v, o, 0, 64u << 20) == 0);
+    char out[2048];
+    size_t len;
+    static const char *const refused[] = {
+        "POST /refuse HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: "
+        "1000000\r\n\r\n",
+        "POST /refuse HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"};
+    for (int i = 0; i < 2; i++) {
+        int fd = raw_sock_connect(v.port);
+        CHECK(fd != -1 && raw_sock_send(fd, refused[i], strlen(refused[i])) == 0);
+        CHECK(read_until(fd, out, sizeof(out), &len, "unauthorized\"}") == 0);
+        CHECK(strncmp(out, "HTTP/1.1 401 ", 13) == 0);
+        CHECK(strstr(out, "100 Continue") == NULL);
+        CHECK(strstr(out, "Connection: close\r\n") != NULL);
+        CHECK(hsrv_shared_pool_used(v.sh) == 0);
+        CHECK(wait_closed(fd));
+        close(fd);
+    }
+    /* Let through: the head alone first, then its body. */
+    int fd = raw_sock_connect(v.port);
+    int before = atomic_load(&head_calls);
+    static const char head[] = "POST /ok HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\n";
+    CHECK(fd != -1 && raw_sock_send(fd, head, sizeof(head) - 1) == 0);
+    double end = mono_s() + LIMIT_S;
+    while (atomic_load(&head_calls) == before && mono_s() < end)
+        usleep(10000);
+    CHECK_EQ_INT(atomic_load(&head_calls), before + 1);
+    CHECK(raw_sock_send(fd, "hello", 5) == 0);
+    CHECK(read_until(fd, out, sizeof(out), &len, "\"len\":5}") == 0);
+    CHECK(strncmp(out, "HTTP/1.1 200 ", 13) == 0 && strstr(out, "\"path\":\"/ok\"") != NULL);
+    /* Head and body together, on the same keep-alive connection: on_head is not asked, even for a
+     * path it would refuse. */
+    before = atomic_load(&head_calls);
+    static const char whole[] =
+        "POST /refuse HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello";
+    CHECK(raw_sock_send(fd, whole, sizeof(whole) - 1) == 0);
+    CHECK(read_until(fd, out, sizeof(out), &len, "\"len\":5}") == 0);
+    CHECK(strncmp(out, "HTTP/1.1 200 ", 13) == 0 && strstr(out, "\"path\":\"/refuse\"") != NULL);
+    CHECK_EQ_INT(atomic_load(&head_calls), before);
+    close(fd);
+    srv_stop(&v);
+}
+
 int main(void)
 {
     big_reply = malloc(BIG_BODY);
@@ -410,6 +478,7 @@ int main(void)
     test_per_ip();
     test_idle_reclaim();
     test_pool();
+    test_on_head();
     free(big_reply);
     return nf_test_report("test_hsrv");
 }

@@ -5,7 +5,9 @@
 // removed one stops working, waited for by state); a token whose expires= has passed gets 401
 // saying when, one expiring in 2099 is served, both are exported as
 // nearft_auth_token_expiry_timestamp_seconds and listed by `nearft auth list`, and `nearft auth
-// add --expires` refuses a past time; a malformed file keeps the old tokens on
+// add --expires` refuses a past time; a head announcing a 1 MB body without a valid token is
+// answered 401 (or 403 without the scope, 403 from a foreign Origin) before any of the body is
+// sent, and the connection closes; a malformed file keeps the old tokens on
 // SIGHUP and names its line in the log, and stops start-up with the line number. A --listen
 // address that is not loopback is refused without --auth-tokens unless --allow-unauthenticated
 // (checked on 192.0.2.1, TEST-NET-1: the refusal comes before any bind, and with either flag the
@@ -90,6 +92,16 @@ try {
     const r = await request(d.port, m, p, b);
     check(r.status === 401 && /^Bearer\b/.test(r.headers['www-authenticate'] || ''),
       `${m} ${p} without a token: ${r.status} ${r.headers['www-authenticate']} ${r.text}`);
+  }
+  // ... and before the body: a head announcing 1 MB, none of it sent, is answered at once.
+  const bigHead = (extra) => `POST /v1/transfers HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n${extra}Content-Length: 1000000\r\n\r\n`;
+  for (const [extra, want, what] of [
+    ['', /^HTTP\/1\.1 401 [^]*Connection: close\r\n[^]*"field":"Authorization"/, 'no token'],
+    ['Authorization: Bearer nft_notAToken\r\n', /^HTTP\/1\.1 401 [^]*unknown token/, 'an unknown token'],
+    [`Authorization: Bearer ${tRead}\r\n`, /^HTTP\/1\.1 403 [^]*lacks the transfer scope/, 'a token without the scope'],
+    [`Authorization: Bearer ${tTransfer}\r\nOrigin: https://evil.example\r\n`, /^HTTP\/1\.1 403 [^]*"field":"Origin"/, 'a foreign Origin']]) {
+    const raw = await rawStatus(d.port, bigHead(extra));
+    check(want.test(raw), `a 1 MB POST with ${what}: answered before its body, then closed: ${raw.slice(0, 200)}`);
   }
   let r = await request(d.port, 'POST', '/v1/transfers', body);
   check(r.body && r.body.error === 'unauthorized' && r.body.field === 'Authorization' &&
