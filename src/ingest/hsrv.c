@@ -572,8 +572,20 @@ static const char *hsrv_reason(int code)
     }
 }
 
-/* Answers a request hsrv itself refuses, then shuts the write side and drains until the client
- * closes (so the answer is not lost to a reset caused by unread bytes). */
+/* hsrv_drain_after_answer: c's answer is written but the rest of its request was not read: drop
+ * what is buffered, shut the write side once the answer is out, and drain until the client closes
+ * (so the answer is not lost to a reset caused by unread bytes). */
+static void hsrv_drain_after_answer(struct hsrv_conn *c)
+{
+    c->state = HSRV_CLOSING;
+    c->last_ns = hsrv_now_ns();
+    c->close_after = 1;
+    c->len = 0;
+    if (!hsrv_pending(c))
+        shutdown(c->fd, SHUT_WR);
+}
+
+/* Answers a request hsrv itself refuses, then drains and closes (hsrv_drain_after_answer). */
 static void hsrv_fail(struct hsrv_conn *c, int code, const char *field, const char *reason)
 {
     char body[384];
@@ -599,12 +611,7 @@ static void hsrv_fail(struct hsrv_conn *c, int code, const char *field, const ch
         hsrv_close(c, 1);
         return;
     }
-    c->state = HSRV_CLOSING;
-    c->last_ns = hsrv_now_ns();
-    c->close_after = 1;
-    c->len = 0;
-    if (!hsrv_pending(c))
-        shutdown(c->fd, SHUT_WR);
+    hsrv_drain_after_answer(c);
 }
 
 /* ---- requests -------------------------------------------------------------------------------- */
@@ -680,12 +687,7 @@ static int hsrv_head_refused(struct hsrv_conn *c)
         return 1;
     if (!answered || !c->replied)
         return 0;
-    c->state = HSRV_CLOSING;
-    c->last_ns = hsrv_now_ns();
-    c->close_after = 1;
-    c->len = 0;
-    if (!hsrv_pending(c))
-        shutdown(c->fd, SHUT_WR);
+    hsrv_drain_after_answer(c);
     return 1;
 }
 

@@ -1885,30 +1885,44 @@ static int rate_admitted(
     return 0;
 }
 
+/* The checks of a request that need no body, and what they find. */
+struct gate {
+    int route;        /* enum ingest_route */
+    int method;       /* INGEST_METHOD_* of the route */
+    int want;         /* the HTTP method the route takes */
+    const char *rest; /* the path after the route's prefix (an id, a hash) */
+    uint64_t rate_key;
+    const struct auth_entry *token;
+    struct spend *token_w;
+};
+
+/* gate_passed: matches req's route, then checks its Origin (403) and its token and scope (401 or
+ * 403, authorized). 1 when the request may go on, with g filled; 0 after answering. Owner
+ * thread. */
+static int gate_passed(struct ingest_thread *t, struct hsrv_req *req, struct gate *g)
+{
+    *g = (struct gate){.rest = ""};
+    g->route = ingest_route_match(req->path, &g->method, &g->rest);
+    g->want = g->method == INGEST_METHOD_POST ? INGEST_HTTP_POST : INGEST_HTTP_GET;
+    if (!origin_allowed(t->in, req)) {
+        send_error(t, req, g->route, 403, "forbidden", "Origin", "not one of --allowed-origins",
+                   req->start_ns);
+        return 0;
+    }
+    return authorized(t, req, g->route, req->method == g->want, &g->rate_key, &g->token,
+                      &g->token_w, req->start_ns);
+}
+
 /* ingest_http_head: a request with a body, before the body is read. With --auth-tokens, the
- * checks that need no body run now (Origin, then the token and its scope), so a client without a
- * valid token cannot make nearftd read and hold a body: 1 after answering 403 or 401 (the
- * connection closes), 0 to read the body and take the request whole (the checks then run again,
- * against the token table of that moment). Owner thread. */
+ * checks that need no body run now (gate_passed), so a client without a valid token cannot make
+ * nearftd read and hold a body: 1 after answering 403 or 401 (the connection closes), 0 to read
+ * the body and take the request whole (the checks then run again, against the token table of
+ * that moment). Owner thread. */
 static int ingest_http_head(struct hsrv_req *req, void *arg)
 {
     struct ingest_thread *t = arg;
-    if (!t->in->auth_required)
-        return 0;
-    const char *rest = "";
-    int method = 0;
-    int route = ingest_route_match(req->path, &method, &rest);
-    int want = method == INGEST_METHOD_POST ? INGEST_HTTP_POST : INGEST_HTTP_GET;
-    if (!origin_allowed(t->in, req)) {
-        send_error(t, req, route, 403, "forbidden", "Origin", "not one of --allowed-origins",
-                   req->start_ns);
-        return 1;
-    }
-    uint64_t rate_key = 0;
-    const struct auth_entry *token = NULL;
-    struct spend *token_w = NULL;
-    return !authorized(t, req, route, req->method == want, &rate_key, &token, &token_w,
-                       req->start_ns);
+    struct gate g;
+    return t->in->auth_required && !gate_passed(t, req, &g);
 }
 
 static void ingest_http_request(struct hsrv_req *req, void *arg)
@@ -1916,20 +1930,14 @@ static void ingest_http_request(struct hsrv_req *req, void *arg)
     struct ingest_thread *t = arg;
     uint64_t start_ns = req->start_ns;
     const char *query = req->query;
-    const char *rest = "";
-    int method = 0;
-    int route = ingest_route_match(req->path, &method, &rest);
-    int want = method == INGEST_METHOD_POST ? INGEST_HTTP_POST : INGEST_HTTP_GET;
-    if (!origin_allowed(t->in, req)) {
-        send_error(t, req, route, 403, "forbidden", "Origin", "not one of --allowed-origins",
-                   start_ns);
+    struct gate g;
+    if (!gate_passed(t, req, &g))
         return;
-    }
-    uint64_t rate_key = 0;
-    const struct auth_entry *token = NULL;
-    struct spend *token_w = NULL;
-    if (!authorized(t, req, route, req->method == want, &rate_key, &token, &token_w, start_ns))
-        return;
+    const int route = g.route, method = g.method, want = g.want;
+    const char *rest = g.rest;
+    const uint64_t rate_key = g.rate_key;
+    const struct auth_entry *token = g.token;
+    struct spend *token_w = g.token_w;
     if (t->in->rate != NULL && route != INGEST_ROUTE_HEALTH &&
         !rate_admitted(t, req, route, rate_key, start_ns))
         return;

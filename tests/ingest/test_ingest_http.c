@@ -1439,24 +1439,26 @@ static void test_auth_swap(const struct cfg *base)
     nf_test_rmdir(dir);
 }
 
-static uint64_t budget_left(void)
+/* metric_of: the value of one series of the stage's /metrics (UINT64_MAX when absent). */
+static uint64_t metric_of(const char *name)
 {
     struct resp r = {0};
     http("GET", "/metrics", NULL, NULL, 5000, &r);
-    uint64_t v = metric_value(r.body, "nearft_spend_budget_remaining{contract=\"token.near\"}");
+    uint64_t v = metric_value(r.body, name);
     resp_free(&r);
     return v;
 }
 
+static uint64_t budget_left(void)
+{
+    return metric_of("nearft_spend_budget_remaining{contract=\"token.near\"}");
+}
+
 static uint64_t refusals(const char *reason)
 {
-    struct resp r = {0};
     char series[128];
     snprintf(series, sizeof(series), "nearft_ingest_limit_refusals_total{reason=\"%s\"}", reason);
-    http("GET", "/metrics", NULL, NULL, 5000, &r);
-    uint64_t v = metric_value(r.body, series);
-    resp_free(&r);
-    return v;
+    return metric_of(series);
 }
 
 /* A stage with the spend limits (signer payer.near, contract token.near, 1000 per transfer, 2500
@@ -1587,15 +1589,6 @@ static void test_spend_limits(const struct cfg *base)
     ingest_free(in);
     spend_free(stub.spend);
     stub.spend = NULL;
-}
-
-static uint64_t metric_of(const char *name)
-{
-    struct resp r = {0};
-    http("GET", "/metrics", NULL, NULL, 5000, &r);
-    uint64_t v = metric_value(r.body, name);
-    resp_free(&r);
-    return v;
 }
 
 /* A stage with --max-amount-per-hour 5000 and --max-amount-per-day 1500: the day refuses first,
