@@ -157,20 +157,32 @@ static uint64_t hsrv_mix(uint64_t x)
 }
 
 /* A keyed hash of the client address (IPv4, or IPv6 with v4-mapped folded to IPv4). */
+int hsrv_client_id(const struct sockaddr_storage *ss, uint8_t out[8])
+{
+    memset(out, 0, 8);
+    if (ss->ss_family == AF_INET) {
+        memcpy(out, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+        return 4;
+    }
+    if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+        if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) {
+            memcpy(out, &a->sin6_addr.s6_addr[12], 4);
+            return 4;
+        }
+        memcpy(out, &a->sin6_addr, 8); /* the /64: one site's network */
+        return 6;
+    }
+    return 0;
+}
+
 static uint64_t hsrv_addr_hash(const struct hsrv_shared *sh, const struct sockaddr_storage *ss)
 {
-    uint64_t w[2] = {0, 0};
-    if (ss->ss_family == AF_INET) {
-        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
-        memcpy(&w[0], &a->sin_addr, 4);
-    } else if (ss->ss_family == AF_INET6) {
-        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
-        if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr))
-            memcpy(&w[0], &a->sin6_addr.s6_addr[12], 4);
-        else
-            memcpy(w, &a->sin6_addr, 16);
-    }
-    return hsrv_mix(hsrv_mix(w[0] ^ sh->seed[0]) ^ w[1] ^ sh->seed[1]);
+    uint8_t id[8];
+    uint64_t w = 0;
+    int family = hsrv_client_id(ss, id);
+    memcpy(&w, id, 8);
+    return hsrv_mix(hsrv_mix(w ^ sh->seed[0]) ^ (uint64_t)family ^ sh->seed[1]);
 }
 
 struct hsrv_shared *
@@ -258,26 +270,12 @@ static int64_t hsrv_ip_acquire(struct hsrv_shared *sh, const struct sockaddr_sto
     }
 }
 
-/* hsrv_peer_set: keeps the accepted address for the routes (rate limit per client address),
- * IPv4-mapped IPv6 as IPv4, so no request needs a getpeername. */
+/* hsrv_peer_set: keeps the client's id (hsrv_client_id) for the routes (rate limit per client),
+ * so no request needs a getpeername. */
 static void hsrv_peer_set(struct hsrv_conn *c, const struct sockaddr_storage *ss)
 {
-    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    c->peer_family = 0;
     memset(c->peer_addr, 0, sizeof(c->peer_addr));
-    if (ss->ss_family == AF_INET) {
-        c->peer_family = 4;
-        memcpy(c->peer_addr, &((const struct sockaddr_in *)ss)->sin_addr, 4);
-    } else if (ss->ss_family == AF_INET6) {
-        const uint8_t *a = ((const struct sockaddr_in6 *)ss)->sin6_addr.s6_addr;
-        if (memcmp(a, mapped, sizeof(mapped)) == 0) {
-            c->peer_family = 4;
-            memcpy(c->peer_addr, a + 12, 4);
-        } else {
-            c->peer_family = 6;
-            memcpy(c->peer_addr, a, 16);
-        }
-    }
+    c->peer_family = hsrv_client_id(ss, c->peer_addr);
 }
 
 static void hsrv_ip_release(struct hsrv_shared *sh, int64_t slot)

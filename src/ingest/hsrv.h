@@ -65,8 +65,9 @@ struct hsrv_req {
     const char *body; /* "" when empty */
     size_t body_len;
     uint64_t start_ns; /* CLOCK_MONOTONIC when the request head was complete */
-    /* the client address the connection was accepted from: 4 (IPv4, also IPv4-mapped IPv6), 6
-     * or 0 (unknown), and its 4 or 16 bytes (borrowed like the fields above) */
+    /* the client the connection was accepted from (hsrv_client_id): 4 (IPv4, also IPv4-mapped
+     * IPv6) with its 4 bytes, 6 with the 8 bytes of its IPv6 /64, or 0 (unknown); borrowed like
+     * the fields above */
     int peer_family;
     const uint8_t *peer_addr;
 };
@@ -87,6 +88,15 @@ struct hsrv_counters {
  * large-buffer byte budget. Lock-free (atomics); created before the threads start and freed
  * after they stopped. */
 struct hsrv_shared;
+
+struct sockaddr_storage;
+
+/* hsrv_client_id: what counts as one client for the per-address limits (--max-conns-per-ip,
+ * --rate-limit without tokens): an IPv4 address (IPv4-mapped IPv6 too) in out[0..4), returning
+ * 4; an IPv6 address's /64 (the network one site is given, so a client cannot multiply its
+ * share by rotating addresses inside it) in out[0..8), returning 6; 0 for another family. out
+ * is zero-filled first. Pure. */
+int hsrv_client_id(const struct sockaddr_storage *ss, uint8_t out[8]);
 
 /* hsrv_shared_new: room for the addresses of max_conns_total connections; max_per_ip 0 = no
  * per-address cap; pool_bytes = the large-buffer budget in bytes. NULL on NF_ENOMEM. The caller

@@ -1771,6 +1771,33 @@ static void method_not_allowed(
         ingest_send(t, req->ref, route, 405, NULL, hdr, w.buf, len, start_ns);
 }
 
+/* rate_admitted: --rate-limit: one token from the bucket of the request's bearer token (rate_key,
+ * set by authorized) or, with rate_key 0, of its client (hsrv_client_id); who names the bucket in
+ * the answer. 0 after answering 429 with
+ * Retry-After. The bucket table is shared by every ingest thread (include/ratelim.h). */
+static int rate_admitted(struct ingest_thread *t,
+                         struct hsrv_req *req,
+                         int route,
+                         uint64_t rate_key,
+                         const char *who,
+                         uint64_t start_ns)
+{
+    if (rate_key == 0) /* the address the connection layer accepted from (0: one shared key) */
+        rate_key = req->peer_family == 0 ? ratelim_key(0, "", 0)
+                                         : ratelim_key(req->peer_family, req->peer_addr,
+                                                       req->peer_family == 4 ? 4 : 8);
+    uint64_t retry_ms = 0;
+    if (ratelim_take(t->in->rate, rate_key, ingest_now_ns(), &retry_ms))
+        return 1;
+    const struct cfg *cfg = t->in->cfg;
+    char reason[160];
+    snprintf(reason, sizeof(reason), "over --rate-limit %llu requests/s (burst %llu) for this %s",
+             (unsigned long long)cfg->rate_limit, (unsigned long long)cfg->rate_burst, who);
+    ingest_stat_add(&t->stats->refused[INGEST_REFUSE_RATE], 1);
+    send_limited(t, req, route, "rate_limit", reason, (retry_ms + 999u) / 1000u, start_ns);
+    return 0;
+}
+
 /* authorized: with --auth-tokens, the request's bearer token must be in the table and hold the
  * route's scope; answers 401 (no or unknown token, WWW-Authenticate: Bearer) or 403 (scope
  * missing) itself and returns 0. Every route but /health, unknown paths included (401 before
@@ -1823,6 +1850,14 @@ static int authorized(struct ingest_thread *t,
             *budget = tv->budget[idx];
         }
     }
+    unsigned need = ingest_route_scope(route);
+    int lacks_scope = scopes != 0 && need != 0 && method_ok && (scopes & need) == 0;
+    /* A request the token check refuses counts against its client's bucket (with --rate-limit),
+     * so one address cannot try tokens or scopes faster than the limit: over it, 429. */
+    if ((scopes == 0 || lacks_scope) && in->rate != NULL &&
+        !rate_admitted(t, req, route, 0, "client address (requests refused by the token check)",
+                       start_ns))
+        return 0;
     if (scopes == 0) {
         send_error_hdr(
             t, req, route, 401,
@@ -1832,8 +1867,7 @@ static int authorized(struct ingest_thread *t,
             "unauthorized", "Authorization", reason, start_ns);
         return 0;
     }
-    unsigned need = ingest_route_scope(route);
-    if (need != 0 && method_ok && (scopes & need) == 0) {
+    if (lacks_scope) {
         char why[64], hdr[128], sc[AUTH_SCOPES_STR];
         auth_scopes_format(need, sc, sizeof(sc));
         snprintf(why, sizeof(why), "the token lacks the %s scope", sc);
@@ -1859,29 +1893,6 @@ static int origin_allowed(const struct ingest *in, const struct hsrv_req *req)
         if (strlen(l->v[i]) == req->origin_len &&
             memcmp(l->v[i], req->origin, req->origin_len) == 0)
             return 1;
-    return 0;
-}
-
-/* rate_admitted: --rate-limit: one token from the bucket of the request's bearer token (rate_key,
- * set by authorized) or, without --auth-tokens, of its client address. 0 after answering 429 with
- * Retry-After. The bucket table is shared by every ingest thread (include/ratelim.h). */
-static int rate_admitted(
-    struct ingest_thread *t, struct hsrv_req *req, int route, uint64_t rate_key, uint64_t start_ns)
-{
-    if (rate_key == 0) /* the address the connection layer accepted from (0: one shared key) */
-        rate_key = req->peer_family == 0 ? ratelim_key(0, "", 0)
-                                         : ratelim_key(req->peer_family, req->peer_addr,
-                                                       req->peer_family == 4 ? 4 : 16);
-    uint64_t retry_ms = 0;
-    if (ratelim_take(t->in->rate, rate_key, ingest_now_ns(), &retry_ms))
-        return 1;
-    const struct cfg *cfg = t->in->cfg;
-    char reason[160];
-    snprintf(reason, sizeof(reason), "over --rate-limit %llu requests/s (burst %llu) for this %s",
-             (unsigned long long)cfg->rate_limit, (unsigned long long)cfg->rate_burst,
-             t->in->auth_required ? "token" : "client address");
-    ingest_stat_add(&t->stats->refused[INGEST_REFUSE_RATE], 1);
-    send_limited(t, req, route, "rate_limit", reason, (retry_ms + 999u) / 1000u, start_ns);
     return 0;
 }
 
@@ -1939,7 +1950,8 @@ static void ingest_http_request(struct hsrv_req *req, void *arg)
     const struct auth_entry *token = g.token;
     struct spend *token_w = g.token_w;
     if (t->in->rate != NULL && route != INGEST_ROUTE_HEALTH &&
-        !rate_admitted(t, req, route, rate_key, start_ns))
+        !rate_admitted(t, req, route, rate_key, t->in->auth_required ? "token" : "client address",
+                       start_ns))
         return;
     if (route == INGEST_ROUTE_OTHER) {
         send_error(t, req, route, 404, "not found", NULL, NULL, start_ns);

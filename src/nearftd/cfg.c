@@ -72,8 +72,9 @@ static const struct opt opts[] = {
      "an answer the client does not read is dropped (connection reset) after this long without "
      "the socket taking a byte of it"},
     {"max_conns_per_ip", T_U64, OFF(max_conns_per_ip), 0, 1048576, "512", 0, NULL,
-     "open connections per client address over all ingest threads; one more gets 503 and is "
-     "closed (0: no cap; behind a proxy every client has the proxy's address)"},
+     "open connections per client (an IPv4 address or an IPv6 /64) over all ingest threads; one "
+     "more gets 503 and is closed (0: no cap; behind a proxy every client has the proxy's "
+     "address)"},
     {"body_pool_bytes", T_U64, OFF(body_pool_bytes), MiB, 1024 * GiB, "268435456", 0, NULL,
      "memory for request heads and bodies over 4 KiB, all ingest threads together (each buffer "
      "is sized to its request and freed when it is answered); over it: 503 + Retry-After; must "
@@ -97,8 +98,9 @@ static const struct opt opts[] = {
      "log so a restart keeps it; needs --retention-hours of at least 24; a request over it gets "
      "429 with Retry-After; 0: no limit"},
     {"rate_limit", T_U64, OFF(rate_limit), 0, 1000000, "0", 0, NULL,
-     "requests per second per bearer token (per client address without --auth-tokens); over "
-     "it: 429 with Retry-After; GET /health is exempt; 0: no limit"},
+     "requests per second per bearer token (per client, an IPv4 address or an IPv6 /64, without "
+     "--auth-tokens; requests refused by the token check count per client too); over it: 429 "
+     "with Retry-After; GET /health is exempt; 0: no limit"},
     {"rate_burst", T_U64, OFF(rate_burst), 1, 1000000, "10", 0, NULL,
      "requests a client may send at once before --rate-limit applies"},
     {"sign_threads", T_U64, OFF(sign_threads), 1, 64, "1", 0, NULL, "signer threads"},

@@ -468,6 +468,39 @@ static void test_on_head(void)
     srv_stop(&v);
 }
 
+/* What counts as one client: an IPv4 address (mapped or not), an IPv6 /64. */
+static void test_client_id(void)
+{
+    struct sockaddr_storage ss;
+    uint8_t a[8], b[8];
+    memset(&ss, 0, sizeof(ss));
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
+    v4->sin_family = AF_INET;
+    v4->sin_addr.s_addr = htonl(0xc0000201); /* 192.0.2.1 */
+    CHECK_EQ_INT(hsrv_client_id(&ss, a), 4);
+    CHECK(memcmp(a, "\xc0\x00\x02\x01\0\0\0\0", 8) == 0);
+    memset(&ss, 0, sizeof(ss));
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
+    v6->sin6_family = AF_INET6;
+    static const uint8_t mapped[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 0, 2, 1};
+    memcpy(&v6->sin6_addr, mapped, 16);
+    CHECK_EQ_INT(hsrv_client_id(&ss, b), 4);
+    CHECK(memcmp(a, b, 8) == 0);
+    static const uint8_t x[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 1};
+    memcpy(&v6->sin6_addr, x, 16);
+    CHECK_EQ_INT(hsrv_client_id(&ss, a), 6);
+    v6->sin6_addr.s6_addr[15] = 0x99; /* same /64, another host */
+    v6->sin6_addr.s6_addr[9] = 0x42;
+    CHECK_EQ_INT(hsrv_client_id(&ss, b), 6);
+    CHECK(memcmp(a, b, 8) == 0);
+    v6->sin6_addr.s6_addr[7] = 3; /* the next /64 */
+    CHECK_EQ_INT(hsrv_client_id(&ss, b), 6);
+    CHECK(memcmp(a, b, 8) != 0);
+    ss.ss_family = AF_UNIX;
+    CHECK_EQ_INT(hsrv_client_id(&ss, b), 0);
+    CHECK(memcmp(b, "\0\0\0\0\0\0\0\0", 8) == 0);
+}
+
 int main(void)
 {
     big_reply = malloc(BIG_BODY);
@@ -479,6 +512,7 @@ int main(void)
     test_idle_reclaim();
     test_pool();
     test_on_head();
+    test_client_id();
     free(big_reply);
     return nf_test_report("test_hsrv");
 }

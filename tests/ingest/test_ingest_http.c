@@ -1731,7 +1731,9 @@ static int write_two_tokens(const char *path,
  * --max-amount-per-transfer 1000: the lower limit applies to each token (422 naming the token's
  * limit, on the native and /send-ft routes), a token without its own limit gets the global one.
  * With --rate-limit 1 --rate-burst 3 each token has its own bucket, though both come from one
- * address: "small" runs out, "big" (2 requests so far) still has a token. */
+ * address: "small" runs out, "big" (2 requests so far) still has a token. Requests the token
+ * check refuses take from the address's bucket: an unknown token gets 401 and then, once the
+ * address's burst is spent, 429 naming the client address, while /health stays open. */
 static void test_token_limit(const struct cfg *base)
 {
     char dir[] = "/tmp/nf-test-ingest-toklim.XXXXXX";
@@ -1791,6 +1793,19 @@ static void test_token_limit(const struct cfg *base)
     CHECK(strstr(jstr(r.json, "reason"), "for this token") != NULL);
     http("GET", "/v1/transfers/1", NULL, hbig, 5000, &r);
     CHECK(r.code != 429);
+    int unauthorized = 0;
+    limited = 0;
+    for (int i = 0; i < 20 && !limited; i++) {
+        http("GET", "/v1/transfers/1", NULL, "Authorization: Bearer nft_guess", 5000, &r);
+        unauthorized += r.code == 401;
+        limited = r.code == 429;
+    }
+    CHECK(unauthorized >= 1 && limited);
+    CHECK(limited && atoi(r.retry_after) >= 1 &&
+          strstr(jstr(r.json, "reason"),
+                 "for this client address (requests refused by the token check)") != NULL);
+    http("GET", "/health", NULL, NULL, 5000, &r);
+    CHECK_EQ_INT(r.code, 200);
     resp_free(&r);
     port = saved_port;
     ingest_stop(in);
