@@ -3,18 +3,20 @@
  * stored. The token file is text, one token per line:
  *
  *     # comment (a line whose first non-blank byte is '#'); blank lines are ignored
- *     NAME SCOPES HASH [max_amount_per_transfer=N] [max_amount_per_hour=N] [expires=TIME]
+ *     NAME SCOPES HASH [max_amount_per_transfer=N] [max_amount_per_hour=N]
+ *                      [max_amount_per_day=N] [expires=TIME]
  *
  * NAME is 1..64 bytes of [A-Za-z0-9._-], unique in the file; SCOPES is a comma list of transfer,
  * read and metrics (each at most once, at least one); HASH is the 64 lowercase hex digits of
  * BLAKE2b-256(token), unique in the file. The options (each a decimal u128 greater than 0, each
  * at most once, in any order) are max_amount_per_transfer=N, which caps each transfer this token
  * may request (below --max-amount-per-transfer when both are set), and max_amount_per_hour=N,
- * the token's own rolling-hour budget (on top of --max-amount-per-hour when set); expires=TIME
- * (YYYY-MM-DDTHH:MM:SSZ, UTC, years 2000..9999) is the moment from which nearftd answers the
- * token 401 as it does an unknown one, saying when it expired. Fields are
- * separated by spaces or tabs; lines end in LF (a CR, NUL or other control byte is an error). The
- * file must not be readable or writable by group or others (mode 0600), like a key file.
+ * the token's own rolling-hour budget (on top of --max-amount-per-hour when set),
+ * max_amount_per_day=N its own rolling-24-hour budget (on top of --max-amount-per-day);
+ * expires=TIME (YYYY-MM-DDTHH:MM:SSZ, UTC, years 2000..9999) is the moment from which nearftd
+ * answers the token 401 as it does an unknown one, saying when it expired. Fields are separated by
+ * spaces or tabs; lines end in LF (a CR, NUL or other control byte is an error). The file must not
+ * be readable or writable by group or others (mode 0600), like a key file.
  *
  * The parser, the scope and name checks, the hash and the lookup are pure (no I/O, any thread).
  * auth_table_load / auth_file_add / auth_file_remove do blocking file I/O: start-up, SIGHUP and
@@ -47,6 +49,7 @@ struct auth_entry {
     unsigned scopes;                 /* enum auth_scope bits */
     nf_u128 max_amount_per_transfer; /* 0: none for this token */
     nf_u128 max_amount_per_hour;     /* 0: no hourly budget of its own */
+    nf_u128 max_amount_per_day;      /* 0: no daily budget of its own */
     uint64_t expires_s;              /* Unix seconds from which it is refused; 0: never */
     uint8_t hash[AUTH_HASH_BYTES];
 };

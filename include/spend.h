@@ -75,13 +75,20 @@ int spend_reserve_limit(struct spend *s,
 nf_u128 spend_remaining_limit(struct spend *s, nf_u128 limit, uint64_t now_ms);
 
 /* ---- per-token windows ------------------------------------------------------------------------
- * spend_tokens: one window per bearer-token NAME with a max_amount_per_hour in the token file,
- * keyed by the name so that a token-file reload keeps a token's budget. Windows are created by
- * spend_tokens_get on the main thread (start-up, SIGHUP) and live until spend_tokens_free, so a
- * window pointer handed to ingest threads never dangles; a name dropped by a reload keeps its
- * window (and gets it back if it returns). The index (names -> windows) is touched only by the
- * main thread; the windows themselves by any thread, as above. */
+ * spend_tokens: the windows of each bearer-token NAME with a max_amount_per_hour or a
+ * max_amount_per_day in the token file, keyed by the name so that a token-file reload keeps a
+ * token's budgets. Windows are created by spend_tokens_get on the main thread (start-up, SIGHUP)
+ * and live until spend_tokens_free, so a pointer handed to ingest threads never dangles; a name
+ * dropped by a reload keeps its windows (and gets them back if it returns). The index (names ->
+ * windows) is touched only by the main thread; the windows themselves by any thread, as above. */
 #define SPEND_TOKEN_NAME_MAX 64 /* AUTH_NAME_MAX */
+
+/* The windows of one token NAME: its hour (spend_new) and its day (SPEND_DAY_S in
+ * SPEND_DAY_SLOT_S slots), each NULL until the token has that limit. Owned by the set. */
+struct spend_token {
+    struct spend *hour;
+    struct spend *day;
+};
 
 struct spend_tokens;
 
@@ -91,15 +98,16 @@ struct spend_tokens *spend_tokens_new(void);
 /* spend_tokens_free: frees the set and every window. NULL-safe. After every user stopped. */
 void spend_tokens_free(struct spend_tokens *st);
 
-/* spend_tokens_get: the window of the token name[0..len) (1..SPEND_TOKEN_NAME_MAX bytes), created
- * empty when the set has none (limit is then the window's replay limit: nonzero). NULL on
- * allocation failure or a bad length. The window stays owned by the set. Main thread. */
-struct spend *
-spend_tokens_get(struct spend_tokens *st, const char *name, size_t len, nf_u128 limit);
+/* spend_tokens_get: the windows of the token name[0..len) (1..SPEND_TOKEN_NAME_MAX bytes), with
+ * an empty hour window created when hour_limit is not 0 and the name has none yet, and the same
+ * for the day (a limit is then the window's replay limit). NULL on allocation failure, a bad
+ * length, or both limits 0. The result stays owned by the set. Main thread. */
+struct spend_token *spend_tokens_get(
+    struct spend_tokens *st, const char *name, size_t len, nf_u128 hour_limit, nf_u128 day_limit);
 
-/* spend_tokens_find: the window of name[0..len), or NULL (no such token has a budget). Main thread
- * (recovery replays ACCEPT records into it). */
-struct spend *spend_tokens_find(const struct spend_tokens *st, const char *name, size_t len);
+/* spend_tokens_find: the windows of name[0..len), or NULL (no such token has a budget). Main
+ * thread (recovery replays ACCEPT records into them). */
+struct spend_token *spend_tokens_find(const struct spend_tokens *st, const char *name, size_t len);
 
 /* spend_tokens_count: how many windows the set holds. */
 size_t spend_tokens_count(const struct spend_tokens *st);

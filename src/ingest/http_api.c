@@ -1004,28 +1004,25 @@ static void ingest_http_timeout(struct ingest_ctx *c)
     ctx_answer(c, 1);
 }
 
-/* budget_release: gives amount reserved at stamp back to the windows it was taken from: the
- * global hour and day (when set) and the token's own hour (token_w, when it has one). Any ingest
- * thread. */
-static void budget_release(struct ingest *in, struct spend *token_w, uint64_t stamp, nf_u128 amount)
+/* budget_release: gives amount of what h took back to the windows it was taken from: the global
+ * hour and day (when set) and the token's own (h's). Any ingest thread. */
+static void budget_release(struct ingest *in, const struct budget_hold *h, nf_u128 amount)
 {
-    if (in->spend != NULL)
-        spend_release(in->spend, stamp, amount);
-    if (in->spend_day != NULL)
-        spend_release(in->spend_day, stamp, amount);
-    if (token_w != NULL)
-        spend_release(token_w, stamp, amount);
+    struct spend *w[4] = {in->spend, in->spend_day, h->token_hour, h->token_day};
+    for (int k = 0; k < 4; k++)
+        if (w[k] != NULL)
+            spend_release(w[k], h->stamp, amount);
 }
 
 static void ingest_http_accepted(struct ingest_thread *t, struct pipe_accept *a)
 {
     struct ingest_ctx *c = a->cookie;
     c->lent = 0;
-    int budgeted = t->in->spend != NULL || c->token_spend != NULL;
+    int budgeted = c->spend.amount != 0;
     if (a->status != 0 && budgeted) {
-        /* Nothing of this request was accepted: its amount goes back to the hourly budgets. */
-        budget_release(t->in, c->token_spend, c->spend_stamp, c->spend_amount);
-        c->spend_amount = 0;
+        /* Nothing of this request was accepted: its amount goes back to the budgets. */
+        budget_release(t->in, &c->spend, c->spend.amount);
+        c->spend.amount = 0;
     } else if (a->duplicates != 0 && budgeted) {
         /* Repeats were accepted earlier (and counted then): give back what they reserved. */
         nf_u128 back = 0;
@@ -1034,8 +1031,8 @@ static void ingest_http_accepted(struct ingest_thread *t, struct pipe_accept *a)
             if (j->dup_of != 0 || j->dup_conflict)
                 back += j->amount; /* <= the reserved sum: no overflow */
         }
-        budget_release(t->in, c->token_spend, c->spend_stamp, back);
-        c->spend_amount -= back;
+        budget_release(t->in, &c->spend, back);
+        c->spend.amount -= back;
     }
     if (a->status != 0) {
         /* NF_EFULL: the log's accept buffer is full for now (back-pressure, not a failure);
@@ -1232,7 +1229,8 @@ static int window_reserve(struct ingest_thread *t,
     char lim[U128_STR_MAX], what[AUTH_NAME_MAX + U128_STR_MAX + 64], reason[320];
     u128_format(limit, lim);
     if (token != NULL)
-        snprintf(what, sizeof(what), "max_amount_per_hour %s of the token %s", lim, token->name);
+        snprintf(what, sizeof(what), "max_amount_per_%s %s of the token %s", day ? "day" : "hour",
+                 lim, token->name);
     else
         snprintf(what, sizeof(what), "--max-amount-per-%s %s", day ? "day" : "hour", lim);
     ingest_stat_add(&t->stats->refused[day ? INGEST_REFUSE_PER_DAY : INGEST_REFUSE_PER_HOUR], 1);
@@ -1252,12 +1250,21 @@ static int window_reserve(struct ingest_thread *t,
     return 0;
 }
 
-/* budget_reserve: takes the request's whole amount from the --max-amount-per-hour window, the
- * --max-amount-per-day window and the token's own max_amount_per_hour window (token_w; NULL when
- * it has none): a bulk request is all or nothing, and so is the set (what one took is given back
- * when a later one refuses). 1 with *total and *stamp set (give them back with budget_release if
- * the request is not accepted after all), or 0 after answering as window_reserve does. Owner
- * thread. */
+/* One window a request takes from: its limit, and the token it belongs to (NULL: global). */
+struct budget_window {
+    struct spend *w;
+    nf_u128 limit;
+    const struct auth_entry *token;
+    int day;
+};
+
+/* budget_reserve: takes the request's whole amount from every window that applies: the global
+ * --max-amount-per-hour and --max-amount-per-day windows and the token's own max_amount_per_hour
+ * and max_amount_per_day windows (token_w, NULL when it has none; a window counts only while the
+ * token has that limit). A bulk request is all or nothing, and so is the set: what the windows
+ * before took is given back when a later one refuses. 1 with *h set (give it back with
+ * budget_release if the request is not accepted after all), or 0 after answering as
+ * window_reserve does. Owner thread. */
 static int budget_reserve(struct ingest_thread *t,
                           struct hsrv_req *req,
                           int route,
@@ -1265,39 +1272,41 @@ static int budget_reserve(struct ingest_thread *t,
                           int is_batch,
                           uint64_t now_ms,
                           const struct auth_entry *token,
-                          struct spend *token_w,
-                          nf_u128 *total,
-                          uint64_t *stamp,
+                          const struct spend_token *token_w,
+                          struct budget_hold *h,
                           uint64_t start_ns)
 {
+    struct budget_window win[4];
+    int n = 0;
     struct spend *sp = t->in->spend, *sd = t->in->spend_day;
-    *total = 0;
-    *stamp = 0;
-    if (sp == NULL && sd == NULL && token_w == NULL)
+    *h = (struct budget_hold){.amount = 0};
+    if (sp != NULL)
+        win[n++] = (struct budget_window){sp, spend_limit(sp), NULL, 0};
+    if (sd != NULL)
+        win[n++] = (struct budget_window){sd, spend_limit(sd), NULL, 1};
+    if (token_w != NULL && token_w->hour != NULL && token->max_amount_per_hour != 0)
+        win[n++] = (struct budget_window){h->token_hour = token_w->hour, token->max_amount_per_hour,
+                                          token, 0};
+    if (token_w != NULL && token_w->day != NULL && token->max_amount_per_day != 0)
+        win[n++] = (struct budget_window){h->token_day = token_w->day, token->max_amount_per_day,
+                                          token, 1};
+    if (n == 0)
         return 1;
     nf_u128 sum = 0;
     int over = 0;
     for (size_t i = 0; i < count && !over; i++)
         over = u128_add_overflow(sum, t->items[i].amount, &sum);
     /* Every window stamps the same second (now_ms / 1000), which budget_release gives back to. */
-    if (sp != NULL && !window_reserve(t, req, route, is_batch, sum, over, now_ms, sp,
-                                      spend_limit(sp), NULL, 0, stamp, start_ns))
-        return 0;
-    if (sd != NULL && !window_reserve(t, req, route, is_batch, sum, over, now_ms, sd,
-                                      spend_limit(sd), NULL, 1, stamp, start_ns)) {
-        if (sp != NULL)
-            spend_release(sp, *stamp, sum);
-        return 0;
+    for (int k = 0; k < n; k++) {
+        if (!window_reserve(t, req, route, is_batch, sum, over, now_ms, win[k].w, win[k].limit,
+                            win[k].token, win[k].day, &h->stamp, start_ns)) {
+            while (k-- > 0)
+                spend_release(win[k].w, h->stamp, sum);
+            *h = (struct budget_hold){.amount = 0};
+            return 0;
+        }
     }
-    if (token_w != NULL && !window_reserve(t, req, route, is_batch, sum, over, now_ms, token_w,
-                                           token->max_amount_per_hour, token, 0, stamp, start_ns)) {
-        if (sp != NULL)
-            spend_release(sp, *stamp, sum);
-        if (sd != NULL)
-            spend_release(sd, *stamp, sum);
-        return 0;
-    }
-    *total = sum;
+    h->amount = sum;
     return 1;
 }
 
@@ -1410,14 +1419,14 @@ static int job_fill(struct ingest_thread *t,
 }
 
 /* post_transfers: token is the request's bearer-token entry (borrowed for this call; NULL without
- * --auth-tokens), for its own max_amount_per_transfer; token_w its own hourly window (NULL when
- * it has no max_amount_per_hour; windows outlive the request). */
+ * --auth-tokens), for its own max_amount_per_transfer; token_w its own spend windows (NULL when
+ * it has neither max_amount_per_hour nor max_amount_per_day; windows outlive the request). */
 static void post_transfers(struct ingest_thread *t,
                            struct hsrv_req *req,
                            int route,
                            const char *query,
                            const struct auth_entry *token,
-                           struct spend *token_w,
+                           const struct spend_token *token_w,
                            uint64_t start_ns)
 {
     struct ingest *in = t->in;
@@ -1470,25 +1479,21 @@ static void post_transfers(struct ingest_thread *t,
     /* One clock read for the budget and the ACCEPT records' ts_ms, which the replay rebuilds the
      * budget from: the same second either way. */
     uint64_t now_ms = ingest_now_ms();
-    nf_u128 spend_total = 0;
-    uint64_t spend_stamp = 0;
-    if (!budget_reserve(t, req, route, count, is_batch, now_ms, token, token_w, &spend_total,
-                        &spend_stamp, start_ns))
+    struct budget_hold hold;
+    if (!budget_reserve(t, req, route, count, is_batch, now_ms, token, token_w, &hold, start_ns))
         return;
 
     struct ingest_ctx *c = ingest_ctx_alloc(t);
     if (c == NULL) {
-        budget_release(in, token_w, spend_stamp, spend_total);
+        budget_release(in, &hold, hold.amount);
         ingest_stat_add(&t->stats->rejected_busy, 1);
         send_overloaded(t, req, route, "too many requests in flight on this thread", start_ns);
         return;
     }
-    c->spend_amount = spend_total;
-    c->spend_stamp = spend_stamp;
-    c->token_spend = token_w;
+    c->spend = hold;
     uint64_t first = job_alloc_range(in->slab, (uint32_t)count);
     if (first == 0) {
-        budget_release(in, token_w, spend_stamp, spend_total);
+        budget_release(in, &hold, hold.amount);
         ingest_ctx_free_unused(c);
         ingest_stat_add(&t->stats->rejected_full, 1);
         send_overloaded(t, req, route, "the transfer queue is full", start_ns);
@@ -1532,7 +1537,7 @@ static void post_transfers(struct ingest_thread *t,
             job_release(in->slab, j);
         }
         c->has_ref = 0;
-        budget_release(in, token_w, spend_stamp, spend_total);
+        budget_release(in, &hold, hold.amount);
         ingest_ctx_free_unused(c);
         ingest_stat_add(&t->stats->rejected_full, 1);
         send_overloaded(t, req, route, pipe_refusal_reason(in->pipe), start_ns);
@@ -1803,7 +1808,7 @@ static int rate_admitted(struct ingest_thread *t,
  * missing) itself and returns 0. Every route but /health, unknown paths included (401 before
  * 404, so paths are not disclosed). Reads the token table once (acquire load, pairs with the
  * exchange in ingest_auth_set). Sets *rate_key (with --rate-limit: the token's bucket), *entry
- * (the token's table entry, for its own limits) and *budget (its own hourly window, or NULL; the
+ * (the token's table entry, for its own limits) and *budget (its own windows, or NULL; the
  * window outlives the table); the table stays valid until this request
  * callback returns (ingest_auth_set frees an old table only after every thread has passed
  * between two callbacks), and nothing keeps *entry past it. No allocation. */
@@ -1813,7 +1818,7 @@ static int authorized(struct ingest_thread *t,
                       int method_ok,
                       uint64_t *rate_key,
                       const struct auth_entry **entry,
-                      struct spend **budget,
+                      const struct spend_token **budget,
                       uint64_t start_ns)
 {
     struct ingest *in = t->in;
@@ -1904,7 +1909,7 @@ struct gate {
     const char *rest; /* the path after the route's prefix (an id, a hash) */
     uint64_t rate_key;
     const struct auth_entry *token;
-    struct spend *token_w;
+    const struct spend_token *token_w;
 };
 
 /* gate_passed: matches req's route, then checks its Origin (403) and its token and scope (401 or
@@ -1948,7 +1953,7 @@ static void ingest_http_request(struct hsrv_req *req, void *arg)
     const char *rest = g.rest;
     const uint64_t rate_key = g.rate_key;
     const struct auth_entry *token = g.token;
-    struct spend *token_w = g.token_w;
+    const struct spend_token *token_w = g.token_w;
     if (t->in->rate != NULL && route != INGEST_ROUTE_HEALTH &&
         !rate_admitted(t, req, route, rate_key, t->in->auth_required ? "token" : "client address",
                        start_ns))

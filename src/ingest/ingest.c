@@ -330,6 +330,17 @@ static void ingest_auth_cb(evutil_socket_t fd, short what, void *arg)
     atomic_store_explicit(&t->auth_seen, ep, memory_order_release);
 }
 
+/* token_window: the hour's (day 0) or the day's (day 1) window of entry i of v, or NULL when the
+ * token has no such limit (now). */
+static struct spend *token_window(const struct ingest_tokens *v, size_t i, int day)
+{
+    const struct auth_entry *e = &v->table->e[i];
+    const struct spend_token *w = v->budget[i];
+    if (w == NULL || (day ? e->max_amount_per_day : e->max_amount_per_hour) == 0)
+        return NULL;
+    return day ? w->day : w->hour;
+}
+
 static void ingest_tokens_free(struct ingest_tokens *v)
 {
     if (v == NULL)
@@ -350,11 +361,12 @@ int ingest_auth_set(struct ingest *in, struct auth_table *tab, struct spend_toke
         view->table = tab;
         for (size_t i = 0; i < tab->n; i++) {
             const struct auth_entry *e = &tab->e[i];
-            if (e->max_amount_per_hour == 0)
+            if (e->max_amount_per_hour == 0 && e->max_amount_per_day == 0)
                 continue;
-            view->budget[i] = budgets != NULL ? spend_tokens_get(budgets, e->name, strlen(e->name),
-                                                                 e->max_amount_per_hour)
-                                              : NULL;
+            view->budget[i] = budgets != NULL
+                                  ? spend_tokens_get(budgets, e->name, strlen(e->name),
+                                                     e->max_amount_per_hour, e->max_amount_per_day)
+                                  : NULL;
             if (view->budget[i] == NULL) {
                 ingest_tokens_free(view);
                 return budgets != NULL ? NF_ENOMEM : NF_EINVAL;
@@ -1019,59 +1031,49 @@ int ingest_metrics_append(struct ingest *in, char *out, size_t len, size_t cap)
     for (int r = 0; r < INGEST_REFUSE_COUNT; r++)
         AP("nearft_ingest_limit_refusals_total{reason=\"%s\"} %llu\n", refusal_names[r],
            (unsigned long long)s.refused[r]);
-    /* The hourly budgets: the global one (contract label only) and each token's own (token label
-     * too). Read on an ingest thread inside the /metrics request callback, so the token table
-     * loaded here stays valid (ingest_auth_set). */
+    /* The spend budgets, the hour's then the day's: the global window (contract label only) and
+     * each token's own (token label too). Read on an ingest thread inside the /metrics request
+     * callback, so the token table loaded here stays valid (ingest_auth_set). */
     const struct ingest_tokens *tv = atomic_load_explicit(&in->auth, memory_order_acquire);
-    int per_token = 0;
-    for (size_t i = 0; tv != NULL && i < tv->table->n; i++)
-        per_token |= tv->budget[i] != NULL;
-    if (in->spend != NULL || per_token) {
-        const char *contract = in->cfg->contract ? in->cfg->contract : "";
-        char lim[U128_STR_MAX], rem[U128_STR_MAX];
-        uint64_t now_ms = ingest_now_ms();
+    static const char *const fams[2][2] = {
+        {"nearft_spend_budget_remaining", "nearft_spend_budget_limit"},
+        {"nearft_spend_day_budget_remaining", "nearft_spend_day_budget_limit"}};
+    static const char *const helps[2][2] = {
+        {"Token units (the contract's smallest unit) that may still be accepted in the rolling "
+         "hour (--max-amount-per-hour; with a token label, that token's max_amount_per_hour).",
+         "The --max-amount-per-hour limit in token units (with a token label, that token's "
+         "max_amount_per_hour)."},
+        {"Token units that may still be accepted in the rolling 24 hours (--max-amount-per-day; "
+         "with a token label, that token's max_amount_per_day).",
+         "The --max-amount-per-day limit in token units (with a token label, that token's "
+         "max_amount_per_day)."}};
+    const char *contract = in->cfg->contract ? in->cfg->contract : "";
+    uint64_t now_ms = ingest_now_ms();
+    for (int day = 0; day < 2; day++) {
+        struct spend *global = day ? in->spend_day : in->spend;
+        int any = global != NULL;
+        for (size_t i = 0; tv != NULL && i < tv->table->n; i++)
+            any |= token_window(tv, i, day) != NULL;
+        if (!any)
+            continue;
+        char v[U128_STR_MAX];
         for (int fam = 0; fam < 2; fam++) {
-            const char *name =
-                fam == 0 ? "nearft_spend_budget_remaining" : "nearft_spend_budget_limit";
-            AP("# HELP %s %s\n# TYPE %s gauge\n", name,
-               fam == 0
-                   ? "Token units (the contract's smallest unit) that may still be accepted in "
-                     "the rolling hour (--max-amount-per-hour; with a token label, that "
-                     "token's max_amount_per_hour)."
-                   : "The --max-amount-per-hour limit in token units (with a token label, "
-                     "that token's max_amount_per_hour).",
-               name);
-            if (in->spend != NULL) {
-                u128_format(fam == 0 ? spend_remaining(in->spend, now_ms) : spend_limit(in->spend),
-                            fam == 0 ? rem : lim);
-                AP("%s{contract=\"%s\"} %s\n", name, contract, fam == 0 ? rem : lim);
+            const char *name = fams[day][fam];
+            AP("# HELP %s %s\n# TYPE %s gauge\n", name, helps[day][fam], name);
+            if (global != NULL) {
+                u128_format(fam == 0 ? spend_remaining(global, now_ms) : spend_limit(global), v);
+                AP("%s{contract=\"%s\"} %s\n", name, contract, v);
             }
             for (size_t i = 0; tv != NULL && i < tv->table->n; i++) {
                 const struct auth_entry *e = &tv->table->e[i];
-                if (tv->budget[i] == NULL)
+                struct spend *w = token_window(tv, i, day);
+                if (w == NULL)
                     continue;
-                u128_format(
-                    fam == 0 ? spend_remaining_limit(tv->budget[i], e->max_amount_per_hour, now_ms)
-                             : e->max_amount_per_hour,
-                    fam == 0 ? rem : lim);
-                AP("%s{contract=\"%s\",token=\"%s\"} %s\n", name, contract, e->name,
-                   fam == 0 ? rem : lim);
+                nf_u128 limit = day ? e->max_amount_per_day : e->max_amount_per_hour;
+                u128_format(fam == 0 ? spend_remaining_limit(w, limit, now_ms) : limit, v);
+                AP("%s{contract=\"%s\",token=\"%s\"} %s\n", name, contract, e->name, v);
             }
         }
-    }
-    if (in->spend_day != NULL) {
-        char lim[U128_STR_MAX], rem[U128_STR_MAX];
-        u128_format(spend_limit(in->spend_day), lim);
-        u128_format(spend_remaining(in->spend_day, ingest_now_ms()), rem);
-        const char *contract = in->cfg->contract ? in->cfg->contract : "";
-        AP("# HELP nearft_spend_day_budget_remaining Token units that may still be accepted in the "
-           "rolling 24 hours (--max-amount-per-day).\n"
-           "# TYPE nearft_spend_day_budget_remaining gauge\n"
-           "nearft_spend_day_budget_remaining{contract=\"%s\"} %s\n"
-           "# HELP nearft_spend_day_budget_limit The --max-amount-per-day limit in token units.\n"
-           "# TYPE nearft_spend_day_budget_limit gauge\n"
-           "nearft_spend_day_budget_limit{contract=\"%s\"} %s\n",
-           contract, rem, contract, lim);
     }
     /* Tokens with an expiry (expires= in the token file): when each stops working. */
     int expiring = 0;

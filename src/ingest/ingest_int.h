@@ -96,6 +96,17 @@ static inline uint64_t ingest_stat_get(const _Atomic uint64_t *c)
 
 struct ingest_thread;
 
+/* budget_hold: what one request took from the spend windows (give back what is not accepted):
+ * amount, in the second stamp, from the global hour and day windows (those that are set) and
+ * from the token's own windows named here (NULL: not taken from). Token windows live until
+ * nearftd exits (spend_tokens), so these outlive a table swap. */
+struct budget_hold {
+    nf_u128 amount;
+    uint64_t stamp;
+    struct spend *token_hour;
+    struct spend *token_day;
+};
+
 /* One HTTP request in flight that went to the pipeline. Lives in its thread's slab. */
 struct ingest_ctx {
     struct ingest_thread *t;
@@ -117,25 +128,21 @@ struct ingest_ctx {
     uint32_t done;         /* jobs that reached the wait level (each counted once) */
     uint64_t first_id;
     uint64_t start_ns;
-    struct hsrv_ref ref;  /* the request to answer (hsrv_reply refuses it once stale) */
-    uint8_t has_ref;      /* cleared once answered or orphaned */
-    struct event *timer;  /* wait timeout, preallocated */
-    uint64_t *done_bits;  /* n bits: job counted */
-    nf_u128 spend_amount; /* reserved in the hourly window (give back what is not accepted) */
-    uint64_t spend_stamp; /* the window second it was reserved in */
-    /* The request's token's own hourly window, when it has one: spend_amount was reserved there
-     * too. Windows live until nearftd exits (spend_tokens), so this outlives a table swap. */
-    struct spend *token_spend;
+    struct hsrv_ref ref;      /* the request to answer (hsrv_reply refuses it once stale) */
+    uint8_t has_ref;          /* cleared once answered or orphaned */
+    struct event *timer;      /* wait timeout, preallocated */
+    uint64_t *done_bits;      /* n bits: job counted */
+    struct budget_hold spend; /* what the request took from the spend windows */
     struct pipe_accept acc;
 };
 
 /* ingest_tokens: a token table as the ingest threads see it: the table and, for each entry, the
- * token's own hourly window (NULL when the entry has no max_amount_per_hour). Built and freed by
- * ingest_auth_set on the main thread; published and reclaimed as one pointer, so an entry and its
- * window always come from the same file. */
+ * token's own windows (NULL when the entry has neither max_amount_per_hour nor _per_day). Built and
+ * freed by ingest_auth_set on the main thread; published and reclaimed as one pointer, so an entry
+ * and its window always come from the same file. */
 struct ingest_tokens {
-    struct auth_table *table; /* owned */
-    struct spend *budget[];   /* table->n windows, borrowed from the spend_tokens set */
+    struct auth_table *table;     /* owned */
+    struct spend_token *budget[]; /* table->n windows, borrowed from the spend_tokens set */
 };
 
 struct ingest_thread {

@@ -124,13 +124,33 @@ static int rpc_call(const struct cfg *c,
     return rpc_client_call(&rc, body, &resp, r);
 }
 
-/* hourly_tokens: how many tokens of t carry their own max_amount_per_hour. */
+/* hourly_tokens / daily_tokens: how many tokens of t carry their own max_amount_per_hour /
+ * max_amount_per_day. */
 static size_t hourly_tokens(const struct auth_table *t)
 {
     size_t n = 0;
     for (size_t i = 0; t != NULL && i < t->n; i++)
         n += t->e[i].max_amount_per_hour != 0;
     return n;
+}
+
+static size_t daily_tokens(const struct auth_table *t)
+{
+    size_t n = 0;
+    for (size_t i = 0; t != NULL && i < t->n; i++)
+        n += t->e[i].max_amount_per_day != 0;
+    return n;
+}
+
+/* tokens_retention_error: why t cannot be used with retention_hours (a token's budget is rebuilt
+ * from the log, so the log must keep its window), or NULL. */
+static const char *tokens_retention_error(const struct auth_table *t, uint64_t retention_hours)
+{
+    if (hourly_tokens(t) != 0 && retention_hours < 1)
+        return "a token has max_amount_per_hour, which needs --retention-hours of at least 1";
+    if (daily_tokens(t) != 0 && retention_hours < 24)
+        return "a token has max_amount_per_day, which needs --retention-hours of at least 24";
+    return NULL;
 }
 
 static void fail_exit(const char *msg)
@@ -232,29 +252,34 @@ int main(int argc, char **argv)
             curl_global_cleanup();
             return 1;
         }
-        NF_LOG(NF_LOG_INFO, "main", "auth tokens loaded tokens=%zu hourly_limited=%zu", tokens->n,
-               hourly_tokens(tokens));
-        /* A token's hourly budget is rebuilt from the log too: the same hour must be kept. */
-        if (hourly_tokens(tokens) != 0 && cfg.retention_hours < 1) {
-            fprintf(stderr, "nearftd: --auth-tokens: a token has max_amount_per_hour, which needs "
-                            "--retention-hours of at least 1, so that a restart still finds the "
-                            "last hour's transfers in the log\n");
+        NF_LOG(NF_LOG_INFO, "main",
+               "auth tokens loaded tokens=%zu hourly_limited=%zu daily_limited=%zu", tokens->n,
+               hourly_tokens(tokens), daily_tokens(tokens));
+        /* A token's budgets are rebuilt from the log too: the log must keep their windows. */
+        const char *why = tokens_retention_error(tokens, cfg.retention_hours);
+        if (why != NULL) {
+            fprintf(stderr,
+                    "nearftd: --auth-tokens: %s, so that a restart still finds its transfers in "
+                    "the log\n",
+                    why);
             auth_table_free(tokens);
             cfg_free(&cfg);
             curl_global_cleanup();
             return 2;
         }
     }
-    /* The tokens' own hourly windows, one per NAME with max_amount_per_hour, made before the log
-     * is replayed into them; they live until exit, across reloads (ingest_auth_set). */
+    /* The tokens' own windows, per NAME with max_amount_per_hour or max_amount_per_day, made
+     * before the log is replayed into them; they live until exit, across reloads
+     * (ingest_auth_set). */
     struct spend_tokens *budgets = spend_tokens_new();
     if (budgets == NULL)
-        fail_exit("out of memory for the tokens' hourly budgets");
+        fail_exit("out of memory for the tokens' budgets");
     for (size_t i = 0; tokens != NULL && i < tokens->n; i++) {
         const struct auth_entry *e = &tokens->e[i];
-        if (e->max_amount_per_hour != 0 &&
-            spend_tokens_get(budgets, e->name, strlen(e->name), e->max_amount_per_hour) == NULL)
-            fail_exit("out of memory for the tokens' hourly budgets");
+        if ((e->max_amount_per_hour != 0 || e->max_amount_per_day != 0) &&
+            spend_tokens_get(budgets, e->name, strlen(e->name), e->max_amount_per_hour,
+                             e->max_amount_per_day) == NULL)
+            fail_exit("out of memory for the tokens' budgets");
     }
 
     /* Keys. */
@@ -437,10 +462,10 @@ int main(int argc, char **argv)
                        "SIGHUP: token file not reloaded, the previous tokens stay err=\"%s\"", err);
                 continue;
             }
-            if (hourly_tokens(t) != 0 && cfg.retention_hours < 1) {
+            const char *why = tokens_retention_error(t, cfg.retention_hours);
+            if (why != NULL) {
                 NF_LOG(NF_LOG_ERROR, "main",
-                       "SIGHUP: token file not reloaded, the previous tokens stay "
-                       "err=\"max_amount_per_hour needs --retention-hours of at least 1\"");
+                       "SIGHUP: token file not reloaded, the previous tokens stay err=\"%s\"", why);
                 auth_table_free(t);
                 continue;
             }

@@ -72,13 +72,16 @@ static int replay_accept(struct recovery *rc, const struct wal_rec *rec)
      * whatever became of it since, so a restart gives no fresh budget. */
     spend_replay(p->spend, a->ts_ms, a->amount, rc->now_ms);
     spend_replay(p->spend_day, a->ts_ms, a->amount, rc->now_ms);
-    /* ... and against its token's own max_amount_per_hour. Records without a token (no
-     * --auth-tokens, or written before ACCEPT carried one) count toward the global budget only. */
+    /* ... and against its token's own max_amount_per_hour and max_amount_per_day. Records without
+     * a token (no --auth-tokens, or written before ACCEPT carried one) count toward the global
+     * budgets only. */
     if (a->token.ptr != NULL && p->token_spend != NULL &&
-        a->ts_ms + (uint64_t)SPEND_WINDOW_S * 1000u > rc->now_ms) {
-        struct spend *w = spend_tokens_find(p->token_spend, a->token.ptr, a->token.len);
-        if (w != NULL)
-            spend_replay(w, a->ts_ms, a->amount, rc->now_ms);
+        a->ts_ms + (uint64_t)SPEND_DAY_S * 1000u > rc->now_ms) {
+        struct spend_token *w = spend_tokens_find(p->token_spend, a->token.ptr, a->token.len);
+        if (w != NULL && w->hour != NULL)
+            spend_replay(w->hour, a->ts_ms, a->amount, rc->now_ms);
+        if (w != NULL && w->day != NULL)
+            spend_replay(w->day, a->ts_ms, a->amount, rc->now_ms);
     }
     atomic_store_explicit(&j->accept_seq, rc->stats->cur_seq, memory_order_relaxed);
     j->waiter_thread = -1;

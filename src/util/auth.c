@@ -142,37 +142,40 @@ int auth_parse(
             *why = "want NAME SCOPES HASH";
             return NF_EINVAL;
         }
-        /* Options after the hash, in any order, each at most once: max_amount_per_transfer=N and
-         * max_amount_per_hour=N (decimal u128 > 0), expires=TIME (auth_time_parse). */
-        static const char *const opt_names[3] = {"max_amount_per_transfer", "max_amount_per_hour",
-                                                 "expires"};
-        static const char *const opt_twice[3] = {"max_amount_per_transfer is given twice",
-                                                 "max_amount_per_hour is given twice",
-                                                 "expires is given twice"};
-        static const char *const opt_bad[3] = {
+        /* Options after the hash, in any order, each at most once: max_amount_per_transfer=N,
+         * max_amount_per_hour=N and max_amount_per_day=N (decimal u128 > 0), expires=TIME
+         * (auth_time_parse). */
+        enum { N_AMOUNTS = 3, N_OPTS = 4 };
+        static const char *const opt_names[N_OPTS] = {
+            "max_amount_per_transfer", "max_amount_per_hour", "max_amount_per_day", "expires"};
+        static const char *const opt_twice[N_OPTS] = {
+            "max_amount_per_transfer is given twice", "max_amount_per_hour is given twice",
+            "max_amount_per_day is given twice", "expires is given twice"};
+        static const char *const opt_bad[N_OPTS] = {
             "max_amount_per_transfer must be a decimal u128 greater than 0",
             "max_amount_per_hour must be a decimal u128 greater than 0",
+            "max_amount_per_day must be a decimal u128 greater than 0",
             "expires must be a UTC time YYYY-MM-DDTHH:MM:SSZ (years 2000..9999)"};
-        nf_u128 opt_val[2] = {0, 0};
+        nf_u128 opt_val[N_AMOUNTS] = {0, 0, 0};
         uint64_t expires = 0;
         for (const char *f = f4; n4 != 0; n4 = field(f + n4, le, &f)) {
             int k = -1;
             size_t ol = 0;
-            for (int o = 0; o < 3 && k < 0; o++) {
+            for (int o = 0; o < N_OPTS && k < 0; o++) {
                 ol = strlen(opt_names[o]);
                 if (n4 > ol + 1 && memcmp(f, opt_names[o], ol) == 0 && f[ol] == '=')
                     k = o;
             }
             if (k < 0) {
                 *why = "text after the hash (want NAME SCOPES HASH [max_amount_per_transfer=N] "
-                       "[max_amount_per_hour=N] [expires=TIME])";
+                       "[max_amount_per_hour=N] [max_amount_per_day=N] [expires=TIME])";
                 return NF_EINVAL;
             }
-            if (k < 2 ? opt_val[k] != 0 : expires != 0) {
+            if (k < N_AMOUNTS ? opt_val[k] != 0 : expires != 0) {
                 *why = opt_twice[k];
                 return NF_EINVAL;
             }
-            int bad = k < 2
+            int bad = k < N_AMOUNTS
                           ? u128_parse(f + ol + 1, n4 - ol - 1, &opt_val[k]) != 0 || opt_val[k] == 0
                           : auth_time_parse(f + ol + 1, n4 - ol - 1, &expires) != 0;
             if (bad) {
@@ -219,6 +222,7 @@ int auth_parse(
         out[count].scopes = scopes;
         out[count].max_amount_per_transfer = opt_val[0];
         out[count].max_amount_per_hour = opt_val[1];
+        out[count].max_amount_per_day = opt_val[2];
         out[count].expires_s = expires;
         memcpy(out[count].hash, h, AUTH_HASH_BYTES);
         count++;

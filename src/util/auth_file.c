@@ -24,7 +24,7 @@
 
 static const char file_header[] =
     "# nearftd bearer tokens, one per line: NAME SCOPES BLAKE2B-256(TOKEN) in hex, then options\n"
-    "# max_amount_per_transfer=N, max_amount_per_hour=N, expires=YYYY-MM-DDTHH:MM:SSZ.\n"
+    "# max_amount_per_transfer=N max_amount_per_hour=N max_amount_per_day=N expires=TIME(UTC)\n"
     "# Written by `nearft auth add`; the tokens themselves are never stored.\n";
 
 __attribute__((format(printf, 3, 4))) static int

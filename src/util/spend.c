@@ -225,7 +225,7 @@ nf_u128 spend_remaining(struct spend *s, uint64_t now_ms)
 struct spend_named {
     char name[SPEND_TOKEN_NAME_MAX];
     size_t len;
-    struct spend *w;
+    struct spend_token *w; /* its own allocation: the array may move, the pointer may not */
 };
 
 struct spend_tokens {
@@ -242,13 +242,16 @@ void spend_tokens_free(struct spend_tokens *st)
 {
     if (st == NULL)
         return;
-    for (size_t i = 0; i < st->n; i++)
-        spend_free(st->v[i].w);
+    for (size_t i = 0; i < st->n; i++) {
+        spend_free(st->v[i].w->hour);
+        spend_free(st->v[i].w->day);
+        free(st->v[i].w);
+    }
     free(st->v);
     free(st);
 }
 
-struct spend *spend_tokens_find(const struct spend_tokens *st, const char *name, size_t len)
+struct spend_token *spend_tokens_find(const struct spend_tokens *st, const char *name, size_t len)
 {
     if (st == NULL)
         return NULL;
@@ -258,27 +261,33 @@ struct spend *spend_tokens_find(const struct spend_tokens *st, const char *name,
     return NULL;
 }
 
-struct spend *spend_tokens_get(struct spend_tokens *st, const char *name, size_t len, nf_u128 limit)
+struct spend_token *spend_tokens_get(
+    struct spend_tokens *st, const char *name, size_t len, nf_u128 hour_limit, nf_u128 day_limit)
 {
-    if (len == 0 || len > SPEND_TOKEN_NAME_MAX || limit == 0)
+    if (len == 0 || len > SPEND_TOKEN_NAME_MAX || (hour_limit == 0 && day_limit == 0))
         return NULL;
-    struct spend *w = spend_tokens_find(st, name, len);
-    if (w != NULL)
-        return w;
-    if (st->n == st->cap) {
-        size_t cap = st->cap ? 2 * st->cap : 8;
-        struct spend_named *v = realloc(st->v, cap * sizeof(*v));
-        if (v == NULL)
+    struct spend_token *w = spend_tokens_find(st, name, len);
+    if (w == NULL) {
+        if (st->n == st->cap) {
+            size_t cap = st->cap ? 2 * st->cap : 8;
+            struct spend_named *v = realloc(st->v, cap * sizeof(*v));
+            if (v == NULL)
+                return NULL;
+            st->v = v;
+            st->cap = cap;
+        }
+        if ((w = calloc(1, sizeof(*w))) == NULL)
             return NULL;
-        st->v = v;
-        st->cap = cap;
+        memcpy(st->v[st->n].name, name, len);
+        st->v[st->n].len = len;
+        st->v[st->n].w = w;
+        st->n++;
     }
-    if ((w = spend_new(limit)) == NULL)
+    if (hour_limit != 0 && w->hour == NULL && (w->hour = spend_new(hour_limit)) == NULL)
         return NULL;
-    memcpy(st->v[st->n].name, name, len);
-    st->v[st->n].len = len;
-    st->v[st->n].w = w;
-    st->n++;
+    if (day_limit != 0 && w->day == NULL &&
+        (w->day = spend_new_window(day_limit, SPEND_DAY_S, SPEND_DAY_SLOT_S)) == NULL)
+        return NULL;
     return w;
 }
 

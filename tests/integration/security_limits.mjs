@@ -15,7 +15,9 @@
 // accepted; the per-token budget metric says what is left; after kill -9 and a restart on the
 // same data directory "capped" is still refused (its hour rebuilt from the token names in the
 // ACCEPT records) and "free" still accepted; a SIGHUP reload that adds a token keeps "capped"'s
-// budget. A fifth nearftd with --max-amount-per-day 2000 accepts 1000 + 1000 and answers the
+// budget; a token "daily" with max_amount_per_day=12 takes 10, is refused 5 more with 429
+// naming its day (13 alone: 422), and after kill -9 and the restart still has 2 left. A fifth
+// nearftd with --max-amount-per-day 2000 accepts 1000 + 1000 and answers the
 // next 1000 with 429 naming max_amount_per_day; after kill -9 and a restart it still does (the
 // day rebuilt from the log, its remaining-budget metric 0), and nearsim applies exactly the two;
 // --max-amount-per-day with --retention-hours 12 is refused at start. No count that depends on
@@ -154,8 +156,10 @@ try {
   const tCapped = addToken('capped', 'transfer,read');
   const tFree = addToken('free', 'transfer,read');
   const tScraper = addToken('scraper', 'metrics');
-  // `nearft auth add` writes lines without options: append the budget to capped's line.
-  writeFileSync(tokFile, readFileSync(tokFile, 'utf8').replace(/^(capped .*)$/m, '$1 max_amount_per_hour=25'));
+  const tDaily = addToken('daily', 'transfer,read');
+  // `nearft auth add` writes lines without options: append the budgets to their lines.
+  writeFileSync(tokFile, readFileSync(tokFile, 'utf8').replace(/^(capped .*)$/m, '$1 max_amount_per_hour=25')
+    .replace(/^(daily .*)$/m, '$1 max_amount_per_day=12'));
   const TOK_ARGS = ['--auth-tokens', tokFile, '--max-amount-per-hour', '1000', '--wait-timeout-ms', '20000'];
   const tokData = join(sim.dir, 'data-tok');
   const tokLog = join(sim.dir, 'nearftd-tok.log');
@@ -201,10 +205,27 @@ try {
   check(await tokRemaining(d4.port, 'capped') === 5, 'capped: 5 left');
   check((await tokMetrics(d4.port)).get(`nearft_spend_budget_remaining{contract="${CONTRACT}"}`) === 970,
     'the global budget counts both tokens: 970 left');
+  // "daily" has max_amount_per_day=12: 10 fit, 5 more do not (429 naming its day), 13 alone 422.
+  const dayLeftTok = async (port) =>
+    (await tokMetrics(port)).get(`nearft_spend_day_budget_remaining{contract="${CONTRACT}",token="daily"}`);
+  const dailyRefused = (a) => a.status === 429 && Number(a.headers['retry-after']) > 86000 &&
+    a.body.limit === 'max_amount_per_day' && /max_amount_per_day 12 of the token daily/.test(a.body.reason);
+  check(await dayLeftTok(d4.port) === 12, 'daily: 12 left at start');
+  r = await send(d4.port, tDaily, '/v1/transfers', 10, 'd0');
+  check(r.status === 202, `daily 10 of 12: ${r.status} ${r.text}`);
+  r = await send(d4.port, tDaily, '/v1/transfers', 5, 'd1');
+  check(dailyRefused(r), `daily over its own day: 429 naming the token's day: ${r.status} ${r.text}`);
+  r = await send(d4.port, tDaily, '/v1/transfers', 13, 'd2');
+  check(r.status === 422 && /max_amount_per_day 12 of the token daily by itself/.test(r.body.reason),
+    `daily 13 alone: 422: ${r.status} ${r.text}`);
+  check(await dayLeftTok(d4.port) === 2, 'daily: 2 left');
   // kill -9 and restart: the ACCEPT records name the token, so its hour comes back.
   await d4.kill();
   d4 = await startDaemon(nearftd, sim, tokData, TOK_ARGS, { logFile: tokLog });
   check(await tokRemaining(d4.port, 'capped') === 5, 'after kill -9 and restart capped still has 5 left');
+  check(await dayLeftTok(d4.port) === 2, 'after kill -9 and restart daily still has 2 left of its day');
+  r = await send(d4.port, tDaily, '/v1/transfers', 5, 'd3');
+  check(dailyRefused(r), `after restart daily is still refused: ${r.status} ${r.text}`);
   r = await send(d4.port, tCapped, '/v1/transfers', 10, 'c4');
   check(cappedRefused(r), `after restart capped is still refused: ${r.status} ${r.text}`);
   r = await send(d4.port, tCapped, '/send-ft', 10, 'c5');
@@ -227,6 +248,8 @@ try {
     return st.every((a) => a.body && (a.body.status === 'executed' || a.body.status === 'failed'));
   }, 'the per-token transfers final', 120000);
   await checkExactlyOnce(sim.port, [...expected, ...tokOk], absent, 'per-token budget');
+  await refusedAtStart(nearftd, sim, tokLog, 'data-tok-short', ['--auth-tokens', tokFile, '--retention-hours', '12'],
+    /a token has max_amount_per_day, which needs --retention-hours of at least 24/, 'a token\'s day needs a day of retention');
 
   // 8. The daily budget: 2000 in any 24 hours, with the hourly one above it.
   const dayData = join(sim.dir, 'data-day');

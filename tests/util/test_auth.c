@@ -64,6 +64,11 @@ static const struct parse_case cases[] = {
      1, "max_amount_per_hour must be"},
     {"a transfer " H_A " max_amount_per_hour=1 max_amount_per_transfer=1 max_amount_per_hour=1\n",
      NF_EINVAL, 1, "max_amount_per_hour is given twice"},
+    {"a transfer " H_A " max_amount_per_day=900 max_amount_per_hour=100\n", 1, 0, NULL},
+    {"a transfer " H_A " max_amount_per_day=0\n", NF_EINVAL, 1,
+     "max_amount_per_day must be a decimal u128 greater than 0"},
+    {"a transfer " H_A " max_amount_per_day=1 max_amount_per_day=1\n", NF_EINVAL, 1,
+     "max_amount_per_day is given twice"},
     {"a transfer " H_A " expires=2027-01-01T00:00:00Z\n", 1, 0, NULL},
     {"a transfer " H_A " max_amount_per_hour=5 expires=2099-12-31T23:59:59Z\n", 1, 0, NULL},
     {"a transfer " H_A " expires=2027-01-01T00:00:00Z expires=2028-01-01T00:00:00Z\n", NF_EINVAL, 1,
@@ -124,7 +129,10 @@ static void test_parse_table(void)
     CHECK(e[0].max_amount_per_transfer == 0);
     CHECK(e[1].max_amount_per_hour == 7000);
     CHECK(e[1].max_amount_per_transfer == 30);
-    CHECK(e[1].expires_s == 0);
+    CHECK(e[1].expires_s == 0 && e[1].max_amount_per_day == 0);
+    t = "a transfer " H_A " max_amount_per_day=340282366920938463463374607431768211455\n";
+    CHECK_EQ_INT(auth_parse(t, strlen(t), e, 2, &line, &why), 1);
+    CHECK(e[0].max_amount_per_day == U128_MAX && e[0].max_amount_per_hour == 0);
     /* expires=: Unix seconds, formatted back the same; expired from that second on. */
     t = "a transfer " H_A " expires=2027-01-01T00:00:00Z\n"
         "b transfer " H_B " expires=2024-02-29T12:34:56Z max_amount_per_hour=9\n";

@@ -165,22 +165,30 @@ struct race {
     _Atomic int go; /* start together */
 };
 
-/* Per-token windows: one per name, kept when asked again (a reload), each counting on its own;
- * the limit is the caller's (a reload may lower it below what the window already holds). */
+/* Per-token windows: one hour and one day per name, each made when the name first has that limit,
+ * kept when asked again (a reload), each counting on its own; the limit is the caller's (a reload
+ * may lower it below what the window already holds). */
 static void test_tokens(void)
 {
     struct spend_tokens *st = spend_tokens_new();
     CHECK(st != NULL);
     CHECK(spend_tokens_find(st, "a", 1) == NULL);
-    CHECK(spend_tokens_get(st, "a", 1, 0) == NULL);  /* no limit: no window */
-    CHECK(spend_tokens_get(st, "", 0, 100) == NULL); /* no name */
-    struct spend *a = spend_tokens_get(st, "alpha", 5, 100);
-    struct spend *b = spend_tokens_get(st, "beta", 4, 50);
+    CHECK(spend_tokens_get(st, "a", 1, 0, 0) == NULL);  /* no limit: no window */
+    CHECK(spend_tokens_get(st, "", 0, 100, 0) == NULL); /* no name */
+    struct spend_token *ta = spend_tokens_get(st, "alpha", 5, 100, 0);
+    struct spend_token *tb = spend_tokens_get(st, "beta", 4, 50, 0);
+    CHECK(ta != NULL && tb != NULL && ta != tb && ta->day == NULL);
+    struct spend *a = ta->hour, *b = tb->hour;
     CHECK(a != NULL && b != NULL && a != b);
-    CHECK(spend_tokens_get(st, "alpha", 5, 70) == a); /* same name: same window */
-    CHECK(spend_tokens_find(st, "alpha", 5) == a);
+    CHECK(spend_tokens_get(st, "alpha", 5, 70, 0) == ta && ta->hour == a); /* same window */
+    CHECK(spend_tokens_find(st, "alpha", 5) == ta);
     CHECK(spend_tokens_find(st, "alph", 4) == NULL);
     CHECK(spend_tokens_count(st) == 2);
+    /* A day limit added later (a reload): the day window appears, the hour stays. */
+    CHECK(spend_tokens_get(st, "beta", 4, 50, 500) == tb && tb->hour == b && tb->day != NULL);
+    CHECK_EQ_INT((int)spend_window_s(tb->day), 86400);
+    struct spend_token *td = spend_tokens_get(st, "delta", 5, 0, 9); /* a day only */
+    CHECK(td != NULL && td->hour == NULL && td->day != NULL);
     uint64_t stamp;
     uint32_t retry;
     CHECK_EQ_INT(spend_reserve_limit(a, 100, 60, T0, &stamp, &retry), 0);
@@ -199,7 +207,7 @@ static void test_tokens(void)
     CHECK_EQ_INT(spend_reserve_limit(a, 150, 50, T0 + 7000, &stamp, &retry), 0);
     CHECK(eq128(spend_remaining_limit(a, 150, T0 + 7000), 0));
     /* Replay: records of the last hour count. */
-    struct spend *c = spend_tokens_get(st, "gamma", 5, 10);
+    struct spend *c = spend_tokens_get(st, "gamma", 5, 10, 0)->hour;
     spend_replay(c, T0 - HOUR_MS, 10, T0); /* an hour old: ignored */
     spend_replay(c, T0 - 1000, 7, T0);
     CHECK(eq128(spend_remaining_limit(c, 10, T0), 3));
@@ -208,11 +216,11 @@ static void test_tokens(void)
     char name[8];
     for (int i = 0; i < 40; i++) {
         snprintf(name, sizeof(name), "t%d", i);
-        CHECK(spend_tokens_get(st, name, strlen(name), 5) != NULL);
+        CHECK(spend_tokens_get(st, name, strlen(name), 5, 5) != NULL);
     }
-    CHECK(spend_tokens_find(st, "alpha", 5) == a);
+    CHECK(spend_tokens_find(st, "alpha", 5) == ta && ta->hour == a);
     CHECK(spend_tokens_find(st, "t39", 3) != NULL);
-    CHECK(spend_tokens_count(st) == 43);
+    CHECK(spend_tokens_count(st) == 44);
     spend_tokens_free(st);
     spend_tokens_free(NULL);
 }
