@@ -1644,13 +1644,31 @@ static void test_day_limit(const struct cfg *base)
     CHECK(budget_left() == 3500);
     CHECK(refusals("max_amount_per_day") == 3);
     CHECK(refusals("max_amount_per_hour") == 0);
-    resp_free(&r);
     port = saved_port;
     ingest_stop(in);
     ingest_free(in);
     spend_free(stub.spend);
-    spend_free(stub.spend_day);
     stub.spend = NULL;
+
+    /* The day alone: a request the log refuses gives its amount back to it. */
+    c.max_amount_per_hour = 0;
+    spend_free(stub.spend_day);
+    stub.spend_day = spend_new_window(c.max_amount_per_day, SPEND_DAY_S, SPEND_DAY_SLOT_S);
+    in = ingest_new(&c, &stub, &e);
+    CHECK(in != NULL);
+    if (in != NULL) {
+        CHECK_EQ_INT(ingest_start(in), 0);
+        port = ingest_port(in);
+        http("POST", "/v1/transfers", "{\"receiver_id\":\"ioerr.near\",\"amount\":\"100\"}", NULL,
+             5000, &r);
+        CHECK_EQ_INT(r.code, 503);
+        CHECK(metric_of(day_left) == 1500);
+        port = saved_port;
+        ingest_stop(in);
+        ingest_free(in);
+    }
+    resp_free(&r);
+    spend_free(stub.spend_day);
     stub.spend_day = NULL;
 }
 
