@@ -1,8 +1,10 @@
 /* fuzz_auth_file: the bearer-token file parser (src/util/auth.c: auth_parse, auth_scopes_parse,
  * auth_name_ok) and the lookup. Properties: no crash or over-read; every entry it returns has a
  * valid name, at least one known scope and a unique name and hash; an error names a line that
- * exists in the input; the scope list formats back to text that parses to the same bits; a table
- * of the parsed entries finds each entry's own hash only through its token. */
+ * exists in the input; the scope list formats back to text that parses to the same bits; an
+ * expiry formats back to a time that parses to the same second (and the time parser alone on the
+ * raw input gives only such times); a table of the parsed entries finds each entry's own hash
+ * only through its token. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +44,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             auth_scopes_format(e->scopes, sc, sizeof(sc));
             if (auth_scopes_parse(sc, strlen(sc), &back, &why) != 0 || back != e->scopes)
                 abort();
+            if (e->expires_s != 0) {
+                char when[AUTH_TIME_STR];
+                uint64_t again = 0;
+                auth_time_format(e->expires_s, when);
+                if (auth_time_parse(when, strlen(when), &again) != 0 || again != e->expires_s)
+                    abort();
+            }
             for (int k = 0; k < i; k++)
                 if (strcmp(t->e[k].name, e->name) == 0 ||
                     memcmp(t->e[k].hash, e->hash, AUTH_HASH_BYTES) == 0)
@@ -54,6 +63,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if ((idx < 0) != (s == 0))
             abort();
         if (idx >= 0 && t->e[idx].scopes != s)
+            abort();
+    }
+    /* The time parser alone on the raw input: what it takes formats back to the same text. */
+    uint64_t secs = 0;
+    if (auth_time_parse(text, size, &secs) == 0) {
+        char when[AUTH_TIME_STR];
+        auth_time_format(secs, when);
+        if (size != AUTH_TIME_STR - 1 || memcmp(when, text, size) != 0)
             abort();
     }
     /* The scope parser alone on the raw input. */
