@@ -166,7 +166,10 @@ int hsrv_client_id(const struct sockaddr_storage *ss, uint8_t out[8])
     }
     if (ss->ss_family == AF_INET6) {
         const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
-        if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) {
+        /* 64:ff9b::/96 (NAT64, RFC 6052) carries an IPv4 client too: one /64 would hold them all.
+         */
+        static const uint8_t nat64[12] = {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};
+        if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr) || memcmp(a->sin6_addr.s6_addr, nat64, 12) == 0) {
             memcpy(out, &a->sin6_addr.s6_addr[12], 4);
             return 4;
         }

@@ -92,7 +92,8 @@ struct hsrv_shared;
 struct sockaddr_storage;
 
 /* hsrv_client_id: what counts as one client for the per-address limits (--max-conns-per-ip,
- * --rate-limit without tokens): an IPv4 address (IPv4-mapped IPv6 too) in out[0..4), returning
+ * --rate-limit without tokens): an IPv4 address (IPv4-mapped IPv6 and NAT64's 64:ff9b::/96 too)
+ * in out[0..4), returning
  * 4; an IPv6 address's /64 (the network one site is given, so a client cannot multiply its
  * share by rotating addresses inside it) in out[0..8), returning 6; 0 for another family. out
  * is zero-filled first. Pure. */

@@ -1284,10 +1284,12 @@ static int budget_reserve(struct ingest_thread *t,
         win[n++] = (struct budget_window){sp, spend_limit(sp), NULL, 0};
     if (sd != NULL)
         win[n++] = (struct budget_window){sd, spend_limit(sd), NULL, 1};
-    if (token_w != NULL && token_w->hour != NULL && token->max_amount_per_hour != 0)
+    /* The limit first: a window pointer is read only for a limit this table has (a reload may be
+     * creating the window of a limit it does not). */
+    if (token_w != NULL && token->max_amount_per_hour != 0 && token_w->hour != NULL)
         win[n++] = (struct budget_window){h->token_hour = token_w->hour, token->max_amount_per_hour,
                                           token, 0};
-    if (token_w != NULL && token_w->day != NULL && token->max_amount_per_day != 0)
+    if (token_w != NULL && token->max_amount_per_day != 0 && token_w->day != NULL)
         win[n++] = (struct budget_window){h->token_day = token_w->day, token->max_amount_per_day,
                                           token, 1};
     if (n == 0)

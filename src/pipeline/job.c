@@ -49,6 +49,10 @@ uint64_t job_alloc_range(struct job_slab *s, uint32_t n)
                                                          memory_order_acquire))
                 break;
             atomic_store_explicit(&j->id, first + got, memory_order_release);
+            /* Seqlock writer: the new id is visible before any field the caller writes next
+             * (job_view_read re-checks the id after copying, so it never mixes two transfers,
+             * e.g. one transfer's id with the next one's id tag). */
+            atomic_thread_fence(memory_order_release);
         }
         if (got == n)
             return first;

@@ -129,6 +129,10 @@ void spend_replay(struct spend *s, uint64_t ts_ms, nf_u128 amount, uint64_t now_
         ts_ms = now_ms;
     if (now_ms - ts_ms >= (uint64_t)spend_window_s(s) * 1000u)
         return;
+    /* ... and one whose slot has left the window, though it is younger by the millisecond: expire
+     * drops that slot now, and add would keep the amount in it for another whole window. */
+    if (ts_ms / 1000u / s->slot_s + s->nslots <= now_ms / 1000u / s->slot_s)
+        return;
     pthread_mutex_lock(&s->mu);
     expire(s, now_ms / 1000u);
     add(s, ts_ms / 1000u, amount);

@@ -468,7 +468,7 @@ static void test_on_head(void)
     srv_stop(&v);
 }
 
-/* What counts as one client: an IPv4 address (mapped or not), an IPv6 /64. */
+/* What counts as one client: an IPv4 address (mapped, through NAT64 or not), an IPv6 /64. */
 static void test_client_id(void)
 {
     struct sockaddr_storage ss;
@@ -484,6 +484,10 @@ static void test_client_id(void)
     v6->sin6_family = AF_INET6;
     static const uint8_t mapped[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 0, 2, 1};
     memcpy(&v6->sin6_addr, mapped, 16);
+    CHECK_EQ_INT(hsrv_client_id(&ss, b), 4);
+    CHECK(memcmp(a, b, 8) == 0);
+    static const uint8_t nat64[16] = {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0, 192, 0, 2, 1};
+    memcpy(&v6->sin6_addr, nat64, 16); /* NAT64: the IPv4 client it carries */
     CHECK_EQ_INT(hsrv_client_id(&ss, b), 4);
     CHECK(memcmp(a, b, 8) == 0);
     static const uint8_t x[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 1};

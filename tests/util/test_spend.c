@@ -82,6 +82,14 @@ static void test_replay(void)
     CHECK_EQ_INT((int)retry, 5);
     CHECK_EQ_INT(spend_reserve(s, 100, now + 5000, &st, &retry), 0);
     spend_free(s);
+    /* A record younger than an hour by the millisecond whose second has left the window: not
+     * counted (it would otherwise stay counted for another hour). */
+    s = spend_new(1000);
+    uint64_t mid = T0 + 2 * HOUR_MS + 300;          /* 0.3 s into a second */
+    spend_replay(s, mid - HOUR_MS + 200, 900, mid); /* its second is an hour old */
+    CHECK(eq128(spend_remaining(s, mid), 1000));
+    CHECK(eq128(spend_remaining(s, mid + HOUR_MS / 2), 1000));
+    spend_free(s);
 }
 
 static void test_day(void)
@@ -130,6 +138,19 @@ static void test_day(void)
     CHECK_EQ_INT(spend_reserve(s, 600, now, &st, &retry), NF_EFULL);
     CHECK_EQ_INT((int)retry, 60);
     CHECK_EQ_INT(spend_reserve(s, 600, now + 60000, &st, &retry), 0);
+    spend_free(s);
+
+    /* A restart 30 s into a minute, the log holding 400 accepted 86,380 s before: younger than a
+     * day, but its minute has left the window. It is not counted, now or an hour later, and a
+     * refusal's Retry-After comes from what is really in the window. */
+    s = spend_new_window(1000, SPEND_DAY_S, SPEND_DAY_SLOT_S);
+    uint64_t restart = T0 + 2 * day + 30000;
+    spend_replay(s, restart - 86380000ull, 400, restart);
+    spend_replay(s, restart - 3600000ull, 300, restart);
+    CHECK(eq128(spend_remaining(s, restart), 700));
+    CHECK(eq128(spend_remaining(s, restart + HOUR_MS), 700));
+    CHECK_EQ_INT(spend_reserve(s, 800, restart + HOUR_MS, &st, &retry), NF_EFULL);
+    CHECK(retry < 86400 - 3600 && retry > 86400 - 3 * 3600); /* when the 300 leave */
     spend_free(s);
 }
 
