@@ -1366,6 +1366,32 @@ static struct auth_table *load_tokens(const char *path)
     return t;
 }
 
+/* stage_up: an ingest stage on the stub hub with configuration c (and the token file tokens
+ * loaded, when not NULL), started, with the test's port pointed at it; *saved keeps the previous
+ * port for stage_down. NULL after a failed check. */
+static struct ingest *stage_up(const struct cfg *c, const char *tokens, unsigned *saved)
+{
+    int e = 0;
+    struct ingest *in = ingest_new(c, &stub, &e);
+    CHECK(in != NULL);
+    if (in == NULL)
+        return NULL;
+    if (tokens != NULL)
+        CHECK_EQ_INT(ingest_auth_set(in, load_tokens(tokens), NULL), 0);
+    CHECK_EQ_INT(ingest_start(in), 0);
+    *saved = port;
+    port = ingest_port(in);
+    return in;
+}
+
+/* stage_down: points the test's port back at saved, then stops and frees in. */
+static void stage_down(struct ingest *in, unsigned saved)
+{
+    port = saved;
+    ingest_stop(in);
+    ingest_free(in);
+}
+
 /* A stage with --auth-tokens: a token kept across 100 table swaps made while two clients use it
  * is answered 200 every time (no request sees a freed or half-built table; run under TSan and
  * ASan in CI), a token dropped by the last swap gets 401, a token without the scope 403, /health
@@ -1393,15 +1419,10 @@ static void test_auth_swap(const struct cfg *base)
 
     struct cfg c = *base;
     c.auth_tokens = f1;
-    int e = 0;
-    struct ingest *in = ingest_new(&c, &stub, &e);
-    CHECK(in != NULL);
+    unsigned saved_port = 0;
+    struct ingest *in = stage_up(&c, f1, &saved_port);
     if (in == NULL)
         return;
-    CHECK_EQ_INT(ingest_auth_set(in, load_tokens(f1), NULL), 0);
-    CHECK_EQ_INT(ingest_start(in), 0);
-    unsigned saved_port = port;
-    port = ingest_port(in);
 
     struct swap_client sc[2];
     pthread_t th[2];
@@ -1433,9 +1454,7 @@ static void test_auth_swap(const struct cfg *base)
     http("GET", "/health", NULL, NULL, 5000, &r);
     CHECK_EQ_INT(r.code, 200);
     resp_free(&r);
-    port = saved_port;
-    ingest_stop(in);
-    ingest_free(in); /* frees the current table */
+    stage_down(in, saved_port); /* frees the current table */
     nf_test_rmdir(dir);
 }
 
@@ -1476,14 +1495,10 @@ static void test_spend_limits(const struct cfg *base)
     c.max_amount_per_transfer = 1000;
     c.max_amount_per_hour = 2500;
     stub.spend = spend_new(c.max_amount_per_hour);
-    int e = 0;
-    struct ingest *in = ingest_new(&c, &stub, &e);
-    CHECK(in != NULL);
+    unsigned saved_port = 0;
+    struct ingest *in = stage_up(&c, NULL, &saved_port);
     if (in == NULL)
         return;
-    CHECK_EQ_INT(ingest_start(in), 0);
-    unsigned saved_port = port;
-    port = ingest_port(in);
     struct resp r = {0};
 
     CHECK(budget_left() == 2500);
@@ -1584,9 +1599,7 @@ static void test_spend_limits(const struct cfg *base)
     CHECK_EQ_INT(r.code, 429);
     CHECK(refusals("max_amount_per_hour") == 5);
     resp_free(&r);
-    port = saved_port;
-    ingest_stop(in);
-    ingest_free(in);
+    stage_down(in, saved_port);
     spend_free(stub.spend);
     stub.spend = NULL;
 }
@@ -1604,14 +1617,10 @@ static void test_day_limit(const struct cfg *base)
     c.max_amount_per_day = 1500;
     stub.spend = spend_new(c.max_amount_per_hour);
     stub.spend_day = spend_new_window(c.max_amount_per_day, SPEND_DAY_S, SPEND_DAY_SLOT_S);
-    int e = 0;
-    struct ingest *in = ingest_new(&c, &stub, &e);
-    CHECK(in != NULL);
+    unsigned saved_port = 0;
+    struct ingest *in = stage_up(&c, NULL, &saved_port);
     if (in == NULL)
         return;
-    CHECK_EQ_INT(ingest_start(in), 0);
-    unsigned saved_port = port;
-    port = ingest_port(in);
     struct resp r = {0};
     const char *day_left = "nearft_spend_day_budget_remaining{contract=\"token.near\"}";
     CHECK(metric_of(day_left) == 1500);
@@ -1644,9 +1653,7 @@ static void test_day_limit(const struct cfg *base)
     CHECK(budget_left() == 3500);
     CHECK(refusals("max_amount_per_day") == 3);
     CHECK(refusals("max_amount_per_hour") == 0);
-    port = saved_port;
-    ingest_stop(in);
-    ingest_free(in);
+    stage_down(in, saved_port);
     spend_free(stub.spend);
     stub.spend = NULL;
 
@@ -1654,18 +1661,13 @@ static void test_day_limit(const struct cfg *base)
     c.max_amount_per_hour = 0;
     spend_free(stub.spend_day);
     stub.spend_day = spend_new_window(c.max_amount_per_day, SPEND_DAY_S, SPEND_DAY_SLOT_S);
-    in = ingest_new(&c, &stub, &e);
-    CHECK(in != NULL);
+    in = stage_up(&c, NULL, &saved_port);
     if (in != NULL) {
-        CHECK_EQ_INT(ingest_start(in), 0);
-        port = ingest_port(in);
         http("POST", "/v1/transfers", "{\"receiver_id\":\"ioerr.near\",\"amount\":\"100\"}", NULL,
              5000, &r);
         CHECK_EQ_INT(r.code, 503);
         CHECK(metric_of(day_left) == 1500);
-        port = saved_port;
-        ingest_stop(in);
-        ingest_free(in);
+        stage_down(in, saved_port);
     }
     resp_free(&r);
     spend_free(stub.spend_day);
@@ -1680,14 +1682,10 @@ static void test_rate_limit(const struct cfg *base)
     struct cfg c = *base;
     c.rate_limit = 1;
     c.rate_burst = 3;
-    int e = 0;
-    struct ingest *in = ingest_new(&c, &stub, &e);
-    CHECK(in != NULL);
+    unsigned saved_port = 0;
+    struct ingest *in = stage_up(&c, NULL, &saved_port);
     if (in == NULL)
         return;
-    CHECK_EQ_INT(ingest_start(in), 0);
-    unsigned saved_port = port;
-    port = ingest_port(in);
     struct resp r = {0};
     int limited = 0, passed = 0;
     for (int i = 0; i < 20; i++) {
@@ -1711,9 +1709,7 @@ static void test_rate_limit(const struct cfg *base)
     if (r.code == 429)
         CHECK(json_integer_value(json_object_get(r.json, "retryAfterMs")) >= 1000);
     resp_free(&r);
-    port = saved_port;
-    ingest_stop(in);
-    ingest_free(in);
+    stage_down(in, saved_port);
 }
 
 /* write_two_tokens: a token file at path (replaced) with the lines "HEAD0 HASH(tok0) OPT0" and
@@ -1770,15 +1766,10 @@ static void test_token_limit(const struct cfg *base)
     c.max_amount_per_transfer = 1000;
     c.rate_limit = 1;
     c.rate_burst = 3;
-    int e = 0;
-    struct ingest *in = ingest_new(&c, &stub, &e);
-    CHECK(in != NULL);
+    unsigned saved_port = 0;
+    struct ingest *in = stage_up(&c, file, &saved_port);
     if (in == NULL)
         return;
-    CHECK_EQ_INT(ingest_auth_set(in, load_tokens(file), NULL), 0);
-    CHECK_EQ_INT(ingest_start(in), 0);
-    unsigned saved_port = port;
-    port = ingest_port(in);
     struct resp r = {0};
     char hsmall[AUTH_TOKEN_LEN + 32], hbig[AUTH_TOKEN_LEN + 32];
     snprintf(hsmall, sizeof(hsmall), "Authorization: Bearer %s", small);
@@ -1825,9 +1816,7 @@ static void test_token_limit(const struct cfg *base)
     http("GET", "/health", NULL, NULL, 5000, &r);
     CHECK_EQ_INT(r.code, 200);
     resp_free(&r);
-    port = saved_port;
-    ingest_stop(in);
-    ingest_free(in);
+    stage_down(in, saved_port);
     nf_test_rmdir(dir);
 }
 
@@ -1928,9 +1917,7 @@ static void test_token_hourly(const struct cfg *base)
     CHECK(jstr(r.json, "reason") != NULL &&
           strstr(jstr(r.json, "reason"), "max_amount_per_hour 20 of the token hourly") != NULL);
     resp_free(&r);
-    port = saved_port;
-    ingest_stop(in);
-    ingest_free(in);
+    stage_down(in, saved_port);
     spend_free(stub.spend);
     stub.spend = NULL;
     spend_tokens_free(budgets);
