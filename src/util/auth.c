@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "nf_err.h"
+#include "nf_hex.h"
 
 static const char *const scope_names[] = {"transfer", "read", "metrics"};
 
@@ -79,15 +80,6 @@ void auth_scopes_format(unsigned scopes, char *out, size_t cap)
         n += l;
         out[n] = '\0';
     }
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
 }
 
 size_t auth_count_lines(const char *text, size_t len)
@@ -196,7 +188,7 @@ int auth_parse(
         }
         uint8_t h[AUTH_HASH_BYTES];
         for (size_t i = 0; i < AUTH_HASH_BYTES; i++) {
-            int hi = hexval(f3[2 * i]), lo = hexval(f3[2 * i + 1]);
+            int hi = nf_hex_lower(f3[2 * i]), lo = nf_hex_lower(f3[2 * i + 1]);
             if (hi < 0 || lo < 0) {
                 *why = "HASH must be 64 lowercase hex digits (BLAKE2b-256 of the token)";
                 return NF_EINVAL;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "nf_err.h"
+#include "nf_hex.h"
 
 unsigned char *txid_key_new(void)
 {
@@ -56,15 +57,6 @@ size_t txid_format(char *buf, uint64_t id, uint64_t tag)
     return len;
 }
 
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 int txid_parse(const char *s, uint64_t *id, uint64_t *tag)
 {
     uint64_t v = 0;
@@ -80,7 +72,7 @@ int txid_parse(const char *s, uint64_t *id, uint64_t *tag)
     if (*s == '-') {
         s++;
         for (int i = 0; i < 16; i++, s++) {
-            int d = hex_digit(*s);
+            int d = nf_hex_lower(*s);
             if (d < 0)
                 return NF_EINVAL;
             t = t << 4 | (uint64_t)d;
