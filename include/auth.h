@@ -4,19 +4,21 @@
  *
  *     # comment (a line whose first non-blank byte is '#'); blank lines are ignored
  *     NAME SCOPES HASH [max_amount_per_transfer=N] [max_amount_per_hour=N]
- *                      [max_amount_per_day=N] [expires=TIME]
+ *                      [max_amount_per_day=N] [from=NETS] [expires=TIME]
  *
  * NAME is 1..64 bytes of [A-Za-z0-9._-], unique in the file; SCOPES is a comma list of transfer,
  * read and metrics (each at most once, at least one); HASH is the 64 lowercase hex digits of
- * BLAKE2b-256(token), unique in the file. The options (each a decimal u128 greater than 0, each
- * at most once, in any order) are max_amount_per_transfer=N, which caps each transfer this token
- * may request (below --max-amount-per-transfer when both are set), and max_amount_per_hour=N,
- * the token's own rolling-hour budget (on top of --max-amount-per-hour when set),
- * max_amount_per_day=N its own rolling-24-hour budget (on top of --max-amount-per-day);
- * expires=TIME (YYYY-MM-DDTHH:MM:SSZ, UTC, years 2000..9999) is the moment from which nearftd
- * answers the token 401 as it does an unknown one, saying when it expired. Fields are separated by
- * spaces or tabs; lines end in LF (a CR, NUL or other control byte is an error). The file must not
- * be readable or writable by group or others (mode 0600), like a key file.
+ * BLAKE2b-256(token), unique in the file. The options (each at most once, in any order; the
+ * amounts decimal u128s greater than 0) are max_amount_per_transfer=N, which caps each transfer
+ * this token may request (below --max-amount-per-transfer when both are set), and
+ * max_amount_per_hour=N, the token's own rolling-hour budget (on top of --max-amount-per-hour
+ * when set), max_amount_per_day=N its own rolling-24-hour budget (on top of
+ * --max-amount-per-day); from=NETS (auth_nets_parse) the client networks it may be used from,
+ * any other address being answered 401; expires=TIME (YYYY-MM-DDTHH:MM:SSZ, UTC, years 2000..9999)
+ * is the moment from which nearftd answers the token 401 as it does an unknown one, saying when it
+ * expired. Fields are separated by spaces or tabs; lines end in LF (a CR, NUL or other control byte
+ * is an error). The file must not be readable or writable by group or others (mode 0600), like a
+ * key file.
  *
  * The parser, the scope and name checks, the hash and the lookup are pure (no I/O, any thread).
  * auth_table_load / auth_file_add / auth_file_remove do blocking file I/O: start-up, SIGHUP and
@@ -44,6 +46,17 @@ enum auth_scope {
 #define AUTH_SCOPES_STR   24         /* "transfer,read,metrics" + NUL */
 #define AUTH_FILE_MAX     (1u << 20) /* a token file larger than this is refused */
 
+#define AUTH_NETS_MAX 8   /* networks in one token's from= list */
+#define AUTH_NETS_STR 400 /* the longest from= list text, NUL included */
+
+/* One network of a token's from= list: the client's address (IPv4 in addr[0..4)) must start with
+ * the prefix bits of addr. */
+struct auth_net {
+    uint8_t family; /* 4 or 6 */
+    uint8_t prefix; /* 0..32 or 0..128 */
+    uint8_t addr[16];
+};
+
 struct auth_entry {
     char name[AUTH_NAME_MAX + 1];
     unsigned scopes;                 /* enum auth_scope bits */
@@ -51,8 +64,24 @@ struct auth_entry {
     nf_u128 max_amount_per_hour;     /* 0: no hourly budget of its own */
     nf_u128 max_amount_per_day;      /* 0: no daily budget of its own */
     uint64_t expires_s;              /* Unix seconds from which it is refused; 0: never */
+    uint8_t n_nets;                  /* from=: 0 (any address) or the networks it may come from */
+    struct auth_net nets[AUTH_NETS_MAX];
     uint8_t hash[AUTH_HASH_BYTES];
 };
+
+/* auth_nets_parse: s[0..len) as a comma list of 1..AUTH_NETS_MAX networks, each an IPv4 or IPv6
+ * address with an optional /PREFIX (default: the whole address), no bits set past the prefix,
+ * into out[] and *n. 0 or NF_EINVAL with *why (static text). */
+int auth_nets_parse(
+    const char *s, size_t len, struct auth_net out[AUTH_NETS_MAX], uint8_t *n, const char **why);
+
+/* auth_nets_format: e's from= list as text ("10.0.0.0/8,2001:db8::/32") into out
+ * (AUTH_NETS_STR bytes); "" when it has none. */
+void auth_nets_format(const struct auth_entry *e, char *out);
+
+/* auth_from_ok: 1 when e has no from= list, or the client address (family 4 with addr[0..4), or 6
+ * with addr[0..16); 0: unknown) is in one of its networks; else 0. */
+int auth_from_ok(const struct auth_entry *e, int family, const uint8_t *addr);
 
 #define AUTH_TIME_STR 21 /* "YYYY-MM-DDTHH:MM:SSZ" + NUL */
 
@@ -120,7 +149,8 @@ struct auth_table *auth_table_load(const char *path, char *err, size_t errcap, i
 /* auth_table_free: wipes and frees t (sodium_free). NULL-safe. */
 void auth_table_free(struct auth_table *t);
 
-/* auth_file_add: appends "NAME SCOPES HASH" (and " expires=TIME" when expires_s is not 0) to the
+/* auth_file_add: appends "NAME SCOPES HASH" (and " from=NETS" when from is not NULL, the caller
+ * having checked it with auth_nets_parse, and " expires=TIME" when expires_s is not 0) to the
  * token file at path, creating it with mode 0600 (and a comment line describing the format) when
  * it does not exist. Refuses a file accessible by group or others (NF_EPERM), a malformed file
  * (NF_EINVAL, with the line number), and a NAME or hash already present (NF_ESTATE). The append is
@@ -131,6 +161,7 @@ int auth_file_add(const char *path,
                   unsigned scopes,
                   const uint8_t hash[AUTH_HASH_BYTES],
                   uint64_t expires_s,
+                  const char *from,
                   char *err,
                   size_t errcap);
 

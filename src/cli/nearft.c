@@ -105,7 +105,8 @@ static const char KEYS_NEW_HELP[] =
     "Prints {account_id, public_key, path}; the secret key is only in the file.\n";
 
 static const char AUTH_HELP[] =
-    "usage: nearft auth add --file FILE --name NAME --scopes SCOPES [--expires TIME]\n"
+    "usage: nearft auth add --file FILE --name NAME --scopes SCOPES [--expires TIME] [--from "
+    "NETS]\n"
     "       nearft auth list --file FILE\n"
     "       nearft auth remove --file FILE --name NAME\n"
     "\n"
@@ -117,8 +118,10 @@ static const char AUTH_HELP[] =
     "          directory group or others can write is refused, and so is a NAME already in it.\n"
     "          --expires TIME (YYYY-MM-DDTHH:MM:SSZ, UTC, in the future) adds expires=TIME:\n"
     "          from then on nearftd answers the token 401.\n"
-    "  list    prints `NAME SCOPES` for each token, and `expires=TIME` (`expired=TIME` once\n"
-    "          passed) for those that have one.\n"
+    "          --from NETS (a comma list of addresses or networks, ADDR[/PREFIX], IPv4 or IPv6)\n"
+    "          adds from=NETS: from any other client address nearftd answers the token 401.\n"
+    "  list    prints `NAME SCOPES` for each token, then `from=NETS` and `expires=TIME`\n"
+    "          (`expired=TIME` once passed) for those that have them.\n"
     "  remove  rewrites FILE without NAME's line (temp file, fsync, rename).\n"
     "NAME: 1..64 of A-Z a-z 0-9 . _ -.  SCOPES: a comma list of transfer (the POST routes),\n"
     "read (status routes), metrics (/metrics, /debug/stages).\n";
@@ -623,7 +626,7 @@ static int cmd_keys_new(int argc, char **argv)
 
 /* ---- auth add / list / remove ---------------------------------------------------------------- */
 
-/* auth_args: --file and --name (optional), --scopes (optional) and --expires (optional: NULL
+/* auth_args: --file and --name (optional), --scopes, --expires and --from (each optional: NULL
  * when the subcommand takes none) of an auth subcommand. */
 static int auth_args(int argc,
                      char **argv,
@@ -631,7 +634,8 @@ static int auth_args(int argc,
                      const char **file,
                      const char **name,
                      const char **scopes,
-                     const char **expires)
+                     const char **expires,
+                     const char **from)
 {
     for (int i = 0; i < argc; i++) {
         const char *value = NULL;
@@ -651,6 +655,9 @@ static int auth_args(int argc,
                    (m = cli_opt_match(argc, argv, &i, "--expires", &value)) != 0) {
             slot = expires;
             flag = "--expires";
+        } else if (from != NULL && (m = cli_opt_match(argc, argv, &i, "--from", &value)) != 0) {
+            slot = from;
+            flag = "--from";
         } else {
             char q[200];
             cli_quote(argv[i], q, sizeof(q));
@@ -687,11 +694,12 @@ static int cmd_auth(int argc, char **argv)
             fputs(AUTH_HELP, stdout);
             return 0;
         }
-    const char *file = NULL, *name = NULL, *scopes = NULL, *expires = NULL;
+    const char *file = NULL, *name = NULL, *scopes = NULL, *expires = NULL, *from = NULL;
     char err[512] = "";
     int rc;
     if (strcmp(argv[0], "add") == 0) {
-        if ((rc = auth_args(argc - 1, argv + 1, "add", &file, &name, &scopes, &expires)) != 0)
+        if ((rc = auth_args(argc - 1, argv + 1, "add", &file, &name, &scopes, &expires, &from)) !=
+            0)
             return rc;
         unsigned bits = 0;
         const char *why = "";
@@ -709,11 +717,19 @@ static int cmd_auth(int argc, char **argv)
             if (expires_s <= (uint64_t)time(NULL))
                 return cli_die_usage("--expires %s: that time has passed", q);
         }
+        if (from != NULL) {
+            struct auth_net nets[AUTH_NETS_MAX];
+            uint8_t n_nets = 0;
+            char q[200];
+            cli_quote(from, q, sizeof(q));
+            if (auth_nets_parse(from, strlen(from), nets, &n_nets, &why) != 0)
+                return cli_die_usage("--from %s: %s", q, why);
+        }
         char token[AUTH_TOKEN_LEN + 1];
         uint8_t hash[AUTH_HASH_BYTES];
         auth_token_new(token, sizeof(token));
         auth_token_hash(token, AUTH_TOKEN_LEN, hash);
-        rc = auth_file_add(file, name, bits, hash, expires_s, err, sizeof(err));
+        rc = auth_file_add(file, name, bits, hash, expires_s, from, err, sizeof(err));
         if (rc != 0) {
             sodium_memzero(token, sizeof(token));
             return cli_die_fail("auth add: %s", err[0] ? err : nf_strerror(rc));
@@ -723,28 +739,30 @@ static int cmd_auth(int argc, char **argv)
         return fflush(stdout) == 0 ? 0 : EXIT_FAIL;
     }
     if (strcmp(argv[0], "list") == 0) {
-        if ((rc = auth_args(argc - 1, argv + 1, "list", &file, NULL, NULL, NULL)) != 0)
+        if ((rc = auth_args(argc - 1, argv + 1, "list", &file, NULL, NULL, NULL, NULL)) != 0)
             return rc;
         struct auth_table *t = auth_table_load(file, err, sizeof(err), &rc);
         if (t == NULL)
             return cli_die_fail("auth list: %s", err[0] ? err : nf_strerror(rc));
         uint64_t now_s = (uint64_t)time(NULL);
         for (size_t i = 0; i < t->n; i++) {
-            char sc[AUTH_SCOPES_STR], when[AUTH_TIME_STR];
+            char sc[AUTH_SCOPES_STR], when[AUTH_TIME_STR], nets[AUTH_NETS_STR];
             auth_scopes_format(t->e[i].scopes, sc, sizeof(sc));
-            if (t->e[i].expires_s == 0) {
-                printf("%s %s\n", t->e[i].name, sc);
-                continue;
+            auth_nets_format(&t->e[i], nets);
+            printf("%s %s", t->e[i].name, sc);
+            if (nets[0] != '\0')
+                printf(" from=%s", nets);
+            if (t->e[i].expires_s != 0) {
+                auth_time_format(t->e[i].expires_s, when);
+                printf(" %s=%s", auth_expired(&t->e[i], now_s) ? "expired" : "expires", when);
             }
-            auth_time_format(t->e[i].expires_s, when);
-            printf("%s %s %s=%s\n", t->e[i].name, sc,
-                   auth_expired(&t->e[i], now_s) ? "expired" : "expires", when);
+            printf("\n");
         }
         auth_table_free(t);
         return fflush(stdout) == 0 ? 0 : EXIT_FAIL;
     }
     if (strcmp(argv[0], "remove") == 0) {
-        if ((rc = auth_args(argc - 1, argv + 1, "remove", &file, &name, NULL, NULL)) != 0)
+        if ((rc = auth_args(argc - 1, argv + 1, "remove", &file, &name, NULL, NULL, NULL)) != 0)
             return rc;
         rc = auth_file_remove(file, name, err, sizeof(err));
         if (rc != 0)

@@ -67,6 +67,7 @@ struct hsrv_conn {
     int64_t ip_slot;     /* hsrv_shared slot counting this connection, or -1 */
     uint8_t peer_family; /* accepted from: 4, 6 or 0 (hsrv_req.peer_family) */
     uint8_t peer_addr[16];
+    uint8_t peer_ip[16]; /* the whole address (hsrv_req.peer_ip) */
     uint32_t idle_prev, idle_next;
     size_t req_len;       /* bytes of the served request, once complete */
     void *cookie;         /* held request's cookie */
@@ -157,26 +158,33 @@ static uint64_t hsrv_mix(uint64_t x)
 }
 
 /* A keyed hash of the client address (IPv4, or IPv6 with v4-mapped folded to IPv4). */
-int hsrv_client_id(const struct sockaddr_storage *ss, uint8_t out[8])
+int hsrv_client_ip(const struct sockaddr_storage *ss, uint8_t out[16])
 {
-    memset(out, 0, 8);
+    memset(out, 0, 16);
     if (ss->ss_family == AF_INET) {
         memcpy(out, &((const struct sockaddr_in *)ss)->sin_addr, 4);
         return 4;
     }
     if (ss->ss_family == AF_INET6) {
         const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
-        /* 64:ff9b::/96 (NAT64, RFC 6052) carries an IPv4 client too: one /64 would hold them all.
-         */
+        /* 64:ff9b::/96 (NAT64, RFC 6052) carries an IPv4 client, as a mapped address does. */
         static const uint8_t nat64[12] = {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};
         if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr) || memcmp(a->sin6_addr.s6_addr, nat64, 12) == 0) {
             memcpy(out, &a->sin6_addr.s6_addr[12], 4);
             return 4;
         }
-        memcpy(out, &a->sin6_addr, 8); /* the /64: one site's network */
+        memcpy(out, &a->sin6_addr, 16);
         return 6;
     }
     return 0;
+}
+
+int hsrv_client_id(const struct sockaddr_storage *ss, uint8_t out[8])
+{
+    uint8_t ip[16];
+    int family = hsrv_client_ip(ss, ip);
+    memcpy(out, ip, 8); /* IPv4 in the first 4 bytes; IPv6: its /64, one site's network */
+    return family;
 }
 
 static uint64_t hsrv_addr_hash(const struct hsrv_shared *sh, const struct sockaddr_storage *ss)
@@ -279,6 +287,7 @@ static void hsrv_peer_set(struct hsrv_conn *c, const struct sockaddr_storage *ss
 {
     memset(c->peer_addr, 0, sizeof(c->peer_addr));
     c->peer_family = hsrv_client_id(ss, c->peer_addr);
+    hsrv_client_ip(ss, c->peer_ip);
 }
 
 static void hsrv_ip_release(struct hsrv_shared *sh, int64_t slot)
@@ -661,6 +670,7 @@ hsrv_req_fill(struct hsrv_conn *c, struct hsrv_req *r, const char *body, size_t 
         .start_ns = hsrv_now_ns(),
         .peer_family = c->peer_family,
         .peer_addr = c->peer_addr,
+        .peer_ip = c->peer_ip,
     };
 }
 

@@ -70,6 +70,7 @@ struct hsrv_req {
      * the fields above */
     int peer_family;
     const uint8_t *peer_addr;
+    const uint8_t *peer_ip; /* the whole address: 4 bytes (family 4) or 16 (6) */
 };
 
 /* Closes and refusals for slow or greedy clients. The owner thread writes them (relaxed, one
@@ -90,6 +91,11 @@ struct hsrv_counters {
 struct hsrv_shared;
 
 struct sockaddr_storage;
+
+/* hsrv_client_ip: the client's address: IPv4 (IPv4-mapped IPv6 and NAT64's 64:ff9b::/96 too) in
+ * out[0..4), returning 4; IPv6 in out[0..16), returning 6; 0 for another family. out is
+ * zero-filled first. Pure. */
+int hsrv_client_ip(const struct sockaddr_storage *ss, uint8_t out[16]);
 
 /* hsrv_client_id: what counts as one client for the per-address limits (--max-conns-per-ip,
  * --rate-limit without tokens): an IPv4 address (IPv4-mapped IPv6 and NAT64's 64:ff9b::/96 too)

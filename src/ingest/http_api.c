@@ -1841,12 +1841,17 @@ static int authorized(struct ingest_thread *t,
         int idx = -1;
         scopes = auth_lookup(tab, tok, tl, &idx);
         reason = "unknown token";
-        /* An expired token is refused as an unknown one is, saying when it expired. */
+        /* An expired token, or one used from outside its from= networks, is refused as an
+         * unknown one is, saying why. */
         if (scopes != 0 && idx >= 0 && auth_expired(&tab->e[idx], ingest_now_ms() / 1000u)) {
             char when[AUTH_TIME_STR];
             auth_time_format(tab->e[idx].expires_s, when);
             snprintf(expired, sizeof(expired), "the token expired at %s", when);
             reason = expired;
+            scopes = 0;
+        } else if (scopes != 0 && idx >= 0 &&
+                   !auth_from_ok(&tab->e[idx], req->peer_family, req->peer_ip)) {
+            reason = "the token may not be used from this client address";
             scopes = 0;
         }
         /* The token's hash keys its rate bucket: stable across reloads, and not the secret. */

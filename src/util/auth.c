@@ -3,7 +3,9 @@
  * (ingest threads call auth_lookup on every request). Fuzzed by fuzz_auth_file. */
 #include "auth.h"
 
+#include <arpa/inet.h>
 #include <sodium.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -137,19 +139,22 @@ int auth_parse(
         /* Options after the hash, in any order, each at most once: max_amount_per_transfer=N,
          * max_amount_per_hour=N and max_amount_per_day=N (decimal u128 > 0), expires=TIME
          * (auth_time_parse). */
-        enum { N_AMOUNTS = 3, N_OPTS = 4 };
-        static const char *const opt_names[N_OPTS] = {
-            "max_amount_per_transfer", "max_amount_per_hour", "max_amount_per_day", "expires"};
+        enum { N_AMOUNTS = 3, OPT_EXPIRES = 3, OPT_FROM = 4, N_OPTS = 5 };
+        static const char *const opt_names[N_OPTS] = {"max_amount_per_transfer",
+                                                      "max_amount_per_hour", "max_amount_per_day",
+                                                      "expires", "from"};
         static const char *const opt_twice[N_OPTS] = {
             "max_amount_per_transfer is given twice", "max_amount_per_hour is given twice",
-            "max_amount_per_day is given twice", "expires is given twice"};
+            "max_amount_per_day is given twice", "expires is given twice", "from is given twice"};
         static const char *const opt_bad[N_OPTS] = {
             "max_amount_per_transfer must be a decimal u128 greater than 0",
             "max_amount_per_hour must be a decimal u128 greater than 0",
             "max_amount_per_day must be a decimal u128 greater than 0",
-            "expires must be a UTC time YYYY-MM-DDTHH:MM:SSZ (years 2000..9999)"};
+            "expires must be a UTC time YYYY-MM-DDTHH:MM:SSZ (years 2000..9999)", NULL};
         nf_u128 opt_val[N_AMOUNTS] = {0, 0, 0};
         uint64_t expires = 0;
+        struct auth_net nets[AUTH_NETS_MAX];
+        uint8_t n_nets = 0;
         for (const char *f = f4; n4 != 0; n4 = field(f + n4, le, &f)) {
             int k = -1;
             size_t ol = 0;
@@ -160,16 +165,25 @@ int auth_parse(
             }
             if (k < 0) {
                 *why = "text after the hash (want NAME SCOPES HASH [max_amount_per_transfer=N] "
-                       "[max_amount_per_hour=N] [max_amount_per_day=N] [expires=TIME])";
+                       "[max_amount_per_hour=N] [max_amount_per_day=N] [from=NETS] [expires=TIME])";
                 return NF_EINVAL;
             }
-            if (k < N_AMOUNTS ? opt_val[k] != 0 : expires != 0) {
+            int twice = k < N_AMOUNTS      ? opt_val[k] != 0
+                        : k == OPT_EXPIRES ? expires != 0
+                                           : n_nets != 0;
+            if (twice) {
                 *why = opt_twice[k];
                 return NF_EINVAL;
             }
-            int bad = k < N_AMOUNTS
-                          ? u128_parse(f + ol + 1, n4 - ol - 1, &opt_val[k]) != 0 || opt_val[k] == 0
-                          : auth_time_parse(f + ol + 1, n4 - ol - 1, &expires) != 0;
+            const char *v = f + ol + 1;
+            size_t vl = n4 - ol - 1;
+            if (k == OPT_FROM) {
+                if (auth_nets_parse(v, vl, nets, &n_nets, why) != 0)
+                    return NF_EINVAL;
+                continue;
+            }
+            int bad = k < N_AMOUNTS ? u128_parse(v, vl, &opt_val[k]) != 0 || opt_val[k] == 0
+                                    : auth_time_parse(v, vl, &expires) != 0;
             if (bad) {
                 *why = opt_bad[k];
                 return NF_EINVAL;
@@ -216,11 +230,112 @@ int auth_parse(
         out[count].max_amount_per_hour = opt_val[1];
         out[count].max_amount_per_day = opt_val[2];
         out[count].expires_s = expires;
+        out[count].n_nets = n_nets;
+        memcpy(out[count].nets, nets, sizeof(nets[0]) * n_nets);
         memcpy(out[count].hash, h, AUTH_HASH_BYTES);
         count++;
         p = nl ? nl + 1 : end;
     }
     return (int)count;
+}
+
+int auth_nets_parse(
+    const char *s, size_t len, struct auth_net out[AUTH_NETS_MAX], uint8_t *n, const char **why)
+{
+    *n = 0;
+    size_t i = 0;
+    while (i <= len) {
+        size_t j = i;
+        while (j < len && s[j] != ',')
+            j++;
+        char item[64];
+        if (j == i || j - i >= sizeof(item)) {
+            *why = "from= must be a comma list of addresses or networks (ADDR[/PREFIX])";
+            return NF_EINVAL;
+        }
+        if (*n == AUTH_NETS_MAX) {
+            *why = "from= lists more than 8 networks";
+            return NF_EINVAL;
+        }
+        memcpy(item, s + i, j - i);
+        item[j - i] = '\0';
+        struct auth_net *net = &out[*n];
+        memset(net, 0, sizeof(*net));
+        char *slash = strchr(item, '/');
+        if (slash != NULL)
+            *slash = '\0';
+        int v6 = strchr(item, ':') != NULL;
+        net->family = v6 ? 6 : 4;
+        unsigned max = v6 ? 128 : 32;
+        unsigned prefix = max;
+        if (inet_pton(v6 ? AF_INET6 : AF_INET, item, net->addr) != 1) {
+            *why = "from= holds something that is not an IPv4 or IPv6 address";
+            return NF_EINVAL;
+        }
+        if (slash != NULL) {
+            const char *p = slash + 1;
+            prefix = 0;
+            if (*p == '\0' || strlen(p) > 3) {
+                *why = "from= has a prefix that is not a number of bits";
+                return NF_EINVAL;
+            }
+            for (; *p; p++) {
+                if (*p < '0' || *p > '9') {
+                    *why = "from= has a prefix that is not a number of bits";
+                    return NF_EINVAL;
+                }
+                prefix = prefix * 10 + (unsigned)(*p - '0');
+            }
+            if (prefix > max) {
+                *why = "from= has a prefix longer than its address";
+                return NF_EINVAL;
+            }
+        }
+        net->prefix = (uint8_t)prefix;
+        for (unsigned b = prefix; b < max; b++)
+            if (net->addr[b / 8] & (0x80u >> (b % 8))) {
+                *why = "from= has a network with bits set past its prefix";
+                return NF_EINVAL;
+            }
+        (*n)++;
+        i = j + 1;
+    }
+    return 0;
+}
+
+void auth_nets_format(const struct auth_entry *e, char *out)
+{
+    size_t at = 0;
+    out[0] = '\0';
+    for (uint8_t i = 0; i < e->n_nets && i < AUTH_NETS_MAX; i++) {
+        const struct auth_net *net = &e->nets[i];
+        char a[INET6_ADDRSTRLEN];
+        if (inet_ntop(net->family == 6 ? AF_INET6 : AF_INET, net->addr, a, sizeof(a)) == NULL)
+            continue;
+        int w = snprintf(out + at, AUTH_NETS_STR - at, "%s%s/%u", at ? "," : "", a,
+                         (unsigned)net->prefix);
+        if (w < 0 || (size_t)w >= AUTH_NETS_STR - at)
+            break;
+        at += (size_t)w;
+    }
+}
+
+int auth_from_ok(const struct auth_entry *e, int family, const uint8_t *addr)
+{
+    if (e->n_nets == 0)
+        return 1;
+    for (uint8_t i = 0; i < e->n_nets && i < AUTH_NETS_MAX; i++) {
+        const struct auth_net *net = &e->nets[i];
+        if (net->family != family)
+            continue;
+        unsigned full = net->prefix / 8, rest = net->prefix % 8;
+        if (memcmp(net->addr, addr, full) != 0)
+            continue;
+        if (rest != 0 && ((net->addr[full] ^ addr[full]) & (0xffu << (8 - rest))) != 0)
+            continue;
+        return 1;
+    }
+    return 0;
 }
 
 /* Reads n digits at s as a decimal; -1 on a non-digit. */

@@ -213,6 +213,7 @@ int auth_file_add(const char *path,
                   unsigned scopes,
                   const uint8_t hash[AUTH_HASH_BYTES],
                   uint64_t expires_s,
+                  const char *from,
                   char *err,
                   size_t errcap)
 {
@@ -252,11 +253,16 @@ int auth_file_add(const char *path,
     char sc[AUTH_SCOPES_STR], hex[2 * AUTH_HASH_BYTES + 1];
     auth_scopes_format(scopes, sc, sizeof(sc));
     sodium_bin2hex(hex, sizeof(hex), hash, AUTH_HASH_BYTES);
-    char when[AUTH_TIME_STR] = "", opt[AUTH_TIME_STR + 16] = "";
-    if (expires_s != 0) {
+    char when[AUTH_TIME_STR] = "", opt[AUTH_TIME_STR + AUTH_NETS_STR + 32] = "";
+    if (expires_s != 0)
         auth_time_format(expires_s, when);
-        snprintf(opt, sizeof(opt), " expires=%s", when);
+    if (from != NULL && strlen(from) >= AUTH_NETS_STR) {
+        af_err(err, errcap, "token file %s: the from= list is too long", path);
+        r = NF_EINVAL;
+        goto out;
     }
+    snprintf(opt, sizeof(opt), "%s%s%s%s", from ? " from=" : "", from ? from : "",
+             expires_s ? " expires=" : "", when);
     char line[AUTH_NAME_MAX + AUTH_SCOPES_STR + sizeof(hex) + sizeof(opt) + 8];
     int ll =
         snprintf(line, sizeof(line), "%s%s %s %s%s\n",

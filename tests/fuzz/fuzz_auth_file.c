@@ -3,7 +3,8 @@
  * valid name, at least one known scope and a unique name and hash; an error names a line that
  * exists in the input; the scope list formats back to text that parses to the same bits; an
  * expiry formats back to a time that parses to the same second (and the time parser alone on the
- * raw input gives only such times); a table of the parsed entries finds each entry's own hash
+ * raw input gives only such times); a from= list formats back to text that parses to the same
+ * networks; a table of the parsed entries finds each entry's own hash
  * only through its token. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -49,6 +50,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 uint64_t again = 0;
                 auth_time_format(e->expires_s, when);
                 if (auth_time_parse(when, strlen(when), &again) != 0 || again != e->expires_s)
+                    abort();
+            }
+            if (e->n_nets != 0) {
+                char nets[AUTH_NETS_STR];
+                struct auth_net back_nets[AUTH_NETS_MAX];
+                uint8_t back_n = 0;
+                auth_nets_format(e, nets);
+                if (auth_nets_parse(nets, strlen(nets), back_nets, &back_n, &why) != 0 ||
+                    back_n != e->n_nets ||
+                    memcmp(back_nets, e->nets, back_n * sizeof(back_nets[0])))
                     abort();
             }
             for (int k = 0; k < i; k++)

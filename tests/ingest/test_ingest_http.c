@@ -1412,10 +1412,10 @@ static void test_auth_swap(const struct cfg *base)
     auth_token_hash(keep, strlen(keep), hk);
     auth_token_hash(gone, strlen(gone), hg);
     auth_token_hash(reader, strlen(reader), hr);
-    CHECK_EQ_INT(auth_file_add(f1, "keep", AUTH_SCOPE_METRICS, hk, 0, err, sizeof(err)), 0);
-    CHECK_EQ_INT(auth_file_add(f1, "gone", AUTH_SCOPE_METRICS, hg, 0, err, sizeof(err)), 0);
-    CHECK_EQ_INT(auth_file_add(f2, "keep", AUTH_SCOPE_METRICS, hk, 0, err, sizeof(err)), 0);
-    CHECK_EQ_INT(auth_file_add(f2, "reader", AUTH_SCOPE_READ, hr, 0, err, sizeof(err)), 0);
+    CHECK_EQ_INT(auth_file_add(f1, "keep", AUTH_SCOPE_METRICS, hk, 0, NULL, err, sizeof(err)), 0);
+    CHECK_EQ_INT(auth_file_add(f1, "gone", AUTH_SCOPE_METRICS, hg, 0, NULL, err, sizeof(err)), 0);
+    CHECK_EQ_INT(auth_file_add(f2, "keep", AUTH_SCOPE_METRICS, hk, 0, NULL, err, sizeof(err)), 0);
+    CHECK_EQ_INT(auth_file_add(f2, "reader", AUTH_SCOPE_READ, hr, 0, NULL, err, sizeof(err)), 0);
 
     struct cfg c = *base;
     c.auth_tokens = f1;

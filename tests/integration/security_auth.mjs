@@ -5,7 +5,9 @@
 // removed one stops working, waited for by state); a token whose expires= has passed gets 401
 // saying when, one expiring in 2099 is served, both are exported as
 // nearft_auth_token_expiry_timestamp_seconds and listed by `nearft auth list`, and `nearft auth
-// add --expires` refuses a past time; a head announcing a 1 MB body without a valid token is
+// add --expires` refuses a past time; a token with from= works from its networks and gets 401
+// from any other address (listed by `nearft auth list`; a network with host bits is refused by
+// `nearft auth add --from`); a head announcing a 1 MB body without a valid token is
 // answered 401 (or 403 without the scope, 403 from a foreign Origin) before any of the body is
 // sent, and the connection closes; a malformed file keeps the old tokens on
 // SIGHUP and names its line in the log, and stops start-up with the line number. A --listen
@@ -191,6 +193,28 @@ try {
   check(past.status === 2 && /that time has passed/.test(String(past.stderr)) &&
     !/^late /m.test(readFileSync(tokFile, 'utf8')),
   `auth add --expires in the past: exit 2, nothing added: ${past.status} ${past.stderr}`);
+
+  // 5c. from=: "local" may come from 127.0.0.0/8 (this test's address), "elsewhere" only from
+  // 192.0.2.0/24; both written by `nearft auth add --from`.
+  const tLocal = execFileSync(nearft, ['auth', 'add', '--file', tokFile, '--name', 'local',
+    '--scopes', 'read', '--from', '127.0.0.0/8,::1']).toString().trim();
+  const tElsewhere = execFileSync(nearft, ['auth', 'add', '--file', tokFile, '--name', 'elsewhere',
+    '--scopes', 'read', '--from', '192.0.2.0/24']).toString().trim();
+  d.proc.kill('SIGHUP');
+  await waitFor(async () => (await request(d.port, 'GET', `/v1/transfers/${id}`, undefined,
+    { headers: bearer(tLocal) })).status === 200, 'the token allowed from 127.0.0.0/8 to work after SIGHUP');
+  r = await request(d.port, 'GET', `/v1/transfers/${id}`, undefined, { headers: bearer(tElsewhere) });
+  check(r.status === 401 && /error="invalid_token"/.test(r.headers['www-authenticate'] || '') &&
+    r.body.reason === 'the token may not be used from this client address',
+  `a token used from outside its from= networks: 401 saying so: ${r.status} ${r.text}`);
+  const listedFrom = execFileSync(nearft, ['auth', 'list', '--file', tokFile]).toString();
+  check(/^local read from=127\.0\.0\.0\/8,::1\/128$/m.test(listedFrom) &&
+    /^elsewhere read from=192\.0\.2\.0\/24$/m.test(listedFrom), `nearft auth list shows from=: ${listedFrom}`);
+  const badFrom = spawnSync(nearft, ['auth', 'add', '--file', tokFile, '--name', 'sloppy', '--scopes', 'read',
+    '--from', '10.1.2.3/8']);
+  check(badFrom.status === 2 && /bits set past its prefix/.test(String(badFrom.stderr)) &&
+    !/^sloppy /m.test(readFileSync(tokFile, 'utf8')),
+  `auth add --from with host bits: exit 2, nothing added: ${badFrom.status} ${badFrom.stderr}`);
 
   // 6. A malformed file on SIGHUP: the old tokens stay, the log names the line.
   const good = readFileSync(tokFile, 'utf8');

@@ -69,6 +69,17 @@ static const struct parse_case cases[] = {
      "max_amount_per_day must be a decimal u128 greater than 0"},
     {"a transfer " H_A " max_amount_per_day=1 max_amount_per_day=1\n", NF_EINVAL, 1,
      "max_amount_per_day is given twice"},
+    {"a transfer " H_A " from=10.0.0.0/8,192.0.2.7,2001:db8::/32\n", 1, 0, NULL},
+    {"a transfer " H_A " from=10.0.0.0/8 from=10.0.0.0/8\n", NF_EINVAL, 1, "from is given twice"},
+    {"a transfer " H_A " from=10.0.0.1/8\n", NF_EINVAL, 1, "bits set past its prefix"},
+    {"a transfer " H_A " from=10.0.0.0/33\n", NF_EINVAL, 1, "prefix longer than its address"},
+    {"a transfer " H_A " from=10.0.0.0/\n", NF_EINVAL, 1, "not a number of bits"},
+    {"a transfer " H_A " from=10.0.0.0/x\n", NF_EINVAL, 1, "not a number of bits"},
+    {"a transfer " H_A " from=ops.example\n", NF_EINVAL, 1, "not an IPv4 or IPv6 address"},
+    {"a transfer " H_A " from=10.0.0.0/8,\n", NF_EINVAL, 1, "comma list"},
+    {"a transfer " H_A
+     " from=1.0.0.0,2.0.0.0,3.0.0.0,4.0.0.0,5.0.0.0,6.0.0.0,7.0.0.0,8.0.0.0,9.0.0.0\n",
+     NF_EINVAL, 1, "more than 8 networks"},
     {"a transfer " H_A " expires=2027-01-01T00:00:00Z\n", 1, 0, NULL},
     {"a transfer " H_A " max_amount_per_hour=5 expires=2099-12-31T23:59:59Z\n", 1, 0, NULL},
     {"a transfer " H_A " expires=2027-01-01T00:00:00Z expires=2028-01-01T00:00:00Z\n", NF_EINVAL, 1,
@@ -143,6 +154,25 @@ static void test_parse_table(void)
     auth_time_format(e[1].expires_s, when);
     CHECK_EQ_STR(when, "2024-02-29T12:34:56Z");
     CHECK(!auth_expired(&e[0], 1798761599ull));
+    /* from=: the networks, matched by prefix and family, and formatted back. */
+    t = "a transfer " H_A " from=10.0.0.0/8,192.0.2.7,2001:db8::/32,::/0\n";
+    CHECK_EQ_INT(auth_parse(t, strlen(t), e + 1, 1, &line, &why), 1);
+    const struct auth_entry *f = &e[1];
+    CHECK_EQ_INT(f->n_nets, 4);
+    char nets[AUTH_NETS_STR];
+    auth_nets_format(f, nets);
+    CHECK_EQ_STR(nets, "10.0.0.0/8,192.0.2.7/32,2001:db8::/32,::/0");
+    const uint8_t in10[4] = {10, 200, 3, 4}, out11[4] = {11, 0, 0, 1}, host[4] = {192, 0, 2, 7},
+                  next[4] = {192, 0, 2, 8};
+    uint8_t v6[16] = {0x20, 0x01, 0x0d, 0xb8, 0xff, 0xff};
+    CHECK(auth_from_ok(f, 4, in10) && !auth_from_ok(f, 4, out11));
+    CHECK(auth_from_ok(f, 4, host) && !auth_from_ok(f, 4, next));
+    CHECK(auth_from_ok(f, 6, v6));    /* in 2001:db8::/32, and ::/0 takes any IPv6 */
+    CHECK(!auth_from_ok(f, 0, in10)); /* an unknown address is never in a list */
+    e[1].n_nets = 1;                  /* 10.0.0.0/8 alone: no IPv6 */
+    CHECK(!auth_from_ok(f, 6, v6));
+    e[1].n_nets = 0; /* no list: any address */
+    CHECK(auth_from_ok(f, 0, out11));
     CHECK(auth_expired(&e[0], 1798761600ull));
     e[0].expires_s = 0;
     CHECK(!auth_expired(&e[0], UINT64_MAX));
@@ -231,16 +261,18 @@ static void test_files(void)
     uint8_t h[32];
     auth_token_new(tok, sizeof(tok));
     auth_token_hash(tok, strlen(tok), h);
-    CHECK_EQ_INT(auth_file_add(path, "ops", AUTH_SCOPE_TRANSFER, h, 0, err, sizeof(err)), 0);
+    CHECK_EQ_INT(auth_file_add(path, "ops", AUTH_SCOPE_TRANSFER, h, 0, NULL, err, sizeof(err)), 0);
     struct stat st;
     CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600);
-    CHECK_EQ_INT(auth_file_add(path, "ops", AUTH_SCOPE_READ, h, 0, err, sizeof(err)), NF_ESTATE);
-    CHECK_EQ_INT(auth_file_add(path, "other", AUTH_SCOPE_READ, h, 0, err, sizeof(err)), NF_ESTATE);
+    CHECK_EQ_INT(auth_file_add(path, "ops", AUTH_SCOPE_READ, h, 0, NULL, err, sizeof(err)),
+                 NF_ESTATE);
+    CHECK_EQ_INT(auth_file_add(path, "other", AUTH_SCOPE_READ, h, 0, NULL, err, sizeof(err)),
+                 NF_ESTATE);
     char tok2[AUTH_TOKEN_LEN + 1];
     uint8_t h2[32];
     auth_token_new(tok2, sizeof(tok2));
     auth_token_hash(tok2, strlen(tok2), h2);
-    CHECK_EQ_INT(auth_file_add(path, "reader", AUTH_SCOPE_READ, h2, 0, err, sizeof(err)), 0);
+    CHECK_EQ_INT(auth_file_add(path, "reader", AUTH_SCOPE_READ, h2, 0, NULL, err, sizeof(err)), 0);
 
     struct auth_table *t = auth_table_load(path, err, sizeof(err), &rc);
     CHECK(t != NULL);
@@ -260,11 +292,13 @@ static void test_files(void)
     /* An expiry is written as the expires= option and read back. */
     uint8_t h3[32];
     auth_token_hash("nft_third", 9, h3);
-    CHECK_EQ_INT(auth_file_add(path, "temp", AUTH_SCOPE_READ, h3, 1798761600ull, err, sizeof(err)),
+    CHECK_EQ_INT(auth_file_add(path, "temp", AUTH_SCOPE_READ, h3, 1798761600ull, "10.0.0.0/8", err,
+                               sizeof(err)),
                  0);
     t = auth_table_load(path, err, sizeof(err), &rc);
     CHECK(t != NULL && t->n == 2 && strcmp(t->e[1].name, "temp") == 0 &&
-          t->e[1].expires_s == 1798761600ull && t->e[0].expires_s == 0);
+          t->e[1].expires_s == 1798761600ull && t->e[0].expires_s == 0 && t->e[1].n_nets == 1 &&
+          t->e[1].nets[0].prefix == 8 && t->e[0].n_nets == 0);
     auth_table_free(t);
     CHECK_EQ_INT(auth_file_remove(path, "temp", err, sizeof(err)), 0);
 
@@ -273,7 +307,7 @@ static void test_files(void)
     CHECK(auth_table_load(path, err, sizeof(err), &rc) == NULL);
     CHECK_EQ_INT(rc, NF_EPERM);
     CHECK(strstr(err, "chmod 600") != NULL);
-    CHECK_EQ_INT(auth_file_add(path, "x", AUTH_SCOPE_READ, h, 0, err, sizeof(err)), NF_EPERM);
+    CHECK_EQ_INT(auth_file_add(path, "x", AUTH_SCOPE_READ, h, 0, NULL, err, sizeof(err)), NF_EPERM);
     CHECK_EQ_INT(auth_file_remove(path, "reader", err, sizeof(err)), NF_EPERM);
     chmod(path, 0600);
 
@@ -311,7 +345,7 @@ static void test_file_owner_link_dir(void)
     char tok[AUTH_TOKEN_LEN + 1];
     auth_token_new(tok, sizeof(tok));
     auth_token_hash(tok, strlen(tok), h);
-    CHECK_EQ_INT(auth_file_add(path, "ops", AUTH_SCOPE_TRANSFER, h, 0, err, sizeof(err)), 0);
+    CHECK_EQ_INT(auth_file_add(path, "ops", AUTH_SCOPE_TRANSFER, h, 0, NULL, err, sizeof(err)), 0);
     int rc = 0;
     CHECK(loads(path));
 
@@ -321,7 +355,8 @@ static void test_file_owner_link_dir(void)
     CHECK(auth_table_load(link_path, err, sizeof(err), &rc) == NULL);
     CHECK_EQ_INT(rc, NF_EPERM);
     CHECK(strstr(err, "symbolic link") != NULL && strstr(err, link_path) != NULL);
-    CHECK_EQ_INT(auth_file_add(link_path, "x", AUTH_SCOPE_READ, h, 0, err, sizeof(err)), NF_EPERM);
+    CHECK_EQ_INT(auth_file_add(link_path, "x", AUTH_SCOPE_READ, h, 0, NULL, err, sizeof(err)),
+                 NF_EPERM);
     CHECK_EQ_INT(auth_file_remove(link_path, "ops", err, sizeof(err)), NF_EPERM);
     CHECK(strstr(err, "symbolic link") != NULL);
     unlink(link_path);
@@ -336,7 +371,8 @@ static void test_file_owner_link_dir(void)
     CHECK_EQ_INT(auth_file_remove(path, "ops", err, sizeof(err)), NF_EPERM);
     char fresh[300];
     snprintf(fresh, sizeof(fresh), "%s/new-tokens", dir);
-    CHECK_EQ_INT(auth_file_add(fresh, "x", AUTH_SCOPE_READ, h, 0, err, sizeof(err)), NF_EPERM);
+    CHECK_EQ_INT(auth_file_add(fresh, "x", AUTH_SCOPE_READ, h, 0, NULL, err, sizeof(err)),
+                 NF_EPERM);
     CHECK(access(fresh, F_OK) != 0); /* refused before anything is created */
     CHECK_EQ_INT(chmod(dir, 0770), 0);
     CHECK(auth_table_load(path, err, sizeof(err), &rc) == NULL);
@@ -350,7 +386,8 @@ static void test_file_owner_link_dir(void)
         CHECK(auth_table_load(path, err, sizeof(err), &rc) == NULL);
         CHECK_EQ_INT(rc, NF_EPERM);
         CHECK(strstr(err, "owned by uid 65534") != NULL && strstr(err, path) != NULL);
-        CHECK_EQ_INT(auth_file_add(path, "x", AUTH_SCOPE_READ, h, 0, err, sizeof(err)), NF_EPERM);
+        CHECK_EQ_INT(auth_file_add(path, "x", AUTH_SCOPE_READ, h, 0, NULL, err, sizeof(err)),
+                     NF_EPERM);
         CHECK_EQ_INT(chown(path, 0, (gid_t)-1), 0);
     } else {
         printf("SKIP: the token-file owner case needs root (it chowns a file to uid 65534)\n");
@@ -378,7 +415,7 @@ static void test_file_dirs_above(void)
     char tok[AUTH_TOKEN_LEN + 1];
     auth_token_new(tok, sizeof(tok));
     auth_token_hash(tok, strlen(tok), h);
-    CHECK_EQ_INT(auth_file_add(path, "ops", AUTH_SCOPE_TRANSFER, h, 0, err, sizeof(err)), 0);
+    CHECK_EQ_INT(auth_file_add(path, "ops", AUTH_SCOPE_TRANSFER, h, 0, NULL, err, sizeof(err)), 0);
     int rc = 0;
     CHECK(loads(path));
     CHECK(loads(via_link)); /* a symlinked directory is followed */
