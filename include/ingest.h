@@ -62,10 +62,11 @@ int ingest_listen_loopback(const char *listen);
  * deliberately leaked rather than freed under a reader, and NF_ESTATE is returned). A per-thread
  * copy refreshed by an eventfd would do as well but copies the table once per thread; the
  * exchange keeps one table and no lock on the request path. budgets (borrowed until ingest_free;
- * the set the pipeline replayed the log into) gives each token with a max_amount_per_hour its
- * window, created there when the name is new, kept when the name was there before (a reload keeps
- * the budget). Main thread only. 0, NF_ESTATE, or NF_ENOMEM / NF_EINVAL (a token has an hourly
- * limit and budgets is NULL) with t freed and the previous table kept. */
+ * the set the pipeline replayed the log into) gives each token with a max_amount_per_hour or a
+ * max_amount_per_day its windows, created there when the name (or the limit) is new, kept when it
+ * was there before (a reload keeps the budget). Main thread only. 0, NF_ESTATE, or NF_ENOMEM /
+ * NF_EINVAL (a token has such a limit and budgets is NULL) with t freed and the previous table
+ * kept. */
 struct spend_tokens;
 int ingest_auth_set(struct ingest *in, struct auth_table *t, struct spend_tokens *budgets);
 

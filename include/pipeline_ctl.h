@@ -24,8 +24,9 @@ struct pipe_hooks {
  * unresolved signed transactions) and opens a new log segment. Takes ownership of kps[0..n_keys)
  * (the key pool frees them). n_ingest = number of ingest threads (reply rings, WAL producers).
  * Borrows c for the pipeline's life. token_budgets (may be NULL; borrowed for the pipeline's
- * life) holds the windows of the bearer tokens with their own max_amount_per_hour: the replay
- * counts each ACCEPT record that names one of them into its window. hooks may be NULL. NULL with
+ * life) holds the windows of the bearer tokens with their own max_amount_per_hour or
+ * max_amount_per_day: the replay counts each ACCEPT record that names one of them into its
+ * windows. hooks may be NULL. NULL with
  * *err on failure (the keys are freed then). */
 struct spend_tokens;
 struct nf_pipe *pipe_new(const struct cfg *c,

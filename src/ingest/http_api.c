@@ -1205,9 +1205,9 @@ static int transfers_refused(struct ingest_thread *t,
 
 /* window_reserve: takes sum (over: it overflowed u128) from the rolling window w under limit.
  * token NULL: w is the global --max-amount-per-hour window, or --max-amount-per-day's when day;
- * else it is that token's own max_amount_per_hour window, and the answer names the token. 1 with
- * *stamp set, or 0 after answering 429 with Retry-After (the window is full for now) or 422 (the
- * request alone is over the limit). Owner thread. */
+ * else it is that token's own max_amount_per_hour (max_amount_per_day) window, and the answer
+ * names the token. 1 with *stamp set, or 0 after answering 429 with Retry-After (the window is
+ * full for now) or 422 (the request alone is over the limit). Owner thread. */
 static int window_reserve(struct ingest_thread *t,
                           struct hsrv_req *req,
                           int route,
