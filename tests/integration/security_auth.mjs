@@ -172,13 +172,17 @@ try {
     '--scopes', 'read', '--expires', '2099-01-01T00:00:00Z']).toString().trim();
   const tOld = addToken(tokFile, 'retired', 'read');
   writeFileSync(tokFile, readFileSync(tokFile, 'utf8').replace(/^(retired .*)$/m, '$1 expires=2020-01-01T00:00:00Z'));
-  d.proc.kill('SIGHUP');
-  await waitFor(async () => (await request(d.port, 'GET', `/v1/transfers/${id}`, undefined,
-    { headers: bearer(tLater) })).status === 200, 'the token expiring in 2099 to work after SIGHUP');
-  r = await request(d.port, 'GET', `/v1/transfers/${id}`, undefined, { headers: bearer(tOld) });
-  check(r.status === 401 && /error="invalid_token"/.test(r.headers['www-authenticate'] || '') &&
-    r.body.reason === 'the token expired at 2020-01-01T00:00:00Z',
-  `an expired token: 401 saying when: ${r.status} ${r.headers['www-authenticate']} ${r.text}`);
+  // reloadedRefused: SIGHUP, wait until the token `good` is served (the new file is in use), then
+  // `bad` must get 401 invalid_token with exactly `reason`.
+  const reloadedRefused = async (good, bad, reason, what) => {
+    d.proc.kill('SIGHUP');
+    await waitFor(async () => (await request(d.port, 'GET', `/v1/transfers/${id}`, undefined,
+      { headers: bearer(good) })).status === 200, `${what}: the reloaded file in use`);
+    const a = await request(d.port, 'GET', `/v1/transfers/${id}`, undefined, { headers: bearer(bad) });
+    check(a.status === 401 && /error="invalid_token"/.test(a.headers['www-authenticate'] || '') &&
+      a.body.reason === reason, `${what}: 401 saying why: ${a.status} ${a.headers['www-authenticate']} ${a.text}`);
+  };
+  await reloadedRefused(tLater, tOld, 'the token expired at 2020-01-01T00:00:00Z', 'an expired token');
   r = await request(d.port, 'GET', '/metrics', undefined, { headers: bearer(tMetrics) });
   check(r.text.includes('nearft_auth_token_expiry_timestamp_seconds{token="seasonal"} 4070908800') &&
     r.text.includes('nearft_auth_token_expiry_timestamp_seconds{token="retired"} 1577836800') &&
@@ -200,13 +204,8 @@ try {
     '--scopes', 'read', '--from', '127.0.0.0/8,::1']).toString().trim();
   const tElsewhere = execFileSync(nearft, ['auth', 'add', '--file', tokFile, '--name', 'elsewhere',
     '--scopes', 'read', '--from', '192.0.2.0/24']).toString().trim();
-  d.proc.kill('SIGHUP');
-  await waitFor(async () => (await request(d.port, 'GET', `/v1/transfers/${id}`, undefined,
-    { headers: bearer(tLocal) })).status === 200, 'the token allowed from 127.0.0.0/8 to work after SIGHUP');
-  r = await request(d.port, 'GET', `/v1/transfers/${id}`, undefined, { headers: bearer(tElsewhere) });
-  check(r.status === 401 && /error="invalid_token"/.test(r.headers['www-authenticate'] || '') &&
-    r.body.reason === 'the token may not be used from this client address',
-  `a token used from outside its from= networks: 401 saying so: ${r.status} ${r.text}`);
+  await reloadedRefused(tLocal, tElsewhere, 'the token may not be used from this client address',
+    'a token used from outside its from= networks');
   const listedFrom = execFileSync(nearft, ['auth', 'list', '--file', tokFile]).toString();
   check(/^local read from=127\.0\.0\.0\/8,::1\/128$/m.test(listedFrom) &&
     /^elsewhere read from=192\.0\.2\.0\/24$/m.test(listedFrom), `nearft auth list shows from=: ${listedFrom}`);
