@@ -247,6 +247,23 @@ static void test_token_lookup(void)
     free(t);
 }
 
+/* refusal: the error auth_table_load gives for path (its message in err[0..cap)), or 0 when it
+ * loads (the table is freed again). */
+static int refusal(const char *path, char *err, size_t cap)
+{
+    int rc = 0;
+    struct auth_table *t = auth_table_load(path, err, cap, &rc);
+    auth_table_free(t);
+    return t != NULL ? 0 : rc;
+}
+
+/* loads: the token file at path loads (and is freed again). */
+static int loads(const char *path)
+{
+    char err[1024];
+    return refusal(path, err, sizeof(err)) == 0;
+}
+
 static void test_files(void)
 {
     char dir[] = "/tmp/nf-test-auth.XXXXXX";
@@ -254,8 +271,7 @@ static void test_files(void)
     char path[256], err[512];
     snprintf(path, sizeof(path), "%s/tokens", dir);
     int rc = 0;
-    CHECK(auth_table_load(path, err, sizeof(err), &rc) == NULL);
-    CHECK_EQ_INT(rc, NF_ENOTFOUND);
+    CHECK_EQ_INT(refusal(path, err, sizeof(err)), NF_ENOTFOUND);
 
     char tok[AUTH_TOKEN_LEN + 1];
     uint8_t h[32];
@@ -304,8 +320,7 @@ static void test_files(void)
 
     /* Group/other access is refused by every function. */
     chmod(path, 0640);
-    CHECK(auth_table_load(path, err, sizeof(err), &rc) == NULL);
-    CHECK_EQ_INT(rc, NF_EPERM);
+    CHECK_EQ_INT(refusal(path, err, sizeof(err)), NF_EPERM);
     CHECK(strstr(err, "chmod 600") != NULL);
     CHECK_EQ_INT(auth_file_add(path, "x", AUTH_SCOPE_READ, h, 0, NULL, err, sizeof(err)), NF_EPERM);
     CHECK_EQ_INT(auth_file_remove(path, "reader", err, sizeof(err)), NF_EPERM);
@@ -315,20 +330,9 @@ static void test_files(void)
     FILE *f = fopen(path, "a");
     fputs("broken line\n", f);
     fclose(f);
-    CHECK(auth_table_load(path, err, sizeof(err), &rc) == NULL);
-    CHECK_EQ_INT(rc, NF_EINVAL);
+    CHECK_EQ_INT(refusal(path, err, sizeof(err)), NF_EINVAL);
     CHECK(strstr(err, "line 5:") != NULL); /* after the 3 header lines and "reader" */
     nf_test_rmdir(dir);
-}
-
-/* loads: the token file at path loads (and is freed again). */
-static int loads(const char *path)
-{
-    char err[1024];
-    int rc = 0;
-    struct auth_table *t = auth_table_load(path, err, sizeof(err), &rc);
-    auth_table_free(t);
-    return t != NULL;
 }
 
 /* The token file passes the same checks as a key file (nf_secfile.h): not a symbolic link, owned
@@ -346,14 +350,11 @@ static void test_file_owner_link_dir(void)
     auth_token_new(tok, sizeof(tok));
     auth_token_hash(tok, strlen(tok), h);
     CHECK_EQ_INT(auth_file_add(path, "ops", AUTH_SCOPE_TRANSFER, h, 0, NULL, err, sizeof(err)), 0);
-    int rc = 0;
     CHECK(loads(path));
 
     /* A symbolic link to a good token file. */
     CHECK_EQ_INT(symlink(path, link_path), 0);
-    rc = 0;
-    CHECK(auth_table_load(link_path, err, sizeof(err), &rc) == NULL);
-    CHECK_EQ_INT(rc, NF_EPERM);
+    CHECK_EQ_INT(refusal(link_path, err, sizeof(err)), NF_EPERM);
     CHECK(strstr(err, "symbolic link") != NULL && strstr(err, link_path) != NULL);
     CHECK_EQ_INT(auth_file_add(link_path, "x", AUTH_SCOPE_READ, h, 0, NULL, err, sizeof(err)),
                  NF_EPERM);
@@ -363,9 +364,7 @@ static void test_file_owner_link_dir(void)
 
     /* Its directory writable by others or by the group. */
     CHECK_EQ_INT(chmod(dir, 0777), 0);
-    rc = 0;
-    CHECK(auth_table_load(path, err, sizeof(err), &rc) == NULL);
-    CHECK_EQ_INT(rc, NF_EPERM);
+    CHECK_EQ_INT(refusal(path, err, sizeof(err)), NF_EPERM);
     CHECK(strstr(err, "writable by group or others") != NULL && strstr(err, dir) != NULL &&
           strstr(err, path) != NULL);
     CHECK_EQ_INT(auth_file_remove(path, "ops", err, sizeof(err)), NF_EPERM);
@@ -375,16 +374,14 @@ static void test_file_owner_link_dir(void)
                  NF_EPERM);
     CHECK(access(fresh, F_OK) != 0); /* refused before anything is created */
     CHECK_EQ_INT(chmod(dir, 0770), 0);
-    CHECK(auth_table_load(path, err, sizeof(err), &rc) == NULL);
+    CHECK_EQ_INT(refusal(path, err, sizeof(err)), NF_EPERM);
     CHECK_EQ_INT(chmod(dir, 0700), 0);
     CHECK(loads(path));
 
     /* Owned by another user: only root can make such a file. */
     if (geteuid() == 0) {
         CHECK_EQ_INT(chown(path, 65534, (gid_t)-1), 0);
-        rc = 0;
-        CHECK(auth_table_load(path, err, sizeof(err), &rc) == NULL);
-        CHECK_EQ_INT(rc, NF_EPERM);
+        CHECK_EQ_INT(refusal(path, err, sizeof(err)), NF_EPERM);
         CHECK(strstr(err, "owned by uid 65534") != NULL && strstr(err, path) != NULL);
         CHECK_EQ_INT(auth_file_add(path, "x", AUTH_SCOPE_READ, h, 0, NULL, err, sizeof(err)),
                      NF_EPERM);
@@ -416,20 +413,15 @@ static void test_file_dirs_above(void)
     auth_token_new(tok, sizeof(tok));
     auth_token_hash(tok, strlen(tok), h);
     CHECK_EQ_INT(auth_file_add(path, "ops", AUTH_SCOPE_TRANSFER, h, 0, NULL, err, sizeof(err)), 0);
-    int rc = 0;
     CHECK(loads(path));
     CHECK(loads(via_link)); /* a symlinked directory is followed */
 
     /* A directory two levels up writable by others: refused along the path and the realpath. */
     CHECK_EQ_INT(chmod(open_dir, 0777), 0);
-    rc = 0;
-    CHECK(auth_table_load(path, err, sizeof(err), &rc) == NULL);
-    CHECK_EQ_INT(rc, NF_EPERM);
+    CHECK_EQ_INT(refusal(path, err, sizeof(err)), NF_EPERM);
     CHECK(strstr(err, "directory") != NULL && strstr(err, open_dir) != NULL &&
           strstr(err, "above it is writable by group or others") != NULL);
-    rc = 0;
-    CHECK(auth_table_load(via_link, err, sizeof(err), &rc) == NULL);
-    CHECK_EQ_INT(rc, NF_EPERM);
+    CHECK_EQ_INT(refusal(via_link, err, sizeof(err)), NF_EPERM);
     CHECK(strstr(err, open_dir) != NULL && strstr(err, via_link) != NULL);
     /* Sticky (like /tmp): others cannot rename or remove what is ours there. */
     CHECK_EQ_INT(chmod(open_dir, 01777), 0);
@@ -440,9 +432,7 @@ static void test_file_dirs_above(void)
     /* A directory above owned by another user (only root can make one). */
     if (geteuid() == 0) {
         CHECK_EQ_INT(chown(open_dir, 65534, (gid_t)-1), 0);
-        rc = 0;
-        CHECK(auth_table_load(path, err, sizeof(err), &rc) == NULL);
-        CHECK_EQ_INT(rc, NF_EPERM);
+        CHECK_EQ_INT(refusal(path, err, sizeof(err)), NF_EPERM);
         CHECK(strstr(err, "owned by uid 65534") != NULL && strstr(err, open_dir) != NULL);
         CHECK_EQ_INT(chown(open_dir, 0, (gid_t)-1), 0);
     }
