@@ -1203,29 +1203,22 @@ static int transfers_refused(struct ingest_thread *t,
     return 0;
 }
 
-/* window_reserve: takes sum (over: it overflowed u128) from the rolling window w under limit.
- * token NULL: w is the global --max-amount-per-hour window, or --max-amount-per-day's when day;
- * else it is that token's own max_amount_per_hour (max_amount_per_day) window, and the answer
- * names the token. 1 with *stamp set, or 0 after answering 429 with Retry-After (the window is
- * full for now) or 422 (the request alone is over the limit). Owner thread. */
-static int window_reserve(struct ingest_thread *t,
+/* window_refuse: answers a request a rolling window refused (rc from spend_reserve_limit, retry
+ * its Retry-After): 422 when the request alone is over the limit (NF_ERANGE), else 429 with
+ * Retry-After. token NULL: the window is the global --max-amount-per-hour one, or
+ * --max-amount-per-day's when day; else it is that token's own max_amount_per_hour
+ * (max_amount_per_day) window, and the answer names the token. Owner thread. */
+static void window_refuse(struct ingest_thread *t,
                           struct hsrv_req *req,
                           int route,
                           int is_batch,
-                          nf_u128 sum,
-                          int over,
-                          uint64_t now_ms,
-                          struct spend *w,
+                          int rc,
+                          uint32_t retry,
                           nf_u128 limit,
                           const struct auth_entry *token,
                           int day,
-                          uint64_t *stamp,
                           uint64_t start_ns)
 {
-    uint32_t retry = 0;
-    int rc = over ? NF_ERANGE : spend_reserve_limit(w, limit, sum, now_ms, stamp, &retry);
-    if (rc == 0)
-        return 1;
     char lim[U128_STR_MAX], what[AUTH_NAME_MAX + U128_STR_MAX + 64], reason[320];
     u128_format(limit, lim);
     if (token != NULL)
@@ -1239,7 +1232,7 @@ static int window_reserve(struct ingest_thread *t,
                  is_batch ? "the sum of the transfers is" : "is", what);
         send_error(t, req, route, 422, "transfer refused", is_batch ? "transfers" : "amount",
                    reason, start_ns);
-        return 0;
+        return;
     }
     snprintf(reason, sizeof(reason),
              "over %s: the transfers accepted%s in the last %s leave too little for this "
@@ -1247,7 +1240,6 @@ static int window_reserve(struct ingest_thread *t,
              what, token != NULL ? " with it" : "", day ? "24 hours" : "hour", (unsigned)retry);
     send_limited(t, req, route, day ? "max_amount_per_day" : "max_amount_per_hour", reason, retry,
                  start_ns);
-    return 0;
 }
 
 /* One window a request takes from: its limit, and the token it belongs to (NULL: global). */
@@ -1262,9 +1254,9 @@ struct budget_window {
  * --max-amount-per-hour and --max-amount-per-day windows and the token's own max_amount_per_hour
  * and max_amount_per_day windows (token_w, NULL when it has none; a window counts only while the
  * token has that limit). A bulk request is all or nothing, and so is the set: what the windows
- * before took is given back when a later one refuses. 1 with *h set (give it back with
- * budget_release if the request is not accepted after all), or 0 after answering as
- * window_reserve does. Owner thread. */
+ * before took is given back when a later one refuses, before the answer. 1 with *h set (give it
+ * back with budget_release if the request is not accepted after all), or 0 after answering as
+ * window_refuse does. Owner thread. */
 static int budget_reserve(struct ingest_thread *t,
                           struct hsrv_req *req,
                           int route,
@@ -1300,11 +1292,17 @@ static int budget_reserve(struct ingest_thread *t,
         over = u128_add_overflow(sum, t->items[i].amount, &sum);
     /* Every window stamps the same second (now_ms / 1000), which budget_release gives back to. */
     for (int k = 0; k < n; k++) {
-        if (!window_reserve(t, req, route, is_batch, sum, over, now_ms, win[k].w, win[k].limit,
-                            win[k].token, win[k].day, &h->stamp, start_ns)) {
+        uint32_t retry = 0;
+        int rc = over ? NF_ERANGE
+                      : spend_reserve_limit(win[k].w, win[k].limit, sum, now_ms, &h->stamp, &retry);
+        if (rc != 0) {
+            /* Give back before answering: a client that sends again once answered must find the
+             * windows as they were before this request. */
+            const struct budget_window *r = &win[k];
             while (k-- > 0)
                 spend_release(win[k].w, h->stamp, sum);
             *h = (struct budget_hold){.amount = 0};
+            window_refuse(t, req, route, is_batch, rc, retry, r->limit, r->token, r->day, start_ns);
             return 0;
         }
     }
