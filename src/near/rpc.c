@@ -1,6 +1,6 @@
 /* rpc: NEAR JSON-RPC request builders and response classifier (see include/rpc.h and
- * docs/PROTOCOL.md section 3). Builders append into the caller's buffer with exact size checks; the
- * classifier walks jtok tokens of the caller's scratch and copies what it needs into struct
+ * docs/PROTOCOL.md section 3). Builders write with jw into the caller's buffer (exact size checks);
+ * the classifier walks jtok tokens of the caller's scratch and copies what it needs into struct
  * rpc_result. It accepts both the structured error form (name/cause/info) and the legacy forms
  * (data-only errors, the in-result query "error" string, TIMEOUT_ERROR with and without the 2026
  * info.cause). Pure and allocation-free; runs on whichever thread calls it (normally the submit
@@ -14,7 +14,7 @@
 
 #include "account.h"
 #include "base58.h"
-#include "base64.h"
+#include "jw.h"
 #include "nf_err.h"
 
 static const char *const wait_names[] = {"NONE",           "INCLUDED", "EXECUTED_OPTIMISTIC",
@@ -39,95 +39,54 @@ int rpc_wait_parse(const char *s, size_t len, enum rpc_wait *out)
 }
 
 /* ---- builders --------------------------------------------------------------------------------
- * A tiny exact-size appender instead of jw: every string argument of a request is plain printable
- * ASCII (ids, account ids, keys, hashes, base64), so nothing needs escaping and the send_tx path
- * copies the base64 once, straight into the caller's buffer. */
+ * jw into the caller's buffer (the send_tx path base64-encodes straight into it). Every string
+ * argument must be plain printable ASCII without '"' or '\\' (ids, account ids, keys, hashes,
+ * base64), so a request never carries an escape a NEAR node might read differently. */
 
-struct out {
-    char *buf;
-    size_t cap;
-    size_t len;
-    int err;
-};
-
-static void put(struct out *o, const char *s, size_t n)
+/* plain: s is printable ASCII without '"' or '\\'. */
+static int plain(const char *s)
 {
-    if (o->err)
-        return;
-    if (n >= o->cap - o->len) { /* keep one byte for the NUL */
-        o->err = NF_ENOSPC;
+    for (; *s != '\0'; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c < 0x20 || c > 0x7e || c == '"' || c == '\\')
+            return 0;
+    }
+    return 1;
+}
+
+/* member: "key":"value"; a value that is not plain() fails the request with NF_EINVAL. */
+static void member(struct jw *w, const char *key, const char *value)
+{
+    jw_key(w, key);
+    if (!plain(value)) {
+        if (w->error == 0)
+            w->error = NF_EINVAL;
         return;
     }
-    memcpy(o->buf + o->len, s, n);
-    o->len += n;
+    jw_str(w, value);
 }
 
-static void puts_(struct out *o, const char *s)
+/* begin: {"jsonrpc":"2.0","id":id,"method":method,"params": and, unless params is NULL (the
+ * caller writes them), the params object opened. */
+static void begin(struct jw *w, char *buf, size_t cap, const char *id, const char *method)
 {
-    put(o, s, strlen(s));
+    jw_init_fixed(w, buf, cap);
+    jw_obj_begin(w);
+    member(w, "jsonrpc", "2.0");
+    member(w, "id", id);
+    member(w, "method", method);
+    jw_key(w, "params");
 }
 
-/* put_qstr: "s" for a plain printable-ASCII s without '"' or '\\'; else NF_EINVAL. */
-static void put_qstr(struct out *o, const char *s)
+/* finish: closes the request; its length, or the first error (NF_ENOSPC / NF_EINVAL). */
+static int finish(struct jw *w)
 {
-    size_t n = strlen(s);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c > 0x7e || c == '"' || c == '\\') {
-            if (!o->err)
-                o->err = NF_EINVAL;
-            return;
-        }
-    }
-    put(o, "\"", 1);
-    put(o, s, n);
-    put(o, "\"", 1);
-}
-
-static void put_b64(struct out *o, const uint8_t *data, size_t len)
-{
-    if (o->err)
-        return;
-    size_t n = B64_ENCODED_LEN(len); /* public data: the table-driven encoder */
-    if (o->cap - o->len < n + 3) {
-        o->err = NF_ENOSPC;
-        return;
-    }
-    o->buf[o->len++] = '"';
-    o->len += b64_encode(data, len, o->buf + o->len);
-    put(o, "\"", 1);
-}
-
-static void begin(struct out *o, char *buf, size_t cap, const char *id, const char *method)
-{
-    o->buf = buf;
-    o->cap = cap;
-    o->len = 0;
-    o->err = cap == 0 ? NF_ENOSPC : 0;
-    puts_(o, "{\"jsonrpc\":\"2.0\",\"id\":");
-    put_qstr(o, id);
-    puts_(o, ",\"method\":\"");
-    puts_(o, method);
-    puts_(o, "\",\"params\":");
-}
-
-static int finish(struct out *o)
-{
-    puts_(o, "}");
-    if (o->err)
-        return o->err;
-    if (o->len > (size_t)0x7FFFFFFF)
-        return NF_ENOSPC;
-    o->buf[o->len] = '\0';
-    return (int)o->len;
-}
-
-static void member(struct out *o, int first, const char *key, const char *value)
-{
-    puts_(o, first ? "{\"" : ",\"");
-    puts_(o, key);
-    puts_(o, "\":");
-    put_qstr(o, value);
+    jw_obj_end(w);
+    size_t len = 0;
+    int rc = jw_finish(w, &len);
+    if (rc != 0)
+        return rc;
+    return len > (size_t)0x7FFFFFFF ? NF_ENOSPC : (int)len;
 }
 
 int rpc_build_send_tx(char *buf,
@@ -137,24 +96,26 @@ int rpc_build_send_tx(char *buf,
                       size_t tx_len,
                       enum rpc_wait wait_until)
 {
-    struct out o;
-    begin(&o, buf, cap, id, "send_tx");
-    puts_(&o, "{\"signed_tx_base64\":");
-    put_b64(&o, signed_tx, tx_len);
-    member(&o, 0, "wait_until", rpc_wait_name(wait_until));
-    puts_(&o, "}");
-    return finish(&o);
+    struct jw w;
+    begin(&w, buf, cap, id, "send_tx");
+    jw_obj_begin(&w);
+    jw_key(&w, "signed_tx_base64");
+    jw_base64(&w, signed_tx, tx_len);
+    member(&w, "wait_until", rpc_wait_name(wait_until));
+    jw_obj_end(&w);
+    return finish(&w);
 }
 
 int rpc_build_send_tx_b64(
     char *buf, size_t cap, const char *id, const char *signed_tx_base64, enum rpc_wait wait_until)
 {
-    struct out o;
-    begin(&o, buf, cap, id, "send_tx");
-    member(&o, 1, "signed_tx_base64", signed_tx_base64);
-    member(&o, 0, "wait_until", rpc_wait_name(wait_until));
-    puts_(&o, "}");
-    return finish(&o);
+    struct jw w;
+    begin(&w, buf, cap, id, "send_tx");
+    jw_obj_begin(&w);
+    member(&w, "signed_tx_base64", signed_tx_base64);
+    member(&w, "wait_until", rpc_wait_name(wait_until));
+    jw_obj_end(&w);
+    return finish(&w);
 }
 
 int rpc_build_tx_status(char *buf,
@@ -164,28 +125,38 @@ int rpc_build_tx_status(char *buf,
                         const char *sender_account_id,
                         enum rpc_wait wait_until)
 {
-    struct out o;
-    begin(&o, buf, cap, id, "tx");
-    member(&o, 1, "tx_hash", tx_hash_b58);
-    member(&o, 0, "sender_account_id", sender_account_id);
-    member(&o, 0, "wait_until", rpc_wait_name(wait_until));
-    puts_(&o, "}");
-    return finish(&o);
+    struct jw w;
+    begin(&w, buf, cap, id, "tx");
+    jw_obj_begin(&w);
+    member(&w, "tx_hash", tx_hash_b58);
+    member(&w, "sender_account_id", sender_account_id);
+    member(&w, "wait_until", rpc_wait_name(wait_until));
+    jw_obj_end(&w);
+    return finish(&w);
 }
 
 int rpc_build_block_final(char *buf, size_t cap, const char *id)
 {
-    struct out o;
-    begin(&o, buf, cap, id, "block");
-    member(&o, 1, "finality", "final");
-    puts_(&o, "}");
-    return finish(&o);
+    struct jw w;
+    begin(&w, buf, cap, id, "block");
+    jw_obj_begin(&w);
+    member(&w, "finality", "final");
+    jw_obj_end(&w);
+    return finish(&w);
 }
 
-static void query_head(struct out *o, enum rpc_finality fin, const char *request_type)
+/* query_begin: a query request up to its params' request_type and finality (params left open). */
+static void query_begin(struct jw *w,
+                        char *buf,
+                        size_t cap,
+                        const char *id,
+                        enum rpc_finality fin,
+                        const char *request_type)
 {
-    member(o, 1, "request_type", request_type);
-    member(o, 0, "finality", fin == RPC_FINALITY_OPTIMISTIC ? "optimistic" : "final");
+    begin(w, buf, cap, id, "query");
+    jw_obj_begin(w);
+    member(w, "request_type", request_type);
+    member(w, "finality", fin == RPC_FINALITY_OPTIMISTIC ? "optimistic" : "final");
 }
 
 int rpc_build_view_access_key(char *buf,
@@ -195,35 +166,32 @@ int rpc_build_view_access_key(char *buf,
                               const char *account_id,
                               const char *public_key)
 {
-    struct out o;
-    begin(&o, buf, cap, id, "query");
-    query_head(&o, fin, "view_access_key");
-    member(&o, 0, "account_id", account_id);
-    member(&o, 0, "public_key", public_key);
-    puts_(&o, "}");
-    return finish(&o);
+    struct jw w;
+    query_begin(&w, buf, cap, id, fin, "view_access_key");
+    member(&w, "account_id", account_id);
+    member(&w, "public_key", public_key);
+    jw_obj_end(&w);
+    return finish(&w);
 }
 
 int rpc_build_view_access_key_list(
     char *buf, size_t cap, const char *id, enum rpc_finality fin, const char *account_id)
 {
-    struct out o;
-    begin(&o, buf, cap, id, "query");
-    query_head(&o, fin, "view_access_key_list");
-    member(&o, 0, "account_id", account_id);
-    puts_(&o, "}");
-    return finish(&o);
+    struct jw w;
+    query_begin(&w, buf, cap, id, fin, "view_access_key_list");
+    member(&w, "account_id", account_id);
+    jw_obj_end(&w);
+    return finish(&w);
 }
 
 int rpc_build_view_account(
     char *buf, size_t cap, const char *id, enum rpc_finality fin, const char *account_id)
 {
-    struct out o;
-    begin(&o, buf, cap, id, "query");
-    query_head(&o, fin, "view_account");
-    member(&o, 0, "account_id", account_id);
-    puts_(&o, "}");
-    return finish(&o);
+    struct jw w;
+    query_begin(&w, buf, cap, id, fin, "view_account");
+    member(&w, "account_id", account_id);
+    jw_obj_end(&w);
+    return finish(&w);
 }
 
 int rpc_build_call_function(char *buf,
@@ -235,15 +203,14 @@ int rpc_build_call_function(char *buf,
                             const char *args,
                             size_t args_len)
 {
-    struct out o;
-    begin(&o, buf, cap, id, "query");
-    query_head(&o, fin, "call_function");
-    member(&o, 0, "account_id", contract);
-    member(&o, 0, "method_name", method);
-    puts_(&o, ",\"args_base64\":");
-    put_b64(&o, (const uint8_t *)args, args_len);
-    puts_(&o, "}");
-    return finish(&o);
+    struct jw w;
+    query_begin(&w, buf, cap, id, fin, "call_function");
+    member(&w, "account_id", contract);
+    member(&w, "method_name", method);
+    jw_key(&w, "args_base64");
+    jw_base64(&w, (const uint8_t *)args, args_len);
+    jw_obj_end(&w);
+    return finish(&w);
 }
 
 int rpc_build_account_view(char *buf,
@@ -254,23 +221,28 @@ int rpc_build_account_view(char *buf,
                            const char *method,
                            const char *account_id)
 {
-    size_t alen = strlen(account_id);
-    if (account_id_check(account_id, alen, NULL) < 0)
+    if (account_id_check(account_id, strlen(account_id), NULL) < 0)
         return NF_EINVAL;
-    /* A valid account id is [a-z0-9._-] only: no JSON escaping needed. */
     char args[16 + ACCOUNT_ID_MAX + 4];
-    int n = snprintf(args, sizeof(args), "{\"account_id\":\"%s\"}", account_id);
-    if (n < 0 || (size_t)n >= sizeof(args))
+    struct jw a;
+    jw_init_fixed(&a, args, sizeof(args));
+    jw_obj_begin(&a);
+    member(&a, "account_id", account_id);
+    jw_obj_end(&a);
+    size_t n = 0;
+    if (jw_finish(&a, &n) != 0)
         return NF_EINVAL;
-    return rpc_build_call_function(buf, cap, id, fin, contract, method, args, (size_t)n);
+    return rpc_build_call_function(buf, cap, id, fin, contract, method, args, n);
 }
 
 int rpc_build_gas_price(char *buf, size_t cap, const char *id)
 {
-    struct out o;
-    begin(&o, buf, cap, id, "gas_price");
-    puts_(&o, "[null]");
-    return finish(&o);
+    struct jw w;
+    begin(&w, buf, cap, id, "gas_price");
+    jw_arr_begin(&w);
+    jw_null(&w);
+    jw_arr_end(&w);
+    return finish(&w);
 }
 
 /* ---- kinds ----------------------------------------------------------------------------------- */
