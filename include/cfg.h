@@ -36,6 +36,8 @@ struct cfg {
     uint64_t head_timeout_ms;   /* a request head must be complete within (0: no deadline) */
     uint64_t body_min_rate;     /* bytes/s a body must average after the head grace (0: none) */
     uint64_t write_timeout_ms;  /* an unread answer is dropped after this long without progress */
+    uint64_t max_unsent_bytes;  /* unsent answers, all ingest threads (split evenly); over it the
+                                   slowest readers are reset */
     uint64_t max_conns_per_ip;  /* open connections per client address, all threads (0: no cap) */
     uint64_t body_pool_bytes;   /* large request buffers, all threads together (0: no cap) */
     uint64_t max_batch_request; /* transfers per request body */

@@ -99,6 +99,9 @@ struct hsrv {
     size_t big_max;                /* largest large buffer: max_head + max_body + chunk slack */
     uint32_t idle_head, idle_tail; /* idle keep-alive connections, oldest first */
     char date[40];                 /* "Date: ...\r\n" */
+    /* Bytes of answers waiting in the connections' out buffers. The owner thread writes it
+     * (relaxed load + store); hsrv_unsent_bytes reads it relaxed from any thread. */
+    _Atomic uint64_t unsent;
 };
 
 struct hsrv_shared {
@@ -405,6 +408,8 @@ static void hsrv_idle_del(struct hsrv_conn *c)
 }
 
 static int hsrv_pending(const struct hsrv_conn *c);
+static void hsrv_unsent_trim(struct hsrv *s, const struct hsrv_conn *keep);
+static void hsrv_abort(struct hsrv_conn *c);
 static void hsrv_accept_resume(struct hsrv *s);
 
 /* Puts c on the idle list (at the tail: newest) when it waits for a next request with nothing
@@ -441,6 +446,18 @@ static void hsrv_accept_resume(struct hsrv *s)
     }
 }
 
+static void hsrv_unsent_add(struct hsrv *s, uint64_t n)
+{
+    atomic_store_explicit(&s->unsent, atomic_load_explicit(&s->unsent, memory_order_relaxed) + n,
+                          memory_order_relaxed);
+}
+
+static void hsrv_unsent_sub(struct hsrv *s, uint64_t n)
+{
+    uint64_t u = atomic_load_explicit(&s->unsent, memory_order_relaxed);
+    atomic_store_explicit(&s->unsent, u >= n ? u - n : 0, memory_order_relaxed);
+}
+
 static void hsrv_close(struct hsrv_conn *c, int gone)
 {
     struct hsrv *s = c->s;
@@ -456,8 +473,10 @@ static void hsrv_close(struct hsrv_conn *c, int gone)
     hsrv_ip_release(s->o.shared, c->ip_slot);
     c->ip_slot = -1;
     hsrv_big_release(c);
-    if (c->out != NULL)
+    if (c->out != NULL) {
+        hsrv_unsent_sub(s, evbuffer_get_length(c->out));
         evbuffer_drain(c->out, evbuffer_get_length(c->out));
+    }
     c->state = HSRV_FREE;
     c->gen++;
     c->cookie = NULL;
@@ -503,17 +522,43 @@ static int hsrv_write(struct hsrv_conn *c, const char *head, size_t hl, const ch
             return NF_EIO;
     }
     int rc = 0;
+    size_t before = evbuffer_get_length(c->out);
     if (sent < hl)
         rc |= evbuffer_add(c->out, head + sent, hl - sent);
     size_t boff = sent > hl ? sent - hl : 0;
     if (bl > boff)
         rc |= evbuffer_add(c->out, body + boff, bl - boff);
+    hsrv_unsent_add(c->s, evbuffer_get_length(c->out) - before);
     if (rc != 0)
         return NF_EIO;
     c->write_ns = hsrv_now_ns();
     if (!c->write_on && event_add(c->wev, NULL) == 0)
         c->write_on = 1;
+    hsrv_unsent_trim(c->s, c);
     return 0;
+}
+
+/* hsrv_unsent_trim: while this thread's unsent answers exceed max_unsent, resets the connection
+ * whose answer has waited longest without the socket taking a byte of it (the slowest reader),
+ * never keep (the connection just answered: an answer is not dropped for its own size). */
+static void hsrv_unsent_trim(struct hsrv *s, const struct hsrv_conn *keep)
+{
+    while (s->o.max_unsent != 0 &&
+           atomic_load_explicit(&s->unsent, memory_order_relaxed) > s->o.max_unsent) {
+        struct hsrv_conn *oldest = NULL;
+        for (uint32_t i = 0; i < s->nconns; i++) {
+            struct hsrv_conn *c = &s->conns[i];
+            if (c == keep || c->state == HSRV_FREE || c->in_dispatch || c->in_head ||
+                !hsrv_pending(c))
+                continue;
+            if (oldest == NULL || c->write_ns < oldest->write_ns)
+                oldest = c;
+        }
+        if (oldest == NULL)
+            return;
+        HSRV_COUNT(s, unsent_reset);
+        hsrv_abort(oldest);
+    }
 }
 
 static int hsrv_pending(const struct hsrv_conn *c)
@@ -899,6 +944,7 @@ static void hsrv_conn_write_cb(evutil_socket_t fd, short what, void *arg)
         }
         if (n == 0)
             return;
+        hsrv_unsent_sub(c->s, (uint64_t)n);
         c->write_ns = hsrv_now_ns();
     }
     event_del(c->wev);
@@ -1232,6 +1278,11 @@ void hsrv_stop_accepting(struct hsrv *s)
 uint32_t hsrv_open_conns(const struct hsrv *s)
 {
     return s ? s->nconns - s->nfree : 0;
+}
+
+uint64_t hsrv_unsent_bytes(const struct hsrv *s)
+{
+    return s ? atomic_load_explicit(&s->unsent, memory_order_relaxed) : 0;
 }
 
 void hsrv_free(struct hsrv *s)

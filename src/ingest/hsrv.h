@@ -18,6 +18,9 @@
  *    end of the head once a grace of head_ms has passed;
  *  - an answer the client does not read is dropped (reset) when write_ms pass without the socket
  *    taking a byte of it;
+ *  - when the answers waiting to be written on this thread exceed max_unsent bytes, the
+ *    connections whose answers have waited longest without progress are reset until they fit
+ *    (never the connection just answered: an answer alone over the cap is still written);
  *  - an idle keep-alive connection (no request bytes) is closed after idle_ms, and when the slab
  *    is full the oldest idle one is closed to make room before accepting pauses;
  *  - a client address with max_per_ip connections open (over all threads, see struct
@@ -30,7 +33,7 @@
  * threads (hsrv_shared, --body-pool-bytes; over it: 503 + Retry-After) and unmapped as soon as
  * the request is answered or the connection closes, never held until exit; and (2) the unsent
  * rest of an answer in the connection's evbuffer (one answer per connection at a time, freed
- * when written or at the write timeout). */
+ * when written, at the write timeout or when reset for max_unsent). */
 #ifndef NF_INGEST_HSRV_H
 #define NF_INGEST_HSRV_H
 
@@ -79,6 +82,7 @@ struct hsrv_counters {
     _Atomic uint64_t head_timeouts;  /* head not complete within head_ms */
     _Atomic uint64_t body_timeouts;  /* body slower than body_min_rate */
     _Atomic uint64_t write_timeouts; /* answer not read for write_ms */
+    _Atomic uint64_t unsent_reset;   /* reset: the thread's unsent answers over max_unsent */
     _Atomic uint64_t idle_closed;    /* idle keep-alive closed after idle_ms */
     _Atomic uint64_t idle_reclaimed; /* idle keep-alive closed to make room in a full slab */
     _Atomic uint64_t per_ip_refused; /* connections refused by max_per_ip */
@@ -127,6 +131,8 @@ struct hsrv_opts {
     uint64_t head_ms;       /* a request head must be complete within (0: no deadline) */
     uint64_t body_min_rate; /* bytes/s a body must average after head_ms of grace (0: none) */
     uint64_t write_ms;      /* an unsent answer making no progress is dropped after (0: never) */
+    uint64_t max_unsent;    /* bytes of unsent answers this thread holds; over it the slowest
+                               readers are reset (0: no cap) */
     struct hsrv_shared *shared;     /* borrowed; NULL: no per-address cap, no byte budget */
     struct hsrv_counters *counters; /* borrowed; NULL: not counted */
     void (*on_request)(struct hsrv_req *r, void *arg);
@@ -166,6 +172,10 @@ void hsrv_stop_accepting(struct hsrv *s);
 
 /* hsrv_open_conns: connections open now (owner thread; a relaxed figure for others). */
 uint32_t hsrv_open_conns(const struct hsrv *s);
+
+/* hsrv_unsent_bytes: bytes of answers waiting to be written now (owner thread; a relaxed figure
+ * for others). */
+uint64_t hsrv_unsent_bytes(const struct hsrv *s);
 
 /* hsrv_free: closes every connection (held requests are dropped without on_gone) and the
  * listening socket, frees everything. Owner thread, after its loop ended. NULL is a no-op. */

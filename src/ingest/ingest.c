@@ -429,6 +429,7 @@ static void ingest_tick_cb(evutil_socket_t fd, short what, void *arg)
     t->tick_last_requests = total;
     t->tick_last_ns = now;
     atomic_store_explicit(&t->stats->open_conns, hsrv_open_conns(t->srv), memory_order_relaxed);
+    atomic_store_explicit(&t->stats->unsent_bytes, hsrv_unsent_bytes(t->srv), memory_order_relaxed);
 }
 
 static void *ingest_thread_main(void *arg)
@@ -726,6 +727,7 @@ static int ingest_thread_setup(struct ingest *in, struct ingest_thread *t)
         .head_ms = cfg->head_timeout_ms,
         .body_min_rate = cfg->body_min_rate,
         .write_ms = cfg->write_timeout_ms,
+        .max_unsent = cfg->max_unsent_bytes / in->nthreads,
         .shared = in->hshared,
         .counters = &t->stats->conns,
         .on_request = in->routes.request,
@@ -989,7 +991,7 @@ int ingest_metrics_append(struct ingest *in, char *out, size_t len, size_t cap)
         if (in->threads[i].stats != NULL)
             AP("nearft_ingest_open_connections{thread=\"%u\"} %llu\n", i,
                (unsigned long long)ingest_stat_get(&in->threads[i].stats->open_conns));
-    uint64_t cc[7] = {0};
+    uint64_t cc[8] = {0}, unsent = 0;
     for (unsigned i = 0; i < in->nthreads; i++) {
         const struct hsrv_counters *k =
             in->threads[i].stats != NULL ? &in->threads[i].stats->conns : NULL;
@@ -1002,13 +1004,16 @@ int ingest_metrics_append(struct ingest *in, char *out, size_t len, size_t cap)
         cc[4] += ingest_stat_get(&k->idle_reclaimed);
         cc[5] += ingest_stat_get(&k->per_ip_refused);
         cc[6] += ingest_stat_get(&k->pool_refused);
+        cc[7] += ingest_stat_get(&k->unsent_reset);
+        unsent += ingest_stat_get(&in->threads[i].stats->unsent_bytes);
     }
     AP("# HELP nearft_ingest_connections_closed_total Client connections closed by a deadline or "
        "limit (head_timeout: head not complete within --head-timeout-ms; body_rate: body slower "
        "than --body-min-rate; write_timeout: answer unread for --write-timeout-ms; idle: idle "
        "keep-alive; reclaimed: idle keep-alive closed for room in a full slab; per_ip: refused by "
        "--max-conns-per-ip; body_pool: 503 for a large buffer over --body-pool-bytes or "
-       "--large-bodies).\n"
+       "--large-bodies; unsent: reset, the slowest reader while unsent answers exceeded "
+       "--max-unsent-bytes).\n"
        "# TYPE nearft_ingest_connections_closed_total counter\n"
        "nearft_ingest_connections_closed_total{reason=\"head_timeout\"} %llu\n"
        "nearft_ingest_connections_closed_total{reason=\"body_rate\"} %llu\n"
@@ -1017,12 +1022,17 @@ int ingest_metrics_append(struct ingest *in, char *out, size_t len, size_t cap)
        "nearft_ingest_connections_closed_total{reason=\"reclaimed\"} %llu\n"
        "nearft_ingest_connections_closed_total{reason=\"per_ip\"} %llu\n"
        "nearft_ingest_connections_closed_total{reason=\"body_pool\"} %llu\n"
+       "nearft_ingest_connections_closed_total{reason=\"unsent\"} %llu\n"
        "# HELP nearft_ingest_body_pool_bytes Large request buffers mapped now, all threads "
        "(cap: --body-pool-bytes).\n"
-       "# TYPE nearft_ingest_body_pool_bytes gauge\nnearft_ingest_body_pool_bytes %llu\n",
+       "# TYPE nearft_ingest_body_pool_bytes gauge\nnearft_ingest_body_pool_bytes %llu\n"
+       "# HELP nearft_ingest_unsent_bytes Answers written faster than their clients read them, "
+       "waiting in memory, all threads (refreshed every second; cap: --max-unsent-bytes).\n"
+       "# TYPE nearft_ingest_unsent_bytes gauge\nnearft_ingest_unsent_bytes %llu\n",
        (unsigned long long)cc[0], (unsigned long long)cc[1], (unsigned long long)cc[2],
        (unsigned long long)cc[3], (unsigned long long)cc[4], (unsigned long long)cc[5],
-       (unsigned long long)cc[6], (unsigned long long)hsrv_shared_pool_used(in->hshared));
+       (unsigned long long)cc[6], (unsigned long long)cc[7],
+       (unsigned long long)hsrv_shared_pool_used(in->hshared), (unsigned long long)unsent);
     static const char *const refusal_names[INGEST_REFUSE_COUNT] = {
         "receiver_signer",     "receiver_contract", "max_amount_per_transfer",
         "max_amount_per_hour", "rate_limit",        "max_amount_per_day"};

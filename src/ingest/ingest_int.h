@@ -77,6 +77,7 @@ struct ingest_stats {
     _Atomic uint64_t ctx_in_use;         /* gauge */
     _Atomic uint64_t rate_milli;         /* requests/s x 1000 over the last second */
     _Atomic uint64_t open_conns;         /* gauge: hsrv_open_conns, refreshed every second */
+    _Atomic uint64_t unsent_bytes;       /* gauge: hsrv_unsent_bytes, refreshed every second */
     struct hsrv_counters conns;          /* slow-client closes and refusals (hsrv writes) */
     _Atomic uint64_t refused[INGEST_REFUSE_COUNT]; /* enum ingest_refusal */
 };

@@ -71,6 +71,10 @@ static const struct opt opts[] = {
     {"write_timeout_ms", T_U64, OFF(write_timeout_ms), 100, 3600000, "30000", 0, NULL,
      "an answer the client does not read is dropped (connection reset) after this long without "
      "the socket taking a byte of it"},
+    {"max_unsent_bytes", T_U64, OFF(max_unsent_bytes), 65536, 1024 * GiB, "268435456", 0, NULL,
+     "memory for answers written faster than their clients read them, all ingest threads "
+     "together (split evenly); over a thread's share the connections whose answers waited "
+     "longest are reset (an answer alone over it is still written)"},
     {"max_conns_per_ip", T_U64, OFF(max_conns_per_ip), 0, 1048576, "512", 0, NULL,
      "open connections per client (an IPv4 address or an IPv6 /64) over all ingest threads; one "
      "more gets 503 and is closed (0: no cap; behind a proxy every client has the proxy's "

@@ -283,6 +283,90 @@ static void test_write_timeout(void)
     srv_stop(&v);
 }
 
+/* Connects and asks for the 8 MiB answer without reading it: at least 3.5 MiB of it stays in the
+ * server's memory (the server's socket takes at most tcp_wmem's 4 MiB, an unread client's
+ * receive buffer 128 KiB). small: a 4 KiB receive buffer (a client that will never read). */
+static int unread_big(int port, int small)
+{
+    int fd = raw_sock_connect(port);
+    int rcv = 4096;
+    static const char req[] = "GET /big HTTP/1.1\r\nHost: t\r\n\r\n";
+    if (fd == -1 || (small && setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv)) != 0) ||
+        raw_sock_send(fd, req, sizeof(req) - 1) != 0)
+        return -1;
+    return fd;
+}
+
+/* Reads one answer with an 8 MiB body from fd: its whole length (head + body), or 0 on EOF, a
+ * reset or LIMIT_S without a byte first. */
+static size_t read_big(int fd)
+{
+    char buf[65536], head[1024];
+    size_t total = 0, head_len = 0, hl = 0;
+    for (;;) {
+        struct pollfd pf = {fd, POLLIN, 0};
+        if (poll(&pf, 1, (int)(LIMIT_S * 1000)) <= 0)
+            return 0;
+        ssize_t n = recv(fd, buf, sizeof(buf), 0);
+        if (n <= 0)
+            return 0;
+        if (head_len == 0) {
+            size_t take = (size_t)n < sizeof(head) - 1 - hl ? (size_t)n : sizeof(head) - 1 - hl;
+            memcpy(head + hl, buf, take);
+            hl += take;
+            head[hl] = '\0';
+            const char *e = strstr(head, "\r\n\r\n");
+            if (e != NULL)
+                head_len = (size_t)(e - head) + 4;
+        }
+        total += (size_t)n;
+        if (head_len != 0 && total >= head_len + BIG_BODY)
+            return total == head_len + BIG_BODY ? total : 0;
+    }
+}
+
+/* max_unsent below one answer: a client that does not read keeps its own answer in memory (it
+ * alone may exceed the cap), but once a second one's answer waits too, the first, which has
+ * waited longest, is reset; the second is still written whole when it reads, and the memory
+ * comes back. A normal client is served meanwhile. No write timeout is set. */
+static void test_unsent_cap(void)
+{
+    struct srv v;
+    struct hsrv_opts o = base_opts();
+    o.max_unsent = 1u << 20;
+    CHECK(srv_start(&v, o, 0, 64u << 20) == 0);
+    int a = unread_big(v.port, 1);
+    CHECK(a != -1);
+    double end = mono_s() + LIMIT_S;
+    while (hsrv_unsent_bytes(v.h) == 0 && mono_s() < end)
+        usleep(10000);
+    uint64_t one = hsrv_unsent_bytes(v.h);
+    CHECK(one > o.max_unsent); /* over the cap alone, and kept */
+    int ok = raw_sock_connect(v.port);
+    CHECK(ok != -1 && get_ok(ok));
+    CHECK_EQ_INT(ctr(&v.ctr.unsent_reset), 0);
+    int b = unread_big(v.port, 0);
+    CHECK(b != -1);
+    end = mono_s() + LIMIT_S;
+    while (ctr(&v.ctr.unsent_reset) == 0 && mono_s() < end)
+        usleep(10000);
+    CHECK_EQ_INT(ctr(&v.ctr.unsent_reset), 1);
+    CHECK(wait_closed(a)); /* reset: a never gets its whole answer */
+    CHECK(hsrv_unsent_bytes(v.h) > 0 && hsrv_unsent_bytes(v.h) < BIG_BODY + 512);
+    size_t got = read_big(b);
+    CHECK(got > BIG_BODY && got < BIG_BODY + 512);
+    end = mono_s() + LIMIT_S;
+    while (hsrv_unsent_bytes(v.h) != 0 && mono_s() < end)
+        usleep(10000);
+    CHECK_EQ_INT(hsrv_unsent_bytes(v.h), 0);
+    CHECK_EQ_INT(ctr(&v.ctr.unsent_reset), 1);
+    CHECK(get_ok(ok));
+    close(ok);
+    close(a);
+    close(b);
+    srv_stop(&v);
+}
+
 /* The per-address cap: the connection over it gets 503 naming the limit and is closed; after one
  * of the others closes, a new one is served. */
 static void test_per_ip(void)
@@ -512,6 +596,7 @@ int main(void)
     test_head_deadline();
     test_body_rate();
     test_write_timeout();
+    test_unsent_cap();
     test_per_ip();
     test_idle_reclaim();
     test_pool();

@@ -14,6 +14,10 @@
 //      two are closed by --body-min-rate; afterwards no large buffer is left.
 //  (d) --max-conns-per-ip: with the cap's worth of idle keep-alive connections open from one
 //      address, one more from it gets 503 naming max_conns_per_ip and is closed.
+//  (e) --max-unsent-bytes, on a second nearftd with a 256 KiB cap and no practical write timeout:
+//      clients that pipeline /metrics and never read each end up holding one answer in memory
+//      beyond what their sockets took; together that passes the cap, so the slowest readers are
+//      reset (reason="unsent") and the memory held stays under the cap plus one answer a thread.
 // At most 600 attacker connections are open at a time (about 1900 over the whole test).
 // In sanitizer builds (NF_SANITIZED=1, set by security.cmake) the RSS cap is not checked.
 // Usage: node security_slow.mjs NEARSIM NEARFTD
@@ -71,10 +75,10 @@ try {
   console.log(`rss at rest ${(rest / 1048576).toFixed(1)} MiB, cap ${(cap / 1048576).toFixed(1)} MiB`);
   let memo = 0;
   // normal: the answers a normal client gets while an attack runs (a read and a transfer).
-  async function normal(what) {
-    const h = await request(d.port, 'GET', '/health');
+  async function normal(what, port = d.port) {
+    const h = await request(port, 'GET', '/health');
     check(h.status === 200, `${what}: GET /health answered 200 (${h.status})`);
-    const t = await request(d.port, 'POST', '/v1/transfers',
+    const t = await request(port, 'POST', '/v1/transfers',
       { receiver_id: 'user-1.test.near', amount: '1', memo: `slow-${Date.now()}-${memo++}` });
     check(t.status === 202 || t.status === 200, `${what}: a transfer is accepted (${t.status} ${t.text})`);
   }
@@ -166,6 +170,43 @@ try {
     console.log('sanitizer build: VmRSS is not checked against the cap (shadow memory, quarantine)');
   else check(maxRss <= cap, `VmRSS peak ${(maxRss / 1048576).toFixed(1)} MiB within the cap ${(cap / 1048576).toFixed(1)} MiB`);
   console.log(`rss peak ${(maxRss / 1048576).toFixed(1)} MiB`);
+
+  // (e) unsent answers over --max-unsent-bytes.
+  {
+    const UNSENT = 256 << 10;
+    const d2 = await startDaemon(nearftd, sim, join(sim.dir, 'data-unsent'), ['--ingest-threads',
+      `${THREADS}`, '--write-timeout-ms', '3600000', '--max-unsent-bytes', `${UNSENT}`], { logFile });
+    const as = [];
+    try {
+      const one = 'GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n';
+      const size = Buffer.byteLength((await request(d2.port, 'GET', '/metrics')).text);
+      // Each connection's socket takes a few MiB; 8 MiB of answers asked for leaves one in memory.
+      const n = Math.ceil((8 << 20) / size);
+      const count = Math.min(200, Math.ceil((4 * UNSENT) / size));
+      for (let i = 0; i < count; i++)
+        as.push(attacker(d2.port, '127.0.0.2', (a) => {
+          a.sock.pause();
+          a.sock.write(one.repeat(n));
+        }));
+      await waitFor(async () => (await closedBy(d2.port, 'unsent')) >= 1,
+        `resets for unsent answers over ${UNSENT} bytes (${count} readers of ${size}-byte answers)`);
+      await normal('(e) unsent cap', d2.port);
+      const held = metricSum(await metrics(d2.port), 'nearft_ingest_unsent_bytes');
+      console.log(`(e) ${count} readers of ${size}-byte answers; ${held} bytes held after the resets`);
+      check(held <= UNSENT + THREADS * size * 2,
+        `(e) unsent answers held ${held} bytes: within the cap ${UNSENT} + one answer a thread`);
+      // The reset reaches a paused socket once it reads again; the others read their answers.
+      for (const a of as) a.sock.resume();
+      await waitFor(() => closedCount(as) >= 1, 'a slow reader closed by its reset');
+      check(closedCount(as) >= 1, `(e) ${closedCount(as)} slow readers reset`);
+      for (const a of as) a.sock.destroy();
+      await waitFor(async () => metricSum(await metrics(d2.port), 'nearft_ingest_unsent_bytes') === 0,
+        'unsent answers freed');
+    } finally {
+      for (const a of as) a.sock.destroy();
+      await d2.stop();
+    }
+  }
   code = 0;
 } catch (e) {
   console.error(e);
