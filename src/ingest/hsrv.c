@@ -995,6 +995,14 @@ static const char *hsrv_status_text(int code, char *buf, size_t cap)
     return buf;
 }
 
+int hsrv_ref_live(struct hsrv_ref ref)
+{
+    const struct hsrv_conn *c = ref.conn;
+    if (c == NULL || c->gen != ref.gen)
+        return 0;
+    return c->in_dispatch ? !(c->replied || c->held) : c->state == HSRV_HELD;
+}
+
 int hsrv_reply(struct hsrv_ref ref,
                int code,
                const char *ctype,
@@ -1003,11 +1011,9 @@ int hsrv_reply(struct hsrv_ref ref,
                size_t len,
                int close_conn)
 {
+    if (!hsrv_ref_live(ref))
+        return NF_ESTATE;
     struct hsrv_conn *c = ref.conn;
-    if (c == NULL || c->gen != ref.gen)
-        return NF_ESTATE;
-    if (c->in_dispatch ? (c->replied || c->held) : c->state != HSRV_HELD)
-        return NF_ESTATE;
     struct ingest_http_head *h = &c->head;
     int do_close = close_conn || !h->keep_alive || c->in_head;
     /* The head, assembled without printf (this runs once per request). */

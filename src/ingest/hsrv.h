@@ -163,6 +163,10 @@ int hsrv_reply(struct hsrv_ref ref,
                size_t len,
                int close);
 
+/* hsrv_ref_live: 1 when hsrv_reply(ref) would answer (ref is neither answered nor stale). Owner
+ * thread. */
+int hsrv_ref_live(struct hsrv_ref ref);
+
 /* hsrv_hold: called during on_request instead of answering: the answer comes later through
  * hsrv_reply(ref); if the client goes away first, on_gone(cookie) is called (once). */
 void hsrv_hold(struct hsrv_ref ref, void *cookie);

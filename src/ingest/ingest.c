@@ -122,11 +122,14 @@ static void send_reply(struct ingest_thread *t,
                  retry_s != 0 ? retry_s : pipe_retry_after_s(t->in->pipe), extra ? extra : "");
         extra = hdr;
     }
-    if (hsrv_reply(ref, code, ctype, extra, body, len, t->stopping) != 0) {
+    if (!hsrv_ref_live(ref)) {
         ingest_stat_add(&t->stats->orphaned, 1);
-        code = 499;
+        ingest_count(t, route, 499, start_ns);
+        return;
     }
+    /* Counted before the answer leaves: a client that reads /metrics once answered finds it. */
     ingest_count(t, route, code, start_ns);
+    hsrv_reply(ref, code, ctype, extra, body, len, t->stopping);
 }
 
 void ingest_send(struct ingest_thread *t,

@@ -69,7 +69,7 @@ try {
   writeFileSync(secretFile, randomBytes(32), { mode: 0o600 });
   const flags = (port) => ['--cluster', `nats://127.0.0.1:${natsPort}`, '--cluster-stream', 'NFRELAY',
     '--cluster-secret-file', secretFile,
-    '--cluster-replicas', '1', '--cluster-lease-ms', '1500', '--batch-linger-ms', '5',
+    '--cluster-replicas', '1', '--cluster-lease-ms', '5000', '--batch-linger-ms', '5',
     '--listen', `127.0.0.1:${port}`];
 
   // 1. The holder advertises an address where nothing listens.

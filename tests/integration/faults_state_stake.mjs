@@ -58,6 +58,9 @@ try {
     `/health red naming LackBalanceForState: ${JSON.stringify(red.body && red.body.reasons)}`);
   const audit1 = (await request(sim.port, 'GET', '/sim/audit')).body;
   check(audit1.txs_failed > 0, `receipts failed on chain: ${audit1.txs_failed}`);
+  // The pause that answers 503 is set before the transaction's outcome is counted: wait for it.
+  await waitFor(async () => metricSum(await metrics(d.port), 'nearft_transactions_total{result="dead"') > 0,
+    'the reverted transactions counted dead');
   const m1 = await metrics(d.port);
   check(metricSum(m1, 'nearft_transactions_total{result="dead"') > 0, 'the reverted transactions are counted dead');
   check(metricSum(m1, 'nearft_transactions_total{result="action_error"') === 0, 'no action error blamed on a transfer');

@@ -131,7 +131,9 @@ try {
   const after = await ftBalance(sim.port, 'distributor.test.near');
   check(before - after === sum, `signer FT balance dropped by exactly the sum: ${before - after} vs ${sum}`);
 
-  // 7. status routes
+  // 7. status routes (nearsim applies a transfer before nearftd reads the outcome: wait for it)
+  await waitFor(async () => (await request(d.port, 'GET', `/v1/transfers/${a.body.id}`)).body?.status === 'executed',
+    'the first transfer read as executed');
   const st = await request(d.port, 'GET', `/v1/transfers/${a.body.id}`);
   check(st.status === 200 && st.body.status === 'executed' && st.body.tx_hash && st.body.memo === m1,
         `GET /v1/transfers/{id}: ${st.text}`);
