@@ -78,7 +78,8 @@ struct cfg {
     uint64_t cluster_lease_ms;
     char *cluster_advertise;   /* HOST:PORT standbys' relays reach this API at, or NULL */
     char *cluster_secret_file; /* the cluster's secret: log messages are authenticated, or NULL */
-    int cluster_relay;         /* a standby relays its listen address to the holder */
+    int cluster_allow_unauthenticated; /* cluster mode without cluster_secret_file */
+    int cluster_relay;                 /* a standby relays its listen address to the holder */
     /* batching and gas */
     uint64_t batch_max_actions;
     uint64_t max_tx_gas;

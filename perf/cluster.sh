@@ -78,6 +78,7 @@ for mode in ${MODES:-single_host cluster relay single_host cluster relay}; do
     run=$((run + 1))
     extra=()
     [ "$mode" != single_host ] && extra=(--cluster "$urls" --cluster-stream "PERF${NF_STAMP}_$run")
+    case "$mode" in cluster | relay) extra+=(--cluster-allow-unauthenticated) ;; esac
     if [ "$mode" = secret ]; then
         [ -f "$NF_TMP/cluster.secret" ] || (umask 077 && head -c 32 /dev/urandom >"$NF_TMP/cluster.secret")
         extra+=(--cluster-secret-file "$NF_TMP/cluster.secret")

@@ -156,8 +156,13 @@ static const struct opt opts[] = {
     {"cluster_secret_file", T_STR, OFF(cluster_secret_file), 0, 0, NULL, 0, NULL,
      "cluster mode: file with the cluster's secret (32 to 4096 random bytes, owner-only, the same "
      "on every instance): every log message and the lease's address are authenticated with it "
-     "(HMAC-SHA-256) and a message that does not verify stops the replay; unset: the NATS "
-     "permissions alone keep others from writing the log"},
+     "(HMAC-SHA-256) and a message that does not verify stops the replay; required in cluster "
+     "mode unless --cluster-allow-unauthenticated"},
+    {"cluster_allow_unauthenticated", T_BOOL, OFF(cluster_allow_unauthenticated), 0, 0, "false", 0,
+     NULL,
+     "cluster mode without --cluster-secret-file: every message in the stream is replayed as an "
+     "instance's, so whoever may publish to it can add transfers (the NATS permissions are then "
+     "the only guard)"},
     {"cluster_creds", T_STR, OFF(cluster_creds), 0, 0, NULL, 0, NULL,
      "cluster mode: NATS user credentials file (JWT and NKey seed)"},
     {"cluster_tls_ca", T_STR, OFF(cluster_tls_ca), 0, 0, NULL, 0, NULL,

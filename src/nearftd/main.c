@@ -214,6 +214,18 @@ int main(int argc, char **argv)
         cfg_free(&cfg);
         return 2;
     }
+    /* A log anyone with publish rights could append transfers to: refuse it unless told. */
+    if (cfg.cluster != NULL && cfg.cluster_secret_file == NULL &&
+        !cfg.cluster_allow_unauthenticated) {
+        fprintf(stderr,
+                "nearftd: --cluster without --cluster-secret-file: whoever may publish to the "
+                "stream could add transfers that every instance replays and pays. Give every "
+                "instance the same --cluster-secret-file (head -c 32 /dev/urandom > FILE; chmod "
+                "600 FILE), or give --cluster-allow-unauthenticated to trust the NATS permissions "
+                "alone\n");
+        cfg_free(&cfg);
+        return 2;
+    }
     /* The hourly spend window is rebuilt from the log's ACCEPT records: compaction must keep an
      * hour of them (it keeps --retention-hours of settled transfers). */
     if (cfg.max_amount_per_hour != 0 && cfg.retention_hours < 1) {

@@ -122,6 +122,7 @@ jetstream { store_dir: ${JSON.stringify(store)} }
   nats = await startNats(natsBin, ['-c', join(sim.dir, 'nats.conf')], mon, natsLog);
 
   const base = (stream) => ['--cluster', `nats://127.0.0.1:${port}`, '--cluster-stream', stream,
+    '--cluster-allow-unauthenticated',
     '--cluster-replicas', '1', '--batch-linger-ms', '5'];
 
   // 2, 3: no credentials, a user of an unknown account, an expired user: refused at start.

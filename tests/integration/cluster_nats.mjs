@@ -119,7 +119,8 @@ async function loadUntil(d, tag, more, what) {
 try {
   const nodes = await startNatsCluster(sim.dir);
   const urls = nodes.map((n) => n.url).join(',');
-  const flags = (urls_) => ['--cluster', urls_, '--cluster-stream', STREAM, '--inflight-per-key', '8',
+  const flags = (urls_) => ['--cluster', urls_, '--cluster-stream', STREAM,
+    '--cluster-allow-unauthenticated', '--inflight-per-key', '8',
     '--batch-linger-ms', '5', '--rpc-timeout-ms', '5000'];
 
   // 0. A data directory holding a local log is refused in cluster mode (its transfers would be

@@ -1,10 +1,11 @@
 // cluster_secret: the cluster's log authenticated with --cluster-secret-file (HMAC-SHA-256 of each
 // message over the stream, its sequence, its segment and its payload). One nats-server (JetStream),
 // nearsim and nearftd:
+//   0. --cluster without a secret is refused at start unless --cluster-allow-unauthenticated;
 //   1. bad secret files are refused at start (too short; readable by others);
 //   2. with the secret, transfers are acknowledged and applied exactly once;
-//   3. an instance without the secret, or with another one, refuses to start on that stream,
-//      saying why, before it serves;
+//   3. an instance without the secret (--cluster-allow-unauthenticated), or with another one,
+//      refuses to start on that stream, saying why, before it serves;
 //   4. a copy of one of the log's own messages (headers and MAC included) appended at another
 //      sequence by a plain NATS client, as a process with publish rights but no secret could,
 //      makes the next start refuse that message, naming its sequence: nothing of it is replayed
@@ -96,6 +97,10 @@ try {
   };
   const good = secret('secret', randomBytes(32));
 
+  // 0. No secret and no --cluster-allow-unauthenticated.
+  await refused('bare', base, /--cluster without --cluster-secret-file: whoever may publish/,
+    'cluster mode without a secret');
+
   // 1. Bad secret files.
   await refused('short', [...base, '--cluster-secret-file', secret('short', randomBytes(16))],
     /cluster-secret-file .*must hold 32 to 4096 bytes/, 'a secret of 16 bytes');
@@ -122,7 +127,8 @@ try {
   check((await d.stop()) === 0, 'and stops with status 0');
 
   // 3. Without the secret, or with another one.
-  await refused('none', base, /the stream's messages are authenticated: this instance needs/,
+  await refused('none', [...base, '--cluster-allow-unauthenticated'],
+    /the stream's messages are authenticated: this instance needs/,
     'an instance without the secret');
   await refused('other', [...base, '--cluster-secret-file', secret('other', randomBytes(32))],
     /message not authenticated by the cluster secret/, 'an instance with another secret');

@@ -77,12 +77,14 @@ tls {
   nats = await startNats(natsBin, ['-c', join(sim.dir, 'nats.conf')], mon, join(sim.dir, 'nats.log'));
 
   const base = ['--cluster', `tls://127.0.0.1:${port}`, '--cluster-stream', 'NFTLS',
+    '--cluster-allow-unauthenticated',
     '--cluster-replicas', '1', '--batch-linger-ms', '5'];
   const ca = ['--cluster-tls-ca', join(certs, 'ca.crt')];
   const mine = ['--cluster-tls-cert', join(certs, 'client.crt'), '--cluster-tls-key', join(certs, 'client.key')];
 
   // Refusals: each must stop start-up before anything is served.
-  await refused('plain', ['--cluster', `nats://127.0.0.1:${port}`, '--cluster-stream', 'NFTLS'],
+  await refused('plain', ['--cluster', `nats://127.0.0.1:${port}`, '--cluster-stream', 'NFTLS',
+    '--cluster-allow-unauthenticated'],
     'no TLS options against a server that requires TLS');
   await refused('no-cert', [...base, ...ca], 'TLS without a client certificate');
   await refused('other-ca', [...base, '--cluster-tls-ca', join(certs, 'other-ca.crt'), ...mine],
