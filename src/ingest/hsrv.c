@@ -467,16 +467,18 @@ static void hsrv_close(struct hsrv_conn *c, int gone)
     void *cookie = c->cookie;
     event_del(c->rev);
     event_del(c->wev);
+    /* The unsent answer is let go before the socket closes: whoever sees the close sees the
+     * memory back. */
+    if (c->out != NULL) {
+        hsrv_unsent_sub(s, evbuffer_get_length(c->out));
+        evbuffer_drain(c->out, evbuffer_get_length(c->out));
+    }
     close(c->fd);
     c->fd = -1;
     hsrv_idle_del(c);
     hsrv_ip_release(s->o.shared, c->ip_slot);
     c->ip_slot = -1;
     hsrv_big_release(c);
-    if (c->out != NULL) {
-        hsrv_unsent_sub(s, evbuffer_get_length(c->out));
-        evbuffer_drain(c->out, evbuffer_get_length(c->out));
-    }
     c->state = HSRV_FREE;
     c->gen++;
     c->cookie = NULL;
@@ -493,7 +495,8 @@ static void hsrv_close(struct hsrv_conn *c, int gone)
 }
 
 /* Writes head + body now; what the socket does not take waits in c->out for the write event.
- * 0, or NF_EIO when the peer is gone (the caller closes). */
+ * Over max_unsent, other connections of this thread may be reset (hsrv_unsent_trim). 0, or
+ * NF_EIO when the peer is gone (the caller closes). */
 static int hsrv_write(struct hsrv_conn *c, const char *head, size_t hl, const char *body, size_t bl)
 {
     size_t total = hl + bl, sent = 0;
@@ -548,8 +551,7 @@ static void hsrv_unsent_trim(struct hsrv *s, const struct hsrv_conn *keep)
         struct hsrv_conn *oldest = NULL;
         for (uint32_t i = 0; i < s->nconns; i++) {
             struct hsrv_conn *c = &s->conns[i];
-            if (c == keep || c->state == HSRV_FREE || c->in_dispatch || c->in_head ||
-                !hsrv_pending(c))
+            if (c == keep || c->state == HSRV_FREE || c->in_dispatch || !hsrv_pending(c))
                 continue;
             if (oldest == NULL || c->write_ns < oldest->write_ns)
                 oldest = c;

@@ -153,8 +153,10 @@ struct hsrv *hsrv_new(struct event_base *base, int listen_fd, const struct hsrv_
 
 /* hsrv_reply: answers the request ref names: status code (with its reason phrase), Content-Type
  * ctype (NULL: application/json), extra header lines `extra` ("Name: value\r\n"..., or NULL), body
- * [0..len). close != 0 closes the connection after the answer. 0, or NF_ESTATE when ref is
- * stale (answered already, or the client went away). Owner thread. */
+ * [0..len). close != 0 closes the connection after the answer. When the answer takes the
+ * thread's unsent answers over max_unsent, other connections with answers pending are reset
+ * (never one holding a request: their refs stay good). 0, or NF_ESTATE when ref is stale
+ * (answered already, or the client went away). Owner thread. */
 int hsrv_reply(struct hsrv_ref ref,
                int code,
                const char *ctype,

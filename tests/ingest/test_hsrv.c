@@ -85,7 +85,11 @@ static int srv_start(struct srv *v, struct hsrv_opts o, uint32_t per_ip, uint64_
     sa.sin_family = AF_INET;
     sa.sin_addr.s_addr = htonl(0x7f000001);
     socklen_t sl = sizeof(sa);
+    /* Accepted sockets inherit a 256 KiB send buffer: how much of an unread answer the kernel
+     * takes does not depend on the machine's tcp_wmem. */
+    int snd = 256 * 1024;
     if (v->base == NULL || v->sh == NULL || fd == -1 ||
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &snd, sizeof(snd)) != 0 ||
         bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(fd, 64) != 0 ||
         getsockname(fd, (struct sockaddr *)&sa, &sl) != 0 || pipe(v->stop_pipe) != 0)
         return -1;
@@ -246,6 +250,21 @@ static void test_body_rate(void)
     srv_stop(&v);
 }
 
+/* Connects and asks for the 8 MiB answer without reading it: at least 7 MiB of it stays in the
+ * server's memory (the server's sockets take 256 KiB, srv_start; an unread client's receive
+ * buffer about 128 KiB). small: a 4 KiB receive buffer asked for (a client that will never read;
+ * the window it advertised at the connect stays). */
+static int unread_big(int port, int small)
+{
+    int fd = raw_sock_connect(port);
+    int rcv = 4096;
+    static const char req[] = "GET /big HTTP/1.1\r\nHost: t\r\n\r\n";
+    if (fd == -1 || (small && setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv)) != 0) ||
+        raw_sock_send(fd, req, sizeof(req) - 1) != 0)
+        return -1;
+    return fd;
+}
+
 /* A client that asks for a large answer and never reads it is reset after write_ms; a normal
  * client is served meanwhile. */
 static void test_write_timeout(void)
@@ -254,11 +273,8 @@ static void test_write_timeout(void)
     struct hsrv_opts o = base_opts();
     o.write_ms = 300;
     CHECK(srv_start(&v, o, 0, 64u << 20) == 0);
-    int fd = raw_sock_connect(v.port);
-    int rcv = 4096;
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
-    static const char req[] = "GET /big HTTP/1.1\r\nHost: t\r\n\r\n";
-    CHECK(raw_sock_send(fd, req, sizeof(req) - 1) == 0);
+    int fd = unread_big(v.port, 1);
+    CHECK(fd != -1);
     double end = mono_s() + LIMIT_S;
     while (ctr(&v.ctr.write_timeouts) == 0 && mono_s() < end)
         usleep(10000);
@@ -281,20 +297,6 @@ static void test_write_timeout(void)
     CHECK(total < BIG_BODY);
     close(fd);
     srv_stop(&v);
-}
-
-/* Connects and asks for the 8 MiB answer without reading it: at least 3.5 MiB of it stays in the
- * server's memory (the server's socket takes at most tcp_wmem's 4 MiB, an unread client's
- * receive buffer 128 KiB). small: a 4 KiB receive buffer (a client that will never read). */
-static int unread_big(int port, int small)
-{
-    int fd = raw_sock_connect(port);
-    int rcv = 4096;
-    static const char req[] = "GET /big HTTP/1.1\r\nHost: t\r\n\r\n";
-    if (fd == -1 || (small && setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv)) != 0) ||
-        raw_sock_send(fd, req, sizeof(req) - 1) != 0)
-        return -1;
-    return fd;
 }
 
 /* Reads one answer with an 8 MiB body from fd: its whole length (head + body), or 0 on EOF, a
@@ -325,6 +327,15 @@ static size_t read_big(int fd)
     }
 }
 
+/* Waits (bounded) until the server holds more than n unsent bytes; that figure, or 0. */
+static uint64_t wait_unsent_over(const struct srv *v, uint64_t n)
+{
+    double end = mono_s() + LIMIT_S;
+    while (hsrv_unsent_bytes(v->h) <= n && mono_s() < end)
+        usleep(10000);
+    return hsrv_unsent_bytes(v->h) > n ? hsrv_unsent_bytes(v->h) : 0;
+}
+
 /* max_unsent below one answer: a client that does not read keeps its own answer in memory (it
  * alone may exceed the cap), but once a second one's answer waits too, the first, which has
  * waited longest, is reset; the second is still written whole when it reads, and the memory
@@ -337,17 +348,14 @@ static void test_unsent_cap(void)
     CHECK(srv_start(&v, o, 0, 64u << 20) == 0);
     int a = unread_big(v.port, 1);
     CHECK(a != -1);
-    double end = mono_s() + LIMIT_S;
-    while (hsrv_unsent_bytes(v.h) == 0 && mono_s() < end)
-        usleep(10000);
-    uint64_t one = hsrv_unsent_bytes(v.h);
+    uint64_t one = wait_unsent_over(&v, 0);
     CHECK(one > o.max_unsent); /* over the cap alone, and kept */
     int ok = raw_sock_connect(v.port);
     CHECK(ok != -1 && get_ok(ok));
     CHECK_EQ_INT(ctr(&v.ctr.unsent_reset), 0);
     int b = unread_big(v.port, 0);
     CHECK(b != -1);
-    end = mono_s() + LIMIT_S;
+    double end = mono_s() + LIMIT_S;
     while (ctr(&v.ctr.unsent_reset) == 0 && mono_s() < end)
         usleep(10000);
     CHECK_EQ_INT(ctr(&v.ctr.unsent_reset), 1);
@@ -364,6 +372,41 @@ static void test_unsent_cap(void)
     close(ok);
     close(a);
     close(b);
+    srv_stop(&v);
+}
+
+/* Which connection goes: with room for two unread answers under an 18 MiB cap (each leaves 7 to
+ * 8 MiB in memory), a third one's answer resets only the one that has waited longest; the
+ * other two are then read whole and the memory comes back. */
+static void test_unsent_oldest(void)
+{
+    struct srv v;
+    struct hsrv_opts o = base_opts();
+    o.max_unsent = 18u << 20;
+    CHECK(srv_start(&v, o, 0, 64u << 20) == 0);
+    int a = unread_big(v.port, 1);
+    uint64_t one = wait_unsent_over(&v, 0);
+    CHECK(a != -1 && one > (6u << 20));
+    int c = unread_big(v.port, 0);
+    uint64_t two = wait_unsent_over(&v, one);
+    CHECK(c != -1 && two > one + (6u << 20) && two <= o.max_unsent);
+    CHECK_EQ_INT(ctr(&v.ctr.unsent_reset), 0);
+    int b = unread_big(v.port, 0);
+    CHECK(b != -1);
+    double end = mono_s() + LIMIT_S;
+    while (ctr(&v.ctr.unsent_reset) == 0 && mono_s() < end)
+        usleep(10000);
+    CHECK(wait_closed(a));
+    size_t got_c = read_big(c), got_b = read_big(b);
+    CHECK(got_c > BIG_BODY && got_b > BIG_BODY);
+    CHECK_EQ_INT(ctr(&v.ctr.unsent_reset), 1);
+    end = mono_s() + LIMIT_S;
+    while (hsrv_unsent_bytes(v.h) != 0 && mono_s() < end)
+        usleep(10000);
+    CHECK_EQ_INT(hsrv_unsent_bytes(v.h), 0);
+    close(a);
+    close(b);
+    close(c);
     srv_stop(&v);
 }
 
@@ -597,6 +640,7 @@ int main(void)
     test_body_rate();
     test_write_timeout();
     test_unsent_cap();
+    test_unsent_oldest();
     test_per_ip();
     test_idle_reclaim();
     test_pool();

@@ -5,7 +5,8 @@
 // runs, that the attackers' connections are closed by the deadlines (counted in
 // nearft_ingest_connections_closed_total), and that nearftd's VmRSS stays under the cap the
 // flags give (docs/TUNING.md): RSS at rest + ingest_threads x max_connections x 5 KiB +
-// body_pool_bytes + 48 MiB for answers waiting to be written and allocator slack.
+// body_pool_bytes + max_unsent_bytes (16 MiB) + 32 MiB for allocator slack and the answer each
+// thread may hold beyond max_unsent_bytes.
 //  (a) 600 slowloris heads, one header line every 200 ms: closed by --head-timeout-ms.
 //  (b) 20 clients that pipeline /metrics requests and never read: reset by --write-timeout-ms,
 //      cut short of the answers they asked for.
@@ -29,8 +30,8 @@ import { join } from 'node:path';
 
 const [nearsim, nearftd] = process.argv.slice(2);
 
-const THREADS = 2, MAX_CONNS = 1024, POOL = 32 << 20, PER_IP = 610;
-const RSS_CAP_SLACK = 48 << 20;
+const THREADS = 2, MAX_CONNS = 1024, POOL = 32 << 20, PER_IP = 610, UNSENT_D = 16 << 20;
+const RSS_CAP_SLACK = 32 << 20; // allocator slack and the answer each thread may hold over UNSENT_D
 
 function rssBytes(pid) {
   const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+) kB/);
@@ -62,6 +63,7 @@ const logFile = join(sim.dir, 'nearftd.log');
 const d = await startDaemon(nearftd, sim, join(sim.dir, 'data'), ['--ingest-threads', `${THREADS}`,
   '--max-connections', `${MAX_CONNS}`, '--head-timeout-ms', '1000', '--body-min-rate', '65536',
   '--write-timeout-ms', '1000', '--max-conns-per-ip', `${PER_IP}`, '--body-pool-bytes', `${POOL}`,
+  '--max-unsent-bytes', `${UNSENT_D}`,
   '--wait-timeout-ms', '20000'], { logFile });
 const pid = d.proc.pid;
 let code = 1;
@@ -71,7 +73,7 @@ try {
   // RSS at rest, after a few requests have warmed the threads up.
   for (let i = 0; i < 20; i++) await request(d.port, 'GET', '/health');
   const rest = rssBytes(pid);
-  const cap = rest + THREADS * MAX_CONNS * 5 * 1024 + POOL + RSS_CAP_SLACK;
+  const cap = rest + THREADS * MAX_CONNS * 5 * 1024 + POOL + UNSENT_D + RSS_CAP_SLACK;
   console.log(`rss at rest ${(rest / 1048576).toFixed(1)} MiB, cap ${(cap / 1048576).toFixed(1)} MiB`);
   let memo = 0;
   // normal: the answers a normal client gets while an attack runs (a read and a transfer).
@@ -180,8 +182,8 @@ try {
     try {
       const one = 'GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n';
       const size = Buffer.byteLength((await request(d2.port, 'GET', '/metrics')).text);
-      // Each connection's socket takes a few MiB; 8 MiB of answers asked for leaves one in memory.
-      const n = Math.ceil((8 << 20) / size);
+      // However much a connection's socket takes (tcp_wmem), 64 MiB asked for leaves one in memory.
+      const n = Math.ceil((64 << 20) / size);
       const count = Math.min(200, Math.ceil((4 * UNSENT) / size));
       for (let i = 0; i < count; i++)
         as.push(attacker(d2.port, '127.0.0.2', (a) => {
@@ -193,7 +195,7 @@ try {
       await normal('(e) unsent cap', d2.port);
       const held = metricSum(await metrics(d2.port), 'nearft_ingest_unsent_bytes');
       console.log(`(e) ${count} readers of ${size}-byte answers; ${held} bytes held after the resets`);
-      check(held <= UNSENT + THREADS * size * 2,
+      check(held <= UNSENT + THREADS * (size + 4096),
         `(e) unsent answers held ${held} bytes: within the cap ${UNSENT} + one answer a thread`);
       // The reset reaches a paused socket once it reads again; the others read their answers.
       for (const a of as) a.sock.resume();
