@@ -52,6 +52,7 @@ struct cfg {
     nf_u128 max_amount_per_day;      /* rolling 24 hours by the minute, 0: no limit */
     uint64_t rate_limit;             /* requests/s per token or client address, 0: no limit */
     uint64_t rate_burst;             /* bucket size (include/ratelim.h) */
+    uint64_t rate_limit_global;      /* requests/s of all clients together, 0: no limit */
     /* chain identity and keys */
     struct cfg_list rpc_url;     /* http(s) URLs, at least one */
     struct cfg_list rpc_header;  /* "URL=Name:Value" (secret values) */

@@ -1803,6 +1803,24 @@ static int rate_admitted(struct ingest_thread *t,
     return 0;
 }
 
+/* global_admitted: --rate-limit-global: one token from the bucket every client shares (a request
+ * its own --rate-limit refused took none). 0 after answering 429 with Retry-After. Any ingest
+ * thread (the bucket is include/ratelim.h's, one key). */
+static int
+global_admitted(struct ingest_thread *t, struct hsrv_req *req, int route, uint64_t start_ns)
+{
+    uint64_t retry_ms = 0;
+    if (ratelim_take(t->in->rate_global, 1, ingest_now_ns(), &retry_ms))
+        return 1;
+    char reason[160];
+    snprintf(reason, sizeof(reason),
+             "over --rate-limit-global %llu requests/s of all clients together",
+             (unsigned long long)t->in->cfg->rate_limit_global);
+    ingest_stat_add(&t->stats->refused[INGEST_REFUSE_RATE_GLOBAL], 1);
+    send_limited(t, req, route, "rate_limit_global", reason, (retry_ms + 999u) / 1000u, start_ns);
+    return 0;
+}
+
 /* authorized: with --auth-tokens, the request's bearer token must be in the table and hold the
  * route's scope; answers 401 (no or unknown token, WWW-Authenticate: Bearer) or 403 (scope
  * missing) itself and returns 0. Every route but /health, unknown paths included (401 before
@@ -1962,6 +1980,9 @@ static void ingest_http_request(struct hsrv_req *req, void *arg)
     if (t->in->rate != NULL && route != INGEST_ROUTE_HEALTH &&
         !rate_admitted(t, req, route, rate_key, t->in->auth_required ? "token" : "client address",
                        start_ns))
+        return;
+    if (t->in->rate_global != NULL && route != INGEST_ROUTE_HEALTH &&
+        route != INGEST_ROUTE_METRICS && !global_admitted(t, req, route, start_ns))
         return;
     if (route == INGEST_ROUTE_OTHER) {
         send_error(t, req, route, 404, "not found", NULL, NULL, start_ns);

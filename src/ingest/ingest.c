@@ -561,6 +561,9 @@ struct ingest *ingest_transport_new(const struct cfg *cfg,
     rc = NF_ENOMEM;
     if ((in->id_key = txid_key_new()) == NULL)
         goto fail;
+    if (cfg->rate_limit_global != 0 &&
+        (in->rate_global = ratelim_new(cfg->rate_limit_global, cfg->rate_limit_global)) == NULL)
+        goto fail;
     if (cfg->rate_limit != 0 &&
         (in->rate = ratelim_new(cfg->rate_limit, cfg->rate_burst ? cfg->rate_burst : 1)) == NULL)
         goto fail;
@@ -604,6 +607,7 @@ fail:
         free(in->threads);
         hsrv_shared_free(in->hshared);
         ratelim_free(in->rate);
+        ratelim_free(in->rate_global);
         txid_key_free(in->id_key);
     }
     free(in);
@@ -843,6 +847,7 @@ void ingest_free(struct ingest *in)
     hsrv_shared_free(in->hshared);
     ingest_tokens_free(atomic_load_explicit(&in->auth, memory_order_acquire));
     ratelim_free(in->rate);
+    ratelim_free(in->rate_global);
     txid_key_free(in->id_key);
     free(in);
 }
@@ -1037,8 +1042,8 @@ int ingest_metrics_append(struct ingest *in, char *out, size_t len, size_t cap)
        (unsigned long long)cc[6], (unsigned long long)cc[7],
        (unsigned long long)hsrv_shared_pool_used(in->hshared), (unsigned long long)unsent);
     static const char *const refusal_names[INGEST_REFUSE_COUNT] = {
-        "receiver_signer",     "receiver_contract", "max_amount_per_transfer",
-        "max_amount_per_hour", "rate_limit",        "max_amount_per_day"};
+        "receiver_signer", "receiver_contract",  "max_amount_per_transfer", "max_amount_per_hour",
+        "rate_limit",      "max_amount_per_day", "rate_limit_global"};
     AP("# HELP nearft_ingest_limit_refusals_total Requests refused by a security limit, by "
        "reason.\n# TYPE nearft_ingest_limit_refusals_total counter\n");
     for (int r = 0; r < INGEST_REFUSE_COUNT; r++)

@@ -49,6 +49,7 @@ enum ingest_refusal {
     INGEST_REFUSE_PER_HOUR,            /* 429 (422 when one request alone is over it) */
     INGEST_REFUSE_RATE,                /* 429: --rate-limit */
     INGEST_REFUSE_PER_DAY,             /* --max-amount-per-day: as PER_HOUR */
+    INGEST_REFUSE_RATE_GLOBAL,         /* 429: --rate-limit-global */
     INGEST_REFUSE_COUNT
 };
 
@@ -242,6 +243,8 @@ struct ingest {
     struct spend *spend;
     struct spend *spend_day; /* the --max-amount-per-day window, as spend */
     struct ratelim *rate;
+    struct ratelim *rate_global; /* --rate-limit-global: one bucket for every client (owned;
+                                    NULL when 0), as rate */
     /* Key of the transfers' id tags (txid_tag; owned, read-only sodium memory, any thread). */
     unsigned char *id_key;
 };

@@ -107,6 +107,10 @@ static const struct opt opts[] = {
      "with Retry-After; GET /health is exempt; 0: no limit"},
     {"rate_burst", T_U64, OFF(rate_burst), 1, 1000000, "10", 0, NULL,
      "requests a client may send at once before --rate-limit applies"},
+    {"rate_limit_global", T_U64, OFF(rate_limit_global), 0, 10000000, "0", 0, NULL,
+     "requests per second of all clients together (a burst of one second's worth), counted after "
+     "each client's own --rate-limit; over it: 429 with Retry-After; GET /health and GET "
+     "/metrics are exempt; 0: no limit"},
     {"sign_threads", T_U64, OFF(sign_threads), 1, 64, "1", 0, NULL, "signer threads"},
     {"rpc_url", T_LIST, OFF(rpc_url), 0, 0, NULL, F_REQUIRED | F_URL, NULL,
      "NEAR JSON-RPC endpoint(s), comma-separated or repeated; first is primary (shown as "

@@ -1727,7 +1727,8 @@ static void test_day_limit(const struct cfg *base)
 
 /* A stage with --rate-limit 1 --rate-burst 3 (no tokens: one bucket per client address): of 20
  * requests sent one after another at least one gets 429 with Retry-After and the limit named, and
- * at least the burst gets through; /health is never limited. */
+ * at least the burst gets through; /health is never limited. Then one with --rate-limit-global 2
+ * alone: the same, naming rate_limit_global, with /health and /metrics exempt. */
 static void test_rate_limit(const struct cfg *base)
 {
     struct cfg c = *base;
@@ -1759,6 +1760,38 @@ static void test_rate_limit(const struct cfg *base)
     http("POST", "/send-ft", "{\"receiverId\":\"a.near\",\"amount\":\"1\"}", NULL, 5000, &r);
     if (r.code == 429)
         CHECK(json_integer_value(json_object_get(r.json, "retryAfterMs")) >= 1000);
+    resp_free(&r);
+    stage_down(in, saved_port);
+
+    /* --rate-limit-global 2 (burst 2) alone: the same shape, naming the global limit; /health and
+     * /metrics are exempt, and the refusals are counted. */
+    c = *base;
+    c.rate_limit_global = 2;
+    if ((in = stage_up(&c, NULL, &saved_port)) == NULL)
+        return;
+    limited = passed = 0;
+    for (int i = 0; i < 20; i++) {
+        http("GET", "/v1/transfers/1", NULL, NULL, 5000, &r);
+        if (r.code == 429) {
+            limited++;
+            CHECK(atoi(r.retry_after) >= 1);
+            CHECK_EQ_STR(jstr(r.json, "limit"), "rate_limit_global");
+            CHECK(jstr(r.json, "reason") != NULL &&
+                  strstr(jstr(r.json, "reason"), "of all clients together") != NULL);
+        } else {
+            passed++;
+        }
+    }
+    CHECK(limited >= 1);
+    CHECK(passed >= 2);
+    for (int i = 0; i < 10; i++) {
+        http("GET", i % 2 ? "/health" : "/metrics", NULL, NULL, 5000, &r);
+        CHECK_EQ_INT(r.code, 200);
+    }
+    http("GET", "/metrics", NULL, NULL, 5000, &r);
+    CHECK(
+        metric_value(r.body, "nearft_ingest_limit_refusals_total{reason=\"rate_limit_global\"}") ==
+        (uint64_t)limited);
     resp_free(&r);
     stage_down(in, saved_port);
 }

@@ -7,7 +7,8 @@
 // 0), and nearsim's audit shows every accepted transfer applied exactly once and none of the
 // refused ones. A second nearftd with --rate-limit 2 --rate-burst 3 answers at least one 429
 // (Retry-After, the limit named) among 20 requests sent at once and lets at least the burst
-// through, while GET /health is never limited. A third nearftd with a budget of 100 gets 60
+// through, while GET /health is never limited; another with --rate-limit-global 3 serves 20
+// requests at once from two client addresses only as far as one shared bucket allows. A third nearftd with a budget of 100 gets 60
 // requests of 7 at once: exactly 14 are accepted and applied, the other 46 refused and never
 // applied. A fourth nearftd with --auth-tokens, where the token "capped" has max_amount_per_hour=25
 // in the token file: its transfers are accepted up to 25 in the hour, then 429 with Retry-After
@@ -28,6 +29,7 @@ import { startSim, startDaemon, request, waitFor, check, report, keepOrClean,
 import { metrics, waitAllFinal, checkExactlyOnce } from './faults_lib.mjs';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import { dirname, join } from 'node:path';
 
 const [nearsim, nearftd, nearftArg] = process.argv.slice(2);
@@ -127,6 +129,41 @@ try {
     /--rate-limit 2/.test(a.body.reason)), 'each 429 has Retry-After and names --rate-limit');
   const healths = await Promise.all(Array.from({ length: 10 }, () => request(r2.port, 'GET', '/health')));
   check(healths.every((a) => a.status === 200), `/health is never rate limited: ${healths.map((a) => a.status)}`);
+  // 5b. The global cap: --rate-limit-global 3 (a burst of 3) and no per-client limit; 20 requests
+  // at once from two client addresses share one bucket: what is served is bounded by the burst
+  // plus 3 a second of the time it took, and /health and /metrics are never limited.
+  const rg = await startDaemon(nearftd, sim, join(sim.dir, 'data-rate-global'),
+    ['--rate-limit-global', '3'], { logFile: join(sim.dir, 'nearftd-rate-global.log') });
+  try {
+    const from = (localAddress) => new Promise((resolve, reject) => {
+      const q = http.request({ host: '127.0.0.1', port: rg.port, path: '/v1/transfers/1', localAddress,
+        agent: false }, (res) => {
+        let text = '';
+        res.on('data', (c) => { text += c; });
+        res.on('end', () => { let body; try { body = JSON.parse(text); } catch {} resolve({ status: res.statusCode, headers: res.headers, body }); });
+      });
+      q.on('error', reject);
+      q.end();
+    });
+    const t0 = Date.now();
+    const all = await Promise.all(Array.from({ length: 20 }, (_, i) => from(i % 2 ? '127.0.0.2' : '127.0.0.1')));
+    const elapsed = (Date.now() - t0) / 1000;
+    const glim = all.filter((a) => a.status === 429);
+    const served = all.length - glim.length;
+    check(glim.length >= 1 && served >= 3 && served <= 3 + Math.ceil(3 * elapsed) + 1,
+      `global cap: ${served} of 20 from two addresses served in ${elapsed.toFixed(2)} s (burst 3, 3/s), ${glim.length} got 429`);
+    check(glim.every((a) => Number(a.headers['retry-after']) >= 1 && a.body?.limit === 'rate_limit_global' &&
+      /--rate-limit-global 3 requests\/s of all clients together/.test(a.body?.reason)),
+      'each 429 has Retry-After and names --rate-limit-global');
+    const exempt = await Promise.all(Array.from({ length: 10 }, (_, i) =>
+      request(rg.port, 'GET', i % 2 ? '/health' : '/metrics')));
+    check(exempt.every((a) => a.status === 200), `/health and /metrics are never limited: ${exempt.map((a) => a.status)}`);
+    const m = await metrics(rg.port);
+    check(m.get('nearft_ingest_limit_refusals_total{reason="rate_limit_global"}') >= glim.length,
+      `refusals counted: ${m.get('nearft_ingest_limit_refusals_total{reason="rate_limit_global"}')}`);
+  } finally {
+    await rg.stop();
+  }
   // 6. The budget under concurrency: 60 requests of 7 at once against 100, spread over both
   // ingest threads: exactly 14 accepted (98), the other 46 refused with 429, and nearsim applies
   // exactly the 14.
