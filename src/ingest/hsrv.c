@@ -106,7 +106,8 @@ struct hsrv {
 
 struct hsrv_shared {
     uint32_t max_per_ip;
-    uint32_t mask; /* slots - 1 */
+    unsigned v6_prefix; /* leading bits of an IPv6 address that name one client (16..64) */
+    uint32_t mask;      /* slots - 1 */
     uint64_t pool_cap;
     uint64_t seed[2];
     /* The large-buffer bytes mapped by all threads. A budget counter only: relaxed RMWs, no data
@@ -182,26 +183,41 @@ int hsrv_client_ip(const struct sockaddr_storage *ss, uint8_t out[16])
     return 0;
 }
 
-int hsrv_client_id(const struct sockaddr_storage *ss, uint8_t out[8])
+int hsrv_client_id(const struct sockaddr_storage *ss, unsigned v6_prefix, uint8_t out[8])
 {
     uint8_t ip[16];
     int family = hsrv_client_ip(ss, ip);
-    memcpy(out, ip, 8); /* IPv4 in the first 4 bytes; IPv6: its /64, one site's network */
+    memcpy(out, ip, 8); /* IPv4 in the first 4 bytes; IPv6: its first 64 bits */
+    if (family == 6 && v6_prefix < 64) {
+        unsigned bits = v6_prefix;
+        for (unsigned i = 0; i<8; i++, bits = bits> 8 ? bits - 8 : 0)
+            out[i] &= bits >= 8 ? 0xffu : (uint8_t)(0xffu << (8 - bits));
+    }
     return family;
+}
+
+/* hsrv_v6_prefix: the prefix that names one IPv6 client (64 without shared state). */
+static unsigned hsrv_v6_prefix(const struct hsrv_shared *sh)
+{
+    return sh != NULL ? sh->v6_prefix : 64;
 }
 
 static uint64_t hsrv_addr_hash(const struct hsrv_shared *sh, const struct sockaddr_storage *ss)
 {
     uint8_t id[8];
     uint64_t w = 0;
-    int family = hsrv_client_id(ss, id);
+    int family = hsrv_client_id(ss, hsrv_v6_prefix(sh), id);
     memcpy(&w, id, 8);
     return hsrv_mix(hsrv_mix(w ^ sh->seed[0]) ^ (uint64_t)family ^ sh->seed[1]);
 }
 
-struct hsrv_shared *
-hsrv_shared_new(uint64_t max_conns_total, uint32_t max_per_ip, uint64_t pool_bytes)
+struct hsrv_shared *hsrv_shared_new(uint64_t max_conns_total,
+                                    uint32_t max_per_ip,
+                                    uint64_t pool_bytes,
+                                    unsigned v6_prefix)
 {
+    if (v6_prefix < 16 || v6_prefix > 64)
+        return NULL;
     struct hsrv_shared *sh = calloc(1, sizeof(*sh));
     if (sh == NULL)
         return NULL;
@@ -221,6 +237,7 @@ hsrv_shared_new(uint64_t max_conns_total, uint32_t max_per_ip, uint64_t pool_byt
     sh->mask = (uint32_t)(n - 1);
     sh->max_per_ip = max_per_ip;
     sh->pool_cap = pool_bytes;
+    sh->v6_prefix = v6_prefix;
     if (getrandom(sh->seed, sizeof(sh->seed), 0) != (ssize_t)sizeof(sh->seed)) {
         sh->seed[0] = (uint64_t)time(NULL);
         sh->seed[1] = (uint64_t)(uintptr_t)sh;
@@ -289,7 +306,7 @@ static int64_t hsrv_ip_acquire(struct hsrv_shared *sh, const struct sockaddr_sto
 static void hsrv_peer_set(struct hsrv_conn *c, const struct sockaddr_storage *ss)
 {
     memset(c->peer_addr, 0, sizeof(c->peer_addr));
-    c->peer_family = hsrv_client_id(ss, c->peer_addr);
+    c->peer_family = hsrv_client_id(ss, hsrv_v6_prefix(c->s->o.shared), c->peer_addr);
     hsrv_client_ip(ss, c->peer_ip);
 }
 

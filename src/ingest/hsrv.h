@@ -69,8 +69,8 @@ struct hsrv_req {
     size_t body_len;
     uint64_t start_ns; /* CLOCK_MONOTONIC when the request head was complete */
     /* the client the connection was accepted from (hsrv_client_id): 4 (IPv4, also IPv4-mapped
-     * IPv6) with its 4 bytes, 6 with the 8 bytes of its IPv6 /64, or 0 (unknown); borrowed like
-     * the fields above */
+     * IPv6) with its 4 bytes, 6 with the 8 bytes of its IPv6 prefix (--ipv6-client-prefix), or
+     * 0 (unknown); borrowed like the fields above */
     int peer_family;
     const uint8_t *peer_addr;
     const uint8_t *peer_ip; /* the whole address: 4 bytes (family 4) or 16 (6) */
@@ -103,17 +103,21 @@ int hsrv_client_ip(const struct sockaddr_storage *ss, uint8_t out[16]);
 
 /* hsrv_client_id: what counts as one client for the per-address limits (--max-conns-per-ip,
  * --rate-limit without tokens): an IPv4 address (IPv4-mapped IPv6 and NAT64's 64:ff9b::/96 too)
- * in out[0..4), returning
- * 4; an IPv6 address's /64 (the network one site is given, so a client cannot multiply its
- * share by rotating addresses inside it) in out[0..8), returning 6; 0 for another family. out
- * is zero-filled first. Pure. */
-int hsrv_client_id(const struct sockaddr_storage *ss, uint8_t out[8]);
+ * in out[0..4), returning 4; the first v6_prefix bits (16..64; --ipv6-client-prefix, default 64:
+ * the network one site is given, so a client cannot multiply its share by rotating addresses
+ * inside it) of an IPv6 address in out[0..8), the rest zero, returning 6; 0 for another family.
+ * out is zero-filled first. Pure. */
+int hsrv_client_id(const struct sockaddr_storage *ss, unsigned v6_prefix, uint8_t out[8]);
 
 /* hsrv_shared_new: room for the addresses of max_conns_total connections; max_per_ip 0 = no
- * per-address cap; pool_bytes = the large-buffer budget in bytes. NULL on NF_ENOMEM. The caller
- * owns the result (hsrv_shared_free). Main thread, before the servers start. */
-struct hsrv_shared *
-hsrv_shared_new(uint64_t max_conns_total, uint32_t max_per_ip, uint64_t pool_bytes);
+ * per-address cap; pool_bytes = the large-buffer budget in bytes; v6_prefix (16..64) = the
+ * leading bits of an IPv6 address that name one client (hsrv_client_id). NULL on NF_ENOMEM or a
+ * v6_prefix out of range. The caller owns the result (hsrv_shared_free). Main thread, before the
+ * servers start. */
+struct hsrv_shared *hsrv_shared_new(uint64_t max_conns_total,
+                                    uint32_t max_per_ip,
+                                    uint64_t pool_bytes,
+                                    unsigned v6_prefix);
 
 /* hsrv_shared_pool_used: bytes of large buffers mapped now (any thread, relaxed). */
 uint64_t hsrv_shared_pool_used(const struct hsrv_shared *sh);

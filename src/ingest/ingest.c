@@ -590,7 +590,8 @@ struct ingest *ingest_transport_new(const struct cfg *cfg,
     rc = NF_ENOMEM;
     in->hshared =
         hsrv_shared_new(cfg->max_connections * in->nthreads, (uint32_t)cfg->max_conns_per_ip,
-                        cfg->body_pool_bytes ? cfg->body_pool_bytes : UINT64_MAX / 2);
+                        cfg->body_pool_bytes ? cfg->body_pool_bytes : UINT64_MAX / 2,
+                        cfg->ipv6_client_prefix ? (unsigned)cfg->ipv6_client_prefix : 64);
     in->threads = calloc(in->nthreads, sizeof(*in->threads));
     if (in->threads == NULL || in->hshared == NULL)
         goto fail;

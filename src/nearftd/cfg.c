@@ -107,6 +107,10 @@ static const struct opt opts[] = {
      "with Retry-After; GET /health is exempt; 0: no limit"},
     {"rate_burst", T_U64, OFF(rate_burst), 1, 1000000, "10", 0, NULL,
      "requests a client may send at once before --rate-limit applies"},
+    {"ipv6_client_prefix", T_U64, OFF(ipv6_client_prefix), 16, 64, "64", 0, NULL,
+     "leading bits of an IPv6 client address that name one client for --max-conns-per-ip and "
+     "--rate-limit (64: a /64, the network one site is given; 56 or 48 where clients are given "
+     "larger networks, so that they cannot multiply their share by using many /64s)"},
     {"rate_limit_global", T_U64, OFF(rate_limit_global), 0, 10000000, "0", 0, NULL,
      "requests per second of all clients together (a burst of one second's worth), counted after "
      "each client's own --rate-limit; over it: 429 with Retry-After; GET /health and GET "

@@ -78,7 +78,7 @@ static int srv_start(struct srv *v, struct hsrv_opts o, uint32_t per_ip, uint64_
 {
     memset(v, 0, sizeof(*v));
     v->base = event_base_new();
-    v->sh = hsrv_shared_new(o.max_conns, per_ip, pool);
+    v->sh = hsrv_shared_new(o.max_conns, per_ip, pool, 64);
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
     struct sockaddr_in sa;
     memset(&sa, 0, sizeof(sa));
@@ -595,7 +595,8 @@ static void test_on_head(void)
     srv_stop(&v);
 }
 
-/* What counts as one client: an IPv4 address (mapped, through NAT64 or not), an IPv6 /64. */
+/* What counts as one client: an IPv4 address (mapped, through NAT64 or not), an IPv6 /64, or
+ * with another prefix length that many leading bits. */
 static void test_client_id(void)
 {
     struct sockaddr_storage ss;
@@ -604,31 +605,45 @@ static void test_client_id(void)
     struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
     v4->sin_family = AF_INET;
     v4->sin_addr.s_addr = htonl(0xc0000201); /* 192.0.2.1 */
-    CHECK_EQ_INT(hsrv_client_id(&ss, a), 4);
+    CHECK_EQ_INT(hsrv_client_id(&ss, 64, a), 4);
     CHECK(memcmp(a, "\xc0\x00\x02\x01\0\0\0\0", 8) == 0);
     memset(&ss, 0, sizeof(ss));
     struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
     v6->sin6_family = AF_INET6;
     static const uint8_t mapped[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 0, 2, 1};
     memcpy(&v6->sin6_addr, mapped, 16);
-    CHECK_EQ_INT(hsrv_client_id(&ss, b), 4);
+    CHECK_EQ_INT(hsrv_client_id(&ss, 64, b), 4);
     CHECK(memcmp(a, b, 8) == 0);
     static const uint8_t nat64[16] = {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0, 192, 0, 2, 1};
     memcpy(&v6->sin6_addr, nat64, 16); /* NAT64: the IPv4 client it carries */
-    CHECK_EQ_INT(hsrv_client_id(&ss, b), 4);
+    CHECK_EQ_INT(hsrv_client_id(&ss, 64, b), 4);
     CHECK(memcmp(a, b, 8) == 0);
     static const uint8_t x[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 1};
     memcpy(&v6->sin6_addr, x, 16);
-    CHECK_EQ_INT(hsrv_client_id(&ss, a), 6);
+    CHECK_EQ_INT(hsrv_client_id(&ss, 64, a), 6);
     v6->sin6_addr.s6_addr[15] = 0x99; /* same /64, another host */
     v6->sin6_addr.s6_addr[9] = 0x42;
-    CHECK_EQ_INT(hsrv_client_id(&ss, b), 6);
+    CHECK_EQ_INT(hsrv_client_id(&ss, 64, b), 6);
     CHECK(memcmp(a, b, 8) == 0);
     v6->sin6_addr.s6_addr[7] = 3; /* the next /64 */
-    CHECK_EQ_INT(hsrv_client_id(&ss, b), 6);
+    CHECK_EQ_INT(hsrv_client_id(&ss, 64, b), 6);
     CHECK(memcmp(a, b, 8) != 0);
+    /* --ipv6-client-prefix 48: the next /64 is the same client, the next /48 is not; 56 keeps a
+     * partial byte. */
+    CHECK_EQ_INT(hsrv_client_id(&ss, 48, b), 6);
+    CHECK(memcmp(b, "\x20\x01\x0d\xb8\x00\x01\0\0", 8) == 0);
+    v6->sin6_addr.s6_addr[6] = 0x77; /* another /56 of the same /48 */
+    CHECK_EQ_INT(hsrv_client_id(&ss, 48, a), 6);
+    CHECK(memcmp(a, b, 8) == 0);
+    CHECK_EQ_INT(hsrv_client_id(&ss, 52, a), 6);
+    CHECK(memcmp(a, "\x20\x01\x0d\xb8\x00\x01\x70\0", 8) == 0);
+    v6->sin6_addr.s6_addr[3] = 0xb9; /* the next /32's network */
+    CHECK_EQ_INT(hsrv_client_id(&ss, 48, a), 6);
+    CHECK(memcmp(a, b, 8) != 0);
+    CHECK(hsrv_shared_new(16, 0, 1u << 20, 15) == NULL);
+    CHECK(hsrv_shared_new(16, 0, 1u << 20, 65) == NULL);
     ss.ss_family = AF_UNIX;
-    CHECK_EQ_INT(hsrv_client_id(&ss, b), 0);
+    CHECK_EQ_INT(hsrv_client_id(&ss, 64, b), 0);
     CHECK(memcmp(b, "\0\0\0\0\0\0\0\0", 8) == 0);
 }
 
