@@ -69,9 +69,10 @@ struct hsrv_conn {
     uint8_t peer_addr[16];
     uint8_t peer_ip[16]; /* the whole address (hsrv_req.peer_ip) */
     uint32_t idle_prev, idle_next;
-    size_t req_len;       /* bytes of the served request, once complete */
-    void *cookie;         /* held request's cookie */
-    struct evbuffer *out; /* answer bytes the socket did not take yet (created on first need) */
+    size_t req_len;          /* bytes of the served request, once complete */
+    const char *cors_origin; /* hsrv_allow_origin's origin for the current request, or NULL */
+    void *cookie;            /* held request's cookie */
+    struct evbuffer *out;    /* answer bytes the socket did not take yet (created on first need) */
     struct event *rev, *wev;
     uint64_t last_ns;  /* last byte read; while idle: when it became idle */
     uint64_t req_ns;   /* first byte of the current request (the accept for the first); 0: idle */
@@ -715,6 +716,7 @@ hsrv_req_fill(struct hsrv_conn *c, struct hsrv_req *r, const char *body, size_t 
         authz = c->buf + (h->authorization - c->buf);
         authz[h->authorization_len] = '\0';
     }
+    c->cors_origin = NULL; /* set again by the routes (hsrv_allow_origin) */
     *r = (struct hsrv_req){
         .ref = {c, c->gen},
         .authorization = authz,
@@ -1037,7 +1039,7 @@ int hsrv_reply(struct hsrv_ref ref,
     int do_close = close_conn || !h->keep_alive || c->in_head;
     /* The head, assembled without printf (this runs once per request). */
     const char *reason = hsrv_reason(code);
-    char head[512], num[24], status[8];
+    char head[1024], num[24], status[8];
     size_t hl = hsrv_cat(head, sizeof(head), 0, "HTTP/1.1 ");
     hl = hsrv_cat(head, sizeof(head), hl, hsrv_status_text(code, status, sizeof(status)));
     hl = hsrv_cat(head, sizeof(head), hl, reason);
@@ -1050,6 +1052,12 @@ int hsrv_reply(struct hsrv_ref ref,
     hl = hsrv_cat(head, sizeof(head), hl, "\r\n");
     if (extra != NULL)
         hl = hsrv_cat(head, sizeof(head), hl, extra);
+    if (c->cors_origin != NULL) {
+        hl = hsrv_cat(head, sizeof(head), hl, "Access-Control-Allow-Origin: ");
+        hl = hsrv_cat(head, sizeof(head), hl, c->cors_origin);
+        hl = hsrv_cat(head, sizeof(head), hl,
+                      "\r\nVary: Origin\r\nAccess-Control-Expose-Headers: Retry-After\r\n");
+    }
     hl = hsrv_cat(head, sizeof(head), hl,
                   do_close        ? "Connection: close\r\n\r\n"
                   : h->minor == 0 ? "Connection: keep-alive\r\n\r\n"
@@ -1077,6 +1085,13 @@ int hsrv_reply(struct hsrv_ref ref,
     if (c->state != HSRV_FREE)
         hsrv_idle_sync(c);
     return 0;
+}
+
+void hsrv_allow_origin(struct hsrv_ref ref, const char *origin)
+{
+    struct hsrv_conn *c = ref.conn;
+    if (c != NULL && c->gen == ref.gen && c->in_dispatch)
+        c->cors_origin = origin;
 }
 
 void hsrv_hold(struct hsrv_ref ref, void *cookie)

@@ -1909,19 +1909,43 @@ static int authorized(struct ingest_thread *t,
     return 1;
 }
 
-/* origin_allowed: a request without Origin, or whose Origin is one of --allowed-origins (exact
- * text). Browsers send Origin on every cross-origin request and on every POST, and a page cannot
- * remove or forge it, so this turns away pages of other sites even on the loopback default. */
-static int origin_allowed(const struct ingest *in, const struct hsrv_req *req)
+/* origin_gate: a request without Origin, or whose Origin is one of --allowed-origins (exact
+ * text), goes on (1); the answers to one with an allowed Origin carry the CORS headers that let a
+ * page there read them (hsrv_allow_origin). Any other Origin: 0 after answering 403. Browsers send
+ * Origin on every cross-origin request and on every POST, and a page cannot remove or forge it, so
+ * this turns away pages of other sites even on the loopback default. Owner thread. */
+static int origin_gate(struct ingest_thread *t, struct hsrv_req *req, int route)
 {
     if (req->origin == NULL)
         return 1;
-    const struct cfg_list *l = &in->cfg->allowed_origins;
+    const struct cfg_list *l = &t->in->cfg->allowed_origins;
     for (size_t i = 0; i < l->n; i++)
         if (strlen(l->v[i]) == req->origin_len &&
-            memcmp(l->v[i], req->origin, req->origin_len) == 0)
+            memcmp(l->v[i], req->origin, req->origin_len) == 0) {
+            hsrv_allow_origin(req->ref, l->v[i]);
             return 1;
+        }
+    send_error(t, req, route, 403, "forbidden", "Origin", "not one of --allowed-origins",
+               req->start_ns);
     return 0;
+}
+
+/* preflight: OPTIONS on any path, answered before the token check (a browser sends no
+ * credentials with a CORS preflight): a foreign Origin gets 403 (origin_gate); an allowed one
+ * 200 with the methods and request headers a page may use; none (not a browser) 200 with Allow.
+ * The actual request is then checked like any other. Owner thread. */
+static void preflight(struct ingest_thread *t, struct hsrv_req *req)
+{
+    const char *rest = "";
+    int method = 0;
+    int route = ingest_route_match(req->path, &method, &rest);
+    if (!origin_gate(t, req, route))
+        return;
+    static const char cors[] =
+        "Access-Control-Allow-Methods: GET, POST\r\nAccess-Control-Allow-Headers: Authorization, "
+        "Content-Type, Idempotency-Key\r\nAccess-Control-Max-Age: 600\r\n";
+    ingest_send(t, req->ref, route, 200, "text/plain; charset=utf-8",
+                req->origin != NULL ? cors : "Allow: GET, POST\r\n", "", 0, req->start_ns);
 }
 
 /* The checks of a request that need no body, and what they find. */
@@ -1943,11 +1967,8 @@ static int gate_passed(struct ingest_thread *t, struct hsrv_req *req, struct gat
     *g = (struct gate){.rest = ""};
     g->route = ingest_route_match(req->path, &g->method, &g->rest);
     g->want = g->method == INGEST_METHOD_POST ? INGEST_HTTP_POST : INGEST_HTTP_GET;
-    if (!origin_allowed(t->in, req)) {
-        send_error(t, req, g->route, 403, "forbidden", "Origin", "not one of --allowed-origins",
-                   req->start_ns);
+    if (!origin_gate(t, req, g->route))
         return 0;
-    }
     return authorized(t, req, g->route, req->method == g->want, &g->rate_key, &g->token,
                       &g->token_w, req->start_ns);
 }
@@ -1969,6 +1990,10 @@ static void ingest_http_request(struct hsrv_req *req, void *arg)
     struct ingest_thread *t = arg;
     uint64_t start_ns = req->start_ns;
     const char *query = req->query;
+    if (req->method == INGEST_HTTP_OPTIONS && req->body_len == 0) {
+        preflight(t, req);
+        return;
+    }
     struct gate g;
     if (!gate_passed(t, req, &g))
         return;

@@ -329,6 +329,8 @@ static int http_request_line(const char *buf,
         h->method = INGEST_HTTP_POST;
     else if (ml == 4 && memcmp(p, "HEAD", 4) == 0)
         h->method = INGEST_HTTP_HEAD;
+    else if (ml == 7 && memcmp(p, "OPTIONS", 7) == 0)
+        h->method = INGEST_HTTP_OPTIONS;
     else
         h->method = INGEST_HTTP_OTHER;
     /* Target: origin-form only ("/path?query"). */

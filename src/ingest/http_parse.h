@@ -55,6 +55,7 @@ enum ingest_http_method {
     INGEST_HTTP_POST = 2,
     INGEST_HTTP_HEAD = 3,
     INGEST_HTTP_OTHER = 4,
+    INGEST_HTTP_OPTIONS = 5, /* a CORS preflight */
 };
 
 /* One parsed request head. Pointers point into the parsed buffer; lengths exclude terminators. */

@@ -35,6 +35,7 @@
 #include "txid.h"
 
 #define INGEST_MAX_THREADS 64
+#define INGEST_ORIGIN_MAX  256 /* bytes of one --allowed-origins value */
 #define INGEST_CTX_MIN     64
 #define INGEST_CTX_MAX     16384
 #define INGEST_GRACE_MAX   3000 /* ms a stop waits for requests in flight */
@@ -523,6 +524,20 @@ struct ingest *ingest_transport_new(const struct cfg *cfg,
         NF_LOG(NF_LOG_ERROR, "ingest", "bad listen address listen=%s (want HOST:PORT)",
                cfg->listen);
         goto fail;
+    }
+    /* An allowed origin is echoed in Access-Control-Allow-Origin: one line of plain text. */
+    for (size_t i = 0; i < cfg->allowed_origins.n; i++) {
+        const char *o = cfg->allowed_origins.v[i];
+        size_t n = strlen(o), k = 0;
+        while (k < n && (unsigned char)o[k] > 0x20 && (unsigned char)o[k] < 0x7f)
+            k++;
+        if (n == 0 || k < n || n > INGEST_ORIGIN_MAX) {
+            NF_LOG(NF_LOG_ERROR, "ingest",
+                   "an allowed origin must be 1 to %d printable characters without spaces "
+                   "allowed_origins=%.64s",
+                   INGEST_ORIGIN_MAX, o);
+            goto fail;
+        }
     }
     if (cfg->ingest_threads < 1 || cfg->ingest_threads > INGEST_MAX_THREADS) {
         NF_LOG(NF_LOG_ERROR, "ingest", "thread count out of range ingest_threads=%u max=%d",

@@ -90,8 +90,10 @@ static const struct opt opts[] = {
      "serve a --listen address that is not loopback without --auth-tokens (anyone who can "
      "reach it can pay out tokens)"},
     {"allowed_origins", T_LIST, OFF(allowed_origins), 0, 0, NULL, 0, NULL,
-     "Origin header values (e.g. https://ops.example.com) whose requests are served; a request "
-     "with any other Origin gets 403 (default: none, so no browser page can call nearftd)"},
+     "Origin header values (e.g. https://ops.example.com) whose requests are served, with the "
+     "CORS headers that let a page there read the answers (a preflight OPTIONS is answered "
+     "without a token); a request with any other Origin gets 403 (default: none, so no browser "
+     "page can call nearftd)"},
     {"max_amount_per_transfer", T_U128, OFF(max_amount_per_transfer), 0, 0, "0", 0, NULL,
      "largest amount of one transfer in token units (u128); larger gets 422; 0: no limit"},
     {"max_amount_per_hour", T_U128, OFF(max_amount_per_hour), 0, 0, "0", 0, NULL,

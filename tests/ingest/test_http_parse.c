@@ -220,6 +220,17 @@ static void test_head_resume(void)
     CHECK_EQ_INT(ingest_http_head_resume(g, strlen(g), MAX_HEAD, &st, &h), 1);
     CHECK_EQ_INT(h.method, INGEST_HTTP_GET);
     CHECK_EQ_INT(h.minor, 0);
+    /* OPTIONS (a CORS preflight) is told apart; other tokens are OTHER. */
+    const char *methods[][2] = {{"OPTIONS", "5"}, {"OPTION", "4"}, {"OPTIONSX", "4"},
+                                {"HEAD", "3"},    {"PUT", "4"},    {"options", "4"}};
+    for (size_t k = 0; k < sizeof(methods) / sizeof(methods[0]); k++) {
+        char line[64];
+        snprintf(line, sizeof(line), "%s /v1/transfers HTTP/1.1\r\nHost: t\r\n\r\n", methods[k][0]);
+        CHECK_EQ_INT(ingest_http_head_resume(line, strlen(line), MAX_HEAD, &st, &h), 1);
+        CHECK_EQ_INT(h.method, atoi(methods[k][1]));
+    }
+    CHECK_EQ_INT(INGEST_HTTP_OPTIONS, 5);
+    CHECK_EQ_INT(INGEST_HTTP_OTHER, 4);
 
     /* A refusal found half way also resets the state, and the refusal is the same as whole. */
     const char *bad = "GET /health HTTP/1.1\r\nHost: t\r\nIdempotency-Key: a\r\nIdempotency-Key: "

@@ -1105,6 +1105,63 @@ static void expect_refusal(const char *req, const char *status, const char *fiel
     json_decref(j);
 }
 
+/* CORS for --allowed-origins (https://ops.example here): a preflight from it is answered 200
+ * without a token, naming the methods and request headers a page may use; the answers to its
+ * requests, a held one included (the wait timeout), carry Access-Control-Allow-Origin with its
+ * origin, Vary and the exposed Retry-After; a preflight from another origin is 403 without them,
+ * and one without Origin gets Allow; answers to requests without Origin carry none. */
+static void test_cors(char *out, size_t cap)
+{
+    size_t len = 0;
+    const char *pre = "OPTIONS /v1/transfers HTTP/1.1\r\nHost: t\r\nOrigin: https://ops.example\r\n"
+                      "Access-Control-Request-Method: POST\r\nAccess-Control-Request-Headers: "
+                      "authorization, content-type, idempotency-key\r\nConnection: close\r\n\r\n";
+    CHECK_EQ_INT(raw_exchange(pre, strlen(pre), out, cap, &len), 1);
+    CHECK(strncmp(out, "HTTP/1.1 200 ", 13) == 0);
+    CHECK(strstr(out, "\r\nAccess-Control-Allow-Origin: https://ops.example\r\n") != NULL);
+    CHECK(strstr(out, "\r\nAccess-Control-Allow-Methods: GET, POST\r\n") != NULL);
+    CHECK(strstr(out, "\r\nAccess-Control-Allow-Headers: Authorization, Content-Type, "
+                      "Idempotency-Key\r\n") != NULL);
+    CHECK(strstr(out, "\r\nVary: Origin\r\n") != NULL);
+    const char *foreign =
+        "OPTIONS /v1/transfers HTTP/1.1\r\nHost: t\r\nOrigin: https://evil.example"
+        "\r\nAccess-Control-Request-Method: POST\r\nConnection: close\r\n\r\n";
+    CHECK_EQ_INT(raw_exchange(foreign, strlen(foreign), out, cap, &len), 1);
+    CHECK(strncmp(out, "HTTP/1.1 403 ", 13) == 0);
+    CHECK(strstr(out, "Access-Control-") == NULL);
+    const char *plain = "OPTIONS /health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+    CHECK_EQ_INT(raw_exchange(plain, strlen(plain), out, cap, &len), 1);
+    CHECK(strncmp(out, "HTTP/1.1 200 ", 13) == 0);
+    CHECK(strstr(out, "\r\nAllow: GET, POST\r\n") != NULL);
+    CHECK(strstr(out, "Access-Control-") == NULL);
+    /* The actual requests: at once, held until the wait timeout, and without Origin. */
+    static const char body[] = "{\"receiver_id\":\"a.near\",\"amount\":\"1\"}";
+    static const char held[] = "{\"receiver_id\":\"queued.near\",\"amount\":\"1\"}";
+    const struct {
+        const char *path, *body, *origin, *status;
+    } cases[] = {
+        {"/v1/transfers", body, "Origin: https://ops.example\r\n", "HTTP/1.1 202 "},
+        {"/v1/transfers?wait=executed", held, "Origin: https://ops.example\r\n", "HTTP/1.1 202 "},
+        {"/v1/transfers", body, "", "HTTP/1.1 202 "},
+    };
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        char req[1024];
+        int n = snprintf(req, sizeof(req),
+                         "POST %s HTTP/1.1\r\nHost: t\r\n%sContent-Type: application/json\r\n"
+                         "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                         cases[k].path, cases[k].origin, strlen(cases[k].body), cases[k].body);
+        CHECK_EQ_INT(raw_exchange(req, (size_t)n, out, cap, &len), 1);
+        CHECK(strncmp(out, cases[k].status, strlen(cases[k].status)) == 0);
+        if (*cases[k].origin != '\0') {
+            CHECK(strstr(out, "\r\nAccess-Control-Allow-Origin: https://ops.example\r\n") != NULL);
+            CHECK(strstr(out, "\r\nAccess-Control-Expose-Headers: Retry-After\r\n") != NULL);
+            CHECK(strstr(out, "\r\nVary: Origin\r\n") != NULL);
+        } else {
+            CHECK(strstr(out, "Access-Control-") == NULL);
+        }
+    }
+}
+
 /* ingest_http_chunked resumes after the chunks it already checked (the body arriving in pieces)
  * and gives the same body as one call over everything. */
 static void test_chunked_resume(void)
@@ -1343,6 +1400,8 @@ static void test_wire(void)
                      "Connection: close\r\n\r\n";
     CHECK_EQ_INT(raw_exchange(og, strlen(og), out, sizeof(out), &len), 1);
     CHECK(strncmp(out, "HTTP/1.1 403 ", 13) == 0);
+    CHECK(strstr(out, "Access-Control-Allow-Origin") == NULL);
+    test_cors(out, sizeof(out));
 
     /* A head over 16 KiB. */
     n = snprintf(req, sizeof(req), "GET /health HTTP/1.1\r\nHost: t\r\nX-Big: ");
@@ -2046,6 +2105,12 @@ int main(void)
     CHECK_EQ_INT(err, NF_ECONFIG);
     bad = cfg;
     bad.body_pool_bytes = cfg.max_body_bytes; /* cannot hold one largest body with its head */
+    CHECK(ingest_new(&bad, &stub, &err) == NULL);
+    CHECK_EQ_INT(err, NF_ECONFIG);
+    bad = cfg;
+    char spaced[] = "https://ops.example\r\nX-Injected: 1"; /* echoed in a header: refused */
+    char *bad_origins[] = {spaced};
+    bad.allowed_origins.v = bad_origins;
     CHECK(ingest_new(&bad, &stub, &err) == NULL);
     CHECK_EQ_INT(err, NF_ECONFIG);
     ingest_free(NULL);

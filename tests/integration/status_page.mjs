@@ -6,11 +6,16 @@
 // breaker per endpoint, usable keys, recent failures with their reasons) and move (the executed
 // total and the refresh count grow between two reads). Everything is waited for by state, never by
 // time. A screenshot is saved as status_page.png in the working directory (the test's output).
+// CORS: nearftd runs with --allowed-origins naming one of two page servers on 127.0.0.1 (other
+// ports, so other origins); from a page of that origin Chromium's fetch of POST /v1/transfers with
+// a bearer token and an Idempotency-Key (a preflighted request) gets the 202 and reads the id in
+// it; from the other origin the same fetch is blocked by the browser.
 // Exits 77 (skipped) when no chromium is installed.
 // Usage: node --experimental-websocket status_page.mjs NEARSIM NEARFTD NEARFT
 import { startSim, startDaemon, request, waitFor, check, report, keepOrClean, stopProc } from './lib/harness.mjs';
 import { execFileSync, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import http from 'node:http';
 import { join, resolve } from 'node:path';
 
 const [nearsim, nearftd, nearft] = process.argv.slice(2);
@@ -84,13 +89,28 @@ function cdpConnect(url) {
   });
 }
 
+// pageServer: a page of its own origin (http://127.0.0.1:PORT) for the CORS checks.
+function pageServer() {
+  return new Promise((resolveServer) => {
+    const srv = http.createServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end('<!doctype html><title>ops</title><p>ops page</p>');
+    });
+    srv.listen(0, '127.0.0.1', () => resolveServer(srv));
+  });
+}
+
 // ---- the run --------------------------------------------------------------------------------------
 const sim = await startSim(nearsim, ['--block-ms', '100', '--keys', '4']);
 const tokFile = join(sim.dir, 'tokens');
 const tPay = addToken(tokFile, 'payouts', 'transfer,read');
 const tOps = addToken(tokFile, 'ops', 'metrics');
-const d = await startDaemon(nearftd, sim, join(sim.dir, 'data'), ['--auth-tokens', tokFile],
-  { logFile: join(sim.dir, 'nearftd.log') });
+const allowedPage = await pageServer();
+const foreignPage = await pageServer();
+const allowedOrigin = `http://127.0.0.1:${allowedPage.address().port}`;
+const foreignOrigin = `http://127.0.0.1:${foreignPage.address().port}`;
+const d = await startDaemon(nearftd, sim, join(sim.dir, 'data'), ['--auth-tokens', tokFile,
+  '--allowed-origins', allowedOrigin], { logFile: join(sim.dir, 'nearftd.log') });
 
 let browser = null;
 let cdp = null;
@@ -178,6 +198,33 @@ try {
   const png = resolve('status_page.png');
   writeFileSync(png, Buffer.from(shot.data, 'base64'));
   console.log(`screenshot: ${png}`);
+
+  // CORS: a fetch from a page of each origin, in a tab without the extra header.
+  const corsFetch = async (origin, key) => {
+    const t = await cdp.send('Target.createTarget', { url: 'about:blank' });
+    const s = (await cdp.send('Target.attachToTarget', { targetId: t.targetId, flatten: true })).sessionId;
+    await cdp.send('Page.enable', {}, s);
+    await cdp.send('Page.navigate', { url: `${origin}/` }, s);
+    await waitFor(async () => {
+      const v = await cdp.send('Runtime.evaluate', { expression: 'location.origin + " " + document.readyState', returnByValue: true }, s);
+      return v.result.value === `${origin} complete`;
+    }, `the page of ${origin} loaded`);
+    const expr = `fetch('http://127.0.0.1:${d.port}/v1/transfers', { method: 'POST',
+        headers: { 'Authorization': 'Bearer ${tPay}', 'Content-Type': 'application/json', 'Idempotency-Key': '${key}' },
+        body: JSON.stringify({ receiver_id: 'user-3.test.near', amount: '1' }) })
+      .then(async (r) => JSON.stringify({ status: r.status, body: await r.json() }))
+      .catch((e) => 'blocked: ' + e)`;
+    const v = await cdp.send('Runtime.evaluate', { expression: expr, awaitPromise: true, returnByValue: true }, s);
+    await cdp.send('Target.closeTarget', { targetId: t.targetId });
+    return v.result.value;
+  };
+  const allowed = await corsFetch(allowedOrigin, 'cors-allowed');
+  let got = null;
+  try { got = JSON.parse(allowed); } catch {}
+  check(got && got.status === 202 && /^\d+-[0-9a-f]{16}$/.test(got.body.id),
+    `a page of the allowed origin reads the 202 of its preflighted POST: ${allowed}`);
+  const foreign = await corsFetch(foreignOrigin, 'cors-foreign');
+  check(/^blocked: TypeError/.test(foreign), `a page of another origin is blocked by the browser: ${foreign}`);
   stopLoad = true;
   await load;
   code = report('status_page');
@@ -190,6 +237,8 @@ try {
   if (browser) await stopProc(browser.proc, 'SIGTERM', 10000);
   await d.stop();
   await sim.stop();
+  allowedPage.close();
+  foreignPage.close();
   keepOrClean(sim.dir, code, 'status_page');
 }
 process.exit(code);
