@@ -1448,7 +1448,8 @@ static void test_wire(void)
 struct swap_client {
     char hdr[AUTH_TOKEN_LEN + 32];
     atomic_int stop;
-    int ok, other;
+    atomic_int ok;
+    int other;
 };
 
 static void *swap_client_main(void *arg)
@@ -1458,7 +1459,7 @@ static void *swap_client_main(void *arg)
     while (!atomic_load(&sc->stop)) {
         http("GET", "/metrics", NULL, sc->hdr, 5000, &r);
         if (r.code == 200)
-            sc->ok++;
+            atomic_fetch_add(&sc->ok, 1);
         else
             sc->other++;
     }
@@ -1502,10 +1503,11 @@ static void stage_down(struct ingest *in, unsigned saved)
     ingest_free(in);
 }
 
-/* A stage with --auth-tokens: a token kept across 100 table swaps made while two clients use it
- * is answered 200 every time (no request sees a freed or half-built table; run under TSan and
- * ASan in CI), a token dropped by the last swap gets 401, a token without the scope 403, /health
- * stays open. Runs before the main stage exists: both would consume the stub's reply rings. */
+/* A stage with --auth-tokens: a token kept across 100 or more table swaps made while two clients
+ * use it is answered 200 every time (no request sees a freed or half-built table; run under TSan
+ * and ASan in CI), a token dropped by the last swap gets 401, a token without the scope 403,
+ * /health stays open. Runs before the main stage exists: both would consume the stub's reply rings.
+ */
 static void test_auth_swap(const struct cfg *base)
 {
     CHECK(sodium_init() >= 0);
@@ -1538,15 +1540,23 @@ static void test_auth_swap(const struct cfg *base)
     pthread_t th[2];
     for (int k = 0; k < 2; k++) {
         memset(&sc[k], 0, sizeof(sc[k]));
+        atomic_init(&sc[k].stop, 0);
+        atomic_init(&sc[k].ok, 0);
         snprintf(sc[k].hdr, sizeof(sc[k].hdr), "Authorization: Bearer %s", keep);
         pthread_create(&th[k], NULL, swap_client_main, &sc[k]);
     }
-    for (int i = 0; i < 100; i++)
+    /* At least 100 swaps, and on until each client was served 3 times meanwhile (bounded); the
+     * last swap installs t2. */
+    double until = mono_s() + POLL_LIMIT_S;
+    for (int i = 0;
+         i < 100 || i % 2 != 0 ||
+         ((atomic_load(&sc[0].ok) < 3 || atomic_load(&sc[1].ok) < 3) && mono_s() < until);
+         i++)
         CHECK_EQ_INT(ingest_auth_set(in, load_tokens(i % 2 ? f2 : f1), NULL), 0);
     for (int k = 0; k < 2; k++) {
         atomic_store(&sc[k].stop, 1);
         pthread_join(th[k], NULL);
-        CHECK(sc[k].ok > 0);
+        CHECK(atomic_load(&sc[k].ok) >= 3);
         CHECK_EQ_INT(sc[k].other, 0);
     }
     /* The last table is t2: "gone" is unknown, "reader" lacks the metrics scope. */
