@@ -53,7 +53,8 @@ struct cfg {
     uint64_t rate_limit;             /* requests/s per token or client address, 0: no limit */
     uint64_t rate_burst;             /* bucket size (include/ratelim.h) */
     uint64_t rate_limit_global;      /* requests/s of all clients together, 0: no limit */
-    uint64_t ipv6_client_prefix;     /* leading bits of an IPv6 address naming one client */
+    uint64_t ipv6_client_prefix;     /* leading bits of an IPv6 address naming one client, 16..64
+                                        (0: 64) */
     /* chain identity and keys */
     struct cfg_list rpc_url;     /* http(s) URLs, at least one */
     struct cfg_list rpc_header;  /* "URL=Name:Value" (secret values) */

@@ -190,9 +190,12 @@ int hsrv_client_id(const struct sockaddr_storage *ss, unsigned v6_prefix, uint8_
     int family = hsrv_client_ip(ss, ip);
     memcpy(out, ip, 8); /* IPv4 in the first 4 bytes; IPv6: its first 64 bits */
     if (family == 6 && v6_prefix < 64) {
-        unsigned bits = v6_prefix;
-        for (unsigned i = 0; i<8; i++, bits = bits> 8 ? bits - 8 : 0)
-            out[i] &= bits >= 8 ? 0xffu : (uint8_t)(0xffu << (8 - bits));
+        /* Keep v6_prefix bits: whole bytes, then the high bits of the next, zero the rest. */
+        unsigned whole = v6_prefix / 8, rem = v6_prefix % 8;
+        if (rem != 0)
+            out[whole] &= (uint8_t)(0xff00u >> rem);
+        size_t keep = whole + (rem != 0);
+        memset(out + keep, 0, 8 - keep);
     }
     return family;
 }

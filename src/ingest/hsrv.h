@@ -176,8 +176,8 @@ int hsrv_ref_live(struct hsrv_ref ref);
 /* hsrv_allow_origin: during on_request or on_head: the answer to ref's request (later ones
  * too, for a held request) carries Access-Control-Allow-Origin: origin, Vary: Origin and
  * Access-Control-Expose-Headers: Retry-After, so that a page on that origin may read it (CORS).
- * origin is borrowed until the answer is written: one header line of plain text, under 512
- * bytes. Owner thread. */
+ * origin is borrowed until the answer is written: one header line of plain text, at most 256
+ * bytes (ingest checks --allowed-origins at start). Owner thread. */
 void hsrv_allow_origin(struct hsrv_ref ref, const char *origin);
 
 /* hsrv_hold: called during on_request instead of answering: the answer comes later through

@@ -1776,6 +1776,21 @@ static void method_not_allowed(
         ingest_send(t, req->ref, route, 405, NULL, hdr, w.buf, len, start_ns);
 }
 
+/* rate_refused: the 429 of a request-rate limit (limit names it, kind counts it): Retry-After
+ * from retry_ms, the reason given. Owner thread. */
+static void rate_refused(struct ingest_thread *t,
+                         struct hsrv_req *req,
+                         int route,
+                         enum ingest_refusal kind,
+                         const char *limit,
+                         const char *reason,
+                         uint64_t retry_ms,
+                         uint64_t start_ns)
+{
+    ingest_stat_add(&t->stats->refused[kind], 1);
+    send_limited(t, req, route, limit, reason, (retry_ms + 999u) / 1000u, start_ns);
+}
+
 /* rate_admitted: --rate-limit: one token from the bucket of the request's bearer token (rate_key,
  * set by authorized) or, with rate_key 0, of its client (hsrv_client_id); who names the bucket in
  * the answer. 0 after answering 429 with
@@ -1798,8 +1813,7 @@ static int rate_admitted(struct ingest_thread *t,
     char reason[160];
     snprintf(reason, sizeof(reason), "over --rate-limit %llu requests/s (burst %llu) for this %s",
              (unsigned long long)cfg->rate_limit, (unsigned long long)cfg->rate_burst, who);
-    ingest_stat_add(&t->stats->refused[INGEST_REFUSE_RATE], 1);
-    send_limited(t, req, route, "rate_limit", reason, (retry_ms + 999u) / 1000u, start_ns);
+    rate_refused(t, req, route, INGEST_REFUSE_RATE, "rate_limit", reason, retry_ms, start_ns);
     return 0;
 }
 
@@ -1816,8 +1830,8 @@ global_admitted(struct ingest_thread *t, struct hsrv_req *req, int route, uint64
     snprintf(reason, sizeof(reason),
              "over --rate-limit-global %llu requests/s of all clients together",
              (unsigned long long)t->in->cfg->rate_limit_global);
-    ingest_stat_add(&t->stats->refused[INGEST_REFUSE_RATE_GLOBAL], 1);
-    send_limited(t, req, route, "rate_limit_global", reason, (retry_ms + 999u) / 1000u, start_ns);
+    rate_refused(t, req, route, INGEST_REFUSE_RATE_GLOBAL, "rate_limit_global", reason, retry_ms,
+                 start_ns);
     return 0;
 }
 
@@ -1931,15 +1945,21 @@ static int origin_gate(struct ingest_thread *t, struct hsrv_req *req, int route)
 }
 
 /* preflight: OPTIONS on any path, answered before the token check (a browser sends no
- * credentials with a CORS preflight): a foreign Origin gets 403 (origin_gate); an allowed one
- * 200 with the methods and request headers a page may use; none (not a browser) 200 with Allow.
- * The actual request is then checked like any other. Owner thread. */
+ * credentials with a CORS preflight): a foreign Origin gets 403 (origin_gate); then the rate
+ * limits apply as to any request (the client-address bucket, the global one); an allowed origin
+ * gets 200 with the methods and request headers a page may use, no Origin (not a browser) 200
+ * with Allow. The actual request is then checked like any other. Owner thread. */
 static void preflight(struct ingest_thread *t, struct hsrv_req *req)
 {
     const char *rest = "";
     int method = 0;
     int route = ingest_route_match(req->path, &method, &rest);
     if (!origin_gate(t, req, route))
+        return;
+    /* A preflight carries no token: it counts against its client's bucket and the global one. */
+    if (t->in->rate != NULL && !rate_admitted(t, req, route, 0, "client address", req->start_ns))
+        return;
+    if (t->in->rate_global != NULL && !global_admitted(t, req, route, req->start_ns))
         return;
     static const char cors[] =
         "Access-Control-Allow-Methods: GET, POST\r\nAccess-Control-Allow-Headers: Authorization, "

@@ -452,6 +452,30 @@ static void *ingest_thread_main(void *arg)
     return NULL;
 }
 
+/* origin_well_formed: o is an origin as browsers send it: "http://" or "https://", then a host of
+ * printable characters without '/', spaces or '@', optionally ":port"; at most
+ * INGEST_ORIGIN_MAX bytes. Pure. */
+static int origin_well_formed(const char *o)
+{
+    size_t n = strlen(o), k;
+    if (n > INGEST_ORIGIN_MAX)
+        return 0;
+    if (strncmp(o, "https://", 8) == 0)
+        k = 8;
+    else if (strncmp(o, "http://", 7) == 0)
+        k = 7;
+    else
+        return 0;
+    if (k == n)
+        return 0;
+    for (; k < n; k++) {
+        unsigned char c = (unsigned char)o[k];
+        if (c <= 0x20 || c >= 0x7f || c == '/' || c == '@' || c == '?' || c == '#')
+            return 0;
+    }
+    return 1;
+}
+
 /* ---- set-up ---------------------------------------------------------------------------------- */
 
 static int ingest_listen_socket(struct ingest *in, int *fd_out)
@@ -525,19 +549,23 @@ struct ingest *ingest_transport_new(const struct cfg *cfg,
                cfg->listen);
         goto fail;
     }
-    /* An allowed origin is echoed in Access-Control-Allow-Origin: one line of plain text. */
+    /* An allowed origin is what a browser sends as Origin (scheme://host[:port], no path) and
+     * is echoed in Access-Control-Allow-Origin: printable, no spaces. "null" (sandboxed and
+     * data: pages of any site) and "*" are refused. */
     for (size_t i = 0; i < cfg->allowed_origins.n; i++) {
-        const char *o = cfg->allowed_origins.v[i];
-        size_t n = strlen(o), k = 0;
-        while (k < n && (unsigned char)o[k] > 0x20 && (unsigned char)o[k] < 0x7f)
-            k++;
-        if (n == 0 || k < n || n > INGEST_ORIGIN_MAX) {
+        if (!origin_well_formed(cfg->allowed_origins.v[i])) {
             NF_LOG(NF_LOG_ERROR, "ingest",
-                   "an allowed origin must be 1 to %d printable characters without spaces "
-                   "allowed_origins=%.64s",
-                   INGEST_ORIGIN_MAX, o);
+                   "an allowed origin must be http:// or https:// and a host with an optional "
+                   "port, without path or spaces, at most %d bytes allowed_origins_item=%zu",
+                   INGEST_ORIGIN_MAX, i + 1);
             goto fail;
         }
+    }
+    if (cfg->ipv6_client_prefix != 0 &&
+        (cfg->ipv6_client_prefix < 16 || cfg->ipv6_client_prefix > 64)) {
+        NF_LOG(NF_LOG_ERROR, "ingest", "IPv6 client prefix out of range ipv6_client_prefix=%llu",
+               (unsigned long long)cfg->ipv6_client_prefix);
+        goto fail;
     }
     if (cfg->ingest_threads < 1 || cfg->ingest_threads > INGEST_MAX_THREADS) {
         NF_LOG(NF_LOG_ERROR, "ingest", "thread count out of range ingest_threads=%u max=%d",

@@ -104,9 +104,10 @@ static const struct opt opts[] = {
      "log so a restart keeps it; needs --retention-hours of at least 24; a request over it gets "
      "429 with Retry-After; 0: no limit"},
     {"rate_limit", T_U64, OFF(rate_limit), 0, 1000000, "0", 0, NULL,
-     "requests per second per bearer token (per client, an IPv4 address or an IPv6 /64, without "
-     "--auth-tokens; requests refused by the token check count per client too); over it: 429 "
-     "with Retry-After; GET /health is exempt; 0: no limit"},
+     "requests per second per bearer token (per client, an IPv4 address or an IPv6 /64 or "
+     "--ipv6-client-prefix, without --auth-tokens; requests refused by the token check and CORS "
+     "preflights count per client too); over it: 429 with Retry-After; GET /health is exempt; "
+     "0: no limit"},
     {"rate_burst", T_U64, OFF(rate_burst), 1, 1000000, "10", 0, NULL,
      "requests a client may send at once before --rate-limit applies"},
     {"ipv6_client_prefix", T_U64, OFF(ipv6_client_prefix), 16, 64, "64", 0, NULL,

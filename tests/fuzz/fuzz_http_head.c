@@ -123,7 +123,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else if (rc == 1) {
         if (h.head_len > size || h.head_len > FUZZ_MAX_HEAD)
             abort();
-        if (h.method < INGEST_HTTP_GET || h.method > INGEST_HTTP_OTHER || h.minor > 1)
+        if (h.method < INGEST_HTTP_GET || h.method > INGEST_HTTP_OPTIONS || h.minor > 1)
             abort();
         if (!inside(h.path, h.path_len, buf, h.head_len) || h.path_len == 0 || h.path[0] != '/')
             abort();

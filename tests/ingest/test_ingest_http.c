@@ -1160,6 +1160,17 @@ static void test_cors(char *out, size_t cap)
             CHECK(strstr(out, "Access-Control-") == NULL);
         }
     }
+    /* One connection: a request with the allowed Origin, then (pipelined in the same write) one
+     * without: the second answer carries no CORS header. */
+    const char *two = "GET /health HTTP/1.1\r\nHost: t\r\nOrigin: https://ops.example\r\n\r\n"
+                      "GET /health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+    CHECK_EQ_INT(raw_exchange(two, strlen(two), out, cap, &len), 1);
+    const char *second = strstr(out + 1, "HTTP/1.1 200 ");
+    CHECK(strncmp(out, "HTTP/1.1 200 ", 13) == 0 && second != NULL);
+    if (second != NULL) {
+        CHECK(strstr(out, "Access-Control-Allow-Origin: https://ops.example\r\n") < second);
+        CHECK(strstr(second, "Access-Control-") == NULL);
+    }
 }
 
 /* ingest_http_chunked resumes after the chunks it already checked (the body arriving in pieces)
@@ -2118,11 +2129,15 @@ int main(void)
     CHECK(ingest_new(&bad, &stub, &err) == NULL);
     CHECK_EQ_INT(err, NF_ECONFIG);
     bad = cfg;
-    char spaced[] = "https://ops.example\r\nX-Injected: 1"; /* echoed in a header: refused */
-    char *bad_origins[] = {spaced};
-    bad.allowed_origins.v = bad_origins;
-    CHECK(ingest_new(&bad, &stub, &err) == NULL);
-    CHECK_EQ_INT(err, NF_ECONFIG);
+    /* Allowed origins are echoed in a header and must be what a browser sends. */
+    char spaced[] = "https://ops.example\r\nX-Injected: 1", null_origin[] = "null", star[] = "*",
+         path[] = "https://ops.example/app", bare[] = "ops.example", empty_host[] = "https://";
+    char *bad_origins[] = {spaced, null_origin, star, path, bare, empty_host};
+    for (size_t k = 0; k < sizeof(bad_origins) / sizeof(bad_origins[0]); k++) {
+        bad.allowed_origins.v = &bad_origins[k];
+        CHECK(ingest_new(&bad, &stub, &err) == NULL);
+        CHECK_EQ_INT(err, NF_ECONFIG);
+    }
     ingest_free(NULL);
 
     test_auth_swap(&cfg);

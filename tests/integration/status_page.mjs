@@ -225,6 +225,10 @@ try {
     `a page of the allowed origin reads the 202 of its preflighted POST: ${allowed}`);
   const foreign = await corsFetch(foreignOrigin, 'cors-foreign');
   check(/^blocked: TypeError/.test(foreign), `a page of another origin is blocked by the browser: ${foreign}`);
+  // ... by nearftd's 403 to its preflight: the POST itself was never sent.
+  const m = (await request(d.port, 'GET', '/metrics', undefined, { headers: bearer(tOps) })).text;
+  const forbidden = Number((m.match(/^nearft_http_requests_total\{route="v1_transfers_post",code="403"\} (\d+)$/m) || [])[1] || 0);
+  check(forbidden >= 1, `the foreign preflight was answered 403 (${forbidden})`);
   stopLoad = true;
   await load;
   code = report('status_page');
