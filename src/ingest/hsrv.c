@@ -1060,6 +1060,9 @@ int hsrv_reply(struct hsrv_ref ref,
         hl = hsrv_cat(head, sizeof(head), hl, c->cors_origin);
         hl = hsrv_cat(head, sizeof(head), hl,
                       "\r\nVary: Origin\r\nAccess-Control-Expose-Headers: Retry-After\r\n");
+    } else if (c->s->o.vary_origin) {
+        /* The answer depends on Origin: a cache must not give it to another one. */
+        hl = hsrv_cat(head, sizeof(head), hl, "Vary: Origin\r\n");
     }
     hl = hsrv_cat(head, sizeof(head), hl,
                   do_close        ? "Connection: close\r\n\r\n"

@@ -137,6 +137,8 @@ struct hsrv_opts {
     uint64_t write_ms;      /* an unsent answer making no progress is dropped after (0: never) */
     uint64_t max_unsent;    /* bytes of unsent answers this thread holds; over it the slowest
                                readers are reset (0: no cap) */
+    int vary_origin;        /* every answer says Vary: Origin (the routes answer some origins
+                               with CORS headers: hsrv_allow_origin) */
     struct hsrv_shared *shared;     /* borrowed; NULL: no per-address cap, no byte budget */
     struct hsrv_counters *counters; /* borrowed; NULL: not counted */
     void (*on_request)(struct hsrv_req *r, void *arg);

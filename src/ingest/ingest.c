@@ -779,6 +779,7 @@ static int ingest_thread_setup(struct ingest *in, struct ingest_thread *t)
         .body_min_rate = cfg->body_min_rate,
         .write_ms = cfg->write_timeout_ms,
         .max_unsent = cfg->max_unsent_bytes / in->nthreads,
+        .vary_origin = cfg->allowed_origins.n > 0,
         .shared = in->hshared,
         .counters = &t->stats->conns,
         .on_request = in->routes.request,

@@ -1129,6 +1129,7 @@ static void test_cors(char *out, size_t cap)
     CHECK_EQ_INT(raw_exchange(foreign, strlen(foreign), out, cap, &len), 1);
     CHECK(strncmp(out, "HTTP/1.1 403 ", 13) == 0);
     CHECK(strstr(out, "Access-Control-") == NULL);
+    CHECK(strstr(out, "\r\nVary: Origin\r\n") != NULL); /* answers differ by Origin */
     const char *plain = "OPTIONS /health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
     CHECK_EQ_INT(raw_exchange(plain, strlen(plain), out, cap, &len), 1);
     CHECK(strncmp(out, "HTTP/1.1 200 ", 13) == 0);
