@@ -37,6 +37,13 @@ struct ingest *ingest_new(const struct cfg *cfg, struct nf_pipe *p, int *err);
  * NF_ESTATE (already started). On failure nothing is left running. */
 int ingest_start(struct ingest *in);
 
+/* ingest_use_listen_fd: serve on fd, a listening TCP socket the service manager passed (socket
+ * activation), instead of binding --listen: every ingest thread accepts from it (the first
+ * thread on fd itself, the others on duplicates), so connections made before nearftd was ready
+ * wait in its backlog. The stage owns fd from this call on (also when ingest_start fails). Main
+ * thread, before ingest_start; 0 or NF_ESTATE (started already, fd closed). */
+int ingest_use_listen_fd(struct ingest *in, int fd);
+
 /* ingest_listen_advertise: the address other hosts reach a listener on listen at once it is
  * bound to port: "HOST:PORT" ("[V6]:PORT") in out[0..cap). NF_ENOTFOUND when listen's host is a
  * wildcard (empty, "*", 0.0.0.0, ::): only the operator knows the address then; NF_ECONFIG when

@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -478,6 +479,41 @@ static int origin_well_formed(const char *o)
 
 /* ---- set-up ---------------------------------------------------------------------------------- */
 
+/* ingest_inherited_socket: thread idx's descriptor of the socket the service manager passed:
+ * the socket itself for the last thread set up, a duplicate for the others, nonblocking. 0 or
+ * NF_EIO. */
+static int ingest_inherited_socket(struct ingest *in, unsigned idx, int *fd_out)
+{
+    int fd =
+        idx + 1 == in->nthreads ? in->inherited_fd : fcntl(in->inherited_fd, F_DUPFD_CLOEXEC, 3);
+    int fl = fd == -1 ? -1 : fcntl(fd, F_GETFL);
+    if (fd == -1 || fl == -1 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1) {
+        int e = errno;
+        if (fd != -1 && fd != in->inherited_fd)
+            close(fd);
+        NF_LOG(NF_LOG_ERROR, "ingest",
+               "the service manager's socket is unusable errno=%d err=\"%s\"", e, strerror(e));
+        return NF_EIO;
+    }
+    if (fd == in->inherited_fd)
+        in->inherited_fd = -1; /* the last thread owns it now */
+    in->port = ingest_bound_port(fd);
+    *fd_out = fd;
+    return 0;
+}
+
+int ingest_use_listen_fd(struct ingest *in, int fd)
+{
+    if (in->started) {
+        close(fd);
+        return NF_ESTATE;
+    }
+    if (in->inherited_fd != -1)
+        close(in->inherited_fd);
+    in->inherited_fd = fd;
+    return 0;
+}
+
 static int ingest_listen_socket(struct ingest *in, int *fd_out)
 {
     struct sockaddr_storage sa;
@@ -540,6 +576,7 @@ struct ingest *ingest_transport_new(const struct cfg *cfg,
     if (in == NULL)
         goto fail;
     in->cfg = cfg;
+    in->inherited_fd = -1;
     in->routes = *routes;
     in->pipe = p;
     in->slab = pipe_jobs(p);
@@ -763,7 +800,8 @@ static int ingest_thread_setup(struct ingest *in, struct ingest_thread *t)
      * request callback of the same loop pass, so one WAL wake covers all of them. */
     if (event_base_priority_init(t->base, 3) != 0)
         return NF_ENOMEM;
-    int rc = ingest_listen_socket(in, &t->listen_fd);
+    int rc = in->inherited_fd != -1 ? ingest_inherited_socket(in, t->idx, &t->listen_fd)
+                                    : ingest_listen_socket(in, &t->listen_fd);
     if (rc != 0)
         return rc;
     /* Idle keep-alive connections are closed after wait_timeout + 60 s; held requests are
@@ -894,6 +932,8 @@ void ingest_free(struct ingest *in)
     ratelim_free(in->rate);
     ratelim_free(in->rate_global);
     txid_key_free(in->id_key);
+    if (in->inherited_fd != -1)
+        close(in->inherited_fd);
     free(in);
 }
 

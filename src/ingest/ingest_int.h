@@ -225,6 +225,7 @@ struct ingest {
     uint64_t start_ns;
     char host[64];
     uint16_t port;
+    int inherited_fd; /* ingest_use_listen_fd's socket (owned until a thread takes it), or -1 */
     int started;
     int stopped;
     struct ingest_routes routes;

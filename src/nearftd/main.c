@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "auth.h"
 #include "base58.h"
@@ -196,6 +197,31 @@ int main(int argc, char **argv)
     log_set_level(cfg.log_level);
     log_detect_journal(); /* under systemd: "<3>" etc. before each line for journalctl -p */
     log_set_thread("main");
+    /* Socket activation: the service manager's listening socket replaces --listen's address, so
+     * every check below (loopback, readiness, the watchdog's probe) sees the real one. */
+    char activated[96], act_why[160];
+    int listen_fd = service_listen_fd(activated, sizeof(activated), act_why, sizeof(act_why));
+    if (listen_fd == NF_ECONFIG || (listen_fd >= 0 && cfg.cluster != NULL)) {
+        fprintf(stderr, "nearftd: socket activation: %s\n",
+                listen_fd == NF_ECONFIG ? act_why
+                                        : "not in cluster mode (a standby relays on --listen); "
+                                          "start it without a .socket unit");
+        if (listen_fd >= 0)
+            close(listen_fd);
+        cfg_free(&cfg);
+        return 2;
+    }
+    if (listen_fd >= 0) {
+        char *a = strdup(activated);
+        if (a == NULL)
+            fail_exit("out of memory");
+        NF_LOG(NF_LOG_INFO, "main",
+               "serving on the socket the service manager passed instead of --listen listen=%s "
+               "flag_listen=%s",
+               a, cfg.listen);
+        free(cfg.listen);
+        cfg.listen = a;
+    }
     /* A listener other hosts can reach pays out to anyone without tokens: refuse it unless told. */
     int loopback = ingest_listen_loopback(cfg.listen);
     if (loopback < 0) {
@@ -409,6 +435,12 @@ int main(int argc, char **argv)
     if ((rc = pipe_start(p)) != 0)
         fail_exit("cannot start the pipeline threads");
     struct ingest *in = ingest_new(&cfg, p, &rc);
+    if (in != NULL && listen_fd >= 0) {
+        rc = ingest_use_listen_fd(in, listen_fd); /* takes the socket */
+        listen_fd = -1;
+        if (rc != 0)
+            fail_exit("cannot serve on the service manager's socket");
+    }
     if (in != NULL) {
         rc = ingest_auth_set(in, tokens, budgets); /* takes the table */
         tokens = NULL;

@@ -4,8 +4,10 @@
  * WATCHDOG=1 after each answered probe. Nothing here touches the pipeline's state directly. */
 #include "service.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -14,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,6 +24,46 @@
 #include "nf_err.h"
 #include "nf_log.h"
 #include "nf_time.h"
+
+int service_listen_fd(char *addr, size_t cap, char *why, size_t whycap)
+{
+    int n = sd_listen_fds(1);
+    if (n == 0)
+        return -1;
+    if (n < 0) {
+        snprintf(why, whycap, "LISTEN_FDS does not parse (%s)", strerror(-n));
+        return NF_ECONFIG;
+    }
+    if (n > 1) {
+        snprintf(why, whycap, "the service manager passed %d sockets; nearftd serves one", n);
+        return NF_ECONFIG;
+    }
+    int fd = SD_LISTEN_FDS_START;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    char host[INET6_ADDRSTRLEN];
+    if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0 ||
+        getsockname(fd, (struct sockaddr *)&ss, &sl) != 0 ||
+        (ss.ss_family != AF_INET && ss.ss_family != AF_INET6)) {
+        snprintf(why, whycap,
+                 "the socket the service manager passed is not a listening TCP "
+                 "socket (ListenStream= in the .socket unit)");
+        return NF_ECONFIG;
+    }
+    unsigned port;
+    if (ss.ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
+        inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
+        port = ntohs(a->sin_port);
+        snprintf(addr, cap, "%s:%u", host, port);
+    } else {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
+        inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+        port = ntohs(a->sin6_port);
+        snprintf(addr, cap, "[%s]:%u", host, port);
+    }
+    return fd;
+}
 
 void service_status(const char *fmt, ...)
 {

@@ -16,6 +16,8 @@
 #ifndef NF_SERVICE_H
 #define NF_SERVICE_H
 
+#include <stddef.h>
+
 /* service_status: sends STATUS=<text> (printf-style, one line). Any thread. */
 __attribute__((format(printf, 1, 2))) void service_status(const char *fmt, ...);
 
@@ -28,6 +30,14 @@ void service_ready(const char *listen, unsigned port);
  * manager's start timeout does not stop a standby that waits for as long as the holder lives.
  * Start-up thread (the replay's, through main's standby hook). */
 void service_standby(void);
+
+/* service_listen_fd: the listening socket a service manager passed (socket activation: systemd's
+ * LISTEN_FDS and LISTEN_PID, sd_listen_fds; both are unset afterwards), when it passed exactly
+ * one listening TCP socket: returns it (the caller owns it) with its address "HOST:PORT"
+ * ("[V6]:PORT") in addr[0..cap). -1 when none was passed; NF_ECONFIG with the reason in
+ * why[0..whycap) when several were, or one that is not a listening IPv4 or IPv6 stream socket.
+ * Main thread, at start. */
+int service_listen_fd(char *addr, size_t cap, char *why, size_t whycap);
 
 struct service_watchdog;
 

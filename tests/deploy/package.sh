@@ -43,6 +43,7 @@ echo "ok: control: Depends: $deps"
 p=${prefix#/}
 list=$(dpkg-deb -c "$deb" | awk '{print $NF}')
 for f in "$p/bin/nearftd" "$p/bin/nearft" "$p/bin/nearsim" "$p/lib/systemd/system/nearftd.service" \
+         "$p/lib/systemd/system/nearftd.socket" \
          "$p/$mandir/man8/nearftd.8" "$p/$mandir/man1/nearft.1" "$p/$mandir/man1/nearsim.1" \
          "$p/$docdir/nearftd.conf.example" "$p/$docdir/DEPLOY.md" \
          "$p/$docdir/examples/nginx/nearftd.conf"; do

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# verify_unit: deploy/systemd/nearftd.service passes `systemd-analyze verify` with no warning
+# verify_unit: deploy/systemd/nearftd.service (and nearftd.socket beside it, with the service it
+# starts) passes `systemd-analyze verify` with no warning
 # (unknown keys, unknown system call groups and a missing ExecStart binary all print one) and
 # keeps its hardening: `systemd-analyze security --offline` must rate its exposure 2.0 or lower.
 # systemd-analyze wants the ExecStart binary to exist, so a copy of the unit is checked with
@@ -29,6 +30,17 @@ for want in 'Type=notify' 'WatchdogSec=' 'NoNewPrivileges=yes' 'ProtectSystem=st
             'StateDirectory=nearft' 'User=nearft' 'Restart=on-failure'; do
   grep -q "^$want" "$unit" || { echo "FAIL: the unit lacks $want"; fail=1; }
 done
+# The socket unit beside it (socket activation), checked together with the service it starts.
+sock=$(dirname "$unit")/nearftd.socket
+cp "$sock" "$dir/nearftd.socket"
+out=$(cd "$dir" && systemd-analyze verify --man=no "$dir/nearftd.socket" 2>&1)
+rc=$?
+if [ $rc -ne 0 ] || [ -n "$out" ]; then
+  echo "FAIL: systemd-analyze verify nearftd.socket exit $rc:"; echo "$out"; fail=1
+else
+  echo "ok: systemd-analyze verify has nothing to say about nearftd.socket"
+fi
+grep -q '^ListenStream=' "$sock" || { echo "FAIL: the socket unit lacks ListenStream="; fail=1; }
 if systemd-analyze security --help 2>&1 | grep -q -- '--offline'; then
   out=$(cd "$dir" && systemd-analyze security --offline=yes --threshold=20 "$copy" 2>&1)
   rc=$?

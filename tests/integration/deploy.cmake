@@ -13,6 +13,11 @@ if(TARGET nearsim AND TARGET nearftd AND TARGET nearft AND NF_NODE)
            COMMAND ${NF_NODE} ${CMAKE_CURRENT_SOURCE_DIR}/deploy_notify.mjs
                    $<TARGET_FILE:nearsim> $<TARGET_FILE:nearftd> $<TARGET_FILE:notify_sink>)
   set_tests_properties(deploy_notify PROPERTIES TIMEOUT 300 LABELS "integration;deploy")
+  add_test(NAME deploy_socket
+           COMMAND ${NF_NODE} ${CMAKE_CURRENT_SOURCE_DIR}/deploy_socket.mjs
+                   $<TARGET_FILE:nearsim> $<TARGET_FILE:nearftd>)
+  set_tests_properties(deploy_socket PROPERTIES TIMEOUT 300 LABELS "integration;deploy"
+                       SKIP_RETURN_CODE 77)
   add_test(NAME deploy_nginx
            COMMAND ${NF_NODE} ${CMAKE_CURRENT_SOURCE_DIR}/deploy_nginx.mjs
                    $<TARGET_FILE:nearsim> $<TARGET_FILE:nearftd> $<TARGET_FILE:nearft>
