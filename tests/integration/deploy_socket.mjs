@@ -35,7 +35,10 @@ const daemonArgs = (dir) => ['--rpc-url', `http://127.0.0.1:${sim.port}`, '--sig
 // resolves once it listens. Its output (and nearftd's) goes to log; stdout is kept for the ready line.
 function activated(ports, dir) {
   const out = openSync(log, 'a');
-  const args = [...ports.flatMap((p) => ['-l', `127.0.0.1:${p}`]), '--', nearftd, ...daemonArgs(dir)];
+  // systemd-socket-activate passes only a few variables on: name the sanitizers' settings.
+  const keep = Object.keys(process.env).filter((k) => /^(TSAN|ASAN|UBSAN|LSAN)_OPTIONS$/.test(k));
+  const args = [...ports.flatMap((p) => ['-l', `127.0.0.1:${p}`]), ...keep.flatMap((k) => ['-E', k]),
+    '--', nearftd, ...daemonArgs(dir)];
   const proc = spawn(activate, args, { stdio: ['ignore', 'pipe', out] });
   let stdout = '';
   proc.stdout.on('data', (d) => { stdout += d.toString(); });
