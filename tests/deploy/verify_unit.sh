@@ -18,13 +18,18 @@ copy=$dir/nearftd.service
 grep -q '^ExecStart=/usr/bin/nearftd ' "$unit" || { echo "FAIL: ExecStart is not /usr/bin/nearftd ..."; exit 1; }
 sed "s#^ExecStart=/usr/bin/nearftd #ExecStart=$nearftd #" "$unit" >"$copy"
 fail=0
-out=$(cd "$dir" && systemd-analyze verify --man=no "$copy" 2>&1)
-rc=$?
-if [ $rc -ne 0 ] || [ -n "$out" ]; then
-  echo "FAIL: systemd-analyze verify exit $rc:"; echo "$out"; fail=1
-else
-  echo "ok: systemd-analyze verify has nothing to say"
-fi
+# verify FILE: systemd-analyze verify has nothing to say about FILE (a unit in $dir).
+verify() {
+  local out rc
+  out=$(cd "$dir" && systemd-analyze verify --man=no "$1" 2>&1)
+  rc=$?
+  if [ $rc -ne 0 ] || [ -n "$out" ]; then
+    echo "FAIL: systemd-analyze verify $(basename "$1") exit $rc:"; echo "$out"; fail=1
+  else
+    echo "ok: systemd-analyze verify has nothing to say about $(basename "$1")"
+  fi
+}
+verify "$copy"
 for want in 'Type=notify' 'WatchdogSec=' 'NoNewPrivileges=yes' 'ProtectSystem=strict' \
             'PrivateTmp=yes' 'CapabilityBoundingSet=$' 'SystemCallFilter=@system-service' \
             'StateDirectory=nearft' 'User=nearft' 'Restart=on-failure'; do
@@ -33,13 +38,7 @@ done
 # The socket unit beside it (socket activation), checked together with the service it starts.
 sock=$(dirname "$unit")/nearftd.socket
 cp "$sock" "$dir/nearftd.socket"
-out=$(cd "$dir" && systemd-analyze verify --man=no "$dir/nearftd.socket" 2>&1)
-rc=$?
-if [ $rc -ne 0 ] || [ -n "$out" ]; then
-  echo "FAIL: systemd-analyze verify nearftd.socket exit $rc:"; echo "$out"; fail=1
-else
-  echo "ok: systemd-analyze verify has nothing to say about nearftd.socket"
-fi
+verify "$dir/nearftd.socket"
 grep -q '^ListenStream=' "$sock" || { echo "FAIL: the socket unit lacks ListenStream="; fail=1; }
 if systemd-analyze security --help 2>&1 | grep -q -- '--offline'; then
   out=$(cd "$dir" && systemd-analyze security --offline=yes --threshold=20 "$copy" 2>&1)
