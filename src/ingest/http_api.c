@@ -1835,6 +1835,25 @@ global_admitted(struct ingest_thread *t, struct hsrv_req *req, int route, uint64
     return 0;
 }
 
+/* rates_admitted: route's request-rate limits in order: the client's own --rate-limit (the bucket
+ * of its token, rate_key, or of its address with rate_key 0; who names it) on every route but
+ * /health, then --rate-limit-global on every route but /health and /metrics (a request the first
+ * refused takes nothing from it). 0 after answering 429 with Retry-After. Owner thread. */
+static int rates_admitted(struct ingest_thread *t,
+                          struct hsrv_req *req,
+                          int route,
+                          uint64_t rate_key,
+                          const char *who,
+                          uint64_t start_ns)
+{
+    if (route == INGEST_ROUTE_HEALTH)
+        return 1;
+    if (t->in->rate != NULL && !rate_admitted(t, req, route, rate_key, who, start_ns))
+        return 0;
+    return t->in->rate_global == NULL || route == INGEST_ROUTE_METRICS ||
+           global_admitted(t, req, route, start_ns);
+}
+
 /* authorized: with --auth-tokens, the request's bearer token must be in the table and hold the
  * route's scope; answers 401 (no or unknown token, WWW-Authenticate: Bearer) or 403 (scope
  * missing) itself and returns 0. Every route but /health, unknown paths included (401 before
@@ -1946,9 +1965,9 @@ static int origin_gate(struct ingest_thread *t, struct hsrv_req *req, int route)
 
 /* preflight: OPTIONS on any path, answered before the token check (a browser sends no
  * credentials with a CORS preflight): a foreign Origin gets 403 (origin_gate); then the rate
- * limits apply as to any request (the client-address bucket, the global one); an allowed origin
- * gets 200 with the methods and request headers a page may use, no Origin (not a browser) 200
- * with Allow. The actual request is then checked like any other. Owner thread. */
+ * limits apply as to a request on its path (rates_admitted, the client-address bucket); an allowed
+ * origin gets 200 with the methods and request headers a page may use, no Origin (not a browser)
+ * 200 with Allow. The actual request is then checked like any other. Owner thread. */
 static void preflight(struct ingest_thread *t, struct hsrv_req *req)
 {
     const char *rest = "";
@@ -1956,10 +1975,8 @@ static void preflight(struct ingest_thread *t, struct hsrv_req *req)
     int route = ingest_route_match(req->path, &method, &rest);
     if (!origin_gate(t, req, route))
         return;
-    /* A preflight carries no token: it counts against its client's bucket and the global one. */
-    if (t->in->rate != NULL && !rate_admitted(t, req, route, 0, "client address", req->start_ns))
-        return;
-    if (t->in->rate_global != NULL && !global_admitted(t, req, route, req->start_ns))
+    /* A preflight carries no token: it counts against its client address's bucket. */
+    if (!rates_admitted(t, req, route, 0, "client address", req->start_ns))
         return;
     static const char cors[] =
         "Access-Control-Allow-Methods: GET, POST\r\nAccess-Control-Allow-Headers: Authorization, "
@@ -2022,12 +2039,8 @@ static void ingest_http_request(struct hsrv_req *req, void *arg)
     const uint64_t rate_key = g.rate_key;
     const struct auth_entry *token = g.token;
     const struct spend_token *token_w = g.token_w;
-    if (t->in->rate != NULL && route != INGEST_ROUTE_HEALTH &&
-        !rate_admitted(t, req, route, rate_key, t->in->auth_required ? "token" : "client address",
-                       start_ns))
-        return;
-    if (t->in->rate_global != NULL && route != INGEST_ROUTE_HEALTH &&
-        route != INGEST_ROUTE_METRICS && !global_admitted(t, req, route, start_ns))
+    if (!rates_admitted(t, req, route, rate_key, t->in->auth_required ? "token" : "client address",
+                        start_ns))
         return;
     if (route == INGEST_ROUTE_OTHER) {
         send_error(t, req, route, 404, "not found", NULL, NULL, start_ns);
