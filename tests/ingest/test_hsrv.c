@@ -336,6 +336,35 @@ static uint64_t wait_unsent_over(const struct srv *v, uint64_t n)
     return hsrv_unsent_bytes(v->h) > n ? hsrv_unsent_bytes(v->h) : 0;
 }
 
+/* Waits (bounded) for the first connection reset over max_unsent. */
+static void wait_unsent_reset(const struct srv *v)
+{
+    double end = mono_s() + LIMIT_S;
+    while (ctr(&v->ctr.unsent_reset) == 0 && mono_s() < end)
+        usleep(10000);
+}
+
+/* Waits (bounded) until no unsent byte is left; the bytes left then. */
+static uint64_t wait_unsent_gone(const struct srv *v)
+{
+    double end = mono_s() + LIMIT_S;
+    while (hsrv_unsent_bytes(v->h) != 0 && mono_s() < end)
+        usleep(10000);
+    return hsrv_unsent_bytes(v->h);
+}
+
+/* A server with max_unsent = cap and one client that asked for the 8 MiB answer and never reads
+ * (*a, from unread_big with a small receive buffer): the bytes held once its answer waits. */
+static uint64_t start_unread(struct srv *v, uint64_t cap, int *a)
+{
+    struct hsrv_opts o = base_opts();
+    o.max_unsent = cap;
+    CHECK(srv_start(v, o, 0, 64u << 20) == 0);
+    *a = unread_big(v->port, 1);
+    CHECK(*a != -1);
+    return wait_unsent_over(v, 0);
+}
+
 /* max_unsent below one answer: a client that does not read keeps its own answer in memory (it
  * alone may exceed the cap), but once a second one's answer waits too, the first, which has
  * waited longest, is reset; the second is still written whole when it reads, and the memory
@@ -343,30 +372,21 @@ static uint64_t wait_unsent_over(const struct srv *v, uint64_t n)
 static void test_unsent_cap(void)
 {
     struct srv v;
-    struct hsrv_opts o = base_opts();
-    o.max_unsent = 1u << 20;
-    CHECK(srv_start(&v, o, 0, 64u << 20) == 0);
-    int a = unread_big(v.port, 1);
-    CHECK(a != -1);
-    uint64_t one = wait_unsent_over(&v, 0);
-    CHECK(one > o.max_unsent); /* over the cap alone, and kept */
+    int a = -1;
+    uint64_t one = start_unread(&v, 1u << 20, &a);
+    CHECK(one > (1u << 20)); /* over the cap alone, and kept */
     int ok = raw_sock_connect(v.port);
     CHECK(ok != -1 && get_ok(ok));
     CHECK_EQ_INT(ctr(&v.ctr.unsent_reset), 0);
     int b = unread_big(v.port, 0);
     CHECK(b != -1);
-    double end = mono_s() + LIMIT_S;
-    while (ctr(&v.ctr.unsent_reset) == 0 && mono_s() < end)
-        usleep(10000);
+    wait_unsent_reset(&v);
     CHECK_EQ_INT(ctr(&v.ctr.unsent_reset), 1);
     CHECK(wait_closed(a)); /* reset: a never gets its whole answer */
     CHECK(hsrv_unsent_bytes(v.h) > 0 && hsrv_unsent_bytes(v.h) < BIG_BODY + 512);
     size_t got = read_big(b);
     CHECK(got > BIG_BODY && got < BIG_BODY + 512);
-    end = mono_s() + LIMIT_S;
-    while (hsrv_unsent_bytes(v.h) != 0 && mono_s() < end)
-        usleep(10000);
-    CHECK_EQ_INT(hsrv_unsent_bytes(v.h), 0);
+    CHECK_EQ_INT(wait_unsent_gone(&v), 0);
     CHECK_EQ_INT(ctr(&v.ctr.unsent_reset), 1);
     CHECK(get_ok(ok));
     close(ok);
@@ -381,29 +401,21 @@ static void test_unsent_cap(void)
 static void test_unsent_oldest(void)
 {
     struct srv v;
-    struct hsrv_opts o = base_opts();
-    o.max_unsent = 18u << 20;
-    CHECK(srv_start(&v, o, 0, 64u << 20) == 0);
-    int a = unread_big(v.port, 1);
-    uint64_t one = wait_unsent_over(&v, 0);
-    CHECK(a != -1 && one > (6u << 20));
+    int a = -1;
+    uint64_t one = start_unread(&v, 18u << 20, &a);
+    CHECK(one > (6u << 20));
     int c = unread_big(v.port, 0);
     uint64_t two = wait_unsent_over(&v, one);
-    CHECK(c != -1 && two > one + (6u << 20) && two <= o.max_unsent);
+    CHECK(c != -1 && two > one + (6u << 20) && two <= (18u << 20));
     CHECK_EQ_INT(ctr(&v.ctr.unsent_reset), 0);
     int b = unread_big(v.port, 0);
     CHECK(b != -1);
-    double end = mono_s() + LIMIT_S;
-    while (ctr(&v.ctr.unsent_reset) == 0 && mono_s() < end)
-        usleep(10000);
+    wait_unsent_reset(&v);
     CHECK(wait_closed(a));
     size_t got_c = read_big(c), got_b = read_big(b);
     CHECK(got_c > BIG_BODY && got_b > BIG_BODY);
     CHECK_EQ_INT(ctr(&v.ctr.unsent_reset), 1);
-    end = mono_s() + LIMIT_S;
-    while (hsrv_unsent_bytes(v.h) != 0 && mono_s() < end)
-        usleep(10000);
-    CHECK_EQ_INT(hsrv_unsent_bytes(v.h), 0);
+    CHECK_EQ_INT(wait_unsent_gone(&v), 0);
     close(a);
     close(b);
     close(c);
