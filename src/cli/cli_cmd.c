@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nf_args.h"
+
 /* vdie: one "nearft: ..." line on stderr; returns code. */
 __attribute__((format(printf, 2, 0))) static int vdie(int code, const char *fmt, va_list ap)
 {
@@ -34,27 +36,12 @@ int cli_die_fail(const char *fmt, ...)
     return rc;
 }
 
-int cli_is_help(const char *a)
-{
-    return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0;
-}
-
 int cli_opt_match(int argc, char **argv, int *i, const char *name, const char **value)
 {
-    const char *a = argv[*i];
-    size_t n = strlen(name);
-    if (strncmp(a, name, n) != 0)
+    struct nf_arg a;
+    if (nf_arg_split(argv[*i], &a) != 0 || !nf_arg_is(&a, name + 2))
         return 0;
-    if (a[n] == '=') {
-        *value = a + n + 1;
-        return 1;
-    }
-    if (a[n] != '\0')
-        return 0;
-    if (*i + 1 >= argc)
-        return -1;
-    *value = argv[++*i];
-    return 1;
+    return nf_arg_value(&a, argc, argv, i, value) == 0 ? 1 : -1;
 }
 
 int cli_print_json(struct jw *w)

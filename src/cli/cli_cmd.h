@@ -6,6 +6,7 @@
 #define NF_CLI_CMD_H
 
 #include "jw.h"
+#include "nf_args.h"
 
 #define CLI_EXIT_FAIL  1
 #define CLI_EXIT_USAGE 2
@@ -14,12 +15,10 @@
 __attribute__((format(printf, 1, 2))) int cli_die_usage(const char *fmt, ...);
 __attribute__((format(printf, 1, 2))) int cli_die_fail(const char *fmt, ...);
 
-/* cli_is_help: 1 for "--help" or "-h". */
-int cli_is_help(const char *a);
-
-/* cli_opt_match: when argv[*i] is "--name" or "--name=value", sets *value (the next argument or
- * the text after '='), advances *i past what it used and returns 1; returns -1 when the value is
- * missing; 0 when argv[*i] is another option. */
+/* cli_opt_match: the nf_args scanner for one flag name (with its "--"): when argv[*i] is "--name"
+ * or "--name=value", sets *value (the next argument or the text after '='), advances *i past what
+ * it used and returns 1; returns -1 when the value is missing; 0 when argv[*i] is another option.
+ * "--help" and "-h" are nf_arg_is_help. */
 int cli_opt_match(int argc, char **argv, int *i, const char *name, const char **value);
 
 /* cli_print_json: finishes w (takes its buffer), writes the text and a newline to stdout.

@@ -347,7 +347,7 @@ static void check_gas(struct doctor *d)
 int cli_doctor(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++)
-        if (cli_is_help(argv[i])) {
+        if (nf_arg_is_help(argv[i])) {
             fputs("usage: nearft doctor [nearftd's flags, environment or --config FILE]\n"
                   "\n"
                   "Reads the configuration exactly as nearftd does and checks it against the RPC\n"

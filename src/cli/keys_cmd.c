@@ -134,7 +134,7 @@ static int keys_args(int argc,
     for (int i = 0; i < argc; i++) {
         const char *value = NULL;
         int m;
-        if (cli_is_help(argv[i])) {
+        if (nf_arg_is_help(argv[i])) {
             fputs(help, stdout);
             return -1;
         }

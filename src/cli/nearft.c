@@ -186,7 +186,7 @@ static int sign_parse(int argc, char **argv, struct sign_opts *o, struct cli_bui
     const char **slots[] = {&o->key_file, &o->credentials, &o->signer,          &o->public_key,
                             &o->receiver, &o->nonce_text,  &o->block_hash_text, &o->gas_text};
     for (int i = 0; i < argc; i++) {
-        if (cli_is_help(argv[i])) {
+        if (nf_arg_is_help(argv[i])) {
             fputs(SIGN_HELP, stdout);
             return -1;
         }
@@ -456,7 +456,7 @@ static char *read_stdin(void)
 
 static int cmd_tx_decode(int argc, char **argv)
 {
-    if (argc >= 1 && cli_is_help(argv[0])) {
+    if (argc >= 1 && nf_arg_is_help(argv[0])) {
         fputs(DECODE_HELP, stdout);
         return 0;
     }
@@ -555,7 +555,7 @@ static int cmd_keys_new(int argc, char **argv)
     for (int i = 0; i < argc; i++) {
         const char *value = NULL;
         int m;
-        if (cli_is_help(argv[i])) {
+        if (nf_arg_is_help(argv[i])) {
             fputs(KEYS_NEW_HELP, stdout);
             return 0;
         }
@@ -685,12 +685,12 @@ static int auth_args(int argc,
 
 static int cmd_auth(int argc, char **argv)
 {
-    if (argc < 1 || cli_is_help(argv[0])) {
+    if (argc < 1 || nf_arg_is_help(argv[0])) {
         fputs(AUTH_HELP, stdout);
         return argc < 1 ? EXIT_USAGE : 0;
     }
     for (int i = 1; i < argc; i++)
-        if (cli_is_help(argv[i])) {
+        if (nf_arg_is_help(argv[i])) {
             fputs(AUTH_HELP, stdout);
             return 0;
         }
@@ -785,7 +785,7 @@ int main(int argc, char **argv)
         printf("nearft %s\n", NF_VERSION);
         return 0;
     }
-    if (cli_is_help(argv[1]) || strcmp(argv[1], "help") == 0) {
+    if (nf_arg_is_help(argv[1]) || strcmp(argv[1], "help") == 0) {
         fputs(TOP_HELP, stdout);
         return 0;
     }
@@ -810,7 +810,7 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "auth") == 0)
         return cmd_auth(argc - 2, argv + 2);
     if ((strcmp(argv[1], "tx") == 0 || strcmp(argv[1], "keys") == 0) && argc >= 3 &&
-        cli_is_help(argv[2])) {
+        nf_arg_is_help(argv[2])) {
         fputs(TOP_HELP, stdout);
         return 0;
     }

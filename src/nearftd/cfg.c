@@ -16,6 +16,7 @@
 
 #include "account.h"
 #include "base58.h"
+#include "nf_args.h"
 #include "nf_err.h"
 #include "nf_log.h"
 #include "nf_secfile.h"
@@ -678,7 +679,7 @@ int cfg_load(struct cfg *c, int argc, char **argv, char **envp, char *err, size_
             return rc;
     }
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+        if (nf_arg_is_help(argv[i])) {
             c->show_help = 1;
             return 0;
         }
@@ -687,10 +688,11 @@ int cfg_load(struct cfg *c, int argc, char **argv, char **envp, char *err, size_
     /* The config path: flag beats env. */
     const char *path = env_get(envp, "NEARFT_CONFIG");
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
-            path = argv[i + 1];
-        else if (strncmp(argv[i], "--config=", 9) == 0)
-            path = argv[i] + 9;
+        struct nf_arg a;
+        const char *v;
+        if (nf_arg_split(argv[i], &a) == 0 && nf_arg_is(&a, "config") &&
+            nf_arg_value(&a, argc, argv, &i, &v) == 0)
+            path = v;
     }
     if (path != NULL) {
         int oi = find_key("config", 6);
@@ -720,36 +722,31 @@ int cfg_load(struct cfg *c, int argc, char **argv, char **envp, char *err, size_
             c->print_config = 1;
             continue;
         }
-        if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
+        struct nf_arg fa;
+        if (nf_arg_split(a, &fa) != 0) {
             snprintf(err, errcap, "%s: unexpected argument (settings are --name value)", a);
             return NF_ECONFIG;
         }
-        const char *body = a + 2;
-        const char *eq = strchr(body, '=');
-        size_t nlen = eq ? (size_t)(eq - body) : strlen(body);
-        int oi = find_flag(body, nlen);
-        const char *val = eq ? eq + 1 : NULL;
-        if (oi < 0 && nlen > 3 && strncmp(body, "no-", 3) == 0 && eq == NULL) {
-            int bi = find_flag(body + 3, nlen - 3);
+        int oi = find_flag(fa.name, fa.nlen);
+        const char *val = fa.value;
+        if (oi < 0 && fa.nlen > 3 && strncmp(fa.name, "no-", 3) == 0 && fa.value == NULL) {
+            int bi = find_flag(fa.name + 3, fa.nlen - 3);
             if (bi >= 0 && opts[bi].type == T_BOOL) {
                 oi = bi;
                 val = "false";
             }
         }
         if (oi < 0) {
-            snprintf(err, errcap, "--%.*s: unknown flag (see --help)", (int)nlen, body);
+            snprintf(err, errcap, "--%.*s: unknown flag (see --help)", (int)fa.nlen, fa.name);
             return NF_ECONFIG;
         }
         flag_name(&opts[oi], name, sizeof(name));
         ld.src = name;
         if (val == NULL) {
-            if (opts[oi].type == T_BOOL) {
+            if (opts[oi].type == T_BOOL)
                 val = "true";
-            } else if (i + 1 < argc) {
-                val = argv[++i];
-            } else {
+            else if (nf_arg_value(&fa, argc, argv, &i, &val) != 0)
                 return fail(&ld, "missing value");
-            }
         }
         if (strcmp(opts[oi].name, "config") == 0)
             continue; /* already applied */

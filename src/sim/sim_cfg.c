@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nf_args.h"
 #include "nf_err.h"
 
 enum flag_type { F_STR, F_U32, F_U64, F_U128, F_DOUBLE, F_ERRKIND };
@@ -194,36 +195,31 @@ int sim_cfg_parse(struct sim_cfg *cfg, int argc, char **argv, FILE *out, char *e
             return NF_ECONFIG;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+        if (nf_arg_is_help(a)) {
             fprintf(out, "usage: nearsim [flags]\n");
             for (size_t k = 0; k < nflags; k++)
                 fprintf(out, "  --%-22s %s (default: %s)\n", flags[k].name, flags[k].help,
                         flags[k].def[0] ? flags[k].def : "none");
             return 1;
         }
-        if (strncmp(a, "--", 2) != 0) {
+        struct nf_arg fa;
+        if (nf_arg_split(a, &fa) != 0) {
             snprintf(err, errcap, "unexpected argument '%.60s'", a);
             return NF_ECONFIG;
         }
-        const char *name = a + 2;
-        const char *eq = strchr(name, '=');
-        size_t nl = eq ? (size_t)(eq - name) : strlen(name);
         const struct flag *f = NULL;
         for (size_t k = 0; k < nflags; k++)
-            if (strlen(flags[k].name) == nl && strncmp(flags[k].name, name, nl) == 0)
+            if (nf_arg_is(&fa, flags[k].name))
                 f = &flags[k];
         if (f == NULL) {
-            snprintf(err, errcap, "unknown flag '--%.*s' (see --help)", (int)(nl > 60 ? 60 : nl),
-                     name);
+            snprintf(err, errcap, "unknown flag '--%.*s' (see --help)",
+                     (int)(fa.nlen > 60 ? 60 : fa.nlen), fa.name);
             return NF_ECONFIG;
         }
-        const char *v = eq ? eq + 1 : NULL;
-        if (v == NULL) {
-            if (i + 1 >= argc) {
-                snprintf(err, errcap, "--%s needs a value", f->name);
-                return NF_ECONFIG;
-            }
-            v = argv[++i];
+        const char *v;
+        if (nf_arg_value(&fa, argc, argv, &i, &v) != 0) {
+            snprintf(err, errcap, "--%s needs a value", f->name);
+            return NF_ECONFIG;
         }
         if (set_flag(cfg, f, v, err, errcap) != 0)
             return NF_ECONFIG;
