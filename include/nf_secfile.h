@@ -12,8 +12,13 @@
 #include <sys/stat.h>
 
 /* nf_secfile_open: opens path with flags (| O_NOFOLLOW | O_CLOEXEC | O_NOCTTY; mode when
- * O_CREAT creates it), then checks the open file with nf_secfile_check_fd and its directory
- * with nf_secfile_check_dir. what names the kind of file in messages ("key file"). Returns the
+ * O_CREAT creates it) through the directories it checks: the real path of its directory is opened
+ * one component at a time from / (O_PATH | O_NOFOLLOW | O_DIRECTORY, each relative to the one
+ * above), each directory is checked on its own descriptor and the file is opened relative to the
+ * last, so a directory renamed or swapped for a link after its check is not the one read through.
+ * The checks: the open file as nf_secfile_check_fd, its directory as nf_secfile_check_dir, every
+ * directory up to / as nf_secfile_check_parent says, then the directories as the path names them
+ * (a rule on the path). what names the kind of file in messages ("key file"). Returns the
  * descriptor (caller owns it) with *st filled, or -1 with *rc (NF_ENOTFOUND, NF_EIO, NF_EPERM,
  * NF_EINVAL) and a one-line message naming the path and the reason in err[0..errcap). */
 int nf_secfile_open(const char *path,
@@ -24,6 +29,18 @@ int nf_secfile_open(const char *path,
                     int *rc,
                     char *err,
                     size_t errcap);
+
+/* nf_secfile_open_under: the same open through checked directories for a file that is not secret
+ * but decides where secrets are read and where money goes (nearftd's --config): every directory
+ * from / to the file's own is owned by root or this user and writable by nobody else unless
+ * sticky; the file itself is only fstat'ed into *st, for the caller's own rules. Same returns. */
+int nf_secfile_open_under(const char *path,
+                          int flags,
+                          const char *what,
+                          struct stat *st,
+                          int *rc,
+                          char *err,
+                          size_t errcap);
 
 /* nf_secfile_check_fd: fstat on fd (so the file checked is the file read): a regular file, owned
  * by geteuid(), no permission bits for group or others. 0, NF_EIO, NF_EINVAL (not a regular
@@ -43,11 +60,5 @@ int nf_secfile_check_dir(const char *dir, const char *what, char *err, size_t er
  * (/tmp): whoever can write a directory above the file can replace the path to it. NF_EPERM
  * names the first directory that is not. */
 int nf_secfile_check_parent(const char *path, const char *what, char *err, size_t errcap);
-
-/* nf_secfile_check_above: only the second part of nf_secfile_check_parent: every directory from
- * the one holding path up to / (along the path and its realpath) is owned by root or this user
- * and writable by nobody else unless sticky. For files that are not secret but decide where
- * secrets are read and where money goes (nearftd's --config). */
-int nf_secfile_check_above(const char *path, const char *what, char *err, size_t errcap);
 
 #endif

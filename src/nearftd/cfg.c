@@ -511,26 +511,22 @@ static int find_flag(const char *f, size_t len)
 
 /* open_config: the config file decides where keys are read from and where signed transactions
  * go, so it must be a regular file (not a symlink: O_NOFOLLOW) owned by the user nearftd runs as
- * or by root, and nobody else may write it, its directory or any directory above it (sticky
- * ones aside: nf_secfile_check_above). *st gets its mode for the secret check after parsing. */
+ * or by root, nobody else may write it, and it is opened through its directories after checking
+ * that nobody else may write any of them (sticky ones aside: nf_secfile_open_under). *st gets its
+ * mode for the secret check after parsing. */
 static FILE *open_config(struct loader *ld, const char *path, struct stat *st)
 {
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+    int rc = 0;
+    char why_dir[1024];
+    int fd =
+        nf_secfile_open_under(path, O_RDONLY, "config file", st, &rc, why_dir, sizeof(why_dir));
     if (fd < 0) {
-        if (errno == ELOOP)
-            snprintf(
-                ld->err, ld->errcap,
-                "--config: %s is a symbolic link; refusing to follow it (name the file itself)",
-                path);
-        else
-            snprintf(ld->err, ld->errcap, "--config: cannot open %s: %s", path, strerror(errno));
+        snprintf(ld->err, ld->errcap, "--config: %s", why_dir);
         return NULL;
     }
     const char *why = NULL;
     char buf[96];
-    if (fstat(fd, st) != 0)
-        why = strerror(errno);
-    else if (!S_ISREG(st->st_mode))
+    if (!S_ISREG(st->st_mode))
         why = "not a regular file";
     else if (st->st_uid != geteuid() && st->st_uid != 0) {
         snprintf(buf, sizeof(buf),
@@ -539,10 +535,6 @@ static FILE *open_config(struct loader *ld, const char *path, struct stat *st)
         why = buf;
     } else if (st->st_mode & (S_IWGRP | S_IWOTH))
         why = "writable by group or others; run chmod go-w on it";
-    if (why == NULL && nf_secfile_check_above(path, "--config file", ld->err, ld->errcap) != 0) {
-        close(fd); /* ld->err names the directory that others could write */
-        return NULL;
-    }
     FILE *f = why == NULL ? fdopen(fd, "r") : NULL;
     if (f == NULL) {
         if (why == NULL)

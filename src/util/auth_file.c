@@ -171,27 +171,18 @@ void auth_table_free(struct auth_table *t)
         sodium_free(t); /* wipes, then unmaps with its guard pages */
 }
 
-/* open_locked: opens path (flags, mode 0600 when created) and takes an exclusive flock on it. A
- * remove that ran meanwhile renames a new file over the path, so the lock is retaken until the
- * locked descriptor is the file the path names (otherwise an add could append to the replaced
- * file and be lost). The descriptor, or -1 with err filled. */
+/* open_locked: opens path (flags, mode 0600 when created) through its checked directories
+ * (nf_secfile_open: the file and every directory above it pass the secret-file checks) and takes
+ * an exclusive flock on it. A remove that ran meanwhile renames a new file over the path, so the
+ * lock is retaken until the locked descriptor is the file the path names (otherwise an add could
+ * append to the replaced file and be lost). The descriptor, or -1 with err filled. */
 static int open_locked(const char *path, int flags, char *err, size_t errcap, int *rc)
 {
     for (int tries = 0; tries < 20; tries++) {
-        int fd = open(path, flags | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW, 0600);
-        if (fd == -1) {
-            int e = errno;
-            if (e == ELOOP)
-                af_err(err, errcap,
-                       "token file %s is a symbolic link; refusing to follow it (name the file "
-                       "itself)",
-                       path);
-            else
-                af_err(err, errcap, "token file %s: cannot open: %s", path, strerror(e));
-            *rc = e == ELOOP ? NF_EPERM : e == ENOENT ? NF_ENOTFOUND : NF_EIO;
-            return -1;
-        }
         struct stat a, b;
+        int fd = nf_secfile_open(path, flags, 0600, "token file", &a, rc, err, errcap);
+        if (fd == -1)
+            return -1;
         if (flock(fd, LOCK_EX) == -1 || fstat(fd, &a) == -1) {
             int e = errno;
             close(fd);

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,33 +53,46 @@ int nf_secfile_check_fd(
     return 0;
 }
 
+/* sf_dir_st: the check of nf_secfile_check_dir on st, dir's status; who names it in messages. */
+static int
+sf_dir_st(const struct stat *st, const char *dir, const char *who, char *err, size_t errcap)
+{
+    if (!S_ISDIR(st->st_mode)) {
+        sf_err(err, errcap, "%s is not a directory", who);
+        return NF_EINVAL;
+    }
+    if ((st->st_mode & 022) != 0) {
+        sf_err(err, errcap,
+               "%s is writable by group or others (mode 0%03o), so they could replace the "
+               "file; run chmod go-w %s",
+               who, (unsigned)(st->st_mode & 0777), dir);
+        return NF_EPERM;
+    }
+    return 0;
+}
+
+/* sf_dir_who: how messages name directory dir (holding file, when not NULL). */
+static void sf_dir_who(char *who, size_t cap, const char *what, const char *file, const char *dir)
+{
+    if (file != NULL)
+        snprintf(who, cap, "%s %s: its directory %s", what, file, dir);
+    else
+        snprintf(who, cap, "%s %s", what, dir);
+}
+
 /* sf_dir: the check of nf_secfile_check_dir; file (NULL: none) is the file dir holds, for the
  * message. */
 static int sf_dir(const char *dir, const char *what, const char *file, char *err, size_t errcap)
 {
     struct stat st;
     char who[4200];
-    if (file != NULL)
-        snprintf(who, sizeof(who), "%s %s: its directory %s", what, file, dir);
-    else
-        snprintf(who, sizeof(who), "%s %s", what, dir);
+    sf_dir_who(who, sizeof(who), what, file, dir);
     if (stat(dir, &st) == -1) {
         int e = errno;
         sf_err(err, errcap, "%s: cannot stat: %s", who, strerror(e));
         return NF_EIO;
     }
-    if (!S_ISDIR(st.st_mode)) {
-        sf_err(err, errcap, "%s is not a directory", who);
-        return NF_EINVAL;
-    }
-    if ((st.st_mode & 022) != 0) {
-        sf_err(err, errcap,
-               "%s is writable by group or others (mode 0%03o), so they could replace the "
-               "file; run chmod go-w %s",
-               who, (unsigned)(st.st_mode & 0777), dir);
-        return NF_EPERM;
-    }
-    return 0;
+    return sf_dir_st(&st, dir, who, err, errcap);
 }
 
 int nf_secfile_check_dir(const char *dir, const char *what, char *err, size_t errcap)
@@ -86,9 +100,38 @@ int nf_secfile_check_dir(const char *dir, const char *what, char *err, size_t er
     return sf_dir(dir, what, NULL, err, errcap);
 }
 
-/* sf_ancestor: one directory above a secret: owned by root or by the user this program runs as,
- * and writable by nobody else unless it is sticky (others may add entries there but cannot
- * rename or remove ours). */
+/* sf_ancestor_st: one directory above a secret, st its status: owned by root or by the user this
+ * program runs as, and writable by nobody else unless it is sticky (others may add entries there
+ * but cannot rename or remove ours). */
+static int sf_ancestor_st(const struct stat *st,
+                          const char *dir,
+                          const char *what,
+                          const char *file,
+                          char *err,
+                          size_t errcap)
+{
+    if (!S_ISDIR(st->st_mode)) {
+        sf_err(err, errcap, "%s %s: %s above it is not a directory", what, file, dir);
+        return NF_EINVAL;
+    }
+    if (st->st_uid != 0 && st->st_uid != geteuid()) {
+        sf_err(err, errcap,
+               "%s %s: directory %s above it is owned by uid %u, neither root nor the user this "
+               "program runs as (uid %u), so that user could replace the path",
+               what, file, dir, (unsigned)st->st_uid, (unsigned)geteuid());
+        return NF_EPERM;
+    }
+    if ((st->st_mode & 022) != 0 && (st->st_mode & S_ISVTX) == 0) {
+        sf_err(err, errcap,
+               "%s %s: directory %s above it is writable by group or others (mode 0%03o), so they "
+               "could replace the path; run chmod go-w %s",
+               what, file, dir, (unsigned)(st->st_mode & 0777), dir);
+        return NF_EPERM;
+    }
+    return 0;
+}
+
+/* sf_ancestor: sf_ancestor_st on the directory named dir. */
 static int
 sf_ancestor(const char *dir, const char *what, const char *file, char *err, size_t errcap)
 {
@@ -99,25 +142,7 @@ sf_ancestor(const char *dir, const char *what, const char *file, char *err, size
                strerror(e));
         return NF_EIO;
     }
-    if (!S_ISDIR(st.st_mode)) {
-        sf_err(err, errcap, "%s %s: %s above it is not a directory", what, file, dir);
-        return NF_EINVAL;
-    }
-    if (st.st_uid != 0 && st.st_uid != geteuid()) {
-        sf_err(err, errcap,
-               "%s %s: directory %s above it is owned by uid %u, neither root nor the user this "
-               "program runs as (uid %u), so that user could replace the path",
-               what, file, dir, (unsigned)st.st_uid, (unsigned)geteuid());
-        return NF_EPERM;
-    }
-    if ((st.st_mode & 022) != 0 && (st.st_mode & S_ISVTX) == 0) {
-        sf_err(err, errcap,
-               "%s %s: directory %s above it is writable by group or others (mode 0%03o), so they "
-               "could replace the path; run chmod go-w %s",
-               what, file, dir, (unsigned)(st.st_mode & 0777), dir);
-        return NF_EPERM;
-    }
-    return 0;
+    return sf_ancestor_st(&st, dir, what, file, err, errcap);
 }
 
 /* sf_ancestors: sf_ancestor on every directory above dir (dir itself included) up to /, for an
@@ -142,11 +167,11 @@ sf_ancestors(const char *dir, const char *what, const char *file, char *err, siz
     }
 }
 
-/* sf_path_dirs: the directories above a secret, both as the path names them (each name resolved
- * through any symbolic link in it) and as they really are (realpath): nobody but root and this
- * user may be able to replace any of them. dir: the directory holding the file. */
+/* sf_named_dirs: the directories above a secret as the path names them (each name resolved
+ * through any symbolic link in it): nobody but root and this user may be able to replace any of
+ * them. dir: the directory holding the file. */
 static int
-sf_path_dirs(const char *dir, const char *what, const char *file, char *err, size_t errcap)
+sf_named_dirs(const char *dir, const char *what, const char *file, char *err, size_t errcap)
 {
     char abs[4096];
     if (dir[0] == '/') {
@@ -159,9 +184,17 @@ sf_path_dirs(const char *dir, const char *what, const char *file, char *err, siz
         }
         snprintf(abs, sizeof(abs), "%s/%s", cwd, dir);
     }
-    int rc = sf_ancestors(abs, what, file, err, errcap);
+    return sf_ancestors(abs, what, file, err, errcap);
+}
+
+/* sf_path_dirs: sf_named_dirs, then the same along the directories as they really are
+ * (realpath). */
+static int
+sf_path_dirs(const char *dir, const char *what, const char *file, char *err, size_t errcap)
+{
+    int rc = sf_named_dirs(dir, what, file, err, errcap);
     char real[4096];
-    if (rc == 0 && realpath(dir, real) != NULL && strcmp(real, abs) != 0)
+    if (rc == 0 && realpath(dir, real) != NULL)
         rc = sf_ancestors(real, what, file, err, errcap);
     return rc;
 }
@@ -183,16 +216,6 @@ static int sf_dirname(const char *path, char *dir, size_t cap)
     return 0;
 }
 
-int nf_secfile_check_above(const char *path, const char *what, char *err, size_t errcap)
-{
-    char dir[4096];
-    if (sf_dirname(path, dir, sizeof(dir)) != 0) {
-        sf_err(err, errcap, "%s %s: path too long", what, path);
-        return NF_EINVAL;
-    }
-    return sf_path_dirs(dir, what, path, err, errcap);
-}
-
 int nf_secfile_check_parent(const char *path, const char *what, char *err, size_t errcap)
 {
     char dir[4096];
@@ -204,18 +227,128 @@ int nf_secfile_check_parent(const char *path, const char *what, char *err, size_
     return rc != 0 ? rc : sf_path_dirs(dir, what, path, err, errcap);
 }
 
-int nf_secfile_open(const char *path,
-                    int flags,
-                    mode_t mode,
-                    const char *what,
-                    struct stat *st,
-                    int *rc,
-                    char *err,
-                    size_t errcap)
+/* sf_walk: opens dir, an absolute path without symbolic links (a realpath), one component at a
+ * time from /, each with O_PATH | O_NOFOLLOW | O_DIRECTORY relative to the descriptor of the one
+ * above, and checks each on its own descriptor: every one as a directory above the file
+ * (sf_ancestor_st), the last also as the file's directory (sf_dir_st) when strict. The file is then
+ * opened relative to the returned descriptor, so the directories checked are the ones the open goes
+ * through: one renamed or replaced after its check is not reached (the descriptors hold the
+ * checked ones), and a component swapped for a link before its open is refused (O_NOFOLLOW).
+ * Returns the last directory's descriptor (caller closes it), or -1 with *rc and err filled; a
+ * directory that cannot be opened is "cannot open" with NF_ENOTFOUND or NF_EIO, as the file. When
+ * every directory opens but one fails its check, the descriptor is still returned and the first
+ * failure is left in *check_rc / check_err, so that the file's own errors come first. */
+static int sf_walk(const char *dir,
+                   int strict,
+                   const char *what,
+                   const char *path,
+                   int *rc,
+                   char *err,
+                   size_t errcap,
+                   int *check_rc,
+                   char *check_err,
+                   size_t check_errcap)
 {
-    int fd = open(path, flags | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, mode);
-    if (fd == -1) {
+    char p[4096];
+    size_t n = strlen(dir);
+    if (n == 0 || n >= sizeof(p) || dir[0] != '/') {
+        sf_err(err, errcap, "%s %s: path too long", what, path);
+        *rc = NF_EINVAL;
+        return -1;
+    }
+    memcpy(p, dir, n + 1);
+    int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    size_t at = 1; /* p[0..at) is the directory fd holds */
+    for (;;) {
+        if (fd == -1) {
+            int e = errno;
+            sf_err(err, errcap, "%s %s: cannot open its directory %.*s: %s", what, path,
+                   (int)(at > 1 ? at - 1 : at), p, strerror(e));
+            *rc = e == ENOENT ? NF_ENOTFOUND : NF_EIO;
+            return -1;
+        }
+        struct stat st;
+        if (fstat(fd, &st) == -1) {
+            int e = errno;
+            close(fd);
+            sf_err(err, errcap, "%s %s: cannot stat a directory above it: %s", what, path,
+                   strerror(e));
+            *rc = NF_EIO;
+            return -1;
+        }
+        while (at < n && p[at] == '/')
+            at++;
+        char name[4096];
+        size_t dl = at > 1 ? at - 1 : 1;
+        while (dl > 1 && p[dl - 1] == '/')
+            dl--;
+        memcpy(name, p, dl);
+        name[dl] = '\0';
+        int last = at >= n;
+        if (*check_rc == 0) {
+            int r = 0;
+            if (last && strict) {
+                char who[4200];
+                sf_dir_who(who, sizeof(who), what, path, name);
+                r = sf_dir_st(&st, name, who, check_err, check_errcap);
+            }
+            if (r == 0)
+                r = sf_ancestor_st(&st, name, what, path, check_err, check_errcap);
+            *check_rc = r;
+        }
+        if (last)
+            return fd;
+        size_t end = at;
+        while (end < n && p[end] != '/')
+            end++;
+        p[end] = '\0';
+        int next = openat(fd, p + at, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         int e = errno;
+        close(fd);
+        if (end < n)
+            p[end] = '/';
+        at = end + 1;
+        fd = next;
+        errno = e;
+    }
+}
+
+/* sf_open: the open of nf_secfile_open and nf_secfile_open_under; strict: the file's directory
+ * is checked as sf_dir_st (a secret), not only as a directory above it. */
+static int sf_open(const char *path,
+                   int flags,
+                   mode_t mode,
+                   int strict,
+                   const char *what,
+                   struct stat *st,
+                   int *rc,
+                   char *err,
+                   size_t errcap)
+{
+    char dir[4096], real[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    const char *base = slash != NULL ? slash + 1 : path;
+    if (sf_dirname(path, dir, sizeof(dir)) != 0 || *base == '\0') {
+        sf_err(err, errcap, "%s %s: not a file name", what, path);
+        *rc = NF_EINVAL;
+        return -1;
+    }
+    if (realpath(dir, real) == NULL) {
+        int e = errno;
+        sf_err(err, errcap, "%s %s: cannot open: %s", what, path, strerror(e));
+        *rc = e == ENOENT || e == ENOTDIR ? NF_ENOTFOUND : NF_EIO;
+        return -1;
+    }
+    int check_rc = 0;
+    char check_err[1024] = "";
+    int dfd =
+        sf_walk(real, strict, what, path, rc, err, errcap, &check_rc, check_err, sizeof(check_err));
+    if (dfd == -1)
+        return -1;
+    int fd = openat(dfd, base, flags | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, mode);
+    int e = errno;
+    close(dfd);
+    if (fd == -1) {
         if (e == ELOOP) {
             sf_err(err, errcap,
                    "%s %s is a symbolic link; refusing to follow it (name the file itself)", what,
@@ -227,13 +360,49 @@ int nf_secfile_open(const char *path,
         }
         return -1;
     }
-    int r = nf_secfile_check_fd(fd, path, what, st, err, errcap);
+    int r = 0;
+    if (strict)
+        r = nf_secfile_check_fd(fd, path, what, st, err, errcap);
+    else if (fstat(fd, st) == -1) {
+        e = errno;
+        sf_err(err, errcap, "%s %s: cannot stat: %s", what, path, strerror(e));
+        r = NF_EIO;
+    }
+    if (r == 0 && check_rc != 0) {
+        r = check_rc;
+        sf_err(err, errcap, "%s", check_err);
+    }
+    /* The directories as the path names them (a link among them is followed), as a rule on the
+     * path itself: the open above went only through the checked real directories. */
     if (r == 0)
-        r = nf_secfile_check_parent(path, what, err, errcap);
+        r = sf_named_dirs(dir, what, path, err, errcap);
     if (r != 0) {
         close(fd);
         *rc = r;
         return -1;
     }
     return fd;
+}
+
+int nf_secfile_open(const char *path,
+                    int flags,
+                    mode_t mode,
+                    const char *what,
+                    struct stat *st,
+                    int *rc,
+                    char *err,
+                    size_t errcap)
+{
+    return sf_open(path, flags, mode, 1, what, st, rc, err, errcap);
+}
+
+int nf_secfile_open_under(const char *path,
+                          int flags,
+                          const char *what,
+                          struct stat *st,
+                          int *rc,
+                          char *err,
+                          size_t errcap)
+{
+    return sf_open(path, flags, 0, 0, what, st, rc, err, errcap);
 }
