@@ -663,6 +663,24 @@ static void hsrv_drain_after_answer(struct hsrv_conn *c)
         shutdown(c->fd, SHUT_WR);
 }
 
+/* hsrv_fail_cors: the CORS lines of hsrv_fail's answer: those of the routes' answers when the
+ * request's head was read and its Origin is allowed (hsrv_opts.cors_origin), else Vary: Origin
+ * when the routes answer some origins, else none. A head not yet read has no Origin to trust. */
+static void hsrv_fail_cors(struct hsrv_conn *c, char *out, size_t cap)
+{
+    const struct hsrv_opts *o = &c->s->o;
+    const char *origin = NULL;
+    if (c->head_ok && c->head.origin != NULL && o->cors_origin != NULL)
+        origin = o->cors_origin(c->head.origin, c->head.origin_len, o->arg);
+    if (origin != NULL)
+        snprintf(out, cap,
+                 "Access-Control-Allow-Origin: %s\r\nVary: Origin\r\n"
+                 "Access-Control-Expose-Headers: Retry-After\r\n",
+                 origin);
+    else
+        snprintf(out, cap, "%s", o->vary_origin ? "Vary: Origin\r\n" : "");
+}
+
 /* Answers a request hsrv itself refuses, then drains and closes (hsrv_drain_after_answer). */
 static void hsrv_fail(struct hsrv_conn *c, int code, const char *field, const char *reason)
 {
@@ -678,12 +696,13 @@ static void hsrv_fail(struct hsrv_conn *c, int code, const char *field, const ch
         bl = snprintf(body, sizeof(body), "{\"error\":\"%s\"}", reason);
     if (bl < 0 || (size_t)bl >= sizeof(body))
         bl = 0;
-    char head[256];
-    int hl =
-        snprintf(head, sizeof(head),
-                 "HTTP/1.1 %d %s\r\n%sContent-Type: application/json\r\nContent-Length: "
-                 "%d\r\n%sConnection: close\r\n\r\n",
-                 code, hsrv_reason(code), c->s->date, bl, code == 503 ? "Retry-After: 1\r\n" : "");
+    char cors[400], head[768];
+    hsrv_fail_cors(c, cors, sizeof(cors));
+    int hl = snprintf(head, sizeof(head),
+                      "HTTP/1.1 %d %s\r\n%sContent-Type: application/json\r\nContent-Length: "
+                      "%d\r\n%s%sConnection: close\r\n\r\n",
+                      code, hsrv_reason(code), c->s->date, bl,
+                      code == 503 ? "Retry-After: 1\r\n" : "", cors);
     if (hl < 0 || (size_t)hl >= sizeof(head) ||
         hsrv_write(c, head, (size_t)hl, body, (size_t)bl) != 0) {
         hsrv_close(c, 1);

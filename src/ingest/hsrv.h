@@ -139,6 +139,11 @@ struct hsrv_opts {
                                readers are reset (0: no cap) */
     int vary_origin;        /* every answer says Vary: Origin (the routes answer some origins
                                with CORS headers: hsrv_allow_origin) */
+    /* cors_origin (optional): the allowed origin equal to origin[0..len) (a string the caller
+     * keeps for hsrv's life), or NULL. hsrv's own refusals of a request whose head it read (413,
+     * a 503 for the body pool, a malformed chunked body) then carry the same CORS headers as the
+     * routes' answers, so a page of that origin reads them instead of a network error. */
+    const char *(*cors_origin)(const char *origin, size_t len, void *arg);
     struct hsrv_shared *shared;     /* borrowed; NULL: no per-address cap, no byte budget */
     struct hsrv_counters *counters; /* borrowed; NULL: not counted */
     void (*on_request)(struct hsrv_req *r, void *arg);

@@ -1942,6 +1942,18 @@ static int authorized(struct ingest_thread *t,
     return 1;
 }
 
+/* ingest_http_allowed_origin: the --allowed-origins entry equal to origin[0..len) (exact text),
+ * or NULL. Also hsrv's cors_origin, for its own refusals (arg: the struct ingest_thread). */
+static const char *ingest_http_allowed_origin(const char *origin, size_t len, void *arg)
+{
+    const struct ingest_thread *t = arg;
+    const struct cfg_list *l = &t->in->cfg->allowed_origins;
+    for (size_t i = 0; i < l->n; i++)
+        if (strlen(l->v[i]) == len && memcmp(l->v[i], origin, len) == 0)
+            return l->v[i];
+    return NULL;
+}
+
 /* origin_gate: a request without Origin, or whose Origin is one of --allowed-origins (exact
  * text), goes on (1); the answers to one with an allowed Origin carry the CORS headers that let a
  * page there read them (hsrv_allow_origin). Any other Origin: 0 after answering 403. Browsers send
@@ -1951,13 +1963,11 @@ static int origin_gate(struct ingest_thread *t, struct hsrv_req *req, int route)
 {
     if (req->origin == NULL)
         return 1;
-    const struct cfg_list *l = &t->in->cfg->allowed_origins;
-    for (size_t i = 0; i < l->n; i++)
-        if (strlen(l->v[i]) == req->origin_len &&
-            memcmp(l->v[i], req->origin, req->origin_len) == 0) {
-            hsrv_allow_origin(req->ref, l->v[i]);
-            return 1;
-        }
+    const char *allowed = ingest_http_allowed_origin(req->origin, req->origin_len, t);
+    if (allowed != NULL) {
+        hsrv_allow_origin(req->ref, allowed);
+        return 1;
+    }
     send_error(t, req, route, 403, "forbidden", "Origin", "not one of --allowed-origins",
                req->start_ns);
     return 0;
@@ -2102,6 +2112,7 @@ static void ingest_http_request(struct hsrv_req *req, void *arg)
 static const struct ingest_routes http_routes = {
     .request = ingest_http_request,
     .head = ingest_http_head,
+    .allowed_origin = ingest_http_allowed_origin,
     .accepted = ingest_http_accepted,
     .job = ingest_http_job,
     .timeout = ingest_http_timeout,

@@ -822,6 +822,7 @@ static int ingest_thread_setup(struct ingest *in, struct ingest_thread *t)
         .counters = &t->stats->conns,
         .on_request = in->routes.request,
         .on_head = in->routes.head,
+        .cors_origin = in->routes.allowed_origin,
         .on_gone = ingest_ctx_gone,
         .arg = t,
     };

@@ -200,6 +200,9 @@ struct ingest_routes {
     void (*request)(struct hsrv_req *req, void *arg);
     /* head: hsrv's on_head (optional): may refuse a request before its body is read. */
     int (*head)(struct hsrv_req *req, void *arg);
+    /* allowed_origin: hsrv's cors_origin (optional): the allowed origin equal to the text, or
+     * NULL (arg: the struct ingest_thread). */
+    const char *(*allowed_origin)(const char *origin, size_t len, void *arg);
     /* accepted: a struct pipe_accept came back from the pipeline (durable or refused). */
     void (*accepted)(struct ingest_thread *t, struct pipe_accept *a);
     /* job: job j, whose waiter is this thread, reached its wait level or a final state. */

@@ -1137,6 +1137,39 @@ static void expect_refusal(const char *req, const char *status, const char *fiel
     json_decref(j);
 }
 
+/* hsrv's own refusals of a request whose head it read (a body over max_body_bytes, a malformed
+ * chunked body) carry the CORS headers for an allowed Origin, so a page there reads the 413 or
+ * 400 instead of a network error; for another Origin only Vary; a head hsrv could not read has
+ * no Origin to trust and gets none. */
+static void test_cors_refusals(char *out, size_t cap)
+{
+    size_t len = 0;
+    const char *cors = "\r\nAccess-Control-Allow-Origin: https://ops.example\r\nVary: Origin\r\n"
+                       "Access-Control-Expose-Headers: Retry-After\r\n";
+    const char *big = "POST /v1/transfers HTTP/1.1\r\nHost: t\r\nOrigin: https://ops.example\r\n"
+                      "Content-Type: application/json\r\nContent-Length: 2000000\r\n\r\n";
+    CHECK_EQ_INT(raw_exchange(big, strlen(big), out, cap, &len), 1);
+    CHECK(strncmp(out, "HTTP/1.1 413 ", 13) == 0);
+    CHECK(strstr(out, cors) != NULL);
+    const char *chunked = "POST /v1/transfers HTTP/1.1\r\nHost: t\r\nOrigin: https://ops.example"
+                          "\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                          "zz\r\n";
+    CHECK_EQ_INT(raw_exchange(chunked, strlen(chunked), out, cap, &len), 1);
+    CHECK(strncmp(out, "HTTP/1.1 400 ", 13) == 0);
+    CHECK(strstr(out, cors) != NULL);
+    const char *foreign = "POST /v1/transfers HTTP/1.1\r\nHost: t\r\nOrigin: https://evil.example"
+                          "\r\nContent-Type: application/json\r\nContent-Length: 2000000\r\n\r\n";
+    CHECK_EQ_INT(raw_exchange(foreign, strlen(foreign), out, cap, &len), 1);
+    CHECK(strncmp(out, "HTTP/1.1 413 ", 13) == 0);
+    CHECK(strstr(out, "Access-Control-Allow-Origin") == NULL);
+    CHECK(strstr(out, "\r\nVary: Origin\r\n") != NULL);
+    const char *folded = "GET /health HTTP/1.1\r\nHost: t\r\nOrigin: https://ops.example\r\n"
+                         "X: a\r\n folded\r\n\r\n";
+    CHECK_EQ_INT(raw_exchange(folded, strlen(folded), out, cap, &len), 1);
+    CHECK(strncmp(out, "HTTP/1.1 400 ", 13) == 0);
+    CHECK(strstr(out, "Access-Control-Allow-Origin") == NULL);
+}
+
 /* CORS for --allowed-origins (https://ops.example here): a preflight from it is answered 200
  * without a token, naming the methods and request headers a page may use; the answers to its
  * requests, a held one included (the wait timeout), carry Access-Control-Allow-Origin with its
@@ -1446,6 +1479,7 @@ static void test_wire(void)
     CHECK(strncmp(out, "HTTP/1.1 403 ", 13) == 0);
     CHECK(strstr(out, "Access-Control-Allow-Origin") == NULL);
     test_cors(out, sizeof(out));
+    test_cors_refusals(out, sizeof(out));
 
     /* A head over 16 KiB. */
     n = snprintf(req, sizeof(req), "GET /health HTTP/1.1\r\nHost: t\r\nX-Big: ");
