@@ -1,26 +1,30 @@
 /* nf_secfile: the checks every file holding a secret passes before it is read (key files,
- * src/near/keys_file.c; the bearer-token file, src/util/auth_file.c). The path must not be a
- * symbolic link (opened with O_NOFOLLOW), the file must be a regular file owned by the user the
- * process runs as (euid) that group and others can neither read nor write, the directory
- * holding it must not be writable by group or others (whoever can write the directory can
- * replace the file), and no directory above it may be replaceable by another user. Blocking I/O;
- * start-up, SIGHUP and CLI code, one thread. */
+ * src/near/keys_file.c; the bearer-token file, src/util/auth_file.c; the cluster secret,
+ * src/wal/wal_js.c), and the lighter ones of nearftd's config file (nf_secfile_open_under,
+ * src/nearftd/cfg.c). Such a file is opened through the directories checked. The path must not be
+ * a symbolic link (opened with O_NOFOLLOW), the file must be a regular file owned by the user the
+ * process runs as (euid) that group and others can neither read nor write, the directory holding
+ * it must not be writable by group or others (whoever can write the directory can replace the
+ * file), and no directory above it may be replaceable by another user. Blocking I/O; start-up,
+ * SIGHUP and CLI code, one thread. */
 #ifndef NF_SECFILE_H
 #define NF_SECFILE_H
 
 #include <stddef.h>
 #include <sys/stat.h>
 
-/* nf_secfile_open: opens path with flags (| O_NOFOLLOW | O_CLOEXEC | O_NOCTTY; mode when
- * O_CREAT creates it) through the directories it checks: the real path of its directory is opened
- * one component at a time from / (O_PATH | O_NOFOLLOW | O_DIRECTORY, each relative to the one
- * above), each directory is checked on its own descriptor and the file is opened relative to the
- * last, so a directory renamed or swapped for a link after its check is not the one read through.
- * The checks: the open file as nf_secfile_check_fd, its directory as nf_secfile_check_dir, every
+/* nf_secfile_open: opens path with flags (| O_NOFOLLOW | O_CLOEXEC | O_NOCTTY; mode when O_CREAT
+ * creates it) through the directories it checks: the real path of its directory is opened one
+ * component at a time from / (O_PATH | O_NOFOLLOW | O_DIRECTORY, each relative to the one above),
+ * each directory is checked on its own descriptor and the file is opened relative to the last, so
+ * a directory renamed or swapped for a link after its check is not the one read through. The
+ * checks: the open file as nf_secfile_check_fd, its directory as nf_secfile_check_dir, every
  * directory up to / as nf_secfile_check_parent says, then the directories as the path names them
- * (a rule on the path). what names the kind of file in messages ("key file"). Returns the
- * descriptor (caller owns it) with *st filled, or -1 with *rc (NF_ENOTFOUND, NF_EIO, NF_EPERM,
- * NF_EINVAL) and a one-line message naming the path and the reason in err[0..errcap). */
+ * (a rule on the path). A directory that fails is the highest one that does, and then the file is
+ * not opened (nothing is created), though a missing file or a link at its name is reported first.
+ * what names the kind of file in messages ("key file"). Returns the descriptor (caller owns it)
+ * with *st filled, or -1 with *rc (NF_ENOTFOUND, NF_EIO, NF_EPERM, NF_EINVAL) and a one-line
+ * message naming the path and the reason in err[0..errcap). */
 int nf_secfile_open(const char *path,
                     int flags,
                     mode_t mode,

@@ -672,12 +672,13 @@ static void hsrv_fail_cors(struct hsrv_conn *c, char *out, size_t cap)
     const char *origin = NULL;
     if (c->head_ok && c->head.origin != NULL && o->cors_origin != NULL)
         origin = o->cors_origin(c->head.origin, c->head.origin_len, o->arg);
+    int n = -1;
     if (origin != NULL)
-        snprintf(out, cap,
-                 "Access-Control-Allow-Origin: %s\r\nVary: Origin\r\n"
-                 "Access-Control-Expose-Headers: Retry-After\r\n",
-                 origin);
-    else
+        n = snprintf(out, cap,
+                     "Access-Control-Allow-Origin: %s\r\nVary: Origin\r\n"
+                     "Access-Control-Expose-Headers: Retry-After\r\n",
+                     origin);
+    if (n < 0 || (size_t)n >= cap) /* none allowed, or one too long for a header line here */
         snprintf(out, cap, "%s", o->vary_origin ? "Vary: Origin\r\n" : "");
 }
 

@@ -142,7 +142,8 @@ struct hsrv_opts {
     /* cors_origin (optional): the allowed origin equal to origin[0..len) (a string the caller
      * keeps for hsrv's life), or NULL. hsrv's own refusals of a request whose head it read (413,
      * a 503 for the body pool, a malformed chunked body) then carry the same CORS headers as the
-     * routes' answers, so a page of that origin reads them instead of a network error. */
+     * routes' answers, so a page of that origin reads them instead of a network error. Called
+     * on hsrv's own thread; an origin over 300 bytes gets only Vary: Origin. */
     const char *(*cors_origin)(const char *origin, size_t len, void *arg);
     struct hsrv_shared *shared;     /* borrowed; NULL: no per-address cap, no byte budget */
     struct hsrv_counters *counters; /* borrowed; NULL: not counted */

@@ -517,7 +517,7 @@ static int find_flag(const char *f, size_t len)
 static FILE *open_config(struct loader *ld, const char *path, struct stat *st)
 {
     int rc = 0;
-    char why_dir[1024];
+    char why_dir[4608];
     int fd =
         nf_secfile_open_under(path, O_RDONLY, "config file", st, &rc, why_dir, sizeof(why_dir));
     if (fd < 0) {

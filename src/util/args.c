@@ -1,4 +1,5 @@
-/* args: the command-line flag scanner (see include/nf_args.h). Pure. */
+/* args: the command-line flag scanner (see include/nf_args.h). Pure, any thread; owns nothing
+ * (every pointer it returns borrows argv). */
 #include "nf_args.h"
 
 #include <string.h>

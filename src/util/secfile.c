@@ -235,9 +235,11 @@ int nf_secfile_check_parent(const char *path, const char *what, char *err, size_
  * through: one renamed or replaced after its check is not reached (the descriptors hold the
  * checked ones), and a component swapped for a link before its open is refused (O_NOFOLLOW).
  * Returns the last directory's descriptor (caller closes it), or -1 with *rc and err filled; a
- * directory that cannot be opened is "cannot open" with NF_ENOTFOUND or NF_EIO, as the file. When
- * every directory opens but one fails its check, the descriptor is still returned and the first
- * failure is left in *check_rc / check_err, so that the file's own errors come first. */
+ * directory that cannot be opened is "cannot open" with NF_ENOTFOUND or NF_EIO, as the file, and
+ * one that is no longer a directory NF_EPERM. The walk goes from / down, so the first directory
+ * that fails its check is the highest one. When every directory opens but one fails its check,
+ * the descriptor is still returned and that failure is left in *check_rc / check_err, so that a
+ * missing file or a link at its name is reported first (sf_open). */
 static int sf_walk(const char *dir,
                    int strict,
                    const char *what,
@@ -262,9 +264,18 @@ static int sf_walk(const char *dir,
     for (;;) {
         if (fd == -1) {
             int e = errno;
-            sf_err(err, errcap, "%s %s: cannot open its directory %.*s: %s", what, path,
-                   (int)(at > 1 ? at - 1 : at), p, strerror(e));
-            *rc = e == ENOENT ? NF_ENOTFOUND : NF_EIO;
+            int dl = (int)(at > 1 ? at - 1 : at);
+            if (e == ENOTDIR || e == ELOOP) { /* swapped for a file or a link since realpath */
+                sf_err(err, errcap,
+                       "%s %s: %.*s above it is no longer a directory (replaced by a link or a "
+                       "file while it was read); refusing it",
+                       what, path, dl, p);
+                *rc = NF_EPERM;
+            } else {
+                sf_err(err, errcap, "%s %s: cannot open its directory %.*s: %s", what, path, dl, p,
+                       strerror(e));
+                *rc = e == ENOENT ? NF_ENOTFOUND : NF_EIO;
+            }
             return -1;
         }
         struct stat st;
@@ -328,23 +339,50 @@ static int sf_open(const char *path,
     char dir[4096], real[PATH_MAX];
     const char *slash = strrchr(path, '/');
     const char *base = slash != NULL ? slash + 1 : path;
-    if (sf_dirname(path, dir, sizeof(dir)) != 0 || *base == '\0') {
-        sf_err(err, errcap, "%s %s: not a file name", what, path);
+    if (*path == '\0' || *base == '\0') {
+        sf_err(err, errcap, "%s %s: cannot open: %s", what, path,
+               *path == '\0' ? strerror(ENOENT) : "names a directory, not a file");
+        *rc = *path == '\0' ? NF_ENOTFOUND : NF_EINVAL;
+        return -1;
+    }
+    if (sf_dirname(path, dir, sizeof(dir)) != 0) {
+        sf_err(err, errcap, "%s %s: path too long", what, path);
         *rc = NF_EINVAL;
         return -1;
     }
     if (realpath(dir, real) == NULL) {
         int e = errno;
         sf_err(err, errcap, "%s %s: cannot open: %s", what, path, strerror(e));
-        *rc = e == ENOENT || e == ENOTDIR ? NF_ENOTFOUND : NF_EIO;
+        *rc = e == ENOENT ? NF_ENOTFOUND : NF_EIO;
         return -1;
     }
     int check_rc = 0;
-    char check_err[1024] = "";
+    char check_err[4608] = "";
     int dfd =
         sf_walk(real, strict, what, path, rc, err, errcap, &check_rc, check_err, sizeof(check_err));
     if (dfd == -1)
         return -1;
+    if (check_rc != 0) {
+        /* A directory failed its check: the file is not opened (nothing is created there, and a
+         * FIFO planted in it cannot block), but a missing file or a link at its name is still
+         * reported as such first, as an open would. */
+        struct stat fs;
+        int e = fstatat(dfd, base, &fs, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : errno;
+        close(dfd);
+        if (e == ENOENT && !(flags & O_CREAT)) {
+            sf_err(err, errcap, "%s %s: cannot open: %s", what, path, strerror(e));
+            *rc = NF_ENOTFOUND;
+        } else if (e == 0 && S_ISLNK(fs.st_mode)) {
+            sf_err(err, errcap,
+                   "%s %s is a symbolic link; refusing to follow it (name the file itself)", what,
+                   path);
+            *rc = NF_EPERM;
+        } else {
+            sf_err(err, errcap, "%s", check_err);
+            *rc = check_rc;
+        }
+        return -1;
+    }
     int fd = openat(dfd, base, flags | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, mode);
     int e = errno;
     close(dfd);
@@ -367,10 +405,6 @@ static int sf_open(const char *path,
         e = errno;
         sf_err(err, errcap, "%s %s: cannot stat: %s", what, path, strerror(e));
         r = NF_EIO;
-    }
-    if (r == 0 && check_rc != 0) {
-        r = check_rc;
-        sf_err(err, errcap, "%s", check_err);
     }
     /* The directories as the path names them (a link among them is followed), as a rule on the
      * path itself: the open above went only through the checked real directories. */

@@ -1139,8 +1139,9 @@ static void expect_refusal(const char *req, const char *status, const char *fiel
 
 /* hsrv's own refusals of a request whose head it read (a body over max_body_bytes, a malformed
  * chunked body) carry the CORS headers for an allowed Origin, so a page there reads the 413 or
- * 400 instead of a network error; for another Origin only Vary; a head hsrv could not read has
- * no Origin to trust and gets none. */
+ * 400 instead of a network error; for another Origin only Vary, and none for the next request of
+ * a keep-alive connection that has no Origin; a head hsrv could not read has no Origin to trust
+ * and gets none. */
 static void test_cors_refusals(char *out, size_t cap)
 {
     size_t len = 0;
@@ -1163,6 +1164,16 @@ static void test_cors_refusals(char *out, size_t cap)
     CHECK(strncmp(out, "HTTP/1.1 413 ", 13) == 0);
     CHECK(strstr(out, "Access-Control-Allow-Origin") == NULL);
     CHECK(strstr(out, "\r\nVary: Origin\r\n") != NULL);
+    /* On a keep-alive connection, a refused request without Origin after one with it. */
+    const char *two = "GET /health HTTP/1.1\r\nHost: t\r\nOrigin: https://ops.example\r\n\r\n"
+                      "POST /v1/transfers HTTP/1.1\r\nHost: t\r\nContent-Type: application/json"
+                      "\r\nContent-Length: 2000000\r\n\r\n";
+    CHECK_EQ_INT(raw_exchange(two, strlen(two), out, cap, &len), 1);
+    CHECK(strncmp(out, "HTTP/1.1 200 ", 13) == 0);
+    const char *second = strstr(out, "HTTP/1.1 413 ");
+    CHECK(second != NULL);
+    CHECK_EQ_INT(count_of(out, "Access-Control-Allow-Origin: https://ops.example"), 1);
+    CHECK(second != NULL && strstr(second, "Access-Control-Allow-Origin") == NULL);
     const char *folded = "GET /health HTTP/1.1\r\nHost: t\r\nOrigin: https://ops.example\r\n"
                          "X: a\r\n folded\r\n\r\n";
     CHECK_EQ_INT(raw_exchange(folded, strlen(folded), out, cap, &len), 1);
