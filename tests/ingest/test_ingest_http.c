@@ -829,16 +829,25 @@ static void test_backpressure(void)
 static struct ingest *stage_up(const struct cfg *c, const char *tokens, unsigned *saved);
 static void stage_down(struct ingest *in, unsigned saved);
 
+/* stage_up_holding: stage_up of *c, filled from base with a wait timeout that never ends a hold
+ * during the test (600 s), for tests whose held requests must stay held however slowly the
+ * machine runs. The stage keeps pointing at *c: it must outlive the stage. */
+static struct ingest *stage_up_holding(const struct cfg *base, struct cfg *c, unsigned *saved)
+{
+    *c = *base;
+    c->wait_timeout_ms = 600000;
+    return stage_up(c, NULL, saved);
+}
+
 /* More concurrent held requests than there are contexts: the excess is answered 503 at once. Its
  * own stage, whose wait timeout never ends a hold during the test, so no context comes free
  * however slowly the requests arrive; once the 503s are in (the held requests cannot answer
  * before), the held jobs are released and answered 200. Runs before the main stage exists. */
 static void test_context_exhaustion(const struct cfg *base)
 {
-    struct cfg c = *base;
-    c.wait_timeout_ms = 600000;
     unsigned saved = 0;
-    struct ingest *in = stage_up(&c, NULL, &saved);
+    struct cfg c;
+    struct ingest *in = stage_up_holding(base, &c, &saved);
     if (in == NULL)
         return;
     CURLM *m = curl_multi_init();
@@ -905,10 +914,9 @@ static void test_context_exhaustion(const struct cfg *base)
  * before the main stage exists. */
 static void test_orphan(const struct cfg *base)
 {
-    struct cfg c = *base;
-    c.wait_timeout_ms = 600000;
     unsigned saved = 0;
-    struct ingest *in = stage_up(&c, NULL, &saved);
+    struct cfg c;
+    struct ingest *in = stage_up_holding(base, &c, &saved);
     if (in == NULL)
         return;
     struct resp r = {0};
