@@ -114,8 +114,12 @@ int keys_load_account(const char *dir,
  * directories created 0700, file 0600, written to a temp file, fsynced, renamed, directory
  * fsynced) with account_id, public_key, private_key. When legacy is nonzero, writes
  * "<dir>/<account>.json" instead. An existing file is never replaced: the same key there is a
- * no-op success, another key is NF_ESTATE. path_out (cap bytes, may be NULL) receives the path.
- * Returns 0, NF_EACCOUNT, NF_ENOSPC, NF_ESTATE, NF_EIO, NF_ENOMEM. */
+ * no-op success, another key is NF_ESTATE. The file is written through its directory opened by
+ * nf_secfile_open_dir, so a directory that keys_load_file would refuse (writable by group or
+ * others, or a parent another user could replace) is refused here first (NF_EPERM), as is a
+ * credentials directory dir that keys_load_account would refuse. path_out (cap bytes, may be
+ * NULL) receives the path. Returns 0, NF_EACCOUNT, NF_ENOSPC, NF_ESTATE, NF_EPERM, NF_EIO,
+ * NF_ENOMEM. */
 int keys_write_file(const char *dir,
                     const char *account,
                     const struct nf_keypair *kp,

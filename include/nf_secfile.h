@@ -46,6 +46,16 @@ int nf_secfile_open_under(const char *path,
                           char *err,
                           size_t errcap);
 
+/* nf_secfile_open_dir: the directory that holds path, for writing a secret into it: opened
+ * through the same checked walk as nf_secfile_open (it is not writable by group or others, and
+ * every directory up to / is owned by root or this user and writable by nobody else unless
+ * sticky, along the real path and the path as named), so that files created, renamed and synced
+ * relative to it (openat, renameat, fsync) land in the directory that was checked. Returns an
+ * O_RDONLY | O_DIRECTORY descriptor (caller owns it) and *base, the file name in path (borrowed
+ * from path), or -1 with *rc (NF_ENOTFOUND, NF_EIO, NF_EPERM, NF_EINVAL) and err filled. */
+int nf_secfile_open_dir(
+    const char *path, const char *what, const char **base, int *rc, char *err, size_t errcap);
+
 /* nf_secfile_check_fd: fstat on fd (so the file checked is the file read): a regular file, owned
  * by geteuid(), no permission bits for group or others. 0, NF_EIO, NF_EINVAL (not a regular
  * file) or NF_EPERM, with err filled. Borrows fd. */

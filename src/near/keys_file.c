@@ -355,19 +355,6 @@ static int kf_write_all(int fd, const char *buf, size_t len)
     return 0;
 }
 
-/* kf_fsync_dir: makes a rename in dir durable. */
-static int kf_fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd == -1)
-        return -1;
-    int r = fsync(fd);
-    int e = errno;
-    close(fd);
-    errno = e;
-    return r;
-}
-
 /* kf_same_key_at: 1 when path already holds a credential for account with kp's public key. */
 static int kf_same_key_at(const char *path, const char *account, const struct nf_keypair *kp)
 {
@@ -381,19 +368,19 @@ static int kf_same_key_at(const char *path, const char *account, const struct nf
     return same;
 }
 
-/* kf_publish: moves tmp to path without ever replacing an existing file. Returns 0, 1 when path
- * already exists, or -1 with errno. */
-static int kf_publish(const char *tmp, const char *path)
+/* kf_publish: moves tmp to name, both in the directory dfd, without ever replacing an existing
+ * file. Returns 0, 1 when name already exists, or -1 with errno. */
+static int kf_publish(int dfd, const char *tmp, const char *name)
 {
-    if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) == 0)
+    if (renameat2(dfd, tmp, dfd, name, RENAME_NOREPLACE) == 0)
         return 0;
     if (errno == EEXIST)
         return 1;
     if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP)
         return -1;
     /* The filesystem lacks RENAME_NOREPLACE: link() is just as exclusive. */
-    if (link(tmp, path) == 0) {
-        unlink(tmp);
+    if (linkat(dfd, tmp, dfd, name, 0) == 0) {
+        unlinkat(dfd, tmp, 0);
         return 0;
     }
     return errno == EEXIST ? 1 : -1;
@@ -444,6 +431,16 @@ int keys_write_file(const char *dir,
     int rc = kf_mkdirs(parent, err, errcap);
     if (rc != 0)
         return rc;
+    /* The key is written through the directory the loader will check, opened through its checked
+     * parents: a directory others could write (or replace) is refused before the secret exists
+     * anywhere, and a directory swapped after the check is not the one written into. The
+     * credentials directory of the near-cli-rs layout is checked as keys_load_account does. */
+    if (!legacy && (rc = nf_secfile_check_dir(dir, "credentials directory", err, errcap)) != 0)
+        return rc;
+    const char *name = NULL;
+    int dfd = nf_secfile_open_dir(path, "key file", &name, &rc, err, errcap);
+    if (dfd == -1)
+        return rc;
 
     /* The file text holds the secret: build it in guarded memory. */
     size_t text_cap = 512;
@@ -469,34 +466,34 @@ int keys_write_file(const char *dir,
         goto done;
     }
     uint32_t rnd = randombytes_random();
-    snprintf(tmp, sizeof(tmp), "%s.tmp.%ld.%08x", path, (long)getpid(), (unsigned)rnd);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    snprintf(tmp, sizeof(tmp), "%s.tmp.%ld.%08x", name, (long)getpid(), (unsigned)rnd);
+    int fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd == -1) {
         int e = errno;
         rc = NF_EIO;
-        kf_err(err, errcap, "cannot create %s: %s", tmp, strerror(e));
+        kf_err(err, errcap, "cannot create %s/%s: %s", parent, tmp, strerror(e));
         goto done;
     }
     /* The umask can only remove bits; fchmod makes 0600 exact whatever it is. */
     if (fchmod(fd, 0600) == -1 || kf_write_all(fd, text, (size_t)tn) == -1 || fsync(fd) == -1) {
         int e = errno;
         close(fd);
-        unlink(tmp);
+        unlinkat(dfd, tmp, 0);
         rc = NF_EIO;
-        kf_err(err, errcap, "cannot write %s: %s", tmp, strerror(e));
+        kf_err(err, errcap, "cannot write %s/%s: %s", parent, tmp, strerror(e));
         goto done;
     }
     if (close(fd) == -1) {
         int e = errno;
-        unlink(tmp);
+        unlinkat(dfd, tmp, 0);
         rc = NF_EIO;
-        kf_err(err, errcap, "cannot write %s: %s", tmp, strerror(e));
+        kf_err(err, errcap, "cannot write %s/%s: %s", parent, tmp, strerror(e));
         goto done;
     }
-    int pr = kf_publish(tmp, path);
+    int pr = kf_publish(dfd, tmp, name);
     if (pr != 0) {
         int e = errno;
-        unlink(tmp);
+        unlinkat(dfd, tmp, 0);
         if (pr == 1) {
             /* Writing the same key again is a no-op; another key there is never overwritten. */
             if (kf_same_key_at(path, account, kp)) {
@@ -508,11 +505,11 @@ int keys_write_file(const char *dir,
             }
         } else {
             rc = NF_EIO;
-            kf_err(err, errcap, "cannot rename %s to %s: %s", tmp, path, strerror(e));
+            kf_err(err, errcap, "cannot rename %s/%s to %s: %s", parent, tmp, path, strerror(e));
         }
         goto done;
     }
-    if (kf_fsync_dir(parent) == -1) {
+    if (fsync(dfd) == -1) {
         int e = errno;
         rc = NF_EIO;
         kf_err(err, errcap, "cannot fsync directory %s: %s", parent, strerror(e));
@@ -520,6 +517,7 @@ int keys_write_file(const char *dir,
     }
     rc = 0;
 done:
+    close(dfd);
     sodium_free(text); /* sodium_free wipes; NULL-safe */
     sodium_free(secret);
     return rc;

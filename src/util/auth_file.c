@@ -8,7 +8,6 @@
  * Blocking I/O, one thread. */
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -277,11 +276,11 @@ out:
 
 int auth_file_remove(const char *path, const char *name, char *err, size_t errcap)
 {
-    int r = 0, tfd = -1;
+    int r = 0, tfd = -1, dfd = -1;
     int fd = open_locked(path, O_RDONLY, err, errcap, &r);
     if (fd == -1)
         return r;
-    char *text = NULL, *tmp = NULL, *dircopy = NULL;
+    char *text = NULL, *tmp = NULL;
     struct auth_entry *e = NULL;
     struct stat st;
     if ((r = check_fd(fd, path, &st, err, errcap)) != 0)
@@ -314,15 +313,21 @@ int auth_file_remove(const char *path, const char *name, char *err, size_t errca
         r = NF_ENOTFOUND;
         goto out;
     }
-    size_t pl = strlen(path);
-    tmp = malloc(pl + 16);
-    dircopy = strdup(path);
-    if (tmp == NULL || dircopy == NULL) {
+    /* The new file is written beside the old one through the directory opened by the checked
+     * walk (nf_secfile_open_dir), and renamed over it there: a directory swapped after the check
+     * is not the one written into, so the removal cannot land elsewhere and leave the token. */
+    const char *base = NULL;
+    if ((dfd = nf_secfile_open_dir(path, "token file", &base, &r, err, errcap)) == -1)
+        goto out;
+    size_t bl = strlen(base);
+    tmp = malloc(bl + 32);
+    if (tmp == NULL) {
         r = NF_ENOMEM;
         goto out;
     }
-    snprintf(tmp, pl + 16, "%s.tmp.XXXXXX", path);
-    tfd = mkstemp(tmp); /* mode 0600 */
+    snprintf(tmp, bl + 32, "%s.tmp.%08x%08x", base, (unsigned)randombytes_random(),
+             (unsigned)randombytes_random());
+    tfd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     r = NF_EIO;
     if (tfd == -1) {
         int en = errno;
@@ -340,25 +345,22 @@ int auth_file_remove(const char *path, const char *name, char *err, size_t errca
         goto out;
     }
     tfd = -1;
-    if (rename(tmp, path) == -1) {
+    if (renameat(dfd, tmp, dfd, base) == -1) {
         af_err(err, errcap, "token file %s: cannot replace it: %s", path, strerror(errno));
         goto out;
     }
     free(tmp);
     tmp = NULL;
-    int dfd = open(dirname(dircopy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd != -1) {
-        (void)fsync(dfd);
-        close(dfd);
-    }
+    (void)fsync(dfd);
     r = 0;
 out:
     if (tfd != -1)
         close(tfd);
     if (tmp != NULL)
-        unlink(tmp);
+        unlinkat(dfd, tmp, 0);
     free(tmp);
-    free(dircopy);
+    if (dfd != -1)
+        close(dfd);
     free(e);
     free(text);
     close(fd);

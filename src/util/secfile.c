@@ -324,22 +324,24 @@ static int sf_walk(const char *dir,
     }
 }
 
-/* sf_open: the open of nf_secfile_open and nf_secfile_open_under; strict: the file's directory
- * is checked as sf_dir_st (a secret), not only as a directory above it. */
-static int sf_open(const char *path,
-                   int flags,
-                   mode_t mode,
-                   int strict,
-                   const char *what,
-                   struct stat *st,
-                   int *rc,
-                   char *err,
-                   size_t errcap)
+/* sf_dir_open: the first half of sf_open: path's directory, opened through the walk (sf_walk) with
+ * *base the file name in path. -1 with *rc and err when the name or a directory cannot be
+ * opened; otherwise the descriptor, with *check_rc / check_err the first failed check (0: none). */
+static int sf_dir_open(const char *path,
+                       int strict,
+                       const char *what,
+                       const char **base,
+                       int *check_rc,
+                       char *check_err,
+                       size_t check_errcap,
+                       int *rc,
+                       char *err,
+                       size_t errcap)
 {
     char dir[4096], real[PATH_MAX];
     const char *slash = strrchr(path, '/');
-    const char *base = slash != NULL ? slash + 1 : path;
-    if (*path == '\0' || *base == '\0') {
+    *base = slash != NULL ? slash + 1 : path;
+    if (*path == '\0' || **base == '\0') {
         sf_err(err, errcap, "%s %s: cannot open: %s", what, path,
                *path == '\0' ? strerror(ENOENT) : "names a directory, not a file");
         *rc = *path == '\0' ? NF_ENOTFOUND : NF_EINVAL;
@@ -356,10 +358,32 @@ static int sf_open(const char *path,
         *rc = e == ENOENT ? NF_ENOTFOUND : NF_EIO;
         return -1;
     }
+    *check_rc = 0;
+    int dfd = sf_walk(real, strict, what, path, rc, err, errcap, check_rc, check_err, check_errcap);
+    /* The directories as the path names them (a link among them is followed), as a rule on the
+     * path itself: whatever is opened goes only through the checked real directories. */
+    if (dfd != -1 && *check_rc == 0)
+        *check_rc = sf_named_dirs(dir, what, path, check_err, check_errcap);
+    return dfd;
+}
+
+/* sf_open: the open of nf_secfile_open and nf_secfile_open_under; strict: the file's directory
+ * is checked as sf_dir_st (a secret), not only as a directory above it. */
+static int sf_open(const char *path,
+                   int flags,
+                   mode_t mode,
+                   int strict,
+                   const char *what,
+                   struct stat *st,
+                   int *rc,
+                   char *err,
+                   size_t errcap)
+{
+    const char *base;
     int check_rc = 0;
     char check_err[4608] = "";
-    int dfd =
-        sf_walk(real, strict, what, path, rc, err, errcap, &check_rc, check_err, sizeof(check_err));
+    int dfd = sf_dir_open(path, strict, what, &base, &check_rc, check_err, sizeof(check_err), rc,
+                          err, errcap);
     if (dfd == -1)
         return -1;
     if (check_rc != 0) {
@@ -406,10 +430,6 @@ static int sf_open(const char *path,
         sf_err(err, errcap, "%s %s: cannot stat: %s", what, path, strerror(e));
         r = NF_EIO;
     }
-    /* The directories as the path names them (a link among them is followed), as a rule on the
-     * path itself: the open above went only through the checked real directories. */
-    if (r == 0)
-        r = sf_named_dirs(dir, what, path, err, errcap);
     if (r != 0) {
         close(fd);
         *rc = r;
@@ -439,4 +459,30 @@ int nf_secfile_open_under(const char *path,
                           size_t errcap)
 {
     return sf_open(path, flags, 0, 0, what, st, rc, err, errcap);
+}
+
+int nf_secfile_open_dir(
+    const char *path, const char *what, const char **base, int *rc, char *err, size_t errcap)
+{
+    int check_rc = 0;
+    char check_err[4608] = "";
+    int dfd =
+        sf_dir_open(path, 1, what, base, &check_rc, check_err, sizeof(check_err), rc, err, errcap);
+    if (dfd == -1)
+        return -1;
+    if (check_rc != 0) {
+        close(dfd);
+        sf_err(err, errcap, "%s", check_err);
+        *rc = check_rc;
+        return -1;
+    }
+    /* The walk's descriptor is O_PATH; writing into the directory and fsync need a real one. */
+    int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int e = errno;
+    close(dfd);
+    if (fd == -1) {
+        sf_err(err, errcap, "%s %s: cannot open its directory: %s", what, path, strerror(e));
+        *rc = NF_EIO;
+    }
+    return fd;
 }

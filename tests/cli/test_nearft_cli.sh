@@ -168,6 +168,11 @@ expect "--public-key differs from the file" 1 "" "--public-key: the key file hol
     "${SIGN[@]}" --public-key ed25519:586Z7H2vpX9qNhN2T4e9Utugie3ogjbxzGaMtM3E6HR5 --transfer 1
 
 # ---- keys new + --credentials ----
+# A directory that nearftd would refuse to read keys from is refused before a key is written.
+mkdir -m 0777 "$TMP/open" && chmod 0777 "$TMP/open"
+expect "keys new in a world-writable directory" 1 "" "writable by group or others" -- \
+    keys new --account ops.near --out "$TMP/open"
+[ -z "$(find "$TMP/open" -type f)" ] && ok || bad "keys new left a file in a refused directory"
 CREDS="$TMP/creds"
 expect "keys new" 0 '"account_id":"ops.near"' "" -- keys new --account ops.near --out "$CREDS"
 FILE1=$(printf '%s' "$OUT" | sed -n 's/.*"path":"\([^"]*\)".*/\1/p')

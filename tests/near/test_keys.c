@@ -508,6 +508,24 @@ static void test_files(void)
     /* Invalid account ids never reach the file system (no "../"). */
     CHECK_EQ_INT(keys_write_file(dir, "../evil", k1, 0, NULL, 0, err, sizeof(err)), NF_EACCOUNT);
     CHECK_EQ_INT(keys_write_file(dir, "a/b", k1, 1, NULL, 0, err, sizeof(err)), NF_EACCOUNT);
+    /* A directory the loader would refuse is refused before any secret is written there: the
+     * credentials directory writable by others (both layouts), then the account directory. */
+    char bob[1024];
+    snprintf(bob, sizeof(bob), "%s/bob.near", dir);
+    CHECK_EQ_INT(chmod(dir, 0777), 0);
+    CHECK_EQ_INT(keys_write_file(dir, "bob.near", k2, 0, NULL, 0, err, sizeof(err)), NF_EPERM);
+    CHECK(strstr(err, "credentials directory") != NULL &&
+          strstr(err, "writable by group or others") != NULL);
+    CHECK_EQ_INT(keys_write_file(dir, "bob.near", k2, 1, NULL, 0, err, sizeof(err)), NF_EPERM);
+    CHECK(strstr(err, "writable by group or others") != NULL);
+    CHECK_EQ_INT(chmod(dir, 0700), 0);
+    CHECK_EQ_INT(chmod(bob, 0770), 0); /* created 0700 by the first attempt, empty */
+    CHECK_EQ_INT(keys_write_file(dir, "bob.near", k2, 0, NULL, 0, err, sizeof(err)), NF_EPERM);
+    CHECK(strstr(err, bob) != NULL && strstr(err, "writable by group or others") != NULL);
+    CHECK_EQ_INT(chmod(bob, 0700), 0);
+    CHECK_EQ_INT(rmdir(bob), 0); /* still empty: nothing was written */
+    snprintf(want, sizeof(want), "%s/bob.near.json", dir);
+    CHECK(access(want, F_OK) != 0);
 
     /* Legacy layout with the same key: de-duplicated on load. */
     char legacy[1024];
