@@ -118,8 +118,8 @@ int keys_load_account(const char *dir,
  * nf_secfile_open_dir, so a directory that keys_load_file would refuse (writable by group or
  * others, or a parent another user could replace) is refused here first (NF_EPERM), as is a
  * credentials directory dir that keys_load_account would refuse. path_out (cap bytes, may be
- * NULL) receives the path. Returns 0, NF_EACCOUNT, NF_ENOSPC, NF_ESTATE, NF_EPERM, NF_EIO,
- * NF_ENOMEM. */
+ * NULL) receives the path. Returns 0, NF_EACCOUNT, NF_ENOSPC, NF_ESTATE, NF_EPERM, NF_EINVAL,
+ * NF_ENOTFOUND, NF_ECRYPTO, NF_EIO, NF_ENOMEM. */
 int keys_write_file(const char *dir,
                     const char *account,
                     const struct nf_keypair *kp,

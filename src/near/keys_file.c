@@ -428,14 +428,17 @@ int keys_write_file(const char *dir,
         kf_err(err, errcap, "libsodium failed to initialise");
         return NF_ECRYPTO;
     }
-    int rc = kf_mkdirs(parent, err, errcap);
-    if (rc != 0)
-        return rc;
     /* The key is written through the directory the loader will check, opened through its checked
      * parents: a directory others could write (or replace) is refused before the secret exists
      * anywhere, and a directory swapped after the check is not the one written into. The
-     * credentials directory of the near-cli-rs layout is checked as keys_load_account does. */
+     * credentials directory of the near-cli-rs layout is checked as keys_load_account does,
+     * before the account directory is made in it. */
+    int rc = kf_mkdirs(dir, err, errcap);
+    if (rc != 0)
+        return rc;
     if (!legacy && (rc = nf_secfile_check_dir(dir, "credentials directory", err, errcap)) != 0)
+        return rc;
+    if (!legacy && (rc = kf_mkdirs(parent, err, errcap)) != 0)
         return rc;
     const char *name = NULL;
     int dfd = nf_secfile_open_dir(path, "key file", &name, &rc, err, errcap);

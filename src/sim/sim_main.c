@@ -34,7 +34,7 @@ static int make_keys(const struct sim_cfg *cfg, struct sim_chain *chain)
             return rc;
         rc = sim_chain_add_key(chain, cfg->chain.signer, keys_public(kp));
         if (rc == 0 && cfg->credentials_out[0] != 0) {
-            char path[1024], err[256];
+            char path[1024], err[1024];
             rc = keys_write_file(cfg->credentials_out, cfg->chain.signer, kp, 0, path, sizeof(path),
                                  err, sizeof(err));
             if (rc == 0 && i == 0)

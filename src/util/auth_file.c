@@ -314,11 +314,19 @@ int auth_file_remove(const char *path, const char *name, char *err, size_t errca
         goto out;
     }
     /* The new file is written beside the old one through the directory opened by the checked
-     * walk (nf_secfile_open_dir), and renamed over it there: a directory swapped after the check
-     * is not the one written into, so the removal cannot land elsewhere and leave the token. */
+     * walk (nf_secfile_open_dir), and renamed over it there. That directory must still hold the
+     * file locked and read above (a rename of a directory between the two walks would otherwise
+     * replace another file and defeat the lock): then the removal lands where the token is. */
     const char *base = NULL;
     if ((dfd = nf_secfile_open_dir(path, "token file", &base, &r, err, errcap)) == -1)
         goto out;
+    struct stat here;
+    if (fstatat(dfd, base, &here, AT_SYMLINK_NOFOLLOW) == -1 || here.st_dev != st.st_dev ||
+        here.st_ino != st.st_ino) {
+        af_err(err, errcap, "token file %s: its directory changed while removing; try again", path);
+        r = NF_EIO;
+        goto out;
+    }
     size_t bl = strlen(base);
     tmp = malloc(bl + 32);
     if (tmp == NULL) {
@@ -338,13 +346,16 @@ int auth_file_remove(const char *path, const char *name, char *err, size_t errca
         goto out;
     }
     if (write_all(tfd, text, (size_t)(cut - text)) != 0 ||
-        write_all(tfd, cut_end, (size_t)(end - cut_end)) != 0 || fsync(tfd) == -1 ||
-        close(tfd) == -1) {
-        tfd = -1;
+        write_all(tfd, cut_end, (size_t)(end - cut_end)) != 0 || fsync(tfd) == -1) {
+        af_err(err, errcap, "token file %s: cannot write the new file: %s", path, strerror(errno));
+        goto out; /* closes tfd, removes tmp */
+    }
+    int closed = close(tfd);
+    tfd = -1;
+    if (closed == -1) {
         af_err(err, errcap, "token file %s: cannot write the new file: %s", path, strerror(errno));
         goto out;
     }
-    tfd = -1;
     if (renameat(dfd, tmp, dfd, base) == -1) {
         af_err(err, errcap, "token file %s: cannot replace it: %s", path, strerror(errno));
         goto out;

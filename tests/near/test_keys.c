@@ -519,7 +519,9 @@ static void test_files(void)
     CHECK_EQ_INT(keys_write_file(dir, "bob.near", k2, 1, NULL, 0, err, sizeof(err)), NF_EPERM);
     CHECK(strstr(err, "writable by group or others") != NULL);
     CHECK_EQ_INT(chmod(dir, 0700), 0);
-    CHECK_EQ_INT(chmod(bob, 0770), 0); /* created 0700 by the first attempt, empty */
+    CHECK(access(bob, F_OK) != 0); /* not even the account directory was made */
+    CHECK_EQ_INT(mkdir(bob, 0700), 0);
+    CHECK_EQ_INT(chmod(bob, 0770), 0);
     CHECK_EQ_INT(keys_write_file(dir, "bob.near", k2, 0, NULL, 0, err, sizeof(err)), NF_EPERM);
     CHECK(strstr(err, bob) != NULL && strstr(err, "writable by group or others") != NULL);
     CHECK_EQ_INT(chmod(bob, 0700), 0);

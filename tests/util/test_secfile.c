@@ -4,7 +4,8 @@
  * directory or returns the file of the safe one, never the other's; with the swapping stopped the
  * safe file opens. Also: a directory of the path that is a symbolic link is followed and checked
  * as its target; a name that ends in '/' is not a file; in a directory others may write nothing is
- * opened (a FIFO there does not block) or created, though a missing file is reported as such. */
+ * opened (a FIFO there does not block) or created, though a missing file is reported as such;
+ * nf_secfile_open_dir gives the checked directory to write into, or refuses it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -177,12 +178,47 @@ static void test_paths(const char *base)
     rmdir(dir);
 }
 
+/* nf_secfile_open_dir: the checked directory as a real descriptor (a file made through it lands
+ * in it) and the file name; a directory others may write or a missing one is refused. */
+static void test_open_dir(const char *base)
+{
+    char dir[300], path[400], err[1024];
+    snprintf(dir, sizeof(dir), "%s/wdir", base);
+    snprintf(path, sizeof(path), "%s/key.json", dir);
+    CHECK_EQ_INT(mkdir(dir, 0700), 0);
+    const char *name = NULL;
+    int rc = 0;
+    int dfd = nf_secfile_open_dir(path, "key file", &name, &rc, err, sizeof(err));
+    CHECK(dfd >= 0);
+    if (dfd >= 0) {
+        CHECK_EQ_STR(name, "key.json");
+        int fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL, 0600);
+        CHECK(fd >= 0);
+        if (fd >= 0)
+            close(fd);
+        CHECK_EQ_INT(fsync(dfd), 0); /* a real descriptor, not O_PATH */
+        close(dfd);
+    }
+    CHECK_EQ_INT(access(path, F_OK), 0);
+    unlink(path);
+    CHECK_EQ_INT(chmod(dir, 0777), 0);
+    CHECK_EQ_INT(nf_secfile_open_dir(path, "key file", &name, &rc, err, sizeof(err)), -1);
+    CHECK_EQ_INT(rc, NF_EPERM);
+    CHECK(strstr(err, dir) != NULL && strstr(err, "writable by group or others") != NULL);
+    CHECK_EQ_INT(chmod(dir, 0700), 0);
+    snprintf(path, sizeof(path), "%s/none/key.json", dir);
+    CHECK_EQ_INT(nf_secfile_open_dir(path, "key file", &name, &rc, err, sizeof(err)), -1);
+    CHECK_EQ_INT(rc, NF_ENOTFOUND);
+    rmdir(dir);
+}
+
 int main(void)
 {
     char base[] = "/tmp/nf-test-secfile.XXXXXX";
     CHECK(mkdtemp(base) != NULL);
     test_swapped_dir(base);
     test_paths(base);
+    test_open_dir(base);
     rmdir(base);
     return nf_test_report("test_secfile");
 }
