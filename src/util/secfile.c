@@ -367,6 +367,20 @@ static int sf_dir_open(const char *path,
     return dfd;
 }
 
+/* sf_open_failed: the message and code of a file open that failed with errno e (ELOOP: the
+ * name is a symbolic link, refused). */
+static int sf_open_failed(int e, const char *what, const char *path, char *err, size_t errcap)
+{
+    if (e == ELOOP) {
+        sf_err(err, errcap,
+               "%s %s is a symbolic link; refusing to follow it (name the file itself)", what,
+               path);
+        return NF_EPERM;
+    }
+    sf_err(err, errcap, "%s %s: cannot open: %s", what, path, strerror(e));
+    return e == ENOENT ? NF_ENOTFOUND : NF_EIO;
+}
+
 /* sf_open: the open of nf_secfile_open and nf_secfile_open_under; strict: the file's directory
  * is checked as sf_dir_st (a secret), not only as a directory above it. */
 static int sf_open(const char *path,
@@ -394,13 +408,9 @@ static int sf_open(const char *path,
         int e = fstatat(dfd, base, &fs, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : errno;
         close(dfd);
         if (e == ENOENT && !(flags & O_CREAT)) {
-            sf_err(err, errcap, "%s %s: cannot open: %s", what, path, strerror(e));
-            *rc = NF_ENOTFOUND;
+            *rc = sf_open_failed(ENOENT, what, path, err, errcap);
         } else if (e == 0 && S_ISLNK(fs.st_mode)) {
-            sf_err(err, errcap,
-                   "%s %s is a symbolic link; refusing to follow it (name the file itself)", what,
-                   path);
-            *rc = NF_EPERM;
+            *rc = sf_open_failed(ELOOP, what, path, err, errcap);
         } else {
             sf_err(err, errcap, "%s", check_err);
             *rc = check_rc;
@@ -411,15 +421,7 @@ static int sf_open(const char *path,
     int e = errno;
     close(dfd);
     if (fd == -1) {
-        if (e == ELOOP) {
-            sf_err(err, errcap,
-                   "%s %s is a symbolic link; refusing to follow it (name the file itself)", what,
-                   path);
-            *rc = NF_EPERM;
-        } else {
-            sf_err(err, errcap, "%s %s: cannot open: %s", what, path, strerror(e));
-            *rc = e == ENOENT ? NF_ENOTFOUND : NF_EIO;
-        }
+        *rc = sf_open_failed(e, what, path, err, errcap);
         return -1;
     }
     int r = 0;
