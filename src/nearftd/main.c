@@ -161,6 +161,286 @@ static void fail_exit(const char *msg)
     exit(1);
 }
 
+/* settings_refused: the combinations of settings nearftd refuses to start with, each printed
+ * with what to do instead. 0, or the exit status 2 after printing. loopback: --listen is a
+ * loopback address (ingest_listen_loopback). */
+static int settings_refused(const struct cfg *cfg, int loopback)
+{
+    /* A listener other hosts can reach pays out to anyone without tokens: refuse it unless told. */
+    if (!loopback && cfg->auth_tokens == NULL && !cfg->allow_unauthenticated) {
+        fprintf(stderr,
+                "nearftd: --listen %s is not a loopback address and --auth-tokens is not set: "
+                "anyone who can reach it could pay out tokens. Create tokens with `nearft auth "
+                "add` and give --auth-tokens FILE, or give --allow-unauthenticated to serve "
+                "without authentication\n",
+                cfg->listen);
+        return 2;
+    }
+    /* A log anyone with publish rights could append transfers to: refuse it unless told. */
+    if (cfg->cluster != NULL && cfg->cluster_secret_file == NULL &&
+        !cfg->cluster_allow_unauthenticated) {
+        fprintf(stderr,
+                "nearftd: --cluster without --cluster-secret-file: whoever may publish to the "
+                "stream could add transfers that every instance replays and pays. Give every "
+                "instance the same --cluster-secret-file (head -c 32 /dev/urandom > FILE; chmod "
+                "600 FILE), or give --cluster-allow-unauthenticated to trust the NATS permissions "
+                "alone\n");
+        return 2;
+    }
+    /* The hourly spend window is rebuilt from the log's ACCEPT records: compaction must keep an
+     * hour of them (it keeps --retention-hours of settled transfers). */
+    if (cfg->max_amount_per_hour != 0 && cfg->retention_hours < 1) {
+        fprintf(stderr, "nearftd: --max-amount-per-hour needs --retention-hours of at least 1, so "
+                        "that a restart still finds the last hour's transfers in the log\n");
+        return 2;
+    }
+    if (cfg->max_amount_per_day != 0 && cfg->retention_hours < 24) {
+        fprintf(stderr, "nearftd: --max-amount-per-day needs --retention-hours of at least 24, so "
+                        "that a restart still finds the last day's transfers in the log\n");
+        return 2;
+    }
+    if (cfg->cluster_advertise != NULL && ingest_listen_loopback(cfg->cluster_advertise) < 0) {
+        fprintf(stderr,
+                "nearftd: --cluster-advertise %s: not HOST:PORT, or the host does not resolve\n",
+                cfg->cluster_advertise);
+        return 2;
+    }
+    return 0;
+}
+
+/* load_tokens: the --auth-tokens table (NULL without the setting). A file that cannot be read or
+ * parsed stops start-up, naming the line: NULL with *exit_code 1 (2 when its budgets need more
+ * --retention-hours), after printing. */
+static struct auth_table *load_tokens(const struct cfg *cfg, int *exit_code)
+{
+    char err[512];
+    int rc = 0;
+    *exit_code = 0;
+    if (cfg->auth_tokens == NULL)
+        return NULL;
+    struct auth_table *tokens = auth_table_load(cfg->auth_tokens, err, sizeof(err), &rc);
+    if (tokens == NULL) {
+        fprintf(stderr, "nearftd: --auth-tokens: %s\n", err);
+        *exit_code = 1;
+        return NULL;
+    }
+    NF_LOG(NF_LOG_INFO, "main",
+           "auth tokens loaded tokens=%zu hourly_limited=%zu daily_limited=%zu", tokens->n,
+           hourly_tokens(tokens), daily_tokens(tokens));
+    /* A token's budgets are rebuilt from the log too: the log must keep their windows. */
+    const char *why = tokens_retention_error(tokens, cfg->retention_hours);
+    if (why != NULL) {
+        fprintf(stderr,
+                "nearftd: --auth-tokens: %s, so that a restart still finds its transfers in "
+                "the log\n",
+                why);
+        auth_table_free(tokens);
+        *exit_code = 2;
+        return NULL;
+    }
+    return tokens;
+}
+
+/* token_budgets: the tokens' own windows, per NAME with max_amount_per_hour or
+ * max_amount_per_day, made before the log is replayed into them; they live until exit, across
+ * reloads (ingest_auth_set). Exits on lack of memory. */
+static struct spend_tokens *token_budgets(const struct auth_table *tokens)
+{
+    struct spend_tokens *budgets = spend_tokens_new();
+    if (budgets == NULL)
+        fail_exit("out of memory for the tokens' budgets");
+    for (size_t i = 0; tokens != NULL && i < tokens->n; i++) {
+        const struct auth_entry *e = &tokens->e[i];
+        if ((e->max_amount_per_hour != 0 || e->max_amount_per_day != 0) &&
+            spend_tokens_get(budgets, e->name, strlen(e->name), e->max_amount_per_hour,
+                             e->max_amount_per_day) == NULL)
+            fail_exit("out of memory for the tokens' budgets");
+    }
+    return budgets;
+}
+
+/* load_keys: the signer's keys from --credentials into kps (at most MAX_KEYS), only those of
+ * --public-keys when it is set. Returns how many; exits when there are none or they cannot be
+ * read. */
+static size_t load_keys(const struct cfg *cfg, struct nf_keypair **kps)
+{
+    char err[512];
+    size_t nk = 0;
+    int rc = keys_load_account(cfg->credentials, cfg->signer, kps, MAX_KEYS, &nk, err, sizeof(err));
+    if (rc != 0) {
+        fprintf(stderr, "nearftd: --credentials: %s\n", err);
+        service_status("failed: --credentials: %s", err);
+        exit(1);
+    }
+    if (cfg->public_keys.n > 0) {
+        size_t kept = 0;
+        for (size_t i = 0; i < nk; i++) {
+            char pk[KEYS_PUBKEY_STR_MAX];
+            keys_pubkey_format(keys_public(kps[i]), pk, sizeof(pk));
+            int want = 0;
+            for (size_t k = 0; k < cfg->public_keys.n; k++)
+                want |= strcmp(cfg->public_keys.v[k], pk) == 0;
+            if (want)
+                kps[kept++] = kps[i];
+            else
+                keys_free(kps[i]);
+        }
+        nk = kept;
+        if (nk == 0)
+            fail_exit("--public-keys: none of the listed keys is in --credentials");
+    }
+    return nk;
+}
+
+/* check_chain: on chain, every key exists with full access (its next nonce into nonces[i]), the
+ * signer account exists and holds the contract's tokens; *supply gets the token's total supply
+ * (0 when the contract does not say). Exits, naming what failed, otherwise. */
+static void check_chain(const struct cfg *cfg,
+                        struct nf_keypair *const *kps,
+                        size_t nk,
+                        uint64_t *nonces,
+                        nf_u128 *supply)
+{
+    char err[512], body[2048];
+    struct rpc_result r;
+    for (size_t i = 0; i < nk; i++) {
+        char pk[KEYS_PUBKEY_STR_MAX];
+        keys_pubkey_format(keys_public(kps[i]), pk, sizeof(pk));
+        rpc_build_view_access_key(body, sizeof(body), "k", RPC_FINALITY_FINAL, cfg->signer, pk);
+        int rc = rpc_call(cfg, body, RPC_M_VIEW_ACCESS_KEY, &r, NULL, 0);
+        if (rc != 0) {
+            snprintf(err, sizeof(err), "cannot reach any --rpc-url to check key %s", pk);
+            fail_exit(err);
+        }
+        if (r.kind != RPC_OK_ACCESS_KEY) {
+            snprintf(err, sizeof(err), "key %s is not an access key of %s on chain (%s)", pk,
+                     cfg->signer, rpc_kind_name(r.kind));
+            fail_exit(err);
+        }
+        if (!r.full_access) {
+            snprintf(err, sizeof(err),
+                     "key %s of %s is a function-call key: ft_transfer attaches 1 yoctoNEAR, "
+                     "which needs a full-access key",
+                     pk, cfg->signer);
+            fail_exit(err);
+        }
+        nonces[i] = r.nonce + 1;
+    }
+    rpc_build_view_account(body, sizeof(body), "a", RPC_FINALITY_FINAL, cfg->signer);
+    if (rpc_call(cfg, body, RPC_M_VIEW_ACCOUNT, &r, NULL, 0) != 0 || r.kind != RPC_OK_ACCOUNT) {
+        snprintf(err, sizeof(err), "--signer %s: account not found on chain", cfg->signer);
+        fail_exit(err);
+    }
+    char near_bal[U128_STR_MAX];
+    u128_format(r.amount, near_bal);
+    uint8_t out[256];
+    rpc_build_account_view(body, sizeof(body), "f", RPC_FINALITY_FINAL, cfg->contract,
+                           "ft_balance_of", cfg->signer);
+    if (rpc_call(cfg, body, RPC_M_CALL_FUNCTION, &r, out, sizeof(out)) != 0 ||
+        r.kind != RPC_OK_CALL) {
+        snprintf(err, sizeof(err),
+                 "--contract %s: ft_balance_of failed (%s): is it a NEP-141 token?", cfg->contract,
+                 rpc_kind_name(r.kind));
+        fail_exit(err);
+    }
+    char ft_bal[64] = "";
+    size_t fl = r.call_len < sizeof(ft_bal) - 1 ? r.call_len : sizeof(ft_bal) - 1;
+    memcpy(ft_bal, out, fl);
+    ft_bal[fl] = '\0';
+    if (strcmp(ft_bal, "\"0\"") == 0) {
+        snprintf(err, sizeof(err), "--signer %s holds no %s tokens", cfg->signer, cfg->contract);
+        fail_exit(err);
+    }
+    *supply = 0;
+    rpc_build_call_function(body, sizeof(body), "s", RPC_FINALITY_FINAL, cfg->contract,
+                            "ft_total_supply", "", 0);
+    if (rpc_call(cfg, body, RPC_M_CALL_FUNCTION, &r, out, sizeof(out)) == 0 &&
+        r.kind == RPC_OK_CALL && r.call_len > 2 && out[0] == '"')
+        (void)u128_parse((const char *)out + 1, r.call_len - 2, supply);
+    NF_LOG(NF_LOG_INFO, "main", "signer checked signer=%s keys=%zu near_yocto=%s ft_balance=%s",
+           cfg->signer, nk, near_bal, ft_bal);
+}
+
+/* reload_tokens: SIGHUP: re-reads --auth-tokens into in; a file that cannot be read, parsed or
+ * used keeps the previous tokens and logs why. */
+static void reload_tokens(const struct cfg *cfg, struct ingest *in, struct spend_tokens *budgets)
+{
+    char err[512];
+    int rc = 0;
+    if (cfg->auth_tokens == NULL) {
+        NF_LOG(NF_LOG_INFO, "main", "SIGHUP: nothing to reload (no --auth-tokens)");
+        return;
+    }
+    struct auth_table *t = auth_table_load(cfg->auth_tokens, err, sizeof(err), &rc);
+    if (t == NULL) {
+        NF_LOG(NF_LOG_ERROR, "main",
+               "SIGHUP: token file not reloaded, the previous tokens stay err=\"%s\"", err);
+        return;
+    }
+    const char *why = tokens_retention_error(t, cfg->retention_hours);
+    if (why != NULL) {
+        NF_LOG(NF_LOG_ERROR, "main",
+               "SIGHUP: token file not reloaded, the previous tokens stay err=\"%s\"", why);
+        auth_table_free(t);
+        return;
+    }
+    size_t n = t->n, limited = hourly_tokens(t);
+    rc = ingest_auth_set(in, t, budgets);
+    if (rc != 0 && rc != NF_ESTATE) {
+        NF_LOG(NF_LOG_ERROR, "main",
+               "SIGHUP: token file not reloaded, the previous tokens stay err=\"%s\"",
+               nf_strerror(rc));
+        return;
+    }
+    NF_LOG(NF_LOG_INFO, "main", "SIGHUP: auth tokens reloaded tokens=%zu hourly_limited=%zu", n,
+           limited);
+}
+
+/* serve: main's wait for a stop signal (set is blocked in every thread), running log compaction
+ * in between and reloading the tokens on SIGHUP. In cluster mode it also looks every
+ * FENCE_POLL_MS whether the log was fenced (another instance appended to the stream or took the
+ * lease): such an instance can never write again, so it stops, with EXIT_FENCED, and its service
+ * manager starts it again as a standby that replays the stream (docs/CLUSTER.md). Returns the
+ * exit status: 0 after SIGTERM / SIGINT, EXIT_FENCED. */
+static int serve(const struct cfg *cfg,
+                 struct nf_pipe *p,
+                 struct ingest *in,
+                 struct spend_tokens *budgets,
+                 const sigset_t *set)
+{
+    uint64_t wait_ms = cfg->cluster != NULL && cfg->compact_interval_ms > FENCE_POLL_MS
+                           ? FENCE_POLL_MS
+                           : cfg->compact_interval_ms;
+    uint64_t next_compact = nf_mono_ms() + cfg->compact_interval_ms;
+    for (;;) {
+        struct timespec ts = {.tv_sec = (time_t)(wait_ms / 1000),
+                              .tv_nsec = (long)(wait_ms % 1000) * 1000000L};
+        int sig = sigtimedwait(set, NULL, &ts);
+        if (sig == -1) {
+            if (pipe_cluster_fenced(p)) {
+                NF_LOG(NF_LOG_ERROR, "main",
+                       "the cluster log is fenced (another instance writes it now): stopping so "
+                       "that this instance starts again as a standby exit=%d",
+                       EXIT_FENCED);
+                return EXIT_FENCED;
+            }
+            if (cfg->cluster == NULL || nf_mono_ms() >= next_compact) {
+                pipe_compact(p);
+                next_compact = nf_mono_ms() + cfg->compact_interval_ms;
+            }
+            continue;
+        }
+        if (sig == SIGPIPE)
+            continue;
+        if (sig == SIGHUP) {
+            reload_tokens(cfg, in, budgets);
+            continue;
+        }
+        NF_LOG(NF_LOG_INFO, "main", "signal received: stopping sig=%d", sig);
+        return 0;
+    }
+}
+
 int main(int argc, char **argv)
 {
     /* Before anything uses jansson: its blocks (key file text) are wiped when freed. */
@@ -222,7 +502,6 @@ int main(int argc, char **argv)
         free(cfg.listen);
         cfg.listen = a;
     }
-    /* A listener other hosts can reach pays out to anyone without tokens: refuse it unless told. */
     int loopback = ingest_listen_loopback(cfg.listen);
     if (loopback < 0) {
         fprintf(stderr, "nearftd: --listen %s: not HOST:PORT, or the host does not resolve\n",
@@ -230,48 +509,9 @@ int main(int argc, char **argv)
         cfg_free(&cfg);
         return 2;
     }
-    if (!loopback && cfg.auth_tokens == NULL && !cfg.allow_unauthenticated) {
-        fprintf(stderr,
-                "nearftd: --listen %s is not a loopback address and --auth-tokens is not set: "
-                "anyone who can reach it could pay out tokens. Create tokens with `nearft auth "
-                "add` and give --auth-tokens FILE, or give --allow-unauthenticated to serve "
-                "without authentication\n",
-                cfg.listen);
+    if ((rc = settings_refused(&cfg, loopback)) != 0) {
         cfg_free(&cfg);
-        return 2;
-    }
-    /* A log anyone with publish rights could append transfers to: refuse it unless told. */
-    if (cfg.cluster != NULL && cfg.cluster_secret_file == NULL &&
-        !cfg.cluster_allow_unauthenticated) {
-        fprintf(stderr,
-                "nearftd: --cluster without --cluster-secret-file: whoever may publish to the "
-                "stream could add transfers that every instance replays and pays. Give every "
-                "instance the same --cluster-secret-file (head -c 32 /dev/urandom > FILE; chmod "
-                "600 FILE), or give --cluster-allow-unauthenticated to trust the NATS permissions "
-                "alone\n");
-        cfg_free(&cfg);
-        return 2;
-    }
-    /* The hourly spend window is rebuilt from the log's ACCEPT records: compaction must keep an
-     * hour of them (it keeps --retention-hours of settled transfers). */
-    if (cfg.max_amount_per_hour != 0 && cfg.retention_hours < 1) {
-        fprintf(stderr, "nearftd: --max-amount-per-hour needs --retention-hours of at least 1, so "
-                        "that a restart still finds the last hour's transfers in the log\n");
-        cfg_free(&cfg);
-        return 2;
-    }
-    if (cfg.max_amount_per_day != 0 && cfg.retention_hours < 24) {
-        fprintf(stderr, "nearftd: --max-amount-per-day needs --retention-hours of at least 24, so "
-                        "that a restart still finds the last day's transfers in the log\n");
-        cfg_free(&cfg);
-        return 2;
-    }
-    if (cfg.cluster_advertise != NULL && ingest_listen_loopback(cfg.cluster_advertise) < 0) {
-        fprintf(stderr,
-                "nearftd: --cluster-advertise %s: not HOST:PORT, or the host does not resolve\n",
-                cfg.cluster_advertise);
-        cfg_free(&cfg);
-        return 2;
+        return rc;
     }
     if (!loopback && cfg.auth_tokens == NULL)
         NF_LOG(NF_LOG_WARN, "main",
@@ -280,134 +520,21 @@ int main(int argc, char **argv)
         fail_exit("libsodium failed to initialise");
     curl_global_init(CURL_GLOBAL_DEFAULT);
 
-    /* Bearer tokens: a file that cannot be read or parsed stops start-up, naming the line. */
-    struct auth_table *tokens = NULL;
-    if (cfg.auth_tokens != NULL) {
-        tokens = auth_table_load(cfg.auth_tokens, err, sizeof(err), &rc);
-        if (tokens == NULL) {
-            fprintf(stderr, "nearftd: --auth-tokens: %s\n", err);
-            cfg_free(&cfg);
-            curl_global_cleanup();
-            return 1;
-        }
-        NF_LOG(NF_LOG_INFO, "main",
-               "auth tokens loaded tokens=%zu hourly_limited=%zu daily_limited=%zu", tokens->n,
-               hourly_tokens(tokens), daily_tokens(tokens));
-        /* A token's budgets are rebuilt from the log too: the log must keep their windows. */
-        const char *why = tokens_retention_error(tokens, cfg.retention_hours);
-        if (why != NULL) {
-            fprintf(stderr,
-                    "nearftd: --auth-tokens: %s, so that a restart still finds its transfers in "
-                    "the log\n",
-                    why);
-            auth_table_free(tokens);
-            cfg_free(&cfg);
-            curl_global_cleanup();
-            return 2;
-        }
+    int exit_code = 0;
+    struct auth_table *tokens = load_tokens(&cfg, &exit_code);
+    if (exit_code != 0) {
+        cfg_free(&cfg);
+        curl_global_cleanup();
+        return exit_code;
     }
-    /* The tokens' own windows, per NAME with max_amount_per_hour or max_amount_per_day, made
-     * before the log is replayed into them; they live until exit, across reloads
-     * (ingest_auth_set). */
-    struct spend_tokens *budgets = spend_tokens_new();
-    if (budgets == NULL)
-        fail_exit("out of memory for the tokens' budgets");
-    for (size_t i = 0; tokens != NULL && i < tokens->n; i++) {
-        const struct auth_entry *e = &tokens->e[i];
-        if ((e->max_amount_per_hour != 0 || e->max_amount_per_day != 0) &&
-            spend_tokens_get(budgets, e->name, strlen(e->name), e->max_amount_per_hour,
-                             e->max_amount_per_day) == NULL)
-            fail_exit("out of memory for the tokens' budgets");
-    }
+    struct spend_tokens *budgets = token_budgets(tokens);
 
-    /* Keys. */
     service_status("loading keys and checking them on chain");
     struct nf_keypair *kps[MAX_KEYS];
-    size_t nk = 0;
-    rc = keys_load_account(cfg.credentials, cfg.signer, kps, MAX_KEYS, &nk, err, sizeof(err));
-    if (rc != 0) {
-        fprintf(stderr, "nearftd: --credentials: %s\n", err);
-        service_status("failed: --credentials: %s", err);
-        return 1;
-    }
-    if (cfg.public_keys.n > 0) {
-        size_t kept = 0;
-        for (size_t i = 0; i < nk; i++) {
-            char pk[KEYS_PUBKEY_STR_MAX];
-            keys_pubkey_format(keys_public(kps[i]), pk, sizeof(pk));
-            int want = 0;
-            for (size_t k = 0; k < cfg.public_keys.n; k++)
-                want |= strcmp(cfg.public_keys.v[k], pk) == 0;
-            if (want)
-                kps[kept++] = kps[i];
-            else
-                keys_free(kps[i]);
-        }
-        nk = kept;
-        if (nk == 0)
-            fail_exit("--public-keys: none of the listed keys is in --credentials");
-    }
-
-    /* On-chain checks: every key exists with full access; its nonce; the signer's balances. */
+    size_t nk = load_keys(&cfg, kps);
     uint64_t nonces[MAX_KEYS];
-    char body[2048];
-    struct rpc_result r;
-    for (size_t i = 0; i < nk; i++) {
-        char pk[KEYS_PUBKEY_STR_MAX];
-        keys_pubkey_format(keys_public(kps[i]), pk, sizeof(pk));
-        rpc_build_view_access_key(body, sizeof(body), "k", RPC_FINALITY_FINAL, cfg.signer, pk);
-        rc = rpc_call(&cfg, body, RPC_M_VIEW_ACCESS_KEY, &r, NULL, 0);
-        if (rc != 0) {
-            snprintf(err, sizeof(err), "cannot reach any --rpc-url to check key %s", pk);
-            fail_exit(err);
-        }
-        if (r.kind != RPC_OK_ACCESS_KEY) {
-            snprintf(err, sizeof(err), "key %s is not an access key of %s on chain (%s)", pk,
-                     cfg.signer, rpc_kind_name(r.kind));
-            fail_exit(err);
-        }
-        if (!r.full_access) {
-            snprintf(err, sizeof(err),
-                     "key %s of %s is a function-call key: ft_transfer attaches 1 yoctoNEAR, "
-                     "which needs a full-access key",
-                     pk, cfg.signer);
-            fail_exit(err);
-        }
-        nonces[i] = r.nonce + 1;
-    }
-    rpc_build_view_account(body, sizeof(body), "a", RPC_FINALITY_FINAL, cfg.signer);
-    if (rpc_call(&cfg, body, RPC_M_VIEW_ACCOUNT, &r, NULL, 0) != 0 || r.kind != RPC_OK_ACCOUNT) {
-        snprintf(err, sizeof(err), "--signer %s: account not found on chain", cfg.signer);
-        fail_exit(err);
-    }
-    char near_bal[U128_STR_MAX];
-    u128_format(r.amount, near_bal);
-    uint8_t out[256];
-    rpc_build_account_view(body, sizeof(body), "f", RPC_FINALITY_FINAL, cfg.contract,
-                           "ft_balance_of", cfg.signer);
-    if (rpc_call(&cfg, body, RPC_M_CALL_FUNCTION, &r, out, sizeof(out)) != 0 ||
-        r.kind != RPC_OK_CALL) {
-        snprintf(err, sizeof(err),
-                 "--contract %s: ft_balance_of failed (%s): is it a NEP-141 token?", cfg.contract,
-                 rpc_kind_name(r.kind));
-        fail_exit(err);
-    }
-    char ft_bal[64] = "";
-    size_t fl = r.call_len < sizeof(ft_bal) - 1 ? r.call_len : sizeof(ft_bal) - 1;
-    memcpy(ft_bal, out, fl);
-    ft_bal[fl] = '\0';
-    if (strcmp(ft_bal, "\"0\"") == 0) {
-        snprintf(err, sizeof(err), "--signer %s holds no %s tokens", cfg.signer, cfg.contract);
-        fail_exit(err);
-    }
     nf_u128 supply = 0;
-    rpc_build_call_function(body, sizeof(body), "s", RPC_FINALITY_FINAL, cfg.contract,
-                            "ft_total_supply", "", 0);
-    if (rpc_call(&cfg, body, RPC_M_CALL_FUNCTION, &r, out, sizeof(out)) == 0 &&
-        r.kind == RPC_OK_CALL && r.call_len > 2 && out[0] == '"')
-        (void)u128_parse((const char *)out + 1, r.call_len - 2, &supply);
-    NF_LOG(NF_LOG_INFO, "main", "signer checked signer=%s keys=%zu near_yocto=%s ft_balance=%s",
-           cfg.signer, nk, near_bal, ft_bal);
+    check_chain(&cfg, kps, nk, nonces, &supply);
 
     /* Signals: blocked in every thread; main waits for them. */
     sigset_t set;
@@ -464,70 +591,7 @@ int main(int argc, char **argv)
     if (wd == NULL && rc != 0)
         fail_exit("cannot start the watchdog thread");
 
-    /* Main waits for a stop signal and runs log compaction in between. In cluster mode it also
-     * looks every FENCE_POLL_MS whether the log was fenced (another instance appended to the
-     * stream or took the lease): such an instance can never write again, so it stops, with
-     * EXIT_FENCED, and its service manager starts it again as a standby that replays the stream
-     * (docs/CLUSTER.md). */
-    int exit_code = 0;
-    uint64_t wait_ms = cfg.cluster != NULL && cfg.compact_interval_ms > FENCE_POLL_MS
-                           ? FENCE_POLL_MS
-                           : cfg.compact_interval_ms;
-    uint64_t next_compact = nf_mono_ms() + cfg.compact_interval_ms;
-    for (;;) {
-        struct timespec ts = {.tv_sec = (time_t)(wait_ms / 1000),
-                              .tv_nsec = (long)(wait_ms % 1000) * 1000000L};
-        int sig = sigtimedwait(&set, NULL, &ts);
-        if (sig == -1) {
-            if (pipe_cluster_fenced(p)) {
-                NF_LOG(NF_LOG_ERROR, "main",
-                       "the cluster log is fenced (another instance writes it now): stopping so "
-                       "that this instance starts again as a standby exit=%d",
-                       EXIT_FENCED);
-                exit_code = EXIT_FENCED;
-                break;
-            }
-            if (cfg.cluster == NULL || nf_mono_ms() >= next_compact) {
-                pipe_compact(p);
-                next_compact = nf_mono_ms() + cfg.compact_interval_ms;
-            }
-            continue;
-        }
-        if (sig == SIGPIPE)
-            continue;
-        if (sig == SIGHUP) {
-            if (cfg.auth_tokens == NULL) {
-                NF_LOG(NF_LOG_INFO, "main", "SIGHUP: nothing to reload (no --auth-tokens)");
-                continue;
-            }
-            struct auth_table *t = auth_table_load(cfg.auth_tokens, err, sizeof(err), &rc);
-            if (t == NULL) {
-                NF_LOG(NF_LOG_ERROR, "main",
-                       "SIGHUP: token file not reloaded, the previous tokens stay err=\"%s\"", err);
-                continue;
-            }
-            const char *why = tokens_retention_error(t, cfg.retention_hours);
-            if (why != NULL) {
-                NF_LOG(NF_LOG_ERROR, "main",
-                       "SIGHUP: token file not reloaded, the previous tokens stay err=\"%s\"", why);
-                auth_table_free(t);
-                continue;
-            }
-            size_t n = t->n, limited = hourly_tokens(t);
-            rc = ingest_auth_set(in, t, budgets);
-            if (rc != 0 && rc != NF_ESTATE) {
-                NF_LOG(NF_LOG_ERROR, "main",
-                       "SIGHUP: token file not reloaded, the previous tokens stay err=\"%s\"",
-                       nf_strerror(rc));
-                continue;
-            }
-            NF_LOG(NF_LOG_INFO, "main",
-                   "SIGHUP: auth tokens reloaded tokens=%zu hourly_limited=%zu", n, limited);
-            continue;
-        }
-        NF_LOG(NF_LOG_INFO, "main", "signal received: stopping sig=%d", sig);
-        break;
-    }
+    exit_code = serve(&cfg, p, in, budgets, &set);
     service_stopping(wd);
     service_watchdog_stop(wd);
     ingest_stop(in);
