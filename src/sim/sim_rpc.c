@@ -1623,125 +1623,95 @@ struct query {
 /* q_view_access_key: query request_type view_access_key (q: the parsed query). */
 static void q_view_access_key(const struct query *q)
 {
-    struct sim_chain *c = q->c;
-    struct sim_rpc_reply *out = q->out;
-    const char *id_json = q->id_json;
-    json_t *params = q->params;
-    uint64_t h = q->h;
-    const struct sim_block *b = q->b;
-    const struct sim_account *a = q->a;
-    int exists = q->exists;
     struct jw w;
-    json_t *pkj = json_object_get(params, "public_key");
+    json_t *pkj = json_object_get(q->params, "public_key");
     struct nf_pubkey pk;
     if (!json_is_string(pkj) ||
         keys_pubkey_parse(json_string_value(pkj), json_string_length(pkj), &pk) != 0) {
-        parse_error(out, id_json, "Failed parsing args: invalid or missing `public_key`");
+        parse_error(q->out, q->id_json, "Failed parsing args: invalid or missing `public_key`");
         return;
     }
-    const struct sim_key *k = exists ? sim_account_key(a, &pk) : NULL;
+    const struct sim_key *k = q->exists ? sim_account_key(q->a, &pk) : NULL;
     if (k == NULL) {
         char text[200], pks[KEYS_PUBKEY_STR_MAX + 64];
         if (keys_pubkey_format(&pk, pks, sizeof(pks)) < 0)
             pks[0] = 0;
         snprintf(text, sizeof(text), "access key %s does not exist while viewing", pks);
-        query_legacy_error(out, c, id_json, b, text);
+        query_legacy_error(q->out, q->c, q->id_json, q->b, text);
         return;
     }
-    result_begin(&w, id_json);
+    result_begin(&w, q->id_json);
     jw_obj_begin(&w);
     jw_key(&w, "nonce");
-    jw_u64(&w, sim_chain_nonce_at(c, a, k, h));
+    jw_u64(&w, sim_chain_nonce_at(q->c, q->a, k, q->h));
     jw_key(&w, "permission");
     w_permission(&w, k);
-    w_block_header_common(&w, c, b);
+    w_block_header_common(&w, q->c, q->b);
     jw_obj_end(&w);
-    result_end(&w, out);
+    result_end(&w, q->out);
 }
 
 /* q_view_access_key_list: query request_type view_access_key_list (q: the parsed query). */
 static void q_view_access_key_list(const struct query *q)
 {
-    struct sim_chain *c = q->c;
-    struct sim_rpc_reply *out = q->out;
-    const char *id_json = q->id_json;
-    uint64_t h = q->h;
-    const struct sim_block *b = q->b;
-    const struct sim_account *a = q->a;
-    int exists = q->exists;
     struct jw w;
-    result_begin(&w, id_json);
+    result_begin(&w, q->id_json);
     jw_obj_begin(&w);
     jw_key(&w, "keys");
     jw_arr_begin(&w);
-    for (uint32_t i = 0; exists && i < a->n_keys; i++) {
+    for (uint32_t i = 0; q->exists && i < q->a->n_keys; i++) {
         jw_obj_begin(&w);
         jw_key(&w, "public_key");
-        w_pk(&w, &a->keys[i].pk);
+        w_pk(&w, &q->a->keys[i].pk);
         jw_key(&w, "access_key");
         jw_obj_begin(&w);
         jw_key(&w, "nonce");
-        jw_u64(&w, sim_chain_nonce_at(c, a, &a->keys[i], h));
+        jw_u64(&w, sim_chain_nonce_at(q->c, q->a, &q->a->keys[i], q->h));
         jw_key(&w, "permission");
-        w_permission(&w, &a->keys[i]);
+        w_permission(&w, &q->a->keys[i]);
         jw_obj_end(&w);
         jw_obj_end(&w);
     }
     jw_arr_end(&w);
-    w_block_header_common(&w, c, b);
+    w_block_header_common(&w, q->c, q->b);
     jw_obj_end(&w);
-    result_end(&w, out);
+    result_end(&w, q->out);
 }
 
 /* q_view_account: query request_type view_account (q: the parsed query). */
 static void q_view_account(const struct query *q)
 {
-    struct sim_chain *c = q->c;
-    struct sim_rpc_reply *out = q->out;
-    const char *id_json = q->id_json;
-    const struct sim_block *b = q->b;
-    const char *account = q->account;
-    const struct sim_account *a = q->a;
-    int exists = q->exists;
     struct jw w;
-    if (!exists) {
-        unknown_account_reply(out, id_json, b, account);
+    if (!q->exists) {
+        unknown_account_reply(q->out, q->id_json, q->b, q->account);
         return;
     }
-    result_begin(&w, id_json);
+    result_begin(&w, q->id_json);
     jw_obj_begin(&w);
     jw_key(&w, "amount");
-    jw_u128_str(&w, a->balance);
+    jw_u128_str(&w, q->a->balance);
     jw_key(&w, "locked");
     jw_str(&w, "0");
     jw_key(&w, "code_hash");
-    w_code_hash(&w, a->is_contract);
+    w_code_hash(&w, q->a->is_contract);
     jw_key(&w, "storage_usage");
-    jw_u64(&w, a->storage_bytes ? a->storage_bytes : 182 + 100 * (uint64_t)a->n_keys);
+    jw_u64(&w, q->a->storage_bytes ? q->a->storage_bytes : 182 + 100 * (uint64_t)q->a->n_keys);
     jw_key(&w, "storage_paid_at");
     jw_u64(&w, 0);
-    w_block_header_common(&w, c, b);
+    w_block_header_common(&w, q->c, q->b);
     jw_obj_end(&w);
-    result_end(&w, out);
+    result_end(&w, q->out);
 }
 
 /* q_call_function: query request_type call_function (q: the parsed query). */
 static void q_call_function(const struct query *q)
 {
-    struct sim_chain *c = q->c;
-    struct sim_rpc_reply *out = q->out;
-    const char *id_json = q->id_json;
-    json_t *params = q->params;
-    const struct sim_block *b = q->b;
-    const char *account = q->account;
-    const struct sim_account *a = q->a;
-    int exists = q->exists;
     int rc;
     struct jw w;
-    json_t *mj = json_object_get(params, "method_name");
-    json_t *aj = json_object_get(params, "args_base64");
+    json_t *mj = json_object_get(q->params, "method_name");
+    json_t *aj = json_object_get(q->params, "args_base64");
     if (!json_is_string(mj) || (aj != NULL && !json_is_string(aj))) {
-        parse_error(out, id_json, "Failed parsing args: missing field `method_name`");
+        parse_error(q->out, q->id_json, "Failed parsing args: missing field `method_name`");
         return;
     }
     size_t n = 0;
@@ -1749,34 +1719,34 @@ static void q_call_function(const struct query *q)
     if (aj != NULL && json_string_length(aj) > 0) {
         args = decode_b64(json_string_value(aj), json_string_length(aj), &n);
         if (args == NULL) {
-            parse_error(out, id_json, "Failed parsing args: invalid base64 in `args_base64`");
+            parse_error(q->out, q->id_json, "Failed parsing args: invalid base64 in `args_base64`");
             return;
         }
     }
-    if (!exists) {
+    if (!q->exists) {
         free(args);
-        unknown_account_reply(out, id_json, b, account);
+        unknown_account_reply(q->out, q->id_json, q->b, q->account);
         return;
     }
-    if (!a->is_contract) {
+    if (!q->a->is_contract) {
         char info[300], data[200], hb[B58_MAX_32];
-        if (b58_encode(b->hash, NEAR_HASH_LEN, hb, sizeof(hb)) < 0)
+        if (b58_encode(q->b->hash, NEAR_HASH_LEN, hb, sizeof(hb)) < 0)
             hb[0] = 0;
         snprintf(info, sizeof(info),
                  "{\"contract_account_id\":\"%s\",\"block_height\":%llu,\"block_hash\":\"%s\"}",
-                 account, (unsigned long long)b->height, hb);
+                 q->account, (unsigned long long)q->b->height, hb);
         snprintf(data, sizeof(data),
                  "\"Contract code for contract ID #%s has never been observed on the node\"",
-                 account);
-        error_reply(out, id_json, "HANDLER_ERROR", "NO_CONTRACT_CODE", info, -32000, "Server error",
-                    data, 200);
+                 q->account);
+        error_reply(q->out, q->id_json, "HANDLER_ERROR", "NO_CONTRACT_CODE", info, -32000,
+                    "Server error", data, 200);
         free(args);
         return;
     }
     struct jw res;
     jw_init_growable(&res);
     char err[400];
-    rc = sim_ft_view(c, json_string_value(mj), json_string_length(mj),
+    rc = sim_ft_view(q->c, json_string_value(mj), json_string_length(mj),
                      args ? args : (const uint8_t *)"", n, &res, err, sizeof(err));
     free(args);
     if (rc != 0) {
@@ -1790,13 +1760,13 @@ static void q_call_function(const struct query *q)
             snprintf(text, sizeof(text),
                      "wasm execution failed with error: FunctionCallError(ExecutionError(\"%s\"))",
                      err);
-        query_legacy_error(out, c, id_json, b, text);
+        query_legacy_error(q->out, q->c, q->id_json, q->b, text);
         return;
     }
     size_t rl = 0;
     if (jw_finish(&res, &rl) != 0)
         rl = 0;
-    result_begin(&w, id_json);
+    result_begin(&w, q->id_json);
     jw_obj_begin(&w);
     jw_key(&w, "result");
     jw_arr_begin(&w);
@@ -1806,84 +1776,70 @@ static void q_call_function(const struct query *q)
     jw_key(&w, "logs");
     jw_arr_begin(&w);
     jw_arr_end(&w);
-    w_block_header_common(&w, c, b);
+    w_block_header_common(&w, q->c, q->b);
     jw_obj_end(&w);
     jw_free(&res);
-    result_end(&w, out);
+    result_end(&w, q->out);
 }
 
 /* q_view_code: query request_type view_code (q: the parsed query). */
 static void q_view_code(const struct query *q)
 {
-    struct sim_chain *c = q->c;
-    struct sim_rpc_reply *out = q->out;
-    const char *id_json = q->id_json;
-    const struct sim_block *b = q->b;
-    const char *account = q->account;
-    const struct sim_account *a = q->a;
-    int exists = q->exists;
     char why[300];
     struct jw w;
-    if (!exists) {
-        unknown_account_reply(out, id_json, b, account);
+    if (!q->exists) {
+        unknown_account_reply(q->out, q->id_json, q->b, q->account);
         return;
     }
-    if (!a->is_contract) {
+    if (!q->a->is_contract) {
         snprintf(why, sizeof(why),
-                 "Contract code for contract ID %s has never been observed on the node", account);
-        account_error_reply(out, id_json, b, "NO_CONTRACT_CODE", "contract_account_id", account,
-                            why);
+                 "Contract code for contract ID %s has never been observed on the node",
+                 q->account);
+        account_error_reply(q->out, q->id_json, q->b, "NO_CONTRACT_CODE", "contract_account_id",
+                            q->account, why);
         return;
     }
-    result_begin(&w, id_json);
+    result_begin(&w, q->id_json);
     jw_obj_begin(&w);
     jw_key(&w, "code_base64");
     jw_base64(&w, ft_code, sizeof(ft_code));
     jw_key(&w, "hash");
     w_code_hash(&w, 1);
-    w_block_header_common(&w, c, b);
+    w_block_header_common(&w, q->c, q->b);
     jw_obj_end(&w);
-    result_end(&w, out);
+    result_end(&w, q->out);
 }
 
 /* q_view_state: query request_type view_state (q: the parsed query). */
 static void q_view_state(const struct query *q)
 {
-    struct sim_chain *c = q->c;
-    struct sim_rpc_reply *out = q->out;
-    const char *id_json = q->id_json;
-    json_t *params = q->params;
-    const struct sim_block *b = q->b;
-    const char *account = q->account;
-    const struct sim_account *a = q->a;
-    int exists = q->exists;
     char why[300];
     struct jw w;
-    json_t *pj = json_object_get(params, "prefix_base64");
+    json_t *pj = json_object_get(q->params, "prefix_base64");
     if (!json_is_string(pj)) {
-        parse_error(out, id_json, "Failed parsing args: missing field `prefix_base64`");
+        parse_error(q->out, q->id_json, "Failed parsing args: missing field `prefix_base64`");
         return;
     }
-    if (!exists) {
-        unknown_account_reply(out, id_json, b, account);
+    if (!q->exists) {
+        unknown_account_reply(q->out, q->id_json, q->b, q->account);
         return;
     }
     /* The token's state (one entry per holder) is past nearcore's 50 kB view limit; other
      * accounts have no contract state. */
-    if (a->is_contract) {
-        snprintf(why, sizeof(why), "State of contract %s is too large to be viewed", account);
-        account_error_reply(out, id_json, b, "TOO_LARGE_CONTRACT_STATE", "contract_account_id",
-                            account, why);
+    if (q->a->is_contract) {
+        snprintf(why, sizeof(why), "State of contract %s is too large to be viewed", q->account);
+        account_error_reply(q->out, q->id_json, q->b, "TOO_LARGE_CONTRACT_STATE",
+                            "contract_account_id", q->account, why);
         return;
     }
-    result_begin(&w, id_json);
+    result_begin(&w, q->id_json);
     jw_obj_begin(&w);
     jw_key(&w, "values"); /* "proof" is skipped when empty, as nearcore does */
     jw_arr_begin(&w);
     jw_arr_end(&w);
-    w_block_header_common(&w, c, b);
+    w_block_header_common(&w, q->c, q->b);
     jw_obj_end(&w);
-    result_end(&w, out);
+    result_end(&w, q->out);
 }
 
 static const struct {
