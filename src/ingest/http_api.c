@@ -684,61 +684,57 @@ static void answer_not_durable(struct ingest_ctx *c, struct jw *w)
 
 /* answer_send_ft_kept: the send-ft answer to a repeat whose original left the job slab: it was
  * accepted, and the idempotency index kept its final status (not its hash). */
-static void
-answer_send_ft_kept(struct ingest_ctx *c, const struct job *j, uint64_t id, uint64_t tag)
+static void answer_send_ft_kept(
+    struct ingest_ctx *c, const struct job *j, uint64_t id, uint64_t tag, struct jw *w)
 {
-    struct jw w;
-    jw_init_fixed(&w, c->t->out, c->t->out_cap);
     int kept = kept_status(j);
-    jw_obj_begin(&w);
+    jw_obj_begin(w);
     if (kept == JOB_FAILED) {
-        jw_key(&w, "error");
-        jw_str(&w, "Failed to initiate FT transfer");
-        jw_key(&w, "details");
-        jw_str(&w, kept_failure);
+        jw_key(w, "error");
+        jw_str(w, "Failed to initiate FT transfer");
+        jw_key(w, "details");
+        jw_str(w, kept_failure);
     } else {
-        jw_key(&w, "success");
-        jw_bool(&w, 1);
+        jw_key(w, "success");
+        jw_bool(w, 1);
     }
-    jw_key(&w, "jobId");
-    jw_id(&w, id, tag);
-    jw_key(&w, "status");
-    jw_str(&w, kept < 0 ? "unknown" : node_status((enum job_status)kept));
+    jw_key(w, "jobId");
+    jw_id(w, id, tag);
+    jw_key(w, "status");
+    jw_str(w, kept < 0 ? "unknown" : node_status((enum job_status)kept));
     if (kept == JOB_EXECUTED) {
-        jw_key(&w, "transactionHash");
-        jw_null(&w); /* not kept past the job slab */
+        jw_key(w, "transactionHash");
+        jw_null(w); /* not kept past the job slab */
     }
-    jw_key(&w, "duplicate");
-    jw_bool(&w, 1);
+    jw_key(w, "duplicate");
+    jw_bool(w, 1);
     if (kept != JOB_FAILED) {
-        jw_key(&w, "message");
-        jw_str(&w, kept == JOB_EXECUTED
-                       ? "FT transfer executed successfully"
-                       : "a transfer with this Idempotency-Key was accepted earlier");
+        jw_key(w, "message");
+        jw_str(w, kept == JOB_EXECUTED
+                      ? "FT transfer executed successfully"
+                      : "a transfer with this Idempotency-Key was accepted earlier");
     }
-    jw_obj_end(&w);
-    ctx_send_jw(c, kept == JOB_FAILED ? 500 : 200, &w);
+    jw_obj_end(w);
+    ctx_send_jw(c, kept == JOB_FAILED ? 500 : 200, w);
 }
 
 /* answer_send_ft_one: the send-ft answer to one transfer (the drop-in's single form): its
  * outcome, 202 while it is durable but not submitted, or the repeat of its key. */
-static void answer_send_ft_one(struct ingest_ctx *c)
+static void answer_send_ft_one(struct ingest_ctx *c, struct jw *w)
 {
     struct ingest_thread *t = c->t;
     struct job_slab *slab = t->in->slab;
-    struct jw w;
-    jw_init_fixed(&w, t->out, t->out_cap);
     char details[160];
     const struct job *j = ctx_job(c, 0);
     if (j->dup_conflict) {
-        jw_obj_begin(&w);
-        jw_key(&w, "error");
-        jw_str(&w, "idempotency key already used with a different body");
-        jw_key(&w, "details");
-        jw_str(&w, "Idempotency-Key: a transfer with this key exists and its receiverId, "
-                   "amount or memo differ");
-        jw_obj_end(&w);
-        ctx_send_jw(c, 422, &w);
+        jw_obj_begin(w);
+        jw_key(w, "error");
+        jw_str(w, "idempotency key already used with a different body");
+        jw_key(w, "details");
+        jw_str(w, "Idempotency-Key: a transfer with this key exists and its receiverId, "
+                  "amount or memo differ");
+        jw_obj_end(w);
+        ctx_send_jw(c, 422, w);
         return;
     }
     /* A repeat answers with the transfer its key created. */
@@ -746,17 +742,17 @@ static void answer_send_ft_one(struct ingest_ctx *c)
     uint64_t tag = j->dup_of ? j->dup_tag : own_tag(t, id);
     struct job_view v;
     if (job_view_read(slab, id, 0, &v) != 0) {
-        answer_send_ft_kept(c, j, id, tag);
+        answer_send_ft_kept(c, j, id, tag, w);
         return;
     }
-    jw_obj_begin(&w);
+    jw_obj_begin(w);
     if (v.st == JOB_FAILED) {
-        jw_key(&w, "error");
-        jw_str(&w, "Failed to initiate FT transfer");
-        jw_key(&w, "details");
-        jw_str(&w, v.error);
-        jw_obj_end(&w);
-        ctx_send_jw(c, 500, &w);
+        jw_key(w, "error");
+        jw_str(w, "Failed to initiate FT transfer");
+        jw_key(w, "details");
+        jw_str(w, v.error);
+        jw_obj_end(w);
+        ctx_send_jw(c, 500, w);
         return;
     }
     if (v.st != JOB_SUBMITTED && v.st != JOB_EXECUTED) {
@@ -764,64 +760,63 @@ static void answer_send_ft_one(struct ingest_ctx *c)
          * retry of a transfer that will land). */
         snprintf(details, sizeof(details), "job %llu is %s after %llu ms", (unsigned long long)v.id,
                  node_status(v.st), (unsigned long long)t->in->wait_timeout_ms);
-        jw_key(&w, "success");
-        jw_bool(&w, 1);
-        jw_key(&w, "jobId");
-        jw_id(&w, v.id, v.tag);
-        jw_key(&w, "transactionHash");
-        jw_null(&w);
-        jw_key(&w, "receiverId");
-        jw_strn(&w, v.receiver, v.receiver_len);
-        jw_key(&w, "amount");
-        jw_u128_str(&w, v.amount);
-        jw_key(&w, "status");
-        jw_str(&w, node_status(v.st));
+        jw_key(w, "success");
+        jw_bool(w, 1);
+        jw_key(w, "jobId");
+        jw_id(w, v.id, v.tag);
+        jw_key(w, "transactionHash");
+        jw_null(w);
+        jw_key(w, "receiverId");
+        jw_strn(w, v.receiver, v.receiver_len);
+        jw_key(w, "amount");
+        jw_u128_str(w, v.amount);
+        jw_key(w, "status");
+        jw_str(w, node_status(v.st));
         if (j->dup_of) {
-            jw_key(&w, "duplicate");
-            jw_bool(&w, 1);
+            jw_key(w, "duplicate");
+            jw_bool(w, 1);
         }
-        jw_key(&w, "details");
-        jw_str(&w, details);
-        jw_key(&w, "message");
-        jw_str(&w, "FT transfer accepted; not submitted yet");
-        jw_obj_end(&w);
-        ctx_send_jw(c, 202, &w);
+        jw_key(w, "details");
+        jw_str(w, details);
+        jw_key(w, "message");
+        jw_str(w, "FT transfer accepted; not submitted yet");
+        jw_obj_end(w);
+        ctx_send_jw(c, 202, w);
         return;
     }
-    jw_key(&w, "success");
-    jw_bool(&w, 1);
-    jw_key(&w, "jobId");
-    jw_id(&w, v.id, v.tag);
-    jw_key(&w, "transactionHash");
-    jw_tx(&w, &v);
-    jw_key(&w, "receiverId");
-    jw_strn(&w, v.receiver, v.receiver_len);
-    jw_key(&w, "amount");
-    jw_u128_str(&w, v.amount);
-    jw_key(&w, "status");
-    jw_str(&w, node_status(v.st));
-    jw_key(&w, "batchId");
-    jw_tx(&w, &v);
-    jw_key(&w, "submittedAt");
-    jw_time(&w, v.submitted_ms);
+    jw_key(w, "success");
+    jw_bool(w, 1);
+    jw_key(w, "jobId");
+    jw_id(w, v.id, v.tag);
+    jw_key(w, "transactionHash");
+    jw_tx(w, &v);
+    jw_key(w, "receiverId");
+    jw_strn(w, v.receiver, v.receiver_len);
+    jw_key(w, "amount");
+    jw_u128_str(w, v.amount);
+    jw_key(w, "status");
+    jw_str(w, node_status(v.st));
+    jw_key(w, "batchId");
+    jw_tx(w, &v);
+    jw_key(w, "submittedAt");
+    jw_time(w, v.submitted_ms);
     if (j->dup_of) {
-        jw_key(&w, "duplicate");
-        jw_bool(&w, 1);
+        jw_key(w, "duplicate");
+        jw_bool(w, 1);
     }
-    jw_key(&w, "message");
-    jw_str(&w, "FT transfer executed successfully");
-    jw_obj_end(&w);
-    ctx_send_jw(c, 200, &w);
+    jw_key(w, "message");
+    jw_str(w, "FT transfer executed successfully");
+    jw_obj_end(w);
+    ctx_send_jw(c, 200, w);
 }
 
 /* answer_send_ft_batch: the send-ft answer to a batch: 500 when every transfer failed, else the
- * ids, the first transaction and each transfer's state (202 while some are not submitted). */
-static void answer_send_ft_batch(struct ingest_ctx *c)
+ * ids, the first transaction and each transfer's state (202 while some are not submitted). The
+ * three answer_send_ft_* write into w, answer_send_ft's empty writer on the thread's buffer. */
+static void answer_send_ft_batch(struct ingest_ctx *c, struct jw *w)
 {
     struct ingest_thread *t = c->t;
     struct job_slab *slab = t->in->slab;
-    struct jw w;
-    jw_init_fixed(&w, t->out, t->out_cap);
     char details[160];
     /* Batch form. First pass: outcome counts and the first transaction hash. */
     uint32_t failed = 0, pending = 0;
@@ -846,76 +841,75 @@ static void answer_send_ft_batch(struct ingest_ctx *c)
         }
     }
     if (failed == c->n) {
-        jw_obj_begin(&w);
-        jw_key(&w, "error");
-        jw_str(&w, "Failed to initiate FT transfer");
-        jw_key(&w, "details");
-        jw_str(&w, first_error[0] ? first_error : "every transfer failed");
-        jw_obj_end(&w);
-        ctx_send_jw(c, 500, &w);
+        jw_obj_begin(w);
+        jw_key(w, "error");
+        jw_str(w, "Failed to initiate FT transfer");
+        jw_key(w, "details");
+        jw_str(w, first_error[0] ? first_error : "every transfer failed");
+        jw_obj_end(w);
+        ctx_send_jw(c, 500, w);
         return;
     }
-    jw_obj_begin(&w);
-    jw_key(&w, "success");
-    jw_bool(&w, 1); /* every transfer is durable: accepted */
+    jw_obj_begin(w);
+    jw_key(w, "success");
+    jw_bool(w, 1); /* every transfer is durable: accepted */
     if (pending != 0) {
         snprintf(details, sizeof(details), "%u of %u transfers not submitted after %llu ms",
                  (unsigned)pending, (unsigned)c->n, (unsigned long long)t->in->wait_timeout_ms);
-        jw_key(&w, "details");
-        jw_str(&w, details);
+        jw_key(w, "details");
+        jw_str(w, details);
     }
-    jw_key(&w, "jobIds");
-    jw_arr_begin(&w);
+    jw_key(w, "jobIds");
+    jw_arr_begin(w);
     for (uint32_t i = 0; i < c->n; i++)
-        jw_id(&w, c->first_id + i, own_tag(t, c->first_id + i));
-    jw_arr_end(&w);
-    jw_key(&w, "transactionHash");
+        jw_id(w, c->first_id + i, own_tag(t, c->first_id + i));
+    jw_arr_end(w);
+    jw_key(w, "transactionHash");
     if (have_first)
-        jw_tx(&w, &first_tx);
+        jw_tx(w, &first_tx);
     else
-        jw_null(&w);
-    jw_key(&w, "transfers");
-    jw_u64(&w, c->n);
-    jw_key(&w, "batchId");
+        jw_null(w);
+    jw_key(w, "transfers");
+    jw_u64(w, c->n);
+    jw_key(w, "batchId");
     if (have_first)
-        jw_tx(&w, &first_tx);
+        jw_tx(w, &first_tx);
     else
-        jw_null(&w);
-    jw_key(&w, "results");
-    jw_arr_begin(&w);
+        jw_null(w);
+    jw_key(w, "results");
+    jw_arr_begin(w);
     for (uint32_t i = 0; i < c->n; i++) {
         struct job_view v;
         if (job_view_read(slab, c->first_id + i, 0, &v) != 0) {
-            jw_obj_begin(&w);
-            jw_key(&w, "jobId");
-            jw_id(&w, c->first_id + i, own_tag(t, c->first_id + i));
-            jw_key(&w, "status");
-            jw_str(&w, "unknown");
-            jw_obj_end(&w);
+            jw_obj_begin(w);
+            jw_key(w, "jobId");
+            jw_id(w, c->first_id + i, own_tag(t, c->first_id + i));
+            jw_key(w, "status");
+            jw_str(w, "unknown");
+            jw_obj_end(w);
             continue;
         }
-        write_node_item(&w, &v, 0);
+        write_node_item(w, &v, 0);
     }
-    jw_arr_end(&w);
-    jw_key(&w, "message");
-    jw_str(&w, pending == 0 ? "FT transfer executed successfully"
-                            : "FT transfers accepted; some are not submitted yet");
-    jw_obj_end(&w);
-    ctx_send_jw(c, pending == 0 ? 200 : 202, &w);
+    jw_arr_end(w);
+    jw_key(w, "message");
+    jw_str(w, pending == 0 ? "FT transfer executed successfully"
+                           : "FT transfers accepted; some are not submitted yet");
+    jw_obj_end(w);
+    ctx_send_jw(c, pending == 0 ? 200 : 202, w);
 }
 
 static void answer_send_ft(struct ingest_ctx *c, int timed_out)
 {
     (void)timed_out;
-    if (!c->accepted) {
-        struct jw w;
-        jw_init_fixed(&w, c->t->out, c->t->out_cap);
+    struct jw w;
+    jw_init_fixed(&w, c->t->out, c->t->out_cap);
+    if (!c->accepted)
         answer_not_durable(c, &w);
-    } else if (!c->is_batch) {
-        answer_send_ft_one(c);
-    } else {
-        answer_send_ft_batch(c);
-    }
+    else if (!c->is_batch)
+        answer_send_ft_one(c, &w);
+    else
+        answer_send_ft_batch(c, &w);
 }
 
 static void answer_rust(struct ingest_ctx *c)
