@@ -718,6 +718,27 @@ static void answer_send_ft_kept(
     ctx_send_jw(c, kept == JOB_FAILED ? 500 : 200, w);
 }
 
+/* send_ft_fields: the fields a send-ft answer for one accepted transfer v starts with: success,
+ * jobId, transactionHash (its transaction when with_tx, else null), receiverId, amount, status. */
+static void send_ft_fields(struct jw *w, const struct job_view *v, int with_tx)
+{
+    jw_key(w, "success");
+    jw_bool(w, 1);
+    jw_key(w, "jobId");
+    jw_id(w, v->id, v->tag);
+    jw_key(w, "transactionHash");
+    if (with_tx)
+        jw_tx(w, v);
+    else
+        jw_null(w);
+    jw_key(w, "receiverId");
+    jw_strn(w, v->receiver, v->receiver_len);
+    jw_key(w, "amount");
+    jw_u128_str(w, v->amount);
+    jw_key(w, "status");
+    jw_str(w, node_status(v->st));
+}
+
 /* answer_send_ft_one: the send-ft answer to one transfer (the drop-in's single form): its
  * outcome, 202 while it is durable but not submitted, or the repeat of its key. */
 static void answer_send_ft_one(struct ingest_ctx *c, struct jw *w)
@@ -760,18 +781,7 @@ static void answer_send_ft_one(struct ingest_ctx *c, struct jw *w)
          * retry of a transfer that will land). */
         snprintf(details, sizeof(details), "job %llu is %s after %llu ms", (unsigned long long)v.id,
                  node_status(v.st), (unsigned long long)t->in->wait_timeout_ms);
-        jw_key(w, "success");
-        jw_bool(w, 1);
-        jw_key(w, "jobId");
-        jw_id(w, v.id, v.tag);
-        jw_key(w, "transactionHash");
-        jw_null(w);
-        jw_key(w, "receiverId");
-        jw_strn(w, v.receiver, v.receiver_len);
-        jw_key(w, "amount");
-        jw_u128_str(w, v.amount);
-        jw_key(w, "status");
-        jw_str(w, node_status(v.st));
+        send_ft_fields(w, &v, 0);
         if (j->dup_of) {
             jw_key(w, "duplicate");
             jw_bool(w, 1);
@@ -784,18 +794,7 @@ static void answer_send_ft_one(struct ingest_ctx *c, struct jw *w)
         ctx_send_jw(c, 202, w);
         return;
     }
-    jw_key(w, "success");
-    jw_bool(w, 1);
-    jw_key(w, "jobId");
-    jw_id(w, v.id, v.tag);
-    jw_key(w, "transactionHash");
-    jw_tx(w, &v);
-    jw_key(w, "receiverId");
-    jw_strn(w, v.receiver, v.receiver_len);
-    jw_key(w, "amount");
-    jw_u128_str(w, v.amount);
-    jw_key(w, "status");
-    jw_str(w, node_status(v.st));
+    send_ft_fields(w, &v, 1);
     jw_key(w, "batchId");
     jw_tx(w, &v);
     jw_key(w, "submittedAt");
