@@ -167,34 +167,37 @@ sf_ancestors(const char *dir, const char *what, const char *file, char *err, siz
     }
 }
 
-/* sf_named_dirs: the directories above a secret as the path names them (each name resolved
- * through any symbolic link in it): nobody but root and this user may be able to replace any of
- * them. dir: the directory holding the file. */
-static int
-sf_named_dirs(const char *dir, const char *what, const char *file, char *err, size_t errcap)
+/* sf_named_abs: dir (the directory holding a secret) as an absolute path as the path names it,
+ * without resolving links, into abs[0..4096). 0, or NF_EIO (the current directory cannot be read)
+ * with err filled. */
+static int sf_named_abs(
+    const char *dir, char abs[4096], const char *what, const char *file, char *err, size_t errcap)
 {
-    char abs[4096];
     if (dir[0] == '/') {
-        snprintf(abs, sizeof(abs), "%s", dir);
-    } else {
-        char cwd[2048];
-        if (getcwd(cwd, sizeof(cwd)) == NULL) {
-            sf_err(err, errcap, "%s %s: cannot read the current directory", what, file);
-            return NF_EIO;
-        }
-        snprintf(abs, sizeof(abs), "%s/%s", cwd, dir);
+        snprintf(abs, 4096, "%s", dir);
+        return 0;
     }
-    return sf_ancestors(abs, what, file, err, errcap);
+    char cwd[2048];
+    if (getcwd(cwd, sizeof(cwd)) == NULL) {
+        sf_err(err, errcap, "%s %s: cannot read the current directory", what, file);
+        return NF_EIO;
+    }
+    snprintf(abs, 4096, "%s/%s", cwd, dir);
+    return 0;
 }
 
-/* sf_path_dirs: sf_named_dirs, then the same along the directories as they really are
- * (realpath). */
+/* sf_path_dirs: the directories above a secret, both as the path names them (each name resolved
+ * through any symbolic link in it) and as they really are (realpath), the second walk only when
+ * it differs: nobody but root and this user may be able to replace any of them. dir: the
+ * directory holding the file. */
 static int
 sf_path_dirs(const char *dir, const char *what, const char *file, char *err, size_t errcap)
 {
-    int rc = sf_named_dirs(dir, what, file, err, errcap);
-    char real[4096];
-    if (rc == 0 && realpath(dir, real) != NULL)
+    char abs[4096], real[4096];
+    int rc = sf_named_abs(dir, abs, what, file, err, errcap);
+    if (rc == 0)
+        rc = sf_ancestors(abs, what, file, err, errcap);
+    if (rc == 0 && realpath(dir, real) != NULL && strcmp(real, abs) != 0)
         rc = sf_ancestors(real, what, file, err, errcap);
     return rc;
 }
@@ -361,9 +364,13 @@ static int sf_dir_open(const char *path,
     *check_rc = 0;
     int dfd = sf_walk(real, strict, what, path, rc, err, errcap, check_rc, check_err, check_errcap);
     /* The directories as the path names them (a link among them is followed), as a rule on the
-     * path itself: whatever is opened goes only through the checked real directories. */
-    if (dfd != -1 && *check_rc == 0)
-        *check_rc = sf_named_dirs(dir, what, path, check_err, check_errcap);
+     * path itself, when that differs from the real path the walk checked: whatever is opened goes
+     * only through the checked real directories. */
+    char abs[4096];
+    if (dfd != -1 && *check_rc == 0 &&
+        (*check_rc = sf_named_abs(dir, abs, what, path, check_err, check_errcap)) == 0 &&
+        strcmp(abs, real) != 0)
+        *check_rc = sf_ancestors(abs, what, path, check_err, check_errcap);
     return dfd;
 }
 
