@@ -18,13 +18,15 @@
  * component at a time from / (O_PATH | O_NOFOLLOW | O_DIRECTORY, each relative to the one above),
  * each directory is checked on its own descriptor and the file is opened relative to the last, so
  * a directory renamed or swapped for a link after its check is not the one read through. The
- * checks: the open file as nf_secfile_check_fd, its directory as nf_secfile_check_dir, every
- * directory up to / as nf_secfile_check_parent says, then the directories as the path names them
- * (a rule on the path). A directory that fails is the highest one that does, and then the file is
- * not opened (nothing is created), though a missing file or a link at its name is reported first.
- * what names the kind of file in messages ("key file"). Returns the descriptor (caller owns it)
- * with *st filled, or -1 with *rc (NF_ENOTFOUND, NF_EIO, NF_EPERM, NF_EINVAL) and a one-line
- * message naming the path and the reason in err[0..errcap). */
+ * checks: the open file as nf_secfile_check_fd, its directory as nf_secfile_check_dir, and every
+ * directory up to / owned by root or by the user this program runs as and writable by nobody else
+ * unless sticky (/tmp): whoever can write a directory above the file can replace the path to it;
+ * then the same for the directories as the path names them, when that differs (a rule on the
+ * path). A directory that fails is the highest one that does, and then the file is not opened
+ * (nothing is created), though a missing file or a link at its name is reported first. what names
+ * the kind of file in messages ("key file"). Returns the descriptor (caller owns it) with *st
+ * filled, or -1 with *rc (NF_ENOTFOUND, NF_EIO, NF_EPERM, NF_EINVAL) and a one-line message naming
+ * the path and the reason in err[0..errcap). */
 int nf_secfile_open(const char *path,
                     int flags,
                     mode_t mode,
@@ -66,13 +68,5 @@ int nf_secfile_check_fd(
  * or others. what names it in messages ("key directory"). 0, NF_EIO (cannot stat) or NF_EPERM,
  * with err filled. */
 int nf_secfile_check_dir(const char *dir, const char *what, char *err, size_t errcap);
-
-/* nf_secfile_check_parent: the same check on the directory that holds path ("." for a bare
- * name); what names the file's kind ("key file") and the message names the file. Then every
- * directory above it up to /, both along the path as named and along its realpath, must be owned
- * by root or by the user this program runs as and be writable by nobody else unless sticky
- * (/tmp): whoever can write a directory above the file can replace the path to it. NF_EPERM
- * names the first directory that is not. */
-int nf_secfile_check_parent(const char *path, const char *what, char *err, size_t errcap);
 
 #endif

@@ -38,13 +38,12 @@ af_err(char *err, size_t errcap, const char *fmt, ...)
     return 0;
 }
 
-/* check_fd: a regular file of at most AUTH_FILE_MAX bytes, owned by this user, that only its
- * owner may access, in a directory group and others cannot write (nf_secfile.h). */
+/* check_fd: fd (opened by nf_secfile_open, which checked its directories) is, as of now, a
+ * regular file of at most AUTH_FILE_MAX bytes, owned by this user, that only its owner may
+ * access; *st gets its current status (after a lock, its current size). */
 static int check_fd(int fd, const char *path, struct stat *st, char *err, size_t errcap)
 {
     int r = nf_secfile_check_fd(fd, path, "token file", st, err, errcap);
-    if (r == 0)
-        r = nf_secfile_check_parent(path, "token file", err, errcap);
     if (r != 0)
         return r;
     if (st->st_size > (off_t)AUTH_FILE_MAX) {
@@ -211,10 +210,9 @@ int auth_file_add(const char *path,
         af_err(err, errcap, "NAME must be 1 to 64 characters of A-Z a-z 0-9 . _ -");
         return NF_EINVAL;
     }
-    /* Before creating anything: a new file in a directory others can write is refused too. */
-    int r = nf_secfile_check_parent(path, "token file", err, errcap);
-    if (r != 0)
-        return r;
+    /* nf_secfile_open (open_locked) checks the directories before creating anything: a new file
+     * in a directory others can write is refused too. */
+    int r = 0;
     int fd = open_locked(path, O_RDWR | O_CREAT | O_APPEND, err, errcap, &r);
     if (fd == -1)
         return r;

@@ -186,22 +186,6 @@ static int sf_named_abs(
     return 0;
 }
 
-/* sf_path_dirs: the directories above a secret, both as the path names them (each name resolved
- * through any symbolic link in it) and as they really are (realpath), the second walk only when
- * it differs: nobody but root and this user may be able to replace any of them. dir: the
- * directory holding the file. */
-static int
-sf_path_dirs(const char *dir, const char *what, const char *file, char *err, size_t errcap)
-{
-    char abs[4096], real[4096];
-    int rc = sf_named_abs(dir, abs, what, file, err, errcap);
-    if (rc == 0)
-        rc = sf_ancestors(abs, what, file, err, errcap);
-    if (rc == 0 && realpath(dir, real) != NULL && strcmp(real, abs) != 0)
-        rc = sf_ancestors(real, what, file, err, errcap);
-    return rc;
-}
-
 /* sf_dirname: the directory holding path ("." for a bare name) into dir[0..cap). */
 static int sf_dirname(const char *path, char *dir, size_t cap)
 {
@@ -217,17 +201,6 @@ static int sf_dirname(const char *path, char *dir, size_t cap)
     }
     dir[n] = '\0';
     return 0;
-}
-
-int nf_secfile_check_parent(const char *path, const char *what, char *err, size_t errcap)
-{
-    char dir[4096];
-    if (sf_dirname(path, dir, sizeof(dir)) != 0) {
-        sf_err(err, errcap, "%s %s: path too long", what, path);
-        return NF_EINVAL;
-    }
-    int rc = sf_dir(dir, what, path, err, errcap);
-    return rc != 0 ? rc : sf_path_dirs(dir, what, path, err, errcap);
 }
 
 /* sf_walk: opens dir, an absolute path without symbolic links (a realpath), one component at a

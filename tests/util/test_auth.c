@@ -393,7 +393,7 @@ static void test_file_owner_link_dir(void)
 }
 
 /* Every directory above the token file, along its path and its realpath, is owned by root or this
- * user and writable by nobody else unless sticky (nf_secfile_check_parent): whoever can write a
+ * user and writable by nobody else unless sticky (nf_secfile_open): whoever can write a
  * directory above a secret can replace the path to it. */
 static void test_file_dirs_above(void)
 {
