@@ -20,6 +20,7 @@
 
 #include "nf_err.h"
 #include "nf_secfile.h"
+#include "wal_lease.h"
 
 #define JS_DUP_WINDOW_NS (120ll * 1000 * 1000 * 1000) /* Nats-Msg-Id de-duplication window */
 #define JS_HDR_ROOM      512u                         /* headers and subject of one message */
@@ -314,22 +315,6 @@ static void message_mac(const struct wal_js *j,
     sodium_memzero(&s, sizeof(s));
 }
 
-/* lease_mac: 32 hex digits (a 128-bit HMAC-SHA-256 prefix) over the lease's id and address. */
-static void lease_mac(const struct wal_js *j, const char *id, const char *addr, char hex[33])
-{
-    static const char domain[] = "nearft-lease-v1";
-    crypto_auth_hmacsha256_state s;
-    uint8_t mac[crypto_auth_hmacsha256_BYTES];
-    crypto_auth_hmacsha256_init(&s, j->mac_key, crypto_auth_hmacsha256_KEYBYTES);
-    crypto_auth_hmacsha256_update(&s, (const uint8_t *)domain, sizeof(domain));
-    crypto_auth_hmacsha256_update(&s, (const uint8_t *)j->stream, strlen(j->stream) + 1);
-    crypto_auth_hmacsha256_update(&s, (const uint8_t *)id, strlen(id) + 1);
-    crypto_auth_hmacsha256_update(&s, (const uint8_t *)addr, strlen(addr) + 1);
-    crypto_auth_hmacsha256_final(&s, mac);
-    sodium_bin2hex(hex, 33, mac, 16);
-    sodium_memzero(&s, sizeof(s));
-}
-
 /* ---- the lease ------------------------------------------------------------------------------- */
 
 #define LEASE_KEY "log"
@@ -377,46 +362,23 @@ static int lease_holder(struct wal_js *j, char *out, size_t cap, char *addr, siz
     if (s != NATS_OK)
         return -1;
     const char *v = kvEntry_ValueString(e);
-    if (v == NULL)
-        v = "";
-    const char *sp = strchr(v, ' ');
-    size_t id_len = sp != NULL ? (size_t)(sp - v) : strlen(v);
-    snprintf(out, cap, "%.*s", (int)id_len, v);
-    if (sp != NULL) {
-        const char *sp2 = strchr(sp + 1, ' ');
-        size_t alen = sp2 != NULL ? (size_t)(sp2 - sp - 1) : strlen(sp + 1);
-        snprintf(addr, addr_cap, "%.*s", (int)alen, sp + 1);
-        if (j->mac_key != NULL) { /* an address only when the cluster's secret vouches for it */
-            char want[33];
-            lease_mac(j, out, addr, want);
-            if (sp2 == NULL || strlen(sp2 + 1) != 32 || sodium_memcmp(want, sp2 + 1, 32) != 0) {
-                if (!j->lease_mac_warned)
-                    js_log("warn",
-                           "msg=\"the lease's address is not authenticated by the cluster secret: "
-                           "not relaying to it\" stream=%s holder=%s addr=%s",
-                           j->stream, out, addr);
-                j->lease_mac_warned = 1;
-                addr[0] = '\0';
-            }
-        }
+    if (wal_lease_parse(v != NULL ? v : "", j->mac_key, j->stream, out, cap, addr, addr_cap) != 0) {
+        if (!j->lease_mac_warned)
+            js_log("warn",
+                   "msg=\"the lease's address is not authenticated by the cluster secret or is "
+                   "not an address: not relaying to it\" stream=%s holder=%s",
+                   j->stream, out);
+        j->lease_mac_warned = 1;
     }
     kvEntry_Destroy(e);
     return 0;
 }
 
-/* lease_value: this process's lease value, "<writer id>" or "<writer id> <advertised address>". */
+/* lease_value: this process's lease value (wal_lease_format): its id and advertised address. */
 static void lease_value(struct wal_js *j, char *out, size_t cap)
 {
     pthread_mutex_lock(&j->advert_lock);
-    if (j->advert[0] != '\0' && j->mac_key != NULL) {
-        char mac[33];
-        lease_mac(j, j->owner, j->advert, mac);
-        snprintf(out, cap, "%s %s %s", j->owner, j->advert, mac);
-    } else if (j->advert[0] != '\0') {
-        snprintf(out, cap, "%s %s", j->owner, j->advert);
-    } else {
-        snprintf(out, cap, "%s", j->owner);
-    }
+    (void)wal_lease_format(j->mac_key, j->stream, j->owner, j->advert, out, cap);
     pthread_mutex_unlock(&j->advert_lock);
 }
 
