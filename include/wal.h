@@ -154,6 +154,10 @@ int wal_failed(const struct wal *w);
  * (>= 0) or NF_EIO. */
 int wal_delete_before(struct wal *w, uint64_t before);
 
+/* wal_seg_name_parse: whether name is a segment file's name, exactly "wal-" + 16 lowercase hex
+ * digits + ".log"; sets *seq to its number. 0, or -1 (*seq untouched). Pure, any thread. */
+int wal_seg_name_parse(const char *name, uint64_t *seq);
+
 /* wal_current_seq: the sequence number of the segment being appended to. Any thread. */
 uint64_t wal_current_seq(const struct wal *w);
 

@@ -51,10 +51,10 @@ static int local_log_present(const char *dir)
     int found = 0;
     struct dirent *e;
     while (!found && (e = readdir(d)) != NULL) {
-        unsigned long long seq;
+        uint64_t seq;
         struct stat st;
         char path[4096];
-        if (sscanf(e->d_name, "wal-%16llx.log", &seq) != 1)
+        if (wal_seg_name_parse(e->d_name, &seq) != 0)
             continue;
         snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
         found = stat(path, &st) == 0 && st.st_size > 0;
@@ -299,8 +299,8 @@ void pipe_compact(struct nf_pipe *p)
         return;
     struct dirent *e;
     while (d != NULL && (e = readdir(d)) != NULL) {
-        unsigned long long seq;
-        if (sscanf(e->d_name, "wal-%16llx.log", &seq) != 1 || seq >= before)
+        uint64_t seq;
+        if (wal_seg_name_parse(e->d_name, &seq) != 0 || seq >= before)
             continue;
         char path[4096];
         struct stat stt;

@@ -137,7 +137,7 @@ static void seg_name(char out[SEG_NAME_LEN + 1], uint64_t seq)
 }
 
 /* Parses exactly "wal-<16 lowercase hex>.log"; 0 and *seq, or -1 for any other name. */
-static int seg_parse(const char *name, uint64_t *seq)
+int wal_seg_name_parse(const char *name, uint64_t *seq)
 {
     if (strlen(name) != SEG_NAME_LEN || memcmp(name, "wal-", 4) != 0 ||
         memcmp(name + 20, ".log", 5) != 0)
@@ -184,7 +184,7 @@ static int seg_list(int dirfd, uint64_t **seqs, size_t *n)
     int rc = 0;
     while ((e = readdir(d)) != NULL) {
         uint64_t seq;
-        if (seg_parse(e->d_name, &seq) != 0)
+        if (wal_seg_name_parse(e->d_name, &seq) != 0)
             continue;
         if (*n == cap) {
             size_t ncap = cap ? cap * 2 : 16;

@@ -21,6 +21,7 @@
 #include "nf_err.h"
 #include "nf_secfile.h"
 #include "wal_lease.h"
+#include "wal_msg.h"
 
 #define JS_DUP_WINDOW_NS (120ll * 1000 * 1000 * 1000) /* Nats-Msg-Id de-duplication window */
 #define JS_HDR_ROOM      512u                         /* headers and subject of one message */
@@ -284,35 +285,6 @@ static int load_secret(struct wal_js *j, const char *path)
     }
     sodium_free(buf);
     return rc;
-}
-
-static void put_u64le(uint8_t out[8], uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        out[i] = (uint8_t)(v >> (8 * i));
-}
-
-/* message_mac: hex HMAC-SHA-256 of message sseq of segment seg with payload data[0..len). */
-static void message_mac(const struct wal_js *j,
-                        uint64_t sseq,
-                        uint64_t seg,
-                        const uint8_t *data,
-                        size_t len,
-                        char hex[crypto_auth_hmacsha256_BYTES * 2 + 1])
-{
-    static const char domain[] = "nearft-log-v1";
-    crypto_auth_hmacsha256_state s;
-    uint8_t nums[16], mac[crypto_auth_hmacsha256_BYTES];
-    put_u64le(nums, sseq);
-    put_u64le(nums + 8, seg);
-    crypto_auth_hmacsha256_init(&s, j->mac_key, crypto_auth_hmacsha256_KEYBYTES);
-    crypto_auth_hmacsha256_update(&s, (const uint8_t *)domain, sizeof(domain));
-    crypto_auth_hmacsha256_update(&s, (const uint8_t *)j->stream, strlen(j->stream) + 1);
-    crypto_auth_hmacsha256_update(&s, nums, sizeof(nums));
-    crypto_auth_hmacsha256_update(&s, data, len);
-    crypto_auth_hmacsha256_final(&s, mac);
-    sodium_bin2hex(hex, crypto_auth_hmacsha256_BYTES * 2 + 1, mac, sizeof(mac));
-    sodium_memzero(&s, sizeof(s));
 }
 
 /* ---- the lease ------------------------------------------------------------------------------- */
@@ -668,29 +640,26 @@ static int replay_message(const struct wal_js *j,
                           struct wal_replay_stats *st,
                           struct wal_rec_scratch *scratch)
 {
-    const char *segv = NULL;
-    uint64_t seg = 0;
-    if (natsMsgHeader_Get(m, JS_SEG_HDR, &segv) != NATS_OK || segv == NULL ||
-        (seg = strtoull(segv, NULL, 10)) == 0)
-        return replay_corrupt(st, sseq, 0, "message without a segment header");
+    const char *segv = NULL, *macv = NULL;
+    if (natsMsgHeader_Get(m, JS_SEG_HDR, &segv) != NATS_OK)
+        segv = NULL;
+    if (natsMsgHeader_Get(m, JS_MAC_HDR, &macv) != NATS_OK)
+        macv = NULL;
     const uint8_t *buf = (const uint8_t *)natsMsg_GetData(m);
     size_t size = (size_t)natsMsg_GetDataLength(m);
-    const char *macv = NULL;
-    int has_mac = natsMsgHeader_Get(m, JS_MAC_HDR, &macv) == NATS_OK && macv != NULL;
-    if (j->mac_key != NULL) {
-        char want[crypto_auth_hmacsha256_BYTES * 2 + 1];
-        message_mac(j, sseq, seg, buf, size, want);
-        if (!has_mac || strlen(macv) != sizeof(want) - 1 ||
-            sodium_memcmp(want, macv, sizeof(want) - 1) != 0)
-            return replay_refused(st, sseq, NF_ECORRUPT,
-                                  "message not authenticated by the cluster secret "
-                                  "(--cluster-secret-file): written by a process without it, "
-                                  "altered, or copied from another place in the stream");
-    } else if (has_mac) {
+    uint64_t seg = 0;
+    int rc = wal_msg_check(j->mac_key, j->stream, sseq, segv, macv, buf, size, &seg);
+    if (rc == NF_EINVAL)
+        return replay_corrupt(st, sseq, 0, "message without a valid segment header (Nf-Seg)");
+    if (rc == NF_ECORRUPT)
+        return replay_refused(st, sseq, NF_ECORRUPT,
+                              "message not authenticated by the cluster secret "
+                              "(--cluster-secret-file): written by a process without it, "
+                              "altered, or copied from another place in the stream");
+    if (rc != 0)
         return replay_refused(st, sseq, NF_ECONFIG,
                               "the stream's messages are authenticated: this instance needs the "
                               "cluster's --cluster-secret-file");
-    }
     if (seg > st->last_seq)
         st->last_seq = seg;
     if (st->first_seq == 0)
@@ -709,7 +678,7 @@ static int replay_message(const struct wal_js *j,
         }
         st->cur_seq = seg;
         st->cur_offset = sseq;
-        int rc = cb(&rec, ctx);
+        rc = cb(&rec, ctx);
         if (rc != 0)
             return rc;
         st->records++;
@@ -909,8 +878,8 @@ int wal_js_append(
         return NF_EIO;
     }
     if (j->mac_key != NULL) { /* stored at last_seq + 1 or not at all (the fence) */
-        char mac[crypto_auth_hmacsha256_BYTES * 2 + 1];
-        message_mac(j, j->last_seq + 1, seg, data, len, mac);
+        char mac[WAL_MSG_MAC_HEX + 1];
+        wal_msg_mac(j->mac_key, j->stream, j->last_seq + 1, seg, data, len, mac);
         if (natsMsgHeader_Set(m, JS_MAC_HDR, mac) != NATS_OK) {
             natsMsg_Destroy(m);
             return NF_EIO;
