@@ -250,31 +250,23 @@ static void process_text(struct nf_pipe *p, struct tb *t)
     }
 }
 
-int pipe_metrics_text(struct nf_pipe *p, char *out, size_t cap)
+/* The transfers: by status, their durations, refusals and the idempotency index. */
+static void metrics_transfers(struct tb *t, struct nf_pipe *p)
 {
-    struct tb t = {.buf = out, .cap = cap};
-    struct batch_stats bs;
-    struct sign_stats ss;
-    struct submit_stats us;
-    struct wal_stats ws;
-    batch_stats(p->batch, &bs);
-    sign_stats(p->sign, &ss);
-    submit_stats(p->submit, &us);
-    wal_stats_get(p->wal, &ws);
-    fam(&t, "nearft_transfers_total", "counter",
+    fam(t, "nearft_transfers_total", "counter",
         "Transfers by what happened to them: accepted (durable), executed and failed (final), "
         "duplicate (a repeated idempotency key), requeued (sent again in a new transaction).");
-    tb_printf(&t, "nearft_transfers_total{status=\"accepted\"} %llu\n",
+    tb_printf(t, "nearft_transfers_total{status=\"accepted\"} %llu\n",
               (unsigned long long)atomic_load(&p->accepted));
-    tb_printf(&t, "nearft_transfers_total{status=\"executed\"} %llu\n",
+    tb_printf(t, "nearft_transfers_total{status=\"executed\"} %llu\n",
               (unsigned long long)atomic_load(&p->executed));
-    tb_printf(&t, "nearft_transfers_total{status=\"failed\"} %llu\n",
+    tb_printf(t, "nearft_transfers_total{status=\"failed\"} %llu\n",
               (unsigned long long)atomic_load(&p->failed));
-    tb_printf(&t, "nearft_transfers_total{status=\"duplicate\"} %llu\n",
+    tb_printf(t, "nearft_transfers_total{status=\"duplicate\"} %llu\n",
               (unsigned long long)atomic_load(&p->duplicates));
-    tb_printf(&t, "nearft_transfers_total{status=\"requeued\"} %llu\n",
+    tb_printf(t, "nearft_transfers_total{status=\"requeued\"} %llu\n",
               (unsigned long long)atomic_load(&p->requeued));
-    fam(&t, "nearft_transfer_duration_seconds", "histogram",
+    fam(t, "nearft_transfer_duration_seconds", "histogram",
         "Time from acceptance to a final status (executed or failed), by that status.");
     double tle[PIPE_TRANSFER_BUCKETS - 1];
     for (int i = 0; i < PIPE_TRANSFER_BUCKETS - 1; i++)
@@ -284,14 +276,14 @@ int pipe_metrics_text(struct nf_pipe *p, char *out, size_t cap)
         for (int i = 0; i < PIPE_TRANSFER_BUCKETS; i++)
             h[i] = atomic_load_explicit(&p->transfer_hist[f][i], memory_order_relaxed);
         hist_text(
-            &t, "nearft_transfer_duration_seconds",
+            t, "nearft_transfer_duration_seconds",
             f == 0 ? "status=\"executed\"" : "status=\"failed\"", h, tle, PIPE_TRANSFER_BUCKETS,
             (double)atomic_load_explicit(&p->transfer_sum_ms[f], memory_order_relaxed) / 1000.0);
     }
-    one(&t, "nearft_accept_rejected_total", "counter",
+    one(t, "nearft_accept_rejected_total", "counter",
         "Transfers refused (503) because --queue-capacity transfers were waiting to be signed.",
         atomic_load(&p->accept_full));
-    tb_printf(&t,
+    tb_printf(t,
               "# HELP nearft_idempotency_keys Idempotency keys the index answers for.\n"
               "# TYPE nearft_idempotency_keys gauge\nnearft_idempotency_keys %llu\n"
               "# HELP nearft_idempotency_keys_capacity Entries of the idempotency index "
@@ -310,62 +302,80 @@ int pipe_metrics_text(struct nf_pipe *p, char *out, size_t cap)
               p->idem.capacity,
               (unsigned long long)atomic_load_explicit(&p->idem.refused, memory_order_relaxed),
               (unsigned long long)atomic_load_explicit(&p->idem.expired, memory_order_relaxed));
-    fam(&t, "nearft_queue_depth", "gauge",
+}
+
+/* What waits in each stage, and the batches flushed. */
+static void metrics_queues(struct tb *t,
+                           struct nf_pipe *p,
+                           const struct batch_stats *bs,
+                           const struct sign_stats *ss,
+                           const struct submit_stats *us)
+{
+    fam(t, "nearft_queue_depth", "gauge",
         "Items waiting, by stage: unsigned (accepted transfers not yet in a durable signed "
         "transaction; bounded by nearft_queue_capacity), batch_in, batch_waiting_receiver, "
         "sign_held, submit_inflight (transactions).");
-    tb_printf(&t, "nearft_queue_depth{stage=\"unsigned\"} %llu\n",
+    tb_printf(t, "nearft_queue_depth{stage=\"unsigned\"} %llu\n",
               (unsigned long long)atomic_load(&p->shared.unsigned_jobs));
-    tb_printf(&t, "nearft_queue_depth{stage=\"batch_in\"} %u\n", nf_ring_count(&p->batch_in));
-    tb_printf(&t, "nearft_queue_depth{stage=\"batch_waiting_receiver\"} %llu\n",
-              (unsigned long long)bs.waiting_jobs);
-    tb_printf(&t, "nearft_queue_depth{stage=\"sign_held\"} %llu\n", (unsigned long long)ss.held);
-    tb_printf(&t, "nearft_queue_depth{stage=\"submit_inflight\"} %llu\n",
-              (unsigned long long)us.inflight_batches);
-    one(&t, "nearft_queue_capacity", "gauge",
+    tb_printf(t, "nearft_queue_depth{stage=\"batch_in\"} %u\n", nf_ring_count(&p->batch_in));
+    tb_printf(t, "nearft_queue_depth{stage=\"batch_waiting_receiver\"} %llu\n",
+              (unsigned long long)bs->waiting_jobs);
+    tb_printf(t, "nearft_queue_depth{stage=\"sign_held\"} %llu\n", (unsigned long long)ss->held);
+    tb_printf(t, "nearft_queue_depth{stage=\"submit_inflight\"} %llu\n",
+              (unsigned long long)us->inflight_batches);
+    one(t, "nearft_queue_capacity", "gauge",
         "Accepted transfers that may wait to be signed (--queue-capacity); more are refused.",
         p->cfg->queue_capacity);
-    fam(&t, "nearft_batch_size", "histogram",
+    fam(t, "nearft_batch_size", "histogram",
         "Actions (transfers and storage deposits) per transaction the batch stage flushed.");
     static const double edges[6] = {1, 9, 24, 49, 74, 99};
-    hist_text(&t, "nearft_batch_size", "", bs.size_hist, edges, 7, (double)bs.actions_flushed);
-    one(&t, "nearft_storage_deposits_total", "counter",
+    hist_text(t, "nearft_batch_size", "", bs->size_hist, edges, 7, (double)bs->actions_flushed);
+    one(t, "nearft_storage_deposits_total", "counter",
         "storage_deposit actions added for receivers not registered with the token.",
-        bs.deposits_added);
-    fam(&t, "nearft_submit_latency_seconds", "histogram",
+        bs->deposits_added);
+}
+
+/* The submit stage: RPC latency, transactions, dead proofs and answers. */
+static void metrics_submit(struct tb *t, const struct submit_stats *us)
+{
+    fam(t, "nearft_submit_latency_seconds", "histogram",
         "Time from sending an RPC request to its answer (every method), all endpoints.");
     static const double lat_le[15] = {0.002, 0.004, 0.008, 0.016, 0.032, 0.064,  0.128, 0.256,
                                       0.512, 1.024, 2.048, 4.096, 8.192, 16.384, 32.768};
-    hist_text(&t, "nearft_submit_latency_seconds", "", us.lat_hist, lat_le, 16,
-              (double)us.lat_sum_ms / 1000.0);
-    fam(&t, "nearft_transactions_total", "counter",
+    hist_text(t, "nearft_submit_latency_seconds", "", us->lat_hist, lat_le, 16,
+              (double)us->lat_sum_ms / 1000.0);
+    fam(t, "nearft_transactions_total", "counter",
         "Signed transactions by event: sent (first broadcast), rebroadcast, success, "
         "action_error (a receipt failed), dead (proven never to land).");
-    tb_printf(&t, "nearft_transactions_total{result=\"sent\"} %llu\n", (unsigned long long)us.sent);
-    tb_printf(&t, "nearft_transactions_total{result=\"rebroadcast\"} %llu\n",
-              (unsigned long long)us.resent);
-    tb_printf(&t, "nearft_transactions_total{result=\"success\"} %llu\n",
-              (unsigned long long)us.succeeded);
-    tb_printf(&t, "nearft_transactions_total{result=\"action_error\"} %llu\n",
-              (unsigned long long)us.action_errors);
-    tb_printf(&t, "nearft_transactions_total{result=\"dead\"} %llu\n", (unsigned long long)us.dead);
-    fam(&t, "nearft_dead_proofs_total", "counter",
+    tb_printf(t, "nearft_transactions_total{result=\"sent\"} %llu\n", (unsigned long long)us->sent);
+    tb_printf(t, "nearft_transactions_total{result=\"rebroadcast\"} %llu\n",
+              (unsigned long long)us->resent);
+    tb_printf(t, "nearft_transactions_total{result=\"success\"} %llu\n",
+              (unsigned long long)us->succeeded);
+    tb_printf(t, "nearft_transactions_total{result=\"action_error\"} %llu\n",
+              (unsigned long long)us->action_errors);
+    tb_printf(t, "nearft_transactions_total{result=\"dead\"} %llu\n", (unsigned long long)us->dead);
+    fam(t, "nearft_dead_proofs_total", "counter",
         "Dead proofs after InvalidNonce or an expiry following an unknown outcome, by verdict: "
         "dead (nonce used or window over at one endpoint's final height, and that endpoint does "
         "not know the hash), not_proven and failed (the same bytes are sent again), known "
         "(followed).");
     for (int i = 0; i < SUBMIT_PROOF_RESULTS; i++)
-        tb_printf(&t, "nearft_dead_proofs_total{result=\"%s\"} %llu\n", submit_proof_result_name(i),
-                  (unsigned long long)us.dead_proofs[i]);
-    one(&t, "nearft_outcome_rewrites_total", "counter",
-        "Outcome records written again after a failed log write.", us.outcome_rewrites);
-    fam(&t, "nearft_rpc_answers_total", "counter",
+        tb_printf(t, "nearft_dead_proofs_total{result=\"%s\"} %llu\n", submit_proof_result_name(i),
+                  (unsigned long long)us->dead_proofs[i]);
+    one(t, "nearft_outcome_rewrites_total", "counter",
+        "Outcome records written again after a failed log write.", us->outcome_rewrites);
+    fam(t, "nearft_rpc_answers_total", "counter",
         "RPC answers by the kind the reader made of them.");
     for (int k = 0; k < RPC_KIND_COUNT && k < SUBMIT_KINDS; k++)
-        if (us.kind_count[k])
-            tb_printf(&t, "nearft_rpc_answers_total{kind=\"%s\"} %llu\n", rpc_kind_name(k),
-                      (unsigned long long)us.kind_count[k]);
-    /* Per-endpoint families: each family's samples must be contiguous, so one pass per family. */
+        if (us->kind_count[k])
+            tb_printf(t, "nearft_rpc_answers_total{kind=\"%s\"} %llu\n", rpc_kind_name(k),
+                      (unsigned long long)us->kind_count[k]);
+}
+
+/* The RPC endpoints: one pass per family, so that each family's samples are contiguous. */
+static void metrics_endpoints(struct tb *t, struct nf_pipe *p)
+{
     static const struct {
         const char *name, *type, *help;
     } ep_fams[] = {
@@ -386,96 +396,125 @@ int pipe_metrics_text(struct nf_pipe *p, char *out, size_t cap)
     };
     unsigned n_eps = p->submit ? submit_endpoint_count(p->submit) : 0;
     for (size_t f = 0; f < sizeof(ep_fams) / sizeof(ep_fams[0]); f++) {
-        fam(&t, ep_fams[f].name, ep_fams[f].type, ep_fams[f].help);
+        fam(t, ep_fams[f].name, ep_fams[f].type, ep_fams[f].help);
         for (unsigned i = 0; i < n_eps; i++) {
             struct submit_endpoint_info e;
             submit_endpoint_info(p->submit, i, &e);
             switch (f) {
             case 0:
-                tb_printf(&t, "nearft_breaker_state{url=\"%s\",state=\"closed\"} %d\n", e.url,
+                tb_printf(t, "nearft_breaker_state{url=\"%s\",state=\"closed\"} %d\n", e.url,
                           e.state == BREAKER_CLOSED);
-                tb_printf(&t, "nearft_breaker_state{url=\"%s\",state=\"open\"} %d\n", e.url,
+                tb_printf(t, "nearft_breaker_state{url=\"%s\",state=\"open\"} %d\n", e.url,
                           e.state == BREAKER_OPEN);
-                tb_printf(&t, "nearft_breaker_state{url=\"%s\",state=\"half_open\"} %d\n", e.url,
+                tb_printf(t, "nearft_breaker_state{url=\"%s\",state=\"half_open\"} %d\n", e.url,
                           e.state == BREAKER_HALF_OPEN);
                 break;
             case 1:
-                tb_printf(&t, "nearft_breaker_transitions_total{url=\"%s\",to=\"open\"} %llu\n",
+                tb_printf(t, "nearft_breaker_transitions_total{url=\"%s\",to=\"open\"} %llu\n",
                           e.url, (unsigned long long)e.opens);
-                tb_printf(&t, "nearft_breaker_transitions_total{url=\"%s\",to=\"closed\"} %llu\n",
+                tb_printf(t, "nearft_breaker_transitions_total{url=\"%s\",to=\"closed\"} %llu\n",
                           e.url, (unsigned long long)e.closes);
                 break;
             case 2:
-                tb_printf(&t, "nearft_rpc_requests_total{url=\"%s\"} %llu\n", e.url,
+                tb_printf(t, "nearft_rpc_requests_total{url=\"%s\"} %llu\n", e.url,
                           (unsigned long long)e.requests);
                 break;
             case 3:
-                tb_printf(&t, "nearft_rpc_errors_total{url=\"%s\"} %llu\n", e.url,
+                tb_printf(t, "nearft_rpc_errors_total{url=\"%s\"} %llu\n", e.url,
                           (unsigned long long)e.errors);
                 break;
             case 4:
-                tb_printf(&t, "nearft_rpc_rate_limited_total{url=\"%s\"} %llu\n", e.url,
+                tb_printf(t, "nearft_rpc_rate_limited_total{url=\"%s\"} %llu\n", e.url,
                           (unsigned long long)e.rate_limited);
                 break;
             default:
-                tb_printf(&t, "nearft_rpc_inflight_limit{url=\"%s\"} %u\n", e.url, e.limit);
+                tb_printf(t, "nearft_rpc_inflight_limit{url=\"%s\"} %u\n", e.url, e.limit);
                 break;
             }
         }
     }
-    fam(&t, "nearft_key_inflight", "gauge", "Transactions in flight signed by an access key.");
+}
+
+/* The access keys of the signing pool. */
+static void metrics_keys(struct tb *t, struct nf_pipe *p)
+{
+    fam(t, "nearft_key_inflight", "gauge", "Transactions in flight signed by an access key.");
     uint64_t resyncs = 0;
     unsigned quarantined = 0;
     for (uint16_t i = 0; i < p->keys.n; i++) {
         struct pool_key *k = &p->keys.keys[i];
         resyncs += atomic_load_explicit(&k->nonce_resyncs, memory_order_relaxed);
         quarantined += !keypool_usable(k);
-        tb_printf(&t, "nearft_key_inflight{key=\"%s\"} %u\n", k->public_str,
+        tb_printf(t, "nearft_key_inflight{key=\"%s\"} %u\n", k->public_str,
                   atomic_load_explicit(&k->inflight, memory_order_relaxed));
     }
-    fam(&t, "nearft_key_quarantined", "gauge",
+    fam(t, "nearft_key_quarantined", "gauge",
         "1 when an access key is out of use (deleted, not full access, or refused), else 0; "
         "/health names the reason.");
     for (uint16_t i = 0; i < p->keys.n; i++) {
         struct pool_key *k = &p->keys.keys[i];
-        tb_printf(&t, "nearft_key_quarantined{key=\"%s\"} %d\n", k->public_str, !keypool_usable(k));
+        tb_printf(t, "nearft_key_quarantined{key=\"%s\"} %d\n", k->public_str, !keypool_usable(k));
     }
-    one(&t, "nearft_keys", "gauge", "Access keys in the signing pool.", p->keys.n);
-    one(&t, "nearft_keys_quarantined", "gauge", "Access keys of the pool out of use.", quarantined);
-    one(&t, "nearft_nonce_resyncs_total", "counter",
+    one(t, "nearft_keys", "gauge", "Access keys in the signing pool.", p->keys.n);
+    one(t, "nearft_keys_quarantined", "gauge", "Access keys of the pool out of use.", quarantined);
+    one(t, "nearft_nonce_resyncs_total", "counter",
         "Nonces of access keys fetched again from the chain after an InvalidNonce.", resyncs);
-    one(&t, "nearft_wal_syncs_total", "counter", "fdatasync calls of the durable log.", ws.syncs);
-    one(&t, "nearft_wal_segments_deleted_total", "counter", "Log segments removed by compaction.",
+}
+
+/* The durable log, the stage threads, the build and the signing switch. */
+static void metrics_log_stages(struct tb *t, struct nf_pipe *p, const struct wal_stats *ws)
+{
+    one(t, "nearft_wal_syncs_total", "counter", "fdatasync calls of the durable log.", ws->syncs);
+    one(t, "nearft_wal_segments_deleted_total", "counter", "Log segments removed by compaction.",
         atomic_load(&p->segments_deleted));
-    one(&t, "nearft_wal_bytes_total", "counter", "Bytes written to the durable log.", ws.bytes);
-    one(&t, "nearft_wal_batches_total", "counter",
-        "Record batches (one caller's records) written to the durable log.", ws.batches);
-    one(&t, "nearft_wal_failed", "gauge",
+    one(t, "nearft_wal_bytes_total", "counter", "Bytes written to the durable log.", ws->bytes);
+    one(t, "nearft_wal_batches_total", "counter",
+        "Record batches (one caller's records) written to the durable log.", ws->batches);
+    one(t, "nearft_wal_failed", "gauge",
         "1 after a write or fdatasync of the durable log failed: new transfers are refused until "
         "nearftd is restarted.",
         p->wal != NULL && wal_failed(p->wal) != 0);
-    fam(&t, "nearft_stage_items_total", "counter",
+    fam(t, "nearft_stage_items_total", "counter",
         "Jobs or batches each pipeline stage thread handled.");
     for (int i = 0; i < STAGE_COUNT; i++)
-        tb_printf(&t, "nearft_stage_items_total{stage=\"%s\"} %llu\n", stage_names[i],
+        tb_printf(t, "nearft_stage_items_total{stage=\"%s\"} %llu\n", stage_names[i],
                   (unsigned long long)atomic_load(&p->ctr[i].items));
-    fam(&t, "nearft_stage_busy_seconds_total", "counter",
+    fam(t, "nearft_stage_busy_seconds_total", "counter",
         "Time each pipeline stage thread spent handling items, in seconds.");
     for (int i = 0; i < STAGE_COUNT; i++)
-        tb_printf(&t, "nearft_stage_busy_seconds_total{stage=\"%s\"} %.6f\n", stage_names[i],
+        tb_printf(t, "nearft_stage_busy_seconds_total{stage=\"%s\"} %.6f\n", stage_names[i],
                   (double)atomic_load(&p->ctr[i].busy_ns) / 1e9);
-    fam(&t, "nearft_build_info", "gauge",
+    fam(t, "nearft_build_info", "gauge",
         "Always 1; the version of the running nearftd as a label.");
-    tb_printf(&t, "nearft_build_info{version=\"%s\"} 1\n", NF_VERSION);
+    tb_printf(t, "nearft_build_info{version=\"%s\"} 1\n", NF_VERSION);
     if (p->js != NULL) { /* cluster mode; a standby's relay serves the same family as 1 */
-        fam(&t, "nearft_cluster_standby", "gauge",
+        fam(t, "nearft_cluster_standby", "gauge",
             "0 on the cluster instance that holds the log's lease (1 on a standby's relay).");
-        tb_printf(&t, "nearft_cluster_standby 0\n");
+        tb_printf(t, "nearft_cluster_standby 0\n");
     }
-    fam(&t, "nearft_signing_paused", "gauge",
+    fam(t, "nearft_signing_paused", "gauge",
         "1 while signing is paused (out of gas funds or tokens, the contract short of NEAR for its "
         "state, every RPC breaker open, reconciling after a restart), else 0.");
-    tb_printf(&t, "nearft_signing_paused %d\n", !stage_signing_allowed(&p->shared));
+    tb_printf(t, "nearft_signing_paused %d\n", !stage_signing_allowed(&p->shared));
+}
+
+int pipe_metrics_text(struct nf_pipe *p, char *out, size_t cap)
+{
+    struct tb t = {.buf = out, .cap = cap};
+    struct batch_stats bs;
+    struct sign_stats ss;
+    struct submit_stats us;
+    struct wal_stats ws;
+    batch_stats(p->batch, &bs);
+    sign_stats(p->sign, &ss);
+    submit_stats(p->submit, &us);
+    wal_stats_get(p->wal, &ws);
+    metrics_transfers(&t, p);
+    metrics_queues(&t, p, &bs, &ss, &us);
+    metrics_submit(&t, &us);
+    metrics_endpoints(&t, p);
+    metrics_keys(&t, p);
+    metrics_log_stages(&t, p, &ws);
     process_text(p, &t);
     if (t.full)
         return NF_ENOSPC;
