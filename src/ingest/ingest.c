@@ -983,108 +983,133 @@ static void ingest_sum_stats(struct ingest *in, struct ingest_sum *s)
     }
 }
 
-/* Appends formatted text at out+*len; NF_ENOSPC when it does not fit. */
-__attribute__((format(printf, 4, 5))) static int
-ingest_appendf(char *out, size_t *len, size_t cap, const char *fmt, ...)
+/* The /metrics text being appended to: out[0..len) of cap bytes; rc turns NF_ENOSPC at the
+ * first piece that does not fit, and every later piece is skipped. */
+struct mtext {
+    char *out;
+    size_t len, cap;
+    int rc;
+};
+
+/* mt_printf: appends formatted text to m (nothing once m->rc is set). */
+__attribute__((format(printf, 2, 3))) static void mt_printf(struct mtext *m, const char *fmt, ...)
 {
-    if (*len >= cap)
-        return NF_ENOSPC;
+    if (m->rc != 0)
+        return;
+    if (m->len >= m->cap) {
+        m->rc = NF_ENOSPC;
+        return;
+    }
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(out + *len, cap - *len, fmt, ap);
+    int n = vsnprintf(m->out + m->len, m->cap - m->len, fmt, ap);
     va_end(ap);
-    if (n < 0 || (size_t)n >= cap - *len)
-        return NF_ENOSPC;
-    *len += (size_t)n;
-    return 0;
+    if (n < 0 || (size_t)n >= m->cap - m->len) {
+        m->rc = NF_ENOSPC;
+        return;
+    }
+    m->len += (size_t)n;
 }
 
-int ingest_metrics_append(struct ingest *in, char *out, size_t len, size_t cap)
+/* HTTP requests by route and code, their durations, and the body parse time. */
+static void metrics_http(struct mtext *m, const struct ingest_sum *sp)
 {
-    struct ingest_sum s;
-    ingest_sum_stats(in, &s);
-    int rc = 0;
-#define AP(...)                                                                                    \
-    do {                                                                                           \
-        if (rc == 0)                                                                               \
-            rc = ingest_appendf(out, &len, cap, __VA_ARGS__);                                      \
-    } while (0)
-    AP("# HELP nearft_http_requests_total HTTP requests answered by ingest, by route and code "
-       "(code 499: the client closed first).\n# TYPE nearft_http_requests_total counter\n");
+    mt_printf(
+        m, "# HELP nearft_http_requests_total HTTP requests answered by ingest, by route and code "
+           "(code 499: the client closed first).\n# TYPE nearft_http_requests_total counter\n");
     for (int r = 0; r < INGEST_ROUTE_COUNT; r++)
         for (int k = 0; k < INGEST_CODE_COUNT; k++) {
-            if (s.requests[r][k] == 0)
+            if (sp->requests[r][k] == 0)
                 continue;
             if (k < INGEST_CODE_COUNT - 1)
-                AP("nearft_http_requests_total{route=\"%s\",code=\"%d\"} %llu\n",
-                   ingest_route_names[r], ingest_codes[k], (unsigned long long)s.requests[r][k]);
+                mt_printf(m, "nearft_http_requests_total{route=\"%s\",code=\"%d\"} %llu\n",
+                          ingest_route_names[r], ingest_codes[k],
+                          (unsigned long long)sp->requests[r][k]);
             else
-                AP("nearft_http_requests_total{route=\"%s\",code=\"other\"} %llu\n",
-                   ingest_route_names[r], (unsigned long long)s.requests[r][k]);
+                mt_printf(m, "nearft_http_requests_total{route=\"%s\",code=\"other\"} %llu\n",
+                          ingest_route_names[r], (unsigned long long)sp->requests[r][k]);
         }
-    AP("# HELP nearft_http_request_duration_seconds Time from request to answer.\n"
-       "# TYPE nearft_http_request_duration_seconds histogram\n");
+    mt_printf(m, "# HELP nearft_http_request_duration_seconds Time from request to answer.\n"
+                 "# TYPE nearft_http_request_duration_seconds histogram\n");
     uint64_t cum = 0;
     for (int b = 0; b < INGEST_LAT_BUCKETS; b++) {
-        cum += s.lat[b];
-        AP("nearft_http_request_duration_seconds_bucket{le=\"%s\"} %llu\n", ingest_lat_le_txt[b],
-           (unsigned long long)cum);
+        cum += sp->lat[b];
+        mt_printf(m, "nearft_http_request_duration_seconds_bucket{le=\"%s\"} %llu\n",
+                  ingest_lat_le_txt[b], (unsigned long long)cum);
     }
-    AP("nearft_http_request_duration_seconds_sum %.6f\n"
-       "nearft_http_request_duration_seconds_count %llu\n",
-       (double)s.lat_sum_us / 1e6, (unsigned long long)s.lat_count);
-    AP("# HELP nearft_ingest_parse_seconds_per_transfer Body parse time divided by transfers.\n"
-       "# TYPE nearft_ingest_parse_seconds_per_transfer histogram\n");
+    mt_printf(m,
+              "nearft_http_request_duration_seconds_sum %.6f\n"
+              "nearft_http_request_duration_seconds_count %llu\n",
+              (double)sp->lat_sum_us / 1e6, (unsigned long long)sp->lat_count);
+    mt_printf(
+        m, "# HELP nearft_ingest_parse_seconds_per_transfer Body parse time divided by transfers.\n"
+           "# TYPE nearft_ingest_parse_seconds_per_transfer histogram\n");
     cum = 0;
     for (int b = 0; b < INGEST_PARSE_BUCKETS; b++) {
-        cum += s.parse[b];
+        cum += sp->parse[b];
         if (b < INGEST_PARSE_BUCKETS - 1)
-            AP("nearft_ingest_parse_seconds_per_transfer_bucket{le=\"%g\"} %llu\n",
-               (double)ingest_parse_le_ns[b] / 1e9, (unsigned long long)cum);
+            mt_printf(m, "nearft_ingest_parse_seconds_per_transfer_bucket{le=\"%g\"} %llu\n",
+                      (double)ingest_parse_le_ns[b] / 1e9, (unsigned long long)cum);
         else
-            AP("nearft_ingest_parse_seconds_per_transfer_bucket{le=\"+Inf\"} %llu\n",
-               (unsigned long long)cum);
+            mt_printf(m, "nearft_ingest_parse_seconds_per_transfer_bucket{le=\"+Inf\"} %llu\n",
+                      (unsigned long long)cum);
     }
-    AP("nearft_ingest_parse_seconds_per_transfer_sum %.9f\n"
-       "nearft_ingest_parse_seconds_per_transfer_count %llu\n",
-       (double)s.parse_per_item_sum_ns / 1e9, (unsigned long long)cum);
-    AP("# HELP nearft_ingest_transfers_accepted_total Transfers ingest got acknowledged as "
-       "durable.\n# TYPE nearft_ingest_transfers_accepted_total counter\n"
-       "nearft_ingest_transfers_accepted_total %llu\n"
-       "# HELP nearft_ingest_duplicates_total Transfers answered as repeats of an idempotency "
-       "key.\n# TYPE nearft_ingest_duplicates_total counter\nnearft_ingest_duplicates_total %llu\n"
-       "# HELP nearft_ingest_rejected_total Requests ingest refused with 503, by reason: contexts "
-       "(no free request context), full (queue or slab full), log_io (the log failed).\n"
-       "# TYPE nearft_ingest_rejected_total counter\n"
-       "nearft_ingest_rejected_total{reason=\"contexts\"} %llu\n"
-       "nearft_ingest_rejected_total{reason=\"full\"} %llu\n"
-       "nearft_ingest_rejected_total{reason=\"log_io\"} %llu\n"
-       "# HELP nearft_ingest_wait_timeouts_total Waiting requests answered before their "
-       "transfers were final (--wait-timeout-ms).\n"
-       "# TYPE nearft_ingest_wait_timeouts_total counter\nnearft_ingest_wait_timeouts_total %llu\n"
-       "# HELP nearft_ingest_orphaned_total Answers whose client had gone.\n"
-       "# TYPE nearft_ingest_orphaned_total counter\nnearft_ingest_orphaned_total %llu\n"
-       "# HELP nearft_ingest_contexts_in_use Request contexts in use.\n"
-       "# TYPE nearft_ingest_contexts_in_use gauge\nnearft_ingest_contexts_in_use %llu\n"
-       "# HELP nearft_ingest_contexts_capacity Request contexts of all ingest threads.\n"
-       "# TYPE nearft_ingest_contexts_capacity gauge\nnearft_ingest_contexts_capacity %llu\n",
-       (unsigned long long)s.accepted, (unsigned long long)s.duplicates, (unsigned long long)s.busy,
-       (unsigned long long)s.full, (unsigned long long)s.io, (unsigned long long)s.timeouts,
-       (unsigned long long)s.orphaned, (unsigned long long)s.in_use,
-       (unsigned long long)in->ctx_per_thread * (unsigned long long)in->nthreads);
-    AP("# HELP nearft_ingest_reply_ring_items Messages waiting in each ingest reply ring.\n"
-       "# TYPE nearft_ingest_reply_ring_items gauge\n");
+    mt_printf(m,
+              "nearft_ingest_parse_seconds_per_transfer_sum %.9f\n"
+              "nearft_ingest_parse_seconds_per_transfer_count %llu\n",
+              (double)sp->parse_per_item_sum_ns / 1e9, (unsigned long long)cum);
+}
+
+/* What ingest did with transfers, and its request contexts and reply rings. */
+static void metrics_counts(struct mtext *m, struct ingest *in, const struct ingest_sum *sp)
+{
+    mt_printf(
+        m,
+        "# HELP nearft_ingest_transfers_accepted_total Transfers ingest got acknowledged as "
+        "durable.\n# TYPE nearft_ingest_transfers_accepted_total counter\n"
+        "nearft_ingest_transfers_accepted_total %llu\n"
+        "# HELP nearft_ingest_duplicates_total Transfers answered as repeats of an idempotency "
+        "key.\n# TYPE nearft_ingest_duplicates_total counter\nnearft_ingest_duplicates_total %llu\n"
+        "# HELP nearft_ingest_rejected_total Requests ingest refused with 503, by reason: contexts "
+        "(no free request context), full (queue or slab full), log_io (the log failed).\n"
+        "# TYPE nearft_ingest_rejected_total counter\n"
+        "nearft_ingest_rejected_total{reason=\"contexts\"} %llu\n"
+        "nearft_ingest_rejected_total{reason=\"full\"} %llu\n"
+        "nearft_ingest_rejected_total{reason=\"log_io\"} %llu\n"
+        "# HELP nearft_ingest_wait_timeouts_total Waiting requests answered before their "
+        "transfers were final (--wait-timeout-ms).\n"
+        "# TYPE nearft_ingest_wait_timeouts_total counter\nnearft_ingest_wait_timeouts_total %llu\n"
+        "# HELP nearft_ingest_orphaned_total Answers whose client had gone.\n"
+        "# TYPE nearft_ingest_orphaned_total counter\nnearft_ingest_orphaned_total %llu\n"
+        "# HELP nearft_ingest_contexts_in_use Request contexts in use.\n"
+        "# TYPE nearft_ingest_contexts_in_use gauge\nnearft_ingest_contexts_in_use %llu\n"
+        "# HELP nearft_ingest_contexts_capacity Request contexts of all ingest threads.\n"
+        "# TYPE nearft_ingest_contexts_capacity gauge\nnearft_ingest_contexts_capacity %llu\n",
+        (unsigned long long)sp->accepted, (unsigned long long)sp->duplicates,
+        (unsigned long long)sp->busy, (unsigned long long)sp->full, (unsigned long long)sp->io,
+        (unsigned long long)sp->timeouts, (unsigned long long)sp->orphaned,
+        (unsigned long long)sp->in_use,
+        (unsigned long long)in->ctx_per_thread * (unsigned long long)in->nthreads);
+    mt_printf(m,
+              "# HELP nearft_ingest_reply_ring_items Messages waiting in each ingest reply ring.\n"
+              "# TYPE nearft_ingest_reply_ring_items gauge\n");
     for (unsigned i = 0; i < in->nthreads; i++)
         if (in->threads[i].reply != NULL)
-            AP("nearft_ingest_reply_ring_items{thread=\"%u\"} %u\n", i,
-               nf_ring_count(in->threads[i].reply));
-    AP("# HELP nearft_ingest_open_connections Client connections open on each ingest thread "
-       "(refreshed every second).\n"
-       "# TYPE nearft_ingest_open_connections gauge\n");
+            mt_printf(m, "nearft_ingest_reply_ring_items{thread=\"%u\"} %u\n", i,
+                      nf_ring_count(in->threads[i].reply));
+    mt_printf(m,
+              "# HELP nearft_ingest_open_connections Client connections open on each ingest thread "
+              "(refreshed every second).\n"
+              "# TYPE nearft_ingest_open_connections gauge\n");
     for (unsigned i = 0; i < in->nthreads; i++)
         if (in->threads[i].stats != NULL)
-            AP("nearft_ingest_open_connections{thread=\"%u\"} %llu\n", i,
-               (unsigned long long)ingest_stat_get(&in->threads[i].stats->open_conns));
+            mt_printf(m, "nearft_ingest_open_connections{thread=\"%u\"} %llu\n", i,
+                      (unsigned long long)ingest_stat_get(&in->threads[i].stats->open_conns));
+}
+
+/* Client connections closed by a deadline or limit, the body pool and unsent answers. */
+static void metrics_connections(struct mtext *m, struct ingest *in)
+{
     uint64_t cc[8] = {0}, unsent = 0;
     for (unsigned i = 0; i < in->nthreads; i++) {
         const struct hsrv_counters *k =
@@ -1101,44 +1126,54 @@ int ingest_metrics_append(struct ingest *in, char *out, size_t len, size_t cap)
         cc[7] += ingest_stat_get(&k->unsent_reset);
         unsent += ingest_stat_get(&in->threads[i].stats->unsent_bytes);
     }
-    AP("# HELP nearft_ingest_connections_closed_total Client connections closed by a deadline or "
-       "limit (head_timeout: head not complete within --head-timeout-ms; body_rate: body slower "
-       "than --body-min-rate; write_timeout: answer unread for --write-timeout-ms; idle: idle "
-       "keep-alive; reclaimed: idle keep-alive closed for room in a full slab; per_ip: refused by "
-       "--max-conns-per-ip; body_pool: 503 for a large buffer over --body-pool-bytes or "
-       "--large-bodies; unsent: reset, the slowest reader while unsent answers exceeded "
-       "--max-unsent-bytes).\n"
-       "# TYPE nearft_ingest_connections_closed_total counter\n"
-       "nearft_ingest_connections_closed_total{reason=\"head_timeout\"} %llu\n"
-       "nearft_ingest_connections_closed_total{reason=\"body_rate\"} %llu\n"
-       "nearft_ingest_connections_closed_total{reason=\"write_timeout\"} %llu\n"
-       "nearft_ingest_connections_closed_total{reason=\"idle\"} %llu\n"
-       "nearft_ingest_connections_closed_total{reason=\"reclaimed\"} %llu\n"
-       "nearft_ingest_connections_closed_total{reason=\"per_ip\"} %llu\n"
-       "nearft_ingest_connections_closed_total{reason=\"body_pool\"} %llu\n"
-       "nearft_ingest_connections_closed_total{reason=\"unsent\"} %llu\n"
-       "# HELP nearft_ingest_body_pool_bytes Large request buffers mapped now, all threads "
-       "(cap: --body-pool-bytes).\n"
-       "# TYPE nearft_ingest_body_pool_bytes gauge\nnearft_ingest_body_pool_bytes %llu\n"
-       "# HELP nearft_ingest_unsent_bytes Answers written faster than their clients read them, "
-       "waiting in memory, all threads (refreshed every second; cap: --max-unsent-bytes).\n"
-       "# TYPE nearft_ingest_unsent_bytes gauge\nnearft_ingest_unsent_bytes %llu\n",
-       (unsigned long long)cc[0], (unsigned long long)cc[1], (unsigned long long)cc[2],
-       (unsigned long long)cc[3], (unsigned long long)cc[4], (unsigned long long)cc[5],
-       (unsigned long long)cc[6], (unsigned long long)cc[7],
-       (unsigned long long)hsrv_shared_pool_used(in->hshared), (unsigned long long)unsent);
+    mt_printf(
+        m,
+        "# HELP nearft_ingest_connections_closed_total Client connections closed by a deadline or "
+        "limit (head_timeout: head not complete within --head-timeout-ms; body_rate: body slower "
+        "than --body-min-rate; write_timeout: answer unread for --write-timeout-ms; idle: idle "
+        "keep-alive; reclaimed: idle keep-alive closed for room in a full slab; per_ip: refused by "
+        "--max-conns-per-ip; body_pool: 503 for a large buffer over --body-pool-bytes or "
+        "--large-bodies; unsent: reset, the slowest reader while unsent answers exceeded "
+        "--max-unsent-bytes).\n"
+        "# TYPE nearft_ingest_connections_closed_total counter\n"
+        "nearft_ingest_connections_closed_total{reason=\"head_timeout\"} %llu\n"
+        "nearft_ingest_connections_closed_total{reason=\"body_rate\"} %llu\n"
+        "nearft_ingest_connections_closed_total{reason=\"write_timeout\"} %llu\n"
+        "nearft_ingest_connections_closed_total{reason=\"idle\"} %llu\n"
+        "nearft_ingest_connections_closed_total{reason=\"reclaimed\"} %llu\n"
+        "nearft_ingest_connections_closed_total{reason=\"per_ip\"} %llu\n"
+        "nearft_ingest_connections_closed_total{reason=\"body_pool\"} %llu\n"
+        "nearft_ingest_connections_closed_total{reason=\"unsent\"} %llu\n"
+        "# HELP nearft_ingest_body_pool_bytes Large request buffers mapped now, all threads "
+        "(cap: --body-pool-bytes).\n"
+        "# TYPE nearft_ingest_body_pool_bytes gauge\nnearft_ingest_body_pool_bytes %llu\n"
+        "# HELP nearft_ingest_unsent_bytes Answers written faster than their clients read them, "
+        "waiting in memory, all threads (refreshed every second; cap: --max-unsent-bytes).\n"
+        "# TYPE nearft_ingest_unsent_bytes gauge\nnearft_ingest_unsent_bytes %llu\n",
+        (unsigned long long)cc[0], (unsigned long long)cc[1], (unsigned long long)cc[2],
+        (unsigned long long)cc[3], (unsigned long long)cc[4], (unsigned long long)cc[5],
+        (unsigned long long)cc[6], (unsigned long long)cc[7],
+        (unsigned long long)hsrv_shared_pool_used(in->hshared), (unsigned long long)unsent);
+}
+
+/* Refusals by security limits, and the spend budgets (global and per token). The token table
+ * loaded here stays valid for the call (see ingest_metrics_append). */
+static void metrics_limits(struct mtext *m,
+                           struct ingest *in,
+                           const struct ingest_sum *sp,
+                           const struct ingest_tokens *tv)
+{
     static const char *const refusal_names[INGEST_REFUSE_COUNT] = {
         "receiver_signer", "receiver_contract",  "max_amount_per_transfer", "max_amount_per_hour",
         "rate_limit",      "max_amount_per_day", "rate_limit_global"};
-    AP("# HELP nearft_ingest_limit_refusals_total Requests refused by a security limit, by "
-       "reason.\n# TYPE nearft_ingest_limit_refusals_total counter\n");
+    mt_printf(m,
+              "# HELP nearft_ingest_limit_refusals_total Requests refused by a security limit, by "
+              "reason.\n# TYPE nearft_ingest_limit_refusals_total counter\n");
     for (int r = 0; r < INGEST_REFUSE_COUNT; r++)
-        AP("nearft_ingest_limit_refusals_total{reason=\"%s\"} %llu\n", refusal_names[r],
-           (unsigned long long)s.refused[r]);
+        mt_printf(m, "nearft_ingest_limit_refusals_total{reason=\"%s\"} %llu\n", refusal_names[r],
+                  (unsigned long long)sp->refused[r]);
     /* The spend budgets, the hour's then the day's: the global window (contract label only) and
-     * each token's own (token label too). Read on an ingest thread inside the /metrics request
-     * callback, so the token table loaded here stays valid (ingest_auth_set). */
-    const struct ingest_tokens *tv = atomic_load_explicit(&in->auth, memory_order_acquire);
+     * each token's own (token label too). */
     static const char *const fams[2][2] = {
         {"nearft_spend_budget_remaining", "nearft_spend_budget_limit"},
         {"nearft_spend_day_budget_remaining", "nearft_spend_day_budget_limit"}};
@@ -1163,10 +1198,10 @@ int ingest_metrics_append(struct ingest *in, char *out, size_t len, size_t cap)
         char v[U128_STR_MAX];
         for (int fam = 0; fam < 2; fam++) {
             const char *name = fams[day][fam];
-            AP("# HELP %s %s\n# TYPE %s gauge\n", name, helps[day][fam], name);
+            mt_printf(m, "# HELP %s %s\n# TYPE %s gauge\n", name, helps[day][fam], name);
             if (global != NULL) {
                 u128_format(fam == 0 ? spend_remaining(global, now_ms) : spend_limit(global), v);
-                AP("%s{contract=\"%s\"} %s\n", name, contract, v);
+                mt_printf(m, "%s{contract=\"%s\"} %s\n", name, contract, v);
             }
             for (size_t i = 0; tv != NULL && i < tv->table->n; i++) {
                 const struct auth_entry *e = &tv->table->e[i];
@@ -1175,25 +1210,44 @@ int ingest_metrics_append(struct ingest *in, char *out, size_t len, size_t cap)
                     continue;
                 nf_u128 limit = day ? e->max_amount_per_day : e->max_amount_per_hour;
                 u128_format(fam == 0 ? spend_remaining_limit(w, limit, now_ms) : limit, v);
-                AP("%s{contract=\"%s\",token=\"%s\"} %s\n", name, contract, e->name, v);
+                mt_printf(m, "%s{contract=\"%s\",token=\"%s\"} %s\n", name, contract, e->name, v);
             }
         }
     }
-    /* Tokens with an expiry (expires= in the token file): when each stops working. */
+}
+
+/* Tokens with an expiry (expires= in the token file): when each stops working. */
+static void metrics_token_expiry(struct mtext *m, const struct ingest_tokens *tv)
+{
     int expiring = 0;
     for (size_t i = 0; tv != NULL && i < tv->table->n; i++) {
         const struct auth_entry *e = &tv->table->e[i];
         if (e->expires_s == 0)
             continue;
         if (!expiring++)
-            AP("# HELP nearft_auth_token_expiry_timestamp_seconds When a bearer token stops "
-               "working (expires= in the token file), seconds since the Unix epoch.\n"
-               "# TYPE nearft_auth_token_expiry_timestamp_seconds gauge\n");
-        AP("nearft_auth_token_expiry_timestamp_seconds{token=\"%s\"} %llu\n", e->name,
-           (unsigned long long)e->expires_s);
+            mt_printf(m,
+                      "# HELP nearft_auth_token_expiry_timestamp_seconds When a bearer token stops "
+                      "working (expires= in the token file), seconds since the Unix epoch.\n"
+                      "# TYPE nearft_auth_token_expiry_timestamp_seconds gauge\n");
+        mt_printf(m, "nearft_auth_token_expiry_timestamp_seconds{token=\"%s\"} %llu\n", e->name,
+                  (unsigned long long)e->expires_s);
     }
-#undef AP
-    return rc != 0 ? rc : (int)len;
+}
+
+int ingest_metrics_append(struct ingest *in, char *out, size_t len, size_t cap)
+{
+    struct ingest_sum s;
+    ingest_sum_stats(in, &s);
+    struct mtext m = {.out = out, .len = len, .cap = cap};
+    /* Read on an ingest thread inside the /metrics request callback, so the token table loaded
+     * here stays valid (ingest_auth_set). */
+    const struct ingest_tokens *tv = atomic_load_explicit(&in->auth, memory_order_acquire);
+    metrics_http(&m, &s);
+    metrics_counts(&m, in, &s);
+    metrics_connections(&m, in);
+    metrics_limits(&m, in, &s, tv);
+    metrics_token_expiry(&m, tv);
+    return m.rc != 0 ? m.rc : (int)m.len;
 }
 
 int ingest_stages_json(struct ingest *in, char *out, size_t cap)
