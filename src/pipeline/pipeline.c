@@ -71,6 +71,134 @@ static uint32_t pow2_at_least(uint64_t v)
     return r;
 }
 
+/* pipe_buffers: the idempotency index, spend windows, arena and every ring between the stages,
+ * sized from the configuration. 0 or an NF_E* code (p is freed by the caller). */
+static int pipe_buffers(struct nf_pipe *p, uint16_t n_keys)
+{
+    const struct cfg *c = p->cfg;
+    unsigned n_ingest = p->n_ingest;
+    int rc;
+    p->n_batches =
+        pow2_at_least(2u * (uint64_t)n_keys * c->inflight_per_key + 8u * p->n_sign + 64u);
+    uint32_t job_ring = pow2_at_least(c->job_capacity + 1);
+    p->reply = calloc(n_ingest, sizeof(*p->reply));
+    p->reply_pending = calloc(n_ingest, 1);
+    p->sign_in = calloc(p->n_sign, sizeof(*p->sign_in));
+    if ((rc = idem_init(&p->idem, (uint32_t)c->idempotency_keys,
+                        idem_keep_ms(c->retention_hours))) != 0)
+        return rc;
+    rc = NF_ENOMEM;
+    p->arena = nf_mem_map(ARENA_BYTES);
+    p->spend = spend_new(c->max_amount_per_hour);
+    p->spend_day = spend_new_window(c->max_amount_per_day, SPEND_DAY_S, SPEND_DAY_SLOT_S);
+    if (!p->spend || !p->spend_day || !p->reply || !p->reply_pending || !p->sign_in || !p->arena)
+        return rc;
+    for (unsigned i = 0; i < n_ingest; i++)
+        if ((rc = nf_ring_init(&p->reply[i], pow2_at_least(c->job_capacity + 1))) != 0)
+            return rc;
+    for (unsigned i = 0; i < p->n_sign; i++)
+        if ((rc = nf_ring_init(&p->sign_in[i], p->n_batches * 2)) != 0)
+            return rc;
+    if ((rc = nf_ring_init(&p->batch_in, job_ring)) != 0 ||
+        (rc = nf_ring_init(&p->batch_requeue, job_ring)) != 0 ||
+        (rc = nf_ring_init(&p->batch_free, p->n_batches * 2)) != 0 ||
+        (rc = nf_ring_init(&p->batch_lookup_done, 8192)) != 0 ||
+        (rc = nf_ring_init(&p->submit_in, p->n_batches * 2)) != 0 ||
+        (rc = nf_ring_init(&p->submit_lookup, 8192)) != 0)
+        return rc;
+    return 0;
+}
+
+/* pipe_cluster_log: in cluster mode, connects the log's JetStream backend (wal_js.h), which
+ * waits for the log's lease as a standby first; refuses a --data-dir that holds a local log. */
+static int pipe_cluster_log(struct nf_pipe *p, const struct pipe_hooks *hooks)
+{
+    const struct cfg *c = p->cfg;
+    if (c->cluster == NULL)
+        return 0;
+    if (local_log_present(c->data_dir)) {
+        NF_LOG(NF_LOG_ERROR, "pipe",
+               "--data-dir holds a local log, which cluster mode does not read: finish it "
+               "without --cluster first, or give cluster mode another --data-dir");
+        return NF_ECONFIG;
+    }
+    const struct wal_js_opts jo = {.servers = c->cluster,
+                                   .stream = c->cluster_stream,
+                                   .creds = c->cluster_creds,
+                                   .secret_file = c->cluster_secret_file,
+                                   .tls_ca = c->cluster_tls_ca,
+                                   .tls_cert = c->cluster_tls_cert,
+                                   .tls_key = c->cluster_tls_key,
+                                   .replicas = (unsigned)c->cluster_replicas,
+                                   .ack_timeout_ms = (uint32_t)c->cluster_ack_timeout_ms,
+                                   .keep_ms = idem_keep_ms(c->retention_hours),
+                                   .lease_ms = (uint32_t)c->cluster_lease_ms,
+                                   .standby = hooks != NULL ? hooks->standby : NULL,
+                                   .standby_arg = hooks != NULL ? hooks->standby_arg : NULL};
+    return wal_js_new(&jo, &p->js);
+}
+
+/* pipe_log_open: the log's writer thread over the segment files or the stream (p->js), with
+ * `producers` producers. */
+static int pipe_log_open(struct nf_pipe *p, unsigned producers)
+{
+    const struct cfg *c = p->cfg;
+    struct wal_opts wo = {0};
+    wo.dir = c->data_dir;
+    wo.fsync = c->fsync == CFG_FSYNC_OFF ? WAL_FSYNC_OFF : WAL_FSYNC_ALWAYS;
+    wo.segment_bytes = c->wal_segment_bytes;
+    wo.group_commit_us = (uint32_t)c->wal_group_commit_us;
+    wo.producers = producers;
+    wo.ring_size = pow2_at_least(c->ring_size);
+    wo.on_group_end = hub_group_end;
+    wo.group_arg = p;
+    wo.js = p->js;
+    return wal_new(&wo, &p->wal);
+}
+
+/* pipe_sign_submit: the sign and submit stages, wired to the log (already open) and the rings,
+ * and every batch slot bound to the submit stage. */
+static int pipe_sign_submit(struct nf_pipe *p,
+                            const struct stage_hub *hubp,
+                            unsigned prod_sign,
+                            unsigned prod_submit)
+{
+    const struct cfg *c = p->cfg;
+    const struct stage_hub hub = *hubp;
+    int rc = NF_ENOMEM;
+    const struct sign_wiring sw = {.cfg = c,
+                                   .jobs = &p->jobs,
+                                   .keys = &p->keys,
+                                   .in = p->sign_in,
+                                   .wal = p->wal,
+                                   .wal_producer_first = prod_sign,
+                                   .shared = &p->shared,
+                                   .counters = &p->ctr[STAGE_SIGN],
+                                   .hub = hub};
+    p->sign = sign_new(&sw, &rc);
+    if (p->sign == NULL)
+        return rc;
+    const struct submit_wiring uw = {.cfg = c,
+                                     .jobs = &p->jobs,
+                                     .keys = &p->keys,
+                                     .in = &p->submit_in,
+                                     .lookup_in = &p->submit_lookup,
+                                     .lookup_done = &p->batch_lookup_done,
+                                     .sign_in = p->sign_in,
+                                     .wal = p->wal,
+                                     .wal_producer = prod_submit,
+                                     .shared = &p->shared,
+                                     .counters = &p->ctr[STAGE_SUBMIT],
+                                     .hub = hub};
+    p->submit = submit_new(&uw, p->n_batches, &rc);
+    if (p->submit == NULL)
+        return rc;
+    for (uint32_t i = 0; i < p->n_batches; i++)
+        if ((rc = submit_bind_batch(p->submit, batch_slot_ptr(p->batch, i))) != 0)
+            return rc;
+    return 0;
+}
+
 struct nf_pipe *pipe_new(const struct cfg *c,
                          struct nf_keypair **kps,
                          uint16_t n_keys,
@@ -95,34 +223,7 @@ struct nf_pipe *pipe_new(const struct cfg *c,
         goto fail;
     if ((rc = job_slab_init(&p->jobs, c->job_capacity, 1)) != 0)
         goto fail;
-    rc = NF_ENOMEM;
-    p->n_batches =
-        pow2_at_least(2u * (uint64_t)n_keys * c->inflight_per_key + 8u * p->n_sign + 64u);
-    uint32_t job_ring = pow2_at_least(c->job_capacity + 1);
-    p->reply = calloc(n_ingest, sizeof(*p->reply));
-    p->reply_pending = calloc(n_ingest, 1);
-    p->sign_in = calloc(p->n_sign, sizeof(*p->sign_in));
-    if ((rc = idem_init(&p->idem, (uint32_t)c->idempotency_keys,
-                        idem_keep_ms(c->retention_hours))) != 0)
-        goto fail;
-    rc = NF_ENOMEM;
-    p->arena = nf_mem_map(ARENA_BYTES);
-    p->spend = spend_new(c->max_amount_per_hour);
-    p->spend_day = spend_new_window(c->max_amount_per_day, SPEND_DAY_S, SPEND_DAY_SLOT_S);
-    if (!p->spend || !p->spend_day || !p->reply || !p->reply_pending || !p->sign_in || !p->arena)
-        goto fail;
-    for (unsigned i = 0; i < n_ingest; i++)
-        if ((rc = nf_ring_init(&p->reply[i], pow2_at_least(c->job_capacity + 1))) != 0)
-            goto fail;
-    for (unsigned i = 0; i < p->n_sign; i++)
-        if ((rc = nf_ring_init(&p->sign_in[i], p->n_batches * 2)) != 0)
-            goto fail;
-    if ((rc = nf_ring_init(&p->batch_in, job_ring)) != 0 ||
-        (rc = nf_ring_init(&p->batch_requeue, job_ring)) != 0 ||
-        (rc = nf_ring_init(&p->batch_free, p->n_batches * 2)) != 0 ||
-        (rc = nf_ring_init(&p->batch_lookup_done, 8192)) != 0 ||
-        (rc = nf_ring_init(&p->submit_in, p->n_batches * 2)) != 0 ||
-        (rc = nf_ring_init(&p->submit_lookup, 8192)) != 0)
+    if ((rc = pipe_buffers(p, n_keys)) != 0)
         goto fail;
     const struct stage_hub hub = {.ctx = p,
                                   .notify_job = hub_notify_job,
@@ -148,78 +249,17 @@ struct nf_pipe *pipe_new(const struct cfg *c,
         goto fail;
 
     /* Cluster mode: the log is a JetStream stream (wal_js.h) instead of the segment files. */
-    if (c->cluster != NULL) {
-        if (local_log_present(c->data_dir)) {
-            NF_LOG(NF_LOG_ERROR, "pipe",
-                   "--data-dir holds a local log, which cluster mode does not read: finish it "
-                   "without --cluster first, or give cluster mode another --data-dir");
-            rc = NF_ECONFIG;
-            goto fail;
-        }
-        const struct wal_js_opts jo = {.servers = c->cluster,
-                                       .stream = c->cluster_stream,
-                                       .creds = c->cluster_creds,
-                                       .secret_file = c->cluster_secret_file,
-                                       .tls_ca = c->cluster_tls_ca,
-                                       .tls_cert = c->cluster_tls_cert,
-                                       .tls_key = c->cluster_tls_key,
-                                       .replicas = (unsigned)c->cluster_replicas,
-                                       .ack_timeout_ms = (uint32_t)c->cluster_ack_timeout_ms,
-                                       .keep_ms = idem_keep_ms(c->retention_hours),
-                                       .lease_ms = (uint32_t)c->cluster_lease_ms,
-                                       .standby = hooks != NULL ? hooks->standby : NULL,
-                                       .standby_arg = hooks != NULL ? hooks->standby_arg : NULL};
-        if ((rc = wal_js_new(&jo, &p->js)) != 0)
-            goto fail;
-    }
-
+    if ((rc = pipe_cluster_log(p, hooks)) != 0)
+        goto fail;
     /* Replay the log: jobs, idempotency keys, unresolved signed transactions. */
     if ((rc = recovery_replay(p, &rctx)) != 0)
         goto fail;
 
-    struct wal_opts wo = {0};
-    wo.dir = c->data_dir;
-    wo.fsync = c->fsync == CFG_FSYNC_OFF ? WAL_FSYNC_OFF : WAL_FSYNC_ALWAYS;
-    wo.segment_bytes = c->wal_segment_bytes;
-    wo.group_commit_us = (uint32_t)c->wal_group_commit_us;
-    wo.producers = prod_batch + 1;
-    wo.ring_size = pow2_at_least(c->ring_size);
-    wo.on_group_end = hub_group_end;
-    wo.group_arg = p;
-    wo.js = p->js;
-    if ((rc = wal_new(&wo, &p->wal)) != 0)
+    if ((rc = pipe_log_open(p, prod_batch + 1)) != 0)
         goto fail;
     batch_wire_wal(p->batch, p->wal, prod_batch);
-    const struct sign_wiring sw = {.cfg = c,
-                                   .jobs = &p->jobs,
-                                   .keys = &p->keys,
-                                   .in = p->sign_in,
-                                   .wal = p->wal,
-                                   .wal_producer_first = prod_sign,
-                                   .shared = &p->shared,
-                                   .counters = &p->ctr[STAGE_SIGN],
-                                   .hub = hub};
-    p->sign = sign_new(&sw, &rc);
-    if (p->sign == NULL)
+    if ((rc = pipe_sign_submit(p, &hub, prod_sign, prod_submit)) != 0)
         goto fail;
-    const struct submit_wiring uw = {.cfg = c,
-                                     .jobs = &p->jobs,
-                                     .keys = &p->keys,
-                                     .in = &p->submit_in,
-                                     .lookup_in = &p->submit_lookup,
-                                     .lookup_done = &p->batch_lookup_done,
-                                     .sign_in = p->sign_in,
-                                     .wal = p->wal,
-                                     .wal_producer = prod_submit,
-                                     .shared = &p->shared,
-                                     .counters = &p->ctr[STAGE_SUBMIT],
-                                     .hub = hub};
-    p->submit = submit_new(&uw, p->n_batches, &rc);
-    if (p->submit == NULL)
-        goto fail;
-    for (uint32_t i = 0; i < p->n_batches; i++)
-        if ((rc = submit_bind_batch(p->submit, batch_slot_ptr(p->batch, i))) != 0)
-            goto fail;
 
     uint64_t queued = recovery_seed(p, &rctx);
     NF_LOG(NF_LOG_INFO, "pipe",
