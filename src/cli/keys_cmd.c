@@ -740,6 +740,156 @@ static int fsync_dir(const char *dir)
     return r == -1 ? NF_EIO : 0;
 }
 
+/* The state of one `keys remove`: the keys named, which are on chain, which files were moved
+ * aside (so that a failure puts them back) and the paths of the last one looked at. */
+struct rm_state {
+    size_t n_pk;
+    char texts[CLI_PLAN_ACTIONS_PER_TX][KEYS_PUBKEY_STR_MAX];
+    const char *remove[CLI_PLAN_ACTIONS_PER_TX];
+    struct nf_pubkey pks[CLI_PLAN_ACTIONS_PER_TX];
+    uint8_t present[CLI_PLAN_ACTIONS_PER_TX];
+    uint8_t moved[CLI_PLAN_ACTIONS_PER_TX];
+    char file[4096], aside[4096], dir[4096], lfile[4096], laside[4096];
+    long legacy;
+    int legacy_moved;
+};
+
+/* rm_parse_keys: the --public-key values, parsed and checked for repeats. 0 or the usage exit. */
+static int rm_parse_keys(struct rm_state *r, const char *const *pk_args, size_t n_pk)
+{
+    r->n_pk = n_pk;
+    for (size_t i = 0; i < n_pk; i++) {
+        char q[200];
+        if (keys_pubkey_parse(pk_args[i], strlen(pk_args[i]), &r->pks[i]) != 0) {
+            cli_quote(pk_args[i], q, sizeof(q));
+            return cli_die_usage("--public-key: %s is not ed25519:<base58 of 32 bytes>", q);
+        }
+        keys_pubkey_format(&r->pks[i], r->texts[i], sizeof(r->texts[i]));
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(r->texts[i], r->texts[j]) == 0)
+                return cli_die_usage("--public-key %s given twice", r->texts[i]);
+        r->remove[i] = r->texts[i];
+    }
+    return 0;
+}
+
+/* rm_move_aside: renames the files of the keys on chain (and the legacy single-key file holding
+ * one) to their .removing-* names and fsyncs the directories. 0, or the failure's exit status
+ * (the caller puts back what moved). */
+static int rm_move_aside(struct keys_ctx *k, struct rm_state *r)
+{
+    /* The signing key's secret is already in memory, so its own file may move too. */
+    for (size_t i = 0; i < r->n_pk; i++) {
+        if (!r->present[i] || key_file_paths(k, r->texts[i], r->file, r->aside, sizeof(r->file),
+                                             r->dir, sizeof(r->dir)) != 0)
+            continue;
+        if (rename(r->file, r->aside) == 0)
+            r->moved[i] = 1;
+        else if (errno != ENOENT)
+            return cli_die_fail("keys remove: cannot rename %s: %s", r->file, strerror(errno));
+    }
+    /* A key in the legacy single-key file DIR/ACCOUNT.json moves aside the same way. */
+    r->legacy = legacy_key(k, r->pks, r->n_pk, r->lfile, r->laside, sizeof(r->lfile));
+    if (r->legacy >= 0 && r->present[r->legacy]) {
+        if (rename(r->lfile, r->laside) != 0)
+            return cli_die_fail("keys remove: cannot rename %s: %s", r->lfile, strerror(errno));
+        r->legacy_moved = 1;
+        (void)fsync_dir(k->credentials);
+    }
+    if (fsync_dir(r->dir) != 0 && errno != ENOENT)
+        return cli_die_fail("keys remove: cannot fsync %s", r->dir);
+    return 0;
+}
+
+/* rm_drop_files: after the deletion's final success (or with nothing to delete), drops the
+ * set-aside files (also those a previous run with an unknown outcome left) and the files of keys
+ * not on chain. Returns how many key files are gone. */
+static size_t rm_drop_files(struct keys_ctx *k, struct rm_state *r)
+{
+    size_t files_deleted = 0;
+    for (size_t i = 0; i < r->n_pk; i++) {
+        if (key_file_paths(k, r->texts[i], r->file, r->aside, sizeof(r->file), r->dir,
+                           sizeof(r->dir)) != 0)
+            continue;
+        (void)unlink(r->aside);
+        /* A key file whose key is not on chain would be added by the next `keys add`:
+         * the operator asked for this key to go, so its file goes too. */
+        if (!r->present[i] && unlink(r->file) == 0)
+            files_deleted++;
+    }
+    for (size_t i = 0; i < r->n_pk; i++)
+        files_deleted += r->present[i] && r->moved[i];
+    if (r->legacy_moved && unlink(r->laside) == 0)
+        files_deleted++;
+    if (r->legacy < 0)
+        r->legacy = legacy_key(k, r->pks, r->n_pk, r->lfile, r->laside, sizeof(r->lfile));
+    if (r->legacy >= 0 && !r->present[r->legacy] && unlink(r->lfile) == 0)
+        files_deleted++;
+    (void)fsync_dir(k->credentials);
+    (void)fsync_dir(r->dir);
+    return files_deleted;
+}
+
+/* rm_restore: puts back every file rm_move_aside moved. */
+static void rm_restore(struct keys_ctx *k, struct rm_state *r)
+{
+    for (size_t i = 0; i < r->n_pk; i++) {
+        if (!r->moved[i] || key_file_paths(k, r->texts[i], r->file, r->aside, sizeof(r->file),
+                                           r->dir, sizeof(r->dir)) != 0)
+            continue;
+        (void)rename(r->aside, r->file);
+    }
+    if (r->legacy_moved)
+        (void)rename(r->laside, r->lfile);
+    (void)fsync_dir(k->credentials);
+    (void)fsync_dir(r->dir);
+}
+
+/* rm_print: the command's JSON answer on stdout. */
+static int rm_print(const struct keys_ctx *k,
+                    const struct rm_state *r,
+                    size_t files_deleted,
+                    uint32_t n_act,
+                    enum tx_outcome outcome,
+                    const char *hash,
+                    long signer)
+{
+    struct jw w;
+    jw_init_growable(&w);
+    jw_obj_begin(&w);
+    jw_key(&w, "account_id");
+    jw_str(&w, k->signer);
+    jw_key(&w, "removed");
+    jw_arr_begin(&w);
+    for (size_t i = 0; i < r->n_pk; i++)
+        if (r->present[i] && outcome == TX_SUCCESS)
+            jw_str(&w, r->texts[i]);
+    jw_arr_end(&w);
+    jw_key(&w, "absent");
+    jw_arr_begin(&w);
+    for (size_t i = 0; i < r->n_pk; i++)
+        if (!r->present[i])
+            jw_str(&w, r->texts[i]);
+    jw_arr_end(&w);
+    jw_key(&w, "files_deleted");
+    jw_u64(&w, files_deleted);
+    jw_key(&w, "transaction");
+    if (n_act > 0) {
+        jw_obj_begin(&w);
+        jw_key(&w, "hash");
+        jw_str(&w, hash);
+        jw_key(&w, "status");
+        jw_str(&w, outcome_name(outcome));
+        jw_key(&w, "signing_key");
+        jw_str(&w, k->views[signer].public_key);
+        jw_obj_end(&w);
+    } else {
+        jw_null(&w);
+    }
+    jw_obj_end(&w);
+    return cli_print_json(&w);
+}
+
 int cli_keys_remove(int argc, char **argv)
 {
     struct keys_ctx k;
@@ -753,155 +903,52 @@ int cli_keys_remove(int argc, char **argv)
         return ret < 0 ? 0 : ret;
     if (n_pk == 0)
         return cli_die_usage("keys remove: missing --public-key ed25519:...");
-    char texts[CLI_PLAN_ACTIONS_PER_TX][KEYS_PUBKEY_STR_MAX];
-    const char *remove[CLI_PLAN_ACTIONS_PER_TX];
-    struct nf_pubkey pks[CLI_PLAN_ACTIONS_PER_TX];
-    for (size_t i = 0; i < n_pk; i++) {
-        char q[200];
-        if (keys_pubkey_parse(pk_args[i], strlen(pk_args[i]), &pks[i]) != 0) {
-            cli_quote(pk_args[i], q, sizeof(q));
-            return cli_die_usage("--public-key: %s is not ed25519:<base58 of 32 bytes>", q);
-        }
-        keys_pubkey_format(&pks[i], texts[i], sizeof(texts[i]));
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(texts[i], texts[j]) == 0)
-                return cli_die_usage("--public-key %s given twice", texts[i]);
-        remove[i] = texts[i];
-    }
+    struct rm_state r;
+    memset(&r, 0, sizeof(r));
+    r.legacy = -1;
+    if ((ret = rm_parse_keys(&r, pk_args, n_pk)) != 0)
+        return ret;
     if ((ret = lock_dir(&k)) != 0 || (ret = load_disk(&k)) != 0 || (ret = load_chain(&k)) != 0)
         goto out;
-    uint8_t present[CLI_PLAN_ACTIONS_PER_TX];
     long signer = -1;
     char why[512] = "";
-    int rc = cli_plan_remove(k.views, k.n_views, remove, n_pk, present, &signer, why, sizeof(why));
-    if (rc != 0) {
+    if (cli_plan_remove(k.views, k.n_views, r.remove, n_pk, r.present, &signer, why, sizeof(why)) !=
+        0) {
         ret = cli_die_fail("keys remove: %s", why);
         goto out;
     }
     struct near_action actions[CLI_PLAN_ACTIONS_PER_TX];
     uint32_t n_act = 0;
-    uint8_t moved[CLI_PLAN_ACTIONS_PER_TX] = {0};
-    char file[4096], aside[4096], dir[4096], lfile[4096], laside[4096];
-    long legacy = -1;
-    int legacy_moved = 0;
     enum tx_outcome outcome = TX_SUCCESS;
     char hash[B58_MAX_32] = "";
     char fail_why[512] = "";
     for (size_t i = 0; i < n_pk; i++) {
-        if (!present[i])
+        if (!r.present[i])
             continue;
         memset(&actions[n_act], 0, sizeof(actions[n_act]));
         actions[n_act].type = NEAR_ACT_DELETE_KEY;
-        actions[n_act].u.delete_key.public_key = pks[i];
+        actions[n_act].u.delete_key.public_key = r.pks[i];
         n_act++;
     }
     if (n_act > 0) {
-        /* The signing key's secret is already in memory, so its own file may move too. */
-        for (size_t i = 0; i < n_pk; i++) {
-            if (!present[i] ||
-                key_file_paths(&k, texts[i], file, aside, sizeof(file), dir, sizeof(dir)) != 0)
-                continue;
-            if (rename(file, aside) == 0)
-                moved[i] = 1;
-            else if (errno != ENOENT) {
-                ret = cli_die_fail("keys remove: cannot rename %s: %s", file, strerror(errno));
-                goto restore;
-            }
-        }
-        /* A key in the legacy single-key file DIR/ACCOUNT.json moves aside the same way. */
-        legacy = legacy_key(&k, pks, n_pk, lfile, laside, sizeof(lfile));
-        if (legacy >= 0 && present[legacy]) {
-            if (rename(lfile, laside) != 0) {
-                ret = cli_die_fail("keys remove: cannot rename %s: %s", lfile, strerror(errno));
-                goto restore;
-            }
-            legacy_moved = 1;
-            (void)fsync_dir(k.credentials);
-        }
-        if (fsync_dir(dir) != 0 && errno != ENOENT) {
-            ret = cli_die_fail("keys remove: cannot fsync %s", dir);
+        if ((ret = rm_move_aside(&k, &r)) != 0)
             goto restore;
-        }
         const struct nf_keypair *skp = k.kps[k.views[signer].disk_index];
         uint64_t nonce = k.views[signer].nonce;
         outcome = send_actions(&k, skp, actions, n_act, &nonce, hash, fail_why, sizeof(fail_why));
         if (outcome == TX_FAILED || outcome == TX_REJECTED)
             goto restore;
     }
-    /* Final success, or nothing to delete: drop the set-aside files (also those a previous run
-     * with an unknown outcome left). Unknown: leave them aside. */
-    size_t files_deleted = 0;
-    if (outcome == TX_SUCCESS) {
-        for (size_t i = 0; i < n_pk; i++) {
-            if (key_file_paths(&k, texts[i], file, aside, sizeof(file), dir, sizeof(dir)) != 0)
-                continue;
-            (void)unlink(aside);
-            /* A key file whose key is not on chain would be added by the next `keys add`:
-             * the operator asked for this key to go, so its file goes too. */
-            if (!present[i] && unlink(file) == 0)
-                files_deleted++;
-        }
-        for (size_t i = 0; i < n_pk; i++)
-            files_deleted += present[i] && moved[i];
-        if (legacy_moved && unlink(laside) == 0)
-            files_deleted++;
-        if (legacy < 0)
-            legacy = legacy_key(&k, pks, n_pk, lfile, laside, sizeof(lfile));
-        if (legacy >= 0 && !present[legacy] && unlink(lfile) == 0)
-            files_deleted++;
-        (void)fsync_dir(k.credentials);
-        (void)fsync_dir(dir);
-    }
-    struct jw w;
-    jw_init_growable(&w);
-    jw_obj_begin(&w);
-    jw_key(&w, "account_id");
-    jw_str(&w, k.signer);
-    jw_key(&w, "removed");
-    jw_arr_begin(&w);
-    for (size_t i = 0; i < n_pk; i++)
-        if (present[i] && outcome == TX_SUCCESS)
-            jw_str(&w, texts[i]);
-    jw_arr_end(&w);
-    jw_key(&w, "absent");
-    jw_arr_begin(&w);
-    for (size_t i = 0; i < n_pk; i++)
-        if (!present[i])
-            jw_str(&w, texts[i]);
-    jw_arr_end(&w);
-    jw_key(&w, "files_deleted");
-    jw_u64(&w, files_deleted);
-    jw_key(&w, "transaction");
-    if (n_act > 0) {
-        jw_obj_begin(&w);
-        jw_key(&w, "hash");
-        jw_str(&w, hash);
-        jw_key(&w, "status");
-        jw_str(&w, outcome_name(outcome));
-        jw_key(&w, "signing_key");
-        jw_str(&w, k.views[signer].public_key);
-        jw_obj_end(&w);
-    } else {
-        jw_null(&w);
-    }
-    jw_obj_end(&w);
-    ret = cli_print_json(&w);
+    /* Unknown outcome: the set-aside files stay aside. */
+    size_t files_deleted = outcome == TX_SUCCESS ? rm_drop_files(&k, &r) : 0;
+    ret = rm_print(&k, &r, files_deleted, n_act, outcome, hash, signer);
     if (ret == 0 && outcome == TX_UNKNOWN)
         ret = cli_die_fail("keys remove: %s; the key files stay aside as .removing-*; re-run the "
                            "command",
                            fail_why);
     goto out;
 restore:
-    for (size_t i = 0; i < n_pk; i++) {
-        if (!moved[i] ||
-            key_file_paths(&k, texts[i], file, aside, sizeof(file), dir, sizeof(dir)) != 0)
-            continue;
-        (void)rename(aside, file);
-    }
-    if (legacy_moved)
-        (void)rename(laside, lfile);
-    (void)fsync_dir(k.credentials);
-    (void)fsync_dir(dir);
+    rm_restore(&k, &r);
     if (ret == 0)
         ret = cli_die_fail("keys remove: %s; nothing was removed and the key files are back",
                            fail_why);
