@@ -464,6 +464,144 @@ struct tx_record {
     enum tx_outcome outcome;
 };
 
+/* add_options: --count (required, 0..CLI_PLAN_MAX_COUNT) and --signing-key (wanted: its text,
+ * or "" when not given). 0, or the usage exit status. */
+static int add_options(const char *count_text,
+                       const char *signing_key,
+                       uint64_t *count,
+                       char wanted[KEYS_PUBKEY_STR_MAX])
+{
+    char q[200];
+    if (count_text == NULL)
+        return cli_die_usage("keys add: missing --count N");
+    if (cli_parse_u64(count_text, strlen(count_text), count) != 0 || *count > CLI_PLAN_MAX_COUNT) {
+        cli_quote(count_text, q, sizeof(q));
+        return cli_die_usage("--count: %s is not a number in 0..%d", q, CLI_PLAN_MAX_COUNT);
+    }
+    wanted[0] = '\0';
+    if (signing_key != NULL) {
+        struct nf_pubkey pk;
+        if (keys_pubkey_parse(signing_key, strlen(signing_key), &pk) != 0) {
+            cli_quote(signing_key, q, sizeof(q));
+            return cli_die_usage("--signing-key: %s is not ed25519:<base58 of 32 bytes>", q);
+        }
+        keys_pubkey_format(&pk, wanted, KEYS_PUBKEY_STR_MAX);
+    }
+    return 0;
+}
+
+/* add_generate: n_gen new keys, each written to its file durably (before any transaction names
+ * it) and appended to to_add[*n_add]. 0, or the failure's exit status. */
+static int add_generate(struct keys_ctx *k, size_t n_gen, struct nf_pubkey *to_add, size_t *n_add)
+{
+    for (size_t i = 0; i < n_gen; i++) {
+        struct nf_keypair *kp = NULL;
+        int rc = keys_generate(&kp);
+        if (rc != 0)
+            return cli_die_fail("keys add: cannot generate a key (%s)", nf_strerror(rc));
+        char err[512] = "";
+        rc = keys_write_file(k->credentials, k->signer, kp, 0, NULL, 0, err, sizeof(err));
+        to_add[*n_add] = *keys_public(kp);
+        keys_free(kp);
+        if (rc != 0)
+            return cli_die_fail("keys add: %s (keys written so far are added by the next run)",
+                                err[0] ? err : nf_strerror(rc));
+        (*n_add)++;
+    }
+    return 0;
+}
+
+/* add_send: AddKey transactions of up to CLI_PLAN_ACTIONS_PER_TX keys each, signed by skp, until
+ * one does not succeed (fail_why says why). Returns the transactions sent, recorded in txs. */
+static size_t add_send(struct keys_ctx *k,
+                       const struct nf_keypair *skp,
+                       uint64_t nonce,
+                       const struct nf_pubkey *to_add,
+                       size_t n_add,
+                       struct near_action *actions,
+                       struct tx_record *txs,
+                       char *fail_why,
+                       size_t why_cap)
+{
+    size_t n_tx = 0;
+    for (size_t off = 0; off < n_add; off += CLI_PLAN_ACTIONS_PER_TX) {
+        uint32_t n = (uint32_t)(n_add - off < CLI_PLAN_ACTIONS_PER_TX ? n_add - off
+                                                                      : CLI_PLAN_ACTIONS_PER_TX);
+        for (uint32_t i = 0; i < n; i++) {
+            memset(&actions[i], 0, sizeof(actions[i]));
+            actions[i].type = NEAR_ACT_ADD_KEY;
+            actions[i].u.add_key.public_key = to_add[off + i];
+            actions[i].u.add_key.full_access = 1;
+        }
+        struct tx_record *t = &txs[n_tx++];
+        t->actions = n;
+        t->outcome = send_actions(k, skp, actions, n, &nonce, t->hash, fail_why, why_cap);
+        if (t->outcome != TX_SUCCESS)
+            break;
+    }
+    return n_tx;
+}
+
+/* add_on_chain: how many of to_add[0..n_add) the chain holds (k's views, loaded again). */
+static size_t add_on_chain(const struct keys_ctx *k, const struct nf_pubkey *to_add, size_t n_add)
+{
+    size_t added = 0;
+    for (size_t i = 0; i < n_add; i++) {
+        char text[KEYS_PUBKEY_STR_MAX];
+        keys_pubkey_format(&to_add[i], text, sizeof(text));
+        for (size_t v = 0; v < k->n_views; v++)
+            if (k->views[v].on_chain && strcmp(k->views[v].public_key, text) == 0) {
+                added++;
+                break;
+            }
+    }
+    return added;
+}
+
+/* The figures of one `keys add`, for its JSON answer. */
+struct add_summary {
+    size_t added, n_gen, n_pending, n_tx;
+    const char *signing_text;
+    const struct tx_record *txs;
+};
+
+/* add_print: the command's JSON answer on stdout. */
+static int add_print(struct keys_ctx *k, const struct add_summary *a)
+{
+    struct jw w;
+    jw_init_growable(&w);
+    jw_obj_begin(&w);
+    jw_key(&w, "account_id");
+    jw_str(&w, k->signer);
+    jw_key(&w, "added");
+    jw_u64(&w, a->added);
+    jw_key(&w, "generated");
+    jw_u64(&w, a->n_gen);
+    jw_key(&w, "from_disk");
+    jw_u64(&w, a->n_pending);
+    jw_key(&w, "signing_key");
+    jw_str(&w, a->signing_text);
+    jw_key(&w, "transactions");
+    jw_arr_begin(&w);
+    for (size_t i = 0; i < a->n_tx; i++) {
+        jw_obj_begin(&w);
+        jw_key(&w, "hash");
+        jw_str(&w, a->txs[i].hash);
+        jw_key(&w, "actions");
+        jw_u64(&w, a->txs[i].actions);
+        jw_key(&w, "status");
+        jw_str(&w, outcome_name(a->txs[i].outcome));
+        jw_obj_end(&w);
+    }
+    jw_arr_end(&w);
+    jw_key(&w, "keys_on_chain");
+    jw_u64(&w, k->n_chain);
+    jw_key(&w, "full_access_on_chain");
+    jw_u64(&w, count_full_on_chain(k));
+    jw_obj_end(&w);
+    return cli_print_json(&w);
+}
+
 int cli_keys_add(int argc, char **argv)
 {
     struct keys_ctx k;
@@ -475,28 +613,14 @@ int cli_keys_add(int argc, char **argv)
     if (ret != 0)
         return ret < 0 ? 0 : ret;
     uint64_t count = 0;
-    char q[200];
-    if (count_text == NULL)
-        return cli_die_usage("keys add: missing --count N");
-    if (cli_parse_u64(count_text, strlen(count_text), &count) != 0 || count > CLI_PLAN_MAX_COUNT) {
-        cli_quote(count_text, q, sizeof(q));
-        return cli_die_usage("--count: %s is not a number in 0..%d", q, CLI_PLAN_MAX_COUNT);
-    }
-    char wanted[KEYS_PUBKEY_STR_MAX] = "";
-    if (signing_key != NULL) {
-        struct nf_pubkey pk;
-        if (keys_pubkey_parse(signing_key, strlen(signing_key), &pk) != 0) {
-            cli_quote(signing_key, q, sizeof(q));
-            return cli_die_usage("--signing-key: %s is not ed25519:<base58 of 32 bytes>", q);
-        }
-        keys_pubkey_format(&pk, wanted, sizeof(wanted));
-    }
+    char wanted[KEYS_PUBKEY_STR_MAX];
+    if ((ret = add_options(count_text, signing_key, &count, wanted)) != 0)
+        return ret;
 
     struct nf_pubkey *to_add = NULL;
     size_t *pending = NULL;
     struct near_action *actions = NULL;
     struct tx_record *txs = NULL;
-    size_t n_tx = 0;
     if ((ret = lock_dir(&k)) != 0 || (ret = load_disk(&k)) != 0 || (ret = load_chain(&k)) != 0)
         goto out;
     char why[512] = "";
@@ -524,97 +648,30 @@ int cli_keys_add(int argc, char **argv)
     size_t n_add = 0;
     for (size_t i = 0; i < n_pending; i++)
         to_add[n_add++] = k.disk_pk[k.views[pending[i]].disk_index];
-
-    /* Every new key is on disk, durably, before any transaction names it. */
-    for (size_t i = 0; i < n_gen; i++) {
-        struct nf_keypair *kp = NULL;
-        int rc = keys_generate(&kp);
-        if (rc != 0) {
-            ret = cli_die_fail("keys add: cannot generate a key (%s)", nf_strerror(rc));
-            goto out;
-        }
-        char err[512] = "";
-        rc = keys_write_file(k.credentials, k.signer, kp, 0, NULL, 0, err, sizeof(err));
-        to_add[n_add] = *keys_public(kp);
-        keys_free(kp);
-        if (rc != 0) {
-            ret = cli_die_fail("keys add: %s (keys written so far are added by the next run)",
-                               err[0] ? err : nf_strerror(rc));
-            goto out;
-        }
-        n_add++;
-    }
+    if ((ret = add_generate(&k, n_gen, to_add, &n_add)) != 0)
+        goto out;
 
     const struct nf_keypair *skp = k.kps[k.views[signer].disk_index];
-    uint64_t nonce = k.views[signer].nonce;
     char signing_text[KEYS_PUBKEY_STR_MAX];
     keys_pubkey_format(keys_public(skp), signing_text, sizeof(signing_text));
     char fail_why[512] = "";
-    for (size_t off = 0; off < n_add; off += CLI_PLAN_ACTIONS_PER_TX) {
-        uint32_t n = (uint32_t)(n_add - off < CLI_PLAN_ACTIONS_PER_TX ? n_add - off
-                                                                      : CLI_PLAN_ACTIONS_PER_TX);
-        for (uint32_t i = 0; i < n; i++) {
-            memset(&actions[i], 0, sizeof(actions[i]));
-            actions[i].type = NEAR_ACT_ADD_KEY;
-            actions[i].u.add_key.public_key = to_add[off + i];
-            actions[i].u.add_key.full_access = 1;
-        }
-        struct tx_record *t = &txs[n_tx++];
-        t->actions = n;
-        t->outcome = send_actions(&k, skp, actions, n, &nonce, t->hash, fail_why, sizeof(fail_why));
-        if (t->outcome != TX_SUCCESS)
-            break;
-    }
+    size_t n_tx = add_send(&k, skp, k.views[signer].nonce, to_add, n_add, actions, txs, fail_why,
+                           sizeof(fail_why));
 
     /* What the chain holds now decides the summary, whatever the answers said. */
     if ((ret = load_chain(&k)) != 0)
         goto out;
-    size_t added = 0;
-    for (size_t i = 0; i < n_add; i++) {
-        char text[KEYS_PUBKEY_STR_MAX];
-        keys_pubkey_format(&to_add[i], text, sizeof(text));
-        for (size_t v = 0; v < k.n_views; v++)
-            if (k.views[v].on_chain && strcmp(k.views[v].public_key, text) == 0) {
-                added++;
-                break;
-            }
-    }
-    struct jw w;
-    jw_init_growable(&w);
-    jw_obj_begin(&w);
-    jw_key(&w, "account_id");
-    jw_str(&w, k.signer);
-    jw_key(&w, "added");
-    jw_u64(&w, added);
-    jw_key(&w, "generated");
-    jw_u64(&w, n_gen);
-    jw_key(&w, "from_disk");
-    jw_u64(&w, n_pending);
-    jw_key(&w, "signing_key");
-    jw_str(&w, signing_text);
-    jw_key(&w, "transactions");
-    jw_arr_begin(&w);
-    for (size_t i = 0; i < n_tx; i++) {
-        jw_obj_begin(&w);
-        jw_key(&w, "hash");
-        jw_str(&w, txs[i].hash);
-        jw_key(&w, "actions");
-        jw_u64(&w, txs[i].actions);
-        jw_key(&w, "status");
-        jw_str(&w, outcome_name(txs[i].outcome));
-        jw_obj_end(&w);
-    }
-    jw_arr_end(&w);
-    jw_key(&w, "keys_on_chain");
-    jw_u64(&w, k.n_chain);
-    jw_key(&w, "full_access_on_chain");
-    jw_u64(&w, count_full_on_chain(&k));
-    jw_obj_end(&w);
-    ret = cli_print_json(&w);
-    if (ret == 0 && added < n_add)
+    const struct add_summary sum = {.added = add_on_chain(&k, to_add, n_add),
+                                    .n_gen = n_gen,
+                                    .n_pending = n_pending,
+                                    .n_tx = n_tx,
+                                    .signing_text = signing_text,
+                                    .txs = txs};
+    ret = add_print(&k, &sum);
+    if (ret == 0 && sum.added < n_add)
         ret = cli_die_fail("keys add: %zu of %zu keys are not on chain: %s; their files stay in "
                            "%s and the next `nearft keys add` adds them",
-                           n_add - added, n_add, fail_why[0] ? fail_why : "unknown reason",
+                           n_add - sum.added, n_add, fail_why[0] ? fail_why : "unknown reason",
                            k.credentials);
 out:
     free(txs);
