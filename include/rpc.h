@@ -1,7 +1,8 @@
 /* rpc: pure NEAR JSON-RPC client helpers (docs/PROTOCOL.md section 3). Builders write request
  * bodies into a caller buffer; rpc_parse tokenizes a response body with jtok (caller scratch) and
  * classifies it, together with the HTTP status, into a struct rpc_result: a success of the method
- * asked for, or one error kind from the section 3.8 catalogue. No I/O, no allocation, no global
+ * asked for, or one error kind from the section 3.8 catalogue. rpc_retry_after and rpc_call_* read
+ * a Retry-After header line and call_function result bytes. No I/O, no allocation, no global
  * state: any thread (the submit stage's thread, the start-up code, the CLI, tests, fuzzers). */
 #ifndef NF_RPC_H
 #define NF_RPC_H
@@ -234,6 +235,37 @@ struct rpc_result {
 #define RPC_TOKENS_TX 32768
 /* Token scratch enough for any view, block and error answer. */
 #define RPC_TOKENS_VIEW 4096
+
+/* ---- call_function result bytes and HTTP headers of an answer ----------------------------------
+ * Readers of what a node (or the contract behind it) sends besides the JSON-RPC envelope. Pure,
+ * any thread; they borrow their input until return and never read past len (it need not be
+ * NUL-terminated). */
+
+/* RPC_RETRY_AFTER_MAX: the largest Retry-After honoured (seconds); a node asking for longer is
+ * treated as not saying. */
+#define RPC_RETRY_AFTER_MAX 3599
+
+/* rpc_retry_after: the delta-seconds of one HTTP header line line[0..len) (as libcurl hands it
+ * over, with or without its CRLF): "Retry-After:" (name case-insensitive, no space before the
+ * colon), optional spaces/tabs, 1 or more ASCII digits, optional spaces/tabs, then "\r\n", "\n"
+ * or nothing. Returns the seconds in 0..RPC_RETRY_AFTER_MAX, or -1 for another header, an
+ * HTTP-date, a sign, any other byte, or a value above RPC_RETRY_AFTER_MAX (however many digits). */
+int rpc_retry_after(const char *line, size_t len);
+
+/* rpc_call_u128: a call_function result (rpc_result.call_len bytes of call_out) that is exactly a
+ * JSON string of decimal digits: '"', 1 or more digits, '"', nothing before or after (what
+ * ft_balance_of and ft_total_supply return: a serialized U128, leading zeros allowed). Returns 0
+ * and sets *out; NF_EINVAL for anything else (a bare number, escapes, spaces, a sign, no closing
+ * quote); NF_ERANGE above 2^128-1. *out is left alone on error. */
+int rpc_call_u128(const char *res, size_t len, nf_u128 *out);
+
+/* rpc_call_storage_balance: a storage_balance_of (NEP-145) call_function result: exactly "null"
+ * (the account is not registered: *registered = 0) or one JSON object (a StorageBalance: 1).
+ * toks[0..cap) is jtok scratch for the object. Returns 0; NF_EINVAL for anything else (a
+ * malformed answer, *registered left alone); NF_ETOOMANY when an object needs more than cap
+ * tokens (one of len bytes needs at most len / 2 + 1). */
+int rpc_call_storage_balance(
+    const char *res, size_t len, struct jtok *toks, size_t cap, int *registered);
 
 /* rpc_url_redact: url as scheme://host[:port] only, for /health, /metrics, logs and
  * --print-config: the path, query, fragment and userinfo (where RPC providers put API keys) are

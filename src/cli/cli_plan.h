@@ -85,8 +85,9 @@ int cli_plan_remove(const struct cli_key_view *v,
 
 /* ---- doctor: view answers (the bytes of a call_function result) ---- */
 
-/* cli_view_u128: a JSON string of decimal digits ("\"123\"", what ft_balance_of returns).
- * Returns 0, NF_EINVAL or NF_ERANGE. */
+/* cli_view_u128: a JSON string of decimal digits ("\"123\"", what ft_balance_of returns),
+ * exactly as rpc_call_u128 (include/rpc.h) reads it for nearftd. Returns 0, NF_EINVAL or
+ * NF_ERANGE. */
 int cli_view_u128(const char *json, size_t len, nf_u128 *out);
 
 /* cli_view_storage_bounds: storage_balance_bounds' {"min":"<u128>","max":"<u128>"|null}; *min

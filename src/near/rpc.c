@@ -3,8 +3,10 @@
  * the classifier walks jtok tokens of the caller's scratch and copies what it needs into struct
  * rpc_result. It accepts both the structured error form (name/cause/info) and the legacy forms
  * (data-only errors, the in-result query "error" string, TIMEOUT_ERROR with and without the 2026
- * info.cause). Pure and allocation-free; runs on whichever thread calls it (normally the submit
- * thread) and owns nothing.
+ * info.cause). It also reads what comes around the envelope: a Retry-After header line and the
+ * call_function results the daemon acts on (a U128 string, storage_balance_of's null or object).
+ * Pure and allocation-free; runs on whichever thread calls it (normally the submit thread) and
+ * owns nothing.
  */
 #include "rpc.h"
 
@@ -810,6 +812,74 @@ int rpc_parse(const struct rpc_response *resp,
     if (err >= 0)
         return classify_error(&p, err);
     return parse_result(&p, res);
+}
+
+/* ---- call_function results and headers --------------------------------------------------------
+ * Strict on purpose: these bytes come from a contract or a proxy, not from nearcore's JSON-RPC
+ * layer, and a reader that guesses (strtol on an unterminated header, a "registered" that is
+ * anything but null) turns a broken answer into a wrong decision. */
+
+static int is_ows(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+int rpc_retry_after(const char *line, size_t len)
+{
+    static const char name[] = "retry-after:";
+    size_t i = sizeof(name) - 1;
+    if (len < i)
+        return -1;
+    for (size_t k = 0; k < i; k++) {
+        char c = line[k];
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c - 'A' + 'a');
+        if (c != name[k])
+            return -1;
+    }
+    while (i < len && is_ows(line[i]))
+        i++;
+    size_t first_digit = i;
+    int seconds = 0; /* stops growing past RPC_RETRY_AFTER_MAX: never overflows */
+    for (; i < len && line[i] >= '0' && line[i] <= '9'; i++)
+        if (seconds <= RPC_RETRY_AFTER_MAX)
+            seconds = seconds * 10 + (line[i] - '0');
+    if (i == first_digit)
+        return -1;
+    while (i < len && is_ows(line[i]))
+        i++;
+    size_t rest = len - i;
+    int line_end = rest == 0 || (rest == 1 && line[i] == '\n') ||
+                   (rest == 2 && line[i] == '\r' && line[i + 1] == '\n');
+    if (!line_end || seconds > RPC_RETRY_AFTER_MAX)
+        return -1;
+    return seconds;
+}
+
+int rpc_call_u128(const char *res, size_t len, nf_u128 *out)
+{
+    if (len < 3 || res[0] != '"' || res[len - 1] != '"')
+        return NF_EINVAL;
+    return u128_parse(res + 1, len - 2, out);
+}
+
+int rpc_call_storage_balance(
+    const char *res, size_t len, struct jtok *toks, size_t cap, int *registered)
+{
+    if (len == 4 && memcmp(res, "null", 4) == 0) {
+        *registered = 0;
+        return 0;
+    }
+    /* One object and nothing around it: jtok alone would also take surrounding whitespace. */
+    if (len < 2 || res[0] != '{' || res[len - 1] != '}')
+        return NF_EINVAL;
+    int n = jtok_parse(res, len, toks, cap, NULL);
+    if (n == NF_ETOOMANY)
+        return NF_ETOOMANY;
+    if (n < 1 || toks[0].type != JTOK_OBJECT)
+        return NF_EINVAL;
+    *registered = 1;
+    return 0;
 }
 
 size_t rpc_url_redact(const char *url, char *out, size_t cap)

@@ -336,27 +336,33 @@ static void check_chain(const struct cfg *cfg,
     uint8_t out[256];
     rpc_build_account_view(body, sizeof(body), "f", RPC_FINALITY_FINAL, cfg->contract,
                            "ft_balance_of", cfg->signer);
-    if (rpc_call(cfg, body, RPC_M_CALL_FUNCTION, &r, out, sizeof(out)) != 0 ||
-        r.kind != RPC_OK_CALL) {
+    nf_u128 ft_amount = 0;
+    int frc = rpc_call(cfg, body, RPC_M_CALL_FUNCTION, &r, out, sizeof(out));
+    if (frc == 0 && r.kind == RPC_OK_CALL &&
+        rpc_call_u128((const char *)out, r.call_len, &ft_amount) != 0)
+        r.kind = RPC_MALFORMED; /* not a JSON string of a u128: not a NEP-141 balance */
+    if (frc != 0 || r.kind != RPC_OK_CALL) {
         snprintf(err, sizeof(err),
                  "--contract %s: ft_balance_of failed (%s): is it a NEP-141 token?", cfg->contract,
                  rpc_kind_name(r.kind));
         fail_exit(err);
     }
+    /* The answer as the contract wrote it ('"' digits '"', checked above), for the log line. */
     char ft_bal[64] = "";
     size_t fl = r.call_len < sizeof(ft_bal) - 1 ? r.call_len : sizeof(ft_bal) - 1;
     memcpy(ft_bal, out, fl);
     ft_bal[fl] = '\0';
-    if (strcmp(ft_bal, "\"0\"") == 0) {
+    if (ft_amount == 0) {
         snprintf(err, sizeof(err), "--signer %s holds no %s tokens", cfg->signer, cfg->contract);
         fail_exit(err);
     }
     *supply = 0;
     rpc_build_call_function(body, sizeof(body), "s", RPC_FINALITY_FINAL, cfg->contract,
                             "ft_total_supply", "", 0);
+    /* A total supply that is not a u128 string is one the contract does not say: 0. */
     if (rpc_call(cfg, body, RPC_M_CALL_FUNCTION, &r, out, sizeof(out)) == 0 &&
-        r.kind == RPC_OK_CALL && r.call_len > 2 && out[0] == '"')
-        (void)u128_parse((const char *)out + 1, r.call_len - 2, supply);
+        r.kind == RPC_OK_CALL)
+        (void)rpc_call_u128((const char *)out, r.call_len, supply);
     NF_LOG(NF_LOG_INFO, "main", "signer checked signer=%s keys=%zu near_yocto=%s ft_balance=%s",
            cfg->signer, nk, near_bal, ft_bal);
 }

@@ -253,11 +253,10 @@ static size_t header_cb(char *buf, size_t size, size_t nitems, void *userdata)
 {
     struct req *r = userdata;
     size_t n = size * nitems;
-    if (n > 12 && strncasecmp(buf, "Retry-After:", 12) == 0) {
-        long v = strtol(buf + 12, NULL, 10);
-        if (v >= 0 && v < 3600)
-            r->retry_after_s = (int)v;
-    }
+    /* buf is not NUL-terminated: rpc_retry_after reads buf[0..n) only. */
+    int v = rpc_retry_after(buf, n);
+    if (v >= 0)
+        r->retry_after_s = v;
     return n;
 }
 
@@ -965,10 +964,13 @@ static void on_lookup_answer(struct submit_stage *s,
             lookup_return(s, l);
         return;
     }
-    if (res->kind == RPC_OK_CALL) {
-        int is_null = res->call_len == 4 && memcmp(s->call_out, "null", 4) == 0;
-        l->registered = is_null ? 0 : 1;
-    }
+    /* null or a StorageBalance object; anything else is a malformed answer: registered stays
+     * unknown, as for any other failed lookup. rpc_parse is done with the token scratch. */
+    int registered;
+    if (res->kind == RPC_OK_CALL &&
+        rpc_call_storage_balance((const char *)s->call_out, res->call_len, s->toks, s->tok_cap,
+                                 &registered) == 0)
+        l->registered = (int8_t)registered;
     lookup_return(s, l);
 }
 
@@ -1079,9 +1081,8 @@ static void on_tokens_answer(struct submit_stage *s, const struct rpc_result *re
 {
     s->funds_inflight = 0;
     nf_u128 bal = 0;
-    if (!s->out_of_tokens || res->kind != RPC_OK_CALL || res->call_len < 3 ||
-        s->call_out[0] != '"' ||
-        u128_parse((const char *)s->call_out + 1, res->call_len - 2, &bal) != 0 ||
+    if (!s->out_of_tokens || res->kind != RPC_OK_CALL ||
+        rpc_call_u128((const char *)s->call_out, res->call_len, &bal) != 0 ||
         bal < s->tokens_needed)
         return;
     s->out_of_tokens = 0;

@@ -1,7 +1,8 @@
 /* test_rpc: JSON-RPC builders checked against the request examples of docs/PROTOCOL.md section 3,
  * and the classifier fed every error JSON of the section 3.8 catalogue verbatim, the section 3.4
  * success example, the ActionError failure shape, the legacy in-result query errors, the 2026
- * TIMEOUT_ERROR forms and transport-level answers. Single-threaded. */
+ * TIMEOUT_ERROR forms and transport-level answers; the strict readers of Retry-After header lines
+ * and call_function results (U128 strings, storage_balance_of) against tables. Single-threaded. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -572,6 +573,129 @@ static void test_url_redact(void)
     CHECK_EQ_STR(out, "https://");
 }
 
+/* rpc_retry_after: libcurl hands header lines over with their CRLF and no NUL; only the bytes in
+ * [0, len) count. */
+static void test_retry_after(void)
+{
+    static const struct {
+        const char *line;
+        int want;
+    } cases[] = {
+        {"Retry-After: 120\r\n", 120},
+        {"Retry-After: 0\r\n", 0},
+        {"retry-after:7", 7},
+        {"RETRY-AFTER:\t 3599 \t\r\n", 3599},
+        {"Retry-After: 0005\n", 5},
+        {"Retry-After: 00000000000000000000000000000042\r\n", 42},
+        {"Retry-After: 3600\r\n", -1},
+        {"Retry-After: 99999999999999999999999999999999\r\n", -1},
+        {"Retry-After: -1\r\n", -1},
+        {"Retry-After: +5\r\n", -1},
+        {"Retry-After: 5s\r\n", -1},
+        {"Retry-After: 5 6\r\n", -1},
+        {"Retry-After: 1.5\r\n", -1},
+        {"Retry-After: Fri, 31 Dec 1999 23:59:59 GMT\r\n", -1},
+        {"Retry-After: \r\n", -1},
+        {"Retry-After:", -1},
+        {"Retry-After : 5\r\n", -1},
+        {"Retry-After: 5\r", -1},
+        {"Retry-After: 5\n\n", -1},
+        {"Retry-After: 5\r\nX", -1},
+        {"Retry-Afte: 5\r\n", -1},
+        {"X-Retry-After: 5\r\n", -1},
+        {"HTTP/1.1 429 Too Many Requests\r\n", -1},
+        {"\r\n", -1},
+        {"", -1},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int got = rpc_retry_after(cases[i].line, strlen(cases[i].line));
+        if (got != cases[i].want)
+            fprintf(stderr, "retry-after case %zu: \"%s\"\n", i, cases[i].line);
+        CHECK_EQ_INT(got, cases[i].want);
+    }
+    /* Bounded by len: the digits after it are not read, and a cut name is not a match. */
+    CHECK_EQ_INT(rpc_retry_after("Retry-After: 12345", 15), 12);
+    CHECK_EQ_INT(rpc_retry_after("Retry-After: 12", 11), -1);
+    /* A NUL byte is a byte like any other: not a digit, not the end. */
+    CHECK_EQ_INT(rpc_retry_after("Retry-After: 5\0\r\n", 17), -1);
+    CHECK_EQ_INT(rpc_retry_after("Retry-After: 5\0", 15), -1);
+}
+
+/* rpc_call_u128 / rpc_call_storage_balance: call_function result bytes, exact forms only. */
+static void test_call_results(void)
+{
+    nf_u128 v = 7;
+    CHECK_EQ_INT(rpc_call_u128("\"123\"", 5, &v), 0);
+    CHECK(v == 123);
+    CHECK_EQ_INT(rpc_call_u128("\"0\"", 3, &v), 0);
+    CHECK(v == 0);
+    CHECK_EQ_INT(rpc_call_u128("\"007\"", 5, &v), 0);
+    CHECK(v == 7);
+    const char *max = "\"340282366920938463463374607431768211455\"";
+    CHECK_EQ_INT(rpc_call_u128(max, strlen(max), &v), 0);
+    CHECK(v == U128_MAX);
+    v = 9;
+    const char *over = "\"340282366920938463463374607431768211456\"";
+    CHECK_EQ_INT(rpc_call_u128(over, strlen(over), &v), NF_ERANGE);
+    static const char *const bad[] = {
+        "123",     "\"123",    "123\"",       "\"\"",   "\"",        "",        "\"12\"3\"",
+        "\"-1\"",  "\"+1\"",   "\"1 \"",      " \"1\"", "\"1\" ",    "\"1\"\n", "\"1.0\"",
+        "\"1e3\"", "\"0x10\"", "\"\\u0031\"", "null",   "{\"a\":1}", "[\"1\"]", "\"١\"",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        CHECK_EQ_INT(rpc_call_u128(bad[i], strlen(bad[i]), &v), NF_EINVAL);
+        CHECK(v == 9); /* left alone */
+    }
+    /* Bounded by len: the closing quote must be inside it. */
+    CHECK_EQ_INT(rpc_call_u128("\"12\"", 3, &v), NF_EINVAL);
+    CHECK_EQ_INT(rpc_call_u128("\"1\"\0", 4, &v), NF_EINVAL);
+
+    int reg = -1;
+    CHECK_EQ_INT(rpc_call_storage_balance("null", 4, toks, RPC_TOKENS_VIEW, &reg), 0);
+    CHECK_EQ_INT(reg, 0);
+    const char *sb = "{\"total\":\"1250000000000000000000\",\"available\":\"0\"}";
+    CHECK_EQ_INT(rpc_call_storage_balance(sb, strlen(sb), toks, RPC_TOKENS_VIEW, &reg), 0);
+    CHECK_EQ_INT(reg, 1);
+    reg = -1;
+    CHECK_EQ_INT(rpc_call_storage_balance("{}", 2, toks, RPC_TOKENS_VIEW, &reg), 0);
+    CHECK_EQ_INT(reg, 1);
+    static const char *const sbad[] = {
+        "",
+        "nul",
+        "nulls",
+        "Null",
+        " null",
+        "null ",
+        "\"null\"",
+        "0",
+        "\"1\"",
+        "true",
+        "false",
+        "[]",
+        "[{}]",
+        "{",
+        "}",
+        "{}}",
+        "{ } ",
+        " {}",
+        "{\"a\"}",
+        "{\"a\":1,}",
+        "{}{}",
+        "{}\n",
+        "{\"a\":\"\\x\"}",
+    };
+    for (size_t i = 0; i < sizeof(sbad) / sizeof(sbad[0]); i++) {
+        reg = -1;
+        CHECK_EQ_INT(
+            rpc_call_storage_balance(sbad[i], strlen(sbad[i]), toks, RPC_TOKENS_VIEW, &reg),
+            NF_EINVAL);
+        CHECK_EQ_INT(reg, -1);
+    }
+    CHECK_EQ_INT(rpc_call_storage_balance("null", 3, toks, RPC_TOKENS_VIEW, &reg), NF_EINVAL);
+    CHECK_EQ_INT(rpc_call_storage_balance(sb, strlen(sb), toks, 2, &reg), NF_ETOOMANY);
+    CHECK_EQ_INT(reg, -1);
+}
+
 int main(void)
 {
     toks = malloc(sizeof(*toks) * RPC_TOKENS_TX);
@@ -585,6 +709,8 @@ int main(void)
     test_views();
     test_names();
     test_url_redact();
+    test_retry_after();
+    test_call_results();
     free(toks);
     return nf_test_report("test_rpc");
 }
