@@ -165,10 +165,22 @@ int auth_file_add(const char *path,
                   char *err,
                   size_t errcap);
 
-/* auth_file_remove: rewrites the token file without NAME's line, atomically: a 0600 temp file in
- * the same directory, fsync, rename over the file, fsync of the directory. Comments and the other
- * lines are kept as they were. NF_ENOTFOUND when NAME is not in the file; NF_EPERM / NF_EINVAL as
- * for auth_file_add. */
+/* auth_find_line: the first line of text[0..len) whose first field (after spaces and tabs) is
+ * exactly name (NUL-terminated), followed by a space or a tab: [*start, *end) with *start at the
+ * line's first byte (0 or just past an LF) and *end just past its LF (len for a last line without
+ * one). For text that auth_parse accepted and a name it returned, that is the name's entry: its
+ * line alone parses to that entry, and the text without it to the other entries. A name that
+ * auth_name_ok refuses is not checked here and may match another line ("#" a comment, "a read" the
+ * entry of "a"). auth_file_remove refuses such names first, then cuts the line it finds. Pure (no
+ * I/O, any thread); borrows text and name until return. 0, or NF_ENOTFOUND (*start and *end
+ * untouched). */
+int auth_find_line(const char *text, size_t len, const char *name, size_t *start, size_t *end);
+
+/* auth_file_remove: rewrites the token file without NAME's line (auth_find_line), atomically: a
+ * 0600 temp file in the same directory, fsync, rename over the file, fsync of the directory.
+ * Comments and the other lines are kept as they were. NF_EINVAL for a NAME auth_name_ok refuses
+ * (nothing is opened); NF_ENOTFOUND when NAME is not in the file; NF_EPERM / NF_EINVAL as for
+ * auth_file_add. */
 int auth_file_remove(const char *path, const char *name, char *err, size_t errcap);
 
 #endif

@@ -5,7 +5,7 @@
  * moment they hold the lock, so an add and a remove never lose each other's change). Every function
  * refuses, as keys_file.c does for key files, a symbolic link, a file owned by another user, a
  * file group or others may read or write, and a file in a directory they may write (nf_secfile).
- * Blocking I/O, one thread. */
+ * Blocking I/O, one thread; auth_find_line, which finds the line a removal cuts, is pure. */
 #include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
@@ -272,8 +272,35 @@ out:
     return r;
 }
 
+int auth_find_line(const char *text, size_t len, const char *name, size_t *start, size_t *end)
+{
+    const char *p = text, *stop = text + len;
+    size_t nl_name = strlen(name);
+    while (p < stop) {
+        const char *nl = memchr(p, '\n', (size_t)(stop - p));
+        const char *le = nl ? nl + 1 : stop;
+        const char *f = p;
+        while (f < le && (*f == ' ' || *f == '\t'))
+            f++;
+        /* f[nl_name] is inside the line (its LF at the latest), so it is read only when there. */
+        if ((size_t)(le - f) > nl_name && memcmp(f, name, nl_name) == 0 &&
+            (f[nl_name] == ' ' || f[nl_name] == '\t')) {
+            *start = (size_t)(p - text);
+            *end = (size_t)(le - text);
+            return 0;
+        }
+        p = le;
+    }
+    return NF_ENOTFOUND;
+}
+
 int auth_file_remove(const char *path, const char *name, char *err, size_t errcap)
 {
+    /* auth_find_line matches a first field: "#" would find a comment, "a b" the entry of "a". */
+    if (!auth_name_ok(name, strlen(name))) {
+        af_err(err, errcap, "NAME must be 1 to 64 characters of A-Z a-z 0-9 . _ -");
+        return NF_EINVAL;
+    }
     int r = 0, tfd = -1, dfd = -1;
     int fd = open_locked(path, O_RDONLY, err, errcap, &r);
     if (fd == -1)
@@ -289,24 +316,9 @@ int auth_file_remove(const char *path, const char *name, char *err, size_t errca
     r = parse_text(path, text, len, &e, err, errcap);
     if (r < 0)
         goto out;
-    /* Find NAME's line: the parser accepted the file, so its first field is NAME. */
-    const char *p = text, *end = text + len, *cut = NULL, *cut_end = NULL;
-    size_t nl_name = strlen(name);
-    while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        const char *le = nl ? nl + 1 : end;
-        const char *f = p;
-        while (f < le && (*f == ' ' || *f == '\t'))
-            f++;
-        if ((size_t)(le - f) > nl_name && memcmp(f, name, nl_name) == 0 &&
-            (f[nl_name] == ' ' || f[nl_name] == '\t')) {
-            cut = p;
-            cut_end = le;
-            break;
-        }
-        p = le;
-    }
-    if (cut == NULL) {
+    /* The parser accepted the file, so the line whose first field is NAME is NAME's entry. */
+    size_t cut = 0, cut_end = 0;
+    if (auth_find_line(text, len, name, &cut, &cut_end) != 0) {
         af_err(err, errcap, "token file %s: no token named %s", path, name);
         r = NF_ENOTFOUND;
         goto out;
@@ -343,8 +355,8 @@ int auth_file_remove(const char *path, const char *name, char *err, size_t errca
                strerror(en));
         goto out;
     }
-    if (write_all(tfd, text, (size_t)(cut - text)) != 0 ||
-        write_all(tfd, cut_end, (size_t)(end - cut_end)) != 0 || fsync(tfd) == -1) {
+    if (write_all(tfd, text, cut) != 0 || write_all(tfd, text + cut_end, len - cut_end) != 0 ||
+        fsync(tfd) == -1) {
         af_err(err, errcap, "token file %s: cannot write the new file: %s", path, strerror(errno));
         goto out; /* closes tfd, removes tmp */
     }

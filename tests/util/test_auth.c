@@ -1,7 +1,7 @@
 /* test_auth: the token file parser (a table of good and bad files with the line number and reason
- * each bad one reports), scope lists, names, token shape and hash, the constant-time lookup, and
- * the file functions (load refuses group/other access, add refuses duplicates and keeps 0600,
- * remove rewrites without the line). */
+ * each bad one reports), scope lists, names, token shape and hash, the constant-time lookup, the
+ * line a removal cuts (auth_find_line), and the file functions (load refuses group/other
+ * access, add refuses duplicates and keeps 0600, remove rewrites without the line). */
 #include <fcntl.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -183,6 +183,54 @@ static void test_parse_table(void)
     CHECK(auth_count_lines(t, strlen(t)) >= 2);
 }
 
+/* auth_find_line: the line whose first field is the name, at line boundaries; the text without
+ * it parses to the other entries. */
+static void test_find_line(void)
+{
+    static const char t[] = "# ops comment\n"
+                            "ops transfer " H_A "\n"
+                            "\n"
+                            "  reader\tread " H_B; /* indented, tab, no final LF */
+    size_t len = sizeof(t) - 1, s = 99, e = 99;
+    size_t ops_at = strlen("# ops comment\n"), ops_end = ops_at + strlen("ops transfer " H_A "\n");
+    CHECK_EQ_INT(auth_find_line(t, len, "ops", &s, &e), 0);
+    CHECK_EQ_INT(s, ops_at);
+    CHECK_EQ_INT(e, ops_end);
+    CHECK_EQ_INT(auth_find_line(t, len, "reader", &s, &e), 0);
+    CHECK_EQ_INT(s, ops_end + 1);
+    CHECK_EQ_INT(e, len);
+    s = e = 99;
+    const char *absent[] = {"op", "opsx", "", "transfer", "comment", "read", H_B, "reader\tread x"};
+    for (size_t i = 0; i < sizeof(absent) / sizeof(absent[0]); i++)
+        CHECK_EQ_INT(auth_find_line(t, len, absent[i], &s, &e), NF_ENOTFOUND);
+    CHECK(s == 99 && e == 99); /* untouched when not found */
+    CHECK_EQ_INT(auth_find_line("", 0, "ops", &s, &e), NF_ENOTFOUND);
+    CHECK_EQ_INT(auth_find_line("ops", 3, "ops", &s, &e), NF_ENOTFOUND); /* no field after it */
+    CHECK_EQ_INT(auth_find_line("ops\n", 4, "ops", &s, &e), NF_ENOTFOUND);
+    CHECK_EQ_INT(auth_find_line("ops transfer", 3, "ops", &s, &e), NF_ENOTFOUND); /* len bounds */
+    CHECK_EQ_INT(auth_find_line("ops\t", 4, "ops", &s, &e), 0);
+    CHECK(s == 0 && e == 4);
+    /* Names auth_name_ok refuses are not checked: they can match what is not an entry. */
+    CHECK_EQ_INT(auth_find_line(t, len, "#", &s, &e), 0);
+    CHECK(s == 0 && e == ops_at);
+    CHECK_EQ_INT(auth_find_line(t, len, "ops transfer", &s, &e), 0);
+    CHECK(s == ops_at && e == ops_end);
+
+    /* The line alone is the entry; the rest is the other entries. */
+    struct auth_entry one[2], rest[2];
+    int line = 0;
+    const char *why = NULL;
+    CHECK_EQ_INT(auth_find_line(t, len, "ops", &s, &e), 0);
+    CHECK_EQ_INT(auth_parse(t + s, e - s, one, 2, &line, &why), 1);
+    CHECK_EQ_STR(one[0].name, "ops");
+    char cut[sizeof(t)];
+    memcpy(cut, t, s);
+    memcpy(cut + s, t + e, len - e);
+    CHECK_EQ_INT(auth_parse(cut, len - (e - s), rest, 2, &line, &why), 1);
+    CHECK_EQ_STR(rest[0].name, "reader");
+    CHECK_EQ_INT(rest[0].scopes, AUTH_SCOPE_READ);
+}
+
 static void test_scopes_names(void)
 {
     unsigned s = 0;
@@ -298,6 +346,12 @@ static void test_files(void)
         CHECK_EQ_INT(auth_lookup(t, tok2, strlen(tok2), NULL), AUTH_SCOPE_READ);
         auth_table_free(t);
     }
+    /* A name that is not a NAME is refused before the file is read: "#" would cut a comment,
+     * "reader x" the entry of "reader". */
+    CHECK_EQ_INT(auth_file_remove(path, "#", err, sizeof(err)), NF_EINVAL);
+    CHECK(strstr(err, "NAME must be") != NULL);
+    CHECK_EQ_INT(auth_file_remove(path, "reader x", err, sizeof(err)), NF_EINVAL);
+    CHECK_EQ_INT(auth_file_remove(path, "", err, sizeof(err)), NF_EINVAL);
     CHECK_EQ_INT(auth_file_remove(path, "ops", err, sizeof(err)), 0);
     CHECK_EQ_INT(auth_file_remove(path, "ops", err, sizeof(err)), NF_ENOTFOUND);
     t = auth_table_load(path, err, sizeof(err), &rc);
@@ -448,6 +502,7 @@ int main(void)
     if (sodium_init() < 0)
         return 1;
     test_parse_table();
+    test_find_line();
     test_scopes_names();
     test_token_lookup();
     test_files();
