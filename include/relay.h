@@ -20,9 +20,30 @@
 #ifndef NF_RELAY_H
 #define NF_RELAY_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct relay;
+
+/* A connection's first request line must fit in this many bytes (a CR before its LF included),
+ * and arrive within RELAY_HEAD_S seconds (relay.c). */
+#define RELAY_HEAD_MAX 8192u
+
+/* What the relay does with a connection, given the bytes it has received so far. */
+enum relay_head_action {
+    RELAY_HEAD_MORE,     /* no LF yet, and at most RELAY_HEAD_MAX bytes: wait for more */
+    RELAY_HEAD_FORWARD,  /* a whole first line, not GET /metrics: pass the connection on */
+    RELAY_HEAD_METRICS,  /* "GET /metrics " or "GET /metrics?" and a line end: answer it here */
+    RELAY_HEAD_TOO_LONG, /* no LF within the first RELAY_HEAD_MAX + 1 bytes: answer 400 */
+};
+
+/* relay_head_classify: the action for a connection that has sent buf[0..len) so far. The line
+ * ends at the first LF (a CR before it is not part of the line, as evbuffer_search_eol's
+ * EVBUFFER_EOL_CRLF has it). Decided by the first RELAY_HEAD_MAX + 1 bytes alone, and once
+ * decided (not RELAY_HEAD_MORE) the same for every longer input that starts with buf, so it does
+ * not depend on how the bytes were split across reads. Reads only buf[0..len). Pure (no I/O,
+ * any thread); borrows buf until return. */
+enum relay_head_action relay_head_classify(const char *buf, size_t len);
 
 /* relay_new: binds listen ("HOST:PORT", as --listen) and starts the thread. max_conns caps the
  * connections relayed at once (one more is closed at accept). Borrows listen until return.

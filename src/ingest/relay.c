@@ -1,9 +1,10 @@
 /* relay: a cluster standby's front door (see include/relay.h). Each accepted connection waits for
- * its first request line; GET /metrics is answered here, anything else opens a connection to the
- * lease holder's advertised address and, once it is connected, the two sockets are spliced until
- * either side closes (what one side sent is written to the other before both close). The thread
- * "relay" owns the listener and every connection; relay_target and relay_free reach it through a
- * mutex (the target address) and an eventfd (stop). */
+ * its first request line (relay_head_classify, pure, decides on the bytes received so far); GET
+ * /metrics is answered here, anything else opens a connection to the lease holder's advertised
+ * address and, once it is connected, the two sockets are spliced until either side closes (what
+ * one side sent is written to the other before both close). The thread "relay" owns the listener
+ * and every connection; relay_target and relay_free reach it through a mutex (the target address)
+ * and an eventfd (stop). */
 #include "relay.h"
 
 #include <errno.h>
@@ -26,8 +27,7 @@
 #include "nf_err.h"
 #include "nf_log.h"
 
-#define RELAY_HEAD_MAX   8192u         /* the first request line must fit in this */
-#define RELAY_HEAD_S     10            /* ... and arrive within this many seconds */
+#define RELAY_HEAD_S     10            /* the first request line must arrive within this */
 #define RELAY_CONNECT_S  2             /* the holder must accept within this */
 #define RELAY_HIGH_WATER (256u * 1024) /* unsent bytes before the other side stops reading */
 
@@ -234,27 +234,48 @@ static void up_event(struct bufferevent *bev, short what, void *arg)
     reply_503(c, "the instance holding the cluster log did not answer this instance's relay");
 }
 
+enum relay_head_action relay_head_classify(const char *buf, size_t len)
+{
+    static const char get_metrics[] = "GET /metrics";
+    const size_t gl = sizeof(get_metrics) - 1;
+    if (len == 0)
+        return RELAY_HEAD_MORE;
+    /* An LF past byte RELAY_HEAD_MAX + 1 is too late even when the bytes before it came in one
+     * read: had they come one by one, the relay would have refused them at that byte. */
+    const char *lf = memchr(buf, '\n', len < RELAY_HEAD_MAX + 1 ? len : RELAY_HEAD_MAX + 1);
+    if (lf == NULL)
+        return len > RELAY_HEAD_MAX ? RELAY_HEAD_TOO_LONG : RELAY_HEAD_MORE;
+    size_t line = (size_t)(lf - buf);
+    if (line > 0 && buf[line - 1] == '\r')
+        line--;
+    if (line > gl && memcmp(buf, get_metrics, gl) == 0 && (buf[gl] == ' ' || buf[gl] == '?'))
+        return RELAY_HEAD_METRICS;
+    return RELAY_HEAD_FORWARD;
+}
+
 /* The client's first bytes: wait for the request line, then answer or forward. */
 static void down_head(struct bufferevent *bev, void *arg)
 {
     struct rconn *c = arg;
     struct relay *r = c->r;
     struct evbuffer *in = bufferevent_get_input(bev);
-    struct evbuffer_ptr eol = evbuffer_search_eol(in, NULL, NULL, EVBUFFER_EOL_CRLF);
-    if (eol.pos < 0) {
-        if (evbuffer_get_length(in) > RELAY_HEAD_MAX) {
-            static const char body[] =
-                "{\"error\":\"bad request\",\"field\":null,\"reason\":\"request line too long\"}";
-            reply_close(c, "400 Bad Request", "application/json", "", body, sizeof(body) - 1);
-        }
+    /* relay_head_classify decides on the first RELAY_HEAD_MAX + 1 bytes as on all of them. */
+    char head[RELAY_HEAD_MAX + 1];
+    ev_ssize_t got = evbuffer_copyout(in, head, sizeof(head));
+    switch (relay_head_classify(head, got > 0 ? (size_t)got : 0)) {
+    case RELAY_HEAD_MORE:
+        return;
+    case RELAY_HEAD_TOO_LONG: {
+        static const char body[] =
+            "{\"error\":\"bad request\",\"field\":null,\"reason\":\"request line too long\"}";
+        reply_close(c, "400 Bad Request", "application/json", "", body, sizeof(body) - 1);
         return;
     }
-    char line[64] = "";
-    evbuffer_copyout(in, line,
-                     eol.pos < (ssize_t)sizeof(line) - 1 ? (size_t)eol.pos : sizeof(line) - 1);
-    if (strncmp(line, "GET /metrics ", 13) == 0 || strncmp(line, "GET /metrics?", 13) == 0) {
+    case RELAY_HEAD_METRICS:
         reply_metrics(c);
         return;
+    case RELAY_HEAD_FORWARD:
+        break;
     }
     struct sockaddr_storage sa;
     socklen_t len;

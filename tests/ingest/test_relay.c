@@ -1,8 +1,11 @@
 /* test_relay: a cluster standby's relay (src/ingest/relay.c) on real sockets of 127.0.0.1: the
  * advertised address of a listener, 503 with no holder and with a holder that does not answer,
  * GET /metrics answered by the relay itself, a request and an answer larger than the relay's
- * high-water mark passed whole both ways, and relay_free closing a connection still open. The
- * "holder" is a thread of this test that reads one request and answers with the byte count it got.
+ * high-water mark passed whole both ways, a first line too long refused with 400 (and one that
+ * just fits passed on), and relay_free closing a connection still open. The "holder" is a thread of
+ * this test that reads one request and answers with the byte count it got. Before those, a table
+ * of first bytes and the action relay_head_classify takes for them (and for each of their
+ * prefixes: the same or "wait for more").
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -103,6 +106,95 @@ static void test_advertise(void)
     CHECK_EQ_INT(ingest_listen_advertise("host.example:80", 80, out, 8), NF_ECONFIG);
 }
 
+struct head_case {
+    const char *in;
+    size_t len; /* 0: strlen(in) */
+    enum relay_head_action want;
+};
+
+static const struct head_case head_cases[] = {
+    {"", 0, RELAY_HEAD_MORE},
+    {"GET /metrics HTTP/1.1", 0, RELAY_HEAD_MORE},
+    {"GET /metrics HTTP/1.1\r", 0, RELAY_HEAD_MORE}, /* a CR alone ends no line */
+    {"GET /metrics HTTP/1.1\r\n", 0, RELAY_HEAD_METRICS},
+    {"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", 0, RELAY_HEAD_METRICS},
+    {"GET /metrics?name[]=x HTTP/1.1\n", 0, RELAY_HEAD_METRICS},
+    {"GET /metrics \n", 0, RELAY_HEAD_METRICS},
+    {"GET /metrics?\r\n", 0, RELAY_HEAD_METRICS},
+    {"GET /metrics\r\n", 0, RELAY_HEAD_FORWARD}, /* no space or '?' after the path */
+    {"GET /metrics\n", 0, RELAY_HEAD_FORWARD},
+    {"GET /metrics\r\r\n", 0, RELAY_HEAD_FORWARD},
+    {"GET /metricsz HTTP/1.1\r\n", 0, RELAY_HEAD_FORWARD},
+    {"GET /metrics/x HTTP/1.1\r\n", 0, RELAY_HEAD_FORWARD},
+    {"get /metrics HTTP/1.1\r\n", 0, RELAY_HEAD_FORWARD},
+    {"HEAD /metrics HTTP/1.1\r\n", 0, RELAY_HEAD_FORWARD},
+    {" GET /metrics HTTP/1.1\r\n", 0, RELAY_HEAD_FORWARD},
+    {"GET  /metrics HTTP/1.1\r\n", 0, RELAY_HEAD_FORWARD},
+    {"GET /metr\0cs HTTP/1.1\r\n", 23, RELAY_HEAD_FORWARD},
+    {"GET /metrics\0HTTP/1.1\r\n", 23, RELAY_HEAD_FORWARD},
+    {"GET /metrics\0", 13, RELAY_HEAD_MORE},
+    {"POST /v1/transfers HTTP/1.1\r\n", 0, RELAY_HEAD_FORWARD},
+    {"\n", 0, RELAY_HEAD_FORWARD},
+    {"\r\n", 0, RELAY_HEAD_FORWARD},
+    {"x\nGET /metrics HTTP/1.1\r\n", 0, RELAY_HEAD_FORWARD}, /* only the first line counts */
+};
+
+/* classify_exact: relay_head_classify on an allocation of exactly len bytes (ASan sees more). */
+static enum relay_head_action classify_exact(const char *in, size_t len)
+{
+    char *b = malloc(len ? len : 1);
+    memcpy(b, in, len);
+    enum relay_head_action a = relay_head_classify(b, len);
+    free(b);
+    return a;
+}
+
+/* Every prefix of in[0..len) is "wait for more" or the action of the whole. */
+static int prefixes_agree(const char *in, size_t len, enum relay_head_action whole)
+{
+    for (size_t k = 0; k < len; k++) {
+        enum relay_head_action a = relay_head_classify(in, k);
+        if (a != RELAY_HEAD_MORE && a != whole)
+            return 0;
+    }
+    return 1;
+}
+
+static void test_head_classify(void)
+{
+    for (size_t i = 0; i < sizeof(head_cases) / sizeof(head_cases[0]); i++) {
+        const struct head_case *c = &head_cases[i];
+        size_t len = c->len ? c->len : strlen(c->in);
+        enum relay_head_action a = classify_exact(c->in, len);
+        if (a != c->want)
+            fprintf(stderr, "head case %zu: got %d, want %d\n", i, (int)a, (int)c->want);
+        CHECK_EQ_INT(a, c->want);
+        CHECK(prefixes_agree(c->in, len, a));
+    }
+    /* The length limit: at most RELAY_HEAD_MAX bytes before the LF (a CR among them). */
+    size_t big = 2 * RELAY_HEAD_MAX + 8;
+    char *b = malloc(big);
+    memset(b, 'A', big);
+    CHECK_EQ_INT(classify_exact(b, RELAY_HEAD_MAX), RELAY_HEAD_MORE);
+    CHECK_EQ_INT(classify_exact(b, RELAY_HEAD_MAX + 1), RELAY_HEAD_TOO_LONG);
+    CHECK_EQ_INT(classify_exact(b, big), RELAY_HEAD_TOO_LONG);
+    b[RELAY_HEAD_MAX] = '\n'; /* RELAY_HEAD_MAX bytes, then the LF */
+    CHECK_EQ_INT(classify_exact(b, RELAY_HEAD_MAX + 1), RELAY_HEAD_FORWARD);
+    CHECK_EQ_INT(classify_exact(b, big), RELAY_HEAD_FORWARD);
+    b[RELAY_HEAD_MAX - 1] = '\r'; /* ... the CR among them */
+    CHECK_EQ_INT(classify_exact(b, big), RELAY_HEAD_FORWARD);
+    memcpy(b, "GET /metrics ", 13);
+    CHECK_EQ_INT(classify_exact(b, big), RELAY_HEAD_METRICS);
+    CHECK(prefixes_agree(b, big, RELAY_HEAD_METRICS));
+    b[RELAY_HEAD_MAX] = 'A';
+    b[RELAY_HEAD_MAX + 1] = '\n'; /* one byte more before the LF: too long, even in one read */
+    CHECK_EQ_INT(classify_exact(b, RELAY_HEAD_MAX + 1), RELAY_HEAD_TOO_LONG);
+    CHECK_EQ_INT(classify_exact(b, RELAY_HEAD_MAX + 2), RELAY_HEAD_TOO_LONG);
+    CHECK_EQ_INT(classify_exact(b, big), RELAY_HEAD_TOO_LONG);
+    CHECK(prefixes_agree(b, big, RELAY_HEAD_TOO_LONG));
+    free(b);
+}
+
 static void test_relay(void)
 {
     int err = 0;
@@ -181,6 +273,25 @@ static void test_relay(void)
     CHECK(strstr(buf, "nearft_relay_refused_total{reason=\"no_holder\"} 1\n") != NULL);
     CHECK(strstr(buf, "nearft_relay_refused_total{reason=\"unreachable\"} 1\n") != NULL);
 
+    /* A first line of RELAY_HEAD_MAX + 1 bytes without an LF: 400, nothing forwarded. One of
+     * RELAY_HEAD_MAX bytes and its LF is passed on (to the holder, gone by now: 503). */
+    char *line = malloc(RELAY_HEAD_MAX + 1);
+    memset(line, 'A', RELAY_HEAD_MAX + 1);
+    fd = dial(port);
+    CHECK(raw_sock_send(fd, line, RELAY_HEAD_MAX + 1) == 0);
+    read_all(fd, buf, sizeof(buf));
+    close(fd);
+    CHECK(strncmp(buf, "HTTP/1.1 400 ", 13) == 0);
+    CHECK(strstr(buf, "\"reason\":\"request line too long\"") != NULL);
+    line[RELAY_HEAD_MAX] = '\n';
+    fd = dial(port);
+    CHECK(raw_sock_send(fd, line, RELAY_HEAD_MAX + 1) == 0);
+    read_all(fd, buf, sizeof(buf));
+    close(fd);
+    CHECK(strncmp(buf, "HTTP/1.1 503 ", 13) == 0);
+    CHECK(strstr(buf, "did not answer") != NULL);
+    free(line);
+
     /* relay_free closes a connection that is still open (half a request line sent). */
     fd = dial(port);
     CHECK(raw_sock_send(fd, "GET /v1/tr", 10) == 0);
@@ -193,6 +304,7 @@ static void test_relay(void)
 int main(void)
 {
     test_advertise();
+    test_head_classify();
     test_relay();
     return nf_test_report("test_relay");
 }
