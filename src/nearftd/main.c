@@ -447,6 +447,66 @@ static int serve(const struct cfg *cfg,
     }
 }
 
+/* activation: socket activation. The service manager's listening socket replaces --listen's
+ * address in cfg, so every later check (loopback, readiness, the watchdog's probe) sees the real
+ * one. Sets *listen_fd (-1 without one). 0, or exit status 2 (said on stderr). */
+static int activation(struct cfg *cfg, int *listen_fd)
+{
+    char activated[96], act_why[160];
+    *listen_fd = service_listen_fd(activated, sizeof(activated), act_why, sizeof(act_why));
+    if (*listen_fd == NF_ECONFIG || (*listen_fd >= 0 && cfg->cluster != NULL)) {
+        fprintf(stderr, "nearftd: socket activation: %s\n",
+                *listen_fd == NF_ECONFIG ? act_why
+                                         : "not in cluster mode (a standby relays on --listen); "
+                                           "start it without a .socket unit");
+        if (*listen_fd >= 0)
+            close(*listen_fd);
+        *listen_fd = -1;
+        return 2;
+    }
+    if (*listen_fd >= 0) {
+        char *a = strdup(activated);
+        if (a == NULL)
+            fail_exit("out of memory");
+        NF_LOG(NF_LOG_INFO, "main",
+               "serving on the socket the service manager passed instead of --listen listen=%s "
+               "flag_listen=%s",
+               a, cfg->listen);
+        free(cfg->listen);
+        cfg->listen = a;
+    }
+    return 0;
+}
+
+/* start_ingest: the HTTP stage on the activated socket (listen_fd, taken) or --listen, with the
+ * tokens (taken) and their budgets, started. Exits the process when it cannot serve. */
+static struct ingest *start_ingest(const struct cfg *cfg,
+                                   struct nf_pipe *p,
+                                   int listen_fd,
+                                   struct auth_table *tokens,
+                                   struct spend_tokens *budgets)
+{
+    char err[512];
+    int rc = 0;
+    struct ingest *in = ingest_new(cfg, p, &rc);
+    if (in != NULL && listen_fd >= 0) {
+        rc = ingest_use_listen_fd(in, listen_fd); /* takes the socket */
+        if (rc != 0)
+            fail_exit("cannot serve on the service manager's socket");
+    }
+    if (in != NULL) {
+        rc = ingest_auth_set(in, tokens, budgets); /* takes the table */
+        if (rc != 0)
+            fail_exit("cannot set up the tokens' hourly budgets");
+    }
+    if (in == NULL || (rc = ingest_start(in)) != 0) {
+        snprintf(err, sizeof(err), "--listen %s: cannot serve HTTP (%s)", cfg->listen,
+                 nf_strerror(rc));
+        fail_exit(err);
+    }
+    return in;
+}
+
 int main(int argc, char **argv)
 {
     /* Before anything uses jansson: its blocks (key file text) are wiped when freed. */
@@ -483,30 +543,10 @@ int main(int argc, char **argv)
     log_set_level(cfg.log_level);
     log_detect_journal(); /* under systemd: "<3>" etc. before each line for journalctl -p */
     log_set_thread("main");
-    /* Socket activation: the service manager's listening socket replaces --listen's address, so
-     * every check below (loopback, readiness, the watchdog's probe) sees the real one. */
-    char activated[96], act_why[160];
-    int listen_fd = service_listen_fd(activated, sizeof(activated), act_why, sizeof(act_why));
-    if (listen_fd == NF_ECONFIG || (listen_fd >= 0 && cfg.cluster != NULL)) {
-        fprintf(stderr, "nearftd: socket activation: %s\n",
-                listen_fd == NF_ECONFIG ? act_why
-                                        : "not in cluster mode (a standby relays on --listen); "
-                                          "start it without a .socket unit");
-        if (listen_fd >= 0)
-            close(listen_fd);
+    int listen_fd;
+    if ((rc = activation(&cfg, &listen_fd)) != 0) {
         cfg_free(&cfg);
-        return 2;
-    }
-    if (listen_fd >= 0) {
-        char *a = strdup(activated);
-        if (a == NULL)
-            fail_exit("out of memory");
-        NF_LOG(NF_LOG_INFO, "main",
-               "serving on the socket the service manager passed instead of --listen listen=%s "
-               "flag_listen=%s",
-               a, cfg.listen);
-        free(cfg.listen);
-        cfg.listen = a;
+        return rc;
     }
     int loopback = ingest_listen_loopback(cfg.listen);
     if (loopback < 0) {
@@ -567,24 +607,7 @@ int main(int argc, char **argv)
     pipe_set_ft_supply(p, supply);
     if ((rc = pipe_start(p)) != 0)
         fail_exit("cannot start the pipeline threads");
-    struct ingest *in = ingest_new(&cfg, p, &rc);
-    if (in != NULL && listen_fd >= 0) {
-        rc = ingest_use_listen_fd(in, listen_fd); /* takes the socket */
-        listen_fd = -1;
-        if (rc != 0)
-            fail_exit("cannot serve on the service manager's socket");
-    }
-    if (in != NULL) {
-        rc = ingest_auth_set(in, tokens, budgets); /* takes the table */
-        tokens = NULL;
-        if (rc != 0)
-            fail_exit("cannot set up the tokens' hourly budgets");
-    }
-    if (in == NULL || (rc = ingest_start(in)) != 0) {
-        snprintf(err, sizeof(err), "--listen %s: cannot serve HTTP (%s)", cfg.listen,
-                 nf_strerror(rc));
-        fail_exit(err);
-    }
+    struct ingest *in = start_ingest(&cfg, p, listen_fd, tokens, budgets);
     if (cfg.cluster != NULL && cfg.cluster_lease_ms > 0)
         advertise(&cfg, p, ingest_port(in));
     NF_LOG(NF_LOG_INFO, "main", "nearftd ready listen=%s port=%u", cfg.listen,
