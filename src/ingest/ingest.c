@@ -453,10 +453,30 @@ static void *ingest_thread_main(void *arg)
     return NULL;
 }
 
-/* origin_well_formed: o is an origin as browsers send it: "http://" or "https://", then a host of
- * printable characters without '/', spaces or '@', optionally ":port"; at most
- * INGEST_ORIGIN_MAX bytes. Pure. */
-static int origin_well_formed(const char *o)
+/* origin_host_end: the host of origin o[0..n) that starts at k, a bracketed IPv6 literal or a
+ * run of printable characters other than ':', '/', '\\', '@', '?', '#', '[' and ']'. 1 and *end
+ * just past it, or 0 when there is none. */
+static int origin_host_end(const char *o, size_t k, size_t n, size_t *end)
+{
+    if (o[k] == '[') {
+        size_t j = k + 1;
+        while (j < n && strchr("0123456789abcdefABCDEF:.", o[j]) != NULL)
+            j++;
+        if (j == k + 1 || j == n || o[j] != ']')
+            return 0;
+        *end = j + 1;
+        return 1;
+    }
+    size_t j = k;
+    while (j < n && o[j] > 0x20 && o[j] < 0x7f && strchr(":/\\@?#[]", o[j]) == NULL)
+        j++;
+    *end = j;
+    return j > k;
+}
+
+/* ingest_origin_well_formed (ingest_int.h): scheme, host (origin_host_end), then an optional
+ * port of 1..65535 without leading zeros. */
+int ingest_origin_well_formed(const char *o)
 {
     size_t n = strlen(o), k;
     if (n > INGEST_ORIGIN_MAX)
@@ -467,14 +487,19 @@ static int origin_well_formed(const char *o)
         k = 7;
     else
         return 0;
-    if (k == n)
+    if (!origin_host_end(o, k, n, &k))
         return 0;
-    for (; k < n; k++) {
-        unsigned char c = (unsigned char)o[k];
-        if (c <= 0x20 || c >= 0x7f || c == '/' || c == '@' || c == '?' || c == '#')
+    if (k == n)
+        return 1;
+    if (o[k] != ':' || o[k + 1] < '1' || o[k + 1] > '9' || n - (k + 1) > 5)
+        return 0;
+    unsigned long port = 0;
+    for (k++; k < n; k++) {
+        if (o[k] < '0' || o[k] > '9')
             return 0;
+        port = port * 10 + (unsigned long)(o[k] - '0');
     }
-    return 1;
+    return port <= 65535;
 }
 
 /* ---- set-up ---------------------------------------------------------------------------------- */
@@ -590,7 +615,7 @@ struct ingest *ingest_transport_new(const struct cfg *cfg,
      * is echoed in Access-Control-Allow-Origin: printable, no spaces. "null" (sandboxed and
      * data: pages of any site) and "*" are refused. */
     for (size_t i = 0; i < cfg->allowed_origins.n; i++) {
-        if (!origin_well_formed(cfg->allowed_origins.v[i])) {
+        if (!ingest_origin_well_formed(cfg->allowed_origins.v[i])) {
             NF_LOG(NF_LOG_ERROR, "ingest",
                    "an allowed origin must be http:// or https:// and a host with an optional "
                    "port, without path or spaces, at most %d bytes allowed_origins_item=%zu",

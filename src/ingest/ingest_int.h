@@ -283,6 +283,13 @@ int ingest_metrics_append(struct ingest *in, char *out, size_t len, size_t cap);
 int ingest_stages_json(struct ingest *in, char *out, size_t cap);
 /* ingest_parse_observe: one body parse of items transfers that took ns (owner thread). */
 void ingest_parse_observe(struct ingest_thread *t, uint64_t ns, size_t items);
+/* ingest_origin_well_formed: 1 when the NUL-terminated o (one --allowed-origins value, borrowed
+ * until return) is an origin as browsers send it, scheme://host[:port]: "http://" or "https://",
+ * a host (a bracketed IPv6 literal, or printable characters other than ':', '/', '\', '@', '?',
+ * '#', '[' and ']'), optionally ':' and a port 1..65535 without leading zeros; at most 256 bytes
+ * (INGEST_ORIGIN_MAX in ingest.c). So no path, query, user info, whitespace or trailing slash.
+ * Else 0. Pure, any thread (ingest_new checks the settings with it; fuzzed in fuzz_ingest_http). */
+int ingest_origin_well_formed(const char *o);
 
 /* ingest_transport_new: ingest_new's body (see include/ingest.h) with the routes to serve; copies
  * *routes. Called by http_api.c's ingest_new. */

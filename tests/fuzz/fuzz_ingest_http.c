@@ -1,8 +1,13 @@
 /* fuzz_ingest_http: the ingest stage's pure text parsers (src/ingest/http_parse.c): route table,
  * ?wait= query, decimal ids, Idempotency-Key header (and the same text as an Authorization and a
- * Content-Type value), listen address. The input is split at NUL bytes into those five strings.
+ * Content-Type value), listen address; and the --allowed-origins check (ingest_origin_well_formed,
+ * src/ingest/ingest.c). The input is split at NUL bytes into six strings: the first five go to
+ * those parsers in that order, the sixth (and every other one too) to the origin check.
  * Properties: no crash or over-read, outputs point into their input, a parsed id prints back to the
- * input without its leading zeros, accepted keys are printable ASCII of 1..128 bytes. */
+ * input without its leading zeros, accepted keys are printable ASCII of 1..128 bytes; an accepted
+ * origin is scheme://host[:port] (no path, query, user info, whitespace or trailing slash, a port
+ * of 1..65535) and the check agrees with ref_origin, a separate reading of the same rule. */
+#include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,20 +21,89 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+#define ORIGIN_MAX 256 /* INGEST_ORIGIN_MAX in src/ingest/ingest.c */
+
+/* ref_origin: the reference for ingest_origin_well_formed, written from its header comment with
+ * the string functions instead of an index walk. */
+static int ref_origin(const char *s)
+{
+    if (strlen(s) > ORIGIN_MAX)
+        return 0;
+    const char *host;
+    if (strncmp(s, "http://", 7) == 0)
+        host = s + 7;
+    else if (strncmp(s, "https://", 8) == 0)
+        host = s + 8;
+    else
+        return 0;
+    const char *rest;
+    if (host[0] == '[') {
+        size_t lit = strspn(host + 1, "0123456789abcdefABCDEF:.");
+        if (lit == 0 || host[1 + lit] != ']')
+            return 0;
+        rest = host + 1 + lit + 1;
+    } else {
+        rest = host + strcspn(host, ":");
+        if (rest == host)
+            return 0;
+        for (const char *p = host; p < rest; p++)
+            if (!isgraph((unsigned char)*p) || strchr("/\\@?#[]", *p) != NULL)
+                return 0;
+    }
+    if (rest[0] == '\0')
+        return 1;
+    const char *port = rest + 1;
+    size_t digits = strspn(port, "0123456789");
+    if (rest[0] != ':' || digits == 0 || digits > 5 || port[digits] != '\0' || port[0] == '0')
+        return 0;
+    return strtoul(port, NULL, 10) <= 65535;
+}
+
+/* check_origin: ingest_origin_well_formed on o against the reference and the shape of an origin;
+ * aborts on a difference. */
+static void check_origin(const char *o)
+{
+    int ok = ingest_origin_well_formed(o);
+    if (ok != ref_origin(o))
+        abort();
+    if (!ok)
+        return;
+    size_t n = strlen(o);
+    const char *host = strstr(o, "://");
+    if (n > ORIGIN_MAX || host == NULL || host - o > 5 || n == (size_t)(host - o) + 3)
+        abort();
+    if (strncmp(o, "http", 4) != 0 || (host - o == 5 && o[4] != 's'))
+        abort();
+    for (const char *p = o; *p; p++)
+        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
+            abort();
+    /* Nothing after the authority: no path (so no trailing slash), query, fragment, user info. */
+    if (strpbrk(host + 3, "/?#@\\") != NULL)
+        abort();
+    /* The same origin with a path, or with a trailing slash, is refused. */
+    char longer[ORIGIN_MAX + 8];
+    snprintf(longer, sizeof(longer), "%s/", o);
+    if (ingest_origin_well_formed(longer))
+        abort();
+    snprintf(longer, sizeof(longer), "%s/app", o);
+    if (ingest_origin_well_formed(longer))
+        abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *buf = malloc(size + 6);
+    char *buf = malloc(size + 7);
     if (buf == NULL)
         return 0;
     memcpy(buf, data, size);
-    memset(buf + size, 0, 6);
-    const char *field[5];
+    memset(buf + size, 0, 7);
+    const char *field[6];
     size_t at = 0;
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < 6; i++) {
         field[i] = buf + at;
         at += strlen(buf + at) + 1;
-        if (at > size + 5)
-            at = size + 5;
+        if (at > size + 6)
+            at = size + 6;
     }
 
     int method = -1;
@@ -88,6 +162,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint16_t port = 0;
     if (ingest_parse_listen(field[4], host, sizeof(host), &port) == 0 && strlen(host) >= 64)
         abort();
+
+    for (int i = 0; i < 6; i++)
+        check_origin(field[i]);
     free(buf);
     return 0;
 }

@@ -2174,10 +2174,68 @@ static void test_token_hourly(const struct cfg *base)
     nf_test_rmdir(dir);
 }
 
+/* The --allowed-origins check alone: scheme://host[:port] as a browser sends it, nothing else. */
+static void test_origin_well_formed(void)
+{
+    static const struct {
+        const char *origin;
+        int ok;
+    } cases[] = {
+        {"https://ops.example", 1},
+        {"http://127.0.0.1:8080", 1},
+        {"https://ops.example:65535", 1},
+        {"https://[::1]", 1},
+        {"http://[2001:db8::1]:3000", 1},
+        {"https://xn--bcher-kva.example", 1},
+        {"https://ops.example/", 0},    /* trailing slash */
+        {"https://ops.example/app", 0}, /* path */
+        {"https://ops.example?x", 0},
+        {"https://ops.example#x", 0},
+        {"https://user@ops.example", 0},
+        {"https://ops.example\\app", 0}, /* a browser reads '\\' as '/' */
+        {"https://ops example", 0},
+        {"https://ops.example\r\nX-Injected: 1", 0},
+        {"https://", 0},
+        {"http://:8080", 0}, /* no host */
+        {"https://ops.example:", 0},
+        {"https://ops.example:0", 0},
+        {"https://ops.example:08080", 0},
+        {"https://ops.example:65536", 0},
+        {"https://ops.example:123456", 0},
+        {"https://ops.example:80:80", 0},
+        {"https://ops.example:http", 0},
+        {"https://[::1", 0},
+        {"https://[]", 0},
+        {"https://[::1]x", 0},
+        {"https://a]b", 0},
+        {"ftp://ops.example", 0},
+        {"HTTPS://ops.example", 0},
+        {"ops.example", 0},
+        {"null", 0},
+        {"*", 0},
+        {"", 0},
+    };
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        int ok = ingest_origin_well_formed(cases[k].origin);
+        if (ok != cases[k].ok)
+            fprintf(stderr, "origin %s\n", cases[k].origin);
+        CHECK_EQ_INT(ok, cases[k].ok);
+    }
+    /* At most 256 bytes. */
+    char longest[300] = "https://";
+    memset(longest + 8, 'a', 248);
+    longest[256] = '\0';
+    CHECK_EQ_INT(ingest_origin_well_formed(longest), 1);
+    longest[256] = 'a';
+    longest[257] = '\0';
+    CHECK_EQ_INT(ingest_origin_well_formed(longest), 0);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     log_set_level(NF_LOG_WARN);
+    test_origin_well_formed();
     if (stub_init(&stub, STUB_THREADS, STUB_SLAB) != 0) {
         fprintf(stderr, "stub init failed\n");
         return 1;
