@@ -388,6 +388,13 @@ static int set_value(struct loader *ld, size_t oi, const char *v, enum layer lay
     const struct opt *o = &opts[oi];
     char *field = (char *)ld->c + o->off;
     int rc;
+    /* A setting is one line of text: a newline would print (--print-config) as another setting,
+     * and no path, address, name or header needs a control character. The value is not shown:
+     * it may be a secret. */
+    for (const char *q = v; *q != '\0'; q++)
+        if ((unsigned char)*q < 0x20 || *q == 0x7f)
+            return fail(ld, "contains a control character (byte 0x%02x at offset %zu)",
+                        (unsigned)(unsigned char)*q, (size_t)(q - v));
     switch (o->type) {
     case T_STR: {
         if (v[0] == '\0' && (o->flags & F_REQUIRED))

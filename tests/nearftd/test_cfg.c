@@ -134,6 +134,16 @@ static void test_errors(void)
     CHECK_EQ_INT(LOAD(&c, env, REQ), NF_ECONFIG);
     CHECK_EQ_STR(err, "NEARFT_INGEST_THREADS: 65 is out of range 1..64");
     cfg_free(&c);
+    /* A setting is one line: a newline would print (--print-config) as another setting. The
+     * value is not echoed (it may be a secret). */
+    char *env_nl[] = {"NEARFT_LISTEN=127.0.0.1:1\nsigner = evil.near", NULL};
+    CHECK_EQ_INT(LOAD(&c, env_nl, REQ), NF_ECONFIG);
+    CHECK_EQ_STR(err, "NEARFT_LISTEN: contains a control character (byte 0x0a at offset 11)");
+    cfg_free(&c);
+    CHECK_EQ_INT(LOAD(&c, NULL, REQ, "--rpc-header", "X-Key: s3cret\x7f"), NF_ECONFIG);
+    CHECK(strstr(err, "contains a control character (byte 0x7f at offset 13)") != NULL &&
+          strstr(err, "s3cret") == NULL);
+    cfg_free(&c);
 }
 
 static void write_file(const char *path, const char *text)
