@@ -23,8 +23,8 @@
 #include "jw.h"
 #include "keys.h"
 #include "nf_err.h"
+#include "sim_faults.h"
 #include "sim_rpc.h"
-#include "u128.h"
 
 enum waiter_kind { W_WAIT, W_DELAY };
 
@@ -45,15 +45,6 @@ struct dropper {
     struct evhttp_connection *evcon; /* NULL once the connection closed by itself */
 };
 
-struct ext_writer {
-    int active;
-    char account[SIM_ACCOUNT_MAX + 1];
-    struct nf_pubkey pk;
-    uint64_t every_blocks;
-    uint64_t bump;
-    uint64_t counter;
-};
-
 /* One HTTP listener: the live chain (lag 0) or the lagging node (--lagging-listen). */
 struct sim_listener {
     struct sim_server *s;
@@ -70,12 +61,10 @@ struct sim_server {
     struct event *sigint_ev, *sigterm_ev;
     struct waiter *waiters;
     size_t n_waiters;
-    struct sim_faults faults;
+    struct sim_fault_state fault_state; /* POST /sim/faults (sim_faults_apply) */
     uint64_t rng;
     double tokens;
     uint64_t tokens_at_ns;
-    uint64_t stall_until_ns;
-    struct ext_writer writer;
     /* counters */
     uint64_t requests, http_429, http_503, internal_errors, lost_acks, timeouts, replies;
     uint64_t lagging_requests; /* JSON-RPC requests on the lagging listener */
@@ -232,9 +221,9 @@ static struct waiter *waiter_add(struct sim_server *s,
 
 static uint64_t latency_ms(struct sim_server *s)
 {
-    uint64_t l = s->faults.latency_ms;
-    if (s->faults.jitter_ms > 0)
-        l += (uint64_t)(rnd(s) * (double)(s->faults.jitter_ms + 1));
+    uint64_t l = s->fault_state.faults.latency_ms;
+    if (s->fault_state.faults.jitter_ms > 0)
+        l += (uint64_t)(rnd(s) * (double)(s->fault_state.faults.jitter_ms + 1));
     return l;
 }
 
@@ -319,14 +308,14 @@ static void on_block(evutil_socket_t fd, short what, void *arg)
     (void)what;
     struct sim_server *s = arg;
     uint64_t t = now_ns(CLOCK_REALTIME);
-    if (t < s->stall_until_ns)
+    if (t < s->fault_state.stall_until_ns)
         return;
-    s->chain->forced_congestion = s->faults.congestion;
+    s->chain->forced_congestion = s->fault_state.faults.congestion;
     if (sim_chain_produce_block(s->chain, t) != 0) {
         fprintf(stderr, "lvl=error mod=sim msg=\"block production out of memory\"\n");
         return;
     }
-    struct ext_writer *x = &s->writer;
+    struct sim_ext_writer *x = &s->fault_state.writer;
     if (x->active && ++x->counter >= x->every_blocks) {
         x->counter = 0;
         (void)sim_chain_bump_nonce(s->chain, x->account, &x->pk, x->bump);
@@ -338,260 +327,51 @@ static void on_block(evutil_socket_t fd, short what, void *arg)
 
 static char *faults_json(const struct sim_server *s, size_t *len)
 {
+    const struct sim_faults *f = &s->fault_state.faults;
+    const struct sim_ext_writer *x = &s->fault_state.writer;
+    uint64_t stall_until_ns = s->fault_state.stall_until_ns;
     struct jw w;
     jw_init_growable(&w);
     jw_obj_begin(&w);
     jw_key(&w, "error_rate");
-    jw_double(&w, s->faults.error_rate);
+    jw_double(&w, f->error_rate);
     jw_key(&w, "error_kind");
-    jw_str(&w, s->faults.error_kind == SIM_ERR_503        ? "503"
-               : s->faults.error_kind == SIM_ERR_INTERNAL ? "internal"
-                                                          : "mixed");
+    jw_str(&w, f->error_kind == SIM_ERR_503        ? "503"
+               : f->error_kind == SIM_ERR_INTERNAL ? "internal"
+                                                   : "mixed");
     jw_key(&w, "lost_ack_rate");
-    jw_double(&w, s->faults.lost_ack_rate);
+    jw_double(&w, f->lost_ack_rate);
     jw_key(&w, "latency_ms");
-    jw_u64(&w, s->faults.latency_ms);
+    jw_u64(&w, f->latency_ms);
     jw_key(&w, "jitter_ms");
-    jw_u64(&w, s->faults.jitter_ms);
+    jw_u64(&w, f->jitter_ms);
     jw_key(&w, "rate_limit");
-    jw_u64(&w, s->faults.rate_limit);
+    jw_u64(&w, f->rate_limit);
     jw_key(&w, "congestion");
-    jw_double(&w, s->faults.congestion);
+    jw_double(&w, f->congestion);
     uint64_t t = now_ns(CLOCK_REALTIME);
     jw_key(&w, "stall_remaining_ms");
-    jw_u64(&w, s->stall_until_ns > t ? (s->stall_until_ns - t) / 1000000ull : 0);
+    jw_u64(&w, stall_until_ns > t ? (stall_until_ns - t) / 1000000ull : 0);
     jw_key(&w, "external_writer");
-    if (s->writer.active) {
+    if (x->active) {
         char pks[KEYS_PUBKEY_STR_MAX + 8];
-        if (keys_pubkey_format(&s->writer.pk, pks, sizeof(pks)) < 0)
+        if (keys_pubkey_format(&x->pk, pks, sizeof(pks)) < 0)
             pks[0] = 0;
         jw_obj_begin(&w);
         jw_key(&w, "account_id");
-        jw_str(&w, s->writer.account);
+        jw_str(&w, x->account);
         jw_key(&w, "public_key");
         jw_str(&w, pks);
         jw_key(&w, "every_blocks");
-        jw_u64(&w, s->writer.every_blocks);
+        jw_u64(&w, x->every_blocks);
         jw_key(&w, "bump");
-        jw_u64(&w, s->writer.bump);
+        jw_u64(&w, x->bump);
         jw_obj_end(&w);
     } else {
         jw_null(&w);
     }
     jw_obj_end(&w);
     return jw_take(&w, len);
-}
-
-static int num_field(json_t *o, const char *k, double *out, double max)
-{
-    json_t *v = json_object_get(o, k);
-    if (v == NULL)
-        return 0;
-    if (!json_is_number(v) || json_number_value(v) < 0 || json_number_value(v) > max)
-        return -1;
-    *out = json_number_value(v);
-    return 1;
-}
-
-/* apply_faults: updates the fault state from a JSON object. Returns NULL or an error text. */
-static const char *apply_faults(struct sim_server *s, json_t *o)
-{
-    double d;
-    struct sim_faults f = s->faults;
-    if (json_is_true(json_object_get(o, "reset"))) {
-        memset(&f, 0, sizeof(f));
-        s->stall_until_ns = 0;
-        s->writer.active = 0;
-        s->chain->forced_missed_chunks = 0;
-        s->chain->lag_blocks = 0;
-        s->chain->bad_sig_key_set = 0;
-        s->chain->reject_next_count = 0;
-    }
-    if (num_field(o, "error_rate", &f.error_rate, 1) < 0)
-        return "error_rate must be a number in [0,1]";
-    if (num_field(o, "lost_ack_rate", &f.lost_ack_rate, 1) < 0)
-        return "lost_ack_rate must be a number in [0,1]";
-    if (num_field(o, "congestion", &f.congestion, 1) < 0)
-        return "congestion must be a number in [0,1]";
-    int r;
-    if ((r = num_field(o, "latency_ms", &d, 600000)) < 0)
-        return "latency_ms must be a number of ms";
-    if (r > 0)
-        f.latency_ms = (uint64_t)d;
-    if ((r = num_field(o, "jitter_ms", &d, 600000)) < 0)
-        return "jitter_ms must be a number of ms";
-    if (r > 0)
-        f.jitter_ms = (uint64_t)d;
-    if ((r = num_field(o, "rate_limit", &d, 1e9)) < 0)
-        return "rate_limit must be requests per second";
-    if (r > 0)
-        f.rate_limit = (uint64_t)d;
-    json_t *ek = json_object_get(o, "error_kind");
-    if (ek != NULL) {
-        int k = json_is_string(ek) ? sim_error_kind_parse(json_string_value(ek)) : -1;
-        if (k < 0)
-            return "error_kind must be 503, internal or mixed";
-        f.error_kind = k;
-    }
-    /* stall_seconds / stall_ms: no block for that long from now; 0 ends a stall at once */
-    uint64_t stall_ms = 0;
-    int stall_set = 0;
-    if ((r = num_field(o, "stall_seconds", &d, 3600)) < 0)
-        return "stall_seconds must be a number";
-    if (r > 0) {
-        stall_ms = (uint64_t)(d * 1000);
-        stall_set = 1;
-    }
-    if ((r = num_field(o, "stall_ms", &d, 3600000)) < 0)
-        return "stall_ms must be a number";
-    if (r > 0) {
-        stall_ms = (uint64_t)d;
-        stall_set = 1;
-    }
-    json_t *xw = json_object_get(o, "external_writer");
-    struct ext_writer nw = s->writer;
-    if (xw != NULL && json_is_null(xw)) {
-        nw.active = 0;
-    } else if (xw != NULL) {
-        json_t *pk = json_object_get(xw, "public_key");
-        json_t *acc = json_object_get(xw, "account_id");
-        const char *account = json_is_string(acc) ? json_string_value(acc) : s->cfg->chain.signer;
-        if (!json_is_string(pk) ||
-            keys_pubkey_parse(json_string_value(pk), json_string_length(pk), &nw.pk) != 0)
-            return "external_writer.public_key must be an ed25519 key";
-        if (strlen(account) > SIM_ACCOUNT_MAX)
-            return "external_writer.account_id too long";
-        snprintf(nw.account, sizeof(nw.account), "%s", account);
-        struct sim_account *a = sim_chain_account(s->chain, nw.account, strlen(nw.account));
-        if (sim_account_key(a, &nw.pk) == NULL)
-            return "external_writer: no such access key";
-        double e = 1, b = 1;
-        if (num_field(xw, "every_blocks", &e, 1e6) < 0 || num_field(xw, "bump", &b, 1e12) < 0)
-            return "external_writer.every_blocks / bump must be numbers";
-        nw.every_blocks = e < 1 ? 1 : (uint64_t)e;
-        nw.bump = b < 1 ? 1 : (uint64_t)b;
-        nw.counter = 0;
-        nw.active = 1;
-    }
-    json_t *bn = json_object_get(o, "bump_nonce");
-    if (bn != NULL) {
-        json_t *pk = json_object_get(bn, "public_key");
-        json_t *acc = json_object_get(bn, "account_id");
-        struct nf_pubkey key;
-        double by = 1;
-        const char *account = json_is_string(acc) ? json_string_value(acc) : s->cfg->chain.signer;
-        if (!json_is_string(pk) ||
-            keys_pubkey_parse(json_string_value(pk), json_string_length(pk), &key) != 0 ||
-            num_field(bn, "by", &by, 1e12) < 0)
-            return "bump_nonce needs public_key and a numeric by";
-        if (sim_chain_bump_nonce(s->chain, account, &key, (uint64_t)(by < 1 ? 1 : by)) != 0)
-            return "bump_nonce: no such access key";
-    }
-    /* set_balance {"account_id"?, "yocto":"<decimal>"}: sets an account's NEAR balance (drain or
-     * refill the signer to provoke NotEnoughBalance and its recovery). */
-    json_t *sb = json_object_get(o, "set_balance");
-    if (sb != NULL) {
-        json_t *acc = json_object_get(sb, "account_id");
-        json_t *y = json_object_get(sb, "yocto");
-        const char *account = json_is_string(acc) ? json_string_value(acc) : s->cfg->chain.signer;
-        nf_u128 amount;
-        if (!json_is_string(y) ||
-            u128_parse(json_string_value(y), json_string_length(y), &amount) != 0)
-            return "set_balance needs yocto as a decimal string";
-        struct sim_account *a = sim_chain_account(s->chain, account, strlen(account));
-        if (a == NULL || !a->exists)
-            return "set_balance: no such account";
-        sim_chain_set_balance(s->chain, a, amount);
-    }
-    /* storage_usage {"account_id", "bytes": N}: the account's state is N bytes (0: back to
-     * nearsim's own figure, unchecked). view_account reports it, and a receipt on the account
-     * that leaves amount + locked below N * storage_amount_per_byte (10^19) fails after all its
-     * actions with ActionError {index: null, kind: LackBalanceForState {account_id, amount: what
-     * is missing}}, rolled back: nearcore's storage-stake check (e.g. a token contract whose
-     * state outgrew its balance). */
-    json_t *su = json_object_get(o, "storage_usage");
-    if (su != NULL) {
-        json_t *acc = json_object_get(su, "account_id");
-        json_t *by = json_object_get(su, "bytes");
-        if (!json_is_string(acc) || !json_is_integer(by) || json_integer_value(by) < 0)
-            return "storage_usage needs account_id and a non-negative integer bytes";
-        struct sim_account *a =
-            sim_chain_account(s->chain, json_string_value(acc), json_string_length(acc));
-        if (a == NULL || !a->exists)
-            return "storage_usage: no such account";
-        a->storage_bytes = (uint64_t)json_integer_value(by);
-    }
-    /* missed_chunks N: the shard missed N chunks (ShardStuck once N/125 reaches the threshold;
-     * 0 clears). invalid_signature_key "ed25519:..." | null: signatures by that key are refused
-     * as InvalidSignature (a key whose secret no longer matches). */
-    json_t *mc = json_object_get(o, "missed_chunks");
-    if (mc != NULL) {
-        if (!json_is_integer(mc) || json_integer_value(mc) < 0)
-            return "missed_chunks must be a non-negative integer";
-        s->chain->forced_missed_chunks = (uint64_t)json_integer_value(mc);
-    }
-    /* lag_blocks N: `block` asked by finality answers the block N below the one it would (an RPC
-     * node lagging behind the chain transactions are validated against: a client that signs
-     * with that "final" hash sees Expired once N exceeds the validity window; 0 clears). */
-    json_t *lb = json_object_get(o, "lag_blocks");
-    if (lb != NULL) {
-        if (!json_is_integer(lb) || json_integer_value(lb) < 0)
-            return "lag_blocks must be a non-negative integer";
-        s->chain->lag_blocks = (uint64_t)json_integer_value(lb);
-    }
-    json_t *bk = json_object_get(o, "invalid_signature_key");
-    if (bk != NULL) {
-        if (json_is_null(bk)) {
-            s->chain->bad_sig_key_set = 0;
-        } else if (!json_is_string(bk) ||
-                   keys_pubkey_parse(json_string_value(bk), json_string_length(bk),
-                                     &s->chain->bad_sig_key) != 0) {
-            return "invalid_signature_key must be an ed25519 public key or null";
-        } else {
-            s->chain->bad_sig_key_set = 1;
-        }
-    }
-    /* reject_next {"kind":"InvalidChain"|"CostOverflow","count":N}: the next N transaction
-     * admissions are refused with that InvalidTxError (after decode and signature checks). */
-    json_t *rn = json_object_get(o, "reject_next");
-    if (rn != NULL) {
-        json_t *k = json_object_get(rn, "kind");
-        json_t *n = json_object_get(rn, "count");
-        const char *kind = json_is_string(k) ? json_string_value(k) : "";
-        int code = strcmp(kind, "InvalidChain") == 0   ? SIM_REJ_INVALID_CHAIN
-                   : strcmp(kind, "CostOverflow") == 0 ? SIM_REJ_COST_OVERFLOW
-                                                       : -1;
-        if (code < 0 || !json_is_integer(n) || json_integer_value(n) < 0)
-            return "reject_next needs kind InvalidChain|CostOverflow and a count";
-        s->chain->reject_next_code = code;
-        s->chain->reject_next_count = (uint64_t)json_integer_value(n);
-    }
-    /* move_tokens {"from"?, "to", "amount"}: moves FT balance between two registered accounts
-     * (supply stays conserved): drains or refills the signer's tokens. */
-    json_t *mt = json_object_get(o, "move_tokens");
-    if (mt != NULL) {
-        json_t *from = json_object_get(mt, "from");
-        json_t *to = json_object_get(mt, "to");
-        json_t *am = json_object_get(mt, "amount");
-        const char *fa = json_is_string(from) ? json_string_value(from) : s->cfg->chain.signer;
-        nf_u128 amount;
-        if (!json_is_string(to) || !json_is_string(am) ||
-            u128_parse(json_string_value(am), json_string_length(am), &amount) != 0)
-            return "move_tokens needs to and amount (decimal string)";
-        struct sim_account *a = sim_chain_account(s->chain, fa, strlen(fa));
-        struct sim_account *b =
-            sim_chain_account(s->chain, json_string_value(to), json_string_length(to));
-        if (a == NULL || b == NULL || !a->ft_registered || !b->ft_registered)
-            return "move_tokens: both accounts must be registered with the token";
-        if (sim_chain_move_tokens(s->chain, a, b, amount) != 0)
-            return "move_tokens: not enough tokens";
-    }
-    s->faults = f;
-    s->writer = nw;
-    if (stall_set)
-        s->stall_until_ns = stall_ms > 0 ? now_ns(CLOCK_REALTIME) + stall_ms * 1000000ull : 0;
-    s->chain->forced_congestion = f.congestion;
-    return NULL;
 }
 
 /* ---- HTTP ------------------------------------------------------------------------------------ */
@@ -636,10 +416,10 @@ static void drop_connection(struct sim_server *s, struct evhttp_request *req)
 
 static int rate_limited(struct sim_server *s)
 {
-    if (s->faults.rate_limit == 0)
+    if (s->fault_state.faults.rate_limit == 0)
         return 0;
     uint64_t t = now_ns(CLOCK_MONOTONIC);
-    double rate = (double)s->faults.rate_limit;
+    double rate = (double)s->fault_state.faults.rate_limit;
     if (s->tokens_at_ns == 0) {
         s->tokens = rate;
     } else {
@@ -671,8 +451,8 @@ static void handle_rpc(struct sim_server *s, struct evhttp_request *req, uint64_
     const char *body = (const char *)evbuffer_pullup(in, -1);
     if (body == NULL)
         body = "";
-    if (s->faults.error_rate > 0 && rnd(s) < s->faults.error_rate) {
-        int kind = s->faults.error_kind;
+    if (s->fault_state.faults.error_rate > 0 && rnd(s) < s->fault_state.faults.error_rate) {
+        int kind = s->fault_state.faults.error_kind;
         if (kind == SIM_ERR_MIXED)
             kind = rnd(s) < 0.5 ? SIM_ERR_503 : SIM_ERR_INTERNAL;
         if (kind == SIM_ERR_503) {
@@ -702,7 +482,8 @@ static void handle_rpc(struct sim_server *s, struct evhttp_request *req, uint64_
         send_raw(req, 500, "text/plain", "out of memory", 13);
         return;
     }
-    if (r.submitted && s->faults.lost_ack_rate > 0 && rnd(s) < s->faults.lost_ack_rate) {
+    if (r.submitted && s->fault_state.faults.lost_ack_rate > 0 &&
+        rnd(s) < s->fault_state.faults.lost_ack_rate) {
         s->lost_acks++;
         sim_rpc_reply_free(&r);
         drop_connection(s, req);
@@ -831,9 +612,8 @@ static void on_request(struct evhttp_request *req, void *arg)
             struct evbuffer *in = evhttp_request_get_input_buffer(req);
             size_t n = evbuffer_get_length(in);
             const char *text = (const char *)evbuffer_pullup(in, -1);
-            json_t *o = text ? json_loadb(text, n, 0, NULL) : NULL;
-            const char *err = json_is_object(o) ? apply_faults(s, o) : "body must be a JSON object";
-            json_decref(o);
+            const char *err =
+                sim_faults_apply(&s->fault_state, s->chain, text, n, now_ns(CLOCK_REALTIME));
             if (err != NULL) {
                 char msg[200];
                 int ml = snprintf(msg, sizeof(msg), "{\"error\":\"%s\"}", err);
@@ -910,9 +690,9 @@ int sim_server_new(const struct sim_cfg *cfg, struct sim_chain *chain, struct si
         return NF_ENOMEM;
     s->cfg = cfg;
     s->chain = chain;
-    s->faults = cfg->faults;
+    s->fault_state.faults = cfg->faults;
     s->rng = now_ns(CLOCK_MONOTONIC) | 1;
-    chain->forced_congestion = s->faults.congestion;
+    chain->forced_congestion = s->fault_state.faults.congestion;
     int rc = NF_ENOMEM;
     s->base = event_base_new();
     if (s->base == NULL)

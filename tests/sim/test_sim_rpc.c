@@ -1,6 +1,7 @@
-/* test_sim_rpc: nearsim's JSON-RPC layer (sim_rpc) and flag parsing (sim_cfg) without HTTP:
- * HTTP codes and error shapes of docs/PROTOCOL.md section 3.8, send_tx waiting and polling,
- * TIMEOUT_ERROR, the legacy in-result query error, call_function bytes, audit JSON. */
+/* test_sim_rpc: nearsim's JSON-RPC layer (sim_rpc), flag parsing (sim_cfg) and POST /sim/faults
+ * bodies (sim_faults) without HTTP: HTTP codes and error shapes of docs/PROTOCOL.md section 3.8,
+ * send_tx waiting and polling, TIMEOUT_ERROR, the legacy in-result query error, call_function
+ * bytes, audit JSON; every fault field, every refusal text and what a refusal leaves applied. */
 #include <jansson.h>
 #include <sodium.h>
 
@@ -8,6 +9,7 @@
 #include "nf_err.h"
 #include "nf_test.h"
 #include "sim/sim_cfg.h"
+#include "sim/sim_faults.h"
 #include "sim/sim_rpc.h"
 #include "sim/sim_testutil.h"
 
@@ -258,6 +260,177 @@ static void test_lagged(struct nf_keypair *kp)
     sim_chain_free(c);
 }
 
+/* faults_apply: sim_faults_apply on a NUL-terminated body at time 10^12 ns. */
+static const char *faults_apply(struct sim_fault_state *st, struct sim_chain *c, const char *body)
+{
+    return sim_faults_apply(st, c, body, strlen(body), 1000000000000ull);
+}
+
+/* Every refusal text of POST /sim/faults (docs/NEARSIM.md), each leaving st as it was. "%K" in a
+ * body is the signer's public key. */
+static void test_fault_refusals(struct sim_chain *c, const char *pk)
+{
+    static const struct {
+        const char *body, *err;
+    } cases[] = {
+        {"", "body must be a JSON object"},
+        {"[1]", "body must be a JSON object"},
+        {"{\"error_rate\":", "body must be a JSON object"},
+        {"{\"error_rate\":1.5}", "error_rate must be a number in [0,1]"},
+        {"{\"error_rate\":\"0.5\"}", "error_rate must be a number in [0,1]"},
+        {"{\"lost_ack_rate\":-0.1}", "lost_ack_rate must be a number in [0,1]"},
+        {"{\"congestion\":2}", "congestion must be a number in [0,1]"},
+        {"{\"latency_ms\":600001}", "latency_ms must be a number of ms"},
+        {"{\"jitter_ms\":null}", "jitter_ms must be a number of ms"},
+        {"{\"rate_limit\":1e10}", "rate_limit must be requests per second"},
+        {"{\"error_kind\":\"404\"}", "error_kind must be 503, internal or mixed"},
+        {"{\"error_kind\":503}", "error_kind must be 503, internal or mixed"},
+        {"{\"stall_seconds\":3601}", "stall_seconds must be a number"},
+        {"{\"stall_ms\":true}", "stall_ms must be a number"},
+        {"{\"external_writer\":{}}", "external_writer.public_key must be an ed25519 key"},
+        {"{\"external_writer\":{\"public_key\":\"ed25519:0OIl\"}}",
+         "external_writer.public_key must be an ed25519 key"},
+        {"{\"external_writer\":{\"public_key\":\"%K\",\"account_id\":"
+         "\"a123456789012345678901234567890123456789012345678901234567890123456789\"}}",
+         "external_writer.account_id too long"},
+        {"{\"external_writer\":{\"public_key\":\"%K\",\"account_id\":\"ft.test.near\"}}",
+         "external_writer: no such access key"},
+        {"{\"external_writer\":{\"public_key\":\"%K\",\"bump\":-1}}",
+         "external_writer.every_blocks / bump must be numbers"},
+        {"{\"bump_nonce\":{\"public_key\":\"%K\",\"by\":\"2\"}}",
+         "bump_nonce needs public_key and a numeric by"},
+        {"{\"bump_nonce\":{\"public_key\":\"%K\",\"account_id\":\"user-0.test.near\"}}",
+         "bump_nonce: no such access key"},
+        {"{\"set_balance\":{\"yocto\":1}}", "set_balance needs yocto as a decimal string"},
+        {"{\"set_balance\":{\"yocto\":\"1\",\"account_id\":\"nobody.near\"}}",
+         "set_balance: no such account"},
+        {"{\"storage_usage\":{\"account_id\":\"ft.test.near\",\"bytes\":-1}}",
+         "storage_usage needs account_id and a non-negative integer bytes"},
+        {"{\"storage_usage\":{\"account_id\":\"nobody.near\",\"bytes\":1}}",
+         "storage_usage: no such account"},
+        {"{\"missed_chunks\":1.5}", "missed_chunks must be a non-negative integer"},
+        {"{\"lag_blocks\":-1}", "lag_blocks must be a non-negative integer"},
+        {"{\"invalid_signature_key\":\"ed25519:\"}",
+         "invalid_signature_key must be an ed25519 public key or null"},
+        {"{\"reject_next\":{\"kind\":\"Expired\",\"count\":1}}",
+         "reject_next needs kind InvalidChain|CostOverflow and a count"},
+        {"{\"reject_next\":{\"kind\":\"InvalidChain\"}}",
+         "reject_next needs kind InvalidChain|CostOverflow and a count"},
+        {"{\"move_tokens\":{\"to\":\"user-0.test.near\",\"amount\":\"-1\"}}",
+         "move_tokens needs to and amount (decimal string)"},
+        {"{\"move_tokens\":{\"to\":\"new-0.test.near\",\"amount\":\"1\"}}",
+         "move_tokens: both accounts must be registered with the token"},
+        {"{\"move_tokens\":{\"from\":\"user-1.test.near\",\"to\":\"user-0.test.near\","
+         "\"amount\":\"340282366920938463463374607431768211455\"}}",
+         "move_tokens: not enough tokens"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char body[512];
+        const char *mark = strstr(cases[i].body, "%K");
+        if (mark != NULL)
+            snprintf(body, sizeof(body), "%.*s%s%s", (int)(mark - cases[i].body), cases[i].body, pk,
+                     mark + 2);
+        else
+            snprintf(body, sizeof(body), "%s", cases[i].body);
+        struct sim_fault_state st;
+        memset(&st, 0, sizeof(st));
+        st.faults.error_rate = 0.5;
+        st.faults.latency_ms = 3;
+        st.stall_until_ns = 42;
+        const char *err = faults_apply(&st, c, body);
+        if (err == NULL || strcmp(err, cases[i].err) != 0)
+            fprintf(stderr, "faults case %zu: %s\n", i, body);
+        CHECK_EQ_STR(err, cases[i].err);
+        CHECK(st.faults.error_rate == 0.5 && st.faults.latency_ms == 3 && !st.writer.active);
+        CHECK_EQ_INT(st.stall_until_ns, 42);
+    }
+    struct sim_fault_state st;
+    memset(&st, 0, sizeof(st));
+    CHECK_EQ_STR(sim_faults_apply(&st, c, NULL, 0, 1), "body must be a JSON object");
+}
+
+/* sim_faults_apply: every field, the staged settings, and the documented partial application. */
+static void test_faults(struct nf_keypair *kp)
+{
+    struct sim_chain_cfg cfg;
+    t_small_cfg(&cfg);
+    struct sim_chain *c = t_chain(&cfg, kp);
+    char pk[KEYS_PUBKEY_STR_MAX], body[1024];
+    CHECK(keys_pubkey_format(keys_public(kp), pk, sizeof(pk)) > 0);
+    test_fault_refusals(c, pk);
+
+    struct sim_fault_state st;
+    memset(&st, 0, sizeof(st));
+    CHECK(faults_apply(&st, c,
+                       "{\"error_rate\":0.25,\"error_kind\":\"mixed\",\"lost_ack_rate\":1,"
+                       "\"congestion\":0.9,\"latency_ms\":30.7,\"jitter_ms\":10,\"rate_limit\":5,"
+                       "\"stall_seconds\":2,\"missed_chunks\":150,\"lag_blocks\":3,"
+                       "\"reject_next\":{\"kind\":\"CostOverflow\",\"count\":2}}") == NULL);
+    CHECK(st.faults.error_rate == 0.25 && st.faults.lost_ack_rate == 1 &&
+          st.faults.congestion == 0.9 && c->forced_congestion == 0.9);
+    CHECK_EQ_INT(st.faults.error_kind, SIM_ERR_MIXED);
+    CHECK_EQ_INT(st.faults.latency_ms, 30);
+    CHECK_EQ_INT(st.faults.jitter_ms, 10);
+    CHECK_EQ_INT(st.faults.rate_limit, 5);
+    CHECK_EQ_INT(st.stall_until_ns, 1002000000000ull);
+    CHECK_EQ_INT(c->forced_missed_chunks, 150);
+    CHECK_EQ_INT(c->lag_blocks, 3);
+    CHECK_EQ_INT(c->reject_next_code, SIM_REJ_COST_OVERFLOW);
+    CHECK_EQ_INT(c->reject_next_count, 2);
+    /* stall_ms wins over stall_seconds; 0 ends the stall */
+    CHECK(faults_apply(&st, c, "{\"stall_seconds\":9,\"stall_ms\":250}") == NULL);
+    CHECK_EQ_INT(st.stall_until_ns, 1000250000000ull);
+    CHECK(faults_apply(&st, c, "{\"stall_ms\":0}") == NULL);
+    CHECK_EQ_INT(st.stall_until_ns, 0);
+
+    /* external writer, bump_nonce, invalid_signature_key, balances, tokens */
+    struct sim_account *signer = sim_chain_account(c, cfg.signer, strlen(cfg.signer));
+    uint64_t nonce = sim_account_key(signer, keys_public(kp))->nonce;
+    snprintf(body, sizeof(body),
+             "{\"external_writer\":{\"public_key\":\"%s\",\"every_blocks\":0,\"bump\":4},"
+             "\"bump_nonce\":{\"public_key\":\"%s\",\"by\":3},\"invalid_signature_key\":\"%s\","
+             "\"set_balance\":{\"yocto\":\"1000\"},"
+             "\"storage_usage\":{\"account_id\":\"ft.test.near\",\"bytes\":77},"
+             "\"move_tokens\":{\"to\":\"user-2.test.near\",\"amount\":\"7\"}}",
+             pk, pk, pk);
+    nf_u128 user2 = sim_chain_account(c, "user-2.test.near", 16)->ft_balance;
+    CHECK(faults_apply(&st, c, body) == NULL);
+    CHECK(st.writer.active && st.writer.every_blocks == 1 && st.writer.bump == 4);
+    CHECK_EQ_STR(st.writer.account, cfg.signer);
+    CHECK(memcmp(st.writer.pk.data, keys_public(kp)->data, 32) == 0);
+    CHECK_EQ_INT(sim_account_key(signer, keys_public(kp))->nonce, nonce + 3);
+    CHECK(c->bad_sig_key_set && memcmp(c->bad_sig_key.data, keys_public(kp)->data, 32) == 0);
+    CHECK(signer->balance == 1000);
+    CHECK_EQ_INT(sim_chain_account(c, "ft.test.near", 12)->storage_bytes, 77);
+    CHECK(sim_chain_account(c, "user-2.test.near", 16)->ft_balance == user2 + 7);
+    CHECK(faults_apply(&st, c, "{\"external_writer\":null,\"invalid_signature_key\":null}") ==
+          NULL);
+    CHECK(!st.writer.active && !c->bad_sig_key_set);
+
+    /* Not all-or-nothing: the chain actions met before a refused field stay, the staged
+     * settings do not. */
+    CHECK_EQ_STR(faults_apply(&st, c,
+                              "{\"error_rate\":0.75,\"stall_ms\":5,\"missed_chunks\":7,"
+                              "\"move_tokens\":{\"to\":\"nobody.near\",\"amount\":\"1\"}}"),
+                 "move_tokens: both accounts must be registered with the token");
+    CHECK(st.faults.error_rate == 0.25 && st.stall_until_ns == 0);
+    CHECK_EQ_INT(c->forced_missed_chunks, 7);
+    /* ... and "reset" clears the stall, the writer and the chain's faults at once, but not the
+     * staged rates */
+    CHECK(faults_apply(&st, c, "{\"stall_ms\":5}") == NULL);
+    snprintf(body, sizeof(body), "{\"external_writer\":{\"public_key\":\"%s\"}}", pk);
+    CHECK(faults_apply(&st, c, body) == NULL);
+    CHECK_EQ_STR(faults_apply(&st, c, "{\"reset\":true,\"lag_blocks\":\"x\"}"),
+                 "lag_blocks must be a non-negative integer");
+    CHECK(st.stall_until_ns == 0 && !st.writer.active);
+    CHECK(c->forced_missed_chunks == 0 && c->lag_blocks == 0 && c->reject_next_count == 0);
+    CHECK(st.faults.error_rate == 0.25 && st.faults.rate_limit == 5);
+    CHECK(faults_apply(&st, c, "{\"reset\":true,\"latency_ms\":1}") == NULL);
+    CHECK(st.faults.error_rate == 0 && st.faults.rate_limit == 0 && st.faults.latency_ms == 1 &&
+          c->forced_congestion == 0);
+    sim_chain_free(c);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -441,6 +614,7 @@ int main(void)
     sim_chain_free(c);
     test_fast_send_matches(kp);
     test_lagged(kp);
+    test_faults(kp);
     keys_free(kp);
     return nf_test_report("test_sim_rpc");
 }
