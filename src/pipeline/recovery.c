@@ -36,11 +36,26 @@ static void live_drop(struct recovery *rc, uint32_t idx)
     rc->live[idx] = rc->live[--rc->n_live];
 }
 
+/* replayed_job: the job a SIGNED, OUTCOME or JOB_FINAL record names, or NULL when no replayed
+ * ACCEPT holds that id (settled and dropped, or an id nearftd never writes: 0 is what a free
+ * slot holds, so a record naming it must not touch one). */
+static struct job *replayed_job(struct nf_pipe *p, uint64_t id)
+{
+    struct job *j = job_slot(&p->jobs, id);
+    if (id == 0 || atomic_load_explicit(&j->id, memory_order_relaxed) != id)
+        return NULL;
+    return j;
+}
+
 /* ACCEPT: the job as it was accepted (QUEUED, held by the pipeline) and its idempotency key. */
 static int replay_accept(struct recovery *rc, const struct wal_rec *rec)
 {
     struct nf_pipe *p = rc->p;
     const struct wal_accept *a = &rec->accept;
+    /* Ids nearftd never writes: 0 marks a free job slot and a forgotten idempotency key (its
+     * index would never drop it), UINT64_MAX would wrap next_id (max_id + 1) to 0. */
+    if (a->id == 0 || a->id == UINT64_MAX)
+        return NF_ECORRUPT;
     /* A standby replays the stream while the holder writes it (wal_js_replay): the clock that
      * ages idempotency keys and the spend window moves on with the records. */
     if (a->ts_ms > rc->now_ms)
@@ -161,8 +176,8 @@ static int replay_signed(struct recovery *rc, const struct wal_rec *rec)
         if (a->kind != WAL_ACT_FT_TRANSFER)
             continue;
         b->n_transfers_++;
-        struct job *j = job_slot(&p->jobs, a->job_id);
-        if (atomic_load_explicit(&j->id, memory_order_relaxed) != a->job_id)
+        struct job *j = replayed_job(p, a->job_id);
+        if (j == NULL)
             continue;
         job_tx_hash_set(j, sg->tx_hash);
         j->signed_ms = sg->ts_ms;
@@ -196,9 +211,8 @@ static int replay_outcome(struct recovery *rc, const struct wal_rec *rec)
     for (unsigned i = 0; i < b->n; i++) {
         if (b->kinds[i] != WAL_ACT_FT_TRANSFER)
             continue;
-        struct job *j = job_slot(&p->jobs, b->job_ids[i]);
-        if (atomic_load_explicit(&j->id, memory_order_relaxed) != b->job_ids[i] ||
-            !job_tx_hash_is(j, o->tx_hash))
+        struct job *j = replayed_job(p, b->job_ids[i]);
+        if (j == NULL || !job_tx_hash_is(j, o->tx_hash))
             continue;
         uint8_t st = atomic_load_explicit(&j->status, memory_order_relaxed);
         if (st == JOB_EXECUTED || st == JOB_FAILED)
@@ -219,8 +233,8 @@ static int replay_job_final(struct recovery *rc, const struct wal_rec *rec)
 {
     struct nf_pipe *p = rc->p;
     const struct wal_job_final *f = &rec->job_final;
-    struct job *j = job_slot(&p->jobs, f->job_id);
-    if (atomic_load_explicit(&j->id, memory_order_relaxed) != f->job_id)
+    struct job *j = replayed_job(p, f->job_id);
+    if (j == NULL)
         return 0;
     if (f->has_tx_hash)
         job_tx_hash_set(j, f->tx_hash);
