@@ -23,8 +23,9 @@ void wal_msg_mac(const uint8_t *key,
                  size_t len,
                  char hex[WAL_MSG_MAC_HEX + 1]);
 
-/* wal_msg_seg_parse: the segment header's value: 1 to 20 decimal digits, no sign, no space,
- * 1..UINT64_MAX. 0 and *seg, or NF_EINVAL (*seg untouched). seg_hdr may be NULL (missing). */
+/* wal_msg_seg_parse: the segment header's value: decimal digits only (leading zeros allowed),
+ * no sign, no space, a value in 1..UINT64_MAX. 0 and *seg, or NF_EINVAL (*seg untouched). seg_hdr
+ * may be NULL (missing). */
 int wal_msg_seg_parse(const char *seg_hdr, uint64_t *seg);
 
 /* wal_msg_check: the headers of the message stored at sseq with payload data[0..len), before its

@@ -20,6 +20,10 @@
 #include "wal_js.h"
 #include "wal_rec.h"
 
+/* Ids of accepted transfers are below this (2^63): nearftd counts them up from 1, so a replayed
+ * id at or above it comes from a corrupt or forged log. */
+#define RECOVERY_ID_LIMIT (1ull << 63)
+
 static struct batch *live_find(struct recovery *rc, const uint8_t hash[32], uint32_t *idx)
 {
     for (uint32_t i = 0; i < rc->n_live; i++)
@@ -52,10 +56,17 @@ static int replay_accept(struct recovery *rc, const struct wal_rec *rec)
 {
     struct nf_pipe *p = rc->p;
     const struct wal_accept *a = &rec->accept;
-    /* Ids nearftd never writes: 0 marks a free job slot and a forgotten idempotency key (its
-     * index would never drop it), UINT64_MAX would wrap next_id (max_id + 1) to 0. */
-    if (a->id == 0 || a->id == UINT64_MAX)
+    /* Ids nearftd never writes (they count up from 1): 0 marks a free job slot and a forgotten
+     * idempotency key (its index would never drop it), and ids near 2^64 would wrap next_id
+     * (max_id + 1) or the ids handed out after it to 0. */
+    if (a->id == 0 || a->id >= RECOVERY_ID_LIMIT) {
+        NF_LOG(NF_LOG_ERROR, "pipe",
+               "an accepted transfer in the log has an id nearftd never writes: the log is "
+               "corrupt id=%llu segment=%llu",
+               (unsigned long long)a->id, (unsigned long long)rc->stats->cur_seq);
+        rc->error = NF_ECORRUPT;
         return NF_ECORRUPT;
+    }
     /* A standby replays the stream while the holder writes it (wal_js_replay): the clock that
      * ages idempotency keys and the spend window moves on with the records. */
     if (a->ts_ms > rc->now_ms)

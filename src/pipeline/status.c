@@ -498,23 +498,33 @@ static void metrics_log_stages(struct tb *t, struct nf_pipe *p, const struct wal
     tb_printf(t, "nearft_signing_paused %d\n", !stage_signing_allowed(&p->shared));
 }
 
-int pipe_metrics_text(struct nf_pipe *p, char *out, size_t cap)
-{
-    struct tb t = {.buf = out, .cap = cap};
+/* The stages' counters, read once for one /metrics or /stages answer. */
+struct stage_snap {
     struct batch_stats bs;
     struct sign_stats ss;
     struct submit_stats us;
     struct wal_stats ws;
-    batch_stats(p->batch, &bs);
-    sign_stats(p->sign, &ss);
-    submit_stats(p->submit, &us);
-    wal_stats_get(p->wal, &ws);
+};
+
+static void stage_snap(struct nf_pipe *p, struct stage_snap *s)
+{
+    batch_stats(p->batch, &s->bs);
+    sign_stats(p->sign, &s->ss);
+    submit_stats(p->submit, &s->us);
+    wal_stats_get(p->wal, &s->ws);
+}
+
+int pipe_metrics_text(struct nf_pipe *p, char *out, size_t cap)
+{
+    struct tb t = {.buf = out, .cap = cap};
+    struct stage_snap sn;
+    stage_snap(p, &sn);
     metrics_transfers(&t, p);
-    metrics_queues(&t, p, &bs, &ss, &us);
-    metrics_submit(&t, &us);
+    metrics_queues(&t, p, &sn.bs, &sn.ss, &sn.us);
+    metrics_submit(&t, &sn.us);
     metrics_endpoints(&t, p);
     metrics_keys(&t, p);
-    metrics_log_stages(&t, p, &ws);
+    metrics_log_stages(&t, p, &sn.ws);
     process_text(p, &t);
     if (t.full)
         return NF_ENOSPC;
@@ -525,14 +535,8 @@ int pipe_stages_json(struct nf_pipe *p, char *out, size_t cap)
 {
     struct jw w;
     jw_init_fixed(&w, out, cap);
-    struct batch_stats bs;
-    struct sign_stats ss;
-    struct submit_stats us;
-    struct wal_stats ws;
-    batch_stats(p->batch, &bs);
-    sign_stats(p->sign, &ss);
-    submit_stats(p->submit, &us);
-    wal_stats_get(p->wal, &ws);
+    struct stage_snap sn;
+    stage_snap(p, &sn);
     double up_s = (double)(nf_now_ms() - p->start_ms) / 1000.0;
     jw_obj_begin(&w);
     jw_key(&w, "uptime_s");
@@ -578,23 +582,25 @@ int pipe_stages_json(struct nf_pipe *p, char *out, size_t cap)
     jw_key(&w, "batch");
     jw_obj_begin(&w);
     jw_key(&w, "batches");
-    jw_u64(&w, bs.batches_flushed);
+    jw_u64(&w, sn.bs.batches_flushed);
     jw_key(&w, "mean_actions");
-    jw_double(&w, bs.batches_flushed ? (double)bs.actions_flushed / (double)bs.batches_flushed : 0);
+    jw_double(&w, sn.bs.batches_flushed
+                      ? (double)sn.bs.actions_flushed / (double)sn.bs.batches_flushed
+                      : 0);
     jw_key(&w, "size_hist");
     jw_arr_begin(&w);
     for (int i = 0; i < 7; i++)
-        jw_u64(&w, bs.size_hist[i]);
+        jw_u64(&w, sn.bs.size_hist[i]);
     jw_arr_end(&w);
     jw_key(&w, "waiting_for_receiver");
-    jw_u64(&w, bs.waiting_jobs);
+    jw_u64(&w, sn.bs.waiting_jobs);
     jw_key(&w, "free_batches");
-    jw_u64(&w, bs.free_batches);
+    jw_u64(&w, sn.bs.free_batches);
     jw_obj_end(&w);
     jw_key(&w, "sign");
     jw_obj_begin(&w);
     jw_key(&w, "held");
-    jw_u64(&w, ss.held);
+    jw_u64(&w, sn.ss.held);
     jw_key(&w, "inflight_per_key");
     jw_arr_begin(&w);
     for (uint16_t i = 0; i < p->keys.n; i++)
@@ -604,25 +610,25 @@ int pipe_stages_json(struct nf_pipe *p, char *out, size_t cap)
     jw_key(&w, "submit");
     jw_obj_begin(&w);
     jw_key(&w, "inflight_txs");
-    jw_u64(&w, us.inflight_batches);
+    jw_u64(&w, sn.us.inflight_batches);
     jw_key(&w, "sent");
-    jw_u64(&w, us.sent);
+    jw_u64(&w, sn.us.sent);
     jw_key(&w, "rebroadcast");
-    jw_u64(&w, us.resent);
+    jw_u64(&w, sn.us.resent);
     jw_key(&w, "rpc_latency_ms_hist_log2");
     jw_arr_begin(&w);
     for (int b = 0; b < 16; b++)
-        jw_u64(&w, us.lat_hist[b]);
+        jw_u64(&w, sn.us.lat_hist[b]);
     jw_arr_end(&w);
     jw_obj_end(&w);
     jw_key(&w, "wal");
     jw_obj_begin(&w);
     jw_key(&w, "groups");
-    jw_u64(&w, ws.groups);
+    jw_u64(&w, sn.ws.groups);
     jw_key(&w, "syncs");
-    jw_u64(&w, ws.syncs);
+    jw_u64(&w, sn.ws.syncs);
     jw_key(&w, "batches_per_group");
-    jw_double(&w, ws.groups ? (double)ws.batches / (double)ws.groups : 0);
+    jw_double(&w, sn.ws.groups ? (double)sn.ws.batches / (double)sn.ws.groups : 0);
     jw_obj_end(&w);
     jw_obj_end(&w);
     size_t len;

@@ -964,13 +964,17 @@ static void on_lookup_answer(struct submit_stage *s,
             lookup_return(s, l);
         return;
     }
-    /* null or a StorageBalance object; anything else is a malformed answer: registered stays
-     * unknown, as for any other failed lookup. rpc_parse is done with the token scratch. */
-    int registered;
-    if (res->kind == RPC_OK_CALL &&
-        rpc_call_storage_balance((const char *)s->call_out, res->call_len, s->toks, s->tok_cap,
-                                 &registered) == 0)
+    /* null: not registered; a StorageBalance object: registered. Any other answer counts as
+     * registered too, as it always has: an unknown verdict would send the batch stage straight
+     * back to the same lookup, and a receiver wrongly taken as registered only makes its
+     * transfer fail with the contract's own error. rpc_parse is done with the token scratch. */
+    int registered = 1;
+    if (res->kind == RPC_OK_CALL) {
+        if (rpc_call_storage_balance((const char *)s->call_out, res->call_len, s->toks, s->tok_cap,
+                                     &registered) != 0)
+            registered = 1;
         l->registered = (int8_t)registered;
+    }
     lookup_return(s, l);
 }
 

@@ -184,7 +184,9 @@ static void read_baseline(void)
 
 static void setup(void)
 {
-    snprintf(dir, sizeof(dir), "/tmp/fuzz_cfg_env.XXXXXX");
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, sizeof(dir), "%s/fuzz_cfg_env.XXXXXX",
+             tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
     if (mkdtemp(dir) == NULL)
         abort();
     snprintf(path, sizeof(path), "%s/nearftd.conf", dir);
