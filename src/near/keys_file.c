@@ -386,6 +386,168 @@ static int kf_publish(int dfd, const char *tmp, const char *name)
     return errno == EEXIST ? 1 : -1;
 }
 
+/* What the steps of keys_write_file share: the names it builds, the checked directory it writes
+ * into and where its messages go. Lives on keys_write_file's stack; no secret is kept here. */
+struct kf_write {
+    const char *account;         /* borrowed from the caller */
+    const struct nf_keypair *kp; /* borrowed from the caller */
+    int legacy;
+    char pub[KEYS_PUBKEY_STR_MAX];
+    char parent[4096];     /* the directory the file goes in */
+    char path[4096 + 128]; /* the file's full path */
+    char tmp[4096 + 192];  /* the temp file's name in dfd */
+    const char *name;      /* the file's name in dfd, borrowed from path */
+    int dfd;               /* parent opened by nf_secfile_open_dir, or -1 */
+    char *err;
+    size_t errcap;
+};
+
+/* kf_write_names: checks w->account, formats the public key and builds w->parent and w->path
+ * under dir (borrowed until return); copies the path to path_out (cap bytes, may be NULL).
+ * 0, NF_EACCOUNT, NF_EINVAL or NF_ENOSPC with the message filled. */
+static int kf_write_names(struct kf_write *w, const char *dir, char *path_out, size_t cap)
+{
+    const char *why = NULL;
+    if (account_id_check(w->account, strlen(w->account), &why) < 0) {
+        kf_err(w->err, w->errcap, "account id is not a valid NEAR account id (%s)", why);
+        return NF_EACCOUNT;
+    }
+    if (keys_pubkey_format(keys_public(w->kp), w->pub, sizeof(w->pub)) < 0) {
+        kf_err(w->err, w->errcap, "cannot format public key");
+        return NF_EINVAL;
+    }
+    int pn = w->legacy ? snprintf(w->parent, sizeof(w->parent), "%s", dir)
+                       : snprintf(w->parent, sizeof(w->parent), "%s/%s", dir, w->account);
+    if (pn < 0 || (size_t)pn >= sizeof(w->parent)) {
+        kf_err(w->err, w->errcap, "key directory path too long");
+        return NF_EINVAL;
+    }
+    /* near-cli-rs names the file after the key with ':' replaced by '_'. */
+    if (w->legacy)
+        snprintf(w->path, sizeof(w->path), "%s/%s.json", w->parent, w->account);
+    else
+        snprintf(w->path, sizeof(w->path), "%s/ed25519_%s.json", w->parent, w->pub + 8);
+    if (path_out != NULL) {
+        if (strlen(w->path) + 1 > cap) {
+            kf_err(w->err, w->errcap, "path buffer too small for %s", w->path);
+            return NF_ENOSPC;
+        }
+        memcpy(path_out, w->path, strlen(w->path) + 1);
+    }
+    return 0;
+}
+
+/* kf_write_open_dir: creates the missing directories and opens w->parent through
+ * nf_secfile_open_dir into w->dfd (owned by w afterwards), setting w->name. dir is borrowed
+ * until return. 0 or an NF_E* code with the message filled (w->dfd stays -1). */
+static int kf_write_open_dir(struct kf_write *w, const char *dir)
+{
+    /* The key is written through the directory the loader will check, opened through its checked
+     * parents: a directory others could write (or replace) is refused before the secret exists
+     * anywhere, and a directory swapped after the check is not the one written into. The
+     * credentials directory of the near-cli-rs layout is checked as keys_load_account does,
+     * before the account directory is made in it. */
+    int rc = kf_mkdirs(dir, w->err, w->errcap);
+    if (rc != 0)
+        return rc;
+    if (!w->legacy &&
+        (rc = nf_secfile_check_dir(dir, "credentials directory", w->err, w->errcap)) != 0)
+        return rc;
+    if (!w->legacy && (rc = kf_mkdirs(w->parent, w->err, w->errcap)) != 0)
+        return rc;
+    w->dfd = nf_secfile_open_dir(w->path, "key file", &w->name, &rc, w->err, w->errcap);
+    if (w->dfd == -1)
+        return rc;
+    return 0;
+}
+
+/* kf_write_text: formats the credential JSON into text (text_cap bytes of sodium_malloc memory)
+ * using secret (KEYS_SECRET_STR_MAX bytes of sodium_malloc memory) as scratch; either may be NULL
+ * when its allocation failed. Both stay the caller's. Sets *len. 0, NF_ENOMEM or NF_EINVAL. */
+static int kf_write_text(struct kf_write *w, char *text, size_t text_cap, char *secret, size_t *len)
+{
+    if (text == NULL || secret == NULL) {
+        kf_err(w->err, w->errcap, "out of secure memory");
+        return NF_ENOMEM;
+    }
+    if (keys_secret_format(w->kp, secret, KEYS_SECRET_STR_MAX) < 0) {
+        kf_err(w->err, w->errcap, "cannot format secret key");
+        return NF_EINVAL;
+    }
+    /* account passed account_id_check and the keys are base58: nothing needs JSON escaping. */
+    int tn = snprintf(text, text_cap,
+                      "{\"account_id\":\"%s\",\"public_key\":\"%s\",\"private_key\":\"%s\"}\n",
+                      w->account, w->pub, secret);
+    if (tn < 0 || (size_t)tn >= text_cap) {
+        kf_err(w->err, w->errcap, "credential text too long");
+        return NF_EINVAL;
+    }
+    *len = (size_t)tn;
+    return 0;
+}
+
+/* kf_write_temp: writes text (len bytes, borrowed until return) to a new 0600 temp file w->tmp in
+ * w->dfd and fsyncs it; on failure the temp file is removed. 0 or NF_EIO. */
+static int kf_write_temp(struct kf_write *w, const char *text, size_t len)
+{
+    uint32_t rnd = randombytes_random();
+    snprintf(w->tmp, sizeof(w->tmp), "%s.tmp.%ld.%08x", w->name, (long)getpid(), (unsigned)rnd);
+    int fd = openat(w->dfd, w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd == -1) {
+        int e = errno;
+        kf_err(w->err, w->errcap, "cannot create %s/%s: %s", w->parent, w->tmp, strerror(e));
+        return NF_EIO;
+    }
+    /* The umask can only remove bits; fchmod makes 0600 exact whatever it is. */
+    if (fchmod(fd, 0600) == -1 || kf_write_all(fd, text, len) == -1 || fsync(fd) == -1) {
+        int e = errno;
+        close(fd);
+        unlinkat(w->dfd, w->tmp, 0);
+        kf_err(w->err, w->errcap, "cannot write %s/%s: %s", w->parent, w->tmp, strerror(e));
+        return NF_EIO;
+    }
+    if (close(fd) == -1) {
+        int e = errno;
+        unlinkat(w->dfd, w->tmp, 0);
+        kf_err(w->err, w->errcap, "cannot write %s/%s: %s", w->parent, w->tmp, strerror(e));
+        return NF_EIO;
+    }
+    return 0;
+}
+
+/* kf_write_existing: w->path already exists (the temp file is gone). Writing the same key again
+ * is a no-op (0); another key there is never overwritten (NF_ESTATE, message filled). */
+static int kf_write_existing(struct kf_write *w)
+{
+    if (kf_same_key_at(w->path, w->account, w->kp))
+        return 0;
+    kf_err(w->err, w->errcap, "%s already exists and holds another key; not overwriting it",
+           w->path);
+    return NF_ESTATE;
+}
+
+/* kf_write_publish: moves the temp file w->tmp to w->name in w->dfd without replacing anything,
+ * then fsyncs w->dfd. 0 (also when the same key was already there), NF_ESTATE or NF_EIO. */
+static int kf_write_publish(struct kf_write *w)
+{
+    int pr = kf_publish(w->dfd, w->tmp, w->name);
+    if (pr != 0) {
+        int e = errno;
+        unlinkat(w->dfd, w->tmp, 0);
+        if (pr == 1)
+            return kf_write_existing(w);
+        kf_err(w->err, w->errcap, "cannot rename %s/%s to %s: %s", w->parent, w->tmp, w->path,
+               strerror(e));
+        return NF_EIO;
+    }
+    if (fsync(w->dfd) == -1) {
+        int e = errno;
+        kf_err(w->err, w->errcap, "cannot fsync directory %s: %s", w->parent, strerror(e));
+        return NF_EIO;
+    }
+    return 0;
+}
+
 int keys_write_file(const char *dir,
                     const char *account,
                     const struct nf_keypair *kp,
@@ -395,132 +557,28 @@ int keys_write_file(const char *dir,
                     char *err,
                     size_t errcap)
 {
-    const char *why = NULL;
-    if (account_id_check(account, strlen(account), &why) < 0) {
-        kf_err(err, errcap, "account id is not a valid NEAR account id (%s)", why);
-        return NF_EACCOUNT;
-    }
-    char pub[KEYS_PUBKEY_STR_MAX];
-    if (keys_pubkey_format(keys_public(kp), pub, sizeof(pub)) < 0) {
-        kf_err(err, errcap, "cannot format public key");
-        return NF_EINVAL;
-    }
-    char parent[4096], path[4096 + 128], tmp[4096 + 192];
-    int pn = legacy ? snprintf(parent, sizeof(parent), "%s", dir)
-                    : snprintf(parent, sizeof(parent), "%s/%s", dir, account);
-    if (pn < 0 || (size_t)pn >= sizeof(parent)) {
-        kf_err(err, errcap, "key directory path too long");
-        return NF_EINVAL;
-    }
-    /* near-cli-rs names the file after the key with ':' replaced by '_'. */
-    if (legacy)
-        snprintf(path, sizeof(path), "%s/%s.json", parent, account);
-    else
-        snprintf(path, sizeof(path), "%s/ed25519_%s.json", parent, pub + 8);
-    if (path_out != NULL) {
-        if (strlen(path) + 1 > cap) {
-            kf_err(err, errcap, "path buffer too small for %s", path);
-            return NF_ENOSPC;
-        }
-        memcpy(path_out, path, strlen(path) + 1);
-    }
+    struct kf_write w = {
+        .account = account, .kp = kp, .legacy = legacy, .dfd = -1, .err = err, .errcap = errcap};
+    int rc = kf_write_names(&w, dir, path_out, cap);
+    if (rc != 0)
+        return rc;
     if (sodium_init() < 0) {
         kf_err(err, errcap, "libsodium failed to initialise");
         return NF_ECRYPTO;
     }
-    /* The key is written through the directory the loader will check, opened through its checked
-     * parents: a directory others could write (or replace) is refused before the secret exists
-     * anywhere, and a directory swapped after the check is not the one written into. The
-     * credentials directory of the near-cli-rs layout is checked as keys_load_account does,
-     * before the account directory is made in it. */
-    int rc = kf_mkdirs(dir, err, errcap);
+    rc = kf_write_open_dir(&w, dir);
     if (rc != 0)
         return rc;
-    if (!legacy && (rc = nf_secfile_check_dir(dir, "credentials directory", err, errcap)) != 0)
-        return rc;
-    if (!legacy && (rc = kf_mkdirs(parent, err, errcap)) != 0)
-        return rc;
-    const char *name = NULL;
-    int dfd = nf_secfile_open_dir(path, "key file", &name, &rc, err, errcap);
-    if (dfd == -1)
-        return rc;
-
     /* The file text holds the secret: build it in guarded memory. */
-    size_t text_cap = 512;
+    size_t text_cap = 512, len = 0;
     char *text = sodium_malloc(text_cap);
     char *secret = sodium_malloc(KEYS_SECRET_STR_MAX);
-    if (text == NULL || secret == NULL) {
-        rc = NF_ENOMEM;
-        kf_err(err, errcap, "out of secure memory");
-        goto done;
-    }
-    if (keys_secret_format(kp, secret, KEYS_SECRET_STR_MAX) < 0) {
-        rc = NF_EINVAL;
-        kf_err(err, errcap, "cannot format secret key");
-        goto done;
-    }
-    /* account passed account_id_check and the keys are base58: nothing needs JSON escaping. */
-    int tn = snprintf(text, text_cap,
-                      "{\"account_id\":\"%s\",\"public_key\":\"%s\",\"private_key\":\"%s\"}\n",
-                      account, pub, secret);
-    if (tn < 0 || (size_t)tn >= text_cap) {
-        rc = NF_EINVAL;
-        kf_err(err, errcap, "credential text too long");
-        goto done;
-    }
-    uint32_t rnd = randombytes_random();
-    snprintf(tmp, sizeof(tmp), "%s.tmp.%ld.%08x", name, (long)getpid(), (unsigned)rnd);
-    int fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd == -1) {
-        int e = errno;
-        rc = NF_EIO;
-        kf_err(err, errcap, "cannot create %s/%s: %s", parent, tmp, strerror(e));
-        goto done;
-    }
-    /* The umask can only remove bits; fchmod makes 0600 exact whatever it is. */
-    if (fchmod(fd, 0600) == -1 || kf_write_all(fd, text, (size_t)tn) == -1 || fsync(fd) == -1) {
-        int e = errno;
-        close(fd);
-        unlinkat(dfd, tmp, 0);
-        rc = NF_EIO;
-        kf_err(err, errcap, "cannot write %s/%s: %s", parent, tmp, strerror(e));
-        goto done;
-    }
-    if (close(fd) == -1) {
-        int e = errno;
-        unlinkat(dfd, tmp, 0);
-        rc = NF_EIO;
-        kf_err(err, errcap, "cannot write %s/%s: %s", parent, tmp, strerror(e));
-        goto done;
-    }
-    int pr = kf_publish(dfd, tmp, name);
-    if (pr != 0) {
-        int e = errno;
-        unlinkat(dfd, tmp, 0);
-        if (pr == 1) {
-            /* Writing the same key again is a no-op; another key there is never overwritten. */
-            if (kf_same_key_at(path, account, kp)) {
-                rc = 0;
-            } else {
-                rc = NF_ESTATE;
-                kf_err(err, errcap, "%s already exists and holds another key; not overwriting it",
-                       path);
-            }
-        } else {
-            rc = NF_EIO;
-            kf_err(err, errcap, "cannot rename %s/%s to %s: %s", parent, tmp, path, strerror(e));
-        }
-        goto done;
-    }
-    if (fsync(dfd) == -1) {
-        int e = errno;
-        rc = NF_EIO;
-        kf_err(err, errcap, "cannot fsync directory %s: %s", parent, strerror(e));
-        goto done;
-    }
-    rc = 0;
-done:
-    close(dfd);
+    rc = kf_write_text(&w, text, text_cap, secret, &len);
+    if (rc == 0)
+        rc = kf_write_temp(&w, text, len);
+    if (rc == 0)
+        rc = kf_write_publish(&w);
+    close(w.dfd);
     sodium_free(text); /* sodium_free wipes; NULL-safe */
     sodium_free(secret);
     return rc;
