@@ -591,25 +591,15 @@ int ingest_listen_loopback(const char *listen)
     return 0;
 }
 
-struct ingest *ingest_transport_new(const struct cfg *cfg,
-                                    struct nf_pipe *p,
-                                    const struct ingest_routes *routes,
-                                    int *err)
+/* ingest_check_settings: parses cfg->listen into in->host and in->port and checks the settings
+ * the stage depends on, in that order, logging the first bad one. 0 or NF_ECONFIG. Borrows in and
+ * cfg until return; main thread (ingest_transport_new). */
+static int ingest_check_settings(struct ingest *in, const struct cfg *cfg)
 {
-    int rc = NF_ENOMEM;
-    struct ingest *in = calloc(1, sizeof(*in));
-    if (in == NULL)
-        goto fail;
-    in->cfg = cfg;
-    in->inherited_fd = -1;
-    in->routes = *routes;
-    in->pipe = p;
-    in->slab = pipe_jobs(p);
-    rc = NF_ECONFIG;
     if (ingest_parse_listen(cfg->listen, in->host, sizeof(in->host), &in->port) != 0) {
         NF_LOG(NF_LOG_ERROR, "ingest", "bad listen address listen=%s (want HOST:PORT)",
                cfg->listen);
-        goto fail;
+        return NF_ECONFIG;
     }
     /* An allowed origin is what a browser sends as Origin (scheme://host[:port], no path) and
      * is echoed in Access-Control-Allow-Origin: printable, no spaces. "null" (sandboxed and
@@ -620,24 +610,24 @@ struct ingest *ingest_transport_new(const struct cfg *cfg,
                    "an allowed origin must be http:// or https:// and a host with an optional "
                    "port, without path or spaces, at most %d bytes allowed_origins_item=%zu",
                    INGEST_ORIGIN_MAX, i + 1);
-            goto fail;
+            return NF_ECONFIG;
         }
     }
     if (cfg->ipv6_client_prefix != 0 &&
         (cfg->ipv6_client_prefix < 16 || cfg->ipv6_client_prefix > 64)) {
         NF_LOG(NF_LOG_ERROR, "ingest", "IPv6 client prefix out of range ipv6_client_prefix=%llu",
                (unsigned long long)cfg->ipv6_client_prefix);
-        goto fail;
+        return NF_ECONFIG;
     }
     if (cfg->ingest_threads < 1 || cfg->ingest_threads > INGEST_MAX_THREADS) {
         NF_LOG(NF_LOG_ERROR, "ingest", "thread count out of range ingest_threads=%u max=%d",
                (unsigned)cfg->ingest_threads, INGEST_MAX_THREADS);
-        goto fail;
+        return NF_ECONFIG;
     }
     if (cfg->max_batch_request < 1 || cfg->memo_max_bytes > REQ_MEMO_MAX) {
         NF_LOG(NF_LOG_ERROR, "ingest", "bad request limits max_batch_request=%u memo_max_bytes=%u",
                (unsigned)cfg->max_batch_request, (unsigned)cfg->memo_max_bytes);
-        goto fail;
+        return NF_ECONFIG;
     }
     if (cfg->max_connections < 16 || cfg->max_connections > (1u << 20) || cfg->large_bodies < 1 ||
         cfg->large_bodies > 65536) {
@@ -645,7 +635,7 @@ struct ingest *ingest_transport_new(const struct cfg *cfg,
                "bad connection limits max_connections=%llu (16..1048576) large_bodies=%llu "
                "(1..65536)",
                (unsigned long long)cfg->max_connections, (unsigned long long)cfg->large_bodies);
-        goto fail;
+        return NF_ECONFIG;
     }
     if (cfg->body_pool_bytes != 0 &&
         cfg->body_pool_bytes < (uint64_t)cfg->max_body_bytes + 96u * 1024u) {
@@ -654,8 +644,17 @@ struct ingest *ingest_transport_new(const struct cfg *cfg,
                "need=%llu",
                (unsigned long long)cfg->body_pool_bytes, (unsigned long long)cfg->max_body_bytes,
                (unsigned long long)cfg->max_body_bytes + 98304ull);
-        goto fail;
+        return NF_ECONFIG;
     }
+    return 0;
+}
+
+/* ingest_new_limits: notes whether tokens are required, borrows the pipeline's spend caps (those
+ * with a limit) and allocates the tx id key and the rate limiters the settings ask for, owned by
+ * in afterwards (ingest_free or ingest_transport_new's unwinding frees them). 0 or NF_ENOMEM.
+ * Main thread. */
+static int ingest_new_limits(struct ingest *in, const struct cfg *cfg, struct nf_pipe *p)
+{
     in->auth_required = cfg->auth_tokens != NULL;
     in->spend = pipe_spend(p);
     if (in->spend != NULL && spend_limit(in->spend) == 0)
@@ -663,16 +662,21 @@ struct ingest *ingest_transport_new(const struct cfg *cfg,
     in->spend_day = pipe_spend_day(p);
     if (in->spend_day != NULL && spend_limit(in->spend_day) == 0)
         in->spend_day = NULL;
-    rc = NF_ENOMEM;
     if ((in->id_key = txid_key_new()) == NULL)
-        goto fail;
+        return NF_ENOMEM;
     if (cfg->rate_limit_global != 0 &&
         (in->rate_global = ratelim_new(cfg->rate_limit_global, cfg->rate_limit_global)) == NULL)
-        goto fail;
+        return NF_ENOMEM;
     if (cfg->rate_limit != 0 &&
         (in->rate = ratelim_new(cfg->rate_limit, cfg->rate_burst ? cfg->rate_burst : 1)) == NULL)
-        goto fail;
-    rc = NF_ECONFIG;
+        return NF_ENOMEM;
+    return 0;
+}
+
+/* ingest_size_threads: the per-thread sizes derived from the (already checked) settings: thread
+ * count, request limits, timeouts and contexts per thread. Cannot fail. Main thread. */
+static void ingest_size_threads(struct ingest *in, const struct cfg *cfg)
+{
     in->nthreads = (unsigned)cfg->ingest_threads;
     in->max_items = (uint32_t)cfg->max_batch_request;
     in->memo_max = (size_t)cfg->memo_max_bytes;
@@ -692,14 +696,20 @@ struct ingest *ingest_transport_new(const struct cfg *cfg,
     if (per < INGEST_CTX_MIN)
         per = INGEST_CTX_MIN;
     in->ctx_per_thread = (uint32_t)per;
-    rc = NF_ENOMEM;
+}
+
+/* ingest_new_threads: allocates the connection state shared by the threads and the array of
+ * in->nthreads thread records (nothing of a thread is set up before ingest_start), both owned by
+ * in afterwards. 0 or NF_ENOMEM. Main thread. */
+static int ingest_new_threads(struct ingest *in, const struct cfg *cfg)
+{
     in->hshared =
         hsrv_shared_new(cfg->max_connections * in->nthreads, (uint32_t)cfg->max_conns_per_ip,
                         cfg->body_pool_bytes ? cfg->body_pool_bytes : UINT64_MAX / 2,
                         cfg->ipv6_client_prefix ? (unsigned)cfg->ipv6_client_prefix : 64);
     in->threads = calloc(in->nthreads, sizeof(*in->threads));
     if (in->threads == NULL || in->hshared == NULL)
-        goto fail;
+        return NF_ENOMEM;
     for (unsigned i = 0; i < in->nthreads; i++) {
         in->threads[i].in = in;
         in->threads[i].idx = i;
@@ -707,6 +717,30 @@ struct ingest *ingest_transport_new(const struct cfg *cfg,
         in->threads[i].listen_fd = -1;
         in->threads[i].auth_fd = -1;
     }
+    return 0;
+}
+
+struct ingest *ingest_transport_new(const struct cfg *cfg,
+                                    struct nf_pipe *p,
+                                    const struct ingest_routes *routes,
+                                    int *err)
+{
+    int rc = NF_ENOMEM;
+    struct ingest *in = calloc(1, sizeof(*in));
+    if (in == NULL)
+        goto fail;
+    in->cfg = cfg;
+    in->inherited_fd = -1;
+    in->routes = *routes;
+    in->pipe = p;
+    in->slab = pipe_jobs(p);
+    if ((rc = ingest_check_settings(in, cfg)) != 0)
+        goto fail;
+    if ((rc = ingest_new_limits(in, cfg, p)) != 0)
+        goto fail;
+    ingest_size_threads(in, cfg);
+    if ((rc = ingest_new_threads(in, cfg)) != 0)
+        goto fail;
     return in;
 fail:
     if (in != NULL) {
