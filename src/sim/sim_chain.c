@@ -908,147 +908,177 @@ static int check_key_permission(const struct sim_key *k,
     return 0;
 }
 
-int sim_chain_submit(struct sim_chain *c,
-                     const uint8_t *raw,
-                     size_t len,
-                     int check_only,
-                     struct sim_submit_result *res)
+/* What the admission steps of sim_chain_submit share. Lives on sim_chain_submit's stack; stx
+ * points into own and into the chain's decode space. */
+struct submit_ctx {
+    struct sim_chain *c;
+    int check_only;
+    struct sim_submit_result *res;
+    struct sim_reject *r; /* &res->reject */
+    uint8_t *own;         /* the copy of raw: owned until submit_admit gives it to the tx record */
+    size_t len;
+    struct near_signed_tx stx;
+    const struct sim_block *base; /* steps 2 on: the block the tx refers to */
+    struct sim_account *signer;   /* step 5 on */
+    struct sim_key *k;
+    int sir; /* signer is the receiver */
+    struct tx_costs costs;
+};
+
+/* Outcome of one group of admission steps. */
+enum submit_step {
+    SUBMIT_NEXT,     /* passed: run the next group */
+    SUBMIT_REJECT,   /* s->r says why */
+    SUBMIT_ANSWERED, /* *s->res is complete (a known hash) and s->own is freed */
+};
+
+/* submit_identify: decode, 1. signature, a known hash, forced rejections. */
+static enum submit_step submit_identify(struct submit_ctx *s)
 {
-    memset(res, 0, sizeof(*res));
-    if (c->live_head != 0 && !check_only)
-        return NF_ESTATE; /* a rewound chain only answers */
-    struct sim_reject *r = &res->reject;
+    struct sim_chain *c = s->c;
+    struct sim_reject *r = s->r;
     struct near_decode_space sp;
     decode_space(c, &sp);
-    struct near_signed_tx stx;
-    /* Decode from the copy the tx record will own, so the decoded actions can be kept. */
-    uint8_t *own = malloc(len ? len : 1);
-    if (own == NULL)
-        return NF_ENOMEM;
-    memcpy(own, raw, len);
-    int rc = near_signed_tx_decode(own, len, &sp, &stx, r->why, sizeof(r->why));
+    int rc = near_signed_tx_decode(s->own, s->len, &sp, &s->stx, r->why, sizeof(r->why));
     if (rc != 0) {
         r->code = rc == NF_EVERSION ? SIM_REJ_VERSION : SIM_REJ_PARSE;
-        goto reject;
+        return SUBMIT_REJECT;
     }
-    memcpy(res->hash, stx.hash, NEAR_HASH_LEN);
+    memcpy(s->res->hash, s->stx.hash, NEAR_HASH_LEN);
     /* 1. signature (the fault bad_sig_key stands for a key whose secret no longer matches) */
-    if (near_signed_tx_verify(&stx) != 0 ||
-        (c->bad_sig_key_set && keys_pubkey_equal(&stx.tx.public_key, &c->bad_sig_key))) {
+    if (near_signed_tx_verify(&s->stx) != 0 ||
+        (c->bad_sig_key_set && keys_pubkey_equal(&s->stx.tx.public_key, &c->bad_sig_key))) {
         r->code = SIM_REJ_SIGNATURE;
-        goto reject;
+        return SUBMIT_REJECT;
     }
     /* A known hash (pool or chain) reports that tx: never admitted or applied twice. */
-    struct sim_tx *known = sim_chain_find_tx(c, stx.hash);
+    struct sim_tx *known = sim_chain_find_tx(c, s->stx.hash);
     if (known != NULL) {
-        free(own);
-        res->status = SIM_SUBMIT_KNOWN;
-        res->tx = known;
-        if (!check_only)
+        free(s->own);
+        s->own = NULL;
+        s->res->status = SIM_SUBMIT_KNOWN;
+        s->res->tx = known;
+        if (!s->check_only)
             c->audit.txs_duplicate++;
-        return 0;
+        return SUBMIT_ANSWERED;
     }
     /* fault: forced rejections (InvalidChain cannot happen on one chain; CostOverflow stands for
      * "any other InvalidTxError") */
-    if (c->reject_next_count > 0 && !check_only) {
+    if (c->reject_next_count > 0 && !s->check_only) {
         c->reject_next_count--;
         r->code = c->reject_next_code;
-        goto reject;
+        return SUBMIT_REJECT;
     }
+    return SUBMIT_NEXT;
+}
+
+/* submit_check_shape: 2. validity window, 3. size and actions, 4. congestion. */
+static enum submit_step submit_check_shape(struct submit_ctx *s)
+{
+    struct sim_chain *c = s->c;
+    struct sim_reject *r = s->r;
     /* 2. validity window */
-    const struct sim_block *base = sim_chain_block_by_hash(c, stx.tx.block_hash);
-    if (base == NULL || c->head > base->height + c->cfg.validity_blocks) {
+    s->base = sim_chain_block_by_hash(c, s->stx.tx.block_hash);
+    if (s->base == NULL || c->head > s->base->height + c->cfg.validity_blocks) {
         r->code = SIM_REJ_EXPIRED;
-        goto reject;
+        return SUBMIT_REJECT;
     }
     /* 3. size and actions */
-    if (stx.tx_len > NEAR_MAX_TX_SIZE) {
+    if (s->stx.tx_len > NEAR_MAX_TX_SIZE) {
         r->code = SIM_REJ_SIZE;
-        r->a = stx.tx_len;
+        r->a = s->stx.tx_len;
         r->b = NEAR_MAX_TX_SIZE;
-        goto reject;
+        return SUBMIT_REJECT;
     }
-    if (check_actions(c, &stx, r) != 0)
-        goto reject;
+    if (check_actions(c, &s->stx, r) != 0)
+        return SUBMIT_REJECT;
     /* 4. congestion of the receiver's shard (one shard here). Missed chunks count as
      * missed/125 once more than one is missed; when they are the cause it is ShardStuck. */
     double stuck = c->forced_missed_chunks > 1 ? (double)c->forced_missed_chunks / 125.0 : 0.0;
     if (stuck >= c->cfg.congestion_threshold) {
         r->code = SIM_REJ_STUCK;
         r->a = c->forced_missed_chunks;
-        goto reject;
+        return SUBMIT_REJECT;
     }
     double level = sim_chain_congestion(c);
     if (level >= c->cfg.congestion_threshold) {
         r->code = SIM_REJ_CONGESTED;
         r->level = level;
-        goto reject;
+        return SUBMIT_REJECT;
     }
-    /* 5. state: signer, key, nonce, balance, permission */
-    struct sim_account *signer =
-        sim_chain_account(c, (const char *)stx.tx.signer_id.ptr, stx.tx.signer_id.len);
-    if (signer == NULL || !signer->exists) {
+    return SUBMIT_NEXT;
+}
+
+/* submit_check_state: 5. signer, key, nonce, cost, balance, key permission. */
+static enum submit_step submit_check_state(struct submit_ctx *s)
+{
+    struct sim_reject *r = s->r;
+    const struct near_tx *t = &s->stx.tx;
+    s->signer = sim_chain_account(s->c, (const char *)t->signer_id.ptr, t->signer_id.len);
+    if (s->signer == NULL || !s->signer->exists) {
         r->code = SIM_REJ_SIGNER_MISSING;
-        copy_name(r->account, sizeof(r->account), stx.tx.signer_id);
-        goto reject;
+        copy_name(r->account, sizeof(r->account), t->signer_id);
+        return SUBMIT_REJECT;
     }
-    struct sim_key *k = sim_account_key(signer, &stx.tx.public_key);
-    if (k == NULL) {
+    s->k = sim_account_key(s->signer, &t->public_key);
+    if (s->k == NULL) {
         r->code = SIM_REJ_KEY_NOT_FOUND;
-        copy_name(r->account, sizeof(r->account), stx.tx.signer_id);
-        r->pk = stx.tx.public_key;
-        goto reject;
+        copy_name(r->account, sizeof(r->account), t->signer_id);
+        r->pk = t->public_key;
+        return SUBMIT_REJECT;
     }
-    if (stx.tx.nonce <= k->nonce) {
+    if (t->nonce <= s->k->nonce) {
         r->code = SIM_REJ_NONCE;
-        r->a = stx.tx.nonce;
-        r->b = k->nonce;
-        goto reject;
+        r->a = t->nonce;
+        r->b = s->k->nonce;
+        return SUBMIT_REJECT;
     }
-    int sir =
-        bytes_eq(stx.tx.signer_id, (const char *)stx.tx.receiver_id.ptr, stx.tx.receiver_id.len);
-    struct tx_costs costs;
-    compute_costs(c, &stx, sir, &costs);
-    if (costs.overflow) {
+    s->sir = bytes_eq(t->signer_id, (const char *)t->receiver_id.ptr, t->receiver_id.len);
+    compute_costs(s->c, &s->stx, s->sir, &s->costs);
+    if (s->costs.overflow) {
         r->code = SIM_REJ_COST_OVERFLOW;
-        goto reject;
+        return SUBMIT_REJECT;
     }
-    if (signer->balance < costs.total) {
+    if (s->signer->balance < s->costs.total) {
         r->code = SIM_REJ_BALANCE;
-        copy_name(r->account, sizeof(r->account), stx.tx.signer_id);
-        r->x = signer->balance;
-        r->y = costs.total;
-        goto reject;
+        copy_name(r->account, sizeof(r->account), t->signer_id);
+        r->x = s->signer->balance;
+        r->y = s->costs.total;
+        return SUBMIT_REJECT;
     }
-    if (check_key_permission(k, &stx, &costs, r) != 0)
-        goto reject;
-    if (check_only) {
-        free(own);
-        res->status = SIM_SUBMIT_VALID;
-        return 0;
-    }
-    /* admit */
+    if (check_key_permission(s->k, &s->stx, &s->costs, r) != 0)
+        return SUBMIT_REJECT;
+    return SUBMIT_NEXT;
+}
+
+/* submit_admit: adds the checked tx to the pool and the hash map. Takes s->own (freed on
+ * failure too). Returns 0 or NF_ENOMEM. */
+static int submit_admit(struct submit_ctx *s)
+{
+    struct sim_chain *c = s->c;
+    const struct near_tx *t = &s->stx.tx;
     struct sim_tx *tx = calloc(1, sizeof(*tx));
     if (tx == NULL) {
-        free(own);
+        free(s->own);
+        s->own = NULL;
         return NF_ENOMEM;
     }
-    tx->raw = own;
-    own = NULL;
-    int cache = stx.tx.n_actions <= SIM_DEC_ACTIONS;
-    for (uint32_t i = 0; cache && i < stx.tx.n_actions; i++)
-        if (stx.tx.actions[i].type == NEAR_ACT_ADD_KEY &&
-            stx.tx.actions[i].u.add_key.n_method_names)
+    tx->raw = s->own;
+    s->own = NULL;
+    /* Keep the decoded actions unless they borrow AddKey method names from the decode space. */
+    int cache = t->n_actions <= SIM_DEC_ACTIONS;
+    for (uint32_t i = 0; cache && i < t->n_actions; i++)
+        if (t->actions[i].type == NEAR_ACT_ADD_KEY && t->actions[i].u.add_key.n_method_names)
             cache = 0;
-    if (cache && stx.tx.n_actions > 0) {
-        tx->actions = malloc(stx.tx.n_actions * sizeof(*tx->actions));
+    if (cache && t->n_actions > 0) {
+        tx->actions = malloc(t->n_actions * sizeof(*tx->actions));
         if (tx->actions == NULL) {
             tx_free(tx);
             return NF_ENOMEM;
         }
-        memcpy(tx->actions, stx.tx.actions, stx.tx.n_actions * sizeof(*tx->actions));
+        memcpy(tx->actions, t->actions, t->n_actions * sizeof(*tx->actions));
     }
-    tx->receiver_id = stx.tx.receiver_id;
+    tx->receiver_id = t->receiver_id;
     if (c->n_pool == c->cap_pool) {
         size_t ncap = c->cap_pool ? c->cap_pool * 2 : 1024;
         struct sim_tx **np = realloc(c->pool, ncap * sizeof(*np));
@@ -1059,20 +1089,20 @@ int sim_chain_submit(struct sim_chain *c,
         c->pool = np;
         c->cap_pool = ncap;
     }
-    tx->raw_len = (uint32_t)len;
-    memcpy(tx->hash, stx.hash, NEAR_HASH_LEN);
-    tx->n_actions = stx.tx.n_actions;
-    tx->signer = signer;
-    tx->pk = stx.tx.public_key;
-    tx->nonce = stx.tx.nonce;
+    tx->raw_len = (uint32_t)s->len;
+    memcpy(tx->hash, s->stx.hash, NEAR_HASH_LEN);
+    tx->n_actions = t->n_actions;
+    tx->signer = s->signer;
+    tx->pk = t->public_key;
+    tx->nonce = t->nonce;
     tx->seq = c->next_seq++;
-    tx->sir = (uint8_t)sir;
-    tx->block_height = base->height;
-    tx->send_gas = costs.send_gas;
-    tx->exec_fees = costs.exec_fees;
-    tx->prepaid_gas = costs.prepaid_gas;
-    tx->deposits = costs.deposits;
-    tx->total_cost = costs.total;
+    tx->sir = (uint8_t)s->sir;
+    tx->block_height = s->base->height;
+    tx->send_gas = s->costs.send_gas;
+    tx->exec_fees = s->costs.exec_fees;
+    tx->prepaid_gas = s->costs.prepaid_gas;
+    tx->deposits = s->costs.deposits;
+    tx->total_cost = s->costs.total;
     tx->fail_index = -1;
     if (sim_map_put(&c->txs, tx) != 0) {
         tx_free(tx);
@@ -1080,15 +1110,47 @@ int sim_chain_submit(struct sim_chain *c,
     }
     c->pool[c->n_pool++] = tx;
     c->audit.txs_admitted++;
-    res->status = SIM_SUBMIT_ACCEPTED;
-    res->tx = tx;
+    s->res->status = SIM_SUBMIT_ACCEPTED;
+    s->res->tx = tx;
     return 0;
-reject:
-    free(own);
-    res->status = SIM_SUBMIT_REJECTED;
-    if (!check_only)
-        c->audit.rejected[r->code]++;
-    return 0;
+}
+
+int sim_chain_submit(struct sim_chain *c,
+                     const uint8_t *raw,
+                     size_t len,
+                     int check_only,
+                     struct sim_submit_result *res)
+{
+    memset(res, 0, sizeof(*res));
+    if (c->live_head != 0 && !check_only)
+        return NF_ESTATE; /* a rewound chain only answers */
+    struct submit_ctx s = {
+        .c = c, .check_only = check_only, .res = res, .r = &res->reject, .len = len};
+    /* Decode from the copy the tx record will own, so the decoded actions can be kept. */
+    s.own = malloc(len ? len : 1);
+    if (s.own == NULL)
+        return NF_ENOMEM;
+    memcpy(s.own, raw, len);
+    enum submit_step step = submit_identify(&s);
+    if (step == SUBMIT_NEXT)
+        step = submit_check_shape(&s);
+    if (step == SUBMIT_NEXT)
+        step = submit_check_state(&s);
+    if (step == SUBMIT_ANSWERED)
+        return 0;
+    if (step == SUBMIT_REJECT) {
+        free(s.own);
+        res->status = SIM_SUBMIT_REJECTED;
+        if (!check_only)
+            c->audit.rejected[s.r->code]++;
+        return 0;
+    }
+    if (check_only) {
+        free(s.own);
+        res->status = SIM_SUBMIT_VALID;
+        return 0;
+    }
+    return submit_admit(&s);
 }
 
 struct sim_tx *sim_chain_find_tx(const struct sim_chain *c, const uint8_t hash[NEAR_HASH_LEN])

@@ -359,11 +359,11 @@ struct sim_submit_result {
 };
 
 /* sim_chain_submit: validates borsh(SignedTransaction) raw[0..len) in nearcore's order (decode,
- * signature, validity window, actions and sizes, congestion, signer, key and permission, nonce,
- * balance) and adds it to the pool. A tx whose hash is already known is reported KNOWN (even if it
- * would now fail the nonce check). check_only validates without adding (on a rewound chain, as of
- * its rewound head). Copies raw. Returns 0, NF_ENOMEM, or NF_ESTATE (rewound and not check_only);
- * the verdict is in *res. */
+ * signature, validity window, size and actions, congestion, signer, key, nonce, cost, balance, key
+ * permission) and adds it to the pool. A tx whose hash is already known is reported KNOWN (even if
+ * it would now fail the nonce check). check_only validates without adding (on a rewound chain, as
+ * of its rewound head). Copies raw. Returns 0, NF_ENOMEM, or NF_ESTATE (rewound and not
+ * check_only); the verdict is in *res. */
 int sim_chain_submit(struct sim_chain *c,
                      const uint8_t *raw,
                      size_t len,

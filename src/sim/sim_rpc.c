@@ -166,113 +166,95 @@ static void w_obj1(struct jw *w, const char *name)
     jw_key(w, name);
 }
 
-static void render_invalid_tx(struct jw *w, const struct sim_reject *r)
+/* w_variant_u64x2: {"<name>":{"<k1>":v1,"<k2>":v2}}, the shape of most sized variants. */
+static void w_variant_u64x2(
+    struct jw *w, const char *name, const char *k1, uint64_t v1, const char *k2, uint64_t v2)
 {
-    const char *name = sim_reject_name(r->code);
+    w_obj1(w, name);
+    jw_obj_begin(w);
+    jw_key(w, k1);
+    jw_u64(w, v1);
+    jw_key(w, k2);
+    jw_u64(w, v2);
+    jw_obj_end(w);
+    jw_obj_end(w);
+}
+
+/* render_actions_validation: {"ActionsValidation":<ActionsValidationError>}. */
+static void render_actions_validation(struct jw *w, const struct sim_reject *r, const char *name)
+{
+    w_obj1(w, "ActionsValidation");
     switch (r->code) {
-    case SIM_REJ_VERSION:
-    case SIM_REJ_SIGNATURE:
-    case SIM_REJ_EXPIRED:
-    case SIM_REJ_INVALID_CHAIN:
-    case SIM_REJ_COST_OVERFLOW:
-        jw_str(w, name);
-        return;
-    case SIM_REJ_SIZE:
-        w_obj1(w, name);
-        jw_obj_begin(w);
-        jw_key(w, "size");
-        jw_u64(w, r->a);
-        jw_key(w, "limit");
-        jw_u64(w, r->b);
-        jw_obj_end(w);
-        jw_obj_end(w);
-        return;
     case SIM_REJ_TOO_MANY_ACTIONS:
+        w_variant_u64x2(w, name, "total_number_of_actions", r->a, "limit", r->b);
+        break;
     case SIM_REJ_PREPAID_GAS:
+        w_variant_u64x2(w, name, "total_prepaid_gas", r->a, "limit", r->b);
+        break;
     case SIM_REJ_METHOD_LEN:
     case SIM_REJ_ARGS_LEN:
-        w_obj1(w, "ActionsValidation");
-        w_obj1(w, name);
-        jw_obj_begin(w);
-        jw_key(w, r->code == SIM_REJ_TOO_MANY_ACTIONS ? "total_number_of_actions"
-                  : r->code == SIM_REJ_PREPAID_GAS    ? "total_prepaid_gas"
-                                                      : "length");
-        jw_u64(w, r->a);
-        jw_key(w, "limit");
-        jw_u64(w, r->b);
-        jw_obj_end(w);
-        jw_obj_end(w);
-        jw_obj_end(w);
+        w_variant_u64x2(w, name, "length", r->a, "limit", r->b);
+        break;
+    default:
+        jw_str(w, name); /* FunctionCallZeroAttachedGas, DeleteActionMustBeFinal */
+        break;
+    }
+    jw_obj_end(w);
+}
+
+/* render_shard_error: ShardStuck and ShardCongested (shard 0, the only one). */
+static void render_shard_error(struct jw *w, const struct sim_reject *r, const char *name)
+{
+    if (r->code == SIM_REJ_STUCK) {
+        w_variant_u64x2(w, name, "shard_id", 0, "missed_chunks", r->a);
         return;
-    case SIM_REJ_ZERO_GAS:
-    case SIM_REJ_DELETE_NOT_FINAL:
-        w_obj1(w, "ActionsValidation");
-        jw_str(w, name);
-        jw_obj_end(w);
-        return;
-    case SIM_REJ_STUCK:
-        w_obj1(w, name);
-        jw_obj_begin(w);
-        jw_key(w, "shard_id");
-        jw_u64(w, 0);
-        jw_key(w, "missed_chunks");
-        jw_u64(w, r->a);
-        jw_obj_end(w);
-        jw_obj_end(w);
-        return;
-    case SIM_REJ_CONGESTED:
-        w_obj1(w, name);
-        jw_obj_begin(w);
-        jw_key(w, "shard_id");
-        jw_u64(w, 0);
-        jw_key(w, "congestion_level");
-        jw_double(w, r->level);
-        jw_obj_end(w);
-        jw_obj_end(w);
-        return;
-    case SIM_REJ_SIGNER_MISSING:
-        w_obj1(w, name);
-        jw_obj_begin(w);
-        jw_key(w, "signer_id");
-        jw_str(w, r->account);
-        jw_obj_end(w);
-        jw_obj_end(w);
-        return;
-    case SIM_REJ_NONCE:
-        w_obj1(w, name);
-        jw_obj_begin(w);
-        jw_key(w, "tx_nonce");
-        jw_u64(w, r->a);
-        jw_key(w, "ak_nonce");
-        jw_u64(w, r->b);
-        jw_obj_end(w);
-        jw_obj_end(w);
-        return;
-    case SIM_REJ_BALANCE:
-        w_obj1(w, name);
-        jw_obj_begin(w);
-        jw_key(w, "signer_id");
-        jw_str(w, r->account);
+    }
+    w_obj1(w, name);
+    jw_obj_begin(w);
+    jw_key(w, "shard_id");
+    jw_u64(w, 0);
+    jw_key(w, "congestion_level");
+    jw_double(w, r->level);
+    jw_obj_end(w);
+    jw_obj_end(w);
+}
+
+/* render_signer_error: the signer's account state (SignerDoesNotExist, NotEnoughBalance). */
+static void render_signer_error(struct jw *w, const struct sim_reject *r, const char *name)
+{
+    w_obj1(w, name);
+    jw_obj_begin(w);
+    jw_key(w, "signer_id");
+    jw_str(w, r->account);
+    if (r->code == SIM_REJ_BALANCE) {
         jw_key(w, "balance");
         jw_u128_str(w, r->x);
         jw_key(w, "cost");
         jw_u128_str(w, r->y);
-        jw_obj_end(w);
-        jw_obj_end(w);
-        return;
-    default:
-        break;
     }
-    /* InvalidAccessKeyError family */
+    jw_obj_end(w);
+    jw_obj_end(w);
+}
+
+/* render_access_key_error: {"InvalidAccessKeyError":<InvalidAccessKeyError>}. */
+static void render_access_key_error(struct jw *w, const struct sim_reject *r, const char *name)
+{
     w_obj1(w, "InvalidAccessKeyError");
     switch (r->code) {
     case SIM_REJ_KEY_NOT_FOUND:
+    case SIM_REJ_ALLOWANCE:
         w_obj1(w, name);
         jw_obj_begin(w);
         jw_key(w, "account_id");
         jw_str(w, r->account);
         jw_key(w, "public_key");
         w_pk(w, &r->pk);
+        if (r->code == SIM_REJ_ALLOWANCE) {
+            jw_key(w, "allowance");
+            jw_u128_str(w, r->x);
+            jw_key(w, "cost");
+            jw_u128_str(w, r->y);
+        }
         jw_obj_end(w);
         jw_obj_end(w);
         break;
@@ -294,25 +276,51 @@ static void render_invalid_tx(struct jw *w, const struct sim_reject *r)
         jw_obj_end(w);
         jw_obj_end(w);
         break;
-    case SIM_REJ_ALLOWANCE:
-        w_obj1(w, name);
-        jw_obj_begin(w);
-        jw_key(w, "account_id");
-        jw_str(w, r->account);
-        jw_key(w, "public_key");
-        w_pk(w, &r->pk);
-        jw_key(w, "allowance");
-        jw_u128_str(w, r->x);
-        jw_key(w, "cost");
-        jw_u128_str(w, r->y);
-        jw_obj_end(w);
-        jw_obj_end(w);
-        break;
     default:
         jw_str(w, name); /* RequiresFullAccess, DepositWithFunctionCall */
         break;
     }
     jw_obj_end(w);
+}
+
+/* render_invalid_tx: the InvalidTxError variant for r, by family. */
+static void render_invalid_tx(struct jw *w, const struct sim_reject *r)
+{
+    const char *name = sim_reject_name(r->code);
+    switch (r->code) {
+    case SIM_REJ_VERSION:
+    case SIM_REJ_SIGNATURE:
+    case SIM_REJ_EXPIRED:
+    case SIM_REJ_INVALID_CHAIN:
+    case SIM_REJ_COST_OVERFLOW:
+        jw_str(w, name);
+        return;
+    case SIM_REJ_SIZE:
+        w_variant_u64x2(w, name, "size", r->a, "limit", r->b);
+        return;
+    case SIM_REJ_NONCE:
+        w_variant_u64x2(w, name, "tx_nonce", r->a, "ak_nonce", r->b);
+        return;
+    case SIM_REJ_TOO_MANY_ACTIONS:
+    case SIM_REJ_PREPAID_GAS:
+    case SIM_REJ_METHOD_LEN:
+    case SIM_REJ_ARGS_LEN:
+    case SIM_REJ_ZERO_GAS:
+    case SIM_REJ_DELETE_NOT_FINAL:
+        render_actions_validation(w, r, name);
+        return;
+    case SIM_REJ_STUCK:
+    case SIM_REJ_CONGESTED:
+        render_shard_error(w, r, name);
+        return;
+    case SIM_REJ_SIGNER_MISSING:
+    case SIM_REJ_BALANCE:
+        render_signer_error(w, r, name);
+        return;
+    default:
+        render_access_key_error(w, r, name); /* and any other code, as before */
+        return;
+    }
 }
 
 static void
