@@ -32,6 +32,7 @@
 #define JS_SECRET_MIN    32u         /* bytes of a cluster secret file, at least */
 #define JS_SECRET_MAX    4096u       /* ... and at most */
 #define JS_START_MS      (60 * 1000) /* start-up retries JetStream API calls this long */
+#define JS_AUTH_TRIES    4           /* connects before a credentials refusal is believed */
 
 /* transient: a JetStream API call that may succeed when retried (no leader yet after a node
  * loss, request timed out, reconnecting). */
@@ -522,7 +523,15 @@ int wal_js_new(const struct wal_js_opts *o, struct wal_js **out)
         rc = NF_ECONFIG;
         goto fail;
     }
-    s = natsConnection_Connect(&j->nc, no);
+    /* libnats 3.4.1 leaves the nonce's signature out of CONNECT when the signature's first byte
+     * is 0 (its base64 encoder takes a leading zero byte for an empty input), so the server
+     * refuses a valid credential on one connect in 256. Each connect signs a new nonce: a real
+     * refusal repeats, that one does not. Reconnects retry by themselves. */
+    for (int attempt = 1;; attempt++) {
+        s = natsConnection_Connect(&j->nc, no);
+        if (s != NATS_CONNECTION_AUTH_FAILED || o->creds == NULL || attempt == JS_AUTH_TRIES)
+            break;
+    }
     if (s != NATS_OK) {
         js_log("error", "msg=\"cannot connect to NATS\" servers=\"%s\" err=\"%s\" detail=\"%s\"",
                o->servers, natsStatus_GetText(s), nats_GetLastError(NULL));
