@@ -26,8 +26,22 @@
 struct relay;
 
 /* A connection's first request line must fit in this many bytes (a CR before its LF included),
- * and arrive within RELAY_HEAD_S seconds (relay.c). */
+ * and arrive within relay_opts.head_ms of the accept, however its bytes trickle in. */
 #define RELAY_HEAD_MAX 8192u
+#define RELAY_HEAD_MS  10000u /* relay_opts.head_ms when 0 */
+#define RELAY_WRITE_MS 30000u /* relay_opts.write_ms when 0 */
+
+/* What relay_new needs; borrowed until it returns. */
+struct relay_opts {
+    const char *listen;    /* "HOST:PORT", as --listen */
+    const char *advertise; /* this instance's --cluster-advertise, or NULL: --listen's host with
+                              the bound port (none for a wildcard host) */
+    unsigned max_conns;    /* connections relayed at once (one more is closed at accept); capped
+                              to what the open-files limit holds at two descriptors each */
+    unsigned head_ms;      /* the first request line's deadline from the accept; 0: default */
+    unsigned write_ms;     /* a side whose pending output makes no progress this long ends its
+                              pair (the relay's own answers too); 0: default */
+};
 
 /* What the relay does with a connection, given the bytes it has received so far. */
 enum relay_head_action {
@@ -45,19 +59,24 @@ enum relay_head_action {
  * any thread); borrows buf until return. */
 enum relay_head_action relay_head_classify(const char *buf, size_t len);
 
-/* relay_new: binds listen ("HOST:PORT", as --listen) and starts the thread. max_conns caps the
- * connections relayed at once (one more is closed at accept). Borrows listen until return.
+/* relay_new: binds o->listen and starts the thread. An accept that runs out of descriptors
+ * pauses the listener until a connection closes (or a second passed) instead of spinning.
  * Returns the relay (caller owns; relay_free) or NULL with *err = NF_ECONFIG (bad address),
  * NF_EIO (bind/listen failed, errno logged) or NF_ENOMEM. */
-struct relay *relay_new(const char *listen, unsigned max_conns, int *err);
+struct relay *relay_new(const struct relay_opts *o, int *err);
 
 /* relay_port: the bound TCP port. */
 uint16_t relay_port(const struct relay *r);
 
 /* relay_target: where new connections go from now on: "HOST:PORT" of the lease holder's API, or
  * NULL / "" (none known: new connections get 503). Resolved here (numeric hosts need no DNS);
- * an address that does not resolve counts as none. Connections already relayed keep theirs.
- * Any thread. Returns 0, or NF_ECONFIG when hostport does not parse or resolve. */
+ * an address that does not resolve counts as none. So does this relay's own address (its
+ * advertised one, its bound one, or loopback at its port when it listens on a wildcard): a holder
+ * restarted in place finds the lease still naming it until the lease expires, and would relay to
+ * itself. So does a loopback address when the relay listens on another one: the holder chose
+ * to serve loopback clients only. Each of these answers 503 with its own reason and is logged
+ * once. Connections already relayed keep theirs. Any thread. Returns 0, or NF_ECONFIG when
+ * hostport does not parse or resolve. */
 int relay_target(struct relay *r, const char *hostport);
 
 /* relay_free: stops the thread, closes the listener and every connection. NULL-safe. */

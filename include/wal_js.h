@@ -53,9 +53,10 @@ struct wal_js_opts {
                                 it every lease_ms / 3 */
     /* standby: NULL, or called (with standby_arg) every lease_ms / 8 while wal_js_replay waits
      * as a standby, on its thread (nearftd tells its service manager it is waiting and points
-     * its relay at the holder). holder_addr: the API address ("HOST:PORT") the holder advertises
-     * (wal_js_advertise), or "" when the lease is free, unreadable or carries none; borrowed for
-     * the call. */
+     * its relay at the holder), except after a lease read that failed (the last address stands),
+     * and once more with "" when this process has just taken the lease (the former holder's
+     * address is stale). holder_addr: the API address ("HOST:PORT") the holder advertises
+     * (wal_js_advertise), or "" when the lease is free or carries none; borrowed for the call. */
     void (*standby)(void *arg, const char *holder_addr);
     void *standby_arg;
 };

@@ -1,8 +1,12 @@
 /* relay: a cluster standby's front door (see include/relay.h). Each accepted connection waits for
- * its first request line (relay_head_classify, pure, decides on the bytes received so far); GET
- * /metrics is answered here, anything else opens a connection to the lease holder's advertised
- * address and, once it is connected, the two sockets are spliced until either side closes (what
- * one side sent is written to the other before both close). The thread "relay" owns the listener
+ * its first request line (relay_head_classify, pure, decides on the bytes received so far) until
+ * a deadline counted from the accept; GET /metrics is answered here, anything else opens a
+ * connection to the lease holder's advertised address and, once it is connected, the two sockets
+ * are spliced until either side closes (what one side sent is written to the other before both
+ * close; a side that takes nothing for the write timeout ends the pair). The relay's own answers,
+ * and the holder's once the holder closed, end with a lingering close: the client's socket is
+ * shut for writing and read until its EOF or a short deadline, so that unread request bytes do not
+ * turn the close into a reset that could destroy the answer. The thread "relay" owns the listener
  * and every connection; relay_target and relay_free reach it through a mutex (the target address)
  * and an eventfd (stop). */
 #include "relay.h"
@@ -13,38 +17,56 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "addr.h"
 #include "http_parse.h"
+#include "ingest.h"
 #include "nf_err.h"
 #include "nf_log.h"
 
-#define RELAY_HEAD_S     10            /* the first request line must arrive within this */
-#define RELAY_CONNECT_S  2             /* the holder must accept within this */
-#define RELAY_HIGH_WATER (256u * 1024) /* unsent bytes before the other side stops reading */
+#define RELAY_CONNECT_S   2             /* the holder must accept within this */
+#define RELAY_HIGH_WATER  (256u * 1024) /* unsent bytes before the other side stops reading */
+#define RELAY_LINGER_MS   2000u         /* a lingering close reads the client for at most this */
+#define RELAY_RESUME_MS   1000u         /* accept paused (out of descriptors): try again after */
+#define RELAY_FD_RESERVE  64            /* descriptors kept for the rest of the process */
+#define RELAY_KEEPIDLE_S  30            /* TCP keepalive on the holder's side: a vanished host */
+#define RELAY_KEEPINTVL_S 10            /* ends the pair after KEEPIDLE + KEEPCNT * KEEPINTVL */
+#define RELAY_KEEPCNT     3
+
+static const char why_none[] = "no instance of the cluster holds the log right now (or the one "
+                               "that does has not advertised its address yet)";
 
 struct relay {
     struct event_base *base;
     struct evconnlistener *lis;
     struct event *stop_ev;
+    struct event *resume_ev; /* re-enables the listener after an accept ran out of descriptors */
+    int accept_paused;       /* relay thread */
     int stop_fd;
     pthread_t thread;
     int started;
     uint16_t port;
     unsigned max_conns;
-    unsigned n_conns;    /* relay thread */
-    struct rconn *conns; /* relay thread: every open connection, freed by relay_free */
+    unsigned head_ms, write_ms;
+    struct sockaddr_storage bound; /* the listener's own address (getsockname) */
+    char self[160];                /* this instance's advertised API address, or "" */
+    unsigned n_conns;              /* relay thread */
+    struct rconn *conns;           /* relay thread: every open connection, freed by relay_free */
     pthread_mutex_t lock;
     struct sockaddr_storage target; /* under lock; target_len 0: none known */
     socklen_t target_len;
+    const char *target_why; /* under lock: why new connections get 503 when target_len is 0 */
     char target_name[160];
     _Atomic uint64_t relayed, refused_no_holder, refused_unreachable, refused_full;
 };
@@ -53,10 +75,31 @@ struct relay {
 struct rconn {
     struct relay *r;
     struct bufferevent *down, *up;
-    int spliced; /* the holder accepted: bytes flow both ways */
-    int closing; /* one side ended: close once the other side's output drained */
+    uint64_t deadline_ms; /* CLOCK_MONOTONIC: the first line's, then a lingering close's */
+    int spliced;          /* the holder accepted: bytes flow both ways */
+    int closing;          /* one side ended: close once the other side's output drained */
     struct rconn *prev, *next;
 };
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static struct timeval tv_ms(uint64_t ms)
+{
+    return (struct timeval){.tv_sec = (time_t)(ms / 1000u),
+                            .tv_usec = (suseconds_t)(ms % 1000u) * 1000};
+}
+
+/* left_ms: what is left of c's deadline, 0 when it has passed. */
+static uint64_t left_ms(const struct rconn *c)
+{
+    uint64_t now = mono_ms();
+    return now >= c->deadline_ms ? 0 : c->deadline_ms - now;
+}
 
 static void conn_free(struct rconn *c)
 {
@@ -70,8 +113,65 @@ static void conn_free(struct rconn *c)
         c->r->conns = c->next;
     if (c->next != NULL)
         c->next->prev = c->prev;
-    c->r->n_conns--;
+    struct relay *r = c->r;
+    r->n_conns--;
     free(c);
+    if (r->accept_paused && r->lis != NULL) { /* a descriptor was freed: accept again */
+        r->accept_paused = 0;
+        event_del(r->resume_ev);
+        evconnlistener_enable(r->lis);
+    }
+}
+
+/* ---- closing ----------------------------------------------------------------------------------
+ * The client's side ends with a lingering close once everything for it was written: shut for
+ * writing (the client sees EOF after the answer), then read and drop what it still sends until its
+ * EOF or RELAY_LINGER_MS, so that the kernel does not answer unread bytes with a reset. */
+
+static void linger_read(struct bufferevent *bev, void *arg)
+{
+    struct rconn *c = arg;
+    struct evbuffer *in = bufferevent_get_input(bev);
+    evbuffer_drain(in, evbuffer_get_length(in));
+    uint64_t left = left_ms(c);
+    if (left == 0) {
+        conn_free(c);
+        return;
+    }
+    struct timeval tv = tv_ms(left);
+    bufferevent_set_timeouts(bev, &tv, NULL);
+}
+
+static void linger_end(struct bufferevent *bev, short what, void *arg)
+{
+    (void)bev;
+    (void)what;
+    conn_free(arg); /* EOF, an error or the deadline */
+}
+
+/* down_linger: c->down's output is empty; the holder's side (if any) is closed now. */
+static void down_linger(struct rconn *c)
+{
+    if (c->up != NULL) {
+        bufferevent_free(c->up);
+        c->up = NULL;
+    }
+    c->closing = 1;
+    c->deadline_ms = mono_ms() + RELAY_LINGER_MS;
+    shutdown(bufferevent_getfd(c->down), SHUT_WR);
+    struct timeval tv = tv_ms(RELAY_LINGER_MS);
+    bufferevent_setcb(c->down, linger_read, NULL, linger_end, c);
+    bufferevent_set_timeouts(c->down, &tv, NULL);
+    bufferevent_enable(c->down, EV_READ);
+}
+
+/* side_drained: the remaining side of a closing pair has nothing left to write. */
+static void side_drained(struct rconn *c, struct bufferevent *bev)
+{
+    if (bev == c->down)
+        down_linger(c);
+    else
+        conn_free(c);
 }
 
 /* reply_close: writes a whole answer to the client and closes once it is sent. */
@@ -100,12 +200,13 @@ static void reply_close(struct rconn *c,
     bufferevent_disable(c->down, EV_READ);
     bufferevent_setcb(c->down, NULL, down_drained, down_closed, c);
     bufferevent_setwatermark(c->down, EV_WRITE, 0, 0);
-    bufferevent_set_timeouts(c->down, NULL, &(struct timeval){RELAY_HEAD_S, 0});
+    struct timeval wt = tv_ms(c->r->write_ms);
+    bufferevent_set_timeouts(c->down, NULL, &wt);
 }
 
 static void reply_503(struct rconn *c, const char *reason)
 {
-    char body[400];
+    char body[600];
     int n =
         snprintf(body, sizeof(body),
                  "{\"error\":\"service unavailable\",\"field\":null,\"reason\":\"%s\"}", reason);
@@ -129,11 +230,14 @@ static void reply_metrics(struct rconn *c)
         "# TYPE nearft_relay_refused_total counter\n"
         "nearft_relay_refused_total{reason=\"no_holder\"} %llu\n"
         "nearft_relay_refused_total{reason=\"unreachable\"} %llu\n"
-        "nearft_relay_refused_total{reason=\"full\"} %llu\n",
+        "nearft_relay_refused_total{reason=\"full\"} %llu\n"
+        "# HELP nearft_relay_open_connections Connections the relay holds open now (this one "
+        "included).\n"
+        "# TYPE nearft_relay_open_connections gauge\nnearft_relay_open_connections %u\n",
         (unsigned long long)atomic_load(&r->relayed),
         (unsigned long long)atomic_load(&r->refused_no_holder),
         (unsigned long long)atomic_load(&r->refused_unreachable),
-        (unsigned long long)atomic_load(&r->refused_full));
+        (unsigned long long)atomic_load(&r->refused_full), r->n_conns);
     reply_close(c, "200 OK", "text/plain; version=0.0.4; charset=utf-8", "", body, (size_t)n);
 }
 
@@ -152,7 +256,7 @@ static void splice_drained(struct bufferevent *bev, void *arg)
     struct rconn *c = arg;
     if (c->closing) {
         if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-            conn_free(c);
+            side_drained(c, bev);
         return;
     }
     struct bufferevent *from = peer_of(c, bev);
@@ -174,8 +278,8 @@ static void splice_read(struct bufferevent *bev, void *arg)
         bufferevent_disable(bev, EV_READ); /* splice_drained resumes it */
 }
 
-/* One side ended (EOF, error, timeout): pass on what it sent, drop it, and close the other side
- * once its output drained. */
+/* One side ended (EOF, error, a write that made no progress for write_ms): pass on what it sent,
+ * drop it, and close the other side once its output drained. */
 static void splice_event(struct bufferevent *bev, short what, void *arg)
 {
     struct rconn *c = arg;
@@ -194,14 +298,14 @@ static void splice_event(struct bufferevent *bev, short what, void *arg)
     c->closing = 1;
     bufferevent_disable(other, EV_READ);
     if (evbuffer_get_length(bufferevent_get_output(other)) == 0)
-        conn_free(c);
+        side_drained(c, other);
 }
 
 static void down_drained(struct bufferevent *bev, void *arg)
 {
     struct rconn *c = arg;
     if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-        conn_free(c);
+        down_linger(c);
 }
 
 static void down_closed(struct bufferevent *bev, short what, void *arg)
@@ -218,8 +322,11 @@ static void up_event(struct bufferevent *bev, short what, void *arg)
         struct relay *r = c->r;
         atomic_fetch_add(&r->relayed, 1);
         c->spliced = 1;
-        bufferevent_set_timeouts(bev, NULL, NULL);
-        bufferevent_set_timeouts(c->down, NULL, NULL);
+        /* No read timeout (a long-poll answer may take its time); a write timeout, which runs
+         * only while output waits: a side that takes nothing for write_ms ends the pair. */
+        struct timeval wt = tv_ms(r->write_ms);
+        bufferevent_set_timeouts(bev, NULL, &wt);
+        bufferevent_set_timeouts(c->down, NULL, &wt);
         bufferevent_setwatermark(bev, EV_WRITE, RELAY_HIGH_WATER / 2, 0);
         bufferevent_setwatermark(c->down, EV_WRITE, RELAY_HIGH_WATER / 2, 0);
         bufferevent_setcb(bev, splice_read, splice_drained, splice_event, c);
@@ -263,8 +370,17 @@ static void down_head(struct bufferevent *bev, void *arg)
     char head[RELAY_HEAD_MAX + 1];
     ev_ssize_t got = evbuffer_copyout(in, head, sizeof(head));
     switch (relay_head_classify(head, got > 0 ? (size_t)got : 0)) {
-    case RELAY_HEAD_MORE:
+    case RELAY_HEAD_MORE: {
+        /* The deadline runs from the accept: bytes that trickle in do not move it. */
+        uint64_t left = left_ms(c);
+        if (left == 0) {
+            conn_free(c);
+            return;
+        }
+        struct timeval tv = tv_ms(left);
+        bufferevent_set_timeouts(bev, &tv, NULL);
         return;
+    }
     case RELAY_HEAD_TOO_LONG: {
         static const char body[] =
             "{\"error\":\"bad request\",\"field\":null,\"reason\":\"request line too long\"}";
@@ -279,14 +395,15 @@ static void down_head(struct bufferevent *bev, void *arg)
     }
     struct sockaddr_storage sa;
     socklen_t len;
+    const char *why;
     pthread_mutex_lock(&r->lock);
     sa = r->target;
     len = r->target_len;
+    why = r->target_why;
     pthread_mutex_unlock(&r->lock);
     if (len == 0) {
         atomic_fetch_add(&r->refused_no_holder, 1);
-        reply_503(c, "no instance of the cluster holds the log right now (or the one that does "
-                     "has not advertised its address yet)");
+        reply_503(c, why);
         return;
     }
     bufferevent_disable(bev, EV_READ); /* the rest waits in the input until the holder accepts */
@@ -302,7 +419,15 @@ static void down_head(struct bufferevent *bev, void *arg)
     if (bufferevent_socket_connect(c->up, (struct sockaddr *)&sa, (int)len) != 0) {
         atomic_fetch_add(&r->refused_unreachable, 1);
         reply_503(c, "the instance holding the cluster log did not answer this instance's relay");
+        return;
     }
+    /* A holder whose host vanished sends no FIN: keepalive ends the pair instead of holding it. */
+    int fd = bufferevent_getfd(c->up), on = 1, idle = RELAY_KEEPIDLE_S, intvl = RELAY_KEEPINTVL_S,
+        cnt = RELAY_KEEPCNT;
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
 }
 
 static void down_head_event(struct bufferevent *bev, short what, void *arg)
@@ -337,9 +462,37 @@ on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa, i
     if (c->next != NULL)
         c->next->prev = c;
     r->conns = c;
+    c->deadline_ms = mono_ms() + r->head_ms;
+    struct timeval tv = tv_ms(r->head_ms);
     bufferevent_setcb(c->down, down_head, NULL, down_head_event, c);
-    bufferevent_set_timeouts(c->down, &(struct timeval){RELAY_HEAD_S, 0}, NULL);
+    bufferevent_set_timeouts(c->down, &tv, NULL);
     bufferevent_enable(c->down, EV_READ | EV_WRITE);
+}
+
+/* An accept failed: out of descriptors (or memory). Left enabled, the listener would fire again
+ * at once for ever; it pauses until a connection closes or RELAY_RESUME_MS passed. */
+static void on_accept_error(struct evconnlistener *lis, void *arg)
+{
+    struct relay *r = arg;
+    int e = EVUTIL_SOCKET_ERROR();
+    if (e == EAGAIN || e == EWOULDBLOCK || e == EINTR || e == ECONNABORTED)
+        return;
+    NF_LOG(NF_LOG_WARN, "relay", "accept paused errno=%d err=\"%s\"", e, strerror(e));
+    evconnlistener_disable(lis);
+    r->accept_paused = 1;
+    struct timeval tv = tv_ms(RELAY_RESUME_MS);
+    event_add(r->resume_ev, &tv);
+}
+
+static void on_resume(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct relay *r = arg;
+    if (r->accept_paused) {
+        r->accept_paused = 0;
+        evconnlistener_enable(r->lis);
+    }
 }
 
 static void on_stop(evutil_socket_t fd, short what, void *arg)
@@ -369,9 +522,21 @@ static int resolve(const char *hostport, int passive, struct sockaddr_storage *s
     return 0;
 }
 
-struct relay *relay_new(const char *listen, unsigned max_conns, int *err)
+/* fd_cap: connections that fit in the descriptor limit (two descriptors each), or UINT_MAX. */
+static unsigned fd_cap(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
+        rl.rlim_cur > 2u * (rlim_t)UINT32_MAX)
+        return UINT32_MAX;
+    return rl.rlim_cur > 2 * RELAY_FD_RESERVE ? (unsigned)((rl.rlim_cur - RELAY_FD_RESERVE) / 2)
+                                              : RELAY_FD_RESERVE / 2;
+}
+
+struct relay *relay_new(const struct relay_opts *o, int *err)
 {
     struct relay *r = calloc(1, sizeof(*r));
+    const char *listen = o->listen;
     struct sockaddr_storage sa;
     socklen_t len = 0;
     *err = NF_ENOMEM;
@@ -379,7 +544,18 @@ struct relay *relay_new(const char *listen, unsigned max_conns, int *err)
         return NULL;
     pthread_mutex_init(&r->lock, NULL);
     r->stop_fd = -1;
-    r->max_conns = max_conns > 0 ? max_conns : 1;
+    r->target_why = why_none;
+    r->head_ms = o->head_ms > 0 ? o->head_ms : RELAY_HEAD_MS;
+    r->write_ms = o->write_ms > 0 ? o->write_ms : RELAY_WRITE_MS;
+    r->max_conns = o->max_conns > 0 ? o->max_conns : 1;
+    unsigned cap = fd_cap();
+    if (r->max_conns > cap) {
+        NF_LOG(NF_LOG_WARN, "relay",
+               "max_connections=%u does not fit in the open-files limit (two descriptors a "
+               "relayed connection): relaying at most %u at once",
+               r->max_conns, cap);
+        r->max_conns = cap;
+    }
     if ((*err = resolve(listen, 1, &sa, &len)) != 0) {
         NF_LOG(NF_LOG_ERROR, "relay", "bad listen address listen=%s", listen);
         goto fail;
@@ -390,7 +566,8 @@ struct relay *relay_new(const char *listen, unsigned max_conns, int *err)
     r->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (r->stop_fd < 0 ||
         (r->stop_ev = event_new(r->base, r->stop_fd, EV_READ, on_stop, r)) == NULL ||
-        event_add(r->stop_ev, NULL) != 0)
+        event_add(r->stop_ev, NULL) != 0 ||
+        (r->resume_ev = evtimer_new(r->base, on_resume, r)) == NULL)
         goto fail;
     r->lis = evconnlistener_new_bind(
         r->base, on_accept, r, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
@@ -400,7 +577,15 @@ struct relay *relay_new(const char *listen, unsigned max_conns, int *err)
         *err = NF_EIO;
         goto fail;
     }
+    evconnlistener_set_error_cb(r->lis, on_accept_error);
     r->port = ingest_bound_port(evconnlistener_get_fd(r->lis));
+    socklen_t bl = sizeof(r->bound);
+    if (getsockname(evconnlistener_get_fd(r->lis), (struct sockaddr *)&r->bound, &bl) != 0)
+        r->bound.ss_family = AF_UNSPEC;
+    if (o->advertise != NULL)
+        snprintf(r->self, sizeof(r->self), "%s", o->advertise);
+    else if (ingest_listen_advertise(listen, r->port, r->self, sizeof(r->self)) != 0)
+        r->self[0] = '\0';
     if (pthread_create(&r->thread, NULL, relay_main, r) != 0) {
         *err = NF_EIO;
         goto fail;
@@ -418,24 +603,98 @@ uint16_t relay_port(const struct relay *r)
     return r->port;
 }
 
+/* Addresses compared by family, IP and port. */
+static int addr_port(const struct sockaddr_storage *a)
+{
+    if (a->ss_family == AF_INET)
+        return ntohs(((const struct sockaddr_in *)a)->sin_port);
+    if (a->ss_family == AF_INET6)
+        return ntohs(((const struct sockaddr_in6 *)a)->sin6_port);
+    return -1;
+}
+
+static int addr_is_loopback(const struct sockaddr_storage *a)
+{
+    if (a->ss_family == AF_INET)
+        return (ntohl(((const struct sockaddr_in *)a)->sin_addr.s_addr) >> 24) == 127;
+    if (a->ss_family != AF_INET6)
+        return 0;
+    const struct in6_addr *v6 = &((const struct sockaddr_in6 *)a)->sin6_addr;
+    return IN6_IS_ADDR_LOOPBACK(v6) || (IN6_IS_ADDR_V4MAPPED(v6) && v6->s6_addr[12] == 127);
+}
+
+static int addr_is_wildcard(const struct sockaddr_storage *a)
+{
+    if (a->ss_family == AF_INET)
+        return ((const struct sockaddr_in *)a)->sin_addr.s_addr == htonl(INADDR_ANY);
+    return a->ss_family == AF_INET6 &&
+           IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)a)->sin6_addr);
+}
+
+static int addr_same(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+    if (a->ss_family != b->ss_family || addr_port(a) != addr_port(b))
+        return 0;
+    if (a->ss_family == AF_INET)
+        return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+               ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+    return a->ss_family == AF_INET6 &&
+           memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+                  &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr)) == 0;
+}
+
+static const char why_self[] =
+    "the cluster log's lease still names this instance's own address (it held the lease before it "
+    "restarted); the lease expires within its TTL";
+static const char why_loopback[] =
+    "the instance holding the cluster log advertises a loopback address, which this relay does "
+    "not pass connections from a non-loopback address to (set --cluster-advertise on the holder)";
+
+/* target_refusal: why the relay must not pass connections to sa, or NULL. Its own address would
+ * loop on itself (a holder restarted in place finds its old lease still naming it); a loopback
+ * holder reached through a relay on another address would serve clients it never chose to. */
+static const char *target_refusal(const struct relay *r, const struct sockaddr_storage *sa)
+{
+    if (addr_same(sa, &r->bound) || (addr_is_wildcard(&r->bound) &&
+                                     addr_port(sa) == addr_port(&r->bound) && addr_is_loopback(sa)))
+        return why_self;
+    if (addr_is_loopback(sa) && !addr_is_loopback(&r->bound))
+        return why_loopback;
+    return NULL;
+}
+
 int relay_target(struct relay *r, const char *hostport)
 {
     struct sockaddr_storage sa;
     socklen_t len = 0;
     int rc = 0;
-    if (hostport != NULL && hostport[0] != '\0' && (rc = resolve(hostport, 0, &sa, &len)) != 0)
+    const char *why = why_none, *name = hostport != NULL ? hostport : "";
+    const char *refused = NULL;
+    if (name[0] != '\0' && r->self[0] != '\0' && strcmp(name, r->self) == 0)
+        refused = why_self; /* by name: before a resolution that may not work here */
+    else if (name[0] != '\0' && (rc = resolve(name, 0, &sa, &len)) != 0)
         len = 0;
+    else if (len != 0)
+        refused = target_refusal(r, &sa);
+    if (refused != NULL) {
+        len = 0;
+        why = refused;
+    }
     pthread_mutex_lock(&r->lock);
-    int changed = strcmp(r->target_name, hostport != NULL ? hostport : "") != 0;
+    int changed = strcmp(r->target_name, name) != 0;
     if (len != 0)
         r->target = sa;
     r->target_len = len;
-    snprintf(r->target_name, sizeof(r->target_name), "%s", hostport != NULL ? hostport : "");
+    r->target_why = why;
+    snprintf(r->target_name, sizeof(r->target_name), "%s", name);
     pthread_mutex_unlock(&r->lock);
-    if (changed)
-        NF_LOG(len != 0 || hostport == NULL || hostport[0] == '\0' ? NF_LOG_INFO : NF_LOG_WARN,
-               "relay", "relaying to the lease holder holder=%s%s",
-               hostport != NULL && hostport[0] != '\0' ? hostport : "(none known)",
+    if (changed && refused != NULL)
+        NF_LOG(NF_LOG_WARN, "relay",
+               "not relaying to the lease holder (answering 503) holder=%s reason=\"%s\"", name,
+               refused);
+    else if (changed)
+        NF_LOG(len != 0 || name[0] == '\0' ? NF_LOG_INFO : NF_LOG_WARN, "relay",
+               "relaying to the lease holder holder=%s%s", name[0] != '\0' ? name : "(none known)",
                rc != 0 ? " (does not resolve: answering 503)" : "");
     return rc;
 }
@@ -452,10 +711,13 @@ void relay_free(struct relay *r)
     }
     if (r->lis != NULL)
         evconnlistener_free(r->lis);
+    r->lis = NULL;
     while (r->conns != NULL) /* the thread has stopped: its connections are ours */
         conn_free(r->conns);
     if (r->stop_ev != NULL)
         event_free(r->stop_ev);
+    if (r->resume_ev != NULL)
+        event_free(r->resume_ev);
     if (r->base != NULL)
         event_base_free(r->base);
     if (r->stop_fd >= 0)

@@ -69,7 +69,10 @@ static void on_standby(void *arg, const char *holder_addr)
     if (s->relay == NULL && !s->tried) {
         int rc = 0;
         s->tried = 1;
-        s->relay = relay_new(s->cfg->listen, (unsigned)s->cfg->max_connections, &rc);
+        struct relay_opts ro = {.listen = s->cfg->listen,
+                                .advertise = s->cfg->cluster_advertise,
+                                .max_conns = (unsigned)s->cfg->max_connections};
+        s->relay = relay_new(&ro, &rc);
         if (s->relay == NULL) {
             NF_LOG(NF_LOG_WARN, "main", "standby: cannot relay --listen %s (%s): not listening",
                    s->cfg->listen, nf_strerror(rc));

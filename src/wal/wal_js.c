@@ -378,7 +378,8 @@ static void lease_standby(struct wal_js *j, unsigned tries)
                "msg=\"standby: the log lease is held by another instance\" stream=%s holder=%s "
                "holder_addr=%s",
                j->stream, holder, addr[0] != '\0' ? addr : "-");
-    if (j->standby != NULL)
+    /* A failed read says nothing of the holder: the relay keeps the address it had. */
+    if (j->standby != NULL && read)
         j->standby(j->standby_arg, addr);
 }
 
@@ -789,6 +790,10 @@ static int replay_follow(struct wal_js *j, struct replay_run *r)
                 break;
         }
         if (lease_try(j)) {
+            /* The former holder's address is stale from now on (it may only be paused): the
+             * relay answers 503 until this process serves on its own listeners. */
+            if (j->standby != NULL)
+                j->standby(j->standby_arg, "");
             js_log("info",
                    "msg=\"holding the log lease\" stream=%s owner=%s waited_ms=%lld "
                    "replayed_while_waiting=%" PRIu64,
