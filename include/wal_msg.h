@@ -43,4 +43,16 @@ int wal_msg_check(const uint8_t *key,
                   size_t len,
                   uint64_t *seg);
 
+/* What a replay does with the message a consumer delivered next. */
+enum wal_msg_order {
+    WAL_MSG_NEXT,   /* deliver it */
+    WAL_MSG_REPEAT, /* already delivered (an ordered consumer that was reset): skip it */
+    WAL_MSG_GAP,    /* messages between were purged before this replay read them: stop */
+};
+
+/* wal_msg_order: a replay that has delivered up to stream sequence seen (0: nothing yet) gets
+ * sseq. Stream sequences have no holes but a purged prefix: the first message may be any, every
+ * later one must be seen + 1. */
+enum wal_msg_order wal_msg_order(uint64_t seen, uint64_t sseq);
+
 #endif

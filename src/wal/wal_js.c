@@ -88,6 +88,8 @@ struct wal_js {
     int lease_mac_warned; /* lease_holder's caller (start-up, then lease thread): logged once */
     struct js_seg *segs;  /* oldest first; replayed, then appended by the WAL thread */
     size_t n_segs, cap_segs;
+    int segs_incomplete; /* WAL thread: a message is missing from segs (out of memory), so a
+                            purge could reach it: compaction stops for this process's life */
 };
 
 /* seg_note: records that message sseq of segment seg was written at ms. */
@@ -205,6 +207,23 @@ static natsStatus stream_info_wait(struct wal_js *j, jsStreamInfo **si, jsErrCod
     return s;
 }
 
+/* stream_limit: what in an existing stream's configuration would make the server remove
+ * messages by itself (only nearftd's compaction may), or NULL. */
+static const char *stream_limit(const jsStreamConfig *c)
+{
+    if (c->Retention != js_LimitsPolicy)
+        return "a retention other than limits";
+    if (c->MaxAge > 0)
+        return "a max age";
+    if (c->MaxMsgs > 0)
+        return "a max message count";
+    if (c->MaxBytes > 0)
+        return "a max size";
+    if (c->MaxMsgsPerSubject > 0)
+        return "a max message count per subject";
+    return NULL;
+}
+
 static int ensure_stream(struct wal_js *j, unsigned replicas)
 {
     jsStreamInfo *si = NULL;
@@ -238,8 +257,14 @@ static int ensure_stream(struct wal_js *j, unsigned replicas)
     if (si->Config != NULL && si->Config->Replicas != (int64_t)replicas)
         js_log("warn", "msg=\"stream exists with another replica count\" stream=%s replicas=%lld",
                j->stream, (long long)si->Config->Replicas);
+    const char *why = si->Config != NULL ? stream_limit(si->Config) : NULL;
+    if (why != NULL)
+        js_log("error",
+               "msg=\"the stream exists with %s: the server would remove acknowledged records; "
+               "remove the limit (nats stream edit) or use another --cluster-stream\" stream=%s",
+               why, j->stream);
     jsStreamInfo_Destroy(si);
-    return 0;
+    return why != NULL ? NF_ECONFIG : 0;
 }
 
 /* ---- authentication (--cluster-secret-file) ---------------------------------------------------
@@ -292,6 +317,27 @@ static int load_secret(struct wal_js *j, const char *path)
 
 #define LEASE_KEY "log"
 
+/* lease_bucket_check: an existing bucket keeps the TTL it was made with. A holder renews every
+ * lease_ms / 3: under a shorter TTL its key would expire between renewals and standbys would take
+ * it over and over; under a longer one a dead holder's keys wait longer than --cluster-lease-ms
+ * says. Either way the instances disagree: refused. */
+static int lease_bucket_check(struct wal_js *j, const char *bucket)
+{
+    kvStatus *st = NULL;
+    if (kvStore_Status(&st, j->kv) != NATS_OK)
+        return 0; /* unreadable now: the renewals say so soon enough */
+    int64_t ttl_ms = kvStatus_TTL(st) / 1000000;
+    kvStatus_Destroy(st);
+    if (ttl_ms == (int64_t)j->lease_ms)
+        return 0;
+    js_log("error",
+           "msg=\"the lease bucket was made with another TTL than --cluster-lease-ms: give every "
+           "instance the same value, or delete the bucket (nats kv del %s) while no instance "
+           "runs\" bucket=%s bucket_ttl_ms=%lld cluster_lease_ms=%u",
+           bucket, bucket, (long long)ttl_ms, (unsigned)j->lease_ms);
+    return NF_ECONFIG;
+}
+
 static int lease_bucket(struct wal_js *j, unsigned replicas)
 {
     char bucket[80];
@@ -310,7 +356,7 @@ static int lease_bucket(struct wal_js *j, unsigned replicas)
             s = js_CreateKeyValue(&j->kv, j->js, &kc);
         }
         if (s == NATS_OK)
-            return 0;
+            return lease_bucket_check(j, bucket);
         if (nats_Now() >= until || api_denied(j)) {
             js_log("error",
                    "msg=\"cannot open the lease bucket\" bucket=%s err=\"%s\" detail=\"%s\"",
@@ -322,12 +368,15 @@ static int lease_bucket(struct wal_js *j, unsigned replicas)
 }
 
 /* lease_holder: copies the current holder's id into out and the API address it advertises into
- * addr (both "" when the key has no live value; addr "" when it carries none). Returns 0, or -1
- * when the bucket could not be read. */
-static int lease_holder(struct wal_js *j, char *out, size_t cap, char *addr, size_t addr_cap)
+ * addr (both "" when the key has no live value; addr "" when it carries none), and the key's
+ * revision into *rev (rev may be NULL). Returns 0, or -1 when the bucket could not be read. */
+static int
+lease_holder(struct wal_js *j, char *out, size_t cap, char *addr, size_t addr_cap, uint64_t *rev)
 {
     kvEntry *e = NULL;
     natsStatus s = kvStore_Get(&e, j->kv, LEASE_KEY);
+    if (rev != NULL)
+        *rev = s == NATS_OK ? kvEntry_Revision(e) : 0;
     out[0] = '\0';
     addr[0] = '\0';
     if (s == NATS_NOT_FOUND)
@@ -372,7 +421,7 @@ static int lease_try(struct wal_js *j)
 static void lease_standby(struct wal_js *j, unsigned tries)
 {
     char holder[64] = "", addr[128] = "";
-    int read = lease_holder(j, holder, sizeof(holder), addr, sizeof(addr)) == 0;
+    int read = lease_holder(j, holder, sizeof(holder), addr, sizeof(addr), NULL) == 0;
     if (tries % 50 == 0 && read && holder[0] != '\0')
         js_log("info",
                "msg=\"standby: the log lease is held by another instance\" stream=%s holder=%s "
@@ -409,7 +458,8 @@ static void *lease_main(void *arg)
             j->lease_rev = rev;
             continue;
         }
-        if (lease_holder(j, holder, sizeof(holder), addr, sizeof(addr)) != 0)
+        uint64_t cur = 0;
+        if (lease_holder(j, holder, sizeof(holder), addr, sizeof(addr), &cur) != 0)
             continue; /* NATS unreachable: try again; the lease may expire meanwhile */
         if (holder[0] == '\0') {
             if (kvStore_CreateString(&rev, j->kv, LEASE_KEY, value) == NATS_OK) {
@@ -419,8 +469,12 @@ static void *lease_main(void *arg)
             }
             continue;
         }
-        if (strcmp(holder, j->owner) == 0)
-            continue; /* ours (an update raced): the next round updates its revision */
+        if (strcmp(holder, j->owner) == 0) {
+            /* Ours: an earlier update was stored although its answer was lost. Its revision is
+             * the one the next update must name, or every renewal fails until the key expires. */
+            j->lease_rev = cur;
+            continue;
+        }
         js_log("error",
                "msg=\"the log lease is held by another instance; this log refuses writes\" "
                "stream=%s holder=%s",
@@ -430,6 +484,34 @@ static void *lease_main(void *arg)
         break;
     }
     return NULL;
+}
+
+/* lease_release: deletes the lease key only while it still is at this process's last revision
+ * (kvStore_Delete would delete whatever is there: a process that lost its lease unaware, in a
+ * partition, would take it from the instance that holds it now). The delete marker is what
+ * kvStore_Delete writes, published with the expected last subject sequence. */
+static void lease_release(struct wal_js *j)
+{
+    char subj[128];
+    snprintf(subj, sizeof(subj), "$KV.%s_lease.%s", j->stream, LEASE_KEY);
+    natsMsg *m = NULL;
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    po.ExpectLastSubjectSeq = j->lease_rev;
+    po.MaxWait = (int64_t)j->ack_timeout_ms;
+    jsPubAck *pa = NULL;
+    jsErrCode jerr = 0;
+    natsStatus s = NATS_NO_MEMORY;
+    if (natsMsg_Create(&m, subj, NULL, NULL, 0) == NATS_OK &&
+        natsMsgHeader_Set(m, "KV-Operation", "DEL") == NATS_OK)
+        s = js_PublishMsg(&pa, j->js, m, &po, &jerr);
+    if (s != NATS_OK)
+        js_log("info",
+               "msg=\"the log lease was not released (another instance holds it now, or NATS did "
+               "not answer): it expires by itself\" stream=%s err=\"%s\" js_err=%d",
+               j->stream, natsStatus_GetText(s), (int)jerr);
+    jsPubAck_Destroy(pa);
+    natsMsg_Destroy(m);
 }
 
 /* lease_run: starts the thread "lease" that renews the lease this process holds. */
@@ -452,7 +534,7 @@ static void lease_stop(struct wal_js *j)
     }
     /* A clean stop hands the lease over at once instead of after its TTL. */
     if (j->lease_held && !atomic_load_explicit(&j->lease_lost, memory_order_acquire))
-        (void)kvStore_Delete(j->kv, LEASE_KEY);
+        lease_release(j);
     j->lease_held = 0;
 }
 
@@ -740,7 +822,11 @@ struct replay_run {
 
 /* replay_one: the consumer's next message, waiting at most wait_ms, through cb. 0 delivered (or
  * skipped: a redelivery after the ordered consumer was reset), 1 nothing came in time, or an
- * error (cb's, NF_ECORRUPT, NF_ENOMEM). */
+ * error (cb's, NF_ECORRUPT, NF_ENOMEM, NF_EIO). Stream sequences have no holes but a purged
+ * prefix, so after the first message every one must be the next: a jump means the holder purged
+ * messages this replay had not reached (a standby that lagged, or a replay that raced a purge),
+ * and the transfers whose ACCEPT was read but whose SIGNED or outcome was purged would look
+ * unsettled. The replay stops (NF_EIO) instead; a new start reads a consistent stream. */
 static int replay_one(struct wal_js *j, struct replay_run *r, int64_t wait_ms)
 {
     natsMsg *m = NULL;
@@ -761,7 +847,15 @@ static int replay_one(struct wal_js *j, struct replay_run *r, int64_t wait_ms)
     int64_t ms = meta->Timestamp / 1000000;
     jsMsgMetaData_Destroy(meta);
     int rc = 0;
-    if (sseq > r->seen) {
+    enum wal_msg_order order = wal_msg_order(r->seen, sseq);
+    if (order == WAL_MSG_GAP) {
+        js_log("error",
+               "msg=\"stream replay found a gap: messages it had not read yet were purged; "
+               "stopping (a new start replays the stream from its first message)\" stream=%s "
+               "at=%" PRIu64 " next=%" PRIu64,
+               j->stream, r->seen, sseq);
+        rc = NF_EIO;
+    } else if (order == WAL_MSG_NEXT) {
         r->seen = sseq;
         r->st->segments++;
         rc = replay_message(j, m, sseq, r->cb, r->ctx, r->st, r->scratch);
@@ -794,6 +888,8 @@ static int replay_follow(struct wal_js *j, struct replay_run *r)
              * relay answers 503 until this process serves on its own listeners. */
             if (j->standby != NULL)
                 j->standby(j->standby_arg, "");
+            if (lease_run(j) != 0)
+                return NF_EIO;
             js_log("info",
                    "msg=\"holding the log lease\" stream=%s owner=%s waited_ms=%lld "
                    "replayed_while_waiting=%" PRIu64,
@@ -814,6 +910,9 @@ int wal_js_replay(struct wal_js *j,
     struct replay_run r = {.cb = cb, .ctx = ctx, .st = st};
     int rc = 0;
     int held = j->lease_ms == 0 || lease_try(j);
+    /* Renewed from now on: the replay below may outlast the lease's TTL. */
+    if (held && j->lease_ms > 0 && lease_run(j) != 0)
+        return NF_EIO;
     if (held && j->lease_ms > 0)
         js_log("info", "msg=\"holding the log lease\" stream=%s owner=%s waited_ms=0", j->stream,
                j->owner);
@@ -858,17 +957,28 @@ int wal_js_replay(struct wal_js *j,
     j->last_seq = last > r.seen ? last : r.seen;
     if (st->segments > 0)
         j->next_segment = st->last_seq + 1;
-    return j->lease_ms > 0 ? lease_run(j) : 0;
+    return 0;
 }
 
 /* ---- append (WAL thread) --------------------------------------------------------------------- */
 
-/* Whether the message at stream sequence seq carries message id id (our earlier attempt). */
+/* Whether the message at stream sequence seq carries message id id (our earlier attempt): 1, 0
+ * (another's, or none there: the stream's last sequence is below the one this process knows,
+ * deleted and made again or its tail lost; either way not ours to acknowledge), or -1 when it
+ * could not be read. */
 static int stored_as(struct wal_js *j, uint64_t seq, const char *id)
 {
     natsMsg *m = NULL;
     jsErrCode jerr = 0;
-    if (js_GetMsg(&m, j->js, j->stream, seq, NULL, &jerr) != NATS_OK)
+    natsStatus s = js_GetMsg(&m, j->js, j->stream, seq, NULL, &jerr);
+    if (s == NATS_NOT_FOUND || jerr == JSNoMessageFoundErr) {
+        js_log("error",
+               "msg=\"the stream holds no message where this process's next one was expected: "
+               "it was deleted and made again, or lost its last messages\" stream=%s seq=%" PRIu64,
+               j->stream, seq);
+        return 0;
+    }
+    if (s != NATS_OK)
         return -1;
     const char *v = NULL;
     int ours = natsMsgHeader_Get(m, "Nats-Msg-Id", &v) == NATS_OK && v != NULL && !strcmp(v, id);
@@ -920,7 +1030,8 @@ int wal_js_append(
             atomic_store_explicit(&j->log_denied, 0, memory_order_relaxed);
             if (pa->Sequence > j->last_seq)
                 j->last_seq = pa->Sequence;
-            (void)seg_note(j, seg, pa->Sequence, nats_Now()); /* NF_ENOMEM: purged later */
+            if (seg_note(j, seg, pa->Sequence, nats_Now()) != 0)
+                j->segs_incomplete = 1;
             jsPubAck_Destroy(pa);
             rc = 0;
             break;
@@ -933,7 +1044,8 @@ int wal_js_append(
             int ours = stored_as(j, j->last_seq + 1, id);
             if (ours == 1) {
                 j->last_seq++;
-                (void)seg_note(j, seg, j->last_seq, nats_Now());
+                if (seg_note(j, seg, j->last_seq, nats_Now()) != 0)
+                    j->segs_incomplete = 1;
                 rc = 0;
                 break;
             }
@@ -998,6 +1110,8 @@ int wal_js_purge_before(struct wal_js *j, uint64_t before)
 {
     int64_t now = nats_Now();
     size_t n = 0;
+    if (j->segs_incomplete)
+        return 0;
     while (n < j->n_segs && j->segs[n].seg < before &&
            j->segs[n].last_ms + (int64_t)j->keep_ms <= now)
         n++;

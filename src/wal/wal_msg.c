@@ -80,3 +80,12 @@ int wal_msg_check(const uint8_t *key,
     *seg = s;
     return 0;
 }
+
+enum wal_msg_order wal_msg_order(uint64_t seen, uint64_t sseq)
+{
+    if (sseq <= seen)
+        return WAL_MSG_REPEAT;
+    if (seen != 0 && sseq != seen + 1)
+        return WAL_MSG_GAP;
+    return WAL_MSG_NEXT;
+}

@@ -263,6 +263,14 @@ try {
   const fs = await firstSeq();
   check(fs > 1, `the stream's first sequence moved past 1 (${fs})`);
   check((await d2.stop()) === 0, 'the second instance exits 0 on SIGTERM');
+  // The lease bucket keeps the TTL it was made with: an instance with another --cluster-lease-ms
+  // would renew too late (or hold keys longer than it says) and is refused at start.
+  let ttlRefused = '';
+  try {
+    await (await startDaemon(nearftd, sim, join(sim.dir, 'host-ttl'), [...flags(live), '--cluster-lease-ms', '9000'], { logFile: log })).kill();
+  } catch (e) { ttlRefused = String(e); }
+  check(ttlRefused.includes('invalid configuration') && readFileSync(log, 'utf8').includes('the lease bucket was made with another TTL'),
+    `an instance with another lease TTL than the bucket's is refused: ${ttlRefused.slice(0, 160)}`);
   const d3 = await startDaemon(nearftd, sim, join(sim.dir, 'host-d'), flags(live), { logFile: log });
   const t3 = { receiver_id: 'user-9.test.near', amount: '2', memo: 'after-purge-0' };
   const r3 = await request(d3.port, 'POST', '/v1/transfers', t3);

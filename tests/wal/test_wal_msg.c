@@ -3,7 +3,8 @@
  * HMAC-SHA-256 over the documented message (libsodium's crypto_auth_hmacsha256, not the
  * incremental code under test), and wal_msg_check's verdicts: a MAC for another sequence, segment,
  * stream or payload, a short or missing one, and one carried without a secret. Also the segment
- * file names of the local log (wal_seg_name_parse). */
+ * file names of the local log (wal_seg_name_parse), and the replay's order check (wal_msg_order).
+ */
 #include "wal_msg.h"
 
 #include <sodium.h>
@@ -137,6 +138,30 @@ static void test_seg_names(void)
     CHECK_EQ_INT((long long)s, 5);
 }
 
+/* The replay's order check: any first message (a purged prefix), then each the next; what was
+ * delivered already is skipped; a jump is a gap. */
+static void test_order(void)
+{
+    static const struct {
+        uint64_t seen, sseq;
+        enum wal_msg_order want;
+    } cases[] = {
+        {0, 1, WAL_MSG_NEXT},
+        {0, 15000, WAL_MSG_NEXT}, /* the stream's first message after a purge */
+        {1, 2, WAL_MSG_NEXT},
+        {502, 503, WAL_MSG_NEXT},
+        {502, 502, WAL_MSG_REPEAT},
+        {502, 1, WAL_MSG_REPEAT},
+        {502, 504, WAL_MSG_GAP},
+        {502, 15000, WAL_MSG_GAP}, /* purged up to 15,000 while this replay stood at 502 */
+        {UINT64_MAX - 1, UINT64_MAX, WAL_MSG_NEXT},
+        {UINT64_MAX, UINT64_MAX, WAL_MSG_REPEAT},
+        {1, UINT64_MAX, WAL_MSG_GAP},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        CHECK_EQ_INT(wal_msg_order(cases[i].seen, cases[i].sseq), cases[i].want);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -145,5 +170,6 @@ int main(void)
     test_seg();
     test_check();
     test_seg_names();
+    test_order();
     return nf_test_report("test_wal_msg");
 }
