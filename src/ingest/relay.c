@@ -101,6 +101,22 @@ static uint64_t left_ms(const struct rconn *c)
     return now >= c->deadline_ms ? 0 : c->deadline_ms - now;
 }
 
+static void conn_free(struct rconn *c);
+
+/* deadline_rearm: bev's read timeout becomes what is left of c's deadline; past it, c is freed.
+ * 1 when c lives on, 0 when it was freed. */
+static int deadline_rearm(struct rconn *c, struct bufferevent *bev)
+{
+    uint64_t left = left_ms(c);
+    if (left == 0) {
+        conn_free(c);
+        return 0;
+    }
+    struct timeval tv = tv_ms(left);
+    bufferevent_set_timeouts(bev, &tv, NULL);
+    return 1;
+}
+
 static void conn_free(struct rconn *c)
 {
     if (c->down != NULL)
@@ -133,13 +149,7 @@ static void linger_read(struct bufferevent *bev, void *arg)
     struct rconn *c = arg;
     struct evbuffer *in = bufferevent_get_input(bev);
     evbuffer_drain(in, evbuffer_get_length(in));
-    uint64_t left = left_ms(c);
-    if (left == 0) {
-        conn_free(c);
-        return;
-    }
-    struct timeval tv = tv_ms(left);
-    bufferevent_set_timeouts(bev, &tv, NULL);
+    (void)deadline_rearm(c, bev);
 }
 
 static void linger_end(struct bufferevent *bev, short what, void *arg)
@@ -372,13 +382,7 @@ static void down_head(struct bufferevent *bev, void *arg)
     switch (relay_head_classify(head, got > 0 ? (size_t)got : 0)) {
     case RELAY_HEAD_MORE: {
         /* The deadline runs from the accept: bytes that trickle in do not move it. */
-        uint64_t left = left_ms(c);
-        if (left == 0) {
-            conn_free(c);
-            return;
-        }
-        struct timeval tv = tv_ms(left);
-        bufferevent_set_timeouts(bev, &tv, NULL);
+        (void)deadline_rearm(c, bev);
         return;
     }
     case RELAY_HEAD_TOO_LONG: {
