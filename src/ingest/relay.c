@@ -59,6 +59,9 @@ struct relay {
     uint16_t port;
     unsigned max_conns;
     unsigned head_ms, write_ms;
+    /* write_ms as a libevent common timeout: every side that writes re-arms it, and a common
+     * timeout is a queue append instead of a timer-heap insertion. */
+    const struct timeval *write_tv;
     struct sockaddr_storage bound; /* the listener's own address (getsockname) */
     char self[160];                /* this instance's advertised API address, or "" */
     unsigned n_conns;              /* relay thread */
@@ -210,8 +213,7 @@ static void reply_close(struct rconn *c,
     bufferevent_disable(c->down, EV_READ);
     bufferevent_setcb(c->down, NULL, down_drained, down_closed, c);
     bufferevent_setwatermark(c->down, EV_WRITE, 0, 0);
-    struct timeval wt = tv_ms(c->r->write_ms);
-    bufferevent_set_timeouts(c->down, NULL, &wt);
+    bufferevent_set_timeouts(c->down, NULL, c->r->write_tv);
 }
 
 static void reply_503(struct rconn *c, const char *reason)
@@ -334,9 +336,8 @@ static void up_event(struct bufferevent *bev, short what, void *arg)
         c->spliced = 1;
         /* No read timeout (a long-poll answer may take its time); a write timeout, which runs
          * only while output waits: a side that takes nothing for write_ms ends the pair. */
-        struct timeval wt = tv_ms(r->write_ms);
-        bufferevent_set_timeouts(bev, NULL, &wt);
-        bufferevent_set_timeouts(c->down, NULL, &wt);
+        bufferevent_set_timeouts(bev, NULL, r->write_tv);
+        bufferevent_set_timeouts(c->down, NULL, r->write_tv);
         bufferevent_setwatermark(bev, EV_WRITE, RELAY_HIGH_WATER / 2, 0);
         bufferevent_setwatermark(c->down, EV_WRITE, RELAY_HIGH_WATER / 2, 0);
         bufferevent_setcb(bev, splice_read, splice_drained, splice_event, c);
@@ -566,6 +567,9 @@ struct relay *relay_new(const struct relay_opts *o, int *err)
     }
     *err = NF_ENOMEM;
     if ((r->base = event_base_new()) == NULL)
+        goto fail;
+    struct timeval wt = tv_ms(r->write_ms);
+    if ((r->write_tv = event_base_init_common_timeout(r->base, &wt)) == NULL)
         goto fail;
     r->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (r->stop_fd < 0 ||
