@@ -10,8 +10,12 @@
 //      sequence by a plain NATS client, as a process with publish rights but no secret could,
 //      makes the next start refuse that message, naming its sequence: nothing of it is replayed
 //      and nothing is paid twice (nearsim's audit).
+//   5. a standby with another secret does not relay to the holder (the lease's address does not
+//      verify);
+//   6. a stream that exists with a max age (made by the plain client) is refused at start: the
+//      server would remove acknowledged records by itself.
 // The NATS client here speaks the text protocol over a socket (CONNECT, SUB, PUB, HPUB): enough to
-// read a message through the JetStream API and publish a copy.
+// read a message through the JetStream API, publish a copy and make a stream.
 // Usage: node cluster_secret.mjs NEARSIM NEARFTD NATS_SERVER HAS_LIBNATS(0|1)
 // Exits 77 (skipped) when nats-server is missing or nearftd was built without libnats.
 import { startSim, startDaemon, launchDaemon, request, waitFor, stopProc, check, report, keepOrClean,
@@ -169,6 +173,14 @@ try {
   b.proc.kill('SIGTERM');
   await waitFor(async () => b.proc.exitCode !== null || b.proc.signalCode !== null, 'the standby to stop', 60000, 50);
   check((await a.stop()) === 0, 'the holder stops with status 0');
+
+  // 6. A stream that exists with a limit under which the server would remove acknowledged
+  // records by itself (here a max age) is refused at start, naming the limit.
+  const made = JSON.parse(await natsRequest(port, '$JS.API.STREAM.CREATE.NFLIM', JSON.stringify({
+    name: 'NFLIM', subjects: ['NFLIM.log'], retention: 'limits', max_age: 3600e9, storage: 'file', num_replicas: 1 })));
+  check(!made.error, `a stream with a max age made by a plain client (${JSON.stringify(made.error || {})})`);
+  await refused('limited', [...base.slice(0, 3), 'NFLIM', ...base.slice(4), '--cluster-secret-file', good],
+    /the stream exists with a max age/, 'a stream with a max age');
   code = report('cluster_secret');
 } catch (e) {
   console.error(`cluster_secret: FAIL: ${e.stack || e}`);
