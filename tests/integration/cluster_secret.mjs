@@ -13,7 +13,8 @@
 //   5. a standby with another secret does not relay to the holder (the lease's address does not
 //      verify);
 //   6. a stream that exists with a max age (made by the plain client) is refused at start: the
-//      server would remove acknowledged records by itself.
+//      server would remove acknowledged records by itself;
+//   7. a clean stop does not delete a lease value another instance wrote over its own.
 // The NATS client here speaks the text protocol over a socket (CONNECT, SUB, PUB, HPUB): enough to
 // read a message through the JetStream API, publish a copy and make a stream.
 // Usage: node cluster_secret.mjs NEARSIM NEARFTD NATS_SERVER HAS_LIBNATS(0|1)
@@ -181,6 +182,27 @@ try {
   check(!made.error, `a stream with a max age made by a plain client (${JSON.stringify(made.error || {})})`);
   await refused('limited', [...base.slice(0, 3), 'NFLIM', ...base.slice(4), '--cluster-secret-file', good],
     /the stream exists with a max age/, 'a stream with a max age');
+
+  // 7. A clean stop deletes the lease only at its own revision: when another value was written
+  // over it (an instance that took the lease while this one, partitioned, did not notice), the
+  // stop leaves that value alone. A long lease, so that no renewal notices the new value first.
+  const h = await startDaemon(nearftd, sim, join(sim.dir, 'lease-rev'),
+    [...base.slice(0, 3), 'NFLEASE', ...base.slice(4), '--cluster-secret-file', good, '--cluster-lease-ms', '60000'],
+    { logFile: log });
+  const leaseNow = async () => {
+    const m = JSON.parse(await natsRequest(port, '$JS.API.STREAM.MSG.GET.KV_NFLEASE_lease',
+      JSON.stringify({ last_by_subj: '$KV.NFLEASE_lease.log' })));
+    return m.message ? Buffer.from(m.message.data || '', 'base64').toString() : '';
+  };
+  // Its advertised address is in the lease first (its last write before the next renewal).
+  await waitFor(async () => (await leaseNow()).includes(`:${h.port}`), 'the holder advertising its address in the lease', 60000, 100);
+  const over = 'another-instance 127.0.0.1:1';
+  const put = JSON.parse(await natsRequest(port, '$KV.NFLEASE_lease.log', over));
+  check(put.seq > 0, `a value written over the lease (${JSON.stringify(put)})`);
+  check((await h.stop()) === 0, 'the instance stops with status 0');
+  const leaseValue = await leaseNow();
+  check(leaseValue === over, `the stop did not delete the other instance's lease (last value "${leaseValue}")`);
+  check(readFileSync(log, 'utf8').includes('the log lease was not released'), 'it says the lease was not released');
   code = report('cluster_secret');
 } catch (e) {
   console.error(`cluster_secret: FAIL: ${e.stack || e}`);
