@@ -1,7 +1,7 @@
 // harness: start nearsim and nearftd on free 127.0.0.1 ports for integration tests and benchmarks,
 // talk HTTP to them, and stop everything that was started (also on failure). No dependencies.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, openSync, readFileSync } from 'node:fs';
+import { appendFileSync, createWriteStream, existsSync, mkdtempSync, rmSync, openSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import http from 'node:http';
@@ -89,7 +89,9 @@ function waitLine(proc, re, what, { ms = START_LIMIT_MS, logFile } = {}) {
 
 // startSim: nearsim on a free port writing its keys to a temp dir. Returns {port, lagPort, creds,
 // proc, dir, stop}; lagPort is its lagging listener's port when extraArgs has --lagging-listen
-// (nearsim prints that line right after its listening line), else null.
+// (nearsim prints that line right after its listening line), else null. Its stderr (a sanitizer's
+// report included) goes to dir/nearsim.log, ended by a line saying how it exited when that was
+// not through stop(): a test that fails because nearsim went away says why in the kept dir.
 export async function startSim(nearsimBin, extraArgs = [], { dir } = {}) {
   installCleanup();
   dir = dir || mkdtempSync(join(tmpdir(), 'nf-it-'));
@@ -103,10 +105,15 @@ export async function startSim(nearsimBin, extraArgs = [], { dir } = {}) {
     : /(?:^|\n)listening=127\.0\.0\.1:(\d+)/;
   const m = await waitLine(proc, ready, 'nearsim');
   proc.stdout.resume();
-  proc.stderr.resume();
+  const simLog = join(dir, 'nearsim.log');
+  proc.stderr.pipe(createWriteStream(simLog, { flags: 'a' }));
+  let stopping = false;
+  proc.on('exit', (code, sig) => {
+    if (!stopping) appendFileSync(simLog, `\nnearsim exited by itself: code=${code} signal=${sig}\n`);
+  });
   const port = Number(m[1]);
   const lagPort = m[2] ? Number(m[2]) : null;
-  return { port, lagPort, creds, proc, dir, stop: () => stopProc(proc) };
+  return { port, lagPort, creds, proc, dir, stop: () => { stopping = true; return stopProc(proc); } };
 }
 
 // startDaemon: nearftd against sim; returns {port, proc, stop, kill}. logFile gets its stderr.
