@@ -8,22 +8,17 @@
 // body_pool_bytes + max_unsent_bytes (16 MiB) + 32 MiB for allocator slack and the answer each
 // thread may hold beyond max_unsent_bytes.
 //  (a) 600 slowloris heads, one header line every 200 ms: closed by --head-timeout-ms.
-//  (b) 20 clients that pipeline requests for the status page and never read: reset by
-//      --write-timeout-ms, cut short of the answers they asked for.
+//  (b) 20 clients that pipeline /metrics requests and never read: reset by --write-timeout-ms,
+//      cut short of the answers they asked for.
 //  (c) 600 connections announcing Content-Length: 16000000, sending 256 KiB of it and holding:
 //      --body-pool-bytes admits two, the rest get 503 + Retry-After naming body_pool_bytes, the
 //      two are closed by --body-min-rate; afterwards no large buffer is left.
 //  (d) --max-conns-per-ip: with the cap's worth of idle keep-alive connections open from one
 //      address, one more from it gets 503 naming max_conns_per_ip and is closed.
 //  (e) --max-unsent-bytes, on a second nearftd with a 256 KiB cap and no practical write timeout:
-//      clients that pipeline status-page requests and never read each end up holding one answer
-//      in memory
+//      clients that pipeline /metrics and never read each end up holding one answer in memory
 //      beyond what their sockets took; together that passes the cap, so the slowest readers are
 //      reset (reason="unsent") and the memory held stays under the cap plus one answer a thread.
-// The slow readers ask for the status page (GET /: static, embedded): an answer costs the server a
-// copy, so filling their sockets' buffers (megabytes each, however the kernel tunes them) takes
-// no time worth speaking of on any machine; answers rendered anew each time (/metrics) made the
-// wait for the sockets to fill grow with the machine's speed and its buffer sizes.
 // At most 600 attacker connections are open at a time (about 1900 over the whole test).
 // In sanitizer builds (NF_SANITIZED=1, set by security.cmake) the RSS cap is not checked.
 // Usage: node security_slow.mjs NEARSIM NEARFTD
@@ -110,8 +105,8 @@ try {
 
   // (b) clients that ask for large answers and do not read them.
   {
-    const one = 'GET / HTTP/1.1\r\nHost: x\r\n\r\n';
-    const size = Buffer.byteLength((await request(d.port, 'GET', '/')).text);
+    const one = 'GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n';
+    const size = Buffer.byteLength((await request(d.port, 'GET', '/metrics')).text);
     const n = Math.ceil((64 << 20) / size); // asks for 64 MiB of answers: far beyond the socket buffers
     const as = [];
     for (let i = 0; i < 20; i++)
@@ -185,8 +180,8 @@ try {
       `${THREADS}`, '--write-timeout-ms', '3600000', '--max-unsent-bytes', `${UNSENT}`], { logFile });
     const as = [];
     try {
-      const one = 'GET / HTTP/1.1\r\nHost: x\r\n\r\n';
-      const size = Buffer.byteLength((await request(d2.port, 'GET', '/')).text);
+      const one = 'GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n';
+      const size = Buffer.byteLength((await request(d2.port, 'GET', '/metrics')).text);
       // However much a connection's socket takes (tcp_wmem), 64 MiB asked for leaves one in memory.
       const n = Math.ceil((64 << 20) / size);
       const count = Math.min(200, Math.ceil((4 * UNSENT) / size));
