@@ -190,8 +190,17 @@ try {
           a.sock.pause();
           a.sock.write(one.repeat(n));
         }));
-      await waitFor(async () => (await closedBy(d2.port, 'unsent')) >= 1,
-        `resets for unsent answers over ${UNSENT} bytes (${count} readers of ${size}-byte answers)`);
+      try {
+        await waitFor(async () => (await closedBy(d2.port, 'unsent')) >= 1,
+          `resets for unsent answers over ${UNSENT} bytes (${count} readers of ${size}-byte answers)`);
+      } catch (e) {
+        // What the server and the kernel held when no reset came, for the record.
+        const m = await metrics(d2.port);
+        const lines = m.split('\n').filter((l) => /^nearft_ingest_(unsent_bytes|open_connections|connections_closed_total|requests_total)/.test(l));
+        console.error(`(e) no reset: ${as.filter((a) => a.connected).length} readers connected, ` +
+          `${closedCount(as)} closed\n${lines.join('\n')}\n${readFileSync('/proc/net/sockstat', 'utf8')}`);
+        throw e;
+      }
       await normal('(e) unsent cap', d2.port);
       const held = metricSum(await metrics(d2.port), 'nearft_ingest_unsent_bytes');
       console.log(`(e) ${count} readers of ${size}-byte answers; ${held} bytes held after the resets`);
