@@ -51,17 +51,25 @@ static size_t read_all(int fd, char *buf, size_t cap)
     return n;
 }
 
-static uint16_t listener(int *fd_out)
+/* dead_port: a port bound (so nobody else takes it) where nothing listens; *fd_out keeps it. */
+static uint16_t dead_port(int *fd_out)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in sa = {.sin_family = AF_INET};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t len = sizeof(sa);
-    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(fd, 16) != 0 ||
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
         getsockname(fd, (struct sockaddr *)&sa, &len) != 0)
         return 0;
     *fd_out = fd;
     return ntohs(sa.sin_port);
+}
+
+/* listener: a dead_port that listens. */
+static uint16_t listener(int *fd_out)
+{
+    uint16_t port = dead_port(fd_out);
+    return port != 0 && listen(*fd_out, 16) == 0 ? port : 0;
 }
 
 /* The holder: one connection; reads the head and Content-Length bytes, answers with a body of
@@ -199,20 +207,6 @@ static void test_head_classify(void)
     CHECK_EQ_INT(classify_exact(b, big), RELAY_HEAD_TOO_LONG);
     CHECK(prefixes_agree(b, big, RELAY_HEAD_TOO_LONG));
     free(b);
-}
-
-/* dead_port: a port bound (so nobody else takes it) where nothing listens; *fd_out keeps it. */
-static uint16_t dead_port(int *fd_out)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(sa);
-    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
-        getsockname(fd, (struct sockaddr *)&sa, &len) != 0)
-        return 0;
-    *fd_out = fd;
-    return ntohs(sa.sin_port);
 }
 
 /* post_503: sends a request through the relay at port and returns whether the answer is a 503
