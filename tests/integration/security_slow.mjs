@@ -15,10 +15,14 @@
 //      two are closed by --body-min-rate; afterwards no large buffer is left.
 //  (d) --max-conns-per-ip: with the cap's worth of idle keep-alive connections open from one
 //      address, one more from it gets 503 naming max_conns_per_ip and is closed.
-//  (e) --max-unsent-bytes, on a second nearftd with a 256 KiB cap and no practical write timeout:
-//      clients that pipeline /metrics and never read each end up holding one answer in memory
-//      beyond what their sockets took; together that passes the cap, so the slowest readers are
-//      reset (reason="unsent") and the memory held stays under the cap plus one answer a thread.
+//  (e) --max-unsent-bytes, on a second nearftd with the smallest cap (64 KiB) and no practical
+//      write timeout: clients that pipeline /metrics and never read each leave the server holding
+//      the part of one answer their socket did not take. Where that answer is cut depends on the
+//      kernel's buffer sizes and is the same on every connection of a run (once, 56 connections
+//      left 3.7 KiB each), so reader i first asks for i/count of an answer's worth of /health
+//      answers: the cuts spread over a whole answer and the readers hold about count x size / 2,
+//      eight times the cap. The slowest readers are reset (reason="unsent") and the memory held
+//      stays under the cap plus one answer a thread.
 // At most 600 attacker connections are open at a time (about 1900 over the whole test).
 // In sanitizer builds (NF_SANITIZED=1, set by security.cmake) the RSS cap is not checked.
 // Usage: node security_slow.mjs NEARSIM NEARFTD
@@ -52,6 +56,28 @@ function attacker(port, localAddress, onConnect) {
   a.sock.on('error', () => {});
   a.sock.on('close', () => { a.closed = true; });
   return a;
+}
+
+// wireBytes: the length on the wire (head and body) of the answer to GET path.
+function wireBytes(port, path) {
+  return new Promise((resolve, reject) => {
+    let buf = Buffer.alloc(0);
+    const s = net.connect({ port, host: '127.0.0.1' }, () => s.write(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`));
+    s.on('data', (d) => {
+      buf = Buffer.concat([buf, d]);
+      const end = buf.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const m = buf.subarray(0, end).toString('latin1').match(/\r\ncontent-length: *(\d+)/i);
+      if (m === null) {
+        s.destroy();
+        reject(new Error(`GET ${path}: no Content-Length in ${buf.subarray(0, end)}`));
+      } else if (buf.length >= end + 4 + Number(m[1])) {
+        s.destroy();
+        resolve(end + 4 + Number(m[1]));
+      }
+    });
+    s.on('error', reject);
+  });
 }
 
 const closedCount = (as) => as.filter((a) => a.closed).length;
@@ -175,21 +201,25 @@ try {
 
   // (e) unsent answers over --max-unsent-bytes.
   {
-    const UNSENT = 256 << 10;
+    const UNSENT = 64 << 10;
     const d2 = await startDaemon(nearftd, sim, join(sim.dir, 'data-unsent'), ['--ingest-threads',
       `${THREADS}`, '--write-timeout-ms', '3600000', '--max-unsent-bytes', `${UNSENT}`], { logFile });
     const as = [];
     try {
       const one = 'GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n';
-      const size = Buffer.byteLength((await request(d2.port, 'GET', '/metrics')).text);
-      // However much a connection's socket takes (tcp_wmem), 64 MiB asked for leaves one in memory.
+      const size = await wireBytes(d2.port, '/metrics');
+      const h = await wireBytes(d2.port, '/health');
+      // 64 MiB asked for is far beyond what a socket takes (tcp_wmem + tcp_rmem): each reader
+      // leaves a part of an answer in memory, on average half of one once the cuts are spread.
       const n = Math.ceil((64 << 20) / size);
-      const count = Math.min(200, Math.ceil((4 * UNSENT) / size));
-      for (let i = 0; i < count; i++)
+      const count = Math.ceil((16 * UNSENT) / size);
+      for (let i = 0; i < count; i++) {
+        const k = Math.round((i * size) / (count * h)); // shifts the cut by i/count of an answer
         as.push(attacker(d2.port, '127.0.0.2', (a) => {
           a.sock.pause();
-          a.sock.write(one.repeat(n));
+          a.sock.write('GET /health HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(k) + one.repeat(n));
         }));
+      }
       try {
         await waitFor(async () => (await closedBy(d2.port, 'unsent')) >= 1,
           `resets for unsent answers over ${UNSENT} bytes (${count} readers of ${size}-byte answers)`);
@@ -202,7 +232,11 @@ try {
         throw e;
       }
       await normal('(e) unsent cap', d2.port);
-      const held = metricSum(await metrics(d2.port), 'nearft_ingest_unsent_bytes');
+      // The gauge is refreshed every second; the readers not reset still hold their parts.
+      const held = await waitFor(async () => {
+        const v = metricSum(await metrics(d2.port), 'nearft_ingest_unsent_bytes');
+        return v > 0 ? v : null;
+      }, 'the unsent gauge refreshed');
       console.log(`(e) ${count} readers of ${size}-byte answers; ${held} bytes held after the resets`);
       check(held <= UNSENT + THREADS * (size + 4096),
         `(e) unsent answers held ${held} bytes: within the cap ${UNSENT} + one answer a thread`);
