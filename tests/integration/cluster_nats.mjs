@@ -9,7 +9,7 @@
 // standby and EXTEND_TIMEOUT_USEC keeps a manager's start timeout off it; READY=1 once it serves.
 // Usage: node cluster_nats.mjs NEARSIM NEARFTD NATS_SERVER HAS_LIBNATS(0|1) [NOTIFY_SINK]
 // Exits 77 (skipped) when nats-server is missing or nearftd was built without libnats.
-import { startSim, startDaemon, request, pool, waitFor, stopProc, check, report, keepOrClean,
+import { startSim, startDaemon, request, pool, waitFor, waitCount, stopProc, check, report, keepOrClean,
          appliedMemos, START_LIMIT_MS } from './lib/harness.mjs';
 import { freePorts, requireNats } from './lib/cluster.mjs';
 import { checkExactlyOnce, metrics, metricSum } from './faults_lib.mjs';
@@ -112,7 +112,7 @@ function load(d, tag) {
 async function loadUntil(d, tag, more, what) {
   const goal = acked.size + more;
   const st = load(d, tag);
-  await waitFor(async () => acked.size >= goal, what, 120000, 100);
+  await waitCount(() => acked.size, goal, what);
   return st;
 }
 
@@ -200,7 +200,7 @@ try {
   await stopProc(victim.proc, 'SIGKILL');
   const atKill = acked.size;
   console.log(`killed NATS node ${victim.name} (stream leader ${leader}) at ${atKill} acknowledged`);
-  await waitFor(async () => acked.size >= atKill + 300, 'acknowledged transfers with one NATS node down', 120000, 100);
+  await waitCount(() => acked.size, atKill + 300, 'acknowledged transfers with one NATS node down');
   st.stop = true;
   await st.done;
   // Let the instance finish what it took, so it has nothing left to write when it is paused.

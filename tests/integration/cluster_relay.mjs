@@ -15,7 +15,7 @@
 //   4. a standby stops at once on SIGTERM, with status 0.
 // Usage: node cluster_relay.mjs NEARSIM NEARFTD NATS_SERVER HAS_LIBNATS(0|1)
 // Exits 77 (skipped) when nats-server is missing or nearftd was built without libnats.
-import { startSim, startDaemon, launchDaemon, request, pool, waitFor, stopProc, check, report, keepOrClean,
+import { startSim, startDaemon, launchDaemon, request, pool, waitFor, waitCount, stopProc, check, report, keepOrClean,
          appliedMemos, START_LIMIT_MS } from './lib/harness.mjs';
 import { freePorts, requireNats, startNats } from './lib/cluster.mjs';
 import { checkExactlyOnce } from './faults_lib.mjs';
@@ -149,12 +149,12 @@ try {
     }
   });
   const before = acked.size;
-  await waitFor(async () => acked.size >= before + 300, 'load through both addresses', 120000, 100);
+  await waitCount(() => acked.size, before + 300, 'load through both addresses');
   await b.kill();
   const killed = acked.size;
   const a2 = await aReady;
   check(a2.port === pa, `the standby serves on its own --listen port after the kill (${a2.port})`);
-  await waitFor(async () => acked.size >= killed + 200, 'load after the takeover', 120000, 100);
+  await waitCount(() => acked.size, killed + 200, 'load after the takeover');
   st.stop = true;
   await done;
   // Ids carry a tag drawn by the holder that accepted the transfer; it is in the log, so the new

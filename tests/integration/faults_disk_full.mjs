@@ -8,7 +8,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, openSync, writeSync, closeSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { startSim, startDaemon, request, check, report, keepOrClean, waitFor } from './lib/harness.mjs';
+import { startSim, startDaemon, request, check, report, keepOrClean, waitFor, waitCount } from './lib/harness.mjs';
 import { waitAllFinal, checkExactlyOnce } from './faults_lib.mjs';
 
 const SKIP = 77;
@@ -74,9 +74,9 @@ async function load(tag) {
 }
 try {
   const bg = load('before');
-  await waitFor(async () => accepted.size >= 200, 'transfers accepted before the disk fills', 120000, 50);
+  await waitCount(() => accepted.size, 200, 'transfers accepted before the disk fills', undefined, 50);
   fill();
-  await waitFor(async () => full503 >= 20, '503 "the durable log is full" while the disk is full', 120000, 50);
+  await waitCount(() => full503, 20, '503 "the durable log is full" while the disk is full', undefined, 50);
   loading = false;
   await bg;
   // Killed while the disk is full, restarted on the full disk: it comes up and keeps refusing.
@@ -89,7 +89,7 @@ try {
   const before = accepted.size;
   loading = true;
   const bg2 = load('after');
-  await waitFor(async () => accepted.size >= before + 200, 'transfers accepted again once space is back', 120000, 50);
+  await waitCount(() => accepted.size, before + 200, 'transfers accepted again once space is back', undefined, 50);
   loading = false;
   await bg2;
   check(other === 0, `only 202 or 503 "the durable log is full" answers: ${other} others`);

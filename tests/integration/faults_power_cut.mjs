@@ -8,7 +8,7 @@
 // Usage: node faults_power_cut.mjs NEARSIM NEARFTD FAIL_IO_SO [cycles]
 import { readFileSync, truncateSync, statSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { startSim, startDaemon, request, check, report, keepOrClean, waitFor } from './lib/harness.mjs';
+import { startSim, startDaemon, request, check, report, keepOrClean, waitFor, waitCount } from './lib/harness.mjs';
 import { waitAllFinal, checkExactlyOnce } from './faults_lib.mjs';
 
 const [nearsim, nearftd, shim, cyclesArg] = process.argv.slice(2);
@@ -84,7 +84,7 @@ try {
     let loading = true;
     const want = accepted.size + 150;
     const workers = Array.from({ length: 8 }, async () => { while (loading) await post(d, `cut${c}`); });
-    await waitFor(async () => accepted.size >= want, `cycle ${c}: transfers accepted`, 120000, 20);
+    await waitCount(() => accepted.size, want, `cycle ${c}: transfers accepted`, undefined, 20);
     const exited = new Promise((res) => d.proc.once('exit', (code, sig) => res({ code, sig })));
     d.proc.kill('SIGKILL'); // the power goes while requests are in flight
     const how = await exited;

@@ -3,7 +3,7 @@
 // nearsim's audit must show each transfer applied exactly once and the balances must match.
 // Also: idempotency keys, field-naming 400s, status routes. Usage:
 //   node pipeline_api.mjs NEARSIM NEARFTD [PER_SHAPE=10000]
-import { startSim, startDaemon, request, pool, waitFor, audit, appliedMemos, rpc, check, report,
+import { startSim, startDaemon, request, pool, waitFor, waitCount, audit, appliedMemos, rpc, check, report,
          keepOrClean, TRANSFER_ID } from './lib/harness.mjs';
 import { join } from 'node:path';
 
@@ -116,7 +116,7 @@ try {
 
   // 6. everything lands exactly once
   const total = expected.size;
-  await waitFor(async () => (await audit(sim.port)).transfers_applied >= total, 'all transfers applied', 180000, 500);
+  await waitCount(async () => (await audit(sim.port)).transfers_applied, total, 'all transfers applied', undefined, 500);
   const memos = await appliedMemos(sim.port);
   let once = 0, dup = 0, missing = 0;
   for (const m of expected.keys()) {

@@ -192,6 +192,25 @@ export async function waitFor(pred, what, ms = 60000, everyMs = 200) {
   }
 }
 
+// waitCount: poll count() every `everyMs` until it reaches goal, however slowly it gets there: it
+// fails only when count() has not grown for stallMs (a hang, not a rate a slow machine must reach;
+// the test's ctest TIMEOUT bounds the whole).
+export async function waitCount(count, goal, what, stallMs = WAIT_FLOOR_MS, everyMs = 100) {
+  let last = await count();
+  let at = Date.now();
+  for (;;) {
+    if (last >= goal) return last;
+    if (Date.now() - at > stallMs)
+      throw new Error(`timed out waiting for ${what}: ${last} of ${goal}, no progress for ${stallMs} ms`);
+    await new Promise((r) => setTimeout(r, everyMs));
+    const n = await count();
+    if (n > last) {
+      last = n;
+      at = Date.now();
+    }
+  }
+}
+
 // audit: nearsim's double-send detector and counters.
 export async function audit(simPort) {
   return (await request(simPort, 'GET', '/sim/audit')).body;
