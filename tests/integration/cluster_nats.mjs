@@ -9,7 +9,7 @@
 // standby and EXTEND_TIMEOUT_USEC keeps a manager's start timeout off it; READY=1 once it serves.
 // Usage: node cluster_nats.mjs NEARSIM NEARFTD NATS_SERVER HAS_LIBNATS(0|1) [NOTIFY_SINK]
 // Exits 77 (skipped) when nats-server is missing or nearftd was built without libnats.
-import { startSim, startDaemon, request, pool, waitFor, waitCount, stopProc, check, report, keepOrClean,
+import { startSim, startDaemon, request, pool, waitFor, waitApplied, waitCount, stopProc, check, report, keepOrClean,
          appliedMemos, START_LIMIT_MS } from './lib/harness.mjs';
 import { freePorts, requireNats } from './lib/cluster.mjs';
 import { checkExactlyOnce, metrics, metricSum } from './faults_lib.mjs';
@@ -204,11 +204,7 @@ try {
   st.stop = true;
   await st.done;
   // Let the instance finish what it took, so it has nothing left to write when it is paused.
-  await waitFor(async () => {
-    const m = await appliedMemos(sim.port);
-    for (const memo of acked) if (!m.has(memo)) return false;
-    return true;
-  }, 'every acknowledged transfer applied before the takeover', 120000, 500);
+  await waitApplied(sim.port, acked, 'every acknowledged transfer applied before the takeover');
 
   // 4. Pause it, start a second instance on the same stream, resume the first: it is fenced.
   d1.proc.kill('SIGSTOP');
@@ -242,11 +238,7 @@ try {
   st = await loadUntil(d2, 'c', 200, 'acknowledged transfers on the second instance');
   st.stop = true;
   await st.done;
-  await waitFor(async () => {
-    const m = await appliedMemos(sim.port);
-    for (const memo of acked) if (!m.has(memo)) return false;
-    return true;
-  }, 'every acknowledged transfer applied', 120000, 500);
+  await waitApplied(sim.port, acked, 'every acknowledged transfer applied');
   // Compaction: the stream loses its settled prefix, and a replay of what is left still works.
   await waitFor(async () => metricSum(await metrics(d2.port), 'nearft_wal_segments_deleted_total') > 0,
     'the second instance purged settled segments from the stream', 60000, 300);

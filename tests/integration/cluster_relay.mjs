@@ -15,7 +15,7 @@
 //   4. a standby stops at once on SIGTERM, with status 0.
 // Usage: node cluster_relay.mjs NEARSIM NEARFTD NATS_SERVER HAS_LIBNATS(0|1)
 // Exits 77 (skipped) when nats-server is missing or nearftd was built without libnats.
-import { startSim, startDaemon, launchDaemon, request, pool, waitFor, waitCount, stopProc, check, report, keepOrClean,
+import { startSim, startDaemon, launchDaemon, request, pool, waitFor, waitApplied, waitCount, stopProc, check, report, keepOrClean,
          appliedMemos, START_LIMIT_MS } from './lib/harness.mjs';
 import { freePorts, requireNats, startNats } from './lib/cluster.mjs';
 import { checkExactlyOnce } from './faults_lib.mjs';
@@ -165,11 +165,7 @@ try {
   const k2after = await keyed(pa, 'relay-k2', b2);
   check(k2after.body && k2after.body.id === k2.body.id && k2after.body.duplicate === true,
     `after the takeover, a repeat of a key answers the id the dead holder gave: ${k2after.text.slice(0, 120)}`);
-  await waitFor(async () => {
-    const ap = await appliedMemos(sim.port);
-    for (const memo of acked) if (!ap.has(memo)) return false;
-    return true;
-  }, 'every acknowledged transfer applied', 120000, 500);
+  await waitApplied(sim.port, acked, 'every acknowledged transfer applied');
   await checkExactlyOnce(sim.port, [...acked], [], 'relay and takeover');
   console.log(`${acked.size} transfers acknowledged through the two addresses; ${killed} before the kill`);
 

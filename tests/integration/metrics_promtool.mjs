@@ -7,7 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startSim, startDaemon, request, pool, waitFor, check, report,
+import { startSim, startDaemon, request, pool, waitFor, waitCount, check, report,
          keepOrClean } from './lib/harness.mjs';
 import { metrics, metricSum } from './faults_lib.mjs';
 
@@ -31,8 +31,8 @@ try {
       { receiver_id: `user-${i % 50}.test.near`, amount: '1', memo: `${run}-${i}` });
     check(r.status === 202, `transfer ${i}: ${r.status} ${r.text}`);
   });
-  await waitFor(async () => metricSum(await metrics(d.port), 'nearft_transfers_total',
-                                      'status="executed"') >= N, `${N} transfers executed`);
+  await waitCount(async () => metricSum(await metrics(d.port), 'nearft_transfers_total', 'status="executed"'),
+    N, `${N} transfers executed`);
 
   const r = await request(d.port, 'GET', '/metrics');
   check(r.status === 200, `/metrics: ${r.status}`);

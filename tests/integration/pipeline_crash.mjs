@@ -1,7 +1,7 @@
 // pipeline_crash: SIGKILL nearftd at random moments under load, restart it, repeat; at the end
 // nearsim's audit must show every acknowledged transfer applied exactly once and no transfer
 // (acknowledged or not) applied twice. Usage: node pipeline_crash.mjs NEARSIM NEARFTD [ROUNDS=5]
-import { startSim, startDaemon, request, pool, waitFor, audit, appliedMemos, check, report,
+import { startSim, startDaemon, request, pool, waitFor, waitApplied, audit, appliedMemos, check, report,
          keepOrClean } from './lib/harness.mjs';
 import { join } from 'node:path';
 import { readdirSync } from 'node:fs';
@@ -51,11 +51,7 @@ try {
   }
   // Final start: recovery finishes everything that was acknowledged.
   const d = await startDaemon(nearftd, sim, dataDir, flags, { logFile: log });
-  await waitFor(async () => {
-    const m = await appliedMemos(sim.port);
-    for (const memo of acked) if (!m.has(memo)) return false;
-    return true;
-  }, 'every acknowledged transfer applied', 120000, 500);
+  await waitApplied(sim.port, acked, 'every acknowledged transfer applied');
   const memos = await appliedMemos(sim.port);
   let twice = 0;
   for (const [, n] of memos) if (n !== 1) twice++;

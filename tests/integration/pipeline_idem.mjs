@@ -9,7 +9,7 @@
 // shows each transfer applied exactly once. (4) A nearftd with --idempotency-keys 4 refuses a
 // fifth key with 503 + Retry-After naming the index, writes nothing for it, and still answers
 // repeats and unkeyed transfers. Usage: node pipeline_idem.mjs NEARSIM NEARFTD
-import { startSim, startDaemon, request, waitFor, audit, appliedMemos, check, report,
+import { startSim, startDaemon, request, waitFor, waitApplied, audit, appliedMemos, check, report,
          keepOrClean } from './lib/harness.mjs';
 import { join } from 'node:path';
 import { readdirSync } from 'node:fs';
@@ -207,11 +207,8 @@ try {
   check(await metric(d.port, 'nearft_idempotency_keys_capacity') === 4, 'capacity 4');
 
   // Exactly once: every expected memo applied as often as expected, nothing twice.
-  await waitFor(async () => {
-    const m = await appliedMemos(sim.port);
-    for (const [memo, n] of expected) if (n === 1 && !m.has(memo)) return false;
-    return true;
-  }, 'every accepted transfer applied', 120000, 300);
+  await waitApplied(sim.port, [...expected].filter(([, n]) => n === 1).map(([memo]) => memo),
+    'every accepted transfer applied');
   const memos = await appliedMemos(sim.port);
   let wrong = 0;
   for (const [memo, n] of expected) if ((memos.get(memo) || 0) !== n) { wrong++; if (wrong < 5) console.error(`memo ${memo}: applied ${memos.get(memo) || 0}, expected ${n}`); }

@@ -77,6 +77,8 @@ function wireBytes(port, path) {
       }
     });
     s.on('error', reject);
+    s.on('close', () => reject(new Error(`GET ${path}: closed after ${buf.length} bytes`)));
+    s.setTimeout(60000, () => s.destroy(new Error(`GET ${path}: no whole answer in 60 s`)));
   });
 }
 
@@ -212,7 +214,7 @@ try {
       // 64 MiB asked for is far beyond what a socket takes (tcp_wmem + tcp_rmem): each reader
       // leaves a part of an answer in memory, on average half of one once the cuts are spread.
       const n = Math.ceil((64 << 20) / size);
-      const count = Math.ceil((16 * UNSENT) / size);
+      const count = Math.min(400, Math.ceil((16 * UNSENT) / size)); // under the 512 per address
       for (let i = 0; i < count; i++) {
         const k = Math.round((i * size) / (count * h)); // shifts the cut by i/count of an answer
         as.push(attacker(d2.port, '127.0.0.2', (a) => {

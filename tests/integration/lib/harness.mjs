@@ -195,7 +195,8 @@ export async function waitFor(pred, what, ms = 60000, everyMs = 200) {
 // waitCount: poll count() every `everyMs` until it reaches goal, however slowly it gets there: it
 // fails only when count() has not grown for stallMs (a hang, not a rate a slow machine must reach;
 // the test's ctest TIMEOUT bounds the whole).
-export async function waitCount(count, goal, what, stallMs = WAIT_FLOOR_MS, everyMs = 100) {
+export async function waitCount(count, goal, what, stallMs = 120000, everyMs = 100) {
+  stallMs = Math.max(stallMs, WAIT_FLOOR_MS);
   let last = await count();
   let at = Date.now();
   for (;;) {
@@ -209,6 +210,18 @@ export async function waitCount(count, goal, what, stallMs = WAIT_FLOOR_MS, ever
       at = Date.now();
     }
   }
+}
+
+// waitApplied: waits (waitCount) until nearsim has applied every memo of memos (an iterable,
+// read once now), failing only when none more was applied for 120 s.
+export async function waitApplied(simPort, memos, what) {
+  const want = [...memos];
+  return waitCount(async () => {
+    const m = await appliedMemos(simPort);
+    let n = 0;
+    for (const memo of want) if (m.has(memo)) n++;
+    return n;
+  }, want.length, what, undefined, 500);
 }
 
 // audit: nearsim's double-send detector and counters.
