@@ -17,8 +17,8 @@
 //      permission, and a stop is clean (status 0: no outcome is unknown); nothing lands.
 // Usage: node cluster_creds.mjs NEARSIM NEARFTD NATS_SERVER HAS_LIBNATS(0|1)
 // Exits 77 (skipped) without nats-server, a libnats build or natsjwt/node_modules.
-import { startSim, startDaemon, request, waitFor, stopProc, check, report, keepOrClean,
-         appliedMemos, refusedAtStart, START_LIMIT_MS } from './lib/harness.mjs';
+import { startSim, startDaemon, request, waitFor, waitApplied, stopProc, check, report, keepOrClean,
+         refusedAtStart, START_LIMIT_MS } from './lib/harness.mjs';
 import { freePorts, requireNats, startNats } from './lib/cluster.mjs';
 import { checkExactlyOnce } from './faults_lib.mjs';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -151,10 +151,7 @@ jetstream { store_dir: ${JSON.stringify(store)} }
     check(r.status === 202, `transfer ${i} accepted with NATS user credentials (${r.status})`);
     if (r.status === 202) memos.push(t.memo);
   }
-  await waitFor(async () => {
-    const ap = await appliedMemos(sim.port);
-    return memos.every((m) => ap.has(m));
-  }, 'the transfers applied', 60000, 200);
+  await waitApplied(sim.port, memos, 'the transfers applied');
   await checkExactlyOnce(sim.port, memos, [], 'NATS user credentials');
   const streams = (await request(mon, 'GET', '/jsz?streams=true&accounts=true')).body;
   const names = (streams.account_details || []).flatMap((a) => (a.stream_detail || []).map((s) => s.name));

@@ -16,7 +16,7 @@
 // Usage: node cluster_relay.mjs NEARSIM NEARFTD NATS_SERVER HAS_LIBNATS(0|1)
 // Exits 77 (skipped) when nats-server is missing or nearftd was built without libnats.
 import { startSim, startDaemon, launchDaemon, request, pool, waitFor, waitApplied, waitCount, stopProc, check, report, keepOrClean,
-         appliedMemos, START_LIMIT_MS } from './lib/harness.mjs';
+         START_LIMIT_MS } from './lib/harness.mjs';
 import { freePorts, requireNats, startNats } from './lib/cluster.mjs';
 import { checkExactlyOnce } from './faults_lib.mjs';
 import { spawnSync } from 'node:child_process';

@@ -19,8 +19,8 @@
 // read a message through the JetStream API, publish a copy and make a stream.
 // Usage: node cluster_secret.mjs NEARSIM NEARFTD NATS_SERVER HAS_LIBNATS(0|1)
 // Exits 77 (skipped) when nats-server is missing or nearftd was built without libnats.
-import { startSim, startDaemon, launchDaemon, request, waitFor, stopProc, check, report, keepOrClean,
-         appliedMemos, refusedAtStart, START_LIMIT_MS } from './lib/harness.mjs';
+import { startSim, startDaemon, launchDaemon, request, waitFor, waitApplied, stopProc, check, report, keepOrClean,
+         refusedAtStart, START_LIMIT_MS } from './lib/harness.mjs';
 import { freePorts, requireNats, startNats } from './lib/cluster.mjs';
 import { checkExactlyOnce } from './faults_lib.mjs';
 import { randomBytes } from 'node:crypto';
@@ -121,10 +121,7 @@ try {
     check(r.status === 202, `transfer ${i} accepted on an authenticated log (${r.status})`);
     if (r.status === 202) memos.push(t.memo);
   }
-  await waitFor(async () => {
-    const ap = await appliedMemos(sim.port);
-    return memos.every((m) => ap.has(m));
-  }, 'the transfers applied', 60000, 200);
+  await waitApplied(sim.port, memos, 'the transfers applied');
   check((await d.stop()) === 0, 'the instance stops with status 0');
   // Restarted with the secret it replays its own log.
   d = await startDaemon(nearftd, sim, join(sim.dir, 'a2'), [...base, '--cluster-secret-file', good], { logFile: log });

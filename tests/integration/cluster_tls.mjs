@@ -7,8 +7,8 @@
 // exactly once.
 // Usage: node cluster_tls.mjs NEARSIM NEARFTD NATS_SERVER HAS_LIBNATS(0|1)
 // Exits 77 (skipped) without nats-server, openssl or a libnats build.
-import { startSim, startDaemon, request, waitFor, stopProc, check, report, keepOrClean,
-         appliedMemos, refusedAtStart, START_LIMIT_MS } from './lib/harness.mjs';
+import { startSim, startDaemon, request, waitFor, waitApplied, stopProc, check, report, keepOrClean,
+         refusedAtStart, START_LIMIT_MS } from './lib/harness.mjs';
 import { freePorts, requireNats, startNats } from './lib/cluster.mjs';
 import { checkExactlyOnce } from './faults_lib.mjs';
 import { execFileSync } from 'node:child_process';
@@ -101,10 +101,7 @@ tls {
     check(r.status === 202, `transfer ${i} accepted over a TLS-backed log (${r.status})`);
     if (r.status === 202) memos.push(t.memo);
   }
-  await waitFor(async () => {
-    const ap = await appliedMemos(sim.port);
-    return memos.every((m) => ap.has(m));
-  }, 'the transfers applied', 60000, 200);
+  await waitApplied(sim.port, memos, 'the transfers applied');
   await checkExactlyOnce(sim.port, memos, [], 'TLS with client certificates');
   check((await d.stop()) === 0, 'nearftd stops with status 0');
   code = report('cluster_tls');
