@@ -20,6 +20,12 @@ if(TARGET nearsim AND TARGET nearftd AND NF_NODE)
            COMMAND ${NF_NODE} ${CMAKE_CURRENT_SOURCE_DIR}/cluster_relay.mjs
                    $<TARGET_FILE:nearsim> $<TARGET_FILE:nearftd> "${NF_NATS_SERVER}" ${NF_HAS_LIBNATS})
   set_tests_properties(cluster_relay PROPERTIES TIMEOUT 600 LABELS integration SKIP_RETURN_CODE 77)
+  # A network partition between the lease holder and NATS (a TCP proxy that goes silent): the
+  # standby takes over, the former holder is fenced when the partition heals and stops.
+  add_test(NAME cluster_partition
+           COMMAND ${NF_NODE} ${CMAKE_CURRENT_SOURCE_DIR}/cluster_partition.mjs
+                   $<TARGET_FILE:nearsim> $<TARGET_FILE:nearftd> "${NF_NATS_SERVER}" ${NF_HAS_LIBNATS})
+  set_tests_properties(cluster_partition PROPERTIES TIMEOUT 600 LABELS integration SKIP_RETURN_CODE 77)
   # TLS to NATS with client certificates, and the refusals of a wrong or missing one.
   add_test(NAME cluster_tls
            COMMAND ${NF_NODE} ${CMAKE_CURRENT_SOURCE_DIR}/cluster_tls.mjs

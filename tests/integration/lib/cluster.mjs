@@ -1,9 +1,10 @@
 // cluster: what the cluster-mode tests (cluster_*.mjs) share: the skip when nats-server or a
 // libnats build is missing, free ports, a nats-server waited for through its monitoring port, and
-// the daemon's refusal check (refusedAtStart) is in harness.mjs.
+// a TCP proxy that can cut a client off its server (a network partition); the daemon's refusal
+// check (refusedAtStart) is in harness.mjs.
 import { spawn } from 'node:child_process';
 import { existsSync, openSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { request, waitFor, START_LIMIT_MS } from './harness.mjs';
 
 // requireNats: exits 77 (ctest's skip) with one line naming what is missing.
@@ -46,3 +47,51 @@ export async function startNats(natsBin, args, mon, logFile) {
   return proc;
 }
 
+
+// startCutProxy: a TCP proxy from a free port on 127.0.0.1 to upstreamPort, for a network
+// partition between one client and a server. cut() stops every byte both ways: the connections
+// stay open, nothing is read and nothing is reset, as when a link or a route fails (the
+// client's writes pile up in the kernel's buffers; no answer comes back). heal() lets the
+// buffered bytes through and what follows. A connection made while cut is accepted and waits,
+// unanswered, until heal(). close() ends every connection and the listener.
+export async function startCutProxy(upstreamPort) {
+  const pairs = new Set();
+  let cut = false;
+  const forward = (from, to) => from.on('data', (d) => {
+    if (!to.write(d)) {
+      from.pause();
+      to.once('drain', () => { if (!cut) from.resume(); });
+    }
+  });
+  const server = createServer((c) => {
+    const u = connect(upstreamPort, '127.0.0.1');
+    const pair = { c, u };
+    pairs.add(pair);
+    const end = () => { c.destroy(); u.destroy(); pairs.delete(pair); };
+    for (const s of [c, u]) { s.on('error', end); s.on('close', end); }
+    forward(c, u);
+    forward(u, c);
+    if (cut) { c.pause(); u.pause(); }
+  });
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  return {
+    port: server.address().port,
+    connections: () => pairs.size,
+    cut() {
+      cut = true;
+      for (const { c, u } of pairs) { c.pause(); u.pause(); }
+    },
+    heal() {
+      cut = false;
+      for (const { c, u } of pairs) { c.resume(); u.resume(); }
+    },
+    close() {
+      for (const { c, u } of pairs) { c.destroy(); u.destroy(); }
+      pairs.clear();
+      return new Promise((r) => server.close(r));
+    },
+  };
+}
