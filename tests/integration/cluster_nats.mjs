@@ -1,8 +1,9 @@
 // cluster_nats: cluster mode (--cluster) on a real three-node NATS JetStream cluster on 127.0.0.1.
 // Under load: kill -9 nearftd and start it again on another data directory (another host: the
 // replay comes from the stream), kill the stream leader's NATS node, then pause that instance
-// (SIGSTOP), start a second one on the same stream, resume the first and check it is fenced: it
-// refuses new transfers and stops by itself with exit status 3.
+// (SIGSTOP) while it has transactions signed but not final (the chain stalls), start a second one
+// on the same stream (it holds those transactions and reconciles them by hash), resume the first
+// and check it is fenced: it refuses new transfers and stops by itself with exit status 3.
 // nearsim's audit must show every acknowledged transfer applied exactly once, and idempotency keys
 // answered by the first instance must be recognised by the later ones.
 // The standby speaks the notify protocol to a socket of the test (notify_sink): STATUS says it is a
@@ -12,7 +13,7 @@
 import { startSim, startDaemon, request, pool, waitFor, waitApplied, waitCount, stopProc, check, report, keepOrClean,
          appliedMemos, START_LIMIT_MS } from './lib/harness.mjs';
 import { freePorts, requireNats } from './lib/cluster.mjs';
-import { checkExactlyOnce, metrics, metricSum } from './faults_lib.mjs';
+import { checkExactlyOnce, metrics, metricSum, setFaults } from './faults_lib.mjs';
 import { startSink, env, has } from './lib/notify.mjs';
 import { spawn } from 'node:child_process';
 import { mkdirSync, openSync, readFileSync } from 'node:fs';
@@ -201,17 +202,26 @@ try {
   const atKill = acked.size;
   console.log(`killed NATS node ${victim.name} (stream leader ${leader}) at ${atKill} acknowledged`);
   await waitCount(() => acked.size, atKill + 300, 'acknowledged transfers with one NATS node down');
-  st.stop = true;
-  await st.done;
-  // Let the instance finish what it took, so it has nothing left to write when it is paused.
-  await waitApplied(sim.port, acked, 'every acknowledged transfer applied before the takeover');
 
-  // 4. Pause it, start a second instance on the same stream, resume the first: it is fenced.
+  // 4. Pause it under load, with transactions signed and sent but not final (the chain stalls:
+  // no block, so nothing it sent resolves), start a second instance on the same stream: it takes
+  // the lease once it expires and holds the paused one's unresolved transactions, reconciled by
+  // hash once blocks resume. Resume the first: it is fenced.
+  // A transaction in nearsim's pool was broadcast, so its SIGNED record is durable, and it stays
+  // there, not final, for as long as the stall lasts.
+  await setFaults(sim.port, { stall_ms: 3600000 });
+  await waitFor(async () => (await request(sim.port, 'GET', '/sim/stats')).body.pool > 0,
+    'a transaction broadcast and pending while the chain stalls', 60000, 20);
   d1.proc.kill('SIGSTOP');
   const live = nodes.filter((n) => n !== victim).map((n) => n.url).join(',');
   // The second instance compacts: settled records older than 5 s (--retention-hours 0) are purged.
   const compact = ['--retention-hours', '0', '--compact-interval-ms', '300'];
   const d2 = await startDaemon(nearftd, sim, join(sim.dir, 'host-c'), [...flags(live), ...compact], { logFile: log });
+  const replayed = [...readFileSync(log, 'utf8').matchAll(/log replayed".*unresolved_txs=(\d+)/g)].pop();
+  check(replayed && Number(replayed[1]) > 0,
+    `the second instance holds the paused one's unresolved transactions (${replayed ? replayed[1] : 'no replay line'})`);
+  console.log(`the second instance took over the paused one holding ${replayed ? replayed[1] : '?'} unresolved transactions`);
+  await setFaults(sim.port, { stall_ms: 0 });
   const t = { receiver_id: 'user-7.test.near', amount: '3', memo: 'takeover-0' };
   const r2 = await request(d2.port, 'POST', '/v1/transfers', t);
   check(r2.status === 202, `the second instance accepts (${r2.status})`);
@@ -234,6 +244,8 @@ try {
   check(d1.proc.exitCode === 3, `the fenced former instance exits with status 3 (${d1.proc.exitCode} ${d1.proc.signalCode})`);
   check(/the cluster log is fenced.*stopping so that this instance starts again as a standby/.test(readFileSync(log, 'utf8')),
     'it says why it stopped');
+  st.stop = true; // its load, cut by the stop
+  await st.done;
 
   st = await loadUntil(d2, 'c', 200, 'acknowledged transfers on the second instance');
   st.stop = true;
