@@ -10,9 +10,9 @@
 // standby and EXTEND_TIMEOUT_USEC keeps a manager's start timeout off it; READY=1 once it serves.
 // Usage: node cluster_nats.mjs NEARSIM NEARFTD NATS_SERVER HAS_LIBNATS(0|1) [NOTIFY_SINK]
 // Exits 77 (skipped) when nats-server is missing or nearftd was built without libnats.
-import { startSim, startDaemon, request, pool, waitFor, waitApplied, waitCount, stopProc, check, report, keepOrClean,
+import { startSim, startDaemon, request, waitFor, waitApplied, waitCount, stopProc, check, report, keepOrClean,
          appliedMemos, START_LIMIT_MS } from './lib/harness.mjs';
-import { freePorts, requireNats } from './lib/cluster.mjs';
+import { freePorts, loadTransfers, requireNats } from './lib/cluster.mjs';
 import { checkExactlyOnce, metrics, metricSum, setFaults } from './faults_lib.mjs';
 import { startSink, env, has } from './lib/notify.mjs';
 import { spawn } from 'node:child_process';
@@ -91,25 +91,8 @@ const STREAM = 'NFIT';
 const acked = new Set();
 let code = 1;
 const sinks = [];
-let seq = 0;
 
-// load: workers POST single and bulk transfers (unique memos) until stop() ; 202 = acknowledged.
-function load(d, tag) {
-  const st = { stop: false };
-  st.done = pool(6, 6, async (w) => {
-    for (let k = 0; !st.stop; k++) {
-      const n = w < 3 ? 1 + ((k * 7 + w) % 40) : 1;
-      const transfers = Array.from({ length: n }, (_, i) => ({
-        receiver_id: `user-${(w * 131 + k * 7 + i) % 500}.test.near`, amount: String(1 + (i % 5)),
-        memo: `${tag}-${w}-${k}-${i}-${seq++}` }));
-      try {
-        const r = await request(d.port, 'POST', '/v1/transfers', n === 1 ? transfers[0] : { transfers }, { timeoutMs: 30000 });
-        if (r.status === 202) transfers.forEach((t) => acked.add(t.memo));
-      } catch { /* cut by a kill: not acknowledged */ }
-    }
-  });
-  return st;
-}
+const load = (d, tag) => loadTransfers(d.port, tag, (ts) => ts.forEach((t) => acked.add(t.memo)));
 async function loadUntil(d, tag, more, what) {
   const goal = acked.size + more;
   const st = load(d, tag);

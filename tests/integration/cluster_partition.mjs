@@ -12,9 +12,9 @@
 // fenced. nearsim's audit: every transfer acknowledged by A or by B applied exactly once.
 // Usage: node cluster_partition.mjs NEARSIM NEARFTD NATS_SERVER HAS_LIBNATS(0|1)
 // Exits 77 (skipped) when nats-server is missing or nearftd was built without libnats.
-import { startSim, startDaemon, launchDaemon, request, pool, waitFor, waitApplied, waitCount, stopProc,
+import { startSim, startDaemon, launchDaemon, request, waitFor, waitApplied, waitCount, stopProc,
          check, report, keepOrClean } from './lib/harness.mjs';
-import { freePorts, requireNats, startNats, startCutProxy } from './lib/cluster.mjs';
+import { freePorts, loadTransfers, requireNats, startNats, startCutProxy } from './lib/cluster.mjs';
 import { checkExactlyOnce } from './faults_lib.mjs';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -25,34 +25,17 @@ requireNats('cluster_partition', natsBin, hasNats);
 const sim = await startSim(nearsim, ['--block-ms', '100', '--keys', '4', '--wait-timeout-ms', '3000']);
 const log = join(sim.dir, 'nearftd.log');
 const acked = new Set();
-let seq = 0;
 let nats = null;
 let proxy = null;
 let code = 1;
 
-// load: workers POST single and bulk transfers (unique memos) to port until st.stop; a 202 is an
-// acknowledgement, recorded with the instance that gave it.
+// load: transfers to port until st.stop; a 202 is an acknowledgement, counted for the instance
+// that gave it.
 const ackedBy = { a: 0, b: 0 };
-function load(port, tag, who) {
-  const st = { stop: false };
-  st.done = pool(6, 6, async (w) => {
-    for (let k = 0; !st.stop; k++) {
-      const n = w < 3 ? 1 + ((k * 7 + w) % 30) : 1;
-      const transfers = Array.from({ length: n }, (_, i) => ({
-        receiver_id: `user-${(w * 131 + k * 7 + i) % 500}.test.near`, amount: String(1 + (i % 5)),
-        memo: `${tag}-${w}-${k}-${i}-${seq++}` }));
-      try {
-        const r = await request(port, 'POST', '/v1/transfers', n === 1 ? transfers[0] : { transfers },
-          { timeoutMs: 30000, fresh: true });
-        if (r.status === 202) {
-          transfers.forEach((t) => acked.add(t.memo));
-          ackedBy[who] += n;
-        }
-      } catch { /* cut by a stop, or no answer in 30 s: not acknowledged */ }
-    }
-  });
-  return st;
-}
+const load = (port, tag, who) => loadTransfers(port, tag, (ts) => {
+  ts.forEach((t) => acked.add(t.memo));
+  ackedBy[who] += ts.length;
+});
 
 // leaseMessages: messages in the lease bucket's stream (0 once the lease expired), per nats-server's
 // monitoring port; -1 while it cannot tell.

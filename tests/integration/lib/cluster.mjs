@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, openSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
-import { request, waitFor, START_LIMIT_MS } from './harness.mjs';
+import { pool, request, waitFor, START_LIMIT_MS } from './harness.mjs';
 
 // requireNats: exits 77 (ctest's skip) with one line naming what is missing.
 export function requireNats(name, natsBin, hasNats) {
@@ -94,4 +94,27 @@ export async function startCutProxy(upstreamPort) {
       return new Promise((r) => server.close(r));
     },
   };
+}
+
+// loadTransfers: six workers POST transfers to port until st.stop is set: three send bulk
+// requests of 1 to 40 transfers, three single ones, every memo unique (`${tag}-...`); a request
+// that gets no answer in 30 s (or is cut) counts as not acknowledged. onAccepted(transfers) is
+// called for each 202. Returns st; st.done resolves once every worker stopped.
+let loadSeq = 0;
+export function loadTransfers(port, tag, onAccepted) {
+  const st = { stop: false };
+  st.done = pool(6, 6, async (w) => {
+    for (let k = 0; !st.stop; k++) {
+      const n = w < 3 ? 1 + ((k * 7 + w) % 40) : 1;
+      const transfers = Array.from({ length: n }, (_, i) => ({
+        receiver_id: `user-${(w * 131 + k * 7 + i) % 500}.test.near`, amount: String(1 + (i % 5)),
+        memo: `${tag}-${w}-${k}-${i}-${loadSeq++}` }));
+      try {
+        const r = await request(port, 'POST', '/v1/transfers', n === 1 ? transfers[0] : { transfers },
+          { timeoutMs: 30000 });
+        if (r.status === 202) onAccepted(transfers);
+      } catch { /* cut by a kill or a stop: not acknowledged */ }
+    }
+  });
+  return st;
 }
