@@ -5,14 +5,17 @@
 # ?wait=executed, as perf/e2e.sh) runs for DURATION seconds against nearftd with the local log,
 # then against nearftd with --cluster; nearsim's audit must show every accepted transfer applied
 # exactly once in both. Then a standby instance (another data directory: another host) is
-# started beside the first cluster instance, which is then killed (SIGKILL): the times from the
-# kill to the standby's ready line and to its first executed transfer are the failover time
-# (lease expiry, --cluster-lease-ms, plus the replay of the stream). The mode `relay` runs the
+# started beside the first cluster instance, which is then killed (SIGKILL) while a second load
+# runs against it (FAILOVER_LOAD=1, the default; 0: killed idle): the times from the kill to the
+# standby's ready line and to its first executed transfer are the failover time (lease expiry,
+# --cluster-lease-ms, the tail of the stream, and the transactions the dead holder left in flight,
+# reconciled by hash; their count is printed), and that load too must be applied exactly once. The mode `relay` runs the
 # cluster load through a standby's address (its relay passes every connection to the holder):
 # the cost of taking transfers at any instance. The mode `secret` is `cluster` with
 # --cluster-secret-file (every log message authenticated). Prints `name=value unit` lines.
 # Usage: perf/cluster.sh
 #   env: DURATION (20), CONNS (2000), BLOCK_MS (100), KEYS (16), NATS_SERVER (nats-server),
+#        FAILOVER_LOAD (1),
 #        MODES ("single_host cluster relay single_host cluster relay": runs alternate so that a busy box
 #        weighs on both; the figures per mode are the best of its runs), NF_BUILD, NF_NO_BUILD=1
 source "$(dirname "$0")/lib.sh"
@@ -121,8 +124,20 @@ for mode in ${MODES:-single_host cluster relay single_host cluster relay}; do
         start_standby "$NF_TMP/standby" 127.0.0.1:0 "$NF_TMP/standby.log" "${per_ip[@]}"
         D_PID=$S_PID
         nf_wait_line "$NF_TMP/standby.log" 'standby: the log lease is held' 60 >/dev/null
+        # FAILOVER_LOAD=1 (default): transfers keep coming at the holder until the kill, so the
+        # standby takes over transactions in flight (signed, not final) and reconciles them by
+        # hash before their keys sign again; 0: the holder is idle when it is killed.
+        if [ "${FAILOVER_LOAD:-1}" = 1 ]; then
+            fo_before=$(nf_audit)
+            "$LOADGEN" --port "$port" --path /v1/transfers --connections 200 --duration 120 \
+                --drain 5 --tag "clfo$NF_STAMP" --label cluster_failover_load --progress 0 \
+                >"$NF_TMP/lg.failover.out" &
+            lg_pid=$!
+            sleep 3
+        fi
         t0=$(date +%s%N)
         kill -9 "$active"
+        [ "${FAILOVER_LOAD:-1}" = 1 ] && kill -TERM "$lg_pid"
         D_PORT=$(nf_wait_line "$NF_TMP/standby.log" 'nearftd ready.*port=[0-9]+' 60 |
             grep -Eo 'port=[0-9]+' | cut -d= -f2)
         t1=$(date +%s%N)
@@ -136,6 +151,16 @@ for mode in ${MODES:-single_host cluster relay single_host cluster relay}; do
         t2=$(date +%s%N)
         echo "cluster_failover_ready_ms=$(((t1 - t0) / 1000000)) ms"
         echo "cluster_failover_first_executed_ms=$(((t2 - t0) / 1000000)) ms"
+        if [ "${FAILOVER_LOAD:-1}" = 1 ]; then
+            wait "$lg_pid" || true
+            nf_wait_settled 120
+            unresolved=$(grep -Eo 'unresolved_txs=[0-9]+' "$NF_TMP/standby.log" | tail -1 | cut -d= -f2)
+            echo "cluster_failover_unresolved_txs=${unresolved:-?} transactions"
+            acc=$(awk -F'[= ]' '/^cluster_failover_load_transfers_2xx=/ {print $2}' "$NF_TMP/lg.failover.out")
+            unk=$(awk -F'[= ]' '/^cluster_failover_load_transfers_unknown=/ {print $2}' "$NF_TMP/lg.failover.out")
+            # + 1: the transfer that timed "first executed" is applied too.
+            nf_exactly_once cluster_failover_load "$((acc + 1))" "$unk" "$fo_before" || rc=1
+        fi
     fi
     [ "$mode" = relay ] && nf_stop "$R_PID"
     nf_stop "$D_PID"
