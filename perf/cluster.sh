@@ -9,9 +9,9 @@
 # runs against it (FAILOVER_LOAD=1, the default; 0: killed idle): the times from the kill to the
 # standby's ready line and to its first executed transfer are the failover time (lease expiry,
 # --cluster-lease-ms, the tail of the stream, and the transactions the dead holder left in flight,
-# reconciled by hash; their count is printed), and that load too must be applied exactly once. The mode `relay` runs the
-# cluster load through a standby's address (its relay passes every connection to the holder):
-# the cost of taking transfers at any instance. The mode `secret` is `cluster` with
+# reconciled by hash; their count is printed), and that load too must be applied exactly once.
+# The mode `relay` runs the cluster load through a standby's address (its relay passes every
+# connection to the holder): the cost of taking transfers at any instance. The mode `secret` is `cluster` with
 # --cluster-secret-file (every log message authenticated). Prints `name=value unit` lines.
 # Usage: perf/cluster.sh
 #   env: DURATION (20), CONNS (2000), BLOCK_MS (100), KEYS (16), NATS_SERVER (nats-server),
