@@ -12,7 +12,7 @@
 // Exits 77 (skipped) when nats-server is missing or nearftd was built without libnats.
 import { startSim, startDaemon, request, waitFor, waitApplied, waitCount, stopProc, check, report, keepOrClean,
          appliedMemos, START_LIMIT_MS } from './lib/harness.mjs';
-import { freePorts, loadTransfers, requireNats } from './lib/cluster.mjs';
+import { freePorts, loadTransfers, requireNats, streamInfo } from './lib/cluster.mjs';
 import { checkExactlyOnce, metrics, metricSum, setFaults } from './faults_lib.mjs';
 import { startSink, env, has } from './lib/notify.mjs';
 import { spawn } from 'node:child_process';
@@ -75,12 +75,8 @@ async function startNatsOnce(dir, attempt) {
 async function streamLeader(nodes, stream) {
   for (const n of nodes) {
     if (n.proc.exitCode !== null || n.proc.signalCode !== null) continue;
-    try {
-      const j = (await request(n.mon, 'GET', '/jsz?streams=1')).body;
-      for (const a of j.account_details || [])
-        for (const s of a.stream_detail || [])
-          if (s.name === stream && s.cluster && s.cluster.leader) return s.cluster.leader;
-    } catch { /* try the next node */ }
+    const s = await streamInfo(n.mon, stream);
+    if (s && s.cluster && s.cluster.leader) return s.cluster.leader;
   }
   return null;
 }
@@ -239,11 +235,8 @@ try {
     'the second instance purged settled segments from the stream', 60000, 300);
   const firstSeq = async () => {
     for (const n of nodes.filter((x) => x !== victim)) {
-      try {
-        const j = (await request(n.mon, 'GET', '/jsz?streams=1')).body;
-        for (const a of j.account_details || [])
-          for (const x of a.stream_detail || []) if (x.name === STREAM) return x.state.first_seq;
-      } catch { /* next node */ }
+      const x = await streamInfo(n.mon, STREAM);
+      if (x) return x.state.first_seq;
     }
     return 0;
   };

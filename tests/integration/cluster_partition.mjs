@@ -14,7 +14,7 @@
 // Exits 77 (skipped) when nats-server is missing or nearftd was built without libnats.
 import { startSim, startDaemon, launchDaemon, request, waitFor, waitApplied, waitCount, stopProc,
          check, report, keepOrClean } from './lib/harness.mjs';
-import { freePorts, loadTransfers, requireNats, startNats, startCutProxy } from './lib/cluster.mjs';
+import { freePorts, loadTransfers, requireNats, startNats, startCutProxy, streamInfo } from './lib/cluster.mjs';
 import { checkExactlyOnce } from './faults_lib.mjs';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -40,12 +40,8 @@ const load = (port, tag, who) => loadTransfers(port, tag, (ts) => {
 // leaseMessages: messages in the lease bucket's stream (0 once the lease expired), per nats-server's
 // monitoring port; -1 while it cannot tell.
 async function leaseMessages(mon) {
-  try {
-    const j = (await request(mon, 'GET', '/jsz?streams=1')).body;
-    for (const acc of j.account_details || [])
-      for (const x of acc.stream_detail || []) if (x.name === 'KV_NFPART_lease') return x.state.messages;
-  } catch { /* not answering yet */ }
-  return -1;
+  const x = await streamInfo(mon, 'KV_NFPART_lease');
+  return x ? x.state.messages : -1;
 }
 
 try {

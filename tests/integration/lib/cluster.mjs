@@ -1,7 +1,7 @@
 // cluster: what the cluster-mode tests (cluster_*.mjs) share: the skip when nats-server or a
-// libnats build is missing, free ports, a nats-server waited for through its monitoring port, and
-// a TCP proxy that can cut a client off its server (a network partition); the daemon's refusal
-// check (refusedAtStart) is in harness.mjs.
+// libnats build is missing, free ports, a nats-server waited for through its monitoring port, a
+// stream's entry in a server's /jsz, a load generator, and a TCP proxy that can cut a client off
+// its server (a network partition). The daemon's refusal check (refusedAtStart) is in harness.mjs.
 import { spawn } from 'node:child_process';
 import { existsSync, openSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
@@ -47,6 +47,17 @@ export async function startNats(natsBin, args, mon, logFile) {
   return proc;
 }
 
+
+// streamInfo: the stream's entry (name, state, cluster) in the /jsz?streams=1 of the nats-server
+// whose monitoring port is mon, or null when that server does not list it or does not answer.
+export async function streamInfo(mon, name) {
+  try {
+    const j = (await request(mon, 'GET', '/jsz?streams=1')).body;
+    for (const a of j.account_details || [])
+      for (const x of a.stream_detail || []) if (x.name === name) return x;
+  } catch { /* not answering */ }
+  return null;
+}
 
 // startCutProxy: a TCP proxy from a free port on 127.0.0.1 to upstreamPort, for a network
 // partition between one client and a server. cut() stops every byte both ways: the connections
